@@ -1,0 +1,42 @@
+# Mailroom: the two commands the README promises.
+#   make run    build and start a zero-configuration trial server (mailroom dev)
+#   make test   install what the tests need, then gofmt, go vet, staticcheck, go test -race
+
+export PATH := $(PATH):/usr/local/go/bin
+GO      ?= go
+BIN     := $(CURDIR)/bin
+
+.PHONY: all build run test deps lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/mailroom ./cmd/mailroom
+
+run: build
+	$(BIN)/mailroom dev
+
+deps:
+	./scripts/install-test-deps.sh
+
+lint: deps
+	@fmt=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+test: lint
+	$(GO) test -race ./...
+
+# The measurements in docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./internal/store/sqlitestore/
+	$(GO) test -run '^$$' -bench . ./internal/mime/
+
+# A short run of every fuzz target (each for FUZZTIME).
+FUZZTIME ?= 30s
+fuzz:
+	./scripts/fuzz-all.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

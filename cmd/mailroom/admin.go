@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/term"
+
+	"mailroom/internal/address"
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/store"
+	"mailroom/internal/store/sqlitestore"
+)
+
+// adminFlags are the flags every admin command takes.
+type adminFlags struct {
+	fs            *flag.FlagSet
+	config        *string
+	passwordStdin *bool
+}
+
+func newAdminFlags(name string, withPassword bool) adminFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	a := adminFlags{fs: fs, config: fs.String("config", config.DefaultPath, "configuration file")}
+	if withPassword {
+		a.passwordStdin = fs.Bool("password-stdin", false, "read the password as one line from standard input")
+	}
+	return a
+}
+
+// openStore opens the store of the configured data_dir for an admin
+// command. It does not take serve's lock: SQLite lets both write safely,
+// and the running server sees the changes through the change log.
+func openStore(ctx context.Context, configPath string) (store.Store, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, err
+	}
+	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir})
+}
+
+// withStore runs fn on the store named by the flags and closes it.
+func withStore(ctx context.Context, configPath string, fn func(st store.Store) error) error {
+	st, err := openStore(ctx, configPath)
+	if err != nil {
+		return err
+	}
+	err = fn(st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func wantArgs(cmd string, pos []string, n int, names string) error {
+	if len(pos) != n {
+		return usagef("usage: mailroom %s %s", cmd, names)
+	}
+	return nil
+}
+
+func cmdUser(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 {
+		return usagef("usage: mailroom user add|del|list|passwd|set|get …")
+	}
+	sub, args := args[0], args[1:]
+	name := "user " + sub
+	switch sub {
+	case "add", "passwd":
+		f := newAdminFlags(name, true)
+		pos, err := parseFlags(f.fs, args)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(name, pos, 1, "EMAIL [--password-stdin] [--config FILE]"); err != nil {
+			return err
+		}
+		// Check the account before asking for a password the user would type for nothing.
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			var acct store.Account
+			if sub == "passwd" {
+				a, err := st.Account(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				acct = a
+			} else {
+				a, err := address.Parse(pos[0])
+				if err != nil {
+					return err
+				}
+				if _, err := st.Domain(ctx, a.Domain); err != nil {
+					return err
+				}
+				if _, err := st.Account(ctx, pos[0]); err == nil {
+					return fmt.Errorf("account %s already exists", a)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			pw, err := readPassword(sio, *f.passwordStdin)
+			if err != nil {
+				return err
+			}
+			cred, err := auth.HashPassword(pw, auth.DefaultParams)
+			if err != nil {
+				return err
+			}
+			if sub == "passwd" {
+				if err := st.SetCredentials(ctx, acct.ID, cred); err != nil {
+					return err
+				}
+				fmt.Fprintf(sio.out, "password of %s changed\n", acct.Email)
+				return nil
+			}
+			acct, err = st.CreateAccount(ctx, pos[0], cred)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "account %s created\n", acct.Email)
+			return nil
+		})
+	case "del":
+		f := newAdminFlags(name, false)
+		pos, err := parseFlags(f.fs, args)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(name, pos, 1, "EMAIL [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			if err := st.DeleteAccount(ctx, pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "account %s deleted\n", pos[0])
+			return nil
+		})
+	case "list":
+		f := newAdminFlags(name, false)
+		pos, err := parseFlags(f.fs, args)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(name, pos, 0, "[--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			accts, err := st.Accounts(ctx)
+			if err != nil {
+				return err
+			}
+			for _, a := range accts {
+				fmt.Fprintln(sio.out, a.Email)
+			}
+			return nil
+		})
+	case "set":
+		f := newAdminFlags(name, false)
+		pos, err := parseFlags(f.fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) < 2 {
+			return usagef("usage: mailroom user set EMAIL KEY=VALUE… [--config FILE]")
+		}
+		values := map[string]string{}
+		for _, kv := range pos[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usagef("user set: %q is not KEY=VALUE", kv)
+			}
+			values[k] = v
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			acct, err := st.Account(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			return st.SetSettings(ctx, acct.ID, values)
+		})
+	case "get":
+		f := newAdminFlags(name, false)
+		pos, err := parseFlags(f.fs, args)
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(name, pos, 1, "EMAIL [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			acct, err := st.Account(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			settings, err := st.Settings(ctx, acct.ID)
+			if err != nil {
+				return err
+			}
+			keys := make([]string, 0, len(settings))
+			for k := range settings {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(sio.out, "%s=%s\n", k, settings[k])
+			}
+			return nil
+		})
+	}
+	return usagef("unknown command \"user %s\" (want add, del, list, passwd, set or get)", sub)
+}
+
+// readPassword reads a new password: one line from stdin with
+// --password-stdin, else twice from the terminal without echo.
+func readPassword(sio *stdio, fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(sio.in).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", errors.New("empty password on standard input")
+		}
+		return pw, nil
+	}
+	f, ok := sio.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("standard input is not a terminal: pass the password with --password-stdin")
+	}
+	fmt.Fprint(sio.err, "Password: ")
+	pw, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(sio.err)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	fmt.Fprint(sio.err, "Repeat password: ")
+	again, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(sio.err)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if string(pw) != string(again) {
+		return "", errors.New("the passwords do not match")
+	}
+	if len(pw) == 0 {
+		return "", errors.New("empty password")
+	}
+	return string(pw), nil
+}
+
+
+func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 {
+		return usagef("usage: mailroom domain add|del|list …")
+	}
+	sub, args := args[0], args[1:]
+	name := "domain " + sub
+	f := newAdminFlags(name, false)
+	pos, err := parseFlags(f.fs, args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add", "del":
+		if err := wantArgs(name, pos, 1, "DOMAIN [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			if sub == "add" {
+				d, err := st.CreateDomain(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(sio.out, "domain %s added\n", d.Name)
+				return nil
+			}
+			if err := st.DeleteDomain(ctx, pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "domain %s deleted\n", pos[0])
+			return nil
+		})
+	case "list":
+		if err := wantArgs(name, pos, 0, "[--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			ds, err := st.Domains(ctx)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				fmt.Fprintln(sio.out, d.Name)
+			}
+			return nil
+		})
+	}
+	return usagef("unknown command \"domain %s\" (want add, del or list)", sub)
+}
+
+func cmdAlias(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 {
+		return usagef("usage: mailroom alias add|del|list …")
+	}
+	sub, args := args[0], args[1:]
+	name := "alias " + sub
+	f := newAdminFlags(name, false)
+	pos, err := parseFlags(f.fs, args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add":
+		if len(pos) < 2 {
+			return usagef("usage: mailroom alias add ALIAS TARGET… [--config FILE]")
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			if err := st.AddAlias(ctx, pos[0], pos[1:]); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "alias %s -> %s\n", pos[0], strings.Join(pos[1:], ", "))
+			return nil
+		})
+	case "del":
+		if err := wantArgs(name, pos, 1, "ALIAS [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			if err := st.DeleteAlias(ctx, pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "alias %s deleted\n", pos[0])
+			return nil
+		})
+	case "list":
+		if err := wantArgs(name, pos, 0, "[--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			as, err := st.Aliases(ctx)
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				fmt.Fprintf(sio.out, "%s -> %s\n", a.Address, strings.Join(a.Targets, ", "))
+			}
+			return nil
+		})
+	}
+	return usagef("unknown command \"alias %s\" (want add, del or list)", sub)
+}
+

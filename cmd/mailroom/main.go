@@ -1,0 +1,160 @@
+// Command mailroom is an all-in-one mail server: SMTP, submission, POP3,
+// IMAP and webmail over one mail store.
+//
+// Usage:
+//
+//	mailroom serve [--config FILE]     run every configured listener
+//	mailroom dev [--data DIR]          zero-configuration trial on 127.0.0.1
+//	mailroom user|domain|alias …       manage accounts, domains, aliases
+//	mailroom version
+//
+// Run "mailroom help" for the full list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// it comes from the module build information.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// stdio is the command's standard streams, replaceable in tests.
+type stdio struct {
+	in  io.Reader
+	out io.Writer
+	err io.Writer
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage: mailroom COMMAND [ARGS]
+
+Server:
+  serve [--config FILE]              run every configured listener until SIGINT/SIGTERM
+  dev [--data DIR]                   zero-configuration trial: 127.0.0.1 high ports, data in ./mailroom-dev
+  version                            print the version
+
+Accounts (all take --config FILE and work while serve runs):
+  user add EMAIL [--password-stdin]  create an account (prompts for the password)
+  user del EMAIL                     delete an account and all its mail
+  user list                          list accounts
+  user passwd EMAIL [--password-stdin]
+  user set EMAIL KEY=VALUE…          change per-account settings
+  user get EMAIL                     show per-account settings
+  domain add|del DOMAIN, domain list
+  alias add ALIAS TARGET…, alias del ALIAS, alias list
+`
+
+func run(ctx context.Context, args []string, sio *stdio) int {
+	err := dispatch(ctx, args, sio)
+	if err == nil {
+		return 0
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(sio.err, "mailroom: %s\n", msg)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+func dispatch(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 {
+		fmt.Fprint(sio.err, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, sio)
+	case "dev":
+		return cmdDev(ctx, rest, sio)
+	case "user":
+		return cmdUser(ctx, rest, sio)
+	case "domain":
+		return cmdDomain(ctx, rest, sio)
+	case "alias":
+		return cmdAlias(ctx, rest, sio)
+	case "version", "--version", "-version":
+		fmt.Fprintln(sio.out, "mailroom", versionString())
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(sio.out, usage)
+		return nil
+	}
+	return usagef("unknown command %q (see mailroom help)", cmd)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		return "devel-" + rev + dirty
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return v
+}
+
+// parseFlags parses flags wherever they appear among the arguments
+// ("user add EMAIL --password-stdin" as well as "user add --password-stdin
+// EMAIL") and returns the positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// env is a test data directory with a config file.
+type env struct {
+	t      *testing.T
+	dir    string
+	config string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mailroom.toml")
+	text := `hostname = "mail.example.test"
+data_dir = "data"
+[listen]
+smtp = ""
+submission = ""
+submissions = ""
+imap = ""
+imaps = ""
+pop3 = ""
+pop3s = ""
+http = ""
+https = ""
+`
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, dir: dir, config: cfg}
+}
+
+// run runs one mailroom command in-process with --config appended.
+func (e *env) run(stdin string, args ...string) (code int, stdout, stderr string) {
+	e.t.Helper()
+	args = append(args, "--config", e.config)
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+// ok runs a command that must succeed and returns its output.
+func (e *env) ok(stdin string, args ...string) string {
+	e.t.Helper()
+	code, out, errs := e.run(stdin, args...)
+	if code != 0 {
+		e.t.Fatalf("mailroom %s: exit %d: %s", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+// fails runs a command that must fail with one line on stderr matching re.
+func (e *env) fails(re string, args ...string) {
+	e.t.Helper()
+	code, _, errs := e.run("", args...)
+	if code == 0 {
+		e.t.Fatalf("mailroom %s succeeded, want failure", strings.Join(args, " "))
+	}
+	if strings.Count(errs, "\n") != 1 || !regexp.MustCompile(re).MatchString(errs) {
+		e.t.Fatalf("mailroom %s: stderr %q, want one line matching %q", strings.Join(args, " "), errs, re)
+	}
+}
+
+func TestAdminCommands(t *testing.T) {
+	e := newEnv(t)
+	e.ok("", "domain", "add", "Example.test")
+	e.ok("", "domain", "add", "other.test")
+	if out := e.ok("", "domain", "list"); out != "example.test\nother.test\n" {
+		t.Fatalf("domain list: %q", out)
+	}
+	e.fails(`domain example\.test.*already exists`, "domain", "add", "example.test")
+	e.fails(`invalid`, "domain", "add", "bad_domain!")
+
+	e.ok("secret-1\n", "user", "add", "demo@example.test", "--password-stdin")
+	e.ok("secret-2\n", "user", "add", "--password-stdin", "bob@example.test")
+	e.fails(`already exists`, "user", "add", "demo@example.test", "--password-stdin")
+	e.fails(`unknown domain`, "user", "add", "x@nowhere.test", "--password-stdin")
+	e.fails(`invalid address`, "user", "add", "not-an-address", "--password-stdin")
+	e.fails(`standard input is not a terminal.*--password-stdin`, "user", "add", "carol@example.test")
+	e.fails(`empty password`, "user", "add", "carol@example.test", "--password-stdin")
+	if out := e.ok("", "user", "list"); out != "bob@example.test\ndemo@example.test\n" {
+		t.Fatalf("user list: %q", out)
+	}
+	e.ok("new-secret\n", "user", "passwd", "demo@example.test", "--password-stdin")
+	e.fails(`account ghost@example\.test: not found`, "user", "passwd", "ghost@example.test", "--password-stdin")
+
+	e.ok("", "user", "set", "demo@example.test", "pop3.enabled=false", "imap.enabled=off")
+	out := e.ok("", "user", "get", "demo@example.test")
+	for _, want := range []string{"pop3.enabled=false\n", "imap.enabled=false\n", "submission.enabled=true\n", "admin=false\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user get lacks %q: %q", want, out)
+		}
+	}
+	e.fails(`unknown setting "bogus"`, "user", "set", "demo@example.test", "bogus=1")
+	e.fails(`pop3\.enabled wants true or false`, "user", "set", "demo@example.test", "pop3.enabled=perhaps")
+	e.fails(`not KEY=VALUE`, "user", "set", "demo@example.test", "novalue")
+
+	e.ok("", "alias", "add", "team@example.test", "demo@example.test", "bob@example.test", "friend@elsewhere.org")
+	if out := e.ok("", "alias", "list"); out != "team@example.test -> bob@example.test, demo@example.test, friend@elsewhere.org\n" {
+		t.Fatalf("alias list: %q", out)
+	}
+	e.fails(`no such local account`, "alias", "add", "x@example.test", "ghost@example.test")
+	e.fails(`unknown domain`, "alias", "add", "x@nowhere.test", "demo@example.test")
+	e.fails(`target of alias team@example\.test`, "user", "del", "bob@example.test")
+	e.ok("", "alias", "del", "team@example.test")
+	e.fails(`alias team@example\.test: not found`, "alias", "del", "team@example.test")
+
+	e.ok("", "user", "del", "bob@example.test")
+	e.fails(`not found`, "user", "del", "bob@example.test")
+	e.fails(`still has 1 accounts`, "domain", "del", "example.test")
+	e.ok("", "domain", "del", "other.test")
+	e.fails(`unknown domain`, "domain", "del", "other.test")
+}
+
+func TestUsageErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{
+		{"frobnicate"}, {"user"}, {"user", "add"}, {"user", "zap", "x"}, {"domain", "add"},
+		{"alias", "add", "a@example.test"}, {"user", "list", "extra"}, {"user", "list", "--bogus-flag"},
+	} {
+		code, _, errs := e.run("", args...)
+		if code != 2 || !strings.HasPrefix(errs, "mailroom: ") {
+			t.Errorf("mailroom %v: exit %d stderr %q, want exit 2 and a message", args, code, errs)
+		}
+	}
+}
+
+func TestConfigErrorsNameKeyAndLine(t *testing.T) {
+	e := newEnv(t)
+	write := func(text string) {
+		if err := os.WriteFile(e.config, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("hostname = \"mail.example.test\"\n[listen]\nimap = \":143\"\nimpa = \":144\"\n")
+	e.fails(`mailroom\.toml:4: listen\.impa: unknown key`, "user", "list")
+	write("hostname = \"mail.example.test\"\n\n[auth]\nallow_insecure = \"yes\"\n")
+	e.fails(`mailroom\.toml:4: auth\.allow_insecure: want a boolean`, "user", "list")
+	write("hostname = \"mail.example.test\"\n[listen]\nsubmissions = \"\"\npop3s = \"\"\nhttps = \"\"\nimaps = \":993\"\n")
+	e.fails(`mailroom\.toml:6: listen\.imaps: needs TLS`, "user", "list")
+	code, _, errs := run2(t, "user", "list", "--config", filepath.Join(e.dir, "missing.toml"))
+	if code != 1 || !strings.Contains(errs, "missing.toml does not exist") {
+		t.Fatalf("missing config: %d %q", code, errs)
+	}
+}
+
+func run2(t *testing.T, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := run2(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "mailroom ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+// buildBinary compiles the real mailroom binary for process-level tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mailroom")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return bin
+}
+
+// TestServeGracefulShutdown starts the real binary, runs an admin command
+// against the same data while it serves, and stops it with SIGTERM.
+func TestServeGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	e := newEnv(t)
+	serve := exec.Command(bin, "serve", "--config", e.config)
+	stderr, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	waitLog(t, stderr, "mailroom started")
+
+	// Admin commands work while serve runs on the same data.
+	admin := exec.Command(bin, "domain", "add", "example.test", "--config", e.config)
+	if out, err := admin.CombinedOutput(); err != nil {
+		t.Fatalf("admin command during serve: %v: %s", err, out)
+	}
+	// A second serve on the same data refuses to start.
+	second := exec.Command(bin, "serve", "--config", e.config)
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("second serve: %v: %s", err, out)
+	}
+
+	serve.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+}
+
+// TestDev runs "mailroom dev" and checks the banner: account, password and
+// client settings; the printed password is the stored one.
+func TestDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "dev")
+	dev := exec.Command(bin, "dev", "--data", data)
+	stdout, _ := dev.StdoutPipe()
+	dev.Stderr = os.Stderr
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Process.Kill()
+	banner := waitLog(t, stdout, "Stop with Ctrl-C")
+	for _, want := range []string{"demo@example.test", "IMAP", "127.0.0.1:2993", "SSL/TLS", "127.0.0.1:2587", "STARTTLS", "POP3", "127.0.0.1:2995"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	m := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("no password in banner:\n%s", banner)
+	}
+	stored, _ := os.ReadFile(filepath.Join(data, "demo-password"))
+	if strings.TrimSpace(string(stored)) != m[1] {
+		t.Fatalf("printed password %q, stored %q", m[1], stored)
+	}
+	// The written config works for admin commands.
+	out, err := exec.Command(bin, "user", "list", "--config", filepath.Join(data, "mailroom.toml")).CombinedOutput()
+	if err != nil || string(out) != "demo@example.test\n" {
+		t.Fatalf("user list on dev data: %v %q", err, out)
+	}
+	dev.Process.Signal(syscall.SIGINT)
+	if err := dev.Wait(); err != nil {
+		t.Fatalf("dev exited with %v after SIGINT", err)
+	}
+}
+
+// waitLog reads r until a line contains marker and returns what it read.
+func waitLog(t *testing.T, r interface{ Read([]byte) (int, error) }, marker string) string {
+	t.Helper()
+	found := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), marker) {
+				found <- all.String()
+				// Keep draining so the child never blocks on a full pipe.
+				for sc.Scan() {
+				}
+				return
+			}
+		}
+		found <- all.String()
+	}()
+	select {
+	case s := <-found:
+		if !strings.Contains(s, marker) {
+			t.Fatalf("output ended without %q:\n%s", marker, s)
+		}
+		return s
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %q", marker)
+		return ""
+	}
+}

@@ -1,0 +1,302 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Errors returned by Authenticate (and, for ErrUnknownAccount, by a
+// CredentialLookup). Test with errors.Is.
+var (
+	// ErrInvalidCredentials means the username or password is wrong.
+	// Authenticate returns it for unknown accounts too, so that protocol
+	// code cannot accidentally reveal which accounts exist.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	// ErrUnknownAccount is returned by a CredentialLookup for a username
+	// with no account. Authenticate never returns it.
+	ErrUnknownAccount = errors.New("auth: unknown account")
+	// ErrThrottled means the attempt was abandoned while waiting out the
+	// throttle delay because ctx ended; the error also wraps ctx.Err().
+	ErrThrottled = errors.New("auth: login throttled")
+)
+
+// Principal identifies an authenticated account.
+type Principal struct {
+	AccountID int64
+	Email     string
+}
+
+// CredentialLookup is implemented by the store.
+type CredentialLookup interface {
+	// LookupCredentials returns the account's identity and every argon2id
+	// hash that may log in as it (the main password and app passwords).
+	// ErrUnknownAccount if there is no such account.
+	LookupCredentials(ctx context.Context, username string) (Principal, []string, error)
+}
+
+const (
+	// DefaultCacheTTL is the verification cache lifetime NewAuthenticator
+	// uses when given 0.
+	DefaultCacheTTL = time.Hour
+	// cacheMaxEntries bounds the verification cache: 10k entries of ~100
+	// bytes, far more than the concurrently active clients of a small server.
+	cacheMaxEntries = 10_000
+	// maxLoggedUsername bounds what one attempt can put in the log.
+	maxLoggedUsername = 256
+)
+
+// Authenticator checks usernames and passwords for every protocol.
+// It is safe for concurrent use.
+type Authenticator struct {
+	lookup   CredentialLookup
+	throttle *Throttle // nil: no throttling
+	cache    *verifyCache
+	logger   *slog.Logger
+
+	// argon2 allocates MemoryKiB per verification. Limiting concurrent
+	// verifications to the number of CPUs loses no throughput (each is
+	// CPU-bound) and bounds memory to NumCPU × 19 MiB during a login flood.
+	sem chan struct{}
+
+	// dummyHash is verified against for unknown accounts, so that they cost
+	// the same argon2 work as a wrong password for a real one.
+	dummyHash string
+
+	// Replaceable in tests.
+	verify func(encoded, password string) (bool, error)
+	wait   func(ctx context.Context, d time.Duration) error
+}
+
+// NewAuthenticator returns an Authenticator that looks accounts up with
+// lookup and throttles with th (nil disables throttling). cacheTTL is how
+// long a successful verification is remembered: 0 means DefaultCacheTTL, a
+// negative value disables the cache. A nil logger discards logs.
+func NewAuthenticator(lookup CredentialLookup, th *Throttle, cacheTTL time.Duration, logger *slog.Logger) *Authenticator {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Authenticator{
+		lookup:    lookup,
+		throttle:  th,
+		logger:    logger,
+		sem:       make(chan struct{}, max(runtime.NumCPU(), 1)),
+		dummyHash: dummyArgon2id(DefaultParams),
+		verify:    VerifyPassword,
+		wait:      sleepCtx,
+	}
+	if cacheTTL == 0 {
+		cacheTTL = DefaultCacheTTL
+	}
+	if cacheTTL > 0 {
+		c, err := newVerifyCache(cacheTTL, cacheMaxEntries, time.Now)
+		if err != nil {
+			// crypto/rand does not fail on supported platforms; if it
+			// somehow does, run without the cache rather than fail logins.
+			logger.Error("auth: verification cache disabled", "err", err)
+		} else {
+			a.cache = c
+		}
+	}
+	return a
+}
+
+// Invalidate forgets cached verifications for account (a normalised or raw
+// username). A changed password is invalidated automatically; call this when
+// an account is disabled or its app passwords are revoked in a way that keeps
+// the same hash strings.
+func (a *Authenticator) Invalidate(account string) {
+	if a.cache != nil {
+		a.cache.invalidate(NormalizeUsername(account))
+	}
+}
+
+// NormalizeUsername is how Authenticate normalises usernames before lookup,
+// throttling and caching: surrounding white space trimmed, lower-cased.
+func NormalizeUsername(username string) string {
+	return strings.ToLower(strings.TrimSpace(username))
+}
+
+// Authenticate checks username and password for a login over protocol
+// (e.g. "imap", "pop3", "submission", "web") from remote.
+//
+// It first waits out the throttle delay for remote and the account; if ctx
+// ends meanwhile it returns an error wrapping both ErrThrottled and
+// ctx.Err(). A wrong password or unknown account yields
+// ErrInvalidCredentials; a store failure is returned wrapped.
+//
+// Every call writes one log line "auth attempt" with protocol, remote,
+// username and result: success, invalid_password, unknown_account,
+// invalid_username, throttled, canceled or error. The password never
+// appears in logs or errors.
+func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, protocol, username, password string) (Principal, error) {
+	start := time.Now()
+	user := NormalizeUsername(username)
+	att := attempt{a: a, ctx: ctx, start: start, remote: remote, protocol: protocol, user: user}
+
+	if a.throttle != nil {
+		att.delay = a.throttle.Delay(remote, user)
+		if att.delay > 0 {
+			if err := a.wait(ctx, att.delay); err != nil {
+				att.log(slog.LevelWarn, "throttled", err)
+				return Principal{}, fmt.Errorf("%w: %w", ErrThrottled, err)
+			}
+		}
+	}
+
+	// A NUL could make two different (account, password) pairs produce the
+	// same cache key input; no protocol can carry one in a username anyway.
+	if user == "" || strings.ContainsRune(user, 0) {
+		return att.fail("invalid_username")
+	}
+
+	principal, hashes, err := a.lookup.LookupCredentials(ctx, user)
+	switch {
+	case errors.Is(err, ErrUnknownAccount):
+		// Spend the same time as a wrong password so that response
+		// times do not reveal which accounts exist.
+		if _, err := a.verifyLimited(ctx, a.dummyHash, password); err != nil && !errors.Is(err, ErrMalformedHash) {
+			att.log(slog.LevelInfo, "canceled", err)
+			return Principal{}, fmt.Errorf("auth: verifying password: %w", err)
+		}
+		return att.fail("unknown_account")
+	case err != nil:
+		att.log(slog.LevelError, "error", err)
+		return Principal{}, fmt.Errorf("auth: looking up credentials: %w", err)
+	}
+
+	if a.cache != nil {
+		for _, h := range hashes {
+			if a.cache.hit(user, password, h) {
+				att.cached = true
+				return att.succeed(principal)
+			}
+		}
+	}
+
+	noPassword := len(hashes) == 0
+	if noPassword {
+		// An account that cannot log in by password (none set): same cost
+		// as a wrong password, for the same reason as unknown accounts.
+		hashes = []string{a.dummyHash}
+	}
+	for _, h := range hashes {
+		ok, err := a.verifyLimited(ctx, h, password)
+		if errors.Is(err, ErrMalformedHash) {
+			// A corrupt row must not stop the account's other (app)
+			// passwords from working; say so loudly, but once per
+			// attempt is enough.
+			a.logger.LogAttrs(ctx, slog.LevelError, "auth: stored password hash unusable",
+				slog.String("username", truncate(user)), slog.Any("err", err))
+			continue
+		}
+		if err != nil {
+			att.log(slog.LevelInfo, "canceled", err)
+			return Principal{}, fmt.Errorf("auth: verifying password: %w", err)
+		}
+		if ok && !noPassword {
+			if a.cache != nil {
+				a.cache.add(user, password, h)
+			}
+			return att.succeed(principal)
+		}
+	}
+	return att.fail("invalid_password")
+}
+
+// verifyLimited runs one argon2 verification once a semaphore slot is free.
+func (a *Authenticator) verifyLimited(ctx context.Context, encoded, password string) (bool, error) {
+	select {
+	case a.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.sem }()
+	return a.verify(encoded, password)
+}
+
+// attempt carries what the single log line of one Authenticate call needs.
+type attempt struct {
+	a        *Authenticator
+	ctx      context.Context
+	start    time.Time
+	remote   netip.Addr
+	protocol string
+	user     string
+	delay    time.Duration
+	cached   bool
+}
+
+func (t *attempt) fail(result string) (Principal, error) {
+	if t.a.throttle != nil {
+		t.a.throttle.Failure(t.remote, t.user)
+	}
+	t.log(slog.LevelWarn, result, nil)
+	return Principal{}, ErrInvalidCredentials
+}
+
+func (t *attempt) succeed(p Principal) (Principal, error) {
+	if t.a.throttle != nil {
+		t.a.throttle.Success(t.remote, t.user)
+	}
+	t.log(slog.LevelInfo, "success", nil)
+	return p, nil
+}
+
+// log writes the attempt's one log line. It never includes the password.
+func (t *attempt) log(level slog.Level, result string, err error) {
+	attrs := []slog.Attr{
+		slog.String("protocol", t.protocol),
+		slog.String("remote", t.remote.String()),
+		slog.String("username", truncate(t.user)),
+		slog.String("result", result),
+		slog.Duration("elapsed", time.Since(t.start)),
+	}
+	if t.delay > 0 {
+		attrs = append(attrs, slog.Duration("throttle_delay", t.delay))
+	}
+	if t.cached {
+		attrs = append(attrs, slog.Bool("cached", true))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.Any("err", err))
+	}
+	t.a.logger.LogAttrs(t.ctx, level, "auth attempt", attrs...)
+}
+
+func truncate(s string) string {
+	if len(s) > maxLoggedUsername {
+		return s[:maxLoggedUsername] + "…"
+	}
+	return s
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dummyArgon2id returns a well-formed PHC string with parameters p that no
+// password matches (its hash is all zeros; finding a preimage is infeasible).
+// Verifying against it costs exactly what a real verification with p costs.
+func dummyArgon2id(p Params) string {
+	zero := base64.RawStdEncoding.EncodeToString(make([]byte, keyLen))
+	salt := base64.RawStdEncoding.EncodeToString([]byte("mailroom-dummy!!"))
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, salt, zero)
+}

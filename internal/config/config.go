@@ -1,0 +1,321 @@
+// Package config loads Mailroom's TOML configuration file.
+//
+// Every key has a default (see Default and docs/configuration.md). An unknown
+// key or an invalid value is an error that names the key and, where it comes
+// from a file, the file and line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"mailroom/internal/address"
+)
+
+// DefaultPath is where serve and the admin commands look without --config.
+const DefaultPath = "/etc/mailroom/mailroom.toml"
+
+// Config is the whole configuration.
+type Config struct {
+	Hostname string `toml:"hostname"`
+	DataDir  string `toml:"data_dir"`
+	// ShutdownTimeout is how long serve lets sessions finish after SIGTERM.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	Listen          Listen   `toml:"listen"`
+	TLS             TLS      `toml:"tls"`
+	Auth            Auth     `toml:"auth"`
+	Log             Log      `toml:"log"`
+}
+
+// Listen holds the listener addresses; "" disables one.
+type Listen struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	POP3        string `toml:"pop3"`
+	POP3S       string `toml:"pop3s"`
+	HTTP        string `toml:"http"`
+	HTTPS       string `toml:"https"`
+}
+
+// TLS selects where certificates come from: files, a self-signed
+// certificate, or ACME. At most one.
+type TLS struct {
+	CertFile   string `toml:"cert_file"`
+	KeyFile    string `toml:"key_file"`
+	SelfSigned bool   `toml:"self_signed"`
+	ACMEEmail  string `toml:"acme_email"`
+}
+
+// Auth configures authentication for every protocol.
+type Auth struct {
+	// AllowInsecure allows password logins without TLS. For loopback tests only.
+	AllowInsecure bool `toml:"allow_insecure"`
+	// CacheTTL is how long a successful password check is remembered.
+	CacheTTL Duration `toml:"cache_ttl"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as a string ("30s", "1h").
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\" or \"5m\", not %q", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("negative duration %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration used for keys a file leaves out.
+func Default() Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Hostname:        host,
+		DataDir:         "/var/lib/mailroom",
+		ShutdownTimeout: Duration(30 * time.Second),
+		Listen: Listen{
+			SMTP: ":25", Submission: ":587", Submissions: ":465",
+			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
+			HTTP: ":80", HTTPS: ":443",
+		},
+		Auth: Auth{CacheTTL: Duration(time.Hour)},
+		Log:  Log{Level: "info", Format: "text"},
+	}
+}
+
+// Dev returns the zero-configuration trial setup of `mailroom dev`: every
+// listener on 127.0.0.1 high ports, a self-signed certificate.
+func Dev(dataDir string) Config {
+	c := Default()
+	c.Hostname = "localhost"
+	c.DataDir = dataDir
+	c.ShutdownTimeout = Duration(5 * time.Second)
+	c.Listen = Listen{
+		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
+		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
+		HTTP: "127.0.0.1:8080",
+	}
+	c.TLS.SelfSigned = true
+	return c
+}
+
+// Error is a configuration error. It names the key and, when known, the
+// file and line.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads and validates a configuration file. Relative paths in it
+// (data_dir, certificate files) are relative to the file's directory.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Config{}, fmt.Errorf("config file %s does not exist (give one with --config FILE)", path)
+		}
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates configuration text; name is used in errors
+// and to resolve relative paths.
+func Parse(name string, data []byte) (Config, error) {
+	c := Default()
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, decodeError(name, data, err)
+	}
+	base := filepath.Dir(name)
+	c.DataDir = resolve(base, c.DataDir)
+	c.TLS.CertFile = resolve(base, c.TLS.CertFile)
+	c.TLS.KeyFile = resolve(base, c.TLS.KeyFile)
+	if err := c.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = name
+			ce.Line = keyLine(data, ce.Key)
+		}
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func resolve(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+// decodeError turns a go-toml error into one naming the key and line.
+func decodeError(name string, data []byte, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		e := strict.Errors[0]
+		row, _ := e.Position()
+		return &Error{File: name, Line: row, Key: strings.Join(e.Key(), "."), Msg: "unknown key"}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		key := strings.Join(de.Key(), ".")
+		msg := cleanMessage(de.Error())
+		if key == "" {
+			return &Error{File: name, Line: row, Msg: "syntax error: " + msg}
+		}
+		return &Error{File: name, Line: row, Key: key, Msg: msg}
+	}
+	return &Error{File: name, Msg: cleanMessage(err.Error())}
+}
+
+var typeMismatch = regexp.MustCompile(`cannot decode TOML (\w+) into struct field \S+ of type (\S+)`)
+
+// cleanMessage rewords go-toml's messages for operators.
+func cleanMessage(msg string) string {
+	msg = strings.TrimPrefix(msg, "toml: ")
+	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+		want := m[2]
+		switch want {
+		case "config.Duration":
+			want = "duration string such as \"30s\""
+		case "bool":
+			want = "boolean (true or false)"
+		}
+		return fmt.Sprintf("want a %s, not a TOML %s", want, m[1])
+	}
+	return msg
+}
+
+// Validate checks values that decoding alone cannot.
+func (c *Config) Validate() error {
+	if _, err := address.ParseDomain(c.Hostname); err != nil {
+		return &Error{Key: "hostname", Msg: fmt.Sprintf("%q is not a valid host name", c.Hostname)}
+	}
+	if c.DataDir == "" {
+		return &Error{Key: "data_dir", Msg: "must not be empty"}
+	}
+	for _, l := range c.listeners() {
+		if l.addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(l.addr)
+		if err != nil || port == "" {
+			return &Error{Key: "listen." + l.key, Msg: fmt.Sprintf("%q is not host:port or :port", l.addr)}
+		}
+		if host != "" && net.ParseIP(host) == nil {
+			if _, err := address.ParseDomain(host); err != nil {
+				return &Error{Key: "listen." + l.key, Msg: fmt.Sprintf("%q: bad host", l.addr)}
+			}
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		key := "tls.key_file"
+		if c.TLS.CertFile == "" {
+			key = "tls.cert_file"
+		}
+		return &Error{Key: key, Msg: "cert_file and key_file go together"}
+	}
+	modes := 0
+	for _, on := range []bool{c.TLS.CertFile != "", c.TLS.SelfSigned, c.TLS.ACMEEmail != ""} {
+		if on {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return &Error{Key: "tls", Msg: "choose one of cert_file/key_file, self_signed and acme_email"}
+	}
+	if c.TLS.ACMEEmail != "" {
+		if _, err := address.Parse(c.TLS.ACMEEmail); err != nil {
+			return &Error{Key: "tls.acme_email", Msg: err.Error()}
+		}
+	}
+	if modes == 0 {
+		for _, l := range c.listeners() {
+			if l.addr != "" && l.implicitTLS {
+				return &Error{Key: "listen." + l.key, Msg: "needs TLS: set tls.cert_file and tls.key_file, tls.self_signed or tls.acme_email, or disable it with \"\""}
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{Key: "log.level", Msg: fmt.Sprintf("want debug, info, warn or error, not %q", c.Log.Level)}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return &Error{Key: "log.format", Msg: fmt.Sprintf("want text or json, not %q", c.Log.Format)}
+	}
+	return nil
+}
+
+type listener struct {
+	key, addr   string
+	implicitTLS bool
+}
+
+func (c *Config) listeners() []listener {
+	l := c.Listen
+	return []listener{
+		{"smtp", l.SMTP, false}, {"submission", l.Submission, false}, {"submissions", l.Submissions, true},
+		{"imap", l.IMAP, false}, {"imaps", l.IMAPS, true}, {"pop3", l.POP3, false}, {"pop3s", l.POP3S, true},
+		{"http", l.HTTP, false}, {"https", l.HTTPS, true},
+	}
+}
+
+// TLSEnabled reports whether any TLS source is configured.
+func (c *Config) TLSEnabled() bool {
+	return c.TLS.CertFile != "" || c.TLS.SelfSigned || c.TLS.ACMEEmail != ""
+}

@@ -1,0 +1,164 @@
+package mime
+
+import (
+	"html"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// previewCapture bounds the raw bytes of a part kept for the preview. 16 KiB
+// of even base64-encoded HTML holds far more than 256 runes of text in
+// practice.
+const previewCapture = 16 << 10
+
+// capture keeps the first bytes of a part's body for the preview.
+type capture struct {
+	part *Part
+	buf  []byte
+	mark int // len(buf) at the start of the current line
+}
+
+func (c *capture) add(seg []byte) {
+	if room := previewCapture - len(c.buf); room > 0 {
+		if len(seg) > room {
+			seg = seg[:room]
+		}
+		c.buf = append(c.buf, seg...)
+	}
+}
+
+// text decodes the captured bytes to UTF-8 plain text, whitespace collapsed
+// and cut to max runes.
+func (c *capture) text(max int) string {
+	if c.part == nil {
+		return ""
+	}
+	b := decodeTransfer(c.part.Encoding, c.buf)
+	cs, _ := c.part.Param("charset")
+	b, _ = toUTF8(cs, b)
+	s := string(b)
+	if c.part.Subtype == "html" {
+		s = stripHTML(s)
+	}
+	return collapse(s, max)
+}
+
+// collapse turns every run of whitespace and control characters into one
+// space, trims, replaces invalid UTF-8, and cuts at max runes.
+func collapse(s string, max int) string {
+	var b strings.Builder
+	n := 0
+	space := false
+	for i := 0; i < len(s) && n < max; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			r = '\uFFFD'
+		}
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u200b' || r == '\ufeff' {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			if n+1 >= max {
+				break // no room for a word after the space
+			}
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// stripHTML reduces HTML to its text: tags and comments removed, the
+// content of script, style, head and title elements dropped, block-level
+// tags turned into whitespace, character references decoded. It is a
+// scanner, not a parser: good enough for a 256-rune preview of a cut-off
+// prefix.
+func stripHTML(s string) string {
+	var b strings.Builder
+	skipUntil := "" // closing tag whose content is not text
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			if skipUntil == "" {
+				b.WriteString(html.UnescapeString(s))
+			}
+			break
+		}
+		if skipUntil == "" {
+			b.WriteString(html.UnescapeString(s[:i]))
+		}
+		s = s[i:]
+		if strings.HasPrefix(s, "<!--") {
+			j := strings.Index(s, "-->")
+			if j < 0 {
+				break
+			}
+			s = s[j+3:]
+			continue
+		}
+		j := tagEnd(s)
+		if j < 0 {
+			break // cut inside a tag
+		}
+		tag := tagName(s[1:j])
+		s = s[j+1:]
+		if skipUntil != "" {
+			if tag == skipUntil {
+				skipUntil = ""
+			}
+			continue
+		}
+		switch tag {
+		case "script", "style", "head", "title":
+			skipUntil = "/" + tag
+		case "br", "p", "/p", "div", "/div", "tr", "/tr", "td", "th", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+			"/h1", "/h2", "/h3", "/h4", "/h5", "/h6", "table", "/table", "blockquote", "/blockquote", "hr":
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
+// tagName returns the lower-case name of a tag, with a leading '/' for an
+// end tag.
+func tagName(t string) string {
+	t = strings.TrimLeft(t, " \t\r\n")
+	end := 0
+	if strings.HasPrefix(t, "/") {
+		end = 1
+	}
+	for end < len(t) {
+		c := t[end]
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' && end > 0 || c == '>' {
+			break
+		}
+		end++
+	}
+	return strings.ToLower(t[:end])
+}
+
+// tagEnd finds the '>' closing the tag at the start of s, skipping quoted
+// attribute values; -1 if the tag is cut off.
+func tagEnd(s string) int {
+	var quote byte
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '>':
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,245 @@
+// Package server wires Mailroom together: it opens the store, TLS and the
+// authenticator, starts a listener for every configured protocol, and shuts
+// everything down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/store"
+	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/tlsconf"
+)
+
+// Deps is what every protocol gets.
+type Deps struct {
+	Config config.Config
+	Logger *slog.Logger
+	Store  store.Store
+	Auth   *auth.Authenticator
+	TLS    *tlsconf.Manager
+}
+
+// Protocol serves one listener's sessions.
+type Protocol interface {
+	// Serve accepts sessions on ln until it is closed.
+	Serve(ln net.Listener) error
+	// Shutdown stops accepting, lets sessions finish until ctx ends, then
+	// closes what is left.
+	Shutdown(ctx context.Context) error
+}
+
+// Factory builds a protocol for one listener. implicitTLS is true for the
+// listeners that start with a TLS handshake (465, 993, 995, 443).
+type Factory func(d Deps, implicitTLS bool) (Protocol, error)
+
+// Listener describes one configured listener.
+type Listener struct {
+	Key         string // the config key under [listen], e.g. "imaps"
+	Addr        string
+	Protocol    string // "smtp", "submission", "imap", "pop3", "http"
+	ImplicitTLS bool
+}
+
+// Listeners returns the listeners the configuration enables.
+func Listeners(c config.Config) []Listener {
+	l := c.Listen
+	all := []Listener{
+		{"smtp", l.SMTP, "smtp", false},
+		{"submission", l.Submission, "submission", false},
+		{"submissions", l.Submissions, "submission", true},
+		{"imap", l.IMAP, "imap", false},
+		{"imaps", l.IMAPS, "imap", true},
+		{"pop3", l.POP3, "pop3", false},
+		{"pop3s", l.POP3S, "pop3", true},
+		{"http", l.HTTP, "http", false},
+		{"https", l.HTTPS, "http", true},
+	}
+	var out []Listener
+	for _, x := range all {
+		if x.Addr != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Server is a running Mailroom.
+type Server struct {
+	deps      Deps
+	factories map[string]Factory
+	lock      *os.File
+
+	mu        sync.Mutex
+	running   []running
+	listening []Listener
+}
+
+type running struct {
+	l     Listener
+	ln    net.Listener
+	proto Protocol
+	done  chan error
+}
+
+// New opens the store and everything the protocols share. factories maps a
+// protocol name ("smtp", "imap" …) to its implementation; listeners of
+// protocols without one are not started.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	var tm *tlsconf.Manager
+	if cfg.TLSEnabled() {
+		tm, err = tlsconf.New(tlsconf.Config{
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, SelfSigned: cfg.TLS.SelfSigned,
+			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir,
+		}, logger.With("component", "tls"))
+		if err != nil {
+			st.Close()
+			lock.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+	}
+	th := auth.NewThrottle(auth.ThrottleConfig{}, nil)
+	authn := auth.NewAuthenticator(st, th, cfg.Auth.CacheTTL.Std(), logger.With("component", "auth"))
+	return &Server{
+		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm},
+		factories: factories,
+		lock:      lock,
+	}, nil
+}
+
+// lockDataDir makes sure only one serve runs on a data directory: two
+// would both run crash recovery and maintenance. Admin commands do not take
+// this lock; they share the database safely.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data_dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another mailroom serve is already running on %s", dir)
+	}
+	return f, nil
+}
+
+// Deps returns the shared dependencies (for tests and the dev command).
+func (s *Server) Deps() Deps { return s.deps }
+
+// Start opens every configured listener whose protocol exists. A listener
+// that cannot bind is an error: better to fail at start than to run half.
+func (s *Server) Start() error {
+	log := s.deps.Logger
+	for _, l := range Listeners(s.deps.Config) {
+		factory := s.factories[l.Protocol]
+		if factory == nil {
+			log.Debug("listener not started: protocol not implemented yet", "listener", l.Key, "addr", l.Addr)
+			continue
+		}
+		if l.ImplicitTLS && s.deps.TLS == nil {
+			return fmt.Errorf("listen.%s needs TLS, and none is configured", l.Key)
+		}
+		proto, err := factory(s.deps, l.ImplicitTLS)
+		if err != nil {
+			return fmt.Errorf("listen.%s: %w", l.Key, err)
+		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("listen.%s: %w", l.Key, err)
+		}
+		if l.ImplicitTLS {
+			ln = tls.NewListener(ln, s.deps.TLS.TLSConfig())
+		}
+		r := running{l: l, ln: ln, proto: proto, done: make(chan error, 1)}
+		go func() { r.done <- proto.Serve(ln) }()
+		s.mu.Lock()
+		s.running = append(s.running, r)
+		s.listening = append(s.listening, Listener{Key: l.Key, Addr: ln.Addr().String(), Protocol: l.Protocol, ImplicitTLS: l.ImplicitTLS})
+		s.mu.Unlock()
+		log.Info("listening", "listener", l.Key, "addr", ln.Addr().String(), "tls", l.ImplicitTLS)
+	}
+	return nil
+}
+
+// Listening returns the listeners actually started, with their bound addresses.
+func (s *Server) Listening() []Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Listener(nil), s.listening...)
+}
+
+// Shutdown stops accepting, gives sessions until ctx ends to finish, then
+// closes the store cleanly.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	rs := s.running
+	s.running = nil
+	s.mu.Unlock()
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.ln.Close()
+			if err := r.proto.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("listen.%s: %w", r.l.Key, err))
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.deps.Store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	s.lock.Close()
+	return errors.Join(errs...)
+}
+
+// Run starts the server and runs it until ctx ends (SIGINT/SIGTERM), then
+// shuts down within the configured shutdown_timeout.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory, ready func(*Server)) error {
+	s, err := New(ctx, cfg, logger, factories)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	logger.Info("mailroom started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir, "listeners", len(s.Listening()))
+	if ready != nil {
+		ready(s)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.Std().String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Std())
+	defer cancel()
+	err = s.Shutdown(sctx)
+	logger.Info("mailroom stopped")
+	return err
+}

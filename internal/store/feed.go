@@ -1,0 +1,179 @@
+package store
+
+import (
+	"sync"
+)
+
+// EventKind says what changed.
+type EventKind uint8
+
+// The kinds of change events.
+const (
+	// EventMessageAdded: Event.Message was delivered, appended, copied or moved in.
+	EventMessageAdded EventKind = iota + 1
+	// EventFlagsChanged: Event.Message has new flags and modseq.
+	EventFlagsChanged
+	// EventExpunged: Event.UIDs left the mailbox (expunged or moved out).
+	EventExpunged
+	// EventMailboxCreated: Event.Name was created.
+	EventMailboxCreated
+	// EventMailboxRenamed: Event.OldName is now Event.Name (children follow).
+	EventMailboxRenamed
+	// EventMailboxDeleted: Event.Name is gone.
+	EventMailboxDeleted
+	// EventMailboxSubscribed: Event.Name's subscription changed.
+	EventMailboxSubscribed
+	// EventMailboxChanged: something changed in the mailbox up to
+	// Event.ModSeq but the details are not in the feed (another process or
+	// node wrote it). Subscribers call ChangesSince to catch up.
+	EventMailboxChanged
+	// EventAccountChanged: the account's settings, credentials or existence changed.
+	EventAccountChanged
+)
+
+// Event is one change, published after it is durable.
+type Event struct {
+	Kind      EventKind
+	AccountID int64
+	MailboxID int64
+	ModSeq    uint64
+	Message   MessageMeta // EventMessageAdded, EventFlagsChanged
+	UIDs      []uint32    // EventExpunged
+	Name      string      // mailbox events
+	OldName   string      // EventMailboxRenamed
+}
+
+// DefaultSubscriptionBuffer is how many events a subscription holds before
+// it overflows.
+const DefaultSubscriptionBuffer = 4096
+
+// Feed fans change events out to subscribers. Publishing never blocks: a
+// subscriber that falls more than its buffer behind is marked overflowed,
+// its queue is dropped, and it must resynchronise from the store. So a stuck
+// IMAP client can neither stall delivery nor grow memory without bound.
+//
+// Backends own one Feed and publish into it after each commit.
+type Feed struct {
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	buffer int
+}
+
+// NewFeed returns a feed whose subscriptions hold up to buffer events
+// (DefaultSubscriptionBuffer if buffer <= 0).
+func NewFeed(buffer int) *Feed {
+	if buffer <= 0 {
+		buffer = DefaultSubscriptionBuffer
+	}
+	return &Feed{subs: make(map[*Subscription]struct{}), buffer: buffer}
+}
+
+// Subscribe returns a subscription to one account's events (0: all accounts).
+func (f *Feed) Subscribe(accountID int64) *Subscription {
+	s := &Subscription{feed: f, account: accountID, ready: make(chan struct{}, 1), limit: f.buffer}
+	f.mu.Lock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
+	return s
+}
+
+// Publish delivers events to every interested subscriber.
+func (f *Feed) Publish(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		s.push(events)
+	}
+}
+
+// Close closes every subscription.
+func (f *Feed) Close() {
+	f.mu.Lock()
+	subs := f.subs
+	f.subs = map[*Subscription]struct{}{}
+	f.mu.Unlock()
+	for s := range subs {
+		s.markClosed()
+	}
+}
+
+func (f *Feed) remove(s *Subscription) {
+	f.mu.Lock()
+	delete(f.subs, s)
+	f.mu.Unlock()
+}
+
+// Subscription receives the events of one account. Wait on Ready, then call
+// Next to take what is pending.
+type Subscription struct {
+	feed    *Feed
+	account int64
+	ready   chan struct{}
+	limit   int
+
+	mu       sync.Mutex
+	queue    []Event
+	overflow bool
+	closed   bool
+}
+
+// Ready is signalled when events are pending (or the subscription overflowed or closed).
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Next returns the pending events. If overflowed is true, events were lost:
+// the subscriber must reload its view from the store (the events returned
+// are then empty). closed is true once the store has closed.
+func (s *Subscription) Next() (events []Event, overflowed, closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	events, overflowed, closed = s.queue, s.overflow, s.closed
+	s.queue, s.overflow = nil, false
+	return events, overflowed, closed
+}
+
+// Close unsubscribes.
+func (s *Subscription) Close() {
+	s.feed.remove(s)
+	s.markClosed()
+}
+
+func (s *Subscription) push(events []Event) {
+	s.mu.Lock()
+	added := false
+	for i := range events {
+		e := &events[i]
+		if s.account != 0 && e.AccountID != s.account {
+			continue
+		}
+		added = true
+		if s.overflow {
+			continue
+		}
+		if len(s.queue) >= s.limit {
+			s.queue, s.overflow = nil, true
+			continue
+		}
+		s.queue = append(s.queue, *e)
+	}
+	s.mu.Unlock()
+	if added {
+		s.signal()
+	}
+}
+
+func (s *Subscription) markClosed() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestFeedFiltersByAccount(t *testing.T) {
+	f := NewFeed(10)
+	a := f.Subscribe(1)
+	all := f.Subscribe(0)
+	defer a.Close()
+	defer all.Close()
+
+	f.Publish([]Event{{Kind: EventMessageAdded, AccountID: 1, Message: MessageMeta{UID: 1}}, {Kind: EventMessageAdded, AccountID: 2}})
+	<-a.Ready()
+	ev, over, closed := a.Next()
+	if len(ev) != 1 || ev[0].Message.UID != 1 || over || closed {
+		t.Fatalf("account 1 got %+v overflow=%v closed=%v", ev, over, closed)
+	}
+	<-all.Ready()
+	if ev, _, _ := all.Next(); len(ev) != 2 {
+		t.Fatalf("all-accounts subscription got %d events, want 2", len(ev))
+	}
+}
+
+func TestFeedOverflowDoesNotBlockAndIsReported(t *testing.T) {
+	f := NewFeed(5)
+	s := f.Subscribe(1)
+	defer s.Close()
+	for i := 0; i < 100; i++ { // never read: publishing must not block
+		f.Publish([]Event{{Kind: EventFlagsChanged, AccountID: 1}})
+	}
+	ev, over, _ := s.Next()
+	if !over || len(ev) != 0 {
+		t.Fatalf("got %d events overflow=%v, want 0 events and overflow", len(ev), over)
+	}
+	// After the resync signal the subscription works again.
+	f.Publish([]Event{{Kind: EventFlagsChanged, AccountID: 1}})
+	if ev, over, _ := s.Next(); len(ev) != 1 || over {
+		t.Fatalf("after overflow got %d events overflow=%v", len(ev), over)
+	}
+}
+
+func TestFeedCloseWakesSubscribers(t *testing.T) {
+	f := NewFeed(5)
+	s := f.Subscribe(0)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			<-s.Ready()
+			if _, _, closed := s.Next(); closed {
+				return
+			}
+		}
+	}()
+	f.Publish([]Event{{Kind: EventAccountChanged, AccountID: 3}})
+	f.Close()
+	wg.Wait()
+}
+
+func TestFeedConcurrentPublish(t *testing.T) {
+	f := NewFeed(1 << 20)
+	s := f.Subscribe(0)
+	defer s.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				f.Publish([]Event{{Kind: EventMessageAdded, AccountID: 1}})
+			}
+		}()
+	}
+	wg.Wait()
+	if ev, over, _ := s.Next(); len(ev) != 8000 || over {
+		t.Fatalf("got %d events overflow=%v, want 8000", len(ev), over)
+	}
+}

@@ -1,0 +1,320 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"zombiezen.com/go/sqlite"
+
+	"mailroom/internal/store"
+)
+
+const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)`
+
+func scanMailbox(st *sqlite.Stmt) store.Mailbox {
+	return store.Mailbox{
+		ID:            st.ColumnInt64(0),
+		AccountID:     st.ColumnInt64(1),
+		Name:          st.ColumnText(2),
+		SpecialUse:    store.SpecialUse(st.ColumnText(3)),
+		UIDValidity:   uint32(st.ColumnInt64(4)),
+		UIDNext:       uint32(st.ColumnInt64(5)),
+		HighestModSeq: uint64(st.ColumnInt64(6)),
+		Subscribed:    st.ColumnBool(7),
+	}
+}
+
+// MailboxList implements store.Mailboxes.
+func (s *Store) MailboxList(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
+	var out []store.Mailbox
+	err := s.query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.account_id = ? ORDER BY m.name", func(st *sqlite.Stmt) error {
+		out = append(out, scanMailbox(st))
+		return nil
+	}, accountID)
+	return out, err
+}
+
+// Mailbox implements store.Mailboxes.
+func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	var mb store.Mailbox
+	err = s.query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.account_id = ? AND m.name = ?", func(st *sqlite.Stmt) error {
+		mb = scanMailbox(st)
+		return nil
+	}, accountID, name)
+	if err == nil && mb.ID == 0 {
+		err = fmt.Errorf("mailbox %q: %w", name, store.ErrNotFound)
+	}
+	return mb, err
+}
+
+// MailboxStatus implements store.Mailboxes.
+func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
+	var st store.MailboxStatus
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		if err := execConn(conn, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(stmt *sqlite.Stmt) error {
+			st.Mailbox = scanMailbox(stmt)
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		if st.ID == 0 {
+			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		}
+		return execConn(conn, `SELECT count(*), coalesce(sum(flags & ?2 = 0), 0), coalesce(sum(flags & ?3 != 0), 0), coalesce(sum(size), 0)
+			FROM messages WHERE mailbox_id = ?1`, func(stmt *sqlite.Stmt) error {
+			st.Messages, st.Unseen, st.Deleted, st.Size = stmt.ColumnInt(0), stmt.ColumnInt(1), stmt.ColumnInt(2), stmt.ColumnInt64(3)
+			return nil
+		}, mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted))
+	})
+	return st, err
+}
+
+// mailbox looks a mailbox up inside a write transaction.
+func (tx *txn) mailbox(accountID int64, name string) (store.Mailbox, error) {
+	var mb store.Mailbox
+	err := tx.query("SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.account_id = ? AND m.name = ?", func(st *sqlite.Stmt) error {
+		mb = scanMailbox(st)
+		return nil
+	}, accountID, name)
+	if err == nil && mb.ID == 0 {
+		err = fmt.Errorf("mailbox %q: %w", name, store.ErrNotFound)
+	}
+	return mb, err
+}
+
+func (tx *txn) mailboxByID(id int64) (store.Mailbox, error) {
+	var mb store.Mailbox
+	err := tx.query("SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(st *sqlite.Stmt) error {
+		mb = scanMailbox(st)
+		return nil
+	}, id)
+	if err == nil && mb.ID == 0 {
+		err = fmt.Errorf("mailbox %d: %w", id, store.ErrNotFound)
+	}
+	return mb, err
+}
+
+// createMailbox inserts one mailbox with a fresh UIDVALIDITY.
+func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
+	var uidValidity int64
+	if err := tx.query("UPDATE accounts SET next_uidvalidity = next_uidvalidity + 1 WHERE id = ? RETURNING next_uidvalidity - 1",
+		func(st *sqlite.Stmt) error { uidValidity = st.ColumnInt64(0); return nil }, accountID); err != nil {
+		return store.Mailbox{}, err
+	}
+	if uidValidity == 0 {
+		return store.Mailbox{}, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	if err := tx.exec("INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)",
+		accountID, name, string(use), uidValidity); err != nil {
+		return store.Mailbox{}, err
+	}
+	mb := store.Mailbox{ID: tx.conn.LastInsertRowID(), AccountID: accountID, Name: name, SpecialUse: use,
+		UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1}
+	tx.publish(store.Event{Kind: store.EventMailboxCreated, AccountID: accountID, MailboxID: mb.ID, Name: name})
+	tx.changed(accountID, mb.ID, 0, changeMailboxes)
+	return mb, nil
+}
+
+func validSpecialUse(use store.SpecialUse) bool {
+	switch use {
+	case "", store.SpecialSent, store.SpecialDrafts, store.SpecialTrash, store.SpecialJunk,
+		store.SpecialArchive, store.SpecialAll, store.SpecialFlagged:
+		return true
+	}
+	return false
+}
+
+// CreateMailbox implements store.Mailboxes.
+func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if !validSpecialUse(use) {
+		return store.Mailbox{}, fmt.Errorf("%w: special use %q", store.ErrInvalid, use)
+	}
+	var mb store.Mailbox
+	err = s.write(ctx, func(tx *txn) error {
+		if _, err := tx.mailbox(accountID, name); err == nil {
+			return fmt.Errorf("mailbox %q: %w", name, store.ErrExists)
+		}
+		for _, parent := range store.ParentNames(name) {
+			if _, err := tx.mailbox(accountID, parent); err == nil {
+				continue
+			}
+			if _, err := tx.createMailbox(accountID, parent, ""); err != nil {
+				return err
+			}
+		}
+		mb, err = tx.createMailbox(accountID, name, use)
+		return err
+	})
+	return mb, err
+}
+
+// RenameMailbox implements store.Mailboxes.
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
+	oldName, err := store.NormalizeMailboxName(oldName)
+	if err != nil {
+		return err
+	}
+	newName, err = store.NormalizeMailboxName(newName)
+	if err != nil {
+		return err
+	}
+	if newName == "INBOX" {
+		return fmt.Errorf("cannot rename to INBOX: %w", store.ErrProtected)
+	}
+	if strings.HasPrefix(newName, oldName+store.Delimiter) {
+		return fmt.Errorf("%w: cannot rename %q into itself", store.ErrInvalid, oldName)
+	}
+	return s.write(ctx, func(tx *txn) error {
+		src, err := tx.mailbox(accountID, oldName)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.mailbox(accountID, newName); err == nil {
+			return fmt.Errorf("mailbox %q: %w", newName, store.ErrExists)
+		}
+		for _, parent := range store.ParentNames(newName) {
+			if _, err := tx.mailbox(accountID, parent); err != nil {
+				if _, err := tx.createMailbox(accountID, parent, ""); err != nil {
+					return err
+				}
+			}
+		}
+		if oldName == "INBOX" {
+			// RFC 3501 6.3.5: INBOX's messages move to the new mailbox and
+			// INBOX stays, empty; its children are not renamed.
+			dst, err := tx.createMailbox(accountID, newName, "")
+			if err != nil {
+				return err
+			}
+			uids, err := tx.allUIDs(src.ID)
+			if err != nil {
+				return err
+			}
+			_, err = tx.move(src, uids, dst)
+			return err
+		}
+		type renamed struct {
+			id        int64
+			old, name string
+		}
+		var list []renamed
+		if err := tx.query("SELECT id, name FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)", func(st *sqlite.Stmt) error {
+			old := st.ColumnText(1)
+			list = append(list, renamed{st.ColumnInt64(0), old, newName + old[len(oldName):]})
+			return nil
+		}, accountID, oldName, len(oldName)+1, oldName+store.Delimiter); err != nil {
+			return err
+		}
+		for _, r := range list {
+			if err := tx.exec("UPDATE mailboxes SET name = ? WHERE id = ?", r.name, r.id); err != nil {
+				return err
+			}
+			if err := tx.exec("UPDATE OR REPLACE subscriptions SET name = ? WHERE account_id = ? AND name = ?", r.name, accountID, r.old); err != nil {
+				return err
+			}
+			tx.publish(store.Event{Kind: store.EventMailboxRenamed, AccountID: accountID, MailboxID: r.id, Name: r.name, OldName: r.old})
+		}
+		tx.changed(accountID, src.ID, 0, changeMailboxes)
+		return nil
+	})
+}
+
+// DeleteMailbox implements store.Mailboxes.
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return err
+	}
+	if name == "INBOX" {
+		return fmt.Errorf("cannot delete INBOX: %w", store.ErrProtected)
+	}
+	return s.write(ctx, func(tx *txn) error {
+		mb, err := tx.mailbox(accountID, name)
+		if err != nil {
+			return err
+		}
+		children := 0
+		if err := tx.query("SELECT count(*) FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ?", func(st *sqlite.Stmt) error {
+			children = st.ColumnInt(0)
+			return nil
+		}, accountID, len(name)+1, name+store.Delimiter); err != nil {
+			return err
+		}
+		if children > 0 {
+			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
+		}
+		if err := tx.dropMailboxContents(mb.ID); err != nil {
+			return err
+		}
+		if err := tx.exec("DELETE FROM mailboxes WHERE id = ?", mb.ID); err != nil {
+			return err
+		}
+		tx.publish(store.Event{Kind: store.EventMailboxDeleted, AccountID: accountID, MailboxID: mb.ID, Name: name})
+		tx.changed(accountID, mb.ID, 0, changeMailboxes)
+		return nil
+	})
+}
+
+// dropMailboxContents deletes every message of a mailbox and its expunge
+// history, releasing bodies no other message uses.
+func (tx *txn) dropMailboxContents(mailboxID int64) error {
+	var contents []int64
+	if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? RETURNING content_id", func(st *sqlite.Stmt) error {
+		contents = append(contents, st.ColumnInt64(0))
+		return nil
+	}, mailboxID); err != nil {
+		return err
+	}
+	for _, c := range contents {
+		if err := tx.releaseContent(c); err != nil {
+			return err
+		}
+	}
+	return tx.exec("DELETE FROM expunged WHERE mailbox_id = ?", mailboxID)
+}
+
+// SetSubscribed implements store.Mailboxes. Subscriptions are names: IMAP
+// lets a client subscribe to a name that does not exist (yet).
+func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *txn) error {
+		if subscribed {
+			if err := tx.exec("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", accountID, name); err != nil {
+				return err
+			}
+		} else if err := tx.exec("DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name); err != nil {
+			return err
+		}
+		tx.publish(store.Event{Kind: store.EventMailboxSubscribed, AccountID: accountID, Name: name})
+		tx.changed(accountID, 0, 0, changeMailboxes)
+		return nil
+	})
+}
+
+func execConn(conn *sqlite.Conn, query string, fn func(*sqlite.Stmt) error, args ...any) error {
+	tx := txn{conn: conn}
+	return tx.query(query, fn, args...)
+}
+
+// Subscriptions implements store.Mailboxes.
+func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	var out []string
+	err := s.query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", func(st *sqlite.Stmt) error {
+		out = append(out, st.ColumnText(0))
+		return nil
+	}, accountID)
+	return out, err
+}

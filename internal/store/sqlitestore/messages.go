@@ -1,0 +1,372 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"zombiezen.com/go/sqlite"
+
+	"mailroom/internal/store"
+)
+
+func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
+
+// keywordInterner shares the strings of keywords that many messages carry.
+type keywordInterner map[string][]string
+
+func (ki keywordInterner) split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if ki == nil {
+		return strings.Fields(s)
+	}
+	if kw, ok := ki[s]; ok {
+		return kw
+	}
+	kw := strings.Fields(s)
+	ki[s] = kw
+	return kw
+}
+
+const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
+
+func scanMeta(st *sqlite.Stmt, ki keywordInterner) store.MessageMeta {
+	return store.MessageMeta{
+		UID:          uint32(st.ColumnInt64(0)),
+		Flags:        store.Flags(st.ColumnInt64(1)),
+		ModSeq:       uint64(st.ColumnInt64(2)),
+		ID:           st.ColumnInt64(3),
+		ContentID:    st.ColumnInt64(4),
+		Size:         st.ColumnInt64(5),
+		InternalDate: st.ColumnInt64(6),
+		Keywords:     ki.split(st.ColumnText(7)),
+	}
+}
+
+// MessageList implements store.Messages. It is one range scan of the
+// clustered (mailbox_id, uid) key.
+func (s *Store) MessageList(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error) {
+	var out []store.MessageMeta
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		n := 0
+		if err := execConn(conn, "SELECT count(*) FROM messages WHERE mailbox_id = ?", func(st *sqlite.Stmt) error {
+			n = st.ColumnInt(0)
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		out = make([]store.MessageMeta, 0, n)
+		ki := keywordInterner{}
+		return execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? ORDER BY uid", func(st *sqlite.Stmt) error {
+			out = append(out, scanMeta(st, ki))
+			return nil
+		}, mailboxID)
+	})
+	return out, err
+}
+
+// ChangesSince implements store.Messages.
+func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (store.Changes, error) {
+	var ch store.Changes
+	err := s.read(ctx, func(conn *sqlite.Conn) (err error) {
+		// One read transaction: the three queries see the same snapshot.
+		if err := execConn(conn, "BEGIN", nil); err != nil {
+			return err
+		}
+		defer execConn(conn, "COMMIT", nil)
+		found := false
+		if err := execConn(conn, "SELECT highestmodseq FROM mailboxes WHERE id = ?", func(st *sqlite.Stmt) error {
+			ch.ModSeq, found = uint64(st.ColumnInt64(0)), true
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		}
+		ki := keywordInterner{}
+		if err := execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", func(st *sqlite.Stmt) error {
+			ch.Changed = append(ch.Changed, scanMeta(st, ki))
+			return nil
+		}, mailboxID, int64(modseq)); err != nil {
+			return err
+		}
+		return execConn(conn, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", func(st *sqlite.Stmt) error {
+			ch.Vanished = append(ch.Vanished, uint32(st.ColumnInt64(0)))
+			return nil
+		}, mailboxID, int64(modseq))
+	})
+	return ch, err
+}
+
+// sortedUIDs returns uids sorted and without duplicates.
+func sortedUIDs(uids []uint32) []uint32 {
+	u := slices.Clone(uids)
+	slices.Sort(u)
+	return slices.Compact(u)
+}
+
+// message reads one message's row inside a write transaction.
+func (tx *txn) message(mailboxID int64, uid uint32) (store.MessageMeta, bool, error) {
+	var m store.MessageMeta
+	found := false
+	err := tx.query("SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
+		m, found = scanMeta(st, nil), true
+		return nil
+	}, mailboxID, int64(uid))
+	return m, found, err
+}
+
+// UpdateFlags implements store.Messages. All messages changed by one call
+// share one new modseq (RFC 7162 allows it); a message whose flags end up
+// unchanged keeps its modseq.
+func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error) {
+	kw, err := store.NormalizeKeywords(upd.Keywords)
+	if err != nil {
+		return store.FlagResult{}, err
+	}
+	uids := sortedUIDs(upd.UIDs)
+	var res store.FlagResult
+	err = s.write(ctx, func(tx *txn) error {
+		res = store.FlagResult{}
+		mb, err := tx.mailboxByID(mailboxID)
+		if err != nil {
+			return err
+		}
+		var modseq uint64
+		for _, uid := range uids {
+			m, found, err := tx.message(mailboxID, uid)
+			if err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+			if upd.UnchangedSince != 0 && m.ModSeq > upd.UnchangedSince {
+				res.Modified = append(res.Modified, uid)
+				continue
+			}
+			flags, keywords := applyFlags(m.Flags, m.Keywords, upd.Op, upd.Flags, kw)
+			if flags == m.Flags && slices.Equal(keywords, m.Keywords) {
+				continue
+			}
+			if modseq == 0 {
+				if modseq, err = tx.bumpModSeq(mailboxID); err != nil {
+					return err
+				}
+			}
+			if err := tx.exec("UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+				int64(flags), joinKeywords(keywords), int64(modseq), mailboxID, int64(uid)); err != nil {
+				return err
+			}
+			m.Flags, m.Keywords, m.ModSeq = flags, keywords, modseq
+			res.Updated = append(res.Updated, m)
+			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m})
+		}
+		if modseq != 0 {
+			tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// applyFlags computes a message's new flags and keywords.
+func applyFlags(flags store.Flags, keywords []string, op store.StoreOp, f store.Flags, kw []string) (store.Flags, []string) {
+	switch op {
+	case store.FlagsReplace:
+		return f, kw
+	case store.FlagsAdd:
+		out := slices.Clone(keywords)
+		for _, k := range kw {
+			if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, k) }) {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return flags | f, out
+	default:
+		out := slices.DeleteFunc(slices.Clone(keywords), func(o string) bool {
+			return slices.ContainsFunc(kw, func(k string) bool { return strings.EqualFold(o, k) })
+		})
+		if len(out) == 0 {
+			out = nil
+		}
+		return flags &^ f, out
+	}
+}
+
+// Expunge implements store.Messages.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
+	uids = sortedUIDs(uids)
+	var gone []uint32
+	err := s.write(ctx, func(tx *txn) error {
+		gone = nil
+		mb, err := tx.mailboxByID(mailboxID)
+		if err != nil {
+			return err
+		}
+		gone, err = tx.removeMessages(mb, uids)
+		return err
+	})
+	return gone, err
+}
+
+// removeMessages deletes messages from mb, records them in the expunge
+// history under one new modseq, and releases their bodies.
+func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error) {
+	var gone []uint32
+	var modseq uint64
+	for _, uid := range uids {
+		var contentID int64
+		found := false
+		if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING content_id", func(st *sqlite.Stmt) error {
+			contentID, found = st.ColumnInt64(0), true
+			return nil
+		}, mb.ID, int64(uid)); err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		if modseq == 0 {
+			var err error
+			if modseq, err = tx.bumpModSeq(mb.ID); err != nil {
+				return nil, err
+			}
+		}
+		if err := tx.exec("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mb.ID, int64(uid), int64(modseq)); err != nil {
+			return nil, err
+		}
+		if err := tx.releaseContent(contentID); err != nil {
+			return nil, err
+		}
+		gone = append(gone, uid)
+	}
+	if len(gone) > 0 {
+		tx.publish(store.Event{Kind: store.EventExpunged, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: modseq, UIDs: gone})
+		tx.changed(mb.AccountID, mb.ID, modseq, changeMessages)
+	}
+	return gone, nil
+}
+
+func (tx *txn) allUIDs(mailboxID int64) ([]uint32, error) {
+	var uids []uint32
+	err := tx.query("SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", func(st *sqlite.Stmt) error {
+		uids = append(uids, uint32(st.ColumnInt64(0)))
+		return nil
+	}, mailboxID)
+	return uids, err
+}
+
+// Copy implements store.Messages.
+func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false)
+}
+
+// Move implements store.Messages.
+func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true)
+}
+
+func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
+	uids = sortedUIDs(uids)
+	var res store.CopyResult
+	err := s.write(ctx, func(tx *txn) error {
+		src, err := tx.mailboxByID(srcID)
+		if err != nil {
+			return err
+		}
+		dst, err := tx.mailboxByID(dstID)
+		if err != nil {
+			return err
+		}
+		if src.AccountID != dst.AccountID {
+			return fmt.Errorf("%w: messages can only be copied within one account", store.ErrInvalid)
+		}
+		if move {
+			res, err = tx.move(src, uids, dst)
+		} else {
+			res, err = tx.copy(src, uids, dst)
+		}
+		return err
+	})
+	return res, err
+}
+
+func (tx *txn) copy(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
+	res := store.CopyResult{UIDValidity: dst.UIDValidity}
+	for _, uid := range uids {
+		m, found, err := tx.message(src.ID, uid)
+		if err != nil {
+			return res, err
+		}
+		if !found {
+			continue
+		}
+		var prefix []byte
+		if err := tx.query("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
+			if n := st.ColumnLen(0); n > 0 {
+				prefix = make([]byte, n)
+				st.ColumnBytes(0, prefix)
+			}
+			return nil
+		}, src.ID, int64(uid)); err != nil {
+			return res, err
+		}
+		// A copy is a new message to POP3: it gets a new ID.
+		if m.ID, err = tx.allocMessageIDs(src.AccountID, 1); err != nil {
+			return res, err
+		}
+		if err := tx.insertMessage(dst, &m, prefix); err != nil {
+			return res, err
+		}
+		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {
+			return res, err
+		}
+		res.SourceUIDs = append(res.SourceUIDs, uid)
+		res.DestUIDs = append(res.DestUIDs, m.UID)
+	}
+	return res, nil
+}
+
+// move re-homes messages, keeping their IDs, so POP3 UIDLs survive a move.
+func (tx *txn) move(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
+	res := store.CopyResult{UIDValidity: dst.UIDValidity}
+	for _, uid := range uids {
+		m, found, err := tx.message(src.ID, uid)
+		if err != nil {
+			return res, err
+		}
+		if !found {
+			continue
+		}
+		var prefix []byte
+		if err := tx.query("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
+			if n := st.ColumnLen(0); n > 0 {
+				prefix = make([]byte, n)
+				st.ColumnBytes(0, prefix)
+			}
+			return nil
+		}, src.ID, int64(uid)); err != nil {
+			return res, err
+		}
+		if err := tx.insertMessage(dst, &m, prefix); err != nil {
+			return res, err
+		}
+		// The moved row now holds the body reference too: count it before
+		// removeMessages releases the source's.
+		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {
+			return res, err
+		}
+		res.SourceUIDs = append(res.SourceUIDs, uid)
+		res.DestUIDs = append(res.DestUIDs, m.UID)
+	}
+	if _, err := tx.removeMessages(src, res.SourceUIDs); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,159 @@
+package sqlitestore
+
+import (
+	"fmt"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// migrations are applied in order at Open; PRAGMA user_version records how
+// many have run. Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE domains (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL UNIQUE,
+	created INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	email            TEXT NOT NULL UNIQUE,
+	domain_id        INTEGER NOT NULL REFERENCES domains(id),
+	argon2id         TEXT NOT NULL,
+	scram_sha256     TEXT NOT NULL,
+	next_msgid       INTEGER NOT NULL DEFAULT 1,  -- per-account message IDs (POP3 UIDL), never reused
+	next_uidvalidity INTEGER NOT NULL,            -- a recreated mailbox name never reuses a UIDVALIDITY
+	created          INTEGER NOT NULL
+);
+
+CREATE TABLE account_settings (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE aliases (
+	address   TEXT NOT NULL,
+	target    TEXT NOT NULL,
+	domain_id INTEGER NOT NULL REFERENCES domains(id),
+	PRIMARY KEY (address, target)
+) WITHOUT ROWID;
+
+-- AUTOINCREMENT: a mailbox id (IMAP MAILBOXID) is never reused.
+CREATE TABLE mailboxes (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	special_use   TEXT NOT NULL DEFAULT '',
+	uidvalidity   INTEGER NOT NULL,
+	uidnext       INTEGER NOT NULL DEFAULT 1,
+	highestmodseq INTEGER NOT NULL DEFAULT 1,
+	UNIQUE (account_id, name)
+);
+
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+-- One row per stored body; copies of a message share it (refs counts them).
+CREATE TABLE contents (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	blob      TEXT NOT NULL,
+	size      INTEGER NOT NULL,
+	structure BLOB NOT NULL,
+	refs      INTEGER NOT NULL
+);
+
+-- The hot table: clustered by (mailbox, uid) so opening a mailbox is one range scan.
+CREATE TABLE messages (
+	mailbox_id    INTEGER NOT NULL,
+	uid           INTEGER NOT NULL,
+	msgid         INTEGER NOT NULL,
+	content_id    INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	flags         INTEGER NOT NULL,
+	keywords      TEXT NOT NULL DEFAULT '',
+	internal_date INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	prefix        BLOB,
+	PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+
+-- Expunge history for QRESYNC VANISHED.
+CREATE TABLE expunged (
+	mailbox_id INTEGER NOT NULL,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
+
+-- Bodies no longer referenced; their files are removed after the commit.
+CREATE TABLE blob_trash (
+	blob TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+-- Coarse log of committed changes, read by other processes sharing the
+-- database (admin commands, a second node) to feed their subscribers.
+CREATE TABLE changelog (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	origin     INTEGER NOT NULL,
+	account_id INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	kind       INTEGER NOT NULL,
+	created    INTEGER NOT NULL
+);
+`,
+}
+
+// migrate applies the migrations not yet applied, each in its own
+// transaction, so a crash mid-upgrade leaves a consistent schema version.
+func migrate(conn *sqlite.Conn) (err error) {
+	for {
+		var version int
+		if err := sqlitex.ExecuteTransient(conn, "PRAGMA user_version", &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { version = stmt.ColumnInt(0); return nil },
+		}); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this mailroom (%d): refusing to open", version, len(migrations))
+		}
+		if version == len(migrations) {
+			return nil
+		}
+		if err := applyMigration(conn, version); err != nil {
+			return err
+		}
+	}
+}
+
+func applyMigration(conn *sqlite.Conn, version int) (err error) {
+	end, err := sqlitex.ImmediateTransaction(conn)
+	if err != nil {
+		return fmt.Errorf("migration %d: %w", version+1, err)
+	}
+	defer end(&err)
+	// Re-check under the write lock: another process may have migrated meanwhile.
+	var now int
+	if err := sqlitex.ExecuteTransient(conn, "PRAGMA user_version", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { now = stmt.ColumnInt(0); return nil },
+	}); err != nil {
+		return err
+	}
+	if now != version {
+		return nil
+	}
+	if err := sqlitex.ExecuteScript(conn, migrations[version], nil); err != nil {
+		return fmt.Errorf("migration %d: %w", version+1, err)
+	}
+	return sqlitex.ExecuteTransient(conn, fmt.Sprintf("PRAGMA user_version = %d", version+1), nil)
+}

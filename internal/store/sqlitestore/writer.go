@@ -1,0 +1,243 @@
+package sqlitestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"mailroom/internal/store"
+	"mailroom/internal/store/blobfs"
+)
+
+// maxBatch bounds how many write requests share one transaction, so one
+// batch cannot hold the write lock for long.
+const maxBatch = 256
+
+// Request states: a request is cancelled only if its caller gives up before
+// the writer starts it; once started, the caller waits for the outcome.
+const (
+	reqPending int32 = iota
+	reqRunning
+	reqCancelled
+)
+
+type writeReq struct {
+	fn      func(tx *txn) error
+	syncDir string // blob directory to fsync before the commit, if any
+	state   atomic.Int32
+	done    chan error
+}
+
+// changelog kinds, for other processes reading the log.
+const (
+	changeMessages  = 1 // messages of MailboxID changed up to ModSeq
+	changeMailboxes = 2 // the account's mailbox list changed
+	changeAccount   = 3 // the account (settings, credentials, existence) changed
+)
+
+type changeRow struct {
+	account, mailbox int64
+	modseq           uint64
+	kind             int
+}
+
+// txn is one write request's view of the batch transaction. Events and
+// changelog rows are kept per request so a request rolled back to its
+// savepoint publishes nothing.
+type txn struct {
+	conn    *sqlite.Conn
+	now     time.Time
+	events  []store.Event
+	changes []changeRow
+	trash   []string
+}
+
+func (tx *txn) exec(query string, args ...any) error {
+	return sqlitex.Execute(tx.conn, query, &sqlitex.ExecOptions{Args: args})
+}
+
+func (tx *txn) query(query string, fn func(stmt *sqlite.Stmt) error, args ...any) error {
+	return sqlitex.Execute(tx.conn, query, &sqlitex.ExecOptions{Args: args, ResultFunc: fn})
+}
+
+func (tx *txn) publish(e store.Event) { tx.events = append(tx.events, e) }
+
+func (tx *txn) changed(account, mailbox int64, modseq uint64, kind int) {
+	tx.changes = append(tx.changes, changeRow{account, mailbox, modseq, kind})
+}
+
+// write runs fn inside the writer's next batch transaction and waits until
+// that transaction is durable (or failed).
+func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	return s.writeSync(ctx, "", fn)
+}
+
+func (s *Store) writeSync(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
+	r := &writeReq{fn: fn, syncDir: syncDir, done: make(chan error, 1)}
+	select {
+	case <-s.closed:
+		return store.ErrClosed
+	case s.writeq <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-s.writerDone:
+		// The writer drained the queue and stopped; a request it never saw
+		// was not applied.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return store.ErrClosed
+		}
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqCancelled) {
+			return ctx.Err()
+		}
+		// Already running: the outcome must be reported, not guessed.
+		return <-r.done
+	}
+}
+
+// writer owns the write connection and commits requests in batches.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	defer close(s.writerDone)
+	var trashDone []string // bodies removed after the last commit; their trash rows go next
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writeq:
+		case <-s.closed:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case r := <-s.writeq:
+					trashDone = s.runBatch([]*writeReq{r}, trashDone)
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writeq:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		trashDone = s.runBatch(batch, trashDone)
+	}
+}
+
+// runBatch commits a batch and reports each request's outcome. It returns
+// the bodies whose files it removed.
+func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
+	// Bodies must be durable in their directories before a row points at them.
+	synced := map[string]error{}
+	live := batch[:0:0]
+	for _, r := range batch {
+		if !r.state.CompareAndSwap(reqPending, reqRunning) {
+			continue
+		}
+		if r.syncDir != "" {
+			err, ok := synced[r.syncDir]
+			if !ok {
+				err = s.blobs.SyncDir(r.syncDir)
+				synced[r.syncDir] = err
+			}
+			if err != nil {
+				r.done <- fmt.Errorf("store: %w", err)
+				continue
+			}
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return trashDone
+	}
+
+	conn := s.wconn
+	results := make([]error, len(live))
+	var events []store.Event
+	var trash []string
+	err := func() (err error) {
+		end, err := sqlitex.ImmediateTransaction(conn)
+		if err != nil {
+			return err
+		}
+		defer end(&err)
+		for _, ref := range trashDone {
+			if err := sqlitex.Execute(conn, "DELETE FROM blob_trash WHERE blob = ?", &sqlitex.ExecOptions{Args: []any{ref}}); err != nil {
+				return err
+			}
+		}
+		now := time.Now()
+		var changes []changeRow
+		for i, r := range live {
+			tx := &txn{conn: conn, now: now}
+			results[i] = runSavepoint(conn, func() error { return r.fn(tx) })
+			if results[i] == nil {
+				events = append(events, tx.events...)
+				changes = append(changes, tx.changes...)
+				trash = append(trash, tx.trash...)
+			}
+		}
+		for _, c := range changes {
+			if err := sqlitex.Execute(conn, `INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created) VALUES (?, ?, ?, ?, ?, ?)`,
+				&sqlitex.ExecOptions{Args: []any{s.origin, c.account, c.mailbox, int64(c.modseq), c.kind, now.Unix()}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		err = fmt.Errorf("store: commit: %w", err)
+		for _, r := range live {
+			r.done <- err
+		}
+		return trashDone
+	}
+	s.feed.Publish(events)
+	for i, r := range live {
+		r.done <- results[i]
+	}
+	for _, ref := range trash {
+		if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
+			s.log.Warn("remove body", "blob", ref, "err", err)
+		}
+	}
+	return trash
+}
+
+// runSavepoint runs fn inside a savepoint, rolling back only fn's work if it fails.
+func runSavepoint(conn *sqlite.Conn, fn func() error) (err error) {
+	if err := sqlitex.Execute(conn, "SAVEPOINT req", nil); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: internal error: %v", p)
+		}
+		if err != nil {
+			if rerr := sqlitex.Execute(conn, "ROLLBACK TO req", nil); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		if rerr := sqlitex.Execute(conn, "RELEASE req", nil); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	return fn()
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what `make test` needs on a fresh Debian machine, idempotently:
+# Debian packages (as root, only those missing) and pinned Go tools in ./bin.
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+# Debian packages the tests drive. Add to this list as tests start using
+# real external clients (swaks, curl, fetchmail, mbsync …).
+APT_PACKAGES="gcc"
+
+missing=""
+for p in $APT_PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-test-deps: need root to install:$missing" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+
+# Pinned Go tools.
+STATICCHECK_VERSION=v0.8.2
+mkdir -p bin
+if ! [ -x bin/staticcheck ] || ! bin/staticcheck -version 2>/dev/null | grep -q "$STATICCHECK_VERSION"; then
+	GOBIN="$(pwd)/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
