@@ -93,6 +93,9 @@ func (h *headerBuf) drop() {
 }
 
 func (h *headerBuf) append(seg []byte) {
+	if h.buf == nil {
+		h.buf = make([]byte, 0, min(h.max, 4<<10))
+	}
 	room := h.max - len(h.buf)
 	if len(seg) > room {
 		seg = seg[:room]
@@ -146,42 +149,45 @@ func interestingField(name []byte, msgRoot bool) bool {
 // eachField calls fn for every kept field with the lower-case name and the
 // unfolded, trimmed value.
 func (h *headerBuf) eachField(fn func(name, value string)) {
-	var name string
-	var val strings.Builder
-	have := false
-	flush := func() {
-		if have {
-			fn(name, strings.TrimSpace(val.String()))
-		}
-		val.Reset()
-		have = false
-	}
 	b := h.buf
 	for len(b) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
+		line, rest := nextLine(b)
+		b = rest
 		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			if have {
-				// RFC 5322 2.2.3: unfolding removes the CRLF only.
-				val.Write(line)
-			}
-			continue
+			continue // continuation of a dropped or broken field
 		}
-		flush()
 		c := bytes.IndexByte(line, ':')
 		if c < 0 {
 			continue
 		}
-		name = strings.ToLower(string(bytes.TrimRight(line[:c], " \t")))
-		val.Write(line[c+1:])
-		have = true
+		name := strings.ToLower(string(bytes.TrimRight(line[:c], " \t")))
+		// RFC 5322 2.2.3: unfolding removes the CRLF only. Most fields
+		// are one line: no copy beyond the final string.
+		var cont []byte
+		for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+			var l []byte
+			l, b = nextLine(b)
+			if cont == nil {
+				cont = append(make([]byte, 0, len(line)-c-1+len(l)+64), line[c+1:]...)
+			}
+			cont = append(cont, l...)
+		}
+		if cont != nil {
+			fn(name, string(bytes.TrimSpace(cont)))
+		} else {
+			fn(name, string(bytes.TrimSpace(line[c+1:])))
+		}
 	}
-	flush()
+}
+
+// nextLine splits off the first line of b without its line end.
+func nextLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line, rest = b[:i], b[i+1:]
+	} else {
+		line = b
+	}
+	return bytes.TrimSuffix(line, []byte{'\r'}), rest
 }
 
 // partHeader is what the fields of one header block say.

@@ -21,6 +21,9 @@ type capture struct {
 
 func (c *capture) add(seg []byte) {
 	if room := previewCapture - len(c.buf); room > 0 {
+		if c.buf == nil {
+			c.buf = make([]byte, 0, 4<<10)
+		}
 		if len(seg) > room {
 			seg = seg[:room]
 		}
@@ -28,20 +31,38 @@ func (c *capture) add(seg []byte) {
 	}
 }
 
+// previewMargin is how many runes past the preview length a decoded prefix
+// of the capture must yield to be trusted: cutting the raw bytes can only
+// garble the tail of the text (a partial escape, multibyte sequence,
+// entity or tag), never more than a few dozen runes.
+const previewMargin = 64
+
 // text decodes the captured bytes to UTF-8 plain text, whitespace collapsed
-// and cut to max runes.
+// and cut to max runes. It decodes growing prefixes of the capture and stops
+// as soon as one yields enough text, since a preview needs a few hundred
+// runes, not 16 KiB.
 func (c *capture) text(max int) string {
 	if c.part == nil {
 		return ""
 	}
-	b := decodeTransfer(c.part.Encoding, c.buf)
+	for n := 2 << 10; n < len(c.buf); n *= 2 {
+		t := c.decode(c.buf[:n])
+		if utf8.RuneCountInString(collapse(t, max+previewMargin)) >= max+previewMargin {
+			return collapse(t, max)
+		}
+	}
+	return collapse(c.decode(c.buf), max)
+}
+
+// decode undoes the transfer encoding, the charset and HTML of raw.
+func (c *capture) decode(raw []byte) string {
+	b := decodeTransfer(c.part.Encoding, raw)
 	cs, _ := c.part.Param("charset")
 	b, _ = toUTF8(cs, b)
-	s := string(b)
 	if c.part.Subtype == "html" {
-		s = stripHTML(s)
+		return stripHTML(string(b))
 	}
-	return collapse(s, max)
+	return string(b)
 }
 
 // collapse turns every run of whitespace and control characters into one

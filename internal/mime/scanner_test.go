@@ -247,10 +247,10 @@ func TestScanReaderError(t *testing.T) {
 
 func TestDefaultTypes(t *testing.T) {
 	for in, want := range map[string]string{
-		"Content-Type: text\r\n\r\n":                      "text/plain",
-		"Content-Type: TEXT/HTML; charset=x\r\n\r\n":      "text/html",
-		"Content-Type: image/\r\n\r\n":                    "text/plain",
-		"Content-Type: application/x (comment)\r\n\r\n":   "application/x",
+		"Content-Type: text\r\n\r\n":                       "text/plain",
+		"Content-Type: TEXT/HTML; charset=x\r\n\r\n":       "text/html",
+		"Content-Type: image/\r\n\r\n":                     "text/plain",
+		"Content-Type: application/x (comment)\r\n\r\n":    "application/x",
 		"content-type:\r\n  multipart/alternative\r\n\r\n": "multipart/alternative",
 	} {
 		m := mustScan(t, in, Limits{})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"zombiezen.com/go/sqlite"
 
@@ -14,15 +13,21 @@ import (
 )
 
 // body is a stored message: an optional per-copy header prefix followed by
-// the shared body file.
+// the shared body, a file or (small bodies) bytes from the database.
 type body struct {
 	prefix []byte
-	f      *os.File
+	f      io.ReaderAt
 	size   int64
 }
 
-func (b *body) Size() int64  { return b.size }
-func (b *body) Close() error { return b.f.Close() }
+func (b *body) Size() int64 { return b.size }
+
+func (b *body) Close() error {
+	if c, ok := b.f.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 // ReadAt implements io.ReaderAt over prefix+file.
 func (b *body) ReadAt(p []byte, off int64) (int, error) {
@@ -45,39 +50,49 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// messageRow reads what OpenBody and Structure need.
-func (s *Store) messageRow(ctx context.Context, mailboxID int64, uid uint32, withStructure bool) (blob string, prefix, structure []byte, err error) {
-	cols := "c.blob, m.prefix"
-	if withStructure {
-		cols += ", c.structure"
-	}
-	found := false
-	err = s.query(ctx, "SELECT "+cols+" FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.mailbox_id = ? AND m.uid = ?", func(st *sqlite.Stmt) error {
-		found = true
-		blob = st.ColumnText(0)
-		if n := st.ColumnLen(1); n > 0 {
-			prefix = make([]byte, n)
-			st.ColumnBytes(1, prefix)
-		}
-		if withStructure {
-			structure = make([]byte, st.ColumnLen(2))
-			st.ColumnBytes(2, structure)
-		}
+// row is what OpenBody and Structure read of a message.
+type row struct {
+	blob      string
+	inline    []byte
+	prefix    []byte
+	structure []byte
+}
+
+func columnBytes(st *sqlite.Stmt, col int) []byte {
+	n := st.ColumnLen(col)
+	if n == 0 {
 		return nil
-	}, mailboxID, int64(uid))
+	}
+	b := make([]byte, n)
+	st.ColumnBytes(col, b)
+	return b
+}
+
+func (s *Store) messageRow(ctx context.Context, mailboxID int64, uid uint32, withBody, withStructure bool) (row, error) {
+	var r row
+	found := false
+	err := s.query(ctx, `SELECT c.blob, m.prefix, CASE WHEN ?3 THEN c.body END, CASE WHEN ?4 THEN c.structure END
+		FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.mailbox_id = ?1 AND m.uid = ?2`, func(st *sqlite.Stmt) error {
+		found = true
+		r = row{blob: st.ColumnText(0), prefix: columnBytes(st, 1), inline: columnBytes(st, 2), structure: columnBytes(st, 3)}
+		return nil
+	}, mailboxID, int64(uid), withBody, withStructure)
 	if err == nil && !found {
 		err = fmt.Errorf("message %d in mailbox %d: %w", uid, mailboxID, store.ErrNotFound)
 	}
-	return blob, prefix, structure, err
+	return r, err
 }
 
 // OpenBody implements store.Messages.
 func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (store.Body, error) {
-	blob, prefix, _, err := s.messageRow(ctx, mailboxID, uid, false)
+	r, err := s.messageRow(ctx, mailboxID, uid, true, false)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.blobs.Open(blob)
+	if r.blob == "" {
+		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+	}
+	f, err := s.blobs.Open(r.blob)
 	if err != nil {
 		return nil, fmt.Errorf("store: body of message %d: %w", uid, err)
 	}
@@ -86,21 +101,21 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 		f.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &body{prefix: prefix, f: f, size: int64(len(prefix)) + info.Size()}, nil
+	return &body{prefix: r.prefix, f: f, size: int64(len(r.prefix)) + info.Size()}, nil
 }
 
 // Structure implements store.Messages.
 func (s *Store) Structure(ctx context.Context, mailboxID int64, uid uint32) (*mime.Message, error) {
-	_, prefix, encoded, err := s.messageRow(ctx, mailboxID, uid, true)
+	r, err := s.messageRow(ctx, mailboxID, uid, false, true)
 	if err != nil {
 		return nil, err
 	}
 	var m mime.Message
-	if err := m.UnmarshalBinary(encoded); err != nil {
+	if err := m.UnmarshalBinary(r.structure); err != nil {
 		return nil, fmt.Errorf("store: structure of message %d: %w", uid, err)
 	}
-	if len(prefix) > 0 {
-		shiftStructure(&m, prefix)
+	if len(r.prefix) > 0 {
+		shiftStructure(&m, r.prefix)
 	}
 	return &m, nil
 }

@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"mailroom/internal/store/blobfs"
 )
 
-// staged is a body on disk with its scanned structure.
+// staged is a scanned body, either in memory (small, stored inline at
+// delivery) or durable in a file (ref).
 type staged struct {
 	s         *Store
-	ref       string
+	ref       string // "" when inline
+	inline    []byte
 	size      int64
 	structure *mime.Message
 	encoded   []byte
@@ -40,28 +43,40 @@ func (m *staged) Discard() error {
 		return nil
 	}
 	m.discarded = true
+	m.inline = nil
+	if m.ref == "" {
+		return nil
+	}
 	return m.s.blobs.Remove(m.ref)
 }
 
-// Stage implements store.Messages: one pass writes the body to a file and
-// scans its MIME structure.
+// Stage implements store.Messages: one pass scans the MIME structure and
+// keeps the body in memory if it is small, else writes it to a file and
+// fsyncs it.
 func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
+	sc := mime.NewScanner(mime.Limits{})
+	r = ctxReader{ctx, r}
+	var small []byte
+	if s.opts.InlineMax > 0 {
+		var buf bytes.Buffer
+		n, err := io.Copy(io.MultiWriter(&buf, sc), io.LimitReader(r, int64(s.opts.InlineMax)+1))
+		if err != nil {
+			return nil, fmt.Errorf("store: stage: %w", err)
+		}
+		if n <= int64(s.opts.InlineMax) {
+			return s.finishStage(sc, buf.Bytes(), "", n)
+		}
+		small = buf.Bytes()
+	}
 	w, err := s.blobs.Create()
 	if err != nil {
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
-	sc := mime.NewScanner(mime.Limits{})
-	if _, err := io.Copy(io.MultiWriter(w, sc), ctxReader{ctx, r}); err != nil {
+	if _, err := w.Write(small); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
-	structure, err := sc.Close()
-	if err != nil {
-		w.Abort()
-		return nil, fmt.Errorf("store: stage: scan: %w", err)
-	}
-	encoded, err := structure.MarshalBinary()
-	if err != nil {
+	if _, err := io.Copy(io.MultiWriter(w, sc), r); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
@@ -70,7 +85,23 @@ func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
-	return &staged{s: s, ref: ref, size: size, structure: structure, encoded: encoded}, nil
+	m, err := s.finishStage(sc, nil, ref, size)
+	if err != nil {
+		s.blobs.Remove(ref)
+	}
+	return m, err
+}
+
+func (s *Store) finishStage(sc *mime.Scanner, inline []byte, ref string, size int64) (*staged, error) {
+	structure, err := sc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("store: stage: scan: %w", err)
+	}
+	encoded, err := structure.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("store: stage: %w", err)
+	}
+	return &staged{s: s, ref: ref, inline: inline, size: size, structure: structure, encoded: encoded}, nil
 }
 
 // ctxReader stops a copy when the context ends.
@@ -106,10 +137,17 @@ func (s *Store) Deliver(ctx context.Context, msg store.Staged, targets []store.T
 	}
 	out := make([]store.Delivered, len(targets))
 	var newContent int64
-	err := s.writeSync(ctx, blobfs.Dir(m.ref), func(tx *txn) error {
+	syncDir := ""
+	var inline any
+	if m.ref != "" {
+		syncDir = blobfs.Dir(m.ref)
+	} else {
+		inline = m.inline
+	}
+	err := s.writeSync(ctx, syncDir, func(tx *txn) error {
 		cid := contentID
 		if cid == 0 {
-			if err := tx.exec("INSERT INTO contents (blob, size, structure, refs) VALUES (?, ?, ?, 0)", m.ref, m.size, m.encoded); err != nil {
+			if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, 0)", m.ref, inline, m.size, m.encoded); err != nil {
 				return err
 			}
 			cid = tx.conn.LastInsertRowID()
@@ -223,6 +261,9 @@ func (tx *txn) releaseContent(contentID int64) error {
 	}
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
 		return err
+	}
+	if blob == "" {
+		return nil // inline: gone with the row
 	}
 	if err := tx.exec("INSERT OR IGNORE INTO blob_trash (blob) VALUES (?)", blob); err != nil {
 		return err

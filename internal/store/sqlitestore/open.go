@@ -43,7 +43,15 @@ type Options struct {
 	// PollInterval is how often changes written by other processes are
 	// looked for (default 200ms).
 	PollInterval time.Duration
+	// InlineMax is the largest body kept inside the database rather than
+	// as a file (default DefaultInlineMax; negative: always a file).
+	InlineMax int
 }
+
+// DefaultInlineMax is the default Options.InlineMax. Bodies up to this size
+// ride in the batch transaction: one WAL fsync for many deliveries instead
+// of a file fsync and a directory fsync each. Most mail is smaller.
+const DefaultInlineMax = 64 << 10
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
@@ -73,6 +81,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 8
+	}
+	if opts.InlineMax == 0 {
+		opts.InlineMax = DefaultInlineMax
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond

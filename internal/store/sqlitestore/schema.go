@@ -62,9 +62,12 @@ CREATE TABLE subscriptions (
 ) WITHOUT ROWID;
 
 -- One row per stored body; copies of a message share it (refs counts them).
+-- Small bodies are kept inline (body) so a batch of deliveries costs one WAL
+-- fsync; large ones are files in blobs/ (blob is their reference, else '').
 CREATE TABLE contents (
 	id        INTEGER PRIMARY KEY AUTOINCREMENT,
 	blob      TEXT NOT NULL,
+	body      BLOB,
 	size      INTEGER NOT NULL,
 	structure BLOB NOT NULL,
 	refs      INTEGER NOT NULL

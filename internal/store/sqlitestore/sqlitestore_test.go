@@ -22,16 +22,62 @@ import (
 )
 
 func openTest(t testing.TB, dir string) *Store {
+	return openWith(t, Options{Dir: dir})
+}
+
+func openWith(t testing.TB, opts Options) *Store {
 	t.Helper()
-	st, err := Open(context.Background(), Options{Dir: dir, Maintenance: true, PollInterval: 20 * time.Millisecond})
+	opts.Maintenance = true
+	opts.PollInterval = 20 * time.Millisecond
+	st, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
+// fileOnly stores every body as a file, to test that path with small messages.
+const fileOnly = -1
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	t.Run("InlineBodies", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	})
+	t.Run("FileBodies", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return openWith(t, Options{Dir: t.TempDir(), InlineMax: fileOnly}) })
+	})
+}
+
+// TestLargeBodyIsAFile: a body over InlineMax goes to a file and reads back
+// whole; a small one stays inline.
+func TestLargeBodyIsAFile(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	ctx := context.Background()
+	big := storetest.Message("big", strings.Repeat("0123456789abcdef\r\n", DefaultInlineMax/18+10))
+	for _, raw := range [][]byte{big, storetest.Message("small", "x")} {
+		m, err := st.Stage(ctx, bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isFile := m.(*staged).ref != ""; isFile != (len(raw) > DefaultInlineMax) {
+			t.Fatalf("%d-byte body stored as file=%v", len(raw), isFile)
+		}
+		d, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := st.OpenBody(ctx, inbox.ID, d[0].UID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
+		b.Close()
+		if !bytes.Equal(got, raw) {
+			t.Fatalf("%d-byte body read back as %d bytes", len(raw), len(got))
+		}
+	}
 }
 
 var cheapCred = auth.Credentials{Argon2id: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"}
@@ -95,6 +141,12 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a child process")
 	}
+	for _, mode := range []string{"inline", "file"} {
+		t.Run(mode, func(t *testing.T) { testDurability(t, mode) })
+	}
+}
+
+func testDurability(t *testing.T, mode string) {
 	dir := t.TempDir()
 	st := openTest(t, dir)
 	inbox := setupInbox(t, st)
@@ -102,7 +154,7 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 
 	for round := 0; round < 3; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAppender$")
-		cmd.Env = append(os.Environ(), "MAILROOM_APPENDER_DIR="+dir)
+		cmd.Env = append(os.Environ(), "MAILROOM_APPENDER_DIR="+dir, "MAILROOM_APPENDER_MODE="+mode)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +216,11 @@ func TestHelperAppender(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	st, err := Open(context.Background(), Options{Dir: dir})
+	opts := Options{Dir: dir}
+	if os.Getenv("MAILROOM_APPENDER_MODE") == "file" {
+		opts.InlineMax = fileOnly
+	}
+	st, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +351,7 @@ func TestConcurrentStoresNeverLocked(t *testing.T) {
 
 func TestCrashLeftoversCleaned(t *testing.T) {
 	dir := t.TempDir()
-	st := openTest(t, dir)
+	st := openWith(t, Options{Dir: dir, InlineMax: fileOnly})
 	inbox := setupInbox(t, st)
 	ctx := context.Background()
 	// A staged message never delivered (the process died before) ...
@@ -312,7 +368,7 @@ func TestCrashLeftoversCleaned(t *testing.T) {
 	os.WriteFile(tmp, []byte("half a mess"), 0o600)
 	os.Chtimes(tmp, old, old)
 
-	st = openTest(t, dir)
+	st = openWith(t, Options{Dir: dir, InlineMax: fileOnly})
 	defer st.Close()
 	for _, p := range []string{filepath.Join(dir, "blobs", "objects", filepath.FromSlash(orphan)), tmp} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
@@ -324,7 +380,7 @@ func TestCrashLeftoversCleaned(t *testing.T) {
 
 func TestExpungeRemovesBodyFile(t *testing.T) {
 	dir := t.TempDir()
-	st := openTest(t, dir)
+	st := openWith(t, Options{Dir: dir, InlineMax: fileOnly})
 	defer st.Close()
 	inbox := setupInbox(t, st)
 	ctx := context.Background()
