@@ -258,7 +258,6 @@ func readPassword(sio *stdio, fromStdin bool) (string, error) {
 	return string(pw), nil
 }
 
-
 func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) == 0 {
 		return usagef("usage: mailroom domain add|del|list …")
@@ -359,4 +358,3 @@ func cmdAlias(ctx context.Context, args []string, sio *stdio) error {
 	}
 	return usagef("unknown command \"alias %s\" (want add, del or list)", sub)
 }
-

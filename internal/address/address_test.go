@@ -8,12 +8,12 @@ import (
 
 func TestParse(t *testing.T) {
 	good := map[string]string{
-		"demo@example.test":         "demo@example.test",
-		"Demo.User@Example.TEST":    "demo.user@example.test",
-		"a+tag@x.org":               "a+tag@x.org",
+		"demo@example.test":       "demo@example.test",
+		"Demo.User@Example.TEST":  "demo.user@example.test",
+		"a+tag@x.org":             "a+tag@x.org",
 		"o'brien@sub.example.org": "o'brien@sub.example.org",
-		"用户@例子.测试":                  "用户@例子.测试",
-		"x@example.org.":            "x@example.org",
+		"用户@例子.测试":                "用户@例子.测试",
+		"x@example.org.":          "x@example.org",
 	}
 	for in, want := range good {
 		a, err := Parse(in)

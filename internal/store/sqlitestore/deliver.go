@@ -30,9 +30,13 @@ type staged struct {
 	discarded bool
 }
 
-func (m *staged) Size() int64                  { return m.size }
-func (m *staged) Structure() *mime.Message     { return m.structure }
-func (m *staged) delivered() (int64, bool)     { m.mu.Lock(); defer m.mu.Unlock(); return m.contentID, m.discarded }
+func (m *staged) Size() int64              { return m.size }
+func (m *staged) Structure() *mime.Message { return m.structure }
+func (m *staged) delivered() (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.contentID, m.discarded
+}
 func (m *staged) setDelivered(contentID int64) { m.mu.Lock(); m.contentID = contentID; m.mu.Unlock() }
 
 // Discard implements store.Staged.

@@ -64,7 +64,7 @@ type Store struct {
 
 	writeq     chan *writeReq
 	writerDone chan struct{}
-	wconn  *sqlite.Conn
+	wconn      *sqlite.Conn
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -121,16 +121,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	var o [8]byte
 	rand.Read(o[:])
 	s := &Store{
-		opts:   opts,
-		log:    opts.Logger,
-		reads:  reads,
-		blobs:  blobs,
-		feed:   store.NewFeed(0),
-		origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1),
+		opts:       opts,
+		log:        opts.Logger,
+		reads:      reads,
+		blobs:      blobs,
+		feed:       store.NewFeed(0),
+		origin:     int64(binary.LittleEndian.Uint64(o[:]) >> 1),
 		writeq:     make(chan *writeReq, 256),
 		writerDone: make(chan struct{}),
-		wconn:  wconn,
-		closed: make(chan struct{}),
+		wconn:      wconn,
+		closed:     make(chan struct{}),
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
