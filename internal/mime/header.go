@@ -36,7 +36,7 @@ const maxFieldName = 128
 func (h *headerBuf) reset(msgRoot bool) {
 	h.buf = h.buf[:0]
 	h.msgRoot = msgRoot
-	h.skipCont = false
+	h.skipCont = true // a continuation line before any field belongs to none
 	h.state = lineUndecided
 	h.lineStart = 0
 }
@@ -268,11 +268,9 @@ func (ph *partHeader) apply(p *Part, inDigest bool) {
 		p.Disposition, p.DispositionParams = parseDisposition(ph.cdisp)
 	}
 	if ph.has&hasCLang != 0 {
-		for _, l := range strings.FieldsFunc(stripComments(ph.clang), func(r rune) bool {
+		p.Language = strings.FieldsFunc(stripComments(ph.clang), func(r rune) bool {
 			return r == ',' || r == ' ' || r == '\t'
-		}) {
-			p.Language = append(p.Language, l)
-		}
+		})
 	}
 	if ph.has&hasCLoc != 0 {
 		// RFC 2557 4.4.1: a folded URI is unfolded by removing whitespace.

@@ -221,3 +221,9 @@ func (p *Part) Walk(fn func(*Part) bool) bool {
 	}
 	return true
 }
+
+// HeaderSize is the size of [HeaderStart, BodyStart).
+func (p *Part) HeaderSize() int64 { return p.BodyStart - p.HeaderStart }
+
+// BodySize is the size of [BodyStart, End): IMAP body-fld-octets.
+func (p *Part) BodySize() int64 { return p.End - p.BodyStart }
