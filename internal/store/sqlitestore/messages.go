@@ -298,43 +298,24 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 }
 
 func (tx *txn) copy(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
-	res := store.CopyResult{UIDValidity: dst.UIDValidity}
-	for _, uid := range uids {
-		m, found, err := tx.message(src.ID, uid)
-		if err != nil {
-			return res, err
-		}
-		if !found {
-			continue
-		}
-		var prefix []byte
-		if err := tx.query("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
-			if n := st.ColumnLen(0); n > 0 {
-				prefix = make([]byte, n)
-				st.ColumnBytes(0, prefix)
-			}
-			return nil
-		}, src.ID, int64(uid)); err != nil {
-			return res, err
-		}
-		// A copy is a new message to POP3: it gets a new ID.
-		if m.ID, err = tx.allocMessageIDs(src.AccountID, 1); err != nil {
-			return res, err
-		}
-		if err := tx.insertMessage(dst, &m, prefix); err != nil {
-			return res, err
-		}
-		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {
-			return res, err
-		}
-		res.SourceUIDs = append(res.SourceUIDs, uid)
-		res.DestUIDs = append(res.DestUIDs, m.UID)
-	}
-	return res, nil
+	return tx.transfer(src, uids, dst, false)
 }
 
 // move re-homes messages, keeping their IDs, so POP3 UIDLs survive a move.
 func (tx *txn) move(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
+	res, err := tx.transfer(src, uids, dst, true)
+	if err != nil {
+		return res, err
+	}
+	_, err = tx.removeMessages(src, res.SourceUIDs)
+	return res, err
+}
+
+// transfer inserts copies of messages of src into dst. A copy is a new
+// message to POP3 and gets a new ID; a move keeps it. Either way the new
+// row holds a reference to the body (a move's source row releases its own
+// when removed).
+func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, keepID bool) (store.CopyResult, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
 	for _, uid := range uids {
 		m, found, err := tx.message(src.ID, uid)
@@ -346,27 +327,24 @@ func (tx *txn) move(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.
 		}
 		var prefix []byte
 		if err := tx.query("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
-			if n := st.ColumnLen(0); n > 0 {
-				prefix = make([]byte, n)
-				st.ColumnBytes(0, prefix)
-			}
+			prefix = columnBytes(st, 0)
 			return nil
 		}, src.ID, int64(uid)); err != nil {
 			return res, err
 		}
+		if !keepID {
+			if m.ID, err = tx.allocMessageIDs(src.AccountID, 1); err != nil {
+				return res, err
+			}
+		}
 		if err := tx.insertMessage(dst, &m, prefix); err != nil {
 			return res, err
 		}
-		// The moved row now holds the body reference too: count it before
-		// removeMessages releases the source's.
 		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {
 			return res, err
 		}
 		res.SourceUIDs = append(res.SourceUIDs, uid)
 		res.DestUIDs = append(res.DestUIDs, m.UID)
-	}
-	if _, err := tx.removeMessages(src, res.SourceUIDs); err != nil {
-		return res, err
 	}
 	return res, nil
 }
