@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mailroom/internal/auth"
 )
 
 // env is a test data directory with a config file.
@@ -51,6 +54,25 @@ func (e *env) run(stdin string, args ...string) (code int, stdout, stderr string
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, &stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
 	return code, out.String(), errb.String()
+}
+
+// checkPassword verifies that the stored password of email is password,
+// through the same Authenticator the protocols use.
+func (e *env) checkPassword(email, password string) {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := openStore(ctx, e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	a := auth.NewAuthenticator(st, nil, -1, nil)
+	if _, err := a.Authenticate(ctx, netip.MustParseAddr("127.0.0.1"), "test", email, password); err != nil {
+		e.t.Fatalf("login %s with the password set by the CLI: %v", email, err)
+	}
+	if _, err := a.Authenticate(ctx, netip.MustParseAddr("127.0.0.1"), "test", email, password+"x"); err == nil {
+		e.t.Fatalf("login %s with a wrong password succeeded", email)
+	}
 }
 
 // ok runs a command that must succeed and returns its output.
@@ -95,7 +117,9 @@ func TestAdminCommands(t *testing.T) {
 	if out := e.ok("", "user", "list"); out != "bob@example.test\ndemo@example.test\n" {
 		t.Fatalf("user list: %q", out)
 	}
+	e.checkPassword("demo@example.test", "secret-1")
 	e.ok("new-secret\n", "user", "passwd", "demo@example.test", "--password-stdin")
+	e.checkPassword("demo@example.test", "new-secret")
 	e.fails(`account ghost@example\.test: not found`, "user", "passwd", "ghost@example.test", "--password-stdin")
 
 	e.ok("", "user", "set", "demo@example.test", "pop3.enabled=false", "imap.enabled=off")
@@ -260,6 +284,63 @@ func TestDev(t *testing.T) {
 	dev.Process.Signal(syscall.SIGINT)
 	if err := dev.Wait(); err != nil {
 		t.Fatalf("dev exited with %v after SIGINT", err)
+	}
+}
+
+// ptyScript runs a command on a pseudo-terminal, answers each prompt it
+// sees with the next answer, and prints everything the command wrote.
+const ptyScript = `
+import os, pty, sys
+answers = sys.argv[1].split(",")
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if out.rstrip().endswith(b"assword:") and answers:
+        os.write(fd, answers.pop(0).encode() + b"\n")
+        out += b"<typed>"
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+`
+
+// TestPasswordPromptOnTerminal types the password at the no-echo prompt of
+// "user add" and "user passwd" on a real pseudo-terminal.
+func TestPasswordPromptOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	bin := buildBinary(t)
+	e := newEnv(t)
+	e.ok("", "domain", "add", "example.test")
+	pty := func(answers string, args ...string) (string, error) {
+		cmd := exec.Command(python, append([]string{"-c", ptyScript, answers, bin}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := pty("s3cret-pw,s3cret-pw", "user", "add", "tty@example.test", "--config", e.config)
+	if err != nil || !strings.Contains(out, "account tty@example.test created") {
+		t.Fatalf("user add on a terminal: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "s3cret-pw") {
+		t.Fatalf("the password was echoed:\n%s", out)
+	}
+	e.checkPassword("tty@example.test", "s3cret-pw")
+	out, err = pty("one-thing,another", "user", "passwd", "tty@example.test", "--config", e.config)
+	if err == nil || !strings.Contains(out, "do not match") {
+		t.Fatalf("mismatched passwords accepted: %v\n%s", err, out)
 	}
 }
 
