@@ -122,7 +122,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		}
 	}
 	th := auth.NewThrottle(auth.ThrottleConfig{}, nil)
-	authn := auth.NewAuthenticator(st, th, cfg.Auth.CacheTTL.Std(), logger.With("component", "auth"))
+	cacheTTL := cfg.Auth.CacheTTL.Std()
+	if cacheTTL == 0 {
+		cacheTTL = -1 // "0s" in the config turns the cache off
+	}
+	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
 	return &Server{
 		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm},
 		factories: factories,

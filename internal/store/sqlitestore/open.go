@@ -230,7 +230,7 @@ func (s *Store) recover(ctx context.Context) error {
 	for _, ref := range refs {
 		var known bool
 		err := s.read(ctx, func(conn *sqlite.Conn) error {
-			return sqlitex.Execute(conn, "SELECT 1 FROM contents WHERE blob = ?", &sqlitex.ExecOptions{
+			return sqlitex.Execute(conn, "SELECT 1 FROM contents WHERE blob = ? AND blob != ''", &sqlitex.ExecOptions{
 				Args:       []any{ref},
 				ResultFunc: func(*sqlite.Stmt) error { known = true; return nil },
 			})

@@ -72,6 +72,8 @@ CREATE TABLE contents (
 	structure BLOB NOT NULL,
 	refs      INTEGER NOT NULL
 );
+-- Crash recovery looks bodies up by file reference.
+CREATE INDEX contents_blob ON contents (blob) WHERE blob != '';
 
 -- The hot table: clustered by (mailbox, uid) so opening a mailbox is one range scan.
 CREATE TABLE messages (
