@@ -14,6 +14,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/logging"
 	"mailroom/internal/server"
+	"mailroom/internal/smtp"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 )
@@ -21,7 +22,10 @@ import (
 // protocols maps protocol names to their implementations. Protocols are
 // added here as they are built; listeners of the others are not started.
 func protocols() map[string]server.Factory {
-	return map[string]server.Factory{}
+	return map[string]server.Factory{
+		"smtp":       smtp.Factory(smtp.Inbound),
+		"submission": smtp.Factory(smtp.Submission),
+	}
 }
 
 func cmdServe(ctx context.Context, args []string, sio *stdio) error {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -71,6 +72,10 @@ type Authenticator struct {
 	// the same argon2 work as a wrong password for a real one.
 	dummyHash string
 
+	// decoyKey derives the stable decoy SCRAM credentials of unknown
+	// accounts (see DecoySCRAM). Random per process.
+	decoyKey [32]byte
+
 	// Replaceable in tests.
 	verify func(encoded, password string) (bool, error)
 	wait   func(ctx context.Context, d time.Duration) error
@@ -93,6 +98,9 @@ func NewAuthenticator(lookup CredentialLookup, th *Throttle, cacheTTL time.Durat
 		verify:    VerifyPassword,
 		wait:      sleepCtx,
 	}
+	// crypto/rand.Read never fails (since Go 1.24 it crashes the program
+	// rather than return an error).
+	_, _ = rand.Read(a.decoyKey[:])
 	if cacheTTL == 0 {
 		cacheTTL = DefaultCacheTTL
 	}

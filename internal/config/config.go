@@ -33,7 +33,22 @@ type Config struct {
 	Listen          Listen   `toml:"listen"`
 	TLS             TLS      `toml:"tls"`
 	Auth            Auth     `toml:"auth"`
+	SMTP            SMTP     `toml:"smtp"`
 	Log             Log      `toml:"log"`
+}
+
+// SMTP configures the SMTP and submission listeners.
+type SMTP struct {
+	MaxMessageSize      Size     `toml:"max_message_size"`
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxLineLength       int      `toml:"max_line_length"`
+	DataTimeout         Duration `toml:"data_timeout"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	MaxErrors           int      `toml:"max_errors"`
+	PlusSeparator       string   `toml:"plus_separator"`
+	Postmaster          string   `toml:"postmaster"`
 }
 
 // Listen holds the listener addresses; "" disables one.
@@ -110,7 +125,18 @@ func Default() Config {
 			HTTP: ":80", HTTPS: ":443",
 		},
 		Auth: Auth{CacheTTL: Duration(time.Hour)},
-		Log:  Log{Level: "info", Format: "text"},
+		SMTP: SMTP{
+			MaxMessageSize:      50 << 20,
+			MaxRecipients:       100,
+			MaxLineLength:       64 << 10,
+			DataTimeout:         Duration(10 * time.Minute),
+			IdleTimeout:         Duration(5 * time.Minute),
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 50,
+			MaxErrors:           10,
+			PlusSeparator:       "+",
+		},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -288,6 +314,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.SMTP.validate(); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -297,6 +326,35 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return &Error{Key: "log.format", Msg: fmt.Sprintf("want text or json, not %q", c.Log.Format)}
+	}
+	return nil
+}
+
+func (s *SMTP) validate() error {
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"smtp.max_message_size", int64(s.MaxMessageSize)}, {"smtp.max_recipients", int64(s.MaxRecipients)},
+		{"smtp.max_line_length", int64(s.MaxLineLength)}, {"smtp.data_timeout", int64(s.DataTimeout)},
+		{"smtp.idle_timeout", int64(s.IdleTimeout)}, {"smtp.max_connections", int64(s.MaxConnections)},
+		{"smtp.max_connections_per_ip", int64(s.MaxConnectionsPerIP)}, {"smtp.max_errors", int64(s.MaxErrors)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return &Error{Key: p.key, Msg: "must be greater than zero"}
+		}
+	}
+	if s.MaxLineLength < 512 {
+		return &Error{Key: "smtp.max_line_length", Msg: "must be at least 512 (RFC 5321 4.5.3.1.4)"}
+	}
+	if len(s.PlusSeparator) > 1 || strings.ContainsAny(s.PlusSeparator, "@ \"\t") {
+		return &Error{Key: "smtp.plus_separator", Msg: fmt.Sprintf("want one character such as \"+\" or \"-\", or \"\" to disable, not %q", s.PlusSeparator)}
+	}
+	if s.Postmaster != "" {
+		if _, err := address.Parse(s.Postmaster); err != nil {
+			return &Error{Key: "smtp.postmaster", Msg: err.Error()}
+		}
 	}
 	return nil
 }

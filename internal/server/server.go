@@ -17,6 +17,8 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/connlimit"
+	"mailroom/internal/delivery"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/tlsconf"
@@ -24,11 +26,27 @@ import (
 
 // Deps is what every protocol gets.
 type Deps struct {
-	Config config.Config
-	Logger *slog.Logger
-	Store  store.Store
-	Auth   *auth.Authenticator
-	TLS    *tlsconf.Manager
+	Config   config.Config
+	Logger   *slog.Logger
+	Store    store.Store
+	Auth     *auth.Authenticator
+	TLS      *tlsconf.Manager // nil without TLS
+	Delivery *delivery.Agent
+}
+
+// TLSConfig returns the TLS configuration, or nil without TLS.
+func (d Deps) TLSConfig() *tls.Config {
+	if d.TLS == nil {
+		return nil
+	}
+	return d.TLS.TLSConfig()
+}
+
+// ConnLimiter is implemented by protocols that limit their connections:
+// a connection over the limits is passed to RejectConn and closed.
+type ConnLimiter interface {
+	ConnLimits() connlimit.Limits
+	RejectConn(c net.Conn, reason string)
 }
 
 // Protocol serves one listener's sessions.
@@ -127,8 +145,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		cacheTTL = -1 // "0s" in the config turns the cache off
 	}
 	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
+	agent := delivery.New(st, delivery.Config{
+		PlusSeparator: cfg.SMTP.PlusSeparator,
+		Postmaster:    cfg.SMTP.Postmaster,
+		Logger:        logger.With("component", "delivery"),
+	})
 	return &Server{
-		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm},
+		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -172,6 +195,14 @@ func (s *Server) Start() error {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
 			return fmt.Errorf("listen.%s: %w", l.Key, err)
+		}
+		// Limits apply below TLS, so a refused client costs no handshake.
+		if cl, ok := proto.(ConnLimiter); ok {
+			reject := cl.RejectConn
+			if l.ImplicitTLS {
+				reject = func(net.Conn, string) {} // it expects a handshake, not text
+			}
+			ln = connlimit.NewListener(ln, cl.ConnLimits(), reject)
 		}
 		if l.ImplicitTLS {
 			ln = tls.NewListener(ln, s.deps.TLS.TLSConfig())

@@ -47,6 +47,13 @@ type Store interface {
 	Close() error
 }
 
+// AddressInfo is what LookupAddress found.
+type AddressInfo struct {
+	LocalDomain  bool     // the address's domain is one of ours
+	Account      *Account // the address is this account
+	AliasTargets []string // the address is an alias with these targets
+}
+
 // Domain is a local mail domain.
 type Domain struct {
 	ID      int64
@@ -94,7 +101,14 @@ type Directory interface {
 	// SetSettings validates and stores settings (see SettingDefs).
 	SetSettings(ctx context.Context, accountID int64, values map[string]string) error
 
-	// AddAlias creates an alias or adds targets to an existing one.
+	// LookupAddress says what a local address is: an account, an alias, or
+	// nothing. An alias "@domain" is the domain's catch-all.
+	LookupAddress(ctx context.Context, address string) (AddressInfo, error)
+	// AccountsWithSetting lists the accounts whose setting key has value.
+	AccountsWithSetting(ctx context.Context, key, value string) ([]Account, error)
+
+	// AddAlias creates an alias or adds targets to an existing one. The
+	// alias "@domain" is the catch-all of domain.
 	AddAlias(ctx context.Context, alias string, targets []string) error
 	DeleteAlias(ctx context.Context, alias string) error
 	Aliases(ctx context.Context) ([]Alias, error)

@@ -346,11 +346,72 @@ func (s *Store) SetSettings(ctx context.Context, accountID int64, values map[str
 	})
 }
 
-// AddAlias implements store.Directory.
-func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) error {
+// parseAlias parses an alias address; "@domain" is a catch-all.
+func parseAlias(alias string) (address.Address, error) {
+	if strings.HasPrefix(alias, "@") {
+		d, err := address.ParseDomain(alias[1:])
+		if err != nil {
+			return address.Address{}, invalid(err)
+		}
+		return address.Address{Domain: d}, nil
+	}
 	a, err := address.Parse(alias)
 	if err != nil {
-		return invalid(err)
+		return address.Address{}, invalid(err)
+	}
+	return a, nil
+}
+
+// LookupAddress implements store.Directory.
+func (s *Store) LookupAddress(ctx context.Context, addr string) (store.AddressInfo, error) {
+	a, err := parseAlias(addr)
+	if err != nil {
+		return store.AddressInfo{}, err
+	}
+	var info store.AddressInfo
+	err = s.read(ctx, func(conn *sqlite.Conn) error {
+		if err := execConn(conn, "SELECT 1 FROM domains WHERE name = ?", func(*sqlite.Stmt) error { info.LocalDomain = true; return nil }, a.Domain); err != nil {
+			return err
+		}
+		if !info.LocalDomain {
+			return nil
+		}
+		if err := execConn(conn, "SELECT id, email, created FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
+			info.Account = &store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)}
+			return nil
+		}, a.String()); err != nil || info.Account != nil {
+			return err
+		}
+		return execConn(conn, "SELECT target FROM aliases WHERE address = ? ORDER BY target", func(st *sqlite.Stmt) error {
+			info.AliasTargets = append(info.AliasTargets, st.ColumnText(0))
+			return nil
+		}, a.String())
+	})
+	return info, err
+}
+
+// AccountsWithSetting implements store.Directory.
+func (s *Store) AccountsWithSetting(ctx context.Context, key, value string) ([]store.Account, error) {
+	value, err := store.NormalizeSetting(key, value)
+	if err != nil {
+		return nil, err
+	}
+	def, _ := store.LookupSetting(key)
+	var out []store.Account
+	err = s.query(ctx, `SELECT a.id, a.email, a.created FROM accounts a
+		LEFT JOIN account_settings s ON s.account_id = a.id AND s.key = ?1
+		WHERE coalesce(s.value, ?2) = ?3 ORDER BY a.id`, func(st *sqlite.Stmt) error {
+		out = append(out, store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)})
+		return nil
+	}, key, def.Default, value)
+	return out, err
+}
+
+// AddAlias implements store.Directory.
+func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) error {
+	a, err := parseAlias(alias)
+	if err != nil {
+		return err
 	}
 	if len(targets) == 0 {
 		return fmt.Errorf("%w: alias %s needs at least one target", store.ErrInvalid, a)
@@ -402,9 +463,9 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) er
 
 // DeleteAlias implements store.Directory.
 func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
-	a, err := address.Parse(alias)
+	a, err := parseAlias(alias)
 	if err != nil {
-		return invalid(err)
+		return err
 	}
 	return s.write(ctx, func(tx *txn) error {
 		if err := tx.exec("DELETE FROM aliases WHERE address = ?", a.String()); err != nil {

@@ -166,7 +166,7 @@ func testDurability(t *testing.T, mode string) {
 		// Read acknowledged UIDs until enough went by, then kill mid-flight.
 		acked := map[uint32]string{}
 		sc := bufio.NewScanner(stdout)
-		for sc.Scan() && len(acked) < 40+round*13 {
+		for sc.Scan() && len(acked) < 150+round*37 {
 			f := strings.Fields(sc.Text())
 			if len(f) != 2 {
 				continue

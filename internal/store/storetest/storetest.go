@@ -212,6 +212,16 @@ func testSettings(t *testing.T, st store.Store) {
 	wantErr(t, st.SetSettings(ctx, acct.ID, map[string]string{"pop3.enabled": "maybe"}), store.ErrInvalid, "bad bool")
 	wantErr(t, st.SetSettings(ctx, acct.ID, map[string]string{"no.such": "1"}), store.ErrInvalid, "unknown key")
 	wantErr(t, st.SetSettings(ctx, 999999, map[string]string{"admin": "true"}), store.ErrNotFound, "unknown account")
+
+	other := newAccount(t, st, "other@example.test")
+	admins := must(st.AccountsWithSetting(ctx, "admin", "true"))
+	if len(admins) != 1 || admins[0].ID != acct.ID {
+		t.Fatalf("admins %+v", admins)
+	}
+	// Defaults count: other never set imap.enabled.
+	if on := must(st.AccountsWithSetting(ctx, "imap.enabled", "yes")); len(on) != 2 || on[1].ID != other.ID {
+		t.Fatalf("imap.enabled=true accounts %+v", on)
+	}
 }
 
 func testAliases(t *testing.T, st store.Store) {
@@ -232,6 +242,27 @@ func testAliases(t *testing.T, st store.Store) {
 	if fmt.Sprint(as) != fmt.Sprint(want) {
 		t.Fatalf("aliases %v, want %v", as, want)
 	}
+	info := must(st.LookupAddress(ctx, "TEAM@example.test"))
+	if !info.LocalDomain || info.Account != nil || len(info.AliasTargets) != 3 {
+		t.Fatalf("lookup alias: %+v", info)
+	}
+	info = must(st.LookupAddress(ctx, "a@example.test"))
+	if info.Account == nil || info.Account.Email != "a@example.test" || info.AliasTargets != nil {
+		t.Fatalf("lookup account: %+v", info)
+	}
+	if info = must(st.LookupAddress(ctx, "nobody@example.test")); !info.LocalDomain || info.Account != nil || info.AliasTargets != nil {
+		t.Fatalf("lookup unknown local: %+v", info)
+	}
+	if info = must(st.LookupAddress(ctx, "a@elsewhere.org")); info.LocalDomain {
+		t.Fatalf("lookup remote: %+v", info)
+	}
+	// A catch-all is the alias "@domain".
+	ok(t, st.AddAlias(ctx, "@example.test", []string{"a@example.test"}))
+	if info = must(st.LookupAddress(ctx, "@Example.test")); !slices.Equal(info.AliasTargets, []string{"a@example.test"}) {
+		t.Fatalf("lookup catch-all: %+v", info)
+	}
+	ok(t, st.DeleteAlias(ctx, "@example.test"))
+
 	ok(t, st.DeleteAlias(ctx, "team@example.test"))
 	wantErr(t, st.DeleteAlias(ctx, "team@example.test"), store.ErrNotFound, "delete missing alias")
 }

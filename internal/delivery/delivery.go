@@ -1,0 +1,346 @@
+// Package delivery is the one place where mail enters mailboxes: inbound
+// SMTP, submission to local recipients, and later IMAP APPEND, the web
+// compose, Sieve filters and quotas all go through it.
+//
+// It resolves envelope recipients through the directory (accounts, aliases,
+// plus-addressing, catch-alls, postmaster) and stores a staged message in
+// every local recipient's INBOX in one store transaction, so a message is
+// either durable for all of them or for none.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"mailroom/internal/address"
+	"mailroom/internal/store"
+)
+
+// Error is a delivery failure with the SMTP reply it calls for. Other
+// protocols map it (a temporary error is "try again later").
+type Error struct {
+	Code     int    // SMTP reply code, e.g. 550
+	Enhanced [3]int // RFC 3463 status, e.g. {5, 1, 1}
+	Msg      string
+	Err      error // cause, if any
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.Enhanced[0], e.Enhanced[1], e.Enhanced[2], e.Msg)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether the sender should try again later.
+func (e *Error) Temporary() bool { return e.Code/100 == 4 }
+
+func errorf(code int, enhanced [3]int, format string, args ...any) *Error {
+	return &Error{Code: code, Enhanced: enhanced, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Envelope is one SMTP transaction's envelope. The DSN parameters (RFC 3461)
+// are kept for the outbound queue, which writes the notifications.
+type Envelope struct {
+	From       string // reverse path; "" is the null sender
+	UTF8       bool   // SMTPUTF8 was given
+	DSNRet     string // RET: FULL or HDRS, "" if not given
+	DSNEnvID   string // ENVID
+	Recipients []Recipient
+}
+
+// Recipient is one RCPT TO and where it resolved to.
+type Recipient struct {
+	Address   string   // as given (normalised to lower case)
+	DSNNotify []string // NOTIFY values
+	DSNORcpt  string   // ORCPT
+	Resolved
+}
+
+// Resolved is where one recipient address leads.
+type Resolved struct {
+	Accounts []store.Account // local accounts (aliases expanded)
+	Remote   []string        // addresses in other domains
+}
+
+// Outbound is the outbound queue (the outbound delivery issue implements
+// it). Enqueue must return only once the message is durable in the queue.
+type Outbound interface {
+	Enqueue(ctx context.Context, env Envelope, remote []string, msg store.Staged) error
+}
+
+// Config configures an Agent.
+type Config struct {
+	// PlusSeparator is the plus-addressing separator: "user+tag@domain"
+	// delivers to "user@domain". "" disables plus-addressing.
+	PlusSeparator string
+	// Postmaster is where postmaster@ mail goes when no account or alias of
+	// that name exists in the domain. "" means every admin account.
+	Postmaster string
+	// Outbound is the queue for remote recipients; nil refuses them.
+	Outbound Outbound
+	Logger   *slog.Logger
+}
+
+// Agent resolves recipients and delivers messages.
+type Agent struct {
+	st  store.Store
+	cfg Config
+	log *slog.Logger
+
+	// INBOX ids by account: INBOX can be neither deleted nor replaced, so
+	// an account's INBOX id is stable for the account's life.
+	inboxes sync.Map // int64 -> int64
+}
+
+// New returns an Agent delivering into st.
+func New(st store.Store, cfg Config) *Agent {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{st: st, cfg: cfg, log: log}
+}
+
+// The recipient errors, as SMTP replies.
+var (
+	statusUnknownUser = [3]int{5, 1, 1}
+	statusBadAddress  = [3]int{5, 1, 3}
+	statusRelayDenied = [3]int{5, 7, 1}
+	statusNoRoute     = [3]int{4, 4, 3}
+	statusLoop        = [3]int{5, 4, 6}
+	statusTempFail    = [3]int{4, 3, 0}
+)
+
+// maxAliasDepth bounds alias chains (alias to alias to …).
+const maxAliasDepth = 10
+
+// Resolve finds where an envelope recipient leads. authenticated says the
+// client is one of our users (submission): only then may a recipient be
+// remote. Mailroom is never an open relay: an unauthenticated client can
+// only reach local addresses, whatever else is configured.
+func (a *Agent) Resolve(ctx context.Context, rcpt string, authenticated bool) (Resolved, error) {
+	if strings.EqualFold(rcpt, "postmaster") { // RFC 5321 4.5.1: <Postmaster> without domain
+		return a.postmaster(ctx, "")
+	}
+	addr, err := address.Parse(rcpt)
+	if err != nil {
+		return Resolved{}, errorf(553, statusBadAddress, "<%s> is not a valid address", rcpt)
+	}
+	info, err := a.st.LookupAddress(ctx, addr.String())
+	if err != nil {
+		return Resolved{}, a.tempFail(err)
+	}
+	if !info.LocalDomain {
+		if !authenticated {
+			return Resolved{}, errorf(554, statusRelayDenied, "relay access denied: <%s> is not a local address; authenticate to send mail to other domains", addr)
+		}
+		if a.cfg.Outbound == nil {
+			return Resolved{}, errorf(451, statusNoRoute, "<%s>: delivery to other domains is not available yet on this server", addr)
+		}
+		return Resolved{Remote: []string{addr.String()}}, nil
+	}
+	var res Resolved
+	found, err := a.expand(ctx, addr, info, &res, map[string]bool{}, 0)
+	if err != nil {
+		return Resolved{}, err
+	}
+	if !found && a.cfg.PlusSeparator != "" {
+		if base, _, ok := strings.Cut(addr.Local, a.cfg.PlusSeparator); ok && base != "" {
+			baseAddr := address.Address{Local: base, Domain: addr.Domain}
+			if info, err = a.st.LookupAddress(ctx, baseAddr.String()); err != nil {
+				return Resolved{}, a.tempFail(err)
+			}
+			if found, err = a.expand(ctx, baseAddr, info, &res, map[string]bool{}, 0); err != nil {
+				return Resolved{}, err
+			}
+		}
+	}
+	if !found && addr.Local == "postmaster" {
+		return a.postmaster(ctx, addr.Domain)
+	}
+	if !found {
+		catchAll := address.Address{Domain: addr.Domain}
+		if info, err = a.st.LookupAddress(ctx, catchAll.String()); err != nil {
+			return Resolved{}, a.tempFail(err)
+		}
+		if found, err = a.expand(ctx, catchAll, info, &res, map[string]bool{}, 0); err != nil {
+			return Resolved{}, err
+		}
+	}
+	if !found {
+		return Resolved{}, errorf(550, statusUnknownUser, "<%s>: no such user here", addr)
+	}
+	if len(res.Remote) > 0 && a.cfg.Outbound == nil {
+		return Resolved{}, errorf(451, statusNoRoute, "<%s> forwards to another domain, and delivery to other domains is not available yet on this server", addr)
+	}
+	return res, nil
+}
+
+// expand adds what a looked-up local address leads to, following aliases.
+func (a *Agent) expand(ctx context.Context, addr address.Address, info store.AddressInfo, res *Resolved, seen map[string]bool, depth int) (bool, error) {
+	if info.Account != nil {
+		res.addAccount(*info.Account)
+		return true, nil
+	}
+	if len(info.AliasTargets) == 0 {
+		return false, nil
+	}
+	if depth >= maxAliasDepth {
+		return false, errorf(554, statusLoop, "alias <%s> nests too deeply (a loop?)", addr)
+	}
+	seen[addr.String()] = true
+	for _, t := range info.AliasTargets {
+		if seen[t] {
+			continue // a loop: each address is expanded once
+		}
+		ta, err := address.Parse(t)
+		if err != nil {
+			a.log.Warn("alias target is not an address", "alias", addr.String(), "target", t)
+			continue
+		}
+		tinfo, err := a.st.LookupAddress(ctx, ta.String())
+		if err != nil {
+			return false, a.tempFail(err)
+		}
+		if !tinfo.LocalDomain {
+			res.addRemote(ta.String())
+			continue
+		}
+		ok, err := a.expand(ctx, ta, tinfo, res, seen, depth+1)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			a.log.Warn("alias target does not exist", "alias", addr.String(), "target", t)
+		}
+	}
+	return len(res.Accounts) > 0 || len(res.Remote) > 0, nil
+}
+
+// postmaster resolves postmaster@domain (or bare postmaster) when no
+// account or alias of that name exists: RFC 5321 4.5.1 requires it to work.
+func (a *Agent) postmaster(ctx context.Context, domain string) (Resolved, error) {
+	if domain != "" {
+		info, err := a.st.LookupAddress(ctx, "postmaster@"+domain)
+		if err != nil {
+			return Resolved{}, a.tempFail(err)
+		}
+		var res Resolved
+		if ok, err := a.expand(ctx, address.Address{Local: "postmaster", Domain: domain}, info, &res, map[string]bool{}, 0); err != nil || ok {
+			return res, err
+		}
+	}
+	if a.cfg.Postmaster != "" {
+		info, err := a.st.LookupAddress(ctx, a.cfg.Postmaster)
+		if err != nil {
+			return Resolved{}, a.tempFail(err)
+		}
+		var res Resolved
+		addr, _ := address.Parse(a.cfg.Postmaster)
+		if ok, err := a.expand(ctx, addr, info, &res, map[string]bool{}, 0); err != nil || ok {
+			return res, err
+		}
+	}
+	admins, err := a.st.AccountsWithSetting(ctx, "admin", "true")
+	if err != nil {
+		return Resolved{}, a.tempFail(err)
+	}
+	if len(admins) == 0 {
+		a.log.Error("mail to postmaster refused: no postmaster account or alias, no [smtp] postmaster, no admin account")
+		return Resolved{}, errorf(451, statusTempFail, "postmaster is not configured on this server yet")
+	}
+	return Resolved{Accounts: admins}, nil
+}
+
+func (a *Agent) tempFail(err error) error {
+	a.log.Error("directory lookup failed", "err", err)
+	return &Error{Code: 451, Enhanced: statusTempFail, Msg: "temporary failure, try again later", Err: err}
+}
+
+func (r *Resolved) addAccount(acct store.Account) {
+	for _, x := range r.Accounts {
+		if x.ID == acct.ID {
+			return
+		}
+	}
+	r.Accounts = append(r.Accounts, acct)
+}
+
+func (r *Resolved) addRemote(addr string) {
+	for _, x := range r.Remote {
+		if x == addr {
+			return
+		}
+	}
+	r.Remote = append(r.Remote, addr)
+}
+
+// Deliver stores msg for every recipient of env: into the INBOX of each
+// local account (once per account, with its own Return-Path and
+// Delivered-To lines) in one transaction, and hands remote recipients to
+// the outbound queue. It returns nil only when the message is durable for
+// every recipient.
+func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) error {
+	var targets []store.Target
+	seen := map[int64]bool{}
+	var remote []string
+	for _, r := range env.Recipients {
+		for _, acct := range r.Accounts {
+			if seen[acct.ID] {
+				continue
+			}
+			seen[acct.ID] = true
+			inbox, err := a.inbox(ctx, acct.ID)
+			if err != nil {
+				return a.tempFail(err)
+			}
+			targets = append(targets, store.Target{MailboxID: inbox, HeaderPrefix: tracePrefix(env.From, acct.Email)})
+		}
+		remote = append(remote, r.Remote...)
+	}
+	if len(remote) > 0 {
+		if a.cfg.Outbound == nil {
+			return errorf(451, statusNoRoute, "delivery to other domains is not available yet on this server")
+		}
+		if err := a.cfg.Outbound.Enqueue(ctx, env, remote, msg); err != nil {
+			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	if _, err := a.st.Deliver(ctx, msg, targets); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			a.inboxes.Clear() // an account went away meanwhile
+		}
+		return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not store the message, try again later", Err: err}
+	}
+	return nil
+}
+
+func (a *Agent) inbox(ctx context.Context, accountID int64) (int64, error) {
+	if id, ok := a.inboxes.Load(accountID); ok {
+		return id.(int64), nil
+	}
+	mb, err := a.st.Mailbox(ctx, accountID, "INBOX")
+	if err != nil {
+		return 0, err
+	}
+	a.inboxes.Store(accountID, mb.ID)
+	return mb.ID, nil
+}
+
+// tracePrefix is what final delivery adds in front of each copy: the
+// Return-Path (RFC 5321 4.4) and Delivered-To, which lets filters and loop
+// detection see which account this copy was for.
+func tracePrefix(from, rcpt string) []byte {
+	return []byte("Return-Path: <" + from + ">\r\nDelivered-To: " + rcpt + "\r\n")
+}

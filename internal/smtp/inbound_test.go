@@ -1,0 +1,369 @@
+package smtp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/config"
+	"mailroom/internal/store"
+)
+
+func msg(subject string) string {
+	return "From: Sender <sender@remote.example>\r\nTo: someone\r\nSubject: " + subject + "\r\n\r\nHello " + subject + "\r\n"
+}
+
+func TestDeliverToAccountWithTraceHeaders(t *testing.T) {
+	r := newRig(t, nil)
+	acct := r.account("ann@example.test")
+	ctx := context.Background()
+	inbox, _ := r.st.Mailbox(ctx, acct.ID, "INBOX")
+	sub := r.st.Subscribe(acct.ID)
+	defer sub.Close()
+
+	c := r.dial(r.mx)
+	if err := send(c, "sender@remote.example", []string{"Ann@Example.test"}, msg("one")); err != nil {
+		t.Fatal(err)
+	}
+	got := r.inbox("ann@example.test")
+	if len(got) != 1 {
+		t.Fatalf("%d messages in INBOX", len(got))
+	}
+	m := got[0]
+	for _, want := range []string{
+		"Return-Path: <sender@remote.example>\r\nDelivered-To: ann@example.test\r\nReceived: from client.example.org ([127.0.0.1])\r\n\tby mx.example.test (Mailroom) with ESMTP id ",
+		"\r\n\tfor <ann@example.test>; ",
+		"\r\nFrom: Sender <sender@remote.example>\r\n", "\r\n\r\nHello one\r\n",
+	} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("stored message lacks %q:\n%s", want, m)
+		}
+	}
+	// The change feed told subscribers at once.
+	select {
+	case <-sub.Ready():
+		ev, _, _ := sub.Next()
+		if len(ev) == 0 || ev[0].Kind != store.EventMessageAdded || ev[0].MailboxID != inbox.ID {
+			t.Fatalf("feed events %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change event for the delivered message")
+	}
+}
+
+func TestAliasPlusPostmasterCatchAll(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	r.account("ann@example.test")
+	r.account("bob@example.test")
+	r.account("boss@other.test", "admin", "true")
+	if err := r.st.AddAlias(ctx, "team@example.test", []string{"ann@example.test", "bob@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.AddAlias(ctx, "everyone@example.test", []string{"team@example.test", "ann@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	c := r.dial(r.mx)
+	// An alias to two accounts, and an alias of an alias that names ann
+	// twice: each account gets exactly one copy per message.
+	if err := send(c, "x@remote.example", []string{"team@example.test"}, msg("team")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, "x@remote.example", []string{"everyone@example.test", "ann@example.test"}, msg("everyone")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.inbox("ann@example.test")); n != 2 {
+		t.Fatalf("ann has %d messages, want 2", n)
+	}
+	if n := len(r.inbox("bob@example.test")); n != 2 {
+		t.Fatalf("bob has %d messages, want 2", n)
+	}
+	// Plus-addressing.
+	if err := send(c, "x@remote.example", []string{"bob+lists@example.test"}, msg("plus")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.inbox("bob@example.test"); len(got) != 3 || !strings.Contains(got[2], "Delivered-To: bob@example.test") {
+		t.Fatalf("plus-addressed mail: %d messages", len(got))
+	}
+	// postmaster@ any local domain reaches the admin. (A bare <postmaster>
+	// without domain never reaches us: go-smtp's path parser refuses it
+	// with 501; see docs/operations.md.)
+	if err := send(c, "x@remote.example", []string{"postmaster@example.test"}, msg("pm1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, "x@remote.example", []string{"POSTMASTER@other.test"}, msg("pm2")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.inbox("boss@other.test")); n != 2 {
+		t.Fatalf("admin got %d postmaster messages, want 2", n)
+	}
+	// Unknown user, then a catch-all.
+	err := send(c, "x@remote.example", []string{"nobody@example.test"}, msg("lost"))
+	wantCode(t, err, 550, "5.1.1")
+	c.Reset()
+	if err := r.st.AddAlias(ctx, "@example.test", []string{"ann@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, "x@remote.example", []string{"nobody@example.test"}, msg("caught")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.inbox("ann@example.test"); len(got) != 3 || !strings.Contains(got[2], "Hello caught") {
+		t.Fatalf("catch-all: ann has %d messages", len(got))
+	}
+}
+
+func TestNeverAnOpenRelay(t *testing.T) {
+	r := newRig(t, nil)
+	r.account("ann@example.test")
+	ctx := context.Background()
+	if err := r.st.AddAlias(ctx, "fwd@example.test", []string{"friend@remote.example"}); err != nil {
+		t.Fatal(err)
+	}
+	c := r.dial(r.mx)
+	err := send(c, "x@remote.example", []string{"victim@remote.example"}, msg("spam"))
+	wantCode(t, err, 554, "5.7.1")
+	c.Reset()
+	// Tricks that must not relay either.
+	for _, rcpt := range []string{"victim@remote.example@example.test", "\"victim@remote.example\"@example.test", "victim%remote.example@example.test"} {
+		if err := c.Mail("x@remote.example", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt(rcpt, nil); err == nil {
+			t.Fatalf("RCPT %s accepted", rcpt)
+		}
+		c.Reset()
+	}
+	// An alias to an external address: refused until the outbound queue
+	// exists, temporarily, so the sender retries instead of losing it.
+	err = send(c, "x@remote.example", []string{"fwd@example.test"}, msg("fwd"))
+	wantCode(t, err, 451, "4.4.3")
+	c.Reset()
+	// Submission without AUTH: MAIL is refused.
+	s := r.dial(r.sub)
+	wantCode(t, s.Mail("ann@example.test", nil), 530, "5.7.0")
+}
+
+func TestSizeLimitWhileStreaming(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxMessageSize = 10 << 10 })
+	r.account("ann@example.test")
+	c := r.dial(r.mx)
+	if ok, v := c.Extension("SIZE"); !ok || v != "10240" {
+		t.Fatalf("SIZE extension %v %q", ok, v)
+	}
+	// Declared too big: refused at MAIL.
+	wantCode(t, c.Mail("x@remote.example", &gosmtp.MailOptions{Size: 20 << 10}), 552, "5.3.4")
+	c.Reset()
+	// Undeclared: refused while streaming, nothing stored.
+	big := msg("big") + strings.Repeat("0123456789012345678901234567890123456789\r\n", 600)
+	err := send(c, "x@remote.example", []string{"ann@example.test"}, big)
+	wantCode(t, err, 552, "5.3.4")
+	if n := len(r.inbox("ann@example.test")); n != 0 {
+		t.Fatalf("%d messages stored after the size limit", n)
+	}
+	// The session goes on.
+	c.Reset()
+	if err := send(c, "x@remote.example", []string{"ann@example.test"}, msg("small")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipeliningAndBDAT(t *testing.T) {
+	r := newRig(t, nil)
+	r.account("ann@example.test")
+	r.account("bob@example.test")
+	x := r.raw(r.mx)
+	x.send("EHLO client.example.org\r\n")
+	ehlo := x.expect("250")
+	_ = ehlo
+	// Everything in one write: the server must answer each in order.
+	x.send("MAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nRCPT TO:<nobody@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+	x.expect("250")
+	x.expect("250")
+	x.expect("550 5.1.1")
+	x.expect("250")
+	x.expect("354")
+	x.send("Subject: pipelined\r\n\r\nbody\r\n.\r\n")
+	x.expect("250")
+	// CHUNKING (RFC 3030): two chunks, no dot-stuffing.
+	part1 := "Subject: chunked\r\n\r\n"
+	part2 := ".leading dot kept\r\n"
+	x.send("MAIL FROM:<a@remote.example>\r\nRCPT TO:<bob@example.test>\r\n")
+	x.expect("250")
+	x.expect("250")
+	x.send(fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
+	x.expect("250")
+	x.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2))
+	x.expect("250")
+	x.send("QUIT\r\n")
+	x.expect("221")
+
+	if got := r.inbox("ann@example.test"); len(got) != 1 || !strings.HasSuffix(got[0], "Subject: pipelined\r\n\r\nbody\r\n") {
+		t.Fatalf("pipelined: %q", got)
+	}
+	got := r.inbox("bob@example.test")
+	if len(got) != 2 || !strings.HasSuffix(got[1], "Subject: chunked\r\n\r\n.leading dot kept\r\n") {
+		t.Fatalf("BDAT: %q", got)
+	}
+}
+
+func TestSMTPUTF8(t *testing.T) {
+	r := newRig(t, nil)
+	acct := r.account("jürgen@example.test")
+	c := r.dial(r.mx)
+	if ok, _ := c.Extension("SMTPUTF8"); !ok {
+		t.Fatal("SMTPUTF8 not advertised")
+	}
+	if err := c.Mail("用户@例子.example", &gosmtp.MailOptions{UTF8: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("Jürgen@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, "From: 用户 <用户@例子.example>\r\nSubject: Grüße aus 北京\r\n\r\nUTF-8 body ✓\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := r.inbox("jürgen@example.test")
+	if len(got) != 1 || !strings.Contains(got[0], "with UTF8SMTP id") || !strings.Contains(got[0], "Return-Path: <用户@例子.example>") {
+		t.Fatalf("stored %q", got)
+	}
+	ctx := context.Background()
+	inbox, _ := r.st.Mailbox(ctx, acct.ID, "INBOX")
+	s, err := r.st.Structure(ctx, inbox.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Root.Envelope.DecodedSubject != "Grüße aus 北京" {
+		t.Fatalf("envelope subject %q", s.Root.Envelope.DecodedSubject)
+	}
+}
+
+// TestSmugglingRefused: bare LF and bare CR line ends are refused, so no
+// "second message" hidden behind \n.\n or \r.\r is ever delivered.
+func TestSmugglingRefused(t *testing.T) {
+	r := newRig(t, nil)
+	r.account("ann@example.test")
+	for _, smuggle := range []string{"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n"} {
+		x := r.raw(r.mx)
+		x.send("EHLO attacker.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+		x.expect("250")
+		x.expect("250")
+		x.expect("250")
+		x.expect("354")
+		x.send("Subject: first\r\n\r\nhello" + smuggle + "MAIL FROM:<admin@example.test>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+		x.expect("550 5.6.0")
+		// The session is in sync again: a clean message goes through.
+		x.send("MAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+		x.expect("250")
+		x.expect("250")
+		x.expect("354")
+		x.send("Subject: clean\r\n\r\nok\r\n.\r\n")
+		x.expect("250")
+	}
+	for _, m := range r.inbox("ann@example.test") {
+		if strings.Contains(m, "smuggled") || strings.Contains(m, "Subject: first") {
+			t.Fatalf("smuggled content stored:\n%s", m)
+		}
+	}
+	if n := len(r.inbox("ann@example.test")); n != 4 {
+		t.Fatalf("%d messages stored, want the 4 clean ones", n)
+	}
+}
+
+func TestOversizedCommandLine(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxLineLength = 1000 })
+	x := r.raw(r.mx)
+	x.send("EHLO " + strings.Repeat("a", 5000) + "\r\n")
+	x.expect("500 5.4.0")
+	if !x.closed() {
+		t.Fatal("connection still open after an oversized line")
+	}
+}
+
+// TestStalledDataDropped: a client that stops sending mid-DATA is dropped
+// at the data deadline and nothing is stored.
+func TestStalledDataDropped(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.DataTimeout = config.Duration(time.Second) })
+	r.account("ann@example.test")
+	x := r.raw(r.mx)
+	x.send("EHLO slow.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+	x.expect("250")
+	x.expect("250")
+	x.expect("250")
+	x.expect("354")
+	x.send("Subject: never finished\r\n\r\npart of a body\r\n")
+	start := time.Now()
+	x.expect("421")
+	if !x.closed() {
+		t.Fatal("stalled client not disconnected")
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("dropped after %v", waited)
+	}
+	if n := len(r.inbox("ann@example.test")); n != 0 {
+		t.Fatalf("%d messages stored from a stalled transfer", n)
+	}
+}
+
+func TestLimitsRecipientsAndErrors(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxRecipients = 3; c.SMTP.MaxErrors = 4 })
+	r.account("ann@example.test")
+	c := r.dial(r.mx)
+	if err := c.Mail("x@remote.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := c.Rcpt("ann@example.test", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, c.Rcpt("ann@example.test", nil), 452, "4.5.3")
+	c.Reset()
+
+	x := r.raw(r.mx)
+	x.send("EHLO guesser.example\r\nMAIL FROM:<a@remote.example>\r\n")
+	x.expect("250")
+	x.expect("250")
+	for i := 0; i < 3; i++ {
+		x.send(fmt.Sprintf("RCPT TO:<guess%d@example.test>\r\n", i))
+		x.expect("550 5.1.1")
+	}
+	x.send("RCPT TO:<guess9@example.test>\r\n")
+	x.expect("421 4.7.0")
+	if !x.closed() {
+		t.Fatal("not disconnected after too many errors")
+	}
+}
+
+func TestConnectionLimits(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxConnectionsPerIP = 2 })
+	a, b := r.raw(r.mx), r.raw(r.mx)
+	third := r.rawNoGreeting(r.mx)
+	if line := third.reply(); !strings.HasPrefix(line, "421 4.7.0") {
+		t.Fatalf("third connection got %q", line)
+	}
+	// Closing one frees its slot.
+	a.send("QUIT\r\n")
+	a.expect("221")
+	a.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		x := r.rawNoGreeting(r.mx)
+		if strings.HasPrefix(x.reply(), "220") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slot not freed after a connection closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = b
+}

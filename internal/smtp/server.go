@@ -1,0 +1,253 @@
+// Package smtp serves SMTP: the MX listener that receives mail for local
+// domains (port 25) and submission for our users (587 with STARTTLS, 465
+// with implicit TLS; RFC 6409, RFC 8314).
+//
+// The protocol engine is github.com/emersion/go-smtp; the session logic,
+// limits, authentication, smuggling protection, trace headers and delivery
+// are ours. Mail reaches mailboxes only through internal/delivery.
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/connlimit"
+	"mailroom/internal/delivery"
+	"mailroom/internal/server"
+	"mailroom/internal/store"
+)
+
+// Mode says which listener a Server is.
+type Mode int
+
+// The listeners.
+const (
+	// Inbound is the MX: mail for local addresses from anyone, no AUTH.
+	Inbound Mode = iota
+	// Submission is for our users: AUTH required before MAIL.
+	Submission
+)
+
+func (m Mode) String() string {
+	if m == Submission {
+		return "submission"
+	}
+	return "smtp"
+}
+
+// Options configure a Server.
+type Options struct {
+	Mode          Mode
+	Hostname      string
+	Config        config.SMTP
+	AllowInsecure bool        // allow AUTH without TLS (loopback tests only)
+	TLS           *tls.Config // STARTTLS, or nil
+	ImplicitTLS   bool        // the listener already speaks TLS (465)
+	Store         store.Store
+	Auth          *auth.Authenticator
+	Delivery      *delivery.Agent
+	Logger        *slog.Logger
+}
+
+// Server is one SMTP listener. It implements server.Protocol.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	gs   *gosmtp.Server
+
+	mu    sync.Mutex
+	conns map[*trackedConn]struct{}
+}
+
+// New returns an SMTP server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", opts.Mode.String()), conns: map[*trackedConn]struct{}{}}
+	gs := gosmtp.NewServer(backend{s})
+	gs.Domain = opts.Hostname
+	gs.MaxMessageBytes = int64(opts.Config.MaxMessageSize)
+	gs.MaxRecipients = opts.Config.MaxRecipients
+	gs.MaxLineLength = opts.Config.MaxLineLength
+	gs.ReadTimeout = opts.Config.IdleTimeout.Std()
+	gs.WriteTimeout = time.Minute
+	gs.EnableSMTPUTF8 = true
+	gs.EnableDSN = true
+	gs.AllowInsecureAuth = opts.AllowInsecure
+	if !opts.ImplicitTLS {
+		gs.TLSConfig = opts.TLS // STARTTLS
+	}
+	gs.ErrorLog = log.New(slogWriter{s.log}, "", 0)
+	s.gs = gs
+	return s
+}
+
+// Factory builds the SMTP listener of the given mode for the server wiring.
+func Factory(mode Mode) server.Factory {
+	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+		return New(Options{
+			Mode:          mode,
+			Hostname:      d.Config.Hostname,
+			Config:        d.Config.SMTP,
+			AllowInsecure: d.Config.Auth.AllowInsecure,
+			TLS:           d.TLSConfig(),
+			ImplicitTLS:   implicitTLS,
+			Store:         d.Store,
+			Auth:          d.Auth,
+			Delivery:      d.Delivery,
+			Logger:        d.Logger,
+		}), nil
+	}
+}
+
+// Serve implements server.Protocol.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.gs.Serve(&trackingListener{Listener: ln, srv: s})
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown implements server.Protocol: stop accepting, let transfers in
+// progress finish until ctx is done, then close what is left. Sessions
+// waiting for a command are ended at once with 421 (go-smtp's timeout
+// reply): they have nothing in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s.mu.Lock()
+			for c := range s.conns {
+				if !c.inData.Load() {
+					c.SetReadDeadline(time.Now())
+				}
+			}
+			s.mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := s.gs.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.gs.Close()
+	}
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // the server wiring closed the listener first
+	}
+	return err
+}
+
+// trackingListener records every connection so Shutdown can end the idle
+// ones. An implicit-TLS connection is unwrapped and wrapped again around
+// the tracked one: go-smtp must still see a *tls.Conn.
+type trackingListener struct {
+	net.Listener
+	srv *Server
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*tls.Conn); ok && l.srv.opts.TLS != nil {
+		return tls.Server(l.srv.newTrackedConn(tc.NetConn()), l.srv.opts.TLS), nil
+	}
+	return l.srv.newTrackedConn(c), nil
+}
+
+// trackedConn is a live connection of this server.
+type trackedConn struct {
+	net.Conn
+	srv    *Server
+	inData atomic.Bool // a message transfer is in progress
+	once   sync.Once
+}
+
+func (s *Server) newTrackedConn(c net.Conn) *trackedConn {
+	tc := &trackedConn{Conn: c, srv: s}
+	s.mu.Lock()
+	s.conns[tc] = struct{}{}
+	s.mu.Unlock()
+	return tc
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// NetConn returns the wrapped connection.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
+
+// tracked finds the trackedConn under a connection (beneath TLS).
+func tracked(c net.Conn) *trackedConn {
+	for {
+		switch x := c.(type) {
+		case *trackedConn:
+			return x
+		case *tls.Conn:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
+}
+
+// ConnLimits implements the server package's optional connection limits.
+func (s *Server) ConnLimits() connlimit.Limits {
+	return connlimit.Limits{Total: s.opts.Config.MaxConnections, PerIP: s.opts.Config.MaxConnectionsPerIP}
+}
+
+// RejectConn answers a connection over the limits.
+func (s *Server) RejectConn(c net.Conn, reason string) {
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "421 4.7.0 %s Too many connections (%s), try again later\r\n", s.opts.Hostname, reason)
+	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+}
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	return newSession(b.s, c), nil
+}
+
+// slogWriter routes go-smtp's error log into slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
