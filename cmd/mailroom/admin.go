@@ -358,3 +358,36 @@ func cmdAlias(ctx context.Context, args []string, sio *stdio) error {
 	}
 	return usagef("unknown command \"alias %s\" (want add, del or list)", sub)
 }
+
+func cmdMailbox(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 || args[0] != "list" {
+		return usagef("usage: mailroom mailbox list EMAIL [--config FILE]")
+	}
+	f := newAdminFlags("mailbox list", false)
+	pos, err := parseFlags(f.fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("mailbox list", pos, 1, "EMAIL [--config FILE]"); err != nil {
+		return err
+	}
+	return withStore(ctx, *f.config, func(st store.Store) error {
+		acct, err := st.Account(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		boxes, err := st.MailboxList(ctx, acct.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(sio.out, "%-30s %9s %9s %12s  %s\n", "MAILBOX", "MESSAGES", "UNSEEN", "BYTES", "SPECIAL-USE")
+		for _, mb := range boxes {
+			st, err := st.MailboxStatus(ctx, mb.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "%-30s %9d %9d %12d  %s\n", mb.Name, st.Messages, st.Unseen, st.Size, mb.SpecialUse)
+		}
+		return nil
+	})
+}

@@ -64,7 +64,8 @@ Accounts (all take --config FILE and work while serve runs):
   user set EMAIL KEY=VALUE…          change per-account settings
   user get EMAIL                     show per-account settings
   domain add|del DOMAIN, domain list
-  alias add ALIAS TARGET…, alias del ALIAS, alias list
+  alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
+  mailbox list EMAIL                 an account's mailboxes with message counts and sizes
 `
 
 func run(ctx context.Context, args []string, sio *stdio) int {
@@ -98,6 +99,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdDomain(ctx, rest, sio)
 	case "alias":
 		return cmdAlias(ctx, rest, sio)
+	case "mailbox":
+		return cmdMailbox(ctx, rest, sio)
 	case "version", "--version", "-version":
 		fmt.Fprintln(sio.out, "mailroom", versionString())
 		return nil

@@ -143,6 +143,20 @@ func TestAdminCommands(t *testing.T) {
 	e.ok("", "alias", "del", "team@example.test")
 	e.fails(`alias team@example\.test: not found`, "alias", "del", "team@example.test")
 
+	out = e.ok("", "mailbox", "list", "demo@example.test")
+	for _, want := range []string{"MAILBOX", "INBOX ", "Sent ", `\Sent`, "Trash ", `\Trash`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mailbox list lacks %q:\n%s", want, out)
+		}
+	}
+	e.fails(`not found`, "mailbox", "list", "ghost@example.test")
+
+	e.ok("", "alias", "add", "@example.test", "demo@example.test")
+	if out := e.ok("", "alias", "list"); !strings.Contains(out, "@example.test -> demo@example.test") {
+		t.Fatalf("catch-all alias not listed: %q", out)
+	}
+	e.ok("", "alias", "del", "@example.test")
+
 	e.ok("", "user", "del", "bob@example.test")
 	e.fails(`not found`, "user", "del", "bob@example.test")
 	e.fails(`still has 1 accounts`, "domain", "del", "example.test")

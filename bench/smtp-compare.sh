@@ -1,0 +1,84 @@
+#!/bin/bash
+# Side-by-side SMTP load: Mailroom vs Postfix->Dovecot on this machine, in
+# alternating rounds, with the peers' own load script (Postfix's smtp-source).
+#
+#   bench/smtp-compare.sh [ROUNDS] [MESSAGES_PER_SESSION]
+#
+# Needs the peers installed and startable (../shared/peers/install-deps.sh).
+# Mailroom answers 250 only once a message is durable in the recipient's
+# INBOX, so its acceptance rate is its end-to-end rate; Postfix's end-to-end
+# rate is measured by polling Dovecot's IMAP STATUS until every message
+# arrived (smtp-load.sh IMAP_PORT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+ROUNDS="${1:-3}"; M="${2:-250}"; S=20; SIZE=10240
+PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
+PORT=11025
+WORK=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
+trap 'kill $MR_PID 2>/dev/null || true; "$PEERS/down.sh" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+
+go build -o "$WORK/mailroom" ./cmd/mailroom
+cat > "$WORK/mailroom.toml" <<TOML
+hostname = "localhost"
+data_dir = "$WORK/data"
+[listen]
+smtp = "127.0.0.1:$PORT"
+submission = ""
+submissions = ""
+imap = ""
+imaps = ""
+pop3 = ""
+pop3s = ""
+http = ""
+https = ""
+[smtp]
+max_connections = 5000
+max_connections_per_ip = 5000
+[log]
+level = "warn"
+TOML
+MR="$WORK/mailroom"
+"$MR" domain add example.test --config "$WORK/mailroom.toml" >/dev/null
+for i in $(seq 1 100); do echo pass | "$MR" user add "user$i@example.test" --password-stdin --config "$WORK/mailroom.toml" >/dev/null; done
+"$MR" serve --config "$WORK/mailroom.toml" 2>"$WORK/mailroom.log" &
+MR_PID=$!
+CLEAN=1 "$PEERS/up.sh" >/dev/null
+sleep 1
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# $S sessions x $M messages of $SIZE B, $ROUNDS alternating rounds"
+run() { # name reuse port [imap_port]
+  local out
+  if [ -n "${4:-}" ]; then
+    out=$(REUSE=$2 IMAP_PORT=$4 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
+    echo "$out" | grep -E '^(smtp-load|delivery):' | sed "s/^/$1 reuse=$2: /" >&2
+    echo "$out" | sed -n 's/^delivery: .* = \([0-9.]*\) msgs\/s end-to-end/\1/p'
+  else
+    out=$(REUSE=$2 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
+    echo "$out" | grep -E '^smtp-load:' | sed "s/^/$1 reuse=$2: /" >&2
+    echo "$out" | sed -n 's/^smtp-load: .* = \([0-9.]*\) msgs\/s.*/\1/p'
+  fi
+}
+declare -A SUM
+for r in $(seq 1 "$ROUNDS"); do
+  for reuse in 0 1; do
+    p=$(run postfix "$reuse" 10025 10143); m=$(run mailroom "$reuse" "$PORT")
+    SUM[p$reuse]="${SUM[p$reuse]:-} $p"; SUM[m$reuse]="${SUM[m$reuse]:-} $m"
+  done
+done
+# Check: every message Mailroom accepted is in its recipient's INBOX.
+WANT=$((ROUNDS * 2 * S * M)); GOT=0
+for i in $(seq 71 90); do
+  n=$("$MR" mailbox list "user$i@example.test" --config "$WORK/mailroom.toml" | awk '$1 == "INBOX" {print $2}')
+  GOT=$((GOT + n))
+done
+echo "# Mailroom INBOXes hold $GOT of $WANT accepted messages"
+[ "$GOT" = "$WANT" ] || { echo "MISMATCH"; exit 1; }
+python3 - "${SUM[p0]}" "${SUM[m0]}" "${SUM[p1]}" "${SUM[m1]}" <<'PY'
+import sys, statistics as st
+p0, m0, p1, m1 = ([float(x) for x in a.split()] for a in sys.argv[1:])
+for name, p, m in (("new connection per message", p0, m0), ("connection reuse", p1, m1)):
+    print(f"{name}: Postfix->Dovecot end-to-end median {st.median(p):.0f} msgs/s {p}; "
+          f"Mailroom durable median {st.median(m):.0f} msgs/s {m}; ratio {st.median(m)/st.median(p):.2f}x")
+PY
