@@ -367,3 +367,63 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	_ = b
 }
+
+// TestDSNParametersAccepted: RET/ENVID on MAIL and NOTIFY/ORCPT on RCPT
+// (RFC 3461) are accepted and kept for the outbound queue's notifications.
+func TestDSNParametersAccepted(t *testing.T) {
+	r := newRig(t, nil)
+	r.account("ann@example.test")
+	x := r.raw(r.mx)
+	x.send("EHLO client.example\r\n")
+	x.expect("250")
+	x.send("MAIL FROM:<a@remote.example> RET=HDRS ENVID=QQ314159\r\n")
+	x.expect("250")
+	x.send("RCPT TO:<ann@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ann@example.test\r\n")
+	x.expect("250")
+	x.send("DATA\r\n")
+	x.expect("354")
+	x.send("Subject: dsn\r\n\r\nx\r\n.\r\n")
+	x.expect("250")
+	if n := len(r.inbox("ann@example.test")); n != 1 {
+		t.Fatalf("%d messages", n)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.IdleTimeout = config.Duration(500 * time.Millisecond) })
+	x := r.raw(r.mx)
+	x.expect("421 4.4.2")
+	if !x.closed() {
+		t.Fatal("idle connection not closed")
+	}
+}
+
+// TestStoreFailureIs451: when storing fails (here: the recipient's account
+// was deleted between RCPT and DATA), the client gets 451 4.3.0 and no
+// recipient has a copy.
+func TestStoreFailureIs451(t *testing.T) {
+	r := newRig(t, nil)
+	r.account("ann@example.test")
+	r.account("bob@example.test")
+	c := r.dial(r.mx)
+	if err := c.Mail("x@remote.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, rcpt := range []string{"ann@example.test", "bob@example.test"} {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.st.DeleteAccount(context.Background(), "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(w, msg("half"))
+	wantCode(t, w.Close(), 451, "4.3.0")
+	if n := len(r.inbox("ann@example.test")); n != 0 {
+		t.Fatalf("ann has %d messages after a failed delivery", n)
+	}
+}
