@@ -236,13 +236,7 @@ type raw struct {
 
 func (rg *rig) raw(addr string) *raw {
 	rg.t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		rg.t.Fatal(err)
-	}
-	rg.t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	x := &raw{t: rg.t, conn: c, r: bufio.NewReader(c)}
+	x := rg.rawNoGreeting(addr)
 	x.expect("220")
 	return x
 }
