@@ -13,6 +13,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/logging"
+	"mailroom/internal/pop3"
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
 	"mailroom/internal/store"
@@ -25,6 +26,7 @@ func protocols() map[string]server.Factory {
 	return map[string]server.Factory{
 		"smtp":       smtp.Factory(smtp.Inbound),
 		"submission": smtp.Factory(smtp.Submission),
+		"pop3":       pop3.Factory(),
 	}
 }
 

@@ -92,3 +92,12 @@ func (a *Authenticator) DecoySCRAM(username string) scram.StoredCredentials {
 		ServerKey:  derive("server-key"),
 	}
 }
+
+// ThrottleDelay is how long a login attempt for username from remote would
+// wait now (0 without throttling). POP3 advertises it as LOGIN-DELAY.
+func (a *Authenticator) ThrottleDelay(remote netip.Addr, username string) time.Duration {
+	if a.throttle == nil {
+		return 0
+	}
+	return a.throttle.Delay(remote, NormalizeUsername(username))
+}

@@ -34,7 +34,15 @@ type Config struct {
 	TLS             TLS      `toml:"tls"`
 	Auth            Auth     `toml:"auth"`
 	SMTP            SMTP     `toml:"smtp"`
+	POP3            POP3     `toml:"pop3"`
 	Log             Log      `toml:"log"`
+}
+
+// POP3 configures the POP3 listeners.
+type POP3 struct {
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
 }
 
 // SMTP configures the SMTP and submission listeners.
@@ -135,6 +143,11 @@ func Default() Config {
 			MaxConnectionsPerIP: 50,
 			MaxErrors:           10,
 			PlusSeparator:       "+",
+		},
+		POP3: POP3{
+			IdleTimeout:         Duration(10 * time.Minute),
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 50,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -316,6 +329,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SMTP.validate(); err != nil {
 		return err
+	}
+	if c.POP3.IdleTimeout < Duration(time.Minute) {
+		return &Error{Key: "pop3.idle_timeout", Msg: "must be at least 1m (RFC 1939 asks for 10m)"}
+	}
+	if c.POP3.MaxConnections <= 0 {
+		return &Error{Key: "pop3.max_connections", Msg: "must be greater than zero"}
+	}
+	if c.POP3.MaxConnectionsPerIP <= 0 {
+		return &Error{Key: "pop3.max_connections_per_ip", Msg: "must be greater than zero"}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

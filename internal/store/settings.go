@@ -34,6 +34,12 @@ var settingDefs = []SettingDef{
 	{Key: "admin", Kind: KindBool, Default: "false", Doc: "may use the admin pages and commands of the web interface"},
 	{Key: "imap.enabled", Kind: KindBool, Default: "true", Doc: "IMAP logins allowed"},
 	{Key: "pop3.enabled", Kind: KindBool, Default: "true", Doc: "POP3 logins allowed"},
+	{Key: "pop3.enabled_at", Kind: KindInt, Default: "0", Doc: "when POP3 was last switched on (Unix seconds; set automatically)"},
+	{Key: "pop3.delete_mode", Kind: KindEnum, Default: "expunge", Values: []string{"expunge", "trash", "keep"},
+		Doc: "what a POP3 DELE does at QUIT: expunge (delete), trash (move to Trash), keep (leave on the server, never list to POP3 again)"},
+	{Key: "pop3.mark_seen", Kind: KindBool, Default: "true", Doc: "messages retrieved with RETR are marked \\Seen at QUIT"},
+	{Key: "pop3.scope", Kind: KindEnum, Default: "all", Values: []string{"all", "since-enabled"},
+		Doc: "all: POP3 lists the whole INBOX; since-enabled: only mail that arrived after POP3 was last switched on"},
 	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission"},
 }
 

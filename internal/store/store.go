@@ -305,4 +305,11 @@ type Messages interface {
 	OpenBody(ctx context.Context, mailboxID int64, uid uint32) (Body, error)
 	// Structure returns the message's MIME structure, offsets relative to OpenBody's bytes.
 	Structure(ctx context.Context, mailboxID int64, uid uint32) (*mime.Message, error)
+
+	// HideFromPOP3 marks messages (by MessageMeta.ID) as downloaded and
+	// deleted by a POP3 client in "keep" mode: they stay for IMAP and the
+	// web, and POP3 never lists them again, wherever they are moved.
+	HideFromPOP3(ctx context.Context, accountID int64, ids []int64) error
+	// HiddenFromPOP3 returns the IDs HideFromPOP3 recorded for the account.
+	HiddenFromPOP3(ctx context.Context, accountID int64) (map[int64]bool, error)
 }

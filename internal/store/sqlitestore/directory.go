@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -333,6 +334,22 @@ func (s *Store) SetSettings(ctx context.Context, accountID int64, values map[str
 		}
 		if !exists {
 			return fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+		}
+		// Switching POP3 on records when, for pop3.scope = since-enabled.
+		if norm["pop3.enabled"] == "true" {
+			was := "true"
+			if err := tx.query("SELECT value FROM account_settings WHERE account_id = ? AND key = 'pop3.enabled'", func(st *sqlite.Stmt) error {
+				was = st.ColumnText(0)
+				return nil
+			}, accountID); err != nil {
+				return err
+			}
+			if was == "false" {
+				if _, set := norm["pop3.enabled_at"]; !set {
+					norm["pop3.enabled_at"] = strconv.FormatInt(tx.now.Unix(), 10)
+					keys = append(keys, "pop3.enabled_at")
+				}
+			}
 		}
 		for _, k := range keys {
 			if err := tx.exec("INSERT INTO account_settings (account_id, key, value) VALUES (?, ?, ?) ON CONFLICT (account_id, key) DO UPDATE SET value = excluded.value",

@@ -348,3 +348,28 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, kee
 	}
 	return res, nil
 }
+
+// HideFromPOP3 implements store.Messages.
+func (s *Store) HideFromPOP3(ctx context.Context, accountID int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(tx *txn) error {
+		for _, id := range ids {
+			if err := tx.exec("INSERT OR IGNORE INTO pop3_hidden (account_id, msgid) VALUES (?, ?)", accountID, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// HiddenFromPOP3 implements store.Messages.
+func (s *Store) HiddenFromPOP3(ctx context.Context, accountID int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	err := s.query(ctx, "SELECT msgid FROM pop3_hidden WHERE account_id = ?", func(st *sqlite.Stmt) error {
+		out[st.ColumnInt64(0)] = true
+		return nil
+	}, accountID)
+	return out, err
+}

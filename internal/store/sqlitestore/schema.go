@@ -105,6 +105,13 @@ CREATE TABLE blob_trash (
 	blob TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 
+-- Messages a POP3 client deleted in "keep" mode (by per-account message ID).
+CREATE TABLE pop3_hidden (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	msgid      INTEGER NOT NULL,
+	PRIMARY KEY (account_id, msgid)
+) WITHOUT ROWID;
+
 -- Coarse log of committed changes, read by other processes sharing the
 -- database (admin commands, a second node) to feed their subscribers.
 CREATE TABLE changelog (

@@ -1,0 +1,198 @@
+// Package pop3 serves POP3 (RFC 1939) with CAPA and response codes (RFC
+// 2449, 3206), STLS (RFC 2595) and SASL AUTH (RFC 5034), on 110 with STLS
+// and 995 with implicit TLS.
+//
+// The maildrop is the account's INBOX, snapshotted at login: message
+// numbers and sizes stay fixed for the session. Nothing changes on the
+// server until QUIT; then the account's pop3.delete_mode decides what DELE
+// means (expunge, move to Trash, or keep on the server but never list to
+// POP3 again), and pop3.mark_seen marks retrieved messages read. The store's
+// change feed shows those changes to IMAP and the web at once.
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/connlimit"
+	"mailroom/internal/server"
+	"mailroom/internal/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Hostname      string
+	Config        config.POP3
+	AllowInsecure bool        // allow USER/PASS and AUTH without TLS (loopback tests only)
+	TLS           *tls.Config // for STLS; nil disables it
+	ImplicitTLS   bool        // the listener already speaks TLS (995)
+	Store         store.Store
+	Auth          *auth.Authenticator
+	Locks         *Locks // shared by every POP3 listener of the process
+	Logger        *slog.Logger
+}
+
+// Locks are the maildrop locks: one POP3 session per account at a time
+// (RFC 1939 section 8), across all POP3 listeners.
+type Locks struct {
+	mu   sync.Mutex
+	held map[int64]bool
+}
+
+// NewLocks returns an empty lock table.
+func NewLocks() *Locks { return &Locks{held: map[int64]bool{}} }
+
+func (l *Locks) acquire(accountID int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[accountID] {
+		return false
+	}
+	l.held[accountID] = true
+	return true
+}
+
+func (l *Locks) release(accountID int64) {
+	l.mu.Lock()
+	delete(l.held, accountID)
+	l.mu.Unlock()
+}
+
+// Factory returns the server.Factory for POP3. Call it once: the listeners
+// it builds (110 and 995) share one lock table.
+func Factory() server.Factory {
+	locks := NewLocks()
+	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+		return New(Options{
+			Hostname:      d.Config.Hostname,
+			Config:        d.Config.POP3,
+			AllowInsecure: d.Config.Auth.AllowInsecure,
+			TLS:           d.TLSConfig(),
+			ImplicitTLS:   implicitTLS,
+			Store:         d.Store,
+			Auth:          d.Auth,
+			Locks:         locks,
+			Logger:        d.Logger,
+		}), nil
+	}
+}
+
+// Server is one POP3 listener. It implements server.Protocol.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+// New returns a POP3 server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Locks == nil {
+		opts.Locks = NewLocks()
+	}
+	return &Server{opts: opts, log: opts.Logger.With("proto", "pop3"), sessions: map[*session]struct{}{}}
+}
+
+// Serve implements server.Protocol.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		sess := s.newSession(c)
+		if sess == nil {
+			c.Close()
+			continue
+		}
+		go func() {
+			defer s.wg.Done()
+			sess.serve()
+		}()
+	}
+}
+
+func (s *Server) newSession(c net.Conn) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	sess := &session{srv: s, conn: c, r: bufio.NewReaderSize(c, 4096), w: bufio.NewWriterSize(c, 64<<10)}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown implements server.Protocol. Sessions waiting for a command are
+// ended at once (which commits nothing: the client's DELEs stay undone and
+// it will simply download again); a command in progress, such as a RETR
+// or the commit at QUIT, finishes first. At ctx's end the rest are closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for sess := range s.sessions {
+		sess.interruptIfIdle()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// ConnLimits implements server.ConnLimiter.
+func (s *Server) ConnLimits() connlimit.Limits {
+	return connlimit.Limits{Total: s.opts.Config.MaxConnections, PerIP: s.opts.Config.MaxConnectionsPerIP}
+}
+
+// RejectConn implements server.ConnLimiter.
+func (s *Server) RejectConn(c net.Conn, reason string) {
+	fmt.Fprintf(c, "-ERR [SYS/TEMP] too many connections (%s), try again later\r\n", reason)
+	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
+}
