@@ -83,6 +83,10 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 		if err := wantArgs(name, pos, 1, "EMAIL [--password-stdin] [--config FILE]"); err != nil {
 			return err
 		}
+		cfg, err := config.Load(*f.config)
+		if err != nil {
+			return err
+		}
 		// Check the account before asking for a password the user would type for nothing.
 		return withStore(ctx, *f.config, func(st store.Store) error {
 			var acct store.Account
@@ -113,6 +117,9 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 			cred, err := auth.HashPassword(pw, auth.DefaultParams)
 			if err != nil {
 				return err
+			}
+			if cfg.POP3.APOP {
+				cred.APOP = pw // what APOP needs; see pop3.apop in docs/configuration.md
 			}
 			if sub == "passwd" {
 				if err := st.SetCredentials(ctx, acct.ID, cred); err != nil {

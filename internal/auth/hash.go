@@ -54,6 +54,10 @@ type Credentials struct {
 	// SCRAMSHA256 is in PostgreSQL's format:
 	// SCRAM-SHA-256$<iter>:<salt b64>$<StoredKey b64>:<ServerKey b64>
 	SCRAMSHA256 string
+	// APOP is the plaintext-equivalent secret POP3 APOP needs (RFC 1939
+	// section 7). Empty unless the operator enabled APOP when the password
+	// was set: it is as good as the password to whoever reads the database.
+	APOP string
 }
 
 // ErrMalformedHash is wrapped by the errors VerifyPassword and

@@ -40,6 +40,9 @@ type Config struct {
 
 // POP3 configures the POP3 listeners.
 type POP3 struct {
+	// APOP enables the APOP command. Off by default: it needs a
+	// plaintext-equivalent secret stored for every account.
+	APOP                bool     `toml:"apop"`
 	IdleTimeout         Duration `toml:"idle_timeout"`
 	MaxConnections      int      `toml:"max_connections"`
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`

@@ -26,7 +26,7 @@ const password = "correct horse"
 // rig is a real Mailroom (store, TLS, auth, POP3 on 110-style STLS and
 // 995-style implicit TLS listeners) on loopback.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *server.Server
 	st    store.Store
 	cfg   config.Config
@@ -52,7 +52,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func newRig(t *testing.T, tweak func(*config.Config)) *rig {
+func newRig(t *testing.T, tweak func(*config.Config)) *rig { return newRigWith(t, tweak) }
+
+// newRigTB is newRig for benchmarks.
+func newRigTB(b *testing.B) *rig { return newRigWith(b, nil) }
+
+func newRigWith(t testing.TB, tweak func(*config.Config)) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
@@ -194,7 +199,7 @@ var clientTLS = &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}
 
 // client is a line-level POP3 client.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }

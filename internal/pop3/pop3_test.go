@@ -1,8 +1,12 @@
 package pop3
 
 import (
+	"bufio"
 	"context"
+	"crypto/md5"
+	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/xdg-go/scram"
 
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
 	"mailroom/internal/store"
 )
 
@@ -434,5 +440,44 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	r.start()
 	if n := len(r.messages(acct, "INBOX")); n != 1 {
 		t.Fatalf("%d messages after shutdown, want 1", n)
+	}
+}
+
+func TestAPOP(t *testing.T) {
+	// Off by default: no timestamp, command refused.
+	r := newRig(t, nil)
+	c := r.dial(r.tls, true)
+	c.cmd("APOP ann@example.test 0123456789abcdef0123456789abcdef", "-ERR")
+
+	r = newRig(t, func(c *config.Config) { c.POP3.APOP = true })
+	cred, _ := auth.HashPassword(password, testParams)
+	cred.APOP = password
+	if _, err := r.st.CreateAccount(context.Background(), "ann@example.test", cred); err != nil {
+		t.Fatal(err)
+	}
+	r.account("bob@example.test") // password set without APOP: no secret
+	apop := func(user, secret string) (string, string) {
+		conn, err := tls.Dial("tcp", r.tls, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		cl := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+		greeting := cl.expect("+OK")
+		ts := greeting[strings.Index(greeting, "<"):]
+		sum := md5.Sum([]byte(ts + secret))
+		return cl.cmd("APOP "+user+" "+hex.EncodeToString(sum[:]), ""), ts
+	}
+	if got, ts := apop("ann@example.test", password); !strings.HasPrefix(got, "+OK maildrop") || !strings.HasSuffix(ts, "@mail.example.test>") {
+		t.Fatalf("APOP with the right secret: %q (timestamp %q)", got, ts)
+	}
+	if got, _ := apop("ann@example.test", "wrong"); !strings.HasPrefix(got, "-ERR [AUTH]") {
+		t.Fatalf("APOP with a wrong secret: %q", got)
+	}
+	if got, _ := apop("bob@example.test", password); !strings.HasPrefix(got, "-ERR [AUTH]") {
+		t.Fatalf("APOP for an account without a stored secret: %q", got)
+	}
+	if got, _ := apop("ghost@example.test", password); !strings.HasPrefix(got, "-ERR [AUTH]") {
+		t.Fatalf("APOP for an unknown account: %q", got)
 	}
 }

@@ -33,6 +33,7 @@ type Options struct {
 	Hostname      string
 	Config        config.POP3
 	AllowInsecure bool        // allow USER/PASS and AUTH without TLS (loopback tests only)
+	APOP          bool        // offer APOP (config pop3.apop)
 	TLS           *tls.Config // for STLS; nil disables it
 	ImplicitTLS   bool        // the listener already speaks TLS (995)
 	Store         store.Store
@@ -76,6 +77,7 @@ func Factory() server.Factory {
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.POP3,
 			AllowInsecure: d.Config.Auth.AllowInsecure,
+			APOP:          d.Config.POP3.APOP,
 			TLS:           d.TLSConfig(),
 			ImplicitTLS:   implicitTLS,
 			Store:         d.Store,

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -46,10 +49,11 @@ type session struct {
 	tls    bool
 	idle   bool // waiting for a command (guarded by srv.mu)
 
-	state    state
-	user     string // from USER
-	drop     *maildrop
-	accounts int64 // the locked account, 0 if none
+	state     state
+	user      string // from USER
+	timestamp string // APOP's greeting timestamp, "" without APOP
+	drop      *maildrop
+	accounts  int64 // the locked account, 0 if none
 }
 
 // interruptIfIdle ends a session that is waiting for a command (srv.mu held).
@@ -94,7 +98,13 @@ func (s *session) serve() {
 		s.tls = true
 	}
 	s.srv.log.Debug("session start", s.logger("tls", s.tls)...)
-	s.ok("Mailroom POP3 server ready")
+	if s.srv.opts.APOP {
+		// RFC 1939 section 7: a timestamp unique to this greeting.
+		s.timestamp = fmt.Sprintf("<%d.%s@%s>", time.Now().UnixNano(), s.id, s.srv.opts.Hostname)
+		s.ok("Mailroom POP3 server ready %s", s.timestamp)
+	} else {
+		s.ok("Mailroom POP3 server ready")
+	}
 	for {
 		line, err := s.readCommand()
 		if err != nil {
@@ -205,6 +215,8 @@ func (s *session) dispatch(cmd, arg string) bool {
 			s.passCmd(arg)
 		case "AUTH":
 			return s.authCmd(arg)
+		case "APOP":
+			s.apopCmd(arg)
 		case "STAT", "LIST", "RETR", "DELE", "RSET", "TOP", "UIDL":
 			s.err("log in first")
 		default:
@@ -340,6 +352,51 @@ func (s *session) passCmd(arg string) {
 			s.srv.log.Error("authentication error", s.logger("err", err)...)
 			s.err("[SYS/TEMP] temporary failure, try again later")
 		}
+		return
+	}
+	s.login(p)
+}
+
+// apopCmd logs in with APOP (RFC 1939 section 7): the client proves it
+// knows the secret with MD5(timestamp + secret).
+func (s *session) apopCmd(arg string) {
+	if s.timestamp == "" {
+		s.err("APOP is not enabled on this server")
+		return
+	}
+	if !s.passwordsAllowed() {
+		s.err("[AUTH] APOP needs TLS: issue STLS first")
+		return
+	}
+	name, digest, ok := strings.Cut(strings.TrimSpace(arg), " ")
+	if !ok || name == "" {
+		s.err("usage: APOP name digest")
+		return
+	}
+	a := s.srv.opts.Auth
+	if err := a.WaitThrottle(s.ctx, s.remote, "pop3", name); err != nil {
+		s.err("[AUTH] invalid user name or digest")
+		return
+	}
+	secret := ""
+	p, _, err := s.srv.opts.Store.LookupCredentials(s.ctx, name)
+	if err == nil {
+		var cred auth.Credentials
+		if cred, err = s.srv.opts.Store.Credentials(s.ctx, p.AccountID); err == nil {
+			secret = cred.APOP
+		}
+	}
+	if err != nil && !errors.Is(err, auth.ErrUnknownAccount) {
+		s.srv.log.Error("APOP lookup failed", s.logger("err", err)...)
+		s.err("[SYS/TEMP] temporary failure, try again later")
+		return
+	}
+	sum := md5.Sum([]byte(s.timestamp + secret))
+	want := hex.EncodeToString(sum[:])
+	good := secret != "" && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(strings.TrimSpace(digest)))) == 1
+	a.Record(s.remote, "pop3", name, good)
+	if !good {
+		s.err("[AUTH] invalid user name or digest")
 		return
 	}
 	s.login(p)

@@ -139,8 +139,8 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 		} else if what != "" {
 			return fmt.Errorf("%s is already %s: %w", acct.Email, what, store.ErrExists)
 		}
-		if err := tx.exec(`INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, next_uidvalidity, created) VALUES (?, ?, ?, ?, ?, ?)`,
-			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, initialUIDValidity(tx.now), acct.Created.Unix()); err != nil {
+		if err := tx.exec(`INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, apop_secret, next_uidvalidity, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix()); err != nil {
 			return err
 		}
 		acct.ID = tx.conn.LastInsertRowID()
@@ -253,7 +253,7 @@ func (s *Store) SetCredentials(ctx context.Context, accountID int64, cred auth.C
 		return fmt.Errorf("%w: empty password hash", store.ErrInvalid)
 	}
 	return s.write(ctx, func(tx *txn) error {
-		if err := tx.exec("UPDATE accounts SET argon2id = ?, scram_sha256 = ? WHERE id = ?", cred.Argon2id, cred.SCRAMSHA256, accountID); err != nil {
+		if err := tx.exec("UPDATE accounts SET argon2id = ?, scram_sha256 = ?, apop_secret = ? WHERE id = ?", cred.Argon2id, cred.SCRAMSHA256, cred.APOP, accountID); err != nil {
 			return err
 		}
 		if tx.conn.Changes() == 0 {
@@ -269,8 +269,8 @@ func (s *Store) SetCredentials(ctx context.Context, accountID int64, cred auth.C
 func (s *Store) Credentials(ctx context.Context, accountID int64) (auth.Credentials, error) {
 	var c auth.Credentials
 	found := false
-	err := s.query(ctx, "SELECT argon2id, scram_sha256 FROM accounts WHERE id = ?", func(st *sqlite.Stmt) error {
-		c, found = auth.Credentials{Argon2id: st.ColumnText(0), SCRAMSHA256: st.ColumnText(1)}, true
+	err := s.query(ctx, "SELECT argon2id, scram_sha256, apop_secret FROM accounts WHERE id = ?", func(st *sqlite.Stmt) error {
+		c, found = auth.Credentials{Argon2id: st.ColumnText(0), SCRAMSHA256: st.ColumnText(1), APOP: st.ColumnText(2)}, true
 		return nil
 	}, accountID)
 	if err == nil && !found {

@@ -10,7 +10,7 @@ import (
 // migrations are applied in order at Open; PRAGMA user_version records how
 // many have run. Never edit a released migration: append a new one.
 var migrations = []string{
-	// 1: the initial schema.
+	// 1: the initial schema. (2 and later add to it.)
 	`
 CREATE TABLE domains (
 	id      INTEGER PRIMARY KEY,
@@ -124,6 +124,8 @@ CREATE TABLE changelog (
 	created    INTEGER NOT NULL
 );
 `,
+	// 2: the APOP secret, kept only where pop3.apop was on when the password was set.
+	`ALTER TABLE accounts ADD COLUMN apop_secret TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate applies the migrations not yet applied, each in its own
