@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"CopyMove", testCopyMove},
 		{"Feed", testFeed},
 		{"DeleteAccountFreesMail", testDeleteAccount},
+		{"POP3Marks", testPOP3Marks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -632,5 +633,30 @@ func testDeleteAccount(t *testing.T, st store.Store) {
 	again := newAccount(t, st, "demo@example.test")
 	if ml := must(st.MessageList(ctx, mailbox(t, st, again, "INBOX").ID)); len(ml) != 0 {
 		t.Fatalf("recreated account sees %d old messages", len(ml))
+	}
+}
+
+func testPOP3Marks(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	acct := newAccount(t, st, "demo@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	d := deliver(t, st, Message("pop", "x"), store.Target{MailboxID: inbox.ID})
+	if h := must(st.HiddenFromPOP3(ctx, acct.ID)); len(h) != 0 {
+		t.Fatalf("hidden before any: %v", h)
+	}
+	ok(t, st.HideFromPOP3(ctx, acct.ID, []int64{d[0].ID}))
+	ok(t, st.HideFromPOP3(ctx, acct.ID, []int64{d[0].ID})) // idempotent
+	if h := must(st.HiddenFromPOP3(ctx, acct.ID)); !h[d[0].ID] || len(h) != 1 {
+		t.Fatalf("hidden %v", h)
+	}
+	// Switching POP3 off and on records when it was switched on.
+	before := time.Now().Unix()
+	ok(t, st.SetSettings(ctx, acct.ID, map[string]string{"pop3.enabled": "false"}))
+	if s := must(st.Settings(ctx, acct.ID)); s.Int("pop3.enabled_at") != 0 {
+		t.Fatalf("enabled_at set when switching off: %v", s)
+	}
+	ok(t, st.SetSettings(ctx, acct.ID, map[string]string{"pop3.enabled": "true"}))
+	if s := must(st.Settings(ctx, acct.ID)); s.Int("pop3.enabled_at") < before {
+		t.Fatalf("enabled_at not recorded: %v", s)
 	}
 }
