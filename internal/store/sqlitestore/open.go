@@ -298,3 +298,6 @@ func (s *Store) maintain(ctx context.Context) {
 		}
 	}
 }
+
+// Dir returns the store's data directory.
+func (s *Store) Dir() string { return s.opts.Dir }

@@ -1,0 +1,348 @@
+// Package index keeps the hot state of open mailboxes in memory for IMAP:
+// one shared Mailbox per mailbox that any session has selected, loaded once
+// from the store and kept current by the store's change feed, so SELECT,
+// FETCH FLAGS, SEARCH on flags and STORE never scan the database per
+// message.
+//
+// Sessions do not share sequence numbers: each has a View, its own list of
+// the UIDs it has been told about. At the points where IMAP allows it (RFC
+// 9051 section 7.5.1), a session calls View.Sync, which compares its view
+// with the shared state and returns what to announce: expunged messages,
+// the new message count, and flag changes. The comparison is O(1) when
+// nothing changed since the view's last Sync (a serial number), and a diff
+// of the view's UIDs against the mailbox (O(n log n)) when something did.
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"mailroom/internal/store"
+)
+
+// Registry hands out shared Mailboxes and routes change events to them.
+type Registry struct {
+	st  store.Store
+	log *slog.Logger
+
+	mu    sync.Mutex
+	boxes map[int64]*Mailbox
+
+	sub  *store.Subscription
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewRegistry starts following the store's change feed.
+func NewRegistry(st store.Store, log *slog.Logger) *Registry {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{})}
+	r.wg.Add(1)
+	go r.follow()
+	return r
+}
+
+// Close stops following the feed.
+func (r *Registry) Close() {
+	close(r.done)
+	r.sub.Close()
+	r.wg.Wait()
+}
+
+// Open returns the shared state of a mailbox, loading it on first use.
+// Call Release when the session deselects it.
+func (r *Registry) Open(ctx context.Context, mailboxID int64) (*Mailbox, error) {
+	r.mu.Lock()
+	if m, ok := r.boxes[mailboxID]; ok {
+		m.refs++
+		r.mu.Unlock()
+		<-m.loaded
+		if m.loadErr != nil {
+			r.Release(m)
+			return nil, m.loadErr
+		}
+		return m, nil
+	}
+	m := &Mailbox{id: mailboxID, refs: 1, loaded: make(chan struct{}), reg: r}
+	r.boxes[mailboxID] = m
+	r.mu.Unlock()
+
+	m.loadErr = m.load(ctx)
+	close(m.loaded)
+	if m.loadErr != nil {
+		r.Release(m)
+		return nil, m.loadErr
+	}
+	return m, nil
+}
+
+// Release drops a session's reference; the last one frees the memory.
+func (r *Registry) Release(m *Mailbox) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m.refs--
+	if m.refs == 0 && r.boxes[m.id] == m {
+		delete(r.boxes, m.id)
+	}
+}
+
+// follow applies feed events to the open mailboxes.
+func (r *Registry) follow() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.sub.Ready():
+		}
+		events, overflowed, closed := r.sub.Next()
+		if closed {
+			return
+		}
+		if overflowed {
+			// Events were lost: every open mailbox catches up from the store.
+			for _, m := range r.open() {
+				m.resync(context.Background())
+			}
+			continue
+		}
+		for _, e := range events {
+			r.apply(e)
+		}
+	}
+}
+
+func (r *Registry) open() []*Mailbox {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Mailbox, 0, len(r.boxes))
+	for _, m := range r.boxes {
+		out = append(out, m)
+	}
+	return out
+}
+
+func (r *Registry) lookup(id int64) *Mailbox {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.boxes[id]
+}
+
+func (r *Registry) apply(e store.Event) {
+	switch e.Kind {
+	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
+	default:
+		return
+	}
+	m := r.lookup(e.MailboxID)
+	if m == nil {
+		return
+	}
+	<-m.loaded
+	if m.loadErr != nil {
+		return
+	}
+	switch e.Kind {
+	case store.EventMessageAdded:
+		m.added(e.Message)
+	case store.EventFlagsChanged:
+		m.flagsChanged(e.Message)
+	case store.EventExpunged:
+		m.expunged(e.UIDs, e.ModSeq)
+	case store.EventMailboxChanged:
+		// Written by another process: catch up from the store.
+		m.resync(context.Background())
+	case store.EventMailboxDeleted:
+		m.markDeleted()
+	}
+}
+
+// ErrDeleted is returned by View.Sync once the mailbox was deleted.
+var ErrDeleted = errors.New("mailbox was deleted")
+
+// Mailbox is the shared in-memory state of one mailbox.
+type Mailbox struct {
+	id  int64
+	reg *Registry
+
+	refs    int // guarded by reg.mu
+	loaded  chan struct{}
+	loadErr error
+
+	mu            sync.RWMutex
+	uidValidity   uint32
+	uidNext       uint32
+	highestModSeq uint64
+	msgs          []store.MessageMeta // sorted by UID
+	deleted       bool
+	serial        uint64 // bumped by every change
+	recentUpTo    uint32 // UIDs up to this were \Recent for some session already
+	waiters       []chan struct{}
+}
+
+func (m *Mailbox) load(ctx context.Context) error {
+	st, err := m.reg.st.MailboxStatus(ctx, m.id)
+	if err != nil {
+		return err
+	}
+	list, err := m.reg.st.MessageList(ctx, m.id)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.uidValidity, m.uidNext, m.highestModSeq = st.UIDValidity, st.UIDNext, st.HighestModSeq
+	m.msgs = list
+	if n := len(list); n > 0 && list[n-1].UID >= m.uidNext {
+		m.uidNext = list[n-1].UID + 1
+	}
+	// Messages present at load are not \Recent for anyone (the previous
+	// process may have shown them already).
+	m.recentUpTo = m.uidNext - 1
+	return nil
+}
+
+// ID is the store's mailbox id.
+func (m *Mailbox) ID() int64 { return m.id }
+
+// State is a consistent snapshot of the mailbox counters.
+type State struct {
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Messages      int
+}
+
+// State returns the current counters.
+func (m *Mailbox) State() State {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return State{UIDValidity: m.uidValidity, UIDNext: m.uidNext, HighestModSeq: m.highestModSeq, Messages: len(m.msgs)}
+}
+
+// Message returns the current state of one message by UID.
+func (m *Mailbox) Message(uid uint32) (store.MessageMeta, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.find(uid)
+	if !ok {
+		return store.MessageMeta{}, false
+	}
+	return m.msgs[i], true
+}
+
+func (m *Mailbox) find(uid uint32) (int, bool) {
+	return slices.BinarySearchFunc(m.msgs, uid, func(x store.MessageMeta, u uint32) int {
+		switch {
+		case x.UID < u:
+			return -1
+		case x.UID > u:
+			return 1
+		}
+		return 0
+	})
+}
+
+// Changed returns a channel closed at the next change (for IDLE).
+func (m *Mailbox) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := make(chan struct{})
+	m.waiters = append(m.waiters, ch)
+	return ch
+}
+
+// changed bumps the serial and wakes IDLE waiters (m.mu held).
+func (m *Mailbox) changed() {
+	m.serial++
+	for _, w := range m.waiters {
+		close(w)
+	}
+	m.waiters = nil
+}
+
+func (m *Mailbox) added(meta store.MessageMeta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, found := m.find(meta.UID)
+	if found {
+		m.msgs[i] = meta
+	} else {
+		m.msgs = slices.Insert(m.msgs, i, meta)
+	}
+	if meta.UID >= m.uidNext {
+		m.uidNext = meta.UID + 1
+	}
+	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.changed()
+}
+
+func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, found := m.find(meta.UID)
+	if !found || m.msgs[i].ModSeq >= meta.ModSeq {
+		return // expunged meanwhile, or already newer
+	}
+	m.msgs[i].Flags, m.msgs[i].Keywords, m.msgs[i].ModSeq = meta.Flags, meta.Keywords, meta.ModSeq
+	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.changed()
+}
+
+func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gone := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		gone[u] = true
+	}
+	m.msgs = slices.DeleteFunc(m.msgs, func(x store.MessageMeta) bool { return gone[x.UID] })
+	m.highestModSeq = max(m.highestModSeq, modseq)
+	m.changed()
+}
+
+func (m *Mailbox) markDeleted() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deleted = true
+	m.changed()
+}
+
+// resync reloads the mailbox's changes from the store after lost events or
+// a change made by another process.
+func (m *Mailbox) resync(ctx context.Context) {
+	m.mu.RLock()
+	since := m.highestModSeq
+	m.mu.RUnlock()
+	ch, err := m.reg.st.ChangesSince(ctx, m.id, since)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			m.markDeleted()
+			return
+		}
+		m.reg.log.Error("index resync failed", "mailbox", m.id, "err", err)
+		return
+	}
+	for _, meta := range ch.Changed {
+		if _, present := m.Message(meta.UID); present {
+			m.flagsChanged(meta)
+		} else {
+			m.added(meta)
+		}
+	}
+	if len(ch.Vanished) > 0 {
+		m.expunged(ch.Vanished, ch.ModSeq)
+	}
+	m.mu.Lock()
+	m.highestModSeq = max(m.highestModSeq, ch.ModSeq)
+	m.mu.Unlock()
+}
+
+// String is for logs.
+func (m *Mailbox) String() string { return fmt.Sprintf("mailbox %d", m.id) }

@@ -1,0 +1,258 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/store"
+	"mailroom/internal/store/sqlitestore"
+)
+
+type fixture struct {
+	t     *testing.T
+	st    *sqlitestore.Store
+	reg   *Registry
+	inbox store.Mailbox
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir(), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	st.CreateDomain(ctx, "example.test")
+	acct, err := st.CreateAccount(ctx, "ann@example.test", auth.Credentials{Argon2id: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
+	reg := NewRegistry(st, nil)
+	t.Cleanup(reg.Close)
+	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
+}
+
+func (f *fixture) deliver(n int) []uint32 {
+	f.t.Helper()
+	ctx := context.Background()
+	var uids []uint32
+	for i := 0; i < n; i++ {
+		m, err := f.st.Stage(ctx, strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i)))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		d, err := f.st.Deliver(ctx, m, []store.Target{{MailboxID: f.inbox.ID}})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		uids = append(uids, d[0].UID)
+	}
+	return uids
+}
+
+// settle waits until the mailbox's state reflects the store (the feed is
+// asynchronous).
+func (f *fixture) settle(m *Mailbox) {
+	f.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := f.st.MailboxStatus(context.Background(), f.inbox.ID)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		s := m.State()
+		if s.HighestModSeq == st.HighestModSeq && s.Messages == st.Messages {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("index %+v never caught up with the store %+v", s, st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestViewsFollowChanges(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.deliver(3)
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	a, b := m.NewView(true), m.NewView(true)
+	if a.Len() != 3 || a.RecentCount() != 0 {
+		t.Fatalf("view at select: len %d recent %d", a.Len(), a.RecentCount())
+	}
+	idle := m.Changed()
+
+	// New mail: both views see EXISTS; \Recent goes to the first to sync.
+	f.deliver(2)
+	f.settle(m)
+	select {
+	case <-idle:
+	default:
+		t.Fatal("IDLE waiter not woken by new mail")
+	}
+	ua := a.Sync(true)
+	ub := b.Sync(true)
+	if ua.Exists != 5 || ub.Exists != 5 || ua.Recent != 2 || ub.Recent != 0 {
+		t.Fatalf("new mail: a %+v b %+v", ua, ub)
+	}
+	if u := a.Sync(true); !u.Empty() {
+		t.Fatalf("second sync not empty: %+v", u)
+	}
+
+	// Flags changed elsewhere.
+	if _, err := f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{2}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(m)
+	u := a.Sync(true)
+	if len(u.Flags) != 1 || u.Flags[0].UID != 2 || u.Flags[0].Flags != store.FlagSeen || u.SeqOf(2) != 2 {
+		t.Fatalf("flags: %+v", u)
+	}
+
+	// Expunge of 2 and 4: held back where IMAP forbids it, then announced
+	// highest sequence number first.
+	if _, err := f.st.Expunge(ctx, f.inbox.ID, []uint32{2, 4}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(m)
+	if u := b.Sync(false); len(u.Expunged) != 0 || b.Len() != 5 {
+		t.Fatalf("expunge during FETCH-by-seq: %+v len %d", u, b.Len())
+	}
+	u = b.Sync(true)
+	want := []Expunge{{Seq: 4, UID: 4}, {Seq: 2, UID: 2}}
+	if !slices.Equal(u.Expunged, want) || !slices.Equal(u.Vanished, []uint32{2, 4}) || !slices.Equal(b.UIDs(), []uint32{1, 3, 5}) {
+		t.Fatalf("expunge: %+v uids %v", u, b.UIDs())
+	}
+	if b.Seq(5) != 3 || b.UID(2) != 3 || b.Seq(2) != 0 {
+		t.Fatalf("seq mapping after expunge: %v", b.UIDs())
+	}
+}
+
+// TestManyViewsAgreeWithStore: interleaved deliveries, flag changes and
+// expunges; after every step each view, once synced, matches the store.
+func TestManyViewsAgreeWithStore(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	views := []*View{m.NewView(false), m.NewView(false), m.NewView(false)}
+	for step := 0; step < 30; step++ {
+		switch step % 3 {
+		case 0:
+			f.deliver(3)
+		case 1:
+			list, _ := f.st.MessageList(ctx, f.inbox.ID)
+			if len(list) > 0 {
+				f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{list[step%len(list)].UID}, Op: store.FlagsAdd, Flags: store.FlagFlagged})
+			}
+		case 2:
+			list, _ := f.st.MessageList(ctx, f.inbox.ID)
+			if len(list) > 1 {
+				f.st.Expunge(ctx, f.inbox.ID, []uint32{list[0].UID})
+			}
+		}
+		f.settle(m)
+		list, _ := f.st.MessageList(ctx, f.inbox.ID)
+		var want []uint32
+		for _, x := range list {
+			want = append(want, x.UID)
+		}
+		for i, v := range views {
+			if i == step%3 {
+				continue // one view lags behind a step, then catches up
+			}
+			v.Sync(true)
+			if !slices.Equal(v.UIDs(), want) {
+				t.Fatalf("step %d view %d: %v, store %v", step, i, v.UIDs(), want)
+			}
+			for _, x := range list {
+				got, ok := m.Message(x.UID)
+				if !ok || got.Flags != x.Flags || got.ModSeq != x.ModSeq {
+					t.Fatalf("step %d: index %+v, store %+v", step, got, x)
+				}
+			}
+		}
+	}
+}
+
+// TestOtherProcessChanges: a change written by another store instance (an
+// admin command, another node) reaches the index through the change log.
+func TestOtherProcessChanges(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	v := m.NewView(false)
+	other, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: f.st.Dir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := other.Stage(ctx, strings.NewReader("Subject: elsewhere\r\n\r\nx\r\n"))
+	if _, err := other.Deliver(ctx, msg, []store.Target{{MailboxID: f.inbox.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	f.settle(m)
+	if u := v.Sync(true); u.Exists != 1 {
+		t.Fatalf("change from another process: %+v", u)
+	}
+}
+
+func TestDeletedMailbox(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	mb, _ := f.st.CreateMailbox(ctx, f.inbox.AccountID, "Doomed", "")
+	m, err := f.reg.Open(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	v := m.NewView(false)
+	if err := f.st.DeleteMailbox(ctx, f.inbox.AccountID, "Doomed"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !v.Sync(true).Deleted {
+		if time.Now().After(deadline) {
+			t.Fatal("view never learned the mailbox was deleted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSharedAndReleased(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a, _ := f.reg.Open(ctx, f.inbox.ID)
+	b, _ := f.reg.Open(ctx, f.inbox.ID)
+	if a != b {
+		t.Fatal("two sessions got different copies of one mailbox")
+	}
+	f.reg.Release(a)
+	f.reg.Release(b)
+	c, _ := f.reg.Open(ctx, f.inbox.ID)
+	defer f.reg.Release(c)
+	if c == a {
+		t.Fatal("released mailbox was kept")
+	}
+	if _, err := f.reg.Open(ctx, 987654); err == nil {
+		t.Fatal("opening a missing mailbox succeeded")
+	}
+}
