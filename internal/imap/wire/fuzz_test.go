@@ -1,0 +1,258 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"unicode/utf8"
+)
+
+// fuzzLimits are small so that the fuzzer reaches them.
+const (
+	fuzzMaxLine   = 256
+	fuzzMaxInline = 128
+)
+
+func fuzzLimits() Limits {
+	return Limits{MaxLine: fuzzMaxLine, MaxLiteral: 1024, MaxInlineLiteral: fuzzMaxInline, MaxDepth: 6}
+}
+
+// readerNames are the top-level readers the decoder fuzz target drives,
+// one per command, chosen by the fuzzer.
+var readerNames = []string{
+	"atom", "astring", "nstring", "mailbox", "listmailbox", "flaglist", "seqset",
+	"datetime", "date", "fetch", "search", "literal", "number64", "list", "string8", "line",
+}
+
+// runScript reads commands from br until the input ends or the decoder
+// gives up, and returns a transcript of everything it read; the transcript
+// must not depend on how the input is chunked.
+func runScript(t *testing.T, br *bufio.Reader, which uint8) string {
+	var out strings.Builder
+	d := NewDecoder(br, fuzzLimits(), func(n int64) error {
+		fmt.Fprintf(&out, "+%d ", n)
+		if n > 512 {
+			return errors.New("no")
+		}
+		return nil
+	})
+	for cmd := 0; cmd < 64; cmd++ {
+		tag, err := d.ReadTag()
+		if err == io.EOF || errors.Is(err, ErrResync) || err != nil && !isSyntax(err) {
+			fmt.Fprintf(&out, "end %v\n", err)
+			break
+		}
+		fmt.Fprintf(&out, "tag %q ", tag)
+		if err == nil {
+			name := readerNames[(int(which)+cmd)%len(readerNames)]
+			err = d.ExpectSP()
+			if err == nil {
+				err = runReader(d, name, &out)
+			}
+			if err == nil {
+				err = d.ExpectCRLF()
+			}
+		}
+		fmt.Fprintf(&out, "err %v\n", err)
+		if err != nil {
+			if derr := d.DiscardLine(); derr != nil {
+				fmt.Fprintf(&out, "discard %v\n", derr)
+				break
+			}
+		}
+		// bounded memory: the buffers never outgrow the limits
+		if cap(d.line) > 2*fuzzMaxLine+64 || cap(d.litb) > fuzzMaxInline {
+			t.Fatalf("buffers grew: line %d, literal %d", cap(d.line), cap(d.litb))
+		}
+		if d.depth != 0 && !d.inCmd {
+			t.Fatalf("depth %d left after a command", d.depth)
+		}
+	}
+	return out.String()
+}
+
+func isSyntax(err error) bool {
+	var se *SyntaxError
+	var tl *LiteralTooLargeError
+	var re *RefusedError
+	return errors.As(err, &se) || errors.As(err, &tl) || errors.As(err, &re)
+}
+
+func runReader(d *Decoder, name string, out *strings.Builder) error {
+	var v any
+	var err error
+	switch name {
+	case "atom":
+		v, err = d.ReadAtom()
+	case "astring":
+		v, err = d.ReadAString()
+	case "nstring":
+		var ok bool
+		var s string
+		s, ok, err = d.ReadNString()
+		v = fmt.Sprint(s, ok)
+	case "mailbox":
+		v, err = d.ReadMailbox()
+	case "listmailbox":
+		v, err = d.ReadListMailbox()
+	case "flaglist":
+		v, err = d.ReadFlagList()
+	case "seqset":
+		var s SeqSet
+		var saved bool
+		s, saved, err = d.ReadSequenceSet()
+		v = fmt.Sprint(s.String(), saved)
+	case "datetime":
+		v, err = d.ReadDateTime()
+	case "date":
+		v, err = d.ReadDate()
+	case "fetch":
+		var items []FetchItem
+		items, err = d.ReadFetchItems()
+		if err == nil && d.SP() {
+			var m FetchModifiers
+			m, err = d.ReadFetchModifiers()
+			v = fmt.Sprintf("%+v", m)
+		}
+		v = fmt.Sprint(dumpItems(items), v)
+	case "search":
+		var s *Search
+		s, err = d.ReadSearch()
+		if err == nil {
+			v = dumpKey(s.Key) + s.Charset + fmt.Sprint(s.Return)
+		}
+	case "literal":
+		var l *Literal
+		l, err = d.LiteralReader()
+		if err == nil {
+			var b []byte
+			b, err = io.ReadAll(io.LimitReader(l, l.Size/2+1))
+			v = fmt.Sprint(l.Size, l.Binary, l.NonSync, crc32.ChecksumIEEE(b))
+		}
+	case "number64":
+		v, err = d.ReadNumber64()
+	case "list":
+		var items []string
+		var item func() error
+		item = func() error {
+			if c, _ := d.Peek(); c == '(' {
+				return d.ReadList(item)
+			}
+			s, err := d.ReadAString()
+			items = append(items, s)
+			return err
+		}
+		err = d.ReadList(item)
+		v = items
+	case "string8":
+		v, err = d.ReadString8()
+	case "line":
+		// the raw line reader is used between commands; here it ends one
+		if err = d.ExpectCRLF(); err == nil {
+			var b []byte
+			b, err = d.ReadLine()
+			v = string(b)
+			if err == nil {
+				// keep the script's ExpectCRLF meaningful: no command open
+				fmt.Fprintf(out, "%s=%q ", name, v)
+				return errLineDone
+			}
+		}
+	}
+	fmt.Fprintf(out, "%s=%q ", name, fmt.Sprint(v))
+	return err
+}
+
+// errLineDone marks the "line" reader, which consumes whole lines itself.
+var errLineDone = &SyntaxError{Msg: "line read"}
+
+func FuzzDecoder(f *testing.F) {
+	for _, s := range []string{
+		"a1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To)])\r\n",
+		"a FETCH 1 (BODY[1.2.MIME]<0.10> BINARY.PEEK[1] PREVIEW (LAZY)) (CHANGEDSINCE 5 VANISHED)\r\n",
+		"t SEARCH RETURN (MIN SAVE) CHARSET UTF-8 OR (SEEN $) NOT MODSEQ \"/flags/\\\\seen\" all 5 SINCE 1-Feb-1994\r\n",
+		"a APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello\r\n",
+		"a APPEND INBOX ~{3+}\r\na\x00b\r\nb NOOP\r\n",
+		"a LOGIN {3+}\r\nabc {2}\r\nxy\r\n",
+		"a LOGIN (bad) {5000+}\r\nxx\r\n",
+		"x \"quo\\\"ted\" nil {0}\r\n\r\n",
+		"a LIST \"\" %/*\r\n",
+		"t 1:*,3,5:7\r\nt $\r\n",
+		"t ((a (b)) c)\r\n",
+		"t 01-Feb-2000\r\n",
+		strings.Repeat("x", 300) + "\r\n",
+		"a\nb\r\n\r\n",
+	} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(9))
+		f.Add([]byte(s), uint8(10))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, which uint8) {
+		whole := runScript(t, bufio.NewReader(bytes.NewReader(in)), which)
+		oneByte := runScript(t, bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(in)), 16), which)
+		if whole != oneByte {
+			t.Fatalf("chunking changes the result:\n%s\n---\n%s", whole, oneByte)
+		}
+	})
+}
+
+func FuzzMUTF7(f *testing.F) {
+	for _, s := range []string{"~peter/mail/台北/日本語", "&", "Entwürfe", "𝄞&x", "a\x00\x7f", "&U,BTFw-", "&-&AGE-", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if utf8.ValidString(s) {
+			enc := EncodeMUTF7(s)
+			for i := 0; i < len(enc); i++ {
+				if enc[i] < 0x20 || enc[i] > 0x7e {
+					t.Fatalf("EncodeMUTF7(%q) = %q: not printable ASCII", s, enc)
+				}
+			}
+			dec, err := DecodeMUTF7(enc)
+			if err != nil || dec != s {
+				t.Fatalf("DecodeMUTF7(EncodeMUTF7(%q)) = %q, %v", s, dec, err)
+			}
+		}
+		if dec, err := DecodeMUTF7(s); err == nil {
+			if !utf8.ValidString(dec) {
+				t.Fatalf("DecodeMUTF7(%q) = %q: invalid UTF-8", s, dec)
+			}
+			if again, err := DecodeMUTF7(EncodeMUTF7(dec)); err != nil || again != dec {
+				t.Fatalf("re-encoding %q: %q %v", dec, again, err)
+			}
+		}
+	})
+}
+
+func FuzzParseSeqSet(f *testing.F) {
+	for _, s := range []string{"1:*,3,5:7", "*", "4294967295:1", "3,3,3"} {
+		f.Add(s, uint32(10))
+	}
+	f.Fuzz(func(t *testing.T, s string, max uint32) {
+		set, err := ParseSeqSet(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseSeqSet(set.String())
+		if err != nil || again.String() != set.String() {
+			t.Fatalf("round trip %q: %q %v", s, again, err)
+		}
+		r := set.Resolve(max)
+		for i, x := range r {
+			if x.Start == 0 || x.Start > x.Stop || i > 0 && uint64(r[i-1].Stop)+1 >= uint64(x.Start) {
+				t.Fatalf("Resolve(%q, %d) = %v: not compact", s, max, r)
+			}
+		}
+		for _, n := range []uint32{1, 2, max / 2, max, max + 1, set[0].Start, set[0].Stop} {
+			if set.Contains(n, max) != r.Contains(n, max) {
+				t.Fatalf("Contains(%d) differs between %q and its resolved form %v", n, s, r)
+			}
+		}
+	})
+}
