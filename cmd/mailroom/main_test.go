@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
 
 	"mailroom/internal/auth"
 )
@@ -387,4 +391,91 @@ func waitLog(t *testing.T, r interface{ Read([]byte) (int, error) }, marker stri
 		t.Fatalf("timed out waiting for %q", marker)
 		return ""
 	}
+}
+
+// TestBenchPOP3AgainstServe runs "mailroom bench pop3" against a real
+// "mailroom serve" with mail delivered over SMTP, and checks the report.
+func TestBenchPOP3AgainstServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	e := newEnv(t)
+	ports := freePorts(t, 2)
+	os.WriteFile(e.config, []byte(`hostname = "localhost"
+data_dir = "data"
+[listen]
+smtp = "127.0.0.1:`+ports[0]+`"
+submission = ""
+submissions = ""
+imap = ""
+imaps = ""
+pop3 = ""
+pop3s = "127.0.0.1:`+ports[1]+`"
+http = ""
+https = ""
+[tls]
+self_signed = true
+`), 0o600)
+	e.ok("", "domain", "add", "example.test")
+	for _, u := range []string{"user1", "user2"} {
+		e.ok("pass\n", "user", "add", u+"@example.test", "--password-stdin")
+	}
+	serve := exec.Command(bin, "serve", "--config", e.config)
+	stderr, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() }()
+	waitLog(t, stderr, "mailroom started")
+	for i := 0; i < 3; i++ {
+		for _, u := range []string{"user1", "user2"} {
+			c, err := smtpDial("127.0.0.1:" + ports[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.SendMail("x@remote.example", []string{u + "@example.test"}, strings.NewReader("Subject: bench\r\n\r\n.dot line\r\nbody\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+	}
+	out, err := exec.Command(bin, "bench", "pop3", "--addr", "127.0.0.1:"+ports[1], "--tls", "--insecure",
+		"--users", "user%d@example.test", "--password", "pass", "--clients", "2", "--duration", "1s", "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var rep struct {
+		Cycles int
+		Errors int
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Cycles == 0 || rep.Errors != 0 {
+		t.Fatalf("bench report: %s", out)
+	}
+}
+
+// freePorts returns n free loopback ports.
+func freePorts(t *testing.T, n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, p, _ := net.SplitHostPort(l.Addr().String())
+		l.Close()
+		out = append(out, p)
+	}
+	return out
+}
+
+func smtpDial(addr string) (*gosmtp.Client, error) {
+	c, err := gosmtp.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Hello("test.example")
 }
