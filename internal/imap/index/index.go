@@ -346,3 +346,15 @@ func (m *Mailbox) resync(ctx context.Context) {
 
 // String is for logs.
 func (m *Mailbox) String() string { return fmt.Sprintf("mailbox %d", m.id) }
+
+// Apply records a flag change this process just committed, so the session
+// that made it sees it before the feed delivers the event (which is then a
+// no-op: the modseq is not newer).
+func (m *Mailbox) Apply(meta store.MessageMeta) { m.flagsChanged(meta) }
+
+// ApplyExpunge records an expunge this process just committed.
+func (m *Mailbox) ApplyExpunge(uids []uint32) {
+	if len(uids) > 0 {
+		m.expunged(uids, 0)
+	}
+}

@@ -1,0 +1,286 @@
+package imap
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/sasl"
+)
+
+// passwordsAllowed: no password crosses a connection without TLS unless
+// the operator allowed it for loopback tests (RFC 9051 11.1, LOGINDISABLED).
+func (s *session) passwordsAllowed() bool { return s.tls || s.srv.opts.AllowInsecure }
+
+// capabilities lists exactly what this server implements, for the state.
+func (s *session) capabilities() string {
+	caps := []string{"IMAP4rev1", "IMAP4rev2"}
+	if s.state == notAuthenticated {
+		if !s.tls && s.srv.opts.TLS != nil {
+			caps = append(caps, "STARTTLS")
+		}
+		if s.passwordsAllowed() {
+			caps = append(caps, "AUTH=PLAIN", "AUTH=SCRAM-SHA-256", "SASL-IR")
+		} else {
+			caps = append(caps, "LOGINDISABLED")
+		}
+	}
+	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN",
+		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT",
+		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
+	return strings.Join(caps, " ")
+}
+
+func cmdCapability(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.untagged("CAPABILITY " + s.capabilities())
+	return s.ok(tag, "", "CAPABILITY completed")
+}
+
+func cmdNoop(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.sendUpdates(true); err != nil {
+		return err
+	}
+	return s.ok(tag, "", "NOOP completed")
+}
+
+func cmdLogout(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.untagged("BYE Mailroom logging out")
+	s.ok(tag, "", "LOGOUT completed")
+	s.state = loggedOut
+	return nil
+}
+
+func cmdStartTLS(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if s.tls {
+		return bad("already using TLS")
+	}
+	if s.srv.opts.TLS == nil {
+		return no("", "TLS is not configured on this server")
+	}
+	s.ok(tag, "", "begin TLS negotiation now")
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	if s.br.Buffered() > 0 {
+		// Commands pipelined after STARTTLS in plaintext could have been
+		// injected by an attacker (RFC 9051 11.1): refuse to go on.
+		return errBye
+	}
+	tc := tls.Server(s.conn, s.srv.opts.TLS)
+	tc.SetDeadline(time.Now().Add(time.Minute))
+	if err := tc.HandshakeContext(s.ctx); err != nil {
+		return fmt.Errorf("STARTTLS handshake: %w", err)
+	}
+	tc.SetDeadline(time.Time{})
+	s.conn = tc
+	s.br.Reset(tc)
+	s.bw.Reset(tc)
+	s.tls = true
+	s.newCodec()
+	return nil
+}
+
+func cmdLogin(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	user, err := s.dec.ReadAString()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	pass, err := s.dec.ReadAString()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if !s.passwordsAllowed() {
+		return no("PRIVACYREQUIRED", "LOGIN is disabled without TLS: use STARTTLS first")
+	}
+	p, err := s.srv.opts.Auth.Authenticate(s.ctx, s.remote, "imap", user, pass)
+	if err != nil {
+		if errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
+			return no("AUTHENTICATIONFAILED", "invalid user name or password")
+		}
+		return no("UNAVAILABLE", "temporary failure, try again later")
+	}
+	return s.loggedIn(tag, p)
+}
+
+// loggedIn checks the account may use IMAP and enters the authenticated state.
+func (s *session) loggedIn(tag string, p auth.Principal) error {
+	settings, err := s.srv.opts.Store.Settings(s.ctx, p.AccountID)
+	if err != nil {
+		return no("UNAVAILABLE", "temporary failure, try again later")
+	}
+	if !settings.Bool("imap.enabled") {
+		s.srv.log.Info("login refused: IMAP disabled", s.logger("account", p.Email)...)
+		return no("AUTHORIZATIONFAILED", "IMAP is switched off in this account's settings; switch it on in the webmail settings")
+	}
+	s.principal = p
+	s.state = authenticated
+	s.srv.log.Info("logged in", s.logger()...)
+	return s.ok(tag, "CAPABILITY "+s.capabilities(), "logged in")
+}
+
+func cmdAuthenticate(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	mech, err := s.dec.ReadAtom()
+	if err != nil {
+		return err
+	}
+	var ir []byte
+	hasIR := false
+	if s.dec.SP() {
+		line, err := s.dec.ReadAtom()
+		if err != nil {
+			return err
+		}
+		hasIR = true
+		if ir, err = decodeSASL(line); err != nil {
+			return bad("malformed initial response")
+		}
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if !s.passwordsAllowed() {
+		return no("PRIVACYREQUIRED", "authentication is disabled without TLS: use STARTTLS first")
+	}
+	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, "imap")
+	var principal *auth.Principal
+	srv, err := sasl.NewServer(s.ctx, mech, v, func(p auth.Principal) error { principal = &p; return nil })
+	if err != nil {
+		return no("", "unsupported mechanism %s", truncate(mech))
+	}
+	resp := ir
+	if !hasIR {
+		resp = nil
+	}
+	for {
+		challenge, done, err := srv.Next(resp)
+		if err != nil {
+			if errors.Is(err, sasl.ErrAuthFailed) {
+				return no("AUTHENTICATIONFAILED", "authentication failed")
+			}
+			return no("UNAVAILABLE", "temporary failure, try again later")
+		}
+		if done {
+			break
+		}
+		s.bw.WriteString("+ " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
+		line, err := s.dec.ReadLine()
+		if err != nil {
+			return err
+		}
+		if string(line) == "*" {
+			return bad("authentication cancelled")
+		}
+		if resp, err = decodeSASL(string(line)); err != nil {
+			return bad("malformed response")
+		}
+	}
+	if principal == nil {
+		return no("AUTHENTICATIONFAILED", "authentication failed")
+	}
+	return s.loggedIn(tag, *principal)
+}
+
+func decodeSASL(s string) ([]byte, error) {
+	if s == "=" {
+		return []byte{}, nil
+	}
+	return base64.StdEncoding.DecodeString(s)
+}
+
+func cmdEnable(s *session, tag string, _ bool) error {
+	var enabled []string
+	for s.dec.SP() {
+		name, err := s.dec.ReadAtom()
+		if err != nil {
+			return err
+		}
+		switch strings.ToUpper(name) {
+		case "IMAP4REV2":
+			if !s.rev2 {
+				s.rev2, s.utf8 = true, true
+				enabled = append(enabled, "IMAP4rev2")
+			}
+		case "UTF8=ACCEPT":
+			if !s.utf8 {
+				s.utf8 = true
+				enabled = append(enabled, "UTF8=ACCEPT")
+			}
+		}
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.enc.SetUTF8(s.utf8)
+	s.untagged(strings.TrimSpace("ENABLED " + strings.Join(enabled, " ")))
+	return s.ok(tag, "", "ENABLE completed")
+}
+
+func cmdID(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	// The client's parameters are read and ignored (RFC 2971 allows it),
+	// except for logging.
+	c, err := s.dec.Peek()
+	if err != nil {
+		return err
+	}
+	if c == '(' {
+		var fields []string
+		if err := s.dec.ReadList(func() error {
+			k, err := s.dec.ReadString()
+			if err != nil {
+				return err
+			}
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+			v, _, err := s.dec.ReadNString()
+			fields = append(fields, k+"="+v)
+			return err
+		}); err != nil {
+			return err
+		}
+		s.srv.log.Debug("client ID", s.logger("id", strings.Join(fields, " "))...)
+	} else if atom, err := s.dec.ReadAtom(); err != nil {
+		return err
+	} else if !strings.EqualFold(atom, "NIL") {
+		return bad("ID wants a parameter list or NIL")
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.untagged(`ID ("name" "Mailroom" "vendor" "Mailroom")`)
+	return s.ok(tag, "", "ID completed")
+}

@@ -1,0 +1,277 @@
+package imap
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"mailroom/internal/imap/wire"
+	"mailroom/internal/store"
+)
+
+// readMailboxName reads a mailbox argument and converts it to the store's
+// UTF-8 form: modified UTF-7 from clients that did not enable UTF-8.
+func (s *session) readMailboxName() (string, error) {
+	name, err := s.dec.ReadMailbox()
+	if err != nil {
+		return "", err
+	}
+	return s.fromWire(name)
+}
+
+func (s *session) fromWire(name string) (string, error) {
+	if s.utf8 || strings.EqualFold(name, "INBOX") {
+		return name, nil
+	}
+	decoded, err := wire.DecodeMUTF7(name)
+	if err != nil {
+		// 8-bit octets never occur in modified UTF-7, so a name with valid
+		// UTF-8 in it is unambiguous: clients that speak IMAP4rev2 send
+		// UTF-8 even before ENABLE.
+		if utf8.ValidString(name) && hasNonASCII(name) {
+			return name, nil
+		}
+		return "", bad("mailbox name is not valid modified UTF-7")
+	}
+	return decoded, nil
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// storeError maps store errors of mailbox operations to IMAP replies.
+func storeError(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return no("NONEXISTENT", "%s: no such mailbox", what)
+	case errors.Is(err, store.ErrExists):
+		return no("ALREADYEXISTS", "%s already exists", what)
+	case errors.Is(err, store.ErrHasChildren):
+		return no("INUSE", "%s has child mailboxes: delete them first", what)
+	case errors.Is(err, store.ErrProtected):
+		return no("CANNOT", "%s: not allowed", what)
+	case errors.Is(err, store.ErrInvalid):
+		return no("CANNOT", "%s: %v", what, err)
+	}
+	return err
+}
+
+func cmdSelect(s *session, tag string, _ bool) error  { return s.selectMailbox(tag, false) }
+func cmdExamine(s *session, tag string, _ bool) error { return s.selectMailbox(tag, true) }
+
+func (s *session) selectMailbox(tag string, readOnly bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	// A failed SELECT leaves no mailbox selected (RFC 9051 6.3.2).
+	if s.sel != nil {
+		s.unselect()
+		s.untagged("OK [CLOSED] previous mailbox closed")
+	}
+	mb, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	if err != nil {
+		return storeError(err, name)
+	}
+	box, err := s.srv.opts.Registry.Open(s.ctx, mb.ID)
+	if err != nil {
+		return storeError(err, name)
+	}
+	view := box.NewView(!s.rev2)
+	s.sel = &selection{mb: mb, box: box, view: view, readOnly: readOnly}
+	s.state = selected
+	st := box.State()
+	s.bw.WriteString(fmt.Sprintf("* %d EXISTS\r\n", view.Len()))
+	if !s.rev2 {
+		s.bw.WriteString(fmt.Sprintf("* %d RECENT\r\n", view.RecentCount()))
+	}
+	s.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`)
+	if readOnly {
+		s.untagged(`OK [PERMANENTFLAGS ()] read-only`)
+	} else {
+		s.untagged(`OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] flags permitted`)
+	}
+	s.untagged(fmt.Sprintf("OK [UIDVALIDITY %d] UIDs valid", st.UIDValidity))
+	s.untagged(fmt.Sprintf("OK [UIDNEXT %d] predicted next UID", st.UIDNext))
+	if !s.rev2 {
+		if first := s.firstUnseen(); first > 0 {
+			s.untagged(fmt.Sprintf("OK [UNSEEN %d] first unseen", first))
+		}
+	}
+	s.bw.WriteString("* LIST () \"/\" ")
+	s.enc.Mailbox(mb.Name)
+	s.bw.WriteString("\r\n")
+	code, verb := "READ-WRITE", "SELECT"
+	if readOnly {
+		code, verb = "READ-ONLY", "EXAMINE"
+	}
+	return s.ok(tag, code, verb+" completed")
+}
+
+// firstUnseen is the sequence number of the first message without \Seen.
+func (s *session) firstUnseen() int {
+	for i, uid := range s.sel.view.UIDs() {
+		if m, ok := s.sel.box.Message(uid); ok && m.Flags&store.FlagSeen == 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func (s *session) unselect() {
+	if s.sel != nil {
+		s.srv.opts.Registry.Release(s.sel.box)
+		s.sel = nil
+		s.state = authenticated
+	}
+}
+
+func cmdUnselect(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.unselect()
+	return s.ok(tag, "", "UNSELECT completed")
+}
+
+// CLOSE silently expunges \Deleted messages unless read-only.
+func cmdClose(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if !s.sel.readOnly {
+		if _, err := s.expungeDeleted(nil); err != nil {
+			return err
+		}
+	}
+	s.unselect()
+	return s.ok(tag, "", "CLOSE completed")
+}
+
+func cmdCreate(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	var use store.SpecialUse
+	if s.dec.SP() { // CREATE-SPECIAL-USE: (USE (\Archive))
+		if err := s.dec.ReadList(func() error {
+			kw, err := s.dec.ReadAtom()
+			if err != nil {
+				return err
+			}
+			if !strings.EqualFold(kw, "USE") {
+				return bad("unknown CREATE parameter %s", truncate(kw))
+			}
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+			return s.dec.ReadList(func() error {
+				f, err := s.dec.ReadFlag()
+				if err != nil {
+					return err
+				}
+				use = store.SpecialUse(f)
+				return nil
+			})
+		}); err != nil {
+			return err
+		}
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	name = strings.TrimSuffix(name, store.Delimiter) // RFC 9051 6.3.4: a trailing delimiter is allowed
+	if _, err := s.srv.opts.Store.CreateMailbox(s.ctx, s.principal.AccountID, name, use); err != nil {
+		if errors.Is(err, store.ErrInvalid) && use != "" {
+			return no("USEATTR", "%s is not a special use this server supports", use)
+		}
+		return storeError(err, name)
+	}
+	return s.ok(tag, "", "CREATE completed")
+}
+
+func cmdDelete(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.srv.opts.Store.DeleteMailbox(s.ctx, s.principal.AccountID, name); err != nil {
+		return storeError(err, name)
+	}
+	return s.ok(tag, "", "DELETE completed")
+}
+
+func cmdRename(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	from, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	to, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.srv.opts.Store.RenameMailbox(s.ctx, s.principal.AccountID, from, to); err != nil {
+		return storeError(err, from)
+	}
+	return s.ok(tag, "", "RENAME completed")
+}
+
+func cmdSubscribe(s *session, tag string, _ bool) error   { return s.subscribe(tag, true) }
+func cmdUnsubscribe(s *session, tag string, _ bool) error { return s.subscribe(tag, false) }
+
+func (s *session) subscribe(tag string, on bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.srv.opts.Store.SetSubscribed(s.ctx, s.principal.AccountID, name, on); err != nil {
+		return storeError(err, name)
+	}
+	return s.ok(tag, "", "completed")
+}
+
+func cmdNamespace(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.untagged(`NAMESPACE (("" "/")) NIL NIL`)
+	return s.ok(tag, "", "NAMESPACE completed")
+}

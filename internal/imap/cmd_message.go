@@ -1,0 +1,431 @@
+package imap
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/store"
+)
+
+func cmdCheck(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.sendUpdates(true); err != nil {
+		return err
+	}
+	return s.ok(tag, "", "CHECK completed")
+}
+
+func (s *session) writable() error {
+	if s.sel.readOnly {
+		return no("READ-ONLY", "the mailbox is selected read-only (EXAMINE)")
+	}
+	return nil
+}
+
+func cmdStore(s *session, tag string, uid bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	set, saved, err := s.dec.ReadSequenceSet()
+	if err != nil {
+		return err
+	}
+	set = set.Clone()
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	item, err := s.dec.ReadAtom()
+	if err != nil {
+		return err
+	}
+	item = strings.ToUpper(item)
+	silent := strings.HasSuffix(item, ".SILENT")
+	item = strings.TrimSuffix(item, ".SILENT")
+	var op store.StoreOp
+	switch item {
+	case "FLAGS":
+		op = store.FlagsReplace
+	case "+FLAGS":
+		op = store.FlagsAdd
+	case "-FLAGS":
+		op = store.FlagsRemove
+	default:
+		return bad("STORE wants FLAGS, +FLAGS or -FLAGS")
+	}
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	var names []string
+	if c, _ := s.dec.Peek(); c == '(' {
+		if names, err = s.dec.ReadFlagList(); err != nil {
+			return err
+		}
+		names = append([]string(nil), names...)
+	} else {
+		for {
+			f, err := s.dec.ReadFlag()
+			if err != nil {
+				return err
+			}
+			names = append(names, f)
+			if !s.dec.SP() {
+				break
+			}
+		}
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	uids, err := s.resolve(set, saved, uid)
+	if err != nil {
+		return err
+	}
+	var flags store.Flags
+	var keywords []string
+	for _, n := range names {
+		if f, ok := store.ParseFlag(n); ok {
+			flags |= f
+		} else if strings.EqualFold(n, `\Recent`) {
+			continue // not settable (RFC 3501 2.3.2)
+		} else if store.ValidKeyword(n) {
+			keywords = append(keywords, n)
+		} else {
+			return bad("invalid flag %s", truncate(n))
+		}
+	}
+	res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: uids, Op: op, Flags: flags, Keywords: keywords})
+	if err != nil {
+		return err
+	}
+	// Let the shared index see our own change before we sync, so the
+	// updates below come from one consistent picture.
+	mine := make(map[uint32]bool, len(res.Updated))
+	for _, m := range res.Updated {
+		s.sel.box.Apply(m)
+		mine[m.UID] = true
+	}
+	// Other sessions' changes are reported; ours only as STORE's own
+	// response (and not at all with .SILENT).
+	if err := s.sendUpdatesExcept(uid, mine); err != nil {
+		return err
+	}
+	if !silent {
+		for _, uidv := range uids {
+			m, ok := s.sel.box.Message(uidv)
+			if !ok {
+				continue
+			}
+			s.writeFlags(s.sel.view.Seq(uidv), m, uid)
+		}
+	}
+	return s.ok(tag, "", "STORE completed")
+}
+
+// expungeDeleted removes \Deleted messages (of only, if not nil) and
+// returns their UIDs.
+func (s *session) expungeDeleted(only []uint32) ([]uint32, error) {
+	var uids []uint32
+	consider := only
+	if consider == nil {
+		consider = s.sel.view.UIDs()
+	}
+	for _, u := range consider {
+		if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagDeleted != 0 {
+			uids = append(uids, u)
+		}
+	}
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	gone, err := s.srv.opts.Store.Expunge(s.ctx, s.sel.mb.ID, uids)
+	if err != nil {
+		return nil, err
+	}
+	s.sel.box.ApplyExpunge(gone)
+	return gone, nil
+}
+
+func cmdExpunge(s *session, tag string, uid bool) error {
+	var only []uint32
+	if uid {
+		if err := s.dec.ExpectSP(); err != nil {
+			return err
+		}
+		set, saved, err := s.dec.ReadSequenceSet()
+		if err != nil {
+			return err
+		}
+		set = set.Clone()
+		if err := s.dec.ExpectCRLF(); err != nil {
+			return err
+		}
+		if only, err = s.resolve(set, saved, true); err != nil {
+			return err
+		}
+		if len(only) == 0 {
+			return s.ok(tag, "", "EXPUNGE completed (nothing to do)")
+		}
+	} else if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if _, err := s.expungeDeleted(only); err != nil {
+		return err
+	}
+	if err := s.sendUpdates(true); err != nil {
+		return err
+	}
+	return s.ok(tag, "", "EXPUNGE completed")
+}
+
+func cmdCopy(s *session, tag string, uid bool) error { return s.copyMove(tag, uid, false) }
+func cmdMove(s *session, tag string, uid bool) error { return s.copyMove(tag, uid, true) }
+
+func (s *session) copyMove(tag string, uid, move bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	set, saved, err := s.dec.ReadSequenceSet()
+	if err != nil {
+		return err
+	}
+	set = set.Clone()
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if move {
+		if err := s.writable(); err != nil {
+			return err
+		}
+	}
+	uids, err := s.resolve(set, saved, uid)
+	if err != nil {
+		return err
+	}
+	dst, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return no("TRYCREATE", "%s does not exist", name)
+		}
+		return err
+	}
+	if len(uids) == 0 {
+		return s.ok(tag, "", "nothing to do")
+	}
+	var res store.CopyResult
+	if move {
+		res, err = s.srv.opts.Store.Move(s.ctx, s.sel.mb.ID, uids, dst.ID)
+	} else {
+		res, err = s.srv.opts.Store.Copy(s.ctx, s.sel.mb.ID, uids, dst.ID)
+	}
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("COPYUID %d %s %s", res.UIDValidity, uidSet(res.SourceUIDs), uidSet(res.DestUIDs))
+	if move {
+		// RFC 6851: COPYUID in an untagged OK before the expunges.
+		s.untagged("OK [" + code + "] moved")
+		s.sel.box.ApplyExpunge(res.SourceUIDs)
+		if err := s.sendUpdates(true); err != nil {
+			return err
+		}
+		return s.ok(tag, "", "MOVE completed")
+	}
+	if err := s.sendUpdates(uid); err != nil {
+		return err
+	}
+	return s.ok(tag, code, "COPY completed")
+}
+
+// uidSet formats UIDs compactly ("1:3,7"), in the given order (COPYUID
+// pairs source and destination sets element by element).
+func uidSet(uids []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(uids); {
+		j := i
+		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(uids[i]), 10))
+		if j > i {
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatUint(uint64(uids[j]), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// cmdAppend stores messages (MULTIAPPEND: several in one command, all or
+// none) streamed from their literals.
+func cmdAppend(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.readMailboxName()
+	if err != nil {
+		return err
+	}
+	mb, lookupErr := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	var staged []store.Staged
+	var targets []store.Target
+	defer func() {
+		for _, m := range staged {
+			m.Discard()
+		}
+	}()
+	for s.dec.SP() {
+		t := store.Target{MailboxID: mb.ID}
+		c, err := s.dec.Peek()
+		if err != nil {
+			return err
+		}
+		if c == '(' {
+			names, err := s.dec.ReadFlagList()
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				if f, ok := store.ParseFlag(n); ok {
+					t.Flags |= f
+				} else if store.ValidKeyword(n) {
+					t.Keywords = append(t.Keywords, n)
+				}
+			}
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+			c, _ = s.dec.Peek()
+		}
+		if c == '"' {
+			date, err := s.dec.ReadDateTime()
+			if err != nil {
+				return err
+			}
+			t.InternalDate = date
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+		}
+		lit, err := s.dec.LiteralReader()
+		if err != nil {
+			return err
+		}
+		if lookupErr != nil {
+			// Read the literal away, then fail: the client sent it.
+			continue
+		}
+		m, err := s.srv.opts.Store.Stage(s.ctx, lit)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, m)
+		targets = append(targets, t)
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if lookupErr != nil {
+		if errors.Is(lookupErr, store.ErrNotFound) {
+			return no("TRYCREATE", "%s does not exist", name)
+		}
+		return lookupErr
+	}
+	if len(staged) == 0 {
+		return bad("APPEND needs a message")
+	}
+	var delivered []store.Delivered
+	for i, m := range staged {
+		d, err := s.srv.opts.Store.Deliver(s.ctx, m, targets[i:i+1])
+		if err != nil {
+			return err
+		}
+		delivered = append(delivered, d...)
+	}
+	var uids []uint32
+	for _, d := range delivered {
+		uids = append(uids, d.UID)
+	}
+	if s.sel != nil {
+		if err := s.sendUpdates(true); err != nil {
+			return err
+		}
+	}
+	return s.ok(tag, fmt.Sprintf("APPENDUID %d %s", delivered[0].UIDValidity, uidSet(uids)), "APPEND completed")
+}
+
+// cmdIdle waits for changes and reports them as they happen (RFC 2177),
+// until the client sends DONE.
+func cmdIdle(s *session, tag string, _ bool) error {
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	s.bw.WriteString("+ idling\r\n")
+	if err := s.sendUpdates(true); err != nil {
+		return err
+	}
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		line, err := s.dec.ReadLine()
+		if err == nil && !strings.EqualFold(strings.TrimSpace(string(line)), "DONE") {
+			err = bad("expected DONE")
+		}
+		done <- err
+	}()
+	s.srv.mu.Lock()
+	s.idle = true
+	s.conn.SetReadDeadline(time.Now().Add(2 * time.Hour)) // IDLE may outlast the normal timeout
+	s.srv.mu.Unlock()
+	defer func() {
+		s.srv.mu.Lock()
+		s.idle = false
+		s.srv.mu.Unlock()
+	}()
+	for {
+		var changed <-chan struct{}
+		if s.sel != nil {
+			changed = s.sel.box.Changed()
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				if s.srv.isClosing() {
+					s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
+					return errBye
+				}
+				return err
+			}
+			return s.ok(tag, "", "IDLE terminated")
+		case <-changed:
+			if err := s.sendUpdates(true); err != nil {
+				return err
+			}
+			if err := s.bw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}

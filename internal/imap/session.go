@@ -1,0 +1,363 @@
+package imap
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/imap/index"
+	"mailroom/internal/imap/wire"
+	"mailroom/internal/store"
+)
+
+type state int
+
+const (
+	notAuthenticated state = iota
+	authenticated
+	selected
+	loggedOut
+)
+
+// session is one IMAP connection.
+type session struct {
+	srv  *Server
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	dec  *wire.Decoder
+	enc  *wire.Encoder
+
+	id     string
+	remote netip.Addr
+	ctx    context.Context
+	tls    bool
+	idle   bool // waiting for a command or in IDLE (guarded by srv.mu)
+
+	state     state
+	principal auth.Principal
+	rev2      bool // ENABLE IMAP4rev2
+	utf8      bool // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+
+	sel *selection
+}
+
+// selection is the selected mailbox.
+type selection struct {
+	mb       store.Mailbox
+	box      *index.Mailbox
+	view     *index.View
+	readOnly bool
+}
+
+// errBye ends the session after the reply was written.
+var errBye = errors.New("session over")
+
+// taggedError is a command's failure: "tag NO/BAD [code] text".
+type taggedError struct {
+	kind string // "NO" or "BAD"
+	code string // response code without brackets, "" for none
+	text string
+}
+
+func (e *taggedError) Error() string { return e.kind + " " + e.text }
+
+func no(code, format string, args ...any) error {
+	return &taggedError{kind: "NO", code: code, text: fmt.Sprintf(format, args...)}
+}
+
+func bad(format string, args ...any) error {
+	return &taggedError{kind: "BAD", text: fmt.Sprintf(format, args...)}
+}
+
+func (s *session) logger(args ...any) []any {
+	base := []any{"session", s.id, "remote", s.remote.String()}
+	if s.state >= authenticated {
+		base = append(base, "user", s.principal.Email)
+	}
+	return append(base, args...)
+}
+
+// interruptIfIdle ends a session waiting for a command (srv.mu held).
+func (s *session) interruptIfIdle() {
+	if s.idle {
+		s.conn.SetReadDeadline(time.Now())
+	}
+}
+
+func (s *session) newCodec() {
+	s.dec = wire.NewDecoder(s.br, wire.Limits{MaxLiteral: s.srv.opts.AppendLimit, LiteralPlus: true}, s.continuation)
+	s.enc = wire.NewEncoder(s.bw)
+	s.enc.SetUTF8(s.utf8)
+}
+
+// continuation answers a synchronizing literal: the client waits for it.
+func (s *session) continuation(n int64) error {
+	s.bw.WriteString("+ Ready for literal data\r\n")
+	return s.bw.Flush()
+}
+
+func (s *session) serve() {
+	defer s.srv.forget(s)
+	defer s.conn.Close()
+	var cancel context.CancelFunc
+	s.ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	defer s.unselect()
+	var rnd [10]byte
+	rand.Read(rnd[:])
+	s.id = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:]))
+	if ap, err := netip.ParseAddrPort(s.conn.RemoteAddr().String()); err == nil {
+		s.remote = ap.Addr().Unmap()
+	}
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(time.Minute))
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			s.srv.log.Debug("TLS handshake failed", s.logger("err", err)...)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		s.tls = true
+	}
+	s.newCodec()
+	s.bw.WriteString("* OK [CAPABILITY " + s.capabilities() + "] Mailroom IMAP ready\r\n")
+	for s.state != loggedOut {
+		if err := s.command(); err != nil {
+			if !errors.Is(err, errBye) {
+				s.srv.log.Debug("session ended", s.logger("err", err)...)
+			}
+			s.bw.Flush()
+			return
+		}
+	}
+	s.bw.Flush()
+}
+
+// waitCommand flushes and reads the next tag, marking the session idle so
+// a shutdown can end it.
+func (s *session) readTag() (string, error) {
+	if s.br.Buffered() == 0 {
+		if err := s.bw.Flush(); err != nil {
+			return "", err
+		}
+	}
+	s.srv.mu.Lock()
+	if s.srv.closing {
+		s.srv.mu.Unlock()
+		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
+		return "", errBye
+	}
+	s.idle = true
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	s.srv.mu.Unlock()
+	tag, err := s.dec.ReadTag()
+	s.srv.mu.Lock()
+	s.idle = false
+	s.srv.mu.Unlock()
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout() && s.srv.isClosing():
+			s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
+			return "", errBye
+		case errors.As(err, &ne) && ne.Timeout():
+			s.bw.WriteString("* BYE autologout: idle too long\r\n")
+			return "", errBye
+		}
+	}
+	return tag, err
+}
+
+// command reads and runs one command.
+func (s *session) command() error {
+	tag, err := s.readTag()
+	if err != nil {
+		var se *wire.SyntaxError
+		if errors.As(err, &se) {
+			s.bw.WriteString("* BAD " + se.Msg + "\r\n")
+			return s.discard()
+		}
+		return err
+	}
+	err = s.dispatch(tag)
+	var te *taggedError
+	var se *wire.SyntaxError
+	var tooBig *wire.LiteralTooLargeError
+	var refused *wire.RefusedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errBye):
+		return err
+	case errors.As(err, &te):
+		s.tagged(tag, te.kind, te.code, te.text)
+		return nil
+	case errors.As(err, &se):
+		s.tagged(tag, "BAD", "", se.Msg)
+		return s.discard()
+	case errors.As(err, &tooBig):
+		s.tagged(tag, "NO", "TOOBIG", tooBig.Error())
+		return s.discard()
+	case errors.As(err, &refused):
+		return nil
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return err
+	}
+	s.srv.log.Error("command failed", s.logger("err", err)...)
+	s.tagged(tag, "NO", "SERVERBUG", "internal error, try again later")
+	return s.discard()
+}
+
+func (s *session) discard() error {
+	if err := s.dec.DiscardLine(); err != nil {
+		if errors.Is(err, wire.ErrResync) {
+			s.bw.WriteString("* BYE protocol error, closing\r\n")
+			return errBye
+		}
+		var se *wire.SyntaxError
+		if errors.As(err, &se) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// tagged writes the command's completion.
+func (s *session) tagged(tag, kind, code, text string) {
+	s.bw.WriteString(tag)
+	s.bw.WriteByte(' ')
+	s.bw.WriteString(kind)
+	s.bw.WriteByte(' ')
+	if code != "" {
+		s.bw.WriteString("[" + code + "] ")
+	}
+	s.bw.WriteString(text)
+	s.bw.WriteString("\r\n")
+}
+
+func (s *session) ok(tag, code, text string) error {
+	s.tagged(tag, "OK", code, text)
+	return nil
+}
+
+// untagged writes "* " + text + CRLF.
+func (s *session) untagged(text string) {
+	s.bw.WriteString("* ")
+	s.bw.WriteString(text)
+	s.bw.WriteString("\r\n")
+}
+
+type handler func(s *session, tag string, uid bool) error
+
+type command struct {
+	fn     handler
+	states []state
+}
+
+var (
+	anyState    = []state{notAuthenticated, authenticated, selected}
+	authOnly    = []state{notAuthenticated}
+	authedState = []state{authenticated, selected}
+	selState    = []state{selected}
+)
+
+// commandTable lists every command this server implements, with the
+// states it is valid in. It is never modified.
+var commandTable = map[string]command{
+	"CAPABILITY":   {cmdCapability, anyState},
+	"NOOP":         {cmdNoop, anyState},
+	"LOGOUT":       {cmdLogout, anyState},
+	"ID":           {cmdID, anyState},
+	"ENABLE":       {cmdEnable, authedState},
+	"STARTTLS":     {cmdStartTLS, authOnly},
+	"LOGIN":        {cmdLogin, authOnly},
+	"AUTHENTICATE": {cmdAuthenticate, authOnly},
+	"SELECT":       {cmdSelect, authedState},
+	"EXAMINE":      {cmdExamine, authedState},
+	"CREATE":       {cmdCreate, authedState},
+	"DELETE":       {cmdDelete, authedState},
+	"RENAME":       {cmdRename, authedState},
+	"SUBSCRIBE":    {cmdSubscribe, authedState},
+	"UNSUBSCRIBE":  {cmdUnsubscribe, authedState},
+	"LIST":         {cmdList, authedState},
+	"LSUB":         {cmdLsub, authedState},
+	"NAMESPACE":    {cmdNamespace, authedState},
+	"STATUS":       {cmdStatus, authedState},
+	"APPEND":       {cmdAppend, authedState},
+	"IDLE":         {cmdIdle, authedState},
+	"CHECK":        {cmdCheck, selState},
+	"CLOSE":        {cmdClose, selState},
+	"UNSELECT":     {cmdUnselect, selState},
+	"EXPUNGE":      {cmdExpunge, selState},
+	"STORE":        {cmdStore, selState},
+	"COPY":         {cmdCopy, selState},
+	"MOVE":         {cmdMove, selState},
+}
+
+func (s *session) dispatch(tag string) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	name, err := s.dec.ReadAtom()
+	if err != nil {
+		return err
+	}
+	name = strings.ToUpper(name)
+	uid := false
+	if name == "UID" {
+		if err := s.dec.ExpectSP(); err != nil {
+			return err
+		}
+		if name, err = s.dec.ReadAtom(); err != nil {
+			return err
+		}
+		name = strings.ToUpper(name)
+		switch name {
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+			uid = true
+		default:
+			return bad("UID %s is not a command", name)
+		}
+	}
+	c, ok := commandTable[name]
+	if !ok {
+		return bad("unknown command %s", truncate(name))
+	}
+	allowed := false
+	for _, st := range c.states {
+		if st == s.state {
+			allowed = true
+		}
+	}
+	if !allowed {
+		switch s.state {
+		case notAuthenticated:
+			return bad("%s needs you to log in first", name)
+		default:
+			return bad("%s is not allowed now (select a mailbox first?)", name)
+		}
+	}
+	return c.fn(s, tag, uid)
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32]
+	}
+	return s
+}

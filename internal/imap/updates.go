@@ -1,0 +1,118 @@
+package imap
+
+import (
+	"strconv"
+
+	"mailroom/internal/imap/wire"
+	"mailroom/internal/store"
+)
+
+// sendUpdates announces what changed in the selected mailbox since the
+// session last looked: EXPUNGE (only where allowExpunge: RFC 9051 7.5.1
+// forbids it during FETCH, STORE and SEARCH by sequence number), EXISTS,
+// RECENT for rev1 clients, and FETCH FLAGS.
+func (s *session) sendUpdates(allowExpunge bool) error {
+	return s.sendUpdatesExcept(allowExpunge, nil)
+}
+
+// sendUpdatesExcept is sendUpdates without flag updates of skip's UIDs.
+func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	u := s.sel.view.Sync(allowExpunge)
+	if u.Deleted {
+		s.untagged("BYE the selected mailbox was deleted by another client")
+		return errBye
+	}
+	for _, e := range u.Expunged {
+		s.bw.WriteString("* " + strconv.Itoa(e.Seq) + " EXPUNGE\r\n")
+	}
+	if u.Exists > 0 {
+		s.bw.WriteString("* " + strconv.Itoa(u.Exists) + " EXISTS\r\n")
+		if !s.rev2 {
+			s.bw.WriteString("* " + strconv.Itoa(u.Recent) + " RECENT\r\n")
+		}
+	}
+	for _, m := range u.Flags {
+		if !skip[m.UID] {
+			s.writeFlags(u.SeqOf(m.UID), m, s.rev2)
+		}
+	}
+	return nil
+}
+
+// writeFlags writes "* n FETCH (FLAGS (...))", with the UID for UID
+// commands and unsolicited updates of rev2 clients.
+func (s *session) writeFlags(seq int, m store.MessageMeta, withUID bool) {
+	b := s.bw
+	b.WriteString("* ")
+	b.WriteString(strconv.Itoa(seq))
+	b.WriteString(" FETCH (")
+	if withUID {
+		b.WriteString("UID ")
+		b.WriteString(strconv.FormatUint(uint64(m.UID), 10))
+		b.WriteByte(' ')
+	}
+	b.WriteString("FLAGS ")
+	s.enc.Flags(s.flagNames(m))
+	b.WriteString(")\r\n")
+}
+
+// flagNames lists a message's flags as IMAP names.
+func (s *session) flagNames(m store.MessageMeta) []string {
+	names := m.Flags.Names()
+	names = append(names, m.Keywords...)
+	if !s.rev2 && s.sel != nil && s.sel.view.Recent(m.UID) {
+		names = append(names, `\Recent`)
+	}
+	return names
+}
+
+// resolve turns a sequence set (of sequence numbers, or of UIDs) into the
+// UIDs of the session's view that it names, ascending.
+func (s *session) resolve(set wire.SeqSet, saved bool, uid bool) ([]uint32, error) {
+	if saved {
+		return nil, bad("no saved search result ($): SEARCHRES is not supported yet")
+	}
+	view := s.sel.view
+	uids := view.UIDs()
+	var out []uint32
+	if uid {
+		var max uint32
+		if n := len(uids); n > 0 {
+			max = uids[n-1]
+		}
+		for _, u := range uids {
+			if set.Contains(u, max) {
+				out = append(out, u)
+			}
+		}
+		return out, nil
+	}
+	n := uint32(len(uids))
+	if n == 0 && set.HasStar() {
+		return nil, bad("the mailbox is empty: there is no message *")
+	}
+	for _, r := range set {
+		start, stop := r.Start, r.Stop
+		if start == 0 {
+			start = n
+		}
+		if stop == 0 {
+			stop = n
+		}
+		if start > stop {
+			start, stop = stop, start
+		}
+		if stop > n {
+			return nil, bad("no such message: sequence number %d is beyond %d", stop, n)
+		}
+	}
+	for i, u := range uids {
+		if set.Contains(uint32(i+1), n) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
