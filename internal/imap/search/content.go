@@ -1,0 +1,203 @@
+package search
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// textScanner holds the results and buffers of one Match's content
+// passes. It is reused across parts, and across Matches through the
+// Matcher's pool: memory is fixed whatever the message, and a search over
+// many messages does not allocate per message.
+type textScanner struct {
+	ctx     context.Context
+	hit     []bool // per content leaf: found by the header pass
+	bodyHit []bool // per content leaf: found by the body pass
+	needles [][]byte
+	owners  []*node
+	ns      needleSet
+	fields  fieldReader
+	dec     decodeReader
+	chunk   []byte
+	folded  []byte
+}
+
+// headerPass answers every header leaf (opHeader, and the header half of
+// opText) in one read of the top-level header.
+func (st *matchState) headerPass() error {
+	if st.headerDone {
+		return nil
+	}
+	st.headerDone = true
+	ts := st.scanner()
+	s, err := st.loadStructure()
+	if s == nil || err != nil {
+		return err
+	}
+	body, err := st.openBody()
+	if err != nil {
+		return err
+	}
+	leaves := st.m.headerLeaves
+	left := len(leaves)
+	return ts.fields.each(st.ctx, section(body, s.Root.HeaderStart, s.Root.BodyStart), func(name, value []byte) bool {
+		// folded is "NAME: VALUE" folded, made on first need; off is
+		// where the value starts.
+		var folded []byte
+		off := -1
+		fold := func() {
+			if off < 0 {
+				ts.folded, _ = appendFold(ts.folded[:0], name, true)
+				ts.folded = append(ts.folded, ": "...)
+				off = len(ts.folded)
+				ts.folded = foldString(ts.folded, mime.DecodeHeader(string(value)))
+				folded = ts.folded
+			}
+		}
+		for _, n := range leaves {
+			if ts.hit[n.leaf] {
+				continue
+			}
+			var found bool
+			switch {
+			case n.op == opText:
+				fold()
+				found = bytes.Contains(folded, n.needle)
+			case !bytes.EqualFold(name, n.field):
+			case len(n.needle) == 0:
+				found = true // HEADER name "": the field is present
+			default:
+				fold()
+				found = bytes.Contains(folded[off:], n.needle)
+			}
+			if found {
+				ts.hit[n.leaf] = true
+				left--
+			}
+		}
+		return left > 0
+	})
+}
+
+// bodyPass answers every body leaf (opBody, and the body half of opText
+// when its header half did not match) in one read of the body.
+func (st *matchState) bodyPass() error {
+	if st.bodyDone {
+		return nil
+	}
+	st.bodyDone = true
+	ts := st.scanner()
+	ts.needles, ts.owners = ts.needles[:0], ts.owners[:0]
+	for _, n := range st.m.bodyLeaves {
+		if n.op == opText && ts.hit[n.leaf] {
+			continue
+		}
+		ts.needles = append(ts.needles, n.needle)
+		ts.owners = append(ts.owners, n)
+	}
+	if len(ts.needles) == 0 {
+		return nil
+	}
+	s, err := st.loadStructure()
+	if s == nil || err != nil {
+		return err
+	}
+	body, err := st.openBody()
+	if err != nil {
+		return err
+	}
+	ns := &ts.ns
+	ns.reset(ts.needles)
+	root := s.Root
+	root.Walk(func(p *mime.Part) bool {
+		if p != root && p.Envelope != nil {
+			// An attached message's header is text of the outer body.
+			err = ts.headerText(ns, section(body, p.HeaderStart, p.BodyStart))
+		}
+		if err == nil && len(p.Parts) == 0 && p.Type == "text" {
+			err = ts.partText(ns, p, body)
+		}
+		return err == nil && !ns.done()
+	})
+	for i, n := range ts.owners {
+		ts.bodyHit[n.leaf] = ns.hit[i]
+	}
+	return err
+}
+
+// headerText feeds the fields of a header block to ns, RFC 2047 decoded,
+// one field at a time.
+func (ts *textScanner) headerText(ns *needleSet, r io.Reader) error {
+	return ts.fields.each(ts.ctx, r, func(name, value []byte) bool {
+		ns.boundary()
+		ns.Write(name)
+		ns.Write([]byte(": "))
+		ns.Write([]byte(mime.DecodeHeader(string(value))))
+		ns.boundary()
+		return !ns.done()
+	})
+}
+
+// partText feeds a text part's content to ns: transfer-decoded, converted
+// to UTF-8, in chunks.
+func (ts *textScanner) partText(ns *needleSet, p *mime.Part, body store.Body) error {
+	src := &ioErrReader{r: section(body, p.BodyStart, p.End)}
+	var r io.Reader = src
+	switch p.Encoding {
+	case "base64":
+		ts.dec.reset(src, &base64Decoder{})
+		r = &ts.dec
+	case "quoted-printable":
+		ts.dec.reset(src, &qpDecoder{})
+		r = &ts.dec
+	}
+	cs, _ := p.Param("charset")
+	r = charsetReader(cs, r)
+	if ts.chunk == nil {
+		ts.chunk = make([]byte, chunkSize)
+	}
+	ns.boundary()
+	defer ns.boundary()
+	for !ns.done() {
+		if err := ts.ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.Read(ts.chunk)
+		ns.Write(ts.chunk[:n])
+		if err != nil {
+			// Only the store's errors count: a decoder that gives up on
+			// malformed content just ends the part.
+			return src.err
+		}
+	}
+	return nil
+}
+
+// ioErrReader remembers the error of the underlying reader, other than
+// io.EOF, so that I/O failures can be told from decoding trouble.
+type ioErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *ioErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.err = err
+	}
+	return n, err
+}
+
+// section is body[start:end], empty when the recorded offsets make no
+// sense (a corrupt structure must not fail or panic a search).
+func section(body store.Body, start, end int64) io.Reader {
+	if start < 0 || end < start {
+		start, end = 0, 0
+	}
+	return io.NewSectionReader(body, start, end-start)
+}

@@ -1,0 +1,74 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"mailroom/internal/imap/wire"
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// Message is what the evaluator can ask about one message. The IMAP
+// session implements it over the shared in-memory index (the cheap
+// fields) and the store (structure and bytes, which the evaluator asks for
+// only when a key needs them, at most once per Match).
+type Message interface {
+	Meta() store.MessageMeta
+	// Seq is the message's sequence number in the session.
+	Seq() uint32
+	// Recent reports \Recent for the session (IMAP4rev1 only).
+	Recent() bool
+	Structure(ctx context.Context) (*mime.Message, error)
+	// Body opens the message's bytes; the evaluator closes what it opens
+	// before Match returns.
+	Body(ctx context.Context) (store.Body, error)
+}
+
+// Context is the session state a search depends on.
+type Context struct {
+	// MaxSeq and MaxUID stand for "*" in sequence and UID sets (see
+	// wire.SeqSet for what they should be on an empty mailbox).
+	MaxSeq, MaxUID uint32
+	// Saved is the SEARCHRES result ("$"), as UIDs.
+	Saved wire.SeqSet
+	// Now is the time of the search. No key uses it yet; it is here for
+	// RFC 5032 OLDER/YOUNGER.
+	Now time.Time
+	// Loc is the zone in which an INTERNALDATE's calendar day is taken for
+	// BEFORE, ON, SINCE and the SAVED* keys; nil means UTC.
+	Loc *time.Location
+	// Charset is the SEARCH CHARSET argument ("" when absent). US-ASCII
+	// and UTF-8 always work; other charsets known to go-message are
+	// converted; the rest fail with ErrBadCharset.
+	Charset string
+}
+
+// Errors from Compile. A session answers ErrInvalid with BAD and
+// ErrBadCharset with NO [BADCHARSET].
+var (
+	ErrInvalid    = errors.New("search: invalid criteria")
+	ErrBadCharset = errors.New("search: unsupported charset")
+)
+
+// EmailID is the RFC 8474 EMAILID of messages with the given ContentID:
+// "M" and the decimal id. Copies of a message share it, as RFC 8474 wants,
+// and it only uses objectid characters.
+func EmailID(contentID int64) string {
+	return "M" + strconv.FormatInt(contentID, 10)
+}
+
+// parseEmailID inverts EmailID, accepting only its exact output so that
+// "M007" does not find message 7 (object ids compare as strings).
+func parseEmailID(s string) (int64, bool) {
+	if len(s) < 2 || s[0] != 'M' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[1:], 10, 64)
+	if err != nil || EmailID(n) != s {
+		return 0, false
+	}
+	return n, true
+}
