@@ -307,6 +307,8 @@ var commandTable = map[string]command{
 	"STORE":        {cmdStore, selState},
 	"COPY":         {cmdCopy, selState},
 	"MOVE":         {cmdMove, selState},
+	"FETCH":        {cmdFetch, selState},
+	"SEARCH":       {cmdSearch, selState},
 }
 
 func (s *session) dispatch(tag string) error {
