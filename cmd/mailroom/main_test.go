@@ -308,7 +308,7 @@ func TestDev(t *testing.T) {
 // ptyScript runs a command on a pseudo-terminal, answers each prompt it
 // sees with the next answer, and prints everything the command wrote.
 const ptyScript = `
-import os, pty, sys
+import os, pty, sys, time
 answers = sys.argv[1].split(",")
 pid, fd = pty.fork()
 if pid == 0:

@@ -12,6 +12,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/imap"
 	"mailroom/internal/logging"
 	"mailroom/internal/pop3"
 	"mailroom/internal/server"
@@ -27,6 +28,7 @@ func protocols() map[string]server.Factory {
 		"smtp":       smtp.Factory(smtp.Inbound),
 		"submission": smtp.Factory(smtp.Submission),
 		"pop3":       pop3.Factory(),
+		"imap":       imap.Factory(),
 	}
 }
 

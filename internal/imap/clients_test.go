@@ -1,0 +1,74 @@
+package imap
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const imaplibScript = `
+import imaplib, ssl, sys
+host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+print("login", c.login(user, pw)[0])
+print("list", len(c.list()[1]))
+typ, data = c.select("INBOX")
+print("select", typ, data[0].decode())
+typ, data = c.search(None, "UNSEEN")
+print("search", data[0].decode())
+typ, data = c.fetch("1", "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print("fetch", typ, data[0][1].decode().strip())
+typ, data = c.store("1", "+FLAGS", "(\\Flagged)")
+print("store", typ, data[0].decode())
+typ, data = c.uid("FETCH", "1", "(BODY[TEXT])")
+print("text", data[0][1].decode().strip())
+c.create('"From Python"')
+typ, data = c.copy("1", '"From Python"')
+print("copy", typ)
+print("logout", c.logout()[0])
+`
+
+func TestPythonImaplib(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	r.deliver(acct, "Subject: from python\r\n\r\nhello imaplib\r\n")
+	host, port := splitAddr(r.tls)
+	out, err := exec.Command(python, "-c", imaplibScript, host, port, "ann@example.test", password).CombinedOutput()
+	if err != nil {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	for _, want := range []string{"login OK", "select OK 1", "search 1", "Subject: from python", "store OK 1 (FLAGS (\\Flagged))", "text hello imaplib", "copy OK", "logout BYE"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("imaplib output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCurlIMAP(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is needed (scripts/install-test-deps.sh installs it)")
+	}
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	msg := "Subject: via curl\r\n\r\nbody for curl\r\n"
+	r.deliver(acct, msg)
+	out, err := exec.Command(curl, "-s", "-S", "-k", "-u", "ann@example.test:"+password, "imaps://"+r.tls+"/INBOX;UID=1").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "body for curl") {
+		t.Fatalf("curl imaps: %v\n%s", err, out)
+	}
+	out, err = exec.Command(curl, "-s", "-S", "-k", "--ssl-reqd", "-u", "ann@example.test:"+password, "imap://"+r.plain+"/").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "INBOX") {
+		t.Fatalf("curl imap STARTTLS LIST: %v\n%s", err, out)
+	}
+}
+
+func splitAddr(a string) (string, string) {
+	i := strings.LastIndexByte(a, ':')
+	return a[:i], a[i+1:]
+}

@@ -1,0 +1,317 @@
+package imap
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/imap/msgfmt"
+	"mailroom/internal/imap/search"
+	"mailroom/internal/imap/wire"
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// fetchMessage loads a message's structure and body at most once per
+// FETCH response, and only when an item needs them.
+type fetchMessage struct {
+	s         *session
+	meta      store.MessageMeta
+	structure *mime.Message
+	body      store.Body
+	begun     bool // "* n FETCH (" was written
+}
+
+func (f *fetchMessage) getStructure() (*mime.Message, error) {
+	if f.structure == nil {
+		st, err := f.s.srv.opts.Store.Structure(f.s.ctx, f.s.sel.mb.ID, f.meta.UID)
+		if err != nil {
+			return nil, err
+		}
+		f.structure = st
+	}
+	return f.structure, nil
+}
+
+func (f *fetchMessage) getBody() (store.Body, error) {
+	if f.body == nil {
+		b, err := f.s.srv.opts.Store.OpenBody(f.s.ctx, f.s.sel.mb.ID, f.meta.UID)
+		if err != nil {
+			return nil, err
+		}
+		f.body = b
+	}
+	return f.body, nil
+}
+
+func (f *fetchMessage) close() {
+	if f.body != nil {
+		f.body.Close()
+	}
+}
+
+func cmdFetch(s *session, tag string, uid bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	set, saved, err := s.dec.ReadSequenceSet()
+	if err != nil {
+		return err
+	}
+	set = set.Clone()
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	items, err := s.dec.ReadFetchItems()
+	if err != nil {
+		return err
+	}
+	var changedSince uint64
+	if s.dec.SP() {
+		mods, err := s.dec.ReadFetchModifiers()
+		if err != nil {
+			return err
+		}
+		changedSince = mods.ChangedSince
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	uids, err := s.resolve(set, saved, uid)
+	if err != nil {
+		return err
+	}
+	// New mail and flag changes may be told now; expunges not during a
+	// FETCH by sequence number (RFC 9051 7.5.1).
+	if err := s.sendUpdates(uid); err != nil {
+		return err
+	}
+	markSeen, wantUID := false, uid
+	for i := range items {
+		it := &items[i]
+		switch it.Name {
+		case "BODY", "BINARY":
+			if it.Section != nil && !it.Peek {
+				markSeen = true
+			}
+		case "RFC822", "RFC822.TEXT":
+			markSeen = true
+		case "UID":
+			wantUID = false // asked for explicitly
+		}
+	}
+	seen := map[uint32]bool{}
+	if markSeen && !s.sel.readOnly {
+		var unseen []uint32
+		for _, u := range uids {
+			if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagSeen == 0 {
+				unseen = append(unseen, u)
+			}
+		}
+		if len(unseen) > 0 {
+			res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: unseen, Op: store.FlagsAdd, Flags: store.FlagSeen})
+			if err != nil {
+				return err
+			}
+			for _, m := range res.Updated {
+				s.sel.box.Apply(m)
+				seen[m.UID] = true
+			}
+			s.sel.view.Sync(false) // our own change: no unsolicited FETCH for it
+		}
+	}
+	for _, u := range uids {
+		meta, ok := s.sel.box.Message(u)
+		if !ok {
+			continue // expunged meanwhile
+		}
+		if changedSince != 0 && meta.ModSeq <= changedSince {
+			continue
+		}
+		f := &fetchMessage{s: s, meta: meta}
+		err := s.fetchOne(f, items, wantUID, seen[u])
+		f.close()
+		if err != nil {
+			var te *taggedError
+			if errors.As(err, &te) && f.begun {
+				s.bw.WriteString(")\r\n") // end the response begun for this message
+			}
+			return err
+		}
+	}
+	return s.ok(tag, "", "FETCH completed")
+}
+
+func (s *session) fetchOne(f *fetchMessage, items []wire.FetchItem, wantUID, flagsChanged bool) error {
+	// A part whose transfer encoding we cannot decode fails BINARY before
+	// anything is written (RFC 3516: NO [UNKNOWN-CTE]).
+	for i := range items {
+		if it := &items[i]; it.Name == "BINARY" || it.Name == "BINARY.SIZE" {
+			st, err := f.getStructure()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			if err := msgfmt.CheckBinary(st, it.Section); errors.Is(err, msgfmt.ErrUnknownCTE) {
+				return no("UNKNOWN-CTE", "cannot decode the part's content transfer encoding")
+			}
+		}
+	}
+	b := s.bw
+	b.WriteString("* ")
+	b.WriteString(strconv.Itoa(s.sel.view.Seq(f.meta.UID)))
+	b.WriteString(" FETCH (")
+	f.begun = true
+	first := true
+	sp := func() {
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+	}
+	if wantUID {
+		sp()
+		b.WriteString("UID " + strconv.FormatUint(uint64(f.meta.UID), 10))
+	}
+	wroteFlags := false
+	for i := range items {
+		it := &items[i]
+		switch it.Name {
+		case "UID":
+			sp()
+			b.WriteString("UID " + strconv.FormatUint(uint64(f.meta.UID), 10))
+		case "FLAGS":
+			sp()
+			b.WriteString("FLAGS ")
+			s.enc.Flags(s.flagNames(f.meta))
+			wroteFlags = true
+		case "INTERNALDATE":
+			sp()
+			b.WriteString("INTERNALDATE ")
+			s.enc.DateTime(time.Unix(f.meta.InternalDate, 0))
+		case "RFC822.SIZE":
+			sp()
+			b.WriteString("RFC822.SIZE " + strconv.FormatInt(f.meta.Size, 10))
+		case "MODSEQ":
+			sp()
+			b.WriteString("MODSEQ (" + strconv.FormatUint(f.meta.ModSeq, 10) + ")")
+		case "EMAILID":
+			sp()
+			b.WriteString("EMAILID (" + search.EmailID(f.meta.ContentID) + ")")
+		case "THREADID":
+			sp()
+			b.WriteString("THREADID NIL") // no threading yet (RFC 8474 allows NIL)
+		case "PREVIEW":
+			st, err := f.getStructure()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			sp()
+			b.WriteString("PREVIEW ")
+			s.enc.NString(st.Preview)
+		case "ENVELOPE":
+			st, err := f.getStructure()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			sp()
+			b.WriteString("ENVELOPE ")
+			msgfmt.Envelope(s.enc, st.Root.Envelope)
+		case "BODYSTRUCTURE", "BODY":
+			if it.Section != nil {
+				if err := s.fetchSection(f, it, sp); err != nil {
+					return err
+				}
+				continue
+			}
+			st, err := f.getStructure()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			sp()
+			b.WriteString(it.Name + " ")
+			msgfmt.BodyStructure(s.enc, st, it.Name == "BODYSTRUCTURE")
+		case "BINARY", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+			if err := s.fetchSection(f, it, sp); err != nil {
+				return err
+			}
+		case "BINARY.SIZE":
+			st, err := f.getStructure()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			body, err := f.getBody()
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			n, err := msgfmt.BinarySize(st, body, it.Section)
+			if errors.Is(err, msgfmt.ErrUnknownCTE) {
+				return no("UNKNOWN-CTE", "cannot decode the part's content transfer encoding")
+			}
+			if err != nil {
+				return s.fetchErr(err)
+			}
+			sp()
+			s.enc.FetchKey(it)
+			b.WriteString(" " + strconv.FormatInt(n, 10))
+		default:
+			return bad("FETCH %s is not supported", truncate(it.Name))
+		}
+	}
+	if flagsChanged && !wroteFlags {
+		sp()
+		b.WriteString("FLAGS ")
+		s.enc.Flags(s.flagNames(f.meta))
+	}
+	b.WriteString(")\r\n")
+	return nil
+}
+
+// fetchSection writes BODY[...], BINARY[...] and the RFC822 forms.
+func (s *session) fetchSection(f *fetchMessage, it *wire.FetchItem, sp func()) error {
+	st, err := f.getStructure()
+	if err != nil {
+		return s.fetchErr(err)
+	}
+	body, err := f.getBody()
+	if err != nil {
+		return s.fetchErr(err)
+	}
+	sec := it.Section
+	switch it.Name {
+	case "RFC822":
+		sec = &wire.Section{}
+	case "RFC822.HEADER":
+		sec = &wire.Section{Specifier: "HEADER"}
+	case "RFC822.TEXT":
+		sec = &wire.Section{Specifier: "TEXT"}
+	}
+	sp()
+	if strings.HasPrefix(it.Name, "RFC822") {
+		s.bw.WriteString(it.Name)
+	} else {
+		s.enc.FetchKey(it)
+	}
+	s.bw.WriteByte(' ')
+	if it.Name == "BINARY" {
+		err = msgfmt.WriteBinary(s.enc, st, body, sec, it.Partial)
+		if errors.Is(err, msgfmt.ErrUnknownCTE) {
+			return no("UNKNOWN-CTE", "cannot decode the part's content transfer encoding")
+		}
+	} else {
+		err = msgfmt.WriteSection(s.enc, st, body, sec, it.Partial)
+	}
+	if err != nil {
+		// Octets were announced and not all sent: the stream is broken.
+		s.srv.log.Error("FETCH of a message body failed", s.logger("uid", f.meta.UID, "err", err)...)
+		return errBye
+	}
+	return nil
+}
+
+func (s *session) fetchErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return no("EXPUNGEISSUED", "a message was expunged by another client meanwhile")
+	}
+	return err
+}

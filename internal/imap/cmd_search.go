@@ -1,0 +1,120 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/imap/search"
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// searchMessage adapts one message of the selected mailbox to the
+// evaluator: cheap fields from the shared index, content from the store
+// only if a key needs it.
+type searchMessage struct {
+	s    *session
+	meta store.MessageMeta
+	seq  uint32
+}
+
+func (m *searchMessage) Meta() store.MessageMeta { return m.meta }
+func (m *searchMessage) Seq() uint32             { return m.seq }
+func (m *searchMessage) Recent() bool            { return m.s.sel.view.Recent(m.meta.UID) }
+
+func (m *searchMessage) Structure(ctx context.Context) (*mime.Message, error) {
+	return m.s.srv.opts.Store.Structure(ctx, m.s.sel.mb.ID, m.meta.UID)
+}
+
+func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {
+	return m.s.srv.opts.Store.OpenBody(ctx, m.s.sel.mb.ID, m.meta.UID)
+}
+
+func cmdSearch(s *session, tag string, uid bool) error {
+	if err := s.dec.ExpectSP(); err != nil {
+		return err
+	}
+	q, err := s.dec.ReadSearch()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.ExpectCRLF(); err != nil {
+		return err
+	}
+	if err := s.sendUpdates(uid); err != nil {
+		return err
+	}
+	view := s.sel.view
+	uids := view.UIDs()
+	var maxUID uint32
+	if n := len(uids); n > 0 {
+		maxUID = uids[n-1]
+	}
+	m, err := search.Compile(q.Key, search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Now: time.Now(), Charset: q.Charset})
+	switch {
+	case errors.Is(err, search.ErrBadCharset):
+		return no("BADCHARSET", "unsupported charset; use UTF-8")
+	case err != nil:
+		return bad("%v", err)
+	}
+	var hits []uint32 // sequence numbers or UIDs, ascending
+	for i, u := range uids {
+		meta, ok := s.sel.box.Message(u)
+		if !ok {
+			continue
+		}
+		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(i + 1)})
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // expunged meanwhile
+			}
+			return err
+		}
+		if match {
+			if uid {
+				hits = append(hits, u)
+			} else {
+				hits = append(hits, uint32(i+1))
+			}
+		}
+	}
+	if q.Return == nil {
+		var b strings.Builder
+		b.WriteString("SEARCH")
+		for _, h := range hits {
+			b.WriteByte(' ')
+			b.WriteString(strconv.FormatUint(uint64(h), 10))
+		}
+		s.untagged(b.String())
+		return s.ok(tag, "", "SEARCH completed")
+	}
+	// ESEARCH (RFC 4731).
+	r := q.Return
+	if r.Save {
+		return no("CANNOT", "SEARCHRES (RETURN SAVE) is not supported yet")
+	}
+	var b strings.Builder
+	b.WriteString(`ESEARCH (TAG "` + tag + `")`)
+	if uid {
+		b.WriteString(" UID")
+	}
+	if len(hits) > 0 {
+		if r.Min {
+			b.WriteString(" MIN " + strconv.FormatUint(uint64(hits[0]), 10))
+		}
+		if r.Max {
+			b.WriteString(" MAX " + strconv.FormatUint(uint64(hits[len(hits)-1]), 10))
+		}
+		if r.All {
+			b.WriteString(" ALL " + uidSet(hits))
+		}
+	}
+	if r.Count {
+		b.WriteString(" COUNT " + strconv.Itoa(len(hits)))
+	}
+	s.untagged(b.String())
+	return s.ok(tag, "", "SEARCH completed")
+}
