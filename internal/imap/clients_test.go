@@ -1,9 +1,15 @@
 package imap
 
 import (
+	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"mailroom/internal/store"
 )
 
 const imaplibScript = `
@@ -71,4 +77,48 @@ func TestCurlIMAP(t *testing.T) {
 func splitAddr(a string) (string, string) {
 	i := strings.LastIndexByte(a, ':')
 	return a[:i], a[i+1:]
+}
+
+// TestMbsync: isync's mbsync, unmodified, syncs both ways: mail down to a
+// Maildir, then a flag set and a message deleted locally back up.
+func TestMbsync(t *testing.T) {
+	mbsync, err := exec.LookPath("mbsync")
+	if err != nil {
+		t.Fatal("mbsync is needed (scripts/install-test-deps.sh installs isync)")
+	}
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	r.deliver(acct, "Subject: one\r\n\r\nfirst\r\n")
+	r.deliver(acct, "Subject: two\r\n\r\nsecond\r\n")
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "mail"), 0o700)
+	host, port := splitAddr(r.tls)
+	rc := filepath.Join(dir, "mbsyncrc")
+	os.WriteFile(rc, []byte("IMAPAccount a\nHost "+host+"\nPort "+port+"\nUser ann@example.test\nPass \""+password+"\"\n"+
+		"SSLType IMAPS\nCertificateFile "+filepath.Join(r.srv.Deps().Config.DataDir, "tls", "selfsigned.crt")+"\n\n"+
+		"IMAPStore remote\nAccount a\n\nMaildirStore local\nPath "+dir+"/mail/\nInbox "+dir+"/mail/INBOX\nSubFolders Verbatim\n\n"+
+		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"), 0o600)
+	sync := func() {
+		t.Helper()
+		if out, err := exec.Command(mbsync, "-c", rc, "c").CombinedOutput(); err != nil {
+			t.Fatalf("mbsync: %v\n%s", err, out)
+		}
+	}
+	sync()
+	files, _ := filepath.Glob(filepath.Join(dir, "mail", "INBOX", "new", "*"))
+	if len(files) != 2 {
+		t.Fatalf("mbsync fetched %d messages, want 2", len(files))
+	}
+	sort.Strings(files)
+	// Local changes: read the first (Maildir flag S), trash the second (T).
+	os.Rename(files[0], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[0])+":2,S"))
+	os.Rename(files[1], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[1])+":2,T"))
+	sync()
+	list, err := r.st.MessageList(context.Background(), r.mailbox(acct, "INBOX").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Flags&store.FlagSeen == 0 {
+		t.Fatalf("after syncing local changes up: %+v", list)
+	}
 }
