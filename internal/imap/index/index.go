@@ -31,6 +31,7 @@ type Registry struct {
 
 	mu    sync.Mutex
 	boxes map[int64]*Mailbox
+	tick  uint64 // orders releases, for keepIdle
 
 	sub  *store.Subscription
 	done chan struct{}
@@ -82,13 +83,42 @@ func (r *Registry) Open(ctx context.Context, mailboxID int64) (*Mailbox, error) 
 	return m, nil
 }
 
-// Release drops a session's reference; the last one frees the memory.
+// keepIdle is how many mailboxes no session has selected stay loaded (and
+// current, since they keep following the feed): a client that selects
+// INBOX, then Sent, then INBOX again does not reload a 100,000-message
+// index each time. The least recently released go first.
+const keepIdle = 32
+
+// Release drops a session's reference. Unused mailboxes stay loaded up to
+// keepIdle of them.
 func (r *Registry) Release(m *Mailbox) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m.refs--
-	if m.refs == 0 && r.boxes[m.id] == m {
+	if m.refs > 0 || r.boxes[m.id] != m {
+		return
+	}
+	if m.loadErr != nil {
 		delete(r.boxes, m.id)
+		return
+	}
+	r.tick++
+	m.released = r.tick
+	var idle []*Mailbox
+	for _, b := range r.boxes {
+		if b.refs == 0 {
+			idle = append(idle, b)
+		}
+	}
+	for len(idle) > keepIdle {
+		oldest := 0
+		for i, b := range idle {
+			if b.released < idle[oldest].released {
+				oldest = i
+			}
+		}
+		delete(r.boxes, idle[oldest].id)
+		idle = append(idle[:oldest], idle[oldest+1:]...)
 	}
 }
 
@@ -171,9 +201,10 @@ type Mailbox struct {
 	id  int64
 	reg *Registry
 
-	refs    int // guarded by reg.mu
-	loaded  chan struct{}
-	loadErr error
+	refs     int    // guarded by reg.mu
+	released uint64 // reg.tick at the last release, guarded by reg.mu
+	loaded   chan struct{}
+	loadErr  error
 
 	mu            sync.RWMutex
 	uidValidity   uint32

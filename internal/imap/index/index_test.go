@@ -247,10 +247,30 @@ func TestSharedAndReleased(t *testing.T) {
 	}
 	f.reg.Release(a)
 	f.reg.Release(b)
+	// Kept loaded while unused, and kept current.
+	f.deliver(1)
 	c, _ := f.reg.Open(ctx, f.inbox.ID)
-	defer f.reg.Release(c)
-	if c == a {
-		t.Fatal("released mailbox was kept")
+	if c != a {
+		t.Fatal("a recently released mailbox was loaded again")
+	}
+	f.settle(c)
+	f.reg.Release(c)
+	// More unused mailboxes than keepIdle: the least recently used goes.
+	for i := 0; i < keepIdle+1; i++ {
+		mb, err := f.st.CreateMailbox(ctx, f.inbox.AccountID, fmt.Sprintf("box%d", i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := f.reg.Open(ctx, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.reg.Release(m)
+	}
+	d, _ := f.reg.Open(ctx, f.inbox.ID)
+	defer f.reg.Release(d)
+	if d == a {
+		t.Fatal("the least recently used mailbox was not evicted")
 	}
 	if _, err := f.reg.Open(ctx, 987654); err == nil {
 		t.Fatal("opening a missing mailbox succeeded")

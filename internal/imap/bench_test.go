@@ -1,0 +1,59 @@
+package imap
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"mailroom/internal/store"
+)
+
+// BenchmarkMailbox100k measures, over a real TLS connection, on a
+// 100,000-message INBOX: SELECT, UID FETCH 1:* (UID FLAGS), and ENVELOPE +
+// BODYSTRUCTURE of the newest 100 messages. Each step's time is reported
+// separately (client-side, so it includes reading the responses).
+func BenchmarkMailbox100k(b *testing.B) {
+	r := newRig(b)
+	acct := r.account("ann@example.test")
+	ctx := context.Background()
+	m, err := r.st.Stage(ctx, strings.NewReader(multipart))
+	if err != nil {
+		b.Fatal(err)
+	}
+	inbox := r.mailbox(acct, "INBOX")
+	for done := 0; done < 100_000; done += 1000 {
+		targets := make([]store.Target, 1000)
+		for i := range targets {
+			targets[i] = store.Target{MailboxID: inbox.ID}
+			if i%3 == 0 {
+				targets[i].Flags = store.FlagSeen
+			}
+		}
+		if _, err := r.st.Deliver(ctx, m, targets); err != nil {
+			b.Fatal(err)
+		}
+	}
+	x := r.raw(true)
+	x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
+	var sel, fetchFlags, fetchEnv time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		x.cmd("s", "SELECT INBOX", "OK")
+		sel += time.Since(start)
+		start = time.Now()
+		if n := len(x.cmd("f", "UID FETCH 1:* (UID FLAGS)", "OK")); n != 100_001 {
+			b.Fatalf("%d lines", n)
+		}
+		fetchFlags += time.Since(start)
+		start = time.Now()
+		x.cmd("e", "FETCH 99901:* (ENVELOPE BODYSTRUCTURE)", "OK")
+		fetchEnv += time.Since(start)
+		x.cmd("u", "UNSELECT", "OK")
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(sel.Microseconds())/n/1000, "SELECT-ms")
+	b.ReportMetric(float64(fetchFlags.Microseconds())/n/1000, "FETCH-FLAGS-ms")
+	b.ReportMetric(float64(fetchEnv.Microseconds())/n/1000, "ENV+BS-100-ms")
+}
