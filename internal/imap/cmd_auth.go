@@ -30,7 +30,8 @@ func (s *session) capabilities() string {
 		}
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN",
-		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT",
+		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC",
+		"ESEARCH", "STATUS=SIZE", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
 	return strings.Join(caps, " ")
 }
@@ -235,6 +236,16 @@ func cmdEnable(s *session, tag string, _ bool) error {
 			if !s.utf8 {
 				s.utf8 = true
 				enabled = append(enabled, "UTF8=ACCEPT")
+			}
+		case "CONDSTORE":
+			if !s.condstore {
+				s.condstore = true
+				enabled = append(enabled, "CONDSTORE")
+			}
+		case "QRESYNC":
+			if !s.qresync {
+				s.qresync, s.condstore = true, true
+				enabled = append(enabled, "QRESYNC")
 			}
 		}
 	}

@@ -21,6 +21,9 @@ type fetchMessage struct {
 	structure *mime.Message
 	body      store.Body
 	begun     bool // "* n FETCH (" was written
+
+	wantModSeq bool // CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1)
+	modseqDone bool
 }
 
 func (f *fetchMessage) getStructure() (*mime.Message, error) {
@@ -67,20 +70,30 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	var changedSince uint64
+	var mods wire.FetchModifiers
 	if s.dec.SP() {
-		mods, err := s.dec.ReadFetchModifiers()
-		if err != nil {
+		if mods, err = s.dec.ReadFetchModifiers(); err != nil {
 			return err
 		}
-		changedSince = mods.ChangedSince
 	}
+	changedSince := mods.ChangedSince
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
+	}
+	if mods.Vanished && (!uid || !s.qresync || changedSince == 0) {
+		return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled")
+	}
+	if changedSince != 0 {
+		s.condstore = true // RFC 7162 3.1: a CONDSTORE-using command enables it
 	}
 	uids, err := s.resolve(set, saved, uid)
 	if err != nil {
 		return err
+	}
+	if mods.Vanished {
+		if err := s.vanishedSince(set, changedSince); err != nil {
+			return err
+		}
 	}
 	// New mail and flag changes may be told now; expunges not during a
 	// FETCH by sequence number (RFC 9051 7.5.1).
@@ -129,7 +142,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		if changedSince != 0 && meta.ModSeq <= changedSince {
 			continue
 		}
-		f := &fetchMessage{s: s, meta: meta}
+		f := &fetchMessage{s: s, meta: meta, wantModSeq: changedSince != 0 || (s.condstore && seen[u])}
 		err := s.fetchOne(f, items, wantUID, seen[u])
 		f.close()
 		if err != nil {
@@ -193,8 +206,12 @@ func (s *session) fetchOne(f *fetchMessage, items []wire.FetchItem, wantUID, fla
 			sp()
 			b.WriteString("RFC822.SIZE " + strconv.FormatInt(f.meta.Size, 10))
 		case "MODSEQ":
+			if f.modseqDone {
+				continue
+			}
 			sp()
 			b.WriteString("MODSEQ (" + strconv.FormatUint(f.meta.ModSeq, 10) + ")")
+			f.modseqDone = true
 		case "EMAILID":
 			sp()
 			b.WriteString("EMAILID (" + search.EmailID(f.meta.ContentID) + ")")
@@ -262,6 +279,10 @@ func (s *session) fetchOne(f *fetchMessage, items []wire.FetchItem, wantUID, fla
 		sp()
 		b.WriteString("FLAGS ")
 		s.enc.Flags(s.flagNames(f.meta))
+	}
+	if f.wantModSeq && !f.modseqDone {
+		sp()
+		b.WriteString("MODSEQ (" + strconv.FormatUint(f.meta.ModSeq, 10) + ")")
 	}
 	b.WriteString(")\r\n")
 	return nil

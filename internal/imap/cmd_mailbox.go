@@ -74,8 +74,17 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if err != nil {
 		return err
 	}
+	var qr *qresyncParams
+	if s.dec.SP() {
+		if qr, err = s.readSelectParams(); err != nil {
+			return err
+		}
+	}
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
+	}
+	if qr != nil && !s.qresync {
+		return bad("QRESYNC must be enabled first (ENABLE QRESYNC)")
 	}
 	// A failed SELECT leaves no mailbox selected (RFC 9051 6.3.2).
 	if s.sel != nil {
@@ -106,6 +115,14 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	}
 	s.untagged(fmt.Sprintf("OK [UIDVALIDITY %d] UIDs valid", st.UIDValidity))
 	s.untagged(fmt.Sprintf("OK [UIDNEXT %d] predicted next UID", st.UIDNext))
+	if s.condstore {
+		s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] highest modseq", st.HighestModSeq))
+	}
+	if qr != nil && qr.uidValidity == st.UIDValidity {
+		if err := s.qresyncSelect(qr); err != nil {
+			return err
+		}
+	}
 	if !s.rev2 {
 		if first := s.firstUnseen(); first > 0 {
 			s.untagged(fmt.Sprintf("OK [UNSEEN %d] first unseen", first))

@@ -39,6 +39,31 @@ func cmdStore(s *session, tag string, uid bool) error {
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
 	}
+	var unchangedSince uint64
+	conditional := false
+	if c, _ := s.dec.Peek(); c == '(' { // RFC 7162 STORE modifier
+		conditional = true
+		if err := s.dec.ReadList(func() error {
+			name, err := s.dec.ReadAtom()
+			if err != nil {
+				return err
+			}
+			if !strings.EqualFold(name, "UNCHANGEDSINCE") {
+				return bad("unknown STORE modifier %s", truncate(name))
+			}
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+			unchangedSince, err = s.dec.ReadNumber64()
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := s.dec.ExpectSP(); err != nil {
+			return err
+		}
+		s.condstore = true
+	}
 	item, err := s.dec.ReadAtom()
 	if err != nil {
 		return err
@@ -101,10 +126,17 @@ func cmdStore(s *session, tag string, uid bool) error {
 			return bad("invalid flag %s", truncate(n))
 		}
 	}
-	res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: uids, Op: op, Flags: flags, Keywords: keywords})
+	upd := store.FlagUpdate{UIDs: uids, Op: op, Flags: flags, Keywords: keywords, UnchangedSince: unchangedSince}
+	var modified []uint32
+	if conditional && unchangedSince == 0 {
+		modified = uids // UNCHANGEDSINCE 0: every message has a modseq above 0
+		upd.UIDs = nil
+	}
+	res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, upd)
 	if err != nil {
 		return err
 	}
+	modified = append(modified, res.Modified...)
 	// Let the shared index see our own change before we sync, so the
 	// updates below come from one consistent picture.
 	mine := make(map[uint32]bool, len(res.Updated))
@@ -125,6 +157,17 @@ func cmdStore(s *session, tag string, uid bool) error {
 			}
 			s.writeFlags(s.sel.view.Seq(uidv), m, uid)
 		}
+	}
+	if len(modified) > 0 {
+		// RFC 7162 3.1.3: the messages whose modseq was above UNCHANGEDSINCE.
+		set := modified
+		if !uid {
+			set = nil
+			for _, u := range modified {
+				set = append(set, uint32(s.sel.view.Seq(u)))
+			}
+		}
+		return s.ok(tag, "MODIFIED "+uidSet(set), "conditional STORE failed for some messages")
 	}
 	return s.ok(tag, "", "STORE completed")
 }

@@ -81,12 +81,30 @@ func cmdSearch(s *session, tag string, uid bool) error {
 			}
 		}
 	}
+	// With a MODSEQ criterion, the highest modseq of the matches goes along
+	// (RFC 7162 3.1.5).
+	var modseq uint64
+	if usesModSeq(q.Key) {
+		s.condstore = true
+		var hitUIDs []uint32
+		for _, h := range hits {
+			if uid {
+				hitUIDs = append(hitUIDs, h)
+			} else {
+				hitUIDs = append(hitUIDs, view.UID(int(h)))
+			}
+		}
+		modseq = s.modseqOf(hitUIDs)
+	}
 	if q.Return == nil {
 		var b strings.Builder
 		b.WriteString("SEARCH")
 		for _, h := range hits {
 			b.WriteByte(' ')
 			b.WriteString(strconv.FormatUint(uint64(h), 10))
+		}
+		if modseq > 0 {
+			b.WriteString(" (MODSEQ " + strconv.FormatUint(modseq, 10) + ")")
 		}
 		s.untagged(b.String())
 		return s.ok(tag, "", "SEARCH completed")
@@ -114,6 +132,9 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	}
 	if r.Count {
 		b.WriteString(" COUNT " + strconv.Itoa(len(hits)))
+	}
+	if modseq > 0 {
+		b.WriteString(" MODSEQ " + strconv.FormatUint(modseq, 10))
 	}
 	s.untagged(b.String())
 	return s.ok(tag, "", "SEARCH completed")

@@ -48,6 +48,8 @@ type session struct {
 	principal auth.Principal
 	rev2      bool // ENABLE IMAP4rev2
 	utf8      bool // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	condstore bool // CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a command using it)
+	qresync   bool // ENABLE QRESYNC: VANISHED instead of EXPUNGE
 
 	sel *selection
 }

@@ -25,8 +25,14 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 		s.untagged("BYE the selected mailbox was deleted by another client")
 		return errBye
 	}
-	for _, e := range u.Expunged {
-		s.bw.WriteString("* " + strconv.Itoa(e.Seq) + " EXPUNGE\r\n")
+	if s.qresync {
+		if len(u.Vanished) > 0 {
+			s.bw.WriteString("* VANISHED " + uidSet(u.Vanished) + "\r\n") // RFC 7162 3.2.10
+		}
+	} else {
+		for _, e := range u.Expunged {
+			s.bw.WriteString("* " + strconv.Itoa(e.Seq) + " EXPUNGE\r\n")
+		}
 	}
 	if u.Exists > 0 {
 		s.bw.WriteString("* " + strconv.Itoa(u.Exists) + " EXISTS\r\n")
@@ -36,7 +42,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 	}
 	for _, m := range u.Flags {
 		if !skip[m.UID] {
-			s.writeFlags(u.SeqOf(m.UID), m, s.rev2)
+			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
 		}
 	}
 	return nil
@@ -56,6 +62,9 @@ func (s *session) writeFlags(seq int, m store.MessageMeta, withUID bool) {
 	}
 	b.WriteString("FLAGS ")
 	s.enc.Flags(s.flagNames(m))
+	if s.condstore {
+		b.WriteString(" MODSEQ (" + strconv.FormatUint(m.ModSeq, 10) + ")")
+	}
 	b.WriteString(")\r\n")
 }
 

@@ -1,0 +1,149 @@
+package imap
+
+import (
+	"slices"
+	"strings"
+
+	"mailroom/internal/imap/wire"
+)
+
+// qresyncParams is SELECT's (QRESYNC (uidvalidity modseq [known-uids])).
+type qresyncParams struct {
+	uidValidity uint32
+	modseq      uint64
+	knownUIDs   wire.SeqSet // nil: all
+}
+
+// readSelectParams reads SELECT/EXAMINE's parameter list: (CONDSTORE) or
+// (QRESYNC (...)) (RFC 7162).
+func (s *session) readSelectParams() (*qresyncParams, error) {
+	var qr *qresyncParams
+	err := s.dec.ReadList(func() error {
+		name, err := s.dec.ReadAtom()
+		if err != nil {
+			return err
+		}
+		switch strings.ToUpper(name) {
+		case "CONDSTORE":
+			s.condstore = true
+			return nil
+		case "QRESYNC":
+			if err := s.dec.ExpectSP(); err != nil {
+				return err
+			}
+			qr = &qresyncParams{}
+			n := 0
+			return s.dec.ReadList(func() error {
+				defer func() { n++ }()
+				switch n {
+				case 0:
+					v, err := s.dec.ReadNZNumber()
+					qr.uidValidity = v
+					return err
+				case 1:
+					v, err := s.dec.ReadNumber64()
+					qr.modseq = v
+					return err
+				case 2:
+					set, _, err := s.dec.ReadSequenceSet()
+					qr.knownUIDs = set.Clone()
+					return err
+				default:
+					// The optional sequence-match data: a hint we do not need,
+					// since VANISHED (EARLIER) is computed from the expunge history.
+					return s.dec.ReadList(func() error {
+						_, _, err := s.dec.ReadSequenceSet()
+						return err
+					})
+				}
+			})
+		}
+		return bad("unknown SELECT parameter %s", truncate(name))
+	})
+	return qr, err
+}
+
+// qresyncSelect reports what changed since the client's modseq: VANISHED
+// (EARLIER) for expunged UIDs and FETCH for changed messages (RFC 7162
+// 3.2.5.1).
+func (s *session) qresyncSelect(qr *qresyncParams) error {
+	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.sel.mb.ID, qr.modseq)
+	if err != nil {
+		return err
+	}
+	var maxUID uint32
+	if uids := s.sel.view.UIDs(); len(uids) > 0 {
+		maxUID = uids[len(uids)-1]
+	}
+	var vanished []uint32
+	for _, u := range ch.Vanished {
+		if qr.knownUIDs == nil || qr.knownUIDs.Contains(u, max(maxUID, u)) {
+			vanished = append(vanished, u)
+		}
+	}
+	if len(vanished) > 0 {
+		s.untagged("VANISHED (EARLIER) " + uidSet(vanished))
+	}
+	for _, m := range ch.Changed {
+		seq := s.sel.view.Seq(m.UID)
+		if seq == 0 {
+			continue
+		}
+		if cur, ok := s.sel.box.Message(m.UID); ok {
+			m = cur
+		}
+		s.writeFlags(seq, m, true)
+	}
+	return nil
+}
+
+// vanishedSince answers UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of
+// set expunged after modseq.
+func (s *session) vanishedSince(set wire.SeqSet, modseq uint64) error {
+	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.sel.mb.ID, modseq)
+	if err != nil {
+		return err
+	}
+	var maxUID uint32
+	if uids := s.sel.view.UIDs(); len(uids) > 0 {
+		maxUID = uids[len(uids)-1]
+	}
+	var out []uint32
+	for _, u := range ch.Vanished {
+		if set.Contains(u, max(maxUID, u)) && s.sel.view.Seq(u) == 0 {
+			out = append(out, u)
+		}
+	}
+	slices.Sort(out)
+	if len(out) > 0 {
+		s.untagged("VANISHED (EARLIER) " + uidSet(out))
+	}
+	return nil
+}
+
+// modseqOf returns the highest modseq among uids, for SEARCH ... MODSEQ.
+func (s *session) modseqOf(uids []uint32) uint64 {
+	var m uint64
+	for _, u := range uids {
+		if meta, ok := s.sel.box.Message(u); ok && meta.ModSeq > m {
+			m = meta.ModSeq
+		}
+	}
+	return m
+}
+
+// usesModSeq reports whether a search key tree has a MODSEQ criterion.
+func usesModSeq(k *wire.SearchKey) bool {
+	if k == nil {
+		return false
+	}
+	if k.Op == "MODSEQ" {
+		return true
+	}
+	for _, c := range k.Children {
+		if usesModSeq(c) {
+			return true
+		}
+	}
+	return false
+}

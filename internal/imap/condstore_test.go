@@ -1,0 +1,79 @@
+package imap
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"mailroom/internal/store"
+)
+
+func number(t *testing.T, lines []string, re string) uint64 {
+	t.Helper()
+	r := regexp.MustCompile(re)
+	for _, l := range lines {
+		if m := r.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.ParseUint(m[1], 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("no %s in %q", re, lines)
+	return 0
+}
+
+// TestCondstoreQresyncResync: a client goes offline, other clients change
+// flags and expunge, mail arrives; on reconnect SELECT (QRESYNC ...) tells
+// it exactly what changed (RFC 7162 3.2.5.1).
+func TestCondstoreQresyncResync(t *testing.T) {
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	for i := 0; i < 5; i++ {
+		r.deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
+	}
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	x.cmd("a2", "ENABLE QRESYNC", "OK")
+	lines := x.cmd("a3", "SELECT INBOX", "OK")
+	uidValidity := number(t, lines, `UIDVALIDITY (\d+)`)
+	modseq := number(t, lines, `HIGHESTMODSEQ (\d+)`)
+	x.cmd("a4", "LOGOUT", "OK")
+
+	// Offline: flags change on 2, 4 is expunged, 6 arrives.
+	ctx := context.Background()
+	inbox := r.mailbox(acct, "INBOX")
+	r.st.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{2}, Op: store.FlagsAdd, Flags: store.FlagFlagged})
+	r.st.Expunge(ctx, inbox.ID, []uint32{4})
+	r.deliver(acct, "Subject: new\r\n\r\nx\r\n")
+
+	y := r.raw(true)
+	y.cmd("b1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	y.cmd("b2", "ENABLE QRESYNC", "OK")
+	lines = y.cmd("b3", "SELECT INBOX (QRESYNC ("+strconv.FormatUint(uidValidity, 10)+" "+strconv.FormatUint(modseq, 10)+" 1:5))", "OK")
+	if !has(lines, "* VANISHED (EARLIER) 4") || !has(lines, "UID 2 FLAGS (\\Flagged) MODSEQ (") || !has(lines, "FETCH (UID 6 FLAGS (") {
+		t.Fatalf("QRESYNC SELECT: %q", lines)
+	}
+	if has(lines, "UID 1 ") || has(lines, "UID 3 ") {
+		t.Fatalf("unchanged messages reported: %q", lines)
+	}
+	// CHANGEDSINCE with VANISHED.
+	lines = y.cmd("b4", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(modseq, 10)+" VANISHED)", "OK")
+	if !has(lines, "* VANISHED (EARLIER) 4") || !has(lines, "UID 2 FLAGS (\\Flagged) MODSEQ") {
+		t.Fatalf("CHANGEDSINCE VANISHED: %q", lines)
+	}
+	// Conditional STORE: message 2 changed since modseq, 1 did not.
+	lines = y.cmd("b5", "UID STORE 1,2 (UNCHANGEDSINCE "+strconv.FormatUint(modseq, 10)+") +FLAGS (\\Seen)", "OK [MODIFIED 2]")
+	if !has(lines, "UID 1 FLAGS (\\Seen) MODSEQ (") {
+		t.Fatalf("conditional STORE: %q", lines)
+	}
+	// SEARCH MODSEQ returns the highest modseq of the matches.
+	lines = y.cmd("b6", "UID SEARCH MODSEQ "+strconv.FormatUint(modseq+1, 10), "OK")
+	if !has(lines, "(MODSEQ ") {
+		t.Fatalf("SEARCH MODSEQ: %q", lines)
+	}
+	// With QRESYNC, expunges are announced as VANISHED.
+	y.cmd("b7", "UID STORE 6 +FLAGS (\\Deleted)", "OK")
+	if lines := y.cmd("b8", "EXPUNGE", "OK"); !has(lines, "* VANISHED 6") || has(lines, "EXPUNGE\r") {
+		t.Fatalf("EXPUNGE under QRESYNC: %q", lines)
+	}
+}
