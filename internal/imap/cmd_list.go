@@ -187,6 +187,10 @@ func cmdStatus(s *session, tag string, _ bool) error {
 			out = append(out, fmt.Sprintf("SIZE %d", st.Size))
 		case "RECENT":
 			out = append(out, "RECENT 0") // only the selecting session sees \Recent
+		case "HIGHESTMODSEQ":
+			out = append(out, fmt.Sprintf("HIGHESTMODSEQ %d", st.HighestModSeq))
+		case "MAILBOXID":
+			out = append(out, "MAILBOXID ("+mailboxID(mb.ID)+")")
 		default:
 			return bad("unknown STATUS item %s", truncate(it))
 		}

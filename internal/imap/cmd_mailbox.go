@@ -3,6 +3,7 @@ package imap
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -36,6 +37,10 @@ func (s *session) fromWire(name string) (string, error) {
 	}
 	return decoded, nil
 }
+
+// mailboxID is the RFC 8474 MAILBOXID: the store's mailbox id, which is
+// never reused and survives RENAME.
+func mailboxID(id int64) string { return "F" + strconv.FormatInt(id, 10) }
 
 func hasNonASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -118,6 +123,7 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if s.condstore {
 		s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] highest modseq", st.HighestModSeq))
 	}
+	s.untagged("OK [MAILBOXID (" + mailboxID(mb.ID) + ")] mailbox id")
 	if qr != nil && qr.uidValidity == st.UIDValidity {
 		if err := s.qresyncSelect(qr); err != nil {
 			return err
@@ -215,13 +221,14 @@ func cmdCreate(s *session, tag string, _ bool) error {
 		return err
 	}
 	name = strings.TrimSuffix(name, store.Delimiter) // RFC 9051 6.3.4: a trailing delimiter is allowed
-	if _, err := s.srv.opts.Store.CreateMailbox(s.ctx, s.principal.AccountID, name, use); err != nil {
+	mb, err := s.srv.opts.Store.CreateMailbox(s.ctx, s.principal.AccountID, name, use)
+	if err != nil {
 		if errors.Is(err, store.ErrInvalid) && use != "" {
 			return no("USEATTR", "%s is not a special use this server supports", use)
 		}
 		return storeError(err, name)
 	}
-	return s.ok(tag, "", "CREATE completed")
+	return s.ok(tag, "MAILBOXID ("+mailboxID(mb.ID)+")", "CREATE completed")
 }
 
 func cmdDelete(s *session, tag string, _ bool) error {

@@ -77,3 +77,27 @@ func TestCondstoreQresyncResync(t *testing.T) {
 		t.Fatalf("EXPUNGE under QRESYNC: %q", lines)
 	}
 }
+
+func TestObjectIDs(t *testing.T) {
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	r.deliver(acct, "Subject: a\r\n\r\nx\r\n")
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	created := x.cmd("a2", "CREATE Projects", "OK [MAILBOXID (F")
+	id := number(t, created, `MAILBOXID \(F(\d+)\)`)
+	x.cmd("a3", "RENAME Projects Done", "OK")
+	if lines := x.cmd("a4", "STATUS Done (MAILBOXID HIGHESTMODSEQ)", "OK"); number(t, lines, `MAILBOXID \(F(\d+)\)`) != id {
+		t.Fatalf("MAILBOXID changed across RENAME: %q", lines)
+	}
+	if lines := x.cmd("a5", "SELECT INBOX", "OK"); !has(lines, "[MAILBOXID (F") {
+		t.Fatalf("SELECT without MAILBOXID: %q", lines)
+	}
+	x.cmd("a6", "COPY 1 Done", "OK")
+	a := x.cmd("a7", "FETCH 1 (EMAILID THREADID)", "OK")
+	x.cmd("a8", "SELECT Done", "OK")
+	b := x.cmd("a9", "FETCH 1 (EMAILID)", "OK")
+	if number(t, a, `EMAILID \(M(\d+)\)`) != number(t, b, `EMAILID \(M(\d+)\)`) || !has(a, "THREADID NIL") {
+		t.Fatalf("EMAILID of a copy differs: %q / %q", a, b)
+	}
+}
