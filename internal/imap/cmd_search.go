@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mailroom/internal/imap/search"
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -53,7 +54,11 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if n := len(uids); n > 0 {
 		maxUID = uids[n-1]
 	}
-	m, err := search.Compile(q.Key, search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Now: time.Now(), Charset: q.Charset})
+	var saved wire.SeqSet
+	if len(s.sel.saved) > 0 {
+		saved, _ = wire.ParseSeqSet(uidSet(s.sel.saved))
+	}
+	m, err := search.Compile(q.Key, search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: saved, Now: time.Now(), Charset: q.Charset})
 	switch {
 	case errors.Is(err, search.ErrBadCharset):
 		return no("BADCHARSET", "unsupported charset; use UTF-8")
@@ -112,7 +117,30 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	// ESEARCH (RFC 4731).
 	r := q.Return
 	if r.Save {
-		return no("CANNOT", "SEARCHRES (RETURN SAVE) is not supported yet")
+		// SEARCHRES (RFC 5182): keep the matches as UIDs for "$".
+		s.sel.saved = s.sel.saved[:0]
+		toSave := hits
+		if (r.Min || r.Max) && !r.All && !r.Count && len(hits) > 0 {
+			// With only MIN and/or MAX, just those are saved (RFC 5182 2.4).
+			toSave = nil
+			if r.Min {
+				toSave = append(toSave, hits[0])
+			}
+			if r.Max && (!r.Min || len(hits) > 1) {
+				toSave = append(toSave, hits[len(hits)-1])
+			}
+		}
+		for _, h := range toSave {
+			if uid {
+				s.sel.saved = append(s.sel.saved, h)
+			} else {
+				s.sel.saved = append(s.sel.saved, view.UID(int(h)))
+			}
+		}
+		if !r.Min && !r.Max && !r.All && !r.Count {
+			// SAVE alone: no ESEARCH response (RFC 5182 2.4).
+			return s.ok(tag, "", "SEARCH completed, result saved")
+		}
 	}
 	var b strings.Builder
 	b.WriteString(`ESEARCH (TAG "` + tag + `")`)

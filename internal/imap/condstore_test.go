@@ -101,3 +101,30 @@ func TestObjectIDs(t *testing.T) {
 		t.Fatalf("EMAILID of a copy differs: %q / %q", a, b)
 	}
 }
+
+func TestSearchRes(t *testing.T) {
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	for i := 0; i < 4; i++ {
+		r.deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
+	}
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	x.cmd("a2", "SELECT INBOX", "OK")
+	x.cmd("a3", "STORE 2,4 +FLAGS (\\Flagged)", "OK")
+	// (cmd's lines end with the tagged reply.)
+	if lines := x.cmd("a4", "SEARCH RETURN (SAVE) FLAGGED", "OK"); len(lines) != 1 {
+		t.Fatalf("SAVE alone answered %q", lines)
+	}
+	if lines := x.cmd("a5", "FETCH $ (UID)", "OK"); len(lines) != 3 || !has(lines, "* 2 FETCH (UID 2)") || !has(lines, "* 4 FETCH (UID 4)") {
+		t.Fatalf("FETCH $: %q", lines)
+	}
+	x.cmd("a6", "UID STORE $ +FLAGS (\\Deleted)", "OK")
+	x.cmd("a7", "UID EXPUNGE 2", "OK")
+	if lines := x.cmd("a8", "UID FETCH $ (UID)", "OK"); len(lines) != 2 || !has(lines, "UID 4") {
+		t.Fatalf("$ after an expunge: %q", lines)
+	}
+	if lines := x.cmd("a9", "SEARCH $", "OK"); !has(lines, "* SEARCH 3") {
+		t.Fatalf("SEARCH $: %q", lines)
+	}
+}

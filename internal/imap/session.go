@@ -54,12 +54,14 @@ type session struct {
 	sel *selection
 }
 
+
 // selection is the selected mailbox.
 type selection struct {
 	mb       store.Mailbox
 	box      *index.Mailbox
 	view     *index.View
 	readOnly bool
+	saved    []uint32 // SEARCHRES result, UIDs; nil: none saved
 }
 
 // errBye ends the session after the reply was written.

@@ -81,11 +81,19 @@ func (s *session) flagNames(m store.MessageMeta) []string {
 // resolve turns a sequence set (of sequence numbers, or of UIDs) into the
 // UIDs of the session's view that it names, ascending.
 func (s *session) resolve(set wire.SeqSet, saved bool, uid bool) ([]uint32, error) {
-	if saved {
-		return nil, bad("no saved search result ($): SEARCHRES is not supported yet")
-	}
 	view := s.sel.view
 	uids := view.UIDs()
+	if saved {
+		// "$" names the saved UIDs still in the mailbox, whether the
+		// command takes UIDs or sequence numbers (RFC 5182 2.1).
+		var out []uint32
+		for _, u := range s.sel.saved {
+			if view.Seq(u) != 0 {
+				out = append(out, u)
+			}
+		}
+		return out, nil
+	}
 	var out []uint32
 	if uid {
 		var max uint32
