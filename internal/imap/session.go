@@ -54,7 +54,6 @@ type session struct {
 	sel *selection
 }
 
-
 // selection is the selected mailbox.
 type selection struct {
 	mb       store.Mailbox
