@@ -31,7 +31,7 @@ func (s *session) capabilities() string {
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN",
 		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC",
-		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
+		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "LIST-EXTENDED", "LIST-STATUS", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
 	return strings.Join(caps, " ")
 }

@@ -2,9 +2,11 @@ package imap
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -51,9 +53,46 @@ func match(p, n string) bool {
 func cmdList(s *session, tag string, _ bool) error { return s.list(tag, false) }
 func cmdLsub(s *session, tag string, _ bool) error { return s.list(tag, true) }
 
+// listOptions are LIST-EXTENDED's selection and return options (RFC 5258)
+// and LIST-STATUS (RFC 5819).
+type listOptions struct {
+	selSubscribed, selSpecialUse, recursive bool
+	retSubscribed                           bool
+	status                                  []string // STATUS items to return, nil for none
+}
+
 func (s *session) list(tag string, lsub bool) error {
+	var opts listOptions
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
+	}
+	if c, _ := s.dec.Peek(); c == '(' && !lsub {
+		if err := s.dec.ReadList(func() error {
+			o, err := s.dec.ReadAtom()
+			if err != nil {
+				return err
+			}
+			switch strings.ToUpper(o) {
+			case "SUBSCRIBED":
+				opts.selSubscribed = true
+			case "SPECIAL-USE":
+				opts.selSpecialUse = true
+			case "RECURSIVEMATCH":
+				opts.recursive = true
+			case "REMOTE":
+			default:
+				return bad("unknown LIST selection option %s", truncate(o))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if opts.recursive && !opts.selSubscribed && !opts.selSpecialUse {
+			return bad("RECURSIVEMATCH needs another selection option (RFC 5258 3.1)")
+		}
+		if err := s.dec.ExpectSP(); err != nil {
+			return err
+		}
 	}
 	ref, err := s.dec.ReadMailbox()
 	if err != nil {
@@ -62,9 +101,60 @@ func (s *session) list(tag string, lsub bool) error {
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
 	}
-	pattern, err := s.dec.ReadListMailbox()
-	if err != nil {
-		return err
+	var patterns []string
+	if c, _ := s.dec.Peek(); c == '(' && !lsub {
+		if err := s.dec.ReadList(func() error {
+			p, err := s.dec.ReadListMailbox()
+			patterns = append(patterns, p)
+			return err
+		}); err != nil {
+			return err
+		}
+	} else {
+		p, err := s.dec.ReadListMailbox()
+		if err != nil {
+			return err
+		}
+		patterns = []string{p}
+	}
+	if !lsub && s.dec.SP() {
+		kw, err := s.dec.ReadAtom()
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(kw, "RETURN") {
+			return bad("expected RETURN, got %s", truncate(kw))
+		}
+		if err := s.dec.ExpectSP(); err != nil {
+			return err
+		}
+		if err := s.dec.ReadList(func() error {
+			o, err := s.dec.ReadAtom()
+			if err != nil {
+				return err
+			}
+			switch strings.ToUpper(o) {
+			case "SUBSCRIBED":
+				opts.retSubscribed = true
+			case "CHILDREN", "SPECIAL-USE":
+				// Always returned.
+			case "STATUS":
+				if err := s.dec.ExpectSP(); err != nil {
+					return err
+				}
+				opts.status = []string{}
+				return s.dec.ReadList(func() error {
+					a, err := s.dec.ReadAtom()
+					opts.status = append(opts.status, strings.ToUpper(a))
+					return err
+				})
+			default:
+				return bad("unknown LIST return option %s", truncate(o))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
@@ -72,25 +162,45 @@ func (s *session) list(tag string, lsub bool) error {
 	if ref, err = s.fromWire(ref); err != nil {
 		return err
 	}
-	if pattern, err = s.fromWire(pattern); err != nil {
-		return err
-	}
 	verb := "LIST"
 	if lsub {
 		verb = "LSUB"
 	}
-	if pattern == "" {
+	if len(patterns) == 1 && patterns[0] == "" {
 		// The hierarchy delimiter and root (RFC 9051 6.3.9).
 		s.untagged(verb + ` (\Noselect) "/" ""`)
 		return s.ok(tag, "", verb+" completed")
 	}
-	full := ref + pattern
-	if ref != "" && !strings.HasSuffix(ref, "/") && !strings.HasPrefix(pattern, "/") {
-		full = ref + "/" + pattern
+	var fulls []string
+	for _, p := range patterns {
+		if p, err = s.fromWire(p); err != nil {
+			return err
+		}
+		full := ref + p
+		if ref != "" && !strings.HasSuffix(ref, "/") && !strings.HasPrefix(p, "/") {
+			full = ref + "/" + p
+		}
+		fulls = append(fulls, full)
+	}
+	matches := func(name string) bool {
+		for _, f := range fulls {
+			if matchPattern(f, name) {
+				return true
+			}
+		}
+		return false
 	}
 	boxes, err := s.srv.opts.Store.MailboxList(s.ctx, s.principal.AccountID)
 	if err != nil {
 		return err
+	}
+	subs, err := s.srv.opts.Store.Subscriptions(s.ctx, s.principal.AccountID)
+	if err != nil {
+		return err
+	}
+	subscribed := map[string]bool{}
+	for _, n := range subs {
+		subscribed[n] = true
 	}
 	exists := map[string]store.Mailbox{}
 	hasChildren := map[string]bool{}
@@ -101,24 +211,38 @@ func (s *session) list(tag string, lsub bool) error {
 		}
 	}
 	var names []string
-	if lsub {
-		subs, err := s.srv.opts.Store.Subscriptions(s.ctx, s.principal.AccountID)
-		if err != nil {
-			return err
-		}
+	if lsub || opts.selSubscribed {
 		names = subs
 	} else {
 		for _, mb := range boxes {
 			names = append(names, mb.Name)
 		}
 	}
+	// RECURSIVEMATCH: parents of selected names that match the pattern
+	// themselves are listed with CHILDINFO (RFC 5258 3.5).
+	childInfo := map[string]bool{}
+	if opts.recursive {
+		for _, n := range names {
+			for _, p := range store.ParentNames(n) {
+				if matches(p) && !slices.Contains(names, p) {
+					childInfo[p] = true
+				}
+			}
+		}
+		for p := range childInfo {
+			names = append(names, p)
+		}
+	}
 	sort.Strings(names)
 	for _, name := range names {
-		if !matchPattern(full, name) {
+		if !matches(name) {
+			continue
+		}
+		mb, ok := exists[name]
+		if opts.selSpecialUse && (!ok || mb.SpecialUse == "") && !childInfo[name] {
 			continue
 		}
 		var attrs []string
-		mb, ok := exists[name]
 		switch {
 		case !ok:
 			attrs = append(attrs, `\NonExistent`)
@@ -130,12 +254,29 @@ func (s *session) list(tag string, lsub bool) error {
 		if ok && mb.SpecialUse != "" {
 			attrs = append(attrs, string(mb.SpecialUse))
 		}
+		if (opts.retSubscribed || opts.selSubscribed) && subscribed[name] {
+			attrs = append(attrs, `\Subscribed`)
+		}
 		if lsub && !ok {
 			attrs = []string{`\Noselect`}
 		}
 		s.bw.WriteString("* " + verb + " (" + strings.Join(attrs, " ") + `) "/" `)
 		s.enc.Mailbox(name)
+		if childInfo[name] {
+			if opts.selSubscribed {
+				s.bw.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
+			} else {
+				s.bw.WriteString(` ("CHILDINFO" ("SPECIAL-USE"))`)
+			}
+		}
 		s.bw.WriteString("\r\n")
+		if opts.status != nil && ok {
+			line, err := s.statusLine(mb, opts.status)
+			if err != nil {
+				return err
+			}
+			s.bw.WriteString(line)
+		}
 	}
 	return s.ok(tag, "", verb+" completed")
 }
@@ -166,9 +307,19 @@ func cmdStatus(s *session, tag string, _ bool) error {
 	if err != nil {
 		return storeError(err, name)
 	}
+	line, err := s.statusLine(mb, items)
+	if err != nil {
+		return err
+	}
+	s.bw.WriteString(line)
+	return s.ok(tag, "", "STATUS completed")
+}
+
+// statusLine builds "* STATUS name (...)" CRLF for the items.
+func (s *session) statusLine(mb store.Mailbox, items []string) (string, error) {
 	st, err := s.srv.opts.Store.MailboxStatus(s.ctx, mb.ID)
 	if err != nil {
-		return storeError(err, name)
+		return "", storeError(err, mb.Name)
 	}
 	var out []string
 	for _, it := range items {
@@ -192,11 +343,21 @@ func cmdStatus(s *session, tag string, _ bool) error {
 		case "MAILBOXID":
 			out = append(out, "MAILBOXID ("+mailboxID(mb.ID)+")")
 		default:
-			return bad("unknown STATUS item %s", truncate(it))
+			return "", bad("unknown STATUS item %s", truncate(it))
 		}
 	}
-	s.bw.WriteString("* STATUS ")
-	s.enc.Mailbox(mb.Name)
-	s.bw.WriteString(" (" + strings.Join(out, " ") + ")\r\n")
-	return s.ok(tag, "", "STATUS completed")
+	var b strings.Builder
+	b.WriteString("* STATUS ")
+	name := mb.Name
+	if !s.utf8 && name != "INBOX" {
+		name = wire.EncodeMUTF7(name)
+	}
+	b.WriteString(quoteName(name))
+	b.WriteString(" (" + strings.Join(out, " ") + ")\r\n")
+	return b.String(), nil
+}
+
+// quoteName quotes a mailbox name for a response built as a string.
+func quoteName(n string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(n) + `"`
 }

@@ -128,3 +128,37 @@ func TestSearchRes(t *testing.T) {
 		t.Fatalf("SEARCH $: %q", lines)
 	}
 }
+
+func TestListExtendedAndStatus(t *testing.T) {
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	r.deliver(acct, "Subject: a\r\n\r\nx\r\n")
+	ctx := context.Background()
+	r.st.CreateMailbox(ctx, acct.ID, "Lists/Go", "")
+	r.st.SetSubscribed(ctx, acct.ID, "Lists/Go", true)
+	r.st.SetSubscribed(ctx, acct.ID, "Junk", false)
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	lines := x.cmd("a2", `LIST (SUBSCRIBED) "" "*" RETURN (STATUS (MESSAGES UNSEEN))`, "OK")
+	if !has(lines, `* LIST (\HasNoChildren \Subscribed) "/" "INBOX"`) || !has(lines, `* STATUS "INBOX" (MESSAGES 1 UNSEEN 1)`) ||
+		has(lines, `"Junk"`) || !has(lines, `"Lists/Go"`) {
+		t.Fatalf("LIST (SUBSCRIBED) RETURN (STATUS): %q", lines)
+	}
+	lines = x.cmd("a3", `LIST (SPECIAL-USE) "" "*"`, "OK")
+	if has(lines, `"INBOX"`) || !has(lines, `\Sent`) || !has(lines, `\Trash`) {
+		t.Fatalf("LIST (SPECIAL-USE): %q", lines)
+	}
+	lines = x.cmd("a4", `LIST "" ("INBOX" "Sent")`, "OK")
+	if len(lines) != 3 {
+		t.Fatalf("LIST with two patterns: %q", lines)
+	}
+	lines = x.cmd("a5", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, "OK")
+	if !has(lines, `"Lists" ("CHILDINFO" ("SUBSCRIBED"))`) {
+		t.Fatalf("RECURSIVEMATCH: %q", lines)
+	}
+	x.cmd("a6", `LIST (RECURSIVEMATCH) "" "*"`, "BAD")
+	lines = x.cmd("a7", `LIST "" "*" RETURN (SUBSCRIBED)`, "OK")
+	if !has(lines, `(\HasNoChildren \Junk) "/" "Junk"`) || !has(lines, `\Subscribed) "/" "Lists/Go"`) {
+		t.Fatalf("RETURN (SUBSCRIBED): %q", lines)
+	}
+}
