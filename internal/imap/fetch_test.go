@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -141,4 +142,45 @@ func TestSearch(t *testing.T) {
 		t.Fatalf("OR/NOT: %q", lines)
 	}
 	x.cmd("a5", "SEARCH CHARSET KOI8-X ALL", "NO [BADCHARSET]")
+}
+
+// TestAppend30MB: a 30 MB message APPENDed with a synchronizing literal is
+// streamed into the store and comes back byte for byte.
+func TestAppend30MB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("30 MB")
+	}
+	r := newRig(t)
+	r.account("ann@example.test")
+	var b strings.Builder
+	b.WriteString("Subject: big\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	line := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", 3)[:76] + "\r\n"
+	for b.Len() < 30<<20 {
+		b.WriteString(line)
+	}
+	msg := b.String()
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	x.send("a2 APPEND INBOX {" + itoa(len(msg)) + "}")
+	x.expect("+ ")
+	if _, err := x.conn.Write([]byte(msg + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	x.expect("a2 OK [APPENDUID ")
+	x.cmd("a3", "SELECT INBOX", "OK")
+	x.send("a4 FETCH 1 (RFC822.SIZE BODY.PEEK[])")
+	head := x.line()
+	want := "* 1 FETCH (RFC822.SIZE " + itoa(len(msg)) + " BODY[] {" + itoa(len(msg)) + "}"
+	if head != want {
+		t.Fatalf("FETCH header %q, want %q", head, want)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(x.r, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != msg {
+		t.Fatal("30 MB message came back different")
+	}
+	x.expect(")")
+	x.expect("a4 OK")
 }
