@@ -122,3 +122,49 @@ func TestMbsync(t *testing.T) {
 		t.Fatalf("after syncing local changes up: %+v", list)
 	}
 }
+
+// TestOfflineimap: offlineimap (offlineimap3), unmodified, syncs every
+// folder down to a Maildir and a local flag change back up.
+func TestOfflineimap(t *testing.T) {
+	offlineimap, err := exec.LookPath("offlineimap")
+	if err != nil {
+		t.Fatal("offlineimap is needed (scripts/install-test-deps.sh installs offlineimap3)")
+	}
+	r := newRig(t)
+	acct := r.account("ann@example.test")
+	r.deliver(acct, "Subject: one\r\nMessage-ID: <one@x>\r\n\r\nfirst\r\n")
+	r.deliver(acct, "Subject: two\r\nMessage-ID: <two@x>\r\n\r\nsecond\r\n")
+	dir := t.TempDir()
+	_, port := splitAddr(r.tls) // connect as localhost: the name in the certificate
+	rc := filepath.Join(dir, "offlineimaprc")
+	os.WriteFile(rc, []byte("[general]\naccounts = a\nmetadata = "+dir+"/meta\n\n[Account a]\nlocalrepository = local\nremoterepository = remote\n\n"+
+		"[Repository local]\ntype = Maildir\nlocalfolders = "+dir+"/mail\n\n"+
+		"[Repository remote]\ntype = IMAP\nremotehost = localhost\nremoteport = "+port+"\nremoteuser = ann@example.test\nremotepass = "+password+"\n"+
+		"ssl = yes\nsslcacertfile = "+filepath.Join(r.srv.Deps().Config.DataDir, "tls", "selfsigned.crt")+"\ncert_fingerprint = \n"), 0o600)
+	run := func() {
+		t.Helper()
+		out, err := exec.Command(offlineimap, "-c", rc, "-o", "-u", "basic").CombinedOutput()
+		if err != nil || strings.Contains(string(out), "ERROR") {
+			t.Fatalf("offlineimap: %v\n%s", err, out)
+		}
+	}
+	run()
+	files, _ := filepath.Glob(filepath.Join(dir, "mail", "INBOX", "new", "*"))
+	if len(files) != 2 {
+		all, _ := filepath.Glob(filepath.Join(dir, "mail", "*", "*", "*"))
+		t.Fatalf("offlineimap fetched %d messages into INBOX/new; files: %v", len(files), all)
+	}
+	sort.Strings(files)
+	os.Rename(files[0], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[0])+"F"))
+	run()
+	list, _ := r.st.MessageList(context.Background(), r.mailbox(acct, "INBOX").ID)
+	flagged := 0
+	for _, m := range list {
+		if m.Flags&store.FlagFlagged != 0 {
+			flagged++
+		}
+	}
+	if len(list) != 2 || flagged != 1 {
+		t.Fatalf("after syncing a local flag up: %+v", list)
+	}
+}
