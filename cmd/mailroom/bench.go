@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"mailroom/internal/loadgen"
@@ -12,24 +17,23 @@ import (
 //
 //	mailroom bench pop3 --addr HOST:PORT [--tls|--starttls] [--insecure] --users 'user%d@example.test'
 //	    --password pass --clients N --duration 30s [--first 1] [--count N] [--retrieve all|top|none] [--delete] [--json]
+//	mailroom bench imap --addr HOST:PORT --tls|--starttls [--insecure] --users 'user%d@example.test'
+//	    --password pass --clients N --duration 30s [--first 1] [--count N] [--persistent]
+//	    [--mix select=1,append=2,…] [--append-size 10240] [--mailbox INBOX] [--idle] [--json]
 //
-// SMTP and IMAP load join as those drivers are written.
+// Both take --local-addrs IP,IP,… to spread the clients over source
+// addresses (past a server's per-address connection limit). SMTP load joins
+// as that driver is written.
 func cmdBench(ctx context.Context, args []string, sio *stdio) error {
-	if len(args) == 0 || args[0] != "pop3" {
-		return usagef("usage: mailroom bench pop3 --addr HOST:PORT [--tls|--starttls] --users PATTERN --password PASS --clients N --duration D")
+	if len(args) == 0 || args[0] != "pop3" && args[0] != "imap" {
+		return usagef("usage: mailroom bench pop3|imap --addr HOST:PORT [--tls|--starttls] --users PATTERN --password PASS --clients N --duration D")
+	}
+	if args[0] == "imap" {
+		return benchIMAP(ctx, args[1:], sio)
 	}
 	fs := flag.NewFlagSet("bench pop3", flag.ContinueOnError)
 	var o loadgen.POP3Options
-	fs.StringVar(&o.Addr, "addr", "", "server host:port")
-	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (port 995)")
-	fs.BoolVar(&o.StartTLS, "starttls", false, "STLS after the greeting (port 110)")
-	fs.BoolVar(&o.Insecure, "insecure", false, "do not verify the server certificate")
-	fs.StringVar(&o.Users, "users", "user%d@example.test", "user name pattern with one %d")
-	fs.IntVar(&o.UserFirst, "first", 1, "first user number")
-	fs.IntVar(&o.UserCount, "count", 0, "number of users (default: --clients)")
-	fs.StringVar(&o.Password, "password", "", "password of every user")
-	fs.IntVar(&o.Clients, "clients", 10, "concurrent clients")
-	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to run")
+	commonBenchFlags(fs, &o.Options, "995", "STLS", "110")
 	fs.StringVar(&o.Retrieve, "retrieve", "all", "all (RETR every message), top (TOP n 0) or none")
 	fs.BoolVar(&o.Delete, "delete", false, "DELE every retrieved message")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -48,4 +52,88 @@ func cmdBench(ctx context.Context, args []string, sio *stdio) error {
 		return rep.WriteJSON(sio.out)
 	}
 	return rep.WriteText(sio.out)
+}
+
+// benchIMAP is "mailroom bench imap": RunIMAP, or with --idle RunIMAPIdle,
+// which says on stderr when every connection is in IDLE (the moment to
+// measure the server) with a line starting "imap-idle: holding".
+func benchIMAP(ctx context.Context, args []string, sio *stdio) error {
+	fs := flag.NewFlagSet("bench imap", flag.ContinueOnError)
+	var o loadgen.IMAPOptions
+	commonBenchFlags(fs, &o.Options, "993", "STARTTLS", "143")
+	fs.BoolVar(&o.Persistent, "persistent", false, "one session per client, logged in once (default: LOGIN … LOGOUT every cycle)")
+	mix := fs.String("mix", "", "operation weights per cycle, e.g. append=2,noop=0 (over the defaults: "+mixString(loadgen.DefaultIMAPMix())+")")
+	fs.IntVar(&o.AppendSize, "append-size", 10240, "bytes of APPENDed messages")
+	fs.StringVar(&o.Mailbox, "mailbox", "INBOX", "mailbox to work in")
+	idle := fs.Bool("idle", false, "open --clients sessions, SELECT and IDLE, hold them for --duration, then DONE and LOGOUT")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || o.Addr == "" {
+		return usagef("bench imap: --addr is required")
+	}
+	if o.Mix, err = parseMix(*mix); err != nil {
+		return usagef("bench imap: --mix: %v", err)
+	}
+	var rep *loadgen.Report
+	if *idle {
+		o.IdleReady = func(n int) {
+			fmt.Fprintf(sio.err, "imap-idle: holding %d of %d connections in IDLE for %v\n", n, o.Clients, o.Duration)
+		}
+		rep, err = loadgen.RunIMAPIdle(ctx, o)
+	} else {
+		rep, err = loadgen.RunIMAP(ctx, o)
+	}
+	if err != nil && rep == nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(sio.out)
+	}
+	return rep.WriteText(sio.out)
+}
+
+// commonBenchFlags defines the flags of every protocol's load.
+func commonBenchFlags(fs *flag.FlagSet, o *loadgen.Options, tlsPort, starttls, plainPort string) {
+	fs.StringVar(&o.Addr, "addr", "", "server host:port")
+	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (port "+tlsPort+")")
+	fs.BoolVar(&o.StartTLS, "starttls", false, starttls+" after the greeting (port "+plainPort+")")
+	fs.BoolVar(&o.Insecure, "insecure", false, "do not verify the server certificate")
+	fs.StringVar(&o.Users, "users", "user%d@example.test", "user name pattern with one %d")
+	fs.IntVar(&o.UserFirst, "first", 1, "first user number")
+	fs.IntVar(&o.UserCount, "count", 0, "number of users (default: --clients)")
+	fs.StringVar(&o.Password, "password", "", "password of every user")
+	fs.IntVar(&o.Clients, "clients", 10, "concurrent clients")
+	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to run")
+	fs.Func("local-addrs", "comma-separated source IPs the clients take turns with (e.g. 127.0.1.1,127.0.1.2)", func(s string) error {
+		o.LocalAddrs = strings.Split(s, ",")
+		return nil
+	})
+}
+
+// parseMix parses "op=weight,…".
+func parseMix(s string) (map[string]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	mix := map[string]int{}
+	for item := range strings.SplitSeq(s, ",") {
+		op, w, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(w)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%q is not operation=weight", item)
+		}
+		mix[op] = n
+	}
+	return mix, nil
+}
+
+func mixString(mix map[string]int) string {
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(mix)) {
+		parts = append(parts, op+"="+strconv.Itoa(mix[op]))
+	}
+	return strings.Join(parts, ",")
 }

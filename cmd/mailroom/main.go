@@ -55,7 +55,7 @@ Server:
   serve [--config FILE]              run every configured listener until SIGINT/SIGTERM
   dev [--data DIR]                   zero-configuration trial: 127.0.0.1 high ports, data in ./mailroom-dev
   version                            print the version
-  bench pop3 --addr HOST:PORT …      load-test any POP3 server (see docs/benchmarks.md)
+  bench pop3|imap --addr HOST:PORT … load-test any POP3 or IMAP server (see docs/benchmarks.md)
 
 Accounts (all take --config FILE and work while serve runs):
   user add EMAIL [--password-stdin]  create an account (prompts for the password)

@@ -308,7 +308,7 @@ func TestDev(t *testing.T) {
 // ptyScript runs a command on a pseudo-terminal, answers each prompt it
 // sees with the next answer, and prints everything the command wrote.
 const ptyScript = `
-import os, pty, sys, time
+import os, pty, sys, termios, time
 answers = sys.argv[1].split(",")
 pid, fd = pty.fork()
 if pid == 0:
@@ -323,6 +323,12 @@ while True:
         break
     out += chunk
     if out.rstrip().endswith(b"assword:") and answers:
+        # Type once the program has turned echo off (just after printing
+        # the prompt); a person is slower than that.
+        for _ in range(500):
+            if not termios.tcgetattr(fd)[3] & termios.ECHO:
+                break
+            time.sleep(0.01)
         os.write(fd, answers.pop(0).encode() + b"\n")
         out += b"<typed>"
 _, status = os.waitpid(pid, 0)

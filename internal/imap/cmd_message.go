@@ -286,10 +286,16 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 		// RFC 6851: COPYUID in an untagged OK before the expunges.
 		s.untagged("OK [" + code + "] moved")
 		s.sel.box.ApplyExpunge(res.SourceUIDs)
+		if dst.ID == s.sel.mb.ID {
+			s.sel.box.Refresh(s.ctx)
+		}
 		if err := s.sendUpdates(true); err != nil {
 			return err
 		}
 		return s.ok(tag, "", "MOVE completed")
+	}
+	if dst.ID == s.sel.mb.ID {
+		s.sel.box.Refresh(s.ctx)
 	}
 	if err := s.sendUpdates(uid); err != nil {
 		return err
@@ -410,6 +416,9 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		uids = append(uids, d.UID)
 	}
 	if s.sel != nil {
+		if s.sel.mb.ID == mb.ID {
+			s.sel.box.Refresh(s.ctx) // the new message's EXISTS comes with this reply
+		}
 		if err := s.sendUpdates(true); err != nil {
 			return err
 		}

@@ -240,3 +240,28 @@ func TestBadInputSurvives(t *testing.T) {
 	x.expect("a5 NO [TOOBIG]")
 	x.cmd("a6", "NOOP", "OK")
 }
+
+// TestAppendToSelectedAnnouncesExists: an APPEND into the selected mailbox
+// answers with the new EXISTS, so the APPENDUID can be fetched at once
+// (found by the load tool: the feed is asynchronous).
+func TestAppendToSelectedAnnouncesExists(t *testing.T) {
+	r := newRig(t)
+	r.account("ann@example.test")
+	x := r.raw(true)
+	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
+	x.cmd("a2", "SELECT INBOX", "OK")
+	for i := 0; i < 20; i++ {
+		msg := "Subject: " + itoa(i) + "\r\n\r\nx\r\n"
+		x.send("b" + itoa(i) + " APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg)
+		lines := []string{}
+		for l := x.line(); !strings.HasPrefix(l, "b"+itoa(i)+" "); l = x.line() {
+			lines = append(lines, l)
+		}
+		if !has(lines, "* "+itoa(i+1)+" EXISTS") {
+			t.Fatalf("APPEND %d: no EXISTS in %q", i, lines)
+		}
+		if got := x.cmd("f"+itoa(i), "UID FETCH "+itoa(i+1)+" (UID)", "OK"); !has(got, "UID "+itoa(i+1)) {
+			t.Fatalf("appended message %d not fetchable at once: %q", i, got)
+		}
+	}
+}

@@ -47,11 +47,16 @@ type conn struct {
 	num     []byte // scratch for formatting numbers
 }
 
-// dial connects to o.Addr, with TLS first if o.TLS, counting traffic into
-// *bytes. Cancelling ctx aborts any I/O in progress on the connection.
-func (c *conn) dial(ctx context.Context, o *Options, tlsConf *tls.Config, bytes *int64) error {
+// dial connects cl to its server, with TLS first if cl.o.TLS, counting
+// traffic into cl.bytes. Cancelling ctx aborts any I/O in progress on the
+// connection.
+func (c *conn) dial(ctx context.Context, cl *client) error {
+	o, tlsConf, bytes := cl.o, cl.tls, &cl.bytes
 	c.ctx, c.timeout, c.bytes, c.broken = ctx, o.Timeout, bytes, false
 	d := net.Dialer{Timeout: o.Timeout}
+	if cl.laddr != nil {
+		d.LocalAddr = cl.laddr
+	}
 	nc, err := d.DialContext(ctx, "tcp", o.Addr)
 	if err != nil {
 		c.broken = true

@@ -5,12 +5,15 @@
 //
 // The protocol-independent part — options, the client loop, connections
 // with TLS and STARTTLS, recording — is shared; a protocol is a driver that
-// runs one cycle (a typical client session) at a time. POP3 is in pop3.go.
+// runs one cycle (a typical client session) at a time. POP3 is in pop3.go,
+// IMAP in imap.go.
 package loadgen
 
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -37,6 +40,12 @@ type Options struct {
 	// its response), so a stuck server costs an error, not the run
 	// (default 30s).
 	Timeout time.Duration
+	// LocalAddrs are optional source IP addresses: client i dials from
+	// LocalAddrs[i%len(LocalAddrs)]. A server's per-address connection
+	// limit (Mailroom's IMAP: 100) caps what one address can open; on
+	// Linux every 127.x.y.z is local, so a list of loopback addresses
+	// spreads thousands of connections to a server on 127.0.0.1.
+	LocalAddrs []string
 }
 
 const defaultTimeout = 30 * time.Second
@@ -70,7 +79,20 @@ func (o Options) normalized() (Options, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	for _, a := range o.LocalAddrs {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return o, fmt.Errorf("loadgen: local address: %w", err)
+		}
+	}
 	return o, nil
+}
+
+// localAddr returns the address client i dials from, nil for any.
+func (o *Options) localAddr(i int) *net.TCPAddr {
+	if len(o.LocalAddrs) == 0 {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(o.LocalAddrs[i%len(o.LocalAddrs)]), 0))
 }
 
 // usersOf returns the usernames client i takes turns with (see UserCount).

@@ -58,7 +58,7 @@ func (p *pop3Client) close() { p.cn.close() }
 func (p *pop3Client) cycle(ctx context.Context, c *client, user string) {
 	cn := &p.cn
 	start := time.Now()
-	err := cn.dial(ctx, c.o, c.tls, &c.bytes)
+	err := cn.dial(ctx, c)
 	if err == nil {
 		_, err = p.status()
 	}

@@ -114,8 +114,15 @@ func (r *recorder) report(protocol string, clients int, elapsed time.Duration) *
 		ErrorSamples: append([]string{}, r.samples...),
 		Bytes:        r.bytes,
 	}
+	commands := 0
+	for name, c := range r.commands {
+		if name != "CONNECT" {
+			commands += c.count
+		}
+	}
 	if elapsed > 0 {
 		rep.CyclesPerSec = float64(r.cycles) / elapsed.Seconds()
+		rep.CommandsPerSec = float64(commands) / elapsed.Seconds()
 	}
 	for name, c := range r.commands {
 		rep.Commands[name] = &CommandStats{

@@ -18,6 +18,10 @@ type Report struct {
 	// cycles show up in Errors instead, so CyclesPerSec is useful work only.
 	Cycles       int     `json:"cycles"`
 	CyclesPerSec float64 `json:"cycles_per_sec"`
+	// CommandsPerSec is the rate of protocol commands sent, failed ones
+	// included: the sum of the Commands' counts, less CONNECT (the dial,
+	// not a command), per second.
+	CommandsPerSec float64 `json:"commands_per_sec"`
 	// Commands is keyed by command name ("USER", "RETR", …; "CONNECT" is
 	// the dial, TLS handshake and greeting).
 	Commands map[string]*CommandStats `json:"commands"`
@@ -50,8 +54,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if secs > 0 {
 		mbps = float64(r.Bytes) / secs / 1e6
 	}
-	fmt.Fprintf(tw, "%s: %d clients, %.2fs, %d cycles (%.1f/s), %d errors, %.1f MB (%.2f MB/s)\n",
-		r.Protocol, r.Clients, secs, r.Cycles, r.CyclesPerSec, r.Errors, float64(r.Bytes)/1e6, mbps)
+	fmt.Fprintf(tw, "%s: %d clients, %.2fs, %d cycles (%.1f/s), %d errors, %.1f commands/s, %.1f MB (%.2f MB/s)\n",
+		r.Protocol, r.Clients, secs, r.Cycles, r.CyclesPerSec, r.Errors, r.CommandsPerSec, float64(r.Bytes)/1e6, mbps)
 	fmt.Fprintln(tw, "command\tcount\terrors\tp50\tp99\tmax\t")
 	names := make([]string, 0, len(r.Commands))
 	for name := range r.Commands {

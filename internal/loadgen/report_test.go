@@ -36,7 +36,7 @@ func TestReport(t *testing.T) {
 		}
 	}
 	// The two resets differ only in numbers: one sample.
-	if r.Errors != 3 || len(r.ErrorSamples) != 2 || r.CyclesPerSec != 1 || r.Bytes != 12345 {
+	if r.Errors != 3 || len(r.ErrorSamples) != 2 || r.CyclesPerSec != 1 || r.CommandsPerSec != 51.5 || r.Bytes != 12345 {
 		t.Errorf("report %+v", r)
 	}
 }
@@ -65,7 +65,7 @@ func TestReportText(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"pop3: 3 clients, 2.00s, 2 cycles (1.0/s), 3 errors", "RETR    102       2  50.1ms  99.1ms  100ms", "USER", "error samples:\n  RETR: read tcp"} {
+	for _, want := range []string{"pop3: 3 clients, 2.00s, 2 cycles (1.0/s), 3 errors, 51.5 commands/s", "RETR    102       2  50.1ms  99.1ms  100ms", "USER", "error samples:\n  RETR: read tcp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}

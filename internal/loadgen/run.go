@@ -31,6 +31,8 @@ type client struct {
 	next  int   // index into users of the next cycle's user
 	errs  int   // errors recorded so far, to tell a clean cycle from a failed one
 	bytes int64 // wire bytes of this client's connections
+
+	laddr *net.TCPAddr // source address (Options.LocalAddrs), nil for any
 }
 
 // record records one command that started at start. err is nil on success;
@@ -73,7 +75,7 @@ func run(ctx context.Context, protocol string, o Options, newDriver func() drive
 	var started atomic.Int64 // cycles claimed against o.Cycles
 	var wg sync.WaitGroup
 	for i := range o.Clients {
-		c := &client{o: &o, tls: tlsConf, rec: rec, users: o.usersOf(i)}
+		c := &client{o: &o, tls: tlsConf, rec: rec, users: o.usersOf(i), laddr: o.localAddr(i)}
 		d := newDriver()
 		wg.Go(func() {
 			defer func() {

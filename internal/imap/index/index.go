@@ -378,6 +378,11 @@ func (m *Mailbox) resync(ctx context.Context) {
 // String is for logs.
 func (m *Mailbox) String() string { return fmt.Sprintf("mailbox %d", m.id) }
 
+// Refresh catches up with the store now, without waiting for the change
+// feed: after this session appended or copied into the mailbox, its next
+// responses must already show the new messages (EXISTS).
+func (m *Mailbox) Refresh(ctx context.Context) { m.resync(ctx) }
+
 // Apply records a flag change this process just committed, so the session
 // that made it sees it before the feed delivers the event (which is then a
 // no-op: the modseq is not newer).
