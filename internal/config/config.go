@@ -35,7 +35,15 @@ type Config struct {
 	Auth            Auth     `toml:"auth"`
 	SMTP            SMTP     `toml:"smtp"`
 	POP3            POP3     `toml:"pop3"`
+	IMAP            IMAP     `toml:"imap"`
 	Log             Log      `toml:"log"`
+}
+
+// IMAP configures the IMAP listeners.
+type IMAP struct {
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
 }
 
 // POP3 configures the POP3 listeners.
@@ -151,6 +159,11 @@ func Default() Config {
 			IdleTimeout:         Duration(10 * time.Minute),
 			MaxConnections:      1000,
 			MaxConnectionsPerIP: 50,
+		},
+		IMAP: IMAP{
+			IdleTimeout:         Duration(30 * time.Minute),
+			MaxConnections:      5000,
+			MaxConnectionsPerIP: 100,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -335,6 +348,15 @@ func (c *Config) Validate() error {
 	}
 	if c.POP3.IdleTimeout < Duration(time.Minute) {
 		return &Error{Key: "pop3.idle_timeout", Msg: "must be at least 1m (RFC 1939 asks for 10m)"}
+	}
+	if c.IMAP.IdleTimeout < Duration(30*time.Minute) {
+		return &Error{Key: "imap.idle_timeout", Msg: "must be at least 30m (RFC 9051 5.4)"}
+	}
+	if c.IMAP.MaxConnections <= 0 {
+		return &Error{Key: "imap.max_connections", Msg: "must be greater than zero"}
+	}
+	if c.IMAP.MaxConnectionsPerIP <= 0 {
+		return &Error{Key: "imap.max_connections_per_ip", Msg: "must be greater than zero"}
 	}
 	if c.POP3.MaxConnections <= 0 {
 		return &Error{Key: "pop3.max_connections", Msg: "must be greater than zero"}

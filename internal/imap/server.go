@@ -59,10 +59,10 @@ func Factory() server.Factory {
 			Delivery:            d.Delivery,
 			Registry:            reg,
 			Logger:              d.Logger,
-			IdleTimeout:         30 * time.Minute,
+			IdleTimeout:         d.Config.IMAP.IdleTimeout.Std(),
 			AppendLimit:         int64(d.Config.SMTP.MaxMessageSize),
-			MaxConnections:      5000,
-			MaxConnectionsPerIP: 100,
+			MaxConnections:      d.Config.IMAP.MaxConnections,
+			MaxConnectionsPerIP: d.Config.IMAP.MaxConnectionsPerIP,
 		}), nil
 	}
 }
