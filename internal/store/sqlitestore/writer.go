@@ -209,14 +209,16 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		}
 		return trashDone
 	}
-	s.feed.Publish(events)
-	for i, r := range live {
-		r.done <- results[i]
-	}
+	// Bodies no message refers to any more go before the callers hear back,
+	// so an expunged message's file is gone once Expunge returns.
 	for _, ref := range trash {
 		if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
 			s.log.Warn("remove body", "blob", ref, "err", err)
 		}
+	}
+	s.feed.Publish(events)
+	for i, r := range live {
+		r.done <- results[i]
 	}
 	return trash
 }
