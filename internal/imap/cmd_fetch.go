@@ -131,7 +131,11 @@ func cmdFetch(s *session, tag string, uid bool) error {
 				s.sel.box.Apply(m)
 				seen[m.UID] = true
 			}
-			s.sel.view.Sync(false) // our own change: no unsolicited FETCH for it
+			// Other sessions' changes that arrived meanwhile are still
+			// announced; ours only inside the FETCH responses below.
+			if err := s.sendUpdatesExcept(uid, seen); err != nil {
+				return err
+			}
 		}
 	}
 	for _, u := range uids {
