@@ -447,15 +447,12 @@ func cmdIdle(s *session, tag string, _ bool) error {
 		}
 		done <- err
 	}()
-	s.srv.mu.Lock()
-	s.idle = true
-	s.conn.SetReadDeadline(time.Now().Add(2 * time.Hour)) // IDLE may outlast the normal timeout
-	s.srv.mu.Unlock()
-	defer func() {
-		s.srv.mu.Lock()
-		s.idle = false
-		s.srv.mu.Unlock()
-	}()
+	// IDLE may outlast the normal timeout; a shutdown ends it at once.
+	if !s.track.Idle(2 * time.Hour) {
+		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
+		return errBye
+	}
+	defer s.track.Busy()
 	for {
 		var changed <-chan struct{}
 		if s.sel != nil {
@@ -464,7 +461,7 @@ func cmdIdle(s *session, tag string, _ bool) error {
 		select {
 		case err := <-done:
 			if err != nil {
-				if s.srv.isClosing() {
+				if s.srv.sessions.Closing() {
 					s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 					return errBye
 				}

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,10 +71,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup
+	sessions server.Sessions
 }
 
 // New returns an IMAP server.
@@ -92,84 +88,20 @@ func New(opts Options) *Server {
 	if opts.Registry == nil {
 		opts.Registry = index.NewRegistry(opts.Store, opts.Logger)
 	}
-	return &Server{opts: opts, log: opts.Logger.With("proto", "imap"), sessions: map[*session]struct{}{}}
+	return &Server{opts: opts, log: opts.Logger.With("proto", "imap")}
 }
 
 // Serve implements server.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		sess := s.newSession(c)
-		if sess == nil {
-			c.Close()
-			continue
-		}
-		go func() {
-			defer s.wg.Done()
-			sess.serve()
-		}()
-	}
-}
-
-func (s *Server) newSession(c net.Conn) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	sess := &session{srv: s, conn: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 16<<10)}
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	return sess
-}
-
-func (s *Server) forget(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
+	return s.sessions.Serve(ln, func(c net.Conn, t *server.Session) {
+		sess := &session{srv: s, conn: c, track: t, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 16<<10)}
+		sess.serve()
+	})
 }
 
 // Shutdown implements server.Protocol: idle sessions (waiting for a command
 // or in IDLE) get "* BYE" at once; a command in progress completes.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for sess := range s.sessions {
-		sess.interruptIfIdle()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.conn.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.sessions.Shutdown(ctx) }
 
 // ConnLimits implements server.ConnLimiter.
 func (s *Server) ConnLimits() connlimit.Limits {

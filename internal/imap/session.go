@@ -17,6 +17,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/imap/index"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
 
@@ -42,7 +43,7 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	idle   bool // waiting for a command or in IDLE (guarded by srv.mu)
+	track  *server.Session // for graceful shutdown
 
 	state     state
 	principal auth.Principal
@@ -91,13 +92,6 @@ func (s *session) logger(args ...any) []any {
 	return append(base, args...)
 }
 
-// interruptIfIdle ends a session waiting for a command (srv.mu held).
-func (s *session) interruptIfIdle() {
-	if s.idle {
-		s.conn.SetReadDeadline(time.Now())
-	}
-}
-
 func (s *session) newCodec() {
 	s.dec = wire.NewDecoder(s.br, wire.Limits{MaxLiteral: s.srv.opts.AppendLimit, LiteralPlus: true}, s.continuation)
 	s.enc = wire.NewEncoder(s.bw)
@@ -111,7 +105,6 @@ func (s *session) continuation(n int64) error {
 }
 
 func (s *session) serve() {
-	defer s.srv.forget(s)
 	defer s.conn.Close()
 	var cancel context.CancelFunc
 	s.ctx, cancel = context.WithCancel(context.Background())
@@ -154,23 +147,16 @@ func (s *session) readTag() (string, error) {
 			return "", err
 		}
 	}
-	s.srv.mu.Lock()
-	if s.srv.closing {
-		s.srv.mu.Unlock()
+	if !s.track.Idle(s.srv.opts.IdleTimeout) {
 		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 		return "", errBye
 	}
-	s.idle = true
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
-	s.srv.mu.Unlock()
 	tag, err := s.dec.ReadTag()
-	s.srv.mu.Lock()
-	s.idle = false
-	s.srv.mu.Unlock()
+	s.track.Busy()
 	if err != nil {
 		var ne net.Error
 		switch {
-		case errors.As(err, &ne) && ne.Timeout() && s.srv.isClosing():
+		case errors.As(err, &ne) && ne.Timeout() && s.srv.sessions.Closing():
 			s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 			return "", errBye
 		case errors.As(err, &ne) && ne.Timeout():

@@ -14,12 +14,10 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
@@ -93,10 +91,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	closing  bool
-	wg       sync.WaitGroup
+	sessions server.Sessions
 }
 
 // New returns a POP3 server.
@@ -107,86 +102,22 @@ func New(opts Options) *Server {
 	if opts.Locks == nil {
 		opts.Locks = NewLocks()
 	}
-	return &Server{opts: opts, log: opts.Logger.With("proto", "pop3"), sessions: map[*session]struct{}{}}
+	return &Server{opts: opts, log: opts.Logger.With("proto", "pop3")}
 }
 
 // Serve implements server.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		sess := s.newSession(c)
-		if sess == nil {
-			c.Close()
-			continue
-		}
-		go func() {
-			defer s.wg.Done()
-			sess.serve()
-		}()
-	}
-}
-
-func (s *Server) newSession(c net.Conn) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	sess := &session{srv: s, conn: c, r: bufio.NewReaderSize(c, 4096), w: bufio.NewWriterSize(c, 64<<10)}
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	return sess
-}
-
-func (s *Server) forget(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
+	return s.sessions.Serve(ln, func(c net.Conn, t *server.Session) {
+		sess := &session{srv: s, conn: c, track: t, r: bufio.NewReaderSize(c, 4096), w: bufio.NewWriterSize(c, 64<<10)}
+		sess.serve()
+	})
 }
 
 // Shutdown implements server.Protocol. Sessions waiting for a command are
 // ended at once (which commits nothing: the client's DELEs stay undone and
 // it will simply download again); a command in progress, such as a RETR
 // or the commit at QUIT, finishes first. At ctx's end the rest are closed.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for sess := range s.sessions {
-		sess.interruptIfIdle()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.conn.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.sessions.Shutdown(ctx) }
 
 // ConnLimits implements server.ConnLimiter.
 func (s *Server) ConnLimits() connlimit.Limits {

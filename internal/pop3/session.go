@@ -22,6 +22,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/sasl"
+	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
 
@@ -47,20 +48,13 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	idle   bool // waiting for a command (guarded by srv.mu)
+	track  *server.Session // for graceful shutdown
 
 	state     state
 	user      string // from USER
 	timestamp string // APOP's greeting timestamp, "" without APOP
 	drop      *maildrop
 	accounts  int64 // the locked account, 0 if none
-}
-
-// interruptIfIdle ends a session that is waiting for a command (srv.mu held).
-func (s *session) interruptIfIdle() {
-	if s.idle {
-		s.conn.SetReadDeadline(time.Now())
-	}
 }
 
 func (s *session) logger(args ...any) []any {
@@ -72,7 +66,6 @@ func (s *session) logger(args ...any) []any {
 }
 
 func (s *session) serve() {
-	defer s.srv.forget(s)
 	defer s.conn.Close()
 	var cancel context.CancelFunc
 	s.ctx, cancel = context.WithCancel(context.Background())
@@ -127,18 +120,11 @@ func (s *session) readCommand() (string, error) {
 			return "", err
 		}
 	}
-	s.srv.mu.Lock()
-	if s.srv.closing {
-		s.srv.mu.Unlock()
+	if !s.track.Idle(s.srv.opts.Config.IdleTimeout.Std()) {
 		return "", errShutdown
 	}
-	s.idle = true
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Config.IdleTimeout.Std()))
-	s.srv.mu.Unlock()
 	line, err := s.r.ReadSlice('\n')
-	s.srv.mu.Lock()
-	s.idle = false
-	s.srv.mu.Unlock()
+	s.track.Busy()
 	if errors.Is(err, bufio.ErrBufferFull) || (err == nil && len(line) > maxLine) {
 		return "", errLineTooLong
 	}
@@ -160,7 +146,7 @@ func (s *session) endOnReadError(err error) {
 	switch {
 	case errors.Is(err, errLineTooLong):
 		s.err("line too long")
-	case errors.Is(err, errShutdown) || (errors.As(err, &ne) && ne.Timeout() && s.srv.isClosing()):
+	case errors.Is(err, errShutdown) || (errors.As(err, &ne) && ne.Timeout() && s.srv.sessions.Closing()):
 		s.err("[SYS/TEMP] server shutting down, nothing was changed; try again shortly")
 	case errors.As(err, &ne) && ne.Timeout():
 		s.err("autologout: idle too long, nothing was changed")
