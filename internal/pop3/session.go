@@ -49,6 +49,7 @@ type session struct {
 	ctx    context.Context
 	tls    bool
 	track  *server.Session // for graceful shutdown
+	buf    []byte          // RETR/TOP copy buffer, allocated on first use and reused
 
 	state     state
 	user      string // from USER
@@ -585,7 +586,7 @@ func (s *session) retr(arg string) bool {
 	}
 	defer body.Close()
 	s.ok("%d octets", it.size)
-	if err := sendStuffed(s.w, io.NewSectionReader(body, 0, body.Size())); err != nil {
+	if err := sendStuffed(s.w, io.NewSectionReader(body, 0, body.Size()), s.copyBuffer()); err != nil {
 		s.srv.log.Warn("RETR failed mid-message", s.logger("err", err)...)
 		return true
 	}
@@ -621,11 +622,19 @@ func (s *session) top(arg string) bool {
 	if n > 0 {
 		src = io.MultiReader(src, &lineLimiter{r: io.NewSectionReader(body, headerEnd, body.Size()-headerEnd), lines: n})
 	}
-	if err := sendStuffed(s.w, src); err != nil {
+	if err := sendStuffed(s.w, src, s.copyBuffer()); err != nil {
 		s.srv.log.Warn("TOP failed mid-message", s.logger("err", err)...)
 		return true
 	}
 	return false
+}
+
+// copyBuffer returns the session's reusable copy buffer.
+func (s *session) copyBuffer() []byte {
+	if s.buf == nil {
+		s.buf = make([]byte, 32<<10)
+	}
+	return s.buf
 }
 
 // gone answers for a message that vanished from the store since the
@@ -681,8 +690,7 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 // get another "." (byte-stuffing, RFC 1939 section 3), a missing final CRLF
 // is added, and ".\r\n" ends it. It streams: memory does not grow with the
 // message.
-func sendStuffed(w *bufio.Writer, src io.Reader) error {
-	buf := make([]byte, 32<<10)
+func sendStuffed(w *bufio.Writer, src io.Reader, buf []byte) error {
 	atLineStart := true
 	var last byte = '\n'
 	for {

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -282,10 +283,10 @@ func (s *session) Data(r io.Reader) error {
 		if extra, err = s.checkSubmissionHeader(hdr); err != nil {
 			return err
 		}
-		body = io.MultiReader(strings.NewReader(string(hdr)), rest)
+		body = io.MultiReader(bytes.NewReader(hdr), rest)
 	}
 	trace := s.receivedHeader()
-	msg, err := s.srv.opts.Store.Stage(s.ctx, io.MultiReader(strings.NewReader(trace), strings.NewReader(string(extra)), body))
+	msg, err := s.srv.opts.Store.Stage(s.ctx, io.MultiReader(strings.NewReader(trace), bytes.NewReader(extra), body))
 	if err != nil {
 		return s.dataError(err)
 	}
