@@ -55,14 +55,10 @@ func (f *fetchMessage) close() {
 }
 
 func cmdFetch(s *session, tag string, uid bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	set, saved, err := s.dec.ReadSequenceSet()
+	set, saved, err := s.spSeqSet()
 	if err != nil {
 		return err
 	}
-	set = set.Clone()
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
 	}

@@ -282,10 +282,7 @@ func (s *session) list(tag string, lsub bool) error {
 }
 
 func cmdStatus(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,24 @@ import (
 	"mailroom/internal/store"
 )
 
+// spMailbox reads SP and a mailbox argument: most commands start so.
+func (s *session) spMailbox() (string, error) {
+	if err := s.dec.ExpectSP(); err != nil {
+		return "", err
+	}
+	return s.readMailboxName()
+}
+
+// spSeqSet reads SP and a sequence set, copied out of the decoder's arena
+// (it is used after other arguments are read).
+func (s *session) spSeqSet() (set wire.SeqSet, saved bool, err error) {
+	if err := s.dec.ExpectSP(); err != nil {
+		return nil, false, err
+	}
+	set, saved, err = s.dec.ReadSequenceSet()
+	return set.Clone(), saved, err
+}
+
 // readMailboxName reads a mailbox argument and converts it to the store's
 // UTF-8 form: modified UTF-7 from clients that did not enable UTF-8.
 func (s *session) readMailboxName() (string, error) {
@@ -72,10 +90,7 @@ func cmdSelect(s *session, tag string, _ bool) error  { return s.selectMailbox(t
 func cmdExamine(s *session, tag string, _ bool) error { return s.selectMailbox(tag, true) }
 
 func (s *session) selectMailbox(tag string, readOnly bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
@@ -185,10 +200,7 @@ func cmdClose(s *session, tag string, _ bool) error {
 }
 
 func cmdCreate(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
@@ -232,10 +244,7 @@ func cmdCreate(s *session, tag string, _ bool) error {
 }
 
 func cmdDelete(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
@@ -249,17 +258,11 @@ func cmdDelete(s *session, tag string, _ bool) error {
 }
 
 func cmdRename(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	from, err := s.readMailboxName()
+	from, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	to, err := s.readMailboxName()
+	to, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
@@ -276,10 +279,7 @@ func cmdSubscribe(s *session, tag string, _ bool) error   { return s.subscribe(t
 func cmdUnsubscribe(s *session, tag string, _ bool) error { return s.subscribe(tag, false) }
 
 func (s *session) subscribe(tag string, on bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}

@@ -28,14 +28,10 @@ func (s *session) writable() error {
 }
 
 func cmdStore(s *session, tag string, uid bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	set, saved, err := s.dec.ReadSequenceSet()
+	set, saved, err := s.spSeqSet()
 	if err != nil {
 		return err
 	}
-	set = set.Clone()
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
 	}
@@ -235,18 +231,11 @@ func cmdCopy(s *session, tag string, uid bool) error { return s.copyMove(tag, ui
 func cmdMove(s *session, tag string, uid bool) error { return s.copyMove(tag, uid, true) }
 
 func (s *session) copyMove(tag string, uid, move bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	set, saved, err := s.dec.ReadSequenceSet()
+	set, saved, err := s.spSeqSet()
 	if err != nil {
 		return err
 	}
-	set = set.Clone()
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
@@ -328,10 +317,7 @@ func uidSet(uids []uint32) string {
 // cmdAppend stores messages (MULTIAPPEND: several in one command, all or
 // none) streamed from their literals.
 func cmdAppend(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.readMailboxName()
+	name, err := s.spMailbox()
 	if err != nil {
 		return err
 	}
