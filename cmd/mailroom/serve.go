@@ -12,6 +12,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/debugserver"
 	"mailroom/internal/imap"
 	"mailroom/internal/logging"
 	"mailroom/internal/pop3"
@@ -29,6 +30,7 @@ func protocols() map[string]server.Factory {
 		"submission": smtp.Factory(smtp.Submission),
 		"pop3":       pop3.Factory(),
 		"imap":       imap.Factory(),
+		"debug":      debugserver.Factory(),
 	}
 }
 

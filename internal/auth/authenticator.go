@@ -171,7 +171,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 	case errors.Is(err, ErrUnknownAccount):
 		// Spend the same time as a wrong password so that response
 		// times do not reveal which accounts exist.
-		if _, err := a.verifyLimited(ctx, a.dummyHash, password); err != nil && !errors.Is(err, ErrMalformedHash) {
+		if _, err := a.verifyLimited(ctx, a.dummyHash, password, nil); err != nil && !errors.Is(err, ErrMalformedHash) {
 			att.log(slog.LevelInfo, "canceled", err)
 			return Principal{}, fmt.Errorf("auth: verifying password: %w", err)
 		}
@@ -197,7 +197,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 		hashes = []string{a.dummyHash}
 	}
 	for _, h := range hashes {
-		ok, err := a.verifyLimited(ctx, h, password)
+		var recheck func() bool
+		if a.cache != nil && !noPassword {
+			recheck = func() bool {
+				att.cached = a.cache.hit(user, password, h)
+				return att.cached
+			}
+		}
+		ok, err := a.verifyLimited(ctx, h, password, recheck)
 		if errors.Is(err, ErrMalformedHash) {
 			// A corrupt row must not stop the account's other (app)
 			// passwords from working; say so loudly, but once per
@@ -221,13 +228,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 }
 
 // verifyLimited runs one argon2 verification once a semaphore slot is free.
-func (a *Authenticator) verifyLimited(ctx context.Context, encoded, password string) (bool, error) {
+// cached, if not nil, is asked again once the slot is taken and skips the
+// verification when it says yes: in a login flood (a client with many
+// connections, or every client reconnecting after a restart) the logins of
+// one account queue behind the first one's verification and then find it
+// in the cache, instead of each spending argon2's time and memory.
+func (a *Authenticator) verifyLimited(ctx context.Context, encoded, password string, cached func() bool) (bool, error) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
 	defer func() { <-a.sem }()
+	if cached != nil && cached() {
+		return true, nil
+	}
 	return a.verify(encoded, password)
 }
 

@@ -417,3 +417,35 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		t.Errorf("%d concurrent argon2 verifications, semaphore allows %d", p, runtime.NumCPU())
 	}
 }
+
+// TestLoginFloodVerifiesOnce: many simultaneous logins of one account with
+// the right password queue behind the first verification and are then
+// served by the cache, instead of each running argon2.
+func TestLoginFloodVerifiesOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.auth.verify = func(encoded, password string) (bool, error) {
+		h.verifys.Add(1)
+		time.Sleep(20 * time.Millisecond) // as slow as real argon2
+		return VerifyPassword(encoded, password)
+	}
+	const logins = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, logins)
+	for range logins {
+		wg.Go(func() {
+			if _, err := h.login("alice@example.com", alicePW); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// At most one verification per slot can start before the first one
+	// has filled the cache.
+	if n := h.verifys.Load(); n > int64(cap(h.auth.sem)) {
+		t.Fatalf("%d logins ran %d argon2 verifications, want at most %d", logins, n, cap(h.auth.sem))
+	}
+}

@@ -81,6 +81,9 @@ type Listen struct {
 	POP3S       string `toml:"pop3s"`
 	HTTP        string `toml:"http"`
 	HTTPS       string `toml:"https"`
+	// Debug serves Go's profiler (net/http/pprof) and runtime metrics for
+	// operators investigating load; off by default, keep it on loopback.
+	Debug string `toml:"debug"`
 }
 
 // TLS selects where certificates come from: files, a self-signed

@@ -3,6 +3,7 @@ package imap
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -412,8 +413,10 @@ func cmdAppend(s *session, tag string, _ bool) error {
 	return s.ok(tag, fmt.Sprintf("APPENDUID %d %s", delivered[0].UIDValidity, uidSet(uids)), "APPEND completed")
 }
 
-// cmdIdle waits for changes and reports them as they happen (RFC 2177),
-// until the client sends DONE.
+// cmdIdle reports changes as they happen (RFC 2177) until the client sends
+// DONE. The session's goroutine waits for DONE; changes are pushed by a
+// short-lived goroutine started when the mailbox changes (idlePush), so
+// that thousands of sessions in IDLE cost one parked goroutine each.
 func cmdIdle(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
@@ -425,42 +428,83 @@ func cmdIdle(s *session, tag string, _ bool) error {
 	if err := s.bw.Flush(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() {
-		line, err := s.dec.ReadLine()
-		if err == nil && !strings.EqualFold(strings.TrimSpace(string(line)), "DONE") {
-			err = bad("expected DONE")
-		}
-		done <- err
-	}()
 	// IDLE may outlast the normal timeout; a shutdown ends it at once.
-	if !s.track.Idle(2 * time.Hour) {
+	if !s.track.Idle(idleTimeout) {
 		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 		return errBye
 	}
 	defer s.track.Busy()
-	for {
-		var changed <-chan struct{}
-		if s.sel != nil {
-			changed = s.sel.box.Changed()
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				if s.srv.sessions.Closing() {
-					s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
-					return errBye
-				}
-				return err
-			}
-			return s.ok(tag, "", "IDLE terminated")
-		case <-changed:
-			if err := s.sendUpdates(true); err != nil {
-				return err
-			}
-			if err := s.bw.Flush(); err != nil {
-				return err
-			}
-		}
+	s.idle.Lock()
+	s.idle.on = true
+	s.idle.Unlock()
+	var stop func()
+	if s.sel != nil {
+		stop = s.sel.box.Watch(s.idleWake)
+	}
+	line, err := s.dec.ReadLine()
+	if stop != nil {
+		stop()
+	}
+	s.idle.Lock() // waits for a push in progress
+	s.idle.on = false
+	gone := s.idle.gone
+	s.idle.Unlock()
+	if gone {
+		return errBye // the push said BYE and closed the connection
+	}
+	var ne net.Error
+	switch {
+	case err != nil && s.srv.sessions.Closing():
+		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
+		return errBye
+	case errors.As(err, &ne) && ne.Timeout():
+		s.bw.WriteString("* BYE autologout: idle too long\r\n")
+		return errBye
+	case err != nil:
+		return err
+	case !strings.EqualFold(strings.TrimSpace(string(line)), "DONE"):
+		return bad("expected DONE")
+	}
+	return s.ok(tag, "", "IDLE terminated")
+}
+
+// idleTimeout is how long IDLE may stay silent. RFC 2177 asks clients to
+// renew it every 29 minutes; two hours leaves room for slow ones.
+const idleTimeout = 2 * time.Hour
+
+// idleWake is the selected mailbox's watcher during IDLE. It runs with the
+// mailbox locked, so it only starts the push, once for any number of
+// changes that arrive before the push looks.
+func (s *session) idleWake() {
+	if s.idle.pending.CompareAndSwap(false, true) {
+		go s.idlePush()
 	}
 }
+
+// idlePush writes what changed to a session in IDLE. A client that does
+// not read its updates for idleWriteTimeout is disconnected.
+func (s *session) idlePush() {
+	s.idle.Lock()
+	defer s.idle.Unlock()
+	s.idle.pending.Store(false) // a change from now on starts another push
+	if !s.idle.on || s.idle.gone {
+		return
+	}
+	err := s.sendUpdates(true)
+	s.conn.SetWriteDeadline(time.Now().Add(idleWriteTimeout))
+	if ferr := s.bw.Flush(); err == nil {
+		err = ferr
+	}
+	s.conn.SetWriteDeadline(time.Time{})
+	if err != nil {
+		if !errors.Is(err, errBye) {
+			s.srv.log.Debug("IDLE update failed", s.logger("err", err)...)
+		}
+		// The session's goroutine is reading DONE: closing the connection
+		// ends that read and, with gone set, the session.
+		s.idle.gone = true
+		s.conn.Close()
+	}
+}
+
+const idleWriteTimeout = 5 * time.Minute

@@ -265,3 +265,30 @@ func TestAppendToSelectedAnnouncesExists(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleMailboxDeleted: a session in IDLE whose mailbox another session
+// deletes is told BYE and disconnected (RFC 3501 7.1.5), and a session in
+// IDLE with nothing selected still ends on DONE.
+func TestIdleMailboxDeleted(t *testing.T) {
+	r := newRig(t)
+	r.account("ann@example.test")
+	a, b := r.raw(true), r.raw(true)
+	for _, x := range []*raw{a, b} {
+		x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
+	}
+	a.cmd("c", "CREATE Projects", "OK")
+	b.cmd("s", "SELECT Projects", "OK")
+	b.send("i IDLE")
+	b.expect("+ ")
+	a.cmd("d", "DELETE Projects", "OK")
+	b.expect("* BYE")
+	if l, err := b.r.ReadString('\n'); err == nil {
+		t.Fatalf("after BYE: %q, want the connection closed", l)
+	}
+
+	a.send("i IDLE")
+	a.expect("+ ")
+	a.send("DONE")
+	a.expect("i OK")
+	a.cmd("n", "NOOP", "OK")
+}

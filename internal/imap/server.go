@@ -5,7 +5,6 @@
 package imap
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/connbuf"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
 	"mailroom/internal/imap/index"
@@ -94,7 +94,7 @@ func New(opts Options) *Server {
 // Serve implements server.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
 	return s.sessions.Serve(ln, func(c net.Conn, t *server.Session) {
-		sess := &session{srv: s, conn: c, track: t, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 16<<10)}
+		sess := &session{srv: s, conn: c, track: t, br: connbuf.NewReader(c), bw: connbuf.NewWriter(c)}
 		sess.serve()
 	})
 }

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -12,9 +11,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/connbuf"
 	"mailroom/internal/imap/index"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/server"
@@ -34,8 +36,8 @@ const (
 type session struct {
 	srv  *Server
 	conn net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
+	br   *connbuf.Reader
+	bw   *connbuf.Writer
 	dec  *wire.Decoder
 	enc  *wire.Encoder
 
@@ -53,6 +55,15 @@ type session struct {
 	qresync   bool // ENABLE QRESYNC: VANISHED instead of EXPUNGE
 
 	sel *selection
+
+	// idle is the state shared with idlePush while the session is in IDLE;
+	// at other times only the session's goroutine uses the session.
+	idle struct {
+		sync.Mutex
+		on      bool        // in IDLE: pushes may write
+		gone    bool        // a push failed (or said BYE) and closed the connection
+		pending atomic.Bool // a push has been started and has not looked yet
+	}
 }
 
 // selection is the selected mailbox.

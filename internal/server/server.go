@@ -83,6 +83,7 @@ func Listeners(c config.Config) []Listener {
 		{"pop3s", l.POP3S, "pop3", true},
 		{"http", l.HTTP, "http", false},
 		{"https", l.HTTPS, "http", true},
+		{"debug", l.Debug, "debug", false},
 	}
 	var out []Listener
 	for _, x := range all {

@@ -214,7 +214,7 @@ type Mailbox struct {
 	deleted       bool
 	serial        uint64 // bumped by every change
 	recentUpTo    uint32 // UIDs up to this were \Recent for some session already
-	waiters       []chan struct{}
+	watchers      map[*func()]struct{}
 }
 
 func (m *Mailbox) load(ctx context.Context) error {
@@ -280,22 +280,31 @@ func (m *Mailbox) find(uid uint32) (int, bool) {
 	})
 }
 
-// Changed returns a channel closed at the next change (for IDLE).
-func (m *Mailbox) Changed() <-chan struct{} {
+// Watch calls wake after every change until stop is called: how a session
+// in IDLE learns of changes without a goroutine of its own waiting for
+// them. wake runs with the mailbox locked, so it must return at once and
+// not call the Mailbox: it starts a goroutine or signals one.
+func (m *Mailbox) Watch(wake func()) (stop func()) {
+	key := &wake
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ch := make(chan struct{})
-	m.waiters = append(m.waiters, ch)
-	return ch
+	if m.watchers == nil {
+		m.watchers = map[*func()]struct{}{}
+	}
+	m.watchers[key] = struct{}{}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.watchers, key)
+	}
 }
 
-// changed bumps the serial and wakes IDLE waiters (m.mu held).
+// changed bumps the serial and wakes the watchers (m.mu held).
 func (m *Mailbox) changed() {
 	m.serial++
-	for _, w := range m.waiters {
-		close(w)
+	for w := range m.watchers {
+		(*w)()
 	}
-	m.waiters = nil
 }
 
 func (m *Mailbox) added(meta store.MessageMeta) {

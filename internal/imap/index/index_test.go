@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,7 +92,14 @@ func TestViewsFollowChanges(t *testing.T) {
 	if a.Len() != 3 || a.RecentCount() != 0 {
 		t.Fatalf("view at select: len %d recent %d", a.Len(), a.RecentCount())
 	}
-	idle := m.Changed()
+	idle := make(chan struct{}, 1)
+	stop := m.Watch(func() {
+		select {
+		case idle <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
 
 	// New mail: both views see EXISTS; \Recent goes to the first to sync.
 	f.deliver(2)
@@ -274,5 +282,34 @@ func TestSharedAndReleased(t *testing.T) {
 	}
 	if _, err := f.reg.Open(ctx, 987654); err == nil {
 		t.Fatal("opening a missing mailbox succeeded")
+	}
+}
+
+func TestWatchStops(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	watch := func(name string) func() {
+		return m.Watch(func() { mu.Lock(); calls[name]++; mu.Unlock() })
+	}
+	stopA, stopB := watch("a"), watch("b")
+	f.deliver(1)
+	f.settle(m)
+	stopA()
+	f.deliver(1)
+	f.settle(m)
+	stopB()
+	f.deliver(1)
+	f.settle(m)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["a"] == 0 || calls["b"] <= calls["a"] {
+		t.Fatalf("wake calls %v: a stopped after the first delivery, b after the second", calls)
 	}
 }

@@ -1,7 +1,6 @@
 package msgfmt
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"mailroom/internal/connbuf"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mime"
 )
@@ -49,7 +49,7 @@ func loadMsg(t testing.TB, name string) testMsg {
 // render runs fn on an encoder and returns what it wrote.
 func render(utf8 bool, fn func(e *wire.Encoder)) string {
 	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
+	w := connbuf.NewWriter(&buf)
 	e := wire.NewEncoder(w)
 	e.SetUTF8(utf8)
 	fn(e)

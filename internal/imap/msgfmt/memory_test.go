@@ -1,7 +1,6 @@
 package msgfmt
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"hash"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"mailroom/internal/connbuf"
 	"mailroom/internal/imap/wire"
 )
 
@@ -66,7 +66,7 @@ func TestLargeAttachmentBoundedMemory(t *testing.T) {
 	const limit = 512 << 10
 
 	sink := &literalSink{sum: sha256.New()}
-	e := wire.NewEncoder(bufio.NewWriter(sink))
+	e := wire.NewEncoder(connbuf.NewWriter(sink))
 	var err error
 	n := allocated(func() {
 		err = WriteBinary(e, m.msg, m.body, sec("", 2), nil)
@@ -98,7 +98,7 @@ func TestLargeAttachmentBoundedMemory(t *testing.T) {
 	}
 
 	sink = &literalSink{sum: sha256.New()}
-	e = wire.NewEncoder(bufio.NewWriter(sink))
+	e = wire.NewEncoder(connbuf.NewWriter(sink))
 	n = allocated(func() {
 		err = WriteSection(e, m.msg, m.body, sec("", 2), nil)
 		_ = e.Flush()

@@ -1,7 +1,6 @@
 package search
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/connbuf"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
@@ -70,7 +70,7 @@ func newMsg(t testing.TB, raw string, meta store.MessageMeta, seq uint32, recent
 // parseSearch reads "SEARCH <args>" with the wire decoder, as a session
 // would.
 func parseSearch(args string) (*wire.Search, error) {
-	d := wire.NewDecoder(bufio.NewReader(strings.NewReader("t SEARCH "+args+"\r\n")), wire.Limits{LiteralPlus: true}, nil)
+	d := wire.NewDecoder(connbuf.NewReader(strings.NewReader("t SEARCH "+args+"\r\n")), wire.Limits{LiteralPlus: true}, nil)
 	if _, err := d.ReadTag(); err != nil {
 		return nil, err
 	}

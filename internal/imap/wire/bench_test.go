@@ -1,10 +1,11 @@
 package wire
 
 import (
-	"bufio"
 	"io"
 	"testing"
 	"time"
+
+	"mailroom/internal/connbuf"
 )
 
 // repeatReader returns the same line forever, so a benchmark reads through
@@ -27,7 +28,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 const thunderbirdFetch = "a123 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])\r\n"
 
 func BenchmarkDecodeFetchLine(b *testing.B) {
-	d := NewDecoder(bufio.NewReader(&repeatReader{line: []byte(thunderbirdFetch)}), Limits{}, nil)
+	d := NewDecoder(connbuf.NewReader(&repeatReader{line: []byte(thunderbirdFetch)}), Limits{}, nil)
 	b.SetBytes(int64(len(thunderbirdFetch)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -54,7 +55,7 @@ func BenchmarkDecodeFetchLine(b *testing.B) {
 }
 
 func BenchmarkEncodeFetchResponse(b *testing.B) {
-	w := bufio.NewWriter(io.Discard)
+	w := connbuf.NewWriter(io.Discard)
 	e := NewEncoder(w)
 	date := time.Date(2024, 3, 7, 9, 15, 2, 0, time.FixedZone("", 3600))
 	flags := []string{`\Seen`, "$Forwarded"}

@@ -1,11 +1,12 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+
+	"mailroom/internal/connbuf"
 )
 
 // Defaults applied by NewDecoder to zero Limits fields.
@@ -84,7 +85,7 @@ func (l Limits) withDefaults() Limits {
 //
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
-	r    *bufio.Reader
+	r    *connbuf.Reader
 	lim  Limits
 	cont func(n int64) error
 
@@ -114,7 +115,7 @@ type Decoder struct {
 // never sent by the client, so the command is over: the error comes back
 // from the reader as a *RefusedError and the next command follows directly.
 // A nil cont refuses every synchronizing literal.
-func NewDecoder(r *bufio.Reader, l Limits, cont func(n int64) error) *Decoder {
+func NewDecoder(r *connbuf.Reader, l Limits, cont func(n int64) error) *Decoder {
 	if cont == nil {
 		cont = func(int64) error { return errors.New("synchronizing literals are not accepted") }
 	}

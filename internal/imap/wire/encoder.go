@@ -1,12 +1,13 @@
 package wire
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"mailroom/internal/connbuf"
 )
 
 // maxQuoted is the longest string written in quoted form by String; longer
@@ -15,7 +16,7 @@ import (
 const maxQuoted = 1024
 
 // Encoder writes responses into a buffered writer; the session flushes once
-// per command (Flush). Write errors are sticky in the bufio.Writer, so the
+// per command (Flush). Write errors are sticky in the connbuf.Writer, so the
 // writing methods return nothing and Flush reports the first failure.
 // Methods return the Encoder so that a response reads as one chain:
 //
@@ -25,13 +26,13 @@ const maxQuoted = 1024
 // (Quoted, String, NString, AString, Mailbox) never break the response
 // syntax: what cannot be quoted is sent as a literal.
 type Encoder struct {
-	w    *bufio.Writer
+	w    *connbuf.Writer
 	utf8 bool
 	buf  [64]byte
 }
 
 // NewEncoder returns an Encoder writing to w.
-func NewEncoder(w *bufio.Writer) *Encoder { return &Encoder{w: w} }
+func NewEncoder(w *connbuf.Writer) *Encoder { return &Encoder{w: w} }
 
 // SetUTF8 records whether the client enabled UTF8=ACCEPT (RFC 6855): then
 // strings may be quoted with UTF-8 in them and mailbox names are sent as

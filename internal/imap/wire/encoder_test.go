@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -9,11 +8,13 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"mailroom/internal/connbuf"
 )
 
 func encode(utf8 bool, f func(e *Encoder)) string {
 	var b bytes.Buffer
-	e := NewEncoder(bufio.NewWriter(&b))
+	e := NewEncoder(connbuf.NewWriter(&b))
 	e.SetUTF8(utf8)
 	f(e)
 	if err := e.Flush(); err != nil {
@@ -113,7 +114,7 @@ func TestEncoderFetchKey(t *testing.T) {
 func TestWriteLiteralFrom(t *testing.T) {
 	body := strings.Repeat("line\r\n", 10000)
 	var out bytes.Buffer
-	e := NewEncoder(bufio.NewWriter(&out))
+	e := NewEncoder(connbuf.NewWriter(&out))
 	e.Raw("* 1 FETCH (BODY[] ")
 	if err := e.WriteLiteralFrom(int64(len(body)), iotest.OneByteReader(strings.NewReader(body)), false); err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestWriteLiteralFrom(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 	// a short reader breaks the response: reported
-	e = NewEncoder(bufio.NewWriter(io.Discard))
+	e = NewEncoder(connbuf.NewWriter(io.Discard))
 	err := e.WriteLiteralFrom(10, strings.NewReader("abc"), false)
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("short source: %v", err)
@@ -149,7 +150,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("connection reset") }
 
 func TestEncoderStickyError(t *testing.T) {
-	e := NewEncoder(bufio.NewWriterSize(failWriter{}, 16))
+	e := NewEncoder(connbuf.NewWriter(failWriter{}))
 	e.Raw(strings.Repeat("x", 100)).CRLF()
 	if err := e.Flush(); err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("Flush = %v", err)

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"unicode/utf8"
+
+	"mailroom/internal/connbuf"
 )
 
 // fuzzLimits are small so that the fuzzer reaches them.
@@ -33,7 +34,7 @@ var readerNames = []string{
 // runScript reads commands from br until the input ends or the decoder
 // gives up, and returns a transcript of everything it read; the transcript
 // must not depend on how the input is chunked.
-func runScript(t *testing.T, br *bufio.Reader, which uint8) string {
+func runScript(t *testing.T, br *connbuf.Reader, which uint8) string {
 	var out strings.Builder
 	d := NewDecoder(br, fuzzLimits(), func(n int64) error {
 		fmt.Fprintf(&out, "+%d ", n)
@@ -194,8 +195,8 @@ func FuzzDecoder(f *testing.F) {
 		f.Add([]byte(s), uint8(10))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, which uint8) {
-		whole := runScript(t, bufio.NewReader(bytes.NewReader(in)), which)
-		oneByte := runScript(t, bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(in)), 16), which)
+		whole := runScript(t, connbuf.NewReader(bytes.NewReader(in)), which)
+		oneByte := runScript(t, connbuf.NewReader(iotest.OneByteReader(bytes.NewReader(in))), which)
 		if whole != oneByte {
 			t.Fatalf("chunking changes the result:\n%s\n---\n%s", whole, oneByte)
 		}

@@ -1,12 +1,13 @@
 package wire
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"mailroom/internal/connbuf"
 )
 
 // rig is a Decoder over a fixed input with a recording continuation
@@ -19,10 +20,10 @@ type rig struct {
 
 // readers returns the ways a test feeds input: whole, and one byte per
 // Read (the literal and line code must not depend on read sizes).
-func readers(in string) map[string]*bufio.Reader {
-	return map[string]*bufio.Reader{
-		"whole":   bufio.NewReader(strings.NewReader(in)),
-		"onebyte": bufio.NewReaderSize(iotest.OneByteReader(strings.NewReader(in)), 16),
+func readers(in string) map[string]*connbuf.Reader {
+	return map[string]*connbuf.Reader{
+		"whole":   connbuf.NewReader(strings.NewReader(in)),
+		"onebyte": connbuf.NewReader(iotest.OneByteReader(strings.NewReader(in))),
 	}
 }
 
