@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Config struct {
 	SMTP            SMTP     `toml:"smtp"`
 	POP3            POP3     `toml:"pop3"`
 	IMAP            IMAP     `toml:"imap"`
+	Queue           Queue    `toml:"queue"`
+	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
 }
 
@@ -114,15 +117,28 @@ type Duration time.Duration
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := parseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"30s\" or \"5m\", not %q", b)
+		return fmt.Errorf("want a duration such as \"30s\", \"5m\" or \"5d\", not %q", b)
 	}
 	if v < 0 {
 		return fmt.Errorf("negative duration %q", b)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// parseDuration is time.ParseDuration that also takes whole days ("5d"),
+// the natural unit of queue lifetimes.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("bad number of days %q", days)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -168,7 +184,8 @@ func Default() Config {
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 100,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Queue: defaultQueue(),
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -366,6 +383,12 @@ func (c *Config) Validate() error {
 	}
 	if c.POP3.MaxConnectionsPerIP <= 0 {
 		return &Error{Key: "pop3.max_connections_per_ip", Msg: "must be greater than zero"}
+	}
+	if err := c.Queue.validate(); err != nil {
+		return err
+	}
+	if err := c.DNS.validate(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -84,6 +84,12 @@ func TestErrors(t *testing.T) {
 		{tls + "[log]\nformat = \"xml\"\n", "log.format: want text or json"},
 		{"hostname = \n", "m.toml:1: syntax error"},
 		{"data_dir = \"\"\n" + tls, "m.toml:1: data_dir: must not be empty"},
+		{tls + "[queue]\nrelay = \"smtp.example\"\n", "m.toml:4: queue.relay: want host:port"},
+		{tls + "[queue]\nrelay_tls = \"ssl\"\n", "queue.relay_tls: want \"starttls\" or \"implicit\""},
+		{tls + "[queue]\nrelay_username = \"me\"\n", "queue.relay_username: set both"},
+		{tls + "[queue]\nretry_intervals = []\n", "queue.retry_intervals: give at least one"},
+		{tls + "[queue]\nmax_age = \"five days\"\n", "queue.max_age: want a duration"},
+		{tls + "[dns]\nservers = [\"127.0.0.1\"]\n", "m.toml:4: dns.servers: want host:port"},
 	}
 	for _, tc := range cases {
 		_, err := Parse("m.toml", []byte(tc.text))
@@ -98,6 +104,16 @@ func TestErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %q\nwant %q", tc.text, err, tc.want)
 		}
+	}
+}
+
+func TestQueueDurationsInDays(t *testing.T) {
+	c, err := Parse("m.toml", []byte("[tls]\nself_signed = true\n[queue]\nmax_age = \"3d\"\nretry_intervals = [\"1m\", \"1d\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue.MaxAge.Std() != 72*time.Hour || c.Queue.RetryIntervals[1].Std() != 24*time.Hour {
+		t.Fatalf("days not parsed: %+v", c.Queue)
 	}
 }
 

@@ -87,8 +87,12 @@ type Part struct {
 	BodyStart   int64
 	End         int64
 	// HeaderLines counts the lines of [HeaderStart, BodyStart), including
-	// the empty line; BodyLines those of [BodyStart, End) (IMAP
-	// body-fld-lines). A last line without line end counts.
+	// the empty line; a last line without line end counts. BodyLines is
+	// IMAP body-fld-lines: the number of line ends (LF) in [BodyStart,
+	// End), so a body whose last line has no line end (as every part
+	// before a boundary: that CRLF is the boundary's) counts one line
+	// fewer than it shows. Dovecot and Cyrus count the same way, and
+	// clients check body-fld-lines against their own count of the part.
 	HeaderLines int64
 	BodyLines   int64
 

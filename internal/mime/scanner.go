@@ -83,6 +83,7 @@ type frame struct {
 	bodyKnown bool   // the header ended with an empty line; part.BodyStart is set
 	lineHS    int64  // number of lines started before HeaderStart
 	lineBS    int64  // number of lines started before BodyStart
+	lfBS      int64  // number of LFs before BodyStart
 	capture   *capture
 }
 
@@ -99,6 +100,7 @@ type Scanner struct {
 
 	off     int64 // bytes consumed
 	lineIdx int64 // lines started so far
+	lfs     int64 // LFs consumed so far: BodyLines counts line ends, not lines
 	lastCR  bool  // the last byte written was CR (bare-CR detection across writes)
 
 	// current line
@@ -176,6 +178,7 @@ func (s *Scanner) Write(p []byte) (int, error) {
 			s.prevByte = seg[len(seg)-1]
 			break
 		}
+		s.lfs++
 		eol := 1
 		if len(seg) >= 2 {
 			if seg[len(seg)-2] == '\r' {
@@ -380,7 +383,16 @@ func (s *Scanner) boundary(k int, closeDelim bool, eol int) bool {
 	if s.prevEmpty && s.prevEOL > 0 {
 		linesEnd-- // the previous line was only that line end
 	}
-	s.closeFrames(k+1, end, linesEnd)
+	// LFs before end: not this line's own, nor the previous line's, which
+	// is the boundary's (RFC 2046 5.1.1).
+	lfEnd := s.lfs
+	if eol > 0 {
+		lfEnd--
+	}
+	if s.prevEOL > 0 {
+		lfEnd--
+	}
+	s.closeFrames(k+1, end, linesEnd, lfEnd)
 	f := s.stack[k]
 	switch {
 	case closeDelim:
@@ -409,6 +421,7 @@ func (s *Scanner) endHeader() {
 	p := f.part
 	p.BodyStart = s.off
 	f.lineBS = s.lineIdx
+	f.lfBS = s.lfs
 	f.bodyKnown = true
 	f.phase = phBody
 	s.applyHeader(f)
@@ -490,12 +503,12 @@ func (s *Scanner) applyHeader(f *frame) {
 
 // closeFrames ends the frames from stack index from upwards at end (a
 // line-end-excluded boundary position or the end of input); linesEnd is
-// the number of lines started before end.
-func (s *Scanner) closeFrames(from int, end, linesEnd int64) {
+// the number of lines started before end, lfEnd the number of LFs.
+func (s *Scanner) closeFrames(from int, end, linesEnd, lfEnd int64) {
 	hi := int64(math.MaxInt64)
 	for i := from; i < len(s.stack); i++ {
 		f := s.stack[i]
-		s.finish(f, end, linesEnd, hi)
+		s.finish(f, end, linesEnd, lfEnd, hi)
 		hi = f.part.End
 	}
 	clear(s.stack[from:])
@@ -512,7 +525,7 @@ func (s *Scanner) closeFrames(from int, end, linesEnd int64) {
 // part's range is clamped into its parent's (hi): when a boundary takes
 // the line end that was a header's empty line, the header loses it and an
 // encapsulated message that started after it becomes empty.
-func (s *Scanner) finish(f *frame, end, linesEnd, hi int64) {
+func (s *Scanner) finish(f *frame, end, linesEnd, lfEnd, hi int64) {
 	p := f.part
 	if f.phase == phHeader {
 		s.applyHeader(f)
@@ -520,18 +533,18 @@ func (s *Scanner) finish(f *frame, end, linesEnd, hi int64) {
 	hs := min(p.HeaderStart, hi)
 	e := min(max(end, hs), hi)
 	p.HeaderStart, p.End = hs, e
-	linesTo := func(from int64) int64 {
+	count := func(to, from int64) int64 {
 		if e != end {
 			return 0 // e == hs: empty part
 		}
-		return max(linesEnd-from, 0)
+		return max(to-from, 0)
 	}
 	if f.bodyKnown && p.BodyStart <= e {
 		p.HeaderLines = f.lineBS - f.lineHS
-		p.BodyLines = linesTo(f.lineBS)
+		p.BodyLines = count(lfEnd, f.lfBS)
 	} else {
 		p.BodyStart = e
-		p.HeaderLines = linesTo(f.lineHS)
+		p.HeaderLines = count(linesEnd, f.lineHS)
 		p.BodyLines = 0
 	}
 	if f.phase == phHeader && isMessageType(p) && s.canDescend(f) {
@@ -586,7 +599,7 @@ func (s *Scanner) Close() (*Message, error) {
 	if s.lastCR {
 		s.flags |= BareCR // a CR at the very end
 	}
-	s.closeFrames(0, s.off, s.lineIdx)
+	s.closeFrames(0, s.off, s.lineIdx, s.lfs)
 	m := &Message{Root: s.root, Size: s.off}
 	m.Preview = s.plain.text(s.lim.PreviewRunes)
 	if m.Preview == "" {

@@ -40,6 +40,7 @@ type Store interface {
 	Directory
 	Mailboxes
 	Messages
+	Queue
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

@@ -62,12 +62,13 @@
 //     RFC 3501's grammar knows only MESSAGE/RFC822 there, so an IMAP4rev1
 //     client would misparse it; for such clients it is a basic part, as
 //     Dovecot sends it.
-//   - body-fld-lines is mime.Part.BodyLines: the number of lines that start
-//     in the body, so a last line without line end (usual before a boundary,
-//     whose CRLF belongs to the boundary) counts. Dovecot and Cyrus count
-//     LF octets instead and report one line less for such bodies; matching
-//     them needs the body's last octet, which the recorded structure does
-//     not hold, so it is left to mime to record that count if wanted.
+//   - body-fld-lines is mime.Part.BodyLines: the number of LF octets in the
+//     body, as Dovecot and Cyrus count, so a last line without line end
+//     (usual before a boundary, whose CRLF belongs to the boundary) does
+//     not count. Structures recorded before mime counted so keep the count
+//     of lines that start in the body (one more for such bodies): the
+//     binary format did not change, and a message's BODYSTRUCTURE must not
+//     change under a client that cached it.
 //   - A section that does not exist (BODY[9], BODY[1.HEADER] of a part that
 //     is not a message/rfc822, BINARY[9]) is an empty literal {0}, as Dovecot
 //     sends; RFC 9051 does not say.

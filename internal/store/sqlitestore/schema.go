@@ -126,6 +126,38 @@ CREATE TABLE changelog (
 `,
 	// 2: the APOP secret, kept only where pop3.apop was on when the password was set.
 	`ALTER TABLE accounts ADD COLUMN apop_secret TEXT NOT NULL DEFAULT '';`,
+	// 3: the outbound queue. Times are Unix milliseconds.
+	`
+CREATE TABLE queue (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	content_id INTEGER NOT NULL,
+	prefix     BLOB,
+	sender     TEXT NOT NULL,
+	envid      TEXT NOT NULL DEFAULT '',
+	ret        TEXT NOT NULL DEFAULT '',
+	utf8       INTEGER NOT NULL DEFAULT 0,
+	eightbit   INTEGER NOT NULL DEFAULT 0,
+	size       INTEGER NOT NULL,
+	created    INTEGER NOT NULL
+);
+CREATE TABLE queue_recipients (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	queue_id     INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+	address      TEXT NOT NULL,
+	domain       TEXT NOT NULL,
+	notify       TEXT NOT NULL DEFAULT '',
+	orcpt        TEXT NOT NULL DEFAULT '',
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	last_attempt INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT '',
+	lease_owner  TEXT NOT NULL DEFAULT '',
+	lease_until  INTEGER NOT NULL DEFAULT 0,
+	warned       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_recipients_due ON queue_recipients (next_attempt);
+CREATE INDEX queue_recipients_message ON queue_recipients (queue_id);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Opener) {
 		{"Feed", testFeed},
 		{"DeleteAccountFreesMail", testDeleteAccount},
 		{"POP3Marks", testPOP3Marks},
+		{"Queue", testQueue},
+		{"QueueSharesBodies", testQueueSharesBodies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"mailroom/internal/store"
+)
+
+func stage(t *testing.T, st store.Store, raw []byte) store.Staged {
+	t.Helper()
+	m, err := st.Stage(context.Background(), bytes.NewReader(raw))
+	ok(t, err)
+	return m
+}
+
+func readQueued(t *testing.T, st store.Store, id int64) []byte {
+	t.Helper()
+	b := must(st.OpenQueued(context.Background(), id))
+	defer b.Close()
+	data, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
+	ok(t, err)
+	return data
+}
+
+// testQueue: enqueue, claim with a lease (no double claim), retry
+// schedule, done recipients leave, the message goes with its last one.
+func testQueue(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	raw := Message("queued", "hello")
+	prefix := []byte("DKIM-Signature: v=1; test\r\n")
+	id := must(st.Enqueue(ctx, stage(t, st, raw), store.QueueEntry{
+		From: "ann@example.test", EnvID: "env1", Ret: "HDRS", EightBit: true, HeaderPrefix: prefix,
+		Recipients: []store.QueueRecipient{
+			{Address: "a@one.example", Domain: "one.example", Notify: []string{"FAILURE", "DELAY"}, ORcpt: "rfc822;a@one.example"},
+			{Address: "b@one.example", Domain: "one.example"},
+			{Address: "c@two.example", Domain: "two.example"},
+		},
+	}))
+	if got := readQueued(t, st, id); !bytes.Equal(got, append(append([]byte(nil), prefix...), raw...)) {
+		t.Fatalf("queued body = %q", got)
+	}
+	now := time.Now()
+	batches := must(st.ClaimQueued(ctx, "w1", now, time.Minute, 100))
+	if len(batches) != 2 {
+		t.Fatalf("claimed %d batches, want one per domain: %+v", len(batches), batches)
+	}
+	byDomain := map[string]store.QueueBatch{}
+	for _, b := range batches {
+		byDomain[b.Domain] = b
+	}
+	one := byDomain["one.example"]
+	if len(one.Message.Recipients) != 2 || one.Message.From != "ann@example.test" || one.Message.EnvID != "env1" ||
+		one.Message.Ret != "HDRS" || !one.Message.EightBit || one.Message.Size != int64(len(raw)+len(prefix)) {
+		t.Fatalf("batch for one.example: %+v", one)
+	}
+	if r := one.Message.Recipients[0]; r.Address != "a@one.example" || len(r.Notify) != 2 || r.ORcpt != "rfc822;a@one.example" {
+		t.Fatalf("recipient: %+v", r)
+	}
+	if again := must(st.ClaimQueued(ctx, "w2", now, time.Minute, 100)); len(again) != 0 {
+		t.Fatalf("leased recipients claimed twice: %+v", again)
+	}
+	// a delivered, b failed temporarily, c not reported (the worker died).
+	retryAt := now.Add(5 * time.Minute)
+	ok(t, st.FinishQueued(ctx, "w1", []store.QueueOutcome{
+		{RecipientID: one.Message.Recipients[0].ID, Done: true},
+		{RecipientID: one.Message.Recipients[1].ID, NextAttempt: retryAt, LastError: "451 4.3.0 try later"},
+	}))
+	m := must(st.QueuedMessage(ctx, id))
+	if len(m.Recipients) != 2 {
+		t.Fatalf("after one delivery: %+v", m.Recipients)
+	}
+	b := m.Recipients[0]
+	if b.Address != "b@one.example" || b.Attempts != 1 || b.LastError != "451 4.3.0 try later" ||
+		b.NextAttempt.UnixMilli() != retryAt.UnixMilli() || !b.LeasedUntil.IsZero() {
+		t.Fatalf("retried recipient: %+v", b)
+	}
+	// After the lease, c is claimable again; b only when due.
+	later := now.Add(2 * time.Minute)
+	batches = must(st.ClaimQueued(ctx, "w2", later, time.Minute, 100))
+	if len(batches) != 1 || batches[0].Domain != "two.example" {
+		t.Fatalf("after the lease expired: %+v", batches)
+	}
+	if next := must(st.NextQueued(ctx)); next.IsZero() {
+		t.Fatal("NextQueued says the queue is empty")
+	}
+	if n := must(st.RetryQueued(ctx, id, later)); n != 1 {
+		t.Fatalf("RetryQueued rescheduled %d recipients, want 1 (c is leased)", n)
+	}
+	batches = must(st.ClaimQueued(ctx, "w3", later, time.Minute, 100))
+	if len(batches) != 1 || batches[0].Message.Recipients[0].Address != "b@one.example" {
+		t.Fatalf("after retry: %+v", batches)
+	}
+	list := must(st.QueuedMessages(ctx))
+	if len(list) != 1 || len(list[0].Recipients) != 2 {
+		t.Fatalf("queue list: %+v", list)
+	}
+	// A retry reported by a worker that lost its lease is ignored; Done is not.
+	ok(t, st.FinishQueued(ctx, "w1", []store.QueueOutcome{{RecipientID: b.ID, NextAttempt: later.Add(time.Hour)}}))
+	if m := must(st.QueuedMessage(ctx, id)); m.Recipients[0].Attempts != 1 {
+		t.Fatalf("a stale owner's retry was recorded: %+v", m.Recipients[0])
+	}
+	var ids []store.QueueOutcome
+	for _, r := range must(st.QueuedMessage(ctx, id)).Recipients {
+		ids = append(ids, store.QueueOutcome{RecipientID: r.ID, Done: true})
+	}
+	ok(t, st.FinishQueued(ctx, "w3", ids))
+	if _, err := st.QueuedMessage(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("message left after its last recipient: %v", err)
+	}
+	if _, err := st.OpenQueued(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("body of a finished message: %v", err)
+	}
+	if next := must(st.NextQueued(ctx)); !next.IsZero() {
+		t.Fatalf("NextQueued on an empty queue = %v", next)
+	}
+
+	// Drop removes a message and says what it was.
+	id = must(st.Enqueue(ctx, stage(t, st, raw), store.QueueEntry{From: "ann@example.test",
+		Recipients: []store.QueueRecipient{{Address: "x@three.example", Domain: "three.example"}}}))
+	dropped := must(st.DropQueued(ctx, id))
+	if dropped.ID != id || len(dropped.Recipients) != 1 {
+		t.Fatalf("dropped: %+v", dropped)
+	}
+	if list := must(st.QueuedMessages(ctx)); len(list) != 0 {
+		t.Fatalf("queue after drop: %+v", list)
+	}
+	if _, err := st.DropQueued(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second drop: %v", err)
+	}
+}
+
+// testQueueSharesBodies: one staged message delivered locally and queued
+// keeps one body, which outlives either use alone.
+func testQueueSharesBodies(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	acct := newAccount(t, st, "ann@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	raw := Message("both", string(bytes.Repeat([]byte("big body line\r\n"), 10_000)))
+	m := stage(t, st, raw)
+	d := must(st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}))
+	id := must(st.Enqueue(ctx, m, store.QueueEntry{From: "ann@example.test",
+		Recipients: []store.QueueRecipient{{Address: "x@remote.example", Domain: "remote.example"}}}))
+	ok(t, m.Discard()) // a no-op once used
+	_ = must(st.Expunge(ctx, inbox.ID, []uint32{d[0].UID}))
+	if got := readQueued(t, st, id); !bytes.Equal(got, raw) {
+		t.Fatal("the queued body went with the expunged copy")
+	}
+	b := must(st.ClaimQueued(ctx, "w", time.Now(), time.Minute, 10))
+	ok(t, st.FinishQueued(ctx, "w", []store.QueueOutcome{{RecipientID: b[0].Message.Recipients[0].ID, Done: true}}))
+	if _, err := st.OpenQueued(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("queued body after delivery: %v", err)
+	}
+}
