@@ -10,12 +10,15 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
 	"mailroom/internal/address"
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/dkim"
+	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 )
@@ -267,7 +270,7 @@ func readPassword(sio *stdio, fromStdin bool) (string, error) {
 
 func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) == 0 {
-		return usagef("usage: mailroom domain add|del|list …")
+		return usagef("usage: mailroom domain add|del|list|dns …")
 	}
 	sub, args := args[0], args[1:]
 	name := "domain " + sub
@@ -277,8 +280,17 @@ func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 		return err
 	}
 	switch sub {
+	case "dns":
+		if err := wantArgs(name, pos, 1, "DOMAIN [--config FILE]"); err != nil {
+			return err
+		}
+		return domainDNS(ctx, *f.config, pos[0], sio)
 	case "add", "del":
 		if err := wantArgs(name, pos, 1, "DOMAIN [--config FILE]"); err != nil {
+			return err
+		}
+		cfg, err := config.Load(*f.config)
+		if err != nil {
 			return err
 		}
 		return withStore(ctx, *f.config, func(st store.Store) error {
@@ -287,7 +299,12 @@ func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(sio.out, "domain %s added\n", d.Name)
+				keys, err := dkim.Generate(queue.DKIMDir(cfg.DataDir), d.Name, time.Now())
+				if err != nil {
+					return fmt.Errorf("domain %s added, but its DKIM keys could not be generated: %w", d.Name, err)
+				}
+				fmt.Fprintf(sio.out, "domain %s added, DKIM selectors %s (Ed25519) and %s (RSA)\n", d.Name, keys.Ed25519Selector, keys.RSASelector)
+				fmt.Fprintf(sio.out, "publish its DNS records: mailroom domain dns %s\n", d.Name)
 				return nil
 			}
 			if err := st.DeleteDomain(ctx, pos[0]); err != nil {
@@ -311,7 +328,7 @@ func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 			return nil
 		})
 	}
-	return usagef("unknown command \"domain %s\" (want add, del or list)", sub)
+	return usagef("unknown command \"domain %s\" (want add, del, list or dns)", sub)
 }
 
 func cmdAlias(ctx context.Context, args []string, sio *stdio) error {

@@ -65,8 +65,15 @@ Accounts (all take --config FILE and work while serve runs):
   user set EMAIL KEY=VALUE…          change per-account settings
   user get EMAIL                     show per-account settings
   domain add|del DOMAIN, domain list
+  domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+
+Outbound queue (mail for other domains):
+  queue list                         what waits, with the next attempt and last error
+  queue show ID                      one message, per recipient
+  queue retry ID|all                 try again now
+  queue drop ID [--silent]           give up on a message (its sender gets a bounce unless --silent)
 `
 
 func run(ctx context.Context, args []string, sio *stdio) int {
@@ -102,6 +109,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdAlias(ctx, rest, sio)
 	case "mailbox":
 		return cmdMailbox(ctx, rest, sio)
+	case "queue":
+		return cmdQueue(ctx, rest, sio)
 	case "bench":
 		return cmdBench(ctx, rest, sio)
 	case "version", "--version", "-version":

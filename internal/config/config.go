@@ -256,6 +256,7 @@ func Parse(name string, data []byte) (Config, error) {
 	c.DataDir = resolve(base, c.DataDir)
 	c.TLS.CertFile = resolve(base, c.TLS.CertFile)
 	c.TLS.KeyFile = resolve(base, c.TLS.KeyFile)
+	c.Queue.RelayPasswordFile = resolve(base, c.Queue.RelayPasswordFile)
 	if err := c.Validate(); err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {

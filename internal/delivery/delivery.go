@@ -73,7 +73,8 @@ type Resolved struct {
 // Outbound is the outbound queue (the outbound delivery issue implements
 // it). Enqueue must return only once the message is durable in the queue.
 type Outbound interface {
-	Enqueue(ctx context.Context, env Envelope, remote []string, msg store.Staged) error
+	// Enqueue queues msg for the Remote addresses of env's recipients.
+	Enqueue(ctx context.Context, env Envelope, msg store.Staged) error
 }
 
 // Config configures an Agent.
@@ -291,7 +292,7 @@ func (r *Resolved) addRemote(addr string) {
 func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) error {
 	var targets []store.Target
 	seen := map[int64]bool{}
-	var remote []string
+	remote := 0
 	for _, r := range env.Recipients {
 		for _, acct := range r.Accounts {
 			if seen[acct.ID] {
@@ -304,13 +305,13 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 			}
 			targets = append(targets, store.Target{MailboxID: inbox, HeaderPrefix: tracePrefix(env.From, acct.Email)})
 		}
-		remote = append(remote, r.Remote...)
+		remote += len(r.Remote)
 	}
-	if len(remote) > 0 {
+	if remote > 0 {
 		if a.cfg.Outbound == nil {
 			return errorf(451, statusNoRoute, "delivery to other domains is not available yet on this server")
 		}
-		if err := a.cfg.Outbound.Enqueue(ctx, env, remote, msg); err != nil {
+		if err := a.cfg.Outbound.Enqueue(ctx, env, msg); err != nil {
 			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
 		}
 	}

@@ -52,8 +52,21 @@ func Generate(dir, domain string, now time.Time) (*Keys, error) {
 		return nil, err
 	}
 	ddir := filepath.Join(dir, domain)
+	// A directory MkdirAll creates is durable only once its parent is
+	// synced; note which ones are new.
+	var newDirs []string
+	for _, d := range []string{ddir, dir} {
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			newDirs = append(newDirs, d)
+		}
+	}
 	if err := os.MkdirAll(ddir, 0o700); err != nil {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
+	}
+	for _, d := range newDirs {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return nil, fmt.Errorf("dkim: %s: %w", domain, err)
+		}
 	}
 	stem := "mr" + now.UTC().Format("200601")
 
@@ -68,11 +81,6 @@ func Generate(dir, domain string, now time.Time) (*Keys, error) {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
 	}
 	k.RSA = key.(*rsa.PrivateKey)
-
-	// A new domain directory is durable only once its parent is synced.
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
-	}
 	return k, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/tlsconf"
@@ -32,6 +33,7 @@ type Deps struct {
 	Auth     *auth.Authenticator
 	TLS      *tlsconf.Manager // nil without TLS
 	Delivery *delivery.Agent
+	Queue    *queue.Queue // the outbound queue Delivery hands remote recipients to
 }
 
 // TLSConfig returns the TLS configuration, or nil without TLS.
@@ -103,6 +105,9 @@ type Server struct {
 	mu        sync.Mutex
 	running   []running
 	listening []Listener
+
+	stopQueue context.CancelFunc // nil until Start
+	queueDone chan error
 }
 
 type running struct {
@@ -146,13 +151,21 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		cacheTTL = -1 // "0s" in the config turns the cache off
 	}
 	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
+	q, err := queue.FromConfig(cfg, st, logger)
+	if err != nil {
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	agent := delivery.New(st, delivery.Config{
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
+		Outbound:      q,
 		Logger:        logger.With("component", "delivery"),
 	})
+	q.SetReturner(agent)
 	return &Server{
-		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent},
+		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -180,6 +193,11 @@ func (s *Server) Deps() Deps { return s.deps }
 // that cannot bind is an error: better to fail at start than to run half.
 func (s *Server) Start() error {
 	log := s.deps.Logger
+	qctx, stop := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.stopQueue, s.queueDone = stop, make(chan error, 1)
+	s.mu.Unlock()
+	go func() { s.queueDone <- s.deps.Queue.Run(qctx) }()
 	for _, l := range Listeners(s.deps.Config) {
 		factory := s.factories[l.Protocol]
 		if factory == nil {
@@ -249,6 +267,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.mu.Lock()
+	stop, done := s.stopQueue, s.queueDone
+	s.stopQueue = nil
+	s.mu.Unlock()
+	if stop != nil {
+		// Deliveries in progress may finish within the shutdown time.
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("queue: %w", err))
+			}
+		case <-ctx.Done():
+			s.deps.Queue.Abort()
+			<-done
+		}
+	}
 	if err := s.deps.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

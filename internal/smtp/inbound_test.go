@@ -137,10 +137,14 @@ func TestNeverAnOpenRelay(t *testing.T) {
 		}
 		c.Reset()
 	}
-	// An alias to an external address: refused until the outbound queue
-	// exists, temporarily, so the sender retries instead of losing it.
-	err = send(c, "x@remote.example", []string{"fwd@example.test"}, msg("fwd"))
-	wantCode(t, err, 451, "4.4.3")
+	// An alias to an external address is ours to forward: the message
+	// goes to the outbound queue (not an open relay: the alias is local).
+	if err := send(c, "x@remote.example", []string{"fwd@example.test"}, msg("fwd")); err != nil {
+		t.Fatalf("mail to an alias forwarding elsewhere: %v", err)
+	}
+	if q, err := r.st.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Domain != "remote.example" {
+		t.Fatalf("forwarded copy not queued: %+v, %v", q, err)
+	}
 	c.Reset()
 	// Submission without AUTH: MAIL is refused.
 	s := r.dial(r.sub)

@@ -62,11 +62,13 @@ func TestSubmissionStartTLSThenAuth(t *testing.T) {
 	if strings.Count(got[1], "Message-ID:") != 1 || strings.Count(got[1], "Date:") != 1 || !strings.Contains(got[1], "<own@id>") {
 		t.Fatalf("own Message-ID/Date not kept:\n%s", got[1])
 	}
-	// Remote recipients wait for the outbound queue: a clear 4xx.
-	if err := c.Mail("ann@example.test", nil); err != nil {
+	// Remote recipients go to the outbound queue, durable before the 250.
+	if err := send(c, "ann@example.test", []string{"someone@remote.example"}, "From: ann@example.test\r\n\r\nout\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, c.Rcpt("someone@remote.example", nil), 451, "4.4.3")
+	if q, err := r.st.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Address != "someone@remote.example" || q[0].From != "ann@example.test" {
+		t.Fatalf("remote recipient not queued: %+v, %v", q, err)
+	}
 }
 
 func TestSubmissionImplicitTLS(t *testing.T) {

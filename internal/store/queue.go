@@ -34,6 +34,9 @@ type Queue interface {
 	RetryQueued(ctx context.Context, id int64, now time.Time) (int, error)
 	// DropQueued removes a message from the queue and returns what it was.
 	DropQueued(ctx context.Context, id int64) (QueuedMessage, error)
+	// ReleaseQueued ends owner's leases: a restarted worker has nothing in
+	// flight, so its recipients need not wait for the leases to expire.
+	ReleaseQueued(ctx context.Context, owner string) error
 	// NextQueued returns when the earliest recipient is due (zero time:
 	// the queue is empty).
 	NextQueued(ctx context.Context) (time.Time, error)
@@ -75,7 +78,7 @@ type QueuedMessage struct {
 
 // QueuedRecipient is a recipient still in the queue, with its history.
 type QueuedRecipient struct {
-	ID      int64
+	ID int64
 	QueueRecipient
 	Attempts    int
 	NextAttempt time.Time

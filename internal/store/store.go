@@ -229,6 +229,8 @@ type Delivered struct {
 type Staged interface {
 	Size() int64
 	Structure() *mime.Message
+	// Open reads the staged bytes again (to sign them, for instance).
+	Open() (io.ReadCloser, error)
 	// Discard removes the body if it was never delivered. Safe after Deliver.
 	Discard() error
 }
@@ -292,6 +294,9 @@ type Messages interface {
 
 	// MessageList returns the hot state of every message in the mailbox, in UID order.
 	MessageList(ctx context.Context, mailboxID int64) ([]MessageMeta, error)
+	// LoadMailbox returns the mailbox's record and MessageList, read from
+	// one snapshot: what an IMAP index starts from.
+	LoadMailbox(ctx context.Context, mailboxID int64) (Mailbox, []MessageMeta, error)
 	// ChangesSince returns what changed after modseq.
 	ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (Changes, error)
 	UpdateFlags(ctx context.Context, mailboxID int64, upd FlagUpdate) (FlagResult, error)

@@ -218,17 +218,13 @@ type Mailbox struct {
 }
 
 func (m *Mailbox) load(ctx context.Context) error {
-	st, err := m.reg.st.MailboxStatus(ctx, m.id)
-	if err != nil {
-		return err
-	}
-	list, err := m.reg.st.MessageList(ctx, m.id)
+	mb, list, err := m.reg.st.LoadMailbox(ctx, m.id)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.uidValidity, m.uidNext, m.highestModSeq = st.UIDValidity, st.UIDNext, st.HighestModSeq
+	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
 	m.msgs = list
 	if n := len(list); n > 0 && list[n-1].UID >= m.uidNext {
 		m.uidNext = list[n-1].UID + 1

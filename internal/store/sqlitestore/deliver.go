@@ -39,6 +39,24 @@ func (m *staged) delivered() (int64, bool) {
 }
 func (m *staged) setDelivered(contentID int64) { m.mu.Lock(); m.contentID = contentID; m.mu.Unlock() }
 
+// Open implements store.Staged.
+func (m *staged) Open() (io.ReadCloser, error) {
+	m.mu.Lock()
+	discarded := m.discarded
+	m.mu.Unlock()
+	if discarded {
+		return nil, fmt.Errorf("%w: staged message was discarded", store.ErrInvalid)
+	}
+	if m.ref == "" {
+		return io.NopCloser(bytes.NewReader(m.inline)), nil
+	}
+	f, err := m.s.blobs.Open(m.ref)
+	if err != nil {
+		return nil, fmt.Errorf("store: open staged message: %w", err)
+	}
+	return f, nil
+}
+
 // Discard implements store.Staged.
 func (m *staged) Discard() error {
 	m.mu.Lock()

@@ -68,6 +68,40 @@ func (s *Store) MessageList(ctx context.Context, mailboxID int64) ([]store.Messa
 	return out, err
 }
 
+// LoadMailbox implements store.Messages. It skips MessageList's count:
+// the slice is sized from UIDNEXT (an upper bound), capped so that a
+// mailbox with few messages left of many does not allocate for them all.
+func (s *Store) LoadMailbox(ctx context.Context, mailboxID int64) (store.Mailbox, []store.MessageMeta, error) {
+	var mb store.Mailbox
+	var out []store.MessageMeta
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		// One read transaction: the record and the list agree.
+		if err := execConn(conn, "BEGIN", nil); err != nil {
+			return err
+		}
+		defer execConn(conn, "COMMIT", nil)
+		if err := execConn(conn, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(st *sqlite.Stmt) error {
+			mb = scanMailbox(st)
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		if mb.ID == 0 {
+			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		}
+		out = make([]store.MessageMeta, 0, min(int(mb.UIDNext), 1<<16))
+		ki := keywordInterner{}
+		return execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? ORDER BY uid", func(st *sqlite.Stmt) error {
+			out = append(out, scanMeta(st, ki))
+			return nil
+		}, mailboxID)
+	})
+	if err != nil {
+		return store.Mailbox{}, nil, err
+	}
+	return mb, out, nil
+}
+
 // ChangesSince implements store.Messages.
 func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (store.Changes, error) {
 	var ch store.Changes

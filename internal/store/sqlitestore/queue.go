@@ -388,3 +388,14 @@ func (s *Store) NextQueued(ctx context.Context) (time.Time, error) {
 	}
 	return fromMS(next), nil
 }
+
+// ReleaseQueued implements store.Queue.
+func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {
+	err := s.write(ctx, func(tx *txn) error {
+		return tx.exec("UPDATE queue_recipients SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?", owner)
+	})
+	if err != nil {
+		return fmt.Errorf("store: release queue leases: %w", err)
+	}
+	return nil
+}

@@ -64,6 +64,11 @@ func testQueue(t *testing.T, st store.Store) {
 	if again := must(st.ClaimQueued(ctx, "w2", now, time.Minute, 100)); len(again) != 0 {
 		t.Fatalf("leased recipients claimed twice: %+v", again)
 	}
+	// A restarted w1 releases its leases; they can be claimed again.
+	ok(t, st.ReleaseQueued(ctx, "w1"))
+	if again := must(st.ClaimQueued(ctx, "w1", now, time.Minute, 100)); len(again) != 2 {
+		t.Fatalf("after ReleaseQueued: %+v", again)
+	}
 	// a delivered, b failed temporarily, c not reported (the worker died).
 	retryAt := now.Add(5 * time.Minute)
 	ok(t, st.FinishQueued(ctx, "w1", []store.QueueOutcome{
@@ -142,6 +147,11 @@ func testQueueSharesBodies(t *testing.T, st store.Store) {
 	inbox := mailbox(t, st, acct, "INBOX")
 	raw := Message("both", string(bytes.Repeat([]byte("big body line\r\n"), 10_000)))
 	m := stage(t, st, raw)
+	r := must(m.Open())
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("Staged.Open read %d bytes, %v", len(got), err)
+	}
+	r.Close()
 	d := must(st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}))
 	id := must(st.Enqueue(ctx, m, store.QueueEntry{From: "ann@example.test",
 		Recipients: []store.QueueRecipient{{Address: "x@remote.example", Domain: "remote.example"}}}))

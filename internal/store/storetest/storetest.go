@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"Feed", testFeed},
 		{"DeleteAccountFreesMail", testDeleteAccount},
 		{"POP3Marks", testPOP3Marks},
+		{"LoadMailbox", testLoadMailbox},
 		{"Queue", testQueue},
 		{"QueueSharesBodies", testQueueSharesBodies},
 	}

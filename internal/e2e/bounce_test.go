@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/imap"
+	"mailroom/internal/mailtest"
+	"mailroom/internal/server"
+	"mailroom/internal/smtp"
+)
+
+// TestRemoteRefusalBouncesToIMAP: a user submits mail for another domain,
+// whose server refuses one recipient for good; the bounce (a DSN) arrives
+// in the user's INBOX and reads correctly over IMAP, while the accepted
+// recipient gets the message once.
+func TestRemoteRefusalBouncesToIMAP(t *testing.T) {
+	dns := mailtest.NewDNS(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	sink := mailtest.NewSink(t, "127.0.0.2:"+strconv.Itoa(port))
+	sink.OnRcpt = func(to string) *mailtest.Reply {
+		if strings.HasPrefix(to, "gone@") {
+			return &mailtest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "mailbox unavailable"}
+		}
+		return nil
+	}
+	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
+
+	cfg := config.Default()
+	cfg.Hostname = "mail.example.test"
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.Listen{Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
+	cfg.TLS.SelfSigned = true
+	cfg.Auth.AllowInsecure = true
+	cfg.Queue.RemotePort = port
+	cfg.Queue.RetryIntervals = []config.Duration{config.Duration(100 * time.Millisecond)}
+	cfg.DNS.Servers = []string{dns.Addr}
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{
+		"submission": smtp.Factory(smtp.Submission), "imap": imap.Factory(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	addr := map[string]string{}
+	for _, l := range srv.Listening() {
+		addr[l.Key] = l.Addr
+	}
+	ctx := context.Background()
+	st := srv.Deps().Store
+	st.CreateDomain(ctx, "example.test")
+	cred, _ := auth.HashPassword(password, auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if _, err := st.CreateAccount(ctx, "ann@example.test", cred); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := gosmtp.Dial(addr["submission"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("laptop.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "ann@example.test", password)); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: Ann <ann@example.test>\r\nTo: gone@remote.test, bob@remote.test\r\nSubject: Minutes\r\n\r\nThe minutes.\r\n"
+	if err := c.SendMail("ann@example.test", []string{"gone@remote.test", "bob@remote.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	sink.WaitFor(t, 1, 10*time.Second)
+
+	debugW := &strings.Builder{}
+	ic, err := imapclient.DialTLS(addr["imaps"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}, DebugWriter: debugW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login("ann@example.test", password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for body == "" {
+		sel, err := ic.Select("INBOX", nil).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.NumMessages > 0 {
+			section := &goimap.FetchItemBodySection{}
+			msgs, err := ic.Fetch(goimap.SeqSetNum(1), &goimap.FetchOptions{BodySection: []*goimap.FetchItemBodySection{section},
+				BodyStructure: &goimap.FetchItemBodyStructure{Extended: true}}).Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bs, ok := msgs[0].BodyStructure.(*goimap.BodyStructureMultiPart); !ok || !strings.EqualFold(bs.Subtype, "report") {
+				t.Fatalf("bounce BODYSTRUCTURE: %#v\n%s", msgs[0].BodyStructure, debugW)
+			}
+			body = string(msgs[0].FindBodySection(section))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no bounce in INBOX")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"Final-Recipient: rfc822; gone@remote.test", "Status: 5.1.1", "mailbox unavailable",
+		"Subject: Minutes", "Return-Path: <>", "Auto-Submitted: auto-replied"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, body)
+		}
+	}
+	if n := sink.Count("bob@remote.test"); n != 1 {
+		t.Fatalf("bob received %d copies", n)
+	}
+}

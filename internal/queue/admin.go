@@ -1,0 +1,88 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"mailroom/internal/dsn"
+	"mailroom/internal/store"
+)
+
+// Drop removes a message from the queue for the operator (`mailroom queue
+// drop`). Unless silent, its sender is told that it was not delivered to
+// the recipients still waiting, as for any other permanent failure.
+func (q *Queue) Drop(ctx context.Context, id int64, silent bool) (store.QueuedMessage, error) {
+	m, err := q.st.QueuedMessage(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	var report []byte
+	if !silent {
+		now := q.opts.Now()
+		var recipients []dsn.Recipient
+		for _, r := range m.Recipients {
+			if dsn.ShouldNotify(m.From, r.Notify, dsn.ActionFailed) {
+				recipients = append(recipients, dsn.Recipient{
+					Original: r.ORcpt, Final: r.Address, Action: dsn.ActionFailed, Status: "5.0.0",
+					Explanation: "The postmaster removed this message from the queue before it could be delivered." +
+						lastError(r), LastAttempt: now,
+				})
+			}
+		}
+		if len(recipients) > 0 {
+			report, err = q.report(ctx, m, recipients)
+			if err != nil {
+				return m, err
+			}
+		}
+	}
+	if m, err = q.st.DropQueued(ctx, id); err != nil {
+		return m, err
+	}
+	q.log.Info("dropped by the operator", "id", id, "from", m.From, "recipients", len(m.Recipients), "bounced", report != nil)
+	if report != nil {
+		ret := q.getReturner()
+		if ret == nil {
+			return m, fmt.Errorf("queue: message %d dropped, but no way to return the bounce is configured", id)
+		}
+		if err := ret.DeliverNotice(ctx, m.From, report); err != nil {
+			return m, fmt.Errorf("queue: message %d dropped, but its bounce could not be delivered: %w", id, err)
+		}
+	}
+	return m, nil
+}
+
+func lastError(r store.QueuedRecipient) string {
+	if r.LastError == "" {
+		return ""
+	}
+	return " The last attempt to deliver it failed with: " + r.LastError
+}
+
+// report writes a DSN about recipients of queued message m.
+func (q *Queue) report(ctx context.Context, m store.QueuedMessage, recipients []dsn.Recipient) ([]byte, error) {
+	body, err := q.st.OpenQueued(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	var buf bytes.Buffer
+	err = dsn.Write(&buf, dsn.Report{
+		ReportingMTA: q.opts.Hostname,
+		From:         "MAILER-DAEMON@" + q.opts.Hostname,
+		To:           m.From,
+		EnvID:        m.EnvID,
+		Arrival:      m.Created,
+		Return:       m.Ret,
+		MaxFull:      q.opts.MaxFullReturn,
+		EightBit:     m.EightBit,
+		UTF8:         m.UTF8,
+		Recipients:   recipients,
+		Now:          q.opts.Now(),
+	}, readerOf(body), body.Size())
+	if err != nil {
+		return nil, fmt.Errorf("queue: writing the delivery report: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,248 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// DNS query parameters.
+const (
+	// dnsAttempts is how many rounds over all servers a query gets before
+	// it fails as temporary.
+	dnsAttempts = 2
+	// ednsSize is the UDP payload size we advertise: the DNS flag day 2020
+	// value, small enough to avoid IP fragmentation, large enough that most
+	// MX answers need no TCP.
+	ednsSize = 1232
+	// maxCNAMEHops bounds alias chains, which may loop.
+	maxCNAMEHops = 8
+)
+
+// resolver asks recursive DNS servers directly, rather than through the
+// system resolver, because mail routing needs what net.Resolver hides: the
+// difference between NXDOMAIN (bounce), no records (implicit MX) and
+// SERVFAIL or timeouts (retry later).
+type resolver struct {
+	servers []string
+	timeout time.Duration
+	err     error // why there are no servers
+}
+
+func newResolver(servers []string, timeout time.Duration) *resolver {
+	r := &resolver{servers: servers, timeout: timeout}
+	if len(servers) == 0 {
+		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil {
+			r.err = fmt.Errorf("reading resolver configuration: %w", err)
+			return r
+		}
+		for _, s := range cc.Servers {
+			r.servers = append(r.servers, net.JoinHostPort(s, cc.Port))
+		}
+		if len(r.servers) == 0 {
+			r.err = errors.New("no nameservers in /etc/resolv.conf")
+		}
+	}
+	return r
+}
+
+// dnsError is a failed lookup.
+type dnsError struct {
+	name     string
+	qtype    uint16
+	notFound bool // NXDOMAIN: the name does not exist
+	err      error
+}
+
+func (e *dnsError) Error() string {
+	what := "temporary failure"
+	if e.notFound {
+		what = "no such domain"
+	}
+	s := fmt.Sprintf("DNS %s lookup of %s: %s", dns.TypeToString[e.qtype], e.name, what)
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+func (e *dnsError) Unwrap() error { return e.err }
+
+// query sends one question to the servers in turn until one answers with
+// NOERROR or NXDOMAIN, retrying truncated UDP answers over TCP.
+func (r *resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	if r.err != nil {
+		return nil, &dnsError{name: name, qtype: qtype, err: r.err}
+	}
+	var last error
+	for range dnsAttempts {
+		for _, srv := range r.servers {
+			if err := ctx.Err(); err != nil {
+				return nil, &dnsError{name: name, qtype: qtype, err: err}
+			}
+			resp, err := r.exchange(ctx, srv, name, qtype)
+			if err != nil {
+				last = err
+				continue
+			}
+			switch resp.Rcode {
+			case dns.RcodeSuccess, dns.RcodeNameError:
+				return resp, nil
+			}
+			last = fmt.Errorf("%s from %s", dns.RcodeToString[resp.Rcode], srv)
+		}
+	}
+	return nil, &dnsError{name: name, qtype: qtype, err: last}
+}
+
+func (r *resolver) exchange(ctx context.Context, srv, name string, qtype uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), qtype)
+	m.RecursionDesired = true
+	m.SetEdns0(ednsSize, false)
+	c := &dns.Client{Net: "udp", Timeout: r.timeout, UDPSize: ednsSize}
+	resp, _, err := c.ExchangeContext(ctx, m, srv)
+	if err == nil && resp.Truncated {
+		c.Net = "tcp"
+		resp, _, err = c.ExchangeContext(ctx, m, srv)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", srv, err)
+	}
+	// The client matched the ID; the question must match too, or a
+	// stray answer could route mail.
+	if len(resp.Question) != 1 || resp.Question[0].Qtype != qtype ||
+		!strings.EqualFold(resp.Question[0].Name, m.Question[0].Name) {
+		return nil, fmt.Errorf("%s: answer does not match the question", srv)
+	}
+	return resp, nil
+}
+
+// lookup returns name's records of type qtype, following CNAMEs. No
+// records and no error means the name exists without such records.
+func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	name = dns.Fqdn(name)
+	for range maxCNAMEHops {
+		resp, err := r.query(ctx, name, qtype)
+		if err != nil {
+			return nil, err
+		}
+		// A recursive server answers with the chain and the records
+		// at its end; follow it within the answer first.
+		target := name
+		for range maxCNAMEHops {
+			next := ""
+			for _, rr := range resp.Answer {
+				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, target) {
+					next = c.Target
+				}
+			}
+			if next == "" {
+				break
+			}
+			target = next
+		}
+		var rrs []dns.RR
+		for _, rr := range resp.Answer {
+			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, target) {
+				rrs = append(rrs, rr)
+			}
+		}
+		if len(rrs) > 0 {
+			return rrs, nil
+		}
+		if resp.Rcode == dns.RcodeNameError {
+			return nil, &dnsError{name: strings.TrimSuffix(target, "."), qtype: qtype, notFound: true}
+		}
+		if strings.EqualFold(target, name) {
+			return nil, nil
+		}
+		// The server stopped at an alias: ask for its target.
+		name = target
+	}
+	return nil, &dnsError{name: name, qtype: qtype, err: errors.New("CNAME chain too long")}
+}
+
+// lookupMX returns domain's MX records.
+func (r *resolver) lookupMX(ctx context.Context, domain string) ([]*dns.MX, error) {
+	rrs, err := r.lookup(ctx, domain, dns.TypeMX)
+	if err != nil {
+		return nil, err
+	}
+	mxs := make([]*dns.MX, 0, len(rrs))
+	for _, rr := range rrs {
+		mxs = append(mxs, rr.(*dns.MX))
+	}
+	return mxs, nil
+}
+
+// lookupIP returns host's IPv6 and IPv4 addresses, interleaved starting
+// with IPv6, so that a host whose IPv6 is broken costs one failed attempt
+// before an IPv4 one, not all of them. The two queries run concurrently.
+// It fails only if neither family gives an address.
+func (r *resolver) lookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{ip.Unmap()}, nil
+	}
+	var (
+		wg         sync.WaitGroup
+		v6, v4     []netip.Addr
+		err6, err4 error
+	)
+	wg.Go(func() { v6, err6 = r.addrs(ctx, host, dns.TypeAAAA) })
+	v4, err4 = r.addrs(ctx, host, dns.TypeA)
+	wg.Wait()
+	if len(v6)+len(v4) == 0 {
+		// A temporary failure may have hidden addresses: it wins over
+		// NXDOMAIN, which wins over no records.
+		for _, err := range []error{err6, err4} {
+			var de *dnsError
+			if err != nil && (!errors.As(err, &de) || !de.notFound) {
+				return nil, err
+			}
+		}
+		if err4 != nil {
+			return nil, err4
+		}
+		return nil, err6
+	}
+	out := make([]netip.Addr, 0, len(v6)+len(v4))
+	for i := 0; i < len(v6) || i < len(v4); i++ {
+		if i < len(v6) {
+			out = append(out, v6[i])
+		}
+		if i < len(v4) {
+			out = append(out, v4[i])
+		}
+	}
+	return out, nil
+}
+
+func (r *resolver) addrs(ctx context.Context, host string, qtype uint16) ([]netip.Addr, error) {
+	rrs, err := r.lookup(ctx, host, qtype)
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, rr := range rrs {
+		var ip net.IP
+		switch rr := rr.(type) {
+		case *dns.A:
+			ip = rr.A
+		case *dns.AAAA:
+			ip = rr.AAAA
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out, nil
+}
