@@ -27,7 +27,7 @@ import (
 // delivering through the real SMTP client to sinks on loopback found via a
 // fake DNS server, and the delivery agent that submission uses.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	q     *Queue
 	agent *delivery.Agent
@@ -41,9 +41,12 @@ type rigOptions struct {
 	intervals    []time.Duration
 	maxAge       time.Duration
 	delayWarning time.Duration
+	concurrency  int
+	quiet        bool // no logs (benchmarks)
+	manual       bool // the test calls start
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})
@@ -81,6 +84,13 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.maxAge == 0 {
 		o.maxAge = time.Hour
 	}
+	if o.concurrency == 0 {
+		o.concurrency = 4
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	r.q = New(Options{
 		Store: st,
 		Transport: remote.New(remote.Config{
@@ -93,25 +103,32 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		RetryIntervals: o.intervals,
 		MaxAge:         o.maxAge,
 		DelayWarning:   o.delayWarning,
-		Concurrency:    4,
-		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Concurrency:    o.concurrency,
+		Logger:         logger,
 	})
 	r.agent = delivery.New(st, delivery.Config{Outbound: r.q})
 	r.q.SetReturner(r.agent)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.q.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	if !o.manual {
+		r.start()
+	}
 	return r
 }
 
+// start runs the queue until the test ends.
+func (r *rig) start() {
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.q.Run(runCtx) }()
+	r.t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			r.t.Errorf("Run: %v", err)
+		}
+	})
+}
+
 // testWriter sends log lines to the test's log, shown when it fails.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
