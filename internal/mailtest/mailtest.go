@@ -140,9 +140,16 @@ type Sink struct {
 	srv      *smtp.Server
 }
 
+// SinkOption changes what a Sink offers.
+type SinkOption func(*smtp.Server)
+
+// WithoutDSN makes a sink that does not offer DSN (RFC 3461), as many
+// servers do not.
+func WithoutDSN() SinkOption { return func(s *smtp.Server) { s.EnableDSN = false } }
+
 // NewSink starts a sink on addr ("127.0.0.1:0", or a fixed address such as
 // "127.0.0.2:2525" for an MX host); it stops when the test ends.
-func NewSink(t testing.TB, addr string) *Sink {
+func NewSink(t testing.TB, addr string, opts ...SinkOption) *Sink {
 	t.Helper()
 	s := &Sink{}
 	srv := smtp.NewServer(s)
@@ -150,6 +157,9 @@ func NewSink(t testing.TB, addr string) *Sink {
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true
 	srv.EnableDSN = true
+	for _, o := range opts {
+		o(srv)
+	}
 	srv.MaxMessageBytes = 100 << 20
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute

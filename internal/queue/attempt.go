@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func (q *Queue) attempt(ctx context.Context, b store.QueueBatch) {
 	stopping := ctx.Err() != nil
 
 	var outcomes []store.QueueOutcome
-	var failed, delayed []dsn.Recipient
+	var failed, delayed, relayed []dsn.Recipient
 	var failedIDs []int64
 	for i, r := range m.Recipients {
 		res := remote.Result{Rcpt: r.Address, Code: 0, Enhanced: "4.4.1", Text: "no result from the delivery attempt"}
@@ -44,6 +45,11 @@ func (q *Queue) attempt(ctx context.Context, b store.QueueBatch) {
 		case res.Delivered:
 			log.Info("delivered")
 			outcomes = append(outcomes, store.QueueOutcome{RecipientID: r.ID, Done: true})
+			// A server without DSN cannot pass NOTIFY=SUCCESS on: the
+			// sender hears from us that the message left (RFC 3461 5.2.2).
+			if !res.DSN && dsn.ShouldNotify(m.From, r.Notify, dsn.ActionRelayed) {
+				relayed = append(relayed, q.dsnRecipient(r, res, dsn.ActionRelayed, now, time.Time{}))
+			}
 		case res.Permanent:
 			log.Warn("delivery failed for good")
 			outcomes = append(outcomes, store.QueueOutcome{RecipientID: r.ID, Done: true})
@@ -81,8 +87,8 @@ func (q *Queue) attempt(ctx context.Context, b store.QueueBatch) {
 			outcomes = append(outcomes, o)
 		}
 	}
-	if len(failed) > 0 || len(delayed) > 0 {
-		if err := q.notify(ctx, m, append(failed, delayed...)); err != nil {
+	if len(failed) > 0 || len(delayed) > 0 || len(relayed) > 0 {
+		if err := q.notify(ctx, m, slices.Concat(failed, delayed, relayed)); err != nil {
 			q.log.Error("could not return a delivery notification; will retry it", "id", m.ID, "to", m.From, "err", err)
 			// Keep the failed recipients so their bounce is not lost: the
 			// next attempt fails again and bounces then.

@@ -137,9 +137,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // mx starts a sink for domain on its own loopback address and publishes
 // it as the domain's MX.
-func (r *rig) mx(domain, ip string) *mailtest.Sink {
+func (r *rig) mx(domain, ip string, opts ...mailtest.SinkOption) *mailtest.Sink {
 	r.t.Helper()
-	s := mailtest.NewSink(r.t, net.JoinHostPort(ip, strconv.Itoa(r.port)))
+	s := mailtest.NewSink(r.t, net.JoinHostPort(ip, strconv.Itoa(r.port)), opts...)
 	r.dns.Add(r.t, domain+". MX 10 mx."+domain+".", "mx."+domain+". A "+ip)
 	return s
 }
@@ -386,5 +386,29 @@ func TestDropBounces(t *testing.T) {
 	bounce := r.waitInbox(1)[0]
 	if !strings.Contains(bounce, "removed this message from the queue") || !strings.Contains(bounce, "451") {
 		t.Fatalf("drop bounce:\n%s", bounce)
+	}
+}
+
+// TestNotifySuccess: NOTIFY=SUCCESS goes on to a server that takes DSN
+// parameters (it reports delivery itself); a server without DSN makes us
+// send the "relayed" notice (RFC 3461 5.2.2).
+func TestNotifySuccess(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	withDSN := r.mx("remote.test", "127.0.0.2")
+	withoutDSN := r.mx("old.test", "127.0.0.3", mailtest.WithoutDSN())
+	r.send("ann@example.test", []string{"SUCCESS", "FAILURE"}, "bob@remote.test")
+	withDSN.WaitFor(t, 1, 10*time.Second)
+	r.waitEmpty()
+	time.Sleep(200 * time.Millisecond)
+	if got := r.inbox(); len(got) != 0 {
+		t.Fatalf("a notice was sent although the next hop takes DSN: %q", got)
+	}
+	r.send("ann@example.test", []string{"SUCCESS"}, "carol@old.test")
+	withoutDSN.WaitFor(t, 1, 10*time.Second)
+	notice := r.waitInbox(1)[0]
+	for _, want := range []string{"Action: relayed", "Final-Recipient: rfc822; carol@old.test", "Status: 2."} {
+		if !strings.Contains(notice, want) {
+			t.Errorf("relayed notice lacks %q:\n%s", want, notice)
+		}
 	}
 }

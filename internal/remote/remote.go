@@ -126,6 +126,11 @@ type Result struct {
 	Text      string // the server's reply text or our explanation
 	RemoteMTA string // the host that gave the reply, "" if none did
 	TLS       bool   // the transaction ran over TLS
+	// DSN reports that the server took the DSN parameters (RFC 3461): it
+	// now owns any success or failure notice. A delivered recipient that
+	// asked NOTIFY=SUCCESS from a server without DSN gets a "relayed"
+	// notice from us instead (RFC 3461 section 5.2.2).
+	DSN bool
 }
 
 // Client delivers messages. It is safe for concurrent use.

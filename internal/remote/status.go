@@ -91,8 +91,9 @@ func (d *delivery) settle(i int, f *failure, host string, tls bool) {
 	d.done[i] = true
 }
 
-// delivered records that recipient i was delivered with reply r.
-func (d *delivery) delivered(i int, r *reply, host string, tls bool) {
+// delivered records that recipient i was delivered with reply r, by a
+// server that did or did not take the DSN parameters.
+func (d *delivery) delivered(i int, r *reply, host string, tls, dsn bool) {
 	d.res[i] = Result{
 		Rcpt:      d.m.Recipients[i].Addr,
 		Delivered: true,
@@ -101,6 +102,7 @@ func (d *delivery) delivered(i int, r *reply, host string, tls bool) {
 		Text:      r.text,
 		RemoteMTA: host,
 		TLS:       tls,
+		DSN:       dsn,
 	}
 	d.done[i] = true
 }

@@ -175,7 +175,7 @@ func (c *Client) transaction(cn *conn, d *delivery, env envelope, batch []int, r
 	}
 	log.Info("message accepted", "rcpts", len(accepted), "reply", final.text, "tls", cn.tls)
 	for _, i := range accepted {
-		d.delivered(i, final, h.name, cn.tls)
+		d.delivered(i, final, h.name, cn.tls, cn.has("DSN"))
 	}
 	return tooMany, nil
 }
