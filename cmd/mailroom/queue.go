@@ -108,7 +108,7 @@ func cmdQueue(ctx context.Context, args []string, sio *stdio) error {
 		// A bounce to a local sender is delivered here; to a remote one it
 		// is queued, and the running server sends it.
 		q.SetReturner(delivery.New(st, delivery.Config{
-			PlusSeparator: cfg.SMTP.PlusSeparator, Postmaster: cfg.SMTP.Postmaster, Outbound: q, Logger: logger,
+			PlusSeparator: cfg.SMTP.PlusSeparator, Postmaster: cfg.SMTP.Postmaster, Outbound: q, Hostname: cfg.Hostname, Logger: logger,
 		}))
 		m, err := q.Drop(ctx, id, *silent)
 		if err != nil {

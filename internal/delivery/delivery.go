@@ -87,6 +87,9 @@ type Config struct {
 	Postmaster string
 	// Outbound is the queue for remote recipients; nil refuses them.
 	Outbound Outbound
+	// Hostname names this server in the notices it writes ("delivered"
+	// reports for NOTIFY=SUCCESS).
+	Hostname string
 	Logger   *slog.Logger
 }
 
@@ -324,6 +327,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		}
 		return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not store the message, try again later", Err: err}
 	}
+	a.notifyDelivered(ctx, msg, env)
 	return nil
 }
 

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"mailroom/internal/dsn"
+	"mailroom/internal/store"
 )
 
 // DeliverNotice delivers a message the server itself writes — a delivery
@@ -33,4 +37,42 @@ func (a *Agent) DeliverNotice(ctx context.Context, to string, msg []byte) error 
 		return fmt.Errorf("delivery: notice to %s: %w", to, err)
 	}
 	return nil
+}
+
+// notifyDelivered sends the "delivered" report (RFC 3461 6.2) to a sender
+// who asked NOTIFY=SUCCESS for recipients that were stored here. The
+// message is already delivered: a notice that cannot be written is logged,
+// not an error of the delivery.
+func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envelope) {
+	var rcpts []dsn.Recipient
+	now := time.Now()
+	for _, r := range env.Recipients {
+		if len(r.Accounts) == 0 || !dsn.ShouldNotify(env.From, r.DSNNotify, dsn.ActionDelivered) {
+			continue
+		}
+		rcpts = append(rcpts, dsn.Recipient{Original: r.DSNORcpt, Final: r.Address, Action: dsn.ActionDelivered,
+			Status: "2.0.0", Explanation: "The message was delivered to the recipient's mailbox.", LastAttempt: now})
+	}
+	if len(rcpts) == 0 {
+		return
+	}
+	body, err := msg.Open()
+	if err != nil {
+		a.log.Error("delivered notice not sent", "to", env.From, "err", err)
+		return
+	}
+	defer body.Close()
+	host := a.cfg.Hostname
+	if host == "" {
+		host = "localhost"
+	}
+	var buf bytes.Buffer
+	err = dsn.Write(&buf, dsn.Report{ReportingMTA: host, To: env.From, EnvID: env.DSNEnvID, Arrival: now,
+		Return: "HDRS", UTF8: env.UTF8, Recipients: rcpts, Now: now}, body, msg.Size())
+	if err == nil {
+		err = a.DeliverNotice(ctx, env.From, buf.Bytes())
+	}
+	if err != nil {
+		a.log.Error("delivered notice not sent", "to", env.From, "err", err)
+	}
 }

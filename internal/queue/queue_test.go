@@ -412,3 +412,20 @@ func TestNotifySuccess(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveredNotice: mail delivered into a local mailbox for a sender who
+// asked NOTIFY=SUCCESS gets a "delivered" report back, through the queue
+// when the sender is elsewhere.
+func TestDeliveredNotice(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	home := r.mx("remote.test", "127.0.0.2")
+	r.send("bob@remote.test", []string{"SUCCESS"}, "ann@example.test")
+	got := home.WaitFor(t, 1, 10*time.Second)
+	if got[0].From != "" || got[0].Recipients[0] != "bob@remote.test" ||
+		!bytes.Contains(got[0].Data, []byte("Action: delivered")) || !bytes.Contains(got[0].Data, []byte("Final-Recipient: rfc822; ann@example.test")) {
+		t.Fatalf("delivered report: from <%s> to %v\n%s", got[0].From, got[0].Recipients, got[0].Data)
+	}
+	if n := len(r.inbox()); n != 1 {
+		t.Fatalf("ann has %d messages", n)
+	}
+}

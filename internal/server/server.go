@@ -161,6 +161,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
 		Outbound:      q,
+		Hostname:      cfg.Hostname,
 		Logger:        logger.With("component", "delivery"),
 	})
 	q.SetReturner(agent)
