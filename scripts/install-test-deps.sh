@@ -7,7 +7,7 @@ export PATH="$PATH:/usr/local/go/bin"
 
 # Debian packages the tests drive. Add to this list as tests start using
 # real external clients (swaks, curl, fetchmail, mbsync …).
-APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3"
+APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3 neomutt"
 
 missing=""
 for p in $APT_PACKAGES; do

@@ -82,11 +82,9 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if changedSince != 0 {
 		s.condstore = true // RFC 7162 3.1: a CONDSTORE-using command enables it
 	}
-	uids, err := s.resolve(set, saved, uid)
-	if err != nil {
-		return err
-	}
 	if mods.Vanished {
+		// Before the updates below: UIDs they report as VANISHED are not
+		// reported again as VANISHED (EARLIER).
 		if err := s.vanishedSince(set, changedSince); err != nil {
 			return err
 		}
@@ -96,7 +94,15 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err := s.sendUpdates(uid); err != nil {
 		return err
 	}
-	markSeen, wantUID := false, uid
+	// The set is resolved in the view just announced: after "* n EXISTS",
+	// "1:*" must include message n (a client resyncing with UID FETCH 1:*
+	// (FLAGS) (CHANGEDSINCE m) would otherwise never learn the new
+	// message's flags and modseq from it).
+	uids, err := s.resolve(set, saved, uid)
+	if err != nil {
+		return err
+	}
+	markSeen, askedUID := false, false
 	for i := range items {
 		it := &items[i]
 		switch it.Name {
@@ -107,7 +113,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		case "RFC822", "RFC822.TEXT":
 			markSeen = true
 		case "UID":
-			wantUID = false // asked for explicitly
+			askedUID = true // written where it was asked for
 		}
 	}
 	seen := map[uint32]bool{}
@@ -142,8 +148,11 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		if changedSince != 0 && meta.ModSeq <= changedSince {
 			continue
 		}
-		f := &fetchMessage{s: s, meta: meta, wantModSeq: changedSince != 0 || (s.condstore && seen[u])}
-		err := s.fetchOne(f, items, wantUID, seen[u])
+		// A FETCH that sets \Seen tells a CONDSTORE client the new flags
+		// with UID and MODSEQ, as any other flag change (RFC 7162 3.1).
+		implicit := s.condstore && seen[u]
+		f := &fetchMessage{s: s, meta: meta, wantModSeq: changedSince != 0 || implicit}
+		err := s.fetchOne(f, items, (uid || implicit) && !askedUID, seen[u])
 		f.close()
 		if err != nil {
 			var te *taggedError

@@ -49,13 +49,16 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 }
 
 // writeFlags writes "* n FETCH (FLAGS (...))", with the UID for UID
-// commands and unsolicited updates of rev2 clients.
+// commands and unsolicited updates of rev2 clients. Once CONDSTORE is on,
+// every flag change a session is told of carries UID and MODSEQ (RFC 7162
+// 3.1): such clients key their cache by UID and modseq, not by sequence
+// number.
 func (s *session) writeFlags(seq int, m store.MessageMeta, withUID bool) {
 	b := s.bw
 	b.WriteString("* ")
 	b.WriteString(strconv.Itoa(seq))
 	b.WriteString(" FETCH (")
-	if withUID {
+	if withUID || s.condstore {
 		b.WriteString("UID ")
 		b.WriteString(strconv.FormatUint(uint64(m.UID), 10))
 		b.WriteByte(' ')

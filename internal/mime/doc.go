@@ -35,8 +35,10 @@
 // line too. Per RFC 2046 section 5.1.1 the line end that precedes a boundary
 // line belongs to the boundary, so a part's End excludes it. The header of a
 // part spans [HeaderStart, BodyStart) and includes the empty line that ends
-// it; the body spans [BodyStart, End). Line counts are the number of lines
-// that start inside a range, so a last line without a line end counts.
+// it; the body spans [BodyStart, End). HeaderLines is the number of lines
+// that start inside the header, so a last line without a line end counts;
+// BodyLines is the number of line ends (LF) in the body, IMAP's
+// body-fld-lines as Dovecot and Cyrus count it.
 //
 // # Limits
 //

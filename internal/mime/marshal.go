@@ -21,6 +21,11 @@ import (
 //	           6*addresses string(inReplyTo) string(messageID)
 //	string   = uvarint(len) bytes
 //
+// bodyLines is the number of LFs in the body; records written before it
+// was (format version 1 all the same) hold the number of lines that start
+// in it, one more for a body without a final line end, and decode as
+// they are: a message's BODYSTRUCTURE must not change under a client.
+//
 // Offsets are relative where that keeps them small. Decoding checks every
 // length and count against the bytes that remain, so corrupt input fails
 // with an error and never allocates more than a small multiple of its size.

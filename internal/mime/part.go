@@ -91,8 +91,8 @@ type Part struct {
 	// IMAP body-fld-lines: the number of line ends (LF) in [BodyStart,
 	// End), so a body whose last line has no line end (as every part
 	// before a boundary: that CRLF is the boundary's) counts one line
-	// fewer than it shows. Dovecot and Cyrus count the same way, and
-	// clients check body-fld-lines against their own count of the part.
+	// fewer than it shows. That is how Dovecot and Cyrus count, so a
+	// client sees the same BODYSTRUCTURE whichever server it talks to.
 	HeaderLines int64
 	BodyLines   int64
 
