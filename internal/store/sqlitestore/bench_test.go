@@ -110,7 +110,7 @@ func BenchmarkOpenMailbox100k(b *testing.B) {
 
 // fillMailbox inserts n small messages quickly: one staged body, delivered
 // in batches, with a mix of flags and keywords as real mailboxes have.
-func fillMailbox(b *testing.B, st *Store, mb store.Mailbox, n int) {
+func fillMailbox(b testing.TB, st *Store, mb store.Mailbox, n int) {
 	ctx := context.Background()
 	m, err := st.Stage(ctx, bytes.NewReader(message10KB(0)))
 	if err != nil {
@@ -131,6 +131,27 @@ func fillMailbox(b *testing.B, st *Store, mb store.Mailbox, n int) {
 		}
 		if _, err := st.Deliver(ctx, m, targets); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadMailbox100k is what the first IMAP SELECT of a mailbox
+// waits for: the record and every message's hot state, one snapshot.
+func BenchmarkLoadMailbox100k(b *testing.B) {
+	const n = 100_000
+	st := openTest(b, b.TempDir())
+	defer st.Close()
+	inbox := setupInbox(b, st)
+	fillMailbox(b, st, inbox, n)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, list, err := st.LoadMailbox(ctx, inbox.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(list) != n {
+			b.Fatalf("%d messages", len(list))
 		}
 	}
 }

@@ -3,8 +3,10 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"zombiezen.com/go/sqlite"
 
@@ -68,38 +70,135 @@ func (s *Store) MessageList(ctx context.Context, mailboxID int64) ([]store.Messa
 	return out, err
 }
 
-// LoadMailbox implements store.Messages. It skips MessageList's count:
-// the slice is sized from UIDNEXT (an upper bound), capped so that a
-// mailbox with few messages left of many does not allocate for them all.
+// LoadMailbox implements store.Messages. A large mailbox is read in
+// UID ranges on several connections at once (the scan is CPU-bound in
+// SQLite); the parts are one snapshot of the mailbox when each saw the same
+// highest modseq, which every change of its messages bumps, and are read
+// again in one piece otherwise. The slice is sized from UIDNEXT (an upper
+// bound), capped so that a mailbox with few messages left of many does not
+// allocate for them all.
 func (s *Store) LoadMailbox(ctx context.Context, mailboxID int64) (store.Mailbox, []store.MessageMeta, error) {
-	var mb store.Mailbox
+	mb, err := s.mailboxByID(ctx, mailboxID)
+	if err != nil {
+		return store.Mailbox{}, nil, err
+	}
+	parts := 1
+	if mb.UIDNext > parallelLoadMin {
+		parts = min(runtime.NumCPU(), 4, s.opts.ReadConns/2)
+	}
+	if parts > 1 {
+		if mb, list, ok, err := s.loadParallel(ctx, mailboxID, mb, parts); err != nil || ok {
+			return mb, list, err
+		}
+	}
 	var out []store.MessageMeta
-	err := s.read(ctx, func(conn *sqlite.Conn) error {
+	err = s.read(ctx, func(conn *sqlite.Conn) error {
 		// One read transaction: the record and the list agree.
 		if err := execConn(conn, "BEGIN", nil); err != nil {
 			return err
 		}
 		defer execConn(conn, "COMMIT", nil)
-		if err := execConn(conn, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(st *sqlite.Stmt) error {
-			mb = scanMailbox(st)
-			return nil
-		}, mailboxID); err != nil {
+		if mb, err = mailboxRow(conn, mailboxID); err != nil {
 			return err
 		}
-		if mb.ID == 0 {
-			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
-		}
-		out = make([]store.MessageMeta, 0, min(int(mb.UIDNext), 1<<16))
-		ki := keywordInterner{}
-		return execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? ORDER BY uid", func(st *sqlite.Stmt) error {
-			out = append(out, scanMeta(st, ki))
-			return nil
-		}, mailboxID)
+		out, err = scanRange(conn, mailboxID, 0, 1<<32, min(int(mb.UIDNext), 1<<16))
+		return err
 	})
 	if err != nil {
 		return store.Mailbox{}, nil, err
 	}
 	return mb, out, nil
+}
+
+// parallelLoadMin is the UIDNEXT from which LoadMailbox splits the scan.
+const parallelLoadMin = 20_000
+
+// loadParallel reads the mailbox in parts UID ranges at once. ok is false
+// when the parts did not see one snapshot.
+func (s *Store) loadParallel(ctx context.Context, mailboxID int64, mb store.Mailbox, parts int) (store.Mailbox, []store.MessageMeta, bool, error) {
+	type result struct {
+		mb   store.Mailbox
+		list []store.MessageMeta
+		err  error
+	}
+	results := make([]result, parts)
+	step := (int64(mb.UIDNext) + int64(parts) - 1) / int64(parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := int64(i)*step, int64(i+1)*step
+		if i == parts-1 {
+			hi = 1 << 32
+		}
+		wg.Go(func() {
+			results[i].err = s.read(ctx, func(conn *sqlite.Conn) error {
+				if err := execConn(conn, "BEGIN", nil); err != nil {
+					return err
+				}
+				defer execConn(conn, "COMMIT", nil)
+				var err error
+				if results[i].mb, err = mailboxRow(conn, mailboxID); err != nil {
+					return err
+				}
+				results[i].list, err = scanRange(conn, mailboxID, lo, hi, int(step))
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	n := 0
+	for _, r := range results {
+		if r.err != nil {
+			return store.Mailbox{}, nil, false, r.err
+		}
+		if r.mb.HighestModSeq != results[0].mb.HighestModSeq {
+			return store.Mailbox{}, nil, false, nil
+		}
+		n += len(r.list)
+	}
+	out := make([]store.MessageMeta, 0, n)
+	for _, r := range results {
+		out = append(out, r.list...)
+	}
+	// The last part saw the latest UIDNEXT (all saw the same modseq, so
+	// the same UIDNEXT too).
+	return results[parts-1].mb, out, true, nil
+}
+
+// mailboxRow reads one mailbox record on conn.
+func mailboxRow(conn *sqlite.Conn, mailboxID int64) (store.Mailbox, error) {
+	var mb store.Mailbox
+	if err := execConn(conn, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(st *sqlite.Stmt) error {
+		mb = scanMailbox(st)
+		return nil
+	}, mailboxID); err != nil {
+		return mb, err
+	}
+	if mb.ID == 0 {
+		return mb, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	return mb, nil
+}
+
+// mailboxByID reads one mailbox record.
+func (s *Store) mailboxByID(ctx context.Context, mailboxID int64) (store.Mailbox, error) {
+	var mb store.Mailbox
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		mb, err = mailboxRow(conn, mailboxID)
+		return err
+	})
+	return mb, err
+}
+
+// scanRange reads the hot state of the messages with lo <= uid < hi.
+func scanRange(conn *sqlite.Conn, mailboxID, lo, hi int64, capHint int) ([]store.MessageMeta, error) {
+	out := make([]store.MessageMeta, 0, min(capHint, 1<<16))
+	ki := keywordInterner{}
+	err := execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid < ? ORDER BY uid", func(st *sqlite.Stmt) error {
+		out = append(out, scanMeta(st, ki))
+		return nil
+	}, mailboxID, lo, hi)
+	return out, err
 }
 
 // ChangesSince implements store.Messages.

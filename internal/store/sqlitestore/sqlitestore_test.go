@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -409,5 +410,61 @@ func TestMigrationRefusesNewerSchema(t *testing.T) {
 	st.Close()
 	if _, err := Open(context.Background(), Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer schema: %v", err)
+	}
+}
+
+// TestLoadMailboxInParts: a mailbox large enough to be read in UID ranges
+// on several connections comes back whole, in order, equal to MessageList,
+// also while messages are being added and flagged meanwhile.
+func TestLoadMailboxInParts(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	fillMailbox(t, st, inbox, parallelLoadMin+5000)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for uid := uint32(1); ; uid++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagFlagged})
+		}
+	}()
+	for range 5 {
+		mb, list, err := st.LoadMailbox(ctx, inbox.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != parallelLoadMin+5000 {
+			t.Fatalf("%d messages", len(list))
+		}
+		var top uint64
+		for i := range list {
+			if i > 0 && list[i].UID <= list[i-1].UID {
+				t.Fatalf("UIDs out of order at %d", i)
+			}
+			top = max(top, list[i].ModSeq)
+		}
+		if top > mb.HighestModSeq {
+			t.Fatalf("a message's modseq %d is above the mailbox's %d: not one snapshot", top, mb.HighestModSeq)
+		}
+	}
+	close(stop)
+	<-done
+	_, list, err := st.LoadMailbox(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.MessageList(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(list, want) {
+		t.Fatal("LoadMailbox and MessageList differ")
 	}
 }
