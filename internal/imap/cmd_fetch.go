@@ -28,7 +28,7 @@ type fetchMessage struct {
 
 func (f *fetchMessage) getStructure() (*mime.Message, error) {
 	if f.structure == nil {
-		st, err := f.s.srv.opts.Store.Structure(f.s.ctx, f.s.sel.mb.ID, f.meta.UID)
+		st, err := f.s.sel.box.Structure(f.s.ctx, f.meta.UID)
 		if err != nil {
 			return nil, err
 		}

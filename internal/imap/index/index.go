@@ -36,6 +36,8 @@ type Registry struct {
 	sub  *store.Subscription
 	done chan struct{}
 	wg   sync.WaitGroup
+
+	structures *structureCache
 }
 
 // NewRegistry starts following the store's change feed.
@@ -43,7 +45,8 @@ func NewRegistry(st store.Store, log *slog.Logger) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{})}
+	r := &Registry{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
+		structures: newStructureCache()}
 	r.wg.Add(1)
 	go r.follow()
 	return r
@@ -340,6 +343,7 @@ func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
 	}
 	m.msgs = slices.DeleteFunc(m.msgs, func(x store.MessageMeta) bool { return gone[x.UID] })
 	m.highestModSeq = max(m.highestModSeq, modseq)
+	m.reg.structures.forget(m.id, uids)
 	m.changed()
 }
 

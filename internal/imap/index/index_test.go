@@ -313,3 +313,47 @@ func TestWatchStops(t *testing.T) {
 		t.Fatalf("wake calls %v: a stopped after the first delivery, b after the second", calls)
 	}
 }
+
+// TestStructureCache: a structure is read from the store once, shared
+// afterwards, and forgotten when its message is expunged.
+func TestStructureCache(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.deliver(2)
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	a, err := m.Structure(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Structure(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Fatal("the second Structure of a message was read again")
+	}
+	if _, err := f.st.Expunge(ctx, f.inbox.ID, []uint32{1}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(m)
+	if _, ok := f.reg.structures.get(structureKey{f.inbox.ID, 1}); ok {
+		t.Fatal("an expunged message's structure is still cached")
+	}
+	if _, err := m.Structure(ctx, 1); err == nil {
+		t.Fatal("Structure of an expunged message succeeded")
+	}
+	c := newStructureCache()
+	for uid := range uint32(structureCacheSize + 10) {
+		c.put(structureKey{1, uid}, nil)
+	}
+	if c.lru.Len() != structureCacheSize {
+		t.Fatalf("cache holds %d, bound %d", c.lru.Len(), structureCacheSize)
+	}
+	if _, ok := c.get(structureKey{1, 0}); ok {
+		t.Fatal("the least recently used entry was kept")
+	}
+}
