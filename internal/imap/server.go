@@ -47,7 +47,12 @@ func Factory() server.Factory {
 	var once sync.Once
 	var reg *index.Registry
 	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
-		once.Do(func() { reg = index.NewRegistry(d.Store, d.Logger.With("component", "imap-index")) })
+		once.Do(func() {
+			reg = d.Index
+			if reg == nil {
+				reg = index.NewRegistry(d.Store, d.Logger.With("component", "imap-index"))
+			}
+		})
 		_ = implicitTLS // server.Start wraps implicit-TLS listeners; sessions detect *tls.Conn
 		return New(Options{
 			Hostname:            d.Config.Hostname,

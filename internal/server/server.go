@@ -19,6 +19,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/imap/index"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
@@ -34,6 +35,9 @@ type Deps struct {
 	TLS      *tlsconf.Manager // nil without TLS
 	Delivery *delivery.Agent
 	Queue    *queue.Queue // the outbound queue Delivery hands remote recipients to
+	// Index is the shared in-memory state of open mailboxes (IMAP sessions
+	// and webmail pages on one mailbox see one index).
+	Index *index.Registry
 }
 
 // TLSConfig returns the TLS configuration, or nil without TLS.
@@ -166,7 +170,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	})
 	q.SetReturner(agent)
 	return &Server{
-		deps:      Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q},
+		deps: Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
+			Index: index.NewRegistry(st, logger.With("component", "mailbox-index"))},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -285,6 +290,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			<-done
 		}
 	}
+	s.deps.Index.Close()
 	if err := s.deps.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
