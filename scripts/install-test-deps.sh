@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
 # Debian packages the tests drive. Add to this list as tests start using
-# real external clients (swaks, curl, fetchmail, mbsync …).
-APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3 neomutt"
+# real external clients (swaks, curl, fetchmail, mbsync …). chromium runs
+# the webmail's end-to-end tests (internal/web/browser_test.go).
+APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium"
 
 missing=""
 for p in $APT_PACKAGES; do

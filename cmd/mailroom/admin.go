@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,11 +73,13 @@ func wantArgs(cmd string, pos []string, n int, names string) error {
 
 func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) == 0 {
-		return usagef("usage: mailroom user add|del|list|passwd|set|get …")
+		return usagef("usage: mailroom user add|del|list|passwd|set|get|app-password …")
 	}
 	sub, args := args[0], args[1:]
 	name := "user " + sub
 	switch sub {
+	case "app-password":
+		return cmdAppPassword(ctx, args, sio)
 	case "add", "passwd":
 		f := newAdminFlags(name, true)
 		pos, err := parseFlags(f.fs, args)
@@ -226,7 +229,91 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 			return nil
 		})
 	}
-	return usagef("unknown command \"user %s\" (want add, del, list, passwd, set or get)", sub)
+	return usagef("unknown command \"user %s\" (want add, del, list, passwd, set, get or app-password)", sub)
+}
+
+// cmdAppPassword manages an account's app passwords: one per device or
+// program, each revocable on its own.
+func cmdAppPassword(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) == 0 {
+		return usagef("usage: mailroom user app-password add|list|del …")
+	}
+	sub, args := args[0], args[1:]
+	name := "user app-password " + sub
+	f := newAdminFlags(name, false)
+	pos, err := parseFlags(f.fs, args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "add":
+		if err := wantArgs(name, pos, 2, "EMAIL NAME [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			acct, err := st.Account(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			pw := auth.GenerateAppPassword()
+			cred, err := auth.HashPassword(pw, auth.DefaultParams)
+			if err != nil {
+				return err
+			}
+			p, err := st.CreateAppPassword(ctx, acct.ID, pos[1], cred)
+			if err != nil {
+				return err
+			}
+			// The password alone on standard output, for scripts; it is
+			// not stored anywhere, so this is the only time it is shown.
+			fmt.Fprintf(sio.err, "app password %d %q of %s created; it is shown only this once:\n", p.ID, p.Name, acct.Email)
+			fmt.Fprintln(sio.out, pw)
+			return nil
+		})
+	case "list":
+		if err := wantArgs(name, pos, 1, "EMAIL [--config FILE]"); err != nil {
+			return err
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			acct, err := st.Account(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			ps, err := st.AppPasswords(ctx, acct.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "%-6s %-20s %-20s %s\n", "ID", "CREATED", "LAST USED", "NAME")
+			for _, p := range ps {
+				used := "-"
+				if !p.LastUsed.IsZero() {
+					used = p.LastUsed.Format(time.DateTime)
+				}
+				fmt.Fprintf(sio.out, "%-6d %-20s %-20s %s\n", p.ID, p.Created.Format(time.DateTime), used, p.Name)
+			}
+			return nil
+		})
+	case "del":
+		if err := wantArgs(name, pos, 2, "EMAIL ID [--config FILE]"); err != nil {
+			return err
+		}
+		id, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil {
+			return usagef("%s: %q is not an app password ID (see user app-password list)", name, pos[1])
+		}
+		return withStore(ctx, *f.config, func(st store.Store) error {
+			acct, err := st.Account(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			if err := st.DeleteAppPassword(ctx, acct.ID, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(sio.out, "app password %d of %s deleted\n", id, acct.Email)
+			return nil
+		})
+	}
+	return usagef("unknown command \"user app-password %s\" (want add, list or del)", sub)
 }
 
 // readPassword reads a new password: one line from stdin with

@@ -55,7 +55,7 @@ Server:
   serve [--config FILE]              run every configured listener until SIGINT/SIGTERM
   dev [--data DIR]                   zero-configuration trial: 127.0.0.1 high ports, data in ./mailroom-dev
   version                            print the version
-  bench pop3|imap --addr HOST:PORT … load-test any POP3 or IMAP server (see docs/benchmarks.md)
+  bench smtp|pop3|imap --addr H:P …  load-test any SMTP, POP3 or IMAP server (see docs/benchmarks.md)
 
 Accounts (all take --config FILE and work while serve runs):
   user add EMAIL [--password-stdin]  create an account (prompts for the password)
@@ -64,6 +64,8 @@ Accounts (all take --config FILE and work while serve runs):
   user passwd EMAIL [--password-stdin]
   user set EMAIL KEY=VALUE…          change per-account settings
   user get EMAIL                     show per-account settings
+  user app-password add EMAIL NAME   make a password for one device or program (printed once)
+  user app-password list EMAIL, user app-password del EMAIL ID
   domain add|del DOMAIN, domain list
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)

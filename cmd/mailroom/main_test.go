@@ -485,3 +485,77 @@ func smtpDial(addr string) (*gosmtp.Client, error) {
 	}
 	return c, c.Hello("test.example")
 }
+
+// loginHashes reports whether password logs in as email: whether one of
+// the hashes the store returns for the account verifies it.
+func (e *env) loginHashes(email, password string) bool {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := openStore(ctx, e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	_, hashes, err := st.LookupCredentials(ctx, email)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, h := range hashes {
+		if ok, err := auth.VerifyPassword(h, password); err != nil {
+			e.t.Fatal(err)
+		} else if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAppPasswordCommands(t *testing.T) {
+	e := newEnv(t)
+	e.ok("", "domain", "add", "example.test")
+	e.ok("main-secret\n", "user", "add", "demo@example.test", "--password-stdin")
+
+	code, out, errs := e.run("", "user", "app-password", "add", "demo@example.test", "phone")
+	pw := strings.TrimSuffix(out, "\n")
+	if code != 0 || !regexp.MustCompile(`^[a-z2-9]{4}(-[a-z2-9]{4}){3}$`).MatchString(pw) || !strings.Contains(errs, `"phone"`) {
+		t.Fatalf("app-password add: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	laptop := strings.TrimSuffix(e.ok("", "user", "app-password", "add", "demo@example.test", "laptop mail"), "\n")
+	if !e.loginHashes("demo@example.test", pw) || !e.loginHashes("demo@example.test", laptop) || !e.loginHashes("demo@example.test", "main-secret") {
+		t.Fatal("the app passwords (or the main password) do not log in")
+	}
+	e.checkPassword("demo@example.test", pw) // through the Authenticator, as IMAP would
+	e.fails(`app password "phone": already exists`, "user", "app-password", "add", "demo@example.test", "phone")
+	e.fails(`account ghost@example\.test: not found`, "user", "app-password", "add", "ghost@example.test", "x")
+
+	out = e.ok("", "user", "app-password", "list", "demo@example.test")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.HasSuffix(lines[1], " phone") ||
+		!strings.HasSuffix(lines[2], " laptop mail") || strings.Contains(out, "argon2") {
+		t.Fatalf("app-password list:\n%s", out)
+	}
+	id := strings.Fields(lines[1])[0]
+
+	if out := e.ok("", "user", "app-password", "del", "demo@example.test", id); !strings.Contains(out, "deleted") {
+		t.Fatalf("app-password del: %q", out)
+	}
+	if e.loginHashes("demo@example.test", pw) {
+		t.Fatal("a deleted app password still logs in")
+	}
+	if !e.loginHashes("demo@example.test", laptop) {
+		t.Fatal("deleting one app password revoked another")
+	}
+	e.fails(`not found`, "user", "app-password", "del", "demo@example.test", id)
+	e.fails(`not an app password ID`, "user", "app-password", "del", "demo@example.test", "phone")
+	if out := e.ok("", "user", "app-password", "list", "demo@example.test"); strings.Contains(out, "phone") {
+		t.Fatalf("deleted app password still listed:\n%s", out)
+	}
+	for _, args := range [][]string{
+		{"user", "app-password"}, {"user", "app-password", "add", "demo@example.test"}, {"user", "app-password", "zap"},
+		{"user", "app-password", "list"}, {"user", "app-password", "del", "demo@example.test"},
+	} {
+		if code, _, _ := e.run("", args...); code != 2 {
+			t.Errorf("mailroom %v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -9,17 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/debugserver"
+	"mailroom/internal/dkim"
 	"mailroom/internal/imap"
 	"mailroom/internal/logging"
 	"mailroom/internal/pop3"
+	"mailroom/internal/queue"
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/web"
 )
 
 // protocols maps protocol names to their implementations. Protocols are
@@ -31,6 +35,7 @@ func protocols() map[string]server.Factory {
 		"pop3":       pop3.Factory(),
 		"imap":       imap.Factory(),
 		"debug":      debugserver.Factory(),
+		"http":       web.Factory(),
 	}
 }
 
@@ -157,7 +162,13 @@ func devSetup(ctx context.Context, cfg config.Config) (string, error) {
 		if err != nil {
 			return "", err
 		}
-	} else if _, err := st.CreateAccount(ctx, devAccount, cred); err != nil {
+	} else if acct, err := st.CreateAccount(ctx, devAccount, cred); err != nil {
+		return "", err
+	} else if err := st.SetSettings(ctx, acct.ID, map[string]string{"admin": "true"}); err != nil {
+		// The trial account sees the admin pages too.
+		return "", err
+	}
+	if _, err := dkim.Generate(queue.DKIMDir(cfg.DataDir), devDomain, time.Now()); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {

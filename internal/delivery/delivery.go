@@ -3,9 +3,11 @@
 // compose, Sieve filters and quotas all go through it.
 //
 // It resolves envelope recipients through the directory (accounts, aliases,
-// plus-addressing, catch-alls, postmaster) and stores a staged message in
-// every local recipient's INBOX in one store transaction, so a message is
-// either durable for all of them or for none.
+// plus-addressing, catch-alls, postmaster), follows the accounts' own
+// forwarding (forward.to), and stores a staged message in every local
+// recipient's INBOX in one store transaction, so a message is either
+// durable for all of them or for none. Once it is, accounts on vacation
+// answer it (vacation.*, RFC 3834).
 package delivery
 
 import (
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"mailroom/internal/address"
 	"mailroom/internal/store"
@@ -91,6 +94,8 @@ type Config struct {
 	// reports for NOTIFY=SUCCESS).
 	Hostname string
 	Logger   *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
 }
 
 // Agent resolves recipients and delivers messages.
@@ -102,15 +107,25 @@ type Agent struct {
 	// INBOX ids by account: INBOX can be neither deleted nor replaced, so
 	// an account's INBOX id is stable for the account's life.
 	inboxes sync.Map // int64 -> int64
+	// The forwarding and vacation settings of accounts.
+	prefs *prefsCache
 }
 
-// New returns an Agent delivering into st.
+// New returns an Agent delivering into st. It follows st's change feed
+// (for settings changes) until st is closed.
 func New(st store.Store, cfg Config) *Agent {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{st: st, cfg: cfg, log: log}
+	return &Agent{st: st, cfg: cfg, log: log, prefs: newPrefsCache(st.Subscribe(0))}
+}
+
+func (a *Agent) now() time.Time {
+	if a.cfg.Now != nil {
+		return a.cfg.Now()
+	}
+	return time.Now()
 }
 
 // The recipient errors, as SMTP replies.
@@ -290,24 +305,18 @@ func (r *Resolved) addRemote(addr string) {
 // Deliver stores msg for every recipient of env: into the INBOX of each
 // local account (once per account, with its own Return-Path and
 // Delivered-To lines) in one transaction, and hands remote recipients to
-// the outbound queue. It returns nil only when the message is durable for
-// every recipient.
+// the outbound queue. Accounts that forward (forward.to) pass it on, the
+// local targets within the same transaction, the others through the
+// queue; with forward.keep=false they keep no copy. It returns nil only
+// when the message is durable for every recipient. Then, and only then,
+// the accounts on vacation answer it; that can fail only on its own.
 func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) error {
-	var targets []store.Target
-	seen := map[int64]bool{}
+	p, err := a.plan(ctx, msg, env)
+	if err != nil {
+		return err
+	}
 	remote := 0
 	for _, r := range env.Recipients {
-		for _, acct := range r.Accounts {
-			if seen[acct.ID] {
-				continue
-			}
-			seen[acct.ID] = true
-			inbox, err := a.inbox(ctx, acct.ID)
-			if err != nil {
-				return a.tempFail(err)
-			}
-			targets = append(targets, store.Target{MailboxID: inbox, HeaderPrefix: tracePrefix(env.From, acct.Email)})
-		}
 		remote += len(r.Remote)
 	}
 	if remote > 0 {
@@ -318,16 +327,24 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
 		}
 	}
-	if len(targets) == 0 {
-		return nil
-	}
-	if _, err := a.st.Deliver(ctx, msg, targets); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			a.inboxes.Clear() // an account went away meanwhile
+	for _, f := range p.forwards {
+		// plan only forwards to other domains when there is a queue.
+		if err := a.sendForward(ctx, msg, env, f); err != nil {
+			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
 		}
-		return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not store the message, try again later", Err: err}
 	}
-	a.notifyDelivered(ctx, msg, env)
+	if len(p.targets) > 0 {
+		if _, err := a.st.Deliver(ctx, msg, p.targets); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				a.inboxes.Clear() // an account went away meanwhile
+			}
+			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not store the message, try again later", Err: err}
+		}
+		a.notifyDelivered(ctx, msg, env)
+	}
+	if env.From != "" {
+		a.sendVacationNotices(ctx, p, env)
+	}
 	return nil
 }
 
@@ -345,7 +362,12 @@ func (a *Agent) inbox(ctx context.Context, accountID int64) (int64, error) {
 
 // tracePrefix is what final delivery adds in front of each copy: the
 // Return-Path (RFC 5321 4.4) and Delivered-To, which lets filters and loop
-// detection see which account this copy was for.
-func tracePrefix(from, rcpt string) []byte {
-	return []byte("Return-Path: <" + from + ">\r\nDelivered-To: " + rcpt + "\r\n")
+// detection see which account this copy was for, followed by a
+// Delivered-To for each account that forwarded it here, the last first.
+func tracePrefix(from, rcpt string, forwardedBy ...string) []byte {
+	b := []byte("Return-Path: <" + from + ">\r\nDelivered-To: " + rcpt + "\r\n")
+	for _, f := range forwardedBy {
+		b = append(b, "Delivered-To: "+f+"\r\n"...)
+	}
+	return b
 }

@@ -2,10 +2,16 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"mailroom/internal/address"
 )
 
 // SettingKind is the type of a per-account setting.
@@ -14,10 +20,31 @@ type SettingKind int
 // The kinds of settings.
 const (
 	KindBool SettingKind = iota
+	// KindString is one line of text: no control characters, at most
+	// MaxStringSetting octets, since such values end up in header fields.
 	KindString
 	KindEnum
 	KindInt
+	// KindText is free text over several lines (LF or CRLF), at most
+	// MaxTextSetting octets.
+	KindText
+	// KindAddressList is a comma-separated list of at most
+	// MaxAddressListSetting mail addresses, "" for none. It is stored
+	// normalised: lower case, without duplicates, joined by ", ".
+	KindAddressList
 )
+
+// Bounds on setting values: they are read on every delivery to the
+// account, so one account cannot make that arbitrarily expensive.
+const (
+	MaxStringSetting      = 200
+	MaxTextSetting        = 16 << 10
+	MaxAddressListSetting = 10
+)
+
+// MaxVacationInterval is the longest vacation.interval_days: a backend may
+// forget vacation replies older than that.
+const MaxVacationInterval = 365 * 24 * time.Hour
 
 // SettingDef describes one per-account setting. Later features add entries
 // to settingDefs; the store validates every write against it.
@@ -26,7 +53,9 @@ type SettingDef struct {
 	Kind    SettingKind
 	Default string
 	Values  []string // KindEnum: the allowed values
-	Doc     string
+	// Min and Max bound a KindInt; both zero means any integer.
+	Min, Max int64
+	Doc      string
 }
 
 // settingDefs is the registry of per-account settings. It is read-only.
@@ -41,6 +70,24 @@ var settingDefs = []SettingDef{
 	{Key: "pop3.scope", Kind: KindEnum, Default: "all", Values: []string{"all", "since-enabled"},
 		Doc: "all: POP3 lists the whole INBOX; since-enabled: only mail that arrived after POP3 was last switched on"},
 	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission"},
+
+	{Key: "forward.to", Kind: KindAddressList, Default: "",
+		Doc: "forward incoming mail to these addresses (comma-separated, at most 10; empty: no forwarding)"},
+	{Key: "forward.keep", Kind: KindBool, Default: "true", Doc: "keep a copy of forwarded mail in INBOX"},
+
+	{Key: "vacation.enabled", Kind: KindBool, Default: "false", Doc: "answer incoming mail with an automatic vacation notice"},
+	{Key: "vacation.subject", Kind: KindString, Default: "Out of office",
+		Doc: `subject of the vacation notice; empty: "Auto: " and the subject of the message answered`},
+	{Key: "vacation.body", Kind: KindText, Default: "I am away and will read your message when I am back.",
+		Doc: "text of the vacation notice (plain text, several lines)"},
+	{Key: "vacation.from", Kind: KindInt, Default: "0", Min: 0, Max: math.MaxInt64,
+		Doc: "when the vacation notice starts (Unix seconds; 0: as soon as it is enabled)"},
+	{Key: "vacation.until", Kind: KindInt, Default: "0", Min: 0, Max: math.MaxInt64,
+		Doc: "when the vacation notice stops (Unix seconds; 0: no end)"},
+	// RFC 3834 §2: not the same response to the same sender more than
+	// once within several days, 7 RECOMMENDED (also Sieve's default).
+	{Key: "vacation.interval_days", Kind: KindInt, Default: "7", Min: 1, Max: int64(MaxVacationInterval / (24 * time.Hour)),
+		Doc: "a sender gets the vacation notice at most once in this many days"},
 }
 
 // SettingDefs returns the definitions of every per-account setting, sorted by key.
@@ -82,12 +129,71 @@ func NormalizeSetting(key, value string) (string, error) {
 		}
 		return "", fmt.Errorf("%w: setting %s wants one of %s, not %q", ErrInvalid, key, strings.Join(d.Values, ", "), value)
 	case KindInt:
-		if _, err := strconv.ParseInt(value, 10, 64); err != nil {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
 			return "", fmt.Errorf("%w: setting %s wants an integer, not %q", ErrInvalid, key, value)
 		}
-		return value, nil
+		if (d.Min != 0 || d.Max != 0) && (n < d.Min || n > d.Max) {
+			return "", fmt.Errorf("%w: setting %s wants an integer from %d to %d, not %d", ErrInvalid, key, d.Min, d.Max, n)
+		}
+		return strconv.FormatInt(n, 10), nil
+	case KindString, KindText:
+		return normalizeText(d, value)
+	case KindAddressList:
+		return normalizeAddressList(key, value)
 	}
 	return value, nil
+}
+
+// normalizeText checks a KindString or KindText value.
+func normalizeText(d SettingDef, value string) (string, error) {
+	limit := MaxStringSetting
+	if d.Kind == KindText {
+		limit = MaxTextSetting
+		// One line end everywhere, so that whoever writes it into a
+		// message need not care which one a client sent.
+		value = strings.ReplaceAll(value, "\r\n", "\n")
+	}
+	if len(value) > limit {
+		return "", fmt.Errorf("%w: setting %s is longer than %d octets", ErrInvalid, d.Key, limit)
+	}
+	if !utf8.ValidString(value) {
+		return "", fmt.Errorf("%w: setting %s is not UTF-8", ErrInvalid, d.Key)
+	}
+	for _, r := range value {
+		if r == '\n' && d.Kind == KindText || r == '\t' {
+			continue
+		}
+		// A CR or LF in a one-line value would end the header field it
+		// is written into and start another (header injection).
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: setting %s has the control character %U", ErrInvalid, d.Key, r)
+		}
+	}
+	return value, nil
+}
+
+// normalizeAddressList checks a KindAddressList value and returns its
+// canonical form.
+func normalizeAddressList(key, value string) (string, error) {
+	var out []string
+	for _, f := range strings.Split(value, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := address.Parse(f)
+		if err != nil {
+			return "", fmt.Errorf("%w: setting %s: %v", ErrInvalid, key, err)
+		}
+		if !slices.Contains(out, a.String()) {
+			out = append(out, a.String())
+		}
+	}
+	if len(out) > MaxAddressListSetting {
+		return "", fmt.Errorf("%w: setting %s takes at most %d addresses", ErrInvalid, key, MaxAddressListSetting)
+	}
+	return strings.Join(out, ", "), nil
 }
 
 // Settings is an account's complete settings, defaults filled in.
@@ -112,4 +218,15 @@ func (s Settings) String(key string) string { return s[key] }
 func (s Settings) Int(key string) int64 {
 	n, _ := strconv.ParseInt(s[key], 10, 64)
 	return n
+}
+
+// Addresses returns a KindAddressList setting as its addresses (nil if empty).
+func (s Settings) Addresses(key string) []string {
+	var out []string
+	for _, f := range strings.Split(s[key], ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -38,6 +38,8 @@ var (
 // Store is the whole mail store. It is safe for concurrent use.
 type Store interface {
 	Directory
+	AppPasswordStore
+	VacationLog
 	Mailboxes
 	Messages
 	Queue

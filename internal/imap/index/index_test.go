@@ -357,3 +357,28 @@ func TestStructureCache(t *testing.T) {
 		t.Fatal("the least recently used entry was kept")
 	}
 }
+
+func TestCountsAndNewest(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.deliver(5)
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	if _, err := f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{2, 4}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(m)
+	if total, unseen := m.Counts(); total != 5 || unseen != 3 {
+		t.Fatalf("Counts = %d, %d", total, unseen)
+	}
+	page := m.Newest(1, 2)
+	if len(page) != 2 || page[0].UID != 4 || page[1].UID != 3 {
+		t.Fatalf("Newest(1, 2) = %+v", page)
+	}
+	if rest := m.Newest(4, 10); len(rest) != 1 || rest[0].UID != 1 {
+		t.Fatalf("Newest(4, 10) = %+v", rest)
+	}
+}

@@ -287,9 +287,18 @@ func (s *Store) LookupCredentials(ctx context.Context, username string) (auth.Pr
 	}
 	var p auth.Principal
 	var hashes []string
-	err = s.query(ctx, "SELECT id, email, argon2id FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
-		p = auth.Principal{AccountID: st.ColumnInt64(0), Email: st.ColumnText(1)}
-		hashes = append(hashes, st.ColumnText(2))
+	// The main password first, then the app passwords, oldest first: one
+	// row per app password (or one row with NULLs if there is none).
+	err = s.query(ctx, `SELECT a.id, a.email, a.argon2id, p.argon2id FROM accounts a
+		LEFT JOIN app_passwords p ON p.account_id = a.id
+		WHERE a.email = ? ORDER BY p.id`, func(st *sqlite.Stmt) error {
+		if p.AccountID == 0 {
+			p = auth.Principal{AccountID: st.ColumnInt64(0), Email: st.ColumnText(1)}
+			hashes = append(hashes, st.ColumnText(2))
+		}
+		if st.ColumnType(3) != sqlite.TypeNull {
+			hashes = append(hashes, st.ColumnText(3))
+		}
 		return nil
 	}, a.String())
 	if err != nil {

@@ -296,6 +296,9 @@ func (s *Store) maintain(ctx context.Context) {
 		if err := s.emptyTrash(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("remove unreferenced bodies", "err", err)
 		}
+		if err := s.pruneVacationReplies(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune vacation replies", "err", err)
+		}
 	}
 }
 

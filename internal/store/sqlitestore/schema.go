@@ -158,6 +158,25 @@ CREATE TABLE queue_recipients (
 CREATE INDEX queue_recipients_due ON queue_recipients (next_attempt);
 CREATE INDEX queue_recipients_message ON queue_recipients (queue_id);
 `,
+	// 4: app passwords, and whom vacation notices went to. Times are Unix seconds.
+	`
+CREATE TABLE app_passwords (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a revoked id stays revoked
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	argon2id   TEXT NOT NULL,
+	created    INTEGER NOT NULL,
+	last_used  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+CREATE TABLE vacation_replies (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	sender     TEXT NOT NULL,
+	sent       INTEGER NOT NULL,
+	PRIMARY KEY (account_id, sender)
+) WITHOUT ROWID;
+CREATE INDEX vacation_replies_sent ON vacation_replies (sent);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
 	"mailroom/internal/auth"
 	"mailroom/internal/store"
 	"mailroom/internal/store/storetest"
@@ -466,5 +469,71 @@ func TestLoadMailboxInParts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(list, want) {
 		t.Fatal("LoadMailbox and MessageList differ")
+	}
+}
+
+// TestMigrationFrom3: a database made by the release before app passwords
+// (schema version 3) is upgraded in place, its accounts intact.
+func TestMigrationFrom3(t *testing.T) {
+	dir := t.TempDir()
+	conn, err := sqlite.OpenConn(filepath.Join(dir, "mail.db"), sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:3] {
+		if err := sqlitex.ExecuteScript(conn, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sqlitex.ExecuteScript(conn, `PRAGMA user_version = 3;
+		INSERT INTO domains (id, name, created) VALUES (1, 'example.test', 0);
+		INSERT INTO accounts (id, email, domain_id, argon2id, scram_sha256, next_uidvalidity, created)
+			VALUES (1, 'ann@example.test', 1, 'main-hash', '', 1, 0);`, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+
+	st := openTest(t, dir)
+	defer st.Close()
+	ctx := context.Background()
+	if _, err := st.CreateAppPassword(ctx, 1, "phone", auth.Credentials{Argon2id: "app-hash"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, hashes, err := st.LookupCredentials(ctx, "ann@example.test"); err != nil || !reflect.DeepEqual(hashes, []string{"main-hash", "app-hash"}) {
+		t.Fatalf("LookupCredentials after the upgrade: %q %v", hashes, err)
+	}
+	if ok, err := st.ClaimVacationReply(ctx, 1, "bob@remote.example", time.Now(), time.Hour); err != nil || !ok {
+		t.Fatalf("ClaimVacationReply after the upgrade: %v %v", ok, err)
+	}
+}
+
+// TestPruneVacationReplies: replies older than any interval are forgotten,
+// recent ones kept.
+func TestPruneVacationReplies(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	ctx := context.Background()
+	acct := setupInbox(t, st).AccountID
+	now := time.Now()
+	for sender, at := range map[string]time.Time{
+		"old@remote.example":    now.Add(-store.MaxVacationInterval - time.Hour),
+		"recent@remote.example": now.Add(-store.MaxVacationInterval + time.Hour),
+	} {
+		if ok, err := st.ClaimVacationReply(ctx, acct, sender, at, time.Hour); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", sender, ok, err)
+		}
+	}
+	if err := st.pruneVacationReplies(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := st.query(ctx, "SELECT sender FROM vacation_replies ORDER BY sender", func(s *sqlite.Stmt) error {
+		left = append(left, s.ColumnText(0))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(left, []string{"recent@remote.example"}) {
+		t.Fatalf("after pruning: %q", left)
 	}
 }

@@ -1,0 +1,210 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/dkim"
+	"mailroom/internal/dnsrecords"
+	"mailroom/internal/queue"
+	"mailroom/internal/store"
+)
+
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin", s.requireAdmin(s.adminPage))
+	mux.HandleFunc("POST /admin/domains", s.requireAdmin(s.adminDomain))
+	mux.HandleFunc("POST /admin/accounts", s.requireAdmin(s.adminAccount))
+	mux.HandleFunc("POST /admin/aliases", s.requireAdmin(s.adminAlias))
+	mux.HandleFunc("POST /admin/queue", s.requireAdmin(s.adminQueue))
+	mux.HandleFunc("GET /admin/dns/{domain}", s.requireAdmin(s.adminDNS))
+}
+
+type adminAccount struct {
+	store.Account
+	Admin bool
+}
+
+type adminData struct {
+	Domains  []store.Domain
+	Accounts []adminAccount
+	Aliases  []store.Alias
+	Queue    []store.QueuedMessage
+	Records  string
+	Domain   string
+}
+
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var d adminData
+	var err error
+	if d.Domains, err = s.opts.Store.Domains(ctx); err == nil {
+		var accts []store.Account
+		if accts, err = s.opts.Store.Accounts(ctx); err == nil {
+			for _, a := range accts {
+				st, _ := s.opts.Store.Settings(ctx, a.ID)
+				d.Accounts = append(d.Accounts, adminAccount{Account: a, Admin: st.Bool("admin")})
+			}
+			if d.Aliases, err = s.opts.Store.Aliases(ctx); err == nil {
+				d.Queue, err = s.opts.Store.QueuedMessages(ctx)
+			}
+		}
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read the server's configuration: "+err.Error())
+		return
+	}
+	s.render(w, r, http.StatusOK, "admin", view{Title: "Admin", Data: d})
+}
+
+func (s *Server) dkimDir() string { return queue.DKIMDir(s.opts.Config.DataDir) }
+
+func (s *Server) adminDomain(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := strings.TrimSpace(strings.ToLower(r.PostFormValue("name")))
+	switch r.PostFormValue("action") {
+	case "add":
+		d, err := s.opts.Store.CreateDomain(ctx, name)
+		if err != nil {
+			s.fail(w, r, storeStatus(err), "Could not add the domain: "+err.Error())
+			return
+		}
+		if _, err := dkim.Generate(s.dkimDir(), d.Name, time.Now()); err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "The domain was added but its DKIM keys could not be made: "+err.Error())
+			return
+		}
+		back(w, r, "/admin/dns/"+d.Name, "Domain added: publish these DNS records.")
+	case "delete":
+		if err := s.opts.Store.DeleteDomain(ctx, name); err != nil {
+			msg := "Could not delete the domain: " + err.Error()
+			if errors.Is(err, store.ErrNotEmpty) {
+				msg = "The domain still has accounts or aliases: delete them first."
+			}
+			s.fail(w, r, storeStatus(err), msg)
+			return
+		}
+		back(w, r, "/admin", "Domain deleted.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	switch r.PostFormValue("action") {
+	case "add":
+		pw := r.PostFormValue("password")
+		if len(pw) < 8 {
+			s.fail(w, r, http.StatusBadRequest, "The password must have at least 8 characters.")
+			return
+		}
+		cred, err := auth.HashPassword(pw, auth.DefaultParams)
+		if err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "Could not hash the password.")
+			return
+		}
+		if _, err := s.opts.Store.CreateAccount(ctx, email, cred); err != nil {
+			s.fail(w, r, storeStatus(err), "Could not create the account: "+err.Error())
+			return
+		}
+		back(w, r, "/admin", "Account "+email+" created.")
+	case "delete":
+		acct, err := s.opts.Store.Account(ctx, email)
+		if err == nil && acct.ID == sessionOf(r).AccountID {
+			s.fail(w, r, http.StatusBadRequest, "You cannot delete the account you are logged in with.")
+			return
+		}
+		if err == nil {
+			err = s.opts.Store.DeleteAccount(ctx, email)
+		}
+		if err != nil {
+			s.fail(w, r, storeStatus(err), "Could not delete the account: "+err.Error())
+			return
+		}
+		s.opts.Sessions.endAccount(acct.ID, nil)
+		back(w, r, "/admin", "Account "+email+" deleted with all its mail.")
+	case "admin", "unadmin":
+		acct, err := s.opts.Store.Account(ctx, email)
+		if err == nil {
+			err = s.opts.Store.SetSettings(ctx, acct.ID, map[string]string{"admin": strconv.FormatBool(r.PostFormValue("action") == "admin")})
+		}
+		if err != nil {
+			s.fail(w, r, storeStatus(err), "Could not change the account: "+err.Error())
+			return
+		}
+		back(w, r, "/admin", "Saved.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+func (s *Server) adminAlias(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	alias := strings.TrimSpace(r.PostFormValue("alias"))
+	switch r.PostFormValue("action") {
+	case "add":
+		targets := strings.FieldsFunc(r.PostFormValue("targets"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })
+		if err := s.opts.Store.AddAlias(ctx, alias, targets); err != nil {
+			s.fail(w, r, storeStatus(err), "Could not add the alias: "+err.Error())
+			return
+		}
+		back(w, r, "/admin", "Alias saved.")
+	case "delete":
+		if err := s.opts.Store.DeleteAlias(ctx, alias); err != nil {
+			s.fail(w, r, storeStatus(err), "Could not delete the alias: "+err.Error())
+			return
+		}
+		back(w, r, "/admin", "Alias deleted.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+func (s *Server) adminQueue(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, _ := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
+	switch r.PostFormValue("action") {
+	case "retry":
+		if _, err := s.opts.Store.RetryQueued(ctx, id, time.Now()); err != nil {
+			s.fail(w, r, storeStatus(err), "Could not reschedule: "+err.Error())
+			return
+		}
+		s.opts.Queue.Wake()
+		back(w, r, "/admin", "Trying again now.")
+	case "drop", "drop-silent":
+		if _, err := s.opts.Queue.Drop(ctx, id, r.PostFormValue("action") == "drop-silent"); err != nil {
+			s.fail(w, r, storeStatus(err), "Could not drop the message: "+err.Error())
+			return
+		}
+		back(w, r, "/admin", "Message dropped.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+// adminDNS shows the records to publish for a domain, as `mailroom domain
+// dns` prints them.
+func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
+	d, err := s.opts.Store.Domain(r.Context(), r.PathValue("domain"))
+	if err != nil {
+		s.fail(w, r, storeStatus(err), "There is no such domain.")
+		return
+	}
+	keys, err := dkim.Load(s.dkimDir(), d.Name)
+	if errors.Is(err, dkim.ErrNoKeys) {
+		keys, err = dkim.Generate(s.dkimDir(), d.Name, time.Now())
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read the domain's DKIM keys: "+err.Error())
+		return
+	}
+	var buf bytes.Buffer
+	dnsrecords.Format(&buf, dnsrecords.For(dnsrecords.Input{Domain: d.Name, Hostname: s.opts.Config.Hostname,
+		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name}))
+	s.render(w, r, http.StatusOK, "admindns", view{Title: "DNS records for " + d.Name, Data: adminData{Domain: d.Name, Records: buf.String()}})
+}

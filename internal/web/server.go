@@ -1,0 +1,233 @@
+// Package web serves the webmail, the account settings, the admin pages
+// and automatic client setup over HTTP(S). Pages are rendered on the
+// server (html/template, assets embedded); a small script adds live
+// updates from the store's change feed and keyboard shortcuts, and every
+// page works without it.
+//
+// Mail is reached only through the store interface and the shared mailbox
+// index, as IMAP and POP3 reach it, so a change made here is seen by every
+// other client at once and the other way round.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/autoconfig"
+	"mailroom/internal/config"
+	"mailroom/internal/delivery"
+	"mailroom/internal/htmlmail"
+	"mailroom/internal/imap/index"
+	"mailroom/internal/queue"
+	"mailroom/internal/server"
+	"mailroom/internal/store"
+	"mailroom/internal/tlsconf"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config   config.Config
+	Store    store.Store
+	Auth     *auth.Authenticator
+	Delivery *delivery.Agent
+	Queue    *queue.Queue
+	Index    *index.Registry
+	TLS      *tlsconf.Manager // nil without TLS
+	Logger   *slog.Logger
+	// Secure says pages are served over HTTPS (cookies get Secure).
+	Secure bool
+	// Redirect makes this listener send browsers to HTTPS (plain HTTP
+	// when an HTTPS listener exists), except for ACME and autoconfig.
+	Redirect bool
+	// Sessions is shared by the HTTP and HTTPS listeners.
+	Sessions *Sessions
+}
+
+// Factory returns the server.Factory for the http and https listeners.
+// Call it once: the listeners share the login sessions.
+func Factory() server.Factory {
+	sessions := NewSessions(12 * time.Hour)
+	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+		return New(Options{
+			Config:   d.Config,
+			Store:    d.Store,
+			Auth:     d.Auth,
+			Delivery: d.Delivery,
+			Queue:    d.Queue,
+			Index:    d.Index,
+			TLS:      d.TLS,
+			Logger:   d.Logger,
+			Secure:   implicitTLS,
+			Redirect: !implicitTLS && d.Config.Listen.HTTPS != "",
+			Sessions: sessions,
+		})
+	}
+}
+
+// Server is one web listener. It implements server.Protocol.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	pages *pages
+	setup *autoconfig.Handler
+	html  *htmlmail.Sanitizer
+	http  *http.Server
+}
+
+// New returns a web server.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Sessions == nil {
+		opts.Sessions = NewSessions(12 * time.Hour)
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "http"), pages: p, html: htmlmail.NewSanitizer()}
+	s.setup = autoconfig.New(clientServer(opts.Config), func(ctx context.Context, domain string) (bool, error) {
+		_, err := opts.Store.Domain(ctx, domain)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	var h http.Handler = s.routes()
+	if opts.Redirect {
+		h = s.redirectToHTTPS(h)
+	}
+	if opts.TLS != nil && !opts.Secure {
+		h = opts.TLS.HTTPHandler(h) // ACME http-01 challenges on port 80
+	}
+	s.http = &http.Server{
+		Handler:           securityHeaders(h),
+		ReadHeaderTimeout: 20 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// clientServer describes the configured listeners for client setup.
+func clientServer(c config.Config) autoconfig.Server {
+	port := func(addr string) int {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return 0
+		}
+		n := 0
+		for _, ch := range p {
+			if ch < '0' || ch > '9' {
+				return 0
+			}
+			n = n*10 + int(ch-'0')
+		}
+		return n
+	}
+	// Clients reach the public ports; a listener on a high test port is
+	// still shown as the standard one it stands for.
+	var srv autoconfig.Server
+	srv.Hostname = c.Hostname
+	if c.Listen.IMAPS != "" {
+		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: publicPort(port(c.Listen.IMAPS), 993), Security: "tls"})
+	}
+	if c.Listen.IMAP != "" {
+		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: publicPort(port(c.Listen.IMAP), 143), Security: "starttls"})
+	}
+	if c.Listen.POP3S != "" {
+		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: publicPort(port(c.Listen.POP3S), 995), Security: "tls"})
+	}
+	if c.Listen.POP3 != "" {
+		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: publicPort(port(c.Listen.POP3), 110), Security: "starttls"})
+	}
+	if c.Listen.Submissions != "" {
+		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: publicPort(port(c.Listen.Submissions), 465), Security: "tls"})
+	}
+	if c.Listen.Submission != "" {
+		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: publicPort(port(c.Listen.Submission), 587), Security: "starttls"})
+	}
+	return srv
+}
+
+// publicPort keeps a configured port below 1024 and otherwise assumes the
+// standard port is forwarded to it (mailroom dev listens on 2993 for 993).
+func publicPort(configured, standard int) int {
+	if configured > 0 && configured < 1024 {
+		return configured
+	}
+	return standard
+}
+
+// Serve implements server.Protocol.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown implements server.Protocol: idle connections close at once,
+// requests in progress finish (live-update streams end).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.opts.Sessions.closeStreams()
+	return s.http.Shutdown(ctx)
+}
+
+// redirectToHTTPS sends browsers to the HTTPS listener, except for client
+// autoconfiguration, which some clients fetch over plain HTTP only.
+func (s *Server) redirectToHTTPS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAutoconfig(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == "" || strings.ContainsAny(host, "/\\@") {
+			host = s.opts.Config.Hostname
+		}
+		target := "https://" + host
+		if _, p, err := net.SplitHostPort(s.opts.Config.Listen.HTTPS); err == nil && p != "443" {
+			target += ":" + p
+		}
+		// Only the path is kept: a redirect never leaves this host.
+		http.Redirect(w, r, target+r.URL.EscapedPath(), http.StatusMovedPermanently)
+	})
+}
+
+func isAutoconfig(r *http.Request) bool {
+	p := strings.ToLower(r.URL.Path)
+	return strings.HasPrefix(p, "/.well-known/autoconfig/") || p == "/mail/config-v1.1.xml" ||
+		strings.HasPrefix(p, "/autodiscover/")
+}
+
+// securityHeaders sets what every response carries. Pages tighten the
+// Content-Security-Policy further where they show mail.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Content-Security-Policy", defaultCSP)
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// defaultCSP allows only this origin's own scripts and styles; mail content
+// is shown in sandboxed frames whose srcdoc inherits it.
+const defaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'self'"

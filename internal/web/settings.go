@@ -1,0 +1,202 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/autoconfig"
+	"mailroom/internal/store"
+)
+
+func (s *Server) settingsRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /settings", s.requireLogin(s.settingsPage))
+	mux.HandleFunc("POST /settings/password", s.requireLogin(s.changePassword))
+	mux.HandleFunc("POST /settings/protocols", s.requireLogin(s.saveSettings("Protocols saved.",
+		"imap.enabled", "pop3.enabled", "pop3.delete_mode", "pop3.mark_seen", "pop3.scope")))
+	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveSettings("Forwarding saved.", "forward.to", "forward.keep")))
+	mux.HandleFunc("POST /settings/vacation", s.requireLogin(s.saveVacation))
+	mux.HandleFunc("POST /settings/app-passwords", s.requireLogin(s.appPassword))
+	mux.HandleFunc("GET /settings/setup.mobileconfig", s.requireLogin(s.mobileConfig))
+}
+
+type settingsData struct {
+	Settings     store.Settings
+	AppPasswords []store.AppPassword
+	NewPassword  string // an app password just made, shown once
+	NewName      string
+	Setup        []autoconfig.Setting
+	VacationFrom string // yyyy-mm-dd for the date inputs
+	VacationTo   string
+}
+
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
+	s.renderSettings(w, r, http.StatusOK, "", "", "")
+}
+
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, errMsg, newName, newPassword string) {
+	ctx := r.Context()
+	sess := sessionOf(r)
+	st, err := s.opts.Store.Settings(ctx, sess.AccountID)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read your settings.")
+		return
+	}
+	apps, err := s.opts.Store.AppPasswords(ctx, sess.AccountID)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read your app passwords.")
+		return
+	}
+	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email)}
+	d.VacationFrom = dayOf(st.Int("vacation.from"))
+	d.VacationTo = dayOf(st.Int("vacation.until"))
+	if newPassword != "" {
+		// A secret on the page: never cached.
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.render(w, r, status, "settings", view{Title: "Settings", Error: errMsg, Data: d})
+}
+
+func dayOf(unix int64) string {
+	if unix == 0 {
+		return ""
+	}
+	return time.Unix(unix, 0).Format("2006-01-02")
+}
+
+// saveSettings stores the named settings from the form. A checkbox that is
+// not ticked is not sent by the browser: a bool key absent from the form
+// is false.
+func (s *Server) saveSettings(done string, keys ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		values := map[string]string{}
+		for _, k := range keys {
+			def, ok := store.LookupSetting(k)
+			if !ok {
+				continue
+			}
+			v := strings.TrimSpace(r.PostFormValue(k))
+			if def.Kind == store.KindBool {
+				v = strconv.FormatBool(v == "true" || v == "on")
+			}
+			values[k] = v
+		}
+		if err := s.opts.Store.SetSettings(r.Context(), sessionOf(r).AccountID, values); err != nil {
+			s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
+			return
+		}
+		back(w, r, "/settings", done)
+	}
+}
+
+func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
+	values := map[string]string{
+		"vacation.enabled": strconv.FormatBool(r.PostFormValue("vacation.enabled") == "on" || r.PostFormValue("vacation.enabled") == "true"),
+		"vacation.subject": strings.TrimSpace(r.PostFormValue("vacation.subject")),
+		"vacation.body":    strings.ReplaceAll(r.PostFormValue("vacation.body"), "\r\n", "\n"),
+		"vacation.from":    "0",
+		"vacation.until":   "0",
+	}
+	for field, key := range map[string]string{"from": "vacation.from", "until": "vacation.until"} {
+		if v := r.PostFormValue(field); v != "" {
+			t, err := time.ParseInLocation("2006-01-02", v, time.Local)
+			if err != nil {
+				s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+field+" is not a date.", "", "")
+				return
+			}
+			if key == "vacation.until" {
+				t = t.Add(24*time.Hour - time.Second) // the whole last day
+			}
+			values[key] = strconv.FormatInt(t.Unix(), 10)
+		}
+	}
+	if err := s.opts.Store.SetSettings(r.Context(), sessionOf(r).AccountID, values); err != nil {
+		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
+		return
+	}
+	back(w, r, "/settings", "Vacation notice saved.")
+}
+
+// changePassword checks the current password (with the login throttle),
+// stores the new one and ends the account's other sessions.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	cur, pw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
+	if _, err := s.opts.Auth.Authenticate(r.Context(), remoteAddr(r), "web", sess.Email, cur); err != nil || !s.mainPassword(r, sess.AccountID, cur) {
+		s.renderSettings(w, r, http.StatusForbidden, "The current password is not right.", "", "")
+		return
+	}
+	switch {
+	case len(pw) < 8:
+		s.renderSettings(w, r, http.StatusBadRequest, "The new password must have at least 8 characters.", "", "")
+		return
+	case pw != again:
+		s.renderSettings(w, r, http.StatusBadRequest, "The two new passwords differ.", "", "")
+		return
+	}
+	cred, err := auth.HashPassword(pw, auth.DefaultParams)
+	if err == nil {
+		err = s.opts.Store.SetCredentials(r.Context(), sess.AccountID, cred)
+	}
+	if err != nil {
+		s.renderSettings(w, r, http.StatusInternalServerError, "The password could not be changed.", "", "")
+		return
+	}
+	s.opts.Auth.Invalidate(sess.Email)
+	s.opts.Sessions.endAccount(sess.AccountID, sess)
+	back(w, r, "/settings", "Password changed. Other browsers were logged out; mail programs need the new password.")
+}
+
+// appPassword makes or revokes an app password.
+func (s *Server) appPassword(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := sessionOf(r)
+	switch r.PostFormValue("action") {
+	case "add":
+		name := strings.TrimSpace(r.PostFormValue("name"))
+		pw := auth.GenerateAppPassword()
+		cred, err := auth.HashPassword(pw, auth.DefaultParams)
+		if err == nil {
+			_, err = s.opts.Store.CreateAppPassword(ctx, sess.AccountID, name, cred)
+		}
+		if err != nil {
+			msg := "Could not create the app password: " + err.Error()
+			if errors.Is(err, store.ErrExists) {
+				msg = "You already have an app password with that name."
+			}
+			s.renderSettings(w, r, storeStatus(err), msg, "", "")
+			return
+		}
+		s.renderSettings(w, r, http.StatusOK, "", name, pw)
+	case "delete":
+		id, _ := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
+		if err := s.opts.Store.DeleteAppPassword(ctx, sess.AccountID, id); err != nil {
+			s.renderSettings(w, r, storeStatus(err), "Could not revoke it: "+err.Error(), "", "")
+			return
+		}
+		s.opts.Auth.Invalidate(sess.Email)
+		back(w, r, "/settings", "App password revoked: the device using it can no longer log in.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+// mobileConfig downloads an Apple configuration profile for this account.
+func (s *Server) mobileConfig(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	protocol := r.URL.Query().Get("protocol")
+	if protocol != "pop3" {
+		protocol = "imap"
+	}
+	data, err := s.setup.MobileConfig(sess.Email, sess.Email, protocol)
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "No profile for this account: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", autoconfig.MobileConfigContentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="mail-`+protocol+`.mobileconfig"`)
+	w.Write(data)
+}
