@@ -15,20 +15,25 @@ import (
 
 // cmdBench runs the load generator against any server:
 //
+//	mailroom bench smtp --addr HOST:PORT [--tls|--starttls] [--insecure] --users 'user%d@example.test'
+//	    --clients N --duration 30s|--cycles N [--first 1] [--count N] [--size 10240|--mbox FILE] [--reuse]
+//	    [--auth --password pass] [--from ADDR] [--verify-imap HOST:PORT --password pass] [--json]
 //	mailroom bench pop3 --addr HOST:PORT [--tls|--starttls] [--insecure] --users 'user%d@example.test'
 //	    --password pass --clients N --duration 30s [--first 1] [--count N] [--retrieve all|top|none] [--delete] [--json]
 //	mailroom bench imap --addr HOST:PORT --tls|--starttls [--insecure] --users 'user%d@example.test'
 //	    --password pass --clients N --duration 30s [--first 1] [--count N] [--persistent]
 //	    [--mix select=1,append=2,…] [--append-size 10240] [--mailbox INBOX] [--idle] [--json]
 //
-// Both take --local-addrs IP,IP,… to spread the clients over source
-// addresses (past a server's per-address connection limit). SMTP load joins
-// as that driver is written.
+// All take --local-addrs IP,IP,… to spread the clients over source
+// addresses (past a server's per-address connection limit).
 func cmdBench(ctx context.Context, args []string, sio *stdio) error {
-	if len(args) == 0 || args[0] != "pop3" && args[0] != "imap" {
-		return usagef("usage: mailroom bench pop3|imap --addr HOST:PORT [--tls|--starttls] --users PATTERN --password PASS --clients N --duration D")
+	if len(args) == 0 || args[0] != "smtp" && args[0] != "pop3" && args[0] != "imap" {
+		return usagef("usage: mailroom bench smtp|pop3|imap --addr HOST:PORT [--tls|--starttls] --users PATTERN [--password PASS] --clients N --duration D")
 	}
-	if args[0] == "imap" {
+	switch args[0] {
+	case "smtp":
+		return benchSMTP(ctx, args[1:], sio)
+	case "imap":
 		return benchIMAP(ctx, args[1:], sio)
 	}
 	fs := flag.NewFlagSet("bench pop3", flag.ContinueOnError)
@@ -93,6 +98,53 @@ func benchIMAP(ctx context.Context, args []string, sio *stdio) error {
 		return rep.WriteJSON(sio.out)
 	}
 	return rep.WriteText(sio.out)
+}
+
+// benchSMTP is "mailroom bench smtp": RunSMTP. Messages the verification
+// (--verify-imap) did not find make it fail after the report, so that a
+// script notices the loss.
+func benchSMTP(ctx context.Context, args []string, sio *stdio) error {
+	fs := flag.NewFlagSet("bench smtp", flag.ContinueOnError)
+	var o loadgen.SMTPOptions
+	commonBenchFlags(fs, &o.Options, "465", "STARTTLS", "587 or 25")
+	fs.IntVar(&o.Cycles, "cycles", 0, "stop after this many messages in all (--duration then applies only if given)")
+	fs.IntVar(&o.Size, "size", 10240, "body bytes of generated messages")
+	fs.StringVar(&o.Mbox, "mbox", "", "send the messages of this mbox file in turn instead of generated ones")
+	fs.BoolVar(&o.Reuse, "reuse", false, "many messages per connection (default: a connection per message)")
+	fs.BoolVar(&o.Auth, "auth", false, "AUTH PLAIN as the sending user with --password (needs --tls or --starttls)")
+	fs.StringVar(&o.From, "from", "", "envelope sender (default: the sending user)")
+	fs.StringVar(&o.VerifyIMAP, "verify-imap", "", "after the run, count the messages in each recipient's INBOX over IMAP with implicit TLS at `HOST:PORT` (logs in with --password)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || o.Addr == "" {
+		return usagef("bench smtp: --addr is required")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["size"] && set["mbox"] {
+		return usagef("bench smtp: --size and --mbox exclude each other")
+	}
+	// "--cycles 1000" means all of them, not as many as fit in the
+	// default 30 seconds.
+	if o.Cycles > 0 && !set["duration"] {
+		o.Duration = 0
+	}
+	rep, err := loadgen.RunSMTP(ctx, o)
+	if err != nil && rep == nil {
+		return err
+	}
+	if *asJSON {
+		err = rep.WriteJSON(sio.out)
+	} else {
+		err = rep.WriteText(sio.out)
+	}
+	if v := rep.Verify; err == nil && v != nil && v.Missing > 0 {
+		return fmt.Errorf("bench smtp: %d of %d accepted messages are not in their recipient's INBOX", v.Missing, v.Accepted)
+	}
+	return err
 }
 
 // commonBenchFlags defines the flags of every protocol's load.

@@ -8,7 +8,8 @@
 // clickable links and quoted blocks.
 //
 // The webmail shows the result inside <iframe sandbox srcdoc=…> (no
-// allow-scripts, no allow-same-origin) under a strict Content-Security-Policy.
+// allow-scripts; allow-same-origin so that cid: images load with the
+// session) under a strict Content-Security-Policy.
 // That is defence in depth only: this package must be safe on its own, so the
 // output is checked as a browser would see it (see below). Links are emitted
 // with target="_blank", so the iframe needs "allow-popups

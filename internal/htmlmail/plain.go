@@ -12,9 +12,11 @@ import (
 // which in plain text almost always delimit the URL rather than belong to it.
 var linkCandidate = regexp.MustCompile(`(?i)\b(?:https?://|mailto:)[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%\p{L}\p{N}\p{M}]+`)
 
-// plainWrapper keeps line breaks and runs of spaces (signatures, ASCII
-// tables) while still wrapping long lines, which <pre> would not.
-const plainWrapper = `<div style="white-space: pre-wrap; overflow-wrap: break-word">`
+// plainWrapper marks the text for the page's style sheet, which keeps line
+// breaks and runs of spaces (signatures, ASCII tables) while still wrapping
+// long lines (white-space: pre-wrap), as <pre> would not. A style
+// attribute would be refused by the webmail's Content-Security-Policy.
+const plainWrapper = `<div class="plaintext">`
 
 // PlainToHTML renders a text/plain body as an HTML fragment: every character
 // is escaped, http(s) and mailto URLs become links (target="_blank",

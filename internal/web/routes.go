@@ -23,6 +23,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("/autodiscover/autodiscover.xml", s.setup)
 	mux.Handle("/Autodiscover/Autodiscover.xml", s.setup)
 
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.requireLogin(s.logout))

@@ -1,8 +1,8 @@
 // Package web serves the webmail, the account settings, the admin pages
 // and automatic client setup over HTTP(S). Pages are rendered on the
 // server (html/template, assets embedded); a small script adds live
-// updates from the store's change feed and keyboard shortcuts, and every
-// page works without it.
+// updates from the store's change feed and confirmations, and every page
+// works without it.
 //
 // Mail is reached only through the store interface and the shared mailbox
 // index, as IMAP and POP3 reach it, so a change made here is seen by every

@@ -367,3 +367,26 @@ func TestHTMLMessageIsSanitised(t *testing.T) {
 		t.Fatalf("images not shown on request: %q", h.Get("Content-Security-Policy"))
 	}
 }
+
+// TestMarkUnreadFromMessagePage: "Mark unread" on an open message leaves
+// it unread (going back to the message would read it again).
+func TestMarkUnreadFromMessagePage(t *testing.T) {
+	r := newRig(t)
+	d := r.deliver("INBOX", sample)
+	b := r.browser()
+	b.login("ann@example.test")
+	msgURL := "/msg/" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))
+	_, _, body := b.get(msgURL)
+	m := regexp.MustCompile(`name="back" value="([^"]*)">\s*<button name="action" value="unread">`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no Mark unread form:\n%s", body)
+	}
+	code, h, _ := b.post(msgURL+"/flags", url.Values{"csrf": {b.csrf}, "action": {"unread"}, "back": {m[1]}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("mark unread: %d", code)
+	}
+	b.get(h.Get("Location"))
+	if r.meta("INBOX", d.UID).Flags&store.FlagSeen != 0 {
+		t.Fatalf("still read after Mark unread and following the redirect to %s", h.Get("Location"))
+	}
+}

@@ -29,14 +29,16 @@
         .then(function (html) {
           pending = false;
           if (!html) { return; }
+          // Only the parts that show mail state are replaced, so a search
+          // being typed, an open panel or the focus stay as they are.
           var doc = new DOMParser().parseFromString(html, "text/html");
-          var fresh = doc.querySelector("main");
-          var main = document.querySelector("main");
-          if (fresh && main) {
-            main.innerHTML = fresh.innerHTML;
-            document.title = doc.title;
-            live = document.querySelector("[data-live]");
-          }
+          document.querySelectorAll("[data-live-part]").forEach(function (el) {
+            var fresh = doc.querySelector('[data-live-part="' + el.getAttribute("data-live-part") + '"]');
+            if (fresh) {
+              el.innerHTML = fresh.innerHTML;
+            }
+          });
+          document.title = doc.title;
         })
         .catch(function () { pending = false; });
     }, 150);

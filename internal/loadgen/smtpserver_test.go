@@ -1,0 +1,282 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mailroom/internal/auth"
+	"mailroom/internal/config"
+	"mailroom/internal/imap"
+	"mailroom/internal/server"
+	"mailroom/internal/smtp"
+	"mailroom/internal/store"
+)
+
+// smtpRig is a Mailroom with its MX (no AUTH), its submission listener
+// (STARTTLS, then AUTH) and IMAP over implicit TLS on loopback, with a
+// self-signed certificate: what the SMTP load delivers to, and where the
+// delivered mail can be read back.
+type smtpRig struct {
+	mx, sub, imaps string
+	st             store.Store
+}
+
+// startSMTPRig starts the server with users user1..users@example.test
+// (password "secret"), their INBOXes empty.
+func startSMTPRig(t *testing.T, users int) *smtpRig {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Hostname = "mx.example.test"
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
+	cfg.TLS.SelfSigned = true
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{
+		"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	r := &smtpRig{st: srv.Deps().Store}
+	for _, l := range srv.Listening() {
+		switch l.Key {
+		case "smtp":
+			r.mx = l.Addr
+		case "submission":
+			r.sub = l.Addr
+		case "imaps":
+			r.imaps = l.Addr
+		}
+	}
+	ctx := context.Background()
+	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := auth.HashPassword("secret", auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u := 1; u <= users; u++ {
+		if _, err := r.st.CreateAccount(ctx, fmt.Sprintf("user%d@example.test", u), cred); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// inbox returns the messages in email's INBOX, as stored.
+func (r *smtpRig) inbox(t *testing.T, email string) []string {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := r.st.Account(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := r.st.Mailbox(ctx, acct.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := r.st.MessageList(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range list {
+		b, err := r.st.OpenBody(ctx, mb.ID, m.UID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
+		b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(data))
+	}
+	return out
+}
+
+// Faults the test SMTP server can be told to commit.
+type smtpFault int
+
+const (
+	smtpFaultNone      smtpFault = iota
+	smtpFaultMail421             // answer MAIL with 421 and hang up
+	smtpFaultData250             // answer DATA with 250, not 354
+	smtpFaultDotHangup           // hang up after the message, without a reply
+	smtpFaultMalformed           // answer RCPT with "25O"
+)
+
+// smtpServer is a minimal RFC 5321 server for the tests of what a real
+// server does not do on request: it offers PIPELINING only if told to
+// (and counts commands that came before the reply to the one before),
+// and commits faults. Its greeting and EHLO replies are multi-line. It
+// keeps the messages it accepts, un-stuffed.
+type smtpServer struct {
+	ln         net.Listener
+	pipelining bool
+	fault      smtpFault
+
+	mu    sync.Mutex
+	msgs  []string // accepted messages, as the client meant them
+	early int      // commands sent before the reply to the one before
+	conns map[net.Conn]bool
+
+	wg sync.WaitGroup
+}
+
+func startSMTPServer(t *testing.T, pipelining bool, fault smtpFault) *smtpServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &smtpServer{ln: ln, pipelining: pipelining, fault: fault, conns: make(map[net.Conn]bool)}
+	s.wg.Go(s.accept)
+	t.Cleanup(func() {
+		s.ln.Close()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *smtpServer) addr() string { return s.ln.Addr().String() }
+
+func (s *smtpServer) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				c.Close()
+			}()
+			s.serve(c)
+		})
+	}
+}
+
+func (s *smtpServer) serve(c net.Conn) {
+	r := bufio.NewReader(c)
+	w := bufio.NewWriter(c)
+	reply := func(s string) { w.WriteString(s + "\r\n") }
+	reply("220-test.example ESMTP")
+	reply("220 ready")
+	var from string
+	var rcpts int
+	for {
+		if w.Flush() != nil {
+			return
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if r.Buffered() > 0 {
+			s.mu.Lock()
+			s.early++
+			s.mu.Unlock()
+		}
+		verb, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		switch strings.ToUpper(verb) {
+		case "EHLO":
+			reply("250-test.example")
+			if s.pipelining {
+				reply("250-PIPELINING")
+			}
+			reply("250-8BITMIME")
+			reply("250 SIZE 100000000")
+		case "MAIL":
+			switch {
+			case s.fault == smtpFaultMail421:
+				reply("421 4.3.2 shutting down")
+				w.Flush()
+				return
+			case from != "":
+				reply("503 5.5.1 nested MAIL")
+			case !strings.HasPrefix(arg, "FROM:<"):
+				reply("501 5.5.4 syntax")
+			default:
+				from = arg
+				reply("250 2.1.0 ok")
+			}
+		case "RCPT":
+			switch {
+			case from == "":
+				reply("503 5.5.1 MAIL first")
+			case s.fault == smtpFaultMalformed:
+				reply("25O 2.1.5 ok")
+			default:
+				rcpts++
+				reply("250 2.1.5 ok")
+			}
+		case "DATA":
+			switch {
+			case rcpts == 0:
+				reply("554 5.5.1 no valid recipients")
+				continue
+			case s.fault == smtpFaultData250:
+				reply("250 2.0.0 ok")
+				continue
+			}
+			reply("354 end with <CRLF>.<CRLF>")
+			w.Flush()
+			var msg strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+				msg.WriteString(strings.TrimPrefix(l, "."))
+			}
+			if s.fault == smtpFaultDotHangup {
+				return
+			}
+			s.mu.Lock()
+			s.msgs = append(s.msgs, msg.String())
+			s.mu.Unlock()
+			from, rcpts = "", 0
+			reply("250 2.0.0 accepted")
+		case "RSET":
+			from, rcpts = "", 0
+			reply("250 2.0.0 ok")
+		case "QUIT":
+			reply("221 2.0.0 bye")
+			w.Flush()
+			return
+		default:
+			reply("500 5.5.2 unknown command")
+		}
+	}
+}
