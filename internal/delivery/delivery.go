@@ -73,7 +73,7 @@ type Resolved struct {
 	Remote   []string        // addresses in other domains
 }
 
-// Outbound is the outbound queue (the outbound delivery issue implements
+// Outbound is the outbound queue (internal/queue implements
 // it). Enqueue must return only once the message is durable in the queue.
 type Outbound interface {
 	// Enqueue queues msg for the Remote addresses of env's recipients.
@@ -162,7 +162,7 @@ func (a *Agent) Resolve(ctx context.Context, rcpt string, authenticated bool) (R
 			return Resolved{}, errorf(554, statusRelayDenied, "relay access denied: <%s> is not a local address; authenticate to send mail to other domains", addr)
 		}
 		if a.cfg.Outbound == nil {
-			return Resolved{}, errorf(451, statusNoRoute, "<%s>: delivery to other domains is not available yet on this server", addr)
+			return Resolved{}, errorf(451, statusNoRoute, "<%s>: delivery to other domains is not configured on this server", addr)
 		}
 		return Resolved{Remote: []string{addr.String()}}, nil
 	}
@@ -198,7 +198,7 @@ func (a *Agent) Resolve(ctx context.Context, rcpt string, authenticated bool) (R
 		return Resolved{}, errorf(550, statusUnknownUser, "<%s>: no such user here", addr)
 	}
 	if len(res.Remote) > 0 && a.cfg.Outbound == nil {
-		return Resolved{}, errorf(451, statusNoRoute, "<%s> forwards to another domain, and delivery to other domains is not available yet on this server", addr)
+		return Resolved{}, errorf(451, statusNoRoute, "<%s> forwards to another domain, and delivery to other domains is not configured on this server", addr)
 	}
 	return res, nil
 }
@@ -321,7 +321,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 	}
 	if remote > 0 {
 		if a.cfg.Outbound == nil {
-			return errorf(451, statusNoRoute, "delivery to other domains is not available yet on this server")
+			return errorf(451, statusNoRoute, "delivery to other domains is not configured on this server")
 		}
 		if err := a.cfg.Outbound.Enqueue(ctx, env, msg); err != nil {
 			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
