@@ -55,9 +55,19 @@ func (l *lockedBuffer) String() string {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
+	r := startRig(t, t.TempDir())
+	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// startRig starts a server on dataDir (new, or one a previous rig left).
+func startRig(t testing.TB, dataDir string) *rig {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dataDir
 	cfg.Listen = config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
 	r := &rig{t: t, log: &lockedBuffer{}}
@@ -86,9 +96,6 @@ func newRig(t testing.TB) *rig {
 			t.Logf("server log:\n%s", r.log.String())
 		}
 	})
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
 	return r
 }
 

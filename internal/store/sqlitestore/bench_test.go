@@ -155,3 +155,29 @@ func BenchmarkLoadMailbox100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadMailbox100kAfterRestart is the first SELECT of a large
+// mailbox after a restart: the store is closed (its WAL checkpointed) and
+// opened again, and LoadMailbox runs once on fresh connections.
+func BenchmarkLoadMailbox100kAfterRestart(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	st := openTest(b, dir)
+	inbox := setupInbox(b, st)
+	fillMailbox(b, st, inbox, n)
+	st.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st := openTest(b, dir)
+		b.StartTimer()
+		_, list, err := st.LoadMailbox(ctx, inbox.ID)
+		b.StopTimer()
+		if err != nil || len(list) != n {
+			b.Fatalf("%d messages, %v", len(list), err)
+		}
+		st.Close()
+		b.StartTimer()
+	}
+}
