@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"mailroom/internal/dsn"
@@ -16,8 +17,9 @@ import (
 // address: into the local mailbox it leads to, or through the outbound
 // queue. A permanent failure (the address does not exist any more) is
 // logged and dropped, since a notice about a notice would loop; a
-// temporary one is returned for the caller to retry.
-func (a *Agent) DeliverNotice(ctx context.Context, to string, msg []byte) error {
+// temporary one is returned for the caller to retry. msg is streamed into
+// the store: a bounce returning a 50 MB original is never held in memory.
+func (a *Agent) DeliverNotice(ctx context.Context, to string, msg io.Reader) error {
 	res, err := a.Resolve(ctx, to, true)
 	if err != nil {
 		var de *Error
@@ -27,7 +29,7 @@ func (a *Agent) DeliverNotice(ctx context.Context, to string, msg []byte) error 
 		}
 		return fmt.Errorf("delivery: notice to %s: %w", to, err)
 	}
-	staged, err := a.st.Stage(ctx, bytes.NewReader(msg))
+	staged, err := a.st.Stage(ctx, msg)
 	if err != nil {
 		return fmt.Errorf("delivery: notice to %s: %w", to, err)
 	}
@@ -70,7 +72,7 @@ func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envel
 	err = dsn.Write(&buf, dsn.Report{ReportingMTA: host, To: env.From, EnvID: env.DSNEnvID, Arrival: now,
 		Return: "HDRS", UTF8: env.UTF8, Recipients: rcpts, Now: now}, body, msg.Size())
 	if err == nil {
-		err = a.DeliverNotice(ctx, env.From, buf.Bytes())
+		err = a.DeliverNotice(ctx, env.From, &buf)
 	}
 	if err != nil {
 		a.log.Error("delivered notice not sent", "to", env.From, "err", err)

@@ -57,7 +57,7 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 			continue
 		}
 		notice := a.vacationNotice(r.acct, v, env.From, p.header, p.msg.Structure(), now)
-		if err := a.DeliverNotice(ctx, env.From, notice); err != nil {
+		if err := a.DeliverNotice(ctx, env.From, bytes.NewReader(notice)); err != nil {
 			a.log.Error("vacation notice not sent", "account", r.acct.Email, "to", env.From, "err", err)
 			continue
 		}

@@ -1,9 +1,9 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"mailroom/internal/dsn"
 	"mailroom/internal/store"
@@ -17,7 +17,7 @@ func (q *Queue) Drop(ctx context.Context, id int64, silent bool) (store.QueuedMe
 	if err != nil {
 		return m, err
 	}
-	var report []byte
+	bounced := false
 	if !silent {
 		now := q.opts.Now()
 		var recipients []dsn.Recipient
@@ -30,26 +30,20 @@ func (q *Queue) Drop(ctx context.Context, id int64, silent bool) (store.QueuedMe
 				})
 			}
 		}
+		// The bounce is delivered before the message goes: it is written
+		// from the queued body, streamed. A drop that then fails leaves
+		// the message queued, and the operator can drop it again silently.
 		if len(recipients) > 0 {
-			report, err = q.report(ctx, m, recipients)
-			if err != nil {
-				return m, err
+			if err := q.notify(ctx, m, recipients); err != nil {
+				return m, fmt.Errorf("queue: message %d not dropped: its bounce could not be delivered: %w", id, err)
 			}
+			bounced = true
 		}
 	}
 	if m, err = q.st.DropQueued(ctx, id); err != nil {
 		return m, err
 	}
-	q.log.Info("dropped by the operator", "id", id, "from", m.From, "recipients", len(m.Recipients), "bounced", report != nil)
-	if report != nil {
-		ret := q.getReturner()
-		if ret == nil {
-			return m, fmt.Errorf("queue: message %d dropped, but no way to return the bounce is configured", id)
-		}
-		if err := ret.DeliverNotice(ctx, m.From, report); err != nil {
-			return m, fmt.Errorf("queue: message %d dropped, but its bounce could not be delivered: %w", id, err)
-		}
-	}
+	q.log.Info("dropped by the operator", "id", id, "from", m.From, "recipients", len(m.Recipients), "bounced", bounced)
 	return m, nil
 }
 
@@ -60,29 +54,34 @@ func lastError(r store.QueuedRecipient) string {
 	return " The last attempt to deliver it failed with: " + r.LastError
 }
 
-// report writes a DSN about recipients of queued message m.
-func (q *Queue) report(ctx context.Context, m store.QueuedMessage, recipients []dsn.Recipient) ([]byte, error) {
+// report is a DSN about recipients of queued message m, written while it
+// is read: the returned original (RET=FULL, up to MaxFullReturn) streams
+// from the store. Close it when done.
+func (q *Queue) report(ctx context.Context, m store.QueuedMessage, recipients []dsn.Recipient) (io.ReadCloser, error) {
 	body, err := q.st.OpenQueued(ctx, m.ID)
 	if err != nil {
 		return nil, err
 	}
-	defer body.Close()
-	var buf bytes.Buffer
-	err = dsn.Write(&buf, dsn.Report{
-		ReportingMTA: q.opts.Hostname,
-		From:         "MAILER-DAEMON@" + q.opts.Hostname,
-		To:           m.From,
-		EnvID:        m.EnvID,
-		Arrival:      m.Created,
-		Return:       m.Ret,
-		MaxFull:      q.opts.MaxFullReturn,
-		EightBit:     m.EightBit,
-		UTF8:         m.UTF8,
-		Recipients:   recipients,
-		Now:          q.opts.Now(),
-	}, readerOf(body), body.Size())
-	if err != nil {
-		return nil, fmt.Errorf("queue: writing the delivery report: %w", err)
-	}
-	return buf.Bytes(), nil
+	pr, pw := io.Pipe()
+	go func() {
+		defer body.Close()
+		err := dsn.Write(pw, dsn.Report{
+			ReportingMTA: q.opts.Hostname,
+			From:         "MAILER-DAEMON@" + q.opts.Hostname,
+			To:           m.From,
+			EnvID:        m.EnvID,
+			Arrival:      m.Created,
+			Return:       m.Ret,
+			MaxFull:      q.opts.MaxFullReturn,
+			EightBit:     m.EightBit,
+			UTF8:         m.UTF8,
+			Recipients:   recipients,
+			Now:          q.opts.Now(),
+		}, readerOf(body), body.Size())
+		if err != nil {
+			err = fmt.Errorf("queue: writing the delivery report: %w", err)
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
 }

@@ -47,5 +47,6 @@ func (q *Queue) notify(ctx context.Context, m store.QueuedMessage, recipients []
 	if err != nil {
 		return err
 	}
+	defer report.Close() // ends the writer if delivery gave up early
 	return ret.DeliverNotice(context.WithoutCancel(ctx), m.From, report)
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ type Transport interface {
 // null sender: a local mailbox or, through this queue, another server.
 // *delivery.Agent is the real one.
 type Returner interface {
-	DeliverNotice(ctx context.Context, to string, msg []byte) error
+	DeliverNotice(ctx context.Context, to string, msg io.Reader) error
 }
 
 // Signer adds DKIM signatures for messages from local domains. It returns
