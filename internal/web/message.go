@@ -36,17 +36,10 @@ type messageData struct {
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	mb, err := s.accountMailbox(r, r.PathValue("mailbox"))
-	if err != nil {
-		s.fail(w, r, storeStatus(err), "There is no such folder.")
+	mb, uid, ok := s.messageTarget(w, r)
+	if !ok {
 		return
 	}
-	uid64, err := strconv.ParseUint(r.PathValue("uid"), 10, 32)
-	if err != nil {
-		s.fail(w, r, http.StatusNotFound, "There is no such message.")
-		return
-	}
-	uid := uint32(uid64)
 	box, err := s.opts.Index.Open(ctx, mb.ID)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
@@ -155,22 +148,23 @@ func joinAddresses(list []mrmime.Address) string {
 
 // messageParts opens a message's structure and body for a part request.
 func (s *Server) messageParts(w http.ResponseWriter, r *http.Request) (*mrmime.Message, store.Body, bool) {
-	mb, err := s.accountMailbox(r, r.PathValue("mailbox"))
+	mb, uid, err := s.messageRef(r)
 	if err != nil {
 		http.NotFound(w, r)
 		return nil, nil, false
 	}
-	uid, err := strconv.ParseUint(r.PathValue("uid"), 10, 32)
+	box, err := s.opts.Index.Open(r.Context(), mb.ID)
 	if err != nil {
-		http.NotFound(w, r)
+		http.Error(w, "could not open the folder", storeStatus(err))
 		return nil, nil, false
 	}
-	st, err := s.opts.Store.Structure(r.Context(), mb.ID, uint32(uid))
+	st, err := box.Structure(r.Context(), uid) // cached: the page just showed it
+	s.opts.Index.Release(box)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
 	}
-	body, err := s.opts.Store.OpenBody(r.Context(), mb.ID, uint32(uid))
+	body, err := s.opts.Store.OpenBody(r.Context(), mb.ID, uid)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
@@ -281,18 +275,28 @@ func (s *Server) applyFlags(r *http.Request, mailboxID int64, updated []store.Me
 	s.opts.Index.Release(box)
 }
 
-func (s *Server) messageTarget(w http.ResponseWriter, r *http.Request) (store.Mailbox, uint32, bool) {
+// messageRef reads /msg/{mailbox}/{uid}: a mailbox of the session's
+// account (another account's is "not found") and a UID.
+func (s *Server) messageRef(r *http.Request) (store.Mailbox, uint32, error) {
 	mb, err := s.accountMailbox(r, r.PathValue("mailbox"))
 	if err != nil {
-		s.fail(w, r, storeStatus(err), "There is no such folder.")
-		return mb, 0, false
+		return mb, 0, err
 	}
 	uid, err := strconv.ParseUint(r.PathValue("uid"), 10, 32)
 	if err != nil {
-		s.fail(w, r, http.StatusNotFound, "There is no such message.")
+		return mb, 0, store.ErrNotFound
+	}
+	return mb, uint32(uid), nil
+}
+
+// messageTarget is messageRef for pages: a failure shows an error page.
+func (s *Server) messageTarget(w http.ResponseWriter, r *http.Request) (store.Mailbox, uint32, bool) {
+	mb, uid, err := s.messageRef(r)
+	if err != nil {
+		s.fail(w, r, storeStatus(err), "There is no such message.")
 		return mb, 0, false
 	}
-	return mb, uint32(uid), true
+	return mb, uid, true
 }
 
 func (s *Server) moveMessage(w http.ResponseWriter, r *http.Request) {
