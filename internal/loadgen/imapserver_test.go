@@ -3,13 +3,9 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
 	"mailroom/internal/server"
@@ -30,61 +26,25 @@ type imapRig struct {
 // "secret"), each with msgs messages in INBOX.
 func startIMAPRig(t *testing.T, users, msgs int) *imapRig {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Hostname = "mail.example.test"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
-	cfg.TLS.SelfSigned = true
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{"imap": imap.Factory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	r := &imapRig{st: srv.Deps().Store}
-	for _, l := range srv.Listening() {
-		switch l.Key {
-		case "imap":
-			r.plain = l.Addr
-		case "imaps":
-			r.tls = l.Addr
-		}
-	}
+	st, accts, addrs := startMailroom(t, "mail.example.test", config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
+		map[string]server.Factory{"imap": imap.Factory()}, users)
 	ctx := context.Background()
-	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := auth.HashPassword("secret", auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for u := 1; u <= users; u++ {
-		acct, err := r.st.CreateAccount(ctx, fmt.Sprintf("user%d@example.test", u), cred)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inbox, err := r.st.Mailbox(ctx, acct.ID, "INBOX")
+	for u, acct := range accts {
+		inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range msgs {
-			m, err := r.st.Stage(ctx, strings.NewReader(testIMAPMessage(u, i)))
+			m, err := st.Stage(ctx, strings.NewReader(testIMAPMessage(u+1, i)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
+			if _, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return r
+	return &imapRig{st: st, plain: addrs["imap"], tls: addrs["imaps"]}
 }
 
 // testIMAPMessage is message i of user u: some with a multipart body, one

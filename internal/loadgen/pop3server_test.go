@@ -41,17 +41,14 @@ const (
 // pop3Server is a minimal RFC 1939 server for the tests: users "user<N>"
 // with password "secret", each with testMaildrop minus what it deleted.
 type pop3Server struct {
+	tcpServer
 	t       *testing.T
-	ln      net.Listener
 	fault   fault
 	tlsConf *tls.Config // offers STLS when set (and the listener is plain)
 
 	mu      sync.Mutex
 	deleted map[string]map[int]bool // committed deletions per user
-	conns   map[net.Conn]bool
 	logins  int
-
-	wg sync.WaitGroup
 }
 
 type serverOpt func(*pop3Server)
@@ -71,48 +68,12 @@ func withTLS(t *testing.T, implicit bool) serverOpt {
 
 func startPOP3Server(t *testing.T, opts ...serverOpt) *pop3Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &pop3Server{t: t, ln: ln, deleted: make(map[string]map[int]bool), conns: make(map[net.Conn]bool)}
+	s := &pop3Server{tcpServer: tcpServer{ln: listenLoopback(t)}, t: t, deleted: make(map[string]map[int]bool)}
 	for _, o := range opts {
 		o(s)
 	}
-	s.wg.Go(s.accept)
-	t.Cleanup(func() {
-		s.ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
+	s.run(t, s.serve)
 	return s
-}
-
-func (s *pop3Server) addr() string { return s.ln.Addr().String() }
-
-func (s *pop3Server) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			s.serve(c)
-		})
-	}
 }
 
 // session is one connection's state.

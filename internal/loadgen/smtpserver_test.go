@@ -3,16 +3,12 @@ package loadgen
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
 	"mailroom/internal/server"
@@ -33,51 +29,11 @@ type smtpRig struct {
 // (password "secret"), their INBOXes empty.
 func startSMTPRig(t *testing.T, users int) *smtpRig {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Hostname = "mx.example.test"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
-	cfg.TLS.SelfSigned = true
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{
-		"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	r := &smtpRig{st: srv.Deps().Store}
-	for _, l := range srv.Listening() {
-		switch l.Key {
-		case "smtp":
-			r.mx = l.Addr
-		case "submission":
-			r.sub = l.Addr
-		case "imaps":
-			r.imaps = l.Addr
-		}
-	}
-	ctx := context.Background()
-	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := auth.HashPassword("secret", auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for u := 1; u <= users; u++ {
-		if _, err := r.st.CreateAccount(ctx, fmt.Sprintf("user%d@example.test", u), cred); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
+	st, _, addrs := startMailroom(t, "mx.example.test",
+		config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
+		map[string]server.Factory{"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory()},
+		users)
+	return &smtpRig{st: st, mx: addrs["smtp"], sub: addrs["submission"], imaps: addrs["imaps"]}
 }
 
 // inbox returns the messages in email's INBOX, as stored.
@@ -129,59 +85,20 @@ const (
 // and commits faults. Its greeting and EHLO replies are multi-line. It
 // keeps the messages it accepts, un-stuffed.
 type smtpServer struct {
-	ln         net.Listener
+	tcpServer
 	pipelining bool
 	fault      smtpFault
 
 	mu    sync.Mutex
 	msgs  []string // accepted messages, as the client meant them
 	early int      // commands sent before the reply to the one before
-	conns map[net.Conn]bool
-
-	wg sync.WaitGroup
 }
 
 func startSMTPServer(t *testing.T, pipelining bool, fault smtpFault) *smtpServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{ln: ln, pipelining: pipelining, fault: fault, conns: make(map[net.Conn]bool)}
-	s.wg.Go(s.accept)
-	t.Cleanup(func() {
-		s.ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
+	s := &smtpServer{tcpServer: tcpServer{ln: listenLoopback(t)}, pipelining: pipelining, fault: fault}
+	s.run(t, s.serve)
 	return s
-}
-
-func (s *smtpServer) addr() string { return s.ln.Addr().String() }
-
-func (s *smtpServer) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			s.serve(c)
-		})
-	}
 }
 
 func (s *smtpServer) serve(c net.Conn) {
