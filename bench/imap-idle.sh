@@ -17,33 +17,9 @@ if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $((N + 500)) ]; the
 fi
 WORK=$(mktemp -d /tmp/mailroom-idle.XXXXXX)
 trap 'kill $MR_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-go build -o "$WORK/mailroom" ./cmd/mailroom
-MR="$WORK/mailroom"
-cat > "$WORK/mailroom.toml" <<TOML
-hostname = "localhost"
-data_dir = "$WORK/data"
-[listen]
-smtp = ""
-submission = ""
-submissions = ""
-imap = ""
-imaps = "127.0.0.1:11993"
-pop3 = ""
-pop3s = ""
-http = ""
-https = ""
-debug = "127.0.0.1:11060"
-[tls]
-self_signed = true
-[imap]
-max_connections = $((N + 100))
-[log]
-level = "warn"
-TOML
-"$MR" domain add example.test --config "$WORK/mailroom.toml" >/dev/null
-for i in $(seq 1 100); do echo pass | "$MR" user add "user$i@example.test" --password-stdin --config "$WORK/mailroom.toml" >/dev/null; done
-GOMEMLIMIT="${GOMEMLIMIT:-}" "$MR" serve --config "$WORK/mailroom.toml" 2>"$WORK/mailroom.log" &
-MR_PID=$!
+source bench/lib.sh
+start_mailroom "$WORK" "imaps=127.0.0.1:11993 debug=127.0.0.1:11060" "[imap]
+max_connections = $((N + 100))"
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:11060/debug/vars && break; sleep 0.1; done
 # Mailroom allows 100 connections per client address: spread over 127.0.1.x.
 LOCAL=$(seq -f '127.0.1.%g' 1 $(( (N + 49) / 50 )) | paste -sd,)

@@ -17,34 +17,11 @@ PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
 WORK=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 trap 'kill $MR_PID 2>/dev/null || true; "$PEERS/down.sh" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
-go build -o "$WORK/mailroom" ./cmd/mailroom
-MR="$WORK/mailroom"
-cat > "$WORK/mailroom.toml" <<TOML
-hostname = "localhost"
-data_dir = "$WORK/data"
-[listen]
-smtp = "127.0.0.1:11025"
-submission = ""
-submissions = ""
-imap = ""
-imaps = ""
-pop3 = ""
-pop3s = "127.0.0.1:11995"
-http = ""
-https = ""
-[tls]
-self_signed = true
-[smtp]
+source bench/lib.sh
+start_mailroom "$WORK" 'smtp=127.0.0.1:11025 pop3s=127.0.0.1:11995' "[smtp]
 max_connections_per_ip = 5000
 [pop3]
-max_connections_per_ip = 5000
-[log]
-level = "warn"
-TOML
-"$MR" domain add example.test --config "$WORK/mailroom.toml" >/dev/null
-for i in $(seq 1 100); do echo pass | "$MR" user add "user$i@example.test" --password-stdin --config "$WORK/mailroom.toml" >/dev/null; done
-"$MR" serve --config "$WORK/mailroom.toml" 2>"$WORK/mailroom.log" &
-MR_PID=$!
+max_connections_per_ip = 5000"
 CLEAN=1 "$PEERS/up.sh" >/dev/null
 sleep 1
 IMAP_PORT=10143 "$PEERS/smtp-load.sh" 127.0.0.1 10025 20 50 10240 | grep -E '^delivery' >&2

@@ -18,31 +18,10 @@ PORT=11025
 WORK=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 trap 'kill $MR_PID 2>/dev/null || true; "$PEERS/down.sh" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
-go build -o "$WORK/mailroom" ./cmd/mailroom
-cat > "$WORK/mailroom.toml" <<TOML
-hostname = "localhost"
-data_dir = "$WORK/data"
-[listen]
-smtp = "127.0.0.1:$PORT"
-submission = ""
-submissions = ""
-imap = ""
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-https = ""
-[smtp]
+source bench/lib.sh
+start_mailroom "$WORK" "smtp=127.0.0.1:$PORT" "[smtp]
 max_connections = 5000
-max_connections_per_ip = 5000
-[log]
-level = "warn"
-TOML
-MR="$WORK/mailroom"
-"$MR" domain add example.test --config "$WORK/mailroom.toml" >/dev/null
-for i in $(seq 1 100); do echo pass | "$MR" user add "user$i@example.test" --password-stdin --config "$WORK/mailroom.toml" >/dev/null; done
-"$MR" serve --config "$WORK/mailroom.toml" 2>"$WORK/mailroom.log" &
-MR_PID=$!
+max_connections_per_ip = 5000"
 CLEAN=1 "$PEERS/up.sh" >/dev/null
 sleep 1
 
