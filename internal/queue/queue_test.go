@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -427,5 +428,71 @@ func TestDeliveredNotice(t *testing.T) {
 	}
 	if n := len(r.inbox()); n != 1 {
 		t.Fatalf("ann has %d messages", n)
+	}
+}
+
+// TestBounceIsStreamed: a bounce returning a large original whole
+// (RET=FULL) is written into the store as it is generated, not built in
+// memory first.
+func TestBounceIsStreamed(t *testing.T) {
+	r := newRig(t, rigOptions{quiet: true})
+	mx := r.mx("remote.test", "127.0.0.2")
+	mx.OnRcpt = func(string) *mailtest.Reply { return &mailtest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "no"} }
+	ctx := context.Background()
+	const size = 9 << 20 // under the rig's 10 MiB MaxFullReturn
+	big := body + strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY\r\n", size/64)
+	m, err := r.st.Stage(ctx, strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.agent.Resolve(ctx, "bob@remote.test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(big))
+	big = ""
+	runtime.GC()
+	// The peak of the live heap while the message is queued, refused and
+	// bounced, sampled: holding the original whole would show as its size.
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	stop, peakc := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				peakc <- peak
+				return
+			case <-time.After(time.Millisecond):
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+	}()
+	env := delivery.Envelope{From: "ann@example.test", DSNRet: "FULL", Recipients: []delivery.Recipient{{Address: "bob@remote.test", Resolved: res}}}
+	if err := r.agent.Deliver(ctx, m, env); err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := r.st.Mailbox(ctx, r.ann.ID, "INBOX")
+	deadline := time.Now().Add(20 * time.Second)
+	var list []store.MessageMeta
+	for len(list) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no bounce")
+		}
+		time.Sleep(20 * time.Millisecond)
+		list, _ = r.st.MessageList(ctx, inbox.ID)
+	}
+	close(stop)
+	peak := <-peakc
+	if list[0].Size < want {
+		t.Fatalf("the bounce is %d bytes: the original was not returned whole", list[0].Size)
+	}
+	// Streamed, the peak stays a few MiB (copy buffers, garbage between
+	// collections); buffered, it is twice the message or more.
+	if grew := int64(peak) - int64(base.HeapAlloc); grew > want {
+		t.Fatalf("bouncing a %d MiB message grew the heap by %d MiB at its peak", want>>20, grew>>20)
 	}
 }
