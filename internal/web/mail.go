@@ -293,5 +293,3 @@ func (s *Server) emptyFolder(w http.ResponseWriter, r *http.Request) {
 	}
 	back(w, r, mailboxURL(mb.Name), "Folder emptied.")
 }
-
-func mailboxURL(name string) string { return funcs["mailboxpath"].(func(string) string)(name) }

@@ -46,16 +46,19 @@ var funcs = template.FuncMap{
 			return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 		}
 	},
-	"pathesc":  url.PathEscape,
-	"queryesc": url.QueryEscape,
-	"mailboxpath": func(name string) string {
-		parts := strings.Split(name, "/")
-		for i, p := range parts {
-			parts[i] = url.PathEscape(p)
-		}
-		return "/mail/" + strings.Join(parts, "/")
-	},
-	"add": func(a, b int) int { return a + b },
+	"pathesc":     url.PathEscape,
+	"queryesc":    url.QueryEscape,
+	"mailboxpath": mailboxURL,
+	"add":         func(a, b int) int { return a + b },
+}
+
+// mailboxURL is the page of a mailbox: each level of its name escaped.
+func mailboxURL(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/mail/" + strings.Join(parts, "/")
 }
 
 func loadPages() (*pages, error) {

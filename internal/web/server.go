@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,13 +124,7 @@ func clientServer(c config.Config) autoconfig.Server {
 		if err != nil {
 			return 0
 		}
-		n := 0
-		for _, ch := range p {
-			if ch < '0' || ch > '9' {
-				return 0
-			}
-			n = n*10 + int(ch-'0')
-		}
+		n, _ := strconv.Atoi(p)
 		return n
 	}
 	// Clients reach the public ports; a listener on a high test port is

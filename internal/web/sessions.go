@@ -172,10 +172,13 @@ func (s *Server) requireLogin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// requireAdmin is requireLogin for accounts marked admin.
+// requireAdmin is requireLogin for accounts marked admin. The setting is
+// read on every request, not taken from the session: revoking admin (here
+// or with `mailroom user set`) takes effect at once.
 func (s *Server) requireAdmin(next http.HandlerFunc) http.HandlerFunc {
 	return s.requireLogin(func(w http.ResponseWriter, r *http.Request) {
-		if !sessionOf(r).Admin {
+		settings, err := s.opts.Store.Settings(r.Context(), sessionOf(r).AccountID)
+		if err != nil || !settings.Bool("admin") {
 			http.Error(w, "this page is for administrators", http.StatusForbidden)
 			return
 		}

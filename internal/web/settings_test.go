@@ -127,4 +127,11 @@ func TestAdminPages(t *testing.T) {
 	if code, _, _ := b.post("/admin/accounts", url.Values{"csrf": {b.csrf}, "action": {"delete"}, "email": {"ann@example.test"}}); code != http.StatusBadRequest {
 		t.Fatalf("deleting one's own account: %d", code)
 	}
+	// Revoking admin takes effect at once, not at the next login.
+	if err := r.st.SetSettings(context.Background(), r.acct.ID, map[string]string{"admin": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := b.get("/admin"); code != http.StatusForbidden {
+		t.Fatalf("admin page after admin was revoked: %d", code)
+	}
 }
