@@ -80,3 +80,16 @@ func TestHTTPRedirectsToHTTPS(t *testing.T) {
 		t.Fatalf("HTTPS login page: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 	}
 }
+
+// TestClientSetupPorts: client setup names the ports the listeners are
+// bound to (mailroom dev's 2993, not 993), and a standard one only for an
+// ephemeral ":0".
+func TestClientSetupPorts(t *testing.T) {
+	c := config.Default()
+	c.Listen = config.Listen{IMAPS: "127.0.0.1:2993", IMAP: ":143", Submission: "127.0.0.1:0"}
+	srv := clientServer(c)
+	if len(srv.IMAP) != 2 || srv.IMAP[0].Port != 2993 || srv.IMAP[1].Port != 143 || len(srv.POP3) != 0 ||
+		len(srv.Submission) != 1 || srv.Submission[0].Port != 587 {
+		t.Fatalf("client setup: %+v", srv)
+	}
+}

@@ -119,46 +119,38 @@ func New(opts Options) (*Server, error) {
 
 // clientServer describes the configured listeners for client setup.
 func clientServer(c config.Config) autoconfig.Server {
-	port := func(addr string) int {
+	// An ephemeral port (":0", tests) has no fixed number to tell
+	// clients: the service's standard port stands in for it.
+	port := func(addr string, standard int) int {
 		_, p, err := net.SplitHostPort(addr)
-		if err != nil {
-			return 0
+		if n, _ := strconv.Atoi(p); err == nil && n > 0 {
+			return n
 		}
-		n, _ := strconv.Atoi(p)
-		return n
+		return standard
 	}
-	// Clients reach the public ports; a listener on a high test port is
-	// still shown as the standard one it stands for.
+	// The ports the listeners are bound to: what clients must use (a
+	// server behind port forwarding binds the public ports inside too).
 	var srv autoconfig.Server
 	srv.Hostname = c.Hostname
 	if c.Listen.IMAPS != "" {
-		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: publicPort(port(c.Listen.IMAPS), 993), Security: "tls"})
+		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: port(c.Listen.IMAPS, 993), Security: "tls"})
 	}
 	if c.Listen.IMAP != "" {
-		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: publicPort(port(c.Listen.IMAP), 143), Security: "starttls"})
+		srv.IMAP = append(srv.IMAP, autoconfig.Endpoint{Port: port(c.Listen.IMAP, 143), Security: "starttls"})
 	}
 	if c.Listen.POP3S != "" {
-		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: publicPort(port(c.Listen.POP3S), 995), Security: "tls"})
+		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: port(c.Listen.POP3S, 995), Security: "tls"})
 	}
 	if c.Listen.POP3 != "" {
-		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: publicPort(port(c.Listen.POP3), 110), Security: "starttls"})
+		srv.POP3 = append(srv.POP3, autoconfig.Endpoint{Port: port(c.Listen.POP3, 110), Security: "starttls"})
 	}
 	if c.Listen.Submissions != "" {
-		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: publicPort(port(c.Listen.Submissions), 465), Security: "tls"})
+		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: port(c.Listen.Submissions, 465), Security: "tls"})
 	}
 	if c.Listen.Submission != "" {
-		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: publicPort(port(c.Listen.Submission), 587), Security: "starttls"})
+		srv.Submission = append(srv.Submission, autoconfig.Endpoint{Port: port(c.Listen.Submission, 587), Security: "starttls"})
 	}
 	return srv
-}
-
-// publicPort keeps a configured port below 1024 and otherwise assumes the
-// standard port is forwarded to it (mailroom dev listens on 2993 for 993).
-func publicPort(configured, standard int) int {
-	if configured > 0 && configured < 1024 {
-		return configured
-	}
-	return standard
 }
 
 // Serve implements server.Protocol.
