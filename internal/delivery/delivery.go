@@ -96,6 +96,16 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Mailboxes, if set, stores local deliveries (the mailbox service, so
+	// a message acknowledged with 250 is in every later SELECT of this
+	// process); nil stores them with the store directly.
+	Mailboxes Appender
+}
+
+// Appender puts a staged message into mailboxes; the mailbox service
+// implements it.
+type Appender interface {
+	Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error)
 }
 
 // Agent resolves recipients and delivers messages.
@@ -118,7 +128,18 @@ func New(st store.Store, cfg Config) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Mailboxes == nil {
+		cfg.Mailboxes = storeAppender{st}
+	}
 	return &Agent{st: st, cfg: cfg, log: log, prefs: newPrefsCache(st.Subscribe(0))}
+}
+
+// storeAppender delivers with the store alone (tools and tests without a
+// mailbox service).
+type storeAppender struct{ st store.Store }
+
+func (s storeAppender) Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
+	return s.st.Deliver(ctx, msg, targets)
 }
 
 func (a *Agent) now() time.Time {
@@ -334,7 +355,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		}
 	}
 	if len(p.targets) > 0 {
-		if _, err := a.st.Deliver(ctx, msg, p.targets); err != nil {
+		if _, err := a.cfg.Mailboxes.Append(ctx, msg, p.targets); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				a.inboxes.Clear() // an account went away meanwhile
 			}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/imap/search"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )

@@ -17,8 +17,8 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/connbuf"
-	"mailroom/internal/imap/index"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -69,8 +69,8 @@ type session struct {
 // selection is the selected mailbox.
 type selection struct {
 	mb       store.Mailbox
-	box      *index.Mailbox
-	view     *index.View
+	box      *mailbox.Mailbox
+	view     *mailbox.View
 	readOnly bool
 	saved    []uint32 // SEARCHRES result, UIDs; nil: none saved
 }

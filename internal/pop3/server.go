@@ -22,6 +22,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -35,9 +36,12 @@ type Options struct {
 	TLS           *tls.Config // for STLS; nil disables it
 	ImplicitTLS   bool        // the listener already speaks TLS (995)
 	Store         store.Store
-	Auth          *auth.Authenticator
-	Locks         *Locks // shared by every POP3 listener of the process
-	Logger        *slog.Logger
+	// Mailboxes is the mailbox service every change at QUIT goes through,
+	// so IMAP and web sessions see it at once; New makes one if nil.
+	Mailboxes *mailbox.Service
+	Auth      *auth.Authenticator
+	Locks     *Locks // shared by every POP3 listener of the process
+	Logger    *slog.Logger
 }
 
 // Locks are the maildrop locks: one POP3 session per account at a time
@@ -79,6 +83,7 @@ func Factory() server.Factory {
 			TLS:           d.TLSConfig(),
 			ImplicitTLS:   implicitTLS,
 			Store:         d.Store,
+			Mailboxes:     d.Mailboxes,
 			Auth:          d.Auth,
 			Locks:         locks,
 			Logger:        d.Logger,
@@ -101,6 +106,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Locks == nil {
 		opts.Locks = NewLocks()
+	}
+	if opts.Mailboxes == nil {
+		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger)
 	}
 	return &Server{opts: opts, log: opts.Logger.With("proto", "pop3")}
 }

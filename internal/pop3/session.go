@@ -651,7 +651,7 @@ func (s *session) gone(it *item, err error) bool {
 
 // update is the UPDATE state: commit the session's changes, then sign off.
 func (s *session) update() {
-	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store)
+	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store, s.srv.opts.Mailboxes)
 	// Unlock before answering: a client that saw +OK may log in again at once.
 	s.srv.opts.Locks.release(s.accounts)
 	s.accounts = 0

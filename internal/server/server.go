@@ -19,7 +19,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/imap/index"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
@@ -35,9 +35,10 @@ type Deps struct {
 	TLS      *tlsconf.Manager // nil without TLS
 	Delivery *delivery.Agent
 	Queue    *queue.Queue // the outbound queue Delivery hands remote recipients to
-	// Index is the shared in-memory state of open mailboxes (IMAP sessions
+	// Mailboxes is the mailbox service: the shared in-memory state of open
+	// mailboxes and the operations that change mail (IMAP sessions
 	// and webmail pages on one mailbox see one index).
-	Index *index.Registry
+	Mailboxes *mailbox.Service
 }
 
 // TLSConfig returns the TLS configuration, or nil without TLS.
@@ -161,7 +162,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	boxes := mailbox.NewService(st, logger.With("component", "mailbox"))
 	agent := delivery.New(st, delivery.Config{
+		Mailboxes:     boxes,
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
 		Outbound:      q,
@@ -171,7 +174,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	q.SetReturner(agent)
 	return &Server{
 		deps: Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Index: index.NewRegistry(st, logger.With("component", "mailbox-index"))},
+			Mailboxes: boxes},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -290,7 +293,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			<-done
 		}
 	}
-	s.deps.Index.Close()
+	s.deps.Mailboxes.Close()
 	if err := s.deps.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

@@ -535,13 +535,12 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, m *outgoing, 
 		return
 	}
 	defer staged.Discard()
-	dl, err := s.opts.Store.Deliver(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
+	dl, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
 	if err != nil {
 		s.log.Error("compose: saving a draft failed", "err", err)
 		fail(http.StatusInternalServerError, "", "Could not save the draft; try again.")
 		return
 	}
-	s.refreshMailbox(ctx, drafts.ID)
 	// Only now that the new version is stored does the old one go.
 	if m.ReplacesUID != 0 {
 		s.expungeOne(ctx, m.Replaces.ID, m.ReplacesUID)
@@ -640,11 +639,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 	flash := "Message sent."
 	if sent, ok := s.specialMailbox(ctx, sess.AccountID, store.SpecialSent); !ok {
 		flash = "Message sent. (Your account has no Sent folder, so no copy was kept.)"
-	} else if _, err := s.opts.Store.Deliver(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
+	} else if _, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
 		s.log.Error("compose: keeping a copy in Sent failed", "err", err)
 		flash = "Message sent, but no copy could be kept in Sent."
-	} else {
-		s.refreshMailbox(ctx, sent.ID)
 	}
 	// Back to where the user came from: the folder of the message
 	// answered or forwarded (Drafts for a draft), else INBOX.
@@ -878,34 +875,16 @@ func cleanFilename(name string) string {
 // markAnswered sets \Answered on the message a reply answered; it may be
 // gone meanwhile, which costs only the flag.
 func (s *Server) markAnswered(r *http.Request, mb store.Mailbox, uid uint32) {
-	res, err := s.opts.Store.UpdateFlags(r.Context(), mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagAnswered})
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("compose: marking the original answered failed", "err", err)
-		}
-		return
+	_, err := s.opts.Mailboxes.UpdateFlags(r.Context(), mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagAnswered})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("compose: marking the original answered failed", "err", err)
 	}
-	s.applyFlags(r, mb.ID, res.Updated)
 }
 
 // expungeOne removes a replaced or sent draft for good.
 func (s *Server) expungeOne(ctx context.Context, mailboxID int64, uid uint32) {
-	if _, err := s.opts.Store.Expunge(ctx, mailboxID, []uint32{uid}); err != nil {
+	if _, err := s.opts.Mailboxes.Expunge(ctx, mailboxID, []uint32{uid}); err != nil {
 		s.log.Warn("compose: removing the old draft failed", "err", err)
-		return
-	}
-	if box, err := s.opts.Index.Open(ctx, mailboxID); err == nil {
-		box.ApplyExpunge([]uint32{uid})
-		s.opts.Index.Release(box)
-	}
-}
-
-// refreshMailbox tells the shared index about a message just stored, so
-// the next page shows it without waiting for the feed.
-func (s *Server) refreshMailbox(ctx context.Context, mailboxID int64) {
-	if box, err := s.opts.Index.Open(ctx, mailboxID); err == nil {
-		box.Refresh(ctx)
-		s.opts.Index.Release(box)
 	}
 }
 

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/imap/index"
-	"mailroom/internal/imap/search"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -33,12 +33,12 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := searchKey(q.Get("q"), q.Get("from"), q.Get("subject"), q.Get("since"), q.Get("before"))
-	box, err := s.opts.Index.Open(ctx, mb.ID)
+	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
 		return
 	}
-	defer s.opts.Index.Release(box)
+	defer s.opts.Mailboxes.Release(box)
 	total, unseen := box.Counts()
 	m, err := search.Compile(key, search.Context{MaxSeq: uint32(total), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
 	if err != nil {
@@ -104,7 +104,7 @@ func searchKey(q, from, subject, since, before string) *wire.SearchKey {
 
 // webMessage is a message as the search engine sees it.
 type webMessage struct {
-	box     *index.Mailbox
+	box     *mailbox.Mailbox
 	st      store.Store
 	mailbox int64
 	meta    store.MessageMeta

@@ -24,7 +24,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/htmlmail"
-	"mailroom/internal/imap/index"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/queue"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
@@ -38,9 +38,11 @@ type Options struct {
 	Auth     *auth.Authenticator
 	Delivery *delivery.Agent
 	Queue    *queue.Queue
-	Index    *index.Registry
-	TLS      *tlsconf.Manager // nil without TLS
-	Logger   *slog.Logger
+	// Mailboxes is the mailbox service IMAP and POP3 share: pages read
+	// open mailboxes from it and make every change through it.
+	Mailboxes *mailbox.Service
+	TLS       *tlsconf.Manager // nil without TLS
+	Logger    *slog.Logger
 	// Secure says pages are served over HTTPS (cookies get Secure).
 	Secure bool
 	// Redirect makes this listener send browsers to HTTPS (plain HTTP
@@ -56,17 +58,17 @@ func Factory() server.Factory {
 	sessions := NewSessions(12 * time.Hour)
 	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
 		return New(Options{
-			Config:   d.Config,
-			Store:    d.Store,
-			Auth:     d.Auth,
-			Delivery: d.Delivery,
-			Queue:    d.Queue,
-			Index:    d.Index,
-			TLS:      d.TLS,
-			Logger:   d.Logger,
-			Secure:   implicitTLS,
-			Redirect: !implicitTLS && d.Config.Listen.HTTPS != "",
-			Sessions: sessions,
+			Config:    d.Config,
+			Store:     d.Store,
+			Auth:      d.Auth,
+			Delivery:  d.Delivery,
+			Queue:     d.Queue,
+			Mailboxes: d.Mailboxes,
+			TLS:       d.TLS,
+			Logger:    d.Logger,
+			Secure:    implicitTLS,
+			Redirect:  !implicitTLS && d.Config.Listen.HTTPS != "",
+			Sessions:  sessions,
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package index
+package mailbox
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 type fixture struct {
 	t     *testing.T
 	st    *sqlitestore.Store
-	reg   *Registry
+	reg   *Service
 	inbox store.Mailbox
 }
 
@@ -35,7 +35,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	reg := NewRegistry(st, nil)
+	reg := NewService(st, nil)
 	t.Cleanup(reg.Close)
 	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
 }
