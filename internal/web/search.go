@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
@@ -74,30 +73,30 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "mailbox", view{Title: "Search " + mb.Name, Data: d})
 }
 
-// searchKey builds an IMAP SEARCH key tree from the form: every word of q
+// searchKey builds search criteria from the form: every word of q
 // must appear in the sender, the subject or the text.
-func searchKey(q, from, subject, since, before string) *wire.SearchKey {
-	and := &wire.SearchKey{Op: "AND"}
+func searchKey(q, from, subject, since, before string) *search.Key {
+	and := &search.Key{Op: "AND"}
 	for _, word := range strings.Fields(q) {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "OR", Children: []*wire.SearchKey{
+		and.Children = append(and.Children, &search.Key{Op: "OR", Children: []*search.Key{
 			{Op: "FROM", Value: word},
-			{Op: "OR", Children: []*wire.SearchKey{{Op: "SUBJECT", Value: word}, {Op: "TEXT", Value: word}}},
+			{Op: "OR", Children: []*search.Key{{Op: "SUBJECT", Value: word}, {Op: "TEXT", Value: word}}},
 		}})
 	}
 	if from != "" {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "FROM", Value: from})
+		and.Children = append(and.Children, &search.Key{Op: "FROM", Value: from})
 	}
 	if subject != "" {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "SUBJECT", Value: subject})
+		and.Children = append(and.Children, &search.Key{Op: "SUBJECT", Value: subject})
 	}
 	if t, err := time.ParseInLocation("2006-01-02", since, time.Local); err == nil {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "SINCE", Date: t})
+		and.Children = append(and.Children, &search.Key{Op: "SINCE", Date: t})
 	}
 	if t, err := time.ParseInLocation("2006-01-02", before, time.Local); err == nil {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "BEFORE", Date: t})
+		and.Children = append(and.Children, &search.Key{Op: "BEFORE", Date: t})
 	}
 	if len(and.Children) == 0 {
-		return &wire.SearchKey{Op: "ALL"}
+		return &search.Key{Op: "ALL"}
 	}
 	return and
 }
