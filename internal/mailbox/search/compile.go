@@ -73,10 +73,10 @@ type node struct {
 	num   uint64
 	id    int64
 	str   string
-	set   Set // resolved: sorted, merged, no "*"
-	lo    int64       // opInternal: the key day's first second in Context.Loc
-	hi    int64       // opInternal: the next day's first second
-	day   civilDay    // opSent
+	set   Set      // resolved: sorted, merged, no "*"
+	lo    int64    // opInternal: the key day's first second in Context.Loc
+	hi    int64    // opInternal: the next day's first second
+	day   civilDay // opSent
 	// needle is the folded search string of a content leaf.
 	needle []byte
 	field  []byte // opHeader: the field name
