@@ -39,7 +39,7 @@ func (f *fetchMessage) getStructure() (*mime.Message, error) {
 
 func (f *fetchMessage) getBody() (store.Body, error) {
 	if f.body == nil {
-		b, err := f.s.srv.opts.Store.OpenBody(f.s.ctx, f.s.sel.mb.ID, f.meta.UID)
+		b, err := f.s.sel.box.Body(f.s.ctx, f.meta.UID)
 		if err != nil {
 			return nil, err
 		}

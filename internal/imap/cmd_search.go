@@ -30,7 +30,7 @@ func (m *searchMessage) Structure(ctx context.Context) (*mime.Message, error) {
 }
 
 func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {
-	return m.s.srv.opts.Store.OpenBody(ctx, m.s.sel.mb.ID, m.meta.UID)
+	return m.s.sel.box.ScanBody(ctx, m.meta.UID)
 }
 
 func cmdSearch(s *session, tag string, uid bool) error {

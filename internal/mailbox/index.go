@@ -29,6 +29,7 @@ import (
 	"slices"
 	"sync"
 
+	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -51,7 +52,8 @@ type Service struct {
 	applied   uint64
 	caughtUp  chan struct{}
 
-	structures *structureCache
+	structures *lru[*mime.Message]
+	bodies     *lru[cachedBody]
 	closeOnce  sync.Once
 }
 
@@ -61,7 +63,7 @@ func NewService(st store.Store, log *slog.Logger) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Service{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
-		structures: newStructureCache(), caughtUp: make(chan struct{})}
+		structures: newStructureCache(), bodies: newBodyCache(), caughtUp: make(chan struct{})}
 	r.wg.Add(1)
 	go r.follow()
 	return r
@@ -222,6 +224,11 @@ func (r *Service) apply(e store.Event) {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
 	default:
 		return
+	}
+	if e.Kind == store.EventExpunged {
+		// Whether or not the mailbox is open here.
+		r.structures.forget(e.MailboxID, e.UIDs)
+		r.bodies.forget(e.MailboxID, e.UIDs)
 	}
 	m := r.lookup(e.MailboxID)
 	if m == nil {
@@ -404,6 +411,7 @@ func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
 	m.msgs = slices.DeleteFunc(m.msgs, func(x store.MessageMeta) bool { return gone[x.UID] })
 	m.highestModSeq = max(m.highestModSeq, modseq)
 	m.reg.structures.forget(m.id, uids)
+	m.reg.bodies.forget(m.id, uids)
 	m.changed()
 }
 

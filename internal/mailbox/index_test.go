@@ -340,7 +340,7 @@ func TestStructureCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.settle(m)
-	if _, ok := f.reg.structures.get(structureKey{f.inbox.ID, 1}); ok {
+	if _, ok := f.reg.structures.get(messageKey{f.inbox.ID, 1}); ok {
 		t.Fatal("an expunged message's structure is still cached")
 	}
 	if _, err := m.Structure(ctx, 1); err == nil {
@@ -348,12 +348,12 @@ func TestStructureCache(t *testing.T) {
 	}
 	c := newStructureCache()
 	for uid := range uint32(structureCacheSize + 10) {
-		c.put(structureKey{1, uid}, nil)
+		c.put(messageKey{1, uid}, nil)
 	}
-	if c.lru.Len() != structureCacheSize {
-		t.Fatalf("cache holds %d, bound %d", c.lru.Len(), structureCacheSize)
+	if c.order.Len() != structureCacheSize {
+		t.Fatalf("cache holds %d, bound %d", c.order.Len(), structureCacheSize)
 	}
-	if _, ok := c.get(structureKey{1, 0}); ok {
+	if _, ok := c.get(messageKey{1, 0}); ok {
 		t.Fatal("the least recently used entry was kept")
 	}
 }

@@ -35,6 +35,7 @@ func (r *Service) Append(ctx context.Context, msg store.Staged, targets []store.
 	if err != nil {
 		return nil, err
 	}
+	r.remember(msg, targets, d)
 	r.sync(ctx)
 	return d, nil
 }

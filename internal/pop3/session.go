@@ -580,7 +580,7 @@ func (s *session) retr(arg string) bool {
 	if !ok {
 		return false
 	}
-	body, err := s.srv.opts.Store.OpenBody(s.ctx, s.drop.inbox, it.uid)
+	body, err := s.srv.opts.Mailboxes.OpenBody(s.ctx, s.drop.inbox, it.uid)
 	if err != nil {
 		return s.gone(it, err)
 	}
@@ -611,7 +611,7 @@ func (s *session) top(arg string) bool {
 	if err != nil {
 		return s.gone(it, err)
 	}
-	body, err := s.srv.opts.Store.OpenBody(s.ctx, s.drop.inbox, it.uid)
+	body, err := s.srv.opts.Mailboxes.OpenBody(s.ctx, s.drop.inbox, it.uid)
 	if err != nil {
 		return s.gone(it, err)
 	}

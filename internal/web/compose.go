@@ -144,7 +144,7 @@ func (s *Server) openSource(r *http.Request, ref string) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: structure of message %s: %w", ref, err)
 	}
-	body, err := s.opts.Store.OpenBody(ctx, mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
 	if err != nil {
 		return nil, fmt.Errorf("web: body of message %s: %w", ref, err)
 	}

@@ -56,7 +56,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
 	}
-	body, err := s.opts.Store.OpenBody(ctx, mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
@@ -161,7 +161,7 @@ func (s *Server) messageParts(w http.ResponseWriter, r *http.Request) (*mrmime.M
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
 	}
-	body, err := s.opts.Store.OpenBody(r.Context(), mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(r.Context(), mb.ID, uid)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false

@@ -52,7 +52,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		for _, meta := range batch {
-			ok, err := m.Match(ctx, &webMessage{box: box, st: s.opts.Store, mailbox: mb.ID, meta: meta})
+			ok, err := m.Match(ctx, &webMessage{box: box, meta: meta})
 			if err != nil || !ok {
 				continue
 			}
@@ -103,10 +103,8 @@ func searchKey(q, from, subject, since, before string) *search.Key {
 
 // webMessage is a message as the search engine sees it.
 type webMessage struct {
-	box     *mailbox.Mailbox
-	st      store.Store
-	mailbox int64
-	meta    store.MessageMeta
+	box  *mailbox.Mailbox
+	meta store.MessageMeta
 }
 
 func (m *webMessage) Meta() store.MessageMeta { return m.meta }
@@ -116,5 +114,5 @@ func (m *webMessage) Structure(ctx context.Context) (*mime.Message, error) {
 	return m.box.Structure(ctx, m.meta.UID)
 }
 func (m *webMessage) Body(ctx context.Context) (store.Body, error) {
-	return m.st.OpenBody(ctx, m.mailbox, m.meta.UID)
+	return m.box.ScanBody(ctx, m.meta.UID)
 }
