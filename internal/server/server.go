@@ -122,10 +122,17 @@ type running struct {
 	done  chan error
 }
 
+// Option adjusts what New builds.
+type Option func(*sqlitestore.Options)
+
+// StoreOptions lets fn change the store's options before it is opened:
+// tests make the disk fill up or fail this way (WrapBlobFile).
+func StoreOptions(fn func(*sqlitestore.Options)) Option { return fn }
+
 // New opens the store and everything the protocols share. factories maps a
 // protocol name ("smtp", "imap" …) to its implementation; listeners of
 // protocols without one are not started.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -133,7 +140,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true})
+	stOpts := sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true}
+	for _, o := range opts {
+		o(&stOpts)
+	}
+	st, err := sqlitestore.Open(ctx, stOpts)
 	if err != nil {
 		lock.Close()
 		return nil, err

@@ -41,7 +41,7 @@ type rig struct {
 	log    syncWriter
 }
 
-func newRig(t *testing.T, tweak func(*config.Config)) *rig {
+func newRig(t *testing.T, tweak func(*config.Config), opts ...server.Option) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
@@ -57,7 +57,7 @@ func newRig(t *testing.T, tweak func(*config.Config)) *rig {
 	logger := slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{
 		"smtp": Factory(Inbound), "submission": Factory(Submission),
-	})
+	}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

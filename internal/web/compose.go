@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -378,6 +379,12 @@ func (s *Server) limitCompose(next http.HandlerFunc) http.HandlerFunc {
 		case errors.As(err, &tooLarge), errors.Is(err, multipart.ErrMessageTooLarge):
 			s.composeTooLarge(w, r, sess)
 			return
+		case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+			// Large uploads are spooled to temporary files first.
+			s.log.Error("compose: spooling the upload failed: disk full", "err", err)
+			s.render(w, r, http.StatusInsufficientStorage, "error", view{Title: "Error", Session: sess,
+				Error: "The server is out of disk space, so nothing was sent. Try again later."})
+			return
 		case err != nil && !errors.Is(err, http.ErrNotMultipart):
 			s.log.Info("compose: unreadable form", "err", err)
 			s.render(w, r, http.StatusBadRequest, "error", view{Title: "Error", Session: sess,
@@ -675,6 +682,10 @@ func (s *Server) stageOutgoing(ctx context.Context, m *outgoing, draft bool) (st
 	staged, err := s.opts.Store.Stage(ctx, pr)
 	pr.CloseWithError(errors.New("staging ended")) // stops the writer if Stage gave up early
 	<-done
+	if errors.Is(err, store.ErrInsufficientStorage) {
+		s.log.Error("compose: staging the message failed: disk full", "err", err)
+		return nil, http.StatusInsufficientStorage, "The server is out of disk space, so nothing was sent. Try again later."
+	}
 	if err != nil {
 		s.log.Error("compose: staging the message failed", "err", err)
 		return nil, http.StatusInternalServerError, "Could not write the message; try again."
