@@ -62,14 +62,18 @@ func newRig(t testing.TB) *rig {
 	return r
 }
 
-// startRig starts a server on dataDir (new, or one a previous rig left).
-func startRig(t testing.TB, dataDir string) *rig {
+// startRig starts a server on dataDir (new, or one a previous rig left);
+// each tweak may change the configuration before the start.
+func startRig(t testing.TB, dataDir string, tweaks ...func(*config.Config)) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
 	cfg.DataDir = dataDir
 	cfg.Listen = config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
+	for _, tw := range tweaks {
+		tw(&cfg)
+	}
 	r := &rig{t: t, log: &lockedBuffer{}}
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{"imap": Factory()})
