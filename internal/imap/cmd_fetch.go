@@ -2,6 +2,7 @@ package imap
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,8 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if mods.Vanished && (!uid || !s.qresync || changedSince == 0) {
 		return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled")
 	}
-	if changedSince != 0 {
-		s.condstore = true // RFC 7162 3.1: a CONDSTORE-using command enables it
+	if changedSince != 0 || slices.ContainsFunc(items, func(it wire.FetchItem) bool { return it.Name == "MODSEQ" }) {
+		s.enableCondstore()
 	}
 	if mods.Vanished {
 		// Before the updates below: UIDs they report as VANISHED are not

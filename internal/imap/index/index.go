@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"mailroom/internal/store"
@@ -39,6 +40,17 @@ type Registry struct {
 
 	structures *structureCache
 	closeOnce  sync.Once
+
+	// feedMu serialises taking events off sub and applying them (follow
+	// and catchUp), so that once catchUp returns every event published
+	// before it was called has been applied.
+	feedMu sync.Mutex
+	// recentMarks keeps, for mailboxes that are not loaded, the \Recent
+	// mark (Mailbox.recentUpTo) across unloads, and starts one when mail
+	// arrives in a mailbox no session has open: messages above the mark
+	// are \Recent for the next session that selects it (RFC 3501 2.3.2).
+	// A mailbox without a mark has no \Recent messages. Guarded by mu.
+	recentMarks map[int64]uint32
 }
 
 // NewRegistry starts following the store's change feed.
@@ -47,7 +59,7 @@ func NewRegistry(st store.Store, log *slog.Logger) *Registry {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
-		structures: newStructureCache()}
+		structures: newStructureCache(), recentMarks: map[int64]uint32{}}
 	r.wg.Add(1)
 	go r.follow()
 	return r
@@ -66,6 +78,13 @@ func (r *Registry) Close() {
 // Call Release when the session deselects it.
 func (r *Registry) Open(ctx context.Context, mailboxID int64) (*Mailbox, error) {
 	r.mu.Lock()
+	if _, ok := r.boxes[mailboxID]; !ok {
+		// Apply what the feed already holds first: a message appended just
+		// before this SELECT is \Recent, and only its event says so.
+		r.mu.Unlock()
+		r.catchUp()
+		r.mu.Lock()
+	}
 	if m, ok := r.boxes[mailboxID]; ok {
 		m.refs++
 		r.mu.Unlock()
@@ -123,7 +142,11 @@ func (r *Registry) Release(m *Mailbox) {
 				oldest = i
 			}
 		}
-		delete(r.boxes, idle[oldest].id)
+		b := idle[oldest]
+		b.mu.RLock()
+		r.recentMarks[b.id] = b.recentUpTo
+		b.mu.RUnlock()
+		delete(r.boxes, b.id)
 		idle = append(idle[:oldest], idle[oldest+1:]...)
 	}
 }
@@ -137,21 +160,32 @@ func (r *Registry) follow() {
 			return
 		case <-r.sub.Ready():
 		}
-		events, overflowed, closed := r.sub.Next()
-		if closed {
+		if closed := r.catchUp(); closed {
 			return
 		}
-		if overflowed {
-			// Events were lost: every open mailbox catches up from the store.
-			for _, m := range r.open() {
-				m.resync(context.Background())
-			}
-			continue
-		}
-		for _, e := range events {
-			r.apply(e)
-		}
 	}
+}
+
+// catchUp applies the events pending in the feed and reports whether the
+// feed is closed.
+func (r *Registry) catchUp() (closed bool) {
+	r.feedMu.Lock()
+	defer r.feedMu.Unlock()
+	events, overflowed, closed := r.sub.Next()
+	if closed {
+		return true
+	}
+	if overflowed {
+		// Events were lost: every open mailbox catches up from the store.
+		for _, m := range r.open() {
+			m.resync(context.Background())
+		}
+		return false
+	}
+	for _, e := range events {
+		r.apply(e)
+	}
+	return false
 }
 
 func (r *Registry) open() []*Mailbox {
@@ -178,6 +212,18 @@ func (r *Registry) apply(e store.Event) {
 	}
 	m := r.lookup(e.MailboxID)
 	if m == nil {
+		r.mu.Lock()
+		switch e.Kind {
+		case store.EventMessageAdded:
+			// The first arrival since the mailbox was last open: it and
+			// what follows are \Recent.
+			if _, ok := r.recentMarks[e.MailboxID]; !ok && e.Message.UID > 0 {
+				r.recentMarks[e.MailboxID] = e.Message.UID - 1
+			}
+		case store.EventMailboxDeleted:
+			delete(r.recentMarks, e.MailboxID)
+		}
+		r.mu.Unlock()
 		return
 	}
 	<-m.loaded
@@ -218,8 +264,10 @@ type Mailbox struct {
 	highestModSeq uint64
 	msgs          []store.MessageMeta // sorted by UID
 	deleted       bool
-	serial        uint64 // bumped by every change
-	recentUpTo    uint32 // UIDs up to this were \Recent for some session already
+	serial        uint64          // bumped by every change
+	recentUpTo    uint32          // UIDs up to this were \Recent for some session already
+	keywords      []string        // every keyword of a message since load, in order of appearance
+	keywordSet    map[string]bool // keywords, lower case
 	watchers      map[*func()]struct{}
 }
 
@@ -228,6 +276,9 @@ func (m *Mailbox) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.reg.mu.Lock()
+	mark, marked := m.reg.recentMarks[m.id]
+	m.reg.mu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
@@ -236,9 +287,60 @@ func (m *Mailbox) load(ctx context.Context) error {
 		m.uidNext = list[n-1].UID + 1
 	}
 	// Messages present at load are not \Recent for anyone (the previous
-	// process may have shown them already).
+	// process may have shown them already), except those that arrived
+	// since a session last had the mailbox open in this process.
 	m.recentUpTo = m.uidNext - 1
+	if marked && mark < m.recentUpTo {
+		m.recentUpTo = mark
+	}
+	for i := range m.msgs {
+		m.addKeywords(m.msgs[i].Keywords)
+	}
 	return nil
+}
+
+// addKeywords records keywords in the mailbox's keyword list (m.mu held).
+func (m *Mailbox) addKeywords(kws []string) {
+	for _, k := range kws {
+		lk := strings.ToLower(k)
+		if m.keywordSet[lk] {
+			continue
+		}
+		if m.keywordSet == nil {
+			m.keywordSet = map[string]bool{}
+		}
+		m.keywordSet[lk] = true
+		m.keywords = append(m.keywords, k)
+	}
+}
+
+// RecentCount is the number of messages that are \Recent for the next
+// session to select the mailbox (STATUS RECENT).
+func (m *Mailbox) RecentCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, _ := m.find(m.recentUpTo + 1)
+	return len(m.msgs) - i
+}
+
+// RecentCount is Mailbox.RecentCount of a mailbox that may not be loaded:
+// without a \Recent mark (no mail arrived since it was last open) it is 0
+// without loading it.
+func (r *Registry) RecentCount(ctx context.Context, mailboxID int64) (int, error) {
+	r.catchUp()
+	r.mu.Lock()
+	_, loaded := r.boxes[mailboxID]
+	_, marked := r.recentMarks[mailboxID]
+	r.mu.Unlock()
+	if !loaded && !marked {
+		return 0, nil
+	}
+	m, err := r.Open(ctx, mailboxID)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Release(m)
+	return m.RecentCount(), nil
 }
 
 // ID is the store's mailbox id.
@@ -322,6 +424,7 @@ func (m *Mailbox) added(meta store.MessageMeta) {
 		m.uidNext = meta.UID + 1
 	}
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
 	m.changed()
 }
 
@@ -334,6 +437,7 @@ func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
 	}
 	m.msgs[i].Flags, m.msgs[i].Keywords, m.msgs[i].ModSeq = meta.Flags, meta.Keywords, meta.ModSeq
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
 	m.changed()
 }
 
