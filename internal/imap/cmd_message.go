@@ -59,7 +59,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 		if err := s.dec.ExpectSP(); err != nil {
 			return err
 		}
-		s.condstore = true
+		s.enableCondstore()
 	}
 	item, err := s.dec.ReadAtom()
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package imap serves IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501) on 143
 // with STARTTLS and 993 with implicit TLS. The protocol grammar is in
 // internal/imap/wire; the shared in-memory state of open mailboxes in
-// internal/imap/index; this package holds the sessions and commands.
+// internal/mailbox; this package holds the sessions and commands.
 package imap
 
 import (
