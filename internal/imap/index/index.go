@@ -21,13 +21,15 @@ import (
 	"slices"
 	"sync"
 
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
 // Registry hands out shared Mailboxes and routes change events to them.
 type Registry struct {
-	st  store.Store
-	log *slog.Logger
+	st     store.Store
+	log    *slog.Logger
+	panics *panics.Counter
 
 	mu    sync.Mutex
 	boxes map[int64]*Mailbox
@@ -41,12 +43,13 @@ type Registry struct {
 	closeOnce  sync.Once
 }
 
-// NewRegistry starts following the store's change feed.
-func NewRegistry(st store.Store, log *slog.Logger) *Registry {
+// NewRegistry starts following the store's change feed. A panic while
+// applying an event is logged and counted in p (which may be nil).
+func NewRegistry(st store.Store, log *slog.Logger, p *panics.Counter) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
+	r := &Registry{st: st, log: log, panics: p, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
 		structures: newStructureCache()}
 	r.wg.Add(1)
 	go r.follow()
@@ -171,6 +174,7 @@ func (r *Registry) lookup(id int64) *Mailbox {
 }
 
 func (r *Registry) apply(e store.Event) {
+	defer r.panics.Recover(r.log, "mailbox index: applying a change", "mailbox", e.MailboxID) // one event is lost, not the feed
 	switch e.Kind {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
 	default:

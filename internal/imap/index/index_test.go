@@ -35,7 +35,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	reg := NewRegistry(st, nil)
+	reg := NewRegistry(st, nil, nil)
 	t.Cleanup(reg.Close)
 	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
 }
