@@ -57,12 +57,13 @@ func (c *Counter) Report(log *slog.Logger, what string, v any, args ...any) {
 // ReportStack is Report with the stack taken by whoever recovered the
 // panic (a library that recovers by itself and only tells us afterwards).
 func (c *Counter) ReportStack(log *slog.Logger, what string, v any, stack []byte, args ...any) {
+	if log != nil {
+		attrs := append([]any{"in", what, "panic", fmt.Sprint(v)}, args...)
+		log.Error(Msg, append(attrs, "stack", string(stack))...)
+	}
+	// Counted after the record is written: whoever sees the count go up
+	// finds the record.
 	if c != nil {
 		c.n.Add(1)
 	}
-	if log == nil {
-		return
-	}
-	attrs := append([]any{"in", what, "panic", fmt.Sprint(v)}, args...)
-	log.Error(Msg, append(attrs, "stack", string(stack))...)
 }
