@@ -96,6 +96,16 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Mailboxes, if set, stores local deliveries (the mailbox service, so
+	// a message acknowledged with 250 is in every later SELECT of this
+	// process); nil stores them with the store directly.
+	Mailboxes Appender
+}
+
+// Appender puts a staged message into mailboxes; the mailbox service
+// implements it.
+type Appender interface {
+	Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error)
 }
 
 // Agent resolves recipients and delivers messages.
@@ -118,7 +128,18 @@ func New(st store.Store, cfg Config) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Mailboxes == nil {
+		cfg.Mailboxes = storeAppender{st}
+	}
 	return &Agent{st: st, cfg: cfg, log: log, prefs: newPrefsCache(st.Subscribe(0))}
+}
+
+// storeAppender delivers with the store alone (tools and tests without a
+// mailbox service).
+type storeAppender struct{ st store.Store }
+
+func (s storeAppender) Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
+	return s.st.Deliver(ctx, msg, targets)
 }
 
 func (a *Agent) now() time.Time {
@@ -136,6 +157,7 @@ var (
 	statusNoRoute     = [3]int{4, 4, 3}
 	statusLoop        = [3]int{5, 4, 6}
 	statusTempFail    = [3]int{4, 3, 0}
+	statusNoStorage   = [3]int{4, 3, 1} // RFC 3463: mail system full
 )
 
 // maxAliasDepth bounds alias chains (alias to alias to …).
@@ -284,6 +306,17 @@ func (a *Agent) tempFail(err error) error {
 	return &Error{Code: 451, Enhanced: statusTempFail, Msg: "temporary failure, try again later", Err: err}
 }
 
+// storeFailed is the reply for a store that could not take the message:
+// 452 4.3.1 "insufficient system storage" (RFC 5321 4.2.2, RFC 3463) when
+// the disk is full, so the sender and the postmaster see the cause, else
+// 451 4.3.0 with msg. Both are temporary: the sender tries again later.
+func storeFailed(msg string, err error) *Error {
+	if errors.Is(err, store.ErrInsufficientStorage) {
+		return &Error{Code: 452, Enhanced: statusNoStorage, Msg: "insufficient system storage, try again later", Err: err}
+	}
+	return &Error{Code: 451, Enhanced: statusTempFail, Msg: msg, Err: err}
+}
+
 func (r *Resolved) addAccount(acct store.Account) {
 	for _, x := range r.Accounts {
 		if x.ID == acct.ID {
@@ -324,21 +357,21 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 			return errorf(451, statusNoRoute, "delivery to other domains is not configured on this server")
 		}
 		if err := a.cfg.Outbound.Enqueue(ctx, env, msg); err != nil {
-			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
+			return storeFailed("could not queue the message, try again later", err)
 		}
 	}
 	for _, f := range p.forwards {
 		// plan only forwards to other domains when there is a queue.
 		if err := a.sendForward(ctx, msg, env, f); err != nil {
-			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not queue the message, try again later", Err: err}
+			return storeFailed("could not queue the message, try again later", err)
 		}
 	}
 	if len(p.targets) > 0 {
-		if _, err := a.st.Deliver(ctx, msg, p.targets); err != nil {
+		if _, err := a.cfg.Mailboxes.Append(ctx, msg, p.targets); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				a.inboxes.Clear() // an account went away meanwhile
 			}
-			return &Error{Code: 451, Enhanced: statusTempFail, Msg: "could not store the message, try again later", Err: err}
+			return storeFailed("could not store the message, try again later", err)
 		}
 		a.notifyDelivered(ctx, msg, env)
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"mailroom/internal/imap/msgfmt"
-	"mailroom/internal/imap/search"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -39,7 +39,7 @@ func (f *fetchMessage) getStructure() (*mime.Message, error) {
 
 func (f *fetchMessage) getBody() (store.Body, error) {
 	if f.body == nil {
-		b, err := f.s.srv.opts.Store.OpenBody(f.s.ctx, f.s.sel.mb.ID, f.meta.UID)
+		b, err := f.s.sel.box.Body(f.s.ctx, f.meta.UID)
 		if err != nil {
 			return nil, err
 		}
@@ -125,12 +125,11 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: unseen, Op: store.FlagsAdd, Flags: store.FlagSeen})
+			res, err := s.srv.opts.Mailboxes.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: unseen, Op: store.FlagsAdd, Flags: store.FlagSeen})
 			if err != nil {
 				return err
 			}
 			for _, m := range res.Updated {
-				s.sel.box.Apply(m)
 				seen[m.UID] = true
 			}
 			// Other sessions' changes that arrived meanwhile are still

@@ -115,7 +115,7 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if err != nil {
 		return storeError(err, name)
 	}
-	box, err := s.srv.opts.Registry.Open(s.ctx, mb.ID)
+	box, err := s.srv.opts.Mailboxes.Open(s.ctx, mb.ID)
 	if err != nil {
 		return storeError(err, name)
 	}
@@ -171,7 +171,7 @@ func (s *session) firstUnseen() int {
 
 func (s *session) unselect() {
 	if s.sel != nil {
-		s.srv.opts.Registry.Release(s.sel.box)
+		s.srv.opts.Mailboxes.Release(s.sel.box)
 		s.sel = nil
 		s.state = authenticated
 	}
@@ -233,7 +233,7 @@ func cmdCreate(s *session, tag string, _ bool) error {
 		return err
 	}
 	name = strings.TrimSuffix(name, store.Delimiter) // RFC 9051 6.3.4: a trailing delimiter is allowed
-	mb, err := s.srv.opts.Store.CreateMailbox(s.ctx, s.principal.AccountID, name, use)
+	mb, err := s.srv.opts.Mailboxes.CreateMailbox(s.ctx, s.principal.AccountID, name, use)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) && use != "" {
 			return no("USEATTR", "%s is not a special use this server supports", use)
@@ -251,7 +251,7 @@ func cmdDelete(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if err := s.srv.opts.Store.DeleteMailbox(s.ctx, s.principal.AccountID, name); err != nil {
+	if err := s.srv.opts.Mailboxes.DeleteMailbox(s.ctx, s.principal.AccountID, name); err != nil {
 		return storeError(err, name)
 	}
 	return s.ok(tag, "", "DELETE completed")
@@ -269,7 +269,7 @@ func cmdRename(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if err := s.srv.opts.Store.RenameMailbox(s.ctx, s.principal.AccountID, from, to); err != nil {
+	if err := s.srv.opts.Mailboxes.RenameMailbox(s.ctx, s.principal.AccountID, from, to); err != nil {
 		return storeError(err, from)
 	}
 	return s.ok(tag, "", "RENAME completed")
@@ -286,7 +286,7 @@ func (s *session) subscribe(tag string, on bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if err := s.srv.opts.Store.SetSubscribed(s.ctx, s.principal.AccountID, name, on); err != nil {
+	if err := s.srv.opts.Mailboxes.SetSubscribed(s.ctx, s.principal.AccountID, name, on); err != nil {
 		return storeError(err, name)
 	}
 	return s.ok(tag, "", "completed")

@@ -129,16 +129,15 @@ func cmdStore(s *session, tag string, uid bool) error {
 		modified = uids // UNCHANGEDSINCE 0: every message has a modseq above 0
 		upd.UIDs = nil
 	}
-	res, err := s.srv.opts.Store.UpdateFlags(s.ctx, s.sel.mb.ID, upd)
+	res, err := s.srv.opts.Mailboxes.UpdateFlags(s.ctx, s.sel.mb.ID, upd)
 	if err != nil {
 		return err
 	}
 	modified = append(modified, res.Modified...)
-	// Let the shared index see our own change before we sync, so the
+	// The mailbox service has applied our change before returning, so the
 	// updates below come from one consistent picture.
 	mine := make(map[uint32]bool, len(res.Updated))
 	for _, m := range res.Updated {
-		s.sel.box.Apply(m)
 		mine[m.UID] = true
 	}
 	// Other sessions' changes are reported; ours only as STORE's own
@@ -185,12 +184,7 @@ func (s *session) expungeDeleted(only []uint32) ([]uint32, error) {
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	gone, err := s.srv.opts.Store.Expunge(s.ctx, s.sel.mb.ID, uids)
-	if err != nil {
-		return nil, err
-	}
-	s.sel.box.ApplyExpunge(gone)
-	return gone, nil
+	return s.srv.opts.Mailboxes.Expunge(s.ctx, s.sel.mb.ID, uids)
 }
 
 func cmdExpunge(s *session, tag string, uid bool) error {
@@ -264,9 +258,9 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 	}
 	var res store.CopyResult
 	if move {
-		res, err = s.srv.opts.Store.Move(s.ctx, s.sel.mb.ID, uids, dst.ID)
+		res, err = s.srv.opts.Mailboxes.Move(s.ctx, s.sel.mb.ID, uids, dst.ID)
 	} else {
-		res, err = s.srv.opts.Store.Copy(s.ctx, s.sel.mb.ID, uids, dst.ID)
+		res, err = s.srv.opts.Mailboxes.Copy(s.ctx, s.sel.mb.ID, uids, dst.ID)
 	}
 	if err != nil {
 		return err
@@ -275,17 +269,10 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 	if move {
 		// RFC 6851: COPYUID in an untagged OK before the expunges.
 		s.untagged("OK [" + code + "] moved")
-		s.sel.box.ApplyExpunge(res.SourceUIDs)
-		if dst.ID == s.sel.mb.ID {
-			s.sel.box.Refresh(s.ctx)
-		}
 		if err := s.sendUpdates(true); err != nil {
 			return err
 		}
 		return s.ok(tag, "", "MOVE completed")
-	}
-	if dst.ID == s.sel.mb.ID {
-		s.sel.box.Refresh(s.ctx)
 	}
 	if err := s.sendUpdates(uid); err != nil {
 		return err
@@ -392,7 +379,7 @@ func cmdAppend(s *session, tag string, _ bool) error {
 	}
 	var delivered []store.Delivered
 	for i, m := range staged {
-		d, err := s.srv.opts.Store.Deliver(s.ctx, m, targets[i:i+1])
+		d, err := s.srv.opts.Mailboxes.Append(s.ctx, m, targets[i:i+1])
 		if err != nil {
 			return err
 		}
@@ -403,9 +390,7 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		uids = append(uids, d.UID)
 	}
 	if s.sel != nil {
-		if s.sel.mb.ID == mb.ID {
-			s.sel.box.Refresh(s.ctx) // the new message's EXISTS comes with this reply
-		}
+		// The new message's EXISTS comes with this reply.
 		if err := s.sendUpdates(true); err != nil {
 			return err
 		}

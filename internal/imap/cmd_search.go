@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/imap/search"
-	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -31,7 +30,7 @@ func (m *searchMessage) Structure(ctx context.Context) (*mime.Message, error) {
 }
 
 func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {
-	return m.s.srv.opts.Store.OpenBody(ctx, m.s.sel.mb.ID, m.meta.UID)
+	return m.s.sel.box.ScanBody(ctx, m.meta.UID)
 }
 
 func cmdSearch(s *session, tag string, uid bool) error {
@@ -54,11 +53,7 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if n := len(uids); n > 0 {
 		maxUID = uids[n-1]
 	}
-	var saved wire.SeqSet
-	if len(s.sel.saved) > 0 {
-		saved, _ = wire.ParseSeqSet(uidSet(s.sel.saved))
-	}
-	m, err := search.Compile(q.Key, search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: saved, Now: time.Now(), Charset: q.Charset})
+	m, err := search.Compile(searchKey(q.Key), search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: s.sel.saved, Now: time.Now(), Charset: q.Charset})
 	switch {
 	case errors.Is(err, search.ErrBadCharset):
 		return no("BADCHARSET", "unsupported charset; use UTF-8")

@@ -64,7 +64,7 @@ func newRig(t testing.TB) *rig {
 }
 
 // startRig starts a server on dataDir (new, or one a previous rig left).
-func startRig(t testing.TB, dataDir string) *rig {
+func startRig(t testing.TB, dataDir string, opts ...server.Option) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
@@ -73,7 +73,7 @@ func startRig(t testing.TB, dataDir string) *rig {
 	cfg.TLS.SelfSigned = true
 	r := &rig{t: t, log: &lockedBuffer{}}
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{"imap": Factory()})
+	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{"imap": Factory()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"mailroom/internal/connbuf"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/imap/index"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
@@ -31,7 +31,7 @@ type Options struct {
 	Store         store.Store
 	Auth          *auth.Authenticator
 	Delivery      *delivery.Agent
-	Registry      *index.Registry // shared by every IMAP listener
+	Mailboxes     *mailbox.Service // the mailbox service, shared by every protocol
 	Logger        *slog.Logger
 	// IdleTimeout ends a session silent this long outside IDLE (RFC 9051
 	// 5.4: at least 30 minutes).
@@ -50,12 +50,12 @@ type Options struct {
 // listeners it builds share one mailbox index registry.
 func Factory() listener.Factory {
 	var once sync.Once
-	var reg *index.Registry
+	var reg *mailbox.Service
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		once.Do(func() {
-			reg = d.Index
+			reg = d.Mailboxes
 			if reg == nil {
-				reg = index.NewRegistry(d.Store, d.Logger.With("component", "imap-index"), d.Panics)
+				reg = mailbox.NewService(d.Store, d.Logger.With("component", "imap-index"), d.Panics)
 			}
 		})
 		_ = implicitTLS // server.Start wraps implicit-TLS listeners; sessions detect *tls.Conn
@@ -66,7 +66,7 @@ func Factory() listener.Factory {
 			Store:               d.Store,
 			Auth:                d.Auth,
 			Delivery:            d.Delivery,
-			Registry:            reg,
+			Mailboxes:           reg,
 			Logger:              d.Logger,
 			IdleTimeout:         d.Config.IMAP.IdleTimeout.Std(),
 			AppendLimit:         int64(d.Config.SMTP.MaxMessageSize),
@@ -97,8 +97,8 @@ func New(opts Options) *Server {
 	if opts.AppendLimit == 0 {
 		opts.AppendLimit = 50 << 20
 	}
-	if opts.Registry == nil {
-		opts.Registry = index.NewRegistry(opts.Store, opts.Logger, opts.Panics)
+	if opts.Mailboxes == nil {
+		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
 	log := opts.Logger.With("proto", "imap")
 	return &Server{opts: opts, log: log, sessions: listener.NewSessions("imap", log, opts.Panics)}

@@ -17,9 +17,9 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/connbuf"
-	"mailroom/internal/imap/index"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
@@ -69,8 +69,8 @@ type session struct {
 // selection is the selected mailbox.
 type selection struct {
 	mb       store.Mailbox
-	box      *index.Mailbox
-	view     *index.View
+	box      *mailbox.Mailbox
+	view     *mailbox.View
 	readOnly bool
 	saved    []uint32 // SEARCHRES result, UIDs; nil: none saved
 }
@@ -212,9 +212,24 @@ func (s *session) command() error {
 		return nil
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		return err
+	case errors.Is(err, store.ErrInsufficientStorage):
+		// RFC 5530 has no code for a full disk. UNAVAILABLE ("temporary
+		// failure because a subsystem is down") says what the client needs
+		// to know: not its fault, try again later. SERVERBUG would call it
+		// a bug, LIMIT an implementation limit that retrying cannot pass,
+		// OVERQUOTA the user's own quota, which deleting mail would free.
+		// The rest of the command (an APPEND's literal) is skipped, so the
+		// session goes on.
+		s.srv.log.Error("command failed: disk full", s.logger("err", err)...)
+		s.tagged(tag, "NO", "UNAVAILABLE", "the server is out of disk space, try again later")
+		return s.discard()
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	// A failed read or write of the connection ends the session. Only a
+	// *net.OpError says so: net.Error alone would also match a bare
+	// syscall.Errno, e.g. the ENOSPC or EIO of a body file, and a full disk
+	// would drop the session without a reply instead of answering NO.
+	var oe *net.OpError
+	if errors.As(err, &oe) {
 		return err
 	}
 	s.srv.log.Error("command failed", s.logger("err", err)...)

@@ -19,7 +19,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/imap/index"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
@@ -35,9 +35,10 @@ type Deps struct {
 	TLS      *tlsconf.Manager // nil without TLS
 	Delivery *delivery.Agent
 	Queue    *queue.Queue // the outbound queue Delivery hands remote recipients to
-	// Index is the shared in-memory state of open mailboxes (IMAP sessions
+	// Mailboxes is the mailbox service: the shared in-memory state of open
+	// mailboxes and the operations that change mail (IMAP sessions
 	// and webmail pages on one mailbox see one index).
-	Index *index.Registry
+	Mailboxes *mailbox.Service
 	// Panics counts the panics that ended a session or a task, in every
 	// protocol and worker of this server; the debug listener shows it.
 	Panics *panics.Counter

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
@@ -104,7 +105,7 @@ func (d *maildrop) appendUIDL(buf []byte, it *item) []byte {
 // commit applies the session at QUIT: retrieved messages are marked \Seen
 // (pop3.mark_seen), then deleted ones are expunged, moved to Trash or
 // hidden from POP3 (pop3.delete_mode). It returns how many were deleted.
-func (d *maildrop) commit(ctx context.Context, st store.Store) (int, error) {
+func (d *maildrop) commit(ctx context.Context, st store.Store, boxes *mailbox.Service) (int, error) {
 	var seen, deleted []uint32
 	var deletedIDs []int64
 	for _, it := range d.items {
@@ -117,7 +118,7 @@ func (d *maildrop) commit(ctx context.Context, st store.Store) (int, error) {
 		}
 	}
 	if len(seen) > 0 {
-		if _, err := st.UpdateFlags(ctx, d.inbox, store.FlagUpdate{UIDs: seen, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
+		if _, err := boxes.MarkSeen(ctx, d.inbox, seen); err != nil {
 			return 0, fmt.Errorf("mark retrieved messages seen: %w", err)
 		}
 	}
@@ -126,19 +127,19 @@ func (d *maildrop) commit(ctx context.Context, st store.Store) (int, error) {
 	}
 	switch d.mode {
 	case "keep":
-		if err := st.HideFromPOP3(ctx, d.principal.AccountID, deletedIDs); err != nil {
+		if err := boxes.HideFromPOP3(ctx, d.principal.AccountID, deletedIDs); err != nil {
 			return 0, err
 		}
 	case "trash":
-		trash, err := trashMailbox(ctx, st, d.principal.AccountID)
+		trash, err := trashMailbox(ctx, st, boxes, d.principal.AccountID)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := st.Move(ctx, d.inbox, deleted, trash); err != nil {
+		if _, err := boxes.Move(ctx, d.inbox, deleted, trash); err != nil {
 			return 0, fmt.Errorf("move to Trash: %w", err)
 		}
 	default:
-		if _, err := st.Expunge(ctx, d.inbox, deleted); err != nil {
+		if _, err := boxes.Expunge(ctx, d.inbox, deleted); err != nil {
 			return 0, fmt.Errorf("expunge: %w", err)
 		}
 	}
@@ -147,17 +148,17 @@ func (d *maildrop) commit(ctx context.Context, st store.Store) (int, error) {
 
 // trashMailbox finds the account's \Trash mailbox, creating "Trash" if the
 // user deleted it.
-func trashMailbox(ctx context.Context, st store.Store, accountID int64) (int64, error) {
-	boxes, err := st.MailboxList(ctx, accountID)
+func trashMailbox(ctx context.Context, st store.Store, boxes *mailbox.Service, accountID int64) (int64, error) {
+	list, err := st.MailboxList(ctx, accountID)
 	if err != nil {
 		return 0, err
 	}
-	for _, mb := range boxes {
+	for _, mb := range list {
 		if mb.SpecialUse == store.SpecialTrash {
 			return mb.ID, nil
 		}
 	}
-	mb, err := st.CreateMailbox(ctx, accountID, "Trash", store.SpecialTrash)
+	mb, err := boxes.CreateMailbox(ctx, accountID, "Trash", store.SpecialTrash)
 	if err != nil {
 		return 0, fmt.Errorf("create Trash: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
@@ -36,11 +37,14 @@ type Options struct {
 	TLS           *tls.Config // for STLS; nil disables it
 	ImplicitTLS   bool        // the listener already speaks TLS (995)
 	Store         store.Store
-	Auth          *auth.Authenticator
-	Locks         *Locks // shared by every POP3 listener of the process
-	Logger        *slog.Logger
-	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
-	Hooks         *listener.TestHooks // for tests (nil in production)
+	// Mailboxes is the mailbox service every change at QUIT goes through,
+	// so IMAP and web sessions see it at once; New makes one if nil.
+	Mailboxes *mailbox.Service
+	Auth      *auth.Authenticator
+	Locks     *Locks // shared by every POP3 listener of the process
+	Logger    *slog.Logger
+	Panics    *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
+	Hooks     *listener.TestHooks // for tests (nil in production)
 }
 
 // Locks are the maildrop locks: one POP3 session per account at a time
@@ -82,6 +86,7 @@ func Factory() listener.Factory {
 			TLS:           d.TLSConfig(),
 			ImplicitTLS:   implicitTLS,
 			Store:         d.Store,
+			Mailboxes:     d.Mailboxes,
 			Auth:          d.Auth,
 			Locks:         locks,
 			Logger:        d.Logger,
@@ -106,6 +111,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Locks == nil {
 		opts.Locks = NewLocks()
+	}
+	if opts.Mailboxes == nil {
+		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
 	log := opts.Logger.With("proto", "pop3")
 	return &Server{opts: opts, log: log, sessions: listener.NewSessions("pop3", log, opts.Panics)}

@@ -584,7 +584,7 @@ func (s *session) retr(arg string) bool {
 	if !ok {
 		return false
 	}
-	body, err := s.srv.opts.Store.OpenBody(s.ctx, s.drop.inbox, it.uid)
+	body, err := s.srv.opts.Mailboxes.OpenBody(s.ctx, s.drop.inbox, it.uid)
 	if err != nil {
 		return s.gone(it, err)
 	}
@@ -615,7 +615,7 @@ func (s *session) top(arg string) bool {
 	if err != nil {
 		return s.gone(it, err)
 	}
-	body, err := s.srv.opts.Store.OpenBody(s.ctx, s.drop.inbox, it.uid)
+	body, err := s.srv.opts.Mailboxes.OpenBody(s.ctx, s.drop.inbox, it.uid)
 	if err != nil {
 		return s.gone(it, err)
 	}
@@ -655,7 +655,7 @@ func (s *session) gone(it *item, err error) bool {
 
 // update is the UPDATE state: commit the session's changes, then sign off.
 func (s *session) update() {
-	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store)
+	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store, s.srv.opts.Mailboxes)
 	// Unlock before answering: a client that saw +OK may log in again at once.
 	s.srv.opts.Locks.release(s.accounts)
 	s.accounts = 0

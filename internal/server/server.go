@@ -21,8 +21,8 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/imap/index"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store/sqlitestore"
@@ -82,10 +82,17 @@ type running struct {
 	done  chan error
 }
 
+// Option adjusts what New builds.
+type Option func(*sqlitestore.Options)
+
+// StoreOptions lets fn change the store's options before it is opened:
+// tests make the disk fill up or fail this way (WrapBlobFile).
+func StoreOptions(fn func(*sqlitestore.Options)) Option { return fn }
+
 // New opens the store and everything the protocols share. factories maps a
 // protocol name ("smtp", "imap" …) to its implementation; listeners of
 // protocols without one are not started.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]listener.Factory) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]listener.Factory, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -93,7 +100,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true})
+	stOpts := sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true}
+	for _, o := range opts {
+		o(&stOpts)
+	}
+	st, err := sqlitestore.Open(ctx, stOpts)
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -125,7 +136,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	boxes := mailbox.NewService(st, logger.With("component", "mailbox"), pc)
 	agent := delivery.New(st, delivery.Config{
+		Mailboxes:     boxes,
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
 		Outbound:      q,
@@ -135,8 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	q.SetReturner(agent)
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Index:  index.NewRegistry(st, logger.With("component", "mailbox-index"), pc),
-			Panics: pc},
+			Mailboxes: boxes, Panics: pc},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -259,7 +271,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			<-done
 		}
 	}
-	s.deps.Index.Close()
+	s.deps.Mailboxes.Close()
 	if err := s.deps.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

@@ -42,7 +42,7 @@ type rig struct {
 	log    syncWriter
 }
 
-func newRig(t *testing.T, tweak func(*config.Config)) *rig {
+func newRig(t *testing.T, tweak func(*config.Config), opts ...server.Option) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
@@ -58,7 +58,7 @@ func newRig(t *testing.T, tweak func(*config.Config)) *rig {
 	logger := slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{
 		"smtp": Factory(Inbound), "submission": Factory(Submission),
-	})
+	}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

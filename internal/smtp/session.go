@@ -20,6 +20,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/delivery"
 	"mailroom/internal/sasl"
+	"mailroom/internal/store"
 )
 
 // session is one SMTP connection's state.
@@ -325,6 +326,12 @@ func (s *session) dataError(err error) error {
 		return smtpError(421, [3]int{4, 4, 2}, "DATA took too long, closing connection")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gosmtp.ErrDataReset):
 		return smtpError(451, [3]int{4, 3, 0}, "message transfer aborted")
+	case errors.Is(err, store.ErrInsufficientStorage):
+		// RFC 5321 4.2.2 / RFC 3463 4.3.1: temporary, the sender retries.
+		// go-smtp reads the rest of the DATA before replying, so the
+		// session goes on.
+		s.srv.log.Error("storing message failed: disk full", append(s.logger(), "err", err)...)
+		return smtpError(452, [3]int{4, 3, 1}, "insufficient system storage, try again later")
 	}
 	s.srv.log.Error("storing message failed", append(s.logger(), "err", err)...)
 	return smtpError(451, [3]int{4, 3, 0}, "could not store the message, try again later")

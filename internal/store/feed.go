@@ -57,6 +57,7 @@ type Feed struct {
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
 	buffer int
+	seq    uint64 // numbers the batches published, from 1
 }
 
 // NewFeed returns a feed whose subscriptions hold up to buffer events
@@ -84,8 +85,9 @@ func (f *Feed) Publish(events []Event) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.seq++
 	for s := range f.subs {
-		s.push(events)
+		s.push(events, f.seq)
 	}
 }
 
@@ -118,6 +120,7 @@ type Subscription struct {
 	queue    []Event
 	overflow bool
 	closed   bool
+	pushed   uint64 // the feed position of the last batch offered to this subscription
 }
 
 // Ready is signalled when events are pending (or the subscription overflowed or closed).
@@ -134,14 +137,46 @@ func (s *Subscription) Next() (events []Event, overflowed, closed bool) {
 	return events, overflowed, closed
 }
 
+// Batch is what Take returns: the pending events, and the feed position
+// they bring the subscriber to.
+type Batch struct {
+	Events []Event
+	// Position is the feed position up to which the subscriber has now
+	// been offered every batch (see Position).
+	Position   uint64
+	Overflowed bool // events were lost: reload from the store (Events is empty)
+	Closed     bool // the store has closed
+}
+
+// Take is Next with the feed position the batch reaches.
+func (s *Subscription) Take() Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := Batch{Events: s.queue, Position: s.pushed, Overflowed: s.overflow, Closed: s.closed}
+	s.queue, s.overflow = nil, false
+	return b
+}
+
+// Position returns the feed position of the last batch published to the
+// subscription, whether or not it held events of its account. A write
+// whose call has returned was published before it returned, so a
+// subscriber that has taken and applied everything up to Position has
+// seen that write: this is how the mailbox service gives read-your-writes.
+func (s *Subscription) Position() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pushed
+}
+
 // Close unsubscribes.
 func (s *Subscription) Close() {
 	s.feed.remove(s)
 	s.markClosed()
 }
 
-func (s *Subscription) push(events []Event) {
+func (s *Subscription) push(events []Event, seq uint64) {
 	s.mu.Lock()
+	s.pushed = seq
 	added := false
 	for i := range events {
 		e := &events[i]

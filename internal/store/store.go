@@ -33,6 +33,12 @@ var (
 	ErrNotEmpty      = errors.New("not empty")
 	ErrModified      = errors.New("modified since the given modseq")
 	ErrClosed        = errors.New("store closed")
+	// ErrInsufficientStorage: a write failed because the disk (or the
+	// service user's disk quota) is full. Nothing was stored, and the same
+	// request can succeed once space is freed, so protocols answer it as a
+	// temporary failure that names the cause (SMTP 452 4.3.1, IMAP NO
+	// [UNAVAILABLE]) rather than as an internal error.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Store is the whole mail store. It is safe for concurrent use.

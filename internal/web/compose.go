@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -144,7 +145,7 @@ func (s *Server) openSource(r *http.Request, ref string) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: structure of message %s: %w", ref, err)
 	}
-	body, err := s.opts.Store.OpenBody(ctx, mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
 	if err != nil {
 		return nil, fmt.Errorf("web: body of message %s: %w", ref, err)
 	}
@@ -378,6 +379,12 @@ func (s *Server) limitCompose(next http.HandlerFunc) http.HandlerFunc {
 		case errors.As(err, &tooLarge), errors.Is(err, multipart.ErrMessageTooLarge):
 			s.composeTooLarge(w, r, sess)
 			return
+		case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+			// Large uploads are spooled to temporary files first.
+			s.log.Error("compose: spooling the upload failed: disk full", "err", err)
+			s.render(w, r, http.StatusInsufficientStorage, "error", view{Title: "Error", Session: sess,
+				Error: "The server is out of disk space, so nothing was sent. Try again later."})
+			return
 		case err != nil && !errors.Is(err, http.ErrNotMultipart):
 			s.log.Info("compose: unreadable form", "err", err)
 			s.render(w, r, http.StatusBadRequest, "error", view{Title: "Error", Session: sess,
@@ -535,13 +542,12 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, m *outgoing, 
 		return
 	}
 	defer staged.Discard()
-	dl, err := s.opts.Store.Deliver(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
+	dl, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
 	if err != nil {
 		s.log.Error("compose: saving a draft failed", "err", err)
 		fail(http.StatusInternalServerError, "", "Could not save the draft; try again.")
 		return
 	}
-	s.refreshMailbox(ctx, drafts.ID)
 	// Only now that the new version is stored does the old one go.
 	if m.ReplacesUID != 0 {
 		s.expungeOne(ctx, m.Replaces.ID, m.ReplacesUID)
@@ -640,11 +646,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 	flash := "Message sent."
 	if sent, ok := s.specialMailbox(ctx, sess.AccountID, store.SpecialSent); !ok {
 		flash = "Message sent. (Your account has no Sent folder, so no copy was kept.)"
-	} else if _, err := s.opts.Store.Deliver(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
+	} else if _, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
 		s.log.Error("compose: keeping a copy in Sent failed", "err", err)
 		flash = "Message sent, but no copy could be kept in Sent."
-	} else {
-		s.refreshMailbox(ctx, sent.ID)
 	}
 	// Back to where the user came from: the folder of the message
 	// answered or forwarded (Drafts for a draft), else INBOX.
@@ -679,6 +683,10 @@ func (s *Server) stageOutgoing(ctx context.Context, m *outgoing, draft bool) (st
 	staged, err := s.opts.Store.Stage(ctx, pr)
 	pr.CloseWithError(errors.New("staging ended")) // stops the writer if Stage gave up early
 	<-done
+	if errors.Is(err, store.ErrInsufficientStorage) {
+		s.log.Error("compose: staging the message failed: disk full", "err", err)
+		return nil, http.StatusInsufficientStorage, "The server is out of disk space, so nothing was sent. Try again later."
+	}
 	if err != nil {
 		s.log.Error("compose: staging the message failed", "err", err)
 		return nil, http.StatusInternalServerError, "Could not write the message; try again."
@@ -879,34 +887,16 @@ func cleanFilename(name string) string {
 // markAnswered sets \Answered on the message a reply answered; it may be
 // gone meanwhile, which costs only the flag.
 func (s *Server) markAnswered(r *http.Request, mb store.Mailbox, uid uint32) {
-	res, err := s.opts.Store.UpdateFlags(r.Context(), mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagAnswered})
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("compose: marking the original answered failed", "err", err)
-		}
-		return
+	_, err := s.opts.Mailboxes.UpdateFlags(r.Context(), mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagAnswered})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("compose: marking the original answered failed", "err", err)
 	}
-	s.applyFlags(r, mb.ID, res.Updated)
 }
 
 // expungeOne removes a replaced or sent draft for good.
 func (s *Server) expungeOne(ctx context.Context, mailboxID int64, uid uint32) {
-	if _, err := s.opts.Store.Expunge(ctx, mailboxID, []uint32{uid}); err != nil {
+	if _, err := s.opts.Mailboxes.Expunge(ctx, mailboxID, []uint32{uid}); err != nil {
 		s.log.Warn("compose: removing the old draft failed", "err", err)
-		return
-	}
-	if box, err := s.opts.Index.Open(ctx, mailboxID); err == nil {
-		box.ApplyExpunge([]uint32{uid})
-		s.opts.Index.Release(box)
-	}
-}
-
-// refreshMailbox tells the shared index about a message just stored, so
-// the next page shows it without waiting for the feed.
-func (s *Server) refreshMailbox(ctx context.Context, mailboxID int64) {
-	if box, err := s.opts.Index.Open(ctx, mailboxID); err == nil {
-		box.Refresh(ctx)
-		s.opts.Index.Release(box)
 	}
 }
 

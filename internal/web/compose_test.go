@@ -26,7 +26,7 @@ import (
 
 // newRigWith is newRig with a changed configuration (a small message size
 // limit, for instance). Keep the two in step.
-func newRigWith(t testing.TB, configure func(*config.Config)) *rig {
+func newRigWith(t testing.TB, configure func(*config.Config), opts ...server.Option) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
@@ -35,7 +35,7 @@ func newRigWith(t testing.TB, configure func(*config.Config)) *rig {
 		Submission: ":587", Submissions: ":465"}
 	cfg.TLS.SelfSigned = true
 	configure(&cfg)
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()})
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,12 +55,12 @@ func (s *Server) folders(ctx context.Context, accountID int64, current string) (
 		f := folder{ID: mb.ID, Name: mb.Name, SpecialUse: mb.SpecialUse, Current: mb.Name == current}
 		f.Depth = strings.Count(mb.Name, "/")
 		f.Leaf = mb.Name[strings.LastIndex(mb.Name, "/")+1:]
-		box, err := s.opts.Index.Open(ctx, mb.ID)
+		box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
 		if err != nil {
 			return nil, err
 		}
 		f.Total, f.Unseen = box.Counts()
-		s.opts.Index.Release(box)
+		s.opts.Mailboxes.Release(box)
 		out = append(out, f)
 	}
 	slices.SortStableFunc(out, func(a, b folder) int {
@@ -126,12 +126,12 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
-	box, err := s.opts.Index.Open(ctx, mb.ID)
+	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
 		return
 	}
-	defer s.opts.Index.Release(box)
+	defer s.opts.Mailboxes.Release(box)
 	d := mailboxData{Mailbox: mb, Page: page, Trash: mb.SpecialUse == store.SpecialTrash}
 	d.Total, d.Unseen = box.Counts()
 	d.Pages = max(1, (d.Total+pageSize-1)/pageSize)
@@ -239,7 +239,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	if parent := r.PostFormValue("parent"); parent != "" && name != "" {
 		name = parent + "/" + name
 	}
-	if _, err := s.opts.Store.CreateMailbox(r.Context(), sessionOf(r).AccountID, name, ""); err != nil {
+	if _, err := s.opts.Mailboxes.CreateMailbox(r.Context(), sessionOf(r).AccountID, name, ""); err != nil {
 		s.fail(w, r, storeStatus(err), "Could not create the folder: "+err.Error())
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 	from, to := r.PostFormValue("from"), strings.TrimSpace(r.PostFormValue("to"))
-	if err := s.opts.Store.RenameMailbox(r.Context(), sessionOf(r).AccountID, from, to); err != nil {
+	if err := s.opts.Mailboxes.RenameMailbox(r.Context(), sessionOf(r).AccountID, from, to); err != nil {
 		s.fail(w, r, storeStatus(err), "Could not rename the folder: "+err.Error())
 		return
 	}
@@ -257,7 +257,7 @@ func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 	name := r.PostFormValue("name")
-	if err := s.opts.Store.DeleteMailbox(r.Context(), sessionOf(r).AccountID, name); err != nil {
+	if err := s.opts.Mailboxes.DeleteMailbox(r.Context(), sessionOf(r).AccountID, name); err != nil {
 		s.fail(w, r, storeStatus(err), "Could not delete the folder: "+err.Error())
 		return
 	}
@@ -286,7 +286,7 @@ func (s *Server) emptyFolder(w http.ResponseWriter, r *http.Request) {
 		uids[i] = m.UID
 	}
 	if len(uids) > 0 {
-		if _, err := s.opts.Store.Expunge(ctx, mb.ID, uids); err != nil {
+		if _, err := s.opts.Mailboxes.Expunge(ctx, mb.ID, uids); err != nil {
 			s.fail(w, r, http.StatusInternalServerError, "Could not empty the folder.")
 			return
 		}

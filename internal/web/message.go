@@ -40,12 +40,12 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	box, err := s.opts.Index.Open(ctx, mb.ID)
+	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
 		return
 	}
-	defer s.opts.Index.Release(box)
+	defer s.opts.Mailboxes.Release(box)
 	meta, ok := box.Message(uid)
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "This message is gone: it was moved or deleted, maybe from another device.")
@@ -56,7 +56,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
 	}
-	body, err := s.opts.Store.OpenBody(ctx, mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
@@ -65,10 +65,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 
 	// Opening a message reads it, as a non-PEEK IMAP FETCH does.
 	if meta.Flags&store.FlagSeen == 0 {
-		if res, err := s.opts.Store.UpdateFlags(ctx, mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err == nil {
-			for _, m := range res.Updated {
-				box.Apply(m)
-			}
+		if _, err := s.opts.Mailboxes.MarkSeen(ctx, mb.ID, []uint32{uid}); err == nil {
 			meta.Flags |= store.FlagSeen
 		}
 	}
@@ -153,18 +150,18 @@ func (s *Server) messageParts(w http.ResponseWriter, r *http.Request) (*mrmime.M
 		http.NotFound(w, r)
 		return nil, nil, false
 	}
-	box, err := s.opts.Index.Open(r.Context(), mb.ID)
+	box, err := s.opts.Mailboxes.Open(r.Context(), mb.ID)
 	if err != nil {
 		http.Error(w, "could not open the folder", storeStatus(err))
 		return nil, nil, false
 	}
 	st, err := box.Structure(r.Context(), uid) // cached: the page just showed it
-	s.opts.Index.Release(box)
+	s.opts.Mailboxes.Release(box)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
 	}
-	body, err := s.opts.Store.OpenBody(r.Context(), mb.ID, uid)
+	body, err := s.opts.Mailboxes.OpenBody(r.Context(), mb.ID, uid)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
@@ -253,26 +250,11 @@ func (s *Server) setFlags(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return
 	}
-	res, err := s.opts.Store.UpdateFlags(r.Context(), mb.ID, upd)
-	if err != nil {
+	if _, err := s.opts.Mailboxes.UpdateFlags(r.Context(), mb.ID, upd); err != nil {
 		s.fail(w, r, storeStatus(err), "Could not change the message.")
 		return
 	}
-	s.applyFlags(r, mb.ID, res.Updated)
 	back(w, r, r.PostFormValue("back"), "")
-}
-
-// applyFlags tells the shared index at once, so the next page (and every
-// IMAP session) sees the change without waiting for the feed.
-func (s *Server) applyFlags(r *http.Request, mailboxID int64, updated []store.MessageMeta) {
-	box, err := s.opts.Index.Open(r.Context(), mailboxID)
-	if err != nil {
-		return
-	}
-	for _, m := range updated {
-		box.Apply(m)
-	}
-	s.opts.Index.Release(box)
 }
 
 // messageRef reads /msg/{mailbox}/{uid}: a mailbox of the session's
@@ -317,18 +299,8 @@ func (s *Server) moveMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) move(r *http.Request, src store.Mailbox, uid uint32, dst store.Mailbox) error {
-	if _, err := s.opts.Store.Move(r.Context(), src.ID, []uint32{uid}, dst.ID); err != nil {
-		return err
-	}
-	if box, err := s.opts.Index.Open(r.Context(), src.ID); err == nil {
-		box.ApplyExpunge([]uint32{uid})
-		s.opts.Index.Release(box)
-	}
-	if box, err := s.opts.Index.Open(r.Context(), dst.ID); err == nil {
-		box.Refresh(r.Context())
-		s.opts.Index.Release(box)
-	}
-	return nil
+	_, err := s.opts.Mailboxes.Move(r.Context(), src.ID, []uint32{uid}, dst.ID)
+	return err
 }
 
 // deleteMessage moves a message to Trash, or deletes it for good when it
@@ -347,13 +319,9 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {
 		back(w, r, mailboxURL(mb.Name), "Moved to Trash.")
 		return
 	}
-	if _, err := s.opts.Store.Expunge(r.Context(), mb.ID, []uint32{uid}); err != nil {
+	if _, err := s.opts.Mailboxes.Expunge(r.Context(), mb.ID, []uint32{uid}); err != nil {
 		s.fail(w, r, storeStatus(err), "Could not delete the message.")
 		return
-	}
-	if box, err := s.opts.Index.Open(r.Context(), mb.ID); err == nil {
-		box.ApplyExpunge([]uint32{uid})
-		s.opts.Index.Release(box)
 	}
 	back(w, r, mailboxURL(mb.Name), "Deleted.")
 }

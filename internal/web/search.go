@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/imap/index"
-	"mailroom/internal/imap/search"
-	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -33,12 +32,12 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := searchKey(q.Get("q"), q.Get("from"), q.Get("subject"), q.Get("since"), q.Get("before"))
-	box, err := s.opts.Index.Open(ctx, mb.ID)
+	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
 		return
 	}
-	defer s.opts.Index.Release(box)
+	defer s.opts.Mailboxes.Release(box)
 	total, unseen := box.Counts()
 	m, err := search.Compile(key, search.Context{MaxSeq: uint32(total), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
 	if err != nil {
@@ -53,7 +52,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		for _, meta := range batch {
-			ok, err := m.Match(ctx, &webMessage{box: box, st: s.opts.Store, mailbox: mb.ID, meta: meta})
+			ok, err := m.Match(ctx, &webMessage{box: box, meta: meta})
 			if err != nil || !ok {
 				continue
 			}
@@ -74,40 +73,38 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "mailbox", view{Title: "Search " + mb.Name, Data: d})
 }
 
-// searchKey builds an IMAP SEARCH key tree from the form: every word of q
+// searchKey builds search criteria from the form: every word of q
 // must appear in the sender, the subject or the text.
-func searchKey(q, from, subject, since, before string) *wire.SearchKey {
-	and := &wire.SearchKey{Op: "AND"}
+func searchKey(q, from, subject, since, before string) *search.Key {
+	and := &search.Key{Op: "AND"}
 	for _, word := range strings.Fields(q) {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "OR", Children: []*wire.SearchKey{
+		and.Children = append(and.Children, &search.Key{Op: "OR", Children: []*search.Key{
 			{Op: "FROM", Value: word},
-			{Op: "OR", Children: []*wire.SearchKey{{Op: "SUBJECT", Value: word}, {Op: "TEXT", Value: word}}},
+			{Op: "OR", Children: []*search.Key{{Op: "SUBJECT", Value: word}, {Op: "TEXT", Value: word}}},
 		}})
 	}
 	if from != "" {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "FROM", Value: from})
+		and.Children = append(and.Children, &search.Key{Op: "FROM", Value: from})
 	}
 	if subject != "" {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "SUBJECT", Value: subject})
+		and.Children = append(and.Children, &search.Key{Op: "SUBJECT", Value: subject})
 	}
 	if t, err := time.ParseInLocation("2006-01-02", since, time.Local); err == nil {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "SINCE", Date: t})
+		and.Children = append(and.Children, &search.Key{Op: "SINCE", Date: t})
 	}
 	if t, err := time.ParseInLocation("2006-01-02", before, time.Local); err == nil {
-		and.Children = append(and.Children, &wire.SearchKey{Op: "BEFORE", Date: t})
+		and.Children = append(and.Children, &search.Key{Op: "BEFORE", Date: t})
 	}
 	if len(and.Children) == 0 {
-		return &wire.SearchKey{Op: "ALL"}
+		return &search.Key{Op: "ALL"}
 	}
 	return and
 }
 
 // webMessage is a message as the search engine sees it.
 type webMessage struct {
-	box     *index.Mailbox
-	st      store.Store
-	mailbox int64
-	meta    store.MessageMeta
+	box  *mailbox.Mailbox
+	meta store.MessageMeta
 }
 
 func (m *webMessage) Meta() store.MessageMeta { return m.meta }
@@ -117,5 +114,5 @@ func (m *webMessage) Structure(ctx context.Context) (*mime.Message, error) {
 	return m.box.Structure(ctx, m.meta.UID)
 }
 func (m *webMessage) Body(ctx context.Context) (store.Body, error) {
-	return m.st.OpenBody(ctx, m.mailbox, m.meta.UID)
+	return m.box.ScanBody(ctx, m.meta.UID)
 }

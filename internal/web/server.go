@@ -24,8 +24,8 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/htmlmail"
-	"mailroom/internal/imap/index"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
@@ -39,9 +39,11 @@ type Options struct {
 	Auth     *auth.Authenticator
 	Delivery *delivery.Agent
 	Queue    *queue.Queue
-	Index    *index.Registry
-	TLS      *tlsconf.Manager // nil without TLS
-	Logger   *slog.Logger
+	// Mailboxes is the mailbox service IMAP and POP3 share: pages read
+	// open mailboxes from it and make every change through it.
+	Mailboxes *mailbox.Service
+	TLS       *tlsconf.Manager // nil without TLS
+	Logger    *slog.Logger
 	// Secure says pages are served over HTTPS (cookies get Secure).
 	Secure bool
 	// Redirect makes this listener send browsers to HTTPS (plain HTTP
@@ -61,19 +63,19 @@ func Factory() listener.Factory {
 	sessions := NewSessions(12 * time.Hour)
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		return New(Options{
-			Config:   d.Config,
-			Store:    d.Store,
-			Auth:     d.Auth,
-			Delivery: d.Delivery,
-			Queue:    d.Queue,
-			Index:    d.Index,
-			TLS:      d.TLS,
-			Logger:   d.Logger,
-			Secure:   implicitTLS,
-			Redirect: !implicitTLS && d.Config.Listen.HTTPS != "",
-			Sessions: sessions,
-			Panics:   d.Panics,
-			Hooks:    d.Hooks,
+			Config:    d.Config,
+			Store:     d.Store,
+			Auth:      d.Auth,
+			Delivery:  d.Delivery,
+			Queue:     d.Queue,
+			Mailboxes: d.Mailboxes,
+			TLS:       d.TLS,
+			Logger:    d.Logger,
+			Secure:    implicitTLS,
+			Redirect:  !implicitTLS && d.Config.Listen.HTTPS != "",
+			Sessions:  sessions,
+			Panics:    d.Panics,
+			Hooks:     d.Hooks,
 		})
 	}
 }

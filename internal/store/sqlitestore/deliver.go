@@ -74,8 +74,18 @@ func (m *staged) Discard() error {
 
 // Stage implements store.Messages: one pass scans the MIME structure and
 // keeps the body in memory if it is small, else writes it to a file and
-// fsyncs it.
+// fsyncs it. When the disk is full the error is store.ErrInsufficientStorage.
+// On an error, what is left of r is not read: the caller's protocol decides
+// how to skip it.
 func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
+	m, err := s.stage(ctx, r)
+	if err != nil {
+		return nil, storageFull(err)
+	}
+	return m, nil
+}
+
+func (s *Store) stage(ctx context.Context, r io.Reader) (store.Staged, error) {
 	sc := mime.NewScanner(mime.Limits{})
 	r = ctxReader{ctx, r}
 	var small []byte

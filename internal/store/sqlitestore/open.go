@@ -46,6 +46,9 @@ type Options struct {
 	// InlineMax is the largest body kept inside the database rather than
 	// as a file (default DefaultInlineMax; negative: always a file).
 	InlineMax int
+	// WrapBlobFile is passed to the body files (blobfs.Options.WrapFile):
+	// tests make the disk fill up or fail with it.
+	WrapBlobFile func(*os.File) blobfs.File
 }
 
 // DefaultInlineMax is the default Options.InlineMax. Bodies up to this size
@@ -91,7 +94,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	blobs, err := blobfs.Open(filepath.Join(opts.Dir, "blobs"))
+	blobs, err := blobfs.Open(filepath.Join(opts.Dir, "blobs"), blobfs.Options{WrapFile: opts.WrapBlobFile})
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +220,15 @@ func (s *Store) read(ctx context.Context, fn func(conn *sqlite.Conn) error) erro
 // recover cleans up after a crash: unfinished blob writes, blobs written
 // but never committed, and bodies whose removal was interrupted.
 func (s *Store) recover(ctx context.Context) error {
-	if err := s.blobs.CleanTmp(time.Hour); err != nil {
+	// Every unfinished body no live process is writing, however recent:
+	// blobfs tells them apart by the lock a writer holds on its file, so
+	// an admin command staging a body right now keeps it.
+	n, err := s.blobs.CleanTmp()
+	if err != nil {
 		return err
+	}
+	if n > 0 {
+		s.log.Info("removed unfinished bodies left by a crash", "files", n)
 	}
 	if err := s.emptyTrash(ctx); err != nil {
 		return err
@@ -298,6 +308,12 @@ func (s *Store) maintain(ctx context.Context) {
 		}
 		if err := s.pruneVacationReplies(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Warn("prune vacation replies", "err", err)
+		}
+		// An admin command that died while staging left its file meanwhile.
+		if n, err := s.blobs.CleanTmp(); err != nil {
+			s.log.Warn("remove unfinished bodies", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed unfinished bodies left by a crash", "files", n)
 		}
 	}
 }

@@ -77,7 +77,13 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	return s.writeSync(ctx, "", fn)
 }
 
+// writeSync is write, with the blob directory syncDir fsynced before the
+// commit. A full disk's error is store.ErrInsufficientStorage.
 func (s *Store) writeSync(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
+	return storageFull(s.queueWrite(ctx, syncDir, fn))
+}
+
+func (s *Store) queueWrite(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
 	r := &writeReq{fn: fn, syncDir: syncDir, done: make(chan error, 1)}
 	select {
 	case <-s.closed:

@@ -1,8 +1,16 @@
-// Package index keeps the hot state of open mailboxes in memory for IMAP:
-// one shared Mailbox per mailbox that any session has selected, loaded once
-// from the store and kept current by the store's change feed, so SELECT,
-// FETCH FLAGS, SEARCH on flags and STORE never scan the database per
-// message.
+// Package mailbox is the mailbox service every protocol (IMAP, POP3, the
+// web) stands on. It keeps the hot state of open mailboxes in memory: one
+// shared Mailbox per mailbox that any session has open, loaded once from
+// the store and kept current by the store's change feed, so SELECT, FETCH
+// FLAGS, SEARCH on flags and STORE never scan the database per message.
+//
+// Every change goes through the Service's operations (ops.go): each writes
+// through the store and, before it returns, waits until the shared state
+// has applied everything the store published up to that point. So a
+// change is visible to every later read from any session of this process
+// (read-your-writes by construction), and other sessions learn of it as
+// updates from their View. Nothing outside this package updates the
+// shared state: the change feed is its only writer.
 //
 // Sessions do not share sequence numbers: each has a View, its own list of
 // the UIDs it has been told about. At the points where IMAP allows it (RFC
@@ -11,7 +19,7 @@
 // the new message count, and flag changes. The comparison is O(1) when
 // nothing changed since the view's last Sync (a serial number), and a diff
 // of the view's UIDs against the mailbox (O(n log n)) when something did.
-package index
+package mailbox
 
 import (
 	"context"
@@ -21,12 +29,13 @@ import (
 	"slices"
 	"sync"
 
+	"mailroom/internal/mime"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
-// Registry hands out shared Mailboxes and routes change events to them.
-type Registry struct {
+// Service hands out shared Mailboxes and routes change events to them.
+type Service struct {
 	st     store.Store
 	log    *slog.Logger
 	panics *panics.Counter
@@ -39,25 +48,32 @@ type Registry struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	structures *structureCache
+	// applied is the feed position the follow loop has applied; caughtUp
+	// is closed (and replaced) whenever it moves. See Barrier.
+	appliedMu sync.Mutex
+	applied   uint64
+	caughtUp  chan struct{}
+
+	structures *lru[*mime.Message]
+	bodies     *lru[cachedBody]
 	closeOnce  sync.Once
 }
 
-// NewRegistry starts following the store's change feed. A panic while
+// NewService starts following the store's change feed. A panic while
 // applying an event is logged and counted in p (which may be nil).
-func NewRegistry(st store.Store, log *slog.Logger, p *panics.Counter) *Registry {
+func NewService(st store.Store, log *slog.Logger, p *panics.Counter) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{st: st, log: log, panics: p, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
-		structures: newStructureCache()}
+	r := &Service{st: st, log: log, panics: p, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
+		structures: newStructureCache(), bodies: newBodyCache(), caughtUp: make(chan struct{})}
 	r.wg.Add(1)
 	go r.follow()
 	return r
 }
 
 // Close stops following the feed. It may be called more than once.
-func (r *Registry) Close() {
+func (r *Service) Close() {
 	r.closeOnce.Do(func() {
 		close(r.done)
 		r.sub.Close()
@@ -66,8 +82,12 @@ func (r *Registry) Close() {
 }
 
 // Open returns the shared state of a mailbox, loading it on first use.
-// Call Release when the session deselects it.
-func (r *Registry) Open(ctx context.Context, mailboxID int64) (*Mailbox, error) {
+// Call Release when the session deselects it. Every change any session of
+// this process committed before Open was called is in it.
+func (r *Service) Open(ctx context.Context, mailboxID int64) (*Mailbox, error) {
+	if err := r.Barrier(ctx); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	if m, ok := r.boxes[mailboxID]; ok {
 		m.refs++
@@ -100,7 +120,7 @@ const keepIdle = 32
 
 // Release drops a session's reference. Unused mailboxes stay loaded up to
 // keepIdle of them.
-func (r *Registry) Release(m *Mailbox) {
+func (r *Service) Release(m *Mailbox) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m.refs--
@@ -131,8 +151,10 @@ func (r *Registry) Release(m *Mailbox) {
 	}
 }
 
-// follow applies feed events to the open mailboxes.
-func (r *Registry) follow() {
+// follow applies feed events to the open mailboxes. It is the only
+// writer of the shared state, so every mailbox sees changes in the order
+// they were committed.
+func (r *Service) follow() {
 	defer r.wg.Done()
 	for {
 		select {
@@ -140,24 +162,51 @@ func (r *Registry) follow() {
 			return
 		case <-r.sub.Ready():
 		}
-		events, overflowed, closed := r.sub.Next()
-		if closed {
+		b := r.sub.Take()
+		if b.Closed {
 			return
 		}
-		if overflowed {
+		if b.Overflowed {
 			// Events were lost: every open mailbox catches up from the store.
 			for _, m := range r.open() {
 				m.resync(context.Background())
 			}
-			continue
 		}
-		for _, e := range events {
+		for _, e := range b.Events {
 			r.apply(e)
+		}
+		r.appliedMu.Lock()
+		r.applied = b.Position
+		close(r.caughtUp)
+		r.caughtUp = make(chan struct{})
+		r.appliedMu.Unlock()
+	}
+}
+
+// Barrier waits until the shared state has applied every change the store
+// had published when Barrier was called: after it, a read of any open
+// mailbox shows every write that returned before. It is cheap when the
+// follow loop is idle (the usual case) and a goroutine hand-off otherwise.
+func (r *Service) Barrier(ctx context.Context) error {
+	target := r.sub.Position()
+	for {
+		r.appliedMu.Lock()
+		applied, wait := r.applied, r.caughtUp
+		r.appliedMu.Unlock()
+		if applied >= target {
+			return nil
+		}
+		select {
+		case <-wait:
+		case <-r.done:
+			return store.ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("mailbox: waiting for the change feed: %w", ctx.Err())
 		}
 	}
 }
 
-func (r *Registry) open() []*Mailbox {
+func (r *Service) open() []*Mailbox {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*Mailbox, 0, len(r.boxes))
@@ -167,18 +216,23 @@ func (r *Registry) open() []*Mailbox {
 	return out
 }
 
-func (r *Registry) lookup(id int64) *Mailbox {
+func (r *Service) lookup(id int64) *Mailbox {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.boxes[id]
 }
 
-func (r *Registry) apply(e store.Event) {
+func (r *Service) apply(e store.Event) {
 	defer r.panics.Recover(r.log, "mailbox index: applying a change", "mailbox", e.MailboxID) // one event is lost, not the feed
 	switch e.Kind {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
 	default:
 		return
+	}
+	if e.Kind == store.EventExpunged {
+		// Whether or not the mailbox is open here.
+		r.structures.forget(e.MailboxID, e.UIDs)
+		r.bodies.forget(e.MailboxID, e.UIDs)
 	}
 	m := r.lookup(e.MailboxID)
 	if m == nil {
@@ -209,7 +263,7 @@ var ErrDeleted = errors.New("mailbox was deleted")
 // Mailbox is the shared in-memory state of one mailbox.
 type Mailbox struct {
 	id  int64
-	reg *Registry
+	reg *Service
 
 	refs     int    // guarded by reg.mu
 	released uint64 // reg.tick at the last release, guarded by reg.mu
@@ -223,6 +277,7 @@ type Mailbox struct {
 	msgs          []store.MessageMeta // sorted by UID
 	deleted       bool
 	serial        uint64 // bumped by every change
+	loadedModSeq  uint64 // HIGHESTMODSEQ of the snapshot the state was loaded from
 	recentUpTo    uint32 // UIDs up to this were \Recent for some session already
 	watchers      map[*func()]struct{}
 }
@@ -235,6 +290,7 @@ func (m *Mailbox) load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
+	m.loadedModSeq = mb.HighestModSeq
 	m.msgs = list
 	if n := len(list); n > 0 && list[n-1].UID >= m.uidNext {
 		m.uidNext = list[n-1].UID + 1
@@ -317,9 +373,17 @@ func (m *Mailbox) added(meta store.MessageMeta) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i, found := m.find(meta.UID)
-	if found {
+	switch {
+	case found && m.msgs[i].ModSeq >= meta.ModSeq:
+		return // the load's snapshot already had it, as it is now or newer
+	case found:
 		m.msgs[i] = meta
-	} else {
+	case meta.ModSeq <= m.loadedModSeq:
+		// Committed before the snapshot this state was loaded from, which
+		// does not have it: it was expunged since. Events of commits just
+		// before the load arrive after it.
+		return
+	default:
 		m.msgs = slices.Insert(m.msgs, i, meta)
 	}
 	if meta.UID >= m.uidNext {
@@ -351,6 +415,7 @@ func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
 	m.msgs = slices.DeleteFunc(m.msgs, func(x store.MessageMeta) bool { return gone[x.UID] })
 	m.highestModSeq = max(m.highestModSeq, modseq)
 	m.reg.structures.forget(m.id, uids)
+	m.reg.bodies.forget(m.id, uids)
 	m.changed()
 }
 
@@ -393,23 +458,6 @@ func (m *Mailbox) resync(ctx context.Context) {
 
 // String is for logs.
 func (m *Mailbox) String() string { return fmt.Sprintf("mailbox %d", m.id) }
-
-// Refresh catches up with the store now, without waiting for the change
-// feed: after this session appended or copied into the mailbox, its next
-// responses must already show the new messages (EXISTS).
-func (m *Mailbox) Refresh(ctx context.Context) { m.resync(ctx) }
-
-// Apply records a flag change this process just committed, so the session
-// that made it sees it before the feed delivers the event (which is then a
-// no-op: the modseq is not newer).
-func (m *Mailbox) Apply(meta store.MessageMeta) { m.flagsChanged(meta) }
-
-// ApplyExpunge records an expunge this process just committed.
-func (m *Mailbox) ApplyExpunge(uids []uint32) {
-	if len(uids) > 0 {
-		m.expunged(uids, 0)
-	}
-}
 
 // Counts returns how many messages the mailbox holds and how many lack
 // \Seen (a scan of the in-memory state, well under a millisecond for

@@ -13,7 +13,6 @@ import (
 
 	"github.com/emersion/go-message/charset"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -74,10 +73,10 @@ type node struct {
 	num   uint64
 	id    int64
 	str   string
-	set   wire.SeqSet // resolved: sorted, merged, no "*"
-	lo    int64       // opInternal: the key day's first second in Context.Loc
-	hi    int64       // opInternal: the next day's first second
-	day   civilDay    // opSent
+	set   Set      // resolved: sorted, merged, no "*"
+	lo    int64    // opInternal: the key day's first second in Context.Loc
+	hi    int64    // opInternal: the next day's first second
+	day   civilDay // opSent
 	// needle is the folded search string of a content leaf.
 	needle []byte
 	field  []byte // opHeader: the field name
@@ -106,7 +105,7 @@ func (m *Matcher) NeedsContent() bool { return m.needsContent }
 type compiler struct {
 	c     Context
 	loc   *time.Location
-	saved wire.SeqSet // the resolved "$" set
+	saved Set // the resolved "$" set
 	m     *Matcher
 }
 
@@ -115,7 +114,7 @@ type compiler struct {
 // ranges, constant keys folded away, and the children of AND and OR
 // ordered by cost. key is not retained (its sets may live in the wire
 // decoder's arena).
-func Compile(key *wire.SearchKey, c Context) (*Matcher, error) {
+func Compile(key *Key, c Context) (*Matcher, error) {
 	if !charsetOK(c.Charset) {
 		return nil, fmt.Errorf("%w: %q", ErrBadCharset, c.Charset)
 	}
@@ -123,7 +122,7 @@ func Compile(key *wire.SearchKey, c Context) (*Matcher, error) {
 	if cp.loc == nil {
 		cp.loc = time.UTC
 	}
-	cp.saved = c.Saved.Resolve(c.MaxUID)
+	cp.saved = uidSet(c.Saved).resolve(c.MaxUID)
 	root, err := cp.compile(key, 0)
 	if err != nil {
 		return nil, err
@@ -144,7 +143,7 @@ var systemFlags = map[string]store.Flags{
 	"FLAGGED": store.FlagFlagged, "SEEN": store.FlagSeen,
 }
 
-func (cp *compiler) compile(k *wire.SearchKey, depth int) (*node, error) {
+func (cp *compiler) compile(k *Key, depth int) (*node, error) {
 	if k == nil {
 		return nil, invalid("missing search key")
 	}
@@ -192,12 +191,12 @@ func (cp *compiler) compile(k *wire.SearchKey, depth int) (*node, error) {
 			// RFC 5182: "$" names the saved messages, kept as UIDs.
 			return &node{op: opUID, set: cp.saved}, nil
 		}
-		return &node{op: opSeq, set: k.Set.Resolve(cp.c.MaxSeq)}, nil
+		return &node{op: opSeq, set: k.Set.resolve(cp.c.MaxSeq)}, nil
 	case "UID":
 		if k.Saved {
 			return &node{op: opUID, set: cp.saved}, nil
 		}
-		return &node{op: opUID, set: k.Set.Resolve(cp.c.MaxUID)}, nil
+		return &node{op: opUID, set: k.Set.resolve(cp.c.MaxUID)}, nil
 	case "MODSEQ":
 		return cp.modseq(k)
 	case "EMAILID", "THREADID":
@@ -226,7 +225,7 @@ func (cp *compiler) compile(k *wire.SearchKey, depth int) (*node, error) {
 // compileList compiles AND and OR: constants are folded, nested nodes of
 // the same kind flattened, and the children sorted by cost, stably, so
 // that the cheap keys short-circuit the expensive ones.
-func (cp *compiler) compileList(k *wire.SearchKey, depth int) (*node, error) {
+func (cp *compiler) compileList(k *Key, depth int) (*node, error) {
 	isAnd := k.Op == "AND"
 	if isAnd && len(k.Children) == 0 || !isAnd && len(k.Children) != 2 {
 		return nil, invalid("%s with %d keys", k.Op, len(k.Children))
@@ -262,7 +261,7 @@ func (cp *compiler) compileList(k *wire.SearchKey, depth int) (*node, error) {
 	return n, nil
 }
 
-func (cp *compiler) keyword(k *wire.SearchKey) (*node, error) {
+func (cp *compiler) keyword(k *Key) (*node, error) {
 	neg := k.Op == "UNKEYWORD"
 	// A system flag named as a keyword means the flag: clients do send
 	// KEYWORD \Seen, and it cannot mean anything else.
@@ -276,7 +275,7 @@ func (cp *compiler) keyword(k *wire.SearchKey) (*node, error) {
 	return &node{op: opKeyword, str: k.Value, neg: neg}, nil
 }
 
-func (cp *compiler) modseq(k *wire.SearchKey) (*node, error) {
+func (cp *compiler) modseq(k *Key) (*node, error) {
 	// RFC 7162 3.1.5: mod-sequence-valzer is at most 2^63-1.
 	if k.Number > math.MaxInt64 {
 		return nil, invalid("MODSEQ %d out of range", k.Number)
@@ -310,7 +309,7 @@ func relOf(op string) rel {
 
 // internalDate turns the key's day into the range of Unix seconds it
 // covers in the server's zone (23 or 25 hours long across DST changes).
-func (cp *compiler) internalDate(k *wire.SearchKey) (*node, error) {
+func (cp *compiler) internalDate(k *Key) (*node, error) {
 	y, mo, d := k.Date.UTC().Date()
 	lo := time.Date(y, mo, d, 0, 0, 0, 0, cp.loc).Unix()
 	hi := time.Date(y, mo, d+1, 0, 0, 0, 0, cp.loc).Unix()
@@ -331,7 +330,7 @@ func (cp *compiler) header(field, value string) (*node, error) {
 }
 
 // text compiles BODY and TEXT. An empty string is in every text.
-func (cp *compiler) text(k *wire.SearchKey) (*node, error) {
+func (cp *compiler) text(k *Key) (*node, error) {
 	needle, err := cp.needle(k.Value)
 	if err != nil {
 		return nil, err

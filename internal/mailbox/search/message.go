@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -29,11 +28,14 @@ type Message interface {
 
 // Context is the session state a search depends on.
 type Context struct {
-	// MaxSeq and MaxUID stand for "*" in sequence and UID sets (see
-	// wire.SeqSet for what they should be on an empty mailbox).
+	// MaxSeq and MaxUID stand for 0 ("*") in sequence and UID sets. For
+	// sequence numbers MaxSeq is the number of messages; for UIDs MaxUID is
+	// the UID of the last message, or UIDNEXT when the mailbox is empty, so
+	// that "*" then matches no message and "n:*" still covers the last
+	// message when n is above it (RFC 9051 6.4.9).
 	MaxSeq, MaxUID uint32
-	// Saved is the SEARCHRES result ("$"), as UIDs.
-	Saved wire.SeqSet
+	// Saved is the saved result (IMAP SEARCHRES "$"), as UIDs.
+	Saved []uint32
 	// Now is the time of the search. No key uses it yet; it is here for
 	// RFC 5032 OLDER/YOUNGER.
 	Now time.Time

@@ -1,4 +1,4 @@
-package index
+package mailbox
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 type fixture struct {
 	t     *testing.T
 	st    *sqlitestore.Store
-	reg   *Registry
+	reg   *Service
 	inbox store.Mailbox
 }
 
@@ -36,7 +36,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	reg := NewRegistry(st, nil, nil)
+	reg := NewService(st, nil, nil)
 	t.Cleanup(reg.Close)
 	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
 }
@@ -341,7 +341,7 @@ func TestStructureCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.settle(m)
-	if _, ok := f.reg.structures.get(structureKey{f.inbox.ID, 1}); ok {
+	if _, ok := f.reg.structures.get(messageKey{f.inbox.ID, 1}); ok {
 		t.Fatal("an expunged message's structure is still cached")
 	}
 	if _, err := m.Structure(ctx, 1); err == nil {
@@ -349,12 +349,12 @@ func TestStructureCache(t *testing.T) {
 	}
 	c := newStructureCache()
 	for uid := range uint32(structureCacheSize + 10) {
-		c.put(structureKey{1, uid}, nil)
+		c.put(messageKey{1, uid}, nil)
 	}
-	if c.lru.Len() != structureCacheSize {
-		t.Fatalf("cache holds %d, bound %d", c.lru.Len(), structureCacheSize)
+	if c.order.Len() != structureCacheSize {
+		t.Fatalf("cache holds %d, bound %d", c.order.Len(), structureCacheSize)
 	}
-	if _, ok := c.get(structureKey{1, 0}); ok {
+	if _, ok := c.get(messageKey{1, 0}); ok {
 		t.Fatal("the least recently used entry was kept")
 	}
 }
@@ -390,7 +390,7 @@ func TestCountsAndNewest(t *testing.T) {
 func TestPanicApplyingAnEventKeepsFollowing(t *testing.T) {
 	f := setup(t)
 	var pc panics.Counter
-	reg := NewRegistry(f.st, nil, &pc)
+	reg := NewService(f.st, nil, &pc)
 	t.Cleanup(reg.Close)
 	m, err := reg.Open(context.Background(), f.inbox.ID)
 	if err != nil {

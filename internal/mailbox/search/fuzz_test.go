@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -35,12 +34,12 @@ func FuzzSearch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := Context{MaxSeq: uint32(len(msgs)), MaxUID: 60, Saved: wire.SeqSet{{Start: 20, Stop: 0}}, Charset: s.Charset}
-		m, err := Compile(s.Key, c)
+		c := Context{MaxSeq: uint32(len(msgs)), MaxUID: 60, Saved: []uint32{20, 30, 40, 50, 60}, Charset: s.Charset}
+		m, err := Compile(keyOf(s.Key), c)
 		if err != nil {
 			return
 		}
-		not, err := Compile(&wire.SearchKey{Op: "NOT", Children: []*wire.SearchKey{s.Key}}, c)
+		not, err := Compile(&Key{Op: "NOT", Children: []*Key{keyOf(s.Key)}}, c)
 		if err != nil {
 			t.Fatalf("NOT of a valid key: %v", err)
 		}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -96,7 +95,7 @@ func TestKeys(t *testing.T) {
 	msgs := testMessages(t)
 	size4 := msgs[3].meta.Size
 	est := time.FixedZone("EST", -5*3600)
-	saved := wire.SeqSet{{Start: 20, Stop: 20}, {Start: 40, Stop: 40}}
+	saved := []uint32{20, 40}
 	base := Context{MaxSeq: 4, MaxUID: 40, Saved: saved}
 	inEST := base
 	inEST.Loc = est
@@ -283,32 +282,32 @@ func TestCharset(t *testing.T) {
 	c := Context{MaxSeq: 4, MaxUID: 40, Charset: "ISO-8859-1"}
 	// "GRÜ" in ISO-8859-1 matches m3's ISO-8859-1 body and m2's UTF-8
 	// subject and HTML part alike.
-	got := run(t, &wire.SearchKey{Op: "TEXT", Value: "GR\xdc"}, c, msgs)
+	got := run(t, &Key{Op: "TEXT", Value: "GR\xdc"}, c, msgs)
 	if !slices.Equal(got, []uint32{20, 30}) {
 		t.Errorf("got %v", got)
 	}
 	c.Charset = "utf-8"
-	if _, err := Compile(&wire.SearchKey{Op: "ALL"}, c); err != nil {
+	if _, err := Compile(&Key{Op: "ALL"}, c); err != nil {
 		t.Error(err)
 	}
 	c.Charset = "x-no-such-charset"
-	if _, err := Compile(&wire.SearchKey{Op: "ALL"}, c); !errors.Is(err, ErrBadCharset) {
+	if _, err := Compile(&Key{Op: "ALL"}, c); !errors.Is(err, ErrBadCharset) {
 		t.Errorf("unknown charset: %v", err)
 	}
 }
 
 func TestCompileErrors(t *testing.T) {
-	deep := &wire.SearchKey{Op: "ALL"}
+	deep := &Key{Op: "ALL"}
 	for i := 0; i < maxDepth+5; i++ {
-		deep = &wire.SearchKey{Op: "NOT", Children: []*wire.SearchKey{deep}}
+		deep = &Key{Op: "NOT", Children: []*Key{deep}}
 	}
-	for _, k := range []*wire.SearchKey{
+	for _, k := range []*Key{
 		nil,
 		{Op: "FOO"},
 		{Op: "NOT"},
-		{Op: "OR", Children: []*wire.SearchKey{{Op: "ALL"}}},
+		{Op: "OR", Children: []*Key{{Op: "ALL"}}},
 		{Op: "AND"},
-		{Op: "AND", Children: []*wire.SearchKey{nil}},
+		{Op: "AND", Children: []*Key{nil}},
 		{Op: "MODSEQ", Number: 1 << 63},
 		{Op: "MODSEQ", Number: 1, EntryType: "bogus", Field: `\Seen`},
 		{Op: "MODSEQ", Number: 1, Field: `\Seen`},

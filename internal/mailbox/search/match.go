@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"mailroom/internal/imap/wire"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -123,8 +122,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 }
 
 // inSet reports whether v is in a resolved set (sorted, merged ranges).
-func inSet(set wire.SeqSet, v uint32) bool {
-	_, found := slices.BinarySearchFunc(set, v, func(r wire.SeqRange, v uint32) int {
+func inSet(set Set, v uint32) bool {
+	_, found := slices.BinarySearchFunc(set, v, func(r Range, v uint32) int {
 		switch {
 		case r.Stop < v:
 			return -1

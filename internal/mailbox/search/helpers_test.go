@@ -90,17 +90,33 @@ func parseSearch(args string) (*wire.Search, error) {
 	return s, d.ExpectCRLF()
 }
 
-func mustKey(t testing.TB, args string) *wire.SearchKey {
+func mustKey(t testing.TB, args string) *Key {
 	t.Helper()
 	s, err := parseSearch(args)
 	if err != nil {
 		t.Fatalf("parse %q: %v", args, err)
 	}
-	return s.Key
+	return keyOf(s.Key)
+}
+
+// keyOf converts IMAP's parsed criteria, as internal/imap does: the tests
+// write criteria in IMAP's syntax because it is the shortest.
+func keyOf(k *wire.SearchKey) *Key {
+	if k == nil {
+		return nil
+	}
+	out := &Key{Op: k.Op, Value: k.Value, Field: k.Field, EntryType: k.EntryType, Date: k.Date, Number: k.Number, Saved: k.Saved}
+	for _, r := range k.Set {
+		out.Set = append(out.Set, Range{r.Start, r.Stop})
+	}
+	for _, c := range k.Children {
+		out.Children = append(out.Children, keyOf(c))
+	}
+	return out
 }
 
 // run compiles key and returns the UIDs of the matching messages.
-func run(t testing.TB, key *wire.SearchKey, c Context, msgs []*testMsg) []uint32 {
+func run(t testing.TB, key *Key, c Context, msgs []*testMsg) []uint32 {
 	t.Helper()
 	m, err := Compile(key, c)
 	if err != nil {

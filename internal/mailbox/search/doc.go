@@ -2,7 +2,7 @@
 // section 6.4.4, with RFC 7162 MODSEQ, RFC 5182 "$", RFC 8474 EMAILID and
 // THREADID, and RFC 8514 SAVEDATE keys) against the messages of a mailbox.
 //
-// Compile turns a wire.SearchKey tree into a Matcher once per command;
+// Compile turns a Key tree (the protocols build it: IMAP from its SEARCH grammar, the web from its form) into a Matcher once per command;
 // the session then calls Match for each message. Keys that only need the
 // in-memory index (flags, sizes, dates, UIDs, sequence numbers, modseqs)
 // are evaluated first inside AND and OR nodes, so that a message is loaded
