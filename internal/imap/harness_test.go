@@ -17,6 +17,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -76,7 +77,7 @@ func startRig(t testing.TB, dataDir string, tweak func(*config.Config), opts ...
 	}
 	r := &rig{t: t, log: &lockedBuffer{}}
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{"imap": Factory()}, opts...)
+	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{"imap": Factory()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

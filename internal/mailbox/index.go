@@ -31,13 +31,15 @@ import (
 	"sync"
 
 	"mailroom/internal/mime"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
 // Service hands out shared Mailboxes and routes change events to them.
 type Service struct {
-	st  store.Store
-	log *slog.Logger
+	st     store.Store
+	log    *slog.Logger
+	panics *panics.Counter
 
 	mu    sync.Mutex
 	boxes map[int64]*Mailbox
@@ -67,12 +69,13 @@ type Service struct {
 	recentMarks map[int64]uint32
 }
 
-// NewService starts following the store's change feed.
-func NewService(st store.Store, log *slog.Logger) *Service {
+// NewService starts following the store's change feed. A panic while
+// applying an event is logged and counted in p (which may be nil).
+func NewService(st store.Store, log *slog.Logger, p *panics.Counter) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Service{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
+	r := &Service{st: st, log: log, panics: p, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
 		structures: newStructureCache(), bodies: newBodyCache(), recentMarks: map[int64]uint32{}}
 	r.wg.Add(1)
 	go r.follow()
@@ -244,6 +247,7 @@ func (r *Service) lookup(id int64) *Mailbox {
 }
 
 func (r *Service) apply(e store.Event) {
+	defer r.panics.Recover(r.log, "mailbox index: applying a change", "mailbox", e.MailboxID) // one event is lost, not the feed
 	switch e.Kind {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
 	default:

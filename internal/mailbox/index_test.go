@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 )
@@ -36,7 +37,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	reg := NewService(st, nil)
+	reg := NewService(st, nil, nil)
 	t.Cleanup(reg.Close)
 	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
 }
@@ -484,5 +485,36 @@ func TestKeywordsGrow(t *testing.T) {
 	v.Sync(true)
 	if kws, grew := v.Keywords(); len(kws) != 1 || grew {
 		t.Fatalf("after removal: %v %v", kws, grew)
+	}
+}
+
+// A panic while applying one event of the change feed (here in an IDLE
+// watcher) loses that event's wake-up, not the feed: it is counted, and
+// later events still reach the index. Before, it ended the process.
+func TestPanicApplyingAnEventKeepsFollowing(t *testing.T) {
+	f := setup(t)
+	var pc panics.Counter
+	reg := NewService(f.st, nil, &pc)
+	t.Cleanup(reg.Close)
+	m, err := reg.Open(context.Background(), f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Release(m)
+	var once sync.Once
+	stop := m.Watch(func() { once.Do(func() { panic("test panic in a watcher") }) })
+	defer stop()
+	f.deliver(1)
+	deadline := time.Now().Add(5 * time.Second)
+	for pc.Count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("panic count %d, want 1", pc.Count())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.deliver(1)
+	f.settle(m)
+	if got := m.State().Messages; got != 2 {
+		t.Fatalf("index shows %d messages, want 2", got)
 	}
 }
