@@ -3,8 +3,10 @@ package sqlitestore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"zombiezen.com/go/sqlite"
 
@@ -94,6 +96,14 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 	}
 	f, err := s.blobs.Open(r.blob)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Expunged between the query and the open (the file goes right
+			// after the commit): for the caller the message is gone. A row
+			// without its file would be damage, and says so.
+			if _, rerr := s.messageRow(ctx, mailboxID, uid, false, false); errors.Is(rerr, store.ErrNotFound) {
+				return nil, rerr
+			}
+		}
 		return nil, fmt.Errorf("store: body of message %d: %w", uid, err)
 	}
 	info, err := f.Stat()
