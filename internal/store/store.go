@@ -155,6 +155,9 @@ const Delimiter = "/"
 
 // Mailbox is one folder with its IMAP state.
 type Mailbox struct {
+	// ID is never reused, not even after the mailbox is deleted: with the
+	// UID (never reused within a mailbox) it names one message's content
+	// for good, which the mailbox service's caches rely on.
 	ID            int64
 	AccountID     int64
 	Name          string // full name, levels separated by Delimiter; "INBOX" is always upper case
