@@ -1,6 +1,7 @@
 # Mailroom: the two commands the README promises.
 #   make run    build and start a zero-configuration trial server (mailroom dev)
-#   make test   install what the tests need, then gofmt, go vet, staticcheck, go test -race
+#   make test   install what the tests need (imaptest too), then gofmt, go vet, staticcheck,
+#               go test -race (with the imaptest compliance suite)
 
 export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
@@ -25,8 +26,9 @@ lint: deps
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
+# imaptest (built by deps) runs in internal/imap/imaptest_test.go.
 test: lint
-	$(GO) test -race ./...
+	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest $(GO) test -race ./...
 
 # The measurements in docs/benchmarks.md.
 bench:

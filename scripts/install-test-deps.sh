@@ -29,3 +29,7 @@ mkdir -p bin
 if ! [ -x bin/staticcheck ] || ! bin/staticcheck -version 2>/dev/null | grep -q "$STATICCHECK_VERSION"; then
 	GOBIN="$(pwd)/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
+
+# Dovecot's imaptest, the IMAP compliance suite internal/imap/imaptest_test.go
+# runs (MAILROOM_IMAPTEST, set by the Makefile).
+./scripts/build-imaptest.sh bin/imaptest

@@ -14,6 +14,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
 )
@@ -52,7 +53,7 @@ func TestBenchSMTP(t *testing.T) {
 	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		map[string]server.Factory{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory()})
+		map[string]listener.Factory{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func cmdQueue(ctx context.Context, args []string, sio *stdio) error {
 		}
 		defer st.Close()
 		logger := slog.New(slog.DiscardHandler)
-		q, err := queue.FromConfig(cfg, st, logger)
+		q, err := queue.FromConfig(cfg, st, logger, nil)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"mailroom/internal/debugserver"
 	"mailroom/internal/dkim"
 	"mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/logging"
 	"mailroom/internal/pop3"
 	"mailroom/internal/queue"
@@ -28,8 +29,8 @@ import (
 
 // protocols maps protocol names to their implementations. Protocols are
 // added here as they are built; listeners of the others are not started.
-func protocols() map[string]server.Factory {
-	return map[string]server.Factory{
+func protocols() map[string]listener.Factory {
+	return map[string]listener.Factory{
 		"smtp":       smtp.Factory(smtp.Inbound),
 		"submission": smtp.Factory(smtp.Submission),
 		"pop3":       pop3.Factory(),

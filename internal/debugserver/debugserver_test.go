@@ -1,11 +1,14 @@
 package debugserver
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"mailroom/internal/panics"
 )
 
 func TestServesProfilerAndVars(t *testing.T) {
@@ -13,7 +16,9 @@ func TestServesProfilerAndVars(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New()
+	var p panics.Counter
+	p.Report(nil, "test", "one")
+	s := New(nil, &p)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	for path, want := range map[string]string{
@@ -29,6 +34,21 @@ func TestServesProfilerAndVars(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Errorf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
 		}
+	}
+	// The server's panic count, in a document that is still one JSON
+	// object.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars struct {
+		Mailroom struct{ Panics int64 }
+		Memstats map[string]any
+	}
+	err = json.NewDecoder(resp.Body).Decode(&vars)
+	resp.Body.Close()
+	if err != nil || vars.Mailroom.Panics != 1 || vars.Memstats == nil {
+		t.Fatalf("/debug/vars: %+v, %v", vars, err)
 	}
 	if err := s.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailtest"
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
@@ -53,7 +54,7 @@ func TestRemoteRefusalBouncesToIMAP(t *testing.T) {
 	cfg.Queue.RemotePort = port
 	cfg.Queue.RetryIntervals = []config.Duration{config.Duration(100 * time.Millisecond)}
 	cfg.DNS.Servers = []string{dns.Addr}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
 		"submission": smtp.Factory(smtp.Submission), "imap": imap.Factory(),
 	})
 	if err != nil {

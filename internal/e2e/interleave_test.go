@@ -19,6 +19,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/pop3"
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
@@ -103,7 +104,7 @@ func TestEveryClientSeesTheSameMailbox(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0", POP3S: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
 		"smtp": smtp.Factory(smtp.Inbound), "pop3": pop3.Factory(), "imap": imap.Factory(),
 	})
 	if err != nil {

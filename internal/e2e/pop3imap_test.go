@@ -9,6 +9,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/pop3"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
@@ -28,7 +29,7 @@ func start(t *testing.T) *rig {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = config.Listen{IMAPS: "127.0.0.1:0", POP3S: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{"pop3": pop3.Factory(), "imap": imap.Factory()})
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"pop3": pop3.Factory(), "imap": imap.Factory()})
 	if err != nil {
 		t.Fatal(err)
 	}

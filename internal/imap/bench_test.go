@@ -63,7 +63,7 @@ func BenchmarkMailbox100k(b *testing.B) {
 // the index is loaded from the database by this SELECT.
 func BenchmarkSelect100kAfterRestart(b *testing.B) {
 	dir := b.TempDir()
-	r := startRig(b, dir)
+	r := startRig(b, dir, nil)
 	ctx := context.Background()
 	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
 		b.Fatal(err)
@@ -88,7 +88,7 @@ func BenchmarkSelect100kAfterRestart(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		r := startRig(b, dir)
+		r := startRig(b, dir, nil)
 		x := r.raw(true)
 		x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
 		b.StartTimer()

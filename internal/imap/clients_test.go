@@ -48,7 +48,7 @@ func TestPythonImaplib(t *testing.T) {
 	if err != nil {
 		t.Fatalf("imaplib: %v\n%s", err, out)
 	}
-	for _, want := range []string{"login OK", "select OK 1", "search 1", "Subject: from python", "store OK 1 (FLAGS (\\Flagged))", "text hello imaplib", "copy OK", "logout BYE"} {
+	for _, want := range []string{"login OK", "select OK 1", "search 1", "Subject: from python", "store OK 1 (FLAGS (\\Flagged \\Recent))", "text hello imaplib", "copy OK", "logout BYE"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("imaplib output lacks %q:\n%s", want, out)
 		}

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,8 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if mods.Vanished && (!uid || !s.qresync || changedSince == 0) {
 		return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled")
 	}
-	if changedSince != 0 {
-		s.condstore = true // RFC 7162 3.1: a CONDSTORE-using command enables it
+	if changedSince != 0 || slices.ContainsFunc(items, func(it wire.FetchItem) bool { return it.Name == "MODSEQ" }) {
+		s.enableCondstore()
 	}
 	if mods.Vanished {
 		// Before the updates below: UIDs they report as VANISHED are not
@@ -139,10 +140,18 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			}
 		}
 	}
+	needStructure, needBody := fetchNeeds(items)
+	// Messages another session expunged, which this one still has (it may
+	// not be told yet, RFC 9051 7.5.1), are left out, as in RFC 2180
+	// 4.1.2, but the FETCH succeeds: OK [EXPUNGEISSUED] (RFC 5530) tells
+	// the client to NOOP for the EXPUNGEs, without failing its FETCH of
+	// the other messages (Dovecot answers so too).
+	expunged := false
 	for _, u := range uids {
 		meta, ok := s.sel.box.Message(u)
 		if !ok {
-			continue // expunged meanwhile
+			expunged = true
+			continue
 		}
 		if changedSince != 0 && meta.ModSeq <= changedSince {
 			continue
@@ -151,7 +160,23 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		// with UID and MODSEQ, as any other flag change (RFC 7162 3.1).
 		implicit := s.condstore && seen[u]
 		f := &fetchMessage{s: s, meta: meta, wantModSeq: changedSince != 0 || implicit}
-		err := s.fetchOne(f, items, (uid || implicit) && !askedUID, seen[u])
+		// What the response needs from the store is opened before it
+		// begins, so that a message expunged meanwhile is left out whole.
+		var err error
+		if needStructure {
+			_, err = f.getStructure()
+		}
+		if err == nil && needBody {
+			_, err = f.getBody()
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			f.close()
+			expunged = true
+			continue
+		}
+		if err == nil {
+			err = s.fetchOne(f, items, (uid || implicit) && !askedUID, seen[u])
+		}
 		f.close()
 		if err != nil {
 			var te *taggedError
@@ -161,7 +186,26 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			return err
 		}
 	}
+	if expunged {
+		return s.ok(tag, "EXPUNGEISSUED", "FETCH completed; some messages were expunged meanwhile")
+	}
 	return s.ok(tag, "", "FETCH completed")
+}
+
+// fetchNeeds reports whether items need the message's structure or body.
+func fetchNeeds(items []wire.FetchItem) (structure, body bool) {
+	for i := range items {
+		switch it := &items[i]; it.Name {
+		case "ENVELOPE", "PREVIEW", "BODYSTRUCTURE":
+			structure = true
+		case "BODY":
+			structure = true
+			body = body || it.Section != nil
+		case "BINARY", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+			structure, body = true, true
+		}
+	}
+	return structure, body
 }
 
 func (s *session) fetchOne(f *fetchMessage, items []wire.FetchItem, wantUID, flagsChanged bool) error {

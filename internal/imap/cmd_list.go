@@ -159,8 +159,11 @@ func (s *session) list(tag string, lsub bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if ref, err = s.fromWire(ref); err != nil {
-		return err
+	// A reference or pattern that is not modified UTF-7 matches no
+	// mailbox name: LIST succeeds with nothing to list.
+	ref, refErr := s.fromWire(ref)
+	if refErr != nil && refErr != errBadMUTF7 {
+		return refErr
 	}
 	verb := "LIST"
 	if lsub {
@@ -173,7 +176,9 @@ func (s *session) list(tag string, lsub bool) error {
 	}
 	var fulls []string
 	for _, p := range patterns {
-		if p, err = s.fromWire(p); err != nil {
+		if p, err = s.fromWire(p); err == errBadMUTF7 || refErr != nil {
+			continue
+		} else if err != nil {
 			return err
 		}
 		full := ref + p
@@ -218,18 +223,18 @@ func (s *session) list(tag string, lsub bool) error {
 			names = append(names, mb.Name)
 		}
 	}
-	// RECURSIVEMATCH: parents of selected names that match the pattern
-	// themselves are listed with CHILDINFO (RFC 5258 3.5).
-	childInfo := map[string]bool{}
-	if opts.recursive {
-		for _, n := range names {
-			for _, p := range store.ParentNames(n) {
-				if matches(p) && !slices.Contains(names, p) {
-					childInfo[p] = true
-				}
-			}
-		}
-		for p := range childInfo {
+	// RECURSIVEMATCH: a name that matches the pattern and has a selected
+	// descendant the pattern does not match is listed with CHILDINFO (RFC
+	// 5258 3.3 rule 2B, 3.5: not when every such descendant is listed
+	// itself). LSUB does the same with \Noselect for an unsubscribed
+	// parent: "foo/bar" subscribed makes LSUB "" % list "foo" (RFC 3501
+	// 6.3.9).
+	childInfo := hiddenParents(names, matches)
+	if !opts.recursive && !lsub {
+		childInfo = nil
+	}
+	for p := range childInfo {
+		if !slices.Contains(names, p) {
 			names = append(names, p)
 		}
 	}
@@ -257,12 +262,12 @@ func (s *session) list(tag string, lsub bool) error {
 		if (opts.retSubscribed || opts.selSubscribed) && subscribed[name] {
 			attrs = append(attrs, `\Subscribed`)
 		}
-		if lsub && !ok {
+		if lsub && (!ok || !subscribed[name]) {
 			attrs = []string{`\Noselect`}
 		}
 		s.bw.WriteString("* " + verb + " (" + strings.Join(attrs, " ") + `) "/" `)
 		s.enc.Mailbox(name)
-		if childInfo[name] {
+		if childInfo[name] && opts.recursive {
 			if opts.selSubscribed {
 				s.bw.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
 			} else {
@@ -279,6 +284,23 @@ func (s *session) list(tag string, lsub bool) error {
 		}
 	}
 	return s.ok(tag, "", verb+" completed")
+}
+
+// hiddenParents returns the names that match the pattern and are parents
+// of a selected name that does not match it.
+func hiddenParents(selected []string, matches func(string) bool) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range selected {
+		if matches(n) {
+			continue
+		}
+		for _, p := range store.ParentNames(n) {
+			if matches(p) {
+				out[p] = true
+			}
+		}
+	}
+	return out
 }
 
 func cmdStatus(s *session, tag string, _ bool) error {
@@ -334,8 +356,16 @@ func (s *session) statusLine(mb store.Mailbox, items []string) (string, error) {
 		case "SIZE":
 			out = append(out, fmt.Sprintf("SIZE %d", st.Size))
 		case "RECENT":
-			out = append(out, "RECENT 0") // only the selecting session sees \Recent
+			// The messages the next SELECT will see as \Recent (RFC 3501
+			// 6.3.10). IMAP4rev2 dropped the item; a rev2 client asking for
+			// it anyway gets the same answer.
+			n, err := s.srv.opts.Mailboxes.RecentCount(s.ctx, mb.ID)
+			if err != nil {
+				return "", err
+			}
+			out = append(out, fmt.Sprintf("RECENT %d", n))
 		case "HIGHESTMODSEQ":
+			s.enableCondstore() // RFC 7162 3.1
 			out = append(out, fmt.Sprintf("HIGHESTMODSEQ %d", st.HighestModSeq))
 		case "MAILBOXID":
 			out = append(out, "MAILBOXID ("+mailboxID(mb.ID)+")")

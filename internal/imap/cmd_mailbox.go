@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"mailroom/internal/mailbox"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
@@ -51,10 +52,16 @@ func (s *session) fromWire(name string) (string, error) {
 		if utf8.ValidString(name) && hasNonASCII(name) {
 			return name, nil
 		}
-		return "", bad("mailbox name is not valid modified UTF-7")
+		// The argument is a valid astring, just no name a mailbox can have:
+		// the command fails (NO), it is not a protocol error (BAD).
+		return "", errBadMUTF7
 	}
 	return decoded, nil
 }
+
+// errBadMUTF7 answers a mailbox name that is not modified UTF-7 (RFC 3501
+// 5.1.3): no mailbox has it, so SELECT and the like fail with NO.
+var errBadMUTF7 = no("CANNOT", "mailbox name is not valid modified UTF-7")
 
 // mailboxID is the RFC 8474 MAILBOXID: the store's mailbox id, which is
 // never reused and survives RENAME.
@@ -119,7 +126,14 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if err != nil {
 		return storeError(err, name)
 	}
-	view := box.NewView(!s.rev2)
+	mode := mailbox.ClaimRecent
+	switch {
+	case s.rev2:
+		mode = mailbox.NoRecent
+	case readOnly:
+		mode = mailbox.PeekRecent
+	}
+	view := box.NewView(mode)
 	s.sel = &selection{mb: mb, box: box, view: view, readOnly: readOnly}
 	s.state = selected
 	st := box.State()
@@ -127,12 +141,8 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if !s.rev2 {
 		s.bw.WriteString(fmt.Sprintf("* %d RECENT\r\n", view.RecentCount()))
 	}
-	s.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`)
-	if readOnly {
-		s.untagged(`OK [PERMANENTFLAGS ()] read-only`)
-	} else {
-		s.untagged(`OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] flags permitted`)
-	}
+	keywords, _ := view.Keywords()
+	s.writeFlagLists(keywords)
 	s.untagged(fmt.Sprintf("OK [UIDVALIDITY %d] UIDs valid", st.UIDValidity))
 	s.untagged(fmt.Sprintf("OK [UIDNEXT %d] predicted next UID", st.UIDNext))
 	if s.condstore {

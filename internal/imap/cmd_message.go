@@ -59,7 +59,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 		if err := s.dec.ExpectSP(); err != nil {
 			return err
 		}
-		s.condstore = true
+		s.enableCondstore()
 	}
 	item, err := s.dec.ReadAtom()
 	if err != nil {
@@ -469,6 +469,7 @@ func (s *session) idleWake() {
 // idlePush writes what changed to a session in IDLE. A client that does
 // not read its updates for idleWriteTimeout is disconnected.
 func (s *session) idlePush() {
+	defer s.containPanic("imap IDLE update")
 	s.idle.Lock()
 	defer s.idle.Unlock()
 	s.idle.pending.Store(false) // a change from now on starts another push

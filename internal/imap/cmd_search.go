@@ -85,7 +85,7 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	// (RFC 7162 3.1.5).
 	var modseq uint64
 	if usesModSeq(q.Key) {
-		s.condstore = true
+		s.enableCondstore()
 		var hitUIDs []uint32
 		for _, h := range hits {
 			if uid {
@@ -136,6 +136,20 @@ func cmdSearch(s *session, tag string, uid bool) error {
 			// SAVE alone: no ESEARCH response (RFC 5182 2.4).
 			return s.ok(tag, "", "SEARCH completed, result saved")
 		}
+	}
+	if modseq > 0 && !r.All && !r.Count && len(hits) > 0 {
+		// Only MIN and/or MAX are returned: MODSEQ is the highest of those
+		// messages' (RFC 4731 3.2).
+		var returned []uint32
+		for _, h := range []uint32{hits[0], hits[len(hits)-1]} {
+			if (h == hits[0] && r.Min) || (h == hits[len(hits)-1] && r.Max) {
+				if !uid {
+					h = view.UID(int(h))
+				}
+				returned = append(returned, h)
+			}
+		}
+		modseq = s.modseqOf(returned)
 	}
 	var b strings.Builder
 	b.WriteString(`ESEARCH (TAG "` + tag + `")`)

@@ -2,10 +2,26 @@ package imap
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"mailroom/internal/imap/wire"
 )
+
+// enableCondstore records a CONDSTORE enabling command (RFC 7162 3.1: a
+// FETCH or SEARCH with MODSEQ, FETCH CHANGEDSINCE, STORE UNCHANGEDSINCE,
+// STATUS HIGHESTMODSEQ …). From then on every untagged FETCH carries UID
+// and MODSEQ; the first such command issued with a mailbox selected also
+// reports the mailbox's HIGHESTMODSEQ in an untagged OK (RFC 7162 3.1).
+func (s *session) enableCondstore() {
+	if s.condstore {
+		return
+	}
+	s.condstore = true
+	if s.sel != nil {
+		s.untagged("OK [HIGHESTMODSEQ " + strconv.FormatUint(s.sel.view.HighestModSeq(), 10) + "] highest modseq")
+	}
+}
 
 // qresyncParams is SELECT's (QRESYNC (uidvalidity modseq [known-uids])).
 type qresyncParams struct {

@@ -23,20 +23,20 @@ func TestCondstoreFlagChangesCarryUID(t *testing.T) {
 	}
 	x.cmd("s", "SELECT INBOX (CONDSTORE)", "OK")
 	y.cmd("s", "SELECT INBOX", "OK")
-	if lines := x.cmd("a1", `STORE 1 +FLAGS (\Flagged)`, "OK"); !has(lines, `* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (`) {
+	if lines := x.cmd("a1", `STORE 1 +FLAGS (\Flagged)`, "OK"); !has(lines, `* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (`) {
 		t.Fatalf("STORE: %q", lines)
 	}
 	if lines := x.cmd("a2", "FETCH 2 (BODY[TEXT])", "OK"); !strings.HasPrefix(lines[0], "* 2 FETCH (UID 2 BODY[TEXT] ") ||
-		!has(lines, `FLAGS (\Seen) MODSEQ (`) {
+		!has(lines, `FLAGS (\Seen \Recent) MODSEQ (`) {
 		t.Fatalf("FETCH setting \\Seen: %q", lines)
 	}
 	// UID asked for explicitly stays where it was asked, and only once.
-	if lines := x.cmd("a3", "FETCH 3 (FLAGS UID BODY[TEXT])", "OK"); !strings.HasPrefix(lines[0], "* 3 FETCH (FLAGS (\\Seen) UID 3 BODY[TEXT] ") ||
+	if lines := x.cmd("a3", "FETCH 3 (FLAGS UID BODY[TEXT])", "OK"); !strings.HasPrefix(lines[0], "* 3 FETCH (FLAGS (\\Seen \\Recent) UID 3 BODY[TEXT] ") ||
 		strings.Count(strings.Join(lines, " "), "UID 3") != 1 {
 		t.Fatalf("FETCH with UID asked: %q", lines)
 	}
 	y.cmd("b1", `STORE 3 +FLAGS (\Answered)`, "OK")
-	if lines := x.cmd("a4", "NOOP", "OK"); !has(lines, `* 3 FETCH (UID 3 FLAGS (\Seen \Answered) MODSEQ (`) {
+	if lines := x.cmd("a4", "NOOP", "OK"); !has(lines, `* 3 FETCH (UID 3 FLAGS (\Seen \Answered \Recent) MODSEQ (`) {
 		t.Fatalf("another client's change: %q", lines)
 	}
 	// Without CONDSTORE nothing changes: the other session gets no UID.

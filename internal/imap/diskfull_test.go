@@ -41,7 +41,7 @@ func tmpLeft(t *testing.T, dataDir string) int {
 func TestAppendOnAFullDisk(t *testing.T) {
 	dataDir := t.TempDir()
 	disk := blobfstest.New()
-	r := startRig(t, dataDir, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
+	r := startRig(t, dataDir, nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
 	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAppendOnAFullDisk(t *testing.T) {
 // synchronizing literals and waits for each reply.
 func TestAppendOnAFullDiskGoIMAP(t *testing.T) {
 	disk := blobfstest.New()
-	r := startRig(t, t.TempDir(), server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
+	r := startRig(t, t.TempDir(), nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
 	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestAppendOnARealFullDisk(t *testing.T) {
 			t.Errorf("umount: %v: %s", err, out)
 		}
 	})
-	r := startRig(t, dataDir)
+	r := startRig(t, dataDir, nil)
 	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestFetch(t *testing.T) {
 		t.Fatalf("%d messages", len(msgs))
 	}
 	m := msgs[0]
-	if m.UID != 1 || m.RFC822Size != int64(len(multipart)) || len(m.Flags) != 0 {
+	if m.UID != 1 || m.RFC822Size != int64(len(multipart)) || len(m.Flags) != 1 || m.Flags[0] != `\Recent` {
 		t.Fatalf("UID %d size %d flags %v", m.UID, m.RFC822Size, m.Flags)
 	}
 	env := m.Envelope
@@ -97,7 +97,7 @@ func TestFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs, err = c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect()
-	if err != nil || len(msgs) != 1 || len(msgs[0].Flags) != 1 || msgs[0].Flags[0] != imap.FlagSeen {
+	if err != nil || len(msgs) != 1 || len(msgs[0].Flags) != 2 || msgs[0].Flags[0] != imap.FlagSeen {
 		t.Fatalf("flags after BODY[]: %v %v", msgs, err)
 	}
 }

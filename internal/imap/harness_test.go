@@ -17,6 +17,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -55,24 +56,28 @@ func (l *lockedBuffer) String() string {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
-	r := startRig(t, t.TempDir())
+	r := startRig(t, t.TempDir(), nil)
 	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// startRig starts a server on dataDir (new, or one a previous rig left).
-func startRig(t testing.TB, dataDir string, opts ...server.Option) *rig {
+// startRig starts a server on dataDir (new, or one a previous rig left);
+// tweak, if not nil, may change the configuration before the start.
+func startRig(t testing.TB, dataDir string, tweak func(*config.Config), opts ...server.Option) *rig {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.test"
 	cfg.DataDir = dataDir
 	cfg.Listen = config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	r := &rig{t: t, log: &lockedBuffer{}}
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{"imap": Factory()}, opts...)
+	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{"imap": Factory()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func TestReplayThunderbird(t *testing.T) {
 	modseq := number(t, lines, `HIGHESTMODSEQ (\d+)`)
 	uidValidity := number(t, lines, `UIDVALIDITY (\d+)`)
 	lines = tb.cmd("7", "UID fetch 1:* (FLAGS)", "OK")
-	for _, want := range []string{"* 1 FETCH (UID 1 FLAGS ())", "* 2 FETCH (UID 2 FLAGS ())", "* 3 FETCH (UID 3 FLAGS ())"} {
+	for _, want := range []string{`* 1 FETCH (UID 1 FLAGS (\Recent))`, `* 2 FETCH (UID 2 FLAGS (\Recent))`, `* 3 FETCH (UID 3 FLAGS (\Recent))`} {
 		if !has(lines, want) {
 			t.Fatalf("UID fetch 1:* (FLAGS): no %q in %q", want, lines)
 		}
@@ -196,13 +196,13 @@ func TestReplayThunderbird(t *testing.T) {
 	if !has(lines, "Content-Type: multipart/mixed") || !has(lines, "BODY[TEXT]<0> {") || !has(lines, "Hello") {
 		t.Fatalf("partial text fetch: %q", lines)
 	}
-	if lines := tb.cmd("11", `UID STORE 2 +FLAGS (\Seen)`, "OK"); !has(lines, `* 2 FETCH (UID 2 FLAGS (\Seen) MODSEQ (`) {
+	if lines := tb.cmd("11", `UID STORE 2 +FLAGS (\Seen)`, "OK"); !has(lines, `* 2 FETCH (UID 2 FLAGS (\Seen \Recent) MODSEQ (`) {
 		t.Fatalf("UID STORE under CONDSTORE: %q", lines)
 	}
 	tb.cmd("12", "noop", "OK")
 	// UIDNEXT:* names the highest UID when nothing is new (RFC 9051
 	// 6.4.9): Thunderbird polls this way and ignores what it has.
-	if lines := tb.cmd("13", "UID fetch 4:* (FLAGS)", "OK"); len(lines) != 2 || !has(lines, "* 3 FETCH (UID 3 FLAGS ())") {
+	if lines := tb.cmd("13", "UID fetch 4:* (FLAGS)", "OK"); len(lines) != 2 || !has(lines, `* 3 FETCH (UID 3 FLAGS (\Recent))`) {
 		t.Fatalf("UID fetch 4:* with highest UID 3: %q", lines)
 	}
 
@@ -216,7 +216,7 @@ func TestReplayThunderbird(t *testing.T) {
 	r.deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
 	// A CONDSTORE client is told flag changes with UID and MODSEQ
 	// (RFC 7162 3.1).
-	collect(tb, "* 4 EXISTS", `* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (`)
+	collect(tb, "* 4 EXISTS", `* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (`)
 	tb.send("DONE")
 	finish(tb, "14", "OK")
 	tb.cmd("15", "noop", "OK")
@@ -229,7 +229,7 @@ func TestReplayThunderbird(t *testing.T) {
 	}
 	// Resync: only what changed since the SELECT, with MODSEQ.
 	lines = tb.cmd("18", "UID fetch 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(modseq, 10)+")", "OK")
-	if !has(lines, `UID 1 FLAGS (\Flagged) MODSEQ (`) || !has(lines, `UID 2 FLAGS (\Seen) MODSEQ (`) ||
+	if !has(lines, `UID 1 FLAGS (\Flagged \Recent) MODSEQ (`) || !has(lines, `UID 2 FLAGS (\Seen \Recent) MODSEQ (`) ||
 		!has(lines, "UID 4 FLAGS (") || has(lines, "UID 3 ") {
 		t.Fatalf("CHANGEDSINCE: %q", lines)
 	}
@@ -361,7 +361,7 @@ func TestReplayAppleMail(t *testing.T) {
 
 	// The main connection resyncs flags by modseq.
 	lines = m.cmd("A14", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(modseq, 10)+")", "OK")
-	if !has(lines, `UID 1 FLAGS (\Seen) MODSEQ (`) || !has(lines, "UID 4 FLAGS () MODSEQ (") || has(lines, "UID 3 ") {
+	if !has(lines, `UID 1 FLAGS (\Seen \Recent) MODSEQ (`) || !has(lines, "UID 4 FLAGS () MODSEQ (") || has(lines, "UID 3 ") {
 		t.Fatalf("CHANGEDSINCE resync: %q", lines)
 	}
 	m.cmd("A15", `UID STORE 3 +FLAGS.SILENT (\Deleted)`, "OK")
@@ -419,7 +419,7 @@ func TestReplayOutlook(t *testing.T) {
 	// Plain LIST carries the special-use attributes too (RFC 6154 2):
 	// clients that never ask for them still find Sent and Trash.
 	specialUse(t, o.cmd("WIR00004", `LIST "" "*"`, "OK"))
-	if lines := o.cmd("WIR00005", `SELECT "INBOX"`, "OK [READ-WRITE]"); !has(lines, "* 3 EXISTS") || !has(lines, "* 0 RECENT") {
+	if lines := o.cmd("WIR00005", `SELECT "INBOX"`, "OK [READ-WRITE]"); !has(lines, "* 3 EXISTS") || !has(lines, "* 3 RECENT") {
 		t.Fatalf("SELECT: %q", lines)
 	}
 	lines := o.cmd("WIR00006", "FETCH 1:* (UID FLAGS)", "OK")
@@ -430,7 +430,7 @@ func TestReplayOutlook(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "* 2 FETCH (UID 2 RFC822.SIZE ") || !has(lines, "notes line 2") {
 		t.Fatalf("UID FETCH BODY.PEEK[]: %q", lines)
 	}
-	if lines := o.cmd("WIR00008", `UID STORE 2 +FLAGS (\Seen)`, "OK"); !has(lines, `* 2 FETCH (UID 2 FLAGS (\Seen))`) {
+	if lines := o.cmd("WIR00008", `UID STORE 2 +FLAGS (\Seen)`, "OK"); !has(lines, `* 2 FETCH (UID 2 FLAGS (\Seen \Recent))`) {
 		t.Fatalf("UID STORE: %q", lines)
 	}
 	if lines := o.cmd("WIR00009", "UID SEARCH UNSEEN", "OK"); !has(lines, "* SEARCH 1 3") {
@@ -453,7 +453,7 @@ func TestReplayOutlook(t *testing.T) {
 	o.expect("+ ")
 	r.deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
 	other.cmd("o3", `UID STORE 1 +FLAGS (\Flagged)`, "OK")
-	collect(o, "* 3 EXISTS", `* 1 FETCH (FLAGS (\Flagged))`)
+	collect(o, "* 3 EXISTS", `* 1 FETCH (FLAGS (\Flagged \Recent))`)
 	o.send("DONE")
 	finish(o, "WIR00013", "OK")
 	if lines := o.cmd("WIR00014", "UID FETCH 4 (UID FLAGS)", "OK"); !has(lines, "* 3 FETCH (UID 4 FLAGS (") {

@@ -1,7 +1,7 @@
 // Package imap serves IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501) on 143
 // with STARTTLS and 993 with implicit TLS. The protocol grammar is in
 // internal/imap/wire; the shared in-memory state of open mailboxes in
-// internal/imap/index; this package holds the sessions and commands.
+// internal/mailbox; this package holds the sessions and commands.
 package imap
 
 import (
@@ -17,8 +17,9 @@ import (
 	"mailroom/internal/connbuf"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
-	"mailroom/internal/server"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
@@ -39,18 +40,22 @@ type Options struct {
 	AppendLimit int64
 	// MaxConnections / MaxConnectionsPerIP limit connections.
 	MaxConnections, MaxConnectionsPerIP int
+	// Panics counts sessions ended by a panic (nil: logged, not counted).
+	Panics *panics.Counter
+	// Hooks are for tests (nil in production).
+	Hooks *listener.TestHooks
 }
 
-// Factory returns the server.Factory for IMAP. Call it once: the
+// Factory returns the listener.Factory for IMAP. Call it once: the
 // listeners it builds share one mailbox index registry.
-func Factory() server.Factory {
+func Factory() listener.Factory {
 	var once sync.Once
 	var reg *mailbox.Service
-	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		once.Do(func() {
 			reg = d.Mailboxes
 			if reg == nil {
-				reg = mailbox.NewService(d.Store, d.Logger.With("component", "imap-index"))
+				reg = mailbox.NewService(d.Store, d.Logger.With("component", "imap-index"), d.Panics)
 			}
 		})
 		_ = implicitTLS // server.Start wraps implicit-TLS listeners; sessions detect *tls.Conn
@@ -67,16 +72,18 @@ func Factory() server.Factory {
 			AppendLimit:         int64(d.Config.SMTP.MaxMessageSize),
 			MaxConnections:      d.Config.IMAP.MaxConnections,
 			MaxConnectionsPerIP: d.Config.IMAP.MaxConnectionsPerIP,
+			Panics:              d.Panics,
+			Hooks:               d.Hooks,
 		}), nil
 	}
 }
 
-// Server is one IMAP listener. It implements server.Protocol.
+// Server is one IMAP listener. It implements listener.Protocol.
 type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	sessions server.Sessions
+	sessions *listener.Sessions
 }
 
 // New returns an IMAP server.
@@ -91,29 +98,41 @@ func New(opts Options) *Server {
 		opts.AppendLimit = 50 << 20
 	}
 	if opts.Mailboxes == nil {
-		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger)
+		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
-	return &Server{opts: opts, log: opts.Logger.With("proto", "imap")}
+	log := opts.Logger.With("proto", "imap")
+	return &Server{opts: opts, log: log, sessions: listener.NewSessions("imap", log, opts.Panics)}
 }
 
-// Serve implements server.Protocol.
+// Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.sessions.Serve(ln, func(c net.Conn, t *server.Session) {
+	return s.sessions.Serve(ln, func(c net.Conn, t *listener.Session) {
 		sess := &session{srv: s, conn: c, track: t, br: connbuf.NewReader(c), bw: connbuf.NewWriter(c)}
 		sess.serve()
 	})
 }
 
-// Shutdown implements server.Protocol: idle sessions (waiting for a command
+// Shutdown implements listener.Protocol: idle sessions (waiting for a command
 // or in IDLE) get "* BYE" at once; a command in progress completes.
 func (s *Server) Shutdown(ctx context.Context) error { return s.sessions.Shutdown(ctx) }
 
-// ConnLimits implements server.ConnLimiter.
+// ConnLimits implements listener.ConnLimiter.
 func (s *Server) ConnLimits() connlimit.Limits {
 	return connlimit.Limits{Total: s.opts.MaxConnections, PerIP: s.opts.MaxConnectionsPerIP}
 }
 
-// RejectConn implements server.ConnLimiter.
+// RejectConn implements listener.ConnLimiter.
 func (s *Server) RejectConn(c net.Conn, reason string) {
 	fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections (%s), try again later\r\n", reason)
+}
+
+// containPanic, deferred directly by a goroutine that a session starts
+// beside its own (IDLE updates), ends the session on a panic: the session's
+// goroutine, reading, sees its connection closed and returns. A panic in
+// the session's own goroutine is contained by listener.Sessions.
+func (s *session) containPanic(what string) {
+	if v := recover(); v != nil {
+		s.srv.opts.Panics.Report(s.srv.log, what, v, s.logger()...)
+		s.conn.Close()
+	}
 }

@@ -18,8 +18,8 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/connbuf"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
 
@@ -45,7 +45,7 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	track  *server.Session // for graceful shutdown
+	track  *listener.Session // for graceful shutdown
 
 	state     state
 	principal auth.Principal
@@ -335,6 +335,9 @@ func (s *session) dispatch(tag string) error {
 		return err
 	}
 	name = strings.ToUpper(name)
+	if h := s.srv.opts.Hooks; h != nil {
+		h.BeforeCommand("imap", s.conn.RemoteAddr().String(), name)
+	}
 	uid := false
 	if name == "UID" {
 		if err := s.dec.ExpectSP(); err != nil {

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"slices"
 	"strconv"
 
 	"mailroom/internal/imap/wire"
@@ -40,6 +41,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 			s.bw.WriteString("* " + strconv.Itoa(u.Recent) + " RECENT\r\n")
 		}
 	}
+	s.announceKeywords()
 	for _, m := range u.Flags {
 		if !skip[m.UID] {
 			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
@@ -54,6 +56,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 // 3.1): such clients key their cache by UID and modseq, not by sequence
 // number.
 func (s *session) writeFlags(seq int, m store.MessageMeta, withUID bool) {
+	s.announceKeywords()
 	b := s.bw
 	b.WriteString("* ")
 	b.WriteString(strconv.Itoa(seq))
@@ -69,6 +72,40 @@ func (s *session) writeFlags(seq int, m store.MessageMeta, withUID bool) {
 		b.WriteString(" MODSEQ (" + strconv.FormatUint(m.ModSeq, 10) + ")")
 	}
 	b.WriteString(")\r\n")
+}
+
+// systemFlags are the flags of FLAGS and PERMANENTFLAGS besides keywords.
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// announceKeywords tells the session the selected mailbox's flags again if
+// a keyword came into use since it was last told: a client may not see a
+// keyword in a FETCH response that no FLAGS response listed (RFC 9051
+// 7.3.5). Call it before any response that shows a message's flags; the
+// list it announces includes every keyword of every message read before.
+func (s *session) announceKeywords() {
+	if s.sel == nil {
+		return
+	}
+	if kws, grew := s.sel.view.Keywords(); grew {
+		s.writeFlagLists(kws)
+	}
+}
+
+// writeFlagLists writes FLAGS and OK [PERMANENTFLAGS] (RFC 9051 7.3.5,
+// 7.1): system flags and the keywords; any keyword may be created in a
+// mailbox selected read-write (\*).
+func (s *session) writeFlagLists(keywords []string) {
+	flags := append(slices.Clip(systemFlags), keywords...)
+	s.bw.WriteString("* FLAGS ")
+	s.enc.Flags(flags)
+	s.bw.WriteString("\r\n")
+	if s.sel.readOnly {
+		s.untagged(`OK [PERMANENTFLAGS ()] read-only`)
+		return
+	}
+	s.bw.WriteString("* OK [PERMANENTFLAGS ")
+	s.enc.Flags(append(flags, `\*`))
+	s.bw.WriteString("] flags permitted\r\n")
 }
 
 // flagNames lists a message's flags as IMAP names.

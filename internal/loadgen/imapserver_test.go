@@ -8,7 +8,7 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
-	"mailroom/internal/server"
+	"mailroom/internal/listener"
 	"mailroom/internal/store"
 )
 
@@ -27,7 +27,7 @@ type imapRig struct {
 func startIMAPRig(t *testing.T, users, msgs int) *imapRig {
 	t.Helper()
 	st, accts, addrs := startMailroom(t, "mail.example.test", config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
-		map[string]server.Factory{"imap": imap.Factory()}, users)
+		map[string]listener.Factory{"imap": imap.Factory()}, users)
 	ctx := context.Background()
 	for u, acct := range accts {
 		inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")

@@ -12,6 +12,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -76,7 +77,7 @@ func (s *tcpServer) addr() string { return s.ln.Addr().String() }
 // protocols, a self-signed certificate and the domain example.test with
 // users user1..users (password "secret"). It returns the store and the
 // bound address of each listener by key ("imaps", "smtp" …).
-func startMailroom(t *testing.T, hostname string, listen config.Listen, factories map[string]server.Factory, users int) (store.Store, []store.Account, map[string]string) {
+func startMailroom(t *testing.T, hostname string, listen config.Listen, factories map[string]listener.Factory, users int) (store.Store, []store.Account, map[string]string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = hostname

@@ -11,7 +11,7 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
-	"mailroom/internal/server"
+	"mailroom/internal/listener"
 	"mailroom/internal/smtp"
 	"mailroom/internal/store"
 )
@@ -31,7 +31,7 @@ func startSMTPRig(t *testing.T, users int) *smtpRig {
 	t.Helper()
 	st, _, addrs := startMailroom(t, "mx.example.test",
 		config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
-		map[string]server.Factory{"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory()},
+		map[string]listener.Factory{"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory()},
 		users)
 	return &smtpRig{st: st, mx: addrs["smtp"], sub: addrs["submission"], imaps: addrs["imaps"]}
 }

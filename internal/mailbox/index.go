@@ -27,16 +27,19 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"mailroom/internal/mime"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
 // Service hands out shared Mailboxes and routes change events to them.
 type Service struct {
-	st  store.Store
-	log *slog.Logger
+	st     store.Store
+	log    *slog.Logger
+	panics *panics.Counter
 
 	mu    sync.Mutex
 	boxes map[int64]*Mailbox
@@ -46,24 +49,34 @@ type Service struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	// applied is the feed position the follow loop has applied; caughtUp
-	// is closed (and replaced) whenever it moves. See Barrier.
+	// applied is the feed position applied so far (see Barrier).
 	appliedMu sync.Mutex
 	applied   uint64
-	caughtUp  chan struct{}
 
 	structures *lru[*mime.Message]
 	bodies     *lru[cachedBody]
 	closeOnce  sync.Once
+
+	// feedMu serialises taking events off sub and applying them (follow
+	// and catchUp), so that once catchUp returns every event published
+	// before it was called has been applied.
+	feedMu sync.Mutex
+	// recentMarks keeps, for mailboxes that are not loaded, the \Recent
+	// mark (Mailbox.recentUpTo) across unloads, and starts one when mail
+	// arrives in a mailbox no session has open: messages above the mark
+	// are \Recent for the next session that selects it (RFC 3501 2.3.2).
+	// A mailbox without a mark has no \Recent messages. Guarded by mu.
+	recentMarks map[int64]uint32
 }
 
-// NewService starts following the store's change feed.
-func NewService(st store.Store, log *slog.Logger) *Service {
+// NewService starts following the store's change feed. A panic while
+// applying an event is logged and counted in p (which may be nil).
+func NewService(st store.Store, log *slog.Logger, p *panics.Counter) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Service{st: st, log: log, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
-		structures: newStructureCache(), bodies: newBodyCache(), caughtUp: make(chan struct{})}
+	r := &Service{st: st, log: log, panics: p, boxes: map[int64]*Mailbox{}, sub: st.Subscribe(0), done: make(chan struct{}),
+		structures: newStructureCache(), bodies: newBodyCache(), recentMarks: map[int64]uint32{}}
 	r.wg.Add(1)
 	go r.follow()
 	return r
@@ -143,7 +156,11 @@ func (r *Service) Release(m *Mailbox) {
 				oldest = i
 			}
 		}
-		delete(r.boxes, idle[oldest].id)
+		b := idle[oldest]
+		b.mu.RLock()
+		r.recentMarks[b.id] = b.recentUpTo
+		b.mu.RUnlock()
+		delete(r.boxes, b.id)
 		idle = append(idle[:oldest], idle[oldest+1:]...)
 	}
 }
@@ -159,48 +176,58 @@ func (r *Service) follow() {
 			return
 		case <-r.sub.Ready():
 		}
-		b := r.sub.Take()
-		if b.Closed {
+		if closed := r.catchUp(); closed {
 			return
 		}
-		if b.Overflowed {
-			// Events were lost: every open mailbox catches up from the store.
-			for _, m := range r.open() {
-				m.resync(context.Background())
-			}
-		}
-		for _, e := range b.Events {
-			r.apply(e)
-		}
-		r.appliedMu.Lock()
-		r.applied = b.Position
-		close(r.caughtUp)
-		r.caughtUp = make(chan struct{})
-		r.appliedMu.Unlock()
 	}
 }
 
-// Barrier waits until the shared state has applied every change the store
-// had published when Barrier was called: after it, a read of any open
-// mailbox shows every write that returned before. It is cheap when the
-// follow loop is idle (the usual case) and a goroutine hand-off otherwise.
-func (r *Service) Barrier(ctx context.Context) error {
-	target := r.sub.Position()
-	for {
-		r.appliedMu.Lock()
-		applied, wait := r.applied, r.caughtUp
-		r.appliedMu.Unlock()
-		if applied >= target {
-			return nil
-		}
-		select {
-		case <-wait:
-		case <-r.done:
-			return store.ErrClosed
-		case <-ctx.Done():
-			return fmt.Errorf("mailbox: waiting for the change feed: %w", ctx.Err())
+// catchUp applies the events pending in the feed and reports whether the
+// feed is closed. The follow loop calls it when the feed signals; Barrier
+// calls it from the caller's goroutine, so waiting for the feed never
+// costs a hand-off between goroutines.
+func (r *Service) catchUp() (closed bool) {
+	r.feedMu.Lock()
+	defer r.feedMu.Unlock()
+	b := r.sub.Take()
+	if b.Closed {
+		return true
+	}
+	if b.Overflowed {
+		// Events were lost: every open mailbox catches up from the store.
+		for _, m := range r.open() {
+			m.resync(context.Background())
 		}
 	}
+	for _, e := range b.Events {
+		r.apply(e)
+	}
+	r.appliedMu.Lock()
+	r.applied = max(r.applied, b.Position)
+	r.appliedMu.Unlock()
+	return false
+}
+
+// Barrier makes sure the shared state has applied every change the store
+// had published when Barrier was called: after it, a read of any open
+// mailbox shows every write that returned before. It costs a mutex when
+// nothing is pending (the usual case); otherwise it applies what is
+// pending itself.
+func (r *Service) Barrier(ctx context.Context) error {
+	target := r.sub.Position()
+	r.appliedMu.Lock()
+	applied := r.applied
+	r.appliedMu.Unlock()
+	if applied >= target {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mailbox: waiting for the change feed: %w", err)
+	}
+	if r.catchUp() {
+		return store.ErrClosed
+	}
+	return nil
 }
 
 func (r *Service) open() []*Mailbox {
@@ -220,6 +247,7 @@ func (r *Service) lookup(id int64) *Mailbox {
 }
 
 func (r *Service) apply(e store.Event) {
+	defer r.panics.Recover(r.log, "mailbox index: applying a change", "mailbox", e.MailboxID) // one event is lost, not the feed
 	switch e.Kind {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
 	default:
@@ -232,6 +260,18 @@ func (r *Service) apply(e store.Event) {
 	}
 	m := r.lookup(e.MailboxID)
 	if m == nil {
+		r.mu.Lock()
+		switch e.Kind {
+		case store.EventMessageAdded:
+			// The first arrival since the mailbox was last open: it and
+			// what follows are \Recent.
+			if _, ok := r.recentMarks[e.MailboxID]; !ok && e.Message.UID > 0 {
+				r.recentMarks[e.MailboxID] = e.Message.UID - 1
+			}
+		case store.EventMailboxDeleted:
+			delete(r.recentMarks, e.MailboxID)
+		}
+		r.mu.Unlock()
 		return
 	}
 	<-m.loaded
@@ -272,9 +312,11 @@ type Mailbox struct {
 	highestModSeq uint64
 	msgs          []store.MessageMeta // sorted by UID
 	deleted       bool
-	serial        uint64 // bumped by every change
-	loadedModSeq  uint64 // HIGHESTMODSEQ of the snapshot the state was loaded from
-	recentUpTo    uint32 // UIDs up to this were \Recent for some session already
+	serial        uint64          // bumped by every change
+	loadedModSeq  uint64          // HIGHESTMODSEQ of the snapshot the state was loaded from
+	recentUpTo    uint32          // UIDs up to this were \Recent for some session already
+	keywords      []string        // every keyword of a message since load, in order of appearance
+	keywordSet    map[string]bool // keywords, lower case
 	watchers      map[*func()]struct{}
 }
 
@@ -283,6 +325,9 @@ func (m *Mailbox) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.reg.mu.Lock()
+	mark, marked := m.reg.recentMarks[m.id]
+	m.reg.mu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
@@ -292,9 +337,62 @@ func (m *Mailbox) load(ctx context.Context) error {
 		m.uidNext = list[n-1].UID + 1
 	}
 	// Messages present at load are not \Recent for anyone (the previous
-	// process may have shown them already).
+	// process may have shown them already), except those that arrived
+	// since a session last had the mailbox open in this process.
 	m.recentUpTo = m.uidNext - 1
+	if marked && mark < m.recentUpTo {
+		m.recentUpTo = mark
+	}
+	for i := range m.msgs {
+		m.addKeywords(m.msgs[i].Keywords)
+	}
 	return nil
+}
+
+// addKeywords records keywords in the mailbox's keyword list (m.mu held).
+func (m *Mailbox) addKeywords(kws []string) {
+	for _, k := range kws {
+		lk := strings.ToLower(k)
+		if m.keywordSet[lk] {
+			continue
+		}
+		if m.keywordSet == nil {
+			m.keywordSet = map[string]bool{}
+		}
+		m.keywordSet[lk] = true
+		m.keywords = append(m.keywords, k)
+	}
+}
+
+// RecentCount is the number of messages that are \Recent for the next
+// session to select the mailbox (STATUS RECENT).
+func (m *Mailbox) RecentCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, _ := m.find(m.recentUpTo + 1)
+	return len(m.msgs) - i
+}
+
+// RecentCount is Mailbox.RecentCount of a mailbox that may not be loaded:
+// without a \Recent mark (no mail arrived since it was last open) it is 0
+// without loading it.
+func (r *Service) RecentCount(ctx context.Context, mailboxID int64) (int, error) {
+	if err := r.Barrier(ctx); err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	_, loaded := r.boxes[mailboxID]
+	_, marked := r.recentMarks[mailboxID]
+	r.mu.Unlock()
+	if !loaded && !marked {
+		return 0, nil
+	}
+	m, err := r.Open(ctx, mailboxID)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Release(m)
+	return m.RecentCount(), nil
 }
 
 // ID is the store's mailbox id.
@@ -386,6 +484,7 @@ func (m *Mailbox) added(meta store.MessageMeta) {
 		m.uidNext = meta.UID + 1
 	}
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
 	m.changed()
 }
 
@@ -398,6 +497,7 @@ func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
 	}
 	m.msgs[i].Flags, m.msgs[i].Keywords, m.msgs[i].ModSeq = meta.Flags, meta.Keywords, meta.ModSeq
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
 	m.changed()
 }
 

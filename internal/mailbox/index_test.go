@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 )
@@ -35,7 +37,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	reg := NewService(st, nil)
+	reg := NewService(st, nil, nil)
 	t.Cleanup(reg.Close)
 	return &fixture{t: t, st: st, reg: reg, inbox: inbox}
 }
@@ -88,9 +90,10 @@ func TestViewsFollowChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.reg.Release(m)
-	a, b := m.NewView(true), m.NewView(true)
-	if a.Len() != 3 || a.RecentCount() != 0 {
-		t.Fatalf("view at select: len %d recent %d", a.Len(), a.RecentCount())
+	// Mail that arrived before the first SELECT is \Recent for it alone.
+	a, b := m.NewView(ClaimRecent), m.NewView(ClaimRecent)
+	if a.Len() != 3 || a.RecentCount() != 3 || b.RecentCount() != 0 {
+		t.Fatalf("view at select: len %d recent %d, %d", a.Len(), a.RecentCount(), b.RecentCount())
 	}
 	idle := make(chan struct{}, 1)
 	stop := m.Watch(func() {
@@ -111,7 +114,7 @@ func TestViewsFollowChanges(t *testing.T) {
 	}
 	ua := a.Sync(true)
 	ub := b.Sync(true)
-	if ua.Exists != 5 || ub.Exists != 5 || ua.Recent != 2 || ub.Recent != 0 {
+	if ua.Exists != 5 || ub.Exists != 5 || ua.Recent != 3+2 || ub.Recent != 0 {
 		t.Fatalf("new mail: a %+v b %+v", ua, ub)
 	}
 	if u := a.Sync(true); !u.Empty() {
@@ -157,7 +160,7 @@ func TestManyViewsAgreeWithStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.reg.Release(m)
-	views := []*View{m.NewView(false), m.NewView(false), m.NewView(false)}
+	views := []*View{m.NewView(NoRecent), m.NewView(NoRecent), m.NewView(NoRecent)}
 	for step := 0; step < 30; step++ {
 		switch step % 3 {
 		case 0:
@@ -207,7 +210,7 @@ func TestOtherProcessChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.reg.Release(m)
-	v := m.NewView(false)
+	v := m.NewView(NoRecent)
 	other, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: f.st.Dir()})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +235,7 @@ func TestDeletedMailbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.reg.Release(m)
-	v := m.NewView(false)
+	v := m.NewView(NoRecent)
 	if err := f.st.DeleteMailbox(ctx, f.inbox.AccountID, "Doomed"); err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +383,138 @@ func TestCountsAndNewest(t *testing.T) {
 	}
 	if rest := m.Newest(4, 10); len(rest) != 1 || rest[0].UID != 1 {
 		t.Fatalf("Newest(4, 10) = %+v", rest)
+	}
+}
+
+// TestRecent: \Recent (RFC 3501 2.3.2) of mail that arrived while no
+// session had the mailbox open, across EXAMINE, SELECT and an unload.
+func TestRecent(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if n, err := f.reg.RecentCount(ctx, f.inbox.ID); err != nil || n != 0 {
+		t.Fatalf("STATUS RECENT of an empty mailbox: %d %v", n, err)
+	}
+	// Mail since the process started is \Recent for the first SELECT.
+	f.deliver(1)
+	if n, err := f.reg.RecentCount(ctx, f.inbox.ID); err != nil || n != 1 {
+		t.Fatalf("STATUS RECENT: %d %v", n, err)
+	}
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := m.NewView(ClaimRecent); v.RecentCount() != 1 {
+		t.Fatalf("first SELECT: recent %d", v.RecentCount())
+	}
+	f.reg.Release(m)
+	// Evict it: more idle mailboxes than the registry keeps.
+	for i := 0; i < keepIdle+1; i++ {
+		mb, err := f.st.CreateMailbox(ctx, f.inbox.AccountID, "box"+strconv.Itoa(i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := f.reg.Open(ctx, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.reg.Release(x)
+	}
+	if f.reg.lookup(f.inbox.ID) != nil {
+		t.Fatal("INBOX still loaded")
+	}
+	// Two arrive while it is not loaded: STATUS counts them, EXAMINE sees
+	// them and leaves them \Recent, SELECT takes them.
+	f.deliver(2)
+	if n, err := f.reg.RecentCount(ctx, f.inbox.ID); err != nil || n != 2 {
+		t.Fatalf("STATUS RECENT: %d %v", n, err)
+	}
+	m, err = f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	if v := m.NewView(PeekRecent); v.RecentCount() != 2 || !v.Recent(2) || v.Recent(1) {
+		t.Fatalf("EXAMINE: recent %d", v.RecentCount())
+	}
+	if v := m.NewView(NoRecent); v.RecentCount() != 0 {
+		t.Fatalf("IMAP4rev2 view has \\Recent: %d", v.RecentCount())
+	}
+	if n := m.RecentCount(); n != 2 {
+		t.Fatalf("STATUS RECENT after EXAMINE: %d", n)
+	}
+	if v := m.NewView(ClaimRecent); v.RecentCount() != 2 {
+		t.Fatalf("SELECT: recent %d", v.RecentCount())
+	}
+	if v := m.NewView(ClaimRecent); v.RecentCount() != 0 || m.RecentCount() != 0 {
+		t.Fatalf("second SELECT: recent %d, status %d", v.RecentCount(), m.RecentCount())
+	}
+}
+
+// TestKeywordsGrow: a view learns when the mailbox's keyword list grew.
+func TestKeywordsGrow(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.deliver(2)
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	v := m.NewView(NoRecent)
+	if kws, grew := v.Keywords(); len(kws) != 0 || grew {
+		t.Fatalf("at select: %v %v", kws, grew)
+	}
+	if _, err := f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{1}, Op: store.FlagsAdd, Keywords: []string{"$Hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	v.Sync(true)
+	if kws, grew := v.Keywords(); !slices.Equal(kws, []string{"$Hello"}) || !grew {
+		t.Fatalf("after STORE: %v %v", kws, grew)
+	}
+	if _, grew := v.Keywords(); grew {
+		t.Fatal("grew twice")
+	}
+	// The same keyword in another case is not new; removing it does not
+	// shrink the list.
+	if _, err := f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{2}, Op: store.FlagsAdd, Keywords: []string{"$hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.UpdateFlags(ctx, f.inbox.ID, store.FlagUpdate{UIDs: []uint32{1, 2}, Op: store.FlagsRemove, Keywords: []string{"$hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	v.Sync(true)
+	if kws, grew := v.Keywords(); len(kws) != 1 || grew {
+		t.Fatalf("after removal: %v %v", kws, grew)
+	}
+}
+
+// A panic while applying one event of the change feed (here in an IDLE
+// watcher) loses that event's wake-up, not the feed: it is counted, and
+// later events still reach the index. Before, it ended the process.
+func TestPanicApplyingAnEventKeepsFollowing(t *testing.T) {
+	f := setup(t)
+	var pc panics.Counter
+	reg := NewService(f.st, nil, &pc)
+	t.Cleanup(reg.Close)
+	m, err := reg.Open(context.Background(), f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Release(m)
+	var once sync.Once
+	stop := m.Watch(func() { once.Do(func() { panic("test panic in a watcher") }) })
+	defer stop()
+	f.deliver(1)
+	deadline := time.Now().Add(5 * time.Second)
+	for pc.Count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("panic count %d, want 1", pc.Count())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.deliver(1)
+	f.settle(m)
+	if got := m.State().Messages; got != 2 {
+		t.Fatalf("index shows %d messages, want 2", got)
 	}
 }

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"context"
 	"slices"
 
 	"mailroom/internal/store"
@@ -15,27 +16,40 @@ type View struct {
 	serial uint64 // the mailbox serial this view reflects
 	modseq uint64 // highest modseq announced to the session
 	recent map[uint32]bool
+	mode   RecentMode
+	kwSeen int // how many of the mailbox's keywords the session was told of
 }
 
+// RecentMode is how a view treats \Recent (RFC 3501 2.3.2: a message is
+// \Recent in the first session notified of it; "if the session is
+// read-only, subsequent sessions will also see \Recent set").
+type RecentMode int
+
+// The RecentModes.
+const (
+	NoRecent    RecentMode = iota // IMAP4rev2, which has no \Recent
+	ClaimRecent                   // SELECT: new messages are \Recent here and nowhere else
+	PeekRecent                    // EXAMINE: new messages are \Recent here and stay so for the next session
+)
+
 // NewView starts a session's view at the mailbox's current state (SELECT).
-// With claimRecent, messages no session has seen yet are \Recent for this
-// one (IMAP4rev1 semantics; IMAP4rev2 has no \Recent).
-func (m *Mailbox) NewView(claimRecent bool) *View {
+func (m *Mailbox) NewView(mode RecentMode) *View {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := &View{m: m, uids: make([]uint32, len(m.msgs)), serial: m.serial, modseq: m.highestModSeq}
+	v := &View{m: m, uids: make([]uint32, len(m.msgs)), serial: m.serial, modseq: m.highestModSeq, mode: mode}
 	for i := range m.msgs {
 		v.uids[i] = m.msgs[i].UID
 	}
-	if claimRecent {
-		v.claimRecent(m.uidNext - 1)
-	}
+	v.claimRecent(m.uidNext - 1)
 	return v
 }
 
 // claimRecent marks as \Recent for this view the UIDs above the mailbox's
-// recent mark, and moves the mark (m.mu held).
+// recent mark and, with ClaimRecent, moves the mark (m.mu held).
 func (v *View) claimRecent(upTo uint32) {
+	if v.mode == NoRecent {
+		return
+	}
 	m := v.m
 	for _, u := range v.uids {
 		if u > m.recentUpTo && u <= upTo {
@@ -45,8 +59,27 @@ func (v *View) claimRecent(upTo uint32) {
 			v.recent[u] = true
 		}
 	}
-	m.recentUpTo = max(m.recentUpTo, upTo)
+	if v.mode == ClaimRecent {
+		m.recentUpTo = max(m.recentUpTo, upTo)
+	}
 }
+
+// Keywords returns the keywords in use in the mailbox (what its FLAGS
+// response lists) and whether the list grew since the session was last
+// told it: then it must send FLAGS again before showing a message with a
+// new keyword (RFC 9051 7.3.5).
+func (v *View) Keywords() (keywords []string, grew bool) {
+	m := v.m
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	grew = len(m.keywords) > v.kwSeen
+	v.kwSeen = len(m.keywords)
+	return slices.Clone(m.keywords), grew
+}
+
+// HighestModSeq is the highest modseq the session was told of: every
+// change up to it was announced.
+func (v *View) HighestModSeq() uint64 { return v.modseq }
 
 // Mailbox returns the shared mailbox.
 func (v *View) Mailbox() *Mailbox { return v.m }
@@ -121,6 +154,10 @@ func (u *Updates) Empty() bool {
 // and only new messages and flag changes are reported.
 func (v *View) Sync(allowExpunge bool) Updates {
 	m := v.m
+	// What other sessions committed before this command is in the feed,
+	// maybe not yet applied: a NOOP after another session's COPY into
+	// this mailbox completed must show the new messages.
+	m.reg.Barrier(context.Background())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var u Updates

@@ -15,6 +15,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -79,7 +80,7 @@ func newRigWith(t testing.TB, tweak func(*config.Config)) *rig {
 func (r *rig) start() {
 	r.t.Helper()
 	logger := slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), r.cfg, logger, map[string]server.Factory{"pop3": Factory()})
+	srv, err := server.New(context.Background(), r.cfg, logger, map[string]listener.Factory{"pop3": Factory()})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -22,8 +22,9 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
-	"mailroom/internal/server"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
@@ -42,6 +43,8 @@ type Options struct {
 	Auth      *auth.Authenticator
 	Locks     *Locks // shared by every POP3 listener of the process
 	Logger    *slog.Logger
+	Panics    *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
+	Hooks     *listener.TestHooks // for tests (nil in production)
 }
 
 // Locks are the maildrop locks: one POP3 session per account at a time
@@ -70,11 +73,11 @@ func (l *Locks) release(accountID int64) {
 	l.mu.Unlock()
 }
 
-// Factory returns the server.Factory for POP3. Call it once: the listeners
+// Factory returns the listener.Factory for POP3. Call it once: the listeners
 // it builds (110 and 995) share one lock table.
-func Factory() server.Factory {
+func Factory() listener.Factory {
 	locks := NewLocks()
-	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		return New(Options{
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.POP3,
@@ -87,16 +90,18 @@ func Factory() server.Factory {
 			Auth:          d.Auth,
 			Locks:         locks,
 			Logger:        d.Logger,
+			Panics:        d.Panics,
+			Hooks:         d.Hooks,
 		}), nil
 	}
 }
 
-// Server is one POP3 listener. It implements server.Protocol.
+// Server is one POP3 listener. It implements listener.Protocol.
 type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	sessions server.Sessions
+	sessions *listener.Sessions
 }
 
 // New returns a POP3 server.
@@ -108,31 +113,32 @@ func New(opts Options) *Server {
 		opts.Locks = NewLocks()
 	}
 	if opts.Mailboxes == nil {
-		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger)
+		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
-	return &Server{opts: opts, log: opts.Logger.With("proto", "pop3")}
+	log := opts.Logger.With("proto", "pop3")
+	return &Server{opts: opts, log: log, sessions: listener.NewSessions("pop3", log, opts.Panics)}
 }
 
-// Serve implements server.Protocol.
+// Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.sessions.Serve(ln, func(c net.Conn, t *server.Session) {
+	return s.sessions.Serve(ln, func(c net.Conn, t *listener.Session) {
 		sess := &session{srv: s, conn: c, track: t, r: bufio.NewReaderSize(c, 4096), w: bufio.NewWriterSize(c, 64<<10)}
 		sess.serve()
 	})
 }
 
-// Shutdown implements server.Protocol. Sessions waiting for a command are
+// Shutdown implements listener.Protocol. Sessions waiting for a command are
 // ended at once (which commits nothing: the client's DELEs stay undone and
 // it will simply download again); a command in progress, such as a RETR
 // or the commit at QUIT, finishes first. At ctx's end the rest are closed.
 func (s *Server) Shutdown(ctx context.Context) error { return s.sessions.Shutdown(ctx) }
 
-// ConnLimits implements server.ConnLimiter.
+// ConnLimits implements listener.ConnLimiter.
 func (s *Server) ConnLimits() connlimit.Limits {
 	return connlimit.Limits{Total: s.opts.Config.MaxConnections, PerIP: s.opts.Config.MaxConnectionsPerIP}
 }
 
-// RejectConn implements server.ConnLimiter.
+// RejectConn implements listener.ConnLimiter.
 func (s *Server) RejectConn(c net.Conn, reason string) {
 	fmt.Fprintf(c, "-ERR [SYS/TEMP] too many connections (%s), try again later\r\n", reason)
 	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "reason", reason)

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/listener"
 	"mailroom/internal/sasl"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
 
@@ -48,8 +48,8 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	track  *server.Session // for graceful shutdown
-	buf    []byte          // RETR/TOP copy buffer, allocated on first use and reused
+	track  *listener.Session // for graceful shutdown
+	buf    []byte            // RETR/TOP copy buffer, allocated on first use and reused
 
 	state     state
 	user      string // from USER
@@ -106,7 +106,11 @@ func (s *session) serve() {
 			return
 		}
 		cmd, arg, _ := strings.Cut(line, " ")
-		if quit := s.dispatch(strings.ToUpper(cmd), arg); quit {
+		cmd = strings.ToUpper(cmd)
+		if h := s.srv.opts.Hooks; h != nil {
+			h.BeforeCommand("pop3", s.conn.RemoteAddr().String(), cmd)
+		}
+		if quit := s.dispatch(cmd, arg); quit {
 			s.w.Flush()
 			return
 		}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -65,6 +66,14 @@ func (q *Queue) report(ctx context.Context, m store.QueuedMessage, recipients []
 	pr, pw := io.Pipe()
 	go func() {
 		defer body.Close()
+		// This goroutine is not under its worker's recover: a panic
+		// here fails the report (the reader gets an error) instead.
+		defer func() {
+			if v := recover(); v != nil {
+				q.opts.Panics.Report(q.log, "queue: writing a delivery report", v, "id", m.ID)
+				pw.CloseWithError(errors.New("queue: writing the delivery report failed"))
+			}
+		}()
 		err := dsn.Write(pw, dsn.Report{
 			ReportingMTA: q.opts.Hostname,
 			From:         "MAILER-DAEMON@" + q.opts.Hostname,

@@ -14,6 +14,45 @@ import (
 	"mailroom/internal/store"
 )
 
+// attemptContained is attempt, with a panic contained to the batch: it
+// is logged and counted, the batch's recipients are released for a retry
+// at their next interval, and the worker slot goes back to the pool.
+// Whatever the attempt had not recorded is tried again: a recipient the
+// remote server accepted just before the panic may get a second copy,
+// which is better than losing mail.
+func (q *Queue) attemptContained(ctx context.Context, b store.QueueBatch) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		q.opts.Panics.Report(q.log, "queue delivery", v, "id", b.Message.ID, "domain", b.Domain)
+		q.retryAfterPanic(ctx, b)
+	}()
+	q.attempt(ctx, b)
+}
+
+// retryAfterPanic reschedules a batch whose attempt panicked. Without it
+// the recipients would stay leased to this process until the lease
+// expires (an hour) or the next start. A panic that comes back on every
+// attempt keeps the message queued, retried at the growing intervals,
+// until an operator drops it: a bounce built from an attempt that crashed
+// could say nothing true about the recipients.
+func (q *Queue) retryAfterPanic(ctx context.Context, b store.QueueBatch) {
+	now := q.opts.Now()
+	var outcomes []store.QueueOutcome
+	for _, r := range b.Message.Recipients {
+		outcomes = append(outcomes, store.QueueOutcome{
+			RecipientID: r.ID,
+			NextAttempt: now.Add(q.retryAfter(r.Attempts)),
+			LastError:   "internal error: the delivery attempt failed (see the server log); will retry",
+		})
+	}
+	if err := q.st.FinishQueued(context.WithoutCancel(ctx), q.owner, outcomes); err != nil {
+		q.log.Error("rescheduling after a failed delivery attempt failed; the recipients wait for their lease to expire", "id", b.Message.ID, "err", err)
+	}
+}
+
 // attempt sends one claimed batch and records what became of each
 // recipient. Bounces and delay warnings are made durable before the
 // recipients they report leave the queue.

@@ -24,6 +24,7 @@ import (
 	"mailroom/internal/address"
 	"mailroom/internal/delivery"
 	"mailroom/internal/mime"
+	"mailroom/internal/panics"
 	"mailroom/internal/remote"
 	"mailroom/internal/store"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// MaxFullReturn is the largest original a bounce carries whole (RET=FULL).
 	MaxFullReturn int64
 	Logger        *slog.Logger
+	// Panics counts the deliveries that ended in a panic (nil: none are
+	// counted, they are still logged and contained).
+	Panics *panics.Counter
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -258,7 +262,7 @@ func (q *Queue) Run(ctx context.Context) error {
 				defer wg.Done()
 				defer q.Wake() // its recipients' next attempt may be the earliest
 				defer func() { <-sem }()
-				q.attempt(q.sending, b)
+				q.attemptContained(q.sending, b)
 			}()
 		}
 		if len(batches) > 0 {

@@ -3,12 +3,14 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"mailroom/internal/delivery"
 	"mailroom/internal/dkim"
 	"mailroom/internal/mailtest"
+	"mailroom/internal/panics"
 	"mailroom/internal/remote"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
@@ -45,6 +48,11 @@ type rigOptions struct {
 	concurrency  int
 	quiet        bool // no logs (benchmarks)
 	manual       bool // the test calls start
+	// wrap, if set, wraps the real transport (to make it misbehave).
+	wrap func(Transport) Transport
+	// panics counts contained panics; logs also receives the log in JSON.
+	panics *panics.Counter
+	logs   io.Writer
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
@@ -92,13 +100,21 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.quiet {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if o.logs != nil {
+		logger = slog.New(slog.NewJSONHandler(io.MultiWriter(testWriter{t}, o.logs), nil))
+	}
+	var transport Transport = remote.New(remote.Config{
+		Hostname: "mail.example.test", DNSServers: []string{r.dns.Addr}, Port: r.port,
+		Timeouts: remote.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Mail: 5 * time.Second,
+			Rcpt: 5 * time.Second, Data: 5 * time.Second, DataBlock: 5 * time.Second, DataEnd: 5 * time.Second, DNS: time.Second},
+	})
+	if o.wrap != nil {
+		transport = o.wrap(transport)
+	}
 	r.q = New(Options{
-		Store: st,
-		Transport: remote.New(remote.Config{
-			Hostname: "mail.example.test", DNSServers: []string{r.dns.Addr}, Port: r.port,
-			Timeouts: remote.Timeouts{Connect: 2 * time.Second, Greeting: 5 * time.Second, Mail: 5 * time.Second,
-				Rcpt: 5 * time.Second, Data: 5 * time.Second, DataBlock: 5 * time.Second, DataEnd: 5 * time.Second, DNS: time.Second},
-		}),
+		Store:          st,
+		Transport:      transport,
+		Panics:         o.panics,
 		Signer:         NewKeySigner(keyDir),
 		Hostname:       "mail.example.test",
 		RetryIntervals: o.intervals,
@@ -494,5 +510,77 @@ func TestBounceIsStreamed(t *testing.T) {
 	// collections); buffered, it is twice the message or more.
 	if grew := int64(peak) - int64(base.HeapAlloc); grew > want {
 		t.Fatalf("bouncing a %d MiB message grew the heap by %d MiB at its peak", want>>20, grew>>20)
+	}
+}
+
+type transportFunc func(ctx context.Context, domain string, m remote.Message) []remote.Result
+
+func (f transportFunc) Deliver(ctx context.Context, domain string, m remote.Message) []remote.Result {
+	return f(ctx, domain, m)
+}
+
+// lockedBuffer collects log lines written by concurrent workers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A panic while delivering one message ends that delivery only: it is
+// logged with its stack and counted, the recipient is retried (and then
+// delivered, once), nothing bounces, and the worker pool goes on: with one
+// worker, a slot lost to the panic would leave later mail undelivered.
+// Before workers recovered, the panic ended the test binary.
+func TestPanicInDeliveryIsRetriedAndWorkersGoOn(t *testing.T) {
+	var pc panics.Counter
+	logs := &lockedBuffer{}
+	var panicked atomic.Bool
+	r := newRig(t, rigOptions{concurrency: 1, panics: &pc, logs: logs, wrap: func(real Transport) Transport {
+		return transportFunc(func(ctx context.Context, domain string, m remote.Message) []remote.Result {
+			if domain == "remote.test" && panicked.CompareAndSwap(false, true) {
+				panic("test panic delivering to " + domain)
+			}
+			return real.Deliver(ctx, domain, m)
+		})
+	}})
+	remoteMX := r.mx("remote.test", "127.0.0.2")
+	otherMX := r.mx("other.test", "127.0.0.3")
+	r.send("ann@example.test", nil, "bob@remote.test")
+	remoteMX.WaitFor(t, 1, 10*time.Second)
+	r.send("ann@example.test", nil, "dan@other.test")
+	otherMX.WaitFor(t, 1, 10*time.Second)
+	r.waitEmpty()
+	if !panicked.Load() || pc.Count() != 1 {
+		t.Fatalf("panicked %v, count %d; want one panic counted", panicked.Load(), pc.Count())
+	}
+	if n := remoteMX.Count("bob@remote.test"); n != 1 {
+		t.Fatalf("bob received %d copies, want 1", n)
+	}
+	if got := r.inbox(); len(got) != 0 {
+		t.Fatalf("a contained panic bounced: %q", got)
+	}
+	var rec map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var x map[string]any
+		if json.Unmarshal([]byte(line), &x) == nil && x["msg"] == panics.Msg {
+			rec = x
+		}
+	}
+	if rec == nil || rec["level"] != "ERROR" || rec["in"] != "queue delivery" || rec["domain"] != "remote.test" {
+		t.Fatalf("panic record %v", rec)
+	}
+	if stack, _ := rec["stack"].(string); !strings.Contains(stack, "queue_test.go") {
+		t.Fatalf("logged stack lacks the panicking frames:\n%s", stack)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/dkim"
+	"mailroom/internal/panics"
 	"mailroom/internal/remote"
 	"mailroom/internal/store"
 )
@@ -21,8 +22,9 @@ import (
 func DKIMDir(dataDir string) string { return filepath.Join(dataDir, "dkim") }
 
 // FromConfig builds the queue that serve runs, and that admin commands use
-// to bounce what they drop, from the configuration.
-func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger) (*Queue, error) {
+// to bounce what they drop, from the configuration. p counts the
+// deliveries that panicked (nil for admin commands, which deliver nothing).
+func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panics.Counter) (*Queue, error) {
 	q := cfg.Queue
 	rc := remote.Config{
 		Hostname:   cfg.Hostname,
@@ -57,6 +59,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger) (*Queue,
 		Concurrency:    q.Concurrency,
 		MaxFullReturn:  int64(cfg.SMTP.MaxMessageSize),
 		Logger:         logger,
+		Panics:         p,
 	}), nil
 }
 

@@ -24,14 +24,14 @@ func TestFromConfigRelayPassword(t *testing.T) {
 	cfg.Queue.Relay = "smtp.provider.example:587"
 	cfg.Queue.RelayUsername = "me"
 	cfg.Queue.RelayPasswordFile = filepath.Join(dir, "relay-password")
-	_, err = FromConfig(cfg, st, slog.New(slog.DiscardHandler))
+	_, err = FromConfig(cfg, st, slog.New(slog.DiscardHandler), nil)
 	if err == nil || !strings.Contains(err.Error(), "queue.relay_password_file") {
 		t.Fatalf("missing password file: %v", err)
 	}
 	if err := os.WriteFile(cfg.Queue.RelayPasswordFile, []byte("s3cret\r\nignored\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	q, err := FromConfig(cfg, st, slog.New(slog.DiscardHandler))
+	q, err := FromConfig(cfg, st, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package server wires Mailroom together: it opens the store, TLS and the
 // authenticator, starts a listener for every configured protocol, and shuts
-// everything down gracefully.
+// everything down gracefully. It is the top of the program: the protocols
+// get what they need through internal/listener, below them, and never
+// import this package.
 package server
 
 import (
@@ -19,55 +21,13 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
+	"mailroom/internal/panics"
 	"mailroom/internal/queue"
-	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/tlsconf"
 )
-
-// Deps is what every protocol gets.
-type Deps struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Store    store.Store
-	Auth     *auth.Authenticator
-	TLS      *tlsconf.Manager // nil without TLS
-	Delivery *delivery.Agent
-	Queue    *queue.Queue // the outbound queue Delivery hands remote recipients to
-	// Mailboxes is the mailbox service: the shared in-memory state of open
-	// mailboxes and the operations that change mail (IMAP sessions
-	// and webmail pages on one mailbox see one index).
-	Mailboxes *mailbox.Service
-}
-
-// TLSConfig returns the TLS configuration, or nil without TLS.
-func (d Deps) TLSConfig() *tls.Config {
-	if d.TLS == nil {
-		return nil
-	}
-	return d.TLS.TLSConfig()
-}
-
-// ConnLimiter is implemented by protocols that limit their connections:
-// a connection over the limits is passed to RejectConn and closed.
-type ConnLimiter interface {
-	ConnLimits() connlimit.Limits
-	RejectConn(c net.Conn, reason string)
-}
-
-// Protocol serves one listener's sessions.
-type Protocol interface {
-	// Serve accepts sessions on ln until it is closed.
-	Serve(ln net.Listener) error
-	// Shutdown stops accepting, lets sessions finish until ctx ends, then
-	// closes what is left.
-	Shutdown(ctx context.Context) error
-}
-
-// Factory builds a protocol for one listener. implicitTLS is true for the
-// listeners that start with a TLS handshake (465, 993, 995, 443).
-type Factory func(d Deps, implicitTLS bool) (Protocol, error)
 
 // Listener describes one configured listener.
 type Listener struct {
@@ -103,8 +63,8 @@ func Listeners(c config.Config) []Listener {
 
 // Server is a running Mailroom.
 type Server struct {
-	deps      Deps
-	factories map[string]Factory
+	deps      listener.Deps
+	factories map[string]listener.Factory
 	lock      *os.File
 
 	mu        sync.Mutex
@@ -118,7 +78,7 @@ type Server struct {
 type running struct {
 	l     Listener
 	ln    net.Listener
-	proto Protocol
+	proto listener.Protocol
 	done  chan error
 }
 
@@ -132,7 +92,7 @@ func StoreOptions(fn func(*sqlitestore.Options)) Option { return fn }
 // New opens the store and everything the protocols share. factories maps a
 // protocol name ("smtp", "imap" …) to its implementation; listeners of
 // protocols without one are not started.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory, opts ...Option) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]listener.Factory, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -167,13 +127,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		cacheTTL = -1 // "0s" in the config turns the cache off
 	}
 	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
-	q, err := queue.FromConfig(cfg, st, logger)
+	// One count of panics for the whole server: sessions of every
+	// protocol, queue workers and the mailbox index report to it.
+	pc := new(panics.Counter)
+	q, err := queue.FromConfig(cfg, st, logger, pc)
 	if err != nil {
 		st.Close()
 		lock.Close()
 		return nil, err
 	}
-	boxes := mailbox.NewService(st, logger.With("component", "mailbox"))
+	boxes := mailbox.NewService(st, logger.With("component", "mailbox"), pc)
 	agent := delivery.New(st, delivery.Config{
 		Mailboxes:     boxes,
 		PlusSeparator: cfg.SMTP.PlusSeparator,
@@ -184,8 +147,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	})
 	q.SetReturner(agent)
 	return &Server{
-		deps: Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Mailboxes: boxes},
+		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
+			Mailboxes: boxes, Panics: pc},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -207,7 +170,11 @@ func lockDataDir(dir string) (*os.File, error) {
 }
 
 // Deps returns the shared dependencies (for tests and the dev command).
-func (s *Server) Deps() Deps { return s.deps }
+func (s *Server) Deps() listener.Deps { return s.deps }
+
+// SetTestHooks installs hooks that tests use to act inside the protocols
+// (make a session panic). Call it before Start; production never does.
+func (s *Server) SetTestHooks(h *listener.TestHooks) { s.deps.Hooks = h }
 
 // Start opens every configured listener whose protocol exists. A listener
 // that cannot bind is an error: better to fail at start than to run half.
@@ -236,7 +203,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("listen.%s: %w", l.Key, err)
 		}
 		// Limits apply below TLS, so a refused client costs no handshake.
-		if cl, ok := proto.(ConnLimiter); ok {
+		if cl, ok := proto.(listener.ConnLimiter); ok {
 			reject := cl.RejectConn
 			if l.ImplicitTLS {
 				reject = func(net.Conn, string) {} // it expects a handshake, not text
@@ -314,7 +281,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Run starts the server and runs it until ctx ends (SIGINT/SIGTERM), then
 // shuts down within the configured shutdown_timeout.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]Factory, ready func(*Server)) error {
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, factories map[string]listener.Factory, ready func(*Server)) error {
 	s, err := New(ctx, cfg, logger, factories)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/store"
 )
 
@@ -87,8 +88,8 @@ func testConfig(t *testing.T) config.Config {
 
 func TestStartServesConfiguredProtocolsOnly(t *testing.T) {
 	cfg := testConfig(t)
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]Factory{
-		"imap": func(d Deps, implicitTLS bool) (Protocol, error) {
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
+		"imap": func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 			if d.Store == nil || d.Auth == nil || d.TLS == nil {
 				t.Error("protocol got incomplete dependencies")
 			}
@@ -144,8 +145,8 @@ func TestShutdownLetsSessionsFinish(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Listen.IMAPS = ""
 	echo := newEcho()
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]Factory{
-		"imap": func(Deps, bool) (Protocol, error) { return echo, nil },
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
+		"imap": func(listener.Deps, bool) (listener.Protocol, error) { return echo, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +198,8 @@ func TestShutdownTimeoutClosesStragglers(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Listen.IMAPS = ""
 	echo := newEcho()
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]Factory{
-		"imap": func(Deps, bool) (Protocol, error) { return echo, nil },
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
+		"imap": func(listener.Deps, bool) (listener.Protocol, error) { return echo, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -243,8 +244,8 @@ func TestBindFailureIsAnError(t *testing.T) {
 	defer busy.Close()
 	cfg := testConfig(t)
 	cfg.Listen = config.Listen{IMAP: busy.Addr().String()}
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]Factory{
-		"imap": func(Deps, bool) (Protocol, error) { return newEcho(), nil },
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
+		"imap": func(listener.Deps, bool) (listener.Protocol, error) { return newEcho(), nil },
 	})
 	if err != nil {
 		t.Fatal(err)

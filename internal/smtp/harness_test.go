@@ -20,6 +20,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -55,7 +56,7 @@ func newRig(t *testing.T, tweak func(*config.Config), opts ...server.Option) *ri
 	r := &rig{t: t}
 	r.log.w = &bytes.Buffer{}
 	logger := slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), cfg, logger, map[string]server.Factory{
+	srv, err := server.New(context.Background(), cfg, logger, map[string]listener.Factory{
 		"smtp": Factory(Inbound), "submission": Factory(Submission),
 	}, opts...)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,8 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/server"
+	"mailroom/internal/listener"
+	"mailroom/internal/panics"
 	"mailroom/internal/store"
 )
 
@@ -59,9 +61,11 @@ type Options struct {
 	Auth          *auth.Authenticator
 	Delivery      *delivery.Agent
 	Logger        *slog.Logger
+	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
+	Hooks         *listener.TestHooks // for tests (nil in production)
 }
 
-// Server is one SMTP listener. It implements server.Protocol.
+// Server is one SMTP listener. It implements listener.Protocol.
 type Server struct {
 	opts Options
 	log  *slog.Logger
@@ -90,14 +94,14 @@ func New(opts Options) *Server {
 	if !opts.ImplicitTLS {
 		gs.TLSConfig = opts.TLS // STARTTLS
 	}
-	gs.ErrorLog = log.New(slogWriter{s.log}, "", 0)
+	gs.ErrorLog = log.New(slogWriter{log: s.log, proto: opts.Mode.String(), panics: opts.Panics}, "", 0)
 	s.gs = gs
 	return s
 }
 
 // Factory builds the SMTP listener of the given mode for the server wiring.
-func Factory(mode Mode) server.Factory {
-	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+func Factory(mode Mode) listener.Factory {
+	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		return New(Options{
 			Mode:          mode,
 			Hostname:      d.Config.Hostname,
@@ -109,11 +113,13 @@ func Factory(mode Mode) server.Factory {
 			Auth:          d.Auth,
 			Delivery:      d.Delivery,
 			Logger:        d.Logger,
+			Panics:        d.Panics,
+			Hooks:         d.Hooks,
 		}), nil
 	}
 }
 
-// Serve implements server.Protocol.
+// Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
 	err := s.gs.Serve(&trackingListener{Listener: ln, srv: s})
 	if errors.Is(err, net.ErrClosed) {
@@ -122,7 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown implements server.Protocol: stop accepting, let transfers in
+// Shutdown implements listener.Protocol: stop accepting, let transfers in
 // progress finish until ctx is done, then close what is left. Sessions
 // waiting for a command are ended at once with 421 (go-smtp's timeout
 // reply): they have nothing in flight.
@@ -238,10 +244,28 @@ func (b backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 }
 
 // slogWriter routes go-smtp's error log into slog.
-type slogWriter struct{ log *slog.Logger }
+//
+// go-smtp contains a panic in a command (our session's methods included)
+// to its connection by itself: it recovers, answers 421 and closes that
+// connection, then logs "panic serving <remote>: <value>\n<stack>" here.
+// So there is nothing to wrap; such a line becomes our ERROR record with
+// the stack, and is counted. (Logout, which go-smtp calls outside its
+// recover, only cancels a context.)
+type slogWriter struct {
+	log    *slog.Logger
+	proto  string
+	panics *panics.Counter
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn(string(trimNewline(p)))
+	msg := string(trimNewline(p))
+	if rest, ok := strings.CutPrefix(msg, "panic serving "); ok {
+		head, stack, _ := strings.Cut(rest, "\n")
+		remote, value, _ := strings.Cut(head, ": ")
+		w.panics.ReportStack(w.log, w.proto+" session", value, []byte(stack), "proto", w.proto, "remote", remote)
+		return len(p), nil
+	}
+	w.log.Warn(msg)
 	return len(p), nil
 }
 

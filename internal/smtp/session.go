@@ -162,6 +162,9 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 
 // Mail implements gosmtp.Session.
 func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if h := s.srv.opts.Hooks; h != nil {
+		h.BeforeCommand(s.srv.opts.Mode.String(), s.conn.Conn().RemoteAddr().String(), "MAIL")
+	}
 	cfg := s.srv.opts.Config
 	if s.srv.opts.Mode == Submission {
 		if s.principal == nil {

@@ -39,6 +39,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	mrimap "mailroom/internal/imap"
+	"mailroom/internal/listener"
 	"mailroom/internal/pop3"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
@@ -270,7 +271,7 @@ func newProtoRig(t *testing.T) *protoRig {
 	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", IMAP: "127.0.0.1:0", POP3: "127.0.0.1:0"}
 	cfg.TLS.SelfSigned = true
 	cfg.Auth.AllowInsecure = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
 		"http": Factory(), "imap": mrimap.Factory(), "pop3": pop3.Factory()})
 	if err != nil {
 		t.Fatal(err)

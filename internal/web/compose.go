@@ -675,6 +675,7 @@ func (s *Server) stageOutgoing(ctx context.Context, m *outgoing, draft bool) (st
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer s.containPanic("web: writing a composed message", func() { pw.CloseWithError(errors.New("writing the message failed")) })
 		pw.CloseWithError(s.writeMessage(pw, m, draft))
 	}()
 	staged, err := s.opts.Store.Stage(ctx, pr)

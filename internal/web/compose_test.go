@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -34,7 +35,7 @@ func newRigWith(t testing.TB, configure func(*config.Config), opts ...server.Opt
 		Submission: ":587", Submissions: ":465"}
 	cfg.TLS.SelfSigned = true
 	configure(&cfg)
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{"http": Factory()}, opts...)
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

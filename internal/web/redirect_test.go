@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 )
 
@@ -22,7 +23,7 @@ func TestHTTPRedirectsToHTTPS(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", HTTPS: "127.0.0.1:18443", IMAPS: ":993", Submissions: ":465"}
 	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{"http": Factory()})
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,10 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/htmlmail"
+	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
+	"mailroom/internal/panics"
 	"mailroom/internal/queue"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
 	"mailroom/internal/tlsconf"
 )
@@ -50,13 +51,17 @@ type Options struct {
 	Redirect bool
 	// Sessions is shared by the HTTP and HTTPS listeners.
 	Sessions *Sessions
+	// Panics counts requests ended by a panic (nil: logged, not counted).
+	Panics *panics.Counter
+	// Hooks are for tests (nil in production).
+	Hooks *listener.TestHooks
 }
 
-// Factory returns the server.Factory for the http and https listeners.
+// Factory returns the listener.Factory for the http and https listeners.
 // Call it once: the listeners share the login sessions.
-func Factory() server.Factory {
+func Factory() listener.Factory {
 	sessions := NewSessions(12 * time.Hour)
-	return func(d server.Deps, implicitTLS bool) (server.Protocol, error) {
+	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		return New(Options{
 			Config:    d.Config,
 			Store:     d.Store,
@@ -69,11 +74,13 @@ func Factory() server.Factory {
 			Secure:    implicitTLS,
 			Redirect:  !implicitTLS && d.Config.Listen.HTTPS != "",
 			Sessions:  sessions,
+			Panics:    d.Panics,
+			Hooks:     d.Hooks,
 		})
 	}
 }
 
-// Server is one web listener. It implements server.Protocol.
+// Server is one web listener. It implements listener.Protocol.
 type Server struct {
 	opts  Options
 	log   *slog.Logger
@@ -111,7 +118,7 @@ func New(opts Options) (*Server, error) {
 		h = opts.TLS.HTTPHandler(h) // ACME http-01 challenges on port 80
 	}
 	s.http = &http.Server{
-		Handler:           securityHeaders(h),
+		Handler:           listener.RecoverHTTP("http", s.log, opts.Panics, listener.Hooked("http", opts.Hooks, securityHeaders(h))),
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -155,7 +162,7 @@ func clientServer(c config.Config) autoconfig.Server {
 	return srv
 }
 
-// Serve implements server.Protocol.
+// Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -163,7 +170,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown implements server.Protocol: idle connections close at once,
+// Shutdown implements listener.Protocol: idle connections close at once,
 // requests in progress finish (live-update streams end).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.opts.Sessions.closeStreams()
@@ -220,3 +227,15 @@ func securityHeaders(next http.Handler) http.Handler {
 // is shown in sandboxed frames whose srcdoc inherits it.
 const defaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"frame-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'self'"
+
+// containPanic, deferred directly by a goroutine a request starts beside
+// its own (the message writer of compose), contains a panic there: it is
+// logged and counted, and undo lets the request fail instead of waiting
+// for that goroutine forever. A panic in the request's own goroutine is
+// contained by listener.RecoverHTTP.
+func (s *Server) containPanic(what string, undo func()) {
+	if v := recover(); v != nil {
+		s.opts.Panics.Report(s.log, what, v)
+		undo()
+	}
+}

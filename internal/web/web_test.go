@@ -16,6 +16,7 @@ import (
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
+	"mailroom/internal/listener"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -41,7 +42,7 @@ func newRig(t testing.TB) *rig {
 	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
 		Submission: ":587", Submissions: ":465"}
 	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]server.Factory{"http": Factory()})
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()})
 	if err != nil {
 		t.Fatal(err)
 	}

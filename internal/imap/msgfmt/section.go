@@ -1,6 +1,8 @@
 package msgfmt
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 
 	"mailroom/internal/imap/wire"
@@ -106,6 +108,19 @@ func WriteSection(e *wire.Encoder, msg *mime.Message, body store.Body, sec *wire
 	if sec != nil && sec.Specifier == "HEADER.FIELDS" {
 		open := func() io.Reader {
 			return newFieldFilter(sectionReader(body, r, nuls), sec.Fields, sec.Not)
+		}
+		if r.Len() <= chunkSize {
+			// A header that fits one chunk is filtered once, into memory,
+			// rather than once to measure and once to write: clients ask
+			// for a few fields of every message in a list.
+			buf := chunkPool.Get().(*[]byte)
+			defer chunkPool.Put(buf)
+			n, err := io.ReadFull(open(), (*buf)[:chunkSize])
+			if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+				return fmt.Errorf("msgfmt: read message: %w", err)
+			}
+			off, k := window(int64(n), partial)
+			return e.WriteLiteralFrom(k, bytes.NewReader((*buf)[off:off+k]), false)
 		}
 		size, _, err := measure(open(), nil)
 		if err != nil {

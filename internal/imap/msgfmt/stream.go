@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"mailroom/internal/imap/wire"
 )
@@ -12,6 +13,9 @@ import (
 // chunkSize is the read size of the streaming passes: large enough for few
 // store reads, small enough to be the whole per-request memory.
 const chunkSize = 32 << 10
+
+// chunkPool recycles chunk buffers between responses.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // measure reads r to the end and returns the number of octets and whether
 // a NUL octet lies in the window a partial selects (all of it without a
@@ -23,7 +27,9 @@ func measure(r io.Reader, partial *wire.Partial) (size int64, nul bool, err erro
 		lo = int64(partial.Offset)
 		hi = lo + int64(partial.Count)
 	}
-	buf := make([]byte, chunkSize)
+	pbuf := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(pbuf)
+	buf := *pbuf
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 && !nul {

@@ -79,6 +79,9 @@ type node struct {
 	// needle is the folded search string of a content leaf.
 	needle []byte
 	field  []byte // opHeader: the field name
+	// addr: opHeader of FROM, TO, CC or BCC, which match the addresses
+	// (the envelope's field, RFC 3501 6.4.4) as well as the header text.
+	addr bool
 	// leaf numbers the content leaf, an index into the per-Match results.
 	leaf int
 	kids []*node
@@ -211,7 +214,13 @@ func (cp *compiler) compile(k *Key, depth int) (*node, error) {
 		return cp.internalDate(k)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
 		return &node{op: opSent, cost: costStructure, rel: relOf(k.Op), day: dayOf(k.Date.UTC())}, nil
-	case "BCC", "CC", "FROM", "SUBJECT", "TO":
+	case "BCC", "CC", "FROM", "TO":
+		n, err := cp.header(k.Op, k.Value)
+		if err == nil {
+			n.addr = true
+		}
+		return n, err
+	case "SUBJECT":
 		return cp.header(k.Op, k.Value)
 	case "HEADER":
 		return cp.header(k.Field, k.Value)

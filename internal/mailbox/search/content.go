@@ -25,6 +25,7 @@ type textScanner struct {
 	dec     mime.TransferReader
 	chunk   []byte
 	folded  []byte
+	addr    []byte // addressesContain's buffer (folded is in use meanwhile)
 }
 
 // headerPass answers every header leaf (opHeader, and the header half of
@@ -74,6 +75,9 @@ func (st *matchState) headerPass() error {
 			default:
 				fold()
 				found = bytes.Contains(folded[off:], n.needle)
+				if !found && n.addr {
+					found = ts.addressesContain(value, n.needle)
+				}
 			}
 			if found {
 				ts.hit[n.leaf] = true
@@ -82,6 +86,27 @@ func (st *matchState) headerPass() error {
 		}
 		return left > 0
 	})
+}
+
+// addressesContain reports whether the addresses of an address field,
+// written "Name <mailbox@host>" with comments and folding whitespace
+// gone, contain needle: FROM user@example.org finds
+// "<user (comment)@ example.org>" (RFC 3501 6.4.4: the envelope's field).
+func (ts *textScanner) addressesContain(value, needle []byte) bool {
+	for _, a := range mime.ParseAddressList(string(value)) {
+		if a.GroupStart || a.GroupEnd {
+			continue
+		}
+		s := a.Mailbox + "@" + a.Host
+		if a.DecodedName != "" {
+			s = a.DecodedName + " <" + s + ">"
+		}
+		ts.addr = foldString(ts.addr[:0], s)
+		if bytes.Contains(ts.addr, needle) {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyPass answers every body leaf (opBody, and the body half of opText

@@ -177,9 +177,11 @@ func (s *Store) Deliver(ctx context.Context, msg store.Staged, targets []store.T
 		inline = m.inline
 	}
 	err := s.writeSync(ctx, syncDir, func(tx *txn) error {
+		// A content row is written once: updating its reference count later
+		// rewrites the whole row, inline body included.
 		cid := contentID
 		if cid == 0 {
-			if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, 0)", m.ref, inline, m.size, m.encoded); err != nil {
+			if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, ?)", m.ref, inline, m.size, m.encoded, len(targets)); err != nil {
 				return err
 			}
 			cid = tx.conn.LastInsertRowID()
@@ -209,8 +211,10 @@ func (s *Store) Deliver(ctx context.Context, msg store.Staged, targets []store.T
 			}
 			out[i] = store.Delivered{MailboxID: mb.ID, UIDValidity: mb.UIDValidity, UID: meta.UID, ModSeq: meta.ModSeq, ID: meta.ID}
 		}
-		if err := tx.exec("UPDATE contents SET refs = refs + ? WHERE id = ?", len(targets), cid); err != nil {
-			return err
+		if contentID != 0 {
+			if err := tx.exec("UPDATE contents SET refs = refs + ? WHERE id = ?", len(targets), cid); err != nil {
+				return err
+			}
 		}
 		newContent = cid
 		return nil
@@ -282,14 +286,19 @@ func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix [
 func (tx *txn) releaseContent(contentID int64) error {
 	var refs int64 = -1
 	var blob string
-	if err := tx.query("UPDATE contents SET refs = refs - 1 WHERE id = ? RETURNING refs, blob", func(st *sqlite.Stmt) error {
+	if err := tx.query("SELECT refs, blob FROM contents WHERE id = ?", func(st *sqlite.Stmt) error {
 		refs, blob = st.ColumnInt64(0), st.ColumnText(1)
 		return nil
 	}, contentID); err != nil {
 		return err
 	}
-	if refs > 0 || refs == -1 {
+	switch {
+	case refs == -1:
 		return nil
+	case refs > 1:
+		// Other copies remain. (The last reference deletes the row without
+		// updating it first: an update rewrites the whole row.)
+		return tx.exec("UPDATE contents SET refs = refs - 1 WHERE id = ?", contentID)
 	}
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
 		return err

@@ -263,7 +263,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 	}
 	uids := sortedUIDs(upd.UIDs)
 	var res store.FlagResult
-	err = s.write(ctx, func(tx *txn) error {
+	err = s.writeLazy(ctx, func(tx *txn) error {
 		res = store.FlagResult{}
 		mb, err := tx.mailboxByID(mailboxID)
 		if err != nil {
@@ -408,7 +408,7 @@ func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dst
 func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
 	uids = sortedUIDs(uids)
 	var res store.CopyResult
-	err := s.write(ctx, func(tx *txn) error {
+	err := s.writeLazy(ctx, func(tx *txn) error {
 		src, err := tx.mailboxByID(srcID)
 		if err != nil {
 			return err

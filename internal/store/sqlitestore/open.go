@@ -68,6 +68,7 @@ type Store struct {
 	writeq     chan *writeReq
 	writerDone chan struct{}
 	wconn      *sqlite.Conn
+	syncFull   bool // wconn's synchronous level is FULL (the writer's; see setSyncFull)
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -133,6 +134,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		writeq:     make(chan *writeReq, 256),
 		writerDone: make(chan struct{}),
 		wconn:      wconn,
+		syncFull:   true, // prepareConn's level
 		closed:     make(chan struct{}),
 	}
 	bg, stop := context.WithCancel(context.Background())

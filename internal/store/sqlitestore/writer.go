@@ -29,8 +29,11 @@ const (
 type writeReq struct {
 	fn      func(tx *txn) error
 	syncDir string // blob directory to fsync before the commit, if any
-	state   atomic.Int32
-	done    chan error
+	// lazy: the change acknowledges no message, so its commit need not be
+	// fsynced on its own (see writeLazy).
+	lazy  bool
+	state atomic.Int32
+	done  chan error
 }
 
 // changelog kinds, for other processes reading the log.
@@ -80,11 +83,27 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 // writeSync is write, with the blob directory syncDir fsynced before the
 // commit. A full disk's error is store.ErrInsufficientStorage.
 func (s *Store) writeSync(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
-	return storageFull(s.queueWrite(ctx, syncDir, fn))
+	return storageFull(s.queueWrite(ctx, &writeReq{fn: fn, syncDir: syncDir}))
 }
 
-func (s *Store) queueWrite(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
-	r := &writeReq{fn: fn, syncDir: syncDir, done: make(chan error, 1)}
+// writeLazy is write for changes that acknowledge no message and free no
+// body: flags, copies and moves. A batch of only such changes is not
+// fsynced by itself (synchronous=NORMAL for that commit): a power loss may
+// undo the last of them, never anything before a commit that was fsynced,
+// because the WAL is written in order and a sync covers everything before
+// it. So a message acknowledged to a client (SMTP 250, APPEND OK: always a
+// full sync) is never lost, and what a power loss can undo is a suffix of
+// flag changes, copies and moves, consistent as a whole: a moved message
+// is back in its old mailbox, never in neither. This is Dovecot's
+// mail_fsync=optimized trade, and it takes the fsync off STORE and off
+// FETCH setting \Seen. Expunges stay fully synced: the bodies they free
+// are removed right after the commit.
+func (s *Store) writeLazy(ctx context.Context, fn func(tx *txn) error) error {
+	return storageFull(s.queueWrite(ctx, &writeReq{fn: fn, lazy: true}))
+}
+
+func (s *Store) queueWrite(ctx context.Context, r *writeReq) error {
+	r.done = make(chan error, 1)
 	select {
 	case <-s.closed:
 		return store.ErrClosed
@@ -147,6 +166,23 @@ func (s *Store) writer() {
 	}
 }
 
+// setSyncFull sets the write connection's synchronous level for the
+// coming commit: FULL (the commit is fsynced) or NORMAL (see writeLazy).
+func (s *Store) setSyncFull(full bool) error {
+	if full == s.syncFull {
+		return nil
+	}
+	level := "NORMAL"
+	if full {
+		level = "FULL"
+	}
+	if err := sqlitex.ExecuteTransient(s.wconn, "PRAGMA synchronous = "+level, nil); err != nil {
+		return err
+	}
+	s.syncFull = full
+	return nil
+}
+
 // runBatch commits a batch and reports each request's outcome. It returns
 // the bodies whose files it removed.
 func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
@@ -175,6 +211,17 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 	}
 
 	conn := s.wconn
+	full := false
+	for _, r := range live {
+		full = full || !r.lazy
+	}
+	if err := s.setSyncFull(full); err != nil {
+		err = fmt.Errorf("store: set the sync level: %w", err)
+		for _, r := range live {
+			r.done <- err
+		}
+		return trashDone
+	}
 	results := make([]error, len(live))
 	var events []store.Event
 	var trash []string

@@ -1,17 +1,28 @@
-package server
+package listener
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"mailroom/internal/panics"
 )
 
 // Sessions runs the accept loop of a line protocol (POP3, IMAP) and tracks
 // its live connections, so that a graceful shutdown can end at once the
 // ones waiting for the client and let the others finish their command.
+//
+// A panic in a session ends that session only: its connection is closed,
+// the panic is logged with its stack and counted, and the accept loop and
+// every other session go on.
 type Sessions struct {
+	proto  string
+	log    *slog.Logger
+	panics *panics.Counter
+
 	mu      sync.Mutex
 	live    map[*Session]struct{}
 	closing bool
@@ -25,8 +36,15 @@ type Session struct {
 	idle bool     // waiting for the client (guarded by set.mu)
 }
 
+// NewSessions returns the session set of one listener of proto ("imap"),
+// reporting panics to log and p.
+func NewSessions(proto string, log *slog.Logger, p *panics.Counter) *Sessions {
+	return &Sessions{proto: proto, log: log, panics: p}
+}
+
 // Serve accepts connections on ln and runs handle for each in its own
-// goroutine until ln is closed. handle owns the connection and must close it.
+// goroutine until ln is closed. handle owns the connection and must close
+// it; if handle panics, Serve closes it.
 func (ss *Sessions) Serve(ln net.Listener, handle func(c net.Conn, t *Session)) error {
 	for {
 		c, err := ln.Accept()
@@ -49,9 +67,23 @@ func (ss *Sessions) Serve(ln net.Listener, handle func(c net.Conn, t *Session)) 
 		go func() {
 			defer ss.wg.Done()
 			defer ss.remove(t)
+			defer ss.contain(c)
 			handle(c, t)
 		}()
 	}
+}
+
+// contain, deferred by a session's goroutine, contains a panic to that
+// session. The session's own deferred cleanups (unselect, lock release,
+// Close) have run by now; closing again makes sure the client is not left
+// waiting on a connection nobody reads.
+func (ss *Sessions) contain(c net.Conn) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.Close()
+	ss.panics.Report(ss.log, ss.proto+" session", v, "proto", ss.proto, "remote", c.RemoteAddr().String())
 }
 
 func (ss *Sessions) add(c net.Conn) *Session {

@@ -1,0 +1,95 @@
+package imap
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"mailroom/internal/config"
+)
+
+// imaptestSummary is imaptest's last-but-two line after a scripted run:
+// "71 test groups: 0 failed, 0 skipped due to missing capabilities".
+var imaptestSummary = regexp.MustCompile(`(?m)^(\d+) test groups: (\d+) failed, (\d+) skipped`)
+
+// TestImaptestCompliance runs Dovecot's imaptest scripted compliance suite
+// (third_party/imaptest, built by scripts/build-imaptest.sh) against a real
+// server on loopback. MAILROOM_IMAPTEST names the binary (make test sets
+// it); the test groups are the tests directory beside it. Any failed or
+// skipped group, or any "Error:" line, fails the test.
+func TestImaptestCompliance(t *testing.T) {
+	bin := os.Getenv("MAILROOM_IMAPTEST")
+	if bin == "" {
+		t.Skip("MAILROOM_IMAPTEST is unset (make test builds imaptest into bin/imaptest and sets it)")
+	}
+	tests := filepath.Join(filepath.Dir(bin), "tests")
+	if _, err := os.Stat(tests); err != nil {
+		t.Fatalf("imaptest's test groups: %v", err)
+	}
+	// imaptest logs in with LOGIN on the plaintext port.
+	r := startRig(t, t.TempDir(), func(c *config.Config) { c.Auth.AllowInsecure = true })
+	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	r.account("imaptest@example.test")
+	host, port, err := net.SplitHostPort(r.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "host="+host, "port="+port,
+		"user=imaptest@example.test", "pass="+password, "test="+tests)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput() // exits non-zero when a group fails
+	if ctx.Err() != nil {
+		t.Fatalf("imaptest timed out; output:\n%s", out)
+	}
+	m := imaptestSummary.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("imaptest printed no summary (%v); output:\n%s", err, out)
+	}
+	if string(m[2]) != "0" || string(m[3]) != "0" {
+		t.Errorf("imaptest: %s", m[0])
+	} else {
+		t.Logf("imaptest: %s", m[0])
+	}
+	for _, f := range imaptestFailures(string(out)) {
+		t.Errorf("%s", f)
+	}
+}
+
+// imaptestFailures splits imaptest's output into its reports: each
+// "*** Test GROUP command N/M" block and each "Error:" line.
+func imaptestFailures(out string) []string {
+	var reports []string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			reports = append(reports, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, "*** Test "):
+			flush()
+			cur = []string{l}
+		case strings.HasPrefix(l, "Error: "):
+			flush()
+			reports = append(reports, l)
+		case cur != nil && strings.HasPrefix(l, " "):
+			cur = append(cur, l)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return reports
+}
