@@ -12,9 +12,10 @@ import (
 	"golang.org/x/net/html/atom"
 	htmlcharset "golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
+
+	"mailroom/internal/mime"
 )
 
 // MaxInputSize bounds the raw (undecoded) HTML Sanitize accepts. HTML parts
@@ -155,13 +156,18 @@ func (s *Sanitizer) Sanitize(r io.Reader, charset string, opts Options) (Result,
 }
 
 // decode converts raw to UTF-8. A BOM overrides the label, as in browsers.
-// An empty or unknown label is not an error: mail is full of bogus charset
-// names, and showing the message with a sniffed charset beats not showing it.
+// The label means what it means for every other part (the server's one
+// charset table, in package mime). An empty or unknown label is not an
+// error: mail is full of bogus charset names, and showing the message with
+// a sniffed charset (a <meta> or the bytes) beats not showing it.
 func decode(raw []byte, label string) (string, error) {
 	var enc encoding.Encoding
 	if label = strings.TrimSpace(label); label != "" {
-		if e, err := htmlindex.Get(label); err == nil {
+		if e, known := mime.LookupCharset(label); known {
 			enc = e
+			if enc == nil {
+				enc = unicode.UTF8
+			}
 		}
 	}
 	if enc == nil {

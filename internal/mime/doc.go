@@ -46,4 +46,13 @@
 // kept for parsing. When one is hit the scan goes on (offsets stay exact),
 // the affected part becomes a leaf or the remaining input becomes body text
 // of the current part, and the Truncated flag is set.
+//
+// # Decoding content
+//
+// The package is also the server's one content decoder, so that a part
+// reads the same whichever protocol asks: TransferReader and AppendDecoded
+// undo Content-Transfer-Encodings (transfer.go), LookupCharset and
+// CharsetReader convert charsets to UTF-8 (charset.go). IMAP BINARY, SEARCH,
+// the webmail, HTML sanitising, the preview, RFC 2047 words and RFC 2231
+// parameters all use them; none has a decoder of its own.
 package mime

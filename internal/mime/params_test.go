@@ -68,6 +68,18 @@ func TestDecodeHeader(t *testing.T) {
 		"=?utf-8?q?=FF?=":                        "\uFFFD",
 		"raw \xff":                               "raw \uFFFD",
 		"=?utf-8?q?a?==?utf-8?q?b?=":             "ab",
+		// Words decode as bodies do: ISO-8859-1 is Windows-1252 (the
+		// standard library's word decoder made 0x80 a C1 control), a
+		// missing padding and a malformed Q escape are tolerated (it kept
+		// such words encoded).
+		"=?iso-8859-1?q?=80_K=F6ln?=": "€ Köln",
+		"=?utf-8?B?SGVsbG8?=":         "Hello",
+		"=?utf-8?q?a_b_?=":            "a b ",
+		"=?utf-8?q?=5F_?=":            "_ ",
+		"=?utf-8?q?bad=ZZ?=":          "bad=ZZ",
+		"=?utf-8?q??=":                "",
+		"=?us-ascii?q?=E9?=":          "\uFFFD",
+		"=?x-no-such?b?SGk=?= x":      "=?x-no-such?b?SGk=?= x",
 	}
 	for in, want := range tests {
 		if got := DecodeHeader(in); got != want {

@@ -46,17 +46,32 @@ func (c *capture) text(max int) string {
 		return ""
 	}
 	for n := 2 << 10; n < len(c.buf); n *= 2 {
-		t := c.decode(c.buf[:n])
+		t := c.decode(c.cutPrefix(c.buf[:n]))
 		if utf8.RuneCountInString(collapse(t, max+previewMargin)) >= max+previewMargin {
 			return collapse(t, max)
 		}
 	}
+	if len(c.buf) >= previewCapture {
+		return collapse(c.decode(c.cutPrefix(c.buf)), max)
+	}
 	return collapse(c.decode(c.buf), max)
+}
+
+// cutPrefix trims a prefix of a body of what its cut may have broken. The
+// transfer decoder takes the end of its input for the end of the part,
+// where a quoted-printable escape cut in two ("=4") is content; in a
+// prefix it is half an escape, to drop. (A cut base64 quantum decodes to
+// exact octets, and a cut multi-byte character is the margin's business.)
+func (c *capture) cutPrefix(raw []byte) []byte {
+	if n := len(raw); c.part.Encoding == "quoted-printable" && n >= 2 && raw[n-2] == '=' && isHex(raw[n-1]) {
+		return raw[:n-2]
+	}
+	return raw
 }
 
 // decode undoes the transfer encoding, the charset and HTML of raw.
 func (c *capture) decode(raw []byte) string {
-	b := decodeTransfer(c.part.Encoding, raw)
+	b := AppendDecoded(nil, raw, c.part.Encoding)
 	cs, _ := c.part.Param("charset")
 	b, _ = toUTF8(cs, b)
 	if c.part.Subtype == "html" {

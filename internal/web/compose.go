@@ -23,8 +23,6 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/transform"
 
 	"mailroom/internal/delivery"
 	mrmime "mailroom/internal/mime"
@@ -832,15 +830,13 @@ func writeCarried(mw *mail.Writer, body store.Body, p *mrmime.Part) error {
 	switch {
 	case p.Type == "text":
 		params = map[string]string{"charset": "utf-8"}
-		if cs := strings.ToLower(param(p.Params, "charset")); cs != "" && cs != "utf-8" && cs != "us-ascii" {
-			if enc, err := htmlindex.Get(cs); err == nil {
-				r = transform.NewReader(r, enc.NewDecoder())
-			} else {
-				// Bytes in a charset nobody here can read stay bytes:
-				// labelled UTF-8 they would be garbled.
-				p = &mrmime.Part{Type: "application", Subtype: "octet-stream", Filename: p.Filename, ID: p.ID}
-				params = nil
-			}
+		if cs := param(p.Params, "charset"); mrmime.KnownCharset(cs) {
+			r = mrmime.CharsetReader(cs, r)
+		} else {
+			// Bytes in a charset nobody here can read stay bytes:
+			// labelled UTF-8 they would be garbled.
+			p = &mrmime.Part{Type: "application", Subtype: "octet-stream", Filename: p.Filename, ID: p.ID}
+			params = nil
 		}
 	case p.Type == "message" && (p.Encoding == "7bit" || p.Encoding == "8bit"):
 		ah.Set("Content-Transfer-Encoding", p.Encoding)

@@ -1,15 +1,9 @@
 package web
 
 import (
-	"bufio"
-	"encoding/base64"
 	"io"
-	"mime/quotedprintable"
 	"strconv"
 	"strings"
-
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/transform"
 
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
@@ -20,48 +14,16 @@ import (
 const maxShownText = 4 << 20
 
 // partReader returns the decoded content of a part (transfer encoding
-// undone), streamed from the stored body.
+// undone), streamed from the stored body. An unknown transfer encoding is
+// offered as it is stored.
 func partReader(body store.Body, p *mime.Part) io.Reader {
-	raw := io.NewSectionReader(body, p.BodyStart, p.End-p.BodyStart)
-	switch p.Encoding {
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &base64Cleaner{r: bufio.NewReader(raw)})
-	case "quoted-printable":
-		return quotedprintable.NewReader(raw)
-	}
-	return raw
+	return mime.NewTransferReader(io.NewSectionReader(body, p.BodyStart, p.End-p.BodyStart), p.Encoding)
 }
 
-// base64Cleaner drops what is not base64 (line ends, stray spaces) so that
-// the standard decoder reads mail's 76-column lines.
-type base64Cleaner struct{ r *bufio.Reader }
-
-func (c *base64Cleaner) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		b, err := c.r.ReadByte()
-		if err != nil {
-			if n > 0 {
-				return n, nil
-			}
-			return 0, err
-		}
-		if b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '=' {
-			p[n] = b
-			n++
-		}
-	}
-	return n, nil
-}
-
-// partText returns a text part as UTF-8, its charset converted.
+// partText returns a text part as UTF-8, its charset converted; text in an
+// unknown charset is shown as UTF-8, bytes that are not replaced.
 func partText(body store.Body, p *mime.Part) (string, bool) {
-	r := partReader(body, p)
-	if cs := strings.ToLower(param(p.Params, "charset")); cs != "" && cs != "utf-8" && cs != "us-ascii" {
-		if enc, err := htmlindex.Get(cs); err == nil {
-			r = transform.NewReader(r, enc.NewDecoder())
-		}
-	}
+	r := mime.CharsetReader(param(p.Params, "charset"), partReader(body, p))
 	data, err := io.ReadAll(io.LimitReader(r, maxShownText+1))
 	if err != nil && len(data) == 0 {
 		return "", false

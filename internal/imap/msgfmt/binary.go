@@ -37,12 +37,11 @@ func binarySection(msg *mime.Message, sec *wire.Section) (r Range, enc string, f
 		// Composite types admit only identity encodings (RFC 2045 6.4).
 		r = Range{p.BodyStart, p.End}
 	default:
-		dec, ok := newDecoder(p.Encoding)
-		if !ok {
+		if !mime.KnownTransferEncoding(p.Encoding) {
 			return Range{}, "", false, ErrUnknownCTE
 		}
 		r = Range{p.BodyStart, p.End}
-		if dec != nil {
+		if !mime.IdentityEncoding(p.Encoding) {
 			enc = p.Encoding
 		}
 	}
@@ -59,14 +58,10 @@ func CheckBinary(msg *mime.Message, sec *wire.Section) error {
 }
 
 // decodedReader returns a reader of range r of body with encoding enc
-// undone; each call starts afresh, for the counting and the sending pass.
+// undone; each call starts afresh, for the counting and the sending pass,
+// which agree as the decoder is deterministic.
 func decodedReader(body store.Body, r Range, enc string) io.Reader {
-	src := io.NewSectionReader(body, r.Start, r.Len())
-	dec, _ := newDecoder(enc)
-	if dec == nil {
-		return src
-	}
-	return newDecodingReader(src, dec)
+	return mime.NewTransferReader(io.NewSectionReader(body, r.Start, r.Len()), enc)
 }
 
 // WriteBinary writes BINARY[section]<partial> (RFC 3516): the part's

@@ -75,7 +75,8 @@
 //   - NUL octets in BODY[...] data (which a literal cannot carry) are sent
 //     as 0x80, as Dovecot does; the size stays as announced in RFC822.SIZE.
 //     BINARY sends them as they are, in a literal8.
-//   - BINARY decodes base64 and quoted-printable leniently: characters
+//   - BINARY decodes base64 and quoted-printable with package mime's
+//     decoder, the one SEARCH and the webmail use, leniently: characters
 //     outside the base64 alphabet are skipped, a trailing partial quantum is
 //     decoded as far as it goes, malformed quoted-printable escapes are kept
 //     as they are, and trailing whitespace is removed from quoted-printable

@@ -2,10 +2,12 @@ package msgfmt
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"mailroom/internal/connbuf"
@@ -164,4 +166,17 @@ func allPaths(msg *mime.Message, limit int) [][]int {
 	}
 	walk(nil)
 	return paths
+}
+
+// b64Lines encodes data in base64 with lines of width characters.
+func b64Lines(data []byte, width int) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(enc) > width {
+		b.WriteString(enc[:width])
+		b.WriteString("\r\n")
+		enc = enc[width:]
+	}
+	b.WriteString(enc)
+	return b.String()
 }

@@ -11,8 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message/charset"
-
+	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -118,7 +117,7 @@ type compiler struct {
 // ordered by cost. key is not retained (its sets may live in the wire
 // decoder's arena).
 func Compile(key *Key, c Context) (*Matcher, error) {
-	if !charsetOK(c.Charset) {
+	if !mime.KnownCharset(c.Charset) {
 		return nil, fmt.Errorf("%w: %q", ErrBadCharset, c.Charset)
 	}
 	cp := &compiler{c: c, loc: c.Loc, m: &Matcher{}}
@@ -360,11 +359,12 @@ func (cp *compiler) text(k *Key) (*node, error) {
 // needle converts a search string from the command's charset to UTF-8
 // and folds it.
 func (cp *compiler) needle(s string) ([]byte, error) {
-	if !isUTF8Charset(cp.c.Charset) {
-		r, err := charset.Reader(strings.ToLower(strings.TrimSpace(cp.c.Charset)), strings.NewReader(s))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %q", ErrBadCharset, cp.c.Charset)
-		}
+	enc, known := mime.LookupCharset(cp.c.Charset)
+	if !known {
+		return nil, fmt.Errorf("%w: %q", ErrBadCharset, cp.c.Charset)
+	}
+	if enc != nil {
+		r := enc.NewDecoder().Reader(strings.NewReader(s))
 		// A charset conversion grows text at most fourfold (one byte to
 		// a four-byte rune); the limit only fences a broken decoder.
 		b, err := io.ReadAll(io.LimitReader(r, int64(4*len(s)+16)))
@@ -377,15 +377,6 @@ func (cp *compiler) needle(s string) ([]byte, error) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return foldString(nil, s), nil
-}
-
-// charsetOK reports whether strings in cs can be converted.
-func charsetOK(cs string) bool {
-	if isUTF8Charset(cs) {
-		return true
-	}
-	_, err := charset.Reader(strings.ToLower(strings.TrimSpace(cs)), strings.NewReader(""))
-	return err == nil
 }
 
 // validObjectID checks RFC 8474 objectid = 1*255(ALPHA / DIGIT / "_" / "-").

@@ -22,7 +22,7 @@ type textScanner struct {
 	owners  []*node
 	ns      needleSet
 	fields  fieldReader
-	dec     decodeReader
+	dec     mime.TransferReader
 	chunk   []byte
 	folded  []byte
 	addr    []byte // addressesContain's buffer (folded is in use meanwhile)
@@ -172,17 +172,11 @@ func (ts *textScanner) headerText(ns *needleSet, r io.Reader) error {
 // to UTF-8, in chunks.
 func (ts *textScanner) partText(ns *needleSet, p *mime.Part, body store.Body) error {
 	src := &ioErrReader{r: section(body, p.BodyStart, p.End)}
-	var r io.Reader = src
-	switch p.Encoding {
-	case "base64":
-		ts.dec.reset(src, &base64Decoder{})
-		r = &ts.dec
-	case "quoted-printable":
-		ts.dec.reset(src, &qpDecoder{})
-		r = &ts.dec
-	}
+	// An unknown transfer encoding is searched as it is, and text in an
+	// unknown charset as bytes: ASCII still matches.
+	ts.dec.Reset(src, p.Encoding)
 	cs, _ := p.Param("charset")
-	r = charsetReader(cs, r)
+	r := mime.CharsetReader(cs, &ts.dec)
 	if ts.chunk == nil {
 		ts.chunk = make([]byte, chunkSize)
 	}

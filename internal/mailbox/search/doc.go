@@ -30,7 +30,7 @@
 //
 // BODY matches the text/* leaf parts of the message, transfer-decoded
 // (base64, quoted-printable) and converted from the part's charset to
-// UTF-8, and the header fields of attached messages (message/rfc822),
+// UTF-8 by package mime, as every protocol reads them, and the header fields of attached messages (message/rfc822),
 // which are body text of the outer message. Other media types are skipped,
 // as RFC 3501 allows. text/html is searched as it is, markup included. A
 // match never spans two parts or two header fields; line breaks inside a

@@ -43,8 +43,8 @@ type Context struct {
 	// BEFORE, ON, SINCE and the SAVED* keys; nil means UTC.
 	Loc *time.Location
 	// Charset is the SEARCH CHARSET argument ("" when absent). US-ASCII
-	// and UTF-8 always work; other charsets known to go-message are
-	// converted; the rest fail with ErrBadCharset.
+	// and UTF-8 always work; other charsets that mime.KnownCharset knows
+	// are converted; the rest fail with ErrBadCharset.
 	Charset string
 }
 
