@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"mailroom/internal/mailbox"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
