@@ -336,7 +336,7 @@ func applyFlags(flags store.Flags, keywords []string, op store.StoreOp, f store.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
 	uids = sortedUIDs(uids)
 	var gone []uint32
-	err := s.write(ctx, func(tx *txn) error {
+	err := s.writeLazy(ctx, func(tx *txn) error {
 		gone = nil
 		mb, err := tx.mailboxByID(mailboxID)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -86,18 +88,19 @@ func (s *Store) writeSync(ctx context.Context, syncDir string, fn func(tx *txn) 
 	return storageFull(s.queueWrite(ctx, &writeReq{fn: fn, syncDir: syncDir}))
 }
 
-// writeLazy is write for changes that acknowledge no message and free no
-// body: flags, copies and moves. A batch of only such changes is not
+// writeLazy is write for changes that acknowledge no message: flags,
+// copies, moves and expunges. A batch of only such changes is not
 // fsynced by itself (synchronous=NORMAL for that commit): a power loss may
 // undo the last of them, never anything before a commit that was fsynced,
 // because the WAL is written in order and a sync covers everything before
 // it. So a message acknowledged to a client (SMTP 250, APPEND OK: always a
 // full sync) is never lost, and what a power loss can undo is a suffix of
-// flag changes, copies and moves, consistent as a whole: a moved message
-// is back in its old mailbox, never in neither. This is Dovecot's
-// mail_fsync=optimized trade, and it takes the fsync off STORE and off
-// FETCH setting \Seen. Expunges stay fully synced: the bodies they free
-// are removed right after the commit.
+// flag changes, copies, moves and expunges, consistent as a whole: an
+// expunged message is back, a moved message is back in its old mailbox,
+// never in neither. This is Dovecot's
+// mail_fsync=optimized trade, and it takes the fsync off STORE, EXPUNGE
+// and FETCH setting \Seen. An expunge that frees body files syncs before
+// it removes them (runBatch).
 func (s *Store) writeLazy(ctx context.Context, fn func(tx *txn) error) error {
 	return storageFull(s.queueWrite(ctx, &writeReq{fn: fn, lazy: true}))
 }
@@ -164,6 +167,18 @@ func (s *Store) writer() {
 		}
 		trashDone = s.runBatch(batch, trashDone)
 	}
+}
+
+// syncWAL makes the commits in the write-ahead log durable, as a
+// synchronous=FULL commit would have: fsync applies to the file, whichever
+// descriptor asks.
+func (s *Store) syncWAL() error {
+	f, err := os.Open(filepath.Join(s.opts.Dir, "mail.db-wal"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // setSyncFull sets the write connection's synchronous level for the
@@ -263,7 +278,16 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		return trashDone
 	}
 	// Bodies no message refers to any more go before the callers hear back,
-	// so an expunged message's file is gone once Expunge returns.
+	// so an expunged message's file is gone once Expunge returns. Only
+	// once the commit that released them is durable, though: a batch
+	// committed without its own sync (writeLazy) gets one now, or keeps its
+	// files for the start-up recovery (blob_trash lists them).
+	if !full && len(trash) > 0 {
+		if err := s.syncWAL(); err != nil {
+			s.log.Error("sync the write-ahead log before removing bodies; they go at the next start", "err", err)
+			trash = nil
+		}
+	}
 	for _, ref := range trash {
 		if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
 			s.log.Warn("remove body", "blob", ref, "err", err)
