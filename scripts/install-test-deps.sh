@@ -7,7 +7,8 @@ export PATH="$PATH:/usr/local/go/bin"
 
 # Debian packages the tests drive. Add to this list as tests start using
 # real external clients (swaks, curl, fetchmail, mbsync …). chromium runs
-# the webmail's end-to-end tests (internal/web/browser_test.go).
+# the webmail's end-to-end tests (browser_test.go in internal/web and
+# internal/e2e).
 APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium"
 
 missing=""

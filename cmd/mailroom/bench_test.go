@@ -5,18 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
-	"mailroom/internal/listener"
-	"mailroom/internal/server"
 	"mailroom/internal/smtp"
+	"mailroom/internal/testrig"
 )
 
 // benchRun runs "mailroom bench ARGS…" in-process.
@@ -47,44 +42,14 @@ func TestBenchUsageErrors(t *testing.T) {
 // against an in-process Mailroom: all the messages asked for, not as many
 // as fit in the default --duration, each found in its INBOX.
 func TestBenchSMTP(t *testing.T) {
-	cfg := config.Default()
-	cfg.Hostname = "mx.example.test"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
-	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		map[string]listener.Factory{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	addrs := map[string]string{}
-	for _, l := range srv.Listening() {
-		addrs[l.Key] = l.Addr
-	}
-	st := srv.Deps().Store
-	if _, err := st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := auth.HashPassword("pass", auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testrig.Start(t, testrig.Factories{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory()},
+		testrig.Listen("smtp", "imaps"), testrig.Config(func(c *config.Config) { c.Hostname = "mx.example.test" }))
 	for u := 1; u <= 2; u++ {
-		if _, err := st.CreateAccount(context.Background(), fmt.Sprintf("user%d@example.test", u), cred); err != nil {
-			t.Fatal(err)
-		}
+		r.Account(fmt.Sprintf("user%d@example.test", u))
 	}
 
-	code, out, errs := benchRun("smtp", "--addr", addrs["smtp"], "--users", "user%d@example.test", "--clients", "2",
-		"--cycles", "25", "--size", "2000", "--reuse", "--verify-imap", addrs["imaps"], "--insecure", "--password", "pass", "--json")
+	code, out, errs := benchRun("smtp", "--addr", r.Addr("smtp"), "--users", "user%d@example.test", "--clients", "2",
+		"--cycles", "25", "--size", "2000", "--reuse", "--verify-imap", r.Addr("imaps"), "--insecure", "--password", testrig.Password, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
@@ -104,7 +69,7 @@ func TestBenchSMTP(t *testing.T) {
 	}
 
 	// The text report, with a message that cannot be delivered.
-	code, out, _ = benchRun("smtp", "--addr", addrs["smtp"], "--users", "user%d@example.test", "--count", "3", "--clients", "1", "--cycles", "3")
+	code, out, _ = benchRun("smtp", "--addr", r.Addr("smtp"), "--users", "user%d@example.test", "--count", "3", "--clients", "1", "--cycles", "3")
 	if code != 0 || !strings.Contains(out, "smtp: 1 clients, ") || !strings.Contains(out, ", 2 cycles (") ||
 		!strings.Contains(out, "error samples:\n  RCPT: 550 ") {
 		t.Fatalf("exit %d:\n%s", code, out)

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"crypto/tls"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -15,13 +12,9 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/config"
-	"mailroom/internal/imap"
-	"mailroom/internal/listener"
 	"mailroom/internal/mailtest"
-	"mailroom/internal/server"
-	"mailroom/internal/smtp"
+	"mailroom/internal/testrig"
 )
 
 // TestRemoteRefusalBouncesToIMAP: a user submits mail for another domain,
@@ -45,38 +38,14 @@ func TestRemoteRefusalBouncesToIMAP(t *testing.T) {
 	}
 	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
 
-	cfg := config.Default()
-	cfg.Hostname = "mail.example.test"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
-	cfg.TLS.SelfSigned = true
-	cfg.Auth.AllowInsecure = true
-	cfg.Queue.RemotePort = port
-	cfg.Queue.RetryIntervals = []config.Duration{config.Duration(100 * time.Millisecond)}
-	cfg.DNS.Servers = []string{dns.Addr}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{
-		"submission": smtp.Factory(smtp.Submission), "imap": imap.Factory(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	addr := map[string]string{}
-	for _, l := range srv.Listening() {
-		addr[l.Key] = l.Addr
-	}
-	ctx := context.Background()
-	st := srv.Deps().Store
-	st.CreateDomain(ctx, "example.test")
-	cred, _ := auth.HashPassword(password, auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if _, err := st.CreateAccount(ctx, "ann@example.test", cred); err != nil {
-		t.Fatal(err)
-	}
+	r := start(t, testrig.Config(func(c *config.Config) {
+		c.Auth.AllowInsecure = true // AUTH without STARTTLS, on loopback
+		c.Queue.RemotePort = port
+		c.Queue.RetryIntervals = []config.Duration{config.Duration(100 * time.Millisecond)}
+		c.DNS.Servers = []string{dns.Addr}
+	}))
 
-	c, err := gosmtp.Dial(addr["submission"])
+	c, err := gosmtp.Dial(r.Addr("submission"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,14 +63,7 @@ func TestRemoteRefusalBouncesToIMAP(t *testing.T) {
 	sink.WaitFor(t, 1, 10*time.Second)
 
 	debugW := &strings.Builder{}
-	ic, err := imapclient.DialTLS(addr["imaps"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}, DebugWriter: debugW})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	if err := ic.Login("ann@example.test", password).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	ic := r.imapClient("ann@example.test", &imapclient.Options{DebugWriter: debugW})
 	var body string
 	deadline := time.Now().Add(10 * time.Second)
 	for body == "" {

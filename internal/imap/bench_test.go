@@ -15,13 +15,13 @@ import (
 // separately (client-side, so it includes reading the responses).
 func BenchmarkMailbox100k(b *testing.B) {
 	r := newRig(b)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	ctx := context.Background()
-	m, err := r.st.Stage(ctx, strings.NewReader(multipart))
+	m, err := r.Store.Stage(ctx, strings.NewReader(multipart))
 	if err != nil {
 		b.Fatal(err)
 	}
-	inbox := r.mailbox(acct, "INBOX")
+	inbox := r.Mailbox(acct, "INBOX")
 	for done := 0; done < 100_000; done += 1000 {
 		targets := make([]store.Target, 1000)
 		for i := range targets {
@@ -30,7 +30,7 @@ func BenchmarkMailbox100k(b *testing.B) {
 				targets[i].Flags = store.FlagSeen
 			}
 		}
-		if _, err := r.st.Deliver(ctx, m, targets); err != nil {
+		if _, err := r.Store.Deliver(ctx, m, targets); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -62,33 +62,29 @@ func BenchmarkMailbox100k(b *testing.B) {
 // INBOX after a restart (the store closed cleanly, its WAL checkpointed):
 // the index is loaded from the database by this SELECT.
 func BenchmarkSelect100kAfterRestart(b *testing.B) {
-	dir := b.TempDir()
-	r := startRig(b, dir, nil)
+	r := newRig(b)
 	ctx := context.Background()
-	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
-		b.Fatal(err)
-	}
-	acct := r.account("ann@example.test")
-	m, err := r.st.Stage(ctx, strings.NewReader(multipart))
+	acct := r.Account("ann@example.test")
+	m, err := r.Store.Stage(ctx, strings.NewReader(multipart))
 	if err != nil {
 		b.Fatal(err)
 	}
-	inbox := r.mailbox(acct, "INBOX")
+	inbox := r.Mailbox(acct, "INBOX")
 	for done := 0; done < 100_000; done += 1000 {
 		targets := make([]store.Target, 1000)
 		for i := range targets {
 			targets[i] = store.Target{MailboxID: inbox.ID}
 		}
-		if _, err := r.st.Deliver(ctx, m, targets); err != nil {
+		if _, err := r.Store.Deliver(ctx, m, targets); err != nil {
 			b.Fatal(err)
 		}
 	}
-	r.srv.Shutdown(ctx)
+	r.Shutdown(ctx)
 	var sel time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		r := startRig(b, dir, nil)
+		r.Restart()
 		x := r.raw(true)
 		x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
 		b.StartTimer()
@@ -97,7 +93,7 @@ func BenchmarkSelect100kAfterRestart(b *testing.B) {
 		sel += time.Since(start)
 		b.StopTimer()
 		x.cmd("o", "LOGOUT", "OK")
-		r.srv.Shutdown(ctx)
+		r.Shutdown(ctx)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(sel.Microseconds())/float64(b.N)/1000, "SELECT-ms")

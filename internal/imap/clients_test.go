@@ -41,9 +41,9 @@ func TestPythonImaplib(t *testing.T) {
 		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
 	}
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: from python\r\n\r\nhello imaplib\r\n")
-	host, port := splitAddr(r.tls)
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: from python\r\n\r\nhello imaplib\r\n")
+	host, port := splitAddr(r.Addr("imaps"))
 	out, err := exec.Command(python, "-c", imaplibScript, host, port, "ann@example.test", password).CombinedOutput()
 	if err != nil {
 		t.Fatalf("imaplib: %v\n%s", err, out)
@@ -61,14 +61,14 @@ func TestCurlIMAP(t *testing.T) {
 		t.Fatal("curl is needed (scripts/install-test-deps.sh installs it)")
 	}
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	msg := "Subject: via curl\r\n\r\nbody for curl\r\n"
-	r.deliver(acct, msg)
-	out, err := exec.Command(curl, "-s", "-S", "-k", "-u", "ann@example.test:"+password, "imaps://"+r.tls+"/INBOX;UID=1").CombinedOutput()
+	r.Deliver(acct, msg)
+	out, err := exec.Command(curl, "-s", "-S", "-k", "-u", "ann@example.test:"+password, "imaps://"+r.Addr("imaps")+"/INBOX;UID=1").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "body for curl") {
 		t.Fatalf("curl imaps: %v\n%s", err, out)
 	}
-	out, err = exec.Command(curl, "-s", "-S", "-k", "--ssl-reqd", "-u", "ann@example.test:"+password, "imap://"+r.plain+"/").CombinedOutput()
+	out, err = exec.Command(curl, "-s", "-S", "-k", "--ssl-reqd", "-u", "ann@example.test:"+password, "imap://"+r.Addr("imap")+"/").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "INBOX") {
 		t.Fatalf("curl imap STARTTLS LIST: %v\n%s", err, out)
 	}
@@ -87,15 +87,15 @@ func TestMbsync(t *testing.T) {
 		t.Fatal("mbsync is needed (scripts/install-test-deps.sh installs isync)")
 	}
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\n\r\nfirst\r\n")
-	r.deliver(acct, "Subject: two\r\n\r\nsecond\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\n\r\nfirst\r\n")
+	r.Deliver(acct, "Subject: two\r\n\r\nsecond\r\n")
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "mail"), 0o700)
-	host, port := splitAddr(r.tls)
+	host, port := splitAddr(r.Addr("imaps"))
 	rc := filepath.Join(dir, "mbsyncrc")
 	os.WriteFile(rc, []byte("IMAPAccount a\nHost "+host+"\nPort "+port+"\nUser ann@example.test\nPass \""+password+"\"\n"+
-		"SSLType IMAPS\nCertificateFile "+filepath.Join(r.srv.Deps().Config.DataDir, "tls", "selfsigned.crt")+"\n\n"+
+		"SSLType IMAPS\nCertificateFile "+filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")+"\n\n"+
 		"IMAPStore remote\nAccount a\n\nMaildirStore local\nPath "+dir+"/mail/\nInbox "+dir+"/mail/INBOX\nSubFolders Verbatim\n\n"+
 		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"), 0o600)
 	sync := func() {
@@ -114,7 +114,7 @@ func TestMbsync(t *testing.T) {
 	os.Rename(files[0], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[0])+":2,S"))
 	os.Rename(files[1], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[1])+":2,T"))
 	sync()
-	list, err := r.st.MessageList(context.Background(), r.mailbox(acct, "INBOX").ID)
+	list, err := r.Store.MessageList(context.Background(), r.Mailbox(acct, "INBOX").ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +131,16 @@ func TestOfflineimap(t *testing.T) {
 		t.Fatal("offlineimap is needed (scripts/install-test-deps.sh installs offlineimap3)")
 	}
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\nMessage-ID: <one@x>\r\n\r\nfirst\r\n")
-	r.deliver(acct, "Subject: two\r\nMessage-ID: <two@x>\r\n\r\nsecond\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\nMessage-ID: <one@x>\r\n\r\nfirst\r\n")
+	r.Deliver(acct, "Subject: two\r\nMessage-ID: <two@x>\r\n\r\nsecond\r\n")
 	dir := t.TempDir()
-	_, port := splitAddr(r.tls) // connect as localhost: the name in the certificate
+	_, port := splitAddr(r.Addr("imaps")) // connect as localhost: the name in the certificate
 	rc := filepath.Join(dir, "offlineimaprc")
 	os.WriteFile(rc, []byte("[general]\naccounts = a\nmetadata = "+dir+"/meta\n\n[Account a]\nlocalrepository = local\nremoterepository = remote\n\n"+
 		"[Repository local]\ntype = Maildir\nlocalfolders = "+dir+"/mail\n\n"+
 		"[Repository remote]\ntype = IMAP\nremotehost = localhost\nremoteport = "+port+"\nremoteuser = ann@example.test\nremotepass = "+password+"\n"+
-		"ssl = yes\nsslcacertfile = "+filepath.Join(r.srv.Deps().Config.DataDir, "tls", "selfsigned.crt")+"\ncert_fingerprint = \n"), 0o600)
+		"ssl = yes\nsslcacertfile = "+filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")+"\ncert_fingerprint = \n"), 0o600)
 	run := func() {
 		t.Helper()
 		out, err := exec.Command(offlineimap, "-c", rc, "-o", "-u", "basic").CombinedOutput()
@@ -157,7 +157,7 @@ func TestOfflineimap(t *testing.T) {
 	sort.Strings(files)
 	os.Rename(files[0], filepath.Join(dir, "mail", "INBOX", "cur", filepath.Base(files[0])+"F"))
 	run()
-	list, _ := r.st.MessageList(context.Background(), r.mailbox(acct, "INBOX").ID)
+	list, _ := r.Store.MessageList(context.Background(), r.Mailbox(acct, "INBOX").ID)
 	flagged := 0
 	for _, m := range list {
 		if m.Flags&store.FlagFlagged != 0 {

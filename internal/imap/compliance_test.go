@@ -10,7 +10,7 @@ import (
 
 // login opens a raw IMAP4rev1 session over implicit TLS and logs in.
 func (r *rig) login(email string) *raw {
-	r.t.Helper()
+	r.T.Helper()
 	x := r.raw(true)
 	x.cmd("l", `LOGIN `+email+` "`+password+`"`, "OK")
 	return x
@@ -31,7 +31,7 @@ func lineIndex(lines []string, sub string) int {
 // LIST pattern like it matches nothing.
 func TestNotModifiedUTF7(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	x := r.login("ann@example.test")
 	x.cmd("a1", "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "NO")
 	if lines := x.cmd("a2", `LIST "" !#$&'+,-.0123456789:;<=>?@^_`+"`|[}%*", "OK"); len(lines) != 1 {
@@ -47,9 +47,9 @@ func TestNotModifiedUTF7(t *testing.T) {
 // (RFC 9051) has no \Recent.
 func TestRecentRev1(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for i := 0; i < 3; i++ {
-		r.deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
+		r.Deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
 	}
 	x := r.login("ann@example.test")
 	if lines := x.cmd("a1", "STATUS INBOX (MESSAGES RECENT)", "OK"); !has(lines, "(MESSAGES 3 RECENT 3)") {
@@ -91,7 +91,7 @@ func TestRecentRev1(t *testing.T) {
 		t.Fatalf("SEARCH OLD: %q", lines)
 	}
 	// New mail goes to the first session to look.
-	r.deliver(acct, "Subject: new\r\n\r\nbody\r\n")
+	r.Deliver(acct, "Subject: new\r\n\r\nbody\r\n")
 	if lines := y.cmd("b4", "NOOP", "OK"); !has(lines, "* 4 EXISTS") || !has(lines, "* 1 RECENT") {
 		t.Fatalf("NOOP with new mail: %q", lines)
 	}
@@ -101,7 +101,7 @@ func TestRecentRev1(t *testing.T) {
 	// IMAP4rev2: no RECENT response, no \Recent flag.
 	z := r.login("ann@example.test")
 	z.cmd("c1", "ENABLE IMAP4rev2", "OK")
-	r.deliver(acct, "Subject: newer\r\n\r\nbody\r\n")
+	r.Deliver(acct, "Subject: newer\r\n\r\nbody\r\n")
 	if lines := z.cmd("c2", "SELECT INBOX", "OK"); has(lines, "RECENT") {
 		t.Fatalf("rev2 SELECT: %q", lines)
 	}
@@ -115,9 +115,9 @@ func TestRecentRev1(t *testing.T) {
 // when a STORE here or in another session brings a new keyword into use.
 func TestKeywordAnnouncedBeforeUse(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\n\r\nbody\r\n")
-	r.deliver(acct, "Subject: two\r\n\r\nbody\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\n\r\nbody\r\n")
+	r.Deliver(acct, "Subject: two\r\n\r\nbody\r\n")
 	x, y := r.login("ann@example.test"), r.login("ann@example.test")
 	if lines := x.cmd("a1", "SELECT INBOX", "OK"); !has(lines, `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`) {
 		t.Fatalf("SELECT: %q", lines)
@@ -148,8 +148,8 @@ func TestKeywordAnnouncedBeforeUse(t *testing.T) {
 // HIGHESTMODSEQ, and from then on STORE's untagged FETCH carries MODSEQ.
 func TestCondstoreEnabledByFetchModseq(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\n\r\nbody\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\n\r\nbody\r\n")
 	x := r.login("ann@example.test")
 	x.cmd("a1", "SELECT INBOX", "OK")
 	if lines := x.cmd("a2", `STORE 1 +FLAGS (\Flagged)`, "OK"); has(lines, "MODSEQ") {
@@ -177,9 +177,9 @@ func TestCondstoreEnabledByFetchModseq(t *testing.T) {
 // modseq of the messages returned, not of every match.
 func TestEsearchModseqOfReturned(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for i := 0; i < 3; i++ {
-		r.deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
+		r.Deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
 	}
 	x := r.login("ann@example.test")
 	x.cmd("a1", "SELECT INBOX (CONDSTORE)", "OK")
@@ -208,7 +208,7 @@ func TestEsearchModseqOfReturned(t *testing.T) {
 // name as \Noselect.
 func TestRecursiveMatchAndLsubParents(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	x := r.login("ann@example.test")
 	for _, n := range []string{"p/c", "q/c", "s"} {
 		x.cmd("c", "CREATE "+n, "OK")
@@ -251,9 +251,9 @@ func TestRecursiveMatchAndLsubParents(t *testing.T) {
 // fields, so an address written with comments inside still matches.
 func TestSearchAddressWithComments(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "From: <user-from (comment)@ (comment) domain.org>\r\nTo: Real To <user-to@domain.org>\r\n\r\nbody\r\n")
-	r.deliver(acct, "From: other@domain.org\r\n\r\nbody\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "From: <user-from (comment)@ (comment) domain.org>\r\nTo: Real To <user-to@domain.org>\r\n\r\nbody\r\n")
+	r.Deliver(acct, "From: other@domain.org\r\n\r\nbody\r\n")
 	x := r.login("ann@example.test")
 	x.cmd("a1", "SELECT INBOX", "OK")
 	for _, c := range []struct{ key, want string }{
@@ -275,9 +275,9 @@ func TestSearchAddressWithComments(t *testing.T) {
 // succeeds with OK [EXPUNGEISSUED]; the EXPUNGE comes at the next NOOP.
 func TestFetchExpungedElsewhere(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\n\r\nbody one\r\n")
-	r.deliver(acct, "Subject: two\r\n\r\nbody two\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\n\r\nbody one\r\n")
+	r.Deliver(acct, "Subject: two\r\n\r\nbody two\r\n")
 	x, y := r.login("ann@example.test"), r.login("ann@example.test")
 	x.cmd("a1", "SELECT INBOX", "OK")
 	y.cmd("b1", "SELECT INBOX", "OK")

@@ -27,9 +27,9 @@ func number(t *testing.T, lines []string, re string) uint64 {
 // it exactly what changed (RFC 7162 3.2.5.1).
 func TestCondstoreQresyncResync(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for i := 0; i < 5; i++ {
-		r.deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
+		r.Deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
 	}
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
@@ -41,10 +41,10 @@ func TestCondstoreQresyncResync(t *testing.T) {
 
 	// Offline: flags change on 2, 4 is expunged, 6 arrives.
 	ctx := context.Background()
-	inbox := r.mailbox(acct, "INBOX")
-	r.st.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{2}, Op: store.FlagsAdd, Flags: store.FlagFlagged})
-	r.st.Expunge(ctx, inbox.ID, []uint32{4})
-	r.deliver(acct, "Subject: new\r\n\r\nx\r\n")
+	inbox := r.Mailbox(acct, "INBOX")
+	r.Store.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{2}, Op: store.FlagsAdd, Flags: store.FlagFlagged})
+	r.Store.Expunge(ctx, inbox.ID, []uint32{4})
+	r.Deliver(acct, "Subject: new\r\n\r\nx\r\n")
 
 	y := r.raw(true)
 	y.cmd("b1", "LOGIN ann@example.test \""+password+"\"", "OK")
@@ -80,8 +80,8 @@ func TestCondstoreQresyncResync(t *testing.T) {
 
 func TestObjectIDs(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: a\r\n\r\nx\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: a\r\n\r\nx\r\n")
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
 	created := x.cmd("a2", "CREATE Projects", "OK [MAILBOXID (F")
@@ -104,9 +104,9 @@ func TestObjectIDs(t *testing.T) {
 
 func TestSearchRes(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for i := 0; i < 4; i++ {
-		r.deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
+		r.Deliver(acct, "Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n")
 	}
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
@@ -131,12 +131,12 @@ func TestSearchRes(t *testing.T) {
 
 func TestListExtendedAndStatus(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: a\r\n\r\nx\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: a\r\n\r\nx\r\n")
 	ctx := context.Background()
-	r.st.CreateMailbox(ctx, acct.ID, "Lists/Go", "")
-	r.st.SetSubscribed(ctx, acct.ID, "Lists/Go", true)
-	r.st.SetSubscribed(ctx, acct.ID, "Junk", false)
+	r.Store.CreateMailbox(ctx, acct.ID, "Lists/Go", "")
+	r.Store.SetSubscribed(ctx, acct.ID, "Lists/Go", true)
+	r.Store.SetSubscribed(ctx, acct.ID, "Junk", false)
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
 	lines := x.cmd("a2", `LIST (SUBSCRIBED) "" "*" RETURN (STATUS (MESSAGES UNSEEN))`, "OK")

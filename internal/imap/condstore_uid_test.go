@@ -13,9 +13,9 @@ import (
 // Apple Mail, which enable CONDSTORE but not QRESYNC or IMAP4rev2.
 func TestCondstoreFlagChangesCarryUID(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for i := 0; i < 3; i++ {
-		r.deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
+		r.Deliver(acct, "Subject: m"+itoa(i)+"\r\n\r\nbody\r\n")
 	}
 	x, y := r.raw(true), r.raw(true)
 	for _, c := range []*raw{x, y} {
@@ -52,8 +52,8 @@ func TestCondstoreFlagChangesCarryUID(t *testing.T) {
 // Apple Mail.
 func TestFetchSeesAnnouncedMessages(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: one\r\n\r\nx\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: one\r\n\r\nx\r\n")
 	x, watcher := r.raw(true), r.raw(true)
 	for _, c := range []*raw{x, watcher} {
 		c.cmd("l", `LOGIN ann@example.test "`+password+`"`, "OK")
@@ -73,13 +73,13 @@ func TestFetchSeesAnnouncedMessages(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	r.deliver(acct, "Subject: two\r\n\r\nx\r\n")
+	r.Deliver(acct, "Subject: two\r\n\r\nx\r\n")
 	arrived("2")
 	lines = x.cmd("a1", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+modseq+")", "OK")
 	if !has(lines, "* 2 EXISTS") || !has(lines, "* 2 FETCH (UID 2 FLAGS (") {
 		t.Fatalf("UID FETCH CHANGEDSINCE after new mail: %q", lines)
 	}
-	r.deliver(acct, "Subject: three\r\n\r\nx\r\n")
+	r.Deliver(acct, "Subject: three\r\n\r\nx\r\n")
 	arrived("3")
 	lines = x.cmd("a2", "FETCH 1:* (UID)", "OK")
 	if !has(lines, "* 3 EXISTS") || !has(lines, "* 3 FETCH (UID 3)") {

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"mailroom/internal/server"
 	"mailroom/internal/store/blobfs/blobfstest"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/testrig"
 )
 
 // bigMessage is a message of about size bytes: over the store's inline
@@ -41,11 +41,8 @@ func tmpLeft(t *testing.T, dataDir string) int {
 func TestAppendOnAFullDisk(t *testing.T) {
 	dataDir := t.TempDir()
 	disk := blobfstest.New()
-	r := startRig(t, dataDir, nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.account("disk@example.test")
+	r := newRig(t, testrig.DataDir(dataDir), testrig.ServerOptions(server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap })))
+	r.Account("disk@example.test")
 	x := r.raw(true)
 	x.cmd("a1", `LOGIN disk@example.test "correct horse"`, "OK")
 	x.cmd("a2", "SELECT INBOX", "OK")
@@ -54,30 +51,30 @@ func TestAppendOnAFullDisk(t *testing.T) {
 
 	// Full from the start, synchronizing literal.
 	disk.Fill(0)
-	x.send("b1 APPEND INBOX {" + itoa(len(big)) + "}")
-	x.expect("+ ")
-	x.send(big)
-	x.expect("b1 NO [UNAVAILABLE] the server is out of disk space")
+	x.Send("b1 APPEND INBOX {" + itoa(len(big)) + "}")
+	x.Expect("+ ")
+	x.Send(big)
+	x.Expect("b1 NO [UNAVAILABLE] the server is out of disk space")
 	x.cmd("b2", "NOOP", "OK")
 
 	// Full halfway through, LITERAL+: the rest of the literal is skipped.
 	disk.Fill(100 << 10)
-	x.send("c1 APPEND INBOX {" + itoa(len(big)) + "+}\r\n" + big)
-	x.expect("c1 NO [UNAVAILABLE]")
+	x.Send("c1 APPEND INBOX {" + itoa(len(big)) + "+}\r\n" + big)
+	x.Expect("c1 NO [UNAVAILABLE]")
 	x.cmd("c2", "NOOP", "OK")
 
 	// MULTIAPPEND: the second message fails, the third, synchronizing, is
 	// not asked for (no "+"), and the first is not kept (all or none).
 	disk.Fill(0)
-	x.send("d1 APPEND INBOX {" + itoa(len(small)) + "+}\r\n" + small + " {" + itoa(len(big)) + "+}\r\n" + big + " {" + itoa(len(small)) + "}")
-	x.expect("d1 NO [UNAVAILABLE]")
+	x.Send("d1 APPEND INBOX {" + itoa(len(small)) + "+}\r\n" + small + " {" + itoa(len(big)) + "+}\r\n" + big + " {" + itoa(len(small)) + "}")
+	x.Expect("d1 NO [UNAVAILABLE]")
 	x.cmd("d2", "NOOP", "OK")
 
 	// A failing fsync is not "out of space", but the session lives on too.
 	disk.Free()
 	disk.FailSync(syscall.EIO)
-	x.send("e1 APPEND INBOX {" + itoa(len(big)) + "+}\r\n" + big)
-	x.expect("e1 NO [SERVERBUG]")
+	x.Send("e1 APPEND INBOX {" + itoa(len(big)) + "+}\r\n" + big)
+	x.Expect("e1 NO [SERVERBUG]")
 	x.cmd("e2", "NOOP", "OK")
 
 	// Space again: the same connection stores the message.
@@ -97,11 +94,8 @@ func TestAppendOnAFullDisk(t *testing.T) {
 // synchronizing literals and waits for each reply.
 func TestAppendOnAFullDiskGoIMAP(t *testing.T) {
 	disk := blobfstest.New()
-	r := startRig(t, t.TempDir(), nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.account("disk@example.test")
+	r := newRig(t, testrig.ServerOptions(server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap })))
+	r.Account("disk@example.test")
 	c := r.client("disk@example.test", nil)
 	big := bigMessage(200 << 10)
 	appendMsg := func() (*imap.AppendData, error) {
@@ -151,11 +145,8 @@ func TestAppendOnARealFullDisk(t *testing.T) {
 			t.Errorf("umount: %v: %s", err, out)
 		}
 	})
-	r := startRig(t, dataDir, nil)
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.account("disk@example.test")
+	r := newRig(t, testrig.DataDir(dataDir))
+	r.Account("disk@example.test")
 	x := r.raw(true)
 	x.cmd("a1", `LOGIN disk@example.test "correct horse"`, "OK")
 
@@ -173,16 +164,16 @@ func TestAppendOnARealFullDisk(t *testing.T) {
 	f.Close()
 
 	big := bigMessage(200 << 10)
-	x.send("b1 APPEND INBOX {" + itoa(len(big)) + "}")
-	x.expect("+ ")
-	x.send(big)
-	x.expect("b1 NO [UNAVAILABLE] the server is out of disk space")
+	x.Send("b1 APPEND INBOX {" + itoa(len(big)) + "}")
+	x.Expect("+ ")
+	x.Send(big)
+	x.Expect("b1 NO [UNAVAILABLE] the server is out of disk space")
 	x.cmd("b2", "NOOP", "OK")
 	// A small message is kept in the database: SQLite may still have room
 	// in its WAL, or fail with SQLITE_FULL. Either way there is a reply.
 	small := "Subject: small\r\n\r\nhello\r\n"
-	x.send("c1 APPEND INBOX {" + itoa(len(small)) + "+}\r\n" + small)
-	if l := x.line(); !strings.HasPrefix(l, "c1 OK") && !strings.HasPrefix(l, "c1 NO [UNAVAILABLE]") {
+	x.Send("c1 APPEND INBOX {" + itoa(len(small)) + "+}\r\n" + small)
+	if l := x.Line(); !strings.HasPrefix(l, "c1 OK") && !strings.HasPrefix(l, "c1 NO [UNAVAILABLE]") {
 		t.Fatalf("small APPEND on a full disk: %q", l)
 	} else {
 		t.Logf("small APPEND on a full disk: %s", l)

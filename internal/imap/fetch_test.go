@@ -30,8 +30,8 @@ const multipart = "From: Alice <alice@example.org>\r\n" +
 
 func TestFetch(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, multipart)
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, multipart)
 	c := r.client("ann@example.test", nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -104,9 +104,9 @@ func TestFetch(t *testing.T) {
 
 func TestSearch(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, multipart)
-	r.deliver(acct, "From: bob@example.test\r\nSubject: lunch\r\n\r\nPizza today?\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, multipart)
+	r.Deliver(acct, "From: bob@example.test\r\nSubject: lunch\r\n\r\nPizza today?\r\n")
 	c := r.client("ann@example.test", nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestAppend30MB(t *testing.T) {
 		t.Skip("30 MB")
 	}
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	var b strings.Builder
 	b.WriteString("Subject: big\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n")
 	line := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", 3)[:76] + "\r\n"
@@ -161,26 +161,26 @@ func TestAppend30MB(t *testing.T) {
 	msg := b.String()
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
-	x.send("a2 APPEND INBOX {" + itoa(len(msg)) + "}")
-	x.expect("+ ")
-	if _, err := x.conn.Write([]byte(msg + "\r\n")); err != nil {
+	x.Send("a2 APPEND INBOX {" + itoa(len(msg)) + "}")
+	x.Expect("+ ")
+	if _, err := x.Conn.Write([]byte(msg + "\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	x.expect("a2 OK [APPENDUID ")
+	x.Expect("a2 OK [APPENDUID ")
 	x.cmd("a3", "SELECT INBOX", "OK")
-	x.send("a4 FETCH 1 (RFC822.SIZE BODY.PEEK[])")
-	head := x.line()
+	x.Send("a4 FETCH 1 (RFC822.SIZE BODY.PEEK[])")
+	head := x.Line()
 	want := "* 1 FETCH (RFC822.SIZE " + itoa(len(msg)) + " BODY[] {" + itoa(len(msg)) + "}"
 	if head != want {
 		t.Fatalf("FETCH header %q, want %q", head, want)
 	}
 	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(x.r, got); err != nil {
+	if _, err := io.ReadFull(x.R, got); err != nil {
 		t.Fatal(err)
 	}
 	if string(got) != msg {
 		t.Fatal("30 MB message came back different")
 	}
-	x.expect(")")
-	x.expect("a4 OK")
+	x.Expect(")")
+	x.Expect("a4 OK")
 }

@@ -14,8 +14,8 @@ import (
 
 func TestLoginRulesAndCapability(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
-	r.account("off@example.test", "imap.enabled", "false")
+	r.Account("ann@example.test")
+	r.Account("off@example.test", "imap.enabled", "false")
 	x := r.raw(false)
 	lines := x.cmd("a1", "CAPABILITY", "OK")
 	if !has(lines, "STARTTLS") || !has(lines, "LOGINDISABLED") || has(lines, "AUTH=PLAIN") {
@@ -24,7 +24,7 @@ func TestLoginRulesAndCapability(t *testing.T) {
 	x.cmd("a2", "LOGIN ann@example.test \""+password+"\"", "NO [PRIVACYREQUIRED]")
 	x.cmd("a3", "SELECT INBOX", "BAD")
 	x.cmd("a4", "STARTTLS", "OK")
-	x.starttls()
+	x.StartTLS()
 	lines = x.cmd("a5", "CAPABILITY", "OK")
 	if has(lines, "STARTTLS") || has(lines, "LOGINDISABLED") || !has(lines, "AUTH=PLAIN") || !has(lines, "IMAP4rev2") {
 		t.Fatalf("CAPABILITY after TLS: %q", lines)
@@ -38,7 +38,7 @@ func TestLoginRulesAndCapability(t *testing.T) {
 
 func TestAuthenticatePlainSASLIR(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	x := r.raw(true)
 	// "\0ann@example.test\0correct horse"
 	x.cmd("a1", "AUTHENTICATE PLAIN AGFubkBleGFtcGxlLnRlc3QAY29ycmVjdCBob3JzZQ==", "OK")
@@ -47,7 +47,7 @@ func TestAuthenticatePlainSASLIR(t *testing.T) {
 
 func TestMailboxCommands(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	c := r.client("ann@example.test", nil)
 	if err := c.Create("Work/Projects", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestMailboxCommands(t *testing.T) {
 	if err := c.Rename("Work", "Job", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.st.Mailbox(context.Background(), acct.ID, "Job/Projects"); err != nil {
+	if _, err := r.Store.Mailbox(context.Background(), acct.ID, "Job/Projects"); err != nil {
 		t.Fatalf("child not renamed: %v", err)
 	}
 	if err := c.Delete("Job").Wait(); err == nil {
@@ -86,7 +86,7 @@ func TestMailboxCommands(t *testing.T) {
 	if err := c.Create("INBOX", nil).Wait(); err == nil {
 		t.Fatal("CREATE INBOX succeeded")
 	}
-	r.deliver(acct, "Subject: s\r\n\r\nx\r\n")
+	r.Deliver(acct, "Subject: s\r\n\r\nx\r\n")
 	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDNext: true, NumUnseen: true, Size: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +110,8 @@ func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
 
 func TestModifiedUTF7ForRev1(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	if _, err := r.st.CreateMailbox(context.Background(), acct.ID, "台北", ""); err != nil {
+	acct := r.Account("ann@example.test")
+	if _, err := r.Store.CreateMailbox(context.Background(), acct.ID, "台北", ""); err != nil {
 		t.Fatal(err)
 	}
 	x := r.raw(true)
@@ -129,17 +129,17 @@ func TestModifiedUTF7ForRev1(t *testing.T) {
 
 func TestAppendStoreCopyMoveExpunge(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
 	msg := "Subject: appended\r\n\r\nbody\r\n"
-	x.send("a2 APPEND INBOX (\\Flagged $Work) \"21-Nov-2026 10:00:00 +0000\" {" + itoa(len(msg)) + "}")
-	x.expect("+ ")
-	x.send(msg)
-	x.expect("a2 OK [APPENDUID ")
+	x.Send("a2 APPEND INBOX (\\Flagged $Work) \"21-Nov-2026 10:00:00 +0000\" {" + itoa(len(msg)) + "}")
+	x.Expect("+ ")
+	x.Send(msg)
+	x.Expect("a2 OK [APPENDUID ")
 	// LITERAL+ and MULTIAPPEND.
-	x.send("a3 APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg + " {" + itoa(len(msg)) + "+}\r\n" + msg)
-	if l := x.expect("a3 OK [APPENDUID "); !strings.Contains(l, " 2:3]") {
+	x.Send("a3 APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg + " {" + itoa(len(msg)) + "+}\r\n" + msg)
+	if l := x.Expect("a3 OK [APPENDUID "); !strings.Contains(l, " 2:3]") {
 		t.Fatalf("MULTIAPPEND: %q", l)
 	}
 	lines := x.cmd("a4", "SELECT INBOX", "OK [READ-WRITE]")
@@ -166,7 +166,7 @@ func TestAppendStoreCopyMoveExpunge(t *testing.T) {
 	}
 	ctx := context.Background()
 	for name, want := range map[string]int{"INBOX": 1, "Archive": 1, "Trash": 1} {
-		list, _ := r.st.MessageList(ctx, r.mailbox(acct, name).ID)
+		list, _ := r.Store.MessageList(ctx, r.Mailbox(acct, name).ID)
 		if len(list) != want {
 			t.Fatalf("%s has %d messages, want %d", name, len(list), want)
 		}
@@ -184,9 +184,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // reaches another at its next command, and at once in IDLE.
 func TestUpdatesBetweenSessions(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, "Subject: 1\r\n\r\nx\r\n")
-	r.deliver(acct, "Subject: 2\r\n\r\nx\r\n")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, "Subject: 1\r\n\r\nx\r\n")
+	r.Deliver(acct, "Subject: 2\r\n\r\nx\r\n")
 	a, b := r.raw(true), r.raw(true)
 	for _, x := range []*raw{a, b} {
 		x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
@@ -197,22 +197,22 @@ func TestUpdatesBetweenSessions(t *testing.T) {
 	if lines := b.cmd("b1", "NOOP", "OK"); !has(lines, "* 1 FETCH (UID 1 FLAGS (\\Flagged))") {
 		t.Fatalf("flag update: %q", lines)
 	}
-	b.send("b2 IDLE")
-	b.expect("+ ")
-	r.deliver(acct, "Subject: 3\r\n\r\nx\r\n")
-	b.expect("* 3 EXISTS")
+	b.Send("b2 IDLE")
+	b.Expect("+ ")
+	r.Deliver(acct, "Subject: 3\r\n\r\nx\r\n")
+	b.Expect("* 3 EXISTS")
 	a.cmd("a2", "STORE 2 +FLAGS (\\Deleted)", "OK")
 	a.cmd("a3", "EXPUNGE", "OK")
-	for l := b.line(); l != "* 2 EXPUNGE"; l = b.line() {
+	for l := b.Line(); l != "* 2 EXPUNGE"; l = b.Line() {
 		if !strings.HasPrefix(l, "* 2 FETCH") {
 			t.Fatalf("in IDLE: %q, want the flag change then * 2 EXPUNGE", l)
 		}
 	}
-	b.send("DONE")
-	b.expect("b2 OK")
+	b.Send("DONE")
+	b.Expect("b2 OK")
 	// A POP3-style change through the store (another protocol) shows too.
 	ctx := context.Background()
-	if _, err := r.st.UpdateFlags(ctx, r.mailbox(acct, "INBOX").ID, store.FlagUpdate{UIDs: []uint32{3}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
+	if _, err := r.Store.UpdateFlags(ctx, r.Mailbox(acct, "INBOX").ID, store.FlagUpdate{UIDs: []uint32{3}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -229,15 +229,15 @@ func TestUpdatesBetweenSessions(t *testing.T) {
 
 func TestBadInputSurvives(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	x := r.raw(true)
 	x.cmd("a1", "FROB", "BAD")
 	x.cmd("a2", "LOGIN (unbalanced", "BAD")
-	x.send("a3 NOOP " + strings.Repeat("x", 1<<20))
-	x.expect("a3 BAD")
+	x.Send("a3 NOOP " + strings.Repeat("x", 1<<20))
+	x.Expect("a3 BAD")
 	x.cmd("a4", "LOGIN ann@example.test \""+password+"\"", "OK")
-	x.send("a5 APPEND INBOX {999999999999}")
-	x.expect("a5 NO [TOOBIG]")
+	x.Send("a5 APPEND INBOX {999999999999}")
+	x.Expect("a5 NO [TOOBIG]")
 	x.cmd("a6", "NOOP", "OK")
 }
 
@@ -246,15 +246,15 @@ func TestBadInputSurvives(t *testing.T) {
 // (found by the load tool: the feed is asynchronous).
 func TestAppendToSelectedAnnouncesExists(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	x := r.raw(true)
 	x.cmd("a1", "LOGIN ann@example.test \""+password+"\"", "OK")
 	x.cmd("a2", "SELECT INBOX", "OK")
 	for i := 0; i < 20; i++ {
 		msg := "Subject: " + itoa(i) + "\r\n\r\nx\r\n"
-		x.send("b" + itoa(i) + " APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg)
+		x.Send("b" + itoa(i) + " APPEND INBOX {" + itoa(len(msg)) + "+}\r\n" + msg)
 		lines := []string{}
-		for l := x.line(); !strings.HasPrefix(l, "b"+itoa(i)+" "); l = x.line() {
+		for l := x.Line(); !strings.HasPrefix(l, "b"+itoa(i)+" "); l = x.Line() {
 			lines = append(lines, l)
 		}
 		if !has(lines, "* "+itoa(i+1)+" EXISTS") {
@@ -271,24 +271,24 @@ func TestAppendToSelectedAnnouncesExists(t *testing.T) {
 // IDLE with nothing selected still ends on DONE.
 func TestIdleMailboxDeleted(t *testing.T) {
 	r := newRig(t)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	a, b := r.raw(true), r.raw(true)
 	for _, x := range []*raw{a, b} {
 		x.cmd("l", "LOGIN ann@example.test \""+password+"\"", "OK")
 	}
 	a.cmd("c", "CREATE Projects", "OK")
 	b.cmd("s", "SELECT Projects", "OK")
-	b.send("i IDLE")
-	b.expect("+ ")
+	b.Send("i IDLE")
+	b.Expect("+ ")
 	a.cmd("d", "DELETE Projects", "OK")
-	b.expect("* BYE")
-	if l, err := b.r.ReadString('\n'); err == nil {
+	b.Expect("* BYE")
+	if l, err := b.R.ReadString('\n'); err == nil {
 		t.Fatalf("after BYE: %q, want the connection closed", l)
 	}
 
-	a.send("i IDLE")
-	a.expect("+ ")
-	a.send("DONE")
-	a.expect("i OK")
+	a.Send("i IDLE")
+	a.Expect("+ ")
+	a.Send("DONE")
+	a.Expect("i OK")
 	a.cmd("n", "NOOP", "OK")
 }

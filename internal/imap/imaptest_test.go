@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/testrig"
 )
 
 // imaptestSummary is imaptest's last-but-two line after a scripted run:
@@ -33,12 +34,9 @@ func TestImaptestCompliance(t *testing.T) {
 		t.Fatalf("imaptest's test groups: %v", err)
 	}
 	// imaptest logs in with LOGIN on the plaintext port.
-	r := startRig(t, t.TempDir(), func(c *config.Config) { c.Auth.AllowInsecure = true })
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.account("imaptest@example.test")
-	host, port, err := net.SplitHostPort(r.plain)
+	r := newRig(t, testrig.Config(func(c *config.Config) { c.Auth.AllowInsecure = true }))
+	r.Account("imaptest@example.test")
+	host, port, err := net.SplitHostPort(r.Addr("imap"))
 	if err != nil {
 		t.Fatal(err)
 	}

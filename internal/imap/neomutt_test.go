@@ -29,17 +29,17 @@ func TestNeomutt(t *testing.T) {
 		t.Skip("script(1) from util-linux is needed to give neomutt a terminal")
 	}
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	for _, s := range []string{"one", "two", "three", "four"} {
-		r.deliver(acct, "From: bob@example.test\r\nTo: ann@example.test\r\nSubject: "+s+"\r\n"+
+		r.Deliver(acct, "From: bob@example.test\r\nTo: ann@example.test\r\nSubject: "+s+"\r\n"+
 			"Message-ID: <"+s+"@example.test>\r\n\r\nbody "+s+"\r\n")
 	}
 	dir := t.TempDir()
-	host, port := splitAddr(r.tls)
+	host, port := splitAddr(r.Addr("imaps"))
 	// The rig's certificate is self-signed and names localhost: trusting
 	// exactly that certificate (certificate_file) and not checking the host
 	// name lets NeoMutt connect without asking.
-	cert := filepath.Join(r.srv.Deps().Config.DataDir, "tls", "selfsigned.crt")
+	cert := filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")
 	rc := filepath.Join(dir, "muttrc")
 	debug := filepath.Join(dir, "neomutt.log")
 	os.WriteFile(rc, []byte(strings.Join([]string{
@@ -96,7 +96,7 @@ func TestNeomutt(t *testing.T) {
 	}
 
 	bg := context.Background()
-	inbox, err := r.st.MessageList(bg, r.mailbox(acct, "INBOX").ID)
+	inbox, err := r.Store.MessageList(bg, r.Mailbox(acct, "INBOX").ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +107,11 @@ func TestNeomutt(t *testing.T) {
 	if len(inbox) != 2 || byUID[1].Flags&store.FlagSeen == 0 || byUID[2].Flags&store.FlagFlagged == 0 {
 		t.Fatalf("INBOX after neomutt: %+v\ndebug log:\n%s", inbox, logs())
 	}
-	archive, _ := r.st.MessageList(bg, r.mailbox(acct, "Archive").ID)
+	archive, _ := r.Store.MessageList(bg, r.Mailbox(acct, "Archive").ID)
 	if len(archive) != 1 {
 		t.Fatalf("Archive after neomutt: %+v\ndebug log:\n%s", archive, logs())
 	}
-	st, err := r.st.Structure(bg, r.mailbox(acct, "Archive").ID, archive[0].UID)
+	st, err := r.Store.Structure(bg, r.Mailbox(acct, "Archive").ID, archive[0].UID)
 	if err != nil || st.Root.Envelope.Subject != "four" {
 		t.Fatalf("archived message: %v %+v", err, st)
 	}

@@ -17,7 +17,7 @@ import (
 // milliseconds, and STORE/MOVE on it answered OK and did nothing.
 func TestReadYourWrites(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ryw@example.test")
+	acct := r.Account("ryw@example.test")
 	const workers, rounds = 4, 60
 	if testing.Short() {
 		t.Skip("hammer test")
@@ -31,7 +31,7 @@ func TestReadYourWrites(t *testing.T) {
 		go func(i int) {
 			defer bg.Done()
 			c := r.raw(true)
-			c.conn.SetDeadline(time.Now().Add(5 * time.Minute))
+			c.Conn.SetDeadline(time.Now().Add(5 * time.Minute))
 			c.cmd("l", `LOGIN ryw@example.test "`+password+`"`, "OK")
 			c.cmd("s", "SELECT INBOX", "OK")
 			for n := 0; ; n++ {
@@ -40,7 +40,7 @@ func TestReadYourWrites(t *testing.T) {
 					return
 				default:
 				}
-				d := r.deliver(acct, fmt.Sprintf("Subject: churn %d-%d\r\n\r\nbody\r\n", i, n))
+				d := r.Deliver(acct, fmt.Sprintf("Subject: churn %d-%d\r\n\r\nbody\r\n", i, n))
 				c.cmd("f", fmt.Sprintf("UID STORE %d +FLAGS.SILENT (\\Seen churn%d)", d.UID, n%3), "OK")
 			}
 		}(i)
@@ -56,7 +56,7 @@ func TestReadYourWrites(t *testing.T) {
 			defer wg.Done()
 			writer, reader := r.raw(true), r.raw(true)
 			for _, c := range []*raw{writer, reader} {
-				c.conn.SetDeadline(time.Now().Add(2 * time.Minute))
+				c.Conn.SetDeadline(time.Now().Add(2 * time.Minute))
 				c.cmd("l", `LOGIN ryw@example.test "`+password+`"`, "OK")
 			}
 			work, archive := fmt.Sprintf("Work%d", w), fmt.Sprintf("Done%d", w)

@@ -21,29 +21,29 @@ const plainIR = "AGFubkBleGFtcGxlLnRlc3QAY29ycmVjdCBob3JzZQ=="
 // replayMail fills ann's INBOX with three messages: a plain one, a
 // multipart with an attachment, and one more plain one. UIDs 1, 2, 3.
 func replayMail(r *rig, acct store.Account) {
-	r.deliver(acct, "From: Bob <bob@example.test>\r\nTo: ann@example.test\r\nSubject: one\r\n"+
+	r.Deliver(acct, "From: Bob <bob@example.test>\r\nTo: ann@example.test\r\nSubject: one\r\n"+
 		"Date: Sat, 21 Nov 2026 10:00:00 +0000\r\nMessage-ID: <one@example.test>\r\nX-Mailer: replay\r\n\r\nfirst\r\n")
-	r.deliver(acct, "From: Carol <carol@example.test>\r\nTo: ann@example.test\r\nSubject: two\r\n"+
+	r.Deliver(acct, "From: Carol <carol@example.test>\r\nTo: ann@example.test\r\nSubject: two\r\n"+
 		"Date: Sat, 21 Nov 2026 11:00:00 +0000\r\nMessage-ID: <two@example.test>\r\nMIME-Version: 1.0\r\n"+
 		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"+
 		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\nWorld\r\n"+
 		"--b\r\nContent-Type: text/plain; charset=utf-8; name=\"notes.txt\"\r\n"+
 		"Content-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nnotes line 1\r\nnotes line 2\r\n\r\n--b--\r\n")
-	r.deliver(acct, "From: Dave <dave@example.test>\r\nTo: ann@example.test\r\nSubject: three\r\n"+
+	r.Deliver(acct, "From: Dave <dave@example.test>\r\nTo: ann@example.test\r\nSubject: three\r\n"+
 		"Date: Sat, 21 Nov 2026 12:00:00 +0000\r\nMessage-ID: <three@example.test>\r\n\r\nthird\r\n")
 }
 
 // finish reads up to and including the tagged reply to a command already
 // sent, which must start with want.
 func finish(x *raw, tag, want string) []string {
-	x.t.Helper()
+	x.T.Helper()
 	var lines []string
 	for {
-		l := x.line()
+		l := x.Line()
 		lines = append(lines, l)
 		if strings.HasPrefix(l, tag+" ") {
 			if !strings.HasPrefix(l, tag+" "+want) {
-				x.t.Fatalf("%s: got %q, want %s (all: %q)", tag, l, want, lines)
+				x.T.Fatalf("%s: got %q, want %s (all: %q)", tag, l, want, lines)
 			}
 			return lines
 		}
@@ -54,9 +54,9 @@ func finish(x *raw, tag, want string) []string {
 // one of them. Updates are pushed at once, so a few seconds is plenty; a
 // missing one fails the test then, not at the connection's deadline.
 func collect(x *raw, subs ...string) []string {
-	x.t.Helper()
-	x.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer x.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	x.T.Helper()
+	x.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer x.Conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var lines []string
 	for {
 		missing := false
@@ -68,9 +68,9 @@ func collect(x *raw, subs ...string) []string {
 		if !missing {
 			return lines
 		}
-		l, err := x.r.ReadString('\n')
+		l, err := x.R.ReadString('\n')
 		if err != nil {
-			x.t.Fatalf("waiting for %q: %v; got %q", subs, err, append(lines, l))
+			x.T.Fatalf("waiting for %q: %v; got %q", subs, err, append(lines, l))
 		}
 		lines = append(lines, strings.TrimSuffix(l, "\r\n"))
 	}
@@ -79,10 +79,10 @@ func collect(x *raw, subs ...string) []string {
 // appendLiteral sends an APPEND whose message goes in a synchronizing
 // literal, as these clients send it, and returns the tagged reply.
 func appendLiteral(x *raw, tag, command, msg string) string {
-	x.t.Helper()
-	x.send(tag + " " + command + " {" + strconv.Itoa(len(msg)) + "}")
-	x.expect("+ ")
-	x.send(msg) // the CRLF send adds ends the command
+	x.T.Helper()
+	x.Send(tag + " " + command + " {" + strconv.Itoa(len(msg)) + "}")
+	x.Expect("+ ")
+	x.Send(msg) // the CRLF send adds ends the command
 	lines := finish(x, tag, "OK")
 	return lines[len(lines)-1]
 }
@@ -111,7 +111,7 @@ func specialUse(t *testing.T, lines []string) {
 
 func messages(t *testing.T, r *rig, acct store.Account, mailbox string) []store.MessageMeta {
 	t.Helper()
-	list, err := r.st.MessageList(context.Background(), r.mailbox(acct, mailbox).ID)
+	list, err := r.Store.MessageList(context.Background(), r.Mailbox(acct, mailbox).ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +148,16 @@ func messages(t *testing.T, r *rig, acct store.Account, mailbox string) []store.
 // APPEND to Sent are reconstructed from Thunderbird's documented behaviour.
 func TestReplayThunderbird(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	replayMail(r, acct)
 	tb := r.raw(true)
 	if lines := tb.cmd("1", "capability", "OK"); !has(lines, " IDLE") || !has(lines, " MOVE") || !has(lines, " UIDPLUS") ||
 		!has(lines, " CONDSTORE") || !has(lines, " SPECIAL-USE") {
 		t.Fatalf("capability: %q", lines)
 	}
-	tb.send("2 authenticate PLAIN")
-	tb.expect("+")
-	tb.send(plainIR)
+	tb.Send("2 authenticate PLAIN")
+	tb.Expect("+")
+	tb.Send(plainIR)
 	finish(tb, "2", "OK")
 	if lines := tb.cmd("3", `ID ("name" "Thunderbird" "version" "115.7.0")`, "OK"); !has(lines, "* ID (") {
 		t.Fatalf("ID: %q", lines)
@@ -210,14 +210,14 @@ func TestReplayThunderbird(t *testing.T) {
 	other := r.raw(true)
 	other.cmd("o1", `LOGIN ann@example.test "`+password+`"`, "OK")
 	other.cmd("o2", "SELECT INBOX", "OK")
-	tb.send("14 IDLE")
-	tb.expect("+ ")
+	tb.Send("14 IDLE")
+	tb.Expect("+ ")
 	other.cmd("o3", `UID STORE 1 +FLAGS (\Flagged)`, "OK")
-	r.deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
+	r.Deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
 	// A CONDSTORE client is told flag changes with UID and MODSEQ
 	// (RFC 7162 3.1).
 	collect(tb, "* 4 EXISTS", `* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (`)
-	tb.send("DONE")
+	tb.Send("DONE")
 	finish(tb, "14", "OK")
 	tb.cmd("15", "noop", "OK")
 	// (\Recent for this IMAP4rev1 session, or for the other one.)
@@ -293,22 +293,22 @@ func TestReplayThunderbird(t *testing.T) {
 // XAPPLEPUSHSERVICE is not offered, so Mail falls back to IDLE.
 func TestReplayAppleMail(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	replayMail(r, acct)
 	m := r.raw(true)
 	lines := m.cmd("1", "CAPABILITY", "OK")
 	if has(lines, "XAPPLEPUSHSERVICE") || has(lines, "X-APPLE") || !has(lines, " IDLE") || !has(lines, " CONDSTORE") {
 		t.Fatalf("CAPABILITY: %q", lines)
 	}
-	m.send("2 AUTHENTICATE PLAIN")
-	m.expect("+")
-	m.send(plainIR)
+	m.Send("2 AUTHENTICATE PLAIN")
+	m.Expect("+")
+	m.Send(plainIR)
 	finish(m, "2", "OK")
 	if lines := m.cmd("A1", `ID ("name" "iPhone Mail" "version" "22A3354" "os" "iOS" "os-version" "18.0 (22A3354)")`, "OK"); !has(lines, "* ID (") {
 		t.Fatalf("ID: %q", lines)
 	}
 	// Pipelined, as in the trace.
-	m.send("A3 NAMESPACE\r\nA4 LIST \"\" \"*\" RETURN (SPECIAL-USE)")
+	m.Send("A3 NAMESPACE\r\nA4 LIST \"\" \"*\" RETURN (SPECIAL-USE)")
 	if lines := finish(m, "A3", "OK"); !has(lines, `* NAMESPACE (("" "/")) NIL NIL`) {
 		t.Fatalf("NAMESPACE: %q", lines)
 	}
@@ -348,15 +348,15 @@ func TestReplayAppleMail(t *testing.T) {
 	idle := r.raw(true)
 	idle.cmd("8.567", "AUTHENTICATE PLAIN "+plainIR, "OK")
 	idle.cmd("8.568", `SELECT "INBOX" (CONDSTORE)`, "OK")
-	idle.send("8.569 IDLE")
-	idle.expect("+ ")
+	idle.Send("8.569 IDLE")
+	idle.Expect("+ ")
 	m.cmd("A12", `UID STORE 1 +FLAGS.SILENT (\Seen)`, "OK")
 	if lines := m.cmd("A13", `UID MOVE 2 "Archive"`, "OK"); !has(lines, "* OK [COPYUID ") || !has(lines, "* 2 EXPUNGE") {
 		t.Fatalf("UID MOVE: %q", lines)
 	}
-	r.deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
+	r.Deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
 	collect(idle, `* 1 FETCH (UID 1 FLAGS (\Seen) MODSEQ (`, "* 2 EXPUNGE", "* 3 EXISTS")
-	idle.send("DONE")
+	idle.Send("DONE")
 	finish(idle, "8.569", "OK")
 
 	// The main connection resyncs flags by modseq.
@@ -406,7 +406,7 @@ func TestReplayAppleMail(t *testing.T) {
 // Outlook's documented behaviour ([MS-STANOIMAP]); no log of it was found.
 func TestReplayOutlook(t *testing.T) {
 	r := newRig(t)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	replayMail(r, acct)
 	o := r.raw(true)
 	if lines := o.cmd("WIR00001", `ID ("name" "Microsoft Office 365" "version" "15.20.9160.4" "vendor" "Microsoft Corporation" "support-url" "https://support.microsoft.com/")`, "OK"); !has(lines, "* ID (") {
@@ -449,12 +449,12 @@ func TestReplayOutlook(t *testing.T) {
 	other := r.raw(true)
 	other.cmd("o1", "AUTHENTICATE PLAIN "+plainIR, "OK")
 	other.cmd("o2", "SELECT INBOX", "OK")
-	o.send("WIR00013 IDLE")
-	o.expect("+ ")
-	r.deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
+	o.Send("WIR00013 IDLE")
+	o.Expect("+ ")
+	r.Deliver(acct, "From: Eve <eve@example.test>\r\nSubject: four\r\n\r\nfourth\r\n")
 	other.cmd("o3", `UID STORE 1 +FLAGS (\Flagged)`, "OK")
 	collect(o, "* 3 EXISTS", `* 1 FETCH (FLAGS (\Flagged \Recent))`)
-	o.send("DONE")
+	o.Send("DONE")
 	finish(o, "WIR00013", "OK")
 	if lines := o.cmd("WIR00014", "UID FETCH 4 (UID FLAGS)", "OK"); !has(lines, "* 3 FETCH (UID 4 FLAGS (") {
 		t.Fatalf("new message after IDLE: %q", lines)

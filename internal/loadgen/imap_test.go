@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"mailroom/internal/testrig"
 )
 
 func imapTestOptions(addr string) IMAPOptions {
@@ -17,7 +19,7 @@ func imapTestOptions(addr string) IMAPOptions {
 		TLS:      true,
 		Insecure: true,
 		Users:    "user%d@example.test",
-		Password: "secret",
+		Password: testrig.Password,
 		Clients:  3,
 		Duration: 2 * time.Second,
 		Timeout:  10 * time.Second,

@@ -1,15 +1,12 @@
 package loadgen
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
-	"mailroom/internal/config"
 	"mailroom/internal/imap"
-	"mailroom/internal/listener"
-	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 // The IMAP tests run against the real Mailroom IMAP server, in process:
@@ -18,33 +15,21 @@ import (
 // imapRig is a Mailroom with IMAP on a STARTTLS (143-style) and an implicit
 // TLS (993-style) listener on loopback, both with a self-signed certificate.
 type imapRig struct {
+	*testrig.Rig
 	plain, tls string
-	st         store.Store
 }
 
 // startIMAPRig starts the server with users user1..users (password
-// "secret"), each with msgs messages in INBOX.
+// testrig.Password), each with msgs messages in INBOX.
 func startIMAPRig(t *testing.T, users, msgs int) *imapRig {
 	t.Helper()
-	st, accts, addrs := startMailroom(t, "mail.example.test", config.Listen{IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
-		map[string]listener.Factory{"imap": imap.Factory()}, users)
-	ctx := context.Background()
-	for u, acct := range accts {
-		inbox, err := st.Mailbox(ctx, acct.ID, "INBOX")
-		if err != nil {
-			t.Fatal(err)
-		}
+	r := testrig.Start(t, testrig.Factories{"imap": imap.Factory()})
+	for u, acct := range addUsers(r, users) {
 		for i := range msgs {
-			m, err := st.Stage(ctx, strings.NewReader(testIMAPMessage(u+1, i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
-				t.Fatal(err)
-			}
+			r.Deliver(acct, testIMAPMessage(u+1, i))
 		}
 	}
-	return &imapRig{st: st, plain: addrs["imap"], tls: addrs["imaps"]}
+	return &imapRig{Rig: r, plain: r.Addr("imap"), tls: r.Addr("imaps")}
 }
 
 // testIMAPMessage is message i of user u: some with a multipart body, one

@@ -1,20 +1,13 @@
 package loadgen
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
-	"time"
 
-	"mailroom/internal/auth"
-	"mailroom/internal/config"
-	"mailroom/internal/listener"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 // tcpServer is what the scripted test servers (POP3, SMTP) share: a
@@ -73,49 +66,13 @@ func (s *tcpServer) run(t *testing.T, serve func(net.Conn)) {
 
 func (s *tcpServer) addr() string { return s.ln.Addr().String() }
 
-// startMailroom starts a real Mailroom with the given listeners and
-// protocols, a self-signed certificate and the domain example.test with
-// users user1..users (password "secret"). It returns the store and the
-// bound address of each listener by key ("imaps", "smtp" …).
-func startMailroom(t *testing.T, hostname string, listen config.Listen, factories map[string]listener.Factory, users int) (store.Store, []store.Account, map[string]string) {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Hostname = hostname
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = listen
-	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), factories)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	addrs := map[string]string{}
-	for _, l := range srv.Listening() {
-		addrs[l.Key] = l.Addr
-	}
-	st := srv.Deps().Store
-	ctx := context.Background()
-	if _, err := st.CreateDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := auth.HashPassword("secret", auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+// addUsers creates the accounts user1..n@example.test on a Mailroom,
+// with testrig.Password.
+func addUsers(r *testrig.Rig, n int) []store.Account {
+	r.T.Helper()
 	var accts []store.Account
-	for u := 1; u <= users; u++ {
-		acct, err := st.CreateAccount(ctx, fmt.Sprintf("user%d@example.test", u), cred)
-		if err != nil {
-			t.Fatal(err)
-		}
-		accts = append(accts, acct)
+	for u := 1; u <= n; u++ {
+		accts = append(accts, r.Account(fmt.Sprintf("user%d@example.test", u)))
 	}
-	return st, accts, addrs
+	return accts
 }

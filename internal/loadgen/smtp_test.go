@@ -18,13 +18,15 @@ import (
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/testrig"
 )
 
 func smtpTestOptions(addr string) SMTPOptions {
 	return SMTPOptions{Options: Options{
 		Addr:     addr,
 		Users:    "user%d@example.test",
-		Password: "secret",
+		Password: testrig.Password,
 		Clients:  3,
 		Cycles:   30,
 		Timeout:  10 * time.Second,
@@ -75,7 +77,7 @@ func wantDelivered(t *testing.T, rig *smtpRig, o SMTPOptions, users, n int) {
 	var run string
 	for u := 1; u <= users; u++ {
 		email := fmt.Sprintf("user%d@example.test", u)
-		msgs := rig.inbox(t, email)
+		msgs := rig.Bodies(email, "INBOX")
 		if len(msgs) != n/users {
 			t.Errorf("%s has %d messages, want %d", email, len(msgs), n/users)
 		}
@@ -184,7 +186,7 @@ func TestSMTPVerifyIMAP(t *testing.T) {
 	// The same messages checked against what another run might have
 	// been told: user1 one more accepted than there are, user2 one less,
 	// and a recipient without a mailbox.
-	id := smtpMark.FindStringSubmatch(rig.inbox(t, "user1@example.test")[0])[1]
+	id := smtpMark.FindStringSubmatch(rig.Bodies("user1@example.test", "INBOX")[0])[1]
 	sr := &smtpRun{id: id, rcpts: []string{"user1@example.test", "user2@example.test", "nobody@example.test", "user3@example.test"},
 		sent: make([]atomic.Int64, 4), accepted: make([]atomic.Int64, 4)}
 	for i, n := range []int64{11, 9, 2, 0} {
@@ -253,7 +255,7 @@ func TestSMTPMbox(t *testing.T) {
 	mark := regexp.MustCompile(`\r\nSubject: \[(lg[0-9a-f]{12}) (\d+)\]`)
 	var got int
 	for _, u := range []string{"user1@example.test", "user2@example.test"} {
-		for _, m := range rig.inbox(t, u) {
+		for _, m := range rig.Bodies(u, "INBOX") {
 			got++
 			mk := mark.FindStringSubmatch(m)
 			if mk == nil {

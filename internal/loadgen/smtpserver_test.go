@@ -2,8 +2,6 @@ package loadgen
 
 import (
 	"bufio"
-	"context"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -11,9 +9,8 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
-	"mailroom/internal/listener"
 	"mailroom/internal/smtp"
-	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 // smtpRig is a Mailroom with its MX (no AUTH), its submission listener
@@ -21,51 +18,19 @@ import (
 // self-signed certificate: what the SMTP load delivers to, and where the
 // delivered mail can be read back.
 type smtpRig struct {
+	*testrig.Rig
 	mx, sub, imaps string
-	st             store.Store
 }
 
 // startSMTPRig starts the server with users user1..users@example.test
-// (password "secret"), their INBOXes empty.
+// (password testrig.Password), their INBOXes empty.
 func startSMTPRig(t *testing.T, users int) *smtpRig {
 	t.Helper()
-	st, _, addrs := startMailroom(t, "mx.example.test",
-		config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", IMAPS: "127.0.0.1:0"},
-		map[string]listener.Factory{"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory()},
-		users)
-	return &smtpRig{st: st, mx: addrs["smtp"], sub: addrs["submission"], imaps: addrs["imaps"]}
-}
-
-// inbox returns the messages in email's INBOX, as stored.
-func (r *smtpRig) inbox(t *testing.T, email string) []string {
-	t.Helper()
-	ctx := context.Background()
-	acct, err := r.st.Account(ctx, email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, err := r.st.Mailbox(ctx, acct.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := r.st.MessageList(ctx, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range list {
-		b, err := r.st.OpenBody(ctx, mb.ID, m.UID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
-		b.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, string(data))
-	}
-	return out
+	r := testrig.Start(t, testrig.Factories{"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imap.Factory()},
+		testrig.Listen("smtp", "submission", "imaps"),
+		testrig.Config(func(c *config.Config) { c.Hostname = "mx.example.test" }))
+	addUsers(r, users)
+	return &smtpRig{Rig: r, mx: r.Addr("smtp"), sub: r.Addr("submission"), imaps: r.Addr("imaps")}
 }
 
 // Faults the test SMTP server can be told to commit.

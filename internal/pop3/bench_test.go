@@ -13,27 +13,27 @@ import (
 // then LIST and UIDL the whole maildrop, over a real TLS connection.
 // Reports the time of each step.
 func BenchmarkListUIDL100k(b *testing.B) {
-	r := newRigTB(b)
-	acct := r.account("ann@example.test")
+	r := newRig(b, nil)
+	acct := r.Account("ann@example.test")
 	ctx := context.Background()
-	m, err := r.st.Stage(ctx, strings.NewReader(message("bench", strings.Repeat("body line\r\n", 100))))
+	m, err := r.Store.Stage(ctx, strings.NewReader(message("bench", strings.Repeat("body line\r\n", 100))))
 	if err != nil {
 		b.Fatal(err)
 	}
-	inbox := r.mailbox(acct, "INBOX")
+	inbox := r.Mailbox(acct, "INBOX")
 	for done := 0; done < 100_000; done += 1000 {
 		targets := make([]store.Target, 1000)
 		for i := range targets {
 			targets[i] = store.Target{MailboxID: inbox.ID}
 		}
-		if _, err := r.st.Deliver(ctx, m, targets); err != nil {
+		if _, err := r.Store.Deliver(ctx, m, targets); err != nil {
 			b.Fatal(err)
 		}
 	}
 	var login, list, uidl time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c := r.dial(r.tls, true)
+		c := r.dial(r.Addr("pop3s"), true)
 		c.cmd("USER ann@example.test", "+OK")
 		start := time.Now()
 		c.cmd("PASS "+password, "+OK maildrop has 100000 messages")

@@ -49,12 +49,12 @@ print(json.dumps(out))
 func TestPythonPoplib(t *testing.T) {
 	python := need(t, "python3")
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("first", "one\r\n"))
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("first", "one\r\n"))
 	m2 := message("second", ".dotted\r\ntwo\r\n")
-	r.deliver(acct, m2)
-	_, plainPort, _ := net.SplitHostPort(r.plain)
-	_, tlsPort, _ := net.SplitHostPort(r.tls)
+	r.Deliver(acct, m2)
+	_, plainPort, _ := net.SplitHostPort(r.Addr("pop3"))
+	_, tlsPort, _ := net.SplitHostPort(r.Addr("pop3s"))
 	out, err := exec.Command(python, "-c", poplibScript, "127.0.0.1", plainPort, tlsPort, "ann@example.test", password).CombinedOutput()
 	if err != nil {
 		t.Fatalf("poplib: %v\n%s", err, out)
@@ -103,9 +103,9 @@ func contains(list []string, s string) bool {
 func TestCurl(t *testing.T) {
 	curl := need(t, "curl")
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	m := message("curl", "via curl\r\n")
-	r.deliver(acct, m)
+	r.Deliver(acct, m)
 	run := func(args ...string) string {
 		out, err := exec.Command(curl, append([]string{"-s", "-S", "-k", "-u", "ann@example.test:" + password}, args...)...).CombinedOutput()
 		if err != nil {
@@ -114,15 +114,15 @@ func TestCurl(t *testing.T) {
 		return string(out)
 	}
 	// pop3:// with STLS required, listing.
-	if got := run("--ssl-reqd", "pop3://"+r.plain+"/"); strings.TrimSpace(got) != "1 "+itoa(len(m)) {
+	if got := run("--ssl-reqd", "pop3://"+r.Addr("pop3")+"/"); strings.TrimSpace(got) != "1 "+itoa(len(m)) {
 		t.Fatalf("curl LIST %q", got)
 	}
 	// pop3s:// retrieving message 1.
-	if got := run("pop3s://" + r.tls + "/1"); got != m {
+	if got := run("pop3s://" + r.Addr("pop3s") + "/1"); got != m {
 		t.Fatalf("curl RETR %q", got)
 	}
 	// Without TLS, curl's login is refused.
-	out, err := exec.Command(curl, "-s", "-u", "ann@example.test:"+password, "pop3://"+r.plain+"/").CombinedOutput()
+	out, err := exec.Command(curl, "-s", "-u", "ann@example.test:"+password, "pop3://"+r.Addr("pop3")+"/").CombinedOutput()
 	if err == nil {
 		t.Fatalf("plaintext login accepted: %s", out)
 	}
@@ -136,7 +136,7 @@ func itoa(n int) string {
 func fetchmailRun(t *testing.T, r *rig, keep bool, dir string) int {
 	t.Helper()
 	fetchmail := need(t, "fetchmail")
-	_, port, _ := net.SplitHostPort(r.tls)
+	_, port, _ := net.SplitHostPort(r.Addr("pop3s"))
 	keepOpt := "no keep"
 	if keep {
 		keepOpt = "keep"
@@ -182,9 +182,9 @@ func countFiles(t *testing.T, dir, prefix string) int {
 func TestFetchmail(t *testing.T) {
 	t.Run("keep", func(t *testing.T) {
 		r := newRig(t, nil)
-		acct := r.account("ann@example.test")
-		r.deliver(acct, message("a", "x\r\n"))
-		r.deliver(acct, message("b", "y\r\n"))
+		acct := r.Account("ann@example.test")
+		r.Deliver(acct, message("a", "x\r\n"))
+		r.Deliver(acct, message("b", "y\r\n"))
 		dir := t.TempDir()
 		if code := fetchmailRun(t, r, true, dir); code != 0 || countFiles(t, dir, "msg.") != 2 {
 			t.Fatalf("first run: exit %d, %d messages", code, countFiles(t, dir, "msg."))
@@ -193,19 +193,19 @@ func TestFetchmail(t *testing.T) {
 		if code := fetchmailRun(t, r, true, dir); code != 1 || countFiles(t, dir, "msg.") != 2 {
 			t.Fatalf("second run: exit %d, %d messages", code, countFiles(t, dir, "msg."))
 		}
-		if n := len(r.messages(acct, "INBOX")); n != 2 {
+		if n := len(r.Messages(acct, "INBOX")); n != 2 {
 			t.Fatalf("server has %d messages, want 2 (keep)", n)
 		}
 	})
 	t.Run("nokeep", func(t *testing.T) {
 		r := newRig(t, nil)
-		acct := r.account("ann@example.test")
-		r.deliver(acct, message("a", "x\r\n"))
+		acct := r.Account("ann@example.test")
+		r.Deliver(acct, message("a", "x\r\n"))
 		dir := t.TempDir()
 		if code := fetchmailRun(t, r, false, dir); code != 0 || countFiles(t, dir, "msg.") != 1 {
 			t.Fatalf("exit %d, %d messages", code, countFiles(t, dir, "msg."))
 		}
-		if n := len(r.messages(acct, "INBOX")); n != 0 {
+		if n := len(r.Messages(acct, "INBOX")); n != 0 {
 			t.Fatalf("server still has %d messages", n)
 		}
 	})
@@ -214,13 +214,13 @@ func TestFetchmail(t *testing.T) {
 func TestGetmail(t *testing.T) {
 	getmail := need(t, "getmail")
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("a", "x\r\n"))
-	r.deliver(acct, message("b", "y\r\n"))
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("a", "x\r\n"))
+	r.Deliver(acct, message("b", "y\r\n"))
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	os.Mkdir(out, 0o700)
-	_, port, _ := net.SplitHostPort(r.tls)
+	_, port, _ := net.SplitHostPort(r.Addr("pop3s"))
 	rc := filepath.Join(dir, "getmailrc")
 	// An external MDA: getmail refuses Maildir delivery as root, which the
 	// test runs as.
@@ -238,7 +238,7 @@ func TestGetmail(t *testing.T) {
 	if n := countFiles(t, out, "msg."); n != 2 {
 		t.Fatalf("getmail stored %d messages, want 2", n)
 	}
-	if n := len(r.messages(acct, "INBOX")); n != 2 {
+	if n := len(r.Messages(acct, "INBOX")); n != 2 {
 		t.Fatalf("server has %d messages, want 2", n)
 	}
 }

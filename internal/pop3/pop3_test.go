@@ -1,10 +1,8 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -18,12 +16,13 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 func TestCapaAndTLSRules(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	c := r.dial(r.plain, false)
+	r.Account("ann@example.test")
+	c := r.dial(r.Addr("pop3"), false)
 	c.cmd("CAPA", "+OK")
 	capa := c.multi()
 	for _, want := range []string{"TOP\r\n", "UIDL\r\n", "RESP-CODES\r\n", "AUTH-RESP-CODE\r\n", "PIPELINING\r\n", "STLS\r\n", "IMPLEMENTATION Mailroom\r\n"} {
@@ -39,7 +38,7 @@ func TestCapaAndTLSRules(t *testing.T) {
 	c.cmd("AUTH PLAIN", "-ERR [AUTH]")
 	c.cmd("STAT", "-ERR")
 	c.cmd("STLS", "+OK")
-	c.starttls()
+	c.StartTLS()
 	c.cmd("CAPA", "+OK")
 	capa = c.multi()
 	if strings.Contains(capa, "STLS") || !strings.Contains(capa, "USER\r\n") || !strings.Contains(capa, "SASL PLAIN LOGIN SCRAM-SHA-256\r\n") {
@@ -55,11 +54,11 @@ func TestCapaAndTLSRules(t *testing.T) {
 	c.cmd("FROB", "-ERR")
 	c.cmd("NOOP", "+OK")
 	c.cmd("QUIT", "+OK")
-	if !c.closed() {
+	if !c.Closed() {
 		t.Fatal("not closed after QUIT")
 	}
 	// Implicit TLS: USER offered at once.
-	s := r.dial(r.tls, true)
+	s := r.dial(r.Addr("pop3s"), true)
 	s.cmd("CAPA", "+OK")
 	if capa := s.multi(); !strings.Contains(capa, "USER\r\n") || strings.Contains(capa, "STLS") {
 		t.Fatalf("CAPA on pop3s:\n%s", capa)
@@ -68,12 +67,12 @@ func TestCapaAndTLSRules(t *testing.T) {
 
 func TestTransactionCommands(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	m1 := message("one", "first body\r\n")
 	m2 := message("dots", ".leading dot\r\n..two dots\r\nline\r\n.\r\nafter a lone dot\r\n")
 	m3 := message("no final newline", "line one\r\nline two")
 	for _, m := range []string{m1, m2, m3} {
-		r.deliver(acct, m)
+		r.Deliver(acct, m)
 	}
 	c := r.login("ann@example.test")
 	total := len(m1) + len(m2) + len(m3)
@@ -140,7 +139,7 @@ func TestTransactionCommands(t *testing.T) {
 	c.cmd("DELE 3", "+OK")
 	c.cmd("QUIT", "+OK")
 	// Committed: message 3 expunged (default mode), 1 and 2 retrieved -> \Seen.
-	list := r.messages(acct, "INBOX")
+	list := r.Messages(acct, "INBOX")
 	if len(list) != 2 || list[0].Flags&store.FlagSeen == 0 || list[1].Flags&store.FlagSeen == 0 {
 		t.Fatalf("after QUIT: %+v", list)
 	}
@@ -148,28 +147,28 @@ func TestTransactionCommands(t *testing.T) {
 
 func TestPipelining(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("p", "x\r\n"))
-	c := r.dial(r.tls, true)
-	c.send("USER ann@example.test\r\nPASS " + password + "\r\nSTAT\r\nLIST\r\nUIDL 1\r\nRETR 1\r\nNOOP\r\nQUIT")
-	c.expect("+OK")
-	c.expect("+OK maildrop")
-	c.expect("+OK 1 ")
-	c.expect("+OK")
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("p", "x\r\n"))
+	c := r.dial(r.Addr("pop3s"), true)
+	c.Send("USER ann@example.test\r\nPASS " + password + "\r\nSTAT\r\nLIST\r\nUIDL 1\r\nRETR 1\r\nNOOP\r\nQUIT")
+	c.Expect("+OK")
+	c.Expect("+OK maildrop")
+	c.Expect("+OK 1 ")
+	c.Expect("+OK")
 	c.multi()
-	c.expect("+OK 1 ")
-	c.expect("+OK")
+	c.Expect("+OK 1 ")
+	c.Expect("+OK")
 	if got := c.multi(); got != message("p", "x\r\n") {
 		t.Fatalf("pipelined RETR %q", got)
 	}
-	c.expect("+OK")
-	c.expect("+OK")
+	c.Expect("+OK")
+	c.Expect("+OK")
 }
 
 func TestSASL(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	c := r.dial(r.tls, true)
+	r.Account("ann@example.test")
+	c := r.dial(r.Addr("pop3s"), true)
 	c.cmd("AUTH", "+OK")
 	if got := c.multi(); got != "PLAIN\r\nLOGIN\r\nSCRAM-SHA-256\r\n" {
 		t.Fatalf("AUTH list %q", got)
@@ -200,15 +199,15 @@ func TestSASL(t *testing.T) {
 
 func TestDroppedConnectionCommitsNothing(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("keep me", "x\r\n"))
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("keep me", "x\r\n"))
 	c := r.login("ann@example.test")
 	c.cmd("RETR 1", "+OK")
 	c.multi()
 	c.cmd("DELE 1", "+OK")
-	c.conn.Close() // no QUIT
+	c.Conn.Close() // no QUIT
 	waitUnlocked(t, r, "ann@example.test")
-	list := r.messages(acct, "INBOX")
+	list := r.Messages(acct, "INBOX")
 	if len(list) != 1 || list[0].Flags&store.FlagSeen != 0 {
 		t.Fatalf("a dropped session changed the mailbox: %+v", list)
 	}
@@ -220,11 +219,11 @@ func waitUnlocked(t *testing.T, r *rig, email string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c := r.dial(r.tls, true)
-		c.send("USER " + email)
-		c.expect("+OK")
-		c.send("PASS " + password)
-		if strings.HasPrefix(c.line(), "+OK") {
+		c := r.dial(r.Addr("pop3s"), true)
+		c.Send("USER " + email)
+		c.Expect("+OK")
+		c.Send("PASS " + password)
+		if strings.HasPrefix(c.Line(), "+OK") {
 			c.cmd("QUIT", "+OK")
 			return
 		}
@@ -239,9 +238,9 @@ func TestDeleteModes(t *testing.T) {
 	for _, mode := range []string{"expunge", "trash", "keep"} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t, nil)
-			acct := r.account("ann@example.test", "pop3.delete_mode", mode)
-			r.deliver(acct, message("a", "x\r\n"))
-			r.deliver(acct, message("b", "y\r\n"))
+			acct := r.Account("ann@example.test", "pop3.delete_mode", mode)
+			r.Deliver(acct, message("a", "x\r\n"))
+			r.Deliver(acct, message("b", "y\r\n"))
 			c := r.login("ann@example.test")
 			c.cmd("CAPA", "+OK")
 			if capa := c.multi(); strings.Contains(capa, "EXPIRE NEVER") != (mode == "keep") {
@@ -251,7 +250,7 @@ func TestDeleteModes(t *testing.T) {
 			c.cmd("DELE 1", "+OK")
 			c.cmd("QUIT", "+OK")
 
-			inbox, trash := r.messages(acct, "INBOX"), r.messages(acct, "Trash")
+			inbox, trash := r.Messages(acct, "INBOX"), r.Messages(acct, "Trash")
 			switch mode {
 			case "expunge":
 				if len(inbox) != 1 || len(trash) != 0 {
@@ -280,9 +279,9 @@ func TestDeleteModes(t *testing.T) {
 // across a move out of INBOX and back (as IMAP would do it).
 func TestUIDLStable(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	d := r.deliver(acct, message("stable", "x\r\n"))
-	r.deliver(acct, message("other", "y\r\n"))
+	acct := r.Account("ann@example.test")
+	d := r.Deliver(acct, message("stable", "x\r\n"))
+	r.Deliver(acct, message("other", "y\r\n"))
 	uidl := func() string {
 		c := r.login("ann@example.test")
 		defer c.cmd("QUIT", "+OK")
@@ -290,17 +289,17 @@ func TestUIDLStable(t *testing.T) {
 		return c.multi()
 	}
 	before := uidl()
-	r.restart()
+	r.Restart()
 	if after := uidl(); after != before {
 		t.Fatalf("UIDL changed across restart:\n%s\n%s", before, after)
 	}
 	ctx := context.Background()
-	inbox, archive := r.mailbox(acct, "INBOX"), r.mailbox(acct, "Archive")
-	mv, err := r.st.Move(ctx, inbox.ID, []uint32{d.UID}, archive.ID)
+	inbox, archive := r.Mailbox(acct, "INBOX"), r.Mailbox(acct, "Archive")
+	mv, err := r.Store.Move(ctx, inbox.ID, []uint32{d.UID}, archive.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.st.Move(ctx, archive.ID, mv.DestUIDs, inbox.ID); err != nil {
+	if _, err := r.Store.Move(ctx, archive.ID, mv.DestUIDs, inbox.ID); err != nil {
 		t.Fatal(err)
 	}
 	after := uidl()
@@ -314,14 +313,14 @@ func TestUIDLStable(t *testing.T) {
 
 func TestInUse(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("a", "x\r\n"))
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("a", "x\r\n"))
 	first := r.login("ann@example.test")
-	second := r.dial(r.tls, true)
+	second := r.dial(r.Addr("pop3s"), true)
 	second.cmd("USER ann@example.test", "+OK")
 	second.cmd("PASS "+password, "-ERR [IN-USE]")
 	// IMAP and the web keep working meanwhile, and see the commit at QUIT.
-	sub := r.st.Subscribe(acct.ID)
+	sub := r.Store.Subscribe(acct.ID)
 	defer sub.Close()
 	first.cmd("DELE 1", "+OK")
 	first.cmd("QUIT", "+OK")
@@ -339,28 +338,28 @@ func TestInUse(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test", "pop3.enabled", "false")
-	c := r.dial(r.tls, true)
+	acct := r.Account("ann@example.test", "pop3.enabled", "false")
+	c := r.dial(r.Addr("pop3s"), true)
 	c.cmd("USER ann@example.test", "+OK")
 	if got := c.cmd("PASS "+password, "-ERR [AUTH]"); !strings.Contains(got, "switched off") {
 		t.Fatalf("disabled POP3: %q", got)
 	}
 	// mark_seen off: RETR does not mark read.
-	r.set(acct, "pop3.enabled", "true", "pop3.mark_seen", "false")
+	r.SetSettings(acct, "pop3.enabled", "true", "pop3.mark_seen", "false")
 	old := time.Now().Add(-time.Hour)
-	r.deliverAt(acct, message("unread", "x\r\n"), old)
+	r.DeliverInto(store.Target{MailboxID: r.Mailbox(acct, "INBOX").ID, InternalDate: old}, message("unread", "x\r\n"))
 	c = r.login("ann@example.test")
 	c.cmd("RETR 1", "+OK")
 	c.multi()
 	c.cmd("QUIT", "+OK")
-	if list := r.messages(acct, "INBOX"); list[0].Flags&store.FlagSeen != 0 {
+	if list := r.Messages(acct, "INBOX"); list[0].Flags&store.FlagSeen != 0 {
 		t.Fatal("mark_seen=false still marked the message seen")
 	}
 	// scope since-enabled: switching POP3 off and on again hides older mail.
-	r.deliverAt(acct, message("old", "x\r\n"), old)
-	r.set(acct, "pop3.enabled", "false")
-	r.set(acct, "pop3.enabled", "true", "pop3.scope", "since-enabled")
-	d := r.deliver(acct, message("new", "x\r\n"))
+	r.DeliverInto(store.Target{MailboxID: r.Mailbox(acct, "INBOX").ID, InternalDate: old}, message("old", "x\r\n"))
+	r.SetSettings(acct, "pop3.enabled", "false")
+	r.SetSettings(acct, "pop3.enabled", "true", "pop3.scope", "since-enabled")
+	d := r.Deliver(acct, message("new", "x\r\n"))
 	// Mail of the very second POP3 was enabled counts as after it.
 	c = r.login("ann@example.test")
 	if got := c.cmd("STAT", "+OK"); !strings.HasPrefix(got, "+OK 1 ") {
@@ -374,11 +373,11 @@ func TestSettings(t *testing.T) {
 // snapshot answers -ERR, and the session goes on.
 func TestMessageExpungedMeanwhile(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	d := r.deliver(acct, message("gone", "x\r\n"))
-	r.deliver(acct, message("stays", "y\r\n"))
+	acct := r.Account("ann@example.test")
+	d := r.Deliver(acct, message("gone", "x\r\n"))
+	r.Deliver(acct, message("stays", "y\r\n"))
 	c := r.login("ann@example.test")
-	if _, err := r.st.Expunge(context.Background(), r.mailbox(acct, "INBOX").ID, []uint32{d.UID}); err != nil {
+	if _, err := r.Store.Expunge(context.Background(), r.Mailbox(acct, "INBOX").ID, []uint32{d.UID}); err != nil {
 		t.Fatal(err)
 	}
 	c.cmd("STAT", "+OK 2 ") // the snapshot is fixed
@@ -388,14 +387,14 @@ func TestMessageExpungedMeanwhile(t *testing.T) {
 	c.multi()
 	c.cmd("DELE 1", "+OK")
 	c.cmd("QUIT", "+OK")
-	if list := r.messages(acct, "INBOX"); len(list) != 1 {
+	if list := r.Messages(acct, "INBOX"); len(list) != 1 {
 		t.Fatalf("%d messages left", len(list))
 	}
 }
 
 func TestLargeMessageStreams(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	line := strings.Repeat("0123456789", 7) + "\r\n"
 	var b strings.Builder
 	b.WriteString(message("big", ""))
@@ -404,7 +403,7 @@ func TestLargeMessageStreams(t *testing.T) {
 		b.WriteString(".dot line\r\n")
 	}
 	big := b.String()
-	r.deliver(acct, big)
+	r.Deliver(acct, big)
 	c := r.login("ann@example.test")
 	if got := c.cmd("LIST 1", "+OK"); got != fmt.Sprintf("+OK 1 %d", len(big)) {
 		t.Fatalf("LIST %q", got)
@@ -418,27 +417,32 @@ func TestLargeMessageStreams(t *testing.T) {
 
 func TestLineTooLongAndIdle(t *testing.T) {
 	r := newRig(t, nil)
-	c := r.dial(r.plain, false)
-	c.send(strings.Repeat("A", 20000))
-	c.expect("-ERR line too long")
-	if !c.closed() {
+	c := r.dial(r.Addr("pop3"), false)
+	c.Send(strings.Repeat("A", 20000))
+	c.Expect("-ERR line too long")
+	if !c.Closed() {
 		t.Fatal("not closed after an oversized line")
 	}
 }
 
 func TestShutdownEndsIdleSessions(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
-	r.deliver(acct, message("a", "x\r\n"))
+	acct := r.Account("ann@example.test")
+	r.Deliver(acct, message("a", "x\r\n"))
 	c := r.login("ann@example.test")
 	c.cmd("DELE 1", "+OK")
 	done := make(chan struct{})
-	go func() { r.stop(); close(done) }()
-	c.expect("-ERR [SYS/TEMP]")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r.Shutdown(ctx)
+		close(done)
+	}()
+	c.Expect("-ERR [SYS/TEMP]")
 	<-done
 	// Restart on the same data: nothing was deleted.
-	r.start()
-	if n := len(r.messages(acct, "INBOX")); n != 1 {
+	r.Restart()
+	if n := len(r.Messages(acct, "INBOX")); n != 1 {
 		t.Fatalf("%d messages after shutdown, want 1", n)
 	}
 }
@@ -446,24 +450,20 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 func TestAPOP(t *testing.T) {
 	// Off by default: no timestamp, command refused.
 	r := newRig(t, nil)
-	c := r.dial(r.tls, true)
+	c := r.dial(r.Addr("pop3s"), true)
 	c.cmd("APOP ann@example.test 0123456789abcdef0123456789abcdef", "-ERR")
 
 	r = newRig(t, func(c *config.Config) { c.POP3.APOP = true })
-	cred, _ := auth.HashPassword(password, testParams)
+	cred, _ := auth.HashPassword(password, testrig.HashParams())
 	cred.APOP = password
-	if _, err := r.st.CreateAccount(context.Background(), "ann@example.test", cred); err != nil {
+	if _, err := r.Store.CreateAccount(context.Background(), "ann@example.test", cred); err != nil {
 		t.Fatal(err)
 	}
-	r.account("bob@example.test") // password set without APOP: no secret
+	r.Account("bob@example.test") // password set without APOP: no secret
 	apop := func(user, secret string) (string, string) {
-		conn, err := tls.Dial("tcp", r.tls, clientTLS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		cl := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
-		greeting := cl.expect("+OK")
+		cl := &client{testrig.Dial(t, r.Addr("pop3s"), true)}
+		defer cl.Conn.Close()
+		greeting := cl.Expect("+OK")
 		ts := greeting[strings.Index(greeting, "<"):]
 		sum := md5.Sum([]byte(ts + secret))
 		return cl.cmd("APOP "+user+" "+hex.EncodeToString(sum[:]), ""), ts

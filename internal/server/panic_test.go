@@ -1,14 +1,11 @@
-package server
+package server_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -24,6 +21,7 @@ import (
 	"mailroom/internal/panics"
 	"mailroom/internal/pop3"
 	"mailroom/internal/smtp"
+	"mailroom/internal/testrig"
 	"mailroom/internal/web"
 )
 
@@ -33,50 +31,29 @@ import (
 // counted (also on the debug listener) and logged at ERROR with its stack.
 // Before sessions recovered, the first panic ended the test binary.
 func TestPanicEndsOneSessionNotTheServer(t *testing.T) {
-	cfg := config.Default()
-	cfg.Hostname = "localhost"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{IMAP: "127.0.0.1:0", POP3: "127.0.0.1:0", SMTP: "127.0.0.1:0", HTTP: "127.0.0.1:0", Debug: "127.0.0.1:0"}
-	logs := &lockedBuffer{}
-	s, err := New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), map[string]listener.Factory{
+	// The hook panics in the sessions of the connections a test marked,
+	// at their next command, whatever the command.
+	var victims sync.Map // client address → true
+	hooks := &listener.TestHooks{Command: func(proto, remote, name string) {
+		if _, ok := victims.Load(remote); ok {
+			panic(fmt.Sprintf("test panic in %s %s", proto, name))
+		}
+	}}
+	r := testrig.Start(t, testrig.Factories{
 		"imap":  imap.Factory(),
 		"pop3":  pop3.Factory(),
 		"smtp":  smtp.Factory(smtp.Inbound),
 		"http":  web.Factory(),
 		"debug": debugserver.Factory(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The hook panics in the sessions of the connections a test marked,
-	// at their next command, whatever the command.
-	var victims sync.Map // client address → true
-	s.SetTestHooks(&listener.TestHooks{Command: func(proto, remote, name string) {
-		if _, ok := victims.Load(remote); ok {
-			panic(fmt.Sprintf("test panic in %s %s", proto, name))
-		}
-	}})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	addr := map[string]string{}
-	for _, l := range s.Listening() {
-		addr[l.Key] = l.Addr
-	}
+	}, testrig.Listen("imap", "pop3", "smtp", "http", "debug"), testrig.Hooks(hooks), testrig.JSONLogs(),
+		testrig.Config(func(c *config.Config) { c.Hostname = "localhost" }))
+	s, logs := r.Server, r.Log
 	protos := []string{"imap", "pop3", "smtp", "http"}
 
 	// One session of every protocol stays open through every panic.
 	bystanders := map[string]*client{}
 	for _, p := range protos {
-		bystanders[p] = dialClient(t, p, addr[p])
+		bystanders[p] = dialClient(t, p, r.Addr(p))
 		if err := bystanders[p].exchange(); err != nil {
 			t.Fatalf("%s before any panic: %v", p, err)
 		}
@@ -85,7 +62,7 @@ func TestPanicEndsOneSessionNotTheServer(t *testing.T) {
 	for _, victimProto := range protos {
 		t.Run(victimProto, func(t *testing.T) {
 			want := s.Deps().Panics.Count() + 1
-			victim := dialClient(t, victimProto, addr[victimProto])
+			victim := dialClient(t, victimProto, r.Addr(victimProto))
 			victims.Store(victim.conn.LocalAddr().String(), true)
 			if err := victim.exchange(); err == nil {
 				t.Fatal("the marked session answered as if nothing happened")
@@ -100,7 +77,7 @@ func TestPanicEndsOneSessionNotTheServer(t *testing.T) {
 				if err := bystanders[p].exchange(); err != nil {
 					t.Errorf("%s session open before the %s panic: %v", p, victimProto, err)
 				}
-				fresh := dialClient(t, p, addr[p])
+				fresh := dialClient(t, p, r.Addr(p))
 				if err := fresh.exchange(); err != nil {
 					t.Errorf("new %s session after the %s panic: %v", p, victimProto, err)
 				}
@@ -109,7 +86,7 @@ func TestPanicEndsOneSessionNotTheServer(t *testing.T) {
 			waitFor(t, func() bool { return s.Deps().Panics.Count() == want }, "panic count %d, want %d", func() []any {
 				return []any{s.Deps().Panics.Count(), want}
 			})
-			if got := debugPanics(t, addr["debug"]); got != want {
+			if got := debugPanics(t, r.Addr("debug")); got != want {
 				t.Errorf("debug listener shows %d panics, want %d", got, want)
 			}
 			rec := findPanicRecord(t, logs, "test panic in "+victimProto)
@@ -246,7 +223,7 @@ func debugPanics(t *testing.T, addr string) int64 {
 // findPanicRecord returns the log record of the panic whose value starts
 // with prefix, waiting for it: the connection may close before it is
 // written.
-func findPanicRecord(t *testing.T, logs *lockedBuffer, prefix string) map[string]any {
+func findPanicRecord(t *testing.T, logs *testrig.LogBuffer, prefix string) map[string]any {
 	t.Helper()
 	var found map[string]any
 	waitFor(t, func() bool {
@@ -263,21 +240,4 @@ func findPanicRecord(t *testing.T, logs *lockedBuffer, prefix string) map[string
 		return false
 	}, "no %q record for a panic %q", func() []any { return []any{panics.Msg, prefix} })
 	return found
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -40,8 +40,8 @@ func (x *raw) dataTransaction(rcpt, msg string) string {
 func TestDataOnAFullDisk(t *testing.T) {
 	disk := blobfstest.New()
 	r := newRig(t, nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
-	r.account("bob@example.test")
-	x := r.raw(r.mx)
+	r.Account("bob@example.test")
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO client.example.org\r\n")
 	x.expect("250")
 	big := bigMessage(200 << 10)
@@ -65,7 +65,7 @@ func TestDataOnAFullDisk(t *testing.T) {
 	if l := x.dataTransaction("bob@example.test", big); !strings.HasPrefix(l, "250 ") {
 		t.Fatalf("DATA once the disk was freed: %q", l)
 	}
-	if got := r.inbox("bob@example.test"); len(got) != 1 {
+	if got := r.Bodies("bob@example.test", "INBOX"); len(got) != 1 {
 		t.Fatalf("INBOX has %d messages, want 1", len(got))
 	}
 }
@@ -74,8 +74,8 @@ func TestDataOnAFullDisk(t *testing.T) {
 func TestDataOnAFullDiskGoSMTP(t *testing.T) {
 	disk := blobfstest.New()
 	r := newRig(t, nil, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
-	r.account("alice@example.test")
-	r.account("bob@example.test")
+	r.Account("alice@example.test")
+	r.Account("bob@example.test")
 	c := r.login("alice@example.test")
 	big := "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 200<<10/18)
 	disk.Fill(64 << 10)
@@ -107,8 +107,8 @@ func TestDataOnARealFullDisk(t *testing.T) {
 		}
 	})
 	r := newRig(t, func(c *config.Config) { c.DataDir = dataDir })
-	r.account("bob@example.test")
-	x := r.raw(r.mx)
+	r.Account("bob@example.test")
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO client.example.org\r\n")
 	x.expect("250")
 

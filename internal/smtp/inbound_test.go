@@ -19,17 +19,17 @@ func msg(subject string) string {
 
 func TestDeliverToAccountWithTraceHeaders(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("ann@example.test")
+	acct := r.Account("ann@example.test")
 	ctx := context.Background()
-	inbox, _ := r.st.Mailbox(ctx, acct.ID, "INBOX")
-	sub := r.st.Subscribe(acct.ID)
+	inbox, _ := r.Store.Mailbox(ctx, acct.ID, "INBOX")
+	sub := r.Store.Subscribe(acct.ID)
 	defer sub.Close()
 
-	c := r.dial(r.mx)
+	c := r.dial(r.Addr("smtp"))
 	if err := send(c, "sender@remote.example", []string{"Ann@Example.test"}, msg("one")); err != nil {
 		t.Fatal(err)
 	}
-	got := r.inbox("ann@example.test")
+	got := r.Bodies("ann@example.test", "INBOX")
 	if len(got) != 1 {
 		t.Fatalf("%d messages in INBOX", len(got))
 	}
@@ -58,16 +58,16 @@ func TestDeliverToAccountWithTraceHeaders(t *testing.T) {
 func TestAliasPlusPostmasterCatchAll(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
-	r.account("ann@example.test")
-	r.account("bob@example.test")
-	r.account("boss@other.test", "admin", "true")
-	if err := r.st.AddAlias(ctx, "team@example.test", []string{"ann@example.test", "bob@example.test"}); err != nil {
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	r.Account("boss@other.test", "admin", "true")
+	if err := r.Store.AddAlias(ctx, "team@example.test", []string{"ann@example.test", "bob@example.test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.st.AddAlias(ctx, "everyone@example.test", []string{"team@example.test", "ann@example.test"}); err != nil {
+	if err := r.Store.AddAlias(ctx, "everyone@example.test", []string{"team@example.test", "ann@example.test"}); err != nil {
 		t.Fatal(err)
 	}
-	c := r.dial(r.mx)
+	c := r.dial(r.Addr("smtp"))
 	// An alias to two accounts, and an alias of an alias that names ann
 	// twice: each account gets exactly one copy per message.
 	if err := send(c, "x@remote.example", []string{"team@example.test"}, msg("team")); err != nil {
@@ -76,17 +76,17 @@ func TestAliasPlusPostmasterCatchAll(t *testing.T) {
 	if err := send(c, "x@remote.example", []string{"everyone@example.test", "ann@example.test"}, msg("everyone")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(r.inbox("ann@example.test")); n != 2 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 2 {
 		t.Fatalf("ann has %d messages, want 2", n)
 	}
-	if n := len(r.inbox("bob@example.test")); n != 2 {
+	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 2 {
 		t.Fatalf("bob has %d messages, want 2", n)
 	}
 	// Plus-addressing.
 	if err := send(c, "x@remote.example", []string{"bob+lists@example.test"}, msg("plus")); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.inbox("bob@example.test"); len(got) != 3 || !strings.Contains(got[2], "Delivered-To: bob@example.test") {
+	if got := r.Bodies("bob@example.test", "INBOX"); len(got) != 3 || !strings.Contains(got[2], "Delivered-To: bob@example.test") {
 		t.Fatalf("plus-addressed mail: %d messages", len(got))
 	}
 	// postmaster@ any local domain reaches the admin. (A bare <postmaster>
@@ -98,32 +98,32 @@ func TestAliasPlusPostmasterCatchAll(t *testing.T) {
 	if err := send(c, "x@remote.example", []string{"POSTMASTER@other.test"}, msg("pm2")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(r.inbox("boss@other.test")); n != 2 {
+	if n := len(r.Bodies("boss@other.test", "INBOX")); n != 2 {
 		t.Fatalf("admin got %d postmaster messages, want 2", n)
 	}
 	// Unknown user, then a catch-all.
 	err := send(c, "x@remote.example", []string{"nobody@example.test"}, msg("lost"))
 	wantCode(t, err, 550, "5.1.1")
 	c.Reset()
-	if err := r.st.AddAlias(ctx, "@example.test", []string{"ann@example.test"}); err != nil {
+	if err := r.Store.AddAlias(ctx, "@example.test", []string{"ann@example.test"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(c, "x@remote.example", []string{"nobody@example.test"}, msg("caught")); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.inbox("ann@example.test"); len(got) != 3 || !strings.Contains(got[2], "Hello caught") {
+	if got := r.Bodies("ann@example.test", "INBOX"); len(got) != 3 || !strings.Contains(got[2], "Hello caught") {
 		t.Fatalf("catch-all: ann has %d messages", len(got))
 	}
 }
 
 func TestNeverAnOpenRelay(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	ctx := context.Background()
-	if err := r.st.AddAlias(ctx, "fwd@example.test", []string{"friend@remote.example"}); err != nil {
+	if err := r.Store.AddAlias(ctx, "fwd@example.test", []string{"friend@remote.example"}); err != nil {
 		t.Fatal(err)
 	}
-	c := r.dial(r.mx)
+	c := r.dial(r.Addr("smtp"))
 	err := send(c, "x@remote.example", []string{"victim@remote.example"}, msg("spam"))
 	wantCode(t, err, 554, "5.7.1")
 	c.Reset()
@@ -142,19 +142,19 @@ func TestNeverAnOpenRelay(t *testing.T) {
 	if err := send(c, "x@remote.example", []string{"fwd@example.test"}, msg("fwd")); err != nil {
 		t.Fatalf("mail to an alias forwarding elsewhere: %v", err)
 	}
-	if q, err := r.st.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Domain != "remote.example" {
+	if q, err := r.Store.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Domain != "remote.example" {
 		t.Fatalf("forwarded copy not queued: %+v, %v", q, err)
 	}
 	c.Reset()
 	// Submission without AUTH: MAIL is refused.
-	s := r.dial(r.sub)
+	s := r.dial(r.Addr("submission"))
 	wantCode(t, s.Mail("ann@example.test", nil), 530, "5.7.0")
 }
 
 func TestSizeLimitWhileStreaming(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.MaxMessageSize = 10 << 10 })
-	r.account("ann@example.test")
-	c := r.dial(r.mx)
+	r.Account("ann@example.test")
+	c := r.dial(r.Addr("smtp"))
 	if ok, v := c.Extension("SIZE"); !ok || v != "10240" {
 		t.Fatalf("SIZE extension %v %q", ok, v)
 	}
@@ -165,7 +165,7 @@ func TestSizeLimitWhileStreaming(t *testing.T) {
 	big := msg("big") + strings.Repeat("0123456789012345678901234567890123456789\r\n", 600)
 	err := send(c, "x@remote.example", []string{"ann@example.test"}, big)
 	wantCode(t, err, 552, "5.3.4")
-	if n := len(r.inbox("ann@example.test")); n != 0 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 0 {
 		t.Fatalf("%d messages stored after the size limit", n)
 	}
 	// The session goes on.
@@ -177,9 +177,9 @@ func TestSizeLimitWhileStreaming(t *testing.T) {
 
 func TestPipeliningAndBDAT(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	r.account("bob@example.test")
-	x := r.raw(r.mx)
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO client.example.org\r\n")
 	ehlo := x.expect("250")
 	_ = ehlo
@@ -205,10 +205,10 @@ func TestPipeliningAndBDAT(t *testing.T) {
 	x.send("QUIT\r\n")
 	x.expect("221")
 
-	if got := r.inbox("ann@example.test"); len(got) != 1 || !strings.HasSuffix(got[0], "Subject: pipelined\r\n\r\nbody\r\n") {
+	if got := r.Bodies("ann@example.test", "INBOX"); len(got) != 1 || !strings.HasSuffix(got[0], "Subject: pipelined\r\n\r\nbody\r\n") {
 		t.Fatalf("pipelined: %q", got)
 	}
-	got := r.inbox("bob@example.test")
+	got := r.Bodies("bob@example.test", "INBOX")
 	if len(got) != 2 || !strings.HasSuffix(got[1], "Subject: chunked\r\n\r\n.leading dot kept\r\n") {
 		t.Fatalf("BDAT: %q", got)
 	}
@@ -216,8 +216,8 @@ func TestPipeliningAndBDAT(t *testing.T) {
 
 func TestSMTPUTF8(t *testing.T) {
 	r := newRig(t, nil)
-	acct := r.account("jürgen@example.test")
-	c := r.dial(r.mx)
+	acct := r.Account("jürgen@example.test")
+	c := r.dial(r.Addr("smtp"))
 	if ok, _ := c.Extension("SMTPUTF8"); !ok {
 		t.Fatal("SMTPUTF8 not advertised")
 	}
@@ -235,13 +235,13 @@ func TestSMTPUTF8(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := r.inbox("jürgen@example.test")
+	got := r.Bodies("jürgen@example.test", "INBOX")
 	if len(got) != 1 || !strings.Contains(got[0], "with UTF8SMTP id") || !strings.Contains(got[0], "Return-Path: <用户@例子.example>") {
 		t.Fatalf("stored %q", got)
 	}
 	ctx := context.Background()
-	inbox, _ := r.st.Mailbox(ctx, acct.ID, "INBOX")
-	s, err := r.st.Structure(ctx, inbox.ID, 1)
+	inbox, _ := r.Store.Mailbox(ctx, acct.ID, "INBOX")
+	s, err := r.Store.Structure(ctx, inbox.ID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,9 +254,9 @@ func TestSMTPUTF8(t *testing.T) {
 // "second message" hidden behind \n.\n or \r.\r is ever delivered.
 func TestSmugglingRefused(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	for _, smuggle := range []string{"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n"} {
-		x := r.raw(r.mx)
+		x := r.raw(r.Addr("smtp"))
 		x.send("EHLO attacker.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
 		x.expect("250")
 		x.expect("250")
@@ -272,19 +272,19 @@ func TestSmugglingRefused(t *testing.T) {
 		x.send("Subject: clean\r\n\r\nok\r\n.\r\n")
 		x.expect("250")
 	}
-	for _, m := range r.inbox("ann@example.test") {
+	for _, m := range r.Bodies("ann@example.test", "INBOX") {
 		if strings.Contains(m, "smuggled") || strings.Contains(m, "Subject: first") {
 			t.Fatalf("smuggled content stored:\n%s", m)
 		}
 	}
-	if n := len(r.inbox("ann@example.test")); n != 4 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 4 {
 		t.Fatalf("%d messages stored, want the 4 clean ones", n)
 	}
 }
 
 func TestOversizedCommandLine(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.MaxLineLength = 1000 })
-	x := r.raw(r.mx)
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO " + strings.Repeat("a", 5000) + "\r\n")
 	x.expect("500 5.4.0")
 	if !x.closed() {
@@ -296,8 +296,8 @@ func TestOversizedCommandLine(t *testing.T) {
 // at the data deadline and nothing is stored.
 func TestStalledDataDropped(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.DataTimeout = config.Duration(time.Second) })
-	r.account("ann@example.test")
-	x := r.raw(r.mx)
+	r.Account("ann@example.test")
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO slow.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
 	x.expect("250")
 	x.expect("250")
@@ -312,15 +312,15 @@ func TestStalledDataDropped(t *testing.T) {
 	if waited := time.Since(start); waited > 10*time.Second {
 		t.Fatalf("dropped after %v", waited)
 	}
-	if n := len(r.inbox("ann@example.test")); n != 0 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 0 {
 		t.Fatalf("%d messages stored from a stalled transfer", n)
 	}
 }
 
 func TestLimitsRecipientsAndErrors(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.MaxRecipients = 3; c.SMTP.MaxErrors = 4 })
-	r.account("ann@example.test")
-	c := r.dial(r.mx)
+	r.Account("ann@example.test")
+	c := r.dial(r.Addr("smtp"))
 	if err := c.Mail("x@remote.example", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestLimitsRecipientsAndErrors(t *testing.T) {
 	wantCode(t, c.Rcpt("ann@example.test", nil), 452, "4.5.3")
 	c.Reset()
 
-	x := r.raw(r.mx)
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO guesser.example\r\nMAIL FROM:<a@remote.example>\r\n")
 	x.expect("250")
 	x.expect("250")
@@ -349,8 +349,8 @@ func TestLimitsRecipientsAndErrors(t *testing.T) {
 
 func TestConnectionLimits(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.MaxConnectionsPerIP = 2 })
-	a, b := r.raw(r.mx), r.raw(r.mx)
-	third := r.rawNoGreeting(r.mx)
+	a, b := r.raw(r.Addr("smtp")), r.raw(r.Addr("smtp"))
+	third := r.rawNoGreeting(r.Addr("smtp"))
 	if line := third.reply(); !strings.HasPrefix(line, "421 4.7.0") {
 		t.Fatalf("third connection got %q", line)
 	}
@@ -360,7 +360,7 @@ func TestConnectionLimits(t *testing.T) {
 	a.conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		x := r.rawNoGreeting(r.mx)
+		x := r.rawNoGreeting(r.Addr("smtp"))
 		if strings.HasPrefix(x.reply(), "220") {
 			break
 		}
@@ -376,8 +376,8 @@ func TestConnectionLimits(t *testing.T) {
 // (RFC 3461) are accepted and kept for the outbound queue's notifications.
 func TestDSNParametersAccepted(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	x := r.raw(r.mx)
+	r.Account("ann@example.test")
+	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO client.example\r\n")
 	x.expect("250")
 	x.send("MAIL FROM:<a@remote.example> RET=HDRS ENVID=QQ314159\r\n")
@@ -388,14 +388,14 @@ func TestDSNParametersAccepted(t *testing.T) {
 	x.expect("354")
 	x.send("Subject: dsn\r\n\r\nx\r\n.\r\n")
 	x.expect("250")
-	if n := len(r.inbox("ann@example.test")); n != 1 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 1 {
 		t.Fatalf("%d messages", n)
 	}
 }
 
 func TestIdleTimeout(t *testing.T) {
 	r := newRig(t, func(c *config.Config) { c.SMTP.IdleTimeout = config.Duration(500 * time.Millisecond) })
-	x := r.raw(r.mx)
+	x := r.raw(r.Addr("smtp"))
 	x.expect("421 4.4.2")
 	if !x.closed() {
 		t.Fatal("idle connection not closed")
@@ -407,9 +407,9 @@ func TestIdleTimeout(t *testing.T) {
 // recipient has a copy.
 func TestStoreFailureIs451(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	r.account("bob@example.test")
-	c := r.dial(r.mx)
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	c := r.dial(r.Addr("smtp"))
 	if err := c.Mail("x@remote.example", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestStoreFailureIs451(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := r.st.DeleteAccount(context.Background(), "bob@example.test"); err != nil {
+	if err := r.Store.DeleteAccount(context.Background(), "bob@example.test"); err != nil {
 		t.Fatal(err)
 	}
 	w, err := c.Data()
@@ -427,7 +427,7 @@ func TestStoreFailureIs451(t *testing.T) {
 	}
 	fmt.Fprint(w, msg("half"))
 	wantCode(t, w.Close(), 451, "4.3.0")
-	if n := len(r.inbox("ann@example.test")); n != 0 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 0 {
 		t.Fatalf("ann has %d messages after a failed delivery", n)
 	}
 }

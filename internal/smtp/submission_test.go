@@ -16,15 +16,16 @@ import (
 	"github.com/xdg-go/scram"
 
 	"mailroom/internal/config"
+	"mailroom/internal/testrig"
 )
 
 func TestSubmissionStartTLSThenAuth(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	r.account("bob@other.test")
+	r.Account("ann@example.test")
+	r.Account("bob@other.test")
 
 	// Before TLS, AUTH is neither offered nor accepted.
-	plain := r.dial(r.sub)
+	plain := r.dial(r.Addr("submission"))
 	if ok, _ := plain.Extension("AUTH"); ok {
 		t.Fatal("AUTH advertised before STARTTLS")
 	}
@@ -45,7 +46,7 @@ func TestSubmissionStartTLSThenAuth(t *testing.T) {
 	if err := send(c, "ann@example.test", []string{"bob@other.test"}, "From: Ann <ann@example.test>\r\nTo: bob@other.test\r\nSubject: hi\r\n\r\nhello bob\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	got := r.inbox("bob@other.test")
+	got := r.Bodies("bob@other.test", "INBOX")
 	if len(got) != 1 {
 		t.Fatalf("bob has %d messages", len(got))
 	}
@@ -58,7 +59,7 @@ func TestSubmissionStartTLSThenAuth(t *testing.T) {
 	if err := send(c, "ann@example.test", []string{"bob@other.test"}, "From: ann@example.test\r\nMessage-ID: <own@id>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	got = r.inbox("bob@other.test")
+	got = r.Bodies("bob@other.test", "INBOX")
 	if strings.Count(got[1], "Message-ID:") != 1 || strings.Count(got[1], "Date:") != 1 || !strings.Contains(got[1], "<own@id>") {
 		t.Fatalf("own Message-ID/Date not kept:\n%s", got[1])
 	}
@@ -66,15 +67,15 @@ func TestSubmissionStartTLSThenAuth(t *testing.T) {
 	if err := send(c, "ann@example.test", []string{"someone@remote.example"}, "From: ann@example.test\r\n\r\nout\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	if q, err := r.st.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Address != "someone@remote.example" || q[0].From != "ann@example.test" {
+	if q, err := r.Store.QueuedMessages(context.Background()); err != nil || len(q) != 1 || q[0].Recipients[0].Address != "someone@remote.example" || q[0].From != "ann@example.test" {
 		t.Fatalf("remote recipient not queued: %+v, %v", q, err)
 	}
 }
 
 func TestSubmissionImplicitTLS(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	c, err := gosmtp.DialTLS(r.subTLS, clientTLS)
+	r.Account("ann@example.test")
+	c, err := gosmtp.DialTLS(r.Addr("submissions"), testrig.ClientTLS())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestSubmissionImplicitTLS(t *testing.T) {
 	if err := send(c, "ann@example.test", []string{"ann@example.test"}, "From: ann@example.test\r\nSubject: to self\r\n\r\nx\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(r.inbox("ann@example.test")); n != 1 {
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 1 {
 		t.Fatalf("%d messages", n)
 	}
 }
@@ -115,8 +116,8 @@ func (c *scramClient) Next(challenge []byte) ([]byte, error) {
 
 func TestSubmissionSCRAM(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	c := r.dialStartTLS(r.sub)
+	r.Account("ann@example.test")
+	c := r.dialStartTLS(r.Addr("submission"))
 	bad, _ := newSCRAMClient("ann@example.test", "wrong")
 	wantCode(t, c.Auth(bad), 535, "5.7.8")
 	good, _ := newSCRAMClient("ann@example.test", password)
@@ -134,9 +135,9 @@ func TestSubmissionSCRAM(t *testing.T) {
 func TestSubmissionSenderRules(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
-	r.account("ann@example.test")
-	r.account("bob@example.test")
-	if err := r.st.AddAlias(ctx, "sales@example.test", []string{"ann@example.test"}); err != nil {
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	if err := r.Store.AddAlias(ctx, "sales@example.test", []string{"ann@example.test"}); err != nil {
 		t.Fatal(err)
 	}
 	c := r.login("ann@example.test")
@@ -152,15 +153,15 @@ func TestSubmissionSenderRules(t *testing.T) {
 	// Envelope fine, From: header not hers: refused at the end of DATA.
 	err := send(c, "ann@example.test", []string{"bob@example.test"}, "From: Boss <bob@example.test>\r\n\r\nforged\r\n")
 	wantCode(t, err, 553, "5.7.1")
-	if n := len(r.inbox("bob@example.test")); n != 2 {
+	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 2 {
 		t.Fatalf("bob has %d messages, want 2 (the forged one refused)", n)
 	}
 }
 
 func TestSubmissionDisabledAccount(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test", "submission.enabled", "false")
-	c := r.dialStartTLS(r.sub)
+	r.Account("ann@example.test", "submission.enabled", "false")
+	c := r.dialStartTLS(r.Addr("submission"))
 	err := c.Auth(gosasl.NewPlainClient("", "ann@example.test", password))
 	wantCode(t, err, 525, "5.7.13")
 	if !strings.Contains(err.Error(), "switched off") {
@@ -172,14 +173,14 @@ func TestSubmissionDisabledAccount(t *testing.T) {
 // attempts are slowed down, even with the right password.
 func TestAuthThrottle(t *testing.T) {
 	r := newRig(t, nil)
-	r.account("ann@example.test")
+	r.Account("ann@example.test")
 	// A new connection per guess: go-smtp's client sends "*" after a
 	// failed AUTH, which the server counts as a protocol error.
 	for i := 0; i < 6; i++ {
-		c := r.dialStartTLS(r.sub)
+		c := r.dialStartTLS(r.Addr("submission"))
 		wantCode(t, c.Auth(gosasl.NewPlainClient("", "ann@example.test", fmt.Sprint("guess", i))), 535, "5.7.8")
 	}
-	c := r.dialStartTLS(r.sub)
+	c := r.dialStartTLS(r.Addr("submission"))
 	start := time.Now()
 	if err := c.Auth(gosasl.NewPlainClient("", "ann@example.test", password)); err != nil {
 		t.Fatal(err)
@@ -195,8 +196,8 @@ func TestSwaks(t *testing.T) {
 		t.Fatal("swaks is needed (scripts/install-test-deps.sh installs it)")
 	}
 	r := newRig(t, nil)
-	r.account("ann@example.test")
-	r.account("bob@example.test")
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
 	run := func(args ...string) string {
 		out, err := exec.Command(swaks, args...).CombinedOutput()
 		if err != nil {
@@ -205,26 +206,26 @@ func TestSwaks(t *testing.T) {
 		return string(out)
 	}
 	// Inbound to the MX.
-	run("--server", r.mx, "--from", "someone@remote.example", "--to", "ann@example.test", "--header", "Subject: via swaks")
+	run("--server", r.Addr("smtp"), "--from", "someone@remote.example", "--to", "ann@example.test", "--header", "Subject: via swaks")
 	// Submission: STARTTLS, AUTH PLAIN.
-	host, port, _ := net.SplitHostPort(r.sub)
+	host, port, _ := net.SplitHostPort(r.Addr("submission"))
 	run("--server", host, "--port", port, "--tls", "--auth", "PLAIN", "--auth-user", "ann@example.test",
 		"--auth-password", password, "--from", "ann@example.test", "--to", "bob@example.test",
 		"--header", "From: ann@example.test", "--header", "Subject: submitted via swaks")
 	// Implicit TLS with AUTH LOGIN.
-	host, port, _ = net.SplitHostPort(r.subTLS)
+	host, port, _ = net.SplitHostPort(r.Addr("submissions"))
 	run("--server", host, "--port", port, "--tls-on-connect", "--auth", "LOGIN", "--auth-user", "ann@example.test",
 		"--auth-password", password, "--from", "ann@example.test", "--to", "bob@example.test",
 		"--header", "From: ann@example.test", "--header", "Subject: smtps via swaks")
-	if got := r.inbox("ann@example.test"); len(got) != 1 || !strings.Contains(got[0], "Subject: via swaks") {
+	if got := r.Bodies("ann@example.test", "INBOX"); len(got) != 1 || !strings.Contains(got[0], "Subject: via swaks") {
 		t.Fatalf("ann: %q", got)
 	}
-	got := r.inbox("bob@example.test")
+	got := r.Bodies("bob@example.test", "INBOX")
 	if len(got) != 2 || !strings.Contains(got[0], "submitted via swaks") || !strings.Contains(got[1], "smtps via swaks") {
 		t.Fatalf("bob: %d messages", len(got))
 	}
 	// Relay attempt through swaks too.
-	out, _ := exec.Command(swaks, "--server", r.mx, "--from", "a@remote.example", "--to", "b@elsewhere.example").CombinedOutput()
+	out, _ := exec.Command(swaks, "--server", r.Addr("smtp"), "--from", "a@remote.example", "--to", "b@elsewhere.example").CombinedOutput()
 	if !strings.Contains(string(out), "554 5.7.1") {
 		t.Fatalf("swaks relay attempt:\n%s", out)
 	}
@@ -234,9 +235,9 @@ func TestSwaks(t *testing.T) {
 // graceful shutdown; an idle session is told 421 at once.
 func TestShutdownDuringData(t *testing.T) {
 	r := newRig(t, func(c *config.Config) {})
-	r.account("ann@example.test")
-	idle := r.raw(r.mx)
-	busy := r.raw(r.mx)
+	r.Account("ann@example.test")
+	idle := r.raw(r.Addr("smtp"))
+	busy := r.raw(r.Addr("smtp"))
 	busy.send("EHLO a.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
 	busy.expect("250")
 	busy.expect("250")
@@ -248,7 +249,7 @@ func TestShutdownDuringData(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		done <- r.srv.Shutdown(ctx)
+		done <- r.Shutdown(ctx)
 	}()
 	if line := idle.reply(); !strings.HasPrefix(line, "421") {
 		t.Fatalf("idle session got %q, want 421", line)

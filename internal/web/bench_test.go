@@ -18,12 +18,12 @@ import (
 func BenchmarkMailboxPage100k(b *testing.B) {
 	r := newRig(b)
 	ctx := context.Background()
-	inbox, err := r.st.Mailbox(ctx, r.acct.ID, "INBOX")
+	inbox, err := r.Store.Mailbox(ctx, r.acct.ID, "INBOX")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for done := 0; done < 100_000; done += 1000 {
-		m, err := r.st.Stage(ctx, strings.NewReader(sample))
+		m, err := r.Store.Stage(ctx, strings.NewReader(sample))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func BenchmarkMailboxPage100k(b *testing.B) {
 		for i := range targets {
 			targets[i] = store.Target{MailboxID: inbox.ID}
 		}
-		if _, err := r.st.Deliver(ctx, m, targets); err != nil {
+		if _, err := r.Store.Deliver(ctx, m, targets); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func BenchmarkLiveLatency(b *testing.B) {
 	var total time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r.deliver("INBOX", sample)
+		r.Deliver(r.acct, sample)
 		committed := time.Now()
 		select {
 		case at := <-events:

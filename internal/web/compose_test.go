@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -19,42 +18,9 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"mailroom/internal/config"
-	"mailroom/internal/listener"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
-
-// newRigWith is newRig with a changed configuration (a small message size
-// limit, for instance). Keep the two in step.
-func newRigWith(t testing.TB, configure func(*config.Config), opts ...server.Option) *rig {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Hostname = "mail.example.test"
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-		Submission: ":587", Submissions: ":465"}
-	cfg.TLS.SelfSigned = true
-	configure(&cfg)
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	r := &rig{t: t, srv: srv, st: srv.Deps().Store}
-	for _, l := range srv.Listening() {
-		if l.Key == "http" {
-			r.base = "http://" + l.Addr
-		}
-	}
-	if _, err := r.st.CreateDomain(context.Background(), "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.acct = r.account("ann@example.test")
-	return r
-}
 
 // upload is a file sent with a multipart form.
 type upload struct {
@@ -142,50 +108,12 @@ func composeForm(t testing.TB, page string) url.Values {
 	return v
 }
 
-// stored is one stored message, read back.
-type stored struct {
-	meta store.MessageMeta
-	raw  string
-}
-
-// mailbox returns the messages of an account's mailbox.
-func (r *rig) mailbox(email, name string) (store.Mailbox, []stored) {
-	r.t.Helper()
-	ctx := context.Background()
-	acct, err := r.st.Account(ctx, email)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	mb, err := r.st.Mailbox(ctx, acct.ID, name)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	list, err := r.st.MessageList(ctx, mb.ID)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var out []stored
-	for _, meta := range list {
-		body, err := r.st.OpenBody(ctx, mb.ID, meta.UID)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		raw, err := io.ReadAll(io.NewSectionReader(body, 0, body.Size()))
-		body.Close()
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		out = append(out, stored{meta: meta, raw: string(raw)})
-	}
-	return mb, out
-}
-
 // only returns the one message of a mailbox.
-func (r *rig) only(email, name string) stored {
-	r.t.Helper()
-	_, list := r.mailbox(email, name)
+func (r *rig) only(email, name string) testrig.Message {
+	r.T.Helper()
+	list := r.Read(email, name)
 	if len(list) != 1 {
-		r.t.Fatalf("%s %s holds %d messages, want 1", email, name, len(list))
+		r.T.Fatalf("%s %s holds %d messages, want 1", email, name, len(list))
 	}
 	return list[0]
 }
@@ -249,8 +177,8 @@ func hasField(raw, name string) bool {
 
 func TestComposeSendLocal(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
-	r.account("carol@example.test")
+	r.Account("bob@example.test")
+	r.Account("carol@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	code, _, page := b.get("/compose")
@@ -271,7 +199,7 @@ func TestComposeSendLocal(t *testing.T) {
 	}
 
 	got := r.only("bob@example.test", "INBOX")
-	p := parse(t, got.raw)
+	p := parse(t, got.Raw)
 	if subj, _ := p.header.Subject(); subj != "Grüße aus Köln" {
 		t.Errorf("subject %q", subj)
 	}
@@ -294,30 +222,30 @@ func TestComposeSendLocal(t *testing.T) {
 		p.header.Get("Mime-Version") != "1.0" {
 		t.Errorf("MIME fields: %q %q %q", ct, p.header.Get("Content-Transfer-Encoding"), p.header.Get("Mime-Version"))
 	}
-	for _, line := range strings.Split(got.raw, "\r\n") {
+	for _, line := range strings.Split(got.Raw, "\r\n") {
 		if len(line) > 78 {
 			t.Errorf("line longer than 78: %q", line)
 		}
 	}
-	if strings.Contains(strings.ReplaceAll(got.raw, "\r\n", ""), "\n") {
+	if strings.Contains(strings.ReplaceAll(got.Raw, "\r\n", ""), "\n") {
 		t.Error("bare LF in the message")
 	}
 
 	// The Bcc recipient got it; nobody sees the Bcc, not even Sent.
 	carol := r.only("carol@example.test", "INBOX")
 	sent := r.only("ann@example.test", "Sent")
-	for who, m := range map[string]stored{"bob": got, "carol": carol, "Sent": sent} {
-		if hasField(m.raw, "Bcc") {
+	for who, m := range map[string]testrig.Message{"bob": got, "carol": carol, "Sent": sent} {
+		if hasField(m.Raw, "Bcc") {
 			t.Errorf("%s's copy has a Bcc field", who)
 		}
-		if who != "carol" && strings.Contains(m.raw, "carol") {
-			t.Errorf("%s's copy names the Bcc recipient:\n%s", who, m.raw)
+		if who != "carol" && strings.Contains(m.Raw, "carol") {
+			t.Errorf("%s's copy names the Bcc recipient:\n%s", who, m.Raw)
 		}
 	}
-	if sent.meta.Flags&store.FlagSeen == 0 {
+	if sent.Meta.Flags&store.FlagSeen == 0 {
 		t.Error("the Sent copy is not \\Seen")
 	}
-	if s := parse(t, sent.raw); s.text != p.text || s.header.Get("Message-Id") != p.header.Get("Message-Id") {
+	if s := parse(t, sent.Raw); s.text != p.text || s.header.Get("Message-Id") != p.header.Get("Message-Id") {
 		t.Error("the Sent copy differs from what was sent")
 	}
 	// The Sent folder shows it at once (the shared index was told).
@@ -328,7 +256,7 @@ func TestComposeSendLocal(t *testing.T) {
 
 func TestComposeAttachment(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
+	r.Account("bob@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	data := make([]byte, 5000)
@@ -342,7 +270,7 @@ func TestComposeAttachment(t *testing.T) {
 		t.Fatalf("send: %d\n%s", code, page)
 	}
 	_ = h
-	p := parse(t, r.only("bob@example.test", "INBOX").raw)
+	p := parse(t, r.only("bob@example.test", "INBOX").Raw)
 	if !bytes.Equal(p.files["report.pdf"], data) || p.types["report.pdf"] != "application/pdf" {
 		t.Errorf("report.pdf: %d bytes, %q", len(p.files["report.pdf"]), p.types["report.pdf"])
 	}
@@ -360,8 +288,8 @@ const thread = "From: Bob <bob@example.test>\r\nTo: ann@example.test, Carol <car
 
 func TestComposeReply(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
-	d := r.deliver("INBOX", thread)
+	r.Account("bob@example.test")
+	d := r.Deliver(r.acct, thread)
 	ref := itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))
 	b := r.browser()
 	b.login("ann@example.test")
@@ -389,7 +317,7 @@ func TestComposeReply(t *testing.T) {
 		t.Errorf("reply all: to %q cc %q", fa.Get("to"), fa.Get("cc"))
 	}
 	// "Re:" is not doubled.
-	d2 := r.deliver("INBOX", strings.Replace(thread, "Subject: Lunch", "Subject: RE: Lunch", 1))
+	d2 := r.Deliver(r.acct, strings.Replace(thread, "Subject: Lunch", "Subject: RE: Lunch", 1))
 	_, _, page = b.get("/compose?reply=" + itoa64(d2.MailboxID) + "/" + itoa64(int64(d2.UID)))
 	if s := composeForm(t, page).Get("subject"); s != "RE: Lunch on Friday" {
 		t.Errorf("subject of a reply to a reply: %q", s)
@@ -402,7 +330,7 @@ func TestComposeReply(t *testing.T) {
 	if code != http.StatusSeeOther || h.Get("Location") != "/mail/INBOX?flash=Message+sent." {
 		t.Fatalf("send reply: %d %q\n%s", code, h.Get("Location"), page)
 	}
-	p := parse(t, r.only("bob@example.test", "INBOX").raw)
+	p := parse(t, r.only("bob@example.test", "INBOX").Raw)
 	if p.header.Get("In-Reply-To") != "<lunch@example.test>" || p.header.Get("References") != "<root@example.test> <lunch@example.test>" {
 		t.Errorf("sent reply: In-Reply-To %q References %q", p.header.Get("In-Reply-To"), p.header.Get("References"))
 	}
@@ -422,8 +350,8 @@ func TestComposeReply(t *testing.T) {
 		t.Errorf("bad references: %d", code)
 	}
 	// Another account's message cannot be replied to.
-	other := r.account("eve@example.test")
-	inbox, _ := r.st.Mailbox(context.Background(), other.ID, "INBOX")
+	other := r.Account("eve@example.test")
+	inbox, _ := r.Store.Mailbox(context.Background(), other.ID, "INBOX")
 	if code, _, _ := b.get("/compose?reply=" + itoa64(inbox.ID) + "/1"); code != http.StatusNotFound {
 		t.Errorf("reply to another account's message: %d", code)
 	}
@@ -438,8 +366,8 @@ const withFiles = "From: Bob <bob@example.test>\r\nTo: ann@example.test\r\nSubje
 
 func TestComposeForward(t *testing.T) {
 	r := newRig(t)
-	r.account("carol@example.test")
-	d := r.deliver("INBOX", withFiles)
+	r.Account("carol@example.test")
+	d := r.Deliver(r.acct, withFiles)
 	b := r.browser()
 	b.login("ann@example.test")
 	code, _, page := b.get("/compose?forward=" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID)))
@@ -463,7 +391,7 @@ func TestComposeForward(t *testing.T) {
 	if code, _, page := b.postMultipart("/compose", false, f, upload{"files", "extra.bin", "", []byte{0, 1, 2}}); code != http.StatusSeeOther {
 		t.Fatalf("send forward: %d\n%s", code, page)
 	}
-	p := parse(t, r.only("carol@example.test", "INBOX").raw)
+	p := parse(t, r.only("carol@example.test", "INBOX").Raw)
 	if string(p.files["report.pdf"]) != "%PDF-1.4\n%äüöß\n" || p.types["report.pdf"] != "application/pdf" {
 		t.Errorf("report.pdf: %q %q", p.files["report.pdf"], p.types["report.pdf"])
 	}
@@ -479,8 +407,8 @@ func TestComposeForward(t *testing.T) {
 	if code, _, page := b.postMultipart("/compose", false, f); code != http.StatusSeeOther {
 		t.Fatalf("send forward: %d\n%s", code, page)
 	}
-	_, list := r.mailbox("carol@example.test", "INBOX")
-	p = parse(t, list[1].raw)
+	list := r.Read("carol@example.test", "INBOX")
+	p = parse(t, list[1].Raw)
 	if len(p.files) != 1 || p.files["report.pdf"] == nil {
 		t.Errorf("forward with one attachment kept carries %d", len(p.files))
 	}
@@ -489,8 +417,8 @@ func TestComposeForward(t *testing.T) {
 	if code, _, page := b.postMultipart("/compose", false, f); code != http.StatusSeeOther {
 		t.Fatalf("send forward: %d\n%s", code, page)
 	}
-	_, list = r.mailbox("carol@example.test", "INBOX")
-	if p = parse(t, list[2].raw); len(p.files) != 0 || p.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+	list = r.Read("carol@example.test", "INBOX")
+	if p = parse(t, list[2].Raw); len(p.files) != 0 || p.header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("forward with no attachment kept carries %d (%s)", len(p.files), p.header.Get("Content-Type"))
 	}
 }
@@ -515,7 +443,7 @@ func TestComposeErrorsKeepTheForm(t *testing.T) {
 	}
 
 	// A recipient that does not resolve: nothing is sent to anyone.
-	r.account("bob@example.test")
+	r.Account("bob@example.test")
 	form.Set("to", "bob@example.test")
 	form.Set("cc", "nobody@example.test")
 	code, _, page = b.postMultipart("/compose", false, form)
@@ -523,10 +451,10 @@ func TestComposeErrorsKeepTheForm(t *testing.T) {
 		!strings.Contains(page, "no such user here") || !strings.Contains(page, `aria-invalid="true" autofocus>`) {
 		t.Fatalf("unknown recipient: %d\n%s", code, page)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 0 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 0 {
 		t.Error("a message went out although a recipient was refused")
 	}
-	if _, list := r.mailbox("ann@example.test", "Sent"); len(list) != 0 {
+	if list := r.Read("ann@example.test", "Sent"); len(list) != 0 {
 		t.Error("a refused message is in Sent")
 	}
 	// No recipient at all.
@@ -538,8 +466,8 @@ func TestComposeErrorsKeepTheForm(t *testing.T) {
 
 func TestComposeDrafts(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
-	r.account("carol@example.test")
+	r.Account("bob@example.test")
+	r.Account("carol@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	code, h, page := b.postMultipart("/compose", false, url.Values{"csrf": {b.csrf}, "action": {"draft"},
@@ -549,10 +477,10 @@ func TestComposeDrafts(t *testing.T) {
 		t.Fatalf("save draft: %d %q\n%s", code, h.Get("Location"), page)
 	}
 	draft := r.only("ann@example.test", "Drafts")
-	if draft.meta.Flags&(store.FlagDraft|store.FlagSeen) != store.FlagDraft|store.FlagSeen {
-		t.Errorf("draft flags %v", draft.meta.Flags)
+	if draft.Meta.Flags&(store.FlagDraft|store.FlagSeen) != store.FlagDraft|store.FlagSeen {
+		t.Errorf("draft flags %v", draft.Meta.Flags)
 	}
-	if !hasField(draft.raw, "Bcc") {
+	if !hasField(draft.Raw, "Bcc") {
 		t.Error("the draft lost its Bcc")
 	}
 
@@ -575,7 +503,7 @@ func TestComposeDrafts(t *testing.T) {
 		t.Fatalf("save the draft again: %d\n%s", code, page)
 	}
 	draft = r.only("ann@example.test", "Drafts")
-	if p := parse(t, draft.raw); p.text != "Second version\r\n" || string(p.files["plan.bin"]) != "plan bytes" {
+	if p := parse(t, draft.Raw); p.text != "Second version\r\n" || string(p.files["plan.bin"]) != "plan bytes" {
 		t.Errorf("second draft: %q, %q", p.text, p.files["plan.bin"])
 	}
 	if _, _, page := b.get("/mail/Drafts"); strings.Count(page, "Plans") != 1 {
@@ -590,19 +518,19 @@ func TestComposeDrafts(t *testing.T) {
 	if code, _, page := b.postMultipart("/compose", false, f); code != http.StatusSeeOther {
 		t.Fatalf("send the draft: %d\n%s", code, page)
 	}
-	if _, list := r.mailbox("ann@example.test", "Drafts"); len(list) != 0 {
+	if list := r.Read("ann@example.test", "Drafts"); len(list) != 0 {
 		t.Errorf("%d drafts left after sending", len(list))
 	}
 	got := r.only("bob@example.test", "INBOX")
-	if p := parse(t, got.raw); p.text != "Second version\r\n" || string(p.files["plan.bin"]) != "plan bytes" || hasField(got.raw, "Bcc") ||
-		hasField(got.raw, answeredHeader) {
-		t.Errorf("sent draft:\n%s", got.raw)
+	if p := parse(t, got.Raw); p.text != "Second version\r\n" || string(p.files["plan.bin"]) != "plan bytes" || hasField(got.Raw, "Bcc") ||
+		hasField(got.Raw, answeredHeader) {
+		t.Errorf("sent draft:\n%s", got.Raw)
 	}
 	r.only("carol@example.test", "INBOX")
 
 	// The draft field cannot name a message outside Drafts (it would be
 	// removed on sending).
-	d := r.deliver("INBOX", sample)
+	d := r.Deliver(r.acct, sample)
 	code, _, _ = b.postMultipart("/compose", false, url.Values{"csrf": {b.csrf}, "action": {"send"}, "to": {"bob@example.test"},
 		"draft": {itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))}})
 	if code != http.StatusBadRequest {
@@ -618,8 +546,8 @@ func TestComposeDrafts(t *testing.T) {
 // finally sent.
 func TestComposeReplyDraft(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
-	d := r.deliver("INBOX", thread)
+	r.Account("bob@example.test")
+	d := r.Deliver(r.acct, thread)
 	b := r.browser()
 	b.login("ann@example.test")
 	_, _, page := b.get("/compose?reply=" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID)))
@@ -640,14 +568,14 @@ func TestComposeReplyDraft(t *testing.T) {
 	if r.meta("INBOX", d.UID).Flags&store.FlagAnswered == 0 {
 		t.Error("the original is not \\Answered")
 	}
-	if got := r.only("bob@example.test", "INBOX"); hasField(got.raw, answeredHeader) || !hasField(got.raw, "In-Reply-To") {
-		t.Errorf("sent reply draft:\n%s", got.raw)
+	if got := r.only("bob@example.test", "INBOX"); hasField(got.Raw, answeredHeader) || !hasField(got.Raw, "In-Reply-To") {
+		t.Errorf("sent reply draft:\n%s", got.Raw)
 	}
 }
 
 func TestComposeCSRFAndSubmissionDisabled(t *testing.T) {
 	r := newRig(t)
-	r.account("bob@example.test")
+	r.Account("bob@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	form := url.Values{"action": {"send"}, "to": {"bob@example.test"}, "subject": {"hi"}, "body": {"hello"}}
@@ -661,7 +589,7 @@ func TestComposeCSRFAndSubmissionDisabled(t *testing.T) {
 	if code, _, _ := b.post("/compose", form); code != http.StatusForbidden {
 		t.Errorf("URL-encoded without CSRF token: %d", code)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 0 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 0 {
 		t.Fatal("a forged form sent mail")
 	}
 	// Logged out: no mail either.
@@ -671,7 +599,7 @@ func TestComposeCSRFAndSubmissionDisabled(t *testing.T) {
 		t.Errorf("logged out: %d", code)
 	}
 
-	if err := r.st.SetSettings(context.Background(), r.acct.ID, map[string]string{"submission.enabled": "false"}); err != nil {
+	if err := r.Store.SetSettings(context.Background(), r.acct.ID, map[string]string{"submission.enabled": "false"}); err != nil {
 		t.Fatal(err)
 	}
 	code, _, page := b.postMultipart("/compose", false, form)
@@ -679,7 +607,7 @@ func TestComposeCSRFAndSubmissionDisabled(t *testing.T) {
 		!strings.Contains(page, ">\nhello</textarea>") {
 		t.Fatalf("submission disabled: %d\n%s", code, page)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 0 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 0 {
 		t.Fatal("mail sent although submission is disabled")
 	}
 	// A draft can still be saved.
@@ -691,8 +619,8 @@ func TestComposeCSRFAndSubmissionDisabled(t *testing.T) {
 
 func TestComposeTooLarge(t *testing.T) {
 	const limit = 64 << 10
-	r := newRigWith(t, func(c *config.Config) { c.SMTP.MaxMessageSize = limit })
-	r.account("bob@example.test")
+	r := newRig(t, testrig.Config(func(c *config.Config) { c.SMTP.MaxMessageSize = limit }))
+	r.Account("bob@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	form := url.Values{"csrf": {b.csrf}, "action": {"send"}, "to": {"bob@example.test"}, "subject": {"big one"}, "body": {"see attached"}}
@@ -710,7 +638,7 @@ func TestComposeTooLarge(t *testing.T) {
 		composeForm(t, page).Get("subject") != "big one" {
 		t.Errorf("encoded over the limit: %d\n%s", code, page)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 0 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 0 {
 		t.Fatal("an over-size message was delivered")
 	}
 	// The session still works after the refused uploads.

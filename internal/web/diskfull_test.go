@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"mailroom/internal/config"
 	"mailroom/internal/server"
 	"mailroom/internal/store/blobfs/blobfstest"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/testrig"
 )
 
 // TestComposeOnAFullDisk: a message whose body cannot be written is not
@@ -17,8 +17,8 @@ import (
 // was typed, and the same form goes through once there is room.
 func TestComposeOnAFullDisk(t *testing.T) {
 	disk := blobfstest.New()
-	r := newRigWith(t, func(*config.Config) {}, server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap }))
-	r.account("bob@example.test")
+	r := newRig(t, testrig.ServerOptions(server.StoreOptions(func(o *sqlitestore.Options) { o.WrapBlobFile = disk.Wrap })))
+	r.Account("bob@example.test")
 	b := r.browser()
 	b.login("ann@example.test")
 	report := []byte(strings.Repeat("the quarterly numbers\r\n", 200<<10/23)) // a body file, not inline
@@ -32,7 +32,7 @@ func TestComposeOnAFullDisk(t *testing.T) {
 	if f := composeForm(t, page); f.Get("subject") != "report" || f.Get("body") != "Attached." {
 		t.Errorf("the typed text was not kept: %v", f)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 0 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 0 {
 		t.Fatal("a message went out although it could not be stored")
 	}
 
@@ -40,7 +40,7 @@ func TestComposeOnAFullDisk(t *testing.T) {
 	if code, _, page := b.postMultipart("/compose", false, form, upload{"files", "report.txt", "text/plain", report}); code != http.StatusSeeOther {
 		t.Fatalf("compose once the disk was freed: %d\n%s", code, page)
 	}
-	if _, list := r.mailbox("bob@example.test", "INBOX"); len(list) != 1 {
+	if list := r.Read("bob@example.test", "INBOX"); len(list) != 1 {
 		t.Fatalf("bob has %d messages, want 1", len(list))
 	}
 }

@@ -28,7 +28,7 @@ func TestSettingsPage(t *testing.T) {
 	if code != http.StatusSeeOther {
 		t.Fatalf("save protocols: %d", code)
 	}
-	st, _ := r.st.Settings(ctx, r.acct.ID)
+	st, _ := r.Store.Settings(ctx, r.acct.ID)
 	if st.Bool("pop3.enabled") || !st.Bool("imap.enabled") || st.String("pop3.delete_mode") != "keep" {
 		t.Fatalf("settings after save: %v", st)
 	}
@@ -43,7 +43,7 @@ func TestSettingsPage(t *testing.T) {
 		"vacation.body": {"Back on Monday."}, "until": {"2026-12-31"}}); code != http.StatusSeeOther {
 		t.Fatalf("vacation: %d", code)
 	}
-	st, _ = r.st.Settings(ctx, r.acct.ID)
+	st, _ = r.Store.Settings(ctx, r.acct.ID)
 	if st.String("forward.to") != "me@elsewhere.example" || !st.Bool("vacation.enabled") || st.String("vacation.body") != "Back on Monday." || st.Int("vacation.until") == 0 {
 		t.Fatalf("settings after forwarding/vacation: %v", st)
 	}
@@ -53,7 +53,7 @@ func TestSettingsPage(t *testing.T) {
 	if code != 200 || m == nil {
 		t.Fatalf("app password not shown: %d", code)
 	}
-	a := auth.NewAuthenticator(r.st, nil, -1, nil)
+	a := auth.NewAuthenticator(r.Store, nil, -1, nil)
 	if _, err := a.Authenticate(ctx, remoteAddr(&http.Request{RemoteAddr: "127.0.0.1:1"}), "imap", "ann@example.test", m[1]); err != nil {
 		t.Fatalf("the app password does not log in: %v", err)
 	}
@@ -61,7 +61,7 @@ func TestSettingsPage(t *testing.T) {
 	if code, _, body := r.browser().post("/login", url.Values{"email": {"ann@example.test"}, "password": {m[1]}}); code != http.StatusUnauthorized || !strings.Contains(body, "app password") {
 		t.Fatalf("webmail login with an app password: %d", code)
 	}
-	apps, _ := r.st.AppPasswords(ctx, r.acct.ID)
+	apps, _ := r.Store.AppPasswords(ctx, r.acct.ID)
 	if len(apps) != 1 || apps[0].Name != "Phone" {
 		t.Fatalf("app passwords: %+v", apps)
 	}
@@ -95,7 +95,7 @@ func TestAdminPages(t *testing.T) {
 	if code, _, _ := b.get("/admin"); code != http.StatusForbidden {
 		t.Fatalf("admin page for a non-admin: %d", code)
 	}
-	if err := r.st.SetSettings(context.Background(), r.acct.ID, map[string]string{"admin": "true"}); err != nil {
+	if err := r.Store.SetSettings(context.Background(), r.acct.ID, map[string]string{"admin": "true"}); err != nil {
 		t.Fatal(err)
 	}
 	b = r.browser()
@@ -120,7 +120,7 @@ func TestAdminPages(t *testing.T) {
 	if code, _, _ := b.post("/admin/aliases", url.Values{"csrf": {b.csrf}, "action": {"add"}, "alias": {"info@new.example"}, "targets": {"bob@new.example, ann@example.test"}}); code != http.StatusSeeOther {
 		t.Fatalf("add alias: %d", code)
 	}
-	info, err := r.st.LookupAddress(context.Background(), "info@new.example")
+	info, err := r.Store.LookupAddress(context.Background(), "info@new.example")
 	if err != nil || len(info.AliasTargets) != 2 {
 		t.Fatalf("alias: %+v, %v", info, err)
 	}
@@ -128,7 +128,7 @@ func TestAdminPages(t *testing.T) {
 		t.Fatalf("deleting one's own account: %d", code)
 	}
 	// Revoking admin takes effect at once, not at the next login.
-	if err := r.st.SetSettings(context.Background(), r.acct.ID, map[string]string{"admin": "false"}); err != nil {
+	if err := r.Store.SetSettings(context.Background(), r.acct.ID, map[string]string{"admin": "false"}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := b.get("/admin"); code != http.StatusForbidden {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -14,86 +13,35 @@ import (
 	"testing"
 	"time"
 
-	"mailroom/internal/auth"
 	"mailroom/internal/config"
-	"mailroom/internal/listener"
-	"mailroom/internal/server"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
-const password = "correct horse"
+const password = testrig.Password
 
-// rig is a real Mailroom with the web on a loopback HTTP listener.
+// rig is a real Mailroom with the web on a loopback HTTP listener and the
+// account ann@example.test.
 type rig struct {
-	t    testing.TB
-	srv  *server.Server
-	st   store.Store
-	base string
+	*testrig.Rig
+	base string // "http://127.0.0.1:port"
 	acct store.Account
 }
 
-func newRig(t testing.TB) *rig {
+// newRig starts the rig; opts may change its configuration or store (see
+// testrig).
+func newRig(t testing.TB, opts ...testrig.Option) *rig {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Hostname = "mail.example.test"
-	cfg.DataDir = t.TempDir()
 	// Only the web is started (the other protocols have no factory here);
 	// the others are configured so that client setup describes them.
-	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-		Submission: ":587", Submissions: ":465"}
-	cfg.TLS.SelfSigned = true
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), map[string]listener.Factory{"http": Factory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	r := &rig{t: t, srv: srv, st: srv.Deps().Store}
-	for _, l := range srv.Listening() {
-		if l.Key == "http" {
-			r.base = "http://" + l.Addr
-		}
-	}
-	ctx := context.Background()
-	if _, err := r.st.CreateDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	r.acct = r.account("ann@example.test")
+	opts = append([]testrig.Option{testrig.Listen("http"), testrig.Config(func(c *config.Config) {
+		c.Listen.IMAP, c.Listen.IMAPS, c.Listen.POP3, c.Listen.POP3S = ":143", ":993", ":110", ":995"
+		c.Listen.Submission, c.Listen.Submissions = ":587", ":465"
+	})}, opts...)
+	tr := testrig.Start(t, testrig.Factories{"http": Factory()}, opts...)
+	r := &rig{Rig: tr, base: "http://" + tr.Addr("http")}
+	r.acct = r.Account("ann@example.test")
 	return r
-}
-
-func (r *rig) account(email string) store.Account {
-	r.t.Helper()
-	cred, err := auth.HashPassword(password, auth.Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	a, err := r.st.CreateAccount(context.Background(), email, cred)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return a
-}
-
-// deliver puts a message into a mailbox of ann's.
-func (r *rig) deliver(mailbox, msg string) store.Delivered {
-	r.t.Helper()
-	ctx := context.Background()
-	mb, err := r.st.Mailbox(ctx, r.acct.ID, mailbox)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	m, err := r.st.Stage(ctx, strings.NewReader(msg))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	d, err := r.st.Deliver(ctx, m, []store.Target{{MailboxID: mb.ID}})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return d[0]
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.
@@ -106,7 +54,7 @@ type browser struct {
 
 func (r *rig) browser() *browser {
 	jar, _ := cookiejar.New(nil)
-	t, _ := r.t.(*testing.T)
+	t, _ := r.T.(*testing.T)
 	return &browser{t: t, base: r.base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
@@ -208,7 +156,7 @@ func TestLoginAndSecurityHeaders(t *testing.T) {
 
 func TestMailboxMessageAndActions(t *testing.T) {
 	r := newRig(t)
-	d := r.deliver("INBOX", sample)
+	d := r.Deliver(r.acct, sample)
 	b := r.browser()
 	b.login("ann@example.test")
 	_, _, body := b.get("/mail/INBOX")
@@ -233,19 +181,19 @@ func TestMailboxMessageAndActions(t *testing.T) {
 	if code, _, _ := b.post(msgURL+"/delete", url.Values{"csrf": {b.csrf}}); code != http.StatusSeeOther {
 		t.Fatalf("delete: %d", code)
 	}
-	trash, _ := r.st.Mailbox(context.Background(), r.acct.ID, "Trash")
-	if list, _ := r.st.MessageList(context.Background(), trash.ID); len(list) != 1 {
+	trash, _ := r.Store.Mailbox(context.Background(), r.acct.ID, "Trash")
+	if list, _ := r.Store.MessageList(context.Background(), trash.ID); len(list) != 1 {
 		t.Fatalf("Trash holds %d messages after delete", len(list))
 	}
 	if code, _, _ := b.post("/folders/empty", url.Values{"csrf": {b.csrf}, "name": {"Trash"}}); code != http.StatusSeeOther {
 		t.Fatalf("empty Trash: %d", code)
 	}
-	if list, _ := r.st.MessageList(context.Background(), trash.ID); len(list) != 0 {
+	if list, _ := r.Store.MessageList(context.Background(), trash.ID); len(list) != 0 {
 		t.Fatalf("Trash holds %d messages after emptying", len(list))
 	}
 	// Another account's message is not reachable by ID.
-	other := r.account("eve@example.test")
-	inbox, _ := r.st.Mailbox(context.Background(), other.ID, "INBOX")
+	other := r.Account("eve@example.test")
+	inbox, _ := r.Store.Mailbox(context.Background(), other.ID, "INBOX")
 	if code, _, _ := b.get("/msg/" + itoa64(inbox.ID) + "/1"); code != http.StatusNotFound {
 		t.Fatalf("another account's mailbox: %d", code)
 	}
@@ -258,7 +206,7 @@ func TestAttachmentDownload(t *testing.T) {
 		"--b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCg==\r\n" +
 		"--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=evil.html\r\n\r\n<script>alert(1)</script>\r\n" +
 		"--b--\r\n"
-	d := r.deliver("INBOX", msg)
+	d := r.Deliver(r.acct, msg)
 	b := r.browser()
 	b.login("ann@example.test")
 	base := "/msg/" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))
@@ -281,7 +229,7 @@ func TestAttachmentDownload(t *testing.T) {
 // as IMAP or POP3 would) reaches an open page's event stream.
 func TestLiveEvents(t *testing.T) {
 	r := newRig(t)
-	d := r.deliver("INBOX", sample)
+	d := r.Deliver(r.acct, sample)
 	b := r.browser()
 	b.login("ann@example.test")
 	req, _ := http.NewRequest("GET", r.base+"/events", nil)
@@ -303,7 +251,7 @@ func TestLiveEvents(t *testing.T) {
 		close(got)
 	}()
 	time.Sleep(100 * time.Millisecond)
-	if _, err := r.st.UpdateFlags(context.Background(), d.MailboxID, store.FlagUpdate{UIDs: []uint32{d.UID}, Op: store.FlagsAdd, Flags: store.FlagFlagged}); err != nil {
+	if _, err := r.Store.UpdateFlags(context.Background(), d.MailboxID, store.FlagUpdate{UIDs: []uint32{d.UID}, Op: store.FlagsAdd, Flags: store.FlagFlagged}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(5 * time.Second)
@@ -323,15 +271,13 @@ func TestLiveEvents(t *testing.T) {
 }
 
 func (r *rig) meta(mailbox string, uid uint32) store.MessageMeta {
-	r.t.Helper()
-	mb, _ := r.st.Mailbox(context.Background(), r.acct.ID, mailbox)
-	list, _ := r.st.MessageList(context.Background(), mb.ID)
-	for _, m := range list {
+	r.T.Helper()
+	for _, m := range r.Messages(r.acct, mailbox) {
 		if m.UID == uid {
 			return m
 		}
 	}
-	r.t.Fatalf("no message %d in %s", uid, mailbox)
+	r.T.Fatalf("no message %d in %s", uid, mailbox)
 	return store.MessageMeta{}
 }
 
@@ -342,7 +288,7 @@ func TestHTMLMessageIsSanitised(t *testing.T) {
 	msg := "From: news@example.org\r\nSubject: Newsletter\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
 		`<p style="color:red">Hello <b>reader</b></p><img src="https://tracker.example/pixel.gif"><script>alert(1)</script>` +
 		`<a href="javascript:alert(2)">x</a><img src=x onerror="alert(3)">` + "\r\n"
-	d := r.deliver("INBOX", msg)
+	d := r.Deliver(r.acct, msg)
 	b := r.browser()
 	b.login("ann@example.test")
 	url := "/msg/" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))
@@ -373,7 +319,7 @@ func TestHTMLMessageIsSanitised(t *testing.T) {
 // it unread (going back to the message would read it again).
 func TestMarkUnreadFromMessagePage(t *testing.T) {
 	r := newRig(t)
-	d := r.deliver("INBOX", sample)
+	d := r.Deliver(r.acct, sample)
 	b := r.browser()
 	b.login("ann@example.test")
 	msgURL := "/msg/" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID))
