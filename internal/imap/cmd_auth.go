@@ -98,27 +98,14 @@ func cmdStartTLS(s *session, tag string, _ bool) error {
 }
 
 func cmdLogin(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	user, err := s.dec.ReadAString()
+	args, err := s.dec.ReadLogin()
 	if err != nil {
-		return err
-	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	pass, err := s.dec.ReadAString()
-	if err != nil {
-		return err
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
 	if !s.passwordsAllowed() {
 		return no("PRIVACYREQUIRED", "LOGIN is disabled without TLS: use STARTTLS first")
 	}
-	p, err := s.srv.opts.Auth.Authenticate(s.ctx, s.remote, "imap", user, pass)
+	p, err := s.srv.opts.Auth.Authenticate(s.ctx, s.remote, "imap", args.User, args.Password)
 	if err != nil {
 		if errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
 			return no("AUTHENTICATIONFAILED", "invalid user name or password")
@@ -145,26 +132,8 @@ func (s *session) loggedIn(tag string, p auth.Principal) error {
 }
 
 func cmdAuthenticate(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	mech, err := s.dec.ReadAtom()
+	args, err := s.dec.ReadAuthenticate()
 	if err != nil {
-		return err
-	}
-	var ir []byte
-	hasIR := false
-	if s.dec.SP() {
-		line, err := s.dec.ReadAtom()
-		if err != nil {
-			return err
-		}
-		hasIR = true
-		if ir, err = decodeSASL(line); err != nil {
-			return bad("malformed initial response")
-		}
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
 	if !s.passwordsAllowed() {
@@ -172,13 +141,13 @@ func cmdAuthenticate(s *session, tag string, _ bool) error {
 	}
 	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, "imap")
 	var principal *auth.Principal
-	srv, err := sasl.NewServer(s.ctx, mech, v, func(p auth.Principal) error { principal = &p; return nil })
+	srv, err := sasl.NewServer(s.ctx, args.Mechanism, v, func(p auth.Principal) error { principal = &p; return nil })
 	if err != nil {
-		return no("", "unsupported mechanism %s", truncate(mech))
+		return no("", "unsupported mechanism %s", truncate(args.Mechanism))
 	}
-	resp := ir
-	if !hasIR {
-		resp = nil
+	var resp []byte // nil: no initial response
+	if args.HasInitialResponse {
+		resp = args.InitialResponse
 	}
 	for {
 		challenge, done, err := srv.Next(resp)
@@ -195,15 +164,8 @@ func cmdAuthenticate(s *session, tag string, _ bool) error {
 		if err := s.bw.Flush(); err != nil {
 			return err
 		}
-		line, err := s.dec.ReadLine()
-		if err != nil {
+		if resp, err = s.dec.ReadAuthenticateResponse(); err != nil {
 			return err
-		}
-		if string(line) == "*" {
-			return bad("authentication cancelled")
-		}
-		if resp, err = decodeSASL(string(line)); err != nil {
-			return bad("malformed response")
 		}
 	}
 	if principal == nil {
@@ -212,21 +174,14 @@ func cmdAuthenticate(s *session, tag string, _ bool) error {
 	return s.loggedIn(tag, *principal)
 }
 
-func decodeSASL(s string) ([]byte, error) {
-	if s == "=" {
-		return []byte{}, nil
-	}
-	return base64.StdEncoding.DecodeString(s)
-}
-
 func cmdEnable(s *session, tag string, _ bool) error {
+	args, err := s.dec.ReadEnable()
+	if err != nil {
+		return err
+	}
 	var enabled []string
-	for s.dec.SP() {
-		name, err := s.dec.ReadAtom()
-		if err != nil {
-			return err
-		}
-		switch strings.ToUpper(name) {
+	for _, name := range args.Capabilities {
+		switch name {
 		case "IMAP4REV2":
 			if !s.rev2 {
 				s.rev2, s.utf8 = true, true
@@ -249,48 +204,24 @@ func cmdEnable(s *session, tag string, _ bool) error {
 			}
 		}
 	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
-	}
 	s.enc.SetUTF8(s.utf8)
 	s.untagged(strings.TrimSpace("ENABLED " + strings.Join(enabled, " ")))
 	return s.ok(tag, "", "ENABLE completed")
 }
 
 func cmdID(s *session, tag string, _ bool) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	// The client's parameters are read and ignored (RFC 2971 allows it),
-	// except for logging.
-	c, err := s.dec.Peek()
+	args, err := s.dec.ReadID()
 	if err != nil {
 		return err
 	}
-	if c == '(' {
-		var fields []string
-		if err := s.dec.ReadList(func() error {
-			k, err := s.dec.ReadString()
-			if err != nil {
-				return err
-			}
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-			v, _, err := s.dec.ReadNString()
-			fields = append(fields, k+"="+v)
-			return err
-		}); err != nil {
-			return err
+	// The client's parameters are ignored (RFC 2971 allows it), except for
+	// logging.
+	if len(args.Params) > 0 {
+		fields := make([]string, len(args.Params))
+		for i, p := range args.Params {
+			fields[i] = p.Field + "=" + p.Value
 		}
 		s.srv.log.Debug("client ID", s.logger("id", strings.Join(fields, " "))...)
-	} else if atom, err := s.dec.ReadAtom(); err != nil {
-		return err
-	} else if !strings.EqualFold(atom, "NIL") {
-		return bad("ID wants a parameter list or NIL")
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
 	}
 	s.untagged(`ID ("name" "Mailroom" "vendor" "Mailroom")`)
 	return s.ok(tag, "", "ID completed")

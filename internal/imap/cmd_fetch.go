@@ -56,27 +56,12 @@ func (f *fetchMessage) close() {
 }
 
 func cmdFetch(s *session, tag string, uid bool) error {
-	set, saved, err := s.spSeqSet()
+	args, err := s.dec.ReadFetch()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	items, err := s.dec.ReadFetchItems()
-	if err != nil {
-		return err
-	}
-	var mods wire.FetchModifiers
-	if s.dec.SP() {
-		if mods, err = s.dec.ReadFetchModifiers(); err != nil {
-			return err
-		}
-	}
+	set, saved, items, mods := args.Set, args.Saved, args.Items, args.Modifiers
 	changedSince := mods.ChangedSince
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
-	}
 	if mods.Vanished && (!uid || !s.qresync || changedSince == 0) {
 		return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled")
 	}

@@ -50,118 +50,34 @@ func match(p, n string) bool {
 	return len(n) == 0
 }
 
-func cmdList(s *session, tag string, _ bool) error { return s.list(tag, false) }
-func cmdLsub(s *session, tag string, _ bool) error { return s.list(tag, true) }
-
-// listOptions are LIST-EXTENDED's selection and return options (RFC 5258)
-// and LIST-STATUS (RFC 5819).
-type listOptions struct {
-	selSubscribed, selSpecialUse, recursive bool
-	retSubscribed                           bool
-	status                                  []string // STATUS items to return, nil for none
-}
-
-func (s *session) list(tag string, lsub bool) error {
-	var opts listOptions
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	if c, _ := s.dec.Peek(); c == '(' && !lsub {
-		if err := s.dec.ReadList(func() error {
-			o, err := s.dec.ReadAtom()
-			if err != nil {
-				return err
-			}
-			switch strings.ToUpper(o) {
-			case "SUBSCRIBED":
-				opts.selSubscribed = true
-			case "SPECIAL-USE":
-				opts.selSpecialUse = true
-			case "RECURSIVEMATCH":
-				opts.recursive = true
-			case "REMOTE":
-			default:
-				return bad("unknown LIST selection option %s", truncate(o))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if opts.recursive && !opts.selSubscribed && !opts.selSpecialUse {
-			return bad("RECURSIVEMATCH needs another selection option (RFC 5258 3.1)")
-		}
-		if err := s.dec.ExpectSP(); err != nil {
-			return err
-		}
-	}
-	ref, err := s.dec.ReadMailbox()
+func cmdList(s *session, tag string, _ bool) error {
+	args, err := s.dec.ReadListCommand()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectSP(); err != nil {
+	return s.list(tag, args, false)
+}
+
+func cmdLsub(s *session, tag string, _ bool) error {
+	args, err := s.dec.ReadLsub()
+	if err != nil {
 		return err
 	}
-	var patterns []string
-	if c, _ := s.dec.Peek(); c == '(' && !lsub {
-		if err := s.dec.ReadList(func() error {
-			p, err := s.dec.ReadListMailbox()
-			patterns = append(patterns, p)
-			return err
-		}); err != nil {
-			return err
-		}
-	} else {
-		p, err := s.dec.ReadListMailbox()
-		if err != nil {
-			return err
-		}
-		patterns = []string{p}
-	}
-	if !lsub && s.dec.SP() {
-		kw, err := s.dec.ReadAtom()
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(kw, "RETURN") {
-			return bad("expected RETURN, got %s", truncate(kw))
-		}
-		if err := s.dec.ExpectSP(); err != nil {
-			return err
-		}
-		if err := s.dec.ReadList(func() error {
-			o, err := s.dec.ReadAtom()
-			if err != nil {
-				return err
-			}
-			switch strings.ToUpper(o) {
-			case "SUBSCRIBED":
-				opts.retSubscribed = true
-			case "CHILDREN", "SPECIAL-USE":
-				// Always returned.
-			case "STATUS":
-				if err := s.dec.ExpectSP(); err != nil {
-					return err
-				}
-				opts.status = []string{}
-				return s.dec.ReadList(func() error {
-					a, err := s.dec.ReadAtom()
-					opts.status = append(opts.status, strings.ToUpper(a))
-					return err
-				})
-			default:
-				return bad("unknown LIST return option %s", truncate(o))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
+	return s.list(tag, args, true)
+}
+
+// list answers LIST (with LIST-EXTENDED's selection and return options,
+// RFC 5258, and LIST-STATUS, RFC 5819) or LSUB.
+func (s *session) list(tag string, opts wire.List, lsub bool) error {
+	ref, patterns := opts.Reference, opts.Patterns
+	var status []string // STATUS items to return, nil for none
+	if opts.ReturnStatus {
+		status = append([]string{}, opts.StatusItems...)
 	}
 	// A reference or pattern that is not modified UTF-7 matches no
 	// mailbox name: LIST succeeds with nothing to list.
 	ref, refErr := s.fromWire(ref)
+	var err error
 	if refErr != nil && refErr != errBadMUTF7 {
 		return refErr
 	}
@@ -216,7 +132,7 @@ func (s *session) list(tag string, lsub bool) error {
 		}
 	}
 	var names []string
-	if lsub || opts.selSubscribed {
+	if lsub || opts.SelectSubscribed {
 		names = subs
 	} else {
 		for _, mb := range boxes {
@@ -230,7 +146,7 @@ func (s *session) list(tag string, lsub bool) error {
 	// parent: "foo/bar" subscribed makes LSUB "" % list "foo" (RFC 3501
 	// 6.3.9).
 	childInfo := hiddenParents(names, matches)
-	if !opts.recursive && !lsub {
+	if !opts.RecursiveMatch && !lsub {
 		childInfo = nil
 	}
 	for p := range childInfo {
@@ -244,7 +160,7 @@ func (s *session) list(tag string, lsub bool) error {
 			continue
 		}
 		mb, ok := exists[name]
-		if opts.selSpecialUse && (!ok || mb.SpecialUse == "") && !childInfo[name] {
+		if opts.SelectSpecialUse && (!ok || mb.SpecialUse == "") && !childInfo[name] {
 			continue
 		}
 		var attrs []string
@@ -259,7 +175,7 @@ func (s *session) list(tag string, lsub bool) error {
 		if ok && mb.SpecialUse != "" {
 			attrs = append(attrs, string(mb.SpecialUse))
 		}
-		if (opts.retSubscribed || opts.selSubscribed) && subscribed[name] {
+		if (opts.ReturnSubscribed || opts.SelectSubscribed) && subscribed[name] {
 			attrs = append(attrs, `\Subscribed`)
 		}
 		if lsub && (!ok || !subscribed[name]) {
@@ -267,16 +183,16 @@ func (s *session) list(tag string, lsub bool) error {
 		}
 		s.bw.WriteString("* " + verb + " (" + strings.Join(attrs, " ") + `) "/" `)
 		s.enc.Mailbox(name)
-		if childInfo[name] && opts.recursive {
-			if opts.selSubscribed {
+		if childInfo[name] && opts.RecursiveMatch {
+			if opts.SelectSubscribed {
 				s.bw.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
 			} else {
 				s.bw.WriteString(` ("CHILDINFO" ("SPECIAL-USE"))`)
 			}
 		}
 		s.bw.WriteString("\r\n")
-		if opts.status != nil && ok {
-			line, err := s.statusLine(mb, opts.status)
+		if status != nil && ok {
+			line, err := s.statusLine(mb, status)
 			if err != nil {
 				return err
 			}
@@ -304,29 +220,19 @@ func hiddenParents(selected []string, matches func(string) bool) map[string]bool
 }
 
 func cmdStatus(s *session, tag string, _ bool) error {
-	name, err := s.spMailbox()
+	args, err := s.dec.ReadStatus()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	var items []string
-	if err := s.dec.ReadList(func() error {
-		a, err := s.dec.ReadAtom()
-		items = append(items, strings.ToUpper(a))
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
+	name, err := s.fromWire(args.Mailbox)
+	if err != nil {
 		return err
 	}
 	mb, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
 	if err != nil {
 		return storeError(err, name)
 	}
-	line, err := s.statusLine(mb, items)
+	line, err := s.statusLine(mb, args.Items)
 	if err != nil {
 		return err
 	}

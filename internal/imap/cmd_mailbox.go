@@ -12,34 +12,18 @@ import (
 	"mailroom/internal/store"
 )
 
-// spMailbox reads SP and a mailbox argument: most commands start so.
-func (s *session) spMailbox() (string, error) {
-	if err := s.dec.ExpectSP(); err != nil {
-		return "", err
-	}
-	return s.readMailboxName()
-}
-
-// spSeqSet reads SP and a sequence set, copied out of the decoder's arena
-// (it is used after other arguments are read).
-func (s *session) spSeqSet() (set wire.SeqSet, saved bool, err error) {
-	if err := s.dec.ExpectSP(); err != nil {
-		return nil, false, err
-	}
-	set, saved, err = s.dec.ReadSequenceSet()
-	return set.Clone(), saved, err
-}
-
-// readMailboxName reads a mailbox argument and converts it to the store's
-// UTF-8 form: modified UTF-7 from clients that did not enable UTF-8.
-func (s *session) readMailboxName() (string, error) {
-	name, err := s.dec.ReadMailbox()
+// readMailboxArg reads the one mailbox argument of DELETE, SUBSCRIBE and
+// UNSUBSCRIBE, converted to the store's UTF-8 form.
+func (s *session) readMailboxArg() (string, error) {
+	name, err := s.dec.ReadMailboxArg()
 	if err != nil {
 		return "", err
 	}
 	return s.fromWire(name)
 }
 
+// fromWire converts a mailbox name as sent to the store's UTF-8 form:
+// modified UTF-7 from clients that did not enable UTF-8.
 func (s *session) fromWire(name string) (string, error) {
 	if s.utf8 || strings.EqualFold(name, "INBOX") {
 		return name, nil
@@ -97,21 +81,20 @@ func cmdSelect(s *session, tag string, _ bool) error  { return s.selectMailbox(t
 func cmdExamine(s *session, tag string, _ bool) error { return s.selectMailbox(tag, true) }
 
 func (s *session) selectMailbox(tag string, readOnly bool) error {
-	name, err := s.spMailbox()
+	args, err := s.dec.ReadSelect()
 	if err != nil {
 		return err
 	}
-	var qr *qresyncParams
-	if s.dec.SP() {
-		if qr, err = s.readSelectParams(); err != nil {
-			return err
-		}
+	if args.CondStore {
+		s.condstore = true
 	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
-	}
+	qr := args.QResync
 	if qr != nil && !s.qresync {
 		return bad("QRESYNC must be enabled first (ENABLE QRESYNC)")
+	}
+	name, err := s.fromWire(args.Mailbox)
+	if err != nil {
+		return err
 	}
 	// A failed SELECT leaves no mailbox selected (RFC 9051 6.3.2).
 	if s.sel != nil {
@@ -149,7 +132,7 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 		s.untagged(fmt.Sprintf("OK [HIGHESTMODSEQ %d] highest modseq", st.HighestModSeq))
 	}
 	s.untagged("OK [MAILBOXID (" + mailboxID(mb.ID) + ")] mailbox id")
-	if qr != nil && qr.uidValidity == st.UIDValidity {
+	if qr != nil && qr.UIDValidity == st.UIDValidity {
 		if err := s.qresyncSelect(qr); err != nil {
 			return err
 		}
@@ -210,37 +193,17 @@ func cmdClose(s *session, tag string, _ bool) error {
 }
 
 func cmdCreate(s *session, tag string, _ bool) error {
-	name, err := s.spMailbox()
+	args, err := s.dec.ReadCreate()
+	if err != nil {
+		return err
+	}
+	name, err := s.fromWire(args.Mailbox)
 	if err != nil {
 		return err
 	}
 	var use store.SpecialUse
-	if s.dec.SP() { // CREATE-SPECIAL-USE: (USE (\Archive))
-		if err := s.dec.ReadList(func() error {
-			kw, err := s.dec.ReadAtom()
-			if err != nil {
-				return err
-			}
-			if !strings.EqualFold(kw, "USE") {
-				return bad("unknown CREATE parameter %s", truncate(kw))
-			}
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-			return s.dec.ReadList(func() error {
-				f, err := s.dec.ReadFlag()
-				if err != nil {
-					return err
-				}
-				use = store.SpecialUse(f)
-				return nil
-			})
-		}); err != nil {
-			return err
-		}
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
+	if n := len(args.Use); n > 0 {
+		use = store.SpecialUse(args.Use[n-1]) // one attribute is supported: the last one given
 	}
 	name = strings.TrimSuffix(name, store.Delimiter) // RFC 9051 6.3.4: a trailing delimiter is allowed
 	mb, err := s.srv.opts.Mailboxes.CreateMailbox(s.ctx, s.principal.AccountID, name, use)
@@ -254,11 +217,8 @@ func cmdCreate(s *session, tag string, _ bool) error {
 }
 
 func cmdDelete(s *session, tag string, _ bool) error {
-	name, err := s.spMailbox()
+	name, err := s.readMailboxArg()
 	if err != nil {
-		return err
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
 	if err := s.srv.opts.Mailboxes.DeleteMailbox(s.ctx, s.principal.AccountID, name); err != nil {
@@ -268,15 +228,16 @@ func cmdDelete(s *session, tag string, _ bool) error {
 }
 
 func cmdRename(s *session, tag string, _ bool) error {
-	from, err := s.spMailbox()
+	args, err := s.dec.ReadRename()
 	if err != nil {
 		return err
 	}
-	to, err := s.spMailbox()
+	from, err := s.fromWire(args.From)
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectCRLF(); err != nil {
+	to, err := s.fromWire(args.To)
+	if err != nil {
 		return err
 	}
 	if err := s.srv.opts.Mailboxes.RenameMailbox(s.ctx, s.principal.AccountID, from, to); err != nil {
@@ -289,11 +250,8 @@ func cmdSubscribe(s *session, tag string, _ bool) error   { return s.subscribe(t
 func cmdUnsubscribe(s *session, tag string, _ bool) error { return s.subscribe(tag, false) }
 
 func (s *session) subscribe(tag string, on bool) error {
-	name, err := s.spMailbox()
+	name, err := s.readMailboxArg()
 	if err != nil {
-		return err
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
 	if err := s.srv.opts.Mailboxes.SetSubscribed(s.ctx, s.principal.AccountID, name, on); err != nil {

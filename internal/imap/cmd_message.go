@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -29,90 +30,35 @@ func (s *session) writable() error {
 }
 
 func cmdStore(s *session, tag string, uid bool) error {
-	set, saved, err := s.spSeqSet()
+	args, err := s.dec.ReadStore()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
+	conditional := args.UnchangedSince != nil
 	var unchangedSince uint64
-	conditional := false
-	if c, _ := s.dec.Peek(); c == '(' { // RFC 7162 STORE modifier
-		conditional = true
-		if err := s.dec.ReadList(func() error {
-			name, err := s.dec.ReadAtom()
-			if err != nil {
-				return err
-			}
-			if !strings.EqualFold(name, "UNCHANGEDSINCE") {
-				return bad("unknown STORE modifier %s", truncate(name))
-			}
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-			unchangedSince, err = s.dec.ReadNumber64()
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := s.dec.ExpectSP(); err != nil {
-			return err
-		}
-		s.enableCondstore()
+	if conditional {
+		unchangedSince = *args.UnchangedSince
+		s.enableCondstore() // RFC 7162 3.1
 	}
-	item, err := s.dec.ReadAtom()
-	if err != nil {
-		return err
-	}
-	item = strings.ToUpper(item)
-	silent := strings.HasSuffix(item, ".SILENT")
-	item = strings.TrimSuffix(item, ".SILENT")
 	var op store.StoreOp
-	switch item {
-	case "FLAGS":
+	switch args.Op {
+	case wire.StoreReplace:
 		op = store.FlagsReplace
-	case "+FLAGS":
+	case wire.StoreAdd:
 		op = store.FlagsAdd
-	case "-FLAGS":
+	case wire.StoreRemove:
 		op = store.FlagsRemove
-	default:
-		return bad("STORE wants FLAGS, +FLAGS or -FLAGS")
-	}
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	var names []string
-	if c, _ := s.dec.Peek(); c == '(' {
-		if names, err = s.dec.ReadFlagList(); err != nil {
-			return err
-		}
-		names = append([]string(nil), names...)
-	} else {
-		for {
-			f, err := s.dec.ReadFlag()
-			if err != nil {
-				return err
-			}
-			names = append(names, f)
-			if !s.dec.SP() {
-				break
-			}
-		}
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
 	}
 	if err := s.writable(); err != nil {
 		return err
 	}
-	uids, err := s.resolve(set, saved, uid)
+	uids, err := s.resolve(args.Set, args.Saved, uid)
 	if err != nil {
 		return err
 	}
 	var flags store.Flags
 	var keywords []string
-	for _, n := range names {
+	for _, n := range args.Flags {
 		if f, ok := store.ParseFlag(n); ok {
 			flags |= f
 		} else if strings.EqualFold(n, `\Recent`) {
@@ -145,7 +91,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 	if err := s.sendUpdatesExcept(uid, mine); err != nil {
 		return err
 	}
-	if !silent {
+	if !args.Silent {
 		for _, uidv := range uids {
 			m, ok := s.sel.box.Message(uidv)
 			if !ok {
@@ -190,18 +136,11 @@ func (s *session) expungeDeleted(only []uint32) ([]uint32, error) {
 func cmdExpunge(s *session, tag string, uid bool) error {
 	var only []uint32
 	if uid {
-		if err := s.dec.ExpectSP(); err != nil {
-			return err
-		}
-		set, saved, err := s.dec.ReadSequenceSet()
+		args, err := s.dec.ReadUIDExpunge()
 		if err != nil {
 			return err
 		}
-		set = set.Clone()
-		if err := s.dec.ExpectCRLF(); err != nil {
-			return err
-		}
-		if only, err = s.resolve(set, saved, true); err != nil {
+		if only, err = s.resolve(args.Set, args.Saved, true); err != nil {
 			return err
 		}
 		if len(only) == 0 {
@@ -226,15 +165,12 @@ func cmdCopy(s *session, tag string, uid bool) error { return s.copyMove(tag, ui
 func cmdMove(s *session, tag string, uid bool) error { return s.copyMove(tag, uid, true) }
 
 func (s *session) copyMove(tag string, uid, move bool) error {
-	set, saved, err := s.spSeqSet()
+	args, err := s.dec.ReadCopy()
 	if err != nil {
 		return err
 	}
-	name, err := s.spMailbox()
+	name, err := s.fromWire(args.Mailbox)
 	if err != nil {
-		return err
-	}
-	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
 	if move {
@@ -242,7 +178,7 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 			return err
 		}
 	}
-	uids, err := s.resolve(set, saved, uid)
+	uids, err := s.resolve(args.Set, args.Saved, uid)
 	if err != nil {
 		return err
 	}
@@ -305,7 +241,11 @@ func uidSet(uids []uint32) string {
 // cmdAppend stores messages (MULTIAPPEND: several in one command, all or
 // none) streamed from their literals.
 func cmdAppend(s *session, tag string, _ bool) error {
-	name, err := s.spMailbox()
+	args, err := s.dec.ReadAppend()
+	if err != nil {
+		return err
+	}
+	name, err := s.fromWire(args.Mailbox)
 	if err != nil {
 		return err
 	}
@@ -317,65 +257,39 @@ func cmdAppend(s *session, tag string, _ bool) error {
 			m.Discard()
 		}
 	}()
-	for s.dec.SP() {
-		t := store.Target{MailboxID: mb.ID}
-		c, err := s.dec.Peek()
+	for {
+		msg, more, err := s.dec.ReadAppendMessage()
 		if err != nil {
 			return err
 		}
-		if c == '(' {
-			names, err := s.dec.ReadFlagList()
-			if err != nil {
-				return err
-			}
-			for _, n := range names {
-				if f, ok := store.ParseFlag(n); ok {
-					t.Flags |= f
-				} else if store.ValidKeyword(n) {
-					t.Keywords = append(t.Keywords, n)
-				}
-			}
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-			c, _ = s.dec.Peek()
-		}
-		if c == '"' {
-			date, err := s.dec.ReadDateTime()
-			if err != nil {
-				return err
-			}
-			t.InternalDate = date
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-		}
-		lit, err := s.dec.LiteralReader()
-		if err != nil {
-			return err
+		if !more {
+			break
 		}
 		if lookupErr != nil {
-			// Read the literal away, then fail: the client sent it.
+			// The decoder skips the literal, then the command fails: the
+			// client sent it.
 			continue
 		}
-		m, err := s.srv.opts.Store.Stage(s.ctx, lit)
+		t := store.Target{MailboxID: mb.ID, InternalDate: msg.Date}
+		for _, n := range msg.Flags {
+			if f, ok := store.ParseFlag(n); ok {
+				t.Flags |= f
+			} else if store.ValidKeyword(n) {
+				t.Keywords = append(t.Keywords, n)
+			}
+		}
+		m, err := s.srv.opts.Store.Stage(s.ctx, msg.Literal)
 		if err != nil {
 			return err
 		}
 		staged = append(staged, m)
 		targets = append(targets, t)
 	}
-	if err := s.dec.ExpectCRLF(); err != nil {
-		return err
-	}
 	if lookupErr != nil {
 		if errors.Is(lookupErr, store.ErrNotFound) {
 			return no("TRYCREATE", "%s does not exist", name)
 		}
 		return lookupErr
-	}
-	if len(staged) == 0 {
-		return bad("APPEND needs a message")
 	}
 	var delivered []store.Delivered
 	for i, m := range staged {
@@ -447,7 +361,7 @@ func cmdIdle(s *session, tag string, _ bool) error {
 		return errBye
 	case err != nil:
 		return err
-	case !strings.EqualFold(strings.TrimSpace(string(line)), "DONE"):
+	case !wire.IdleDone(line):
 		return bad("expected DONE")
 	}
 	return s.ok(tag, "", "IDLE terminated")

@@ -3,7 +3,6 @@ package imap
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"mailroom/internal/imap/wire"
 )
@@ -23,67 +22,11 @@ func (s *session) enableCondstore() {
 	}
 }
 
-// qresyncParams is SELECT's (QRESYNC (uidvalidity modseq [known-uids])).
-type qresyncParams struct {
-	uidValidity uint32
-	modseq      uint64
-	knownUIDs   wire.SeqSet // nil: all
-}
-
-// readSelectParams reads SELECT/EXAMINE's parameter list: (CONDSTORE) or
-// (QRESYNC (...)) (RFC 7162).
-func (s *session) readSelectParams() (*qresyncParams, error) {
-	var qr *qresyncParams
-	err := s.dec.ReadList(func() error {
-		name, err := s.dec.ReadAtom()
-		if err != nil {
-			return err
-		}
-		switch strings.ToUpper(name) {
-		case "CONDSTORE":
-			s.condstore = true
-			return nil
-		case "QRESYNC":
-			if err := s.dec.ExpectSP(); err != nil {
-				return err
-			}
-			qr = &qresyncParams{}
-			n := 0
-			return s.dec.ReadList(func() error {
-				defer func() { n++ }()
-				switch n {
-				case 0:
-					v, err := s.dec.ReadNZNumber()
-					qr.uidValidity = v
-					return err
-				case 1:
-					v, err := s.dec.ReadNumber64()
-					qr.modseq = v
-					return err
-				case 2:
-					set, _, err := s.dec.ReadSequenceSet()
-					qr.knownUIDs = set.Clone()
-					return err
-				default:
-					// The optional sequence-match data: a hint we do not need,
-					// since VANISHED (EARLIER) is computed from the expunge history.
-					return s.dec.ReadList(func() error {
-						_, _, err := s.dec.ReadSequenceSet()
-						return err
-					})
-				}
-			})
-		}
-		return bad("unknown SELECT parameter %s", truncate(name))
-	})
-	return qr, err
-}
-
 // qresyncSelect reports what changed since the client's modseq: VANISHED
 // (EARLIER) for expunged UIDs and FETCH for changed messages (RFC 7162
 // 3.2.5.1).
-func (s *session) qresyncSelect(qr *qresyncParams) error {
-	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.sel.mb.ID, qr.modseq)
+func (s *session) qresyncSelect(qr *wire.QResync) error {
+	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.sel.mb.ID, qr.ModSeq)
 	if err != nil {
 		return err
 	}
@@ -93,7 +36,7 @@ func (s *session) qresyncSelect(qr *qresyncParams) error {
 	}
 	var vanished []uint32
 	for _, u := range ch.Vanished {
-		if qr.knownUIDs == nil || qr.knownUIDs.Contains(u, max(maxUID, u)) {
+		if qr.KnownUIDs == nil || qr.KnownUIDs.Contains(u, max(maxUID, u)) {
 			vanished = append(vanished, u)
 		}
 	}

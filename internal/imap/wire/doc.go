@@ -15,6 +15,30 @@
 //	... command-specific readers ...
 //	err = d.ExpectCRLF()             // the command is complete
 //
+// Each command's arguments have a reader that returns them as a typed
+// struct and, except where noted, consumes the line end: when it returns
+// nil the command is complete and the caller has only behaviour left.
+//
+//	LOGIN ReadLogin → Login        AUTHENTICATE ReadAuthenticate → Authenticate
+//	                               (then ReadAuthenticateResponse per challenge)
+//	ENABLE ReadEnable → Enable     ID ReadID → ID
+//	SELECT, EXAMINE ReadSelect → Select (CONDSTORE, QRESYNC)
+//	CREATE ReadCreate → Create     RENAME ReadRename → Rename
+//	DELETE, SUBSCRIBE, UNSUBSCRIBE ReadMailboxArg → mailbox name
+//	LIST ReadListCommand → List    LSUB ReadLsub → List
+//	STATUS ReadStatus → Status     APPEND ReadAppend → Append, then
+//	                               ReadAppendMessage → AppendMessage per message
+//	STORE ReadStore → Store        COPY, MOVE ReadCopy → Copy
+//	FETCH ReadFetch → Fetch        UID EXPUNGE ReadUIDExpunge → UIDExpunge
+//	SEARCH ExpectSP, ReadSearch → *Search, ExpectCRLF
+//	no arguments (NOOP, IDLE …)    ExpectCRLF; IDLE's end: ReadLine, IdleDone
+//
+// They do the grammar's checks, no more: whether a flag may be stored, a
+// mailbox exists or an extension was enabled is the caller's business, and
+// so is decoding modified UTF-7 mailbox names (it depends on UTF8=ACCEPT).
+// APPEND's messages are never held in memory: ReadAppendMessage stops at
+// each literal and hands out its octets as a *Literal to stream.
+//
 // On any error the session answers — "tag BAD <msg>" for a *SyntaxError,
 // "tag NO [TOOBIG]" or BAD for a *LiteralTooLargeError, nothing more for a
 // *RefusedError if its callback already answered, "* BYE" for I/O errors and
@@ -38,10 +62,12 @@
 // A command line is held in memory up to Limits.MaxLine, a literal read
 // into a string up to MaxInlineLiteral; APPEND's message literal is
 // streamed (LiteralReader). Slices returned while reading a command
-// (sequence sets, fetch items with their sections, flag lists) come from a
-// per-command arena reused by the next command, so that a FETCH line costs
-// no allocation once warm: they are valid until the next ReadTag, and have
-// Clone methods for callers that keep them longer.
+// (sequence sets, fetch items with their sections, flag lists, LIST
+// patterns, STATUS items — alone or in a command reader's struct) come
+// from a per-command arena reused by the next command, so that a FETCH
+// line costs no allocation once warm: they are valid until the next
+// ReadTag. Sequence sets and fetch items have Clone methods for callers
+// that keep them longer.
 //
 // # Choices where the RFCs leave room
 //
@@ -62,4 +88,14 @@
 //   - RETURN () in SEARCH means RETURN (ALL) (RFC 4731 3.1).
 //   - SEARCH NOT/OR chains may nest 16*MaxDepth deep; parentheses MaxDepth.
 //   - CHANGEDSINCE takes mod-sequence-value (>= 1); 0 is a syntax error.
+//     UNCHANGEDSINCE takes 0 (mod-sequence-valzer), and so does QRESYNC's
+//     modseq, which clients with nothing cached send.
+//   - Lists the grammar wants non-empty are accepted empty where that has
+//     a harmless meaning: ENABLE with no name, STATUS x (), SELECT x (),
+//     LIST "" (), CREATE x (USE ()). An empty STORE modifier list is
+//     refused: it used to read as UNCHANGEDSINCE 0.
+//   - Unknown STATUS items (also in LIST's RETURN (STATUS ...)) are a
+//     syntax error, found before any mailbox is looked at.
+//   - "$" (SEARCHRES) is refused in QRESYNC's known-uids and
+//     seq-match-data: no search result exists before SELECT.
 package wire

@@ -51,13 +51,19 @@ func runScript(t *testing.T, br *connbuf.Reader, which uint8) string {
 		}
 		fmt.Fprintf(&out, "tag %q ", tag)
 		if err == nil {
-			name := readerNames[(int(which)+cmd)%len(readerNames)]
 			err = d.ExpectSP()
-			if err == nil {
+		}
+		if err == nil {
+			if name := commandWord(d); name != "" {
+				// A command this package has a reader for: read it as
+				// the session would, through the line end.
+				err = runCommand(d, name, &out)
+			} else {
+				name := readerNames[(int(which)+cmd)%len(readerNames)]
 				err = runReader(d, name, &out)
-			}
-			if err == nil {
-				err = d.ExpectCRLF()
+				if err == nil {
+					err = d.ExpectCRLF()
+				}
 			}
 		}
 		fmt.Fprintf(&out, "err %v\n", err)
@@ -170,6 +176,114 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 	return err
 }
 
+// commandNames are the commands the fuzz target reads with their command
+// readers when a line starts with one (after the tag).
+var commandNames = []string{
+	"LOGIN", "AUTHENTICATE", "ENABLE", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
+	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "UID",
+}
+
+// commandWord consumes a command name from commandNames if one is next.
+func commandWord(d *Decoder) string {
+	for _, name := range commandNames {
+		if d.peekWord(name) {
+			d.pos += len(name)
+			return name
+		}
+	}
+	return ""
+}
+
+// runCommand reads a command's arguments with its reader and records what
+// was read.
+func runCommand(d *Decoder, name string, out *strings.Builder) error {
+	var v any
+	var err error
+	switch name {
+	case "LOGIN":
+		v, err = d.ReadLogin()
+	case "AUTHENTICATE":
+		var a Authenticate
+		a, err = d.ReadAuthenticate()
+		v = a
+		if err == nil && !a.HasInitialResponse {
+			// one challenge's answer, a line outside the command
+			fmt.Fprintf(out, "%s=%s ", name, show(v))
+			var resp []byte
+			resp, err = d.ReadAuthenticateResponse()
+			name, v = "response", resp
+		}
+	case "ENABLE":
+		v, err = d.ReadEnable()
+	case "ID":
+		v, err = d.ReadID()
+	case "SELECT", "EXAMINE":
+		v, err = d.ReadSelect()
+	case "CREATE":
+		v, err = d.ReadCreate()
+	case "DELETE", "SUBSCRIBE":
+		v, err = d.ReadMailboxArg()
+	case "RENAME":
+		v, err = d.ReadRename()
+	case "LIST":
+		v, err = d.ReadListCommand()
+	case "LSUB":
+		v, err = d.ReadLsub()
+	case "STATUS":
+		v, err = d.ReadStatus()
+	case "APPEND":
+		var a Append
+		if a, err = d.ReadAppend(); err != nil {
+			break
+		}
+		fmt.Fprintf(out, "%s=%s ", name, show(a))
+		for i := 0; i < 8; i++ {
+			m, ok, e := d.ReadAppendMessage()
+			if err = e; err != nil || !ok {
+				break
+			}
+			// read half of it: the decoder skips the rest
+			b, e := io.ReadAll(io.LimitReader(m.Literal, m.Literal.Size/2+1))
+			fmt.Fprintf(out, "msg=%s,%d,%v,%x ", show(m.Flags), m.Date.Unix(), m.Literal.Binary, crc32.ChecksumIEEE(b))
+			if err = e; err != nil {
+				break
+			}
+		}
+		v = "end"
+	case "STORE":
+		v, err = d.ReadStore()
+	case "COPY", "MOVE":
+		v, err = d.ReadCopy()
+	case "FETCH":
+		v, err = d.ReadFetch()
+	case "SEARCH":
+		var s *Search
+		if err = d.ExpectSP(); err == nil {
+			if s, err = d.ReadSearch(); err == nil {
+				v = dumpKey(s.Key) + s.Charset + fmt.Sprint(s.Return)
+				err = d.ExpectCRLF()
+			}
+		}
+	case "UID":
+		var sub string
+		if err = d.ExpectSP(); err == nil {
+			sub, err = d.ReadAtom()
+		}
+		switch {
+		case err != nil:
+		case strings.EqualFold(sub, "EXPUNGE"):
+			v, err = d.ReadUIDExpunge()
+		case strings.EqualFold(sub, "FETCH"), strings.EqualFold(sub, "STORE"), strings.EqualFold(sub, "COPY"),
+			strings.EqualFold(sub, "MOVE"), strings.EqualFold(sub, "SEARCH"):
+			return runCommand(d, strings.ToUpper(sub), out)
+		default:
+			err = &SyntaxError{Msg: "not a UID command"}
+		}
+	}
+	fmt.Fprintf(out, "%s=%s ", name, show(v))
+	return err
+}
+
 // errLineDone marks the "line" reader, which consumes whole lines itself.
 var errLineDone = &SyntaxError{Msg: "line read"}
 
@@ -189,6 +303,16 @@ func FuzzDecoder(f *testing.F) {
 		"t 01-Feb-2000\r\n",
 		strings.Repeat("x", 300) + "\r\n",
 		"a\nb\r\n\r\n",
+		"a SELECT INBOX (CONDSTORE QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))\r\n",
+		"a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"INBOX\" %) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\nb LSUB \"\" *\r\n",
+		"a STATUS {5+}\r\nInbox (UIDNEXT MESSAGES HIGHESTMODSEQ)\r\n",
+		"a UID STORE 1:*,$ (UNCHANGEDSINCE 12) -FLAGS.SILENT \\Seen $Junk\r\nb STORE 1 FLAGS (\\Deleted)\r\n",
+		"a APPEND INBOX (\\Seen) \"07-Feb-1994 21:52:25 -0800\" {3}\r\none ~{4+}\r\nt\x00re {2000}\r\n",
+		"a UID COPY 1:3 \"Old Mail\"\r\nb MOVE $ Trash\r\nc UID EXPUNGE 3000:3002\r\n",
+		"a CREATE Archive (USE (\\Archive))\r\nb RENAME a {1+}\r\nb\r\nc DELETE x\r\nd SUBSCRIBE y\r\n",
+		"a ENABLE IMAP4rev2 QRESYNC\r\nb ID (\"name\" \"x\" \"os\" NIL)\r\nc ID NIL\r\n",
+		"a LOGIN {3+}\r\njoe pw\r\nb AUTHENTICATE PLAIN\r\nAGpvZQBzZWNyZXQ=\r\nc AUTHENTICATE PLAIN =\r\n",
+		"a FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\nb UID SEARCH RETURN (SAVE) ALL\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))
