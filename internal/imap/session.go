@@ -327,32 +327,13 @@ var commandTable = map[string]command{
 }
 
 func (s *session) dispatch(tag string) error {
-	if err := s.dec.ExpectSP(); err != nil {
-		return err
-	}
-	name, err := s.dec.ReadAtom()
+	cn, err := s.dec.ReadCommandName()
 	if err != nil {
 		return err
 	}
-	name = strings.ToUpper(name)
+	name, uid := cn.Name, cn.UID
 	if h := s.srv.opts.Hooks; h != nil {
 		h.BeforeCommand("imap", s.conn.RemoteAddr().String(), name)
-	}
-	uid := false
-	if name == "UID" {
-		if err := s.dec.ExpectSP(); err != nil {
-			return err
-		}
-		if name, err = s.dec.ReadAtom(); err != nil {
-			return err
-		}
-		name = strings.ToUpper(name)
-		switch name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
-			uid = true
-		default:
-			return bad("UID %s is not a command", name)
-		}
 	}
 	c, ok := commandTable[name]
 	if !ok {

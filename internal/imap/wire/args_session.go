@@ -17,6 +17,46 @@ import (
 // sent, "INBOX" canonical): decoding modified UTF-7 depends on what the
 // session enabled, so it is the caller's.
 
+// CommandName is a command's name, upper-cased. For the UID forms it is
+// the name after "UID", and UID is set.
+type CommandName struct {
+	Name string
+	UID  bool
+}
+
+// ReadCommandName reads SP and a command's name after the tag, and for
+// the UID forms "UID" SP and the name after it:
+//
+//	uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+//
+// Whether the name is a command at all is the caller's business.
+func (d *Decoder) ReadCommandName() (CommandName, error) {
+	if err := d.ExpectSP(); err != nil {
+		return CommandName{}, err
+	}
+	name, err := d.ReadAtom()
+	if err != nil {
+		return CommandName{}, err
+	}
+	name = strings.ToUpper(name)
+	if name != "UID" {
+		return CommandName{Name: name}, nil
+	}
+	if err := d.ExpectSP(); err != nil {
+		return CommandName{}, err
+	}
+	start := d.pos
+	if name, err = d.ReadAtom(); err != nil {
+		return CommandName{}, err
+	}
+	name = strings.ToUpper(name)
+	switch name {
+	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		return CommandName{Name: name, UID: true}, nil
+	}
+	return CommandName{}, syntaxErr(start, "UID %s is not a command", clip(name))
+}
+
 // Login is LOGIN's arguments (RFC 9051 6.2.3):
 //
 //	login = "LOGIN" SP userid SP password

@@ -5,6 +5,40 @@ import (
 	"testing"
 )
 
+func TestReadCommandName(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want CommandName
+		err  string
+	}{
+		{in: "a NOOP", want: CommandName{Name: "NOOP"}},
+		{in: "a select INBOX", want: CommandName{Name: "SELECT"}},
+		{in: "a X-FOO", want: CommandName{Name: "X-FOO"}},
+		{in: "a uid fetch 1 FLAGS", want: CommandName{Name: "FETCH", UID: true}},
+		{in: "a UID EXPUNGE 1", want: CommandName{Name: "EXPUNGE", UID: true}},
+		{in: "a UID Store 1 FLAGS ()", want: CommandName{Name: "STORE", UID: true}},
+		{in: "a UID COPY 1 x", want: CommandName{Name: "COPY", UID: true}},
+		{in: "a UID MOVE 1 x", want: CommandName{Name: "MOVE", UID: true}},
+		{in: "a UID SEARCH ALL", want: CommandName{Name: "SEARCH", UID: true}},
+		{in: "a UID SELECT INBOX", err: "UID SELECT is not a command"},
+		{in: "a UID", err: "expected a space"},
+		{in: "a", err: "expected a space"},
+		{in: "a (", err: "expected an atom"},
+	} {
+		eachRig(t, c.in+"\r\n", Limits{}, func(t *testing.T, r *rig) {
+			mustTag(t, r.d, "a")
+			got, err := r.d.ReadCommandName()
+			if c.err != "" || err != nil {
+				errContains(t, err, c.err)
+			} else if got != c.want {
+				t.Errorf("%q: got %+v, want %+v", c.in, got, c.want)
+			}
+			r.d.DiscardLine()
+			mustEOF(t, r.d)
+		})
+	}
+}
+
 func TestReadLogin(t *testing.T) {
 	runCmdCases(t, (*Decoder).ReadLogin, []cmdCase[Login]{
 		{in: `a LOGIN joe@example.test secret`, want: Login{"joe@example.test", "secret"}},

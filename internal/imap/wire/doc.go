@@ -11,7 +11,7 @@
 // order of the command's grammar:
 //
 //	tag, err := d.ReadTag()          // io.EOF: the client closed
-//	d.ExpectSP(); name, _ := d.ReadAtom()
+//	cmd, err := d.ReadCommandName()  // "FETCH", or UID and "FETCH" for UID FETCH
 //	... command-specific readers ...
 //	err = d.ExpectCRLF()             // the command is complete
 //
