@@ -1,0 +1,278 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"mailroom/internal/store"
+)
+
+// ErrDeleted is returned by View.Sync once the mailbox was deleted.
+var ErrDeleted = errors.New("mailbox was deleted")
+
+// Mailbox is the shared in-memory state of one mailbox.
+type Mailbox struct {
+	id  int64
+	reg *Service
+
+	refs     int    // guarded by reg.mu
+	released uint64 // reg.tick at the last release, guarded by reg.mu
+	loaded   chan struct{}
+	loadErr  error
+
+	mu            sync.RWMutex
+	uidValidity   uint32
+	uidNext       uint32
+	highestModSeq uint64
+	msgs          []store.MessageMeta // sorted by UID
+	deleted       bool
+	serial        uint64          // bumped by every change
+	loadedModSeq  uint64          // HIGHESTMODSEQ of the snapshot the state was loaded from
+	recentUpTo    uint32          // UIDs up to this were \Recent for some session already
+	keywords      []string        // every keyword of a message since load, in order of appearance
+	keywordSet    map[string]bool // keywords, lower case
+	watchers      map[*func()]struct{}
+}
+
+func (m *Mailbox) load(ctx context.Context) error {
+	mb, list, err := m.reg.st.LoadMailbox(ctx, m.id)
+	if err != nil {
+		return err
+	}
+	m.reg.mu.Lock()
+	mark, marked := m.reg.recentMarks[m.id]
+	m.reg.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
+	m.loadedModSeq = mb.HighestModSeq
+	m.msgs = list
+	if n := len(list); n > 0 && list[n-1].UID >= m.uidNext {
+		m.uidNext = list[n-1].UID + 1
+	}
+	// Messages present at load are not \Recent for anyone (the previous
+	// process may have shown them already), except those that arrived
+	// since a session last had the mailbox open in this process.
+	m.recentUpTo = m.uidNext - 1
+	if marked && mark < m.recentUpTo {
+		m.recentUpTo = mark
+	}
+	for i := range m.msgs {
+		m.addKeywords(m.msgs[i].Keywords)
+	}
+	return nil
+}
+
+// addKeywords records keywords in the mailbox's keyword list (m.mu held).
+func (m *Mailbox) addKeywords(kws []string) {
+	for _, k := range kws {
+		lk := strings.ToLower(k)
+		if m.keywordSet[lk] {
+			continue
+		}
+		if m.keywordSet == nil {
+			m.keywordSet = map[string]bool{}
+		}
+		m.keywordSet[lk] = true
+		m.keywords = append(m.keywords, k)
+	}
+}
+
+// RecentCount is the number of messages that are \Recent for the next
+// session to select the mailbox (STATUS RECENT).
+func (m *Mailbox) RecentCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, _ := m.find(m.recentUpTo + 1)
+	return len(m.msgs) - i
+}
+
+// ID is the store's mailbox id.
+func (m *Mailbox) ID() int64 { return m.id }
+
+// State is a consistent snapshot of the mailbox counters.
+type State struct {
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Messages      int
+}
+
+// State returns the current counters.
+func (m *Mailbox) State() State {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return State{UIDValidity: m.uidValidity, UIDNext: m.uidNext, HighestModSeq: m.highestModSeq, Messages: len(m.msgs)}
+}
+
+// Message returns the current state of one message by UID.
+func (m *Mailbox) Message(uid uint32) (store.MessageMeta, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.find(uid)
+	if !ok {
+		return store.MessageMeta{}, false
+	}
+	return m.msgs[i], true
+}
+
+func (m *Mailbox) find(uid uint32) (int, bool) {
+	return slices.BinarySearchFunc(m.msgs, uid, func(x store.MessageMeta, u uint32) int {
+		switch {
+		case x.UID < u:
+			return -1
+		case x.UID > u:
+			return 1
+		}
+		return 0
+	})
+}
+
+// Watch calls wake after every change until stop is called: how a session
+// in IDLE learns of changes without a goroutine of its own waiting for
+// them. wake runs with the mailbox locked, so it must return at once and
+// not call the Mailbox: it starts a goroutine or signals one.
+func (m *Mailbox) Watch(wake func()) (stop func()) {
+	key := &wake
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.watchers == nil {
+		m.watchers = map[*func()]struct{}{}
+	}
+	m.watchers[key] = struct{}{}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.watchers, key)
+	}
+}
+
+// changed bumps the serial and wakes the watchers (m.mu held).
+func (m *Mailbox) changed() {
+	m.serial++
+	for w := range m.watchers {
+		(*w)()
+	}
+}
+
+func (m *Mailbox) added(meta store.MessageMeta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, found := m.find(meta.UID)
+	switch {
+	case found && m.msgs[i].ModSeq >= meta.ModSeq:
+		return // the load's snapshot already had it, as it is now or newer
+	case found:
+		m.msgs[i] = meta
+	case meta.ModSeq <= m.loadedModSeq:
+		// Committed before the snapshot this state was loaded from, which
+		// does not have it: it was expunged since. Events of commits just
+		// before the load arrive after it.
+		return
+	default:
+		m.msgs = slices.Insert(m.msgs, i, meta)
+	}
+	if meta.UID >= m.uidNext {
+		m.uidNext = meta.UID + 1
+	}
+	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
+	m.changed()
+}
+
+func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, found := m.find(meta.UID)
+	if !found || m.msgs[i].ModSeq >= meta.ModSeq {
+		return // expunged meanwhile, or already newer
+	}
+	m.msgs[i].Flags, m.msgs[i].Keywords, m.msgs[i].ModSeq = meta.Flags, meta.Keywords, meta.ModSeq
+	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
+	m.addKeywords(meta.Keywords)
+	m.changed()
+}
+
+func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gone := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		gone[u] = true
+	}
+	m.msgs = slices.DeleteFunc(m.msgs, func(x store.MessageMeta) bool { return gone[x.UID] })
+	m.highestModSeq = max(m.highestModSeq, modseq)
+	m.reg.structures.forget(m.id, uids)
+	m.reg.bodies.forget(m.id, uids)
+	m.changed()
+}
+
+func (m *Mailbox) markDeleted() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deleted = true
+	m.changed()
+}
+
+// resync reloads the mailbox's changes from the store after lost events or
+// a change made by another process.
+func (m *Mailbox) resync(ctx context.Context) {
+	m.mu.RLock()
+	since := m.highestModSeq
+	m.mu.RUnlock()
+	ch, err := m.reg.st.ChangesSince(ctx, m.id, since)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			m.markDeleted()
+			return
+		}
+		m.reg.log.Error("index resync failed", "mailbox", m.id, "err", err)
+		return
+	}
+	for _, meta := range ch.Changed {
+		if _, present := m.Message(meta.UID); present {
+			m.flagsChanged(meta)
+		} else {
+			m.added(meta)
+		}
+	}
+	if len(ch.Vanished) > 0 {
+		m.expunged(ch.Vanished, ch.ModSeq)
+	}
+	m.mu.Lock()
+	m.highestModSeq = max(m.highestModSeq, ch.ModSeq)
+	m.mu.Unlock()
+}
+
+// String is for logs.
+func (m *Mailbox) String() string { return fmt.Sprintf("mailbox %d", m.id) }
+
+// Counts returns how many messages the mailbox holds and how many lack
+// \Seen (a scan of the in-memory state, well under a millisecond for
+// 100,000 messages).
+func (m *Mailbox) Counts() (total, unseen int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := range m.msgs {
+		if m.msgs[i].Flags&store.FlagSeen == 0 {
+			unseen++
+		}
+	}
+	return len(m.msgs), unseen
+}
+
+// Newest returns up to limit messages, newest (highest UID) first,
+// skipping the offset newest: a page of a message list.
+func (m *Mailbox) Newest(offset, limit int) []store.MessageMeta {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []store.MessageMeta
+	for i := len(m.msgs) - 1 - offset; i >= 0 && len(out) < limit; i-- {
+		out = append(out, m.msgs[i])
+	}
+	return out
+}
