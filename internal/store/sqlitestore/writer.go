@@ -165,8 +165,30 @@ func (s *Store) writer() {
 				break collect
 			}
 		}
-		trashDone = s.runBatch(batch, trashDone)
+		// Changes that need no sync of their own commit first, in their own
+		// transaction, so a STORE is not kept waiting for the fsync of an
+		// APPEND that happened to queue beside it.
+		lazy, full := splitLazy(batch)
+		if len(lazy) > 0 {
+			trashDone = s.runBatch(lazy, trashDone)
+		}
+		if len(full) > 0 {
+			trashDone = s.runBatch(full, trashDone)
+		}
 	}
+}
+
+// splitLazy parts a batch into the requests that may commit without a sync
+// of their own (writeLazy) and the others, each in queue order.
+func splitLazy(batch []*writeReq) (lazy, full []*writeReq) {
+	for _, r := range batch {
+		if r.lazy {
+			lazy = append(lazy, r)
+		} else {
+			full = append(full, r)
+		}
+	}
+	return lazy, full
 }
 
 // syncWAL makes the commits in the write-ahead log durable, as a
