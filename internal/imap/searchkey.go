@@ -13,12 +13,7 @@ func searchKey(k *wire.SearchKey) *search.Key {
 	}
 	out := &search.Key{Op: k.Op, Value: k.Value, Field: k.Field, EntryType: k.EntryType, Date: k.Date,
 		Number: k.Number, Saved: k.Saved}
-	if k.Set != nil {
-		out.Set = make(search.Set, len(k.Set))
-		for i, r := range k.Set {
-			out.Set[i] = search.Range{Start: r.Start, Stop: r.Stop}
-		}
-	}
+	out.Set = k.Set.Clone() // out of the decoder's arena
 	if k.Children != nil {
 		out.Children = make([]*search.Key, len(k.Children))
 		for i, c := range k.Children {

@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"io"
+	"mailroom/internal/seqset"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -207,10 +208,10 @@ func (e *Encoder) SeqSet(s SeqSet) *Encoder {
 		if i > 0 {
 			_ = e.w.WriteByte(',')
 		}
-		_, _ = e.w.Write(appendSeqNumber(e.buf[:0], r.Start))
+		_, _ = e.w.Write(seqset.AppendNumber(e.buf[:0], r.Start))
 		if r.Stop != r.Start {
 			_ = e.w.WriteByte(':')
-			_, _ = e.w.Write(appendSeqNumber(e.buf[:0], r.Stop))
+			_, _ = e.w.Write(seqset.AppendNumber(e.buf[:0], r.Stop))
 		}
 	}
 	return e

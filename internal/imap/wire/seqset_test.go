@@ -12,12 +12,12 @@ func TestParseSeqSet(t *testing.T) {
 		str  string
 		err  string
 	}{
-		{"1", SeqSet{{1, 1}}, "1", ""},
-		{"*", SeqSet{{0, 0}}, "*", ""},
-		{"1:*,3,5:7", SeqSet{{1, 0}, {3, 3}, {5, 7}}, "1:*,3,5:7", ""},
-		{"7:5", SeqSet{{7, 5}}, "7:5", ""},
-		{"*:4", SeqSet{{0, 4}}, "*:4", ""},
-		{"4294967295", SeqSet{{4294967295, 4294967295}}, "4294967295", ""},
+		{"1", SeqSet{{Start: 1, Stop: 1}}, "1", ""},
+		{"*", SeqSet{{Start: 0, Stop: 0}}, "*", ""},
+		{"1:*,3,5:7", SeqSet{{Start: 1, Stop: 0}, {Start: 3, Stop: 3}, {Start: 5, Stop: 7}}, "1:*,3,5:7", ""},
+		{"7:5", SeqSet{{Start: 7, Stop: 5}}, "7:5", ""},
+		{"*:4", SeqSet{{Start: 0, Stop: 4}}, "*:4", ""},
+		{"4294967295", SeqSet{{Start: 4294967295, Stop: 4294967295}}, "4294967295", ""},
 		{"4294967296", nil, "", "too large"},
 		{"0", nil, "", "start at 1"},
 		{"1:0", nil, "", "start at 1"},

@@ -124,7 +124,7 @@ func Compile(key *Key, c Context) (*Matcher, error) {
 	if cp.loc == nil {
 		cp.loc = time.UTC
 	}
-	cp.saved = uidSet(c.Saved).resolve(c.MaxUID)
+	cp.saved = uidSet(c.Saved).Resolve(c.MaxUID)
 	root, err := cp.compile(key, 0)
 	if err != nil {
 		return nil, err
@@ -193,12 +193,12 @@ func (cp *compiler) compile(k *Key, depth int) (*node, error) {
 			// RFC 5182: "$" names the saved messages, kept as UIDs.
 			return &node{op: opUID, set: cp.saved}, nil
 		}
-		return &node{op: opSeq, set: k.Set.resolve(cp.c.MaxSeq)}, nil
+		return &node{op: opSeq, set: k.Set.Resolve(cp.c.MaxSeq)}, nil
 	case "UID":
 		if k.Saved {
 			return &node{op: opUID, set: cp.saved}, nil
 		}
-		return &node{op: opUID, set: k.Set.resolve(cp.c.MaxUID)}, nil
+		return &node{op: opUID, set: k.Set.Resolve(cp.c.MaxUID)}, nil
 	case "MODSEQ":
 		return cp.modseq(k)
 	case "EMAILID", "THREADID":

@@ -106,9 +106,7 @@ func keyOf(k *wire.SearchKey) *Key {
 		return nil
 	}
 	out := &Key{Op: k.Op, Value: k.Value, Field: k.Field, EntryType: k.EntryType, Date: k.Date, Number: k.Number, Saved: k.Saved}
-	for _, r := range k.Set {
-		out.Set = append(out.Set, Range{r.Start, r.Stop})
-	}
+	out.Set = k.Set.Clone()
 	for _, c := range k.Children {
 		out.Children = append(out.Children, keyOf(c))
 	}

@@ -1,8 +1,9 @@
 package search
 
 import (
-	"slices"
 	"time"
+
+	"mailroom/internal/seqset"
 )
 
 // Key is one node of search criteria: what a protocol asks for, built by
@@ -43,62 +44,18 @@ type Key struct {
 	Children  []*Key
 }
 
-// Range is Start:Stop of a set of sequence numbers or UIDs, in either
-// order; 0 stands for the largest ("*" in IMAP). A single number n is n:n.
-type Range struct{ Start, Stop uint32 }
-
-// Set is a set of message sequence numbers or UIDs.
-type Set []Range
-
-// resolve returns the set with 0 replaced by largest, each range ordered
-// low:high, sorted, and overlapping or adjacent ranges merged; with max 0,
-// ranges involving 0 are dropped (they name no message). The result is a
-// new slice.
-func (s Set) resolve(largest uint32) Set {
-	out := make(Set, 0, len(s))
-	for _, r := range s {
-		lo, hi := r.Start, r.Stop
-		if lo == 0 || hi == 0 {
-			if largest == 0 {
-				continue
-			}
-			if lo == 0 {
-				lo = largest
-			}
-			if hi == 0 {
-				hi = largest
-			}
-		}
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		out = append(out, Range{lo, hi})
-	}
-	slices.SortFunc(out, func(a, b Range) int {
-		switch {
-		case a.Start < b.Start:
-			return -1
-		case a.Start > b.Start:
-			return 1
-		}
-		return 0
-	})
-	merged := out[:0]
-	for _, r := range out {
-		if k := len(merged) - 1; k >= 0 && uint64(r.Start) <= uint64(merged[k].Stop)+1 {
-			merged[k].Stop = max(merged[k].Stop, r.Stop)
-			continue
-		}
-		merged = append(merged, r)
-	}
-	return merged
-}
+// Range and Set are sets of sequence numbers or UIDs, 0 standing for the
+// largest ("*" in IMAP): the same type the IMAP grammar parses into.
+type (
+	Range = seqset.Range
+	Set   = seqset.Set
+)
 
 // uidSet is the set of the given UIDs.
 func uidSet(uids []uint32) Set {
 	s := make(Set, len(uids))
 	for i, u := range uids {
-		s[i] = Range{u, u}
+		s[i] = Range{Start: u, Stop: u}
 	}
 	return s
 }
