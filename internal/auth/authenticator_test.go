@@ -1,11 +1,11 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mailroom/internal/testrig/logbuf"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -50,29 +50,11 @@ func (s *fakeStore) set(username string, p Principal, hashes ...string) {
 	s.accounts[username] = fakeAccount{p, hashes}
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type harness struct {
 	store   *fakeStore
 	auth    *Authenticator
 	clock   *fakeClock
-	logs    *syncBuffer
+	logs    *logbuf.Buffer
 	verifys atomic.Int64
 }
 
@@ -97,7 +79,7 @@ func hash(t testing.TB, pw string) string {
 // and logs captured. th may be nil.
 func newHarness(t *testing.T, th *Throttle) *harness {
 	t.Helper()
-	h := &harness{store: &fakeStore{}, clock: newFakeClock(), logs: &syncBuffer{}}
+	h := &harness{store: &fakeStore{}, clock: newFakeClock(), logs: &logbuf.Buffer{}}
 	h.store.set("alice@example.com", alice, hash(t, alicePW), hash(t, aliceAp))
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.auth = NewAuthenticator(h.store, th, 0, logger)

@@ -2,15 +2,14 @@ package listener
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"mailroom/internal/testrig/logbuf"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 // A panicking session is closed and counted; the accept loop and another
 // session go on.
 func TestSessionsContainAPanic(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	var pc panics.Counter
 	ss := NewSessions("test", slog.New(slog.NewTextHandler(&logs, nil)), &pc)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -88,7 +87,7 @@ func TestSessionsContainAPanic(t *testing.T) {
 // RecoverHTTP reports a handler's panic and aborts its response; a
 // deliberate http.ErrAbortHandler is not a panic to report.
 func TestRecoverHTTP(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	var pc panics.Counter
 	mux := http.NewServeMux()
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("test panic in a handler") })
@@ -117,21 +116,4 @@ func TestRecoverHTTP(t *testing.T) {
 	if s := logs.String(); strings.Count(s, "level=ERROR") != 1 || !strings.Contains(s, "path=/panic") || !strings.Contains(s, "listener_test.go") {
 		t.Fatalf("log:\n%s", s)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

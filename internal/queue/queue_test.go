@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mailroom/internal/testrig/logbuf"
 	"net"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -519,24 +519,6 @@ func (f transportFunc) Deliver(ctx context.Context, domain string, m remote.Mess
 	return f(ctx, domain, m)
 }
 
-// lockedBuffer collects log lines written by concurrent workers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A panic while delivering one message ends that delivery only: it is
 // logged with its stack and counted, the recipient is retried (and then
 // delivered, once), nothing bounces, and the worker pool goes on: with one
@@ -544,7 +526,7 @@ func (l *lockedBuffer) String() string {
 // Before workers recovered, the panic ended the test binary.
 func TestPanicInDeliveryIsRetriedAndWorkersGoOn(t *testing.T) {
 	var pc panics.Counter
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	var panicked atomic.Bool
 	r := newRig(t, rigOptions{concurrency: 1, panics: &pc, logs: logs, wrap: func(real Transport) Transport {
 		return transportFunc(func(ctx context.Context, domain string, m remote.Message) []remote.Result {

@@ -1,11 +1,11 @@
 package sasl
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mailroom/internal/testrig/logbuf"
 	"net/netip"
 	"strings"
 	"sync"
@@ -77,29 +77,11 @@ func (s *memStore) setErr(err error) {
 	s.err = err
 }
 
-// syncBuffer collects log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type harness struct {
 	store    *memStore
 	auth     *auth.Authenticator
 	throttle *auth.Throttle
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	v        Verifier
 }
 
@@ -107,7 +89,7 @@ type harness struct {
 // SCRAM credentials) and bob (argon2id only), throttled by th (nil: none).
 func newHarness(t *testing.T, th *auth.Throttle) *harness {
 	t.Helper()
-	h := &harness{store: &memStore{accounts: map[string]memAccount{}}, throttle: th, logs: &syncBuffer{}}
+	h := &harness{store: &memStore{accounts: map[string]memAccount{}}, throttle: th, logs: &logbuf.Buffer{}}
 	for _, a := range []struct {
 		p     auth.Principal
 		pw    string

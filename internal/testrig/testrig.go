@@ -13,12 +13,12 @@
 package testrig
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
+	"mailroom/internal/testrig/logbuf"
 	"strings"
 	"sync"
 	"testing"
@@ -395,20 +395,4 @@ func (r *Rig) Bodies(email, mailbox string) []string {
 
 // LogBuffer collects a server's log: written by its goroutines, read by
 // the test's.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String is everything written so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type LogBuffer = logbuf.Buffer
