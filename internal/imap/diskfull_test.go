@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -132,36 +131,13 @@ func TestAppendOnAFullDiskGoIMAP(t *testing.T) {
 // data directory, so SQLite meets the full disk too. It needs root to
 // mount; CI runs as root.
 func TestAppendOnARealFullDisk(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dataDir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	// Registered first, so it runs after the rig's shutdown.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dataDir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	dataDir := testrig.SmallDisk(t)
 	r := newRig(t, testrig.DataDir(dataDir))
 	r.Account("disk@example.test")
 	x := r.raw(true)
 	x.cmd("a1", `LOGIN disk@example.test "correct horse"`, "OK")
 
-	filler := filepath.Join(dataDir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 4096)
-	for {
-		if _, err := f.Write(block); err != nil {
-			break
-		}
-	}
-	f.Close()
+	free := testrig.FillDisk(t, dataDir)
 
 	big := bigMessage(200 << 10)
 	x.Send("b1 APPEND INBOX {" + itoa(len(big)) + "}")
@@ -180,9 +156,7 @@ func TestAppendOnARealFullDisk(t *testing.T) {
 	}
 	x.cmd("c2", "NOOP", "OK")
 
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	x.cmd("d1", "APPEND INBOX {"+itoa(len(big))+"+}\r\n"+big, "OK [APPENDUID ")
 	if n := tmpLeft(t, dataDir); n != 0 {
 		t.Fatalf("%d failed bodies left in blobs/tmp", n)

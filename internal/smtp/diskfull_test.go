@@ -1,9 +1,6 @@
 package smtp
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +9,7 @@ import (
 	"mailroom/internal/server"
 	"mailroom/internal/store/blobfs/blobfstest"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/testrig"
 )
 
 func bigMessage(size int) string {
@@ -93,37 +91,14 @@ func TestDataOnAFullDiskGoSMTP(t *testing.T) {
 // directory, so SQLite meets the full disk too. It needs root to mount; CI
 // runs as root.
 func TestDataOnARealFullDisk(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dataDir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dataDir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	// Registered first, so it runs after the rig's shutdown.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dataDir).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
+	dataDir := testrig.SmallDisk(t)
 	r := newRig(t, func(c *config.Config) { c.DataDir = dataDir })
 	r.Account("bob@example.test")
 	x := r.raw(r.Addr("smtp"))
 	x.send("EHLO client.example.org\r\n")
 	x.expect("250")
 
-	filler := filepath.Join(dataDir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 4096)
-	for {
-		if _, err := f.Write(block); err != nil {
-			break
-		}
-	}
-	f.Close()
+	free := testrig.FillDisk(t, dataDir)
 
 	big := bigMessage(200 << 10)
 	if l := x.dataTransaction("bob@example.test", big); !strings.HasPrefix(l, "452 4.3.1 ") {
@@ -136,9 +111,7 @@ func TestDataOnARealFullDisk(t *testing.T) {
 		t.Fatalf("small DATA on a full disk: %q", l)
 	}
 	t.Logf("small DATA on a full disk: %s", l)
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	if l := x.dataTransaction("bob@example.test", big); !strings.HasPrefix(l, "250 ") {
 		t.Fatalf("DATA once the disk was freed: %q", l)
 	}
