@@ -11,9 +11,6 @@ import (
 	"mailroom/internal/store"
 )
 
-// ErrDeleted is returned by View.Sync once the mailbox was deleted.
-var ErrDeleted = errors.New("mailbox was deleted")
-
 // Mailbox is the shared in-memory state of one mailbox.
 type Mailbox struct {
 	id  int64
