@@ -291,13 +291,13 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		}
 		return lookupErr
 	}
-	var delivered []store.Delivered
+	deliveries := make([]store.Delivery, len(staged))
 	for i, m := range staged {
-		d, err := s.srv.opts.Mailboxes.Append(s.ctx, m, targets[i:i+1])
-		if err != nil {
-			return err
-		}
-		delivered = append(delivered, d...)
+		deliveries[i] = store.Delivery{Msg: m, Targets: targets[i : i+1]}
+	}
+	delivered, err := s.srv.opts.Mailboxes.AppendAll(s.ctx, deliveries) // all or none (RFC 3502)
+	if err != nil {
+		return err
 	}
 	var uids []uint32
 	for _, d := range delivered {

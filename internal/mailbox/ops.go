@@ -40,6 +40,22 @@ func (r *Service) Append(ctx context.Context, msg store.Staged, targets []store.
 	return d, nil
 }
 
+// AppendAll makes several deliveries in one transaction: all or none
+// (IMAP MULTIAPPEND, RFC 3502).
+func (r *Service) AppendAll(ctx context.Context, deliveries []store.Delivery) ([]store.Delivered, error) {
+	all, err := r.st.DeliverAll(ctx, deliveries)
+	if err != nil {
+		return nil, err
+	}
+	rest := all
+	for _, x := range deliveries {
+		r.remember(x.Msg, x.Targets, rest[:len(x.Targets)])
+		rest = rest[len(x.Targets):]
+	}
+	r.sync(ctx)
+	return all, nil
+}
+
 // UpdateFlags sets, adds or removes flags and keywords (IMAP STORE, the
 // web's flag buttons, POP3's mark-as-seen).
 func (r *Service) UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error) {

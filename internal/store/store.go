@@ -226,6 +226,12 @@ type Target struct {
 	InternalDate time.Time
 }
 
+// Delivery is one staged message and the mailboxes it goes into.
+type Delivery struct {
+	Msg     Staged
+	Targets []Target
+}
+
 // Delivered reports where a message went.
 type Delivered struct {
 	MailboxID   int64
@@ -302,6 +308,10 @@ type Messages interface {
 	// transaction: when it returns nil the message is durable in all of them;
 	// on error it is in none.
 	Deliver(ctx context.Context, msg Staged, targets []Target) ([]Delivered, error)
+	// DeliverAll makes several deliveries in one transaction (IMAP
+	// MULTIAPPEND, RFC 3502: all or none). The result lists every target
+	// of every delivery, in order.
+	DeliverAll(ctx context.Context, deliveries []Delivery) ([]Delivered, error)
 
 	// MessageList returns the hot state of every message in the mailbox, in UID order.
 	MessageList(ctx context.Context, mailboxID int64) ([]MessageMeta, error)

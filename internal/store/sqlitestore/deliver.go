@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"zombiezen.com/go/sqlite"
@@ -151,79 +152,116 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // Deliver implements store.Messages.
 func (s *Store) Deliver(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
-	m, ok := msg.(*staged)
-	if !ok || m.s != s {
-		return nil, fmt.Errorf("%w: message was not staged by this store", store.ErrInvalid)
+	return s.DeliverAll(ctx, []store.Delivery{{Msg: msg, Targets: targets}})
+}
+
+// DeliverAll implements store.Messages: every delivery in one transaction.
+func (s *Store) DeliverAll(ctx context.Context, deliveries []store.Delivery) ([]store.Delivered, error) {
+	if len(deliveries) == 0 {
+		return nil, fmt.Errorf("%w: nothing to deliver", store.ErrInvalid)
 	}
-	if len(targets) == 0 {
-		return nil, fmt.Errorf("%w: no target mailbox", store.ErrInvalid)
-	}
-	for _, t := range targets {
-		if _, err := store.NormalizeKeywords(t.Keywords); err != nil {
-			return nil, err
+	msgs := make([]*staged, len(deliveries))
+	contentIDs := make([]int64, len(deliveries))
+	var syncDirs []string
+	for i, d := range deliveries {
+		m, ok := d.Msg.(*staged)
+		if !ok || m.s != s {
+			return nil, fmt.Errorf("%w: message was not staged by this store", store.ErrInvalid)
 		}
-	}
-	contentID, discarded := m.delivered()
-	if discarded {
-		return nil, fmt.Errorf("%w: staged message was discarded", store.ErrInvalid)
-	}
-	out := make([]store.Delivered, len(targets))
-	var newContent int64
-	syncDir := ""
-	var inline any
-	if m.ref != "" {
-		syncDir = blobfs.Dir(m.ref)
-	} else {
-		inline = m.inline
-	}
-	err := s.writeSync(ctx, syncDir, func(tx *txn) error {
-		// A content row is written once: updating its reference count later
-		// rewrites the whole row, inline body included.
-		cid := contentID
-		if cid == 0 {
-			if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, ?)", m.ref, inline, m.size, m.encoded, len(targets)); err != nil {
-				return err
+		if len(d.Targets) == 0 {
+			return nil, fmt.Errorf("%w: no target mailbox", store.ErrInvalid)
+		}
+		for _, t := range d.Targets {
+			if _, err := store.NormalizeKeywords(t.Keywords); err != nil {
+				return nil, err
 			}
-			cid = tx.conn.LastInsertRowID()
 		}
-		for i, t := range targets {
-			mb, err := tx.mailboxByID(t.MailboxID)
+		cid, discarded := m.delivered()
+		if discarded {
+			return nil, fmt.Errorf("%w: staged message was discarded", store.ErrInvalid)
+		}
+		if m.ref != "" && !slices.Contains(syncDirs, blobfs.Dir(m.ref)) {
+			syncDirs = append(syncDirs, blobfs.Dir(m.ref))
+		}
+		msgs[i], contentIDs[i] = m, cid
+	}
+	var out []store.Delivered
+	newContent := make([]int64, len(deliveries))
+	err := s.queueWrite(ctx, &writeReq{syncDirs: syncDirs, fn: func(tx *txn) error {
+		out = out[:0]
+		for i, d := range deliveries {
+			known := contentIDs[i]
+			if j := slices.Index(msgs[:i], msgs[i]); j >= 0 {
+				known = newContent[j] // the same message twice: one content row
+			}
+			cid, err := tx.addContent(msgs[i], known, len(d.Targets))
 			if err != nil {
 				return err
 			}
-			kw, _ := store.NormalizeKeywords(t.Keywords)
-			date := tx.now
-			if !t.InternalDate.IsZero() {
-				date = t.InternalDate
+			for _, t := range d.Targets {
+				dl, err := tx.deliverTo(msgs[i], cid, t)
+				if err != nil {
+					return err
+				}
+				out = append(out, dl)
 			}
-			meta := store.MessageMeta{
-				Flags:        t.Flags,
-				ContentID:    cid,
-				Size:         m.size + int64(len(t.HeaderPrefix)),
-				InternalDate: date.Unix(),
-				Keywords:     kw,
-			}
-			if meta.ID, err = tx.allocMessageIDs(mb.AccountID, 1); err != nil {
-				return err
-			}
-			if err := tx.insertMessage(mb, &meta, t.HeaderPrefix); err != nil {
-				return err
-			}
-			out[i] = store.Delivered{MailboxID: mb.ID, UIDValidity: mb.UIDValidity, UID: meta.UID, ModSeq: meta.ModSeq, ID: meta.ID}
+			newContent[i] = cid
 		}
-		if contentID != 0 {
-			if err := tx.exec("UPDATE contents SET refs = refs + ? WHERE id = ?", len(targets), cid); err != nil {
-				return err
-			}
-		}
-		newContent = cid
 		return nil
-	})
-	if err != nil {
+	}})
+	if err = storageFull(err); err != nil {
 		return nil, err
 	}
-	m.setDelivered(newContent)
+	for i, m := range msgs {
+		m.setDelivered(newContent[i])
+	}
 	return out, nil
+}
+
+// addContent records n more references to a staged message's content: a
+// new row with its count when it is not stored yet (a content row is
+// written once: updating it later rewrites the whole row, inline body
+// included), else the count of the stored one goes up. It returns the
+// content id.
+func (tx *txn) addContent(m *staged, contentID int64, n int) (int64, error) {
+	if contentID != 0 {
+		return contentID, tx.exec("UPDATE contents SET refs = refs + ? WHERE id = ?", n, contentID)
+	}
+	var inline any
+	if m.ref == "" {
+		inline = m.inline
+	}
+	if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, ?)", m.ref, inline, m.size, m.encoded, n); err != nil {
+		return 0, err
+	}
+	return tx.conn.LastInsertRowID(), nil
+}
+
+// deliverTo puts one copy of content cid into t's mailbox.
+func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered, error) {
+	mb, err := tx.mailboxByID(t.MailboxID)
+	if err != nil {
+		return store.Delivered{}, err
+	}
+	kw, _ := store.NormalizeKeywords(t.Keywords)
+	date := tx.now
+	if !t.InternalDate.IsZero() {
+		date = t.InternalDate
+	}
+	meta := store.MessageMeta{
+		Flags:        t.Flags,
+		ContentID:    cid,
+		Size:         m.size + int64(len(t.HeaderPrefix)),
+		InternalDate: date.Unix(),
+		Keywords:     kw,
+	}
+	if meta.ID, err = tx.allocMessageIDs(mb.AccountID, 1); err != nil {
+		return store.Delivered{}, err
+	}
+	if err := tx.insertMessage(mb, &meta, t.HeaderPrefix); err != nil {
+		return store.Delivered{}, err
+	}
+	return store.Delivered{MailboxID: mb.ID, UIDValidity: mb.UIDValidity, UID: meta.UID, ModSeq: meta.ModSeq, ID: meta.ID}, nil
 }
 
 // allocMessageIDs reserves n consecutive per-account message IDs.

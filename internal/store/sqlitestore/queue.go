@@ -41,22 +41,13 @@ func (s *Store) Enqueue(ctx context.Context, msg store.Staged, e store.QueueEntr
 		return 0, fmt.Errorf("%w: staged message was discarded", store.ErrInvalid)
 	}
 	syncDir := ""
-	var inline any
 	if m.ref != "" {
 		syncDir = blobfs.Dir(m.ref)
-	} else {
-		inline = m.inline
 	}
 	var id, cid int64
 	err := s.writeSync(ctx, syncDir, func(tx *txn) error {
-		cid = contentID
-		if cid == 0 {
-			if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, 0)", m.ref, inline, m.size, m.encoded); err != nil {
-				return err
-			}
-			cid = tx.conn.LastInsertRowID()
-		}
-		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", cid); err != nil {
+		var err error
+		if cid, err = tx.addContent(m, contentID, 1); err != nil {
 			return err
 		}
 		var prefix any

@@ -29,8 +29,8 @@ const (
 )
 
 type writeReq struct {
-	fn      func(tx *txn) error
-	syncDir string // blob directory to fsync before the commit, if any
+	fn       func(tx *txn) error
+	syncDirs []string // blob directories to fsync before the commit
 	// lazy: the change acknowledges no message, so its commit need not be
 	// fsynced on its own (see writeLazy).
 	lazy  bool
@@ -85,7 +85,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 // writeSync is write, with the blob directory syncDir fsynced before the
 // commit. A full disk's error is store.ErrInsufficientStorage.
 func (s *Store) writeSync(ctx context.Context, syncDir string, fn func(tx *txn) error) error {
-	return storageFull(s.queueWrite(ctx, &writeReq{fn: fn, syncDir: syncDir}))
+	r := &writeReq{fn: fn}
+	if syncDir != "" {
+		r.syncDirs = []string{syncDir}
+	}
+	return storageFull(s.queueWrite(ctx, r))
 }
 
 // writeLazy is write for changes that acknowledge no message: flags,
@@ -230,16 +234,21 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		if !r.state.CompareAndSwap(reqPending, reqRunning) {
 			continue
 		}
-		if r.syncDir != "" {
-			err, ok := synced[r.syncDir]
-			if !ok {
-				err = s.blobs.SyncDir(r.syncDir)
-				synced[r.syncDir] = err
+		var err error
+		for _, dir := range r.syncDirs {
+			if e, ok := synced[dir]; ok {
+				err = e
+			} else {
+				err = s.blobs.SyncDir(dir)
+				synced[dir] = err
 			}
 			if err != nil {
-				r.done <- fmt.Errorf("store: %w", err)
-				continue
+				break
 			}
+		}
+		if err != nil {
+			r.done <- fmt.Errorf("store: %w", err)
+			continue
 		}
 		live = append(live, r)
 	}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Subscriptions", testSubscriptions},
 		{"DeliverAndRead", testDeliverAndRead},
 		{"DeliverAtomic", testDeliverAtomic},
+		{"DeliverAll", testDeliverAll},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Flags", testFlags},
 		{"ExpungeHistory", testExpungeHistory},
@@ -418,6 +419,47 @@ func testDeliverAtomic(t *testing.T, st store.Store) {
 	ok(t, m.Discard()) // no-op after delivery
 	if !bytes.Equal(readBody(t, st, ia.ID, d[0].UID), Message("multi", "x")) {
 		t.Fatal("Discard after Deliver removed the body")
+	}
+}
+
+// testDeliverAll: several messages in one transaction (IMAP MULTIAPPEND,
+// RFC 3502), all or none, results in order.
+func testDeliverAll(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	a := newAccount(t, st, "a@example.test")
+	inbox, sent := mailbox(t, st, a, "INBOX"), mailbox(t, st, a, "Sent")
+	one := must(st.Stage(ctx, bytes.NewReader(Message("one", "1"))))
+	two := must(st.Stage(ctx, bytes.NewReader(Message("two", "2"))))
+	_, err := st.DeliverAll(ctx, []store.Delivery{
+		{Msg: one, Targets: []store.Target{{MailboxID: inbox.ID}}},
+		{Msg: two, Targets: []store.Target{{MailboxID: 987654}}},
+	})
+	if err == nil {
+		t.Fatal("DeliverAll with a missing mailbox succeeded")
+	}
+	if ml := must(st.MessageList(ctx, inbox.ID)); len(ml) != 0 {
+		t.Fatalf("a failed DeliverAll left %d messages: the first delivery must go too", len(ml))
+	}
+	d := must(st.DeliverAll(ctx, []store.Delivery{
+		{Msg: one, Targets: []store.Target{{MailboxID: inbox.ID}, {MailboxID: sent.ID}}},
+		{Msg: two, Targets: []store.Target{{MailboxID: inbox.ID}}},
+	}))
+	if len(d) != 3 || d[0].MailboxID != inbox.ID || d[1].MailboxID != sent.ID || d[2].MailboxID != inbox.ID || d[2].UID != d[0].UID+1 {
+		t.Fatalf("delivered %+v", d)
+	}
+	for i, want := range [][]byte{Message("one", "1"), Message("one", "1"), Message("two", "2")} {
+		if got := readBody(t, st, d[i].MailboxID, d[i].UID); !bytes.Equal(got, want) {
+			t.Fatalf("delivery %d reads %q", i, got)
+		}
+	}
+	ml := must(st.MessageList(ctx, inbox.ID))
+	if len(ml) != 2 || ml[0].ContentID == ml[1].ContentID {
+		t.Fatalf("inbox %+v", ml)
+	}
+	// Expunging one copy keeps the content of the other.
+	must(st.Expunge(ctx, inbox.ID, []uint32{d[0].UID}))
+	if got := readBody(t, st, sent.ID, d[1].UID); !bytes.Equal(got, Message("one", "1")) {
+		t.Fatalf("the Sent copy after expunging the INBOX one reads %q", got)
 	}
 }
 
