@@ -74,8 +74,9 @@ func (d *DNS) Fail(name string, rcode int) {
 	d.fail[strings.ToLower(dns.Fqdn(name))] = rcode
 }
 
-// ServeDNS implements dns.Handler: NXDOMAIN for unknown names, NODATA for
-// known names without records of the type asked.
+// ServeDNS implements dns.Handler: NXDOMAIN for unknown names, the CNAME
+// of an alias (as an authoritative server answers; the resolver follows
+// it), NODATA for known names without records of the type asked.
 func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
@@ -96,6 +97,13 @@ func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			for _, rr := range rrs {
 				if rr.Header().Rrtype == q.Qtype {
 					m.Answer = append(m.Answer, rr)
+				}
+			}
+			if len(m.Answer) == 0 {
+				for _, rr := range rrs {
+					if rr.Header().Rrtype == dns.TypeCNAME {
+						m.Answer = append(m.Answer, rr)
+					}
 				}
 			}
 		}

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"golang.org/x/net/idna"
+
+	"mailroom/internal/resolver"
 )
 
 // Config configures a Client.
@@ -141,7 +143,7 @@ type Client struct {
 	tls      *tls.Config
 	t        Timeouts
 	log      *slog.Logger
-	res      *resolver
+	res      *resolver.Resolver
 }
 
 // New returns a Client. Configuration problems that make delivery
@@ -174,7 +176,7 @@ func New(cfg Config) *Client {
 		host = "localhost"
 	}
 	c.hostname = host
-	c.res = newResolver(cfg.DNSServers, c.t.DNS)
+	c.res = resolver.New(cfg.DNSServers, c.t.DNS)
 	return c
 }
 

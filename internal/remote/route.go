@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"mailroom/internal/resolver"
 )
 
 // mxHost is a mail exchanger to try.
@@ -34,10 +36,9 @@ func (c *Client) route(ctx context.Context, domain string) (hosts []mxHost, impl
 	if err != nil || name == "" {
 		return nil, false, localFailure(true, "5.1.2", "invalid destination domain %q: %v", domain, err)
 	}
-	mxs, err := c.res.lookupMX(ctx, name)
+	mxs, err := c.res.LookupMX(ctx, name)
 	if err != nil {
-		var de *dnsError
-		if errors.As(err, &de) && de.notFound {
+		if resolver.IsNotFound(err) {
 			return nil, false, localFailure(true, "5.1.2", "domain %s does not exist", name)
 		}
 		return nil, false, localFailure(false, "4.4.3", "%v", err)
@@ -113,11 +114,10 @@ func (c *Client) viaMX(ctx context.Context, d *delivery, domain string, log *slo
 		addrs := h.addrs
 		if addrs == nil {
 			var err error
-			addrs, err = c.res.lookupIP(ctx, h.name)
+			addrs, err = c.res.LookupIP(ctx, h.name)
 			if err != nil {
 				log.Info("MX host lookup failed", "mx", h.name, "err", err)
-				var de *dnsError
-				if dnsFail == nil && (!errors.As(err, &de) || !de.notFound) {
+				if dnsFail == nil && !resolver.IsNotFound(err) {
 					dnsFail = localFailure(false, "4.4.3", "%v", err)
 				}
 				continue
@@ -183,7 +183,7 @@ func (c *Client) viaSmarthost(ctx context.Context, d *delivery, log *slog.Logger
 		d.settleAll(localFailure(false, "4.3.5", "invalid smarthost address %q", sh.Addr), "", false)
 		return
 	}
-	addrs, err := c.res.lookupIP(ctx, host)
+	addrs, err := c.res.LookupIP(ctx, host)
 	if err == nil && len(addrs) == 0 {
 		err = errors.New("no addresses")
 	}

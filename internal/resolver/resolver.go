@@ -1,4 +1,9 @@
-package remote
+// Package resolver asks recursive DNS servers directly, rather than through
+// the system resolver, because mail needs what net.Resolver hides: the
+// difference between NXDOMAIN (bounce, or "none" for SPF and DMARC), no
+// records (implicit MX) and SERVFAIL or timeouts (retry later, or a
+// "temperror" result that never rejects mail).
+package resolver
 
 import (
 	"context"
@@ -26,18 +31,23 @@ const (
 	maxCNAMEHops = 8
 )
 
-// resolver asks recursive DNS servers directly, rather than through the
-// system resolver, because mail routing needs what net.Resolver hides: the
-// difference between NXDOMAIN (bounce), no records (implicit MX) and
-// SERVFAIL or timeouts (retry later).
-type resolver struct {
+// Resolver sends queries to the configured recursive servers. It is safe
+// for concurrent use.
+type Resolver struct {
 	servers []string
 	timeout time.Duration
 	err     error // why there are no servers
 }
 
-func newResolver(servers []string, timeout time.Duration) *resolver {
-	r := &resolver{servers: servers, timeout: timeout}
+// New returns a Resolver asking servers ("host:port") in turn, or those of
+// /etc/resolv.conf if servers is empty, each query waiting at most timeout
+// (5 s if zero). A missing configuration shows up as a temporary failure of
+// every lookup, so that mail waits while the operator fixes it.
+func New(servers []string, timeout time.Duration) *Resolver {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	r := &Resolver{servers: servers, timeout: timeout}
 	if len(servers) == 0 {
 		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil {
@@ -54,39 +64,51 @@ func newResolver(servers []string, timeout time.Duration) *resolver {
 	return r
 }
 
-// dnsError is a failed lookup.
-type dnsError struct {
-	name     string
-	qtype    uint16
-	notFound bool // NXDOMAIN: the name does not exist
-	err      error
+// Error is a failed lookup: NXDOMAIN (NotFound) or a temporary failure.
+type Error struct {
+	Name     string
+	Qtype    uint16
+	NotFound bool // NXDOMAIN: the name does not exist
+	Err      error
 }
 
-func (e *dnsError) Error() string {
+func (e *Error) Error() string {
 	what := "temporary failure"
-	if e.notFound {
+	if e.NotFound {
 		what = "no such domain"
 	}
-	s := fmt.Sprintf("DNS %s lookup of %s: %s", dns.TypeToString[e.qtype], e.name, what)
-	if e.err != nil {
-		s += ": " + e.err.Error()
+	s := fmt.Sprintf("DNS %s lookup of %s: %s", dns.TypeToString[e.Qtype], e.Name, what)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
 	}
 	return s
 }
 
-func (e *dnsError) Unwrap() error { return e.err }
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err says the name does not exist (NXDOMAIN).
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.NotFound
+}
+
+// IsTemporary reports whether err is a failure that asking again later may
+// cure: anything but NXDOMAIN.
+func IsTemporary(err error) bool {
+	return err != nil && !IsNotFound(err)
+}
 
 // query sends one question to the servers in turn until one answers with
 // NOERROR or NXDOMAIN, retrying truncated UDP answers over TCP.
-func (r *resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	if r.err != nil {
-		return nil, &dnsError{name: name, qtype: qtype, err: r.err}
+		return nil, &Error{Name: name, Qtype: qtype, Err: r.err}
 	}
 	var last error
 	for range dnsAttempts {
 		for _, srv := range r.servers {
 			if err := ctx.Err(); err != nil {
-				return nil, &dnsError{name: name, qtype: qtype, err: err}
+				return nil, &Error{Name: name, Qtype: qtype, Err: err}
 			}
 			resp, err := r.exchange(ctx, srv, name, qtype)
 			if err != nil {
@@ -100,10 +122,10 @@ func (r *resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 			last = fmt.Errorf("%s from %s", dns.RcodeToString[resp.Rcode], srv)
 		}
 	}
-	return nil, &dnsError{name: name, qtype: qtype, err: last}
+	return nil, &Error{Name: name, Qtype: qtype, Err: last}
 }
 
-func (r *resolver) exchange(ctx context.Context, srv, name string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) exchange(ctx context.Context, srv, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
@@ -126,9 +148,9 @@ func (r *resolver) exchange(ctx context.Context, srv, name string, qtype uint16)
 	return resp, nil
 }
 
-// lookup returns name's records of type qtype, following CNAMEs. No
+// Lookup returns name's records of type qtype, following CNAMEs. No
 // records and no error means the name exists without such records.
-func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	name = dns.Fqdn(name)
 	for range maxCNAMEHops {
 		resp, err := r.query(ctx, name, qtype)
@@ -160,7 +182,7 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns
 			return rrs, nil
 		}
 		if resp.Rcode == dns.RcodeNameError {
-			return nil, &dnsError{name: strings.TrimSuffix(target, "."), qtype: qtype, notFound: true}
+			return nil, &Error{Name: strings.TrimSuffix(target, "."), Qtype: qtype, NotFound: true}
 		}
 		if strings.EqualFold(target, name) {
 			return nil, nil
@@ -168,12 +190,12 @@ func (r *resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns
 		// The server stopped at an alias: ask for its target.
 		name = target
 	}
-	return nil, &dnsError{name: name, qtype: qtype, err: errors.New("CNAME chain too long")}
+	return nil, &Error{Name: name, Qtype: qtype, Err: errors.New("CNAME chain too long")}
 }
 
-// lookupMX returns domain's MX records.
-func (r *resolver) lookupMX(ctx context.Context, domain string) ([]*dns.MX, error) {
-	rrs, err := r.lookup(ctx, domain, dns.TypeMX)
+// LookupMX returns domain's MX records.
+func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]*dns.MX, error) {
+	rrs, err := r.Lookup(ctx, domain, dns.TypeMX)
 	if err != nil {
 		return nil, err
 	}
@@ -184,11 +206,11 @@ func (r *resolver) lookupMX(ctx context.Context, domain string) ([]*dns.MX, erro
 	return mxs, nil
 }
 
-// lookupIP returns host's IPv6 and IPv4 addresses, interleaved starting
+// LookupIP returns host's IPv6 and IPv4 addresses, interleaved starting
 // with IPv6, so that a host whose IPv6 is broken costs one failed attempt
 // before an IPv4 one, not all of them. The two queries run concurrently.
 // It fails only if neither family gives an address.
-func (r *resolver) lookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+func (r *Resolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip.Unmap()}, nil
 	}
@@ -204,8 +226,7 @@ func (r *resolver) lookupIP(ctx context.Context, host string) ([]netip.Addr, err
 		// A temporary failure may have hidden addresses: it wins over
 		// NXDOMAIN, which wins over no records.
 		for _, err := range []error{err6, err4} {
-			var de *dnsError
-			if err != nil && (!errors.As(err, &de) || !de.notFound) {
+			if err != nil && !IsNotFound(err) {
 				return nil, err
 			}
 		}
@@ -226,8 +247,8 @@ func (r *resolver) lookupIP(ctx context.Context, host string) ([]netip.Addr, err
 	return out, nil
 }
 
-func (r *resolver) addrs(ctx context.Context, host string, qtype uint16) ([]netip.Addr, error) {
-	rrs, err := r.lookup(ctx, host, qtype)
+func (r *Resolver) addrs(ctx context.Context, host string, qtype uint16) ([]netip.Addr, error) {
+	rrs, err := r.Lookup(ctx, host, qtype)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +264,38 @@ func (r *resolver) addrs(ctx context.Context, host string, qtype uint16) ([]neti
 		if a, ok := netip.AddrFromSlice(ip); ok {
 			out = append(out, a.Unmap())
 		}
+	}
+	return out, nil
+}
+
+// LookupTXT returns name's TXT records, each one's strings joined (RFC 7208
+// section 3.3 and RFC 6376 section 3.6.2.2 read a record that way).
+func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	rrs, err := r.Lookup(ctx, name, dns.TypeTXT)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
+	}
+	return out, nil
+}
+
+// LookupAddr returns the names an address's PTR records point to, without
+// the trailing dot.
+func (r *Resolver) LookupAddr(ctx context.Context, ip netip.Addr) ([]string, error) {
+	name, err := dns.ReverseAddr(ip.Unmap().String())
+	if err != nil {
+		return nil, &Error{Name: ip.String(), Qtype: dns.TypePTR, Err: err}
+	}
+	rrs, err := r.Lookup(ctx, name, dns.TypePTR)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		out = append(out, strings.TrimSuffix(rr.(*dns.PTR).Ptr, "."))
 	}
 	return out, nil
 }
