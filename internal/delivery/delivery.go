@@ -57,6 +57,10 @@ type Envelope struct {
 	DSNRet     string // RET: FULL or HDRS, "" if not given
 	DSNEnvID   string // ENVID
 	Recipients []Recipient
+	// Quarantine holds why checks made before delivery (DMARC
+	// p=quarantine, a blocklist) want the message kept out of INBOX; if
+	// any, every local copy goes to its account's Junk mailbox.
+	Quarantine []string
 }
 
 // Recipient is one RCPT TO and where it resolved to.

@@ -204,12 +204,21 @@ func mustResolve(t *testing.T, a *Agent, rcpt string) Resolved {
 
 func inbox(t *testing.T, st store.Store, email string) []string {
 	t.Helper()
+	return messages(t, st, email, "INBOX")
+}
+
+// messages returns the bodies in one of email's mailboxes.
+func messages(t *testing.T, st store.Store, email, mailbox string) []string {
+	t.Helper()
 	ctx := context.Background()
 	acct, err := st.Account(ctx, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, _ := st.Mailbox(ctx, acct.ID, "INBOX")
+	mb, err := st.Mailbox(ctx, acct.ID, mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
 	list, _ := st.MessageList(ctx, mb.ID)
 	var out []string
 	for _, m := range list {

@@ -117,11 +117,11 @@ func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan
 			}
 		}
 		if keep {
-			inbox, err := a.inbox(ctx, s.acct.ID)
+			dest, err := a.destination(ctx, s.acct, env)
 			if err != nil {
 				return nil, a.tempFail(err)
 			}
-			p.targets = append(p.targets, store.Target{MailboxID: inbox, HeaderPrefix: tracePrefix(env.From, s.acct.Email, s.chain...)})
+			p.targets = append(p.targets, store.Target{MailboxID: dest, HeaderPrefix: tracePrefix(env.From, s.acct.Email, s.chain...)})
 		}
 	}
 	return p, nil
