@@ -39,16 +39,16 @@ func TestParse(t *testing.T) {
 
 	for _, bad := range []string{
 		"",
-		"mode: enforce\nmx: a.example\nmax_age: 1\n",                      // no version
-		"version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",      // wrong version
-		"version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",       // unknown mode
-		"version: STSv1\nmode: enforce\nmax_age: 1\n",                     // no mx
-		"version: STSv1\nmode: enforce\nmx: a.example\n",                  // no max_age
-		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",     // negative
-		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1d\n",     // not digits
-		"version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n",    // double wildcard
-		"version: STSv1\nmode: enforce\nmx: mail\nmax_age: 1\n",           // one label
-		"version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 1\n",     // empty label
+		"mode: enforce\nmx: a.example\nmax_age: 1\n",                       // no version
+		"version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",       // wrong version
+		"version: STSv1\nmode: strict\nmx: a.example\nmax_age: 1\n",        // unknown mode
+		"version: STSv1\nmode: enforce\nmax_age: 1\n",                      // no mx
+		"version: STSv1\nmode: enforce\nmx: a.example\n",                   // no max_age
+		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",      // negative
+		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1d\n",      // not digits
+		"version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n",     // double wildcard
+		"version: STSv1\nmode: enforce\nmx: mail\nmax_age: 1\n",            // one label
+		"version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 1\n",      // empty label
 		"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1\njunk\n", // no colon
 		"<html><body>Not found</body></html>",
 		"version: STSv1\n" + strings.Repeat("mx: a.example\n", MaxPolicySize/14+1) + "mode: enforce\nmax_age: 1\n",
