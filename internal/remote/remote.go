@@ -18,6 +18,7 @@ package remote
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +27,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"mailroom/internal/mtasts"
 	"mailroom/internal/resolver"
 )
 
@@ -49,6 +51,15 @@ type Config struct {
 	// Timeouts bound each step; zero fields take the defaults.
 	Timeouts Timeouts
 	Logger   *slog.Logger
+	// PolicyDir keeps the MTA-STS policies fetched (RFC 8461), so that
+	// they outlive restarts. Empty: kept in memory only.
+	PolicyDir string
+	// HTTPSPort is where MTA-STS policies are fetched: 0 means 443.
+	// Tests set another.
+	HTTPSPort int
+	// TLSReports, if set, is told the TLS outcome of every session with
+	// an MX host, for TLS-RPT (RFC 8460).
+	TLSReports TLSRecorder
 }
 
 // Smarthost is a relay that takes all outbound mail.
@@ -144,6 +155,8 @@ type Client struct {
 	t        Timeouts
 	log      *slog.Logger
 	res      *resolver.Resolver
+	sts      *mtasts.Client // nil with a smarthost
+	rec      TLSRecorder    // nil: outcomes are not recorded
 }
 
 // New returns a Client. Configuration problems that make delivery
@@ -177,6 +190,16 @@ func New(cfg Config) *Client {
 	}
 	c.hostname = host
 	c.res = resolver.New(cfg.DNSServers, c.t.DNS)
+	c.rec = cfg.TLSReports
+	if c.smart == nil {
+		// The policy fetch trusts the same CAs as verified SMTP.
+		var roots *x509.CertPool
+		if c.tls != nil {
+			roots = c.tls.RootCAs
+		}
+		c.sts = mtasts.New(mtasts.Config{Resolver: c.res, Dir: cfg.PolicyDir, RootCAs: roots,
+			Port: cfg.HTTPSPort, Logger: c.log})
+	}
 	return c
 }
 
