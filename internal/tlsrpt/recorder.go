@@ -47,6 +47,8 @@ type DayRecord struct {
 // DomainRecord is one policy domain's outcomes, by policy.
 type DomainRecord struct {
 	Policies []*PolicyRecord `json:"policies"`
+	// Sent is set once the day's report went out (or was not wanted).
+	Sent bool `json:"sent,omitempty"`
 }
 
 // PolicyRecord aggregates the sessions under one policy.
