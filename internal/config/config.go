@@ -40,6 +40,9 @@ type Config struct {
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
+	// Outbound transport security (transport.go).
+	MTASTS     MTASTS     `toml:"mta_sts"`
+	TLSReports TLSReports `toml:"tls_reports"`
 }
 
 // IMAP configures the IMAP listeners.
@@ -184,8 +187,10 @@ func Default() Config {
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 100,
 		},
-		Queue: defaultQueue(),
-		Log:   Log{Level: "info", Format: "text"},
+		Queue:      defaultQueue(),
+		Log:        Log{Level: "info", Format: "text"},
+		MTASTS:     defaultMTASTS(),
+		TLSReports: defaultTLSReports(),
 	}
 }
 
@@ -389,6 +394,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.MTASTS.validate(); err != nil {
+		return err
+	}
+	if err := c.TLSReports.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {
