@@ -73,6 +73,8 @@ type Server struct {
 
 	stopQueue context.CancelFunc // nil until Start
 	queueDone chan error
+
+	tlsReports *background // the TLS-RPT reporter (tlsrpt.go); nil if off
 }
 
 type running struct {
@@ -185,6 +187,7 @@ func (s *Server) Start() error {
 	s.stopQueue, s.queueDone = stop, make(chan error, 1)
 	s.mu.Unlock()
 	go func() { s.queueDone <- s.deps.Queue.Run(qctx) }()
+	s.startTLSReports()
 	for _, l := range Listeners(s.deps.Config) {
 		factory := s.factories[l.Protocol]
 		if factory == nil {
@@ -270,6 +273,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.deps.Queue.Abort()
 			<-done
 		}
+	}
+	if err := s.stopTLSReports(); err != nil {
+		errs = append(errs, fmt.Errorf("tls reports: %w", err))
 	}
 	s.deps.Mailboxes.Close()
 	if err := s.deps.Store.Close(); err != nil {

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"mailroom/internal/queue"
+	"mailroom/internal/tlsrpt"
+)
+
+// TestTLSReportsWiring: serve runs the TLS-RPT reporter with the queue's
+// recorder, and stopping the server saves what was recorded today, so a
+// restart loses nothing; with tls_reports.enabled off there is none.
+func TestTLSReportsWiring(t *testing.T) {
+	cfg := testConfig(t)
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rec := s.Deps().Queue.TLSReports()
+	if rec == nil {
+		t.Fatal("no TLS-RPT recorder with the default configuration")
+	}
+	rec.RecordTLS(tlsrpt.Outcome{PolicyDomain: "dest.test", PolicyType: tlsrpt.PolicySTS, Success: true})
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	data, err := os.ReadFile(filepath.Join(queue.TLSReportDir(cfg.DataDir), day+".json"))
+	if err != nil {
+		t.Fatalf("today's records were not saved at shutdown: %v", err)
+	}
+	var saved tlsrpt.DayRecord
+	if err := json.Unmarshal(data, &saved); err != nil || saved.Domains["dest.test"] == nil || saved.Domains["dest.test"].Policies[0].Success != 1 {
+		t.Errorf("saved %s: %v", data, err)
+	}
+
+	cfg = testConfig(t)
+	cfg.TLSReports.Enabled = false
+	s, err = New(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if s.Deps().Queue.TLSReports() != nil {
+		t.Error("a recorder although tls_reports.enabled is false")
+	}
+}
