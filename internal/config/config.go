@@ -41,8 +41,9 @@ type Config struct {
 	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
 	// Outbound transport security (transport.go).
-	MTASTS     MTASTS     `toml:"mta_sts"`
-	TLSReports TLSReports `toml:"tls_reports"`
+	MTASTS       MTASTS       `toml:"mta_sts"`
+	TLSReports   TLSReports   `toml:"tls_reports"`
+	DMARCReports DMARCReports `toml:"dmarc_reports"`
 }
 
 // IMAP configures the IMAP listeners.
@@ -187,10 +188,11 @@ func Default() Config {
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 100,
 		},
-		Queue:      defaultQueue(),
-		Log:        Log{Level: "info", Format: "text"},
-		MTASTS:     defaultMTASTS(),
-		TLSReports: defaultTLSReports(),
+		Queue:        defaultQueue(),
+		Log:          Log{Level: "info", Format: "text"},
+		MTASTS:       defaultMTASTS(),
+		TLSReports:   defaultTLSReports(),
+		DMARCReports: defaultDMARCReports(),
 	}
 }
 
@@ -400,6 +402,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.TLSReports.validate(); err != nil {
+		return err
+	}
+	if err := c.DMARCReports.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

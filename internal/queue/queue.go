@@ -226,6 +226,9 @@ func (q *Queue) Wake() {
 // to finish (Abort cuts them short).
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.st.ReleaseQueued(ctx, q.owner); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began: a normal stop
+		}
 		return err
 	}
 	sem := make(chan struct{}, q.opts.Concurrency)
