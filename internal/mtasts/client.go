@@ -131,6 +131,9 @@ type Result struct {
 	Err error
 	// Cached is set when the policy came from the cache without a fetch.
 	Cached bool
+	// FetchFailed is set when the cached policy stands in for one whose
+	// fetch just failed: trying again at once would only fail again.
+	FetchFailed bool
 }
 
 // Error types for TLS-RPT (RFC 8460 section 4.3.2.3).
@@ -179,7 +182,9 @@ func (c *Client) Lookup(ctx context.Context, domain string) Result {
 	if err != nil {
 		c.log.Info("MTA-STS policy fetch failed", "domain", domain, "id", id, "err", err, "cached", cached != nil)
 		if cached != nil {
-			return use(cached, true)
+			r := use(cached, true)
+			r.FetchFailed = true
+			return r
 		}
 		return Result{Err: err}
 	}

@@ -137,6 +137,15 @@ func TestLookupRefetchesOnNewID(t *testing.T) {
 	if r.Policy == nil || r.Policy.Mode != Testing || r.Cached || w.ps.hits.Load() != 2 {
 		t.Errorf("after the id changed = %+v (%d fetches), want the new testing policy", r, w.ps.hits.Load())
 	}
+	// A new id whose fetch fails: the cached policy stands in, marked so.
+	w.ps.set(500, "text/plain", "")
+	w3 := mailtest.NewDNS(t)
+	w3.Add(t, "mta-sts.example.test. A 127.0.0.1", `_mta-sts.example.test. TXT "v=STSv1; id=9"`)
+	w.dns = w3
+	if r := w.client(t).Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Testing || !r.Cached || !r.FetchFailed {
+		t.Errorf("new id, failed fetch = %+v, want the cached testing policy", r)
+	}
+	w.dns = w2
 	// A withdrawn policy (mode none) is no policy.
 	w.ps.set(200, "text/plain", "version: STSv1\nmode: none\nmax_age: 600\n")
 	w2 = mailtest.NewDNS(t)

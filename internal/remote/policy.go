@@ -27,6 +27,7 @@ type TLSRecorder interface {
 type destPolicy struct {
 	domain string
 	sts    *mtasts.Policy // nil: none in force
+	cached bool           // sts came from the cache without a fetch
 }
 
 // hopPolicy is how TLS with one MX host must go, and how to report it.
@@ -50,10 +51,8 @@ type hopPolicy struct {
 	tlsa []*dns.TLSA
 }
 
-// domainPolicy finds domain's MTA-STS policy. If it is enforced and none
-// of the hosts match a cached copy, the policy is fetched again first, as
-// RFC 8461 section 5.1 asks before mail is held back on its account.
-func (c *Client) domainPolicy(ctx context.Context, domain string, hosts []mxHost, log *slog.Logger) *destPolicy {
+// domainPolicy finds domain's MTA-STS policy.
+func (c *Client) domainPolicy(ctx context.Context, domain string, log *slog.Logger) *destPolicy {
 	dp := &destPolicy{domain: strings.ToLower(strings.TrimSuffix(domain, "."))}
 	if c.sts == nil || strings.HasPrefix(dp.domain, "[") {
 		return dp
@@ -63,24 +62,31 @@ func (c *Client) domainPolicy(ctx context.Context, domain string, hosts []mxHost
 		c.record(tlsrpt.Outcome{PolicyDomain: dp.domain, PolicyType: tlsrpt.PolicySTS,
 			ResultType: mtasts.ErrorType(r.Err), Detail: r.Err.Error()})
 	}
-	if r.Policy != nil && r.Cached && r.Policy.Mode == mtasts.Enforce && !anyMatch(r.Policy, hosts) {
-		log.Info("no MX host matches the cached MTA-STS policy: fetching it again")
-		r = c.sts.Refresh(ctx, dp.domain)
-	}
-	dp.sts = r.Policy
+	dp.sts, dp.cached = r.Policy, r.Cached && !r.FetchFailed
 	if dp.sts != nil {
 		log.Info("MTA-STS policy", "mode", dp.sts.Mode, "mx", dp.sts.MX, "cached", r.Cached)
 	}
 	return dp
 }
 
-func anyMatch(p *mtasts.Policy, hosts []mxHost) bool {
-	for _, h := range hosts {
-		if p.Matches(h.name) {
-			return true
-		}
+// refreshPolicy fetches the domain's policy again, bypassing the cache,
+// and reports whether it changed.
+func (c *Client) refreshPolicy(ctx context.Context, dp *destPolicy, log *slog.Logger) bool {
+	r := c.sts.Refresh(ctx, dp.domain)
+	dp.cached = false
+	if r.Cached || (r.Policy != nil && dp.sts != nil && r.Policy.Text == dp.sts.Text) {
+		return false
 	}
-	return false
+	log.Info("MTA-STS policy changed: trying again", "mode", policyMode(r.Policy))
+	dp.sts = r.Policy
+	return true
+}
+
+func policyMode(p *mtasts.Policy) mtasts.Mode {
+	if p == nil {
+		return mtasts.None
+	}
+	return p.Mode
 }
 
 // hostPolicy decides TLS for one MX host: DANE if the host has
@@ -122,7 +128,9 @@ func (c *Client) hostPolicy(ctx context.Context, dp *destPolicy, h mxHost, secur
 			Detail: "MX host not listed in the MTA-STS policy"})
 		if dp.sts.Mode == mtasts.Enforce {
 			log.Warn("MX host not in the MTA-STS policy: skipped", "mx", h.name)
-			return nil, hostFail(localFailure(false, "4.7.5", "MX host %s does not match the MTA-STS policy of %s", h.name, dp.domain), nil)
+			hf := hostFail(localFailure(false, "4.7.5", "MX host %s does not match the MTA-STS policy of %s", h.name, dp.domain), nil)
+			hf.bySTS = true
+			return nil, hf
 		}
 		log.Info("MX host not in the MTA-STS policy (testing mode: delivering anyway)", "mx", h.name)
 		hp.testing, hp.unlisted = true, true

@@ -234,8 +234,10 @@ func TestMTASTSCachedPolicyWhenServerDown(t *testing.T) {
 	// no CA signed. After a restart (a new client on the same cache
 	// directory) the cached enforce policy still holds the mail back;
 	// without it the mail would go out over unverified TLS.
+	// The record even announces a new id: the fetch fails, and the
+	// cached policy stands in (RFC 8461 section 5.1).
 	l.web.Close()
-	l.dns = l.zone("mx.dest.test. A 127.0.0.3", stsRecord)
+	l.dns = l.zone("mx.dest.test. A 127.0.0.3", `_mta-sts.dest.test. TXT "v=STSv1; id=2"`)
 	bad := l.sink("127.0.0.3", mailtest.SelfSigned(t, "mx.dest.test"))
 	r := l.deliver(l.client())
 	checkResult(t, r, Result{Rcpt: "rcpt@dest.test", Enhanced: "4.7.5"})
@@ -373,4 +375,27 @@ func TestDANETLSALookupFailure(t *testing.T) {
 		t.Error("delivered although the TLSA lookup failed")
 	}
 	l.wantRecorded(tlsrpt.PolicyTLSA, 0, tlsrpt.ResultDNSSECInvalid)
+}
+
+func TestMTASTSRefreshBeforeHoldingMail(t *testing.T) {
+	l := newPolicyLab(t)
+	l.dns.Add(t, "mx.dest.test. A 127.0.0.2", stsRecord)
+	l.setPolicy(enforceMX)
+	l.sink("127.0.0.2", l.ca.Issue(t, "mx.dest.test"))
+	c := l.client()
+	if r := l.deliver(c); !r.Delivered {
+		t.Fatalf("first delivery: %+v", r)
+	}
+	// The domain moves to mx2 and updates its policy but forgets to
+	// change the id. The cached policy matches no MX host any more, so
+	// it is fetched again before the mail is held back.
+	l.setPolicy(enforceMX2)
+	l.dns = l.zone("dest.test. MX 20 mx2.dest.test.", "mx2.dest.test. A 127.0.0.3", stsRecord)
+	s := l.sink("127.0.0.3", l.ca.Issue(t, "mx2.dest.test"))
+	c2 := l.client()
+	c2.sts = c.sts // the same cache, in memory too
+	if r := l.deliver(c2); !r.Delivered || r.RemoteMTA != "mx2.dest.test" {
+		t.Fatalf("after the MX moved: %+v, want delivered to mx2.dest.test", r)
+	}
+	s.WaitFor(t, 1, 2*time.Second)
 }

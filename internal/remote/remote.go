@@ -2,7 +2,11 @@
 // domain over SMTP: MX routing (RFC 5321 section 5, RFC 7505 null MX),
 // opportunistic STARTTLS (RFC 3207, RFC 7435), PIPELINING (RFC 2920), SIZE
 // (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and the DSN
-// parameters (RFC 3461), or relaying everything through a smarthost.
+// parameters (RFC 3461), or relaying everything through a smarthost. TLS
+// to each MX host follows DANE (RFC 7672) where the host has authenticated
+// TLSA records, else the domain's MTA-STS policy (RFC 8461), else
+// opportunistic STARTTLS; every session's TLS outcome can be recorded for
+// TLS-RPT (RFC 8460).
 //
 // It makes one attempt and reports a Result per recipient; retries, delay
 // warnings and bounces belong to the outbound queue that calls it.

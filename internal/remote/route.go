@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"mailroom/internal/resolver"
+	"mailroom/internal/tlsrpt"
 )
 
 // mxHost is a mail exchanger to try.
@@ -110,12 +111,44 @@ func (c *Client) viaMX(ctx context.Context, d *delivery, domain string, log *slo
 		d.settleAll(f, "", false)
 		return
 	}
-	dp := c.domainPolicy(ctx, domain, hosts, log)
-	var (
-		last     *hostFailure // the last server's failure
-		lastHost string
-		dnsFail  *failure // a temporary failure to look up a host
-	)
+	dp := c.domainPolicy(ctx, domain, log)
+	t := c.tryHosts(ctx, d, hosts, mxSecure, dp, log)
+	if t.done {
+		return
+	}
+	// RFC 8461 section 5.1: before an enforced policy from the cache
+	// holds mail back, make sure it is still the domain's policy.
+	if t.heldBySTS && dp.cached && ctx.Err() == nil && c.refreshPolicy(ctx, dp, log) {
+		if t = c.tryHosts(ctx, d, hosts, mxSecure, dp, log); t.done {
+			return
+		}
+	}
+	switch {
+	case t.last != nil:
+		d.settleAll(t.last.failure.temporary(), t.lastHost, t.last.tls)
+	case t.dnsFail != nil:
+		d.settleAll(t.dnsFail, "", false)
+	case implicit:
+		d.settleAll(localFailure(true, "5.1.2", "domain %s has neither MX nor address records", hosts[0].name), "", false)
+	default:
+		// RFC 5321 section 5.1: MX records none of which is usable
+		// MUST be reported as an error.
+		d.settleAll(localFailure(true, "5.4.4", "no mail exchanger of %s has an address", domain), "", false)
+	}
+}
+
+// tried is how a round over the MX hosts ended.
+type tried struct {
+	done      bool         // every recipient is settled
+	last      *hostFailure // the last server's failure
+	lastHost  string
+	dnsFail   *failure // a temporary failure to look up a host
+	heldBySTS bool     // an enforced MTA-STS policy refused a host
+}
+
+// tryHosts tries the hosts in order until one takes the message.
+func (c *Client) tryHosts(ctx context.Context, d *delivery, hosts []mxHost, mxSecure bool, dp *destPolicy, log *slog.Logger) tried {
+	var t tried
 	for _, h := range hosts {
 		addrs := h.addrs
 		addrSecure := false
@@ -124,8 +157,8 @@ func (c *Client) viaMX(ctx context.Context, d *delivery, domain string, log *slo
 			addrs, addrSecure, err = c.res.LookupIPSecure(ctx, h.name)
 			if err != nil {
 				log.Info("MX host lookup failed", "mx", h.name, "err", err)
-				if dnsFail == nil && !resolver.IsNotFound(err) {
-					dnsFail = localFailure(false, "4.4.3", "%v", err)
+				if t.dnsFail == nil && !resolver.IsNotFound(err) {
+					t.dnsFail = localFailure(false, "4.4.3", "%v", err)
 				}
 				continue
 			}
@@ -136,33 +169,26 @@ func (c *Client) viaMX(ctx context.Context, d *delivery, domain string, log *slo
 		}
 		hp, hf := c.hostPolicy(ctx, dp, h, mxSecure && addrSecure, log)
 		if hf != nil {
-			last, lastHost = hf, h.name
+			t.last, t.lastHost = hf, h.name
+			t.heldBySTS = t.heldBySTS || hf.bySTS
 			continue
 		}
 		for _, a := range addrs {
 			hf := c.attempt(ctx, d, hop{name: h.name, addr: netip.AddrPortFrom(a, uint16(c.port)), mode: hp.mode, pol: hp}, log)
 			if hf == nil {
-				return
+				t.done = true
+				return t
 			}
-			last, lastHost = hf, h.name
+			t.last, t.lastHost = hf, h.name
+			t.heldBySTS = t.heldBySTS || (hp.kind == tlsrpt.PolicySTS && hp.mode == tlsRequired && !hf.tls)
 			if ctx.Err() != nil {
-				d.settleAll(hf.failure.temporary(), lastHost, hf.tls)
-				return
+				d.settleAll(hf.failure.temporary(), t.lastHost, hf.tls)
+				t.done = true
+				return t
 			}
 		}
 	}
-	switch {
-	case last != nil:
-		d.settleAll(last.failure.temporary(), lastHost, last.tls)
-	case dnsFail != nil:
-		d.settleAll(dnsFail, "", false)
-	case implicit:
-		d.settleAll(localFailure(true, "5.1.2", "domain %s has neither MX nor address records", hosts[0].name), "", false)
-	default:
-		// RFC 5321 section 5.1: MX records none of which is usable
-		// MUST be reported as an error.
-		d.settleAll(localFailure(true, "5.4.4", "no mail exchanger of %s has an address", domain), "", false)
-	}
+	return t
 }
 
 // attempt runs a session with h, and again without TLS if opportunistic

@@ -54,6 +54,8 @@ type hostFailure struct {
 	// STARTTLS handshake failed (common practice for opportunistic TLS:
 	// many servers announce STARTTLS with a broken configuration).
 	retryPlain bool
+	// bySTS: an enforced MTA-STS policy refused the host.
+	bySTS bool
 }
 
 func hostFail(f *failure, c *conn) *hostFailure {
