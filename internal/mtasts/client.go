@@ -51,8 +51,17 @@ type Client struct {
 	http *http.Client
 	log  *slog.Logger
 
-	mu  sync.Mutex
-	mem map[string]*entry
+	mu       sync.Mutex
+	mem      map[string]*entry
+	fetching map[string]*fetchCall // fetches in progress, by domain and id
+}
+
+// fetchCall is one fetch that concurrent deliveries to a domain share, so
+// that a burst of mail makes one request to the policy host, not one each.
+type fetchCall struct {
+	done chan struct{}
+	e    *entry
+	err  error
 }
 
 // entry is a cached policy, as kept on disk.
@@ -76,7 +85,7 @@ func New(cfg Config) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, mem: map[string]*entry{}}
+	c := &Client{cfg: cfg, log: cfg.Logger, mem: map[string]*entry{}, fetching: map[string]*fetchCall{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -220,8 +229,35 @@ func use(e *entry, cached bool) Result {
 	return Result{Policy: e.policy, Cached: cached}
 }
 
-// fetch gets the policy over HTTPS (RFC 8461 section 3.3).
+// fetch gets the policy, joining a fetch of the same domain and id that
+// is already running.
 func (c *Client) fetch(ctx context.Context, domain, id string, now time.Time) (*entry, error) {
+	key := domain + " " + id
+	c.mu.Lock()
+	call, running := c.fetching[key]
+	if !running {
+		call = &fetchCall{done: make(chan struct{})}
+		c.fetching[key] = call
+	}
+	c.mu.Unlock()
+	if running {
+		select {
+		case <-call.done:
+			return call.e, call.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", ErrFetch, ctx.Err())
+		}
+	}
+	call.e, call.err = c.get(ctx, domain, id, now)
+	c.mu.Lock()
+	delete(c.fetching, key)
+	c.mu.Unlock()
+	close(call.done)
+	return call.e, call.err
+}
+
+// get fetches the policy over HTTPS (RFC 8461 section 3.3).
+func (c *Client) get(ctx context.Context, domain, id string, now time.Time) (*entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	url := "https://mta-sts." + domain + "/.well-known/mta-sts.txt"

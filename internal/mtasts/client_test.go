@@ -195,3 +195,20 @@ func TestLookupFailures(t *testing.T) {
 		t.Errorf("oversized policy: %+v", r)
 	}
 }
+
+func TestLookupSharesConcurrentFetches(t *testing.T) {
+	w := newWorld(t)
+	c := w.client(t)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if r := c.Lookup(context.Background(), "example.test"); r.Policy == nil {
+				t.Errorf("Lookup = %+v", r)
+			}
+		})
+	}
+	wg.Wait()
+	if n := w.ps.hits.Load(); n != 1 {
+		t.Errorf("%d fetches for 20 concurrent lookups, want 1", n)
+	}
+}
