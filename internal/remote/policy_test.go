@@ -399,3 +399,18 @@ func TestMTASTSRefreshBeforeHoldingMail(t *testing.T) {
 	}
 	s.WaitFor(t, 1, 2*time.Second)
 }
+
+func TestDANERequiresSTARTTLS(t *testing.T) {
+	l := newPolicyLab(t)
+	cert := mailtest.SelfSigned(t, "mx.dest.test")
+	l.dns.Add(t, "mx.dest.test. A 127.0.0.2", l.tlsa(3, 1, 1, spkiSHA256(cert)))
+	l.secure()
+	// A server (or an attacker in between) that offers no STARTTLS.
+	s := mailtest.NewSink(t, net.JoinHostPort("127.0.0.2", strconv.Itoa(l.port)))
+	r := l.deliver(l.client())
+	checkResult(t, r, Result{Rcpt: "rcpt@dest.test", Enhanced: "4.7.0", Text: "does not offer STARTTLS"})
+	if len(s.Received()) != 0 {
+		t.Error("delivered in plaintext to a host with DANE records")
+	}
+	l.wantRecorded(tlsrpt.PolicyTLSA, 0, tlsrpt.ResultSTARTTLSNotSupported)
+}
