@@ -414,3 +414,17 @@ func TestDANERequiresSTARTTLS(t *testing.T) {
 	}
 	l.wantRecorded(tlsrpt.PolicyTLSA, 0, tlsrpt.ResultSTARTTLSNotSupported)
 }
+
+func TestDANEUnusableRecordsMeanEncryptionOnly(t *testing.T) {
+	l := newPolicyLab(t)
+	other := mailtest.SelfSigned(t, "mx.dest.test")
+	// PKIX-EE (usage 1) is not used for SMTP: the records say TLS is
+	// there, but authenticate nothing (RFC 7672 section 2.2).
+	l.dns.Add(t, "mx.dest.test. A 127.0.0.2", l.tlsa(1, 1, 1, spkiSHA256(other)))
+	l.secure()
+	s := l.sink("127.0.0.2", mailtest.SelfSigned(t, "mx.dest.test"))
+	if r := l.deliver(l.client()); !r.Delivered || !r.TLS {
+		t.Fatalf("result %+v, want delivered over unauthenticated TLS", r)
+	}
+	s.WaitFor(t, 1, 2*time.Second)
+}
