@@ -60,8 +60,9 @@ func (e *daneError) Error() string { return e.msg }
 
 // daneVerify returns the check of a server's certificate against its
 // usable TLSA records (RFC 7672 section 3). With none, TLS is mandatory
-// but any certificate does (section 2.2).
-func daneVerify(recs []*dns.TLSA, host string) func(tls.ConnectionState) error {
+// but any certificate does (section 2.2). names are the reference
+// identifiers for DANE-TA: the TLSA base domain, then the MX host name.
+func daneVerify(recs []*dns.TLSA, names []string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(recs) == 0 {
 			return nil
@@ -79,7 +80,7 @@ func daneVerify(recs []*dns.TLSA, host string) func(tls.ConnectionState) error {
 		}
 		// DANE-TA(2): a certificate in the chain the server sent is
 		// the trust anchor; the server's certificate must chain to it
-		// and name the MX host (sections 3.1.2 and 3.2.2).
+		// and carry one of the names (sections 3.1.2 and 3.2.2).
 		var lastErr error
 		for _, r := range recs {
 			if r.Usage != usageDANETA {
@@ -95,17 +96,19 @@ func daneVerify(recs []*dns.TLSA, host string) func(tls.ConnectionState) error {
 				for _, c := range certs[1:i] {
 					inter.AddCert(c)
 				}
-				_, err := certs[0].Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
-				if err == nil {
-					return nil
+				for _, name := range names {
+					_, err := certs[0].Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter})
+					if err == nil {
+						return nil
+					}
+					lastErr = err
 				}
-				lastErr = err
 			}
 		}
 		if lastErr != nil {
 			return &daneError{fmt.Sprintf("DANE: the chain matches a DANE-TA record but does not verify: %v", lastErr)}
 		}
-		return &daneError{fmt.Sprintf("DANE: the certificate of %s matches none of its %d TLSA records", host, len(recs))}
+		return &daneError{fmt.Sprintf("DANE: the certificate of %s matches none of its %d TLSA records", names[0], len(recs))}
 	}
 }
 

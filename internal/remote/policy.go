@@ -49,6 +49,11 @@ type hopPolicy struct {
 	// tlsa are the usable TLSA records when mode is tlsDANE; none means
 	// TLS is mandatory but unauthenticated (RFC 7672 section 2.2).
 	tlsa []*dns.TLSA
+	// base is the TLSA base domain (the MX host, or the target of its
+	// secure CNAME), the name sent in SNI; names are those a DANE-TA
+	// certificate may carry (RFC 7672 section 3.2.2).
+	base  string
+	names []string
 }
 
 // domainPolicy finds domain's MTA-STS policy.
@@ -91,14 +96,16 @@ func policyMode(p *mtasts.Policy) mtasts.Mode {
 
 // hostPolicy decides TLS for one MX host: DANE if the host has
 // authenticated TLSA records, else the domain's MTA-STS policy, else
-// opportunistic TLS (RFC 8461 section 2: DANE takes precedence). A
-// hostFailure means the host must not be tried.
-func (c *Client) hostPolicy(ctx context.Context, dp *destPolicy, h mxHost, secure bool, log *slog.Logger) (*hopPolicy, *hostFailure) {
+// opportunistic TLS (RFC 8461 section 2: DANE takes precedence). secure
+// says the MX and address lookups were authenticated; canonical is the
+// target of the host's CNAME, if any. A hostFailure means the host must
+// not be tried.
+func (c *Client) hostPolicy(ctx context.Context, dp *destPolicy, h mxHost, secure bool, canonical string, log *slog.Logger) (*hopPolicy, *hostFailure) {
 	hp := &hopPolicy{domain: dp.domain, mode: tlsOpportunistic, kind: tlsrpt.PolicyNone}
 	if secure {
-		recs, ok, err := c.res.LookupTLSA(ctx, c.port, h.name)
+		recs, ok, base, err := c.lookupTLSA(ctx, h.name, canonical)
 		switch {
-		case err != nil && !resolver.IsNotFound(err):
+		case err != nil:
 			// RFC 7672 section 2.2: a failed TLSA lookup for a host
 			// whose addresses are signed may be an attack that hides
 			// the records; the host counts as unreachable.
@@ -109,10 +116,14 @@ func (c *Client) hostPolicy(ctx context.Context, dp *destPolicy, h mxHost, secur
 		case ok && len(recs) > 0:
 			hp.mode, hp.kind = tlsDANE, tlsrpt.PolicyTLSA
 			hp.tlsa = usableTLSA(recs)
+			hp.base, hp.names = base, []string{base}
+			if base != h.name {
+				hp.names = append(hp.names, h.name)
+			}
 			for _, r := range recs {
 				hp.strings = append(hp.strings, strings.TrimPrefix(r.String(), r.Hdr.String()))
 			}
-			log.Info("DANE applies", "mx", h.name, "tlsa", len(recs), "usable", len(hp.tlsa))
+			log.Info("DANE applies", "mx", h.name, "tlsa_base", base, "tlsa", len(recs), "usable", len(hp.tlsa))
 			return hp, nil
 		case len(recs) > 0:
 			log.Info("TLSA records not authenticated: ignored", "mx", h.name)
@@ -142,6 +153,27 @@ func (c *Client) hostPolicy(ctx context.Context, dp *destPolicy, h mxHost, secur
 		hp.testing = true
 	}
 	return hp, nil
+}
+
+// lookupTLSA finds the TLSA records of an MX host whose addresses are
+// authenticated: at the target of its CNAME first, then at its own name
+// (RFC 7672 section 2.2.2). It returns where it found them, the TLSA base
+// domain. NXDOMAIN is no records, not an error.
+func (c *Client) lookupTLSA(ctx context.Context, host, canonical string) ([]*dns.TLSA, bool, string, error) {
+	if canonical != "" {
+		recs, ok, err := c.res.LookupTLSA(ctx, c.port, canonical)
+		if err != nil && !resolver.IsNotFound(err) {
+			return nil, false, "", err
+		}
+		if len(recs) > 0 {
+			return recs, ok, canonical, nil
+		}
+	}
+	recs, ok, err := c.res.LookupTLSA(ctx, c.port, host)
+	if err != nil && !resolver.IsNotFound(err) {
+		return nil, false, "", err
+	}
+	return recs, ok, host, nil
 }
 
 // tlsResultNoSTARTTLS is the TLS-RPT result of a server without STARTTLS.

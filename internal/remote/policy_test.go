@@ -428,3 +428,22 @@ func TestDANEUnusableRecordsMeanEncryptionOnly(t *testing.T) {
 	}
 	s.WaitFor(t, 1, 2*time.Second)
 }
+
+func TestDANEThroughSecureCNAME(t *testing.T) {
+	l := newPolicyLab(t)
+	// The MX host is an alias of the hosting provider's server, whose
+	// TLSA records (a DANE-TA anchor) and certificate carry its own name.
+	sum := sha256.Sum256(l.ca.Cert.Raw)
+	port := strconv.Itoa(l.port)
+	l.dns.Add(t, "mx.dest.test. CNAME mx.hosting.test.", "mx.hosting.test. A 127.0.0.2",
+		"_"+port+"._tcp.mx.hosting.test. TLSA 2 0 1 "+hex.EncodeToString(sum[:]))
+	l.dns.Secure("dest.test", "mx.dest.test", "mx.hosting.test", "_"+port+"._tcp.mx.hosting.test")
+	s := l.sink("127.0.0.2", l.ca.Issue(t, "mx.hosting.test"))
+	c := l.client()
+	c.tls = nil // no CA is trusted: only the TLSA record vouches
+	if r := l.deliver(c); !r.Delivered || !r.TLS {
+		t.Fatalf("result %+v, want delivered under DANE at the alias's target", r)
+	}
+	s.WaitFor(t, 1, 2*time.Second)
+	l.wantRecorded(tlsrpt.PolicyTLSA, 1, "")
+}

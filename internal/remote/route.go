@@ -151,10 +151,10 @@ func (c *Client) tryHosts(ctx context.Context, d *delivery, hosts []mxHost, mxSe
 	var t tried
 	for _, h := range hosts {
 		addrs := h.addrs
-		addrSecure := false
+		addrSecure, canonical := false, ""
 		if addrs == nil {
 			var err error
-			addrs, addrSecure, err = c.res.LookupIPSecure(ctx, h.name)
+			addrs, addrSecure, canonical, err = c.res.LookupIPSecure(ctx, h.name)
 			if err != nil {
 				log.Info("MX host lookup failed", "mx", h.name, "err", err)
 				if t.dnsFail == nil && !resolver.IsNotFound(err) {
@@ -167,7 +167,7 @@ func (c *Client) tryHosts(ctx context.Context, d *delivery, hosts []mxHost, mxSe
 				continue
 			}
 		}
-		hp, hf := c.hostPolicy(ctx, dp, h, mxSecure && addrSecure, log)
+		hp, hf := c.hostPolicy(ctx, dp, h, mxSecure && addrSecure, canonical, log)
 		if hf != nil {
 			t.last, t.lastHost = hf, h.name
 			t.heldBySTS = t.heldBySTS || hf.bySTS

@@ -173,8 +173,9 @@ func (c *Client) negotiateTLS(cn *conn, h hop, log *slog.Logger) *hostFailure {
 	cfg := c.tlsConfig(h.name, h.mode == tlsRequired)
 	if h.mode == tlsDANE {
 		// The TLSA records, not a CA, vouch for the server; SNI
-		// still names the MX host (RFC 7672 section 8.1).
-		cfg.VerifyConnection = daneVerify(h.pol.tlsa, h.name)
+		// names the TLSA base domain (RFC 7672 section 8.1).
+		cfg.ServerName = h.pol.base
+		cfg.VerifyConnection = daneVerify(h.pol.tlsa, h.pol.names)
 	}
 	if err := cn.startTLS(cfg); err != nil {
 		log.Warn("TLS handshake failed", "err", err, "required", required)

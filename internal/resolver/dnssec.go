@@ -121,13 +121,15 @@ func (r *Resolver) LookupMXSecure(ctx context.Context, domain string) ([]*dns.MX
 
 // LookupIPSecure is LookupIP, also reporting whether both address lookups
 // were DNSSEC-authenticated (RFC 7672 section 2.2.2 looks up TLSA records
-// only for hosts whose addresses are).
-func (r *Resolver) LookupIPSecure(ctx context.Context, host string) ([]netip.Addr, bool, error) {
+// only for hosts whose addresses are), and the name at the end of any
+// CNAME chain ("" if host is no alias), which DANE uses as the TLSA base
+// domain when the chain is secure.
+func (r *Resolver) LookupIPSecure(ctx context.Context, host string) (addrs []netip.Addr, secure bool, canonical string, err error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip.Unmap()}, false, nil
+		return []netip.Addr{ip.Unmap()}, false, "", nil
 	}
-	secure := true
-	var out, v4, v6 []netip.Addr
+	secure = true
+	var v4, v6 []netip.Addr
 	var errs [2]error
 	for i, qtype := range []uint16{dns.TypeAAAA, dns.TypeA} {
 		rrs, ok, err := r.LookupSecure(ctx, host, qtype)
@@ -138,6 +140,9 @@ func (r *Resolver) LookupIPSecure(ctx context.Context, host string) ([]netip.Add
 		}
 		secure = secure && ok
 		for _, rr := range rrs {
+			if name := strings.TrimSuffix(rr.Header().Name, "."); !strings.EqualFold(name, strings.TrimSuffix(host, ".")) {
+				canonical = strings.ToLower(name)
+			}
 			switch rr := rr.(type) {
 			case *dns.A:
 				if a, ok := netip.AddrFromSlice(rr.A); ok {
@@ -155,24 +160,24 @@ func (r *Resolver) LookupIPSecure(ctx context.Context, host string) ([]netip.Add
 	}
 	for i := 0; i < len(v6) || i < len(v4); i++ {
 		if i < len(v6) {
-			out = append(out, v6[i])
+			addrs = append(addrs, v6[i])
 		}
 		if i < len(v4) {
-			out = append(out, v4[i])
+			addrs = append(addrs, v4[i])
 		}
 	}
-	if len(out) == 0 {
+	if len(addrs) == 0 {
 		for _, err := range errs {
 			if err != nil && !IsNotFound(err) {
-				return nil, false, err
+				return nil, false, "", err
 			}
 		}
 		if errs[1] != nil {
-			return nil, secure, errs[1]
+			return nil, secure, "", errs[1]
 		}
-		return nil, secure, errs[0]
+		return nil, secure, "", errs[0]
 	}
-	return out, secure, nil
+	return addrs, secure, canonical, nil
 }
 
 // LookupTLSA returns the TLSA records of a TCP service of host (RFC 6698:

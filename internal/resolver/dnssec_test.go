@@ -32,12 +32,13 @@ func TestLookupSecure(t *testing.T) {
 	if mxs, ok, err := r.LookupMXSecure(ctx, "unsigned.test"); err != nil || ok || len(mxs) != 1 {
 		t.Errorf("LookupMXSecure(unsigned) = %v, %v, %v; want an unauthenticated answer", mxs, ok, err)
 	}
-	if ips, ok, err := r.LookupIPSecure(ctx, "mx.signed.test"); err != nil || !ok || len(ips) != 1 {
-		t.Errorf("LookupIPSecure(mx.signed) = %v, %v, %v", ips, ok, err)
+	if ips, ok, cname, err := r.LookupIPSecure(ctx, "mx.signed.test"); err != nil || !ok || len(ips) != 1 || cname != "" {
+		t.Errorf("LookupIPSecure(mx.signed) = %v, %v, %q, %v", ips, ok, cname, err)
 	}
-	// An authenticated alias to an unsigned zone is not secure.
-	if ips, ok, err := r.LookupIPSecure(ctx, "alias.signed.test"); err != nil || ok || len(ips) != 1 {
-		t.Errorf("LookupIPSecure(alias) = %v, %v, %v; want an insecure answer", ips, ok, err)
+	// An authenticated alias to an unsigned zone is not secure; the
+	// alias's target is reported.
+	if ips, ok, cname, err := r.LookupIPSecure(ctx, "alias.signed.test"); err != nil || ok || len(ips) != 1 || cname != "mx.unsigned.test" {
+		t.Errorf("LookupIPSecure(alias) = %v, %v, %q, %v; want an insecure answer from mx.unsigned.test", ips, ok, cname, err)
 	}
 	tlsa, ok, err := r.LookupTLSA(ctx, 25, "mx.signed.test.")
 	if err != nil || !ok || len(tlsa) != 1 || tlsa[0].Usage != 3 || tlsa[0].Selector != 1 || tlsa[0].MatchingType != 1 {
