@@ -188,8 +188,10 @@ func Default() Config {
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 100,
 		},
-		Queue:        defaultQueue(),
-		Log:          Log{Level: "info", Format: "text"},
+		Queue: defaultQueue(),
+		Log:   Log{Level: "info", Format: "text"},
+
+		// Outbound transport security (transport.go).
 		MTASTS:       defaultMTASTS(),
 		TLSReports:   defaultTLSReports(),
 		DMARCReports: defaultDMARCReports(),

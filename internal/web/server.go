@@ -87,10 +87,11 @@ type Server struct {
 	log   *slog.Logger
 	pages *pages
 	setup *autoconfig.Handler
+	html  *htmlmail.Sanitizer
+	http  *http.Server
+
 	// mtaSTS serves our MTA-STS policy to mta-sts.DOMAIN (RFC 8461).
 	mtaSTS http.Handler
-	html   *htmlmail.Sanitizer
-	http   *http.Server
 }
 
 // New returns a web server.
