@@ -40,6 +40,10 @@ type Config struct {
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
+	// Outbound transport security (transport.go).
+	MTASTS       MTASTS       `toml:"mta_sts"`
+	TLSReports   TLSReports   `toml:"tls_reports"`
+	DMARCReports DMARCReports `toml:"dmarc_reports"`
 }
 
 // IMAP configures the IMAP listeners.
@@ -186,6 +190,11 @@ func Default() Config {
 		},
 		Queue: defaultQueue(),
 		Log:   Log{Level: "info", Format: "text"},
+
+		// Outbound transport security (transport.go).
+		MTASTS:       defaultMTASTS(),
+		TLSReports:   defaultTLSReports(),
+		DMARCReports: defaultDMARCReports(),
 	}
 }
 
@@ -389,6 +398,15 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.MTASTS.validate(); err != nil {
+		return err
+	}
+	if err := c.TLSReports.validate(); err != nil {
+		return err
+	}
+	if err := c.DMARCReports.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

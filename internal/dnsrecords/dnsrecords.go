@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"mailroom/internal/dkim"
+	"mailroom/internal/mtasts"
 )
 
 // Input describes a mail domain and the server that handles it.
@@ -21,6 +22,11 @@ type Input struct {
 	Hostname   string           // this server's name, e.g. mail.example.org (A-label)
 	DKIM       []dkim.TXTRecord // from dkim.Keys.Records
 	AdminEmail string           // where DMARC aggregate reports go; may be ""
+	// MTASTS, if set, is the MTA-STS policy served for the domain: its
+	// records are listed (transport.go).
+	MTASTS *mtasts.Published
+	// TLSRPTEmail, if set, is where TLS-RPT reports for the domain go.
+	TLSRPTEmail string
 }
 
 // A Record is one DNS record to publish.
@@ -132,7 +138,7 @@ func For(in Input) []Record {
 		"Outlook fetches its settings from https://autodiscover."+domain+"/; this name leads it to this server.")
 	add("_autodiscover._tcp."+domain, "SRV", "0 1 443 "+target,
 		"Outlook falls back to this record to find its settings on this server when autodiscover."+domain+" does not answer.")
-	return recs
+	return append(recs, transportRecords(in, domain, target)...)
 }
 
 // dmarcURIEscape percent-encodes the characters that would end a URI in a

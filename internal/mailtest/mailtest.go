@@ -25,6 +25,7 @@ type DNS struct {
 	mu      sync.Mutex
 	records map[string][]dns.RR // by lower-case FQDN
 	fail    map[string]int      // rcode to answer for a name instead
+	secure  map[string]bool     // names answered with AD (dnssec.go)
 }
 
 // NewDNS starts a DNS server; it stops when the test ends.
@@ -88,6 +89,7 @@ func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		rcode, failing := d.fail[name]
 		rrs, known := d.records[name]
 		d.mu.Unlock()
+		m.AuthenticatedData = d.authenticated(req, name)
 		switch {
 		case failing:
 			m.Rcode = rcode

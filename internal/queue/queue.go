@@ -27,6 +27,7 @@ import (
 	"mailroom/internal/panics"
 	"mailroom/internal/remote"
 	"mailroom/internal/store"
+	"mailroom/internal/tlsrpt"
 )
 
 // Transport delivers one message to the recipients of one domain, with one
@@ -71,6 +72,9 @@ type Options struct {
 	Panics *panics.Counter
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// TLSReports is the recorder the transport tells the TLS outcome of
+	// each session, kept here for the daily TLS-RPT reporter (nil: none).
+	TLSReports *tlsrpt.Recorder
 }
 
 // lease is how long a claimed recipient is reserved for its worker: longer
@@ -222,6 +226,9 @@ func (q *Queue) Wake() {
 // to finish (Abort cuts them short).
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.st.ReleaseQueued(ctx, q.owner); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began: a normal stop
+		}
 		return err
 	}
 	sem := make(chan struct{}, q.opts.Concurrency)

@@ -16,10 +16,19 @@ import (
 	"mailroom/internal/panics"
 	"mailroom/internal/remote"
 	"mailroom/internal/store"
+	"mailroom/internal/tlsrpt"
 )
 
 // DKIMDir is where a data directory keeps its DKIM keys.
 func DKIMDir(dataDir string) string { return filepath.Join(dataDir, "dkim") }
+
+// MTASTSDir is where a data directory caches other domains' MTA-STS
+// policies; TLSReportDir where it keeps TLS-RPT records until sent.
+func MTASTSDir(dataDir string) string    { return filepath.Join(dataDir, "mta-sts") }
+func TLSReportDir(dataDir string) string { return filepath.Join(dataDir, "tlsrpt") }
+
+// TLSReports returns the TLS-RPT recorder, nil if reports are off.
+func (q *Queue) TLSReports() *tlsrpt.Recorder { return q.opts.TLSReports }
 
 // FromConfig builds the queue that serve runs, and that admin commands use
 // to bounce what they drop, from the configuration. p counts the
@@ -31,6 +40,13 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 		DNSServers: cfg.DNS.Servers,
 		Port:       q.RemotePort,
 		Logger:     logger.With("component", "remote"),
+		PolicyDir:  MTASTSDir(cfg.DataDir),
+	}
+	var rec *tlsrpt.Recorder
+	if cfg.TLSReports.Enabled && q.Relay == "" {
+		// Through a smarthost we see no MX host's TLS: nothing to report.
+		rec = tlsrpt.NewRecorder(TLSReportDir(cfg.DataDir), nil, logger.With("component", "tlsrpt"))
+		rc.TLSReports = rec
 	}
 	if q.Relay != "" {
 		sh := &remote.Smarthost{Addr: q.Relay, ImplicitTLS: q.RelayTLS == "implicit", Username: q.RelayUsername}
@@ -60,6 +76,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 		MaxFullReturn:  int64(cfg.SMTP.MaxMessageSize),
 		Logger:         logger,
 		Panics:         p,
+		TLSReports:     rec,
 	}), nil
 }
 

@@ -2,7 +2,11 @@
 // domain over SMTP: MX routing (RFC 5321 section 5, RFC 7505 null MX),
 // opportunistic STARTTLS (RFC 3207, RFC 7435), PIPELINING (RFC 2920), SIZE
 // (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and the DSN
-// parameters (RFC 3461), or relaying everything through a smarthost.
+// parameters (RFC 3461), or relaying everything through a smarthost. TLS
+// to each MX host follows DANE (RFC 7672) where the host has authenticated
+// TLSA records, else the domain's MTA-STS policy (RFC 8461), else
+// opportunistic STARTTLS; every session's TLS outcome can be recorded for
+// TLS-RPT (RFC 8460).
 //
 // It makes one attempt and reports a Result per recipient; retries, delay
 // warnings and bounces belong to the outbound queue that calls it.
@@ -18,6 +22,7 @@ package remote
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"os"
@@ -26,6 +31,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"mailroom/internal/mtasts"
 	"mailroom/internal/resolver"
 )
 
@@ -49,6 +55,15 @@ type Config struct {
 	// Timeouts bound each step; zero fields take the defaults.
 	Timeouts Timeouts
 	Logger   *slog.Logger
+	// PolicyDir keeps the MTA-STS policies fetched (RFC 8461), so that
+	// they outlive restarts. Empty: kept in memory only.
+	PolicyDir string
+	// HTTPSPort is where MTA-STS policies are fetched: 0 means 443.
+	// Tests set another.
+	HTTPSPort int
+	// TLSReports, if set, is told the TLS outcome of every session with
+	// an MX host, for TLS-RPT (RFC 8460).
+	TLSReports TLSRecorder
 }
 
 // Smarthost is a relay that takes all outbound mail.
@@ -144,6 +159,8 @@ type Client struct {
 	t        Timeouts
 	log      *slog.Logger
 	res      *resolver.Resolver
+	sts      *mtasts.Client // nil with a smarthost
+	rec      TLSRecorder    // nil: outcomes are not recorded
 }
 
 // New returns a Client. Configuration problems that make delivery
@@ -177,6 +194,16 @@ func New(cfg Config) *Client {
 	}
 	c.hostname = host
 	c.res = resolver.New(cfg.DNSServers, c.t.DNS)
+	c.rec = cfg.TLSReports
+	if c.smart == nil {
+		// The policy fetch trusts the same CAs as verified SMTP.
+		var roots *x509.CertPool
+		if c.tls != nil {
+			roots = c.tls.RootCAs
+		}
+		c.sts = mtasts.New(mtasts.Config{Resolver: c.res, Dir: cfg.PolicyDir, RootCAs: roots,
+			Port: cfg.HTTPSPort, Logger: c.log})
+	}
 	return c
 }
 

@@ -26,6 +26,10 @@ const (
 	tlsRequired
 	// tlsImplicit speaks TLS from the start, verified (RFC 8314).
 	tlsImplicit
+	// tlsDANE requires STARTTLS and a certificate that matches the
+	// host's TLSA records (RFC 7672), or any certificate if none of them
+	// is usable.
+	tlsDANE
 )
 
 // hop is one server to try.
@@ -35,6 +39,10 @@ type hop struct {
 	mode tlsMode
 	// creds, if set, authenticate before MAIL.
 	creds *Smarthost
+	// pol is the MX host's TLS policy (nil for a smarthost); note
+	// collects the session's TLS outcome for TLS-RPT.
+	pol  *hopPolicy
+	note *tlsNote
 }
 
 // hostFailure is a failure of one server rather than of the message: the
@@ -46,6 +54,8 @@ type hostFailure struct {
 	// STARTTLS handshake failed (common practice for opportunistic TLS:
 	// many servers announce STARTTLS with a broken configuration).
 	retryPlain bool
+	// bySTS: an enforced MTA-STS policy refused the host.
+	bySTS bool
 }
 
 func hostFail(f *failure, c *conn) *hostFailure {
@@ -68,6 +78,10 @@ func connFailure(h hop, err error) *failure {
 // still pending.
 func (c *Client) session(ctx context.Context, d *delivery, h hop, log *slog.Logger) *hostFailure {
 	log = log.With("mx", h.name, "addr", h.addr.String())
+	if h.pol != nil && h.mode != tlsNone && !h.pol.unlisted {
+		h.note = &tlsNote{}
+		defer c.recordSession(h)
+	}
 	cn, err := dial(ctx, h.addr, c.t, log)
 	if err != nil {
 		log.Info("connect failed", "err", err)
@@ -122,13 +136,20 @@ func (c *Client) hello(cn *conn, h hop) *hostFailure {
 	return nil
 }
 
-// negotiateTLS runs STARTTLS as h.mode asks.
+// negotiateTLS runs STARTTLS as h.mode asks, noting the outcome in
+// h.note for TLS-RPT.
 func (c *Client) negotiateTLS(cn *conn, h hop, log *slog.Logger) *hostFailure {
 	if cn.tls || h.mode == tlsNone {
 		return nil
 	}
-	required := h.mode == tlsRequired
+	note := h.note
+	if note == nil {
+		note = &tlsNote{}
+	}
+	note.sendingIP = localIP(cn.nc)
+	required := h.mode == tlsRequired || h.mode == tlsDANE
 	if !cn.has("STARTTLS") {
+		note.fail(tlsResultNoSTARTTLS, h.name+" does not offer STARTTLS")
 		if required {
 			return hostFail(localFailure(false, "4.7.0", "%s does not offer STARTTLS, which is required", h.name), cn)
 		}
@@ -140,6 +161,7 @@ func (c *Client) negotiateTLS(cn *conn, h hop, log *slog.Logger) *hostFailure {
 		return hostFail(connFailure(h, err), cn)
 	}
 	if r.code != 220 {
+		note.fail(tlsResultNoSTARTTLS, "STARTTLS refused: "+r.Error())
 		if required {
 			return hostFail(replyFailure(r).temporary(), cn)
 		}
@@ -148,17 +170,39 @@ func (c *Client) negotiateTLS(cn *conn, h hop, log *slog.Logger) *hostFailure {
 		log.Info("STARTTLS refused: sending in plaintext", "reply", r.Error())
 		return nil
 	}
-	if err := cn.startTLS(c.tlsConfig(h.name, required)); err != nil {
+	cfg := c.tlsConfig(h.name, h.mode == tlsRequired)
+	if h.mode == tlsDANE {
+		// The TLSA records, not a CA, vouch for the server; SNI
+		// names the TLSA base domain (RFC 7672 section 8.1).
+		cfg.ServerName = h.pol.base
+		cfg.VerifyConnection = daneVerify(h.pol.tlsa, h.pol.names)
+	}
+	if err := cn.startTLS(cfg); err != nil {
 		log.Warn("TLS handshake failed", "err", err, "required", required)
-		f := localFailure(false, "4.7.0", "TLS handshake with %s [%s] failed: %v", h.name, h.addr.Addr(), err)
+		note.fail(certResult(err), err.Error())
+		status := "4.7.0"
+		if required && h.pol != nil {
+			status = "4.7.5" // a policy's TLS failed: cryptographic failure (RFC 3463)
+		}
+		f := localFailure(false, status, "TLS handshake with %s [%s] failed: %v", h.name, h.addr.Addr(), err)
 		return &hostFailure{failure: f, tls: false, retryPlain: !required}
 	}
 	cs, _ := cn.tlsState()
-	if required {
-		log.Info("TLS established", "version", tls.VersionName(cs.Version), "verified", true)
-	} else {
+	switch {
+	case required:
+		log.Info("TLS established", "version", tls.VersionName(cs.Version), "verified", true, "dane", h.mode == tlsDANE)
+		note.ok()
+	default:
 		verr := verifyPeer(cs, c.roots(), h.name)
 		log.Info("TLS established", "version", tls.VersionName(cs.Version), "verified", verr == nil, "verify_err", verr)
+		switch {
+		case h.pol != nil && h.pol.testing && verr != nil:
+			// MTA-STS testing mode: deliver, but report what
+			// enforce would have refused.
+			note.fail(certResult(verr), verr.Error())
+		default:
+			note.ok()
+		}
 	}
 	return c.hello(cn, h)
 }

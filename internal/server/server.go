@@ -73,6 +73,8 @@ type Server struct {
 
 	stopQueue context.CancelFunc // nil until Start
 	queueDone chan error
+
+	reports []*background // the daily TLS-RPT and DMARC reporters (reports.go)
 }
 
 type running struct {
@@ -148,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	q.SetReturner(agent)
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Mailboxes: boxes, Panics: pc},
+			Mailboxes: boxes, Panics: pc, DMARCReports: newDMARCRecorder(cfg, logger)},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -185,6 +187,7 @@ func (s *Server) Start() error {
 	s.stopQueue, s.queueDone = stop, make(chan error, 1)
 	s.mu.Unlock()
 	go func() { s.queueDone <- s.deps.Queue.Run(qctx) }()
+	s.startReports()
 	for _, l := range Listeners(s.deps.Config) {
 		factory := s.factories[l.Protocol]
 		if factory == nil {
@@ -270,6 +273,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.deps.Queue.Abort()
 			<-done
 		}
+	}
+	if err := s.stopReports(); err != nil {
+		errs = append(errs, fmt.Errorf("reports: %w", err))
 	}
 	s.deps.Mailboxes.Close()
 	if err := s.deps.Store.Close(); err != nil {

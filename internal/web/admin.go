@@ -11,6 +11,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/dkim"
 	"mailroom/internal/dnsrecords"
+	"mailroom/internal/mtasts"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 )
@@ -204,7 +205,12 @@ func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	dnsrecords.Format(&buf, dnsrecords.For(dnsrecords.Input{Domain: d.Name, Hostname: s.opts.Config.Hostname,
-		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name}))
+	in := dnsrecords.Input{Domain: d.Name, Hostname: s.opts.Config.Hostname,
+		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name, TLSRPTEmail: "postmaster@" + d.Name}
+	if s.opts.Config.Listen.HTTPS != "" {
+		p := mtasts.FromConfig(s.opts.Config) // as `mailroom domain dns` prints it
+		in.MTASTS = &p
+	}
+	dnsrecords.Format(&buf, dnsrecords.For(in))
 	s.render(w, r, http.StatusOK, "admindns", view{Title: "DNS records for " + d.Name, Data: adminData{Domain: d.Name, Records: buf.String()}})
 }

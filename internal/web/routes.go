@@ -22,6 +22,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /mail/config-v1.1.xml", s.setup)
 	mux.Handle("/autodiscover/autodiscover.xml", s.setup)
 	mux.Handle("/Autodiscover/Autodiscover.xml", s.setup)
+	// Our MTA-STS policy, for Host mta-sts.DOMAIN (no login: senders).
+	mux.Handle("GET /.well-known/mta-sts.txt", s.mtaSTS)
 
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")

@@ -26,6 +26,7 @@ import (
 	"mailroom/internal/htmlmail"
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
+	"mailroom/internal/mtasts"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
@@ -88,6 +89,9 @@ type Server struct {
 	setup *autoconfig.Handler
 	html  *htmlmail.Sanitizer
 	http  *http.Server
+
+	// mtaSTS serves our MTA-STS policy to mta-sts.DOMAIN (RFC 8461).
+	mtaSTS http.Handler
 }
 
 // New returns a web server.
@@ -107,6 +111,13 @@ func New(opts Options) (*Server, error) {
 		_, err := opts.Store.Domain(ctx, domain)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
+		}
+		return err == nil, err
+	})
+	s.mtaSTS = mtasts.Handler(mtasts.FromConfig(opts.Config), func(ctx context.Context, domain string) (bool, error) {
+		_, err := opts.Store.Domain(ctx, domain)
+		if errors.Is(err, store.ErrUnknownDomain) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			return false, nil // not ours: "not found", never a server error
 		}
 		return err == nil, err
 	})
