@@ -39,11 +39,13 @@ func domainDNS(ctx context.Context, configPath, domain string, sio *stdio) error
 	if err != nil {
 		return fmt.Errorf("DKIM keys of %s: %w", name, err)
 	}
+	ports := dnsrecords.ListenPorts(cfg.Listen)
 	fmt.Fprintf(sio.out, "; DNS records for %s, served by %s. Add them at your DNS provider.\n\n", name, cfg.Hostname)
 	return dnsrecords.Format(sio.out, dnsrecords.For(dnsrecords.Input{
 		Domain:     name,
 		Hostname:   cfg.Hostname,
 		DKIM:       keys.Records(),
 		AdminEmail: "postmaster@" + name,
+		Ports:      &ports,
 	}))
 }

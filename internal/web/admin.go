@@ -204,7 +204,8 @@ func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
+	ports := dnsrecords.ListenPorts(s.opts.Config.Listen)
 	dnsrecords.Format(&buf, dnsrecords.For(dnsrecords.Input{Domain: d.Name, Hostname: s.opts.Config.Hostname,
-		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name}))
+		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name, Ports: &ports}))
 	s.render(w, r, http.StatusOK, "admindns", view{Title: "DNS records for " + d.Name, Data: adminData{Domain: d.Name, Records: buf.String()}})
 }
