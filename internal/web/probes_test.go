@@ -3,6 +3,7 @@ package web
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +45,45 @@ func TestAutoconfigForeignDomain(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<ErrorCode>500</ErrorCode>") {
 		t.Errorf("Autodiscover for a foreign domain: %s\n%s", resp.Status, body)
+	}
+}
+
+// TestFlashNotFromURL: the status banner shows only messages this server
+// put there for this session, never text from the URL: a link such as
+// /mail/INBOX?flash=Your+account+is+suspended... must not make the
+// webmail say it. A real flash (after creating a folder) still shows once.
+func TestFlashNotFromURL(t *testing.T) {
+	r := newRig(t)
+	b := r.browser()
+	b.login("ann@example.test")
+	lie := "Your password expired: enter it at evil.example"
+	code, _, body := b.get("/mail/INBOX?flash=" + url.QueryEscape(lie))
+	if code != http.StatusOK {
+		t.Fatalf("INBOX: %d", code)
+	}
+	if strings.Contains(body, "evil.example") || strings.Contains(body, `class="flash"`) {
+		t.Fatalf("the page shows the URL's text:\n%s", body)
+	}
+
+	code, h, _ := b.post("/folders/create", url.Values{"csrf": {b.csrf}, "name": {"Receipts"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("create folder: %d", code)
+	}
+	loc := h.Get("Location")
+	if strings.Contains(loc, "Folder") {
+		t.Errorf("the banner text travels in the URL: %s", loc)
+	}
+	if _, _, body = b.get(loc); !strings.Contains(body, "Folder created.") {
+		t.Fatalf("no banner after creating a folder (%s):\n%s", loc, body)
+	}
+	if _, _, body = b.get(loc); strings.Contains(body, "Folder created.") {
+		t.Errorf("the banner shows again on reload")
+	}
+	// Another session cannot show this session's messages.
+	other := r.browser()
+	other.login("ann@example.test")
+	_, h, _ = b.post("/folders/create", url.Values{"csrf": {b.csrf}, "name": {"Bills"}})
+	if _, _, body = other.get(h.Get("Location")); strings.Contains(body, "Folder created.") {
+		t.Errorf("another session shows the banner")
 	}
 }
