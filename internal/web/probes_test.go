@@ -87,3 +87,68 @@ func TestFlashNotFromURL(t *testing.T) {
 		t.Errorf("another session shows the banner")
 	}
 }
+
+// TestLoginCSRF: a login form posted from another site, or without the
+// token of a login page this browser loaded, does not log the browser in
+// (login CSRF: an attacker's page would log the victim into the
+// attacker's account and read what the victim then writes there).
+func TestLoginCSRF(t *testing.T) {
+	r := newRig(t)
+	r.Account("mallory@example.test")
+	creds := url.Values{"email": {"mallory@example.test"}, "password": {password}, "next": {"/mail/INBOX"}}
+
+	loggedIn := func(b *browser) bool {
+		code, _, _ := b.get("/mail/INBOX")
+		return code == http.StatusOK
+	}
+	post := func(b *browser, form url.Values, hdr map[string]string) *http.Response {
+		req, _ := http.NewRequest("POST", b.base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	// What an attacker's page makes a browser send: a cross-site POST
+	// without our token.
+	victim := r.browser()
+	resp := post(victim, creds, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+	if resp.StatusCode == http.StatusSeeOther || loggedIn(victim) {
+		t.Fatalf("cross-site login: %s, logged in %v", resp.Status, loggedIn(victim))
+	}
+	// Without Origin (an old browser, or one that leaves it out): the
+	// token is still required.
+	victim = r.browser()
+	if resp := post(victim, creds, nil); resp.StatusCode == http.StatusSeeOther || loggedIn(victim) {
+		t.Fatalf("login without a token: %s", resp.Status)
+	}
+	// The attacker's own token, from the attacker's own visit, is no
+	// good in the victim's browser: it must match the victim's cookie.
+	attacker := r.browser()
+	tok := attacker.loginToken()
+	victim = r.browser()
+	victim.loginToken() // the victim has a login cookie of its own
+	f := url.Values{"login_token": {tok}}
+	for k, v := range creds {
+		f[k] = v
+	}
+	if resp := post(victim, f, nil); resp.StatusCode == http.StatusSeeOther || loggedIn(victim) {
+		t.Fatalf("login with another browser's token: %s", resp.Status)
+	}
+	// A token with the right cookie, but from another site: refused.
+	victim = r.browser()
+	f.Set("login_token", victim.loginToken())
+	if resp := post(victim, f, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}); resp.StatusCode == http.StatusSeeOther || loggedIn(victim) {
+		t.Fatalf("cross-site login with a token: %s", resp.Status)
+	}
+	// The real form, same origin: logged in.
+	if resp := post(victim, f, map[string]string{"Origin": victim.base, "Sec-Fetch-Site": "same-origin"}); resp.StatusCode != http.StatusSeeOther || !loggedIn(victim) {
+		t.Fatalf("same-origin login with the token: %s", resp.Status)
+	}
+}
