@@ -10,8 +10,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"mailroom/internal/mime"
 )
 
 // errBareLineEnd: the message has a CR not followed by LF, or an LF not
@@ -111,23 +109,16 @@ func headerField(hdr []byte, name string) (string, bool) {
 // authenticated account, and returns the Message-ID and Date fields to add
 // when the client left them out (RFC 6409 8.2, 8.3).
 func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, error) {
-	from, ok := headerField(hdr, "From")
-	if !ok {
-		return nil, smtpError(550, [3]int{5, 6, 0}, "message has no From: header")
+	orig, err := checkOriginator(hdr)
+	if err != nil {
+		s.srv.log.Info("message refused: ambiguous originator", append(s.logger(), "err", err)...)
+		return nil, smtpError(550, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
 	}
-	addrs := 0
-	for _, a := range mime.ParseAddressList(from) {
-		if a.GroupStart || a.GroupEnd {
-			continue
-		}
-		addrs++
-		if addr := a.Mailbox + "@" + a.Host; !s.owns(addr) {
+	for _, addr := range append(orig.from, orig.sender) {
+		if addr != "" && !s.owns(addr) {
 			s.srv.log.Info("From: header refused", append(s.logger(), "from", addr)...)
-			return nil, smtpError(553, [3]int{5, 7, 1}, "From: <"+addr+"> is not an address of your account")
+			return nil, smtpError(553, [3]int{5, 7, 1}, "From: or Sender: <"+addr+"> is not an address of your account")
 		}
-	}
-	if addrs == 0 {
-		return nil, smtpError(550, [3]int{5, 6, 0}, "message has no address in its From: header")
 	}
 	var extra bytes.Buffer
 	if _, ok := headerField(hdr, "Message-ID"); !ok {

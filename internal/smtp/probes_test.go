@@ -1,8 +1,14 @@
 package smtp
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
 	"strings"
 	"testing"
+
+	gosmtp "github.com/emersion/go-smtp"
 )
 
 // TestPostmasterWithoutAdmin: on an installation made as the README's
@@ -26,5 +32,106 @@ func TestPostmasterWithoutAdmin(t *testing.T) {
 	}
 	if n := len(r.Bodies("later@example.test", "INBOX")); n != 0 {
 		t.Fatalf("a later account got %d postmaster messages", n)
+	}
+}
+
+// TestSubmissionAmbiguousOriginator: submission refuses a message whose
+// From, Sender or Reply-To readers can parse in different ways, or that
+// RFC 5322 forbids (two From fields, a group in From, several From
+// addresses without Sender, an address as a display name); see
+// originator.go for the rules. Before, `From: ann@example.test
+// <bob@example.test>` and two From: fields were accepted.
+func TestSubmissionAmbiguousOriginator(t *testing.T) {
+	r := newRig(t, nil)
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	c := r.login("ann@example.test")
+	for _, tc := range []struct {
+		hdr  string
+		code int // 0: accepted
+	}{
+		{"From: ann@example.test <bob@example.test>\r\n", 550},
+		{"From: bob@example.test <ann@example.test>\r\n", 550},
+		{"From: ann@example.test\r\nFrom: bob@example.test\r\n", 550},
+		{"From: ann@example.test\r\nFrom: ann@example.test\r\n", 550},
+		{"From: \"bob@example.test\" <ann@example.test>\r\n", 550},
+		{"From: =?utf-8?q?bob=40example.test?= <ann@example.test>\r\n", 550},
+		{"From: \"Bob \uff20 bob\uff20example.test\" <ann@example.test>\r\n", 550},
+		{"From: Ann <ann@example.test> bob@example.test\r\n", 550},
+		{"From: ann@example.test, ann+x@example.test\r\n", 550},
+		{"From: Team: ann@example.test;\r\n", 550},
+		{"From: ann@example.test\r\nSender: ann@example.test, ann+x@example.test\r\n", 550},
+		{"From: ann@example.test\r\nReply-To: a@remote.example\r\nReply-To: b@remote.example\r\n", 550},
+		{"From: ann@example.test\r\nSender: ann@example.test\r\nSender: ann@example.test\r\n", 550},
+		{"From: ann@example.test\r\nSender: bob@example.test\r\n", 553}, // unambiguous, not hers
+		{"From: Ann <ann@example.test>\r\n", 0},
+		{"From: \"ann@example.test\" <ann@example.test>\r\n", 0}, // her own address as the name
+		{"From: =?iso-8859-1?q?J=F6rg_M=FCller?= <ann@example.test>\r\n", 0},
+		{"From: \"Smith, Ann\" <ann@example.test>\r\n", 0},
+		{"From: ann@example.test (Ann)\r\n", 0},
+		{"From: ann@example.test, ann+x@example.test\r\nSender: ann@example.test\r\n", 0},
+		{"From: ann@example.test\r\nReply-To: Team: a@remote.example, b@remote.example;\r\n", 0},
+	} {
+		err := send(c, "ann@example.test", []string{"bob@example.test"}, tc.hdr+"Subject: x\r\n\r\nbody\r\n")
+		switch {
+		case tc.code == 0 && err != nil:
+			t.Errorf("%q refused: %v", tc.hdr, err)
+		case tc.code == 550:
+			wantCodeE(t, tc.hdr, err, 550, "5.6.0")
+		case tc.code == 553:
+			wantCodeE(t, tc.hdr, err, 553, "5.7.1")
+		}
+		if err != nil {
+			c.Reset()
+		}
+	}
+}
+
+// TestSubmissionAmbiguousFromPython: the probe as a mail program sends
+// it (Python's smtplib over STARTTLS).
+func TestSubmissionAmbiguousFromPython(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	r := newRig(t, nil)
+	r.Account("ann@example.test")
+	r.Account("bob@example.test")
+	host, port, _ := net.SplitHostPort(r.Addr("submission"))
+	script := `
+import smtplib, ssl, sys
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]))
+s.starttls(context=ctx)
+s.login("ann@example.test", sys.argv[3])
+for hdr in ["From: ann@example.test <bob@example.test>\r\n", "From: ann@example.test\r\nFrom: bob@example.test\r\n"]:
+    try:
+        s.sendmail("ann@example.test", ["bob@example.test"], hdr + "Subject: probe\r\n\r\nhi\r\n")
+        print("accepted")
+    except smtplib.SMTPDataError as e:
+        print(e.smtp_code, e.smtp_error.decode())
+s.quit()
+`
+	out, err := exec.Command("python3", "-c", script, host, port, password).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "550 5.6.0") || !strings.HasPrefix(lines[1], "550 5.6.0 message refused: the message has 2 From: fields") {
+		t.Fatalf("python smtplib got:\n%s", out)
+	}
+	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 0 {
+		t.Fatalf("bob got %d messages", n)
+	}
+}
+
+func wantCodeE(t *testing.T, what string, err error, code int, enhanced string) {
+	t.Helper()
+	var se *gosmtp.SMTPError
+	if !errors.As(err, &se) {
+		t.Errorf("%q: got %v, want %d %s", what, err, code, enhanced)
+		return
+	}
+	if ec := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2]); se.Code != code || ec != enhanced {
+		t.Errorf("%q: got %d %s %q, want %d %s", what, se.Code, ec, se.Message, code, enhanced)
 	}
 }
