@@ -3,12 +3,16 @@ package smtp
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
 	"testing"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/config"
+	"mailroom/internal/testrig"
 )
 
 // TestPostmasterWithoutAdmin: on an installation made as the README's
@@ -133,5 +137,22 @@ func wantCodeE(t *testing.T, what string, err error, code int, enhanced string) 
 	}
 	if ec := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2]); se.Code != code || ec != enhanced {
 		t.Errorf("%q: got %d %s %q, want %d %s", what, se.Code, ec, se.Message, code, enhanced)
+	}
+}
+
+// TestOverlongCommandGraceful: a command line over the limit gets go-smtp's
+// 500 and then a clean close (FIN), on 25 and on 465 (TLS): the server
+// used to close with the rest of the line unread, so the client got a
+// connection reset.
+func TestOverlongCommandGraceful(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxLineLength = 1000 })
+	for _, key := range []string{"smtp", "submissions"} {
+		c := testrig.Dial(t, r.Addr(key), key == "submissions")
+		c.Expect("220 ")
+		c.SendOverlong("EHLO " + strings.Repeat("a", 100<<10))
+		got, err := c.ReadToEnd()
+		if !strings.HasPrefix(got, "500 ") || strings.Count(got, "\r\n") != 1 || err != io.EOF {
+			t.Errorf("%s: got %q, ended by %v; want one 500, then EOF", key, got, err)
+		}
 	}
 }

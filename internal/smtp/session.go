@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base32"
 	"errors"
 	"io"
@@ -88,22 +87,15 @@ func (s *session) fail(err *gosmtp.SMTPError) error {
 }
 
 // closeAfterReply makes the connection end once the pending reply is
-// written: the reading side is shut, so go-smtp's next read sees EOF.
+// written: go-smtp's next read sees EOF, and the close is graceful
+// (trackedConn.Close). Shutting the socket's reading side instead left
+// unread input behind, and closing then sent a reset.
 func closeAfterReply(c net.Conn) {
-	for {
-		switch x := c.(type) {
-		case *tls.Conn:
-			c = x.NetConn()
-		case interface{ CloseRead() error }:
-			x.CloseRead()
-			return
-		case interface{ NetConn() net.Conn }:
-			c = x.NetConn()
-		default:
-			c.SetReadDeadline(time.Now())
-			return
-		}
+	if tc := tracked(c); tc != nil {
+		tc.eof.Store(true)
+		return
 	}
+	c.SetReadDeadline(time.Now())
 }
 
 // AuthMechanisms implements gosmtp.AuthSession. Only submission offers
