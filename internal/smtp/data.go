@@ -24,20 +24,34 @@ var errBareLineEnd = errors.New("bare CR or LF in message data")
 // line ends outright also keeps such messages from being relayed onwards
 // to servers that would read them differently. Mailroom rejects rather than
 // normalises: a message with bare line ends is either broken or an attack.
+//
+// It also bounds the length of a line (maxLine bytes, CRLF included; 0
+// for no bound): go-smtp's own line limit is for commands only (see
+// third_party/go-smtp/MAILROOM.md), so an over-long line is refused once,
+// at the end of the data, and the session goes on.
 type crlfOnly struct {
-	r      io.Reader
-	lastCR bool // the previous byte was CR
+	r       io.Reader
+	lastCR  bool // the previous byte was CR
+	maxLine int
+	line    int // bytes of the current line so far
 }
+
+// errLineTooLong: a line of the message is longer than smtp.max_line_length.
+var errLineTooLong = errors.New("message line too long")
 
 func (c *crlfOnly) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	for i := 0; i < n; i++ {
+		if c.line++; c.maxLine > 0 && c.line > c.maxLine {
+			return i, errLineTooLong
+		}
 		switch p[i] {
 		case '\n':
 			if !c.lastCR {
 				return i, errBareLineEnd
 			}
 			c.lastCR = false
+			c.line = 0
 		case '\r':
 			if c.lastCR {
 				return i, errBareLineEnd

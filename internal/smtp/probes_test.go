@@ -156,3 +156,61 @@ func TestOverlongCommandGraceful(t *testing.T) {
 		}
 	}
 }
+
+// TestDotCRSmugglingRefused: "\r\n.\r" followed by more than "\n" inside
+// DATA is refused like every other bare CR/LF form (550 5.6.0). go-smtp's
+// dot-reader used to drop the CR, turning it into a clean line, so the
+// message (with the smuggled commands as text) was delivered.
+func TestDotCRSmugglingRefused(t *testing.T) {
+	r := newRig(t, nil)
+	r.Account("ann@example.test")
+	for _, body := range []string{
+		"Subject: first\r\n\r\nhello\r\n.\rMAIL FROM:<admin@example.test>\r\n",
+		".\rSubject: starts the data\r\n\r\nx\r\n",
+		"Subject: first\r\n\r\nhello\r\n.\r\r\nmore\r\n",
+	} {
+		x := r.raw(r.Addr("smtp"))
+		x.send("EHLO attacker.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+		x.expect("250")
+		x.expect("250")
+		x.expect("250")
+		x.expect("354")
+		x.send(body + ".\r\n")
+		x.expect("550 5.6.0")
+		// In sync: the next transaction works.
+		x.send("RSET\r\n")
+		x.expect("250")
+	}
+	if n := len(r.Bodies("ann@example.test", "INBOX")); n != 0 {
+		t.Fatalf("%d messages stored, want none", n)
+	}
+}
+
+// TestOverlongDataLine: a message line over smtp.max_line_length gets one
+// permanent reply at the end of the data (500 5.6.0), and the session goes
+// on. It used to get 451 4.3.0 (so the sender retried forever) and then an
+// unasked-for 500 and a closed connection.
+func TestOverlongDataLine(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxLineLength = 1000 })
+	r.Account("ann@example.test")
+	x := r.raw(r.Addr("smtp"))
+	x.send("EHLO sender.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+	x.expect("250")
+	x.expect("250")
+	x.expect("250")
+	x.expect("354")
+	x.send("Subject: long\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nafter\r\n.\r\n")
+	x.expect("500 5.6.0")
+	x.send("NOOP\r\n")
+	x.expect("250") // not a second reply to the message: the session is in sync
+	x.send("MAIL FROM:<a@remote.example>\r\nRCPT TO:<ann@example.test>\r\nDATA\r\n")
+	x.expect("250")
+	x.expect("250")
+	x.expect("354")
+	x.send("Subject: short\r\n\r\n" + strings.Repeat("y", 990) + "\r\n.\r\n")
+	x.expect("250")
+	got := r.Bodies("ann@example.test", "INBOX")
+	if len(got) != 1 || !strings.Contains(got[0], "Subject: short") {
+		t.Fatalf("stored %d messages, want the short one only", len(got))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -269,7 +270,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	start := time.Now()
 
-	body := io.Reader(&crlfOnly{r: r})
+	body := io.Reader(&crlfOnly{r: r, maxLine: s.srv.opts.Config.MaxLineLength})
 	var extra []byte
 	if s.srv.opts.Mode == Submission {
 		hdr, rest, err := readHeader(body, headerLimit)
@@ -310,6 +311,11 @@ func (s *session) dataError(err error) error {
 	case errors.Is(err, errBareLineEnd):
 		s.srv.log.Warn("message refused: bare CR or LF", s.logger()...)
 		return smtpError(550, [3]int{5, 6, 0}, "message refused: a line ends with a bare CR or LF; only CRLF is allowed (SMTP smuggling protection)")
+	case errors.Is(err, errLineTooLong):
+		// RFC 5321 4.5.3.1.10: "500 Line too long"; permanent, once (the
+		// rest of the data is read, so the session goes on).
+		s.srv.log.Warn("message refused: line too long", s.logger()...)
+		return smtpError(500, [3]int{5, 6, 0}, fmt.Sprintf("message refused: a line is longer than %d bytes", s.srv.opts.Config.MaxLineLength))
 	case errors.Is(err, errHeaderTooLarge):
 		return smtpError(552, [3]int{5, 3, 4}, "message header too large")
 	case errors.As(err, &ne) && ne.Timeout():
