@@ -147,6 +147,9 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 		return nil, false, se
 	case errors.Is(err, sasl.ErrAuthFailed):
 		return nil, false, gosmtp.ErrAuthFailed
+	case errors.Is(err, auth.ErrThrottled):
+		// RFC 4954: 454 is a temporary failure; the client may retry.
+		return nil, false, smtpError(454, [3]int{4, 7, 0}, "too many failed logins, try again later")
 	case errors.Is(err, context.Canceled):
 		return nil, false, smtpError(454, [3]int{4, 7, 0}, "temporary authentication failure")
 	}

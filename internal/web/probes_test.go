@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -150,5 +151,30 @@ func TestLoginCSRF(t *testing.T) {
 	// The real form, same origin: logged in.
 	if resp := post(victim, f, map[string]string{"Origin": victim.base, "Sec-Fetch-Site": "same-origin"}); resp.StatusCode != http.StatusSeeOther || !loggedIn(victim) {
 		t.Fatalf("same-origin login with the token: %s", resp.Status)
+	}
+}
+
+// TestLoginSprayBlocked: logging in to one's own account between guesses
+// at others no longer resets the address's failure count: the guesses
+// stop being checked after the free few (it was 60 accounts in 4.5 s).
+func TestLoginSprayBlocked(t *testing.T) {
+	r := newRig(t)
+	r.Account("mallory@example.test")
+	b := r.browser()
+	refused := 0
+	for i := range 30 {
+		code, _, _ := b.post("/login", url.Values{"email": {fmt.Sprintf("victim%d@example.test", i)}, "password": {"Summer2026!"}})
+		if code == http.StatusTooManyRequests {
+			refused++
+		}
+		if i%3 == 2 { // from the same address, another cookie jar
+			r.browser().post("/login", url.Values{"email": {"mallory@example.test"}, "password": {password}})
+		}
+	}
+	logs := r.Log.String()
+	checks := strings.Count(logs, "result=unknown_account")
+	t.Logf("30 guesses with own logins in between: %d checked, %d refused (429)", checks, refused)
+	if checks > 6 {
+		t.Errorf("%d guesses at other accounts checked, want at most 6", checks)
 	}
 }
