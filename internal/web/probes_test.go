@@ -1,13 +1,18 @@
 package web
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"mailroom/internal/config"
+	"mailroom/internal/testrig"
 )
 
 // TestAutoconfigForeignDomain: a domain this server does not host is "not
@@ -176,5 +181,39 @@ func TestLoginSprayBlocked(t *testing.T) {
 	t.Logf("30 guesses with own logins in between: %d checked, %d refused (429)", checks, refused)
 	if checks > 6 {
 		t.Errorf("%d guesses at other accounts checked, want at most 6", checks)
+	}
+}
+
+// TestConnectionsPerAddressCapped: the web caps the connections from one
+// address like the mail listeners (web.max_connections_per_ip); the one
+// over the cap gets 503 and the others keep working.
+func TestConnectionsPerAddressCapped(t *testing.T) {
+	r := newRig(t, testrig.Config(func(c *config.Config) { c.Web.MaxConnectionsPerIP = 3 }))
+	var open []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", r.Addr("http"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		open = append(open, c)
+	}
+	time.Sleep(100 * time.Millisecond) // accepted and counted
+	extra, err := net.Dial("tcp", r.Addr("http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(extra), nil)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("connection over the cap: %v %v", resp, err)
+	}
+	// The ones within the cap are served.
+	c := open[0]
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("connection within the cap: %v %v", resp, err)
 	}
 }
