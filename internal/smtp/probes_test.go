@@ -214,3 +214,19 @@ func TestOverlongDataLine(t *testing.T) {
 		t.Fatalf("stored %d messages, want the short one only", len(got))
 	}
 }
+
+// TestTooManyErrorsGraceful: the 421 that ends a session after too many
+// errors reaches the client, and the connection ends with a FIN even
+// though the client sent more (it used to shut the socket's reading side
+// and then close with unread input: a reset).
+func TestTooManyErrorsGraceful(t *testing.T) {
+	r := newRig(t, func(c *config.Config) { c.SMTP.MaxErrors = 2 })
+	c := testrig.Dial(t, r.Addr("smtp"), false)
+	c.Expect("220 ")
+	c.SendOverlong("EHLO client.example\r\nMAIL FROM:<x@remote.example>\r\nRCPT TO:<nobody@example.test>\r\nRCPT TO:<nobody2@example.test>\r\n" +
+		strings.Repeat("NOOP\r\n", 30000))
+	got, err := c.ReadToEnd()
+	if !strings.Contains(got, "\r\n550 ") || !strings.HasSuffix(got, "too many errors, closing connection\r\n") || err != io.EOF {
+		t.Errorf("got %q, ended by %v; want 550, 421, then EOF", got, err)
+	}
+}

@@ -190,8 +190,12 @@ type trackedConn struct {
 	net.Conn
 	srv    *Server
 	inData atomic.Bool // a message transfer is in progress
-	eof    atomic.Bool // reads end: the session is over after the pending reply
-	once   sync.Once
+	// eof: the session is over after the pending reply. Reads end, and
+	// writes after that reply are dropped: go-smtp still runs the commands
+	// it had buffered, and the client must see nothing after the 421.
+	eof     atomic.Bool
+	replied atomic.Bool
+	once    sync.Once
 }
 
 // Read implements net.Conn.
@@ -200,6 +204,14 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return c.Conn.Read(p)
+}
+
+// Write implements net.Conn.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.eof.Load() && c.replied.Swap(true) {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func (s *Server) newTrackedConn(c net.Conn) *trackedConn {

@@ -99,6 +99,15 @@ func closeAfterReply(c net.Conn) {
 	c.SetReadDeadline(time.Now())
 }
 
+// closing reports whether the session said 421 and is ending: commands
+// go-smtp had already buffered must not start a transaction.
+func (s *session) closing() bool {
+	tc := tracked(s.conn.Conn())
+	return tc != nil && tc.eof.Load()
+}
+
+var errClosing = smtpError(421, [3]int{4, 7, 0}, "closing connection")
+
 // AuthMechanisms implements gosmtp.AuthSession. Only submission offers
 // AUTH; go-smtp offers it only after TLS unless insecure auth is allowed.
 func (s *session) AuthMechanisms() []string {
@@ -158,6 +167,9 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 
 // Mail implements gosmtp.Session.
 func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if s.closing() {
+		return errClosing
+	}
 	if h := s.srv.opts.Hooks; h != nil {
 		h.BeforeCommand(s.srv.opts.Mode.String(), s.conn.Conn().RemoteAddr().String(), "MAIL")
 	}
@@ -231,6 +243,9 @@ func (s *session) checkOwns(a address.Address) bool {
 
 // Rcpt implements gosmtp.Session.
 func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if s.closing() {
+		return errClosing
+	}
 	if !s.hasFrom {
 		return s.fail(smtpError(503, [3]int{5, 5, 1}, "MAIL first"))
 	}
@@ -259,6 +274,9 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 // Data implements gosmtp.Session: the message is stored durably for every
 // recipient before this returns nil and go-smtp answers 250.
 func (s *session) Data(r io.Reader) error {
+	if s.closing() {
+		return errClosing
+	}
 	// The whole DATA must arrive before the deadline: a per-read timeout
 	// alone would let a client trickle one byte a minute forever. (Under
 	// the server's lock, so a shutdown in progress does not cut it short.)
