@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,5 +217,41 @@ func TestConnectionsPerAddressCapped(t *testing.T) {
 	fmt.Fprintf(c, "GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("connection within the cap: %v %v", resp, err)
+	}
+}
+
+// TestParallelWebGuessesBounded: 20 browsers guessing one account's
+// password at once from one address get the free few checks and then one
+// per delay; the rest are told 429 at once (it was 345 logins a minute).
+func TestParallelWebGuessesBounded(t *testing.T) {
+	r := newRig(t)
+	const browsers, duration = 20, 3 * time.Second
+	deadline := time.Now().Add(duration)
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for i := range browsers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := r.browser()
+			for n := 0; time.Now().Before(deadline); n++ {
+				resp, err := b.postLogin(url.Values{"email": {"ann@example.test"}, "password": {fmt.Sprintf("guess-%d-%d", i, n)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					refused.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checks := strings.Count(r.Log.String(), "result=invalid_password")
+	t.Logf("%d browsers for %v: %d password checks, %d refused (429)", browsers, duration, checks, refused.Load())
+	if checks > 10 {
+		t.Errorf("%d password checks in %v from one address, want at most 10", checks, duration)
 	}
 }
