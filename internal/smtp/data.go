@@ -126,7 +126,8 @@ func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, error) {
 	orig, err := checkOriginator(hdr)
 	if err != nil {
 		s.srv.log.Info("message refused: ambiguous originator", append(s.logger(), "err", err)...)
-		return nil, smtpError(550, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
+		// RFC 6409 5.1 and 6.3: 554 for syntactic problems in the data.
+		return nil, smtpError(554, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
 	}
 	for _, addr := range append(orig.from, orig.sender) {
 		if addr != "" && !s.owns(addr) {

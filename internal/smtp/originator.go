@@ -16,8 +16,10 @@ import (
 // with. A message whose originator readers can parse in different ways
 // lets one account pass for another: `From: user1@example.test
 // <user2@example.test>` was accepted as from user2 while some readers
-// show user1. So submission refuses (RFC 6409 8 lets the MSA refuse what
-// it will not fix) any originator field that is not unambiguous:
+// show user1. So submission refuses (RFC 6409 5.1: an MSA that examines
+// the message SHOULD reject illegal address syntax in address header
+// fields; 6.3: 554 after end-of-data) any originator field that is not
+// unambiguous:
 //
 //  1. exactly one From, at most one Sender and one Reply-To field
 //     (RFC 5322 3.6);

@@ -52,21 +52,21 @@ func TestSubmissionAmbiguousOriginator(t *testing.T) {
 	c := r.login("ann@example.test")
 	for _, tc := range []struct {
 		hdr  string
-		code int // 0: accepted
+		code int // 0: accepted; 554 ambiguous (RFC 6409 6.3); 553 not the account's
 	}{
-		{"From: ann@example.test <bob@example.test>\r\n", 550},
-		{"From: bob@example.test <ann@example.test>\r\n", 550},
-		{"From: ann@example.test\r\nFrom: bob@example.test\r\n", 550},
-		{"From: ann@example.test\r\nFrom: ann@example.test\r\n", 550},
-		{"From: \"bob@example.test\" <ann@example.test>\r\n", 550},
-		{"From: =?utf-8?q?bob=40example.test?= <ann@example.test>\r\n", 550},
-		{"From: \"Bob \uff20 bob\uff20example.test\" <ann@example.test>\r\n", 550},
-		{"From: Ann <ann@example.test> bob@example.test\r\n", 550},
-		{"From: ann@example.test, ann+x@example.test\r\n", 550},
-		{"From: Team: ann@example.test;\r\n", 550},
-		{"From: ann@example.test\r\nSender: ann@example.test, ann+x@example.test\r\n", 550},
-		{"From: ann@example.test\r\nReply-To: a@remote.example\r\nReply-To: b@remote.example\r\n", 550},
-		{"From: ann@example.test\r\nSender: ann@example.test\r\nSender: ann@example.test\r\n", 550},
+		{"From: ann@example.test <bob@example.test>\r\n", 554},
+		{"From: bob@example.test <ann@example.test>\r\n", 554},
+		{"From: ann@example.test\r\nFrom: bob@example.test\r\n", 554},
+		{"From: ann@example.test\r\nFrom: ann@example.test\r\n", 554},
+		{"From: \"bob@example.test\" <ann@example.test>\r\n", 554},
+		{"From: =?utf-8?q?bob=40example.test?= <ann@example.test>\r\n", 554},
+		{"From: \"Bob \uff20 bob\uff20example.test\" <ann@example.test>\r\n", 554},
+		{"From: Ann <ann@example.test> bob@example.test\r\n", 554},
+		{"From: ann@example.test, ann+x@example.test\r\n", 554},
+		{"From: Team: ann@example.test;\r\n", 554},
+		{"From: ann@example.test\r\nSender: ann@example.test, ann+x@example.test\r\n", 554},
+		{"From: ann@example.test\r\nReply-To: a@remote.example\r\nReply-To: b@remote.example\r\n", 554},
+		{"From: ann@example.test\r\nSender: ann@example.test\r\nSender: ann@example.test\r\n", 554},
 		{"From: ann@example.test\r\nSender: bob@example.test\r\n", 553}, // unambiguous, not hers
 		{"From: Ann <ann@example.test>\r\n", 0},
 		{"From: \"ann@example.test\" <ann@example.test>\r\n", 0}, // her own address as the name
@@ -80,8 +80,8 @@ func TestSubmissionAmbiguousOriginator(t *testing.T) {
 		switch {
 		case tc.code == 0 && err != nil:
 			t.Errorf("%q refused: %v", tc.hdr, err)
-		case tc.code == 550:
-			wantCodeE(t, tc.hdr, err, 550, "5.6.0")
+		case tc.code == 554:
+			wantCodeE(t, tc.hdr, err, 554, "5.6.0")
 		case tc.code == 553:
 			wantCodeE(t, tc.hdr, err, 553, "5.7.1")
 		}
@@ -120,7 +120,7 @@ s.quit()
 		t.Fatalf("python: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "550 5.6.0") || !strings.HasPrefix(lines[1], "550 5.6.0 message refused: the message has 2 From: fields") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "554 5.6.0") || !strings.HasPrefix(lines[1], "554 5.6.0 message refused: the message has 2 From: fields") {
 		t.Fatalf("python smtplib got:\n%s", out)
 	}
 	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 0 {
