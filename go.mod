@@ -38,3 +38,6 @@ require (
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.37.1 // indirect
 )
+
+// Two DATA fixes upstream lacks: see third_party/go-smtp/MAILROOM.md.
+replace github.com/emersion/go-smtp => ./third_party/go-smtp

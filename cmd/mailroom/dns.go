@@ -9,7 +9,6 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/dkim"
 	"mailroom/internal/dnsrecords"
-	"mailroom/internal/mtasts"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 )
@@ -41,17 +40,5 @@ func domainDNS(ctx context.Context, configPath, domain string, sio *stdio) error
 		return fmt.Errorf("DKIM keys of %s: %w", name, err)
 	}
 	fmt.Fprintf(sio.out, "; DNS records for %s, served by %s. Add them at your DNS provider.\n\n", name, cfg.Hostname)
-	in := dnsrecords.Input{
-		Domain:      name,
-		Hostname:    cfg.Hostname,
-		DKIM:        keys.Records(),
-		AdminEmail:  "postmaster@" + name,
-		TLSRPTEmail: "postmaster@" + name,
-	}
-	if cfg.Listen.HTTPS != "" {
-		// The policy is served from the HTTPS listener only.
-		p := mtasts.FromConfig(cfg)
-		in.MTASTS = &p
-	}
-	return dnsrecords.Format(sio.out, dnsrecords.For(in))
+	return dnsrecords.Format(sio.out, dnsrecords.For(dnsrecords.FromConfig(cfg, name, keys.Records())))
 }

@@ -25,8 +25,10 @@ var (
 	// ErrUnknownAccount is returned by a CredentialLookup for a username
 	// with no account. Authenticate never returns it.
 	ErrUnknownAccount = errors.New("auth: unknown account")
-	// ErrThrottled means the attempt was abandoned while waiting out the
-	// throttle delay because ctx ended; the error also wraps ctx.Err().
+	// ErrThrottled means the attempt was refused without a password
+	// check: too many failed logins from the client's network or at the
+	// account, try again later. Protocols answer with their "temporary
+	// failure, try later" reply.
 	ErrThrottled = errors.New("auth: login throttled")
 )
 
@@ -78,7 +80,6 @@ type Authenticator struct {
 
 	// Replaceable in tests.
 	verify func(encoded, password string) (bool, error)
-	wait   func(ctx context.Context, d time.Duration) error
 }
 
 // NewAuthenticator returns an Authenticator that looks accounts up with
@@ -96,7 +97,6 @@ func NewAuthenticator(lookup CredentialLookup, th *Throttle, cacheTTL time.Durat
 		sem:       make(chan struct{}, max(runtime.NumCPU(), 1)),
 		dummyHash: dummyArgon2id(DefaultParams),
 		verify:    VerifyPassword,
-		wait:      sleepCtx,
 	}
 	// crypto/rand.Read never fails (since Go 1.24 it crashes the program
 	// rather than return an error).
@@ -136,10 +136,10 @@ func NormalizeUsername(username string) string {
 // Authenticate checks username and password for a login over protocol
 // (e.g. "imap", "pop3", "submission", "web") from remote.
 //
-// It first waits out the throttle delay for remote and the account; if ctx
-// ends meanwhile it returns an error wrapping both ErrThrottled and
-// ctx.Err(). A wrong password or unknown account yields
-// ErrInvalidCredentials; a store failure is returned wrapped.
+// It first asks the throttle (Throttle.Admit): a refused attempt returns
+// an error wrapping ErrThrottled at once, without a password check. A
+// wrong password or unknown account yields ErrInvalidCredentials; a store
+// failure is returned wrapped.
 //
 // Every call writes one log line "auth attempt" with protocol, remote,
 // username and result: success, invalid_password, unknown_account,
@@ -151,13 +151,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 	att := attempt{a: a, ctx: ctx, start: start, remote: remote, protocol: protocol, user: user}
 
 	if a.throttle != nil {
-		att.delay = a.throttle.Delay(remote, user)
-		if att.delay > 0 {
-			if err := a.wait(ctx, att.delay); err != nil {
-				att.log(slog.LevelWarn, "throttled", err)
-				return Principal{}, fmt.Errorf("%w: %w", ErrThrottled, err)
-			}
+		tk, retry := a.throttle.Admit(remote, user)
+		if tk == nil {
+			att.delay = retry
+			att.log(slog.LevelWarn, "throttled", nil)
+			return Principal{}, fmt.Errorf("%w: try again in %v", ErrThrottled, retry.Round(time.Second))
 		}
+		att.ticket = tk
+		defer tk.Abandon() // an attempt that ends without a result takes its charge back
 	}
 
 	// A NUL could make two different (account, password) pairs produce the
@@ -254,22 +255,19 @@ type attempt struct {
 	remote   netip.Addr
 	protocol string
 	user     string
-	delay    time.Duration
+	delay    time.Duration // when refused: until a check may run
 	cached   bool
+	ticket   *Ticket // nil without a throttle
 }
 
 func (t *attempt) fail(result string) (Principal, error) {
-	if t.a.throttle != nil {
-		t.a.throttle.Failure(t.remote, t.user)
-	}
+	t.ticket.Failure()
 	t.log(slog.LevelWarn, result, nil)
 	return Principal{}, ErrInvalidCredentials
 }
 
 func (t *attempt) succeed(p Principal) (Principal, error) {
-	if t.a.throttle != nil {
-		t.a.throttle.Success(t.remote, t.user)
-	}
+	t.ticket.Success()
 	t.log(slog.LevelInfo, "success", nil)
 	return p, nil
 }
@@ -284,7 +282,7 @@ func (t *attempt) log(level slog.Level, result string, err error) {
 		slog.Duration("elapsed", time.Since(t.start)),
 	}
 	if t.delay > 0 {
-		attrs = append(attrs, slog.Duration("throttle_delay", t.delay))
+		attrs = append(attrs, slog.Duration("retry_after", t.delay))
 	}
 	if t.cached {
 		attrs = append(attrs, slog.Bool("cached", true))
@@ -300,18 +298,6 @@ func truncate(s string) string {
 		return s[:maxLoggedUsername] + "…"
 	}
 	return s
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // dummyArgon2id returns a well-formed PHC string with parameters p that no

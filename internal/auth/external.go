@@ -14,45 +14,42 @@ import (
 
 // This file serves mechanisms that check credentials themselves instead of
 // handing a password to Authenticate (SASL SCRAM: the server only ever sees a
-// proof). They must still wait out the throttle first and report the outcome
-// afterwards, so that guessing through SCRAM is slowed down, and shows up in
-// the log, exactly like guessing through PLAIN.
+// proof). They must still be admitted by the throttle first and report the
+// outcome afterwards, so that guessing through SCRAM is slowed down, and
+// shows up in the log, exactly like guessing through PLAIN.
 
-// WaitThrottle waits out the throttle delay for a login attempt for username
-// from remote, as Authenticate does before checking a password. If ctx ends
-// meanwhile it logs the attempt as throttled and returns an error wrapping
-// both ErrThrottled and ctx.Err(). Follow it with exactly one Record.
-func (a *Authenticator) WaitThrottle(ctx context.Context, remote netip.Addr, protocol, username string) error {
+// Admit asks the throttle whether a login attempt for username from
+// remote may be checked now, as Authenticate does first. A refused attempt
+// is logged as throttled and gets an error wrapping ErrThrottled. Report
+// the outcome of an admitted one with exactly one Record of its Ticket (an
+// exchange abandoned before that counts as a failure). The Ticket is nil
+// without a throttle.
+func (a *Authenticator) Admit(remote netip.Addr, protocol, username string) (*Ticket, error) {
 	if a.throttle == nil {
-		return nil
+		return nil, nil
 	}
-	start := time.Now()
 	user := NormalizeUsername(username)
-	d := a.throttle.Delay(remote, user)
-	if d <= 0 {
-		return nil
+	tk, retry := a.throttle.Admit(remote, user)
+	if tk == nil {
+		att := attempt{a: a, ctx: context.Background(), start: time.Now(), remote: remote, protocol: protocol, user: user, delay: retry}
+		att.log(slog.LevelWarn, "throttled", nil)
+		return nil, fmt.Errorf("%w: try again in %v", ErrThrottled, retry.Round(time.Second))
 	}
-	if err := a.wait(ctx, d); err != nil {
-		att := attempt{a: a, ctx: ctx, start: start, remote: remote, protocol: protocol, user: user, delay: d}
-		att.log(slog.LevelWarn, "throttled", err)
-		return fmt.Errorf("%w: %w", ErrThrottled, err)
-	}
-	return nil
+	return tk, nil
 }
 
-// Record reports the outcome of a login attempt checked outside Authenticate:
-// it updates the throttle as Authenticate would and writes one "auth attempt"
-// log line with result "success" or "invalid_credentials". The log line does
-// not say whether the account exists; the caller should not know either.
-func (a *Authenticator) Record(remote netip.Addr, protocol, username string, ok bool) {
+// Record reports the outcome of a login attempt checked outside
+// Authenticate, admitted with tk: it updates the throttle as Authenticate
+// would and writes one "auth attempt" log line with result "success" or
+// "invalid_credentials". The log line does not say whether the account
+// exists; the caller should not know either.
+func (a *Authenticator) Record(tk *Ticket, remote netip.Addr, protocol, username string, ok bool) {
 	user := NormalizeUsername(username)
 	result, level := "success", slog.LevelInfo
-	if a.throttle != nil {
-		if ok {
-			a.throttle.Success(remote, user)
-		} else {
-			a.throttle.Failure(remote, user)
-		}
+	if ok {
+		tk.Success()
+	} else {
+		tk.Failure()
 	}
 	if !ok {
 		result, level = "invalid_credentials", slog.LevelWarn

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -17,12 +16,21 @@ func TestRecordFeedsThrottleAndLog(t *testing.T) {
 	h := newHarness(t, th)
 
 	for range testThrottleConfig.IPFreeFailures {
-		h.auth.Record(remote, "imap", " Alice@Example.com", false)
+		tk, err := h.auth.Admit(remote, "imap", " Alice@Example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.auth.Record(tk, remote, "imap", " Alice@Example.com", false)
 	}
 	if d := th.Delay(remote, "alice@example.com"); d <= 0 {
 		t.Fatalf("after %d recorded failures Delay = %v, want > 0", testThrottleConfig.IPFreeFailures, d)
 	}
-	h.auth.Record(remote, "imap", "alice@example.com", true)
+	clk.advance(time.Second) // one check per delay
+	tk, err := h.auth.Admit(remote, "imap", "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.auth.Record(tk, remote, "imap", "alice@example.com", true)
 	if d := th.Delay(remote, "alice@example.com"); d != 0 {
 		t.Fatalf("after a recorded success Delay = %v, want 0", d)
 	}
@@ -36,36 +44,27 @@ func TestRecordFeedsThrottleAndLog(t *testing.T) {
 	}
 }
 
-func TestWaitThrottle(t *testing.T) {
-	th := NewThrottle(ThrottleConfig{IPFreeFailures: -1, AccountFreeFailures: -1}, nil)
+func TestAdmit(t *testing.T) {
+	th := NewThrottle(ThrottleConfig{IPFreeFailures: -1, AccountFreeFailures: -1, BaseDelay: time.Hour, MaxDelay: time.Hour}, nil)
 	h := newHarness(t, th)
-	var waited time.Duration
-	h.auth.wait = func(ctx context.Context, d time.Duration) error {
-		waited = d
-		return ctx.Err()
-	}
 
-	h.auth.Record(remote, "smtp", "alice@example.com", false)
-	if err := h.auth.WaitThrottle(t.Context(), remote, "smtp", "alice@example.com"); err != nil {
-		t.Fatalf("WaitThrottle: %v", err)
+	// No failure is free: the first attempt is checked, the next waits
+	// an hour and is refused at once, and says so in the log.
+	tk, err := h.auth.Admit(remote, "smtp", "alice@example.com")
+	if err != nil {
+		t.Fatalf("first attempt: %v", err)
 	}
-	if waited <= 0 {
-		t.Fatalf("no failures free, yet nothing waited")
-	}
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err := h.auth.WaitThrottle(ctx, remote, "smtp", "alice@example.com")
-	if !errors.Is(err, ErrThrottled) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("canceled wait: err = %v, want ErrThrottled and context.Canceled", err)
+	h.auth.Record(tk, remote, "smtp", "alice@example.com", false)
+	if _, err := h.auth.Admit(remote, "smtp", "alice@example.com"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("second attempt: %v, want ErrThrottled", err)
 	}
 	if !strings.Contains(h.logs.String(), "result=throttled") {
-		t.Errorf("canceled wait not logged:\n%s", h.logs)
+		t.Errorf("refused attempt not logged:\n%s", h.logs)
 	}
 
-	// Without a throttle there is nothing to wait for.
+	// Without a throttle everything is admitted.
 	noThrottle := NewAuthenticator(h.store, nil, -1, nil)
-	if err := noThrottle.WaitThrottle(ctx, remote, "smtp", "alice@example.com"); err != nil {
+	if _, err := noThrottle.Admit(remote, "smtp", "alice@example.com"); err != nil {
 		t.Fatalf("no throttle: %v", err)
 	}
 }

@@ -95,6 +95,11 @@ type Throttle struct {
 	mu       sync.Mutex
 	networks *boundedMap[netip.Prefix, failures]
 	accounts *boundedMap[string, failures]
+	// pairs counts a network's failures per account, so that a success
+	// takes back only that account's failures from the network's count
+	// (logging in to one's own account must not clear the guesses at
+	// others).
+	pairs *boundedMap[trustKey, failures]
 	// trusted records successful logins. Only a correct password creates an
 	// entry, so an attacker cannot flood it, and it is kept apart from
 	// accounts so that flooding accounts with invented names cannot evict
@@ -105,6 +110,10 @@ type Throttle struct {
 type failures struct {
 	count float64   // as of at
 	at    time.Time // last update
+	// last is when the last password check was admitted: while the count
+	// is over its allowance the next one waits the delay from there (one
+	// check per delay, however many connections ask at once).
+	last time.Time
 }
 
 type trustKey struct {
@@ -127,12 +136,14 @@ func NewThrottle(cfg ThrottleConfig, now func() time.Time) *Throttle {
 		now:      now,
 		networks: newBoundedMap[netip.Prefix, failures](cfg.MaxEntries),
 		accounts: newBoundedMap[string, failures](cfg.MaxEntries),
+		pairs:    newBoundedMap[trustKey, failures](cfg.MaxEntries),
 		trusted:  newBoundedMap[trustKey, time.Time](cfg.MaxEntries),
 	}
 }
 
-// Delay returns how long to wait before checking a login attempt for
-// account from ip. Callers pass the normalised account name.
+// Delay returns the spacing the throttle now imposes between password
+// checks for account from ip (0: none). Callers pass the normalised
+// account name.
 func (t *Throttle) Delay(ip netip.Addr, account string) time.Duration {
 	network, account := t.network(ip), accountKey(account)
 	t.mu.Lock()
@@ -159,32 +170,56 @@ func (t *Throttle) Failure(ip netip.Addr, account string) {
 	network, account := t.network(ip), accountKey(account)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
+	t.addFailure(network, account, t.now())
+}
+
+func (t *Throttle) addFailure(network netip.Prefix, account string, now time.Time) {
 	addFailure(t.networks, network, now, t.cfg.HalfLife)
 	if account != "" {
 		addFailure(t.accounts, account, now, t.cfg.HalfLife)
+		addFailure(t.pairs, trustKey{account, network}, now, t.cfg.HalfLife)
 	}
 }
 
-// Success records a successful login: the network's failures are forgotten
-// and it becomes trusted for the account. The account's failure count is
-// kept, because an attacker elsewhere may still be guessing.
-//
-// Forgetting the network's failures lets someone who owns one account reset
-// their network's count by logging in to it; that does not help them guess
-// another account's password, because that account's own count still
-// applies to their (untrusted) network.
+// Success records a successful login: the network's failures at this
+// account are taken back from its count (a user who mistyped is not held
+// back by it), and the network becomes trusted for the account. The
+// network's failures at other accounts stay: logging in to one's own
+// account must not clear the guesses at others (password spraying). The
+// account's failure count is kept too, because an attacker elsewhere may
+// still be guessing.
 func (t *Throttle) Success(ip netip.Addr, account string) {
 	network, account := t.network(ip), accountKey(account)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	t.networks.delete(network)
+	t.success(network, account, t.now())
+}
+
+func (t *Throttle) success(network netip.Prefix, account string, now time.Time) {
 	if account == "" {
 		return
 	}
+	k := trustKey{account, network}
+	if p := t.pairs.get(k); p != nil {
+		subtract(t.networks, network, p.decayed(now, t.cfg.HalfLife), now, t.cfg.HalfLife)
+		t.pairs.delete(k)
+	}
 	t.trusted.pruneOldest(func(at *time.Time) bool { return now.Sub(*at) > t.cfg.TrustTTL })
-	t.trusted.put(trustKey{account, network}, now)
+	t.trusted.put(k, now)
+}
+
+// subtract takes n failures back from key's count.
+func subtract[K comparable](m *boundedMap[K, failures], key K, n float64, now time.Time, halfLife time.Duration) {
+	f := m.get(key)
+	if f == nil {
+		return
+	}
+	c := f.decayed(now, halfLife) - n
+	if c < forgetBelow {
+		m.delete(key)
+		return
+	}
+	m.put(key, failures{count: c, at: now, last: f.last})
 }
 
 // forgetBelow is the decayed count under which an entry is worth nothing
@@ -193,12 +228,14 @@ const forgetBelow = 0.01
 
 func addFailure[K comparable](m *boundedMap[K, failures], key K, now time.Time, halfLife time.Duration) {
 	count := 1.0
+	var last time.Time
 	if f := m.get(key); f != nil {
 		count += f.decayed(now, halfLife)
+		last = f.last
 	} else {
 		m.pruneOldest(func(f *failures) bool { return f.decayed(now, halfLife) < forgetBelow })
 	}
-	m.put(key, failures{count: count, at: now})
+	m.put(key, failures{count: count, at: now, last: last})
 }
 
 func (f *failures) decayed(now time.Time, halfLife time.Duration) float64 {

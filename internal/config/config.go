@@ -37,6 +37,7 @@ type Config struct {
 	SMTP            SMTP     `toml:"smtp"`
 	POP3            POP3     `toml:"pop3"`
 	IMAP            IMAP     `toml:"imap"`
+	Web             Web      `toml:"web"`
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
@@ -189,6 +190,7 @@ func Default() Config {
 			MaxConnectionsPerIP: 100,
 		},
 		Queue: defaultQueue(),
+		Web:   defaultWeb(),
 		Log:   Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
@@ -395,6 +397,9 @@ func (c *Config) Validate() error {
 		return &Error{Key: "pop3.max_connections_per_ip", Msg: "must be greater than zero"}
 	}
 	if err := c.Queue.validate(); err != nil {
+		return err
+	}
+	if err := c.Web.validate(); err != nil {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {

@@ -11,10 +11,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -298,11 +300,27 @@ func (a *Agent) postmaster(ctx context.Context, domain string) (Resolved, error)
 	if err != nil {
 		return Resolved{}, a.tempFail(err)
 	}
-	if len(admins) == 0 {
-		a.log.Error("mail to postmaster refused: no postmaster account or alias, no [smtp] postmaster, no admin account")
-		return Resolved{}, errorf(451, statusTempFail, "postmaster is not configured on this server yet")
+	if len(admins) > 0 {
+		return Resolved{Accounts: admins}, nil
 	}
-	return Resolved{Accounts: admins}, nil
+	// Nothing configured, as on an installation made by the README's
+	// quickstart (a domain, one account, no admin): the first account
+	// created is the operator's, who set the server up. A 451 here would
+	// make senders retry for days and then bounce.
+	accts, err := a.st.Accounts(ctx)
+	if err != nil {
+		return Resolved{}, a.tempFail(err)
+	}
+	if len(accts) == 0 {
+		// No mailbox at all yet: temporary, so the mail arrives once the
+		// first account exists (senders retry for days).
+		a.log.Error("mail to postmaster deferred: this server has no account yet")
+		return Resolved{}, errorf(451, statusTempFail, "postmaster has no mailbox on this server yet, try again later")
+	}
+	first := slices.MinFunc(accts, func(x, y store.Account) int { return cmp.Compare(x.ID, y.ID) })
+	a.log.Warn("mail to postmaster goes to the first account: no postmaster account or alias, no [smtp] postmaster, no admin account",
+		"account", first.Email)
+	return Resolved{Accounts: []store.Account{first}}, nil
 }
 
 func (a *Agent) tempFail(err error) error {

@@ -10,8 +10,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 
+	"mailroom/internal/config"
 	"mailroom/internal/dkim"
 	"mailroom/internal/mtasts"
 )
@@ -27,6 +30,69 @@ type Input struct {
 	MTASTS *mtasts.Published
 	// TLSRPTEmail, if set, is where TLS-RPT reports for the domain go.
 	TLSRPTEmail string
+	// Ports are the ports the client services listen on (ListenPorts);
+	// nil means the standard ports of every service.
+	Ports *Ports
+}
+
+// Ports are the ports mail clients reach the services on; 0 means the
+// service is off.
+type Ports struct {
+	Submissions, Submission, IMAPS, IMAP, POP3S, POP3, HTTPS int
+}
+
+// StandardPorts are the ports of RFC 6186 and RFC 8314.
+func StandardPorts() Ports {
+	return Ports{Submissions: 465, Submission: 587, IMAPS: 993, IMAP: 143, POP3S: 995, POP3: 110, HTTPS: 443}
+}
+
+// ListenPorts are the ports of the configured listeners: what clients must
+// use (a server behind port forwarding binds the public ports inside too).
+// An empty address turns the service off; one without a fixed port
+// (":0") stands for the service's standard port.
+func ListenPorts(l config.Listen) Ports {
+	std := StandardPorts()
+	port := func(addr string, standard int) int {
+		if addr == "" {
+			return 0
+		}
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
+				return n
+			}
+		}
+		return standard
+	}
+	return Ports{
+		Submissions: port(l.Submissions, std.Submissions),
+		Submission:  port(l.Submission, std.Submission),
+		IMAPS:       port(l.IMAPS, std.IMAPS),
+		IMAP:        port(l.IMAP, std.IMAP),
+		POP3S:       port(l.POP3S, std.POP3S),
+		POP3:        port(l.POP3, std.POP3),
+		HTTPS:       port(l.HTTPS, std.HTTPS),
+	}
+}
+
+// FromConfig is the Input for domain as this server's configuration serves
+// it (what `mailroom domain dns` and the admin DNS page print): the
+// configured ports, reports to postmaster@domain, and the MTA-STS policy
+// when there is an HTTPS listener to serve it from.
+func FromConfig(cfg config.Config, domain string, keys []dkim.TXTRecord) Input {
+	ports := ListenPorts(cfg.Listen)
+	in := Input{
+		Domain:      domain,
+		Hostname:    cfg.Hostname,
+		DKIM:        keys,
+		AdminEmail:  "postmaster@" + domain,
+		TLSRPTEmail: "postmaster@" + domain,
+		Ports:       &ports,
+	}
+	if cfg.Listen.HTTPS != "" {
+		p := mtasts.FromConfig(cfg)
+		in.MTASTS = &p
+	}
+	return in
 }
 
 // A Record is one DNS record to publish.
@@ -56,6 +122,10 @@ func For(in Input) []Record {
 	domain := strings.ToLower(strings.TrimSuffix(in.Domain, "."))
 	host := strings.ToLower(strings.TrimSuffix(in.Hostname, "."))
 	target := host + "."
+	ports := StandardPorts()
+	if in.Ports != nil {
+		ports = *in.Ports
+	}
 	var recs []Record
 	add := func(name, typ, value, why string) {
 		recs = append(recs, Record{Name: name, Type: typ, Value: value, TTL: ttl, Why: why})
@@ -122,13 +192,19 @@ func For(in Input) []Record {
 		port     int
 		why      string
 	}{
-		{"_submissions", 0, 465, "Tells mail clients to send mail through this server on port 465 (TLS from the start)."},
-		{"_submission", 0, 587, "Tells mail clients to send mail through this server on port 587 (STARTTLS)."},
-		{"_imaps", 0, 993, "Tells mail clients to read mail with IMAP on port 993 (TLS from the start)."},
-		{"_imap", 0, 143, "Tells mail clients to read mail with IMAP on port 143 (STARTTLS)."},
-		{"_pop3s", 10, 995, "Tells mail clients they may read mail with POP3 on port 995 (TLS from the start); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
-		{"_pop3", 10, 110, "Tells mail clients they may read mail with POP3 on port 110 (STARTTLS); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
+		{"_submissions", 0, ports.Submissions, "Tells mail clients to send mail through this server on port 465 (TLS from the start)."},
+		{"_submission", 0, ports.Submission, "Tells mail clients to send mail through this server on port 587 (STARTTLS)."},
+		{"_imaps", 0, ports.IMAPS, "Tells mail clients to read mail with IMAP on port 993 (TLS from the start)."},
+		{"_imap", 0, ports.IMAP, "Tells mail clients to read mail with IMAP on port 143 (STARTTLS)."},
+		{"_pop3s", 10, ports.POP3S, "Tells mail clients they may read mail with POP3 on port 995 (TLS from the start); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
+		{"_pop3", 10, ports.POP3, "Tells mail clients they may read mail with POP3 on port 110 (STARTTLS); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
 	} {
+		if s.port == 0 {
+			// RFC 2782 (and RFC 6186 4): target "." says the service is decidedly not
+			// available, so clients do not guess at a port.
+			add(s.service+"._tcp."+domain, "SRV", "0 0 0 .", "This service is switched off on this server; the record tells mail clients not to try it.")
+			continue
+		}
 		add(s.service+"._tcp."+domain, "SRV", fmt.Sprintf("%d 1 %d %s", s.priority, s.port, target), s.why)
 	}
 
@@ -136,8 +212,10 @@ func For(in Input) []Record {
 		"Thunderbird and other clients fetch their settings from https://autoconfig."+domain+"/; this name leads them to this server.")
 	add("autodiscover."+domain, "CNAME", target,
 		"Outlook fetches its settings from https://autodiscover."+domain+"/; this name leads it to this server.")
-	add("_autodiscover._tcp."+domain, "SRV", "0 1 443 "+target,
-		"Outlook falls back to this record to find its settings on this server when autodiscover."+domain+" does not answer.")
+	if ports.HTTPS != 0 {
+		add("_autodiscover._tcp."+domain, "SRV", fmt.Sprintf("0 1 %d %s", ports.HTTPS, target),
+			"Outlook falls back to this record to find its settings on this server when autodiscover."+domain+" does not answer.")
+	}
 	return append(recs, transportRecords(in, domain, target)...)
 }
 

@@ -107,8 +107,12 @@ func cmdLogin(s *session, tag string, _ bool) error {
 	}
 	p, err := s.srv.opts.Auth.Authenticate(s.ctx, s.remote, "imap", args.User, args.Password)
 	if err != nil {
-		if errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
+		if errors.Is(err, auth.ErrInvalidCredentials) {
 			return no("AUTHENTICATIONFAILED", "invalid user name or password")
+		}
+		if errors.Is(err, auth.ErrThrottled) {
+			// RFC 5530: UNAVAILABLE is temporary; the client may retry.
+			return no("UNAVAILABLE", "too many failed logins, try again later")
 		}
 		return no("UNAVAILABLE", "temporary failure, try again later")
 	}

@@ -116,7 +116,10 @@ func (s *session) continuation(n int64) error {
 }
 
 func (s *session) serve() {
-	defer s.conn.Close()
+	// The last reply (an error, a BYE) must reach the client even when
+	// it has sent more than was read: see listener.CloseGracefully. A
+	// closure, for s.conn changes at STLS/STARTTLS.
+	defer func() { listener.CloseGracefully(s.conn) }()
 	var cancel context.CancelFunc
 	s.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()

@@ -67,7 +67,10 @@ func (s *session) logger(args ...any) []any {
 }
 
 func (s *session) serve() {
-	defer s.conn.Close()
+	// The last reply (an error, a BYE) must reach the client even when
+	// it has sent more than was read: see listener.CloseGracefully. A
+	// closure, for s.conn changes at STLS/STARTTLS.
+	defer func() { listener.CloseGracefully(s.conn) }()
 	var cancel context.CancelFunc
 	s.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
@@ -337,9 +340,13 @@ func (s *session) passCmd(arg string) {
 	s.user = ""
 	p, err := s.srv.opts.Auth.Authenticate(s.ctx, s.remote, "pop3", user, arg)
 	if err != nil {
-		if errors.Is(err, auth.ErrInvalidCredentials) || errors.Is(err, auth.ErrThrottled) {
+		switch {
+		case errors.Is(err, auth.ErrInvalidCredentials):
 			s.err("[AUTH] invalid user name or password")
-		} else {
+		case errors.Is(err, auth.ErrThrottled):
+			// RFC 3206: a temporary condition; the client may retry.
+			s.err("[SYS/TEMP] too many failed logins, try again later")
+		default:
 			s.srv.log.Error("authentication error", s.logger("err", err)...)
 			s.err("[SYS/TEMP] temporary failure, try again later")
 		}
@@ -365,8 +372,9 @@ func (s *session) apopCmd(arg string) {
 		return
 	}
 	a := s.srv.opts.Auth
-	if err := a.WaitThrottle(s.ctx, s.remote, "pop3", name); err != nil {
-		s.err("[AUTH] invalid user name or digest")
+	tk, err := a.Admit(s.remote, "pop3", name)
+	if err != nil {
+		s.err("[SYS/TEMP] too many failed logins, try again later")
 		return
 	}
 	secret := ""
@@ -378,6 +386,7 @@ func (s *session) apopCmd(arg string) {
 		}
 	}
 	if err != nil && !errors.Is(err, auth.ErrUnknownAccount) {
+		tk.Abandon()
 		s.srv.log.Error("APOP lookup failed", s.logger("err", err)...)
 		s.err("[SYS/TEMP] temporary failure, try again later")
 		return
@@ -385,7 +394,7 @@ func (s *session) apopCmd(arg string) {
 	sum := md5.Sum([]byte(s.timestamp + secret))
 	want := hex.EncodeToString(sum[:])
 	good := secret != "" && subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(strings.TrimSpace(digest)))) == 1
-	a.Record(s.remote, "pop3", name, good)
+	a.Record(tk, s.remote, "pop3", name, good)
 	if !good {
 		s.err("[AUTH] invalid user name or digest")
 		return

@@ -37,7 +37,7 @@ var (
 	// credentials, a forbidden authorization identity, or a malformed or
 	// out-of-sequence client response. Protocols answer it with 535 5.7.8,
 	// -ERR [AUTH] or NO [AUTHENTICATIONFAILED]. Other errors (store
-	// failures, a throttle wait cut short) are temporary failures.
+	// failures, an attempt the throttle refused) are temporary failures.
 	ErrAuthFailed = errors.New("sasl: authentication failed")
 )
 
@@ -49,7 +49,7 @@ type Verifier interface {
 	// auth.ErrInvalidCredentials.
 	Password(ctx context.Context, username, password string) (auth.Principal, error)
 	// SCRAMCredentials returns stored SCRAM-SHA-256 credentials for SCRAM,
-	// after waiting out the throttle. For a username without usable
+	// once the throttle admits the attempt. For a username without usable
 	// credentials it returns a zero Principal and decoy credentials no
 	// proof matches, and a nil error, so the exchange fails exactly like a
 	// wrong password.
@@ -60,7 +60,7 @@ type Verifier interface {
 }
 
 // NewServer returns a server for mechanism mech (case-insensitive). ctx
-// bounds everything the exchange waits for (throttle delay, store, password
+// bounds everything the exchange waits for (store, password
 // verification). onSuccess, if not nil, is called with the principal when
 // authentication succeeds; an error from it is returned by Next unchanged, so
 // it may carry a protocol-specific reply.

@@ -35,17 +35,26 @@ type verifier struct {
 	store    CredentialStore
 	remote   netip.Addr
 	protocol string
+	ticket   *auth.Ticket // the SCRAM exchange's admission
 }
 
 func (v *verifier) Password(ctx context.Context, username, password string) (auth.Principal, error) {
 	return v.a.Authenticate(ctx, v.remote, v.protocol, username, password)
 }
 
-func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (auth.Principal, scram.StoredCredentials, error) {
+func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (p auth.Principal, sc scram.StoredCredentials, err error) {
 	user := auth.NormalizeUsername(username)
-	if err := v.a.WaitThrottle(ctx, v.remote, v.protocol, user); err != nil {
+	tk, err := v.a.Admit(v.remote, v.protocol, user)
+	if err != nil {
 		return auth.Principal{}, scram.StoredCredentials{}, err
 	}
+	v.ticket = tk
+	defer func() {
+		if err != nil { // a store failure: no result for the throttle
+			tk.Abandon()
+			v.ticket = nil
+		}
+	}()
 	decoy := func() (auth.Principal, scram.StoredCredentials, error) {
 		return auth.Principal{}, v.a.DecoySCRAM(user), nil
 	}
@@ -54,7 +63,7 @@ func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (auth.
 		return decoy()
 	}
 
-	p, _, err := v.store.LookupCredentials(ctx, user)
+	p, _, err = v.store.LookupCredentials(ctx, user)
 	if errors.Is(err, auth.ErrUnknownAccount) {
 		return decoy()
 	}
@@ -71,7 +80,7 @@ func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (auth.
 		// password keeps that fact private too.
 		return decoy()
 	}
-	sc, err := auth.ParseSCRAMSHA256(creds.SCRAMSHA256)
+	sc, err = auth.ParseSCRAMSHA256(creds.SCRAMSHA256)
 	if err != nil {
 		return auth.Principal{}, scram.StoredCredentials{}, fmt.Errorf("sasl: account %d: %w", p.AccountID, err)
 	}
@@ -79,5 +88,6 @@ func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (auth.
 }
 
 func (v *verifier) SCRAMResult(username string, ok bool) {
-	v.a.Record(v.remote, v.protocol, username, ok)
+	v.a.Record(v.ticket, v.remote, v.protocol, username, ok)
+	v.ticket = nil
 }

@@ -10,8 +10,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"mailroom/internal/mime"
 )
 
 // errBareLineEnd: the message has a CR not followed by LF, or an LF not
@@ -26,20 +24,34 @@ var errBareLineEnd = errors.New("bare CR or LF in message data")
 // line ends outright also keeps such messages from being relayed onwards
 // to servers that would read them differently. Mailroom rejects rather than
 // normalises: a message with bare line ends is either broken or an attack.
+//
+// It also bounds the length of a line (maxLine bytes, CRLF included; 0
+// for no bound): go-smtp's own line limit is for commands only (see
+// third_party/go-smtp/MAILROOM.md), so an over-long line is refused once,
+// at the end of the data, and the session goes on.
 type crlfOnly struct {
-	r      io.Reader
-	lastCR bool // the previous byte was CR
+	r       io.Reader
+	lastCR  bool // the previous byte was CR
+	maxLine int
+	line    int // bytes of the current line so far
 }
+
+// errLineTooLong: a line of the message is longer than smtp.max_line_length.
+var errLineTooLong = errors.New("message line too long")
 
 func (c *crlfOnly) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	for i := 0; i < n; i++ {
+		if c.line++; c.maxLine > 0 && c.line > c.maxLine {
+			return i, errLineTooLong
+		}
 		switch p[i] {
 		case '\n':
 			if !c.lastCR {
 				return i, errBareLineEnd
 			}
 			c.lastCR = false
+			c.line = 0
 		case '\r':
 			if c.lastCR {
 				return i, errBareLineEnd
@@ -111,23 +123,17 @@ func headerField(hdr []byte, name string) (string, bool) {
 // authenticated account, and returns the Message-ID and Date fields to add
 // when the client left them out (RFC 6409 8.2, 8.3).
 func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, error) {
-	from, ok := headerField(hdr, "From")
-	if !ok {
-		return nil, smtpError(550, [3]int{5, 6, 0}, "message has no From: header")
+	orig, err := checkOriginator(hdr)
+	if err != nil {
+		s.srv.log.Info("message refused: ambiguous originator", append(s.logger(), "err", err)...)
+		// RFC 6409 5.1 and 6.3: 554 for syntactic problems in the data.
+		return nil, smtpError(554, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
 	}
-	addrs := 0
-	for _, a := range mime.ParseAddressList(from) {
-		if a.GroupStart || a.GroupEnd {
-			continue
-		}
-		addrs++
-		if addr := a.Mailbox + "@" + a.Host; !s.owns(addr) {
+	for _, addr := range append(orig.from, orig.sender) {
+		if addr != "" && !s.owns(addr) {
 			s.srv.log.Info("From: header refused", append(s.logger(), "from", addr)...)
-			return nil, smtpError(553, [3]int{5, 7, 1}, "From: <"+addr+"> is not an address of your account")
+			return nil, smtpError(553, [3]int{5, 7, 1}, "From: or Sender: <"+addr+"> is not an address of your account")
 		}
-	}
-	if addrs == 0 {
-		return nil, smtpError(550, [3]int{5, 6, 0}, "message has no address in its From: header")
 	}
 	var extra bytes.Buffer
 	if _, ok := headerField(hdr, "Message-ID"); !ok {

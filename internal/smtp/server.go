@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -71,8 +72,9 @@ type Server struct {
 	log  *slog.Logger
 	gs   *gosmtp.Server
 
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
+	mu         sync.Mutex
+	conns      map[*trackedConn]struct{}
+	forceClose atomic.Bool // Shutdown's time is up: close without draining
 }
 
 // New returns an SMTP server.
@@ -155,6 +157,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	err := s.gs.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.forceClose.Store(true) // go-smtp closes them one by one: no draining
 		s.gs.Close()
 	}
 	if errors.Is(err, net.ErrClosed) {
@@ -187,7 +190,28 @@ type trackedConn struct {
 	net.Conn
 	srv    *Server
 	inData atomic.Bool // a message transfer is in progress
-	once   sync.Once
+	// eof: the session is over after the pending reply. Reads end, and
+	// writes after that reply are dropped: go-smtp still runs the commands
+	// it had buffered, and the client must see nothing after the 421.
+	eof     atomic.Bool
+	replied atomic.Bool
+	once    sync.Once
+}
+
+// Read implements net.Conn.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.eof.Load() {
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// Write implements net.Conn.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.eof.Load() && c.replied.Swap(true) {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func (s *Server) newTrackedConn(c net.Conn) *trackedConn {
@@ -205,7 +229,14 @@ func (c *trackedConn) Close() error {
 		delete(c.srv.conns, c)
 		c.srv.mu.Unlock()
 	})
-	return c.Conn.Close()
+	if c.srv.forceClose.Load() {
+		return c.Conn.Close()
+	}
+	// The last reply (a 500 for an over-long line, a 421) must reach the
+	// client even if it sent more than was read (go-smtp closes right
+	// after replying): see listener.CloseGracefully. Under implicit TLS
+	// the tls.Conn above has sent its close_notify already.
+	return listener.CloseGracefully(c.Conn)
 }
 
 // NetConn returns the wrapped connection.

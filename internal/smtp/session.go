@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -88,23 +88,25 @@ func (s *session) fail(err *gosmtp.SMTPError) error {
 }
 
 // closeAfterReply makes the connection end once the pending reply is
-// written: the reading side is shut, so go-smtp's next read sees EOF.
+// written: go-smtp's next read sees EOF, and the close is graceful
+// (trackedConn.Close). Shutting the socket's reading side instead left
+// unread input behind, and closing then sent a reset.
 func closeAfterReply(c net.Conn) {
-	for {
-		switch x := c.(type) {
-		case *tls.Conn:
-			c = x.NetConn()
-		case interface{ CloseRead() error }:
-			x.CloseRead()
-			return
-		case interface{ NetConn() net.Conn }:
-			c = x.NetConn()
-		default:
-			c.SetReadDeadline(time.Now())
-			return
-		}
+	if tc := tracked(c); tc != nil {
+		tc.eof.Store(true)
+		return
 	}
+	c.SetReadDeadline(time.Now())
 }
+
+// closing reports whether the session said 421 and is ending: commands
+// go-smtp had already buffered must not start a transaction.
+func (s *session) closing() bool {
+	tc := tracked(s.conn.Conn())
+	return tc != nil && tc.eof.Load()
+}
+
+var errClosing = smtpError(421, [3]int{4, 7, 0}, "closing connection")
 
 // AuthMechanisms implements gosmtp.AuthSession. Only submission offers
 // AUTH; go-smtp offers it only after TLS unless insecure auth is allowed.
@@ -154,6 +156,9 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 		return nil, false, se
 	case errors.Is(err, sasl.ErrAuthFailed):
 		return nil, false, gosmtp.ErrAuthFailed
+	case errors.Is(err, auth.ErrThrottled):
+		// RFC 4954: 454 is a temporary failure; the client may retry.
+		return nil, false, smtpError(454, [3]int{4, 7, 0}, "too many failed logins, try again later")
 	case errors.Is(err, context.Canceled):
 		return nil, false, smtpError(454, [3]int{4, 7, 0}, "temporary authentication failure")
 	}
@@ -162,6 +167,9 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 
 // Mail implements gosmtp.Session.
 func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if s.closing() {
+		return errClosing
+	}
 	if h := s.srv.opts.Hooks; h != nil {
 		h.BeforeCommand(s.srv.opts.Mode.String(), s.conn.Conn().RemoteAddr().String(), "MAIL")
 	}
@@ -235,6 +243,9 @@ func (s *session) checkOwns(a address.Address) bool {
 
 // Rcpt implements gosmtp.Session.
 func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if s.closing() {
+		return errClosing
+	}
 	if !s.hasFrom {
 		return s.fail(smtpError(503, [3]int{5, 5, 1}, "MAIL first"))
 	}
@@ -263,6 +274,9 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 // Data implements gosmtp.Session: the message is stored durably for every
 // recipient before this returns nil and go-smtp answers 250.
 func (s *session) Data(r io.Reader) error {
+	if s.closing() {
+		return errClosing
+	}
 	// The whole DATA must arrive before the deadline: a per-read timeout
 	// alone would let a client trickle one byte a minute forever. (Under
 	// the server's lock, so a shutdown in progress does not cut it short.)
@@ -277,7 +291,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	start := time.Now()
 
-	body := io.Reader(&crlfOnly{r: r})
+	body := io.Reader(&crlfOnly{r: r, maxLine: s.srv.opts.Config.MaxLineLength})
 	var extra []byte
 	if s.srv.opts.Mode == Submission {
 		hdr, rest, err := readHeader(body, headerLimit)
@@ -318,6 +332,11 @@ func (s *session) dataError(err error) error {
 	case errors.Is(err, errBareLineEnd):
 		s.srv.log.Warn("message refused: bare CR or LF", s.logger()...)
 		return smtpError(550, [3]int{5, 6, 0}, "message refused: a line ends with a bare CR or LF; only CRLF is allowed (SMTP smuggling protection)")
+	case errors.Is(err, errLineTooLong):
+		// RFC 5321 4.5.3.1.10: "500 Line too long"; permanent, once (the
+		// rest of the data is read, so the session goes on).
+		s.srv.log.Warn("message refused: line too long", s.logger()...)
+		return smtpError(500, [3]int{5, 6, 0}, fmt.Sprintf("message refused: a line is longer than %d bytes", s.srv.opts.Config.MaxLineLength))
 	case errors.Is(err, errHeaderTooLarge):
 		return smtpError(552, [3]int{5, 3, 4}, "message header too large")
 	case errors.As(err, &ne) && ne.Timeout():

@@ -170,23 +170,27 @@ func TestSubmissionDisabledAccount(t *testing.T) {
 }
 
 // TestAuthThrottle: after repeated failures from one address, further
-// attempts are slowed down, even with the right password.
+// attempts are refused at once with a temporary 454 (even with the right
+// password) until the delay has passed, then checked again.
 func TestAuthThrottle(t *testing.T) {
 	r := newRig(t, nil)
 	r.Account("ann@example.test")
 	// A new connection per guess: go-smtp's client sends "*" after a
 	// failed AUTH, which the server counts as a protocol error.
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 5; i++ {
 		c := r.dialStartTLS(r.Addr("submission"))
 		wantCode(t, c.Auth(gosasl.NewPlainClient("", "ann@example.test", fmt.Sprint("guess", i))), 535, "5.7.8")
 	}
 	c := r.dialStartTLS(r.Addr("submission"))
 	start := time.Now()
+	wantCode(t, c.Auth(gosasl.NewPlainClient("", "ann@example.test", password)), 454, "4.7.0")
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("the throttled attempt took %v: it should be refused at once", took)
+	}
+	time.Sleep(1100 * time.Millisecond) // the first delay
+	c = r.dialStartTLS(r.Addr("submission"))
 	if err := c.Auth(gosasl.NewPlainClient("", "ann@example.test", password)); err != nil {
 		t.Fatal(err)
-	}
-	if waited := time.Since(start); waited < 500*time.Millisecond {
-		t.Fatalf("login after 6 failures took %v: not throttled", waited)
 	}
 }
 

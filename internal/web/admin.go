@@ -11,7 +11,6 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/dkim"
 	"mailroom/internal/dnsrecords"
-	"mailroom/internal/mtasts"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 )
@@ -205,12 +204,6 @@ func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	in := dnsrecords.Input{Domain: d.Name, Hostname: s.opts.Config.Hostname,
-		DKIM: keys.Records(), AdminEmail: "postmaster@" + d.Name, TLSRPTEmail: "postmaster@" + d.Name}
-	if s.opts.Config.Listen.HTTPS != "" {
-		p := mtasts.FromConfig(s.opts.Config) // as `mailroom domain dns` prints it
-		in.MTASTS = &p
-	}
-	dnsrecords.Format(&buf, dnsrecords.For(in))
+	dnsrecords.Format(&buf, dnsrecords.For(dnsrecords.FromConfig(s.opts.Config, d.Name, keys.Records())))
 	s.render(w, r, http.StatusOK, "admindns", view{Title: "DNS records for " + d.Name, Data: adminData{Domain: d.Name, Records: buf.String()}})
 }

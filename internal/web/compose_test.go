@@ -191,7 +191,7 @@ func TestComposeSendLocal(t *testing.T) {
 	code, h, page := b.postMultipart("/compose", false, url.Values{"csrf": {b.csrf}, "action": {"send"},
 		"to": {"Bob <bob@example.test>"}, "bcc": {"carol@example.test"}, "subject": {"Grüße aus Köln"},
 		"body": {"Line one\r\nLine two with a long line: " + strings.Repeat("ä", 100) + "\r\n"}})
-	if code != http.StatusSeeOther || h.Get("Location") != "/mail/INBOX?flash=Message+sent." {
+	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/mail/INBOX?flash=") {
 		t.Fatalf("send: %d %q\n%s", code, h.Get("Location"), page)
 	}
 	if _, _, page := b.get(h.Get("Location")); !strings.Contains(page, "Message sent.") {
@@ -327,7 +327,7 @@ func TestComposeReply(t *testing.T) {
 	f.Set("action", "send")
 	f.Set("body", "Noon is fine."+f.Get("body"))
 	code, h, page := b.postMultipart("/compose", false, f)
-	if code != http.StatusSeeOther || h.Get("Location") != "/mail/INBOX?flash=Message+sent." {
+	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/mail/INBOX?flash=") {
 		t.Fatalf("send reply: %d %q\n%s", code, h.Get("Location"), page)
 	}
 	p := parse(t, r.only("bob@example.test", "INBOX").Raw)
@@ -473,7 +473,7 @@ func TestComposeDrafts(t *testing.T) {
 	code, h, page := b.postMultipart("/compose", false, url.Values{"csrf": {b.csrf}, "action": {"draft"},
 		"to": {"Bob <bob@example.test>"}, "bcc": {"carol@example.test"}, "subject": {"Plans"}, "body": {"First version\r\n"}},
 		upload{"files", "plan.bin", "application/octet-stream", []byte("plan bytes")})
-	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/compose?draft=") || !strings.HasSuffix(h.Get("Location"), "&flash=Draft+saved.") {
+	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/compose?draft=") || !strings.Contains(h.Get("Location"), "&flash=") {
 		t.Fatalf("save draft: %d %q\n%s", code, h.Get("Location"), page)
 	}
 	draft := r.only("ann@example.test", "Drafts")

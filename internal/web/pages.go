@@ -104,8 +104,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		v.Session = sessionOf(r)
 	}
 	v.Hostname = s.opts.Config.Hostname
-	if v.Flash == "" {
-		v.Flash = r.URL.Query().Get("flash")
+	if v.Flash == "" && v.Session != nil {
+		v.Flash = v.Session.flashes.take(r.URL.Query().Get("flash"))
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
@@ -124,15 +124,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 	s.render(w, r, status, "error", view{Title: "Error", Error: msg})
 }
 
-// back redirects after a POST to where the user was, with a message.
+// back redirects after a POST to where the user was, with a message kept
+// in the session: the URL names it by a random id only (see flashBox).
 func back(w http.ResponseWriter, r *http.Request, to, flash string) {
 	to = safeNext(to)
-	if flash != "" {
+	if sess := sessionOf(r); flash != "" && sess != nil {
 		sep := "?"
 		if strings.Contains(to, "?") {
 			sep = "&"
 		}
-		to += sep + "flash=" + url.QueryEscape(flash)
+		to += sep + "flash=" + url.QueryEscape(sess.flashes.add(flash))
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }

@@ -56,7 +56,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", view{Title: "Log in", Data: safeNext(r.URL.Query().Get("next"))})
+	s.renderLogin(w, r, http.StatusOK, "", safeNext(r.URL.Query().Get("next")))
 }
 
 // login checks the password through the authenticator every protocol
@@ -65,6 +65,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
+	if !checkLoginForm(r) {
+		// Checked before the password: a forged form learns nothing.
+		s.renderLogin(w, r, http.StatusForbidden, "The login form expired or came from another site: log in again.", next)
+		return
+	}
 	p, err := s.opts.Auth.Authenticate(r.Context(), remoteAddr(r), "web", email, password)
 	if err != nil {
 		msg := "Wrong email address or password."
@@ -75,14 +80,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("web login failed", "err", err)
 			msg, status = "The server could not check the password now; try again shortly.", http.StatusServiceUnavailable
 		}
-		s.render(w, r, status, "login", view{Title: "Log in", Error: msg, Data: next})
+		s.renderLogin(w, r, status, msg, next)
 		return
 	}
 	if !s.mainPassword(r, p.AccountID, password) {
 		// An app password from a lost phone must not open the webmail,
 		// where the main password and the app passwords are managed.
-		s.render(w, r, http.StatusUnauthorized, "login", view{Title: "Log in", Data: next,
-			Error: "That is an app password, for mail programs: log in here with your account password."})
+		s.renderLogin(w, r, http.StatusUnauthorized, "That is an app password, for mail programs: log in here with your account password.", next)
 		return
 	}
 	settings, err := s.opts.Store.Settings(r.Context(), p.AccountID)

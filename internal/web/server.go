@@ -109,7 +109,9 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Logger.With("proto", "http"), pages: p, html: htmlmail.NewSanitizer()}
 	s.setup = autoconfig.New(clientServer(opts.Config), func(ctx context.Context, domain string) (bool, error) {
 		_, err := opts.Store.Domain(ctx, domain)
-		if errors.Is(err, store.ErrNotFound) {
+		// The store says ErrUnknownDomain for a domain it does not host:
+		// that is "not found" to clients, not a server error.
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrUnknownDomain) || errors.Is(err, store.ErrInvalid) {
 			return false, nil
 		}
 		return err == nil, err

@@ -26,6 +26,7 @@ type Session struct {
 	Admin     bool
 	created   time.Time
 	lastSeen  time.Time
+	flashes   flashBox // status messages waiting for the next page
 }
 
 // Sessions holds the logged-in browsers. Sessions live in memory: a

@@ -75,6 +75,11 @@ func (b *browser) get(path string) (int, http.Header, string) {
 
 func (b *browser) post(path string, form url.Values) (int, http.Header, string) {
 	b.t.Helper()
+	if path == "/login" && !form.Has("login_token") {
+		// As a browser does: load the login page, post its form.
+		form = cloneValues(form)
+		form.Set("login_token", b.loginToken())
+	}
 	resp, err := b.c.PostForm(b.base+path, form)
 	if err != nil {
 		b.t.Fatal(err)
@@ -82,6 +87,36 @@ func (b *browser) post(path string, form url.Values) (int, http.Header, string) 
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(body)
+}
+
+// loginToken loads the login page and returns the token of its form.
+func (b *browser) loginToken() string {
+	resp, err := b.c.Get(b.base + "/login")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`name="login_token" value="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := url.Values{}
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+// postLogin posts the login form as a browser does (see post).
+func (b *browser) postLogin(form url.Values) (*http.Response, error) {
+	form = cloneValues(form)
+	form.Set("login_token", b.loginToken())
+	return b.c.PostForm(b.base+"/login", form)
 }
 
 // login logs in as ann and loads a page to learn the CSRF token.
@@ -128,7 +163,7 @@ func TestLoginAndSecurityHeaders(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 	// The cookie is HttpOnly and SameSite.
-	resp, err := r.browser().c.PostForm(r.base+"/login", url.Values{"email": {"ann@example.test"}, "password": {password}})
+	resp, err := r.browser().postLogin(url.Values{"email": {"ann@example.test"}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}

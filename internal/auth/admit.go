@@ -1,0 +1,131 @@
+package auth
+
+import (
+	"math"
+	"net/netip"
+	"time"
+)
+
+// Admission. Waiting out the delay inside each attempt bounded nothing: 30
+// connections each waited the same 30 s at the same time and then each
+// checked a password. Instead, while a network's (or an account's)
+// failures are over their allowance, the throttle lets one password check
+// through per delay and refuses the others at once ("try later"). And an
+// attempt counts as a failure from the moment it is admitted, before its
+// result: parallel attempts see each other, so a burst of guesses cannot
+// all pass within the free allowance. A success or an attempt that ends
+// without a result (store error, client gone) takes its charge back.
+//
+// Attempts at an account from a network trusted for it (a recent
+// successful login) are not charged in advance: a user's mail client
+// opening ten connections at once is not held back. Their failures count
+// as usual once known, and the network's own gate applies to them.
+
+// Ticket is an admitted login attempt. Report its outcome with exactly
+// one of Failure, Success or Abandon; later calls do nothing. A nil
+// Ticket (no throttle) accepts them all and does nothing.
+type Ticket struct {
+	t       *Throttle
+	network netip.Prefix
+	account string
+	at      time.Time // when it was admitted (and charged)
+	charged bool
+	done    bool
+}
+
+// Admit decides whether a password check for account (normalised) from
+// ip may run now. If so it returns a Ticket; if not, nil and how long
+// until one may.
+func (t *Throttle) Admit(ip netip.Addr, account string) (*Ticket, time.Duration) {
+	network, account := t.network(ip), accountKey(account)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	trusted := account != "" && t.isTrusted(trustKey{account, network}, now)
+
+	if f := t.networks.get(network); f != nil {
+		d := t.delayFor(f.decayed(now, t.cfg.HalfLife), t.cfg.IPFreeFailures)
+		if next := f.last.Add(d); d > 0 && now.Before(next) {
+			return nil, next.Sub(now)
+		}
+	}
+	if account != "" && !trusted {
+		if f := t.accounts.get(account); f != nil {
+			d := t.delayFor(f.decayed(now, t.cfg.HalfLife), t.cfg.AccountFreeFailures)
+			if next := f.last.Add(d); d > 0 && now.Before(next) {
+				return nil, next.Sub(now)
+			}
+		}
+	}
+	tk := &Ticket{t: t, network: network, account: account, at: now, charged: !trusted}
+	if tk.charged {
+		t.addFailure(network, account, now)
+	}
+	if f := t.networks.get(network); f != nil {
+		f.last = now
+	}
+	if f := t.accounts.get(account); f != nil && !trusted {
+		f.last = now
+	}
+	return tk, 0
+}
+
+// Failure reports a wrong password (or unknown account).
+func (tk *Ticket) Failure() {
+	if tk == nil || tk.done {
+		return
+	}
+	tk.done = true
+	if tk.charged {
+		return // counted when admitted
+	}
+	t := tk.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addFailure(tk.network, tk.account, t.now())
+}
+
+// Success reports a correct password: see Throttle.Success.
+func (tk *Ticket) Success() {
+	if tk == nil || tk.done {
+		return
+	}
+	tk.done = true
+	t := tk.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if tk.charged && tk.account != "" {
+		// The network's and the pair's charge go with the pair's
+		// failures in success; the account's is taken back here.
+		subtract(t.accounts, tk.account, tk.charge(now), now, t.cfg.HalfLife)
+	}
+	t.success(tk.network, tk.account, now)
+}
+
+// Abandon reports an attempt that ended without a result: its charge is
+// taken back.
+func (tk *Ticket) Abandon() {
+	if tk == nil || tk.done {
+		return
+	}
+	tk.done = true
+	if !tk.charged {
+		return
+	}
+	t := tk.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	c := tk.charge(now)
+	subtract(t.networks, tk.network, c, now, t.cfg.HalfLife)
+	if tk.account != "" {
+		subtract(t.accounts, tk.account, c, now, t.cfg.HalfLife)
+		subtract(t.pairs, trustKey{tk.account, tk.network}, c, now, t.cfg.HalfLife)
+	}
+}
+
+// charge is what the failure charged at admission is worth now.
+func (tk *Ticket) charge(now time.Time) float64 {
+	return math.Exp2(-now.Sub(tk.at).Seconds() / tk.t.cfg.HalfLife.Seconds())
+}
