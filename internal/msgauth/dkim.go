@@ -53,7 +53,10 @@ func (c *Checker) dkim(ctx context.Context, hdr []Field, open func() (io.ReadClo
 	}
 	defer rc.Close()
 	verifs, err := dkim.VerifyWithOptions(rc, &dkim.VerifyOptions{
-		LookupTXT:        func(name string) ([]string, error) { return c.res.LookupTXT(ctx, name) },
+		LookupTXT: func(name string) ([]string, error) {
+			txt, err := c.res.LookupTXT(ctx, name)
+			return txt, netDNSError(name, err) // the library tells temporary failures by net.DNSError
+		},
 		MaxVerifications: maxSignatures,
 	})
 	if err != nil && err != dkim.ErrTooManySignatures {

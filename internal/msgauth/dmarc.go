@@ -222,4 +222,3 @@ func (c *Checker) lookupDMARC(ctx context.Context, domain string) (*dmarc.Record
 	}
 	return rec, nil
 }
-

@@ -78,7 +78,9 @@ func isDomainName(s string) bool {
 // such domain" from a temporary failure by net.DNSError's flags.
 type spfResolver struct{ r Resolver }
 
-func spfErr(name string, err error) error {
+// netDNSError turns our resolver's error into the net.DNSError that
+// the libraries classify.
+func netDNSError(name string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -88,13 +90,13 @@ func spfErr(name string, err error) error {
 
 func (s spfResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	txt, err := s.r.LookupTXT(ctx, name)
-	return txt, spfErr(name, err)
+	return txt, netDNSError(name, err)
 }
 
 func (s spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
 	mxs, err := s.r.LookupMX(ctx, name)
 	if err != nil {
-		return nil, spfErr(name, err)
+		return nil, netDNSError(name, err)
 	}
 	out := make([]*net.MX, 0, len(mxs))
 	for _, mx := range mxs {
@@ -106,7 +108,7 @@ func (s spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, erro
 func (s spfResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
 	ips, err := s.r.LookupIP(ctx, host)
 	if err != nil {
-		return nil, spfErr(host, err)
+		return nil, netDNSError(host, err)
 	}
 	out := make([]net.IPAddr, 0, len(ips))
 	for _, ip := range ips {
@@ -122,7 +124,7 @@ func (s spfResolver) LookupAddr(ctx context.Context, addr string) ([]string, err
 	}
 	names, err := s.r.LookupAddr(ctx, ip)
 	if err != nil {
-		return nil, spfErr(addr, err)
+		return nil, netDNSError(addr, err)
 	}
 	for i, n := range names {
 		names[i] = n + "." // as net.Resolver returns them
