@@ -46,7 +46,7 @@ func ARCSeal(t testing.TB, msg []byte, domain, selector string, key *rsa.Private
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("mailtest: dkimpy arc_sign (install python3-dkim: scripts/install-test-deps.sh): %v\n%s", err, stderr.String())
+		t.Fatalf("mailtest: dkimpy arc_sign (install python3-dkim and python3-authres: scripts/install-test-deps.sh): %v\n%s", err, stderr.String())
 	}
 	return out
 }
