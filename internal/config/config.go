@@ -71,6 +71,12 @@ type SMTP struct {
 	MaxErrors           int      `toml:"max_errors"`
 	PlusSeparator       string   `toml:"plus_separator"`
 	Postmaster          string   `toml:"postmaster"`
+	// Sender authentication on the MX (internal/msgauth; senderauth.go).
+	AuthservID        string   `toml:"authserv_id"`
+	DMARCEnforce      bool     `toml:"dmarc_enforce"`
+	DMARCTempError    string   `toml:"dmarc_temperror"`
+	ARCTrustedSealers []string `toml:"arc_trusted_sealers"`
+	DNSBL             []string `toml:"dnsbl"`
 }
 
 // Listen holds the listener addresses; "" disables one.
@@ -173,6 +179,8 @@ func Default() Config {
 			MaxConnectionsPerIP: 50,
 			MaxErrors:           10,
 			PlusSeparator:       "+",
+			DMARCEnforce:        true,
+			DMARCTempError:      "accept",
 		},
 		POP3: POP3{
 			IdleTimeout:         Duration(10 * time.Minute),
@@ -185,6 +193,7 @@ func Default() Config {
 			MaxConnectionsPerIP: 100,
 		},
 		Queue: defaultQueue(),
+		DNS:   DNS{Timeout: Duration(defaultDNSTimeout)},
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }
@@ -430,7 +439,7 @@ func (s *SMTP) validate() error {
 			return &Error{Key: "smtp.postmaster", Msg: err.Error()}
 		}
 	}
-	return nil
+	return s.validateSenderAuth()
 }
 
 type listener struct {
