@@ -41,6 +41,12 @@ type DMARCResult struct {
 	Record      *dmarc.Record // the record used, nil if none
 	RecordAt    string        // the domain it was found at
 	Reason      string
+	// Ambiguous: several From fields, or several author domains. Readers
+	// differ on which one they show, which is what a forger wants; RFC
+	// 7489 6.6.1 says such messages are typically rejected, and we do
+	// when enforcing. (A message without a From is recorded as permerror
+	// but accepted: nothing in it claims a domain.)
+	Ambiguous bool
 }
 
 // Policy is a DMARC p= or sp= value.
@@ -52,8 +58,7 @@ func (c *Checker) dmarc(ctx context.Context, hdr []Field, spfr SPFResult, dkims 
 	r := DMARCResult{Disposition: DispositionNone}
 	// RFC 7489 6.6.1: the RFC5322.From domain is the Author Domain. A
 	// message with no From field, or several (forbidden by RFC 5322
-	// 3.6), or a From without exactly one domain, cannot be evaluated;
-	// such messages "are typically rejected".
+	// 3.6), or a From without exactly one domain, cannot be evaluated.
 	from := fields(hdr, "From")
 	switch len(from) {
 	case 0:
@@ -61,7 +66,7 @@ func (c *Checker) dmarc(ctx context.Context, hdr []Field, spfr SPFResult, dkims 
 		return r
 	case 1:
 	default:
-		r.Result, r.Reason = "permerror", "several From header fields"
+		r.Result, r.Reason, r.Ambiguous = "permerror", "several From header fields", true
 		return r
 	}
 	domains := map[string]bool{}
@@ -83,7 +88,7 @@ func (c *Checker) dmarc(ctx context.Context, hdr []Field, spfr SPFResult, dkims 
 		r.Result, r.Reason = "permerror", "no address in the From header field"
 		return r
 	case len(domains) > 1:
-		r.Result, r.Reason, r.FromDomain = "permerror", "From header field names several domains", first
+		r.Result, r.Reason, r.FromDomain, r.Ambiguous = "permerror", "From header field names several domains", first, true
 		return r
 	}
 	r.FromDomain = first

@@ -115,19 +115,22 @@ func TestDMARCAuthor(t *testing.T) {
 	w := newWorld(t)
 	w.dns.Add(t, `_dmarc.reject.example. TXT "v=DMARC1; p=reject"`)
 	c := w.checker()
-	for name, hdr := range map[string]string{
-		"no From":             "To: a@b.example\r\n\r\n",
-		"two From fields":     "From: a@reject.example\r\nFrom: b@other.example\r\n\r\n",
-		"two author domains":  "From: a@reject.example, b@other.example\r\n\r\n",
-		"no address in From":  "From: undisclosed:;\r\n\r\n",
-		"From not a hostname": "From: a@[192.0.2.1]\r\n\r\n",
+	for _, tc := range []struct {
+		name, hdr string
+		reject    bool
+	}{
+		{"two From fields", "From: a@reject.example\r\nFrom: b@other.example\r\n\r\n", true},
+		{"two author domains", "From: a@reject.example, b@other.example\r\n\r\n", true},
+		{"no From", "To: a@b.example\r\n\r\n", false},
+		{"no address in From", "From: undisclosed:;\r\n\r\n", false},
+		{"From not a hostname", "From: a@[192.0.2.1]\r\n\r\n", false},
 	} {
-		r := c.dmarc(context.Background(), ParseHeader([]byte(hdr)), SPFResult{}, nil, ARCResult{})
+		r := c.dmarc(context.Background(), ParseHeader([]byte(tc.hdr)), SPFResult{}, nil, ARCResult{})
 		if r.Result != "permerror" {
-			t.Errorf("%s: %+v", name, r)
+			t.Errorf("%s: %+v", tc.name, r)
 		}
-		if v := c.Verdict(&Result{DMARC: r}); v.Action != Reject {
-			t.Errorf("%s: verdict %+v", name, v)
+		if v := c.Verdict(&Result{DMARC: r}); (v.Action == Reject) != tc.reject {
+			t.Errorf("%s: verdict %+v", tc.name, v)
 		}
 	}
 	// One From with one address and a display name is fine.

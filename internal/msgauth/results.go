@@ -133,8 +133,8 @@ type Verdict struct {
 }
 
 // Verdict decides. DMARC p=reject (after pct and overrides) rejects; so
-// does a message whose author cannot be determined, if enforcing (RFC
-// 7489 6.6.1 says such messages are typically rejected). A temporary DNS
+// does a message with an ambiguous author (several From fields or
+// domains), if enforcing (RFC 7489 6.6.1: typically rejected). A temporary DNS
 // failure never rejects: it accepts, or defers if configured (6.6.3).
 func (c *Checker) Verdict(r *Result) Verdict {
 	d := r.DMARC
@@ -142,9 +142,9 @@ func (c *Checker) Verdict(r *Result) Verdict {
 	case d.Result == "fail" && d.Disposition == DispositionReject:
 		return Verdict{Action: Reject, Reply: "message refused: the DMARC policy of " + d.FromDomain +
 			" rejects mail that neither SPF nor DKIM authenticates for it"}
-	case d.Result == "permerror" && c.opts.Enforce:
+	case d.Result == "permerror" && d.Ambiguous && c.opts.Enforce:
 		return Verdict{Action: Reject, Reply: "message refused: " + d.Reason +
-			"; exactly one From field with one author domain is required (RFC 5322 3.6, RFC 7489 6.6.1)"}
+			"; one From field with one author domain is required (RFC 5322 3.6, RFC 7489 6.6.1)"}
 	case d.Result == "temperror" && c.opts.TempErrorDefer:
 		return Verdict{Action: Defer, Reply: "temporary DNS failure checking the sender's DMARC policy, try again later"}
 	}

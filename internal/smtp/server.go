@@ -63,13 +63,17 @@ type Options struct {
 	Logger        *slog.Logger
 	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks         *listener.TestHooks // for tests (nil in production)
+	// Senders checks who sent inbound mail (SPF, DKIM, DMARC…); nil
+	// skips the checks. Factory sets it for the MX.
+	Senders SenderChecker
 }
 
 // Server is one SMTP listener. It implements listener.Protocol.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	gs   *gosmtp.Server
+	opts    Options
+	log     *slog.Logger
+	gs      *gosmtp.Server
+	senders SenderChecker // nil on submission
 
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
@@ -81,6 +85,9 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("proto", opts.Mode.String()), conns: map[*trackedConn]struct{}{}}
+	if opts.Mode == Inbound {
+		s.senders = opts.Senders
+	}
 	gs := gosmtp.NewServer(backend{s})
 	gs.Domain = opts.Hostname
 	gs.MaxMessageBytes = int64(opts.Config.MaxMessageSize)
@@ -102,7 +109,12 @@ func New(opts Options) *Server {
 // Factory builds the SMTP listener of the given mode for the server wiring.
 func Factory(mode Mode) listener.Factory {
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
+		var senders SenderChecker
+		if mode == Inbound {
+			senders = newSenderChecker(d.Config, Options{Logger: d.Logger})
+		}
 		return New(Options{
+			Senders:       senders,
 			Mode:          mode,
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.SMTP,
