@@ -26,10 +26,10 @@ func TestSenderAuthKeys(t *testing.T) {
 	}
 	for text, key := range map[string]string{
 		"[smtp]\ndmarc_temperror = \"reject\"\n": "smtp.dmarc_temperror",
-		"[smtp]\ndnsbl = [\"not a zone\"]\n":      "smtp.dnsbl",
-		"[smtp]\narc_trusted_sealers = [\"\"]\n":  "smtp.arc_trusted_sealers",
-		"[smtp]\nauthserv_id = \"a; b\"\n":        "smtp.authserv_id",
-		"[dns]\ntimeout = \"-1s\"\n":              "dns.timeout",
+		"[smtp]\ndnsbl = [\"not a zone\"]\n":     "smtp.dnsbl",
+		"[smtp]\narc_trusted_sealers = [\"\"]\n": "smtp.arc_trusted_sealers",
+		"[smtp]\nauthserv_id = \"a; b\"\n":       "smtp.authserv_id",
+		"[dns]\ntimeout = \"-1s\"\n":             "dns.timeout",
 	} {
 		_, err := Parse("m.toml", []byte(base+text))
 		if err == nil || !strings.Contains(err.Error(), key) {
