@@ -14,7 +14,6 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"mailroom/internal/config"
-	"mailroom/internal/mailtest"
 	"mailroom/internal/server"
 	"mailroom/internal/testrig"
 )
@@ -23,27 +22,20 @@ const password = testrig.Password
 
 // rig is a real Mailroom (store, TLS, auth, delivery, SMTP listeners) on
 // loopback, configured like production except for the ports.
-type rig struct {
-	*testrig.Rig
-	// DNS answers the MX's sender checks (authcheck_test.go): it knows no
-	// names until a test adds them, so every check is quick and local.
-	DNS *mailtest.DNS
-}
+type rig struct{ *testrig.Rig }
 
 // newRig starts the rig with the domains example.test and other.test;
 // tweak, if not nil, changes the configuration.
 func newRig(t *testing.T, tweak func(*config.Config), opts ...server.Option) *rig {
 	t.Helper()
-	dns := mailtest.NewDNS(t)
-	r := &rig{Rig: testrig.Start(t, testrig.Factories{"smtp": Factory(Inbound), "submission": Factory(Submission)},
+	r := &rig{testrig.Start(t, testrig.Factories{"smtp": Factory(Inbound), "submission": Factory(Submission)},
 		testrig.Config(func(c *config.Config) {
 			c.Hostname = "mx.example.test"
-			c.DNS.Servers = []string{dns.Addr}
 			if tweak != nil {
 				tweak(c)
 			}
 		}),
-		testrig.ServerOptions(opts...)), DNS: dns}
+		testrig.ServerOptions(opts...))}
 	r.AddDomain("other.test")
 	return r
 }
