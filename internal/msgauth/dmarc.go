@@ -191,25 +191,29 @@ func OrgDomain(d string) string {
 // nil record when there is none (or not exactly one valid one), and an
 // error only for a temporary DNS failure.
 func (c *Checker) dmarcRecord(ctx context.Context, domain string) (*dmarc.Record, string, error) {
-	rec, err := c.lookupDMARC(ctx, domain)
-	if err != nil || rec != nil {
+	rec, n, err := c.lookupDMARC(ctx, domain)
+	if err != nil || rec != nil || n > 0 {
+		// Found, failed, or several records (or an invalid one): step 4
+		// and 6 end discovery here, without the organisational domain.
 		return rec, domain, err
 	}
 	org := OrgDomain(domain)
 	if org == domain {
 		return nil, "", nil
 	}
-	rec, err = c.lookupDMARC(ctx, org)
+	rec, _, err = c.lookupDMARC(ctx, org)
 	return rec, org, err
 }
 
-func (c *Checker) lookupDMARC(ctx context.Context, domain string) (*dmarc.Record, error) {
+// lookupDMARC returns the one valid DMARC record at _dmarc.<domain>, and
+// how many records starting with the version tag there were.
+func (c *Checker) lookupDMARC(ctx context.Context, domain string) (*dmarc.Record, int, error) {
 	txts, err := c.res.LookupTXT(ctx, "_dmarc."+domain)
 	if err != nil {
 		if resolver.IsNotFound(err) {
-			return nil, nil
+			return nil, 0, nil
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	var found []string
 	for _, t := range txts {
@@ -219,11 +223,11 @@ func (c *Checker) lookupDMARC(ctx context.Context, domain string) (*dmarc.Record
 		}
 	}
 	if len(found) != 1 {
-		return nil, nil // none, or several: no DMARC processing (step 4)
+		return nil, len(found), nil // none, or several: no DMARC processing (step 4)
 	}
 	rec, err := dmarc.Parse(found[0])
 	if err != nil {
-		return nil, nil // 6.6.3 step 6: an invalid record is no record
+		return nil, 1, nil // step 6: an invalid record is no record
 	}
-	return rec, nil
+	return rec, 1, nil
 }

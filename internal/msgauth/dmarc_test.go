@@ -61,6 +61,7 @@ func TestDMARCPolicy(t *testing.T) {
 		`mail.relaxed.example. TXT "v=spf1 ip4:192.0.2.10 -all"`,
 		`_dmarc.relaxed.example. TXT "v=DMARC1; p=reject"`,
 		`_dmarc.two.example. TXT "v=DMARC1; p=reject"`, `_dmarc.two.example. TXT "v=DMARC1; p=none"`,
+		`_dmarc.sub.two.example. TXT "v=DMARC1; p=none"`, `_dmarc.sub.two.example. TXT "v=DMARC1; p=quarantine"`,
 		`_dmarc.invalid.example. TXT "v=DMARC1; p=bogus"`,
 		`_dmarc.other.example. TXT "some other record"`, `_dmarc.other.example. TXT "v=DMARC1; p=reject"`,
 	)
@@ -91,6 +92,7 @@ func TestDMARCPolicy(t *testing.T) {
 		{"strict SPF alignment fails on a subdomain", "a@mail.strict.example", "x@strict.example", 0, "fail", dmarc.PolicyReject, DispositionReject, ""},
 		{"relaxed SPF alignment passes on a subdomain", "a@mail.relaxed.example", "x@relaxed.example", 0, "pass", dmarc.PolicyReject, DispositionNone, ""},
 		{"two records: none", "a@spf.example", "x@two.example", 0, "none", "", DispositionNone, ""},
+		{"two records at a subdomain: none, no fallback", "a@spf.example", "x@sub.two.example", 0, "none", "", DispositionNone, ""},
 		{"invalid record: none", "a@spf.example", "x@invalid.example", 0, "none", "", DispositionNone, ""},
 		{"non-DMARC TXT ignored", "a@spf.example", "x@other.example", 0, "fail", dmarc.PolicyReject, DispositionReject, ""},
 		{"SERVFAIL: temperror", "a@spf.example", "x@broken.example", 0, "temperror", "", DispositionNone, ""},

@@ -3,6 +3,7 @@ package msgauth
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Header returns the Authentication-Results field (RFC 8601) recording r,
@@ -218,7 +219,11 @@ func clean(s string) string {
 		return r
 	}, s)
 	if len(s) > 200 {
-		s = s[:200] + "..."
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
