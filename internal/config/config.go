@@ -77,6 +77,7 @@ type SMTP struct {
 	DMARCTempError    string   `toml:"dmarc_temperror"`
 	ARCTrustedSealers []string `toml:"arc_trusted_sealers"`
 	DNSBL             []string `toml:"dnsbl"`
+	DMARCReports      bool     `toml:"dmarc_reports"`
 }
 
 // Listen holds the listener addresses; "" disables one.
@@ -181,6 +182,7 @@ func Default() Config {
 			PlusSeparator:       "+",
 			DMARCEnforce:        true,
 			DMARCTempError:      "accept",
+			DMARCReports:        true,
 		},
 		POP3: POP3{
 			IdleTimeout:         Duration(10 * time.Minute),

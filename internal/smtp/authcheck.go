@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/dmarcreport"
+	"mailroom/internal/listener"
 	"mailroom/internal/msgauth"
 	"mailroom/internal/resolver"
 	"mailroom/internal/store"
@@ -17,16 +20,24 @@ type SenderChecker interface {
 	Verdict(r *msgauth.Result) msgauth.Verdict
 }
 
-// newSenderChecker builds the MX's sender checks from the configuration.
-func newSenderChecker(cfg config.Config, opts Options) SenderChecker {
-	return msgauth.New(resolver.New(cfg.DNS.Servers, cfg.DNS.Timeout.Std()), msgauth.Options{
+// newSenderChecks builds the MX's sender checks from the configuration,
+// and the DMARC reporter (nil if reports are off or there is no queue).
+func newSenderChecks(d listener.Deps) (SenderChecker, *dmarcreport.Reporter) {
+	cfg := d.Config
+	res := resolver.New(cfg.DNS.Servers, cfg.DNS.Timeout.Std())
+	var reporter *dmarcreport.Reporter
+	if cfg.SMTP.DMARCReports && d.Queue != nil {
+		reporter = dmarcreport.New(dmarcreport.Options{Store: d.Store, Outbound: d.Queue, Resolver: res,
+			Hostname: cfg.Hostname, Logger: d.Logger.With("component", "dmarcreport")})
+	}
+	return msgauth.New(res, msgauth.Options{
 		AuthservID:     authservID(cfg.SMTP, cfg.Hostname),
 		TrustedSealers: cfg.SMTP.ARCTrustedSealers,
 		DNSBL:          cfg.SMTP.DNSBL,
 		Enforce:        cfg.SMTP.DMARCEnforce,
 		TempErrorDefer: cfg.SMTP.DMARCTempError == "defer",
-		Logger:         opts.Logger,
-	})
+		Logger:         d.Logger,
+	}), reporter
 }
 
 // authservID is the name in our Authentication-Results fields.
@@ -77,6 +88,14 @@ func (s *session) checkInbound(body io.Reader) ([]byte, store.Staged, error) {
 		IP: s.remote, HELO: s.conn.Hostname(), MailFrom: s.env.From, Header: hdr, Open: raw.Open,
 	})
 	v := s.srv.senders.Verdict(res)
+	if s.srv.opts.Reporter != nil {
+		// Counted for the domain's daily aggregate report, refused or not.
+		if row, ok := dmarcreport.Record(res, s.remote, time.Now()); ok {
+			if err := s.srv.opts.Store.AddDMARCResult(s.ctx, row); err != nil {
+				s.srv.log.Warn("DMARC result not recorded for reports", append(s.logger(), "err", err)...)
+			}
+		}
+	}
 	s.srv.log.Info("sender checks", append(s.logger(), "from", s.env.From, "spf", res.SPF.Result,
 		"dkim", dkimSummary(res.DKIM), "dmarc", res.DMARC.Result, "dmarc_domain", res.DMARC.FromDomain,
 		"dmarc_disposition", string(res.DMARC.Disposition), "arc", res.ARC.Result, "iprev", res.IPRev.Result,

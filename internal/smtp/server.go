@@ -26,6 +26,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/dmarcreport"
 	"mailroom/internal/listener"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
@@ -64,8 +65,11 @@ type Options struct {
 	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks         *listener.TestHooks // for tests (nil in production)
 	// Senders checks who sent inbound mail (SPF, DKIM, DMARC…); nil
-	// skips the checks. Factory sets it for the MX.
-	Senders SenderChecker
+	// skips the checks. Reporter, if set, counts DMARC evaluations and
+	// sends the daily aggregate reports while the MX runs. Factory sets
+	// both for the MX.
+	Senders  SenderChecker
+	Reporter *dmarcreport.Reporter
 }
 
 // Server is one SMTP listener. It implements listener.Protocol.
@@ -77,6 +81,9 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
+
+	stopReports context.CancelFunc // ends the reporter's loop
+	reportsDone chan struct{}
 }
 
 // New returns an SMTP server.
@@ -110,11 +117,13 @@ func New(opts Options) *Server {
 func Factory(mode Mode) listener.Factory {
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		var senders SenderChecker
+		var reporter *dmarcreport.Reporter
 		if mode == Inbound {
-			senders = newSenderChecker(d.Config, Options{Logger: d.Logger})
+			senders, reporter = newSenderChecks(d)
 		}
 		return New(Options{
 			Senders:       senders,
+			Reporter:      reporter,
 			Mode:          mode,
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.SMTP,
@@ -133,6 +142,17 @@ func Factory(mode Mode) listener.Factory {
 
 // Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.opts.Mode == Inbound && s.opts.Reporter != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		s.mu.Lock()
+		s.stopReports, s.reportsDone = cancel, done
+		s.mu.Unlock()
+		go func() {
+			defer close(done)
+			s.opts.Reporter.Run(ctx)
+		}()
+	}
 	err := s.gs.Serve(&trackingListener{Listener: ln, srv: s})
 	if errors.Is(err, net.ErrClosed) {
 		return nil
@@ -145,6 +165,19 @@ func (s *Server) Serve(ln net.Listener) error {
 // waiting for a command are ended at once with 421 (go-smtp's timeout
 // reply): they have nothing in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	stopReports, reportsDone := s.stopReports, s.reportsDone
+	s.mu.Unlock()
+	if stopReports != nil {
+		// Before the store closes: a report being queued finishes.
+		stopReports()
+		defer func() {
+			select {
+			case <-reportsDone:
+			case <-ctx.Done():
+			}
+		}()
+	}
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
