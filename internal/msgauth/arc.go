@@ -121,11 +121,13 @@ func (c *Checker) arc(ctx context.Context, hdr []Field, open func() (io.ReadClos
 		}
 	}
 	res := ARCResult{Result: "pass", Instances: n, Sealer: strings.ToLower(sets[n].sealTags["d"])}
-	if err := c.verifyAMS(ctx, hdr, sets[n], open); err != nil {
+	// A chain of 50 seals by one sealer asks for its key once.
+	keys := keyCache{}
+	if err := c.verifyAMS(ctx, hdr, sets[n], open, keys); err != nil {
 		return fail("ARC-Message-Signature i=%d: %v", n, err)
 	}
 	for i := n; i >= 1; i-- {
-		if err := c.verifySeal(ctx, sets, i); err != nil {
+		if err := c.verifySeal(ctx, sets, i, keys); err != nil {
 			return fail("ARC-Seal i=%d: %v", i, err)
 		}
 	}
@@ -134,7 +136,7 @@ func (c *Checker) arc(ctx context.Context, hdr []Field, open func() (io.ReadClos
 
 // verifyAMS checks an ARC-Message-Signature the way DKIM checks a
 // signature (RFC 8617 5.1.2: same tags but i= instead of the AUID).
-func (c *Checker) verifyAMS(ctx context.Context, hdr []Field, s *arcSet, open func() (io.ReadCloser, error)) error {
+func (c *Checker) verifyAMS(ctx context.Context, hdr []Field, s *arcSet, open func() (io.ReadCloser, error), keys keyCache) error {
 	t := s.sigTags
 	for _, k := range []string{"a", "b", "bh", "d", "h", "s"} {
 		if t[k] == "" {
@@ -176,13 +178,13 @@ func (c *Checker) verifyAMS(ctx context.Context, hdr []Field, s *arcSet, open fu
 	selectHeaders(h, hdr, strings.Split(t["h"], ":"), hc)
 	sigField := withoutB(s.sig.Raw)
 	io.WriteString(h, strings.TrimSuffix(canonHeader(sigField, hc), "\r\n"))
-	return c.checkSignature(ctx, t, h.Sum(nil))
+	return c.checkSignature(ctx, t, h.Sum(nil), keys)
 }
 
 // verifySeal checks ARC-Seal i=inst: it signs, in relaxed form, every
 // set's ARC-Authentication-Results, ARC-Message-Signature and ARC-Seal
 // from 1 to inst, the last seal with b= empty (RFC 8617 5.1.1).
-func (c *Checker) verifySeal(ctx context.Context, sets map[int]*arcSet, inst int) error {
+func (c *Checker) verifySeal(ctx context.Context, sets map[int]*arcSet, inst int, keys keyCache) error {
 	t := sets[inst].sealTags
 	for _, k := range []string{"a", "b", "d", "s", "cv"} {
 		if t[k] == "" {
@@ -199,17 +201,29 @@ func (c *Checker) verifySeal(ctx context.Context, sets map[int]*arcSet, inst int
 		}
 	}
 	io.WriteString(h, strings.TrimSuffix(relaxedHeader(withoutB(sets[inst].seal.Raw)), "\r\n"))
-	return c.checkSignature(ctx, t, h.Sum(nil))
+	return c.checkSignature(ctx, t, h.Sum(nil), keys)
+}
+
+// keyCache holds the keys (or lookup failures) of one chain's validation.
+type keyCache map[string]struct {
+	key *publicKey
+	err error
 }
 
 // checkSignature fetches the key named by d= and s= and verifies b= over
 // the digest.
-func (c *Checker) checkSignature(ctx context.Context, t map[string]string, digest []byte) error {
+func (c *Checker) checkSignature(ctx context.Context, t map[string]string, digest []byte, keys keyCache) error {
 	sig, err := base64.StdEncoding.DecodeString(stripWS(t["b"]))
 	if err != nil {
 		return errors.New("b= is not base64")
 	}
-	key, err := c.lookupKey(ctx, t["s"], strings.ToLower(t["d"]))
+	name := t["s"] + "._domainkey." + strings.ToLower(t["d"])
+	k, seen := keys[name]
+	if !seen {
+		k.key, k.err = c.lookupKey(ctx, t["s"], strings.ToLower(t["d"]))
+		keys[name] = k
+	}
+	key, err := k.key, k.err
 	if err != nil {
 		return err
 	}

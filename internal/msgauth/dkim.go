@@ -60,7 +60,9 @@ func (c *Checker) dkim(ctx context.Context, hdr []Field, open func() (io.ReadClo
 		MaxVerifications: maxSignatures,
 	})
 	if err != nil && err != dkim.ErrTooManySignatures {
-		return fail("temperror", "verifying: "+err.Error())
+		// Not a verdict on one signature: the header could not be read
+		// as one (our staged copy reads fine, so the message is at fault).
+		return fail("permerror", "verifying: "+err.Error())
 	}
 	for i := range out {
 		if i >= len(verifs) {
