@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"mailroom/internal/panics"
 )
 
 // Resolver is the DNS that msgauth needs; internal/resolver's Resolver
@@ -57,6 +59,7 @@ type Options struct {
 	// Timeout bounds all the checks of one message together (30 s if 0).
 	Timeout time.Duration
 	Logger  *slog.Logger
+	Panics  *panics.Counter // counts panics recovered in the checks (nil: logged only)
 }
 
 // Checker runs the checks. It is safe for concurrent use.
@@ -112,12 +115,31 @@ func (c *Checker) Check(ctx context.Context, m Message) *Result {
 	hdr := ParseHeader(m.Header)
 	r := &Result{}
 	var wg sync.WaitGroup
-	wg.Go(func() { r.SPF = c.spf(ctx, m.IP, m.HELO, m.MailFrom) })
-	wg.Go(func() { r.DKIM = c.dkim(ctx, hdr, m.Open) })
-	wg.Go(func() { r.ARC = c.arc(ctx, hdr, m.Open) })
-	wg.Go(func() { r.IPRev = c.iprev(ctx, m.IP) })
-	wg.Go(func() { r.HELO = c.helo(ctx, m.IP, m.HELO) })
-	wg.Go(func() { r.DNSBL = c.dnsbl(ctx, m.IP) })
+	// Each check in its own goroutine, whose panic (a library meeting
+	// input it did not expect) must not take the server down: it is
+	// logged, counted, and the check's result is an error.
+	run := func(name string, check, failed func()) {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					c.opts.Panics.Report(c.opts.Logger, "sender check "+name, v)
+					failed()
+				}
+			}()
+			check()
+		})
+	}
+	const internal = "internal error"
+	run("spf", func() { r.SPF = c.spf(ctx, m.IP, m.HELO, m.MailFrom) },
+		func() {
+			r.SPF = SPFResult{Result: "temperror", Identity: "mailfrom", Value: m.MailFrom, Reason: internal}
+		})
+	run("dkim", func() { r.DKIM = c.dkim(ctx, hdr, m.Open) },
+		func() { r.DKIM = []DKIMResult{{Result: "temperror", Reason: internal}} })
+	run("arc", func() { r.ARC = c.arc(ctx, hdr, m.Open) }, func() { r.ARC = ARCResult{Result: "fail", Reason: internal} })
+	run("iprev", func() { r.IPRev = c.iprev(ctx, m.IP) }, func() { r.IPRev = IPRevResult{Result: "temperror", IP: m.IP, Reason: internal} })
+	run("helo", func() { r.HELO = c.helo(ctx, m.IP, m.HELO) }, func() { r.HELO = HELOResult{Result: "temperror", Reason: internal} })
+	run("dnsbl", func() { r.DNSBL = c.dnsbl(ctx, m.IP) }, func() { r.DNSBL = nil })
 	wg.Wait()
 	r.DMARC = c.dmarc(ctx, hdr, r.SPF, r.DKIM, r.ARC)
 	return r

@@ -37,6 +37,7 @@ func newSenderChecks(d listener.Deps) (SenderChecker, *dmarcreport.Reporter) {
 		Enforce:        cfg.SMTP.DMARCEnforce,
 		TempErrorDefer: cfg.SMTP.DMARCTempError == "defer",
 		Logger:         d.Logger,
+		Panics:         d.Panics,
 	}), reporter
 }
 
