@@ -29,12 +29,19 @@ func (s *Store) AddDMARCResult(ctx context.Context, r store.DMARCResult) error {
 		}
 		return tx.exec(`INSERT INTO dmarc_results (`+dmarcColumns+`)
 			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1
-			WHERE (SELECT count(*) FROM dmarc_results) < ?13`, append(args, store.MaxDMARCRows)...)
+			WHERE (SELECT count(*) FROM dmarc_results) < ?13`, append(args, s.dmarcRows())...)
 	})
 	if err != nil {
 		return fmt.Errorf("store: add DMARC result: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) dmarcRows() int {
+	if s.opts.DMARCRows > 0 {
+		return s.opts.DMARCRows
+	}
+	return store.MaxDMARCRows
 }
 
 // DMARCResults implements store.DMARCLog.
