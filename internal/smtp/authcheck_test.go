@@ -292,3 +292,21 @@ func TestDNSBLListedGoesToJunk(t *testing.T) {
 		t.Error("the quarantine reason is not logged")
 	}
 }
+
+// TestInboundHeaderBounded: the MX reads the header block into memory to
+// check it, so it bounds it (1 MiB) like submission: 552, nothing stored,
+// and the session goes on.
+func TestInboundHeaderBounded(t *testing.T) {
+	r := newRig(t, nil)
+	r.Account("ann@example.test")
+	c := r.dial(r.Addr("smtp"))
+	huge := strings.Repeat("X-Filler: "+strings.Repeat("x", 990)+"\r\n", 1100) + fromMsg("a@remote.example", "huge")
+	wantCode(t, send(c, "a@remote.example", []string{"ann@example.test"}, huge), 552, "5.3.4")
+	c.Reset()
+	if err := send(c, "a@remote.example", []string{"ann@example.test"}, fromMsg("a@remote.example", "small")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Bodies("ann@example.test", "INBOX"); len(got) != 1 || !strings.Contains(got[0], "Hello small") {
+		t.Fatalf("INBOX holds %d messages", len(got))
+	}
+}
