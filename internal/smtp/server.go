@@ -84,6 +84,7 @@ type Server struct {
 
 	stopReports context.CancelFunc // ends the reporter's loop
 	reportsDone chan struct{}
+	shutDown    bool // Shutdown was called: Serve starts no reporter
 }
 
 // New returns an SMTP server.
@@ -146,12 +147,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		s.mu.Lock()
-		s.stopReports, s.reportsDone = cancel, done
+		if !s.shutDown {
+			s.stopReports, s.reportsDone = cancel, done
+			go func() {
+				defer close(done)
+				s.opts.Reporter.Run(ctx)
+			}()
+		} else {
+			cancel()
+		}
 		s.mu.Unlock()
-		go func() {
-			defer close(done)
-			s.opts.Reporter.Run(ctx)
-		}()
 	}
 	err := s.gs.Serve(&trackingListener{Listener: ln, srv: s})
 	if errors.Is(err, net.ErrClosed) {
@@ -166,6 +171,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // reply): they have nothing in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.shutDown = true
 	stopReports, reportsDone := s.stopReports, s.reportsDone
 	s.mu.Unlock()
 	if stopReports != nil {
