@@ -26,7 +26,7 @@ var clientIP = netip.MustParseAddr("192.0.2.10")
 
 // world is a loopback DNS server and a Checker asking it.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	dns *mailtest.DNS
 	opt Options
 }
@@ -86,7 +86,7 @@ func (w *world) publishKey(selector, domain, kind string, der []byte) {
 	w.dns.Add(w.t, selector+"._domainkey."+domain+". TXT "+strings.Join(parts, " "))
 }
 
-func sign(t *testing.T, msg []byte, domain, selector string, key crypto.Signer) []byte {
+func sign(t testing.TB, msg []byte, domain, selector string, key crypto.Signer) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	err := dkim.Sign(&out, bytes.NewReader(msg), &dkim.SignOptions{
