@@ -8,8 +8,9 @@ export PATH="$PATH:/usr/local/go/bin"
 # Debian packages the tests drive. Add to this list as tests start using
 # real external clients (swaks, curl, fetchmail, mbsync …). chromium runs
 # the webmail's end-to-end tests (browser_test.go in internal/web and
-# internal/e2e).
-APT_PACKAGES="gcc python3 swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium"
+# internal/e2e). python3-dkim (dkimpy, with python3-authres) seals ARC chains for internal/msgauth
+# and internal/smtp tests: an independent implementation to check ours against.
+APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium"
 
 missing=""
 for p in $APT_PACKAGES; do

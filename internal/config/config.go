@@ -76,6 +76,13 @@ type SMTP struct {
 	MaxErrors           int      `toml:"max_errors"`
 	PlusSeparator       string   `toml:"plus_separator"`
 	Postmaster          string   `toml:"postmaster"`
+	// Sender authentication on the MX (internal/msgauth; senderauth.go).
+	AuthservID        string   `toml:"authserv_id"`
+	DMARCEnforce      bool     `toml:"dmarc_enforce"`
+	DMARCTempError    string   `toml:"dmarc_temperror"`
+	ARCTrustedSealers []string `toml:"arc_trusted_sealers"`
+	DNSBL             []string `toml:"dnsbl"`
+	DMARCReports      bool     `toml:"dmarc_reports"`
 }
 
 // Listen holds the listener addresses; "" disables one.
@@ -178,6 +185,9 @@ func Default() Config {
 			MaxConnectionsPerIP: 50,
 			MaxErrors:           10,
 			PlusSeparator:       "+",
+			DMARCEnforce:        true,
+			DMARCTempError:      "accept",
+			DMARCReports:        true,
 		},
 		POP3: POP3{
 			IdleTimeout:         Duration(10 * time.Minute),
@@ -191,6 +201,7 @@ func Default() Config {
 		},
 		Queue: defaultQueue(),
 		Web:   defaultWeb(),
+		DNS:   DNS{Timeout: Duration(defaultDNSTimeout)},
 		Log:   Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
@@ -453,7 +464,7 @@ func (s *SMTP) validate() error {
 			return &Error{Key: "smtp.postmaster", Msg: err.Error()}
 		}
 	}
-	return nil
+	return s.validateSenderAuth()
 }
 
 type listener struct {

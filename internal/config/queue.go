@@ -39,6 +39,9 @@ type DNS struct {
 	// Servers are resolvers to ask ("host:port"); empty means those of
 	// /etc/resolv.conf.
 	Servers []string `toml:"servers"`
+	// Timeout bounds each query (per server and attempt) of the sender
+	// checks on the MX (SPF, DKIM, DMARC, ARC, iprev, blocklists).
+	Timeout Duration `toml:"timeout"`
 }
 
 func defaultQueue() Queue {
@@ -88,6 +91,9 @@ func (q *Queue) validate() error {
 }
 
 func (d *DNS) validate() error {
+	if d.Timeout < 0 {
+		return &Error{Key: "dns.timeout", Msg: "must not be negative"}
+	}
 	for _, s := range d.Servers {
 		if _, _, err := net.SplitHostPort(s); err != nil {
 			return &Error{Key: "dns.servers", Msg: fmt.Sprintf("want host:port, such as \"127.0.0.1:53\", not %q", s)}

@@ -27,6 +27,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/dmarcreport"
 	"mailroom/internal/listener"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
@@ -64,17 +65,28 @@ type Options struct {
 	Logger        *slog.Logger
 	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks         *listener.TestHooks // for tests (nil in production)
+	// Senders checks who sent inbound mail (SPF, DKIM, DMARC…); nil
+	// skips the checks. Reporter, if set, counts DMARC evaluations and
+	// sends the daily aggregate reports while the MX runs. Factory sets
+	// both for the MX.
+	Senders  SenderChecker
+	Reporter *dmarcreport.Reporter
 }
 
 // Server is one SMTP listener. It implements listener.Protocol.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	gs   *gosmtp.Server
+	opts    Options
+	log     *slog.Logger
+	gs      *gosmtp.Server
+	senders SenderChecker // nil on submission
 
 	mu         sync.Mutex
 	conns      map[*trackedConn]struct{}
 	forceClose atomic.Bool // Shutdown's time is up: close without draining
+
+	stopReports context.CancelFunc // ends the reporter's loop
+	reportsDone chan struct{}
+	shutDown    bool // Shutdown was called: Serve starts no reporter
 }
 
 // New returns an SMTP server.
@@ -83,6 +95,9 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("proto", opts.Mode.String()), conns: map[*trackedConn]struct{}{}}
+	if opts.Mode == Inbound {
+		s.senders = opts.Senders
+	}
 	gs := gosmtp.NewServer(backend{s})
 	gs.Domain = opts.Hostname
 	gs.MaxMessageBytes = int64(opts.Config.MaxMessageSize)
@@ -104,7 +119,14 @@ func New(opts Options) *Server {
 // Factory builds the SMTP listener of the given mode for the server wiring.
 func Factory(mode Mode) listener.Factory {
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
+		var senders SenderChecker
+		var reporter *dmarcreport.Reporter
+		if mode == Inbound {
+			senders, reporter = newSenderChecks(d)
+		}
 		return New(Options{
+			Senders:       senders,
+			Reporter:      reporter,
 			Mode:          mode,
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.SMTP,
@@ -123,6 +145,21 @@ func Factory(mode Mode) listener.Factory {
 
 // Serve implements listener.Protocol.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.opts.Mode == Inbound && s.opts.Reporter != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		s.mu.Lock()
+		if !s.shutDown {
+			s.stopReports, s.reportsDone = cancel, done
+			go func() {
+				defer close(done)
+				s.opts.Reporter.Run(ctx)
+			}()
+		} else {
+			cancel()
+		}
+		s.mu.Unlock()
+	}
 	err := s.gs.Serve(&trackingListener{Listener: ln, srv: s})
 	if errors.Is(err, net.ErrClosed) {
 		return nil
@@ -135,6 +172,20 @@ func (s *Server) Serve(ln net.Listener) error {
 // waiting for a command are ended at once with 421 (go-smtp's timeout
 // reply): they have nothing in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutDown = true
+	stopReports, reportsDone := s.stopReports, s.reportsDone
+	s.mu.Unlock()
+	if stopReports != nil {
+		// Before the store closes: a report being queued finishes.
+		stopReports()
+		defer func() {
+			select {
+			case <-reportsDone:
+			case <-ctx.Done():
+			}
+		}()
+	}
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {

@@ -301,7 +301,21 @@ func (s *session) Data(r io.Reader) error {
 		if extra, err = s.checkSubmissionHeader(hdr); err != nil {
 			return err
 		}
-		body = io.MultiReader(bytes.NewReader(hdr), rest)
+		extra = append(s.submissionResults(), extra...)
+		body = io.MultiReader(bytes.NewReader(s.stripOwnResults(hdr)), rest)
+	} else if s.srv.senders != nil {
+		// authcheck.go: SPF, DKIM, DMARC… may refuse the message here.
+		results, raw, err := s.checkInbound(body)
+		if err != nil {
+			return err
+		}
+		defer raw.Discard()
+		rc, err := raw.Open()
+		if err != nil {
+			return s.dataError(err)
+		}
+		defer rc.Close()
+		extra, body = results, rc
 	}
 	trace := s.receivedHeader()
 	msg, err := s.srv.opts.Store.Stage(s.ctx, io.MultiReader(strings.NewReader(trace), bytes.NewReader(extra), body))

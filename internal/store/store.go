@@ -46,6 +46,7 @@ type Store interface {
 	Directory
 	AppPasswordStore
 	VacationLog
+	DMARCLog
 	Mailboxes
 	Messages
 	Queue

@@ -28,6 +28,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/listener"
+	"mailroom/internal/mailtest"
 	"mailroom/internal/server"
 	"mailroom/internal/store"
 )
@@ -100,6 +101,11 @@ type Rig struct {
 	Store  store.Store
 	Config config.Config // as started
 	Log    *LogBuffer    // everything the server logged, at DEBUG and up
+	// DNS is the server's DNS ([dns] servers): a loopback server that
+	// knows no names until a test adds them, so that no test asks the
+	// machine's resolver (slow, flaky, or absent) and sender checks and
+	// outbound lookups answer at once.
+	DNS *mailtest.DNS
 
 	factories Factories
 	setup     setup
@@ -126,6 +132,8 @@ func Start(t testing.TB, factories Factories, opts ...Option) *Rig {
 	}
 	cfg.Listen = listenOn(r.setup.listen, factories)
 	cfg.TLS.SelfSigned = true
+	r.DNS = mailtest.NewDNS(t)
+	cfg.DNS.Servers = []string{r.DNS.Addr}
 	for _, fn := range r.setup.tweak {
 		fn(&cfg)
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// WrapBlobFile is passed to the body files (blobfs.Options.WrapFile):
 	// tests make the disk fill up or fail with it.
 	WrapBlobFile func(*os.File) blobfs.File
+	// DMARCRows bounds the DMARC report rows kept (default
+	// store.MaxDMARCRows); tests make it small.
+	DMARCRows int
 }
 
 // DefaultInlineMax is the default Options.InlineMax. Bodies up to this size

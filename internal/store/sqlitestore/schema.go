@@ -177,6 +177,26 @@ CREATE TABLE vacation_replies (
 ) WITHOUT ROWID;
 CREATE INDEX vacation_replies_sent ON vacation_replies (sent);
 `,
+	// DMARC evaluations of received mail, counted per day until reported
+	// (RFC 7489 7.2). day is Unix seconds of UTC midnight.
+	`
+CREATE TABLE dmarc_results (
+	day           INTEGER NOT NULL,
+	policy_domain TEXT NOT NULL,
+	policy        TEXT NOT NULL,
+	report_to     TEXT NOT NULL,
+	source_ip     TEXT NOT NULL,
+	header_from   TEXT NOT NULL,
+	envelope_from TEXT NOT NULL,
+	disposition   TEXT NOT NULL,
+	dkim          TEXT NOT NULL,
+	spf           TEXT NOT NULL,
+	override      TEXT NOT NULL,
+	auth_results  TEXT NOT NULL,
+	count         INTEGER NOT NULL,
+	PRIMARY KEY (day, policy_domain, source_ip, header_from, envelope_from, disposition, dkim, spf, override, auth_results, policy, report_to)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

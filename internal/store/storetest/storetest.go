@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountFeatureSettings", testAccountFeatureSettings},
 		{"AppPasswords", testAppPasswords},
 		{"VacationClaims", testVacationClaims},
+		{"DMARCResults", testDMARCResults},
 		{"Aliases", testAliases},
 		{"MailboxHierarchy", testMailboxHierarchy},
 		{"RenameInbox", testRenameInbox},
