@@ -42,9 +42,8 @@ type Config struct {
 	DNS             DNS      `toml:"dns"`
 	Log             Log      `toml:"log"`
 	// Outbound transport security (transport.go).
-	MTASTS       MTASTS       `toml:"mta_sts"`
-	TLSReports   TLSReports   `toml:"tls_reports"`
-	DMARCReports DMARCReports `toml:"dmarc_reports"`
+	MTASTS     MTASTS     `toml:"mta_sts"`
+	TLSReports TLSReports `toml:"tls_reports"`
 }
 
 // IMAP configures the IMAP listeners.
@@ -205,9 +204,8 @@ func Default() Config {
 		Log:   Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
-		MTASTS:       defaultMTASTS(),
-		TLSReports:   defaultTLSReports(),
-		DMARCReports: defaultDMARCReports(),
+		MTASTS:     defaultMTASTS(),
+		TLSReports: defaultTLSReports(),
 	}
 }
 
@@ -420,9 +418,6 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.TLSReports.validate(); err != nil {
-		return err
-	}
-	if err := c.DMARCReports.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

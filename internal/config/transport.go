@@ -29,26 +29,6 @@ type TLSReports struct {
 	From string `toml:"from"`
 }
 
-// DMARCReports configures the daily DMARC aggregate reports (RFC 7489
-// section 7.2) Mailroom sends about the mail it received to the domains
-// whose DMARC records ask for them.
-type DMARCReports struct {
-	Enabled bool `toml:"enabled"`
-	// From is the reports' From address; empty means postmaster@hostname.
-	From string `toml:"from"`
-}
-
-func defaultDMARCReports() DMARCReports { return DMARCReports{Enabled: true} }
-
-func (r *DMARCReports) validate() error {
-	if r.From != "" {
-		if _, err := address.Parse(r.From); err != nil {
-			return &Error{Key: "dmarc_reports.from", Msg: err.Error()}
-		}
-	}
-	return nil
-}
-
 func defaultMTASTS() MTASTS {
 	return MTASTS{Mode: "testing", MaxAge: Duration(7 * 24 * time.Hour)}
 }

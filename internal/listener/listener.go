@@ -19,7 +19,6 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
-	"mailroom/internal/dmarcrpt"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
@@ -45,10 +44,6 @@ type Deps struct {
 	Panics *panics.Counter
 	// Hooks are for tests only: nil in production.
 	Hooks *TestHooks
-	// DMARCReports counts the DMARC outcome of each message received, for
-	// the daily aggregate reports (RFC 7489 section 7.2); nil when
-	// dmarc_reports.enabled is off. The inbound DMARC check calls Record.
-	DMARCReports *dmarcrpt.Recorder
 }
 
 // TLSConfig returns the TLS configuration, or nil without TLS.

@@ -3,11 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 
-	"mailroom/internal/config"
-	"mailroom/internal/dmarcrpt"
 	"mailroom/internal/resolver"
 	"mailroom/internal/tlsrpt"
 )
@@ -25,19 +21,6 @@ func runBackground(run func(context.Context) error) *background {
 	return bg
 }
 
-// DMARCReportDir is where a data directory keeps DMARC report records
-// until they are sent.
-func DMARCReportDir(dataDir string) string { return filepath.Join(dataDir, "dmarcrpt") }
-
-// newDMARCRecorder returns the recorder the inbound DMARC check reports
-// to, nil when dmarc_reports.enabled is off.
-func newDMARCRecorder(cfg config.Config, logger *slog.Logger) *dmarcrpt.Recorder {
-	if !cfg.DMARCReports.Enabled {
-		return nil
-	}
-	return dmarcrpt.NewRecorder(DMARCReportDir(cfg.DataDir), nil, logger.With("component", "dmarcrpt"))
-}
-
 // reportsFrom is the From address of reports: the configured one, or
 // postmaster@hostname.
 func reportsFrom(from, hostname string) string {
@@ -47,11 +30,11 @@ func reportsFrom(from, hostname string) string {
 	return "postmaster@" + hostname
 }
 
-// startReports runs the daily reporters: TLS-RPT (RFC 8460) when the
-// queue records TLS outcomes, DMARC aggregate reports (RFC 7489) when
-// inbound DMARC outcomes are recorded. Each saves its records every few
-// minutes and, after midnight UTC, mails (or posts) each finished day's
-// reports through the delivery agent.
+// startReports runs the daily TLS-RPT reporter (RFC 8460) when the queue
+// records TLS outcomes: it saves its records every few minutes and, after
+// midnight UTC, mails (or posts) each finished day's reports through the
+// delivery agent. (DMARC aggregate reports come from the MX listener,
+// internal/dmarcreport, out of the store.)
 func (s *Server) startReports() {
 	cfg := s.deps.Config
 	res := resolver.New(cfg.DNS.Servers, 0)
@@ -60,13 +43,6 @@ func (s *Server) startReports() {
 		r := tlsrpt.NewReporter(tlsrpt.ReporterConfig{
 			Recorder: rec, Resolver: res, Mailer: s.deps.Delivery, Submitter: cfg.Hostname,
 			From: reportsFrom(cfg.TLSReports.From, cfg.Hostname), Logger: s.deps.Logger,
-		})
-		bgs = append(bgs, runBackground(r.Run))
-	}
-	if rec := s.deps.DMARCReports; rec != nil {
-		r := dmarcrpt.NewReporter(dmarcrpt.ReporterConfig{
-			Recorder: rec, Resolver: res, Mailer: s.deps.Delivery, Submitter: cfg.Hostname,
-			From: reportsFrom(cfg.DMARCReports.From, cfg.Hostname), Logger: s.deps.Logger,
 		})
 		bgs = append(bgs, runBackground(r.Run))
 	}

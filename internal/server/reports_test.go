@@ -9,15 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"mailroom/internal/dmarcrpt"
 	"mailroom/internal/queue"
 	"mailroom/internal/tlsrpt"
 )
 
 // TestReportsWiring: serve runs the TLS-RPT reporter with the queue's
-// recorder and the DMARC reporter with the one inbound mail reports to,
-// and stopping the server saves what was recorded today, so a restart
-// loses nothing; with the reports disabled there are no recorders.
+// recorder, and stopping the server saves what was recorded today, so a restart
+// loses nothing; with the reports disabled there is no recorder.
 func TestReportsWiring(t *testing.T) {
 	cfg := testConfig(t)
 	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
@@ -32,12 +30,6 @@ func TestReportsWiring(t *testing.T) {
 		t.Fatal("no TLS-RPT recorder with the default configuration")
 	}
 	rec.RecordTLS(tlsrpt.Outcome{PolicyDomain: "dest.test", PolicyType: tlsrpt.PolicySTS, Success: true})
-	drec := s.Deps().DMARCReports
-	if drec == nil {
-		t.Fatal("no DMARC report recorder with the default configuration")
-	}
-	drec.Record(dmarcrpt.Evaluation{PolicyDomain: "sender.test", SourceIP: "192.0.2.1", HeaderFrom: "sender.test",
-		Disposition: "none", DKIM: "pass", SPF: "pass"})
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -51,21 +43,14 @@ func TestReportsWiring(t *testing.T) {
 		t.Errorf("saved %s: %v", data, err)
 	}
 
-	data, err = os.ReadFile(filepath.Join(DMARCReportDir(cfg.DataDir), day+".json"))
-	var dsaved dmarcrpt.DayRecord
-	if err != nil || json.Unmarshal(data, &dsaved) != nil || dsaved.Domains["sender.test"] == nil || dsaved.Domains["sender.test"].Rows[0].Count != 1 {
-		t.Errorf("DMARC records saved at shutdown: %s, %v", data, err)
-	}
-
 	cfg = testConfig(t)
 	cfg.TLSReports.Enabled = false
-	cfg.DMARCReports.Enabled = false
 	s, err = New(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Shutdown(context.Background())
-	if s.Deps().Queue.TLSReports() != nil || s.Deps().DMARCReports != nil {
+	if s.Deps().Queue.TLSReports() != nil {
 		t.Error("a recorder although the reports are disabled")
 	}
 }

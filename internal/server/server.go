@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	q.SetReturner(agent)
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Mailboxes: boxes, Panics: pc, DMARCReports: newDMARCRecorder(cfg, logger)},
+			Mailboxes: boxes, Panics: pc},
 		factories: factories,
 		lock:      lock,
 	}, nil
