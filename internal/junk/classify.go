@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultThreshold is the score from which a message is junk (Verdict.Junk).
@@ -249,7 +250,11 @@ func chi2Q(x2 float64, v int) float64 {
 func reason(c clue) string {
 	tok := c.tok
 	if len(tok) > 60 {
-		tok = tok[:60] + "…"
+		cut := 60
+		for cut > 0 && !utf8.RuneStart(tok[cut]) {
+			cut--
+		}
+		tok = tok[:cut] + "…"
 	}
 	if c.f >= 0.5 {
 		return fmt.Sprintf("%q (spam %d%%)", tok, int(math.Round(c.f*100)))

@@ -144,9 +144,12 @@ func (t *tokenizer) shape(prefix string, s []byte) {
 // domain (and parents) and the words of the display name.
 func (t *tokenizer) addresses(name string, value []byte) {
 	list := mime.ParseAddressList(string(value))
-	if len(list) == 0 {
-		t.add(name + ":none")
-	}
+	found := 0
+	defer func() {
+		if found == 0 {
+			t.add(name + ":none")
+		}
+	}()
 	for i, a := range list {
 		if i >= 20 || t.full() {
 			return
@@ -154,6 +157,7 @@ func (t *tokenizer) addresses(name string, value []byte) {
 		if a.GroupStart || a.GroupEnd {
 			continue
 		}
+		found++
 		if a.DecodedName != "" {
 			t.text(name+":name:", []byte(a.DecodedName))
 		} else if name == "from" {
