@@ -75,17 +75,14 @@ func Split(msgs []Message) (train, test []Message) {
 	return train, test
 }
 
-// TuneSplit divides the train split again, for tuning parameters without
-// ever looking at the test split: fit on fit, measure on check.
-func TuneSplit(train []Message) (fit, check []Message) {
-	for _, m := range train {
-		if inSplit("tune:", m.Name) {
-			check = append(check, m)
-		} else {
-			fit = append(fit, m)
-		}
-	}
-	return fit, check
+// Fold returns which of k folds a train message belongs to, for tuning
+// parameters by cross-validation on the train split without ever looking
+// at the test split: fit on the other folds, measure on this one.
+func Fold(m Message, k int) int {
+	h := fnv.New32a()
+	h.Write([]byte("fold:"))
+	h.Write([]byte(m.Name))
+	return int(h.Sum32() % uint32(k))
 }
 
 // Loaded is a message with its bytes.
