@@ -119,20 +119,22 @@ func writeLists(out string, train, test []junkcorpus.Message) error {
 func tuneParams(train []junkcorpus.Message) error {
 	const k = 3
 	type grid struct {
-		s, x, dev float64
-		clues     int
+		s, x, dev, esf float64
+		clues          int
 	}
 	var sets []grid
-	for _, s := range []float64{0.1, 0.45, 1} {
-		for _, x := range []float64{0.5, 0.6} {
-			for _, dev := range []float64{0.1, 0.2, 0.3, 0.375} {
-				for _, clues := range []int{50, 150, 0} {
-					sets = append(sets, grid{s, x, dev, clues})
+	for _, s := range []float64{0.2, 0.3, 0.45} {
+		for _, x := range []float64{0.6, 0.65} {
+			for _, dev := range []float64{0.375, 0.42, 0.45, 0.48} {
+				for _, clues := range []int{150} {
+					for _, esf := range []float64{1} {
+						sets = append(sets, grid{s, x, dev, esf, clues})
+					}
 				}
 			}
 		}
 	}
-	thresholds := []float64{0.5, 0.7, 0.8, 0.9, 0.95, 0.99}
+	thresholds := []float64{0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995}
 	caught := make([][]int, len(sets))
 	fps := make([][]int, len(sets))
 	for i := range sets {
@@ -175,7 +177,7 @@ func tuneParams(train []junkcorpus.Message) error {
 		}
 		for si, g := range sets {
 			p := junk.DefaultParams()
-			p.S, p.X, p.MinDev, p.MaxClues = g.s, g.x, g.dev, g.clues
+			p.S, p.X, p.MinDev, p.MaxClues, p.ESF = g.s, g.x, g.dev, g.clues, g.esf
 			for i, msg := range check {
 				score := m.ClassifyParams(toks[i], nil, p).Score
 				for ti, th := range thresholds {
@@ -193,9 +195,9 @@ func tuneParams(train []junkcorpus.Message) error {
 	fmt.Printf("%d-fold cross-validation on the train split: %d spam, %d ham\n", k, spam, ham)
 	fmt.Println("caught% / ham flagged, at each threshold:")
 	for si, g := range sets {
-		fmt.Printf("  S=%.2f X=%.2f MinDev=%.3f MaxClues=%3d ", g.s, g.x, g.dev, g.clues)
+		fmt.Printf("  S=%.2f X=%.2f MinDev=%.3f MaxClues=%3d ESF=%.1f ", g.s, g.x, g.dev, g.clues, g.esf)
 		for ti, th := range thresholds {
-			fmt.Printf(" %.2f:%5.1f%%/%d", th, 100*float64(caught[si][ti])/float64(spam), fps[si][ti])
+			fmt.Printf(" %.3g:%5.1f%%/%d", th, 100*float64(caught[si][ti])/float64(spam), fps[si][ti])
 		}
 		fmt.Println()
 	}
