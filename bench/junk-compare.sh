@@ -49,6 +49,7 @@ echo
 echo "## Mailroom (internal/junk, default threshold in the last line)"
 GOMAXPROCS=1 "$WORK/junkeval" -corpus "$CORPUS" -eval -out "$WORK/mailroom.scores" > "$WORK/mailroom.out"
 for t in $THRESHOLDS; do echo "  at $t: $("$WORK/junkeval" -scores "$WORK/mailroom.scores" -threshold "$t")"; done
+echo "  hindsight: $("$WORK/junkeval" -scores "$WORK/mailroom.scores" -zerofp)"
 echo "  default: $(cat "$WORK/mailroom.out")"
 echo "  BenchmarkClassify (one core, test split, tokenize + classify):"
 MAILROOM_SPAM_CORPUS="$CORPUS" go test -run '^$' -bench '^BenchmarkClassify$' -benchtime 3s -count 1 -cpu 1 ./internal/junk/ |
@@ -72,6 +73,7 @@ for c in spam ham; do
 	label "$c" < "$B/$c.out" >> "$B/scores"
 done
 for t in $THRESHOLDS; do echo "  at $t: $("$WORK/junkeval" -scores "$B/scores" -threshold "$t")"; done
+echo "  hindsight: $("$WORK/junkeval" -scores "$B/scores" -zerofp)"
 cutoff=$(bogofilter -Q | awk '$1 == "spam_cutoff" { print $3 }')
 echo "  default: bogofilter $("$WORK/junkeval" -scores "$B/scores" -threshold "$cutoff" | sed 's/ *(threshold.*//')  $(rate "$(cat "$L"/test-*.list | wc -l)" "$t0" "$t1") msgs/s (spam_cutoff $cutoff)"
 
@@ -93,5 +95,6 @@ sa perl bench/junk-sa-bayes.pl "$S/rules" "$S/site" spam < "$L/test-spam.list" >
 sa perl bench/junk-sa-bayes.pl "$S/rules" "$S/site" ham < "$L/test-ham.list" >> "$S/scores" 2>/dev/null
 t1=$(now)
 for t in $THRESHOLDS; do echo "  at $t: $("$WORK/junkeval" -scores "$S/scores" -threshold "$t")"; done
+echo "  hindsight: $("$WORK/junkeval" -scores "$S/scores" -zerofp)"
 # SpamAssassin's strongest Bayes rule, BAYES_99, fires from 0.99.
 echo "  default: spamassassin-bayes $("$WORK/junkeval" -scores "$S/scores" -threshold 0.99 | sed 's/ *(threshold.*//')  $(rate "$(cat "$L"/test-*.list | wc -l)" "$t0" "$t1") msgs/s (BAYES_99 and up)"
