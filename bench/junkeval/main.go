@@ -32,15 +32,16 @@ func main() {
 	scores := flag.String("scores", "", `score a file of "name spam|ham score" lines`)
 	threshold := flag.Float64("threshold", junk.DefaultThreshold, "with -scores: junk from this score")
 	zeroFP := flag.Bool("zerofp", false, "with -scores: spam caught at the best threshold with no ham flagged")
+	prune := flag.Int("prune", 0, "with -eval: prune the trained model to this many tokens first")
 	out := flag.String("out", "", `with -eval: write "file spam|ham score" lines here`)
 	flag.Parse()
-	if err := run(*dir, *lists, *eval, *tune, *scores, *threshold, *out, *zeroFP); err != nil {
+	if err := run(*dir, *lists, *eval, *tune, *scores, *threshold, *out, *zeroFP, *prune); err != nil {
 		fmt.Fprintln(os.Stderr, "junkeval:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, lists string, eval, tune bool, scores string, threshold float64, out string, zeroFP bool) error {
+func run(dir, lists string, eval, tune bool, scores string, threshold float64, out string, zeroFP bool, prune int) error {
 	if scores != "" {
 		return scoreFile(scores, threshold, zeroFP)
 	}
@@ -67,6 +68,9 @@ func run(dir, lists string, eval, tune bool, scores string, threshold float64, o
 			return err
 		}
 		m := junkcorpus.Train(tr)
+		if prune > 0 {
+			m.Prune(prune)
+		}
 		runtime.GC()
 		p := junk.DefaultParams()
 		r := junkcorpus.Evaluate(m, te, p)
