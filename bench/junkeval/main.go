@@ -87,8 +87,8 @@ func run(dir, lists string, eval, tune bool, scores string, threshold float64, o
 				return fmt.Errorf("eval: %w", err)
 			}
 		}
-		fmt.Printf("mailroom  caught %6.2f%% (%d/%d)  false positives %5.2f%% (%d/%d)  unsure %d  %.0f msgs/s (threshold %.2f, %d tokens learned)\n",
-			r.CaughtPct, r.Caught, r.Spam, r.FalsePosPct, r.Flagged, r.Ham, r.Unsure, r.PerSecond, p.Threshold, m.Len())
+		fmt.Printf("mailroom caught %6.2f%% (%d/%d)  false positives %5.2f%% (%d/%d)  unsure %d  %.0f msgs/s, %.0f msgs/cpu-s (threshold %.2f, %d tokens learned)\n",
+			r.CaughtPct, r.Caught, r.Spam, r.FalsePosPct, r.Flagged, r.Ham, r.Unsure, r.PerSecond, r.PerCPUSecond, p.Threshold, m.Len())
 	}
 	return nil
 }
