@@ -3,6 +3,7 @@ package junk
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 
 	"mailroom/internal/mime"
 )
@@ -85,6 +86,11 @@ func (t *tokenizer) field(name string, value []byte) {
 		return
 	}
 	t.add("header:" + name)
+	if !utf8.Valid(value) {
+		// Raw 8-bit header text (RFC 5322 has none; without SMTPUTF8 it
+		// is legacy text): read it as the body's unlabelled text is.
+		value = fromLegacy(value)
+	}
 	switch name {
 	case "subject":
 		s := []byte(mime.DecodeHeader(string(bytes.TrimSpace(value))))

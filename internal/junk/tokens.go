@@ -140,10 +140,17 @@ func (t *tokenizer) textPart(msg []byte, p *mime.Part) {
 	if cs != "" && cs != "us-ascii" && cs != "utf-8" {
 		t.addPrefixed("charset:", []byte(cs))
 	}
-	if enc, _ := mime.LookupCharset(cs); enc != nil {
+	switch enc, known := mime.LookupCharset(cs); {
+	case enc != nil:
 		if dec, err := enc.NewDecoder().Bytes(body); err == nil {
 			body = dec
 		}
+	case (!known || cs == "" || cs == "us-ascii") && !utf8.Valid(body):
+		// 8-bit text without a (usable) charset label is, in mail that
+		// old or careless, Latin-1 or Windows-1252 far more often than
+		// anything else; read as UTF-8 its accented letters would split
+		// words.
+		body = fromLegacy(body)
 	}
 	if p.Subtype == "html" {
 		body = t.html(body)
@@ -322,4 +329,18 @@ func hasPrefixFold(s []byte, prefix string) bool {
 
 func isHostByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '@' || c == '_'
+}
+
+// fromLegacy reads b as Windows-1252 (the superset of Latin-1 that
+// internal/mime reads ISO-8859-1 as), giving UTF-8.
+func fromLegacy(b []byte) []byte {
+	enc, _ := mime.LookupCharset("windows-1252")
+	if enc == nil {
+		return b
+	}
+	dec, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b
+	}
+	return dec
 }
