@@ -34,7 +34,9 @@ const (
 
 // Tokens returns the distinct features of one RFC 5322 message (raw
 // bytes): words of the decoded text parts (transfer encodings undone,
-// charsets converted to UTF-8, HTML reduced to its text), lower-cased;
+// charsets converted to UTF-8, unlabelled 8-bit text read as
+// Windows-1252, HTML reduced to its text), lower-cased, and pairs of
+// adjacent words;
 // header tokens prefixed by their field name ("subject:free",
 // "from:dom:example.com"); the hosts of URLs ("url:example.com"); and the
 // types and file name extensions of attachments. Work and memory are
