@@ -42,42 +42,54 @@ const (
 // types and file name extensions of attachments. Work and memory are
 // bounded whatever the message (see the constants above).
 func Tokens(msg []byte) []string {
-	t := tokenizer{seen: make(map[string]struct{}, 256)}
+	t := tokenizer{seen: make(map[uint64]struct{}, 512), arena: make([]byte, 0, 8<<10), ends: make([]int, 0, 512)}
 	t.message(msg)
-	return t.out
+	return t.strings()
 }
 
+// tokenizer collects distinct tokens. To keep allocation per token near
+// zero (tokenizing is most of the cost of classifying), tokens are
+// appended to one byte arena and recognised as seen by their Hash, the
+// key the model stores them under anyway: two tokens whose hashes collide
+// are one token to a Model, so keeping only the first loses nothing.
 type tokenizer struct {
-	seen map[string]struct{}
-	out  []string
-	buf  []byte // scratch for building prefixed tokens
+	seen  map[uint64]struct{}
+	arena []byte
+	ends  []int // end offset in arena of each token
+}
+
+// strings returns the tokens, all sharing one string's memory.
+func (t *tokenizer) strings() []string {
+	all := string(t.arena)
+	out := make([]string, len(t.ends))
+	start := 0
+	for i, end := range t.ends {
+		out[i] = all[start:end]
+		start = end
+	}
+	return out
 }
 
 // add records one token unless seen or the cap is reached.
 func (t *tokenizer) add(tok string) {
-	if len(t.out) >= maxTokens {
-		return
-	}
-	if _, ok := t.seen[tok]; ok {
-		return
-	}
-	t.seen[tok] = struct{}{}
-	t.out = append(t.out, tok)
+	t.addPrefixed(tok, nil)
 }
 
-// addPrefixed adds prefix+word, building the string only when it is new.
+// addPrefixed adds prefix+word, copying it only when it is new.
 func (t *tokenizer) addPrefixed(prefix string, word []byte) {
-	if len(t.out) >= maxTokens {
+	if t.full() {
 		return
 	}
-	t.buf = append(append(t.buf[:0], prefix...), word...)
-	if _, ok := t.seen[string(t.buf)]; ok { // no allocation for the lookup
+	h := hashBytes(hashString(fnvOffset, prefix), word)
+	if _, ok := t.seen[h]; ok {
 		return
 	}
-	t.add(string(t.buf))
+	t.seen[h] = struct{}{}
+	t.arena = append(append(t.arena, prefix...), word...)
+	t.ends = append(t.ends, len(t.arena))
 }
 
-func (t *tokenizer) full() bool { return len(t.out) >= maxTokens }
+func (t *tokenizer) full() bool { return len(t.ends) >= maxTokens }
 
 func (t *tokenizer) message(msg []byte) {
 	// An mbox "From " line (as corpora keep) is not part of the message.
