@@ -23,8 +23,11 @@ const (
 	maxPartBytes = 64 << 10
 	// maxTextParts: text parts tokenized per message.
 	maxTextParts = 16
-	// maxTokens caps the distinct tokens of one message.
-	maxTokens = 3000
+	// maxTokens caps the distinct tokens of one message, and
+	// maxTokenBytes the length of one (without its prefix): header values
+	// such as a charset label are the sender's to make long.
+	maxTokens     = 3000
+	maxTokenBytes = 256
 	// Words shorter than minWordLen are too common to tell anything;
 	// longer than maxWordLen are encoded junk, ids or run-together text
 	// and become one "skip:" token of their first letter and length.
@@ -34,9 +37,8 @@ const (
 
 // Tokens returns the distinct features of one RFC 5322 message (raw
 // bytes): words of the decoded text parts (transfer encodings undone,
-// charsets converted to UTF-8, unlabelled 8-bit text read as
-// Windows-1252, HTML reduced to its text), lower-cased, and pairs of
-// adjacent words;
+// charsets converted to UTF-8, unlabelled 8-bit text read as Windows-1252,
+// HTML reduced to its text), lower-cased, and pairs of adjacent words;
 // header tokens prefixed by their field name ("subject:free",
 // "from:dom:example.com"); the hosts of URLs ("url:example.com"); and the
 // types and file name extensions of attachments. Work and memory are
@@ -79,6 +81,12 @@ func (t *tokenizer) add(tok string) {
 func (t *tokenizer) addPrefixed(prefix string, word []byte) {
 	if t.full() {
 		return
+	}
+	if len(prefix) > maxTokenBytes { // add passes whole tokens as prefix
+		prefix = prefix[:runeCut(prefix, maxTokenBytes)]
+	}
+	if len(word) > maxTokenBytes {
+		word = word[:runeCut(word, maxTokenBytes)]
 	}
 	h := hashBytes(hashString(fnvOffset, prefix), word)
 	if _, ok := t.seen[h]; ok {
@@ -357,4 +365,13 @@ func fromLegacy(b []byte) []byte {
 		return b
 	}
 	return dec
+}
+
+// runeCut returns where to cut s (longer than n bytes) to at most n bytes
+// without splitting a UTF-8 sequence.
+func runeCut[T string | []byte](s T, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }

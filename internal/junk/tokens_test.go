@@ -154,6 +154,31 @@ func TestTokensBounds(t *testing.T) {
 	}
 }
 
+// TestTokensLong: tokens from header values (a charset label, an
+// encoding, an address) are bounded in length and cut on a character
+// boundary.
+func TestTokensLong(t *testing.T) {
+	long := strings.Repeat("é", 400)
+	msg := crlf("From: a@" + strings.Repeat("x", 300) + ".example\nContent-Type: text/plain; charset=\"x" + long + "\"\n" +
+		"Content-Transfer-Encoding: " + strings.Repeat("q", 1000) + "\nX-Long: " + long + "\n\nbody\n")
+	toks := Tokens(msg)
+	found := 0
+	for _, tok := range toks {
+		if !utf8.ValidString(tok) {
+			t.Errorf("token %q is not UTF-8", tok)
+		}
+		if len(tok) > maxTokenBytes+len("from:addr:") {
+			t.Errorf("token of %d bytes: %.40q…", len(tok), tok)
+		}
+		if strings.HasPrefix(tok, "charset:xé") || strings.HasPrefix(tok, "encoding:qqq") {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("long charset and encoding tokens: %d of 2 found in %q", found, toks)
+	}
+}
+
 func TestTokensEmpty(t *testing.T) {
 	for _, msg := range [][]byte{nil, []byte(""), []byte("\r\n"), []byte("From x\n"), []byte("no header at all")} {
 		toks := Tokens(msg)
