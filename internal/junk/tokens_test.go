@@ -160,7 +160,8 @@ func TestTokensBounds(t *testing.T) {
 func TestTokensLong(t *testing.T) {
 	long := strings.Repeat("é", 400)
 	msg := crlf("From: a@" + strings.Repeat("x", 300) + ".example\nContent-Type: text/plain; charset=\"x" + long + "\"\n" +
-		"Content-Transfer-Encoding: " + strings.Repeat("q", 1000) + "\nX-Long: " + long + "\n\nbody\n")
+		"Content-Transfer-Encoding: " + strings.Repeat("q", 1000) + "\nX-Long: " + long + "\n" +
+		"X-N\xe4me: v\n" + strings.Repeat("N", 100) + ": v\n\nbody\n")
 	toks := Tokens(msg)
 	found := 0
 	for _, tok := range toks {
@@ -172,6 +173,11 @@ func TestTokensLong(t *testing.T) {
 		}
 		if strings.HasPrefix(tok, "charset:xé") || strings.HasPrefix(tok, "encoding:qqq") {
 			found++
+		}
+	}
+	for _, tok := range toks {
+		if strings.HasPrefix(tok, "header:x-n") || strings.HasPrefix(tok, "header:nnn") {
+			t.Errorf("not a field name, yet a token: %q", tok)
 		}
 	}
 	if found != 2 {
