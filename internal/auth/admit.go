@@ -20,6 +20,14 @@ import (
 // successful login) are not charged in advance: a user's mail client
 // opening ten connections at once is not held back. Their failures count
 // as usual once known, and the network's own gate applies to them.
+//
+// A network is charged in advance only once it has failures on record:
+// a school or office behind one NAT address, whose users all log in at
+// eight o'clock, is not refused for being many. What a clean network can
+// get through at once is bounded by the per-address connection caps and
+// each account's own charge (guesses at one account are charged in
+// advance wherever they come from), and its first failures make the next
+// attempts charged.
 
 // Ticket is an admitted login attempt. Report its outcome with exactly
 // one of Failure, Success or Abandon; later calls do nothing. A nil
@@ -29,8 +37,10 @@ type Ticket struct {
 	network netip.Prefix
 	account string
 	at      time.Time // when it was admitted (and charged)
-	charged bool
-	done    bool
+	// What was charged at admission: the network's side (its count and
+	// its count at this account) and the account's.
+	chargedNetwork, chargedAccount bool
+	done                           bool
 }
 
 // Admit decides whether a password check for account (normalised) from
@@ -57,9 +67,12 @@ func (t *Throttle) Admit(ip netip.Addr, account string) (*Ticket, time.Duration)
 			}
 		}
 	}
-	tk := &Ticket{t: t, network: network, account: account, at: now, charged: !trusted}
-	if tk.charged {
-		t.addFailure(network, account, now)
+	tk := &Ticket{t: t, network: network, account: account, at: now}
+	if !trusted {
+		f := t.networks.get(network)
+		tk.chargedNetwork = f != nil && f.decayed(now, t.cfg.HalfLife) >= 1
+		tk.chargedAccount = account != ""
+		t.charge(network, account, now, tk.chargedNetwork, tk.chargedAccount)
 	}
 	if f := t.networks.get(network); f != nil {
 		f.last = now
@@ -76,13 +89,18 @@ func (tk *Ticket) Failure() {
 		return
 	}
 	tk.done = true
-	if tk.charged {
-		return // counted when admitted
-	}
 	t := tk.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.addFailure(tk.network, tk.account, t.now())
+	// What was charged at admission is counted already.
+	t.charge(tk.network, tk.account, t.now(), !tk.chargedNetwork, !tk.chargedAccount)
+	if !tk.chargedNetwork {
+		// The network had no count when this check was admitted; the
+		// next check waits its delay from this one's admission.
+		if f := t.networks.get(tk.network); f != nil && f.last.Before(tk.at) {
+			f.last = tk.at
+		}
+	}
 }
 
 // Success reports a correct password: see Throttle.Success.
@@ -95,7 +113,7 @@ func (tk *Ticket) Success() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if tk.charged && tk.account != "" {
+	if tk.chargedAccount {
 		// The network's and the pair's charge go with the pair's
 		// failures in success; the account's is taken back here.
 		subtract(t.accounts, tk.account, tk.charge(now), now, t.cfg.HalfLife)
@@ -110,7 +128,7 @@ func (tk *Ticket) Abandon() {
 		return
 	}
 	tk.done = true
-	if !tk.charged {
+	if !tk.chargedNetwork && !tk.chargedAccount {
 		return
 	}
 	t := tk.t
@@ -118,10 +136,28 @@ func (tk *Ticket) Abandon() {
 	defer t.mu.Unlock()
 	now := t.now()
 	c := tk.charge(now)
-	subtract(t.networks, tk.network, c, now, t.cfg.HalfLife)
-	if tk.account != "" {
+	if tk.chargedNetwork {
+		subtract(t.networks, tk.network, c, now, t.cfg.HalfLife)
+		if tk.account != "" {
+			subtract(t.pairs, trustKey{tk.account, tk.network}, c, now, t.cfg.HalfLife)
+		}
+	}
+	if tk.chargedAccount {
 		subtract(t.accounts, tk.account, c, now, t.cfg.HalfLife)
-		subtract(t.pairs, trustKey{tk.account, tk.network}, c, now, t.cfg.HalfLife)
+	}
+}
+
+// charge counts a failure on the network's side (the network and its
+// count at account) and on the account's, as asked.
+func (t *Throttle) charge(network netip.Prefix, account string, now time.Time, onNetwork, onAccount bool) {
+	if onNetwork {
+		addFailure(t.networks, network, now, t.cfg.HalfLife)
+		if account != "" {
+			addFailure(t.pairs, trustKey{account, network}, now, t.cfg.HalfLife)
+		}
+	}
+	if onAccount && account != "" {
+		addFailure(t.accounts, account, now, t.cfg.HalfLife)
 	}
 }
 

@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// TestAdmitCountsAttemptsInFlight: attempts admitted at the same moment
-// see each other before any result is known, so a burst gets the free
-// allowance and then one check, not one check per connection.
+// TestAdmitCountsAttemptsInFlight: attempts at one account admitted at
+// the same moment see each other before any result is known, so a burst
+// gets the account's free allowance and then one check, not one check per
+// connection.
 func TestAdmitCountsAttemptsInFlight(t *testing.T) {
 	clk := newFakeClock()
-	th := NewThrottle(testThrottleConfig, clk.now) // 3 free per network
+	th := NewThrottle(testThrottleConfig, clk.now) // 5 free per account, 3 per network
 	ip := addr("192.0.2.7")
 	var tickets []*Ticket
 	for range 30 {
@@ -19,8 +20,8 @@ func TestAdmitCountsAttemptsInFlight(t *testing.T) {
 			tickets = append(tickets, tk)
 		}
 	}
-	if len(tickets) != 3 {
-		t.Fatalf("%d of 30 simultaneous attempts admitted, want the 3 free ones", len(tickets))
+	if len(tickets) != 5 {
+		t.Fatalf("%d of 30 simultaneous attempts admitted, want the account's 5 free ones", len(tickets))
 	}
 	for _, tk := range tickets {
 		tk.Failure()
@@ -102,5 +103,47 @@ func TestTrustedNotChargedInAdvance(t *testing.T) {
 	}
 	for _, tk := range open {
 		tk.Success()
+	}
+}
+
+// TestCleanNetworkNotChargedInAdvance: many users behind one address (a
+// school's NAT) logging in to their own accounts at the same moment are
+// all admitted; once that network has failures on record, its attempts
+// are charged in advance again.
+func TestCleanNetworkNotChargedInAdvance(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(testThrottleConfig, clk.now) // 3 free per network
+	school := addr("203.0.113.5")
+	var open []*Ticket
+	for i := range 40 {
+		tk, retry := th.Admit(school, fmt.Sprintf("pupil%d", i))
+		if tk == nil {
+			t.Fatalf("login %d from a clean network refused (retry %v)", i+1, retry)
+		}
+		open = append(open, tk)
+	}
+	for _, tk := range open {
+		tk.Success()
+	}
+
+	// A network with failures on record: a burst at different accounts
+	// is charged in advance and stops at the network's allowance.
+	attacker := addr("198.51.100.66")
+	for i := range 3 {
+		tk, _ := th.Admit(attacker, fmt.Sprintf("victim%d", i))
+		if tk == nil {
+			t.Fatalf("guess %d refused within the free allowance", i+1)
+		}
+		tk.Failure()
+	}
+	clk.advance(time.Minute)
+	admitted := 0
+	for i := range 30 {
+		if tk, _ := th.Admit(attacker, fmt.Sprintf("other%d", i)); tk != nil {
+			admitted++
+		}
+	}
+	if admitted > 1 {
+		t.Fatalf("%d of 30 simultaneous guesses from a network with failures admitted, want at most 1", admitted)
 	}
 }

@@ -187,7 +187,7 @@ func (c *Client) Lookup(ctx context.Context, domain string) Result {
 	if cached != nil && cached.ID == id {
 		return use(cached, true)
 	}
-	e, err := c.fetch(ctx, domain, id, now)
+	e, err := c.fetch(ctx, domain, id, now, false)
 	if err != nil {
 		c.log.Info("MTA-STS policy fetch failed", "domain", domain, "id", id, "err", err, "cached", cached != nil)
 		if cached != nil {
@@ -214,7 +214,7 @@ func (c *Client) Refresh(ctx context.Context, domain string) Result {
 	if err != nil || !ok {
 		return c.Lookup(ctx, domain)
 	}
-	e, err := c.fetch(ctx, domain, id, c.cfg.Now())
+	e, err := c.fetch(ctx, domain, id, c.cfg.Now(), true)
 	if err != nil {
 		return c.Lookup(ctx, domain)
 	}
@@ -230,11 +230,17 @@ func use(e *entry, cached bool) Result {
 }
 
 // fetch gets the policy, joining a fetch of the same domain and id that
-// is already running.
-func (c *Client) fetch(ctx context.Context, domain, id string, now time.Time) (*entry, error) {
+// is already running. Unless refresh is set, a policy with that id that
+// another lookup fetched meanwhile (after this one read the cache) is
+// taken as it is.
+func (c *Client) fetch(ctx context.Context, domain, id string, now time.Time, refresh bool) (*entry, error) {
 	key := domain + " " + id
 	c.mu.Lock()
 	call, running := c.fetching[key]
+	if e := c.mem[domain]; !running && !refresh && e != nil && e.ID == id && now.Before(e.expires()) {
+		c.mu.Unlock()
+		return e, nil
+	}
 	if !running {
 		call = &fetchCall{done: make(chan struct{})}
 		c.fetching[key] = call
@@ -250,6 +256,9 @@ func (c *Client) fetch(ctx context.Context, domain, id string, now time.Time) (*
 	}
 	call.e, call.err = c.get(ctx, domain, id, now)
 	c.mu.Lock()
+	if call.err == nil {
+		c.mem[domain] = call.e // before the call ends: see above
+	}
 	delete(c.fetching, key)
 	c.mu.Unlock()
 	close(call.done)
