@@ -177,6 +177,35 @@ CREATE TABLE vacation_replies (
 ) WITHOUT ROWID;
 CREATE INDEX vacation_replies_sent ON vacation_replies (sent);
 `,
+	// 5: the junk filter's models. account_id 0 is the shared base model
+	// (no account row, hence no foreign key: DeleteAccount deletes an
+	// account's rows itself). hash is junk.Hash as a signed 64-bit integer;
+	// day (Unix days) is when a token was last trained, for pruning.
+	// junk_trained remembers what each message (by content, so every copy
+	// of it) was trained as, keyed content first so that releasing a body
+	// forgets it.
+	`
+CREATE TABLE junk_models (
+	account_id INTEGER PRIMARY KEY,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0,
+	tokens     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE junk_tokens (
+	account_id INTEGER NOT NULL,
+	hash       INTEGER NOT NULL,
+	spam       INTEGER NOT NULL,
+	ham        INTEGER NOT NULL,
+	day        INTEGER NOT NULL,
+	PRIMARY KEY (account_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE junk_trained (
+	content_id INTEGER NOT NULL,
+	account_id INTEGER NOT NULL,
+	class      INTEGER NOT NULL,
+	PRIMARY KEY (content_id, account_id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own
