@@ -1,0 +1,156 @@
+package junk
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func crlf(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }
+
+func TestTokens(t *testing.T) {
+	tests := []struct {
+		name      string
+		msg       []byte
+		want, not []string
+	}{{
+		name: "plain text and subject",
+		msg:  crlf("Subject: Free MONEY for you\nFrom: a@b.example\n\nBuy cheap VIAGRA now! Call 555-1234 at $100.\n"),
+		want: []string{"subject:free", "subject:money", "subject:you", "buy", "cheap", "viagra", "now!", "call", "$100", "header:subject"},
+		not:  []string{"Buy", "555-1234", "at", "subject:my"},
+	}, {
+		name: "base64 body",
+		msg: crlf("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n" +
+			base64.StdEncoding.EncodeToString([]byte("a hidden secretword inside")) + "\n"),
+		want: []string{"hidden", "secretword", "inside", "encoding:base64"},
+		not:  []string{strings.ToLower(base64.StdEncoding.EncodeToString([]byte("a hidden secretword inside")))},
+	}, {
+		name: "quoted-printable latin-1",
+		msg:  crlf("Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nUn caf=E9 et un R=C9SUM=C9 tr=\nes long\n"),
+		want: []string{"café", "résumé", "tres", "long", "charset:iso-8859-1"},
+		not:  []string{"caf=e9", "tr"},
+	}, {
+		name: "html",
+		msg: crlf("Content-Type: text/html\n\n<html><body><p>Click <a href=\"http://Evil.Example.COM/x?y\">here</a> to get vi<!-- x -->agra</p>" +
+			"<script>var hiddenscript=1</script><style>.c{color:red}</style>&eacute;t&eacute; &amp; fun<br>next</body></html>\n"),
+		want: []string{"click", "here", "viagra", "url:evil.example.com", "url:example.com", "html:a", "html:script", "été", "fun", "next"},
+		not:  []string{"hiddenscript", "color", "href", "html:p", "funnext", "url:com"},
+	}, {
+		name: "multipart with attachment",
+		msg: crlf("Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nsee attached invoice\n" +
+			"--XX\nContent-Type: application/octet-stream; name=\"Invoice.EXE\"\nContent-Disposition: attachment; filename=\"Invoice.EXE\"\nContent-Transfer-Encoding: base64\n\n" +
+			base64.StdEncoding.EncodeToString([]byte("binarysecret payload")) + "\n--XX--\n"),
+		want: []string{"see", "attached", "invoice", "filename:.exe", "mime:application/octet-stream", "mime:text/plain", "content-type:multipart/mixed"},
+		not:  []string{"binarysecret", "payload"},
+	}, {
+		name: "encoded-word subject and addresses",
+		msg: crlf("Subject: =?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte("Gewinnen Sie Geld")) + "?=\n" +
+			"From: \"Big Deals\" <Promo@Deals.Example.com>\nTo: undisclosed-recipients:;\nReturn-Path: <>\n\nbody\n"),
+		want: []string{"subject:gewinnen", "subject:sie", "subject:geld", "from:addr:promo@deals.example.com", "from:dom:example.com",
+			"from:dom:deals.example.com", "from:name:big", "from:name:deals", "to:none", "return-path:none"},
+		not: []string{"from:dom:com"},
+	}, {
+		name: "received",
+		msg:  crlf("Received: from mx.spammer.example (unknown [203.0.113.5])\n\tby mail.example.org with ESMTP\nSubject: x\n\nhello there\n"),
+		want: []string{"received:ip:203.0", "received:ip:203.0.113", "received:mx.spammer.example", "received:spammer.example", "received:mail.example.org"},
+		not:  []string{"received:ip:203.0.113.5"},
+	}, {
+		name: "long words and numbers",
+		msg:  crlf("\n" + strings.Repeat("x", 50) + " 1234567 2002-08-06 ok yes\n"),
+		want: []string{"skip:x5", "yes"},
+		not:  []string{"1234567", "2002-08-06", "ok", strings.Repeat("x", 50)},
+	}, {
+		name: "mbox From line and our own headers ignored",
+		msg:  crlf("From spammer@example.com  Tue Aug  6 11:51:02 2002\nAuthentication-Results: mx.example.org; dkim=pass\nX-Spam-Status: Yes\nDate: Tue, 6 Aug 2002 11:51:02 +0000\nSubject: hi there\n\nbody text\n"),
+		want: []string{"subject:there", "body", "text"},
+		not:  []string{"header:authentication-results", "header:x-spam-status", "header:date", "header:from spammer@example.com  tue aug  6 11"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			toks := Tokens(tc.msg)
+			for _, w := range tc.want {
+				if !slices.Contains(toks, w) {
+					t.Errorf("missing %q in %q", w, toks)
+				}
+			}
+			for _, w := range tc.not {
+				if slices.Contains(toks, w) {
+					t.Errorf("unexpected %q in %q", w, toks)
+				}
+			}
+			assertDistinct(t, toks)
+		})
+	}
+}
+
+func assertDistinct(t *testing.T, toks []string) {
+	t.Helper()
+	seen := make(map[string]bool, len(toks))
+	for _, w := range toks {
+		if seen[w] {
+			t.Fatalf("token %q twice", w)
+		}
+		seen[w] = true
+	}
+}
+
+// TestTokensBounds: a huge message costs bounded tokens, and what lies
+// beyond the bytes read is not looked at.
+func TestTokensBounds(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("Subject: big\r\nContent-Type: text/plain\r\n\r\n")
+	for i := 0; b.Len() < 50<<20; i++ {
+		fmt.Fprintf(&b, "word%dx ", i)
+		if i%10 == 0 {
+			b.WriteString("\r\n")
+		}
+	}
+	b.WriteString("\r\nfarbeyondmarker\r\n")
+	toks := Tokens(b.Bytes())
+	if len(toks) > maxTokens {
+		t.Fatalf("%d tokens, cap %d", len(toks), maxTokens)
+	}
+	if slices.Contains(toks, "farbeyondmarker") {
+		t.Fatal("read past the bound")
+	}
+	if !slices.Contains(toks, "word1x") {
+		t.Fatal("the start of the message is missing")
+	}
+
+	// Thousands of parts, each with text: at most maxTextParts are read.
+	b.Reset()
+	b.WriteString("Content-Type: multipart/mixed; boundary=B\r\n\r\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "--B\r\nContent-Type: text/plain\r\n\r\npartword%dx\r\n", i)
+	}
+	b.WriteString("--B--\r\n")
+	toks = Tokens(b.Bytes())
+	n := 0
+	for _, w := range toks {
+		if strings.HasPrefix(w, "partword") {
+			n++
+		}
+	}
+	if n == 0 || n > maxTextParts {
+		t.Fatalf("%d text parts tokenized, want 1..%d", n, maxTextParts)
+	}
+
+	// A header of a million bytes on one line, and a body without line
+	// ends.
+	huge := append(append([]byte("Subject: "), bytes.Repeat([]byte("spam "), 200000)...), "\r\n\r\n"...)
+	huge = append(huge, bytes.Repeat([]byte("a"), 5<<20)...)
+	toks = Tokens(huge)
+	if len(toks) > maxTokens || !slices.Contains(toks, "subject:spam") {
+		t.Fatalf("huge header: %d tokens, subject:spam present %v", len(toks), slices.Contains(toks, "subject:spam"))
+	}
+}
+
+func TestTokensEmpty(t *testing.T) {
+	for _, msg := range [][]byte{nil, []byte(""), []byte("\r\n"), []byte("From x\n"), []byte("no header at all")} {
+		toks := Tokens(msg)
+		assertDistinct(t, toks)
+	}
+}
