@@ -295,6 +295,7 @@ func (s *session) Data(r io.Reader) error {
 		return s.dataError(err)
 	}
 	defer msg.Discard() // removes the body unless it was delivered
+	s.env.Inbound = s.srv.opts.Mode == Inbound // the junk filter scores mail from other servers only
 	if err := s.srv.opts.Delivery.Deliver(s.ctx, msg, s.env); err != nil {
 		var de *delivery.Error
 		s.srv.log.Error("delivery failed", append(s.logger(), "err", err)...)
