@@ -39,6 +39,7 @@ type Config struct {
 	IMAP            IMAP     `toml:"imap"`
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
+	Junk            Junk     `toml:"junk"`
 	Log             Log      `toml:"log"`
 }
 
@@ -185,6 +186,7 @@ func Default() Config {
 			MaxConnectionsPerIP: 100,
 		},
 		Queue: defaultQueue(),
+		Junk:  defaultJunk(),
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }
@@ -389,6 +391,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.Junk.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {
