@@ -50,7 +50,9 @@ func (a *Agent) classify(ctx context.Context, msg store.Staged, env Envelope, ke
 // it is junk.
 func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelope, v *junk.Verdict) (int64, []byte, error) {
 	rec := junkfilter.Record{Quarantine: env.Quarantine, Junk: len(env.Quarantine) > 0}
-	if v != nil {
+	// A verdict without a single clue (a filter that has learned nothing
+	// yet) says nothing worth recording.
+	if v != nil && (v.Clues > 0 || v.Junk) {
 		rec.Scored, rec.Score, rec.Threshold, rec.Clues = true, v.Score, a.cfg.Junk.Threshold(), v.Reasons
 		rec.Junk = rec.Junk || v.Junk
 	}

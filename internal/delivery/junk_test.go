@@ -63,7 +63,7 @@ func TestQuarantineGoesToJunk(t *testing.T) {
 // With a junk filter, inbound mail is scored for each account that keeps
 // a copy: ann, whose filter learned the sender's words are spam, gets it
 // in Junk with the verdict recorded; bob, who learned nothing, in INBOX
-// with his (neutral) score. Mail that is not Inbound (a submission) is
+// with no record (his filter had nothing to say). Mail that is not Inbound (a submission) is
 // not scored at all. A quarantine reason is recorded the same way.
 func TestJunkFilterScoresInbound(t *testing.T) {
 	st, _ := setup(t)
@@ -111,8 +111,8 @@ func TestJunkFilterScoresInbound(t *testing.T) {
 	if len(bobs) != 1 {
 		t.Fatalf("bob's INBOX has %d messages", len(bobs))
 	}
-	if rec, ok := junkfilter.Find([]byte(bobs[0])); !ok || rec.Junk || rec.Score != 0.5 {
-		t.Fatalf("bob's copy records %+v (%v)", rec, ok)
+	if rec, ok := junkfilter.Find([]byte(bobs[0])); ok {
+		t.Fatalf("bob's filter knows nothing, yet his copy records %+v", rec)
 	}
 
 	deliver("Subject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n", false)
