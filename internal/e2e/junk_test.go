@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"mailroom/internal/store"
+)
+
+// junkCorpus words: what ann's spam and ham are made of.
+var (
+	spamWords = strings.Fields("viagra casino winner lottery prize cheap pills bitcoin investment guaranteed " +
+		"discount offer click limited urgent million dollars claim exclusive deal")
+	hamWords = strings.Fields("meeting agenda project review minutes budget schedule report deadline draft " +
+		"lunch team quarterly release notes invoice thanks tomorrow call slides")
+)
+
+func corpusWords(list []string, i, n int) string {
+	out := make([]string, n)
+	for k := range out {
+		out[k] = list[(i*7+k*3)%len(list)]
+	}
+	return strings.Join(out, " ")
+}
+
+// junkModel reads ann's model once the trainer has caught up.
+func (r *rig) junkModel() store.JunkModel {
+	r.T.Helper()
+	r.Server.Deps().Junk.Flush()
+	ms, err := r.Store.JunkModels(context.Background(), []int64{r.acct.ID}, nil)
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	return ms[0]
+}
+
+// sendMX sends a message to ann over the MX listener, as another server would.
+func (r *rig) sendMX(from, msg string) {
+	r.T.Helper()
+	c, err := gosmtp.Dial(r.Addr("smtp"))
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mx.example.org"); err != nil {
+		r.T.Fatal(err)
+	}
+	if err := c.SendMail(from, []string{"ann@example.test"}, strings.NewReader(msg)); err != nil {
+		r.T.Fatal(err)
+	}
+	c.Quit()
+}
+
+// The whole loop, with real clients: ann teaches her filter over IMAP
+// (MOVE out of Junk is ham, MOVE into Junk and STORE $Junk are spam); a
+// shop's newsletter full of spam words then arrives over SMTP and lands in
+// Junk, its verdict in the header; she moves it to INBOX, and the next
+// newsletter from the shop lands in INBOX.
+func TestJunkFilterLearnsOverIMAP(t *testing.T) {
+	r := start(t)
+	im := r.imap()
+
+	for i := range 12 {
+		r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, "Junk").ID}, fmt.Sprintf(
+			"From: Bob <bob@work.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", corpusWords(hamWords, i, 3), corpusWords(hamWords, i+1, 12), corpusWords(hamWords, i+2, 12)))
+		r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, "Archive").ID}, fmt.Sprintf(
+			"From: Deals <promo@spam%d.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", i%3, corpusWords(spamWords, i, 3), corpusWords(spamWords, i+1, 12), corpusWords(spamWords, i+2, 12)))
+	}
+	im.imapCmd("a", "SELECT Junk")
+	im.imapCmd("b", "UID MOVE 1:* INBOX")
+	if m := r.junkModel(); m.Ham != 12 || m.Spam != 0 {
+		t.Fatalf("after moving 12 messages out of Junk: %d spam, %d ham", m.Spam, m.Ham)
+	}
+	im.imapCmd("c", "SELECT Archive")
+	im.imapCmd("d", "UID STORE 1:4 +FLAGS ($Junk)")
+	if m := r.junkModel(); m.Spam != 4 {
+		t.Fatalf("after STORE $Junk on 4: %d spam", m.Spam)
+	}
+	im.imapCmd("e", "UID MOVE 1:* Junk")
+	if m := r.junkModel(); m.Ham != 12 || m.Spam != 12 {
+		t.Fatalf("after moving 12 into Junk: %d spam, %d ham", m.Spam, m.Ham)
+	}
+	// The trainer marks what it learned, for every client to see.
+	im.imapCmd("f", "SELECT Junk")
+	if lines := im.imapCmd("g", "UID SEARCH KEYWORD $Junk"); len(lines) != 1 || len(strings.Fields(lines[0])) != 2+12 {
+		t.Fatalf("UID SEARCH KEYWORD $Junk in Junk: %q", lines)
+	}
+
+	newsletter := func(n int) string {
+		return fmt.Sprintf("From: Garden Shop <news@gardenshop.example>\r\nTo: ann@example.test\r\nSubject: Gardenshop weekly %d: discount offer\r\n"+
+			"List-Id: <weekly.gardenshop.example>\r\n\r\nYour weekly gardenshop letter: seedlings, compost, hedge trimmers, watering cans.\r\n"+
+			"Exclusive discount offer, click now, limited deal!\r\nGreenhouse tomatoes and orchard pruning tips from our gardeners.\r\n", n)
+	}
+	r.sendMX("news@gardenshop.example", newsletter(1))
+	im.imapCmd("h", "SELECT Junk")
+	lines := im.imapCmd("i", "UID FETCH 25 (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
+	if got := strings.Join(lines, "\n"); !strings.Contains(got, "X-Mailroom-Junk: junk; score=") || !strings.Contains(got, "clue=") {
+		t.Fatalf("the newsletter is not in Junk with a verdict:\n%s", got)
+	}
+	im.imapCmd("j", "UID MOVE 25 INBOX")
+	if m := r.junkModel(); m.Ham != 13 || m.Spam != 12 {
+		t.Fatalf("after moving the newsletter out of Junk: %d spam, %d ham", m.Spam, m.Ham)
+	}
+
+	r.sendMX("news@gardenshop.example", newsletter(2))
+	im.imapCmd("k", "SELECT INBOX")
+	lines = im.imapCmd("l", "UID SEARCH SUBJECT \"weekly 2\"")
+	if len(lines) != 1 || len(strings.Fields(lines[0])) != 3 {
+		t.Fatalf("the second newsletter is not in INBOX: %q; Junk holds %d", lines, len(r.Messages(r.acct, "Junk")))
+	}
+	uid := strings.Fields(lines[0])[2]
+	lines = im.imapCmd("m", "UID FETCH "+uid+" (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
+	if got := strings.Join(lines, "\n"); !strings.Contains(got, "X-Mailroom-Junk: inbox; score=") {
+		t.Fatalf("the second newsletter's verdict:\n%s", got)
+	}
+}
