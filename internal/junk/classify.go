@@ -59,8 +59,9 @@ type Verdict struct {
 	Junk bool
 	// Unsure: neither junk nor surely ham (HamCutoff ≤ Score < threshold).
 	Unsure bool
-	// Reasons are the few clues that weighed most, strongest first,
-	// human-readable, e.g. `"viagra" (spam 97%)`.
+	// Reasons are the few clues that weighed most for the verdict's side
+	// (spam when Score ≥ 0.5, else ham), strongest first, human-readable,
+	// e.g. `"viagra" (spam 97%)`.
 	Reasons []string
 	// Clues is the number of tokens that counted.
 	Clues int
@@ -137,8 +138,19 @@ func (m *Model) ClassifyParams(tokens []string, base *Model, p Params) Verdict {
 	v := Verdict{Score: chiCombine(clues), Clues: len(clues)}
 	v.Junk = v.Score >= p.Threshold
 	v.Unsure = !v.Junk && v.Score >= p.HamCutoff
-	for i := 0; i < len(clues) && i < p.Reasons; i++ {
-		v.Reasons = append(v.Reasons, reason(clues[i]))
+	// Reasons explain the verdict, so they are the strongest clues on
+	// its side (spam for a score above 0.5, ham below); clues against it
+	// follow only if there are too few.
+	spamSide := v.Score >= 0.5
+	for pass := 0; pass < 2 && len(v.Reasons) < p.Reasons; pass++ {
+		for _, c := range clues {
+			if len(v.Reasons) >= p.Reasons {
+				break
+			}
+			if (c.f >= 0.5 == spamSide) == (pass == 0) {
+				v.Reasons = append(v.Reasons, reason(c))
+			}
+		}
 	}
 	return v
 }

@@ -75,7 +75,10 @@ func nextField(h []byte) (field, rest []byte) {
 }
 
 func (t *tokenizer) field(name string, value []byte) {
-	if skippedFields[name] || strings.HasPrefix(name, "x-spam") || strings.HasPrefix(name, "list-") && name != "list-id" && name != "list-unsubscribe" {
+	// Any "…date" field (Delivery-Date, X-Original-Date, Resent-Date)
+	// holds a date, which says when, not what.
+	if skippedFields[name] || strings.HasSuffix(name, "date") || strings.HasPrefix(name, "x-spam") ||
+		strings.HasPrefix(name, "list-") && name != "list-id" && name != "list-unsubscribe" {
 		return
 	}
 	t.add("header:" + name)
