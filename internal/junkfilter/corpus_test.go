@@ -1,0 +1,144 @@
+package junkfilter
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"mailroom/internal/junk"
+	"mailroom/internal/junk/junkcorpus"
+	"mailroom/internal/store"
+)
+
+// The store-backed models classify exactly as an in-memory junk.Model
+// taught the same messages: reading only the message's tokens from the
+// store loses nothing.
+func TestStoreModelsMatchMemory(t *testing.T) {
+	x := setup(t, Config{})
+	mem, memBase := junk.NewModel(), junk.NewModel()
+	var spam, ham, baseSpam [][]byte
+	for i := range 30 {
+		spam = append(spam, []byte(spamMessage(i)))
+		ham = append(ham, []byte(hamMessage(i)))
+		baseSpam = append(baseSpam, []byte(hamMessage(i+100)+"casino lottery\r\n"))
+	}
+	learn := func(m *junk.Model, msgs [][]byte, isSpam bool) {
+		for _, raw := range msgs {
+			m.Learn(junk.Tokens(raw), isSpam)
+		}
+	}
+	learn(mem, spam, true)
+	learn(mem, ham, false)
+	learn(memBase, baseSpam, true)
+	learn(memBase, spam[:5], false)
+	x.corpus(x.acct.ID, 30)
+	ctx := context.Background()
+	if err := x.f.TrainCorpus(ctx, store.JunkBaseModel, baseSpam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.f.TrainCorpus(ctx, store.JunkBaseModel, spam[:5], false); err != nil {
+		t.Fatal(err)
+	}
+	for i, raw := range []string{spamMessage(200), hamMessage(200), hamMessage(201) + "viagra casino\r\n", "Subject: x\r\n\r\nnothing known\r\n"} {
+		want := mem.ClassifyParams(junk.Tokens([]byte(raw)), memBase, x.f.params)
+		vs, err := x.f.Classify(ctx, x.stage(raw), []int64{x.acct.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := vs[0]; got.Score != want.Score || got.Junk != want.Junk || len(got.Reasons) != len(want.Reasons) {
+			t.Errorf("message %d: store-backed %+v, in memory %+v", i, got, want)
+		}
+	}
+}
+
+// loadSplit reads the SpamAssassin corpus's train and test halves, or
+// skips without $MAILROOM_SPAM_CORPUS (scripts/fetch-spam-corpus.sh).
+func loadSplit(tb testing.TB) (train, test []junkcorpus.Loaded) {
+	dir := os.Getenv(junkcorpus.Env)
+	if dir == "" {
+		tb.Skipf("%s not set (scripts/fetch-spam-corpus.sh fetches the corpus)", junkcorpus.Env)
+	}
+	msgs, err := junkcorpus.List(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr, te := junkcorpus.Split(msgs)
+	if train, err = junkcorpus.Load(tr); err != nil {
+		tb.Fatal(err)
+	}
+	if test, err = junkcorpus.Load(te); err != nil {
+		tb.Fatal(err)
+	}
+	return train, test
+}
+
+func (x *fixture) trainSplit(accountID int64, train []junkcorpus.Loaded) {
+	x.t.Helper()
+	var spam, ham [][]byte
+	for _, m := range train {
+		if m.Spam {
+			spam = append(spam, m.Raw)
+		} else {
+			ham = append(ham, m.Raw)
+		}
+	}
+	ctx := context.Background()
+	if err := x.f.TrainCorpus(ctx, accountID, spam, true); err != nil {
+		x.t.Fatal(err)
+	}
+	if err := x.f.TrainCorpus(ctx, accountID, ham, false); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+// TestCorpusThroughStore runs the corpus comparison's test half through
+// the whole delivery path of the filter (stage, read, tokenize, read the
+// counts from SQLite, classify), with the account's model taught the
+// train half, and logs what it catches and how fast.
+//
+//	MAILROOM_SPAM_CORPUS=.cache/spam-corpus go test -run CorpusThroughStore -v ./internal/junkfilter
+func TestCorpusThroughStore(t *testing.T) {
+	train, test := loadSplit(t)
+	x := setup(t, Config{})
+	start := time.Now()
+	x.trainSplit(x.acct.ID, train)
+	trainTime := time.Since(start)
+	m := x.model(x.acct.ID)
+	ctx := context.Background()
+	var staged []store.Staged
+	for _, msg := range test {
+		staged = append(staged, x.stageBytes(msg.Raw))
+	}
+	var spam, caught, ham, falsePos int
+	start = time.Now()
+	for i, msg := range test {
+		vs, err := x.f.Classify(ctx, staged[i], []int64{x.acct.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Spam {
+			spam++
+			if vs[0].Junk {
+				caught++
+			}
+		} else {
+			ham++
+			if vs[0].Junk {
+				falsePos++
+			}
+		}
+	}
+	el := time.Since(start)
+	t.Logf("trained %d messages in %v (%d tokens stored); test: spam caught %d/%d (%.1f%%), ham flagged %d/%d (%.2f%%); %.0f messages/s through the store",
+		len(train), trainTime.Round(time.Millisecond), m.Tokens, caught, spam, 100*float64(caught)/float64(spam),
+		falsePos, ham, 100*float64(falsePos)/float64(ham), float64(len(test))/el.Seconds())
+	if caught*10 < spam*8 || falsePos*100 > ham {
+		t.Errorf("through the store the filter catches %d/%d spam and flags %d/%d ham", caught, spam, falsePos, ham)
+	}
+}
+
+func (x *fixture) stageBytes(raw []byte) store.Staged {
+	x.t.Helper()
+	return x.stage(string(raw))
+}
