@@ -74,6 +74,12 @@ type Filter struct {
 	sendMu  sync.RWMutex
 	closed  bool // guarded by sendMu
 
+	// The base model, cached whole (see baseModel). Loading it holds
+	// baseMu, so concurrent deliveries load it once.
+	baseMu    sync.Mutex
+	base      *junk.Model
+	baseStamp baseStamp
+
 	// pending counts events queued or being trained, for Flush.
 	mu      sync.Mutex
 	pending int
@@ -119,18 +125,54 @@ func (f *Filter) Classify(ctx context.Context, msg store.Staged, accountIDs []in
 	}
 	tokens := junk.Tokens(raw)
 	hashes := junk.Hashes(tokens)
-	ids := append([]int64{store.JunkBaseModel}, accountIDs...)
-	models, err := f.st.JunkModels(ctx, ids, hashes)
+	base, err := f.baseModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	models, err := f.st.JunkModels(ctx, accountIDs, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("junk filter: %w", err)
 	}
-	base := toModel(models[0])
 	out := make([]junk.Verdict, len(accountIDs))
 	for i := range accountIDs {
-		out[i] = toModel(models[i+1]).ClassifyParams(tokens, base, f.params)
+		out[i] = toModel(models[i]).ClassifyParams(tokens, base, f.params)
 	}
 	return out, nil
 }
+
+// baseModel returns the shared base model, kept whole in memory: every
+// account's classification reads it, it changes rarely (mailroom junk
+// train, maybe in another process) and it is bounded by MaxTokens (8 MB
+// at the default). Whether it changed is one row read per message: the
+// numbers of messages and tokens, which every training and pruning of it
+// changes.
+func (f *Filter) baseModel(ctx context.Context) (*junk.Model, error) {
+	ms, err := f.st.JunkModels(ctx, []int64{store.JunkBaseModel}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("junk filter: %w", err)
+	}
+	now := baseStamp{ms[0].Spam, ms[0].Ham, ms[0].Tokens}
+	f.baseMu.Lock()
+	defer f.baseMu.Unlock()
+	if f.base != nil && f.baseStamp == now {
+		return f.base, nil
+	}
+	if now.tokens == 0 {
+		f.base, f.baseStamp = toModel(ms[0]), now
+		return f.base, nil
+	}
+	whole, err := f.st.LoadJunkModel(ctx, store.JunkBaseModel)
+	if err != nil {
+		return nil, fmt.Errorf("junk filter: %w", err)
+	}
+	f.base = toModel(whole)
+	f.baseStamp = baseStamp{whole.Spam, whole.Ham, whole.Tokens}
+	f.log.Info("junk filter: base model loaded", "spam", whole.Spam, "ham", whole.Ham, "tokens", whole.Tokens)
+	return f.base, nil
+}
+
+// baseStamp tells one state of the base model from another.
+type baseStamp struct{ spam, ham, tokens int }
 
 // toModel builds an in-memory model of the counts read.
 func toModel(jm store.JunkModel) *junk.Model {

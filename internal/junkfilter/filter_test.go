@@ -41,14 +41,14 @@ func hamMessage(i int) string {
 }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	st   *sqlitestore.Store
 	f    *Filter
 	svc  *mailbox.Service
 	acct store.Account
 }
 
-func setup(t *testing.T, cfg Config) *fixture {
+func setup(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: t.TempDir()})

@@ -75,6 +75,9 @@ type JunkStore interface {
 	// classifying one message for several accounts needs. Models that were
 	// never trained come back empty. The result is in accountIDs' order.
 	JunkModels(ctx context.Context, accountIDs []int64, hashes []uint64) ([]JunkModel, error)
+	// LoadJunkModel reads a whole model, every token's counts, from one
+	// snapshot (what a cache of the base model loads).
+	LoadJunkModel(ctx context.Context, accountID int64) (JunkModel, error)
 	// TrainJunk applies trainings in one transaction and reports, for
 	// each, what the message was trained as before (JunkUntrained for a
 	// corpus training). An account that does not exist is ErrNotFound.

@@ -77,6 +77,33 @@ func (s *Store) JunkModels(ctx context.Context, accountIDs []int64, hashes []uin
 	return out, nil
 }
 
+// LoadJunkModel implements store.JunkStore: one range scan of the
+// model's part of the primary key.
+func (s *Store) LoadJunkModel(ctx context.Context, accountID int64) (store.JunkModel, error) {
+	m := store.JunkModel{AccountID: accountID}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		if err := execConn(conn, "BEGIN", nil); err != nil {
+			return err
+		}
+		defer execConn(conn, "COMMIT", nil)
+		if err := execConn(conn, "SELECT spam, ham, tokens FROM junk_models WHERE account_id = ?", func(st *sqlite.Stmt) error {
+			m.Spam, m.Ham, m.Tokens = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2)
+			return nil
+		}, accountID); err != nil {
+			return err
+		}
+		m.Counts = make(map[uint64]store.JunkCount, m.Tokens)
+		return execConn(conn, "SELECT hash, spam, ham FROM junk_tokens WHERE account_id = ?", func(st *sqlite.Stmt) error {
+			m.Counts[uint64(st.ColumnInt64(0))] = store.JunkCount{Spam: int32(st.ColumnInt64(1)), Ham: int32(st.ColumnInt64(2))}
+			return nil
+		}, accountID)
+	})
+	if err != nil {
+		return store.JunkModel{}, fmt.Errorf("store: load junk model: %w", err)
+	}
+	return m, nil
+}
+
 // TrainJunk implements store.JunkStore. It is a lazy write (see
 // writeLazy): a power loss may undo the last trainings, which only costs
 // the filter a little knowledge; a message's class and its counts are

@@ -106,6 +106,15 @@ func testJunkTraining(t *testing.T, st store.Store) {
 		t.Fatalf("base model: %+v", m)
 	}
 
+	// LoadJunkModel reads all of it.
+	whole := must(st.LoadJunkModel(ctx, a.ID))
+	if whole.Tokens != 3 || whole.Ham != 1 || len(whole.Counts) != 3 || whole.Counts[h2] != (store.JunkCount{Ham: 1}) || whole.Counts[h3] != (store.JunkCount{Ham: 1}) {
+		t.Fatalf("LoadJunkModel = %+v", whole)
+	}
+	if empty := must(st.LoadJunkModel(ctx, b.ID)); empty.Tokens != 0 || len(empty.Counts) != 0 || empty.Spam != 0 {
+		t.Fatalf("LoadJunkModel of an untrained model = %+v", empty)
+	}
+
 	// Several trainings in one call are one transaction: a bad one fails them all.
 	_, err := st.TrainJunk(ctx, []store.JunkTraining{
 		{AccountID: b.ID, ContentID: 12, As: store.JunkSpam, Hashes: []uint64{8}},
