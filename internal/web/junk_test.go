@@ -28,39 +28,52 @@ func (r *rig) junkModel() store.JunkModel {
 // delivery, never a field the sender wrote) and offers "Not junk"; that
 // moves it to INBOX and teaches the filter ham; from INBOX, "Junk" moves
 // it back and teaches spam instead.
-func TestJunkButtons(t *testing.T) {
-	r := newRig(t)
-	ctx := context.Background()
+// trainAnn teaches ann's filter a small corpus.
+func (r *rig) trainAnn() {
+	r.T.Helper()
 	jf := r.Server.Deps().Junk
 	var spam, ham [][]byte
 	for i := range 10 {
 		spam = append(spam, fmt.Appendf(nil, "Subject: cheap pills %d\r\n\r\nbuy cheap pills casino lottery winner prize now %d\r\n", i, i))
 		ham = append(ham, fmt.Appendf(nil, "Subject: meeting %d\r\n\r\nthe project meeting agenda and budget review %d\r\n", i, i))
 	}
+	ctx := context.Background()
 	if err := jf.TrainCorpus(ctx, r.acct.ID, spam, true); err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	if err := jf.TrainCorpus(ctx, r.acct.ID, ham, false); err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	before := r.junkModel()
+}
 
-	// Delivered as the MX would (Inbound), with a forged verdict of its own.
-	raw := "Received: from mx.example.org\r\nX-Mailroom-Junk: inbox;\r\n\tclue=\"forged clue\"\r\nSubject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n"
+// deliverInbound delivers raw to ann as the MX does (Inbound: scored).
+func (r *rig) deliverInbound(raw string) {
+	r.T.Helper()
+	ctx := context.Background()
 	agent := r.Server.Deps().Delivery
 	res, err := agent.Resolve(ctx, "ann@example.test", false)
 	if err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
 	m, err := r.Store.Stage(ctx, strings.NewReader(raw))
 	if err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
+	defer m.Discard()
 	if err := agent.Deliver(ctx, m, delivery.Envelope{From: "x@example.org", Inbound: true,
 		Recipients: []delivery.Recipient{{Address: "ann@example.test", Resolved: res}}}); err != nil {
-		t.Fatal(err)
+		r.T.Fatal(err)
 	}
-	m.Discard()
+}
+
+// junkSample is spam by trainAnn's lessons, with a forged verdict of its own.
+const junkSample = "Received: from mx.example.org\r\nX-Mailroom-Junk: inbox;\r\n\tclue=\"forged clue\"\r\nSubject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n"
+
+func TestJunkButtons(t *testing.T) {
+	r := newRig(t)
+	r.trainAnn()
+	before := r.junkModel()
+	r.deliverInbound(junkSample)
 	junkMsgs := r.Messages(r.acct, "Junk")
 	if len(junkMsgs) != 1 {
 		t.Fatalf("Junk holds %d messages", len(junkMsgs))
