@@ -127,3 +127,38 @@ func TestJunkButtons(t *testing.T) {
 		t.Fatal("a request without CSRF token moved the message")
 	}
 }
+
+// A message quarantined before delivery (DMARC, a blocklist) says which
+// check held it; one a user put in Junk says so.
+func TestJunkWhyQuarantineAndManual(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	agent := r.Server.Deps().Delivery
+	res, err := agent.Resolve(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Store.Stage(ctx, strings.NewReader("Subject: invoice\r\n\r\nplease pay\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Discard()
+	if err := agent.Deliver(ctx, m, delivery.Envelope{From: "x@example.org", Inbound: true, Quarantine: []string{"dmarc=fail (p=quarantine) header.from=bank.example"},
+		Recipients: []delivery.Recipient{{Address: "ann@example.test", Resolved: res}}}); err != nil {
+		t.Fatal(err)
+	}
+	junkbox := r.Mailbox(r.acct, "Junk")
+	manual := r.DeliverInto(store.Target{MailboxID: junkbox.ID}, sample)
+	b := r.browser()
+	b.login("ann@example.test")
+	msgs := r.Messages(r.acct, "Junk")
+	_, _, body := b.get("/msg/" + itoa64(junkbox.ID) + "/" + itoa64(int64(msgs[0].UID)))
+	if !strings.Contains(body, "Held as junk by the server") || !strings.Contains(body, "dmarc=fail (p=quarantine) header.from=bank.example") ||
+		strings.Contains(body, "The junk filter scored") {
+		t.Fatalf("quarantined message page:\n%s", body)
+	}
+	_, _, body = b.get("/msg/" + itoa64(junkbox.ID) + "/" + itoa64(int64(manual.UID)))
+	if !strings.Contains(body, "put in Junk by you or a mail program") || !strings.Contains(body, `value="notjunk"`) {
+		t.Fatalf("manually filed message page:\n%s", body)
+	}
+}
