@@ -77,7 +77,10 @@ func nextField(h []byte) (field, rest []byte) {
 func (t *tokenizer) field(name string, value []byte) {
 	// Any "…date" field (Delivery-Date, X-Original-Date, Resent-Date)
 	// holds a date, which says when, not what.
+	// X-Mailroom-* fields are our own (a stored copy carries its verdict):
+	// a model learning them would only confirm its earlier verdicts.
 	if skippedFields[name] || strings.HasSuffix(name, "date") || strings.HasPrefix(name, "x-spam") ||
+		strings.HasPrefix(name, "x-mailroom-") ||
 		strings.HasPrefix(name, "list-") && name != "list-id" && name != "list-unsubscribe" {
 		return
 	}

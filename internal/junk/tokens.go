@@ -154,7 +154,7 @@ func (t *tokenizer) textPart(msg []byte, p *mime.Part) {
 // text adds the words of s (prefixed by prefix) and the hosts of its URLs.
 func (t *tokenizer) text(prefix string, s []byte) {
 	t.urls(s)
-	var lower []byte
+	var lower, prev []byte
 	for i := 0; i < len(s) && !t.full(); {
 		// Skip to the start of a word.
 		r, n := rune(s[i]), 1
@@ -192,9 +192,19 @@ func (t *tokenizer) text(prefix string, s []byte) {
 			t.addPrefixed(prefix+"skip:", append(utf8.AppendRune(nil, r), byte('0'+min(n/10, 9))))
 		default:
 			t.addPrefixed(prefix, lower)
+			if useBigrams && prefix == "" {
+				if len(prev) > 0 {
+					prev = append(append(prev, ' '), lower...)
+					t.addPrefixed("", prev)
+				}
+				prev = append(prev[:0], lower...)
+			}
 		}
 	}
 }
+
+// useBigrams adds pairs of adjacent body words ("click here") as tokens.
+const useBigrams = true
 
 func isWordStart(r rune) bool {
 	return r == '$' || unicode.IsLetter(r) || unicode.IsDigit(r)

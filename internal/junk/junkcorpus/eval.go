@@ -14,6 +14,7 @@ type Result struct {
 	FalsePosPct     float64 // Flagged / Ham, in percent
 	Unsure          int     // messages in the unsure zone (either class)
 	PerSecond       float64 // messages tokenized and classified per second
+	PerCPUSecond    float64 // the same per second of CPU time
 	Scores          []Scored
 }
 
@@ -38,7 +39,7 @@ func Train(train []Loaded) *junk.Model {
 func Evaluate(m *junk.Model, test []Loaded, p junk.Params) Result {
 	var r Result
 	r.Scores = make([]Scored, 0, len(test))
-	start := time.Now()
+	start, cpu := time.Now(), CPUTime()
 	for _, msg := range test {
 		v := m.ClassifyParams(junk.Tokens(msg.Raw), nil, p)
 		r.Scores = append(r.Scores, Scored{msg.Name, msg.Spam, v.Score})
@@ -59,6 +60,9 @@ func Evaluate(m *junk.Model, test []Loaded, p junk.Params) Result {
 	}
 	if el := time.Since(start).Seconds(); el > 0 {
 		r.PerSecond = float64(len(test)) / el
+	}
+	if c := (CPUTime() - cpu).Seconds(); c > 0 {
+		r.PerCPUSecond = float64(len(test)) / c
 	}
 	r.CaughtPct = pct(r.Caught, r.Spam)
 	r.FalsePosPct = pct(r.Flagged, r.Ham)
