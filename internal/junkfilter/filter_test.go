@@ -334,3 +334,26 @@ func TestCloseDrains(t *testing.T) {
 		t.Fatal("Flush waits for an event dropped after Close")
 	}
 }
+
+// The verdict a stored copy carries is no evidence: even when every ham
+// message learned carried one, a message with the field scores as the
+// same message without it, so a model never learns from its own verdicts.
+func TestOwnFieldIsNoToken(t *testing.T) {
+	x := setup(t, Config{})
+	field := string(Record{Scored: true, Score: 0.01, Threshold: 0.9, Clues: []string{`"agenda" (ham 99%)`}}.Field())
+	var spam, ham [][]byte
+	for i := range 10 {
+		spam = append(spam, []byte(spamMessage(i)))
+		ham = append(ham, []byte(field+hamMessage(i)))
+	}
+	ctx := context.Background()
+	if err := x.f.TrainCorpus(ctx, x.acct.ID, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.f.TrainCorpus(ctx, x.acct.ID, ham, false); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := x.classify(spamMessage(50)), x.classify(field+spamMessage(50)); a != b {
+		t.Fatalf("the verdict field changes the score: %v without, %v with", a, b)
+	}
+}
