@@ -66,6 +66,10 @@ type Filter struct {
 	max    int
 	log    *slog.Logger
 
+	// ctx is the trainer's; abort cancels it (Shutdown out of time).
+	ctx   context.Context
+	abort context.CancelFunc
+
 	queue   chan event
 	closing chan struct{}
 	done    chan struct{}
@@ -105,6 +109,7 @@ func New(st Store, cfg Config) *Filter {
 	f := &Filter{st: st, params: p, max: cfg.MaxTokens, log: log,
 		queue: make(chan event, cfg.QueueSize), closing: make(chan struct{}), done: make(chan struct{})}
 	f.idle = sync.NewCond(&f.mu)
+	f.ctx, f.abort = context.WithCancel(context.Background())
 	go f.train()
 	return f
 }

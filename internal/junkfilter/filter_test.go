@@ -357,3 +357,31 @@ func TestOwnFieldIsNoToken(t *testing.T) {
 		t.Fatalf("the verdict field changes the score: %v without, %v with", a, b)
 	}
 }
+
+// Shutdown out of time drops what is still queued rather than hold up
+// the server's shutdown; Flush does not wait for the dropped events.
+func TestShutdownOutOfTime(t *testing.T) {
+	x := setup(t, Config{})
+	ctx := context.Background()
+	inbox, junkbox := x.mailbox("INBOX"), x.mailbox("Junk")
+	var uids []uint32
+	for i := range 200 {
+		uids = append(uids, x.deliver("Junk", spamMessage(i)))
+	}
+	// 200 lessons queued at once (as moves from INBOX would report them),
+	// then a shutdown whose time is up.
+	for _, u := range uids {
+		x.f.Filed(ctx, inbox.ID, junkbox.ID, []uint32{u})
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	start := time.Now()
+	x.f.Shutdown(done)
+	x.f.Flush()
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Shutdown out of time took %v", el)
+	}
+	if m := x.model(x.acct.ID); m.Spam >= len(uids) {
+		t.Fatalf("all %d queued lessons were trained after the time was up", m.Spam)
+	}
+}

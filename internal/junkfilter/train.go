@@ -103,14 +103,24 @@ func (f *Filter) Flush() {
 
 // Close trains what is queued and stops the trainer. Events reported
 // after Close are dropped.
-func (f *Filter) Close() {
+func (f *Filter) Close() { f.Shutdown(context.Background()) }
+
+// Shutdown is Close within ctx: when ctx ends first, the lesson in
+// progress is cut short and those still queued are dropped (lost, as in a
+// crash), so a long queue cannot hold up a server's shutdown.
+func (f *Filter) Shutdown(ctx context.Context) {
 	f.close.Do(func() {
 		f.sendMu.Lock()
 		f.closed = true
 		f.sendMu.Unlock()
 		close(f.closing)
-		<-f.done
 	})
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		f.abort()
+		<-f.done
+	}
 }
 
 // train is the trainer goroutine.
@@ -124,6 +134,11 @@ func (f *Filter) train() {
 			for {
 				select {
 				case e := <-f.queue:
+					if f.ctx.Err() != nil {
+						f.log.Warn("junk filter: shutting down: a training event was dropped", "mailbox", e.dst, "messages", len(e.uids))
+						f.doneOne()
+						continue
+					}
 					f.handle(e)
 				default:
 					return
@@ -139,7 +154,7 @@ const trainTimeout = 5 * time.Minute
 
 func (f *Filter) handle(e event) {
 	defer f.doneOne()
-	ctx, cancel := context.WithTimeout(context.Background(), trainTimeout)
+	ctx, cancel := context.WithTimeout(f.ctx, trainTimeout)
 	defer cancel()
 	if err := f.learnEvent(ctx, e); err != nil {
 		f.log.Error("junk filter: training failed", "mailbox", e.dst, "messages", len(e.uids), "err", err)

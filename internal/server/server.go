@@ -282,7 +282,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if s.deps.Junk != nil {
-		s.deps.Junk.Close() // trains what users did before the store closes
+		s.deps.Junk.Shutdown(ctx) // trains what users did before the store closes
 	}
 	s.deps.Mailboxes.Close()
 	if err := s.deps.Store.Close(); err != nil {
