@@ -16,7 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 CORPUS="${1:-${MAILROOM_SPAM_CORPUS:-.cache/spam-corpus}}"
-scripts/fetch-spam-corpus.sh "$CORPUS"
+# A directory that already holds messages in the corpus layout (your own
+# mail, say) is used as it is.
+if ! ls "$CORPUS"/*/*.txt > /dev/null 2>&1; then
+	scripts/fetch-spam-corpus.sh "$CORPUS"
+fi
 CORPUS=$(cd "$CORPUS" && pwd)
 
 missing=""

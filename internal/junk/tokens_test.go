@@ -105,12 +105,14 @@ func assertDistinct(t *testing.T, toks []string) {
 func TestTokensBounds(t *testing.T) {
 	var b bytes.Buffer
 	b.WriteString("Subject: big\r\nContent-Type: text/plain\r\n\r\n")
-	for i := 0; b.Len() < 50<<20; i++ {
+	// More distinct words than the token cap, then 50 MB of filler.
+	for i := range 2 * maxTokens {
 		fmt.Fprintf(&b, "word%dx ", i)
 		if i%10 == 0 {
 			b.WriteString("\r\n")
 		}
 	}
+	b.Write(bytes.Repeat([]byte("filler line of text\r\n"), (50<<20)/21))
 	b.WriteString("\r\nfarbeyondmarker\r\n")
 	toks := Tokens(b.Bytes())
 	if len(toks) > maxTokens {
