@@ -8,12 +8,13 @@
 // installation has many accounts and most of them receive little mail,
 // so keeping every model loaded would cost memory for nothing. Scoring one
 // message reads, in one read transaction, the counts of the message's own
-// tokens in each recipient's model and in the base model (an indexed
-// lookup batch per model), builds small in-memory models of just those
-// tokens and classifies with them; the result is exactly what the whole
-// model would give, since a classification only looks at the message's
-// tokens. Training writes only the message's tokens, and keeps each model
-// within Config.MaxTokens.
+// tokens in each recipient's model (an indexed lookup batch per model),
+// builds small in-memory models of just those tokens and classifies with
+// them over the base model; the result is exactly what the whole model
+// would give, since a classification only looks at the message's tokens.
+// Only the shared base model, which every classification reads, is kept
+// whole in memory. Training writes only the message's tokens, and keeps
+// each model within Config.MaxTokens.
 package junkfilter
 
 import (
