@@ -27,15 +27,23 @@ func corpusWords(list []string, i, n int) string {
 	return strings.Join(out, " ")
 }
 
-// junkModel reads ann's model once the trainer has caught up.
-func (r *rig) junkModel() store.JunkModel {
+// junkModel reads an account's model once the trainer has caught up.
+func (r *rig) junkModel(acct store.Account) store.JunkModel {
 	r.T.Helper()
 	r.Server.Deps().Junk.Flush()
-	ms, err := r.Store.JunkModels(context.Background(), []int64{r.acct.ID}, nil)
+	ms, err := r.Store.JunkModels(context.Background(), []int64{acct.ID}, nil)
 	if err != nil {
 		r.T.Fatal(err)
 	}
 	return ms[0]
+}
+
+func corpusSpam(i int) string {
+	return fmt.Sprintf("From: Deals <promo@spam%d.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", i%3, corpusWords(spamWords, i, 3), corpusWords(spamWords, i+1, 12), corpusWords(spamWords, i+2, 12))
+}
+
+func corpusHam(i int) string {
+	return fmt.Sprintf("From: Bob <bob@work.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", corpusWords(hamWords, i, 3), corpusWords(hamWords, i+1, 12), corpusWords(hamWords, i+2, 12))
 }
 
 // sendMX sends a message to ann over the MX listener, as another server would.
@@ -55,40 +63,62 @@ func (r *rig) sendMX(from, msg string) {
 	c.Quit()
 }
 
-// The whole loop, with real clients: ann teaches her filter over IMAP
-// (MOVE out of Junk is ham, MOVE into Junk and STORE $Junk are spam); a
-// shop's newsletter full of spam words then arrives over SMTP and lands in
-// Junk, its verdict in the header; she moves it to INBOX, and the next
-// newsletter from the shop lands in INBOX.
-func TestJunkFilterLearnsOverIMAP(t *testing.T) {
+// Users teach their filter over IMAP: MOVE out of Junk is ham, STORE
+// $Junk and MOVE into Junk are spam, each message once; the trainer marks
+// what it learned with $Junk for every client to see.
+func TestJunkTrainingOverIMAP(t *testing.T) {
 	r := start(t)
-	im := r.imap()
-
+	bob := r.Account("bob@example.test")
 	for i := range 12 {
-		r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, "Junk").ID}, fmt.Sprintf(
-			"From: Bob <bob@work.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", corpusWords(hamWords, i, 3), corpusWords(hamWords, i+1, 12), corpusWords(hamWords, i+2, 12)))
-		r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, "Archive").ID}, fmt.Sprintf(
-			"From: Deals <promo@spam%d.example>\r\nSubject: %s\r\n\r\n%s\r\n%s\r\n", i%3, corpusWords(spamWords, i, 3), corpusWords(spamWords, i+1, 12), corpusWords(spamWords, i+2, 12)))
+		r.DeliverInto(store.Target{MailboxID: r.Mailbox(bob, "Junk").ID}, corpusHam(i))
+		r.DeliverInto(store.Target{MailboxID: r.Mailbox(bob, "Archive").ID}, corpusSpam(i))
 	}
+	im := dial(t, r.Addr("imaps"))
+	im.Line()
+	im.imapCmd("l", "LOGIN bob@example.test \""+password+"\"")
 	im.imapCmd("a", "SELECT Junk")
 	im.imapCmd("b", "UID MOVE 1:* INBOX")
-	if m := r.junkModel(); m.Ham != 12 || m.Spam != 0 {
+	if m := r.junkModel(bob); m.Ham != 12 || m.Spam != 0 {
 		t.Fatalf("after moving 12 messages out of Junk: %d spam, %d ham", m.Spam, m.Ham)
 	}
 	im.imapCmd("c", "SELECT Archive")
 	im.imapCmd("d", "UID STORE 1:4 +FLAGS ($Junk)")
-	if m := r.junkModel(); m.Spam != 4 {
+	if m := r.junkModel(bob); m.Spam != 4 {
 		t.Fatalf("after STORE $Junk on 4: %d spam", m.Spam)
 	}
 	im.imapCmd("e", "UID MOVE 1:* Junk")
-	if m := r.junkModel(); m.Ham != 12 || m.Spam != 12 {
+	if m := r.junkModel(bob); m.Ham != 12 || m.Spam != 12 {
 		t.Fatalf("after moving 12 into Junk: %d spam, %d ham", m.Spam, m.Ham)
 	}
-	// The trainer marks what it learned, for every client to see.
 	im.imapCmd("f", "SELECT Junk")
 	if lines := im.imapCmd("g", "UID SEARCH KEYWORD $Junk"); len(lines) != 1 || len(strings.Fields(lines[0])) != 2+12 {
 		t.Fatalf("UID SEARCH KEYWORD $Junk in Junk: %q", lines)
 	}
+	im.imapCmd("h", "SELECT INBOX")
+	if lines := im.imapCmd("i", "UID SEARCH KEYWORD $NotJunk"); len(lines) != 1 || len(strings.Fields(lines[0])) != 2+12 {
+		t.Fatalf("UID SEARCH KEYWORD $NotJunk in INBOX: %q", lines)
+	}
+}
+
+// The promise, with real clients: with the base model seeded (as
+// `mailroom junk train` does), a shop's newsletter full of spam words
+// arrives over SMTP and lands in Junk, its verdict in the header; ann moves
+// it to INBOX over IMAP, and the shop's next newsletter lands in INBOX.
+func TestJunkFilterLearnsOverIMAP(t *testing.T) {
+	r := start(t)
+	var spam, ham [][]byte
+	for i := range 12 {
+		spam = append(spam, []byte(corpusSpam(i)))
+		ham = append(ham, []byte(corpusHam(i)))
+	}
+	jf := r.Server.Deps().Junk
+	if err := jf.TrainCorpus(context.Background(), store.JunkBaseModel, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := jf.TrainCorpus(context.Background(), store.JunkBaseModel, ham, false); err != nil {
+		t.Fatal(err)
+	}
+	im := r.imap()
 
 	newsletter := func(n int) string {
 		return fmt.Sprintf("From: Garden Shop <news@gardenshop.example>\r\nTo: ann@example.test\r\nSubject: Gardenshop weekly %d: discount offer\r\n"+
@@ -96,25 +126,32 @@ func TestJunkFilterLearnsOverIMAP(t *testing.T) {
 			"Exclusive discount offer, click now, limited deal!\r\nGreenhouse tomatoes and orchard pruning tips from our gardeners.\r\n", n)
 	}
 	r.sendMX("news@gardenshop.example", newsletter(1))
-	im.imapCmd("h", "SELECT Junk")
-	lines := im.imapCmd("i", "UID FETCH 25 (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
+	im.imapCmd("a", "SELECT Junk")
+	lines := im.imapCmd("b", "UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
 	if got := strings.Join(lines, "\n"); !strings.Contains(got, "X-Mailroom-Junk: junk; score=") || !strings.Contains(got, "clue=") {
 		t.Fatalf("the newsletter is not in Junk with a verdict:\n%s", got)
 	}
-	im.imapCmd("j", "UID MOVE 25 INBOX")
-	if m := r.junkModel(); m.Ham != 13 || m.Spam != 12 {
+	im.imapCmd("c", "UID MOVE 1 INBOX")
+	if m := r.junkModel(r.acct); m.Ham != 1 || m.Spam != 0 {
 		t.Fatalf("after moving the newsletter out of Junk: %d spam, %d ham", m.Spam, m.Ham)
 	}
 
 	r.sendMX("news@gardenshop.example", newsletter(2))
-	im.imapCmd("k", "SELECT INBOX")
-	lines = im.imapCmd("l", "UID SEARCH SUBJECT \"weekly 2\"")
+	im.imapCmd("d", "SELECT INBOX")
+	lines = im.imapCmd("e", "UID SEARCH SUBJECT \"weekly 2\"")
 	if len(lines) != 1 || len(strings.Fields(lines[0])) != 3 {
 		t.Fatalf("the second newsletter is not in INBOX: %q; Junk holds %d", lines, len(r.Messages(r.acct, "Junk")))
 	}
 	uid := strings.Fields(lines[0])[2]
-	lines = im.imapCmd("m", "UID FETCH "+uid+" (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
-	if got := strings.Join(lines, "\n"); !strings.Contains(got, "X-Mailroom-Junk: inbox; score=") {
+	lines = im.imapCmd("f", "UID FETCH "+uid+" (BODY.PEEK[HEADER.FIELDS (X-Mailroom-Junk)])")
+	// (Its one lesson leaves the filter without a clue either way, so no
+	// verdict is recorded; were one, it would say inbox.)
+	if got := strings.Join(lines, "\n"); strings.Contains(got, "X-Mailroom-Junk: junk") {
 		t.Fatalf("the second newsletter's verdict:\n%s", got)
+	}
+	// The lesson was this sender's: the base's spam still goes to Junk.
+	r.sendMX("promo@spam1.example", corpusSpam(40))
+	if n := len(r.Messages(r.acct, "Junk")); n != 1 {
+		t.Fatalf("other spam after the lesson: Junk holds %d, want 1", n)
 	}
 }
