@@ -1,8 +1,11 @@
 package junkfilter
 
 import (
+	"cmp"
 	"context"
+	"hash/fnv"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -74,22 +77,32 @@ func loadSplit(tb testing.TB) (train, test []junkcorpus.Loaded) {
 	return train, test
 }
 
+// trainSplit teaches a model the train half as users would, spam and ham
+// interleaved (in a fixed pseudo-random order), each run of one class in
+// one TrainCorpus call, so a bounded model is pruned along the way.
 func (x *fixture) trainSplit(accountID int64, train []junkcorpus.Loaded) {
 	x.t.Helper()
-	var spam, ham [][]byte
-	for _, m := range train {
-		if m.Spam {
-			spam = append(spam, m.Raw)
-		} else {
-			ham = append(ham, m.Raw)
-		}
+	order := slices.Clone(train)
+	key := func(m junkcorpus.Loaded) uint32 {
+		h := fnv.New32a()
+		h.Write([]byte(m.Name))
+		return h.Sum32()
 	}
+	slices.SortFunc(order, func(a, b junkcorpus.Loaded) int { return cmp.Compare(key(a), key(b)) })
 	ctx := context.Background()
-	if err := x.f.TrainCorpus(ctx, accountID, spam, true); err != nil {
-		x.t.Fatal(err)
-	}
-	if err := x.f.TrainCorpus(ctx, accountID, ham, false); err != nil {
-		x.t.Fatal(err)
+	for len(order) > 0 {
+		n := 1
+		for n < len(order) && order[n].Spam == order[0].Spam {
+			n++
+		}
+		var run [][]byte
+		for _, m := range order[:n] {
+			run = append(run, m.Raw)
+		}
+		if err := x.f.TrainCorpus(ctx, accountID, run, order[0].Spam); err != nil {
+			x.t.Fatal(err)
+		}
+		order = order[n:]
 	}
 }
 

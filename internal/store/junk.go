@@ -84,7 +84,7 @@ type JunkStore interface {
 	TrainJunk(ctx context.Context, ts []JunkTraining) ([]JunkClass, error)
 	// PruneJunk bounds a model to maxTokens tokens, dropping the least
 	// useful first (seen in the fewest messages, then the longest
-	// untrained); it drops down to 90% of maxTokens so it does not run on
+	// untrained); it drops down to 95% of maxTokens so it does not run on
 	// every training. It returns how many tokens it dropped.
 	PruneJunk(ctx context.Context, accountID int64, maxTokens int) (int, error)
 	// JunkMessages returns a mailbox and the messages among uids it still

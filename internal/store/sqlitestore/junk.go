@@ -183,7 +183,14 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 	dSpam, dHam := classDelta(prev, t.As)
 	keys := hashKeys(t.Hashes)
 	list := jsonInts(keys)
-	day := tx.now.Unix() / 86400
+	var clock int64
+	if err := tx.query(`INSERT INTO junk_models (account_id, clock) VALUES (?1, 1)
+		ON CONFLICT (account_id) DO UPDATE SET clock = clock + 1 RETURNING clock`, func(st *sqlite.Stmt) error {
+		clock = st.ColumnInt64(0)
+		return nil
+	}, t.AccountID); err != nil {
+		return 0, err
+	}
 	added, removed := 0, 0
 	if len(keys) > 0 && (dSpam > 0 || dHam > 0) {
 		// Count the new tokens first: the model's token count is what
@@ -196,10 +203,10 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 			return 0, err
 		}
 		// "WHERE true" lets SQLite parse the upsert after a SELECT.
-		if err := tx.exec(`INSERT INTO junk_tokens (account_id, hash, spam, ham, day)
+		if err := tx.exec(`INSERT INTO junk_tokens (account_id, hash, spam, ham, stamp)
 			SELECT ?1, value, max(?2, 0), max(?3, 0), ?4 FROM json_each(?5) WHERE true
-			ON CONFLICT (account_id, hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), day = ?4`,
-			t.AccountID, dSpam, dHam, day, list); err != nil {
+			ON CONFLICT (account_id, hash) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), stamp = ?4`,
+			t.AccountID, dSpam, dHam, clock, list); err != nil {
 			return 0, err
 		}
 	} else if len(keys) > 0 {
@@ -216,9 +223,8 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 		}
 		removed = tx.conn.Changes()
 	}
-	if err := tx.exec(`INSERT INTO junk_models (account_id, spam, ham, tokens) VALUES (?1, max(?2, 0), max(?3, 0), max(?4, 0))
-		ON CONFLICT (account_id) DO UPDATE SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), tokens = max(tokens + ?4, 0)`,
-		t.AccountID, dSpam, dHam, added-removed); err != nil {
+	if err := tx.exec(`UPDATE junk_models SET spam = max(spam + ?2, 0), ham = max(ham + ?3, 0), tokens = max(tokens + ?4, 0)
+		WHERE account_id = ?1`, t.AccountID, dSpam, dHam, added-removed); err != nil {
 		return 0, err
 	}
 	if t.ContentID == 0 {
@@ -256,13 +262,13 @@ func (s *Store) PruneJunk(ctx context.Context, accountID int64, maxTokens int) (
 		}, accountID); err != nil {
 			return err
 		}
-		keep := maxTokens - maxTokens/10
+		keep := maxTokens - maxTokens/20
 		if n > maxTokens {
 			// Least useful first: tokens seen in the fewest messages (most
 			// are seen once and never again), the longest untrained among
 			// them.
 			if err := tx.exec(`DELETE FROM junk_tokens WHERE account_id = ?1 AND hash IN
-				(SELECT hash FROM junk_tokens WHERE account_id = ?1 ORDER BY spam + ham, day LIMIT ?2)`, accountID, n-keep); err != nil {
+				(SELECT hash FROM junk_tokens WHERE account_id = ?1 ORDER BY spam + ham, stamp, hash LIMIT ?2)`, accountID, n-keep); err != nil {
 				return err
 			}
 			dropped = tx.conn.Changes()

@@ -180,7 +180,9 @@ CREATE INDEX vacation_replies_sent ON vacation_replies (sent);
 	// 5: the junk filter's models. account_id 0 is the shared base model
 	// (no account row, hence no foreign key: DeleteAccount deletes an
 	// account's rows itself). hash is junk.Hash as a signed 64-bit integer;
-	// day (Unix days) is when a token was last trained, for pruning.
+	// a token's stamp is its model's clock (a count of trainings) when it
+	// was last learned, so pruning drops what was learned longest ago
+	// first among equally rare tokens, as junk.Model.Prune does.
 	// junk_trained remembers what each message (by content, so every copy
 	// of it) was trained as, keyed content first so that releasing a body
 	// forgets it.
@@ -189,14 +191,15 @@ CREATE TABLE junk_models (
 	account_id INTEGER PRIMARY KEY,
 	spam       INTEGER NOT NULL DEFAULT 0,
 	ham        INTEGER NOT NULL DEFAULT 0,
-	tokens     INTEGER NOT NULL DEFAULT 0
+	tokens     INTEGER NOT NULL DEFAULT 0,
+	clock      INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE junk_tokens (
 	account_id INTEGER NOT NULL,
 	hash       INTEGER NOT NULL,
 	spam       INTEGER NOT NULL,
 	ham        INTEGER NOT NULL,
-	day        INTEGER NOT NULL,
+	stamp      INTEGER NOT NULL,
 	PRIMARY KEY (account_id, hash)
 ) WITHOUT ROWID;
 CREATE TABLE junk_trained (

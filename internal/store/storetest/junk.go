@@ -139,37 +139,53 @@ func testJunkPrune(t *testing.T, st store.Store) {
 	a := newAccount(t, st, "a@example.test")
 	_, err := st.PruneJunk(ctx, a.ID, 0)
 	wantErr(t, err, store.ErrInvalid, "prune to 0")
-	// 100 tokens: 0-49 in two spam messages, 50-99 in one.
-	var common, rare []uint64
-	for i := range uint64(50) {
-		common = append(common, i)
-		rare = append(rare, 50+i)
+	// 100 tokens: 0-49 in two spam messages, 50-99 in one each: 50-74 in
+	// the first message trained, 75-99 in the last.
+	var common, old, recent []uint64
+	for i := range uint64(25) {
+		common = append(common, i, 25+i)
+		old = append(old, 50+i)
+		recent = append(recent, 75+i)
 	}
 	must(st.TrainJunk(ctx, []store.JunkTraining{
-		{AccountID: a.ID, ContentID: 1, As: store.JunkSpam, Hashes: append(append([]uint64{}, common...), rare...)},
+		{AccountID: a.ID, ContentID: 1, As: store.JunkSpam, Hashes: append(append([]uint64{}, common...), old...)},
 		{AccountID: a.ID, ContentID: 2, As: store.JunkSpam, Hashes: common},
 	}))
+	must(st.TrainJunk(ctx, []store.JunkTraining{{AccountID: a.ID, ContentID: 4, As: store.JunkHam, Hashes: recent}}))
 	if n := must(st.PruneJunk(ctx, a.ID, 100)); n != 0 {
 		t.Fatalf("pruned %d tokens of a model within bounds", n)
 	}
 	n := must(st.PruneJunk(ctx, a.ID, 60))
-	if n != 100-54 {
-		t.Fatalf("pruned %d tokens, want down to 54 (90%% of 60)", n)
+	if n != 100-57 {
+		t.Fatalf("pruned %d tokens, want down to 57 (95%% of 60)", n)
 	}
-	m := junkModel(t, st, a.ID, append(common, rare...)...)
-	if m.Tokens != 54 || len(m.Counts) != 54 {
+	m := junkModel(t, st, a.ID, append(append(append([]uint64{}, common...), old...), recent...)...)
+	if m.Tokens != 57 || len(m.Counts) != 57 {
 		t.Fatalf("after pruning: %d tokens, %d found", m.Tokens, len(m.Counts))
 	}
+	// The rare ones went first, the longest untrained first among them.
 	for _, h := range common {
-		wantJunkCount(t, m, h, 2, 0) // the rare ones went first
+		wantJunkCount(t, m, h, 2, 0)
 	}
-	if m.Spam != 2 {
+	for _, h := range old {
+		wantJunkCount(t, m, h, 0, 0)
+	}
+	kept := 0
+	for _, h := range recent {
+		if _, ok := m.Counts[h]; ok {
+			kept++
+		}
+	}
+	if kept != 7 {
+		t.Fatalf("%d of the recently trained rare tokens kept, want 7", kept)
+	}
+	if m.Spam != 2 || m.Ham != 1 {
 		t.Fatalf("pruning changed the message counts: %+v", m)
 	}
 	// Training after pruning keeps counting right.
 	must(st.TrainJunk(ctx, []store.JunkTraining{{AccountID: a.ID, ContentID: 3, As: store.JunkHam, Hashes: []uint64{1000, 0}}}))
-	if m = junkModel(t, st, a.ID); m.Tokens != 55 {
-		t.Fatalf("after training a pruned model: %d tokens, want 55", m.Tokens)
+	if m = junkModel(t, st, a.ID); m.Tokens != 58 {
+		t.Fatalf("after training a pruned model: %d tokens, want 58", m.Tokens)
 	}
 }
 
