@@ -32,6 +32,10 @@ func FuzzTokens(f *testing.F) {
 			if tok == "" || seen[tok] {
 				t.Fatalf("empty or repeated token %q", tok)
 			}
+			// Tokens reach people (Verdict.Reasons, the webmail).
+			if !utf8.ValidString(tok) {
+				t.Fatalf("token %q is not UTF-8", tok)
+			}
 			seen[tok] = true
 		}
 		again := Tokens(msg)

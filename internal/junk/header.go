@@ -3,6 +3,7 @@ package junk
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 
 	"mailroom/internal/mime"
 )
@@ -49,13 +50,31 @@ func (t *tokenizer) headers(h []byte) {
 		if fields > 200 {
 			return
 		}
-		name := strings.ToLower(string(bytes.TrimSpace(line[:colon])))
+		rawName := bytes.TrimSpace(line[:colon])
+		if !isFieldName(rawName) {
+			continue // not a header field (RFC 5322 2.2: printable ASCII)
+		}
+		name := strings.ToLower(string(rawName))
 		value := line[colon+1:]
 		if len(value) > maxFieldBytes {
 			value = value[:maxFieldBytes]
 		}
 		t.field(name, value)
 	}
+}
+
+// isFieldName reports whether b is an RFC 5322 field name (printable
+// US-ASCII but colon) of a sane length.
+func isFieldName(b []byte) bool {
+	if len(b) == 0 || len(b) > 76 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // nextField returns the next unfolded field of a header block (line ends
@@ -85,6 +104,11 @@ func (t *tokenizer) field(name string, value []byte) {
 		return
 	}
 	t.add("header:" + name)
+	if !utf8.Valid(value) {
+		// Raw 8-bit header text (RFC 5322 has none; without SMTPUTF8 it
+		// is legacy text): read it as the body's unlabelled text is.
+		value = fromLegacy(value)
+	}
 	switch name {
 	case "subject":
 		s := []byte(mime.DecodeHeader(string(bytes.TrimSpace(value))))

@@ -40,14 +40,28 @@ func NewModel() *Model {
 // instead of the token. It is fixed (not seeded per process) because
 // stored models must read the same after a restart.
 func Hash(token string) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i := 0; i < len(token); i++ {
-		h ^= uint64(token[i])
-		h *= prime
+	return hashString(fnvOffset, token)
+}
+
+// FNV-1a, written out so that a token can be hashed in pieces (prefix and
+// word) without being built first.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func hashBytes(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
 	}
 	return h
 }

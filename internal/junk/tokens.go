@@ -23,8 +23,11 @@ const (
 	maxPartBytes = 64 << 10
 	// maxTextParts: text parts tokenized per message.
 	maxTextParts = 16
-	// maxTokens caps the distinct tokens of one message.
-	maxTokens = 3000
+	// maxTokens caps the distinct tokens of one message, and
+	// maxTokenBytes the length of one (without its prefix): header values
+	// such as a charset label are the sender's to make long.
+	maxTokens     = 3000
+	maxTokenBytes = 256
 	// Words shorter than minWordLen are too common to tell anything;
 	// longer than maxWordLen are encoded junk, ids or run-together text
 	// and become one "skip:" token of their first letter and length.
@@ -34,48 +37,67 @@ const (
 
 // Tokens returns the distinct features of one RFC 5322 message (raw
 // bytes): words of the decoded text parts (transfer encodings undone,
-// charsets converted to UTF-8, HTML reduced to its text), lower-cased;
+// charsets converted to UTF-8, unlabelled 8-bit text read as Windows-1252,
+// HTML reduced to its text), lower-cased, and pairs of adjacent words;
 // header tokens prefixed by their field name ("subject:free",
 // "from:dom:example.com"); the hosts of URLs ("url:example.com"); and the
 // types and file name extensions of attachments. Work and memory are
 // bounded whatever the message (see the constants above).
 func Tokens(msg []byte) []string {
-	t := tokenizer{seen: make(map[string]struct{}, 256)}
+	t := tokenizer{seen: make(map[uint64]struct{}, 512), arena: make([]byte, 0, 8<<10), ends: make([]int, 0, 512)}
 	t.message(msg)
-	return t.out
+	return t.strings()
 }
 
+// tokenizer collects distinct tokens. To keep allocation per token near
+// zero (tokenizing is most of the cost of classifying), tokens are
+// appended to one byte arena and recognised as seen by their Hash, the
+// key the model stores them under anyway: two tokens whose hashes collide
+// are one token to a Model, so keeping only the first loses nothing.
 type tokenizer struct {
-	seen map[string]struct{}
-	out  []string
-	buf  []byte // scratch for building prefixed tokens
+	seen  map[uint64]struct{}
+	arena []byte
+	ends  []int // end offset in arena of each token
+}
+
+// strings returns the tokens, all sharing one string's memory.
+func (t *tokenizer) strings() []string {
+	all := string(t.arena)
+	out := make([]string, len(t.ends))
+	start := 0
+	for i, end := range t.ends {
+		out[i] = all[start:end]
+		start = end
+	}
+	return out
 }
 
 // add records one token unless seen or the cap is reached.
 func (t *tokenizer) add(tok string) {
-	if len(t.out) >= maxTokens {
-		return
-	}
-	if _, ok := t.seen[tok]; ok {
-		return
-	}
-	t.seen[tok] = struct{}{}
-	t.out = append(t.out, tok)
+	t.addPrefixed(tok, nil)
 }
 
-// addPrefixed adds prefix+word, building the string only when it is new.
+// addPrefixed adds prefix+word, copying it only when it is new.
 func (t *tokenizer) addPrefixed(prefix string, word []byte) {
-	if len(t.out) >= maxTokens {
+	if t.full() {
 		return
 	}
-	t.buf = append(append(t.buf[:0], prefix...), word...)
-	if _, ok := t.seen[string(t.buf)]; ok { // no allocation for the lookup
+	if len(prefix) > maxTokenBytes { // add passes whole tokens as prefix
+		prefix = prefix[:runeCut(prefix, maxTokenBytes)]
+	}
+	if len(word) > maxTokenBytes {
+		word = word[:runeCut(word, maxTokenBytes)]
+	}
+	h := hashBytes(hashString(fnvOffset, prefix), word)
+	if _, ok := t.seen[h]; ok {
 		return
 	}
-	t.add(string(t.buf))
+	t.seen[h] = struct{}{}
+	t.arena = append(append(t.arena, prefix...), word...)
+	t.ends = append(t.ends, len(t.arena))
 }
 
-func (t *tokenizer) full() bool { return len(t.out) >= maxTokens }
+func (t *tokenizer) full() bool { return len(t.ends) >= maxTokens }
 
 func (t *tokenizer) message(msg []byte) {
 	// An mbox "From " line (as corpora keep) is not part of the message.
@@ -140,10 +162,17 @@ func (t *tokenizer) textPart(msg []byte, p *mime.Part) {
 	if cs != "" && cs != "us-ascii" && cs != "utf-8" {
 		t.addPrefixed("charset:", []byte(cs))
 	}
-	if enc, _ := mime.LookupCharset(cs); enc != nil {
+	switch enc, known := mime.LookupCharset(cs); {
+	case enc != nil:
 		if dec, err := enc.NewDecoder().Bytes(body); err == nil {
 			body = dec
 		}
+	case (!known || cs == "" || cs == "us-ascii") && !utf8.Valid(body):
+		// 8-bit text without a (usable) charset label is, in mail that
+		// old or careless, Latin-1 or Windows-1252 far more often than
+		// anything else; read as UTF-8 its accented letters would split
+		// words.
+		body = fromLegacy(body)
 	}
 	if p.Subtype == "html" {
 		body = t.html(body)
@@ -322,4 +351,27 @@ func hasPrefixFold(s []byte, prefix string) bool {
 
 func isHostByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '@' || c == '_'
+}
+
+// fromLegacy reads b as Windows-1252 (the superset of Latin-1 that
+// internal/mime reads ISO-8859-1 as), giving UTF-8.
+func fromLegacy(b []byte) []byte {
+	enc, _ := mime.LookupCharset("windows-1252")
+	if enc == nil {
+		return b
+	}
+	dec, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b
+	}
+	return dec
+}
+
+// runeCut returns where to cut s (longer than n bytes) to at most n bytes
+// without splitting a UTF-8 sequence.
+func runeCut[T string | []byte](s T, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }

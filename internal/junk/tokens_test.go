@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func crlf(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }
@@ -153,9 +154,70 @@ func TestTokensBounds(t *testing.T) {
 	}
 }
 
+// TestTokensLong: tokens from header values (a charset label, an
+// encoding, an address) are bounded in length and cut on a character
+// boundary.
+func TestTokensLong(t *testing.T) {
+	long := strings.Repeat("é", 400)
+	msg := crlf("From: a@" + strings.Repeat("x", 300) + ".example\nContent-Type: text/plain; charset=\"x" + long + "\"\n" +
+		"Content-Transfer-Encoding: " + strings.Repeat("q", 1000) + "\nX-Long: " + long + "\n" +
+		"X-N\xe4me: v\n" + strings.Repeat("N", 100) + ": v\n\nbody\n")
+	toks := Tokens(msg)
+	found := 0
+	for _, tok := range toks {
+		if !utf8.ValidString(tok) {
+			t.Errorf("token %q is not UTF-8", tok)
+		}
+		if len(tok) > maxTokenBytes+len("from:addr:") {
+			t.Errorf("token of %d bytes: %.40q…", len(tok), tok)
+		}
+		if strings.HasPrefix(tok, "charset:xé") || strings.HasPrefix(tok, "encoding:qqq") {
+			found++
+		}
+	}
+	for _, tok := range toks {
+		if strings.HasPrefix(tok, "header:x-n") || strings.HasPrefix(tok, "header:nnn") {
+			t.Errorf("not a field name, yet a token: %q", tok)
+		}
+	}
+	if found != 2 {
+		t.Errorf("long charset and encoding tokens: %d of 2 found in %q", found, toks)
+	}
+}
+
 func TestTokensEmpty(t *testing.T) {
 	for _, msg := range [][]byte{nil, []byte(""), []byte("\r\n"), []byte("From x\n"), []byte("no header at all")} {
 		toks := Tokens(msg)
 		assertDistinct(t, toks)
+	}
+}
+
+// TestTokensValidUTF8: raw 8-bit bytes in headers and bodies of unknown
+// charsets never give tokens that are not UTF-8 (tokens are shown to
+// people as reasons).
+func TestTokensValidUTF8(t *testing.T) {
+	msg := []byte("From: \"N\xe4me\xff\" <us\xe9r@h\xf6st.example>\r\nSubject: caf\xe9 \xff\xfe\xfd bon\r\n" +
+		"X-Thing: v\xe4lue\r\nReceived: from h\xf6st.example ([192.0.2.1])\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n" +
+		"caf\xe9 cr\xe8me br\xfbl\xe9e \xff\xff\xff http://ex\xe4mple.com/ www.h\xf6st.example\r\n")
+	toks := Tokens(msg)
+	if len(toks) == 0 {
+		t.Fatal("no tokens")
+	}
+	for _, tok := range toks {
+		if !utf8.ValidString(tok) {
+			t.Errorf("token %q is not UTF-8", tok)
+		}
+	}
+	// Unlabelled 8-bit text is read as Windows-1252, so accented words
+	// stay whole.
+	for _, w := range []string{"café", "crème", "brûlée", "subject:café", "x-thing:välue", "from:addr:usér@höst.example"} {
+		if !slices.Contains(toks, w) {
+			t.Errorf("missing %q in %q", w, toks)
+		}
+	}
+	// A UTF-8 label is believed: its invalid bytes are not reinterpreted.
+	utf := Tokens([]byte("Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 ok\r\n"))
+	if slices.Contains(utf, "café") {
+		t.Errorf("invalid UTF-8 under a UTF-8 label was reinterpreted: %q", utf)
 	}
 }
