@@ -8,7 +8,10 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"mailroom/internal/config"
+	"mailroom/internal/junkfilter"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 // junkCorpus words: what ann's spam and ham are made of.
@@ -153,5 +156,43 @@ func TestJunkFilterLearnsOverIMAP(t *testing.T) {
 	r.sendMX("promo@spam1.example", corpusSpam(40))
 	if n := len(r.Messages(r.acct, "Junk")); n != 1 {
 		t.Fatalf("other spam after the lesson: Junk holds %d, want 1", n)
+	}
+}
+
+// With junk.enabled = false nothing is scored and nothing learned, even
+// with a seeded base model.
+func TestJunkFilterDisabled(t *testing.T) {
+	r := start(t, testrig.Config(func(c *config.Config) { c.Junk.Enabled = false }))
+	if r.Server.Deps().Junk != nil {
+		t.Fatal("a junk filter runs with junk.enabled = false")
+	}
+	seed := junkfilter.New(r.Store, junkfilter.Config{})
+	var spam, ham [][]byte
+	for i := range 12 {
+		spam = append(spam, []byte(corpusSpam(i)))
+		ham = append(ham, []byte(corpusHam(i)))
+	}
+	ctx := context.Background()
+	if err := seed.TrainCorpus(ctx, store.JunkBaseModel, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.TrainCorpus(ctx, store.JunkBaseModel, ham, false); err != nil {
+		t.Fatal(err)
+	}
+	seed.Close()
+	r.sendMX("promo@spam1.example", corpusSpam(40))
+	in := r.Read("ann@example.test", "INBOX")
+	if len(in) != 1 || strings.Contains(in[0].Raw, junkfilter.FieldName) {
+		t.Fatalf("with the filter off: INBOX %d messages, Junk %d", len(in), len(r.Messages(r.acct, "Junk")))
+	}
+	im := r.imap()
+	im.imapCmd("a", "SELECT INBOX")
+	im.imapCmd("b", "UID MOVE 1 Junk")
+	ms, err := r.Store.JunkModels(ctx, []int64{r.acct.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].Spam != 0 || ms[0].Tokens != 0 {
+		t.Fatalf("the move trained with the filter off: %+v", ms[0])
 	}
 }
