@@ -251,6 +251,28 @@ func TestTrainFromKeywords(t *testing.T) {
 		t.Fatalf("after $NotJunk: %+v", m)
 	}
 	x.wantKeywords(inbox.ID, uid, KeywordNotJunk) // and $Junk cleared
+	// Thunderbird's deprecated Junk teaches the same, and the trainer
+	// clears its NonJunk.
+	if _, err := x.svc.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Keywords: []string{"NonJunk"}}); err != nil {
+		t.Fatal(err)
+	}
+	x.f.Flush()
+	if _, err := x.svc.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Keywords: []string{"Junk"}}); err != nil {
+		t.Fatal(err)
+	}
+	x.f.Flush()
+	if m := x.model(x.acct.ID); m.Spam != 1 || m.Ham != 0 {
+		t.Fatalf("after Junk: %+v", m)
+	}
+	x.wantKeywords(inbox.ID, uid, KeywordJunk, "Junk")
+	if _, err := x.svc.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Keywords: []string{"NonJunk"}}); err != nil {
+		t.Fatal(err)
+	}
+	x.f.Flush()
+	if m := x.model(x.acct.ID); m.Spam != 0 || m.Ham != 1 {
+		t.Fatalf("after NonJunk: %+v", m)
+	}
+	x.wantKeywords(inbox.ID, uid, KeywordNotJunk, "NonJunk")
 	// Both at once say nothing; removing says nothing.
 	if _, err := x.svc.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsReplace, Keywords: []string{"$Junk", "$NotJunk"}}); err != nil {
 		t.Fatal(err)

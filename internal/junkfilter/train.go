@@ -261,12 +261,14 @@ func (f *Filter) keywords(ctx context.Context, mailboxID int64, uids []uint32, a
 	if len(uids) == 0 {
 		return nil
 	}
-	set, clear := KeywordJunk, KeywordNotJunk
+	// The deprecated forms of the opposite keyword go too: a message
+	// marked both ways counts as marked neither way.
+	set, clear := KeywordJunk, []string{KeywordNotJunk, "NotJunk", "NonJunk"}
 	if as == store.JunkHam {
-		set, clear = clear, set
+		set, clear = KeywordNotJunk, []string{KeywordJunk, "Junk"}
 	}
-	if _, err := f.st.UpdateFlags(ctx, mailboxID, store.FlagUpdate{UIDs: uids, Op: store.FlagsRemove, Keywords: []string{clear}}); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("clear %s: %w", clear, err)
+	if _, err := f.st.UpdateFlags(ctx, mailboxID, store.FlagUpdate{UIDs: uids, Op: store.FlagsRemove, Keywords: clear}); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("clear %s: %w", clear[0], err)
 	}
 	if _, err := f.st.UpdateFlags(ctx, mailboxID, store.FlagUpdate{UIDs: uids, Op: store.FlagsAdd, Keywords: []string{set}}); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("set %s: %w", set, err)

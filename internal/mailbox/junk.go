@@ -18,14 +18,18 @@ type JunkTrainer interface {
 	// Filed: messages were moved or copied from mailbox src into dst;
 	// uids are their UIDs in dst.
 	Filed(ctx context.Context, src, dst int64, uids []uint32)
-	// Marked: the messages got the $Junk keyword (spam) or $NotJunk.
+	// Marked: the messages got the $Junk keyword (spam) or $NotJunk (or
+	// one of their deprecated forms).
 	Marked(ctx context.Context, mailboxID int64, uids []uint32, spam bool)
 }
 
-// The keywords of RFC 9051 section 2.3.2 that say a message is or is not junk.
-const (
-	keywordJunk    = "$Junk"
-	keywordNotJunk = "$NotJunk"
+// The keywords that say a message is or is not junk: $Junk and $NotJunk
+// (RFC 9051 section 2.3.2), and the deprecated forms the IANA keyword
+// registry notes existing clients still set (Thunderbird's Junk and
+// NonJunk among them).
+var (
+	junkKeywords    = []string{"$Junk", "Junk"}
+	notJunkKeywords = []string{"$NotJunk", "NotJunk", "NonJunk"}
 )
 
 // junkTrainer holds the trainer; nil until SetJunkTrainer.
@@ -56,20 +60,22 @@ func (r *Service) flagged(ctx context.Context, mailboxID int64, upd store.FlagUp
 	if t == nil || upd.Op == store.FlagsRemove || len(res.Updated) == 0 {
 		return
 	}
-	has := func(kws []string, k string) bool {
-		return slices.ContainsFunc(kws, func(x string) bool { return strings.EqualFold(x, k) })
+	has := func(kws, any []string) bool {
+		return slices.ContainsFunc(kws, func(x string) bool {
+			return slices.ContainsFunc(any, func(k string) bool { return strings.EqualFold(x, k) })
+		})
 	}
-	spam, ham := has(upd.Keywords, keywordJunk), has(upd.Keywords, keywordNotJunk)
+	spam, ham := has(upd.Keywords, junkKeywords), has(upd.Keywords, notJunkKeywords)
 	if spam == ham {
 		return
 	}
-	k := keywordNotJunk
+	ks := notJunkKeywords
 	if spam {
-		k = keywordJunk
+		ks = junkKeywords
 	}
 	var uids []uint32
 	for _, m := range res.Updated {
-		if has(m.Keywords, k) {
+		if has(m.Keywords, ks) {
 			uids = append(uids, m.UID)
 		}
 	}
