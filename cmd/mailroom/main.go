@@ -76,6 +76,10 @@ Outbound queue (mail for other domains):
   queue show ID                      one message, per recipient
   queue retry ID|all                 try again now
   queue drop ID [--silent]           give up on a message (its sender gets a bounce unless --silent)
+
+Junk filter:
+  junk train --spam|--ham [--account EMAIL] FILE|DIR…   teach the shared base model (or one account's) a corpus
+  junk stats [--account EMAIL]       what a model has learned
 `
 
 func run(ctx context.Context, args []string, sio *stdio) int {
@@ -113,6 +117,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdMailbox(ctx, rest, sio)
 	case "queue":
 		return cmdQueue(ctx, rest, sio)
+	case "junk":
+		return cmdJunk(ctx, rest, sio)
 	case "bench":
 		return cmdBench(ctx, rest, sio)
 	case "version", "--version", "-version":

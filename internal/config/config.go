@@ -40,6 +40,7 @@ type Config struct {
 	Web             Web      `toml:"web"`
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
+	Junk            Junk     `toml:"junk"`
 	Log             Log      `toml:"log"`
 	// Outbound transport security (transport.go).
 	MTASTS     MTASTS     `toml:"mta_sts"`
@@ -201,6 +202,7 @@ func Default() Config {
 		Queue: defaultQueue(),
 		Web:   defaultWeb(),
 		DNS:   DNS{Timeout: Duration(defaultDNSTimeout)},
+		Junk:  defaultJunk(),
 		Log:   Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
@@ -418,6 +420,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.TLSReports.validate(); err != nil {
+		return err
+	}
+	if err := c.Junk.validate(); err != nil {
 		return err
 	}
 	switch c.Log.Level {

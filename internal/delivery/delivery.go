@@ -63,6 +63,12 @@ type Envelope struct {
 	// p=quarantine, a blocklist) want the message kept out of INBOX; if
 	// any, every local copy goes to its account's Junk mailbox.
 	Quarantine []string
+	// Inbound: the message came from another server (the MX listener,
+	// no authentication), so the junk filter scores it. Our users'
+	// submissions, the web's compose and the server's own notices are not
+	// scored: a user's mail to a colleague is not junk, and their own
+	// choice of words must not train anyone's filter.
+	Inbound bool
 }
 
 // Recipient is one RCPT TO and where it resolved to.
@@ -106,6 +112,10 @@ type Config struct {
 	// a message acknowledged with 250 is in every later SELECT of this
 	// process); nil stores them with the store directly.
 	Mailboxes Appender
+	// Junk, if set, scores inbound mail (Envelope.Inbound) for each
+	// account that keeps a copy: a copy it finds junk goes to the
+	// account's Junk mailbox. nil turns scoring off.
+	Junk JunkFilter
 }
 
 // Appender puts a staged message into mailboxes; the mailbox service

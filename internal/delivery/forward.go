@@ -74,6 +74,7 @@ func (p *plan) headerOf() (mail.Header, error) {
 // message whatever forward.keep says, so a loop never loses it.
 func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan, error) {
 	p := &plan{msg: msg}
+	var keepers []step // the accounts that keep a copy, in order
 	var queue []step
 	for i := range env.Recipients {
 		r := &env.Recipients[i]
@@ -117,12 +118,16 @@ func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan
 			}
 		}
 		if keep {
-			dest, err := a.destination(ctx, s.acct, env)
-			if err != nil {
-				return nil, a.tempFail(err)
-			}
-			p.targets = append(p.targets, store.Target{MailboxID: dest, HeaderPrefix: tracePrefix(env.From, s.acct.Email, s.chain...)})
+			keepers = append(keepers, s)
 		}
+	}
+	verdicts := a.classify(ctx, msg, env, keepers)
+	for i, s := range keepers {
+		dest, field, err := a.destination(ctx, s.acct, env, verdicts[i])
+		if err != nil {
+			return nil, a.tempFail(err)
+		}
+		p.targets = append(p.targets, store.Target{MailboxID: dest, HeaderPrefix: append(tracePrefix(env.From, s.acct.Email, s.chain...), field...)})
 	}
 	return p, nil
 }

@@ -4,17 +4,70 @@ import (
 	"context"
 	"errors"
 
+	"mailroom/internal/junk"
+	"mailroom/internal/junkfilter"
 	"mailroom/internal/store"
 )
 
-// destination is the mailbox a local copy for acct goes to: INBOX, or the
-// account's Junk mailbox when a check upstream quarantined the message
-// (env.Quarantine: DMARC p=quarantine, a blocklist hit).
-func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelope) (int64, error) {
-	if len(env.Quarantine) > 0 {
-		return a.junk(ctx, acct.ID)
+// JunkFilter scores a message for the accounts it is delivered to
+// (internal/junkfilter implements it).
+type JunkFilter interface {
+	// Classify returns one verdict per account, in order.
+	Classify(ctx context.Context, msg store.Staged, accountIDs []int64) ([]junk.Verdict, error)
+	// Threshold is the score from which a message is junk.
+	Threshold() float64
+}
+
+// classify scores an inbound message for the accounts that keep a copy.
+// It returns one verdict per account, nil where it was not scored. A
+// filter that fails costs the score, never the message: the copies go to
+// INBOX unscored (junk mail in INBOX is better than mail refused or lost).
+func (a *Agent) classify(ctx context.Context, msg store.Staged, env Envelope, keepers []step) []*junk.Verdict {
+	out := make([]*junk.Verdict, len(keepers))
+	if a.cfg.Junk == nil || !env.Inbound || len(keepers) == 0 {
+		return out
 	}
-	return a.inbox(ctx, acct.ID)
+	ids := make([]int64, len(keepers))
+	for i, s := range keepers {
+		ids[i] = s.acct.ID
+	}
+	vs, err := a.cfg.Junk.Classify(ctx, msg, ids)
+	if err != nil || len(vs) != len(keepers) {
+		a.log.Error("junk filter failed: delivering unscored", "err", err)
+		return out
+	}
+	for i := range vs {
+		out[i] = &vs[i]
+	}
+	return out
+}
+
+// destination is the mailbox a local copy for acct goes to, and the
+// header field that records why (junkfilter.Record, nil if there is
+// nothing to say): INBOX, or the account's Junk mailbox when a check
+// upstream quarantined the message (env.Quarantine: DMARC p=quarantine, a
+// blocklist hit) or the junk filter's verdict v (nil if not scored) says
+// it is junk.
+func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelope, v *junk.Verdict) (int64, []byte, error) {
+	rec := junkfilter.Record{Quarantine: env.Quarantine, Junk: len(env.Quarantine) > 0}
+	// A verdict without a single clue (a filter that has learned nothing
+	// yet) says nothing worth recording.
+	if v != nil && (v.Clues > 0 || v.Junk) {
+		rec.Scored, rec.Score, rec.Threshold, rec.Clues = true, v.Score, a.cfg.Junk.Threshold(), v.Reasons
+		rec.Junk = rec.Junk || v.Junk
+	}
+	var field []byte
+	if rec.Scored || rec.Junk {
+		field = rec.Field()
+	}
+	var id int64
+	var err error
+	if rec.Junk {
+		id, err = a.junk(ctx, acct.ID)
+	} else {
+		id, err = a.inbox(ctx, acct.ID)
+	}
+	return id, field, err
 }
 
 // junk returns the account's Junk mailbox: the one marked \Junk (RFC 6154),

@@ -2,9 +2,11 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"mailroom/internal/junkfilter"
 	"mailroom/internal/store"
 )
 
@@ -55,5 +57,74 @@ func TestQuarantineGoesToJunk(t *testing.T) {
 	}
 	if n := len(inbox(t, st, "cat@other.test")); n != 0 {
 		t.Errorf("INBOX got %d quarantined messages", n)
+	}
+}
+
+// With a junk filter, inbound mail is scored for each account that keeps
+// a copy: ann, whose filter learned the sender's words are spam, gets it
+// in Junk with the verdict recorded; bob, who learned nothing, in INBOX
+// with no record (his filter had nothing to say). Mail that is not Inbound (a submission) is
+// not scored at all. A quarantine reason is recorded the same way.
+func TestJunkFilterScoresInbound(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	jf := junkfilter.New(st, junkfilter.Config{})
+	t.Cleanup(jf.Close)
+	a := New(st, Config{Junk: jf})
+	ann, _ := st.Account(ctx, "ann@example.test")
+	var spam, ham [][]byte
+	for i := range 10 {
+		spam = append(spam, fmt.Appendf(nil, "Subject: cheap pills %d\r\n\r\nbuy cheap pills casino lottery winner prize now %d\r\n", i, i))
+		ham = append(ham, fmt.Appendf(nil, "Subject: meeting %d\r\n\r\nthe project meeting agenda and budget review %d\r\n", i, i))
+	}
+	if err := jf.TrainCorpus(ctx, ann.ID, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := jf.TrainCorpus(ctx, ann.ID, ham, false); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(body string, inbound bool, quarantine ...string) {
+		t.Helper()
+		m, err := st.Stage(ctx, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Discard()
+		env := Envelope{From: "x@remote.example", Inbound: inbound, Quarantine: quarantine}
+		for _, rcpt := range []string{"ann@example.test", "bob@example.test"} {
+			env.Recipients = append(env.Recipients, Recipient{Address: rcpt, Resolved: mustResolve(t, a, rcpt)})
+		}
+		if err := a.Deliver(ctx, m, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver("Subject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n", true)
+	junkMsgs := messages(t, st, "ann@example.test", "Junk")
+	if len(junkMsgs) != 1 || len(inbox(t, st, "ann@example.test")) != 0 {
+		t.Fatalf("ann: Junk %d, INBOX %d", len(junkMsgs), len(inbox(t, st, "ann@example.test")))
+	}
+	rec, ok := junkfilter.Find([]byte(junkMsgs[0]))
+	if !ok || !rec.Junk || !rec.Scored || rec.Score < 0.9 || rec.Threshold != 0.9 || len(rec.Clues) == 0 {
+		t.Fatalf("ann's copy records %+v (%v):\n%s", rec, ok, junkMsgs[0])
+	}
+	bobs := inbox(t, st, "bob@example.test")
+	if len(bobs) != 1 {
+		t.Fatalf("bob's INBOX has %d messages", len(bobs))
+	}
+	if rec, ok := junkfilter.Find([]byte(bobs[0])); ok {
+		t.Fatalf("bob's filter knows nothing, yet his copy records %+v", rec)
+	}
+
+	deliver("Subject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n", false)
+	in := inbox(t, st, "ann@example.test")
+	if len(in) != 1 || strings.Contains(in[0], junkfilter.FieldName) {
+		t.Fatalf("a submission was scored: %q", in)
+	}
+
+	deliver("Subject: meeting\r\n\r\nthe project meeting agenda\r\n", true, "dmarc=fail (p=quarantine)")
+	junkMsgs = messages(t, st, "ann@example.test", "Junk")
+	rec, ok = junkfilter.Find([]byte(junkMsgs[len(junkMsgs)-1]))
+	if !ok || !rec.Junk || !rec.Scored || rec.Score > 0.5 || len(rec.Quarantine) != 1 || rec.Quarantine[0] != "dmarc=fail (p=quarantine)" {
+		t.Fatalf("quarantined copy records %+v (%v)", rec, ok)
 	}
 }

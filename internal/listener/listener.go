@@ -19,6 +19,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/junkfilter"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
@@ -39,6 +40,8 @@ type Deps struct {
 	// mailboxes and the operations that change mail (IMAP sessions
 	// and webmail pages on one mailbox see one index).
 	Mailboxes *mailbox.Service
+	// Junk is the junk filter; nil when junk.enabled is off.
+	Junk *junkfilter.Filter
 	// Panics counts the panics that ended a session or a task, in every
 	// protocol and worker of this server; the debug listener shows it.
 	Panics *panics.Counter

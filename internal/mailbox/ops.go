@@ -66,6 +66,7 @@ func (r *Service) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Fl
 	if len(res.Updated) > 0 {
 		r.sync(ctx)
 	}
+	r.flagged(ctx, mailboxID, upd, res)
 	return res, nil
 }
 
@@ -93,6 +94,7 @@ func (r *Service) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, d
 		return res, err
 	}
 	r.sync(ctx)
+	r.filed(ctx, srcMailboxID, dstMailboxID, res)
 	return res, nil
 }
 
@@ -104,6 +106,7 @@ func (r *Service) Move(ctx context.Context, srcMailboxID int64, uids []uint32, d
 		return res, err
 	}
 	r.sync(ctx)
+	r.filed(ctx, srcMailboxID, dstMailboxID, res)
 	return res, nil
 }
 

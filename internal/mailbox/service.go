@@ -64,6 +64,8 @@ type Service struct {
 	// are \Recent for the next session that selects it (RFC 3501 2.3.2).
 	// A mailbox without a mark has no \Recent messages. Guarded by mu.
 	recentMarks map[int64]uint32
+
+	trainer junkTrainer // see SetJunkTrainer
 }
 
 // NewService starts following the store's change feed. A panic while

@@ -21,6 +21,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/connlimit"
 	"mailroom/internal/delivery"
+	"mailroom/internal/junkfilter"
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
@@ -139,7 +140,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		return nil, err
 	}
 	boxes := mailbox.NewService(st, logger.With("component", "mailbox"), pc)
+	var jf *junkfilter.Filter
+	var scorer delivery.JunkFilter // stays a nil interface when the filter is off
+	if cfg.Junk.Enabled {
+		jf = junkfilter.New(st, junkfilter.Config{Threshold: cfg.Junk.Threshold, MaxTokens: cfg.Junk.MaxTokens,
+			Logger: logger.With("component", "junk")})
+		boxes.SetJunkTrainer(jf)
+		scorer = jf
+	}
 	agent := delivery.New(st, delivery.Config{
+		Junk:          scorer,
 		Mailboxes:     boxes,
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
@@ -150,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	q.SetReturner(agent)
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Mailboxes: boxes, Panics: pc},
+			Mailboxes: boxes, Panics: pc, Junk: jf},
 		factories: factories,
 		lock:      lock,
 	}, nil
@@ -273,6 +283,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.deps.Queue.Abort()
 			<-done
 		}
+	}
+	if s.deps.Junk != nil {
+		s.deps.Junk.Shutdown(ctx) // trains what users did before the store closes
 	}
 	if err := s.stopReports(); err != nil {
 		errs = append(errs, fmt.Errorf("reports: %w", err))

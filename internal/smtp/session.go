@@ -323,6 +323,8 @@ func (s *session) Data(r io.Reader) error {
 		return s.dataError(err)
 	}
 	defer msg.Discard() // removes the body unless it was delivered
+	// The junk filter scores mail from other servers only.
+	s.env.Inbound = s.srv.opts.Mode == Inbound
 	if err := s.srv.opts.Delivery.Deliver(s.ctx, msg, s.env); err != nil {
 		var de *delivery.Error
 		s.srv.log.Error("delivery failed", append(s.logger(), "err", err)...)

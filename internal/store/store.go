@@ -50,6 +50,7 @@ type Store interface {
 	Mailboxes
 	Messages
 	Queue
+	JunkStore
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

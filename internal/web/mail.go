@@ -21,6 +21,7 @@ func (s *Server) mailRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /msg/{mailbox}/{uid}/cid/{cid}", s.requireLogin(s.inlinePart))
 	mux.HandleFunc("POST /msg/{mailbox}/{uid}/flags", s.requireLogin(s.setFlags))
 	mux.HandleFunc("POST /msg/{mailbox}/{uid}/move", s.requireLogin(s.moveMessage))
+	mux.HandleFunc("POST /msg/{mailbox}/{uid}/junk", s.requireLogin(s.markJunk))
 	mux.HandleFunc("POST /msg/{mailbox}/{uid}/delete", s.requireLogin(s.deleteMessage))
 	mux.HandleFunc("POST /folders/create", s.requireLogin(s.createFolder))
 	mux.HandleFunc("POST /folders/rename", s.requireLogin(s.renameFolder))

@@ -32,6 +32,7 @@ type messageData struct {
 	ImagesShown bool
 	Attachments []attachment
 	MoveTo      []folder
+	Junk        junkInfo
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +80,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 			d.ReplyTo = joinAddresses(env.ReplyTo)
 		}
 	}
+	d.Junk = junkInfoOf(mb, body)
 	d.Attachments = attachments(st)
 	base := "/msg/" + strconv.FormatInt(mb.ID, 10) + "/" + strconv.FormatUint(uint64(uid), 10)
 	for i := range d.Attachments {

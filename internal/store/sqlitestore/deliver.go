@@ -341,6 +341,9 @@ func (tx *txn) releaseContent(contentID int64) error {
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
 		return err
 	}
+	if err := tx.exec("DELETE FROM junk_trained WHERE content_id = ?", contentID); err != nil {
+		return err
+	}
 	if blob == "" {
 		return nil // inline: gone with the row
 	}

@@ -200,6 +200,9 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		if err := tx.exec("DELETE FROM mailboxes WHERE account_id = ?", id); err != nil {
 			return err
 		}
+		if err := tx.dropJunkModel(id); err != nil {
+			return err
+		}
 		if err := tx.exec("DELETE FROM accounts WHERE id = ?", id); err != nil {
 			return err
 		}

@@ -177,7 +177,7 @@ CREATE TABLE vacation_replies (
 ) WITHOUT ROWID;
 CREATE INDEX vacation_replies_sent ON vacation_replies (sent);
 `,
-	// DMARC evaluations of received mail, counted per day until reported
+	// 5: DMARC evaluations of received mail, counted per day until reported
 	// (RFC 7489 7.2). day is Unix seconds of UTC midnight.
 	`
 CREATE TABLE dmarc_results (
@@ -195,6 +195,38 @@ CREATE TABLE dmarc_results (
 	auth_results  TEXT NOT NULL,
 	count         INTEGER NOT NULL,
 	PRIMARY KEY (day, policy_domain, source_ip, header_from, envelope_from, disposition, dkim, spf, override, auth_results, policy, report_to)
+) WITHOUT ROWID;
+`,
+	// 6: the junk filter's models. account_id 0 is the shared base model
+	// (no account row, hence no foreign key: DeleteAccount deletes an
+	// account's rows itself). hash is junk.Hash as a signed 64-bit integer;
+	// a token's stamp is its model's clock (a count of trainings) when it
+	// was last learned, so pruning drops what was learned longest ago
+	// first among equally rare tokens, as junk.Model.Prune does.
+	// junk_trained remembers what each message (by content, so every copy
+	// of it) was trained as, keyed content first so that releasing a body
+	// forgets it.
+	`
+CREATE TABLE junk_models (
+	account_id INTEGER PRIMARY KEY,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0,
+	tokens     INTEGER NOT NULL DEFAULT 0,
+	clock      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE junk_tokens (
+	account_id INTEGER NOT NULL,
+	hash       INTEGER NOT NULL,
+	spam       INTEGER NOT NULL,
+	ham        INTEGER NOT NULL,
+	stamp      INTEGER NOT NULL,
+	PRIMARY KEY (account_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE junk_trained (
+	content_id INTEGER NOT NULL,
+	account_id INTEGER NOT NULL,
+	class      INTEGER NOT NULL,
+	PRIMARY KEY (content_id, account_id)
 ) WITHOUT ROWID;
 `,
 }

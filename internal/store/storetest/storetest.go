@@ -51,6 +51,9 @@ func Run(t *testing.T, open Opener) {
 		{"LoadMailbox", testLoadMailbox},
 		{"Queue", testQueue},
 		{"QueueSharesBodies", testQueueSharesBodies},
+		{"JunkTraining", testJunkTraining},
+		{"JunkPrune", testJunkPrune},
+		{"JunkMessages", testJunkMessages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
