@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -26,6 +27,7 @@ import (
 	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
+	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/tlsconf"
 )
@@ -117,6 +119,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		tm, err = tlsconf.New(tlsconf.Config{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, SelfSigned: cfg.TLS.SelfSigned,
 			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir,
+			ExtraNames: mtaSTSHosts(cfg, st),
 		}, logger.With("component", "tls"))
 		if err != nil {
 			st.Close()
@@ -320,4 +323,22 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	err = s.Shutdown(sctx)
 	logger.Info("mailroom stopped")
 	return err
+}
+
+// mtaSTSHosts allows ACME certificates for mta-sts.<domain> of every hosted
+// domain, where senders fetch the MTA-STS policy the web listener serves
+// (RFC 8461 section 3.3: HTTPS with a certificate valid for that name);
+// nil without an HTTPS listener, which is where the policy is served.
+func mtaSTSHosts(cfg config.Config, st store.Store) func(context.Context, string) bool {
+	if cfg.Listen.HTTPS == "" {
+		return nil
+	}
+	return func(ctx context.Context, name string) bool {
+		domain, ok := strings.CutPrefix(name, "mta-sts.")
+		if !ok || domain == "" {
+			return false
+		}
+		_, err := st.Domain(ctx, domain)
+		return err == nil
+	}
 }

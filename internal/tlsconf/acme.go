@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ const acmeErrorLogInterval = time.Minute
 type acmeSource struct {
 	manager  *autocert.Manager
 	hostname string
+	extra    func(ctx context.Context, name string) bool // Config.ExtraNames
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -54,31 +56,42 @@ func newACMESource(cfg Config, logger *slog.Logger, now func() time.Time) (*acme
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tlsconf: creating ACME cache directory: %w", err)
 	}
-	return &acmeSource{
-		manager: &autocert.Manager{
-			Prompt:     autocert.AcceptTOS,
-			Cache:      autocert.DirCache(dir),
-			HostPolicy: autocert.HostWhitelist(host),
-			Email:      cfg.ACMEEmail,
-		},
-		hostname: host,
-		logger:   logger,
-		now:      now,
-	}, nil
+	a := &acmeSource{hostname: host, extra: cfg.ExtraNames, logger: logger, now: now}
+	a.manager = &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		Cache:      autocert.DirCache(dir),
+		HostPolicy: a.allowed,
+		Email:      cfg.ACMEEmail,
+	}
+	return a, nil
+}
+
+// allowed is the host policy: the hostname, and the extra names the
+// configuration allows. Anything else is refused before the CA is asked,
+// so a client cannot make us request certificates for names of its
+// choosing.
+func (a *acmeSource) allowed(ctx context.Context, host string) error {
+	if host == a.hostname || a.extra != nil && a.extra(ctx, host) {
+		return nil
+	}
+	return fmt.Errorf("tlsconf: ACME: host %q not configured", host)
 }
 
 // getCertificate serves the certificate for the configured host whatever
-// name the client asked for. Mail clients often connect without SNI (by IP
-// address, or old TLS stacks), which autocert alone would refuse; and a
-// client asking for another name gets the one certificate there is, as in
-// the other modes. The host policy still allows only the configured name.
+// name the client asked for, unless it is one of the extra names, which get
+// their own. Mail clients often connect without SNI (by IP address, or old
+// TLS stacks), which autocert alone would refuse; and a client asking for
+// another name gets the one certificate there is, as in the other modes.
 func (a *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	h := *hello
 	h.ServerName = a.hostname
+	if sni := strings.TrimSuffix(strings.ToLower(hello.ServerName), "."); sni != "" && sni != a.hostname && a.extra != nil && a.extra(hello.Context(), sni) {
+		h.ServerName = sni
+	}
 	cert, err := a.manager.GetCertificate(&h)
 	if err != nil {
 		a.logError(err, hello.ServerName)
-		return nil, fmt.Errorf("tlsconf: ACME certificate for %s: %w", a.hostname, err)
+		return nil, fmt.Errorf("tlsconf: ACME certificate for %s: %w", h.ServerName, err)
 	}
 	return cert, nil
 }

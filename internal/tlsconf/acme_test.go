@@ -119,3 +119,49 @@ func TestACMEServesCachedCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestACMEExtraNames: a name the configuration allows besides the hostname
+// (mta-sts.<hosted domain>) gets its own certificate when a client asks
+// for it by SNI; other names get the hostname's, and the host policy lets
+// the CA be asked only for allowed names.
+func TestACMEExtraNames(t *testing.T) {
+	const policyHost = "mta-sts.example.test"
+	dataDir := t.TempDir()
+	m, err := New(Config{ACMEEmail: "postmaster@example.test", Hostname: acmeHost, DataDir: dataDir,
+		ExtraNames: func(_ context.Context, name string) bool { return name == policyHost }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := map[string]testCert{}
+	for _, host := range []string{acmeHost, policyHost} {
+		c := makeCert(t, time.Now().Add(80*24*time.Hour), host)
+		keyDER, err := x509.MarshalECPrivateKey(c.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := append(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), c.certPEM...)
+		if err := os.WriteFile(filepath.Join(dataDir, "acme", host), entry, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		certs[host] = c
+	}
+	addr := serveTLS(t, m.TLSConfig())
+	for sni, want := range map[string]string{policyHost: policyHost, "MTA-STS.Example.Test": policyHost,
+		acmeHost: acmeHost, "mta-sts.other.test": acmeHost, "": acmeHost} {
+		got, err := handshake(t, addr, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Errorf("SNI %q: %v", sni, err)
+			continue
+		}
+		if !got.Equal(certs[want].leaf) {
+			t.Errorf("SNI %q: served %v, want the certificate of %s", sni, got.DNSNames, want)
+		}
+	}
+	ctx := context.Background()
+	if err := m.acme.HostPolicy(ctx, policyHost); err != nil {
+		t.Errorf("HostPolicy(%s): %v", policyHost, err)
+	}
+	if err := m.acme.HostPolicy(ctx, "mta-sts.other.test"); err == nil {
+		t.Error("HostPolicy allowed a name the configuration does not")
+	}
+}

@@ -14,6 +14,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ type Config struct {
 	ACMEEmail         string // automatic certificates for Hostname via golang.org/x/crypto/acme/autocert
 	Hostname          string
 	DataDir           string
+	// ExtraNames, in ACME mode, says which other names a client may ask
+	// for by SNI and get a certificate of their own (the MTA-STS policy
+	// host mta-sts.<domain> of each hosted domain, which senders fetch
+	// over HTTPS with that name). nil: only Hostname.
+	ExtraNames func(ctx context.Context, name string) bool
 }
 
 // Manager hands out certificates to TLS listeners. It is safe for
