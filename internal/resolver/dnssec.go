@@ -2,10 +2,10 @@ package resolver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -22,87 +22,7 @@ import (
 // NXDOMAIN is returned as an error, with authenticated telling whether the
 // denial itself was validated.
 func (r *Resolver) LookupSecure(ctx context.Context, name string, qtype uint16) (rrs []dns.RR, authenticated bool, err error) {
-	name = dns.Fqdn(name)
-	authenticated = true
-	for range maxCNAMEHops {
-		resp, err := r.querySecure(ctx, name, qtype)
-		if err != nil {
-			return nil, false, err
-		}
-		authenticated = authenticated && resp.AuthenticatedData
-		target := name
-		for range maxCNAMEHops {
-			next := ""
-			for _, rr := range resp.Answer {
-				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, target) {
-					next = c.Target
-				}
-			}
-			if next == "" {
-				break
-			}
-			target = next
-		}
-		for _, rr := range resp.Answer {
-			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, target) {
-				rrs = append(rrs, rr)
-			}
-		}
-		if len(rrs) > 0 {
-			return rrs, authenticated, nil
-		}
-		if resp.Rcode == dns.RcodeNameError {
-			return nil, authenticated, &Error{Name: strings.TrimSuffix(target, "."), Qtype: qtype, NotFound: true}
-		}
-		if strings.EqualFold(target, name) {
-			return nil, authenticated, nil
-		}
-		name = target
-	}
-	return nil, false, &Error{Name: name, Qtype: qtype, Err: errors.New("CNAME chain too long")}
-}
-
-// querySecure is query with the DO and AD bits set.
-func (r *Resolver) querySecure(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
-	if r.err != nil {
-		return nil, &Error{Name: name, Qtype: qtype, Err: r.err}
-	}
-	var last error
-	for range dnsAttempts {
-		for _, srv := range r.servers {
-			if err := ctx.Err(); err != nil {
-				return nil, &Error{Name: name, Qtype: qtype, Err: err}
-			}
-			m := new(dns.Msg)
-			m.SetQuestion(dns.Fqdn(name), qtype)
-			m.RecursionDesired = true
-			m.AuthenticatedData = true
-			m.SetEdns0(ednsSize, true)
-			c := &dns.Client{Net: "udp", Timeout: r.timeout, UDPSize: ednsSize}
-			resp, _, err := c.ExchangeContext(ctx, m, srv)
-			if err == nil && resp.Truncated {
-				c.Net = "tcp"
-				resp, _, err = c.ExchangeContext(ctx, m, srv)
-			}
-			if err != nil {
-				last = fmt.Errorf("%s: %w", srv, err)
-				continue
-			}
-			if len(resp.Question) != 1 || resp.Question[0].Qtype != qtype ||
-				!strings.EqualFold(resp.Question[0].Name, m.Question[0].Name) {
-				last = fmt.Errorf("%s: answer does not match the question", srv)
-				continue
-			}
-			switch resp.Rcode {
-			case dns.RcodeSuccess, dns.RcodeNameError:
-				return resp, nil
-			}
-			// SERVFAIL is also how a validating resolver reports a
-			// bogus answer: a temporary failure, never "no records".
-			last = fmt.Errorf("%s from %s", dns.RcodeToString[resp.Rcode], srv)
-		}
-	}
-	return nil, &Error{Name: name, Qtype: qtype, Err: last}
+	return r.lookup(ctx, name, qtype, true)
 }
 
 // LookupMXSecure is LookupMX, also reporting whether the answer (or the
@@ -131,8 +51,20 @@ func (r *Resolver) LookupIPSecure(ctx context.Context, host string) (addrs []net
 	secure = true
 	var v4, v6 []netip.Addr
 	var errs [2]error
-	for i, qtype := range []uint16{dns.TypeAAAA, dns.TypeA} {
-		rrs, ok, err := r.LookupSecure(ctx, host, qtype)
+	// The two questions go out at once, as in LookupIP.
+	var (
+		wg      sync.WaitGroup
+		answers [2][]dns.RR
+		oks     [2]bool
+		qerrs   [2]error
+	)
+	qtypes := []uint16{dns.TypeAAAA, dns.TypeA}
+	for i, qtype := range qtypes {
+		wg.Go(func() { answers[i], oks[i], qerrs[i] = r.LookupSecure(ctx, host, qtype) })
+	}
+	wg.Wait()
+	for i := range qtypes {
+		rrs, ok, err := answers[i], oks[i], qerrs[i]
 		if err != nil && !IsNotFound(err) {
 			errs[i] = err
 			secure = false

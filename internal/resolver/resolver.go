@@ -99,8 +99,9 @@ func IsTemporary(err error) bool {
 }
 
 // query sends one question to the servers in turn until one answers with
-// NOERROR or NXDOMAIN, retrying truncated UDP answers over TCP.
-func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+// NOERROR or NXDOMAIN, retrying truncated UDP answers over TCP. secure
+// asks for DNSSEC (the DO and AD bits, dnssec.go).
+func (r *Resolver) query(ctx context.Context, name string, qtype uint16, secure bool) (*dns.Msg, error) {
 	if r.err != nil {
 		return nil, &Error{Name: name, Qtype: qtype, Err: r.err}
 	}
@@ -110,7 +111,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 			if err := ctx.Err(); err != nil {
 				return nil, &Error{Name: name, Qtype: qtype, Err: err}
 			}
-			resp, err := r.exchange(ctx, srv, name, qtype)
+			resp, err := r.exchange(ctx, srv, name, qtype, secure)
 			if err != nil {
 				last = err
 				continue
@@ -119,17 +120,20 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 			case dns.RcodeSuccess, dns.RcodeNameError:
 				return resp, nil
 			}
+			// SERVFAIL is also how a validating resolver reports a
+			// bogus answer: a temporary failure, never "no records".
 			last = fmt.Errorf("%s from %s", dns.RcodeToString[resp.Rcode], srv)
 		}
 	}
 	return nil, &Error{Name: name, Qtype: qtype, Err: last}
 }
 
-func (r *Resolver) exchange(ctx context.Context, srv, name string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) exchange(ctx context.Context, srv, name string, qtype uint16, secure bool) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
-	m.SetEdns0(ednsSize, false)
+	m.AuthenticatedData = secure
+	m.SetEdns0(ednsSize, secure)
 	c := &dns.Client{Net: "udp", Timeout: r.timeout, UDPSize: ednsSize}
 	resp, _, err := c.ExchangeContext(ctx, m, srv)
 	if err == nil && resp.Truncated {
@@ -151,12 +155,22 @@ func (r *Resolver) exchange(ctx context.Context, srv, name string, qtype uint16)
 // Lookup returns name's records of type qtype, following CNAMEs. No
 // records and no error means the name exists without such records.
 func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	rrs, _, err := r.lookup(ctx, name, qtype, false)
+	return rrs, err
+}
+
+// lookup is Lookup, with DNSSEC if secure (LookupSecure): authenticated
+// reports whether every answer used, each step of a CNAME chain included,
+// had the AD bit.
+func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16, secure bool) (rrs []dns.RR, authenticated bool, err error) {
 	name = dns.Fqdn(name)
+	authenticated = secure
 	for range maxCNAMEHops {
-		resp, err := r.query(ctx, name, qtype)
+		resp, err := r.query(ctx, name, qtype, secure)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		authenticated = authenticated && resp.AuthenticatedData
 		// A recursive server answers with the chain and the records
 		// at its end; follow it within the answer first.
 		target := name
@@ -172,25 +186,24 @@ func (r *Resolver) Lookup(ctx context.Context, name string, qtype uint16) ([]dns
 			}
 			target = next
 		}
-		var rrs []dns.RR
 		for _, rr := range resp.Answer {
 			if rr.Header().Rrtype == qtype && strings.EqualFold(rr.Header().Name, target) {
 				rrs = append(rrs, rr)
 			}
 		}
 		if len(rrs) > 0 {
-			return rrs, nil
+			return rrs, authenticated, nil
 		}
 		if resp.Rcode == dns.RcodeNameError {
-			return nil, &Error{Name: strings.TrimSuffix(target, "."), Qtype: qtype, NotFound: true}
+			return nil, authenticated, &Error{Name: strings.TrimSuffix(target, "."), Qtype: qtype, NotFound: true}
 		}
 		if strings.EqualFold(target, name) {
-			return nil, nil
+			return nil, authenticated, nil
 		}
 		// The server stopped at an alias: ask for its target.
 		name = target
 	}
-	return nil, &Error{Name: name, Qtype: qtype, Err: errors.New("CNAME chain too long")}
+	return nil, false, &Error{Name: name, Qtype: qtype, Err: errors.New("CNAME chain too long")}
 }
 
 // LookupMX returns domain's MX records.
