@@ -29,30 +29,94 @@ import (
 type lab struct {
 	t    *testing.T
 	port int
+	held *heldPort
 	dns  *fakeDNS
 	ca   *testCA
 }
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	// Holding the port on 127.0.0.1 keeps other tests' ephemeral
-	// listeners off it; the MX addresses bind it explicitly.
-	hold, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hold.Close() })
+	held := holdPort(t)
 	return &lab{
 		t:    t,
-		port: hold.Addr().(*net.TCPAddr).Port,
+		port: held.port,
+		held: held,
 		dns:  newFakeDNS(t),
 		ca:   newTestCA(t),
+	}
+}
+
+// labIPs are the loopback addresses a lab's MX hosts listen on.
+var labIPs = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+
+// heldPort is a port held on every lab address until a server takes it:
+// any other listener in the machine binding an ephemeral port on
+// 127.0.0.2 (another package's test, running at the same time) could
+// otherwise take the lab's port there first.
+type heldPort struct {
+	port int
+	mu   sync.Mutex
+	lns  map[string]net.Listener
+}
+
+func holdPort(t *testing.T) *heldPort {
+	t.Helper()
+	for range 20 {
+		first, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &heldPort{port: first.Addr().(*net.TCPAddr).Port, lns: map[string]net.Listener{"127.0.0.1": first}}
+		ok := true
+		for _, ip := range labIPs[1:] {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(h.port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			h.lns[ip] = ln
+		}
+		if ok {
+			t.Cleanup(func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				for _, ln := range h.lns {
+					ln.Close()
+				}
+			})
+			return h
+		}
+		for _, ln := range h.lns {
+			ln.Close()
+		}
+	}
+	t.Fatal("no port free on every lab address")
+	return nil
+}
+
+// take hands over the listener held on ip (nil if none is held there).
+func (h *heldPort) take(ip string) net.Listener {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ln := h.lns[ip]
+	delete(h.lns, ip)
+	return ln
+}
+
+// release frees the port on ip for a server that binds it itself.
+func (h *heldPort) release(ip string) {
+	if ln := h.take(ip); ln != nil {
+		ln.Close()
 	}
 }
 
 // listen listens on ip at the lab's port.
 func (l *lab) listen(ip string) net.Listener {
 	l.t.Helper()
+	if ln := l.held.take(ip); ln != nil {
+		l.t.Cleanup(func() { ln.Close() })
+		return ln
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(l.port)))
 	if err != nil {
 		l.t.Fatalf("listen on %s: %v", ip, err)

@@ -27,6 +27,7 @@ type policyLab struct {
 	dns  *mailtest.DNS
 	ca   *mailtest.CA
 	port int // SMTP port of every MX host
+	held *heldPort
 	dir  string
 	rec  *tlsrpt.Recorder
 
@@ -38,12 +39,8 @@ type policyLab struct {
 
 func newPolicyLab(t *testing.T) *policyLab {
 	t.Helper()
-	hold, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hold.Close() })
-	l := &policyLab{t: t, ca: mailtest.NewCA(t), port: hold.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
+	held := holdPort(t)
+	l := &policyLab{t: t, ca: mailtest.NewCA(t), port: held.port, held: held, dir: t.TempDir()}
 	l.rec = tlsrpt.NewRecorder("", nil, nil)
 	l.web = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
@@ -80,6 +77,7 @@ func (l *policyLab) setPolicy(p string) {
 
 // sink starts an SMTP server on ip presenting cert.
 func (l *policyLab) sink(ip string, cert tls.Certificate) *mailtest.Sink {
+	l.held.release(ip)
 	return mailtest.NewSink(l.t, net.JoinHostPort(ip, strconv.Itoa(l.port)), mailtest.WithTLS(cert))
 }
 
@@ -406,6 +404,7 @@ func TestDANERequiresSTARTTLS(t *testing.T) {
 	l.dns.Add(t, "mx.dest.test. A 127.0.0.2", l.tlsa(3, 1, 1, spkiSHA256(cert)))
 	l.secure()
 	// A server (or an attacker in between) that offers no STARTTLS.
+	l.held.release("127.0.0.2")
 	s := mailtest.NewSink(t, net.JoinHostPort("127.0.0.2", strconv.Itoa(l.port)))
 	r := l.deliver(l.client())
 	checkResult(t, r, Result{Rcpt: "rcpt@dest.test", Enhanced: "4.7.0", Text: "does not offer STARTTLS"})
