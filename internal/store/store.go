@@ -51,6 +51,7 @@ type Store interface {
 	Messages
 	Queue
 	JunkStore
+	WebSessions
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

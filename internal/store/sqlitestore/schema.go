@@ -228,6 +228,20 @@ CREATE TABLE junk_trained (
 	class      INTEGER NOT NULL,
 	PRIMARY KEY (content_id, account_id)
 ) WITHOUT ROWID;
+`,	// 7: the webmail's login sessions, keyed by the SHA-256 of the cookie's
+	// token (never the token). Times are Unix seconds; the indexes serve
+	// "log out this account" and the pruning of expired sessions.
+	`
+CREATE TABLE web_sessions (
+	token_hash BLOB PRIMARY KEY,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	admin      INTEGER NOT NULL DEFAULT 0,
+	created    INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX web_sessions_account ON web_sessions (account_id, last_seen);
+CREATE INDEX web_sessions_last_seen ON web_sessions (last_seen);
+CREATE INDEX web_sessions_created ON web_sessions (created);
 `,
 }
 

@@ -54,6 +54,8 @@ func Run(t *testing.T, open Opener) {
 		{"JunkTraining", testJunkTraining},
 		{"JunkPrune", testJunkPrune},
 		{"JunkMessages", testJunkMessages},
+		{"WebSessions", testWebSessions},
+		{"WebSessionLimit", testWebSessionLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
