@@ -126,7 +126,11 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, storeStatus(err), "Could not delete the account: "+err.Error())
 			return
 		}
-		s.opts.Sessions.endAccount(acct.ID, nil)
+		// The store ended the account's sessions with it; this drops
+		// what this process kept for them.
+		if err := s.opts.Sessions.endAccount(ctx, acct.ID, nil); err != nil {
+			s.log.Warn("end the web sessions of a deleted account", "account", email, "err", err)
+		}
 		back(w, r, "/admin", "Account "+email+" deleted with all its mail.")
 	case "admin", "unadmin":
 		acct, err := s.opts.Store.Account(ctx, email)

@@ -355,18 +355,19 @@ func carried(st *mrmime.Message, keep []string) []carriedPart {
 // A form over the limit gets a page saying so (413).
 func (s *Server) limitCompose(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.currentSession(r)
-		if sess == nil {
+		sess, err := s.currentSession(r)
+		if sess == nil || err != nil {
 			next(w, r) // requireLogin refuses it without reading the body
 			return
 		}
+		r = withSession(r, sess) // requireLogin need not look it up again
 		limit := int64(s.opts.Config.SMTP.MaxMessageSize)
 		if r.ContentLength > limit {
 			s.composeTooLarge(w, r, sess)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		err := r.ParseMultipartForm(composeMemory)
+		err = r.ParseMultipartForm(composeMemory)
 		if r.MultipartForm != nil {
 			// The server removes the temporary files too, but only of the
 			// request it created; this one may be a copy.

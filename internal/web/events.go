@@ -54,8 +54,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "event: change\ndata: %s\n\n", strconv.FormatInt(id, 10))
 			}
 		}
-		if s.currentSession(r) == nil {
-			return // logged out meanwhile
+		if live, err := s.sessionFromCookie(r); live == nil || err != nil {
+			return // logged out meanwhile (or the store is away: the page reconnects)
 		}
 		flusher.Flush()
 	}

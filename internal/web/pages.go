@@ -105,7 +105,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	v.Hostname = s.opts.Config.Hostname
 	if v.Flash == "" && v.Session != nil {
-		v.Flash = v.Session.flashes.take(r.URL.Query().Get("flash"))
+		v.Flash = v.Session.takeFlash(r.URL.Query().Get("flash"))
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
@@ -133,7 +133,7 @@ func back(w http.ResponseWriter, r *http.Request, to, flash string) {
 		if strings.Contains(to, "?") {
 			sep = "&"
 		}
-		to += sep + "flash=" + url.QueryEscape(sess.flashes.add(flash))
+		to += sep + "flash=" + url.QueryEscape(sess.addFlash(flash))
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }

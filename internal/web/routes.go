@@ -52,7 +52,7 @@ func cacheStatic(next http.Handler) http.Handler {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if s.currentSession(r) != nil {
+	if sess, _ := s.currentSession(r); sess != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -94,13 +94,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "Could not read your account settings.")
 		return
 	}
-	sess := s.opts.Sessions.create(p.AccountID, p.Email, settings.Bool("admin"))
-	s.setSessionCookie(w, r, sess.token, 0)
+	_, token, err := s.opts.Sessions.create(r.Context(), p.AccountID, p.Email, settings.Bool("admin"))
+	if err != nil {
+		s.log.Error("web login failed", "err", err)
+		s.renderLogin(w, r, http.StatusServiceUnavailable, "The server could not log you in now; try again shortly.", next)
+		return
+	}
+	s.setSessionCookie(w, r, token, 0)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	s.opts.Sessions.end(sessionOf(r).token)
+	if err := s.opts.Sessions.end(r.Context(), sessionOf(r)); err != nil {
+		// The cookie is removed below, but the session lives on: say so.
+		s.log.Error("web logout failed", "err", err)
+		s.fail(w, r, http.StatusServiceUnavailable, "The server could not log you out now; try again shortly.")
+		return
+	}
 	s.setSessionCookie(w, r, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"mailroom/internal/auth"
@@ -50,7 +51,8 @@ type Options struct {
 	// Redirect makes this listener send browsers to HTTPS (plain HTTP
 	// when an HTTPS listener exists), except for ACME and autoconfig.
 	Redirect bool
-	// Sessions is shared by the HTTP and HTTPS listeners.
+	// Sessions is shared by the HTTP and HTTPS listeners (nil: sessions
+	// in Store of their own).
 	Sessions *Sessions
 	// Panics counts requests ended by a panic (nil: logged, not counted).
 	Panics *panics.Counter
@@ -58,11 +60,23 @@ type Options struct {
 	Hooks *listener.TestHooks
 }
 
+// sessionLifetime ends every web session this long after login.
+const sessionLifetime = 12 * time.Hour
+
 // Factory returns the listener.Factory for the http and https listeners.
-// Call it once: the listeners share the login sessions.
+// Call it once: the listeners share the login sessions' flash messages
+// and live-update streams (the sessions themselves are in the store).
 func Factory() listener.Factory {
-	sessions := NewSessions(12 * time.Hour)
+	var mu sync.Mutex
+	var sessions *Sessions
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
+		mu.Lock()
+		if sessions == nil || sessions.store != d.Store {
+			// A server started again in the same process (tests) has a
+			// new store.
+			sessions = NewSessions(d.Store, sessionLifetime, d.Logger)
+		}
+		mu.Unlock()
 		return New(Options{
 			Config:    d.Config,
 			Store:     d.Store,
@@ -100,7 +114,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Sessions == nil {
-		opts.Sessions = NewSessions(12 * time.Hour)
+		opts.Sessions = NewSessions(opts.Store, sessionLifetime, opts.Logger)
 	}
 	p, err := loadPages()
 	if err != nil {

@@ -3,11 +3,17 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"mailroom/internal/store"
 )
 
 const (
@@ -15,35 +21,61 @@ const (
 	// sessionIdle ends a session unused this long; sessions also end at
 	// the Sessions' absolute lifetime.
 	sessionIdle = 2 * time.Hour
+	// sessionTouchEvery is how stale a session's stored last-seen time
+	// may get. Writing it on every request would make every page view (and
+	// every live-update event) a database write, on one node or many;
+	// writing it at most once a minute per session costs one write a
+	// minute for an active browser, and makes the idle timeout end a
+	// session between 1h59m and 2h after its last use.
+	sessionTouchEvery = time.Minute
+	// sessionPruneEvery: how often a login also deletes the expired
+	// sessions of every account. Expired sessions are refused when
+	// presented whether or not they were deleted yet; deleting them only
+	// keeps the table small. Without logins nothing new is stored, so the
+	// table cannot grow between prunes by more than the logins meanwhile.
+	sessionPruneEvery = 10 * time.Minute
 )
 
 // Session is one logged-in browser.
 type Session struct {
-	token     string
-	CSRF      string // sent with every state-changing request
+	hash      [sha256.Size]byte // of the cookie's token: the store's key
+	CSRF      string            // sent with every state-changing request
 	AccountID int64
 	Email     string
-	Admin     bool
-	created   time.Time
-	lastSeen  time.Time
-	flashes   flashBox // status messages waiting for the next page
+	Admin     bool // at login: shows the admin link (requireAdmin checks the setting)
+	ss        *Sessions
 }
 
-// Sessions holds the logged-in browsers. Sessions live in memory: a
-// restart logs everyone out, which costs a login and keeps no secret on
-// disk.
+// Sessions holds the logged-in browsers. They are kept in the store
+// (store.WebSessions), so a restart logs nobody out and every node behind
+// a load balancer knows every session. Nothing is cached: each request
+// looks its session up by primary key (BenchmarkSessionLookup), so a
+// logout or a password change on one node ends the session on every node
+// at the next request. The store sees only the SHA-256 of the token in
+// the cookie.
+//
+// Flash messages and live-update streams stay in this process: see
+// flashBox.
 type Sessions struct {
+	store    store.WebSessions
 	lifetime time.Duration
+	log      *slog.Logger
+	now      func() time.Time // time.Now; tests move the clock
 
-	mu      sync.Mutex
-	byToken map[string]*Session
-	streams map[chan struct{}]struct{} // open live-update streams, closed at shutdown
+	mu        sync.Mutex
+	lastPrune time.Time
+	flashes   map[[sha256.Size]byte]*flashBox
+	streams   map[chan struct{}]struct{} // open live-update streams, closed at shutdown
 }
 
-// NewSessions returns a session store whose sessions end after lifetime
+// NewSessions returns the sessions kept in st, which end after lifetime
 // at the latest.
-func NewSessions(lifetime time.Duration) *Sessions {
-	return &Sessions{lifetime: lifetime, byToken: map[string]*Session{}, streams: map[chan struct{}]struct{}{}}
+func NewSessions(st store.WebSessions, lifetime time.Duration, log *slog.Logger) *Sessions {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sessions{store: st, lifetime: lifetime, log: log, now: time.Now,
+		flashes: map[[sha256.Size]byte]*flashBox{}, streams: map[chan struct{}]struct{}{}}
 }
 
 func randomToken() string {
@@ -52,59 +84,103 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create starts a session.
-func (ss *Sessions) create(accountID int64, email string, admin bool) *Session {
-	now := time.Now()
-	s := &Session{token: randomToken(), CSRF: randomToken(), AccountID: accountID, Email: email, Admin: admin, created: now, lastSeen: now}
+// csrfOf derives a session's CSRF token from its cookie token, so the
+// store need not keep it. It is a hash under a different prefix than the
+// stored one: neither the stored hash nor the CSRF token (which pages
+// carry in every form) reveals the other or the cookie, and it stays the
+// same for the whole session on every node.
+func csrfOf(token string) string {
+	h := sha256.Sum256([]byte("mailroom web csrf\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// create starts a session and returns it with the token for the cookie.
+func (ss *Sessions) create(ctx context.Context, accountID int64, email string, admin bool) (*Session, string, error) {
+	token := randomToken()
+	s := &Session{hash: sha256.Sum256([]byte(token)), CSRF: csrfOf(token), AccountID: accountID, Email: email, Admin: admin, ss: ss}
+	now := ss.now()
+	if err := ss.store.CreateWebSession(ctx, store.WebSession{TokenHash: s.hash[:], AccountID: accountID, Admin: admin, Created: now, LastSeen: now}); err != nil {
+		return nil, "", fmt.Errorf("web: create session: %w", err)
+	}
+	ss.prune(ctx, now)
+	return s, token, nil
+}
+
+// prune deletes expired sessions, at most every sessionPruneEvery.
+func (ss *Sessions) prune(ctx context.Context, now time.Time) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for t, old := range ss.byToken { // prune while here: the map stays small
-		if ss.expired(old, now) {
-			delete(ss.byToken, t)
+	due := now.Sub(ss.lastPrune) >= sessionPruneEvery
+	if due {
+		ss.lastPrune = now
+	}
+	ss.mu.Unlock()
+	if !due {
+		return
+	}
+	n, err := ss.store.DeleteExpiredWebSessions(ctx, now.Add(-sessionIdle), now.Add(-ss.lifetime))
+	if err != nil {
+		ss.log.Warn("delete expired web sessions", "err", err)
+	} else if n > 0 {
+		ss.log.Debug("deleted expired web sessions", "count", n)
+	}
+}
+
+func (ss *Sessions) expired(ws store.WebSession, now time.Time) bool {
+	return now.Sub(ws.LastSeen) > sessionIdle || now.Sub(ws.Created) > ss.lifetime
+}
+
+// get returns the live session for token, or nil. An error means the
+// store could not say (the session may well be live).
+func (ss *Sessions) get(ctx context.Context, token string) (*Session, error) {
+	h := sha256.Sum256([]byte(token))
+	ws, err := ss.store.WebSession(ctx, h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("web: read session: %w", err)
+	}
+	now := ss.now()
+	if ss.expired(ws, now) {
+		if err := ss.store.DeleteWebSession(ctx, h[:]); err != nil {
+			ss.log.Warn("delete expired web session", "err", err)
+		}
+		ss.dropFlashes(func(k [sha256.Size]byte, _ *flashBox) bool { return k == h })
+		return nil, nil
+	}
+	if now.Sub(ws.LastSeen) >= sessionTouchEvery {
+		// A failed touch leaves the session looking idle a little longer:
+		// worth a warning, not a refused request.
+		if err := ss.store.TouchWebSession(ctx, h[:], now); err != nil {
+			ss.log.Warn("record web session use", "err", err)
 		}
 	}
-	ss.byToken[s.token] = s
-	return s
-}
-
-func (ss *Sessions) expired(s *Session, now time.Time) bool {
-	return now.Sub(s.lastSeen) > sessionIdle || now.Sub(s.created) > ss.lifetime
-}
-
-// get returns the live session for token.
-func (ss *Sessions) get(token string) *Session {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.byToken[token]
-	if !ok {
-		return nil
-	}
-	now := time.Now()
-	if ss.expired(s, now) {
-		delete(ss.byToken, token)
-		return nil
-	}
-	s.lastSeen = now
-	return s
+	return &Session{hash: h, CSRF: csrfOf(token), AccountID: ws.AccountID, Email: ws.Email, Admin: ws.Admin, ss: ss}, nil
 }
 
 // end logs a session out.
-func (ss *Sessions) end(token string) {
-	ss.mu.Lock()
-	delete(ss.byToken, token)
-	ss.mu.Unlock()
+func (ss *Sessions) end(ctx context.Context, s *Session) error {
+	if err := ss.store.DeleteWebSession(ctx, s.hash[:]); err != nil {
+		return fmt.Errorf("web: end session: %w", err)
+	}
+	ss.dropFlashes(func(k [sha256.Size]byte, _ *flashBox) bool { return k == s.hash })
+	return nil
 }
 
 // endAccount logs out every session of an account (password changed,
-// account deleted) except keep.
-func (ss *Sessions) endAccount(accountID int64, keep *Session) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for t, s := range ss.byToken {
-		if s.AccountID == accountID && s != keep {
-			delete(ss.byToken, t)
-		}
+// account deleted) except keep (nil: none).
+func (ss *Sessions) endAccount(ctx context.Context, accountID int64, keep *Session) error {
+	var keepHash []byte
+	if keep != nil {
+		keepHash = keep.hash[:]
 	}
+	if err := ss.store.DeleteAccountWebSessions(ctx, accountID, keepHash); err != nil {
+		return fmt.Errorf("web: end the sessions of account %d: %w", accountID, err)
+	}
+	ss.dropFlashes(func(k [sha256.Size]byte, b *flashBox) bool {
+		return b.accountID == accountID && (keep == nil || k != keep.hash)
+	})
+	return nil
 }
 
 // stream registers a live-update stream; the channel closes at shutdown.
@@ -140,13 +216,27 @@ func sessionOf(r *http.Request) *Session {
 	return s
 }
 
-// currentSession reads the session cookie.
-func (s *Server) currentSession(r *http.Request) *Session {
+// withSession returns r carrying sess for sessionOf.
+func withSession(r *http.Request, sess *Session) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
+}
+
+// currentSession reads the session cookie: nil without a live session,
+// an error if the store could not be asked.
+func (s *Server) currentSession(r *http.Request) (*Session, error) {
+	if sess := sessionOf(r); sess != nil {
+		return sess, nil // looked up already by a handler wrapped around this one
+	}
+	return s.sessionFromCookie(r)
+}
+
+// sessionFromCookie looks the session cookie up in the store.
+func (s *Server) sessionFromCookie(r *http.Request) (*Session, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil
+		return nil, nil
 	}
-	return s.opts.Sessions.get(c.Value)
+	return s.opts.Sessions.get(r.Context(), c.Value)
 }
 
 // requireLogin runs next with the request's session, sends a browser
@@ -154,7 +244,13 @@ func (s *Server) currentSession(r *http.Request) *Session {
 // request that changes something.
 func (s *Server) requireLogin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.currentSession(r)
+		sess, err := s.currentSession(r)
+		if err != nil {
+			// Not "log in again": the session may be fine, the store is away.
+			s.log.Error("web session lookup failed", "err", err)
+			http.Error(w, "the server cannot check your login now: try again shortly", http.StatusServiceUnavailable)
+			return
+		}
 		if sess == nil {
 			if r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream" {
 				http.Redirect(w, r, "/login?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
@@ -169,7 +265,7 @@ func (s *Server) requireLogin(next http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
+		next(w, withSession(r, sess))
 	}
 }
 

@@ -146,7 +146,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Auth.Invalidate(sess.Email)
-	s.opts.Sessions.endAccount(sess.AccountID, sess)
+	if err := s.opts.Sessions.endAccount(r.Context(), sess.AccountID, sess); err != nil {
+		s.log.Error("end the other web sessions after a password change", "err", err)
+		back(w, r, "/settings", "Password changed, but other browsers could not be logged out now: change it again shortly to log them out.")
+		return
+	}
 	back(w, r, "/settings", "Password changed. Other browsers were logged out; mail programs need the new password.")
 }
 

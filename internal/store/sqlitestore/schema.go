@@ -228,7 +228,8 @@ CREATE TABLE junk_trained (
 	class      INTEGER NOT NULL,
 	PRIMARY KEY (content_id, account_id)
 ) WITHOUT ROWID;
-`,	// 7: the webmail's login sessions, keyed by the SHA-256 of the cookie's
+`,
+	// 7: the webmail's login sessions, keyed by the SHA-256 of the cookie's
 	// token (never the token). Times are Unix seconds; the indexes serve
 	// "log out this account" and the pruning of expired sessions.
 	`
