@@ -131,7 +131,12 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 				if err := st.SetCredentials(ctx, acct.ID, cred); err != nil {
 					return err
 				}
-				fmt.Fprintf(sio.out, "password of %s changed\n", acct.Email)
+				// As a change in the webmail does: a password reset after
+				// a break-in must not leave the intruder's browser logged in.
+				if err := st.DeleteAccountWebSessions(ctx, acct.ID, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(sio.out, "password of %s changed; its webmail sessions were logged out\n", acct.Email)
 				return nil
 			}
 			acct, err = st.CreateAccount(ctx, pos[0], cred)
