@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailroom/internal/store"
+	"mailroom/internal/testrig"
 )
 
 // sessionToken returns the browser's session cookie.
@@ -69,15 +70,25 @@ func (r *rig) restart(bs ...*browser) {
 // directory never holds the cookie's token; logging out ends the
 // session for whoever presents the cookie, across a restart too.
 func TestSessionSurvivesRestart(t *testing.T) {
-	r := newRig(t)
-	b := r.browser()
+	dir := t.TempDir()
+	first := newRig(t, testrig.DataDir(dir))
+	b := first.browser()
 	b.login("ann@example.test")
 	token, csrf := b.sessionToken(), b.csrf
 	if token == "" {
 		t.Fatal("no session cookie after login")
 	}
 
-	r.restart(b)
+	// A new server on the same data directory, with nothing in memory
+	// from the first (a new Factory, as a new process has).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tr := testrig.Start(t, testrig.Factories{"http": Factory()}, testrig.Listen("http"), testrig.DataDir(dir))
+	r := &rig{Rig: tr, base: "http://" + tr.Addr("http"), acct: first.acct}
+	b.base = r.base
 	b.csrf = ""
 	wantLoggedIn(t, b, "after a restart")
 	if b.csrf != csrf {
@@ -116,6 +127,22 @@ func TestSessionSurvivesRestart(t *testing.T) {
 	wantLoggedOut(t, r.withCookie(token), "the cookie after logout")
 	r.restart(b)
 	wantLoggedOut(t, r.withCookie(token), "the cookie after logout and a restart")
+}
+
+// TestSessionStoreAway: when the store cannot be asked, a logged-in
+// browser is told to try again (503), not sent to log in again.
+func TestSessionStoreAway(t *testing.T) {
+	r := newRig(t)
+	b := r.browser()
+	b.login("ann@example.test")
+	r.Store.Close() // the server's own; its shutdown closes it again harmlessly
+	code, h, body := b.get("/mail/INBOX")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "try again") {
+		t.Fatalf("GET with the store closed: %d %s\n%s", code, h.Get("Location"), body)
+	}
+	if b.sessionToken() == "" {
+		t.Fatal("the session cookie was dropped while the store was away")
+	}
 }
 
 // TestPasswordChangeEndsOtherSessions: changing the password logs out
