@@ -4,12 +4,14 @@
 // replication and failover.
 //
 // In progress: today it opens the database and keeps its schema (the one
-// of sqlitestore, translated; see schema.go) up to date. The store.Store
-// methods follow.
+// of sqlitestore, translated; see schema.go) up to date, and implements
+// store.Directory. The rest of store.Store follows.
 package pgstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 
@@ -33,6 +35,9 @@ type Options struct {
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// origin marks this process's rows in the change log, so that its
+	// feed can tell them from other nodes' changes.
+	origin int64
 }
 
 // Open connects to the database and brings its schema up to date. A
@@ -57,7 +62,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{pool: pool, log: opts.Logger}, nil
+	var o [8]byte
+	if _, err := rand.Read(o[:]); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{pool: pool, log: opts.Logger, origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1)}, nil
 }
 
 // Close closes the connection pool, waiting for connections in use.
