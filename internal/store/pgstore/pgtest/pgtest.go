@@ -193,6 +193,11 @@ func StartCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
+	// A Unix socket path has room for about 107 bytes.
+	if sock := filepath.Join(c.SocketDir(), ".s.PGSQL.5432"); len(sock) > 100 {
+		os.RemoveAll(c.dir)
+		return nil, fmt.Errorf("pgtest: socket path %s is too long for a Unix socket: set TMPDIR to a shorter directory", sock)
+	}
 	if err := c.start(); err != nil {
 		c.runQuiet("pg_ctl", "stop", "-D", c.dataDir(), "-m", "immediate")
 		os.RemoveAll(c.dir)
@@ -239,6 +244,10 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 300
 shared_buffers = 32MB
+# Parallel query's shared memory in the data directory, not /dev/shm
+# (small in containers, and shared by every cluster of a parallel go test).
+dynamic_shared_memory_type = mmap
+max_parallel_workers_per_gather = 0
 `, c.SocketDir(), port)
 	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
