@@ -1,7 +1,9 @@
 package pgtest
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,5 +192,62 @@ func TestMissingPostgres(t *testing.T) {
 		if strings.Contains(string(out), "reached after NewDatabase") {
 			t.Errorf("%s=%q: the test went on without a database:\n%s", RequireEnv, tc.require, out)
 		}
+	}
+}
+
+// A test binary killed with SIGKILL leaves its servers running; the next
+// start's sweep stops them and removes their directories.
+func TestKilledBinaryIsSwept(t *testing.T) {
+	if os.Getenv("PGTEST_CHILD") == "kill" {
+		c, err := StartCluster()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("CLUSTER %s\n", c.Dir())
+		time.Sleep(time.Minute) // killed long before
+		return
+	}
+	if _, err := FindBinDir(); err != nil {
+		unavailable(t, err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledBinaryIsSwept$")
+	cmd.Env = append(os.Environ(), "PGTEST_CHILD=kill")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var dir string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "CLUSTER "); ok {
+			dir = d
+			break
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if dir == "" {
+		t.Fatal("the child printed no cluster directory")
+	}
+	left := &Cluster{dir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, left.DSN("postgres"))
+	if err != nil {
+		t.Fatalf("the killed binary's server is not running, nothing to sweep: %v", err)
+	}
+	conn.Close(ctx)
+
+	binDir, _ := FindBinDir()
+	SweepStale(os.TempDir(), binDir)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("cluster directory of the killed binary not removed: %v", err)
+	}
+	if conn, err := pgx.Connect(ctx, left.DSN("postgres")); err == nil {
+		conn.Close(ctx)
+		t.Error("the killed binary's server still runs after the sweep")
 	}
 }
