@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -340,5 +341,23 @@ func TestSchemaConstraints(t *testing.T) {
 	must(err)
 	if want := []string{"B.example", "a.example", "b.example", "example.org"}; !slices.Equal(names, want) {
 		t.Errorf("domains sorted %v, want %v", names, want)
+	}
+}
+
+// A database that is not there fails Open promptly with the operation
+// that failed, rather than hanging.
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Open(ctx, Options{DSN: "host=" + t.TempDir() + " dbname=mailroom connect_timeout=5"})
+	if err == nil {
+		t.Fatal("Open succeeded without a server")
+	}
+	if !strings.Contains(err.Error(), "store: migrate: begin") {
+		t.Errorf("error %q does not say what failed", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open took %v to fail", d)
 	}
 }
