@@ -10,7 +10,10 @@ export PATH="$PATH:/usr/local/go/bin"
 # the webmail's end-to-end tests (browser_test.go in internal/web and
 # internal/e2e). python3-dkim (dkimpy, with python3-authres) seals ARC chains for internal/msgauth
 # and internal/smtp tests: an independent implementation to check ours against.
-APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium"
+# postgresql: the tests of internal/store/pgstore start private clusters
+# with its binaries (/usr/lib/postgresql/<major>/bin; see pgstore/pgtest),
+# never the package's own cluster.
+APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql"
 
 missing=""
 for p in $APT_PACKAGES; do

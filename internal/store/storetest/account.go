@@ -183,7 +183,7 @@ func testVacationClaims(t *testing.T, st store.Store) {
 
 // testAccountFeatureSettings: the forwarding and vacation settings are
 // validated and normalised.
-func testAccountFeatureSettings(t *testing.T, st store.Store) {
+func testAccountFeatureSettings(t *testing.T, st store.Directory) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "ann@example.test")
 	s := must(st.Settings(ctx, acct.ID))

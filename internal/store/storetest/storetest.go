@@ -21,20 +21,51 @@ import (
 // Opener returns a new empty store; the suite closes it.
 type Opener func(t *testing.T) store.Store
 
+// directoryTests need only a store.Directory. Run runs them too, so every
+// full backend passes them; RunDirectory runs them alone.
+var directoryTests = []struct {
+	name string
+	fn   func(t *testing.T, st store.Directory)
+}{
+	{"Domains", testDomains},
+	{"Accounts", testAccounts},
+	{"Settings", testSettings},
+	{"AccountFeatureSettings", testAccountFeatureSettings},
+	{"Aliases", testAliases},
+}
+
+// DirectoryOpener returns a new empty store.Directory; it closes it itself
+// (t.Cleanup) if it needs closing.
+type DirectoryOpener func(t *testing.T) store.Directory
+
+// RunDirectory runs the conformance tests of store.Directory, for a
+// backend that implements that part of the store (and maybe not yet all
+// of it).
+func RunDirectory(t *testing.T, open DirectoryOpener) {
+	for _, tc := range directoryTests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer recoverFailure(t)
+			tc.fn(t, st)
+		})
+	}
+}
+
 // Run runs every conformance test.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
+	type test struct {
 		name string
 		fn   func(t *testing.T, st store.Store)
-	}{
-		{"Domains", testDomains},
-		{"Accounts", testAccounts},
-		{"Settings", testSettings},
-		{"AccountFeatureSettings", testAccountFeatureSettings},
+	}
+	var tests []test
+	for _, tc := range directoryTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
+	tests = append(tests, []test{
+		{"DefaultMailboxes", testDefaultMailboxes},
 		{"AppPasswords", testAppPasswords},
 		{"VacationClaims", testVacationClaims},
 		{"DMARCResults", testDMARCResults},
-		{"Aliases", testAliases},
 		{"MailboxHierarchy", testMailboxHierarchy},
 		{"RenameInbox", testRenameInbox},
 		{"Subscriptions", testSubscriptions},
@@ -56,22 +87,25 @@ func Run(t *testing.T, open Opener) {
 		{"JunkMessages", testJunkMessages},
 		{"WebSessions", testWebSessions},
 		{"WebSessionLimit", testWebSessionLimit},
-	}
+	}...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := open(t)
 			defer st.Close()
-			defer func() {
-				if r := recover(); r != nil {
-					f, isFailure := r.(failure)
-					if !isFailure {
-						panic(r)
-					}
-					t.Fatalf("unexpected error: %v", f.err)
-				}
-			}()
+			defer recoverFailure(t)
 			tc.fn(t, st)
 		})
+	}
+}
+
+// recoverFailure turns must's panic into the subtest's failure.
+func recoverFailure(t *testing.T) {
+	if r := recover(); r != nil {
+		f, isFailure := r.(failure)
+		if !isFailure {
+			panic(r)
+		}
+		t.Fatalf("unexpected error: %v", f.err)
 	}
 }
 
@@ -106,7 +140,7 @@ func wantErr(t *testing.T, err, target error, what string) {
 }
 
 // newAccount creates example.test (if needed) and an account in it.
-func newAccount(t *testing.T, st store.Store, email string) store.Account {
+func newAccount(t *testing.T, st store.Directory, email string) store.Account {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test"); err != nil && !errors.Is(err, store.ErrExists) {
@@ -144,7 +178,7 @@ func readBody(t *testing.T, st store.Store, mailboxID int64, uid uint32) []byte 
 	return data
 }
 
-func testDomains(t *testing.T, st store.Store) {
+func testDomains(t *testing.T, st store.Directory) {
 	ctx := context.Background()
 	d := must(st.CreateDomain(ctx, "Example.TEST"))
 	if d.Name != "example.test" {
@@ -164,7 +198,7 @@ func testDomains(t *testing.T, st store.Store) {
 	}
 }
 
-func testAccounts(t *testing.T, st store.Store) {
+func testAccounts(t *testing.T, st store.Directory) {
 	ctx := context.Background()
 	_, err := st.CreateAccount(ctx, "a@nowhere.test", testCred)
 	wantErr(t, err, store.ErrUnknownDomain, "account in unknown domain")
@@ -177,19 +211,6 @@ func testAccounts(t *testing.T, st store.Store) {
 	_, err = st.CreateAccount(ctx, "bad address@example.test", testCred)
 	wantErr(t, err, store.ErrInvalid, "bad address")
 
-	boxes := must(st.MailboxList(ctx, acct.ID))
-	got := map[string]store.SpecialUse{}
-	for _, b := range boxes {
-		got[b.Name] = b.SpecialUse
-		if !b.Subscribed {
-			t.Errorf("default mailbox %s not subscribed", b.Name)
-		}
-	}
-	for _, d := range store.DefaultMailboxes {
-		if u, ok := got[d.Name]; !ok || u != d.Use {
-			t.Errorf("default mailbox %s: present=%v use=%q, want %q", d.Name, ok, u, d.Use)
-		}
-	}
 	p, hashes, err := st.LookupCredentials(ctx, "DEMO@example.test")
 	if err != nil || p.AccountID != acct.ID || len(hashes) != 1 || hashes[0] != testCred.Argon2id {
 		t.Fatalf("LookupCredentials = %+v %v %v", p, hashes, err)
@@ -209,7 +230,25 @@ func testAccounts(t *testing.T, st store.Store) {
 	wantErr(t, st.DeleteAccount(ctx, "ghost@example.test"), store.ErrNotFound, "delete unknown account")
 }
 
-func testSettings(t *testing.T, st store.Store) {
+// testDefaultMailboxes: a new account has the default mailboxes, subscribed.
+func testDefaultMailboxes(t *testing.T, st store.Store) {
+	acct := newAccount(t, st, "demo@example.test")
+	boxes := must(st.MailboxList(context.Background(), acct.ID))
+	got := map[string]store.SpecialUse{}
+	for _, b := range boxes {
+		got[b.Name] = b.SpecialUse
+		if !b.Subscribed {
+			t.Errorf("default mailbox %s not subscribed", b.Name)
+		}
+	}
+	for _, d := range store.DefaultMailboxes {
+		if u, ok := got[d.Name]; !ok || u != d.Use {
+			t.Errorf("default mailbox %s: present=%v use=%q, want %q", d.Name, ok, u, d.Use)
+		}
+	}
+}
+
+func testSettings(t *testing.T, st store.Directory) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	s := must(st.Settings(ctx, acct.ID))
@@ -238,7 +277,7 @@ func testSettings(t *testing.T, st store.Store) {
 	}
 }
 
-func testAliases(t *testing.T, st store.Store) {
+func testAliases(t *testing.T, st store.Directory) {
 	ctx := context.Background()
 	newAccount(t, st, "a@example.test")
 	newAccount(t, st, "b@example.test")

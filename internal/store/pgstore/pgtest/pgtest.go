@@ -1,0 +1,390 @@
+// Package pgtest runs a private PostgreSQL cluster for tests: Debian's
+// binaries, initdb into a temporary directory, a server that listens only on
+// a Unix socket inside that directory (so parallel test binaries never fight
+// over a TCP port), fsync off, stopped when the tests end. Tests get a fresh
+// database each. Import it from tests only.
+//
+// Use it from TestMain, one cluster per test binary:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+//
+//	func TestX(t *testing.T) { dsn := pgtest.NewDatabase(t); … }
+//
+// or, for a cluster of a test's own, Start(t).
+//
+// Without PostgreSQL installed, NewDatabase and Start skip the test with the
+// reason — unless MAILROOM_REQUIRE_POSTGRES=1 (set by `make test`, whose
+// install step installs PostgreSQL), where they fail it instead.
+//
+// What a killed test binary leaves behind: pg_ctl starts the server as a
+// daemon, so a test binary that dies without running its cleanup (kill -9, a
+// go test timeout) leaves a running server and its directory
+// $TMPDIR/mailroom-pgtest-*. Each cluster directory holds an "owner" file
+// with the test binary's PID; every start first sweeps the directories whose
+// owner is no longer alive: `pg_ctl stop -m immediate`, then removes them.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Env names.
+const (
+	// RequireEnv set to 1 turns a missing PostgreSQL from a skip into a failure.
+	RequireEnv = "MAILROOM_REQUIRE_POSTGRES"
+	// BinDirEnv names the directory holding initdb, pg_ctl and postgres
+	// when they are not Debian's (/usr/lib/postgresql/<major>/bin).
+	BinDirEnv = "MAILROOM_PG_BINDIR"
+)
+
+const (
+	dirPrefix = "mailroom-pgtest-"
+	// The port only names the socket file (.s.PGSQL.5432) in the
+	// cluster's own directory: no TCP listener exists.
+	port = 5432
+	// superuser is the role initdb creates; local connections trust it.
+	superuser = "postgres"
+)
+
+// Cluster is a running private PostgreSQL server.
+type Cluster struct {
+	dir     string // the cluster directory: data/, sock/, owner, log
+	binDir  string
+	cred    *syscall.Credential // whom the server runs as, when we are root
+	nextDB  atomic.Int64
+	stopped sync.Once
+}
+
+// ErrNotInstalled reports that no PostgreSQL binaries were found.
+var ErrNotInstalled = errors.New("pgtest: PostgreSQL is not installed (apt-get install postgresql, or scripts/install-test-deps.sh; or set " + BinDirEnv + ")")
+
+// shared is the cluster Main started, or why it could not.
+var (
+	shared    *Cluster
+	sharedErr error
+)
+
+// Main starts the test binary's cluster, runs the tests and stops it. It
+// returns m.Run's exit code. A cluster that cannot start does not stop the
+// tests: NewDatabase skips or fails each test that needs it.
+func Main(m *testing.M) int {
+	shared, sharedErr = StartCluster()
+	code := m.Run()
+	if shared != nil {
+		if err := shared.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	return code
+}
+
+// NewDatabase creates a fresh database on the cluster Main started and
+// returns its DSN; it is dropped when the test ends.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	if shared == nil {
+		err := sharedErr
+		if err == nil {
+			err = errors.New("pgtest: NewDatabase without pgtest.Main in TestMain")
+		}
+		unavailable(t, err)
+	}
+	return shared.NewDatabase(t)
+}
+
+// Start starts a cluster for one test, stopped at its end.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := StartCluster()
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// unavailable skips the test, or fails it where PostgreSQL is required.
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" || !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("%v (%s=%s)", err, RequireEnv, os.Getenv(RequireEnv))
+	}
+	t.Skip(err)
+}
+
+// FindBinDir returns the directory with initdb, pg_ctl and postgres:
+// $MAILROOM_PG_BINDIR, else Debian's newest /usr/lib/postgresql/<major>/bin.
+func FindBinDir() (string, error) {
+	if d := os.Getenv(BinDirEnv); d != "" {
+		if !hasBinaries(d) {
+			return "", fmt.Errorf("%w: no initdb, pg_ctl and postgres in %s=%s", ErrNotInstalled, BinDirEnv, d)
+		}
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Newest major first: "15" and "16" sort numerically, not as strings.
+	sort.Slice(dirs, func(i, j int) bool { return major(dirs[i]) > major(dirs[j]) })
+	for _, d := range dirs {
+		if hasBinaries(d) {
+			return d, nil
+		}
+	}
+	return "", ErrNotInstalled
+}
+
+func major(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func hasBinaries(dir string) bool {
+	for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// StartCluster initdb's and starts a new cluster. Callers Stop it.
+func StartCluster() (*Cluster, error) {
+	binDir, err := FindBinDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{binDir: binDir}
+	// PostgreSQL refuses to run as root: as root, run it as the postgres
+	// user Debian's package creates.
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("pgtest: running as root needs the postgres system user (Debian's postgresql package creates it): %w", err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
+	}
+	SweepStale(os.TempDir(), c.binDir)
+
+	c.dir, err = os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	// A Unix socket path has room for about 107 bytes.
+	if sock := filepath.Join(c.SocketDir(), ".s.PGSQL.5432"); len(sock) > 100 {
+		os.RemoveAll(c.dir)
+		return nil, fmt.Errorf("pgtest: socket path %s is too long for a Unix socket: set TMPDIR to a shorter directory", sock)
+	}
+	if err := c.start(); err != nil {
+		c.runQuiet("pg_ctl", "stop", "-D", c.dataDir(), "-m", "immediate")
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
+
+// SocketDir is the directory of the server's Unix socket.
+func (c *Cluster) SocketDir() string { return filepath.Join(c.dir, "sock") }
+
+// Dir is the cluster's directory (data, socket, log).
+func (c *Cluster) Dir() string { return c.dir }
+
+func (c *Cluster) start() error {
+	if err := os.WriteFile(filepath.Join(c.dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	if err := os.Mkdir(c.SocketDir(), 0o700); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	if c.cred != nil {
+		for _, p := range []string{c.dir, c.SocketDir()} {
+			if err := os.Chown(p, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+				return fmt.Errorf("pgtest: %w", err)
+			}
+		}
+	}
+	// trust: only this cluster's own socket reaches it, in a 0700 directory.
+	if out, err := c.run("initdb", "-D", c.dataDir(), "-U", superuser, "--auth=trust",
+		"--encoding=UTF8", "--locale=C", "--no-sync"); err != nil {
+		return fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
+	}
+	// Appended settings win over initdb's defaults. Durability is not
+	// what tests measure: fsync off makes them fast.
+	conf := fmt.Sprintf(`
+listen_addresses = ''
+unix_socket_directories = '%s'
+port = %d
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 32MB
+# Parallel query's shared memory in the data directory, not /dev/shm
+# (small in containers, and shared by every cluster of a parallel go test).
+dynamic_shared_memory_type = mmap
+max_parallel_workers_per_gather = 0
+`, c.SocketDir(), port)
+	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	_, err = f.WriteString(conf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("pgtest: postgresql.conf: %w", err)
+	}
+	// -w waits until the server accepts connections.
+	if out, err := c.run("pg_ctl", "start", "-D", c.dataDir(), "-w", "-t", "60",
+		"-l", filepath.Join(c.dir, "log")); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	// pg_ctl -w trusts postmaster.pid; check the socket with a real login.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pgtest: server does not accept connections: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// run runs a PostgreSQL binary as the server's user.
+func (c *Cluster) run(name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(c.binDir, name), args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	// Run from the cluster directory: the server's user may not be able to
+	// enter the test's working directory.
+	cmd.Dir = c.dir
+	return cmd.CombinedOutput()
+}
+
+func (c *Cluster) runQuiet(name string, args ...string) {
+	_, _ = c.run(name, args...)
+}
+
+// DSN is the connection string for database db.
+func (c *Cluster) DSN(db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.SocketDir(), port, superuser, db)
+}
+
+// NewDatabase creates a fresh empty database (from template0) and returns
+// its DSN. It is dropped when the test ends, with its connections closed.
+func (c *Cluster) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), c.nextDB.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// FORCE: a test that leaked a connection must not keep its database.
+		if err := c.exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database: %v", err)
+		}
+	})
+	return c.DSN(name)
+}
+
+func (c *Cluster) exec(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// Stop shuts the server down (fast: open sessions are ended) and removes
+// the cluster directory.
+func (c *Cluster) Stop() error {
+	var err error
+	c.stopped.Do(func() {
+		if out, e := c.run("pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60"); e != nil {
+			err = fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", e, out)
+			c.runQuiet("pg_ctl", "stop", "-D", c.dataDir(), "-m", "immediate")
+		}
+		if e := os.RemoveAll(c.dir); e != nil && err == nil {
+			err = fmt.Errorf("pgtest: %w", e)
+		}
+	})
+	return err
+}
+
+// SweepStale stops and removes the clusters under tmp left by test
+// binaries that died without cleaning up (their owner PID is gone).
+// Clusters of live test binaries are left alone.
+func SweepStale(tmp, binDir string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, dirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			// A directory being set up right now has no owner file yet
+			// for a moment; only old ones are debris.
+			if fi, serr := os.Stat(d); serr != nil || time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
+		} else if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
+			continue
+		}
+		c := &Cluster{dir: d, binDir: binDir}
+		if fi, err := os.Stat(d); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && st.Uid != 0 {
+				c.cred = &syscall.Credential{Uid: st.Uid, Gid: st.Gid, NoSetGroups: true}
+			}
+		}
+		if _, err := os.Stat(c.dataDir()); err == nil {
+			c.runQuiet("pg_ctl", "stop", "-D", c.dataDir(), "-m", "immediate", "-w", "-t", "30")
+		}
+		os.RemoveAll(d)
+	}
+}
+
+// alive reports whether process pid exists (signal 0 checks without sending).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -1,0 +1,116 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"mailroom/internal/store"
+)
+
+// changelog kinds, the same numbers as sqlitestore's, so that copying an
+// installation between the backends keeps the log meaningful.
+const (
+	changeMessages  = 1 // messages of MailboxID changed up to ModSeq
+	changeMailboxes = 2 // the account's mailbox list changed
+	changeAccount   = 3 // the account (settings, credentials, existence) changed
+)
+
+// maxAttempts bounds how often a write is retried after PostgreSQL aborted
+// it for a conflict with a concurrent one (another node's, say).
+const maxAttempts = 10
+
+// txn is one write transaction.
+type txn struct {
+	pgx.Tx
+	ctx    context.Context
+	now    time.Time
+	origin int64
+}
+
+// write runs fn in a SERIALIZABLE transaction and commits it. Several
+// nodes write the same database, and the checks the store makes before a
+// write (is this address taken? is the domain empty?) are only sound if no
+// concurrent transaction changes the answer before the commit:
+// SERIALIZABLE makes PostgreSQL abort one of two such transactions, and
+// write runs the aborted one again, where the check now sees the other's
+// result. Writes that reach the Directory are rare and short, so the cost
+// of serializable isolation does not matter there.
+func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return mapError(err)
+		}
+		// Jitter, so that the two conflicting writers do not meet again.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(tx *txn) error) (err error) {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// Rolling back a failed transaction tells nothing new.
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(&txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}); err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// retryable reports a conflict with a concurrent transaction: doing the
+// same again can succeed.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") // serialization_failure, deadlock_detected
+}
+
+// mapError turns a unique violation the checks did not foresee into
+// store.ErrExists: what the caller meant to create is there.
+func mapError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %v", store.ErrExists, err)
+	}
+	return err
+}
+
+func (tx *txn) exec(sql string, args ...any) (pgconn.CommandTag, error) {
+	return tx.Exec(tx.ctx, sql, args...)
+}
+
+// exists reports whether the query returns a row.
+func (tx *txn) exists(sql string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRow(tx.ctx, sql, args...).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// changed records a change in the change log, in the same transaction, for
+// the other nodes' change feeds to pick up.
+func (tx *txn) changed(account, mailbox int64, modseq uint64, kind int) error {
+	_, err := tx.exec(`INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tx.origin, account, mailbox, int64(modseq), kind, tx.now.Unix())
+	return err
+}
