@@ -163,7 +163,7 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 			return err
 		}
 		for _, m := range store.DefaultMailboxes {
-			if err := tx.createMailbox(acct.ID, m.Name, m.Use); err != nil {
+			if _, err := tx.createMailbox(acct.ID, m.Name, m.Use); err != nil {
 				return err
 			}
 			if _, err := tx.exec("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", acct.ID, m.Name); err != nil {
@@ -185,22 +185,25 @@ func initialUIDValidity(now time.Time) int64 {
 }
 
 // createMailbox creates one mailbox with the account's next UIDVALIDITY.
-func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse) error {
+// The counter is a row of accounts updated in the transaction, so two
+// nodes creating mailboxes at once never draw the same value: the second
+// update waits for the first and, SERIALIZABLE, is retried on top of it.
+func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
 	var uidValidity int64
 	err := tx.QueryRow(tx.ctx, "UPDATE accounts SET next_uidvalidity = next_uidvalidity + 1 WHERE id = $1 RETURNING next_uidvalidity - 1",
 		accountID).Scan(&uidValidity)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+		return store.Mailbox{}, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
 	}
 	if err != nil {
-		return err
+		return store.Mailbox{}, err
 	}
-	var id int64
+	mb := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: use, UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1}
 	if err := tx.QueryRow(tx.ctx, "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES ($1, $2, $3, $4) RETURNING id",
-		accountID, name, string(use), uidValidity).Scan(&id); err != nil {
-		return err
+		accountID, name, string(use), uidValidity).Scan(&mb.ID); err != nil {
+		return store.Mailbox{}, err
 	}
-	return tx.changed(accountID, id, 0, changeMailboxes)
+	return mb, tx.changed(accountID, mb.ID, 0, changeMailboxes)
 }
 
 // DeleteAccount implements store.Directory.

@@ -29,12 +29,16 @@ type Options struct {
 	// max_connections.
 	MaxConns int32
 	Logger   *slog.Logger
+	// DMARCRows bounds the DMARC evaluations kept (default
+	// store.MaxDMARCRows); tests lower it.
+	DMARCRows int
 }
 
 // Store is the PostgreSQL store.
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	opts Options
 	// origin marks this process's rows in the change log, so that its
 	// feed can tell them from other nodes' changes.
 	origin int64
@@ -67,7 +71,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{pool: pool, log: opts.Logger, origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1)}, nil
+	return &Store{pool: pool, log: opts.Logger, opts: opts, origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1)}, nil
 }
 
 // Close closes the connection pool, waiting for connections in use.

@@ -20,7 +20,7 @@ var cheapParams = auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}
 // testAppPasswords: app passwords are listed without their hashes, log in
 // after the main password, and stop working the moment they are deleted,
 // even for an authenticator that cached a successful login with them.
-func testAppPasswords(t *testing.T, st store.Store) {
+func testAppPasswords(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test"); err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func testAppPasswords(t *testing.T, st store.Store) {
 
 // testVacationClaims: a sender is claimed once per interval, per account,
 // whatever the case of the address, and never twice by concurrent claims.
-func testVacationClaims(t *testing.T, st store.Store) {
+func testVacationClaims(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	ann := newAccount(t, st, "ann@example.test")
 	bob := newAccount(t, st, "bob@example.test")

@@ -10,7 +10,7 @@ import (
 
 // testDMARCResults: evaluations are counted per identical row and day,
 // listed by day, and forgotten once reported.
-func testDMARCResults(t *testing.T, st store.Store) {
+func testDMARCResults(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	day1 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 	row := store.DMARCResult{

@@ -8,7 +8,7 @@ import (
 	"mailroom/internal/store"
 )
 
-func junkModel(t *testing.T, st store.Store, accountID int64, hashes ...uint64) store.JunkModel {
+func junkModel(t *testing.T, st store.JunkStore, accountID int64, hashes ...uint64) store.JunkModel {
 	t.Helper()
 	ms := must(st.JunkModels(context.Background(), []int64{accountID}, hashes))
 	if len(ms) != 1 || ms[0].AccountID != accountID {
@@ -31,7 +31,7 @@ func wantJunkCount(t *testing.T, m store.JunkModel, h uint64, spam, ham int32) {
 	}
 }
 
-func testJunkTraining(t *testing.T, st store.Store) {
+func testJunkTraining(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	a := newAccount(t, st, "a@example.test")
 	b := newAccount(t, st, "b@example.test")
@@ -134,7 +134,7 @@ func testJunkTraining(t *testing.T, st store.Store) {
 	}
 }
 
-func testJunkPrune(t *testing.T, st store.Store) {
+func testJunkPrune(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	a := newAccount(t, st, "a@example.test")
 	_, err := st.PruneJunk(ctx, a.ID, 0)

@@ -51,7 +51,79 @@ func RunDirectory(t *testing.T, open DirectoryOpener) {
 	}
 }
 
-// Run runs every conformance test.
+// MailboxStore is the part of a store the mailbox conformance tests need:
+// accounts to hold the mailboxes, and the mailboxes.
+type MailboxStore interface {
+	store.Directory
+	store.Mailboxes
+}
+
+// mailboxTests need only a MailboxStore (no message is delivered).
+var mailboxTests = []struct {
+	name string
+	fn   func(t *testing.T, st MailboxStore)
+}{
+	{"DefaultMailboxes", testDefaultMailboxes},
+	{"MailboxTree", testMailboxTree},
+	{"Subscriptions", testSubscriptions},
+}
+
+// RunMailboxes runs the conformance tests of store.Mailboxes that need no
+// messages, for a backend that implements the directory and mailboxes
+// (and maybe not yet messages). open returns a new empty store and closes
+// it itself (t.Cleanup) if it needs closing.
+func RunMailboxes(t *testing.T, open func(t *testing.T) MailboxStore) {
+	for _, tc := range mailboxTests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer recoverFailure(t)
+			tc.fn(t, st)
+		})
+	}
+}
+
+// AccountDataStore is the part of a store that keeps per-account data
+// besides mail: app passwords, the vacation log, DMARC results, junk
+// models and web sessions (and the directory, for the accounts).
+type AccountDataStore interface {
+	store.Directory
+	store.AppPasswordStore
+	store.VacationLog
+	store.DMARCLog
+	store.JunkStore
+	store.WebSessions
+}
+
+// accountDataTests need only an AccountDataStore.
+var accountDataTests = []struct {
+	name string
+	fn   func(t *testing.T, st AccountDataStore)
+}{
+	{"AppPasswords", testAppPasswords},
+	{"VacationClaims", testVacationClaims},
+	{"DMARCResults", testDMARCResults},
+	{"JunkTraining", testJunkTraining},
+	{"JunkPrune", testJunkPrune},
+	{"WebSessions", testWebSessions},
+	{"WebSessionLimit", testWebSessionLimit},
+}
+
+// RunAccountData runs the conformance tests of the account data stores
+// (see AccountDataStore), for a backend that implements them (and maybe
+// not yet messages). open returns a new empty store and closes it itself
+// (t.Cleanup) if it needs closing.
+func RunAccountData(t *testing.T, open func(t *testing.T) AccountDataStore) {
+	for _, tc := range accountDataTests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer recoverFailure(t)
+			tc.fn(t, st)
+		})
+	}
+}
+
+// Run runs every conformance test: those of RunDirectory, RunMailboxes
+// and RunAccountData, and those that need messages.
 func Run(t *testing.T, open Opener) {
 	type test struct {
 		name string
@@ -61,14 +133,15 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range directoryTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
+	for _, tc := range mailboxTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
+	for _, tc := range accountDataTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	tests = append(tests, []test{
-		{"DefaultMailboxes", testDefaultMailboxes},
-		{"AppPasswords", testAppPasswords},
-		{"VacationClaims", testVacationClaims},
-		{"DMARCResults", testDMARCResults},
 		{"MailboxHierarchy", testMailboxHierarchy},
 		{"RenameInbox", testRenameInbox},
-		{"Subscriptions", testSubscriptions},
 		{"DeliverAndRead", testDeliverAndRead},
 		{"DeliverAtomic", testDeliverAtomic},
 		{"DeliverAll", testDeliverAll},
@@ -82,11 +155,7 @@ func Run(t *testing.T, open Opener) {
 		{"LoadMailbox", testLoadMailbox},
 		{"Queue", testQueue},
 		{"QueueSharesBodies", testQueueSharesBodies},
-		{"JunkTraining", testJunkTraining},
-		{"JunkPrune", testJunkPrune},
 		{"JunkMessages", testJunkMessages},
-		{"WebSessions", testWebSessions},
-		{"WebSessionLimit", testWebSessionLimit},
 	}...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +218,7 @@ func newAccount(t *testing.T, st store.Directory, email string) store.Account {
 	return must(st.CreateAccount(ctx, email, testCred))
 }
 
-func mailbox(t *testing.T, st store.Store, acct store.Account, name string) store.Mailbox {
+func mailbox(t *testing.T, st store.Mailboxes, acct store.Account, name string) store.Mailbox {
 	t.Helper()
 	return must(st.Mailbox(context.Background(), acct.ID, name))
 }
@@ -231,7 +300,7 @@ func testAccounts(t *testing.T, st store.Directory) {
 }
 
 // testDefaultMailboxes: a new account has the default mailboxes, subscribed.
-func testDefaultMailboxes(t *testing.T, st store.Store) {
+func testDefaultMailboxes(t *testing.T, st MailboxStore) {
 	acct := newAccount(t, st, "demo@example.test")
 	boxes := must(st.MailboxList(context.Background(), acct.ID))
 	got := map[string]store.SpecialUse{}
@@ -377,7 +446,7 @@ func testRenameInbox(t *testing.T, st store.Store) {
 	}
 }
 
-func testSubscriptions(t *testing.T, st store.Store) {
+func testSubscriptions(t *testing.T, st MailboxStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	must(st.CreateMailbox(ctx, acct.ID, "Lists", ""))

@@ -17,7 +17,7 @@ func sessionHash(name string) []byte {
 }
 
 // wantSession checks that the session with hash h exists (or not).
-func wantSession(t *testing.T, st store.Store, h []byte, exists bool, what string) store.WebSession {
+func wantSession(t *testing.T, st store.WebSessions, h []byte, exists bool, what string) store.WebSession {
 	t.Helper()
 	ws, err := st.WebSession(context.Background(), h)
 	switch {
@@ -29,7 +29,7 @@ func wantSession(t *testing.T, st store.Store, h []byte, exists bool, what strin
 	return ws
 }
 
-func testWebSessions(t *testing.T, st store.Store) {
+func testWebSessions(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	ann := newAccount(t, st, "ann@example.test")
 	bob := newAccount(t, st, "bob@example.test")
@@ -118,7 +118,7 @@ func testWebSessions(t *testing.T, st store.Store) {
 
 // testWebSessionLimit: an account keeps at most MaxWebSessions; a new one
 // ends the one seen least recently, whatever its creation time.
-func testWebSessionLimit(t *testing.T, st store.Store) {
+func testWebSessionLimit(t *testing.T, st AccountDataStore) {
 	ctx := context.Background()
 	ann := newAccount(t, st, "ann@example.test")
 	bob := newAccount(t, st, "bob@example.test")

@@ -1,0 +1,361 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailroom/internal/store"
+)
+
+// The mailbox hierarchy follows sqlitestore/mailboxes.go. What SQLite gets
+// from its single writer, here comes from write's SERIALIZABLE
+// transactions: a check (does the name exist? has it children?) and the
+// write it allows commit together or not at all, whichever node made them;
+// a conflicting concurrent write is retried on top of the winner's result.
+// The (account_id, name) unique key backs that up: two nodes creating the
+// same name cannot both succeed.
+
+var _ store.Mailboxes = (*Store)(nil)
+
+const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)`
+
+func scanMailbox(row pgx.CollectableRow) (store.Mailbox, error) {
+	var mb store.Mailbox
+	var use string
+	var uidValidity, uidNext, modseq int64
+	err := row.Scan(&mb.ID, &mb.AccountID, &mb.Name, &use, &uidValidity, &uidNext, &modseq, &mb.Subscribed)
+	mb.SpecialUse, mb.UIDValidity, mb.UIDNext, mb.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
+	return mb, err
+}
+
+// querier is what reads need of a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// mailboxWhere reads the one mailbox the condition selects (ErrNotFound,
+// naming what, if none).
+func mailboxWhere(ctx context.Context, q querier, what, cond string, args ...any) (store.Mailbox, error) {
+	rows, _ := q.Query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE "+cond, args...)
+	mb, err := pgx.CollectExactlyOneRow(rows, scanMailbox)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Mailbox{}, fmt.Errorf("mailbox %s: %w", what, store.ErrNotFound)
+	}
+	return mb, err
+}
+
+// mailbox looks a mailbox up by its (normalized) name inside a write.
+func (tx *txn) mailbox(accountID int64, name string) (store.Mailbox, error) {
+	return mailboxWhere(tx.ctx, tx, fmt.Sprintf("%q", name), "m.account_id = $1 AND m.name = $2", accountID, name)
+}
+
+// MailboxList implements store.Mailboxes.
+func (s *Store) MailboxList(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.account_id = $1 ORDER BY m.name", accountID)
+	out, err := pgx.CollectRows(rows, scanMailbox)
+	if err != nil {
+		return nil, fmt.Errorf("store: mailbox list: %w", err)
+	}
+	return out, nil
+}
+
+// Mailbox implements store.Mailboxes.
+func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	mb, err := mailboxWhere(ctx, s.pool, fmt.Sprintf("%q", name), "m.account_id = $1 AND m.name = $2", accountID, name)
+	if err != nil {
+		return store.Mailbox{}, fmt.Errorf("store: %w", err)
+	}
+	return mb, nil
+}
+
+// MailboxStatus implements store.Mailboxes. The mailbox row and the counts
+// are read by one statement, so from one snapshot.
+func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
+	var st store.MailboxStatus
+	rows, _ := s.pool.Query(ctx, `SELECT `+mailboxColumns+`, c.n, c.unseen, c.deleted, c.size FROM mailboxes m,
+		LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE flags & $2 = 0) AS unseen,
+			count(*) FILTER (WHERE flags & $3 <> 0) AS deleted, coalesce(sum(size), 0)::bigint AS size
+			FROM messages WHERE mailbox_id = m.id) c
+		WHERE m.id = $1`, mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted))
+	st, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.MailboxStatus, error) {
+		var st store.MailboxStatus
+		var use string
+		var uidValidity, uidNext, modseq, n, unseen, deleted int64
+		err := row.Scan(&st.ID, &st.AccountID, &st.Name, &use, &uidValidity, &uidNext, &modseq, &st.Subscribed,
+			&n, &unseen, &deleted, &st.Size)
+		st.SpecialUse, st.UIDValidity, st.UIDNext, st.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
+		st.Messages, st.Unseen, st.Deleted = int(n), int(unseen), int(deleted)
+		return st, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("store: mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if err != nil {
+		return st, fmt.Errorf("store: mailbox status: %w", err)
+	}
+	return st, nil
+}
+
+func validSpecialUse(use store.SpecialUse) bool {
+	switch use {
+	case "", store.SpecialSent, store.SpecialDrafts, store.SpecialTrash, store.SpecialJunk,
+		store.SpecialArchive, store.SpecialAll, store.SpecialFlagged:
+		return true
+	}
+	return false
+}
+
+// createParents creates the missing parent levels of name.
+func (tx *txn) createParents(accountID int64, name string) error {
+	for _, parent := range store.ParentNames(name) {
+		_, err := tx.mailbox(accountID, parent)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.createMailbox(accountID, parent, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateMailbox implements store.Mailboxes.
+func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if !validSpecialUse(use) {
+		return store.Mailbox{}, fmt.Errorf("%w: special use %q", store.ErrInvalid, use)
+	}
+	var mb store.Mailbox
+	err = s.write(ctx, func(tx *txn) error {
+		if _, err := tx.mailbox(accountID, name); err == nil {
+			return fmt.Errorf("mailbox %q: %w", name, store.ErrExists)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.createParents(accountID, name); err != nil {
+			return err
+		}
+		mb, err = tx.createMailbox(accountID, name, use)
+		return err
+	})
+	if err != nil {
+		return store.Mailbox{}, fmt.Errorf("store: create mailbox: %w", err)
+	}
+	return mb, nil
+}
+
+// RenameMailbox implements store.Mailboxes.
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
+	oldName, err := store.NormalizeMailboxName(oldName)
+	if err != nil {
+		return err
+	}
+	newName, err = store.NormalizeMailboxName(newName)
+	if err != nil {
+		return err
+	}
+	if newName == "INBOX" {
+		return fmt.Errorf("cannot rename to INBOX: %w", store.ErrProtected)
+	}
+	if strings.HasPrefix(newName, oldName+store.Delimiter) {
+		return fmt.Errorf("%w: cannot rename %q into itself", store.ErrInvalid, oldName)
+	}
+	err = s.write(ctx, func(tx *txn) error {
+		src, err := tx.mailbox(accountID, oldName)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.mailbox(accountID, newName); err == nil {
+			return fmt.Errorf("mailbox %q: %w", newName, store.ErrExists)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.createParents(accountID, newName); err != nil {
+			return err
+		}
+		if oldName == "INBOX" {
+			// RFC 3501 6.3.5: INBOX's messages move to the new mailbox and
+			// INBOX stays, empty; its children are not renamed.
+			dst, err := tx.createMailbox(accountID, newName, "")
+			if err != nil {
+				return err
+			}
+			return tx.moveAll(src, dst)
+		}
+		rows, _ := tx.Query(ctx, "SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR left(name, $3) = $4) ORDER BY name",
+			accountID, oldName, len(oldName)+1, oldName+store.Delimiter)
+		type renamed struct {
+			id        int64
+			old, name string
+		}
+		list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (renamed, error) {
+			var r renamed
+			err := row.Scan(&r.id, &r.old)
+			r.name = newName + r.old[len(oldName):]
+			return r, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			if _, err := tx.exec("UPDATE mailboxes SET name = $1 WHERE id = $2", r.name, r.id); err != nil {
+				return err
+			}
+			// The subscription follows the mailbox, replacing one the
+			// new name may already have.
+			if _, err := tx.exec(`INSERT INTO subscriptions (account_id, name) SELECT account_id, $3 FROM subscriptions
+				WHERE account_id = $1 AND name = $2 ON CONFLICT DO NOTHING`, accountID, r.old, r.name); err != nil {
+				return err
+			}
+			if _, err := tx.exec("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", accountID, r.old); err != nil {
+				return err
+			}
+		}
+		return tx.changed(accountID, src.ID, 0, changeMailboxes)
+	})
+	if err != nil {
+		return fmt.Errorf("store: rename mailbox: %w", err)
+	}
+	return nil
+}
+
+// moveAll moves every message of src into dst, a mailbox just created
+// (UIDNEXT 1, HIGHESTMODSEQ 1), keeping their IDs: what renaming INBOX
+// does. It gives the same result as sqlitestore's message-by-message
+// move, in four statements: the n messages get UIDs 1…n in their old
+// order and modseqs 2…n+1, src records them expunged under one new
+// modseq, and the bodies keep their reference counts (each moves with
+// its message).
+func (tx *txn) moveAll(src, dst store.Mailbox) error {
+	tag, err := tx.exec(`INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
+		SELECT $2, n, msgid, content_id, n + 1, flags, keywords, internal_date, size, prefix
+		FROM (SELECT *, row_number() OVER (ORDER BY uid) AS n FROM messages WHERE mailbox_id = $1) m`, src.ID, dst.ID)
+	if err != nil {
+		return err
+	}
+	n := tag.RowsAffected()
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.exec("UPDATE mailboxes SET uidnext = $2 + 1, highestmodseq = $2 + 1 WHERE id = $1", dst.ID, n); err != nil {
+		return err
+	}
+	var modseq int64
+	if err := tx.QueryRow(tx.ctx, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq", src.ID).Scan(&modseq); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, $2 FROM messages WHERE mailbox_id = $1
+		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, src.ID, modseq); err != nil {
+		return err
+	}
+	if _, err := tx.exec("DELETE FROM messages WHERE mailbox_id = $1", src.ID); err != nil {
+		return err
+	}
+	// SQLite logs one row per message moved; one per mailbox, at its
+	// highest modseq, tells another node the same: re-read both.
+	if err := tx.changed(dst.AccountID, dst.ID, uint64(n+1), changeMessages); err != nil {
+		return err
+	}
+	return tx.changed(src.AccountID, src.ID, uint64(modseq), changeMessages)
+}
+
+// DeleteMailbox implements store.Mailboxes.
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return err
+	}
+	if name == "INBOX" {
+		return fmt.Errorf("cannot delete INBOX: %w", store.ErrProtected)
+	}
+	err = s.write(ctx, func(tx *txn) error {
+		mb, err := tx.mailbox(accountID, name)
+		if err != nil {
+			return err
+		}
+		// A child created by another node concurrently makes this
+		// transaction fail to serialize; its retry sees the child.
+		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND left(name, $2) = $3 LIMIT 1",
+			accountID, len(name)+1, name+store.Delimiter); err != nil {
+			return err
+		} else if ok {
+			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
+		}
+		if err := tx.dropMailboxContents(mb.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec("DELETE FROM mailboxes WHERE id = $1", mb.ID); err != nil {
+			return err
+		}
+		return tx.changed(accountID, mb.ID, 0, changeMailboxes)
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete mailbox: %w", err)
+	}
+	return nil
+}
+
+// dropMailboxContents deletes every message of a mailbox and its expunge
+// history, releasing bodies no other message uses.
+func (tx *txn) dropMailboxContents(mailboxID int64) error {
+	rows, _ := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 RETURNING content_id", mailboxID)
+	contents, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for _, c := range contents {
+		if err := tx.releaseContent(c); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec("DELETE FROM expunged WHERE mailbox_id = $1", mailboxID)
+	return err
+}
+
+// SetSubscribed implements store.Mailboxes. Subscriptions are names: IMAP
+// lets a client subscribe to a name that does not exist (yet).
+func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	name, err := store.NormalizeMailboxName(name)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(tx *txn) error {
+		if subscribed {
+			if _, err := tx.exec("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", accountID, name); err != nil {
+				return err
+			}
+		} else if _, err := tx.exec("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", accountID, name); err != nil {
+			return err
+		}
+		return tx.changed(accountID, 0, 0, changeMailboxes)
+	})
+	if err != nil {
+		return fmt.Errorf("store: subscribe: %w", err)
+	}
+	return nil
+}
+
+// Subscriptions implements store.Mailboxes.
+func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name", accountID)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: subscriptions: %w", err)
+	}
+	return out, nil
+}
