@@ -197,8 +197,10 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			}
 			return tx.moveAll(src, dst)
 		}
-		rows, _ := tx.Query(ctx, "SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR left(name, $3) = $4) ORDER BY name",
-			accountID, oldName, len(oldName)+1, oldName+store.Delimiter)
+		// starts_with, not left(name, n): PostgreSQL counts characters
+		// where Go's len counts octets of UTF-8.
+		rows, _ := tx.Query(ctx, "SELECT id, name FROM mailboxes WHERE account_id = $1 AND (name = $2 OR starts_with(name, $3)) ORDER BY name",
+			accountID, oldName, oldName+store.Delimiter)
 		type renamed struct {
 			id        int64
 			old, name string
@@ -290,8 +292,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		}
 		// A child created by another node concurrently makes this
 		// transaction fail to serialize; its retry sees the child.
-		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND left(name, $2) = $3 LIMIT 1",
-			accountID, len(name)+1, name+store.Delimiter); err != nil {
+		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND starts_with(name, $2) LIMIT 1",
+			accountID, name+store.Delimiter); err != nil {
 			return err
 		} else if ok {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)

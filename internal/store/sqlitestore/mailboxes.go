@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"zombiezen.com/go/sqlite"
 
@@ -212,7 +213,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			old := st.ColumnText(1)
 			list = append(list, renamed{st.ColumnInt64(0), old, newName + old[len(oldName):]})
 			return nil
-		}, accountID, oldName, len(oldName)+1, oldName+store.Delimiter); err != nil {
+		}, accountID, oldName, prefixChars(oldName), oldName+store.Delimiter); err != nil {
 			return err
 		}
 		for _, r := range list {
@@ -227,6 +228,12 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		tx.changed(accountID, src.ID, 0, changeMailboxes)
 		return nil
 	})
+}
+
+// prefixChars is the length of name+Delimiter as SQLite's substr counts
+// it on text: in characters, not octets, which differ in a non-ASCII name.
+func prefixChars(name string) int {
+	return utf8.RuneCountInString(name) + 1
 }
 
 // DeleteMailbox implements store.Mailboxes.
@@ -247,7 +254,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if err := tx.query("SELECT count(*) FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ?", func(st *sqlite.Stmt) error {
 			children = st.ColumnInt(0)
 			return nil
-		}, accountID, len(name)+1, name+store.Delimiter); err != nil {
+		}, accountID, prefixChars(name), name+store.Delimiter); err != nil {
 			return err
 		}
 		if children > 0 {

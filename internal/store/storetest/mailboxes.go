@@ -92,6 +92,15 @@ func testMailboxTree(t *testing.T, st MailboxStore) {
 	wantErr(t, st.RenameMailbox(ctx, acct.ID, "Sent", "inbox"), store.ErrProtected, "rename to INBOX")
 	wantErr(t, st.RenameMailbox(ctx, acct.ID, "Nowhere", "Somewhere"), store.ErrNotFound, "rename unknown")
 
+	// Names are UTF-8 (IMAP's modified UTF-7 is the protocol's business):
+	// the children of a non-ASCII name are found by their whole prefix.
+	must(st.CreateMailbox(ctx, acct.ID, "Café/Menü", ""))
+	ok(t, st.RenameMailbox(ctx, acct.ID, "Café", "Bäckerei"))
+	mailbox(t, st, acct, "Bäckerei/Menü")
+	_, err = st.Mailbox(ctx, acct.ID, "Café/Menü")
+	wantErr(t, err, store.ErrNotFound, "non-ASCII child's old name after rename")
+	wantErr(t, st.DeleteMailbox(ctx, acct.ID, "Bäckerei"), store.ErrHasChildren, "delete a non-ASCII parent")
+
 	wantErr(t, st.DeleteMailbox(ctx, acct.ID, "Old/Work"), store.ErrHasChildren, "delete with children")
 	wantErr(t, st.DeleteMailbox(ctx, acct.ID, "inbox"), store.ErrProtected, "delete INBOX")
 	wantErr(t, st.DeleteMailbox(ctx, acct.ID, "Nowhere"), store.ErrNotFound, "delete unknown")
