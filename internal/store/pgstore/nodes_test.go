@@ -237,3 +237,52 @@ func TestConcurrentNodesJunkTraining(t *testing.T) {
 		t.Errorf("base model after %d concurrent trainings: ham %d, token 1 %+v", n, base.Ham, base.Counts[1])
 	}
 }
+
+// The DMARC table's bound holds when two nodes add new rows at once, and
+// a row already there still counts every evaluation.
+func TestConcurrentNodesDMARCBound(t *testing.T) {
+	const bound = 30
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	var nodes [2]*Store
+	for i := range nodes {
+		st, err := Open(ctx, Options{DSN: dsn, MaxConns: 4, DMARCRows: bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		nodes[i] = st
+	}
+	day := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	row := store.DMARCResult{Day: day, PolicyDomain: "bank.example", SourceIP: "192.0.2.1", HeaderFrom: "bank.example",
+		Disposition: "none", DKIM: "pass", SPF: "pass"}
+	if err := nodes[0].AddDMARCResult(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	const adds = 2 * bound
+	errs := race(adds, nodes[0], nodes[1], func(st *Store, i int) error {
+		r := row
+		if i%4 != 0 {
+			r.SourceIP = fmt.Sprintf("198.51.100.%d", i) // a new row each
+		}
+		return st.AddDMARCResult(ctx, r)
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := nodes[1].DMARCResults(ctx, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := 0
+	for _, r := range got {
+		if r.SourceIP == row.SourceIP {
+			counted = r.Count
+		}
+	}
+	if len(got) != bound || counted != 1+adds/4 {
+		t.Errorf("%d rows (want the bound %d), the first row counted %d times (want %d)", len(got), bound, counted, 1+adds/4)
+	}
+}

@@ -5,7 +5,9 @@
 //
 // In progress: today it opens the database and keeps its schema (the one
 // of sqlitestore, translated; see schema.go) up to date, and implements
-// store.Directory. The rest of store.Store follows.
+// store.Directory, store.Mailboxes, store.AppPasswordStore,
+// store.VacationLog, store.DMARCLog, store.JunkStore and
+// store.WebSessions. The rest of store.Store follows.
 package pgstore
 
 import (
