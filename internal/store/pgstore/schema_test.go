@@ -25,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func openStore(t *testing.T, dsn string) *Store {
+func openStore(t testing.TB, dsn string) *Store {
 	t.Helper()
 	st, err := Open(context.Background(), Options{DSN: dsn, MaxConns: 4})
 	if err != nil {
