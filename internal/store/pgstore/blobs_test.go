@@ -3,9 +3,11 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"mailroom/internal/store/blob"
@@ -20,7 +22,7 @@ func TestBlobConformance(t *testing.T) {
 	})
 }
 
-func putBlob(t *testing.T, b blob.Store, data []byte) string {
+func putBlob(t testing.TB, b blob.Store, data []byte) string {
 	t.Helper()
 	ctx := context.Background()
 	w, err := b.Create(ctx)
@@ -292,4 +294,62 @@ func FuzzParseRef(f *testing.F) {
 			t.Fatalf("parseRef(%q) = %d, which formats as %q", ref, id, formatRef(id))
 		}
 	})
+}
+
+// BenchmarkBlobChunkSize writes and reads back an 8 MB body with several
+// chunk sizes, the measurement behind chunkSize:
+// go test -run X -bench BlobChunkSize -benchtime 5x ./internal/store/pgstore/
+func BenchmarkBlobChunkSize(b *testing.B) {
+	st, err := Open(context.Background(), Options{DSN: pgtest.NewDatabase(b), MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	// Like a large attachment: base64 of incompressible bytes, in lines.
+	raw := make([]byte, 6<<20)
+	rand.NewChaCha8([32]byte{}).Read(raw)
+	var body []byte
+	for enc := base64.StdEncoding.EncodeToString(raw); len(enc) > 0; {
+		n := min(76, len(enc))
+		body = append(append(body, enc[:n]...), "\r\n"...)
+		enc = enc[n:]
+	}
+	for _, cs := range []int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20} {
+		blobs := &Blobs{pool: st.pool, chunkSize: cs}
+		b.Run(fmt.Sprintf("write/%dK", cs>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				ref := putBlob(b, blobs, body)
+				blobs.Remove(context.Background(), ref)
+			}
+		})
+		ref := putBlob(b, blobs, body)
+		b.Run(fmt.Sprintf("read/%dK", cs>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			p := make([]byte, 64<<10)
+			for b.Loop() {
+				r, err := blobs.Open(context.Background(), ref)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.CopyBuffer(io.Discard, io.NewSectionReader(r, 0, r.Size()), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("range4K/%dK", cs>>10), func(b *testing.B) {
+			r, err := blobs.Open(context.Background(), ref)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := make([]byte, 4096)
+			off := int64(0)
+			for b.Loop() {
+				if _, err := r.ReadAt(p, off); err != nil {
+					b.Fatal(err)
+				}
+				off = (off + 1000003) % (int64(len(body)) - 4096)
+			}
+		})
+	}
 }

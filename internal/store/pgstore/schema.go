@@ -113,6 +113,12 @@ CREATE TABLE blob_chunks (
 	data    bytea NOT NULL,
 	PRIMARY KEY (blob_id, seq)
 );
+-- Uncompressed out-of-line storage: a range read (substring) then fetches
+-- only the TOAST pieces it covers, instead of decompressing the whole chunk
+-- for every 32 KiB piece of a sequential FETCH. Large bodies are mostly
+-- base64 of already compressed attachments, which pglz would not shrink by
+-- its required 25% anyway (measured: blobs_test.go, BenchmarkBlobChunkSize).
+ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- One row per stored body; copies of a message share it (refs counts them).
 -- Small bodies are kept inline (body); large ones are a blob (blob is its
