@@ -30,6 +30,12 @@ import (
 // Commit returns the reference; a crash before that leaves an incomplete
 // blob, which nobody can open and Sweep removes. The caller records the
 // reference in a later transaction (see package blob for why not the same).
+// Whatever the operator sets synchronous_commit to, recovery replays a
+// prefix of the WAL: a surviving row that references a body implies its
+// chunks survived too, and with synchronous replication the standby has
+// confirmed them along with Commit's record. Commit follows the server's
+// setting rather than forcing "on", like every other transaction, so that
+// the durability of an acknowledged message is one setting, the operator's.
 //
 // Removal. A "pg:" body is rows, so it is deleted in the same transaction
 // that drops the last row pointing at it (txn.releaseBlob): the body and its
