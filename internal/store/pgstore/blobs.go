@@ -322,6 +322,30 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// useBlob is for the transaction that records a new reference to a body
+// (a delivery's contents row): it fails with blob.ErrNotFound if the body
+// is not there (anymore), and otherwise makes sure that Sweep cannot take
+// it for an orphan. Locking the row would not do: a Sweep blocked on the
+// lock proceeds once it is released, its NOT EXISTS evaluated before the
+// new row existed. Updating created does: PostgreSQL rechecks a blocked
+// DELETE's condition on the updated row, which is young now, and a Sweep
+// that deleted first leaves nothing to update (or, under SERIALIZABLE, a
+// serialization failure that write retries).
+func (tx *txn) useBlob(ref string) error {
+	id, err := parseRef(ref)
+	if err != nil {
+		return err
+	}
+	tag, err := tx.exec("UPDATE blobs SET created = extract(epoch FROM now())::bigint WHERE id = $1 AND complete", id)
+	if err != nil {
+		return fmt.Errorf("use body %s: %w", ref, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("use body %s: %w", ref, blob.ErrNotFound)
+	}
+	return nil
+}
+
 // releaseBlob is for the transaction that drops the last row referencing
 // a body: a "pg:" body is deleted right there, so it goes if and only if
 // the transaction commits; a reference to any other blob store goes to

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"mailroom/internal/store/blob"
 	"mailroom/internal/store/blob/blobtest"
@@ -352,4 +353,90 @@ func BenchmarkBlobChunkSize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The transaction that records a reference to a body makes sure the body
+// is there, and a Sweep running at the same moment does not take it for an
+// orphan: blocked on the row, it rechecks and leaves it.
+func TestUseBlobAgainstSweep(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, pgtest.NewDatabase(t))
+	b := st.Blobs()
+
+	gone := putBlob(t, b, []byte("gone"))
+	b.Remove(ctx, gone)
+	w, err := b.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	incomplete := formatRef(w.(*pgWriter).id)
+	for _, ref := range []string{gone, incomplete} {
+		if err := st.write(ctx, func(tx *txn) error { return tx.useBlob(ref) }); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("useBlob(%s) = %v, want ErrNotFound", ref, err)
+		}
+	}
+
+	// A body staged two hours ago (a slow delivery), not yet referenced.
+	ref := putBlob(t, b, []byte("late but delivered"))
+	id, _ := parseRef(ref)
+	if _, err := st.pool.Exec(ctx, "UPDATE blobs SET created = created - 7200 WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	inTx := make(chan struct{})
+	release := make(chan struct{})
+	delivered := make(chan error, 1)
+	go func() {
+		first := true
+		delivered <- st.write(ctx, func(tx *txn) error {
+			if err := tx.useBlob(ref); err != nil {
+				return err
+			}
+			if _, err := tx.exec("INSERT INTO contents (blob, size, structure, refs) VALUES ($1, 18, '', 1)", ref); err != nil {
+				return err
+			}
+			if first {
+				first = false
+				close(inTx)
+				<-release
+			}
+			return nil
+		})
+	}()
+	<-inTx
+	swept := make(chan int64, 1)
+	go func() {
+		n, err := b.Sweep(ctx, time.Hour)
+		if err != nil {
+			t.Error(err)
+		}
+		swept <- n
+	}()
+	// Wait until the Sweep waits for the delivery's row lock.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting bool
+		if err := st.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM blobs%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Sweep never waited for the delivery's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if err := <-delivered; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-swept; n != 0 {
+		t.Errorf("Sweep removed %d bodies, want 0", n)
+	}
+	r, err := b.Open(ctx, ref)
+	if err != nil {
+		t.Fatalf("the delivered body was swept: %v", err)
+	}
+	r.Close()
 }
