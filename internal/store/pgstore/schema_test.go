@@ -323,7 +323,7 @@ func TestSchemaConstraints(t *testing.T) {
 	}
 	// A blob's chunks go with it, and chunk numbers are not negative.
 	var blob int64
-	must(st.pool.QueryRow(ctx, "INSERT INTO blobs (created) VALUES (1) RETURNING id").Scan(&blob))
+	must(st.pool.QueryRow(ctx, "INSERT INTO blobs (created, chunk_size) VALUES (1, 2) RETURNING id").Scan(&blob))
 	must(exec("INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, 0, 'ab'), ($1, 1, 'cd')", blob))
 	if c := code(exec("INSERT INTO blob_chunks (blob_id, seq, data) VALUES ($1, -1, 'x')", blob)); c != "23514" {
 		t.Errorf("negative chunk number: %s, want check_violation", c)
