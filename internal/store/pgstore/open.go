@@ -44,6 +44,8 @@ type Store struct {
 	// origin marks this process's rows in the change log, so that its
 	// feed can tell them from other nodes' changes.
 	origin int64
+	// changes is the change feed (feed.go).
+	changes *feedState
 }
 
 // Open connects to the database and brings its schema up to date. A
@@ -73,11 +75,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{pool: pool, log: opts.Logger, opts: opts, origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1)}, nil
+	s := &Store{pool: pool, log: opts.Logger, opts: opts, origin: int64(binary.LittleEndian.Uint64(o[:]) >> 1)}
+	if err := s.startFeed(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
 }
 
 // Close closes the connection pool, waiting for connections in use.
 func (s *Store) Close() error {
+	s.stopFeed()
 	s.pool.Close()
 	return nil
 }

@@ -296,4 +296,20 @@ CREATE INDEX web_sessions_account ON web_sessions (account_id, last_seen);
 CREATE INDEX web_sessions_last_seen ON web_sessions (last_seen);
 CREATE INDEX web_sessions_created ON web_sessions (created);
 `,
+	// 2: the change feed across nodes (feed.go). Each change log row
+	// records the transaction that wrote it, so that a reader can tell
+	// which rows may still commit below the highest id it has read; and
+	// every insert notifies the listening nodes, on commit.
+	`
+ALTER TABLE changelog ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX changelog_xid ON changelog (xid);
+CREATE FUNCTION mailroom_changelog_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('mailroom_changes', '');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER changelog_notify AFTER INSERT ON changelog
+	FOR EACH STATEMENT EXECUTE FUNCTION mailroom_changelog_notify();
+`,
 }

@@ -31,6 +31,8 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	origin int64
+	// events are published to this node's feed on commit.
+	events []store.Event
 }
 
 // write runs fn in a SERIALIZABLE transaction and commits it. Several
@@ -67,12 +69,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *txn) error) (err erro
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}); err != nil {
+	tx := &txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.published(tx.events)
 	return nil
 }
 
@@ -108,8 +112,10 @@ func (tx *txn) exists(sql string, args ...any) (bool, error) {
 }
 
 // changed records a change in the change log, in the same transaction, for
-// the other nodes' change feeds to pick up.
+// the other nodes' change feeds to pick up, and queues the same coarse
+// event for this node's feed (the other nodes' feeds skip this node's rows).
 func (tx *txn) changed(account, mailbox int64, modseq uint64, kind int) error {
+	tx.events = append(tx.events, rowEvent(account, mailbox, modseq, int64(kind)))
 	_, err := tx.exec(`INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created) VALUES ($1, $2, $3, $4, $5, $6)`,
 		tx.origin, account, mailbox, int64(modseq), kind, tx.now.Unix())
 	return err
