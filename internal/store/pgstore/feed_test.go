@@ -268,3 +268,33 @@ func TestFeedLatency(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("commit on B → event on A over %d writes: p50 %v, p99 %v, max %v", n, lat[n/2], lat[n*99/100], lat[n-1])
 }
+
+// A catch-up longer than one read batch arrives whole, in several reads,
+// without holding the whole log in memory.
+func TestFeedCatchUpInBatches(t *testing.T) {
+	ctx := context.Background()
+	a, b, acct := twoNodes(t)
+	other := newTestAccount(t, a, "other@example.test")
+	onA := watch(t, a, acct.ID)
+	pid, _ := a.changes.listener()
+	a.changes.connectGate.Lock()
+	var ok bool
+	if err := b.pool.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int32(pid)).Scan(&ok); err != nil || !ok {
+		a.changes.connectGate.Unlock()
+		t.Fatalf("terminate the listener: %v, %v", ok, err)
+	}
+	// More rows than a batch for another account, then two for the
+	// watched one: the first and the last row of the log.
+	_, err := b.pool.Exec(ctx, `INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
+		SELECT 1, CASE WHEN i IN (1, $3) THEN $1::bigint ELSE $2::bigint END, i, 1, $4, 0 FROM generate_series(1, $3) i`,
+		acct.ID, other.ID, readBatch+500, changeMessages)
+	a.changes.connectGate.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA.until("for the first row", mailboxChanged(1, 1))
+	onA.until("for the row after the first batch", mailboxChanged(readBatch+500, 1))
+	if len(onA.got) != 2 {
+		t.Errorf("got %d events, want 2: %+v", len(onA.got), onA.got)
+	}
+}
