@@ -298,3 +298,38 @@ func TestFeedCatchUpInBatches(t *testing.T) {
 		t.Errorf("got %d events, want 2: %+v", len(onA.got), onA.got)
 	}
 }
+
+// PostgreSQL restarts and a write lands on node B as soon as it is back: node A's listener reconnects by itself and the
+// write reaches its subscriber.
+func TestFeedSurvivesPostgresRestart(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	a, b := openStore(t, dsn), openStore(t, dsn)
+	acct := newTestAccount(t, a, "demo@example.test")
+	onA := watch(t, a, acct.ID)
+	_, connects := a.changes.listener()
+	// A fast shutdown ends every session, the listener's too. Not
+	// "immediate": pgtest's clusters run with synchronous_commit off, so a
+	// crash would lose the last commits, the account's among them.
+	if err := c.Restart("fast"); err != nil {
+		t.Fatal(err)
+	}
+	// The pool's connections died with the server: the first attempts
+	// may fail, as a client's would.
+	deadline := time.Now().Add(feedWait)
+	for {
+		_, err := b.CreateMailbox(ctx, acct.ID, "AfterRestart", "")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B cannot write after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	onA.until("for the write after the restart", listChanged(acct.ID))
+	if _, n := a.changes.listener(); n <= connects {
+		t.Errorf("listener connections: %d before the restart, %d after", connects, n)
+	}
+}

@@ -351,6 +351,21 @@ func (c *Cluster) Stop() error {
 	return err
 }
 
+// Restart stops the server and starts it again on the same data, for
+// tests of what clients do while the database is away. mode is pg_ctl's
+// shutdown mode: "fast" (a clean shutdown) or "immediate" (as a crash:
+// the restart recovers from the WAL).
+func (c *Cluster) Restart(mode string) error {
+	if out, err := c.run("pg_ctl", "stop", "-D", c.dataDir(), "-m", mode, "-w", "-t", "60"); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	if out, err := c.run("pg_ctl", "start", "-D", c.dataDir(), "-w", "-t", "60",
+		"-l", filepath.Join(c.dir, "log")); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s", err, out)
+	}
+	return nil
+}
+
 // SweepStale stops and removes the clusters under tmp left by test
 // binaries that died without cleaning up (their owner PID is gone).
 // Clusters of live test binaries are left alone.
