@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"mailroom/internal/store"
 )
@@ -161,7 +163,13 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	f.connectGate.Unlock()
 	// Its own connection, not one of the pool's: it stays in LISTEN for the
 	// life of the node.
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	// Only the fact of a notification counts, not how many nor their
+	// (empty) payload: a flag instead of pgx's queue of every one keeps
+	// memory bounded however fast the other nodes commit.
+	var pending atomic.Bool
+	cfg.OnNotification = func(*pgconn.PgConn, *pgconn.Notification) { pending.Store(true) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -173,12 +181,20 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	f.pid, f.connects = conn.PgConn().PID(), f.connects+1
 	f.mu.Unlock()
 	for {
-		// Read on the listening connection itself: notifications that
-		// arrive meanwhile are queued by pgx for the next wait.
+		// Cleared before the read: a notification that arrives during it
+		// may be of a commit after its snapshot, and makes another read.
+		// One that arrived before was of a commit the read sees. So under
+		// load one read covers many commits.
+		pending.Store(false)
+		// Read on the listening connection itself: it is there, and the
+		// pool may be busy.
 		if err := s.catchUp(ctx, conn); err != nil {
 			return err
 		}
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		if pending.Load() {
+			continue
+		}
+		if err := conn.PgConn().WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
 	}
