@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,20 +243,54 @@ func rawConn(t *testing.T, dsn string) *pgx.Conn {
 }
 
 // Latency from the commit of a write on node B (its call returned) to the
-// event on a subscriber of node A, over 1,000 writes one after another.
-// Logged, not asserted: the machine's load decides it.
+// event on a subscriber of node A, over 1,000 writes one after another,
+// alone and while other writers on B keep committing (another account's
+// changes, which A reads and filters). Logged, not asserted: the
+// machine's load decides it.
 func TestFeedLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 writes")
 	}
+	for _, writers := range []int{0, 4} {
+		t.Run(fmt.Sprintf("load=%d", writers), func(t *testing.T) { feedLatency(t, writers) })
+	}
+}
+
+func feedLatency(t *testing.T, writers int) {
 	ctx := context.Background()
 	a, b, acct := twoNodes(t)
+	other := newTestAccount(t, a, "other@example.test")
 	if _, err := b.CreateMailbox(ctx, acct.ID, "L", ""); err != nil {
 		t.Fatal(err)
 	}
+	for w := range writers {
+		if _, err := b.CreateMailbox(ctx, other.ID, fmt.Sprintf("W%d", w), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
 	onA := watch(t, a, acct.ID)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var loadWrites atomic.Int64
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := b.SetSubscribed(ctx, other.ID, fmt.Sprintf("W%d", w), i%2 == 0); err != nil {
+					t.Error(err)
+					return
+				}
+				loadWrites.Add(1)
+			}
+		})
+	}
 	const n = 1000
 	lat := make([]time.Duration, 0, n)
+	began := time.Now()
 	for i := range n {
 		onA.take()
 		onA.got = onA.got[:0]
@@ -265,8 +301,11 @@ func TestFeedLatency(t *testing.T) {
 		onA.until("for the subscription change", listChanged(acct.ID))
 		lat = append(lat, time.Since(committed))
 	}
+	close(stop)
+	wg.Wait()
 	slices.Sort(lat)
-	t.Logf("commit on B → event on A over %d writes: p50 %v, p99 %v, max %v", n, lat[n/2], lat[n*99/100], lat[n-1])
+	t.Logf("commit on B → event on A over %d writes, %d other writers (%.0f writes/s besides): p50 %v, p99 %v, max %v",
+		n, writers, float64(loadWrites.Load())/time.Since(began).Seconds(), lat[n/2], lat[n*99/100], lat[n-1])
 }
 
 // A catch-up longer than one read batch arrives whole, in several reads,
