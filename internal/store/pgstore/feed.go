@@ -76,6 +76,17 @@ const (
 	maxReconnect = 5 * time.Second
 )
 
+// idleCheck is how long the listener waits for a notification before it
+// reads the change log anyway. The read is a round trip that finds a
+// connection that died without a word (a half-open TCP connection would
+// otherwise keep WaitForNotification blocked until the kernel gives up,
+// minutes later), and it picks up a change whose notification was lost
+// all the same. readTimeout bounds that read for the same reason.
+const (
+	idleCheck   = 30 * time.Second
+	readTimeout = 30 * time.Second
+)
+
 // readBatch bounds the rows one read of the change log returns, so a node
 // catching up on a long outage holds a bounded batch in memory.
 const readBatch = 10000
@@ -96,6 +107,8 @@ type feedState struct {
 	mu          sync.Mutex
 	pid         uint32 // the listening connection's backend, for tests
 	connects    int    // connections made, for tests
+	// idle is idleCheck; tests shorten it.
+	idle atomic.Int64
 }
 
 // Subscribe implements store.Store: a subscription to one account's changes
@@ -109,6 +122,7 @@ func (s *Store) Subscribe(accountID int64) *store.Subscription {
 // no subscriber exists yet, and subscribers load their state afterwards.
 func (s *Store) startFeed(ctx context.Context) error {
 	f := &feedState{feed: store.NewFeed(0), done: make(chan struct{})}
+	f.idle.Store(int64(idleCheck))
 	f.reader.origin = s.origin
 	if err := f.reader.start(ctx, s.pool); err != nil {
 		return fmt.Errorf("change feed: %w", err)
@@ -194,16 +208,23 @@ func (s *Store) listenOnce(ctx context.Context) error {
 		if pending.Load() {
 			continue
 		}
-		if err := conn.PgConn().WaitForNotification(ctx); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(f.idle.Load()))
+		err := conn.PgConn().WaitForNotification(wctx)
+		cancel()
+		if err != nil && (ctx.Err() != nil || !pgconn.Timeout(err)) {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
+		// A notification, or idleCheck passed (the connection stays
+		// usable after a timed-out wait): read.
 	}
 }
 
 // catchUp publishes the changes of other nodes not yet published.
 func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) error {
 	for {
-		events, more, err := s.changes.reader.read(ctx, conn)
+		rctx, cancel := context.WithTimeout(ctx, readTimeout)
+		events, more, err := s.changes.reader.read(rctx, conn)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("read change log: %w", err)
 		}

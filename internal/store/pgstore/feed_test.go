@@ -372,3 +372,30 @@ func TestFeedSurvivesPostgresRestart(t *testing.T) {
 		t.Errorf("listener connections: %d before the restart, %d after", connects, n)
 	}
 }
+
+// A change whose notification never came (here: written with triggers
+// off) still arrives, with the listener's periodic read.
+func TestFeedLostNotification(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	a := openStore(t, dsn)
+	acct := newTestAccount(t, a, "demo@example.test")
+	a.changes.idle.Store(int64(100 * time.Millisecond))
+	onA := watch(t, a, acct.ID)
+	c := rawConn(t, dsn)
+	// A notified change first, so that the listener's next wait is a short one.
+	if _, err := c.Exec(ctx, `INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
+		VALUES (1, $1, 76, 3, $2, 0)`, acct.ID, changeMessages); err != nil {
+		t.Fatal(err)
+	}
+	onA.until("for the notified change", mailboxChanged(76, 3))
+	// As superuser: replica mode fires no ordinary trigger, so no NOTIFY.
+	if _, err := c.Exec(ctx, "SET session_replication_role = replica"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
+		VALUES (1, $1, 77, 3, $2, 0)`, acct.ID, changeMessages); err != nil {
+		t.Fatal(err)
+	}
+	onA.until("for the change without a notification", mailboxChanged(77, 3))
+}
