@@ -154,10 +154,7 @@ func TestFeedReconnectCatchesUp(t *testing.T) {
 		accts = append(accts, newTestAccount(t, a, fmt.Sprintf("u%d@example.test", i)))
 	}
 	onA := watch(t, a, 0)
-	pid, connects := a.changes.listener()
-	if pid == 0 {
-		t.Fatal("node A has no listening connection")
-	}
+	pid, connects := listening(t, a)
 
 	a.changes.connectGate.Lock() // keep it from reconnecting
 	var ok bool
@@ -229,6 +226,22 @@ func TestFeedOutOfOrderCommit(t *testing.T) {
 		if n := onA.count(mailboxChanged(mb, 7)); n != 1 {
 			t.Errorf("mailbox %d: %d events, want 1: %+v", mb, n, onA.got)
 		}
+	}
+}
+
+// listening waits until the store's listener has connected (Open starts
+// it and returns) and returns its backend PID and connection count.
+func listening(t *testing.T, st *Store) (pid uint32, connects int) {
+	t.Helper()
+	deadline := time.Now().Add(feedWait)
+	for {
+		if pid, connects = st.changes.listener(); pid != 0 {
+			return pid, connects
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening connection after %v", feedWait)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -315,7 +328,7 @@ func TestFeedCatchUpInBatches(t *testing.T) {
 	a, b, acct := twoNodes(t)
 	other := newTestAccount(t, a, "other@example.test")
 	onA := watch(t, a, acct.ID)
-	pid, _ := a.changes.listener()
+	pid, _ := listening(t, a)
 	a.changes.connectGate.Lock()
 	var ok bool
 	if err := b.pool.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int32(pid)).Scan(&ok); err != nil || !ok {
@@ -347,7 +360,7 @@ func TestFeedSurvivesPostgresRestart(t *testing.T) {
 	a, b := openStore(t, dsn), openStore(t, dsn)
 	acct := newTestAccount(t, a, "demo@example.test")
 	onA := watch(t, a, acct.ID)
-	_, connects := a.changes.listener()
+	_, connects := listening(t, a)
 	// A fast shutdown ends every session, the listener's too. Not
 	// "immediate": pgtest's clusters run with synchronous_commit off, so a
 	// crash would lose the last commits, the account's among them.
