@@ -31,7 +31,13 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	origin int64
+	// events are the in-process change events of this attempt, handed to
+	// s.published once it has committed (a retried attempt starts afresh).
+	events []store.Event
 }
+
+// publish records an event to hand out after the commit.
+func (tx *txn) publish(e store.Event) { tx.events = append(tx.events, e) }
 
 // write runs fn in a SERIALIZABLE transaction and commits it. Several
 // nodes write the same database, and the checks the store makes before a
@@ -42,8 +48,14 @@ type txn struct {
 // result. Writes that reach the Directory are rare and short, so the cost
 // of serializable isolation does not matter there.
 func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	return s.writeIso(ctx, pgx.Serializable, fn)
+}
+
+// writeIso is write at the given isolation level (see writeMessages for
+// the one that is not SERIALIZABLE).
+func (s *Store) writeIso(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
+		err := s.writeOnce(ctx, iso, fn)
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return mapError(err)
 		}
@@ -56,8 +68,8 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	}
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(tx *txn) error) (err error) {
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *txn) error) (err error) {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -67,12 +79,14 @@ func (s *Store) writeOnce(ctx context.Context, fn func(tx *txn) error) (err erro
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}); err != nil {
+	tx := &txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.published(tx.events)
 	return nil
 }
 
