@@ -33,11 +33,10 @@ import (
 
 var _ store.Messages = (*Store)(nil)
 
-// inlineMax is the largest body kept in its contents row rather than as a
-// blob: sqlitestore's default, so both backends store the same mail alike.
-// An inline body costs no blob rows nor extra round trips, and most mail
-// is smaller.
-const inlineMax = 64 << 10
+// DefaultInlineMax is the default Options.InlineMax: sqlitestore's, so
+// both backends store the same mail alike. An inline body costs no blob
+// rows nor extra round trips and transactions, and most mail is smaller.
+const DefaultInlineMax = 64 << 10
 
 // writeMessages runs fn in a READ COMMITTED transaction, retried on
 // deadlocks and serialization failures (see the comment at the top).
@@ -120,12 +119,14 @@ func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
 	sc := mime.NewScanner(mime.Limits{})
 	r = ctxReader{ctx, r}
 	var buf bytes.Buffer
-	n, err := io.Copy(io.MultiWriter(&buf, sc), io.LimitReader(r, inlineMax+1))
-	if err != nil {
-		return nil, fmt.Errorf("store: stage: %w", err)
-	}
-	if n <= inlineMax {
-		return s.finishStage(sc, buf.Bytes(), "", n)
+	if limit := int64(s.opts.InlineMax); limit > 0 {
+		n, err := io.Copy(io.MultiWriter(&buf, sc), io.LimitReader(r, limit+1))
+		if err != nil {
+			return nil, fmt.Errorf("store: stage: %w", err)
+		}
+		if n <= limit {
+			return s.finishStage(sc, buf.Bytes(), "", n)
+		}
 	}
 	w, err := s.Blobs().Create(ctx)
 	if err != nil {
@@ -135,7 +136,7 @@ func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
 		w.Abort()
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
-	buf = bytes.Buffer{} // the first 64 KiB are in the blob now
+	buf = bytes.Buffer{} // what was read ahead is in the blob now
 	if _, err := io.Copy(io.MultiWriter(w, sc), r); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("store: stage: %w", err)

@@ -31,6 +31,10 @@ type Options struct {
 	// max_connections.
 	MaxConns int32
 	Logger   *slog.Logger
+	// InlineMax is the largest body kept in its contents row rather than
+	// as a blob (default DefaultInlineMax; negative: always a blob, which
+	// tests use to run the blob path with small messages).
+	InlineMax int
 	// DMARCRows bounds the DMARC evaluations kept (default
 	// store.MaxDMARCRows); tests lower it.
 	DMARCRows int
@@ -51,6 +55,9 @@ type Store struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InlineMax == 0 {
+		opts.InlineMax = DefaultInlineMax
 	}
 	cfg, err := pgxpool.ParseConfig(opts.DSN)
 	if err != nil {
