@@ -213,8 +213,22 @@ func (s *Store) DeliverAll(ctx context.Context, deliveries []store.Delivery) ([]
 	}
 	var out []store.Delivered
 	newContent := make([]int64, len(deliveries))
+	var boxes []int64
+	for _, d := range deliveries {
+		for _, t := range d.Targets {
+			boxes = append(boxes, t.MailboxID)
+		}
+	}
+	slices.Sort(boxes)
+	boxes = slices.Compact(boxes)
 	err := s.writeMessages(ctx, func(tx *txn) error {
 		out = out[:0]
+		// Every target mailbox locked at once, in id order, as Copy and
+		// Move lock theirs: two writers that each need several mailboxes
+		// queue on the first they share instead of deadlocking.
+		if _, err := tx.exec("SELECT 1 FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE", boxes); err != nil {
+			return err
+		}
 		for i, d := range deliveries {
 			known := contentIDs[i]
 			if j := slices.Index(msgs[:i], msgs[i]); j >= 0 {
