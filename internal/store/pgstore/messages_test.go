@@ -261,3 +261,43 @@ func TestFlagsAcrossNodes(t *testing.T) {
 		t.Fatalf("change log of node b reached modseq %d, want %d", n, ch.ModSeq)
 	}
 }
+
+// A delivery that fails (one target mailbox does not exist) records no
+// reference to the staged blob and leaves it in place, so the same staged
+// message delivers afterwards, its body stored once.
+func TestFailedDeliveryKeepsStagedBlob(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, pgtest.NewDatabase(t))
+	a := newTestAccount(t, st, "a@example.test")
+	inbox := mustMailbox(t, st, a.ID, "INBOX")
+	raw := bigMessage(DefaultInlineMax + 1)
+	m, err := st.Stage(ctx, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}, {MailboxID: 987654}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delivery into a missing mailbox: %v", err)
+	}
+	if n := count(t, st, "SELECT (SELECT count(*) FROM contents) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM changelog WHERE kind = $1)", changeMessages); n != 0 {
+		t.Fatalf("a failed delivery left %d rows", n)
+	}
+	d, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[0].UID != 1 {
+		t.Fatalf("UID %d after a failed delivery, want 1 (the failed one's UID was rolled back)", d[0].UID)
+	}
+	if n := count(t, st, "SELECT count(*) FROM blobs"); n != 1 {
+		t.Fatalf("%d blobs, want 1", n)
+	}
+	r, err := m.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("staged Open read %d bytes (%v), want the %d staged", len(got), err, len(raw))
+	}
+}

@@ -6,8 +6,9 @@
 // In progress: today it opens the database and keeps its schema (the one
 // of sqlitestore, translated; see schema.go) up to date, and implements
 // store.Directory, store.Mailboxes, store.AppPasswordStore,
-// store.VacationLog, store.DMARCLog, store.JunkStore and
-// store.WebSessions. The rest of store.Store follows.
+// store.VacationLog, store.DMARCLog, store.JunkStore,
+// store.WebSessions and store.Messages (bodies in the database, see
+// blobs.go and deliver.go). The queue and the change feed follow.
 package pgstore
 
 import (
