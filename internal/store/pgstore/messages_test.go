@@ -301,3 +301,85 @@ func TestFailedDeliveryKeepsStagedBlob(t *testing.T) {
 		t.Fatalf("staged Open read %d bytes (%v), want the %d staged", len(got), err, len(raw))
 	}
 }
+
+// Two nodes moving, copying and expunging in the same mailboxes at once:
+// every write completes (no deadlock left unresolved), no message is both
+// moved and expunged, and every body's reference count is the number of
+// messages that use it.
+func TestMoveCopyExpungeAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	a, b := openStore(t, dsn), openStore(t, dsn)
+	acct := newTestAccount(t, a, "a@example.test")
+	inbox, archive := mustMailbox(t, a, acct.ID, "INBOX"), mustMailbox(t, a, acct.ID, "Archive")
+	const n = 30
+	for i := range n {
+		m, err := a.Stage(ctx, bytes.NewReader(storetest.Message(fmt.Sprint(i), "x")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var moved, expunged []uint32
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Go(func() { // node a moves every message out of INBOX, one at a time
+		for uid := uint32(1); uid <= n; uid++ {
+			res, err := a.Move(ctx, inbox.ID, []uint32{uid}, archive.ID)
+			if err != nil {
+				errs <- err
+				return
+			}
+			moved = append(moved, res.SourceUIDs...)
+		}
+	})
+	wg.Go(func() { // node b expunges the odd ones, from the end
+		for uid := n - 1; uid >= 1; uid -= 2 {
+			gone, err := b.Expunge(ctx, inbox.ID, []uint32{uint32(uid)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			expunged = append(expunged, gone...)
+		}
+	})
+	wg.Go(func() { // node b copies Archive back into INBOX while a moves the other way
+		for range 10 {
+			list, err := b.MessageList(ctx, archive.ID)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if len(list) > 0 {
+				if _, err := b.Copy(ctx, archive.ID, []uint32{list[0].UID}, inbox.ID); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, u := range moved {
+		if slices.Contains(expunged, u) {
+			t.Fatalf("UID %d both moved and expunged", u)
+		}
+	}
+	if len(moved)+len(expunged) != n {
+		t.Fatalf("%d moved + %d expunged of %d", len(moved), len(expunged), n)
+	}
+	if c := count(t, a, "SELECT count(*) FROM messages WHERE mailbox_id = $1", archive.ID); c != len(moved) {
+		t.Fatalf("Archive holds %d messages, %d were moved", c, len(moved))
+	}
+	if c := count(t, a, "SELECT count(*) FROM contents c WHERE refs <> (SELECT count(*) FROM messages m WHERE m.content_id = c.id)"); c != 0 {
+		t.Fatalf("%d bodies with a wrong reference count", c)
+	}
+	if c := count(t, a, "SELECT count(*) FROM contents c WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.content_id = c.id)"); c != 0 {
+		t.Fatalf("%d bodies no message uses were kept", c)
+	}
+}
