@@ -263,9 +263,9 @@ func (tx *txn) dropAccountMail(accountID int64) error {
 }
 
 // releaseContent drops one reference to a body. The last one deletes it and
-// what was learned from it; a body kept as a blob is listed in blob_trash,
-// for the blob store to remove after the commit (as on SQLite: the blob
-// store need not be this database).
+// what was learned from it, and releases its blob (releaseBlob: a "pg:"
+// body is deleted in this transaction, another store's is listed in
+// blob_trash for removal after the commit).
 func (tx *txn) releaseContent(contentID int64) error {
 	var refs int64
 	var blob string
@@ -282,11 +282,9 @@ func (tx *txn) releaseContent(contentID int64) error {
 	if _, err := tx.exec("DELETE FROM junk_trained WHERE content_id = $1", contentID); err != nil {
 		return err
 	}
-	if blob == "" {
-		return nil // inline: gone with the row
-	}
-	_, err = tx.exec("INSERT INTO blob_trash (blob) VALUES ($1) ON CONFLICT DO NOTHING", blob)
-	return err
+	// An inline body went with the row; a "pg:" body goes now, in this
+	// transaction; another store's body is trashed for after the commit.
+	return tx.releaseBlob(blob)
 }
 
 // dropJunkModel deletes an account's junk filter model (no foreign keys

@@ -158,6 +158,8 @@ func TestDeleteAccountReleasesBodies(t *testing.T) {
 		}
 	}
 	// Content 1: only gone's, a blob. Content 2: in both accounts.
+	exec(`INSERT INTO blobs (id, size, chunk_size, complete, created) VALUES (1, 10, 256, true, 0)`)
+	exec(`INSERT INTO blob_chunks (blob_id, seq, data) VALUES (1, 0, '0123456789')`)
 	exec(`INSERT INTO contents (id, blob, body, size, structure, refs) VALUES (1, 'pg:1', NULL, 10, '', 1), (2, '', 'hi', 2, '', 2)`)
 	box := func(acct int64) int64 {
 		var id int64
@@ -181,12 +183,14 @@ func TestDeleteAccountReleasesBodies(t *testing.T) {
 	if err := st.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM contents), (SELECT refs FROM contents WHERE id = 2),
 		(SELECT count(*) FROM messages), (SELECT count(*) FROM expunged),
 		(SELECT count(*) FROM junk_trained) + (SELECT count(*) FROM junk_models),
-		(SELECT count(*) FROM blob_trash WHERE blob = 'pg:1'), (SELECT count(*) FROM mailboxes WHERE account_id = $1)`, gone.ID).
+		(SELECT count(*) FROM blob_trash) + (SELECT count(*) FROM blobs) + (SELECT count(*) FROM blob_chunks),
+		(SELECT count(*) FROM mailboxes WHERE account_id = $1)`, gone.ID).
 		Scan(&contents, &refs2, &messages, &expunged, &junk, &trash, &mailboxes); err != nil {
 		t.Fatal(err)
 	}
-	if contents != 1 || refs2 != 1 || messages != 1 || expunged != 0 || junk != 0 || trash != 1 || mailboxes != 0 {
-		t.Errorf("after DeleteAccount: %d contents (shared refs %d), %d messages, %d expunged, %d junk rows, %d trashed blobs, %d mailboxes; want 1 (1), 1, 0, 0, 1, 0",
+	// The blob body it alone used is deleted with it, not trashed.
+	if contents != 1 || refs2 != 1 || messages != 1 || expunged != 0 || junk != 0 || trash != 0 || mailboxes != 0 {
+		t.Errorf("after DeleteAccount: %d contents (shared refs %d), %d messages, %d expunged, %d junk rows, %d blob rows left or trashed, %d mailboxes; want 1 (1), 1, 0, 0, 0, 0",
 			contents, refs2, messages, expunged, junk, trash, mailboxes)
 	}
 	if _, err := st.Account(ctx, "gone@example.test"); !errors.Is(err, store.ErrNotFound) {

@@ -6,8 +6,9 @@
 // In progress: today it opens the database and keeps its schema (the one
 // of sqlitestore, translated; see schema.go) up to date, and implements
 // store.Directory, store.Mailboxes, store.AppPasswordStore,
-// store.VacationLog, store.DMARCLog, store.JunkStore and
-// store.WebSessions. The rest of store.Store follows.
+// store.VacationLog, store.DMARCLog, store.JunkStore,
+// store.WebSessions and store.Messages (bodies in the database, see
+// blobs.go and deliver.go). The queue and the change feed follow.
 package pgstore
 
 import (
@@ -31,6 +32,10 @@ type Options struct {
 	// max_connections.
 	MaxConns int32
 	Logger   *slog.Logger
+	// InlineMax is the largest body kept in its contents row rather than
+	// as a blob (default DefaultInlineMax; negative: always a blob, which
+	// tests use to run the blob path with small messages).
+	InlineMax int
 	// DMARCRows bounds the DMARC evaluations kept (default
 	// store.MaxDMARCRows); tests lower it.
 	DMARCRows int
@@ -53,6 +58,9 @@ type Store struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InlineMax == 0 {
+		opts.InlineMax = DefaultInlineMax
 	}
 	cfg, err := pgxpool.ParseConfig(opts.DSN)
 	if err != nil {

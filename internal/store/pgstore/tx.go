@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,9 +32,13 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	origin int64
-	// events are published to this node's feed on commit.
+	// events are the in-process change events of this attempt, handed to
+	// s.published once it has committed (a retried attempt starts afresh).
 	events []store.Event
 }
+
+// publish records an event to hand out after the commit.
+func (tx *txn) publish(e store.Event) { tx.events = append(tx.events, e) }
 
 // write runs fn in a SERIALIZABLE transaction and commits it. Several
 // nodes write the same database, and the checks the store makes before a
@@ -44,8 +49,14 @@ type txn struct {
 // result. Writes that reach the Directory are rare and short, so the cost
 // of serializable isolation does not matter there.
 func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	return s.writeIso(ctx, pgx.Serializable, fn)
+}
+
+// writeIso is write at the given isolation level (see writeMessages for
+// the one that is not SERIALIZABLE).
+func (s *Store) writeIso(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
+		err := s.writeOnce(ctx, iso, fn)
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return mapError(err)
 		}
@@ -58,8 +69,8 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	}
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(tx *txn) error) (err error) {
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *txn) error) (err error) {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -112,10 +123,13 @@ func (tx *txn) exists(sql string, args ...any) (bool, error) {
 }
 
 // changed records a change in the change log, in the same transaction, for
-// the other nodes' change feeds to pick up, and queues the same coarse
-// event for this node's feed (the other nodes' feeds skip this node's rows).
+// the other nodes' change feeds to pick up (they skip this node's rows).
+// This node's feed gets the same coarse event, unless the transaction
+// already published detailed events of that mailbox (call publish first).
 func (tx *txn) changed(account, mailbox int64, modseq uint64, kind int) error {
-	tx.events = append(tx.events, rowEvent(account, mailbox, modseq, int64(kind)))
+	if kind != changeMessages || !slices.ContainsFunc(tx.events, func(e store.Event) bool { return e.MailboxID == mailbox }) {
+		tx.events = append(tx.events, rowEvent(account, mailbox, modseq, int64(kind)))
+	}
 	_, err := tx.exec(`INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created) VALUES ($1, $2, $3, $4, $5, $6)`,
 		tx.origin, account, mailbox, int64(modseq), kind, tx.now.Unix())
 	return err

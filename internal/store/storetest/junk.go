@@ -189,7 +189,7 @@ func testJunkPrune(t *testing.T, st AccountDataStore) {
 	}
 }
 
-func testJunkMessages(t *testing.T, st store.Store) {
+func testJunkMessages(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	a := newAccount(t, st, "a@example.test")
 	b := newAccount(t, st, "b@example.test")

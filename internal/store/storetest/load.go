@@ -10,7 +10,7 @@ import (
 )
 
 // testLoadMailbox: LoadMailbox agrees with Mailbox and MessageList.
-func testLoadMailbox(t *testing.T, st store.Store) {
+func testLoadMailbox(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "ann@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")

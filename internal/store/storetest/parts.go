@@ -80,3 +80,65 @@ func RunAccountData(t *testing.T, open func(t *testing.T) AccountDataStore) {
 		})
 	}
 }
+
+// MessageStore is everything of store.Store but the outbound queue and
+// the change feed: the directory, mailboxes and messages, and the account
+// data.
+type MessageStore interface {
+	AccountDataStore
+	store.Mailboxes
+	store.Messages
+}
+
+// messageTests need a MessageStore: they deliver messages.
+var messageTests = []struct {
+	name string
+	fn   func(t *testing.T, st MessageStore)
+}{
+	{"MailboxHierarchy", testMailboxHierarchy},
+	{"RenameInbox", testRenameInbox},
+	{"DeliverAndRead", testDeliverAndRead},
+	{"DeliverAtomic", testDeliverAtomic},
+	{"DeliverAll", testDeliverAll},
+	{"ConcurrentAppends", testConcurrentAppends},
+	{"Flags", testFlags},
+	{"ExpungeHistory", testExpungeHistory},
+	{"CopyMove", testCopyMove},
+	{"DeleteAccountFreesMail", testDeleteAccount},
+	{"POP3Marks", testPOP3Marks},
+	{"LoadMailbox", testLoadMailbox},
+	{"JunkMessages", testJunkMessages},
+}
+
+// RunAllButQueueAndFeed runs every conformance test except those of the
+// outbound queue and the change feed: those of RunDirectory, RunMailboxes
+// and RunAccountData, and those that deliver and read messages. It is for
+// a backend that implements a MessageStore (and maybe not yet the queue
+// and the feed). open returns a new empty store and closes it itself
+// (t.Cleanup) if it needs closing.
+func RunAllButQueueAndFeed(t *testing.T, open func(t *testing.T) MessageStore) {
+	type test struct {
+		name string
+		fn   func(t *testing.T, st MessageStore)
+	}
+	var tests []test
+	for _, tc := range directoryTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st MessageStore) { tc.fn(t, st) }})
+	}
+	for _, tc := range mailboxTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st MessageStore) { tc.fn(t, st) }})
+	}
+	for _, tc := range accountDataTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st MessageStore) { tc.fn(t, st) }})
+	}
+	for _, tc := range messageTests {
+		tests = append(tests, test{tc.name, tc.fn})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer recoverFailure(t)
+			tc.fn(t, st)
+		})
+	}
+}

@@ -51,8 +51,8 @@ func RunDirectory(t *testing.T, open DirectoryOpener) {
 	}
 }
 
-// Run runs every conformance test: those of RunDirectory, RunMailboxes
-// and RunAccountData, and those that need messages.
+// Run runs every conformance test: those of RunAllButQueueAndFeed, and
+// those of the queue and the change feed.
 func Run(t *testing.T, open Opener) {
 	type test struct {
 		name string
@@ -68,23 +68,13 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range accountDataTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
+	for _, tc := range messageTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	tests = append(tests, []test{
-		{"MailboxHierarchy", testMailboxHierarchy},
-		{"RenameInbox", testRenameInbox},
-		{"DeliverAndRead", testDeliverAndRead},
-		{"DeliverAtomic", testDeliverAtomic},
-		{"DeliverAll", testDeliverAll},
-		{"ConcurrentAppends", testConcurrentAppends},
-		{"Flags", testFlags},
-		{"ExpungeHistory", testExpungeHistory},
-		{"CopyMove", testCopyMove},
 		{"Feed", testFeed},
-		{"DeleteAccountFreesMail", testDeleteAccount},
-		{"POP3Marks", testPOP3Marks},
-		{"LoadMailbox", testLoadMailbox},
 		{"Queue", testQueue},
 		{"QueueSharesBodies", testQueueSharesBodies},
-		{"JunkMessages", testJunkMessages},
 	}...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,14 +148,14 @@ func Message(subject, body string) []byte {
 		"\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + subject + "@example.org>\r\n\r\n" + body + "\r\n")
 }
 
-func deliver(t *testing.T, st store.Store, raw []byte, targets ...store.Target) []store.Delivered {
+func deliver(t *testing.T, st MessageStore, raw []byte, targets ...store.Target) []store.Delivered {
 	t.Helper()
 	ctx := context.Background()
 	m := must(st.Stage(ctx, bytes.NewReader(raw)))
 	return must(st.Deliver(ctx, m, targets))
 }
 
-func readBody(t *testing.T, st store.Store, mailboxID int64, uid uint32) []byte {
+func readBody(t *testing.T, st MessageStore, mailboxID int64, uid uint32) []byte {
 	t.Helper()
 	b := must(st.OpenBody(context.Background(), mailboxID, uid))
 	defer b.Close()
@@ -318,7 +308,7 @@ func testAliases(t *testing.T, st store.Directory) {
 	wantErr(t, st.DeleteAlias(ctx, "team@example.test"), store.ErrNotFound, "delete missing alias")
 }
 
-func testMailboxHierarchy(t *testing.T, st store.Store) {
+func testMailboxHierarchy(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	c := must(st.CreateMailbox(ctx, acct.ID, "Work/Projects/2026", ""))
@@ -359,7 +349,7 @@ func testMailboxHierarchy(t *testing.T, st store.Store) {
 	}
 }
 
-func testRenameInbox(t *testing.T, st store.Store) {
+func testRenameInbox(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -392,7 +382,7 @@ func testSubscriptions(t *testing.T, st MailboxStore) {
 	}
 }
 
-func testDeliverAndRead(t *testing.T, st store.Store) {
+func testDeliverAndRead(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -436,7 +426,7 @@ func testDeliverAndRead(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "open missing message")
 }
 
-func testDeliverAtomic(t *testing.T, st store.Store) {
+func testDeliverAtomic(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	a := newAccount(t, st, "a@example.test")
 	b := newAccount(t, st, "b@example.test")
@@ -467,7 +457,7 @@ func testDeliverAtomic(t *testing.T, st store.Store) {
 
 // testDeliverAll: several messages in one transaction (IMAP MULTIAPPEND,
 // RFC 3502), all or none, results in order.
-func testDeliverAll(t *testing.T, st store.Store) {
+func testDeliverAll(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	a := newAccount(t, st, "a@example.test")
 	inbox, sent := mailbox(t, st, a, "INBOX"), mailbox(t, st, a, "Sent")
@@ -506,7 +496,7 @@ func testDeliverAll(t *testing.T, st store.Store) {
 	}
 }
 
-func testConcurrentAppends(t *testing.T, st store.Store) {
+func testConcurrentAppends(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -568,7 +558,7 @@ func testConcurrentAppends(t *testing.T, st store.Store) {
 	}
 }
 
-func testFlags(t *testing.T, st store.Store) {
+func testFlags(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -607,7 +597,7 @@ func testFlags(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrInvalid, "bad keyword")
 }
 
-func testExpungeHistory(t *testing.T, st store.Store) {
+func testExpungeHistory(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -635,7 +625,7 @@ func testExpungeHistory(t *testing.T, st store.Store) {
 	}
 }
 
-func testCopyMove(t *testing.T, st store.Store) {
+func testCopyMove(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox, archive := mailbox(t, st, acct, "INBOX"), mailbox(t, st, acct, "Archive")
@@ -710,7 +700,7 @@ func testFeed(t *testing.T, st store.Store) {
 	}
 }
 
-func testDeleteAccount(t *testing.T, st store.Store) {
+func testDeleteAccount(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")
@@ -727,7 +717,7 @@ func testDeleteAccount(t *testing.T, st store.Store) {
 	}
 }
 
-func testPOP3Marks(t *testing.T, st store.Store) {
+func testPOP3Marks(t *testing.T, st MessageStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "demo@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")

@@ -1,0 +1,408 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailroom/internal/store"
+)
+
+// Message lists, flags, expunges, copies and moves: sqlitestore's
+// messages.go on PostgreSQL. Writes lock the mailbox row first (see
+// deliver.go), so that what they read of its messages stays true until
+// they commit, whichever node writes next.
+
+func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
+
+// keywordInterner shares the slices of keywords that many messages carry.
+type keywordInterner map[string][]string
+
+func (ki keywordInterner) split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if ki == nil {
+		return strings.Fields(s)
+	}
+	if kw, ok := ki[s]; ok {
+		return kw
+	}
+	kw := strings.Fields(s)
+	ki[s] = kw
+	return kw
+}
+
+const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
+
+// scanMetas reads rows of metaColumns.
+func scanMetas(rows pgx.Rows, ki keywordInterner, out []store.MessageMeta) ([]store.MessageMeta, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var uid, flags, modseq int64
+		var kw string
+		var m store.MessageMeta
+		if err := rows.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &kw); err != nil {
+			return nil, err
+		}
+		m.UID, m.Flags, m.ModSeq, m.Keywords = uint32(uid), store.Flags(flags), uint64(modseq), ki.split(kw)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func listMessages(ctx context.Context, q querier, mailboxID int64, capHint int) ([]store.MessageMeta, error) {
+	rows, err := q.Query(ctx, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = $1 ORDER BY uid", mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	return scanMetas(rows, keywordInterner{}, make([]store.MessageMeta, 0, min(capHint, 1<<16)))
+}
+
+// MessageList implements store.Messages: one range scan of the primary
+// key (mailbox_id, uid).
+func (s *Store) MessageList(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error) {
+	out, err := listMessages(ctx, s.pool, mailboxID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: message list: %w", err)
+	}
+	return out, nil
+}
+
+// LoadMailbox implements store.Messages: the record and the list from one
+// REPEATABLE READ snapshot. The slice is sized from UIDNEXT (an upper
+// bound, capped).
+func (s *Store) LoadMailbox(ctx context.Context, mailboxID int64) (store.Mailbox, []store.MessageMeta, error) {
+	var mb store.Mailbox
+	var list []store.MessageMeta
+	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		if mb, err = mailboxWhere(ctx, tx, fmt.Sprint(mailboxID), "m.id = $1", mailboxID); err != nil {
+			return err
+		}
+		list, err = listMessages(ctx, tx, mailboxID, int(mb.UIDNext))
+		return err
+	})
+	if err != nil {
+		return store.Mailbox{}, nil, fmt.Errorf("store: load mailbox: %w", err)
+	}
+	return mb, list, nil
+}
+
+// ChangesSince implements store.Messages, from one snapshot.
+func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64) (store.Changes, error) {
+	var ch store.Changes
+	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
+		var highest int64
+		err := tx.QueryRow(ctx, "SELECT highestmodseq FROM mailboxes WHERE id = $1", mailboxID).Scan(&highest)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		ch.ModSeq = uint64(highest)
+		rows, err := tx.Query(ctx, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid", mailboxID, int64(modseq))
+		if err != nil {
+			return err
+		}
+		if ch.Changed, err = scanMetas(rows, keywordInterner{}, nil); err != nil {
+			return err
+		}
+		rows, _ = tx.Query(ctx, "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid", mailboxID, int64(modseq))
+		vanished, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		for _, u := range vanished {
+			ch.Vanished = append(ch.Vanished, uint32(u))
+		}
+		return err
+	})
+	if err != nil {
+		return store.Changes{}, fmt.Errorf("store: changes since %d: %w", modseq, err)
+	}
+	return ch, nil
+}
+
+// sortedUIDs returns uids sorted and without duplicates, as int64s for
+// the queries.
+func sortedUIDs(uids []uint32) []int64 {
+	u := make([]int64, len(uids))
+	for i, x := range uids {
+		u[i] = int64(x)
+	}
+	slices.Sort(u)
+	return slices.Compact(u)
+}
+
+// lockMailbox locks a mailbox row until the commit (see deliver.go) and
+// returns its record.
+func (tx *txn) lockMailbox(mailboxID int64) (store.Mailbox, error) {
+	return mailboxWhere(tx.ctx, tx, fmt.Sprint(mailboxID), "m.id = $1 FOR UPDATE OF m", mailboxID)
+}
+
+// messages reads the rows of uids in a mailbox, in UID order.
+func (tx *txn) messages(mailboxID int64, uids []int64) ([]store.MessageMeta, error) {
+	rows, err := tx.Query(tx.ctx, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid", mailboxID, uids)
+	if err != nil {
+		return nil, err
+	}
+	return scanMetas(rows, nil, nil)
+}
+
+// bumpModSeq gives a locked mailbox a new highest modseq and returns it.
+func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
+	var modseq int64
+	err := tx.QueryRow(tx.ctx, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq", mailboxID).Scan(&modseq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	return uint64(modseq), err
+}
+
+// UpdateFlags implements store.Messages. All messages changed by one call
+// share one new modseq (RFC 7162 allows it); a message whose flags end up
+// unchanged keeps its modseq.
+func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error) {
+	kw, err := store.NormalizeKeywords(upd.Keywords)
+	if err != nil {
+		return store.FlagResult{}, err
+	}
+	uids := sortedUIDs(upd.UIDs)
+	var res store.FlagResult
+	err = s.writeMessages(ctx, func(tx *txn) error {
+		res = store.FlagResult{}
+		mb, err := tx.lockMailbox(mailboxID)
+		if err != nil {
+			return err
+		}
+		msgs, err := tx.messages(mailboxID, uids)
+		if err != nil {
+			return err
+		}
+		var modseq uint64
+		for _, m := range msgs {
+			if upd.UnchangedSince != 0 && m.ModSeq > upd.UnchangedSince {
+				res.Modified = append(res.Modified, m.UID)
+				continue
+			}
+			flags, keywords := applyFlags(m.Flags, m.Keywords, upd.Op, upd.Flags, kw)
+			if flags == m.Flags && slices.Equal(keywords, m.Keywords) {
+				continue
+			}
+			if modseq == 0 {
+				if modseq, err = tx.bumpModSeq(mailboxID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.exec("UPDATE messages SET flags = $1, keywords = $2, modseq = $3 WHERE mailbox_id = $4 AND uid = $5",
+				int64(flags), joinKeywords(keywords), int64(modseq), mailboxID, int64(m.UID)); err != nil {
+				return err
+			}
+			m.Flags, m.Keywords, m.ModSeq = flags, keywords, modseq
+			res.Updated = append(res.Updated, m)
+			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m})
+		}
+		if modseq != 0 {
+			return tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.FlagResult{}, fmt.Errorf("store: update flags: %w", err)
+	}
+	return res, nil
+}
+
+// applyFlags computes a message's new flags and keywords (as sqlitestore).
+func applyFlags(flags store.Flags, keywords []string, op store.StoreOp, f store.Flags, kw []string) (store.Flags, []string) {
+	switch op {
+	case store.FlagsReplace:
+		return f, kw
+	case store.FlagsAdd:
+		out := slices.Clone(keywords)
+		for _, k := range kw {
+			if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, k) }) {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return flags | f, out
+	default:
+		out := slices.DeleteFunc(slices.Clone(keywords), func(o string) bool {
+			return slices.ContainsFunc(kw, func(k string) bool { return strings.EqualFold(o, k) })
+		})
+		if len(out) == 0 {
+			out = nil
+		}
+		return flags &^ f, out
+	}
+}
+
+// Expunge implements store.Messages.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
+	u := sortedUIDs(uids)
+	var gone []uint32
+	err := s.writeMessages(ctx, func(tx *txn) error {
+		mb, err := tx.lockMailbox(mailboxID)
+		if err != nil {
+			return err
+		}
+		gone, err = tx.removeMessages(mb, u)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: expunge: %w", err)
+	}
+	return gone, nil
+}
+
+// removeMessages deletes messages from a locked mailbox, records them in
+// the expunge history under one new modseq, and releases their bodies.
+func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) {
+	rows, err := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, content_id", mb.ID, uids)
+	if err != nil {
+		return nil, err
+	}
+	type removed struct{ uid, content int64 }
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (removed, error) {
+		var r removed
+		err := row.Scan(&r.uid, &r.content)
+		return r, err
+	})
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	slices.SortFunc(list, func(a, b removed) int { return int(a.uid - b.uid) })
+	modseq, err := tx.bumpModSeq(mb.ID)
+	if err != nil {
+		return nil, err
+	}
+	gone := make([]uint32, len(list))
+	gone64 := make([]int64, len(list))
+	for i, r := range list {
+		gone[i], gone64[i] = uint32(r.uid), r.uid
+	}
+	if _, err := tx.exec(`INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
+		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, mb.ID, gone64, int64(modseq)); err != nil {
+		return nil, err
+	}
+	for _, r := range list {
+		if err := tx.releaseContent(r.content); err != nil {
+			return nil, err
+		}
+	}
+	tx.publish(store.Event{Kind: store.EventExpunged, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: modseq, UIDs: gone})
+	return gone, tx.changed(mb.AccountID, mb.ID, modseq, changeMessages)
+}
+
+// Copy implements store.Messages.
+func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false)
+}
+
+// Move implements store.Messages.
+func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true)
+}
+
+func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
+	u := sortedUIDs(uids)
+	var res store.CopyResult
+	err := s.writeMessages(ctx, func(tx *txn) error {
+		// Both rows locked, the lower id first, so that a copy each way
+		// between two mailboxes cannot deadlock.
+		var src, dst store.Mailbox
+		var err error
+		for _, id := range []int64{min(srcID, dstID), max(srcID, dstID)} {
+			mb, err := tx.lockMailbox(id)
+			if err != nil {
+				return err
+			}
+			if id == srcID {
+				src = mb
+			}
+			if id == dstID {
+				dst = mb
+			}
+		}
+		if src.AccountID != dst.AccountID {
+			return fmt.Errorf("%w: messages can only be copied within one account", store.ErrInvalid)
+		}
+		if res, err = tx.transfer(src, u, dst, move); err != nil || !move {
+			return err
+		}
+		src64 := make([]int64, len(res.SourceUIDs))
+		for i, x := range res.SourceUIDs {
+			src64[i] = int64(x)
+		}
+		_, err = tx.removeMessages(src, src64)
+		return err
+	})
+	if err != nil {
+		return store.CopyResult{}, fmt.Errorf("store: copy: %w", err)
+	}
+	return res, nil
+}
+
+// transfer inserts copies of messages of src into dst. A copy is a new
+// message to POP3 and gets a new ID; a move keeps it. Either way the new
+// row holds a reference to the body (a move's source row releases its own
+// when removed).
+func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, keepID bool) (store.CopyResult, error) {
+	res := store.CopyResult{UIDValidity: dst.UIDValidity}
+	msgs, err := tx.messages(src.ID, uids)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range msgs {
+		var prefix []byte
+		if err := tx.QueryRow(tx.ctx, "SELECT prefix FROM messages WHERE mailbox_id = $1 AND uid = $2", src.ID, int64(m.UID)).Scan(&prefix); err != nil {
+			return res, err
+		}
+		srcUID, id := m.UID, int64(0)
+		if keepID {
+			id = m.ID
+		}
+		if _, err := tx.insertMessage(dst.ID, id, &m, prefix); err != nil {
+			return res, err
+		}
+		if _, err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = $1", m.ContentID); err != nil {
+			return res, err
+		}
+		res.SourceUIDs = append(res.SourceUIDs, srcUID)
+		res.DestUIDs = append(res.DestUIDs, m.UID)
+	}
+	return res, nil
+}
+
+// HideFromPOP3 implements store.Messages.
+func (s *Store) HideFromPOP3(ctx context.Context, accountID int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.writeMessages(ctx, func(tx *txn) error {
+		_, err := tx.exec("INSERT INTO pop3_hidden (account_id, msgid) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING", accountID, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: hide from POP3: %w", err)
+	}
+	return nil
+}
+
+// HiddenFromPOP3 implements store.Messages.
+func (s *Store) HiddenFromPOP3(ctx context.Context, accountID int64) (map[int64]bool, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT msgid FROM pop3_hidden WHERE account_id = $1", accountID)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("store: hidden from POP3: %w", err)
+	}
+	out := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
