@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"mailroom/internal/store"
 	"mailroom/internal/store/pgstore/pgtest"
+	"mailroom/internal/store/storetest"
 )
 
 // feedWait bounds how long a test waits for an event to cross nodes. It
@@ -411,4 +413,40 @@ func TestFeedLostNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	onA.until("for the change without a notification", mailboxChanged(77, 3))
+}
+
+// A delivery and a flag change on node B reach A as "mailbox changed up to
+// modseq", and B's own subscribers get the detailed events only, not a
+// coarse one besides (which would make the mailbox service resync).
+func TestFeedMessagesAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	a, b, acct := twoNodes(t)
+	inbox := mustMailbox(t, a, acct.ID, "INBOX")
+	onA, onB := watch(t, a, acct.ID), watch(t, b, acct.ID)
+	m, err := b.Stage(ctx, bytes.NewReader(storetest.Message("feed", "across")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA.until("for the delivery on B", func(e store.Event) bool {
+		return e.Kind == store.EventMailboxChanged && e.MailboxID == inbox.ID && e.ModSeq >= d[0].ModSeq
+	})
+	res, err := b.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{d[0].UID}, Op: store.FlagsAdd, Flags: store.FlagSeen})
+	if err != nil || len(res.Updated) != 1 {
+		t.Fatalf("UpdateFlags: %v, %+v", err, res)
+	}
+	onA.until("for the flag change on B", mailboxChanged(inbox.ID, res.Updated[0].ModSeq))
+	onB.take()
+	kinds := map[store.EventKind]int{}
+	for _, e := range onB.got {
+		if e.MailboxID == inbox.ID { // A's account creation may arrive late, from the log
+			kinds[e.Kind]++
+		}
+	}
+	if kinds[store.EventMessageAdded] != 1 || kinds[store.EventFlagsChanged] != 1 || kinds[store.EventMailboxChanged] != 0 {
+		t.Errorf("node B's own subscriber got %v, want one added, one flags changed, no mailbox changed: %+v", kinds, onB.got)
+	}
 }
