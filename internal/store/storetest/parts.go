@@ -142,3 +142,33 @@ func RunAllButQueueAndFeed(t *testing.T, open func(t *testing.T) MessageStore) {
 		})
 	}
 }
+
+// QueueStore is what the outbound queue's conformance tests need: the
+// queue, and the messages whose bodies it shares.
+type QueueStore interface {
+	MessageStore
+	store.Queue
+}
+
+// queueTests need a QueueStore.
+var queueTests = []struct {
+	name string
+	fn   func(t *testing.T, st QueueStore)
+}{
+	{"Queue", testQueue},
+	{"QueueSharesBodies", testQueueSharesBodies},
+}
+
+// RunQueue runs the conformance tests of the outbound queue, for a
+// backend that implements a QueueStore (and maybe not yet the change
+// feed). open returns a new empty store and closes it itself (t.Cleanup)
+// if it needs closing.
+func RunQueue(t *testing.T, open func(t *testing.T) QueueStore) {
+	for _, tc := range queueTests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := open(t)
+			defer recoverFailure(t)
+			tc.fn(t, st)
+		})
+	}
+}

@@ -11,14 +11,14 @@ import (
 	"mailroom/internal/store"
 )
 
-func stage(t *testing.T, st store.Store, raw []byte) store.Staged {
+func stage(t *testing.T, st QueueStore, raw []byte) store.Staged {
 	t.Helper()
 	m, err := st.Stage(context.Background(), bytes.NewReader(raw))
 	ok(t, err)
 	return m
 }
 
-func readQueued(t *testing.T, st store.Store, id int64) []byte {
+func readQueued(t *testing.T, st QueueStore, id int64) []byte {
 	t.Helper()
 	b := must(st.OpenQueued(context.Background(), id))
 	defer b.Close()
@@ -29,7 +29,7 @@ func readQueued(t *testing.T, st store.Store, id int64) []byte {
 
 // testQueue: enqueue, claim with a lease (no double claim), retry
 // schedule, done recipients leave, the message goes with its last one.
-func testQueue(t *testing.T, st store.Store) {
+func testQueue(t *testing.T, st QueueStore) {
 	ctx := context.Background()
 	raw := Message("queued", "hello")
 	prefix := []byte("DKIM-Signature: v=1; test\r\n")
@@ -141,7 +141,7 @@ func testQueue(t *testing.T, st store.Store) {
 
 // testQueueSharesBodies: one staged message delivered locally and queued
 // keeps one body, which outlives either use alone.
-func testQueueSharesBodies(t *testing.T, st store.Store) {
+func testQueueSharesBodies(t *testing.T, st QueueStore) {
 	ctx := context.Background()
 	acct := newAccount(t, st, "ann@example.test")
 	inbox := mailbox(t, st, acct, "INBOX")

@@ -73,9 +73,10 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, []test{
 		{"Feed", testFeed},
-		{"Queue", testQueue},
-		{"QueueSharesBodies", testQueueSharesBodies},
 	}...)
+	for _, tc := range queueTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := open(t)
