@@ -40,6 +40,9 @@ import (
 
 var _ store.Queue = (*Store)(nil)
 
+// With the queue, pgstore implements the whole store.
+var _ store.Store = (*Store)(nil)
+
 func ms(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
