@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,8 +28,13 @@ const queueOwner = "mx.example.test"
 // enqueue queues a message for n recipients spread over three domains.
 func enqueue(t *testing.T, st *Store, tag string, n int) int64 {
 	t.Helper()
+	return enqueueBody(t, st, tag, "queued body", n)
+}
+
+func enqueueBody(t *testing.T, st *Store, tag, body string, n int) int64 {
+	t.Helper()
 	ctx := context.Background()
-	m, err := st.Stage(ctx, bytes.NewReader(storetest.Message(tag, "queued body")))
+	m, err := st.Stage(ctx, bytes.NewReader(storetest.Message(tag, body)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,15 @@ func TestConcurrentNodesQueueClaims(t *testing.T) {
 		if i%2 == 1 {
 			st = b
 		}
-		enqueue(t, st, fmt.Sprintf("m%d", i), rcpts)
+		body := "queued body"
+		if i%5 == 0 { // over DefaultInlineMax: a blob, released with the message
+			body = strings.Repeat("a long line of a big body\r\n", 4000)
+		}
+		enqueueBody(t, st, fmt.Sprintf("m%d", i), body, rcpts)
+	}
+	var blobsBefore int
+	if err := a.pool.QueryRow(ctx, "SELECT count(*) FROM blobs").Scan(&blobsBefore); err != nil || blobsBefore != msgs/5 {
+		t.Fatalf("%d blobs queued (%v), want %d", blobsBefore, err, msgs/5)
 	}
 	var mu sync.Mutex
 	claimed := map[int64]string{} // recipient id -> worker
