@@ -1,6 +1,9 @@
 package mime
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Message is the recorded structure of one message.
 type Message struct {
@@ -231,3 +234,28 @@ func (p *Part) HeaderSize() int64 { return p.BodyStart - p.HeaderStart }
 
 // BodySize is the size of [BodyStart, End): IMAP body-fld-octets.
 func (p *Part) BodySize() int64 { return p.End - p.BodyStart }
+
+// Prepend makes m describe prefix+message: prefix (whole header lines,
+// such as the trace fields delivery adds to one copy) becomes part of the
+// top-level header, and every offset moves by its length.
+func (m *Message) Prepend(prefix []byte) {
+	n := int64(len(prefix))
+	if n == 0 {
+		return
+	}
+	var walk func(p *Part)
+	walk = func(p *Part) {
+		p.HeaderStart += n
+		p.BodyStart += n
+		p.End += n
+		for _, c := range p.Parts {
+			walk(c)
+		}
+	}
+	if m.Root != nil {
+		walk(m.Root)
+		m.Root.HeaderStart = 0
+		m.Root.HeaderLines += int64(bytes.Count(prefix, []byte("\n")))
+	}
+	m.Size += n
+}

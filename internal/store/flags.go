@@ -88,3 +88,24 @@ func NormalizeKeywords(kw []string) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// KeywordInterner shares the keyword slices that many messages carry when
+// a backend reads them from their stored form (space-separated); a nil
+// KeywordInterner shares nothing.
+type KeywordInterner map[string][]string
+
+// Split returns the keywords of s.
+func (ki KeywordInterner) Split(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if ki == nil {
+		return strings.Fields(s)
+	}
+	if kw, ok := ki[s]; ok {
+		return kw
+	}
+	kw := strings.Fields(s)
+	ki[s] = kw
+	return kw
+}

@@ -230,3 +230,21 @@ func (s Settings) Addresses(key string) []string {
 	}
 	return out
 }
+
+// ParseAlias parses an alias address as the directory stores it; "@domain"
+// is the domain's catch-all (an Address with no local part). A bad one is
+// ErrInvalid.
+func ParseAlias(alias string) (address.Address, error) {
+	if strings.HasPrefix(alias, "@") {
+		d, err := address.ParseDomain(alias[1:])
+		if err != nil {
+			return address.Address{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return address.Address{Domain: d}, nil
+	}
+	a, err := address.Parse(alias)
+	if err != nil {
+		return address.Address{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return a, nil
+}

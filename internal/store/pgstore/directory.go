@@ -482,26 +482,10 @@ func (s *Store) SetSettings(ctx context.Context, accountID int64, values map[str
 	return nil
 }
 
-// parseAlias parses an alias address; "@domain" is a catch-all.
-func parseAlias(alias string) (address.Address, error) {
-	if strings.HasPrefix(alias, "@") {
-		d, err := address.ParseDomain(alias[1:])
-		if err != nil {
-			return address.Address{}, invalid(err)
-		}
-		return address.Address{Domain: d}, nil
-	}
-	a, err := address.Parse(alias)
-	if err != nil {
-		return address.Address{}, invalid(err)
-	}
-	return a, nil
-}
-
 // LookupAddress implements store.Directory. One statement, so it sees one
 // snapshot of the directory.
 func (s *Store) LookupAddress(ctx context.Context, addr string) (store.AddressInfo, error) {
-	a, err := parseAlias(addr)
+	a, err := store.ParseAlias(addr)
 	if err != nil {
 		return store.AddressInfo{}, err
 	}
@@ -547,7 +531,7 @@ func (s *Store) AccountsWithSetting(ctx context.Context, key, value string) ([]s
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) error {
-	a, err := parseAlias(alias)
+	a, err := store.ParseAlias(alias)
 	if err != nil {
 		return err
 	}
@@ -604,7 +588,7 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) er
 
 // DeleteAlias implements store.Directory.
 func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
-	a, err := parseAlias(alias)
+	a, err := store.ParseAlias(alias)
 	if err != nil {
 		return err
 	}

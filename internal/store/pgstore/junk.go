@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -24,17 +23,6 @@ import (
 // changes in the same transaction as the counts.
 
 var _ store.JunkStore = (*Store)(nil)
-
-// hashKeys turns token hashes into the stored signed integers, without
-// duplicates (a message counts once per token).
-func hashKeys(hashes []uint64) []int64 {
-	out := make([]int64, len(hashes))
-	for i, h := range hashes {
-		out[i] = int64(h)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
 
 // readSnapshot runs fn in a read-only REPEATABLE READ transaction: every
 // statement sees one snapshot.
@@ -73,7 +61,7 @@ func scanCounts(rows pgx.Rows, counts map[uint64]store.JunkCount) error {
 // JunkModels implements store.JunkStore: per model, its counts and one
 // index lookup of the requested hashes, all from one snapshot.
 func (s *Store) JunkModels(ctx context.Context, accountIDs []int64, hashes []uint64) ([]store.JunkModel, error) {
-	keys := hashKeys(hashes)
+	keys := store.JunkHashKeys(hashes)
 	out := make([]store.JunkModel, len(accountIDs))
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		for i, id := range accountIDs {
@@ -140,20 +128,6 @@ func (s *Store) TrainJunk(ctx context.Context, ts []store.JunkTraining) ([]store
 	return prev, nil
 }
 
-// classDelta is what moving a message from class from to class to does
-// to the spam and ham counts.
-func classDelta(from, to store.JunkClass) (spam, ham int) {
-	for c, sign := range map[store.JunkClass]int{from: -1, to: +1} {
-		switch c {
-		case store.JunkSpam:
-			spam += sign
-		case store.JunkHam:
-			ham += sign
-		}
-	}
-	return spam, ham
-}
-
 func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 	if t.AccountID != store.JunkBaseModel {
 		if err := tx.accountExists(t.AccountID); err != nil {
@@ -171,8 +145,8 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 			return prev, nil
 		}
 	}
-	dSpam, dHam := classDelta(prev, t.As)
-	keys := hashKeys(t.Hashes)
+	dSpam, dHam := store.JunkDelta(prev, t.As)
+	keys := store.JunkHashKeys(t.Hashes)
 	var clock int64
 	if err := tx.QueryRow(tx.ctx, `INSERT INTO junk_models AS j (account_id, clock) VALUES ($1, 1)
 		ON CONFLICT (account_id) DO UPDATE SET clock = j.clock + 1 RETURNING clock`, t.AccountID).Scan(&clock); err != nil {

@@ -19,28 +19,10 @@ import (
 
 func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
 
-// keywordInterner shares the slices of keywords that many messages carry.
-type keywordInterner map[string][]string
-
-func (ki keywordInterner) split(s string) []string {
-	if s == "" {
-		return nil
-	}
-	if ki == nil {
-		return strings.Fields(s)
-	}
-	if kw, ok := ki[s]; ok {
-		return kw
-	}
-	kw := strings.Fields(s)
-	ki[s] = kw
-	return kw
-}
-
 const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
 
 // scanMetas reads rows of metaColumns.
-func scanMetas(rows pgx.Rows, ki keywordInterner, out []store.MessageMeta) ([]store.MessageMeta, error) {
+func scanMetas(rows pgx.Rows, ki store.KeywordInterner, out []store.MessageMeta) ([]store.MessageMeta, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var uid, flags, modseq int64
@@ -49,7 +31,7 @@ func scanMetas(rows pgx.Rows, ki keywordInterner, out []store.MessageMeta) ([]st
 		if err := rows.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &kw); err != nil {
 			return nil, err
 		}
-		m.UID, m.Flags, m.ModSeq, m.Keywords = uint32(uid), store.Flags(flags), uint64(modseq), ki.split(kw)
+		m.UID, m.Flags, m.ModSeq, m.Keywords = uint32(uid), store.Flags(flags), uint64(modseq), ki.Split(kw)
 		out = append(out, m)
 	}
 	return out, rows.Err()
@@ -60,7 +42,7 @@ func listMessages(ctx context.Context, q querier, mailboxID int64, capHint int) 
 	if err != nil {
 		return nil, err
 	}
-	return scanMetas(rows, keywordInterner{}, make([]store.MessageMeta, 0, min(capHint, 1<<16)))
+	return scanMetas(rows, store.KeywordInterner{}, make([]store.MessageMeta, 0, min(capHint, 1<<16)))
 }
 
 // MessageList implements store.Messages: one range scan of the primary
@@ -110,7 +92,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 		if err != nil {
 			return err
 		}
-		if ch.Changed, err = scanMetas(rows, keywordInterner{}, nil); err != nil {
+		if ch.Changed, err = scanMetas(rows, store.KeywordInterner{}, nil); err != nil {
 			return err
 		}
 		rows, _ = tx.Query(ctx, "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid", mailboxID, int64(modseq))

@@ -125,28 +125,7 @@ func (s *Store) Structure(ctx context.Context, mailboxID int64, uid uint32) (*mi
 		return nil, fmt.Errorf("store: structure of message %d: %w", uid, err)
 	}
 	if len(r.prefix) > 0 {
-		shiftStructure(&m, r.prefix)
+		m.Prepend(r.prefix)
 	}
 	return &m, nil
-}
-
-// shiftStructure makes offsets relative to prefix+body: the prefix lines
-// become part of the top-level header.
-func shiftStructure(m *mime.Message, prefix []byte) {
-	n := int64(len(prefix))
-	var walk func(p *mime.Part)
-	walk = func(p *mime.Part) {
-		p.HeaderStart += n
-		p.BodyStart += n
-		p.End += n
-		for _, c := range p.Parts {
-			walk(c)
-		}
-	}
-	if m.Root != nil {
-		walk(m.Root)
-		m.Root.HeaderStart = 0
-		m.Root.HeaderLines += int64(bytes.Count(prefix, []byte("\n")))
-	}
-	m.Size += n
 }

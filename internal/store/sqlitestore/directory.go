@@ -375,25 +375,9 @@ func (s *Store) SetSettings(ctx context.Context, accountID int64, values map[str
 	})
 }
 
-// parseAlias parses an alias address; "@domain" is a catch-all.
-func parseAlias(alias string) (address.Address, error) {
-	if strings.HasPrefix(alias, "@") {
-		d, err := address.ParseDomain(alias[1:])
-		if err != nil {
-			return address.Address{}, invalid(err)
-		}
-		return address.Address{Domain: d}, nil
-	}
-	a, err := address.Parse(alias)
-	if err != nil {
-		return address.Address{}, invalid(err)
-	}
-	return a, nil
-}
-
 // LookupAddress implements store.Directory.
 func (s *Store) LookupAddress(ctx context.Context, addr string) (store.AddressInfo, error) {
-	a, err := parseAlias(addr)
+	a, err := store.ParseAlias(addr)
 	if err != nil {
 		return store.AddressInfo{}, err
 	}
@@ -438,7 +422,7 @@ func (s *Store) AccountsWithSetting(ctx context.Context, key, value string) ([]s
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) error {
-	a, err := parseAlias(alias)
+	a, err := store.ParseAlias(alias)
 	if err != nil {
 		return err
 	}
@@ -492,7 +476,7 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) er
 
 // DeleteAlias implements store.Directory.
 func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
-	a, err := parseAlias(alias)
+	a, err := store.ParseAlias(alias)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"zombiezen.com/go/sqlite"
@@ -29,17 +28,6 @@ func jsonInts[T int64 | uint32](v []T) string {
 	return string(append(b, ']'))
 }
 
-// hashKeys turns token hashes into the stored signed integers, without
-// duplicates (a message counts once per token).
-func hashKeys(hashes []uint64) []int64 {
-	out := make([]int64, len(hashes))
-	for i, h := range hashes {
-		out[i] = int64(h)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // JunkModels implements store.JunkStore: per model, one read of its
 // counts and a point lookup of each hash through the primary key (in
 // hash order, so neighbouring lookups share pages), all in one read
@@ -48,7 +36,7 @@ func hashKeys(hashes []uint64) []int64 {
 // query here: 960 against 810 classifications per CPU second
 // (BenchmarkClassifyThroughStore).
 func (s *Store) JunkModels(ctx context.Context, accountIDs []int64, hashes []uint64) ([]store.JunkModel, error) {
-	keyList := hashKeys(hashes)
+	keyList := store.JunkHashKeys(hashes)
 	out := make([]store.JunkModel, len(accountIDs))
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		if err := execConn(conn, "BEGIN", nil); err != nil {
@@ -148,20 +136,6 @@ func (s *Store) TrainJunk(ctx context.Context, ts []store.JunkTraining) ([]store
 	return prev, nil
 }
 
-// classDelta is what moving a message from class from to class to does
-// to the spam and ham counts.
-func classDelta(from, to store.JunkClass) (spam, ham int) {
-	for c, sign := range map[store.JunkClass]int{from: -1, to: +1} {
-		switch c {
-		case store.JunkSpam:
-			spam += sign
-		case store.JunkHam:
-			ham += sign
-		}
-	}
-	return spam, ham
-}
-
 func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 	if t.AccountID != store.JunkBaseModel {
 		if err := tx.accountExists(t.AccountID); err != nil {
@@ -180,8 +154,8 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 			return prev, nil
 		}
 	}
-	dSpam, dHam := classDelta(prev, t.As)
-	keys := hashKeys(t.Hashes)
+	dSpam, dHam := store.JunkDelta(prev, t.As)
+	keys := store.JunkHashKeys(t.Hashes)
 	list := jsonInts(keys)
 	var clock int64
 	if err := tx.query(`INSERT INTO junk_models (account_id, clock) VALUES (?1, 1)

@@ -15,27 +15,9 @@ import (
 
 func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
 
-// keywordInterner shares the strings of keywords that many messages carry.
-type keywordInterner map[string][]string
-
-func (ki keywordInterner) split(s string) []string {
-	if s == "" {
-		return nil
-	}
-	if ki == nil {
-		return strings.Fields(s)
-	}
-	if kw, ok := ki[s]; ok {
-		return kw
-	}
-	kw := strings.Fields(s)
-	ki[s] = kw
-	return kw
-}
-
 const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
 
-func scanMeta(st *sqlite.Stmt, ki keywordInterner) store.MessageMeta {
+func scanMeta(st *sqlite.Stmt, ki store.KeywordInterner) store.MessageMeta {
 	return store.MessageMeta{
 		UID:          uint32(st.ColumnInt64(0)),
 		Flags:        store.Flags(st.ColumnInt64(1)),
@@ -44,7 +26,7 @@ func scanMeta(st *sqlite.Stmt, ki keywordInterner) store.MessageMeta {
 		ContentID:    st.ColumnInt64(4),
 		Size:         st.ColumnInt64(5),
 		InternalDate: st.ColumnInt64(6),
-		Keywords:     ki.split(st.ColumnText(7)),
+		Keywords:     ki.Split(st.ColumnText(7)),
 	}
 }
 
@@ -61,7 +43,7 @@ func (s *Store) MessageList(ctx context.Context, mailboxID int64) ([]store.Messa
 			return err
 		}
 		out = make([]store.MessageMeta, 0, n)
-		ki := keywordInterner{}
+		ki := store.KeywordInterner{}
 		return execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? ORDER BY uid", func(st *sqlite.Stmt) error {
 			out = append(out, scanMeta(st, ki))
 			return nil
@@ -193,7 +175,7 @@ func (s *Store) mailboxByID(ctx context.Context, mailboxID int64) (store.Mailbox
 // scanRange reads the hot state of the messages with lo <= uid < hi.
 func scanRange(conn *sqlite.Conn, mailboxID, lo, hi int64, capHint int) ([]store.MessageMeta, error) {
 	out := make([]store.MessageMeta, 0, min(capHint, 1<<16))
-	ki := keywordInterner{}
+	ki := store.KeywordInterner{}
 	err := execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid < ? ORDER BY uid", func(st *sqlite.Stmt) error {
 		out = append(out, scanMeta(st, ki))
 		return nil
@@ -220,7 +202,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 		if !found {
 			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 		}
-		ki := keywordInterner{}
+		ki := store.KeywordInterner{}
 		if err := execConn(conn, "SELECT "+metaColumns+" FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", func(st *sqlite.Stmt) error {
 			ch.Changed = append(ch.Changed, scanMeta(st, ki))
 			return nil
