@@ -47,9 +47,9 @@ func (tx *txn) accountExists(id int64) error {
 }
 
 // CreateAppPassword implements store.AppPasswordStore. The bound is a
-// count followed by an insert: SERIALIZABLE makes two nodes adding the
-// account's last allowed password at once conflict, and the retried one
-// counts the other's.
+// count followed by an insert, under the account's row lock
+// (writeAccount): of two nodes adding the account's last allowed password
+// at once, the second counts the first's.
 func (s *Store) CreateAppPassword(ctx context.Context, accountID int64, name string, cred auth.Credentials) (store.AppPassword, error) {
 	name, err := appPasswordName(name)
 	if err != nil {
@@ -59,10 +59,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, accountID int64, name str
 		return store.AppPassword{}, fmt.Errorf("%w: empty password hash", store.ErrInvalid)
 	}
 	p := store.AppPassword{Name: name}
-	err = s.write(ctx, func(tx *txn) error {
-		if err := tx.accountExists(accountID); err != nil {
-			return err
-		}
+	err = s.writeAccount(ctx, accountID, func(tx *txn) error {
 		var n int
 		var taken bool
 		if err := tx.QueryRow(ctx, "SELECT count(*), coalesce(bool_or(name = $2), false) FROM app_passwords WHERE account_id = $1",

@@ -25,17 +25,14 @@ func checkTokenHash(h []byte) error {
 }
 
 // CreateWebSession implements store.WebSessions. The bound per account is
-// enforced in the same SERIALIZABLE transaction as the insert, so logins
-// of one account on several nodes at once cannot leave more than
-// MaxWebSessions: the later transactions are retried and trim again.
+// enforced in the same transaction as the insert, under the account's row
+// lock (writeAccount), so logins of one account on several nodes at once
+// cannot leave more than MaxWebSessions: each trims after the one before.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession) error {
 	if err := checkTokenHash(ws.TokenHash); err != nil {
 		return fmt.Errorf("store: create web session: %w", err)
 	}
-	err := s.write(ctx, func(tx *txn) error {
-		if err := tx.accountExists(ws.AccountID); err != nil {
-			return err
-		}
+	err := s.writeAccount(ctx, ws.AccountID, func(tx *txn) error {
 		if taken, err := tx.exists("SELECT 1 FROM web_sessions WHERE token_hash = $1", ws.TokenHash); err != nil {
 			return err
 		} else if taken {
