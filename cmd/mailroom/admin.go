@@ -21,7 +21,7 @@ import (
 	"mailroom/internal/dkim"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
-	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/store/storeopen"
 )
 
 // adminFlags are the flags every admin command takes.
@@ -40,15 +40,15 @@ func newAdminFlags(name string, withPassword bool) adminFlags {
 	return a
 }
 
-// openStore opens the store of the configured data_dir for an admin
-// command. It does not take serve's lock: SQLite lets both write safely,
-// and the running server sees the changes through the change log.
+// openStore opens the configured store for an admin command. It does not
+// take serve's lock: both backends let the command and running servers
+// write at once, and the servers see the changes through the change log.
 func openStore(ctx context.Context, configPath string) (store.Store, error) {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return nil, err
 	}
-	return sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir})
+	return storeopen.Open(ctx, cfg, storeopen.Options{})
 }
 
 // withStore runs fn on the store named by the flags and closes it.

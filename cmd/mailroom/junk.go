@@ -12,7 +12,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/junkfilter"
 	"mailroom/internal/store"
-	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/store/storeopen"
 )
 
 // maxTrainFile bounds one message file read by junk train (the
@@ -41,7 +41,7 @@ func cmdJunk(ctx context.Context, args []string, sio *stdio) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir})
+	st, err := storeopen.Open(ctx, cfg, storeopen.Options{})
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"mailroom/internal/delivery"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
-	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/store/storeopen"
 )
 
 // cmdQueue is `mailroom queue list|show|retry|drop`. It works on the store
@@ -95,7 +95,7 @@ func cmdQueue(ctx context.Context, args []string, sio *stdio) error {
 		if err != nil {
 			return err
 		}
-		st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir})
+		st, err := storeopen.Open(ctx, cfg, storeopen.Options{})
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ import (
 	"mailroom/internal/server"
 	"mailroom/internal/smtp"
 	"mailroom/internal/store"
-	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/store/storeopen"
 	"mailroom/internal/web"
 )
 
@@ -139,7 +139,7 @@ self_signed = true
 // devSetup creates the trial domain and account. The password is generated
 // once and kept in the data directory so every run prints the same one.
 func devSetup(ctx context.Context, cfg config.Config) (string, error) {
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: cfg.DataDir})
+	st, err := storeopen.Open(ctx, cfg, storeopen.Options{})
 	if err != nil {
 		return "", err
 	}

@@ -41,6 +41,7 @@ type Config struct {
 	Queue           Queue    `toml:"queue"`
 	DNS             DNS      `toml:"dns"`
 	Junk            Junk     `toml:"junk"`
+	Store           Store    `toml:"store"`
 	Log             Log      `toml:"log"`
 	// Outbound transport security (transport.go).
 	MTASTS     MTASTS     `toml:"mta_sts"`
@@ -203,6 +204,7 @@ func Default() Config {
 		Web:   defaultWeb(),
 		DNS:   DNS{Timeout: Duration(defaultDNSTimeout)},
 		Junk:  defaultJunk(),
+		Store: defaultStore(),
 		Log:   Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
@@ -420,6 +422,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.TLSReports.validate(); err != nil {
+		return err
+	}
+	if err := c.Store.validate(); err != nil {
 		return err
 	}
 	if err := c.Junk.validate(); err != nil {

@@ -29,6 +29,7 @@ import (
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/store/storeopen"
 	"mailroom/internal/tlsconf"
 )
 
@@ -90,8 +91,9 @@ type running struct {
 // Option adjusts what New builds.
 type Option func(*sqlitestore.Options)
 
-// StoreOptions lets fn change the store's options before it is opened:
-// tests make the disk fill up or fail this way (WrapBlobFile).
+// StoreOptions lets fn change the SQLite store's options before it is
+// opened: tests make the disk fill up or fail this way (WrapBlobFile). With
+// the postgres backend, New refuses them.
 func StoreOptions(fn func(*sqlitestore.Options)) Option { return fn }
 
 // New opens the store and everything the protocols share. factories maps a
@@ -105,11 +107,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	if err != nil {
 		return nil, err
 	}
-	stOpts := sqlitestore.Options{Dir: cfg.DataDir, Logger: logger.With("component", "store"), Maintenance: true}
+	stOpts := storeopen.Options{Logger: logger.With("component", "store"), Maintenance: true}
 	for _, o := range opts {
-		o(&stOpts)
+		stOpts.SQLite = append(stOpts.SQLite, o)
 	}
-	st, err := sqlitestore.Open(ctx, stOpts)
+	st, err := storeopen.Open(ctx, cfg, stOpts)
 	if err != nil {
 		lock.Close()
 		return nil, err
