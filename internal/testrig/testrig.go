@@ -130,6 +130,11 @@ func Start(t testing.TB, factories Factories, opts ...Option) *Rig {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
+	if len(r.setup.srvOpts) > 0 {
+		// They are the SQLite store's fault injections.
+		RequireSQLite(t)
+	}
+	useBackend(t, &cfg)
 	cfg.Listen = listenOn(r.setup.listen, factories)
 	cfg.TLS.SelfSigned = true
 	r.DNS = mailtest.NewDNS(t)

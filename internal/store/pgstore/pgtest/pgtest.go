@@ -111,6 +111,49 @@ func NewDatabase(t testing.TB) string {
 	return shared.NewDatabase(t)
 }
 
+// named maps Database's keys to database names.
+var named struct {
+	sync.Mutex
+	m map[string]string
+}
+
+// Database returns the DSN of the database that belongs to key (a server's
+// data directory, say) on the cluster Main started: created empty the first
+// time, the same database every later time, so that a server restarted on
+// the same data directory finds its mail again. The test that created it
+// drops it when it ends.
+func Database(t testing.TB, key string) string {
+	t.Helper()
+	named.Lock()
+	defer named.Unlock()
+	if name, ok := named.m[key]; ok {
+		return shared.DSN(name)
+	}
+	dsn := NewDatabase(t)
+	name, err := dbName(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if named.m == nil {
+		named.m = make(map[string]string)
+	}
+	named.m[key] = name
+	t.Cleanup(func() {
+		named.Lock()
+		delete(named.m, key)
+		named.Unlock()
+	})
+	return dsn
+}
+
+func dbName(dsn string) (string, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: %w", err)
+	}
+	return cfg.Database, nil
+}
+
 // Start starts a cluster for one test, stopped at its end.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
