@@ -227,6 +227,16 @@ func (s *session) command() error {
 		s.tagged(tag, "NO", "UNAVAILABLE", "the server is out of disk space, try again later")
 		return s.discard()
 	}
+	if store.IsUnavailable(err) {
+		// The database is away (restarting, failing over): RFC 5530's
+		// UNAVAILABLE, temporary, and the session goes on, so the client
+		// retries rather than reconnecting. Tested before *net.OpError:
+		// a database's refused connection is one too, and is not the
+		// client's connection failing.
+		s.srv.log.Warn("command failed: store unavailable", s.logger("err", err)...)
+		s.tagged(tag, "NO", "UNAVAILABLE", "the mail store is temporarily unavailable, try again later")
+		return s.discard()
+	}
 	// A failed read or write of the connection ends the session. Only a
 	// *net.OpError says so: net.Error alone would also match a bare
 	// syscall.Errno, e.g. the ENOSPC or EIO of a body file, and a full disk

@@ -355,6 +355,12 @@ func (s *session) dataError(err error) error {
 		return smtpError(500, [3]int{5, 6, 0}, fmt.Sprintf("message refused: a line is longer than %d bytes", s.srv.opts.Config.MaxLineLength))
 	case errors.Is(err, errHeaderTooLarge):
 		return smtpError(552, [3]int{5, 3, 4}, "message header too large")
+	case store.IsUnavailable(err):
+		// The database is away (restarting, failing over); tested before
+		// the timeout case, which a timed-out connection to it would
+		// match: the client's DATA did arrive.
+		s.srv.log.Error("storing message failed: store unavailable", append(s.logger(), "err", err)...)
+		return smtpError(451, [3]int{4, 3, 0}, "the mail store is temporarily unavailable, try again later")
 	case errors.As(err, &ne) && ne.Timeout():
 		s.srv.log.Warn("DATA deadline passed, dropping the connection", s.logger()...)
 		closeAfterReply(s.conn.Conn())

@@ -119,8 +119,10 @@ func retryable(err error) bool {
 }
 
 // mapError turns a unique violation the checks did not foresee into
-// store.ErrExists: what the caller meant to create is there.
+// store.ErrExists: what the caller meant to create is there, and a lost
+// connection into store.ErrUnavailable (unavailable.go).
 func mapError(err error) error {
+	err = unavailable(err)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("%w: %v", store.ErrExists, err)

@@ -69,6 +69,7 @@ type Cluster struct {
 	cred    *syscall.Credential // whom the server runs as, when we are root
 	nextDB  atomic.Int64
 	stopped sync.Once
+	halted  atomic.Bool // Halt stopped the server; Resume has not started it
 }
 
 // ErrNotInstalled reports that no PostgreSQL binaries were found.
@@ -383,6 +384,10 @@ func (c *Cluster) exec(ctx context.Context, sql string) error {
 func (c *Cluster) Stop() error {
 	var err error
 	c.stopped.Do(func() {
+		if c.halted.Load() {
+			err = os.RemoveAll(c.dir)
+			return
+		}
 		if out, e := c.run("pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60"); e != nil {
 			err = fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", e, out)
 			c.runQuiet("pg_ctl", "stop", "-D", c.dataDir(), "-m", "immediate")
@@ -399,13 +404,33 @@ func (c *Cluster) Stop() error {
 // shutdown mode: "fast" (a clean shutdown) or "immediate" (as a crash:
 // the restart recovers from the WAL).
 func (c *Cluster) Restart(mode string) error {
+	if err := c.Halt(mode); err != nil {
+		return err
+	}
+	return c.Resume()
+}
+
+// Halt stops the server and leaves it stopped, keeping its data and
+// socket directory, so that a test can watch clients while the database
+// is away and then Resume it in place (same data, same socket, same
+// DSNs). mode is pg_ctl's shutdown mode, as for Restart. Stop still
+// cleans up a halted cluster.
+func (c *Cluster) Halt(mode string) error {
 	if out, err := c.run("pg_ctl", "stop", "-D", c.dataDir(), "-m", mode, "-w", "-t", "60"); err != nil {
 		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
 	}
+	c.halted.Store(true)
+	return nil
+}
+
+// Resume starts a halted server again on its data and waits until it
+// accepts connections.
+func (c *Cluster) Resume() error {
 	if out, err := c.run("pg_ctl", "start", "-D", c.dataDir(), "-w", "-t", "60",
 		"-l", filepath.Join(c.dir, "log")); err != nil {
 		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s", err, out)
 	}
+	c.halted.Store(false)
 	return nil
 }
 

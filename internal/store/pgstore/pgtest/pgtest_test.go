@@ -251,3 +251,46 @@ func TestKilledBinaryIsSwept(t *testing.T) {
 		t.Error("the killed binary's server still runs after the sweep")
 	}
 }
+
+// A halted cluster refuses connections; resumed in place, the same DSN
+// reaches the same data again; Stop cleans up a halted cluster too.
+func TestHaltResume(t *testing.T) {
+	c := Start(t)
+	// The maintenance database, not NewDatabase's: its drop at the end
+	// would meet the cluster halted.
+	dsn := c.DSN("postgres")
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if err := c.Halt("fast"); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if c2, err := pgx.Connect(cctx, dsn); err == nil {
+		c2.Close(ctx)
+		t.Fatal("connected to a halted cluster")
+	}
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	conn = connect(t, dsn)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT n FROM kept").Scan(&n); err != nil || n != 7 {
+		t.Fatalf("after Resume: %d, %v; want the row written before Halt", n, err)
+	}
+	conn.Close(ctx)
+	// Halted again and left so: Stop still removes it, without an error.
+	if err := c.Halt("immediate"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop of a halted cluster: %v", err)
+	}
+	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
+		t.Fatalf("cluster directory after Stop: %v", err)
+	}
+}
