@@ -33,6 +33,12 @@ type Mailbox struct {
 	keywords      []string        // every keyword of a message since load, in order of appearance
 	keywordSet    map[string]bool // keywords, lower case
 	watchers      map[*func()]struct{}
+	// behind: a resync failed (the store was away), so the state may lack
+	// changes made since resyncFrom. Later events must not hide the gap
+	// by moving highestModSeq past it: the next resync starts from
+	// resyncFrom (see Service.retryBehind).
+	behind     bool
+	resyncFrom uint64
 }
 
 func (m *Mailbox) load(ctx context.Context) error {
@@ -216,10 +222,14 @@ func (m *Mailbox) markDeleted() {
 }
 
 // resync reloads the mailbox's changes from the store after lost events or
-// a change made by another process.
+// a change made by another process. When the store cannot be read, the
+// mailbox is marked behind, and resynced from the same point later.
 func (m *Mailbox) resync(ctx context.Context) {
 	m.mu.RLock()
 	since := m.highestModSeq
+	if m.behind {
+		since = min(since, m.resyncFrom)
+	}
 	m.mu.RUnlock()
 	ch, err := m.reg.st.ChangesSince(ctx, m.id, since)
 	if err != nil {
@@ -227,7 +237,10 @@ func (m *Mailbox) resync(ctx context.Context) {
 			m.markDeleted()
 			return
 		}
-		m.reg.log.Error("index resync failed", "mailbox", m.id, "err", err)
+		m.mu.Lock()
+		m.behind, m.resyncFrom = true, since
+		m.mu.Unlock()
+		m.reg.log.Error("index resync failed; retrying", "mailbox", m.id, "err", err)
 		return
 	}
 	for _, meta := range ch.Changed {
@@ -242,7 +255,25 @@ func (m *Mailbox) resync(ctx context.Context) {
 	}
 	m.mu.Lock()
 	m.highestModSeq = max(m.highestModSeq, ch.ModSeq)
+	m.behind = false
 	m.mu.Unlock()
+}
+
+// isLoaded reports whether the mailbox's state was loaded (without waiting).
+func (m *Mailbox) isLoaded() bool {
+	select {
+	case <-m.loaded:
+		return m.loadErr == nil
+	default:
+		return false
+	}
+}
+
+// isBehind reports whether a resync failed and has not succeeded since.
+func (m *Mailbox) isBehind() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.behind
 }
 
 // String is for logs.

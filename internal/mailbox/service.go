@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"mailroom/internal/mime"
 	"mailroom/internal/panics"
@@ -169,14 +170,34 @@ func (r *Service) Release(m *Mailbox) {
 // they were committed.
 func (r *Service) follow() {
 	defer r.wg.Done()
+	retry := time.NewTicker(retryBehind)
+	defer retry.Stop()
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-r.sub.Ready():
+		case <-retry.C:
+			r.retryBehind()
+			continue
 		}
 		if closed := r.catchUp(); closed {
 			return
+		}
+	}
+}
+
+// retryBehind is how often mailboxes whose resync failed (the store was
+// away) try again when no event comes to make them.
+const retryBehind = time.Second
+
+// retryBehind resyncs the open mailboxes that a failed resync left behind.
+func (r *Service) retryBehind() {
+	r.feedMu.Lock()
+	defer r.feedMu.Unlock()
+	for _, m := range r.open() {
+		if m.isLoaded() && m.isBehind() {
+			m.resync(context.Background())
 		}
 	}
 }
@@ -276,6 +297,11 @@ func (r *Service) apply(e store.Event) {
 	<-m.loaded
 	if m.loadErr != nil {
 		return
+	}
+	if e.Kind != store.EventMailboxChanged && m.isBehind() {
+		// Fill the gap first: applying this event alone would move the
+		// mailbox's modseq past changes it never loaded.
+		m.resync(context.Background())
 	}
 	switch e.Kind {
 	case store.EventMessageAdded:
