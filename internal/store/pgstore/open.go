@@ -179,3 +179,12 @@ func migrateOne(ctx context.Context, pool *pgxpool.Pool, migrations []string, lo
 	}
 	return true, nil
 }
+
+// Ping implements store.Store: a round trip to the server on a pooled
+// connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}

@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, []test{
 		{"Feed", testFeed},
+		{"Ping", testPing},
 	}...)
 	for _, tc := range queueTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
@@ -740,5 +741,18 @@ func testPOP3Marks(t *testing.T, st MessageStore) {
 	ok(t, st.SetSettings(ctx, acct.ID, map[string]string{"pop3.enabled": "true"}))
 	if s := must(st.Settings(ctx, acct.ID)); s.Int("pop3.enabled_at") < before {
 		t.Fatalf("enabled_at not recorded: %v", s)
+	}
+}
+
+// testPing: an open store answers a ping; a cancelled context is an error,
+// not a hang.
+func testPing(t *testing.T, st store.Store) {
+	if err := st.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := st.Ping(ctx); err == nil {
+		t.Error("Ping with a cancelled context: nil error")
 	}
 }
