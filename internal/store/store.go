@@ -52,6 +52,8 @@ type Store interface {
 	Queue
 	JunkStore
 	WebSessions
+	SharedFiles
+	Leases
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
