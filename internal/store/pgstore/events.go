@@ -56,7 +56,9 @@ type publisher struct {
 	turn    *sync.Cond                // signalled when a ticket leaves a queue
 	pending map[int64][]*ticket       // mailbox → its tickets, in commit order
 	known   map[int64]uint64          // mailbox → modseq up to which everything is published or queued
-	onWait  func(t *ticket, mb int64) // tests: called when a ticket waits for its turn
+	onWait  func(t *ticket, mb int64) // tests: called (p.mu held) when a ticket waits for its turn
+	// committed is called by tests after a commit, before its publish.
+	committed func(t *ticket)
 }
 
 // ticket is one write transaction's place in the queues of its mailboxes.
@@ -142,6 +144,9 @@ func (p *publisher) remember(mb int64, modseq uint64) {
 func (p *publisher) publish(t *ticket) {
 	if t == nil {
 		return
+	}
+	if p.committed != nil {
+		p.committed(t)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
