@@ -95,4 +95,5 @@ var queueTests = []struct {
 }{
 	{"Queue", testQueue},
 	{"QueueSharesBodies", testQueueSharesBodies},
+	{"QueueLeaseRenewal", testQueueLeaseRenewal},
 }
