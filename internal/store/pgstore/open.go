@@ -1,6 +1,6 @@
 // Package pgstore is Mailroom's mail store on PostgreSQL, for installations
 // where several stateless Mailroom nodes serve the same accounts: metadata
-// and (next) message bodies in one PostgreSQL database, which brings its own
+// and message bodies in one PostgreSQL database, which brings its own
 // replication and failover.
 //
 // It implements the whole store.Store and passes the conformance suite
