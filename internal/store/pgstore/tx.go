@@ -106,11 +106,21 @@ func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *t
 	// The ticket is taken while the transaction still holds its mailboxes'
 	// row locks: that is what orders the events (events.go).
 	t := s.changes.pub.register(tx.events)
+	done := false
+	defer func() {
+		// Only if Commit panicked: the writes queued behind this ticket
+		// must not wait for it for ever.
+		if !done {
+			s.changes.pub.abandon(t, true)
+		}
+	}()
 	if err := ptx.Commit(ctx); err != nil {
+		done = true
 		var pgErr *pgconn.PgError
 		s.changes.pub.abandon(t, !errors.As(err, &pgErr))
 		return fmt.Errorf("commit: %w", err)
 	}
+	done = true
 	s.changes.pub.publish(t)
 	return nil
 }
