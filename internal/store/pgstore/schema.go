@@ -312,4 +312,19 @@ $$;
 CREATE TRIGGER changelog_notify AFTER INSERT ON changelog
 	FOR EACH STATEMENT EXECUTE FUNCTION mailroom_changelog_notify();
 `,
+	// 3: what several nodes share (store.SharedFiles, store.Leases; see
+	// shared.go), SQLite's migration 8. A lease's expires is Unix
+	// milliseconds; modified is Unix seconds.
+	`
+CREATE TABLE shared_files (
+	name     text COLLATE "C" PRIMARY KEY,
+	data     bytea NOT NULL,
+	modified bigint NOT NULL
+);
+CREATE TABLE leases (
+	name    text COLLATE "C" PRIMARY KEY,
+	owner   text COLLATE "C" NOT NULL,
+	expires bigint NOT NULL
+);
+`,
 }

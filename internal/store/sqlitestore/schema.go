@@ -244,6 +244,21 @@ CREATE INDEX web_sessions_account ON web_sessions (account_id, last_seen);
 CREATE INDEX web_sessions_last_seen ON web_sessions (last_seen);
 CREATE INDEX web_sessions_created ON web_sessions (created);
 `,
+	// 8: what several nodes share (store.SharedFiles, store.Leases; see
+	// shared.go). A lease's expires is Unix milliseconds; modified is Unix
+	// seconds.
+	`
+CREATE TABLE shared_files (
+	name     TEXT PRIMARY KEY,
+	data     BLOB NOT NULL,
+	modified INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE leases (
+	name    TEXT PRIMARY KEY,
+	owner   TEXT NOT NULL,
+	expires INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own
