@@ -89,6 +89,7 @@ func TestErrors(t *testing.T) {
 		{tls + "[queue]\nrelay_username = \"me\"\n", "queue.relay_username: set both"},
 		{tls + "[queue]\nretry_intervals = []\n", "queue.retry_intervals: give at least one"},
 		{tls + "[queue]\nmax_age = \"five days\"\n", "queue.max_age: want a duration"},
+		{tls + "[queue]\nlease_time = \"500ms\"\n", "queue.lease_time: must be between 1s and 1h"},
 		{tls + "[dns]\nservers = [\"127.0.0.1\"]\n", "m.toml:4: dns.servers: want host:port"},
 	}
 	for _, tc := range cases {

@@ -32,6 +32,10 @@ type Queue struct {
 	// RemotePort is the port remote MX hosts are contacted on: 25 except
 	// in tests.
 	RemotePort int `toml:"remote_port"`
+	// LeaseTime is how long a recipient a node claimed stays reserved for
+	// it without renewal: about how long a dead node's mail waits before
+	// another node takes it over (0: the queue's default, 2 minutes).
+	LeaseTime Duration `toml:"lease_time"`
 }
 
 // DNS configures name resolution for outbound mail.
@@ -86,6 +90,11 @@ func (q *Queue) validate() error {
 	}
 	if q.RemotePort <= 0 || q.RemotePort > 65535 {
 		return &Error{Key: "queue.remote_port", Msg: "must be a port number"}
+	}
+	// Below a second the renewals (four per lease) would be most of the
+	// database's work; above an hour a dead node's mail waits too long.
+	if q.LeaseTime != 0 && (q.LeaseTime < Duration(time.Second) || q.LeaseTime > Duration(time.Hour)) {
+		return &Error{Key: "queue.lease_time", Msg: "must be between 1s and 1h (or 0 for the default, 2m)"}
 	}
 	return nil
 }

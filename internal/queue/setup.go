@@ -73,6 +73,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 		MaxAge:         q.MaxAge.Std(),
 		DelayWarning:   q.DelayWarning.Std(),
 		Concurrency:    q.Concurrency,
+		LeaseTime:      q.LeaseTime.Std(),
 		MaxFullReturn:  int64(cfg.SMTP.MaxMessageSize),
 		Logger:         logger,
 		Panics:         p,
