@@ -59,13 +59,23 @@ func (o *outcomes) record(subject string, err error) {
 // both recover without help: new sessions work, and an IDLE client on
 // node A sees a delivery that node B accepts after the restart, which
 // crosses only through A's LISTEN connection, reconnected.
+//
+// Two ways down: "fast" (pg_ctl's clean shutdown: sessions are told
+// 57P01) and "immediate" (as a crash: connections cut mid-statement, WAL
+// recovery at the start).
 func TestPostgresRestartDuringSMTPLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test: real processes, several seconds")
 	}
-	cluster := pgtest.Start(t)
-	dsn := cluster.NewDatabase(t)
 	bin := buildMailroom(t)
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) { testPostgresRestart(t, bin, mode) })
+	}
+}
+
+func testPostgresRestart(t *testing.T, bin, mode string) {
+	cluster := pgtest.Start(t, pgtest.Durable())
+	dsn := cluster.NewDatabase(t)
 	dns := mailtest.NewDNS(t) // answers for nothing: no SPF/DKIM records to wait for
 	extra := "[dns]\nservers = [\"" + dns.Addr + "\"]\n[smtp]\nmax_connections_per_ip = 1000\n"
 	a := newNode(t, bin, "a", dsn, extra)
@@ -122,7 +132,7 @@ func TestPostgresRestartDuringSMTPLoad(t *testing.T) {
 
 	time.Sleep(1500 * time.Millisecond)
 	o.phase.Store(1)
-	if err := cluster.Halt("fast"); err != nil {
+	if err := cluster.Halt(mode); err != nil {
 		t.Fatal(err)
 	}
 	down := time.Now()

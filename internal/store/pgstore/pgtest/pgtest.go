@@ -70,6 +70,7 @@ type Cluster struct {
 	nextDB  atomic.Int64
 	stopped sync.Once
 	halted  atomic.Bool // Halt stopped the server; Resume has not started it
+	durable bool        // synchronous_commit on (Durable)
 }
 
 // ErrNotInstalled reports that no PostgreSQL binaries were found.
@@ -155,10 +156,22 @@ func dbName(dsn string) (string, error) {
 	return cfg.Database, nil
 }
 
+// Option changes a cluster's settings.
+type Option func(*Cluster)
+
+// Durable makes the cluster's commits durable against a server crash:
+// synchronous_commit on, so a commit returns only once its WAL is written
+// (fsync stays off: the operating system keeps what was written, and
+// tests crash the server, not the machine). Fault tests that stop the
+// server with pg_ctl's "immediate" mode need it: with the default
+// synchronous_commit off, the last commits before a crash are lost by
+// design.
+func Durable() Option { return func(c *Cluster) { c.durable = true } }
+
 // Start starts a cluster for one test, stopped at its end.
-func Start(t testing.TB) *Cluster {
+func Start(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
-	c, err := StartCluster()
+	c, err := StartCluster(opts...)
 	if err != nil {
 		unavailable(t, err)
 	}
@@ -214,12 +227,15 @@ func hasBinaries(dir string) bool {
 }
 
 // StartCluster initdb's and starts a new cluster. Callers Stop it.
-func StartCluster() (*Cluster, error) {
+func StartCluster(opts ...Option) (*Cluster, error) {
 	binDir, err := FindBinDir()
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{binDir: binDir}
+	for _, o := range opts {
+		o(c)
+	}
 	// PostgreSQL refuses to run as root: as root, run it as the postgres
 	// user Debian's package creates.
 	if os.Geteuid() == 0 {
@@ -296,6 +312,9 @@ max_parallel_workers_per_gather = 0
 	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
+	}
+	if c.durable {
+		conf += "synchronous_commit = on\n" // the later line wins
 	}
 	_, err = f.WriteString(conf)
 	if cerr := f.Close(); err == nil {

@@ -294,3 +294,14 @@ func TestHaltResume(t *testing.T) {
 		t.Fatalf("cluster directory after Stop: %v", err)
 	}
 }
+
+// Durable turns synchronous_commit on; the default leaves it off.
+func TestDurable(t *testing.T) {
+	c := Start(t, Durable())
+	if v := show(t, connect(t, c.DSN("postgres")), "synchronous_commit"); v != "on" {
+		t.Errorf("Durable cluster: synchronous_commit = %q, want on", v)
+	}
+	if v := show(t, connect(t, NewDatabase(t)), "synchronous_commit"); v != "off" {
+		t.Errorf("default cluster: synchronous_commit = %q, want off", v)
+	}
+}
