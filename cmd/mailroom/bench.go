@@ -23,12 +23,17 @@ import (
 //	mailroom bench imap --addr HOST:PORT --tls|--starttls [--insecure] --users 'user%d@example.test'
 //	    --password pass --clients N --duration 30s [--first 1] [--count N] [--persistent]
 //	    [--mix select=1,append=2,…] [--append-size 10240] [--mailbox INBOX] [--idle] [--json]
+//	mailroom bench feed --idle-addr HOST:PORT --addr HOST:PORT --user USER --password PASS
+//	    [--auth] [--count 1000] [--size 1024] [--gap 0] [--json]   (benchfeed.go)
 //
-// All take --local-addrs IP,IP,… to spread the clients over source
+// All but feed take --local-addrs IP,IP,… to spread the clients over source
 // addresses (past a server's per-address connection limit).
 func cmdBench(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) > 0 && args[0] == "feed" {
+		return benchFeed(ctx, args[1:], sio)
+	}
 	if len(args) == 0 || args[0] != "smtp" && args[0] != "pop3" && args[0] != "imap" {
-		return usagef("usage: mailroom bench smtp|pop3|imap --addr HOST:PORT [--tls|--starttls] --users PATTERN [--password PASS] --clients N --duration D")
+		return usagef("usage: mailroom bench smtp|pop3|imap|feed --addr HOST:PORT [--tls|--starttls] --users PATTERN [--password PASS] --clients N --duration D")
 	}
 	switch args[0] {
 	case "smtp":
