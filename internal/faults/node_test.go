@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -63,7 +64,7 @@ func newNode(t *testing.T, bin, name, dsn, extra string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	n := &node{t: t, name: name, bin: bin, config: filepath.Join(dir, "mailroom.toml"), log: filepath.Join(dir, "mailroom.log"),
-		addr: map[string]string{"smtp": freeAddr(t), "submission": freeAddr(t), "imap": freeAddr(t)}}
+		addr: map[string]string{"smtp": freeAddr(t), "submission": freeAddr(t), "imap": freeAddr(t), "pop3": freeAddr(t)}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "hostname = %q\ndata_dir = %q\n", name+".example.test", filepath.Join(dir, "data"))
 	// Top-level keys end here: the sections follow.
@@ -122,7 +123,7 @@ func (n *node) start() {
 			n.dumpLog()
 		}
 	})
-	for _, k := range []string{"smtp", "submission", "imap"} {
+	for _, k := range []string{"smtp", "submission", "imap", "pop3"} {
 		for deadline := time.Now().Add(30 * time.Second); ; {
 			c, err := net.DialTimeout("tcp", n.addr[k], time.Second)
 			if err == nil {
@@ -182,6 +183,33 @@ func (n *node) dumpLog() {
 		fmt.Fprintf(&out, "%s (×%d)\n", l[:min(len(l), 600)], seen[k])
 	}
 	n.t.Logf("log of node %s (distinct messages, first of each):\n%s", n.name, out.String())
+}
+
+// pop3Login logs ann in over plaintext POP3 and returns the reply to PASS.
+func pop3Login(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	var reply string
+	for _, cmd := range []string{"", "USER ann@example.test", "PASS " + password} {
+		if cmd != "" {
+			if _, err := fmt.Fprintf(c, "%s\r\n", cmd); err != nil {
+				return "", err
+			}
+		}
+		if reply, err = r.ReadString('\n'); err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(reply, "+OK") {
+			break
+		}
+	}
+	fmt.Fprintf(c, "QUIT\r\n")
+	return strings.TrimRight(reply, "\r\n"), nil
 }
 
 // imapLogin logs ann in over plaintext IMAP, with a deadline on the

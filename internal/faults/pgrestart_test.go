@@ -166,6 +166,10 @@ func testPostgresRestart(t *testing.T, bin, mode string) {
 			t.Errorf("IMAP %s with the database down took %v", cmd.name, d)
 		}
 	}
+	// POP3: a login needs the store (credentials, the maildrop).
+	if reply, err := pop3Login(a.addr["pop3"]); err != nil || !strings.HasPrefix(reply, "-ERR [SYS/TEMP]") {
+		t.Errorf("POP3 login with the database down: %q, %v; want -ERR [SYS/TEMP]", reply, err)
+	}
 	time.Sleep(time.Until(down.Add(2500 * time.Millisecond)))
 	if err := cluster.Resume(); err != nil {
 		t.Fatal(err)
@@ -175,6 +179,9 @@ func testPostgresRestart(t *testing.T, bin, mode string) {
 	stop()
 	wg.Wait()
 
+	if reply, err := pop3Login(a.addr["pop3"]); err != nil || !strings.HasPrefix(reply, "+OK") {
+		t.Errorf("POP3 login after the database came back: %q, %v", reply, err)
+	}
 	// Recovery by itself: a new session on B delivers (within a few
 	// seconds: the pool reconnects on demand), and A's IDLE client,
 	// whose node learns of B's writes only through its LISTEN
