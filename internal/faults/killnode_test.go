@@ -169,17 +169,31 @@ func TestKillNodeDuringIMAPAndQueueLoad(t *testing.T) {
 		}
 	})
 
-	time.Sleep(1500 * time.Millisecond)
-	a.kill()
-	aDead.Store(true)
-	killed := time.Now()
-	// What A held at its death: the recipients it may have handed to the
-	// remote server without recording it.
 	db, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close(context.Background())
+	// Kill A while it is sending: once it holds leases, after a second of
+	// load at least.
+	time.Sleep(time.Second)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := db.QueryRow(context.Background(), "SELECT count(*) FROM queue_recipients WHERE lease_owner LIKE 'a.example.test%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node A claimed no queued recipient in 20 s")
+		}
+	}
+	a.kill()
+	aDead.Store(true)
+	killed := time.Now()
+	// What A held at its death: the recipients it may have handed to the
+	// remote server without recording it.
 	inDoubt := map[string]bool{}
 	rows, _ := db.Query(context.Background(), "SELECT address FROM queue_recipients WHERE lease_owner LIKE 'a.example.test%'")
 	addrs, err := pgx.CollectRows(rows, pgx.RowTo[string])
