@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +69,27 @@ func TestRunFeedLoginRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "LOGIN") {
 		t.Fatalf("RunFeed with a wrong password: %v", err)
 	}
+}
+
+// existsCount reads server lines: any line, no panic; what it accepts
+// formats back to itself.
+func FuzzExistsCount(f *testing.F) {
+	for _, s := range []string{"* 3 EXISTS", "* 0 exists", "* 12 RECENT", "* OK [UIDNEXT 4]", "* -1 EXISTS", "*  EXISTS",
+		"* 99999999999999999999 EXISTS", "+ idling", "", "* 1 EXISTS extra"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		n, ok := existsCount(line)
+		if !ok {
+			return
+		}
+		rest, _ := strings.CutPrefix(line, "* ")
+		num, word, _ := strings.Cut(rest, " ")
+		if !strings.EqualFold(word, "EXISTS") {
+			t.Fatalf("%q accepted as EXISTS %d", line, n)
+		}
+		if got, err := strconv.Atoi(num); err != nil || got != n {
+			t.Fatalf("%q: %d, want %s", line, n, num)
+		}
+	})
 }
