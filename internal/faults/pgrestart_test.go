@@ -29,6 +29,7 @@ type outcomes struct {
 	ackedIn  [3]int          // 250s before, during, after the outage
 	tempIn   [3]int          // 451 4.3.0 before, during, after
 	phase    atomic.Int32    // 0 before the outage, 1 during, 2 after
+	phaseOf  map[string]int32
 	attempts atomic.Int64
 }
 
@@ -37,6 +38,7 @@ func (o *outcomes) record(subject string, err error) {
 	ph := o.phase.Load()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.phaseOf[subject] = ph
 	var se *gosmtp.SMTPError
 	switch {
 	case err == nil:
@@ -112,7 +114,7 @@ func testPostgresRestart(t *testing.T, bin, mode string) {
 	}
 	defer probe.Close()
 
-	o := &outcomes{acked: map[string]bool{}, temp: map[string]bool{}, unknown: map[string]bool{}}
+	o := &outcomes{acked: map[string]bool{}, temp: map[string]bool{}, unknown: map[string]bool{}, phaseOf: map[string]int32{}}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -202,6 +204,16 @@ func testPostgresRestart(t *testing.T, bin, mode string) {
 	}
 	for deadline := time.Now().Add(10 * time.Second); exists.Load() != uint32(total); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
+			// Which messages does node A's view lack? (A fresh session on
+			// A shares the IDLE session's mailbox state.)
+			onA := subjects(t, a.addr["imap"])
+			o.mu.Lock()
+			for s := range got {
+				if onA[s] == 0 {
+					t.Logf("missing on node A: %s (250: %v, phase %d, 451: %v)", s, o.acked[s], o.phaseOf[s], o.temp[s])
+				}
+			}
+			o.mu.Unlock()
 			t.Fatalf("IDLE on node A shows %d messages, the mailbox holds %d: the change feed did not resume after the restart", exists.Load(), total)
 		}
 	}

@@ -299,9 +299,18 @@ func (r *Service) apply(e store.Event) {
 		return
 	}
 	if e.Kind != store.EventMailboxChanged && m.isBehind() {
-		// Fill the gap first: applying this event alone would move the
-		// mailbox's modseq past changes it never loaded.
+		// Fill the gap first: applying this event alone would put its
+		// change ahead of changes the mailbox never loaded (a message with
+		// a higher UID before one with a lower UID, which a session that
+		// has announced the higher one can never show).
 		m.resync(context.Background())
+		if m.isBehind() {
+			// Still failing (the store is away, or this node's pooled
+			// connections are not all back yet): drop the event. The
+			// retry's resync starts from before the gap and brings this
+			// change too, in order; until then readers wait for it.
+			return
+		}
 	}
 	switch e.Kind {
 	case store.EventMessageAdded:
