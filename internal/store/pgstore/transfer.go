@@ -30,7 +30,7 @@ type Transfer struct {
 	conn *pgxpool.Conn   // holding the source's snapshot
 	tx   pgx.Tx
 	// write: the destination; inTx: its transaction is open.
-	write, inTx bool
+	write, inTx, closed bool
 	buf         []byte // one chunk of the body being written
 
 	cols     map[string][]pgColumn
@@ -464,6 +464,10 @@ func (t *Transfer) Rollback() error {
 
 // Close ends the transfer (rolling back a transaction not committed).
 func (t *Transfer) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
 	var err error
 	if t.tx != nil {
 		err = t.Rollback()

@@ -474,6 +474,9 @@ func (t *Transfer) Rollback() error {
 
 // Close ends the transfer (rolling back a transaction not committed).
 func (t *Transfer) Close() error {
+	if t.conn == nil {
+		return nil
+	}
 	var err error
 	if t.inTx {
 		if t.write {
@@ -482,5 +485,7 @@ func (t *Transfer) Close() error {
 			err = sqlitex.ExecuteTransient(t.conn, "ROLLBACK", nil)
 		}
 	}
-	return errors.Join(err, t.conn.Close())
+	err = errors.Join(err, t.conn.Close())
+	t.conn = nil
+	return err
 }
