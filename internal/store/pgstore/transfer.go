@@ -31,7 +31,7 @@ type Transfer struct {
 	tx   pgx.Tx
 	// write: the destination; inTx: its transaction is open.
 	write, inTx, closed bool
-	buf         []byte // one chunk of the body being written
+	buf                 []byte // one chunk of the body being written
 
 	cols     map[string][]pgColumn
 	identity map[string]string // table → its identity column
