@@ -9,7 +9,7 @@ import (
 func TestTableOrder(t *testing.T) {
 	got, err := TableOrder([]string{"messages", "accounts", "mailboxes", "domains", "junk"}, map[string][]string{
 		"accounts":  {"domains"},
-		"mailboxes": {"accounts", "mailboxes"}, // a self reference does not constrain
+		"mailboxes": {"accounts", "mailboxes"},  // a self reference does not constrain
 		"messages":  {"mailboxes", "elsewhere"}, // nor does a table not copied
 	})
 	if err != nil {
