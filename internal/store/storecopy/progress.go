@@ -90,15 +90,15 @@ func Bytes(n int64) string {
 // verdict.
 func (r *Report) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "table\trows\tsha256 source\tdestination\t\t")
+	fmt.Fprintln(tw, "table\trows\tsha256 source\tdestination")
 	for i, s := range r.Source.Tables {
 		var d TableSum
 		if i < len(r.Destination.Tables) {
 			d = r.Destination.Tables[i]
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%x\t%x\t%s\t\n", s.Name, s.Rows, s.SHA256[:8], d.SHA256[:8], verdict(s == d))
+		fmt.Fprintf(tw, "%s\t%d\t%x\t%x\t%s\n", s.Name, s.Rows, s.SHA256[:8], d.SHA256[:8], verdict(s == d))
 	}
-	fmt.Fprintf(tw, "bodies\t%d\t%x\t%x\t%s\t\n", r.Source.Bodies, r.Source.BodiesSHA256[:8], r.Destination.BodiesSHA256[:8],
+	fmt.Fprintf(tw, "bodies\t%d\t%x\t%x\t%s\n", r.Source.Bodies, r.Source.BodiesSHA256[:8], r.Destination.BodiesSHA256[:8],
 		verdict(r.Source.Bodies == r.Destination.Bodies && r.Source.BodyBytes == r.Destination.BodyBytes && r.Source.BodiesSHA256 == r.Destination.BodiesSHA256))
 	if err := tw.Flush(); err != nil {
 		return err
