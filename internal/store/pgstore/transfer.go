@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,6 @@ import (
 // Values are backend-neutral, as on sqlitestore.Transfer: int64, float64,
 // string, []byte or nil. Booleans read as 0 and 1, as SQLite keeps them.
 type Transfer struct {
-	st   *Store // the destination's store (write), which keeps its schema current
 	pool *pgxpool.Pool
 	q    transferQuerier // the snapshot or the filling transaction, else the pool
 	conn *pgxpool.Conn   // holding the source's snapshot
@@ -69,20 +69,22 @@ var transferSkipColumns = map[string][]string{
 // Open.
 func OpenTransfer(ctx context.Context, dsn string, write bool) (*Transfer, error) {
 	t := &Transfer{write: write}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse error quotes the DSN with its password redacted.
+		return nil, fmt.Errorf("store: postgres DSN: %w", err)
+	}
+	cfg.MaxConns = 4
+	if t.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("store: connect to postgres: %w", err)
+	}
+	t.q = t.pool
 	if write {
-		st, err := Open(ctx, Options{DSN: dsn, MaxConns: 4})
-		if err != nil {
-			return nil, err
-		}
-		t.st, t.pool, t.q = st, st.pool, st.pool
-	} else {
-		cfg, err := pgxpool.ParseConfig(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("store: postgres DSN: %w", err)
-		}
-		cfg.MaxConns = 4
-		if t.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("store: connect to postgres: %w", err)
+		// The schema as Open makes it, without the rest of a running
+		// store (the change feed's listening connection).
+		if err := migrate(ctx, t.pool, migrations, slog.New(slog.DiscardHandler)); err != nil {
+			t.pool.Close()
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	if err := t.init(ctx); err != nil {
@@ -475,11 +477,6 @@ func (t *Transfer) Close() error {
 	if t.conn != nil {
 		t.conn.Release()
 	}
-	if t.st != nil {
-		return errors.Join(err, t.st.Close())
-	}
-	if t.pool != nil {
-		t.pool.Close()
-	}
+	t.pool.Close()
 	return err
 }

@@ -62,15 +62,10 @@ func OpenTransfer(ctx context.Context, dir string, write bool) (*Transfer, error
 	path := filepath.Join(dir, "mail.db")
 	flags := sqlite.OpenReadOnly | sqlite.OpenWAL
 	if write {
-		// Open creates or migrates the schema and the blobs directory.
-		st, err := Open(ctx, Options{Dir: dir})
-		if err != nil {
-			return nil, err
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
 		}
-		if err := st.Close(); err != nil {
-			return nil, err
-		}
-		flags = sqlite.OpenReadWrite | sqlite.OpenWAL
+		flags = sqlite.OpenReadWrite | sqlite.OpenCreate | sqlite.OpenWAL
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -79,17 +74,22 @@ func OpenTransfer(ctx context.Context, dir string, write bool) (*Transfer, error
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	t := &Transfer{dir: dir, conn: conn, write: write}
-	if err := t.init(); err != nil {
+	if err := t.init(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *Transfer) init() error {
+func (t *Transfer) init(ctx context.Context) error {
 	if t.write {
+		// The schema as Open makes it, without the rest of a running
+		// store (its writer, its polling of the change log).
 		if err := prepareConn(t.conn); err != nil {
 			return err
+		}
+		if err := migrate(t.conn); err != nil {
+			return fmt.Errorf("store: %w", err)
 		}
 	}
 	var version int
