@@ -231,7 +231,7 @@ func (t *Transfer) Count(ctx context.Context, table string) (int64, error) {
 		ResultFunc: func(stmt *sqlite.Stmt) error { n = stmt.ColumnInt64(0); return nil },
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: count %s: %w", table, err)
+		return 0, fmt.Errorf("store: count %s: %w", table, interrupted(ctx, err))
 	}
 	return n, nil
 }
@@ -266,14 +266,14 @@ func (t *Transfer) Rows(ctx context.Context, table string, columns []string, fn 
 	defer t.conn.SetInterrupt(t.conn.SetInterrupt(ctx.Done()))
 	stmt, _, err := t.conn.PrepareTransient(query)
 	if err != nil {
-		return fmt.Errorf("store: read %s: %w", table, err)
+		return fmt.Errorf("store: read %s: %w", table, interrupted(ctx, err))
 	}
 	defer stmt.Finalize()
 	row := make([]any, len(cols))
 	for {
 		ok, err := stmt.Step()
 		if err != nil {
-			return fmt.Errorf("store: read %s: %w", table, err)
+			return fmt.Errorf("store: read %s: %w", table, interrupted(ctx, err))
 		}
 		if !ok {
 			return nil
@@ -304,6 +304,15 @@ func columnValue(stmt *sqlite.Stmt, i int, kind byte) any {
 		return b
 	}
 	return string(b)
+}
+
+// interrupted is err, or the context's error where the context's end
+// interrupted the statement (SQLite reports only "interrupted").
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // Sequences returns, per table with AUTOINCREMENT, the highest id it ever
@@ -360,7 +369,7 @@ func (t *Transfer) Write(ctx context.Context, table string, columns []string, ro
 	stmt, err := t.conn.Prepare("INSERT INTO " + quoteIdent(table) + " (" + strings.Join(quoted, ", ") +
 		") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")")
 	if err != nil {
-		return fmt.Errorf("store: write %s: %w", table, err)
+		return fmt.Errorf("store: write %s: %w", table, interrupted(ctx, err))
 	}
 	for _, row := range rows {
 		if len(row) != len(columns) {
@@ -387,7 +396,7 @@ func (t *Transfer) Write(ctx context.Context, table string, columns []string, ro
 		stmt.Reset()
 		stmt.ClearBindings()
 		if err != nil {
-			return fmt.Errorf("store: write %s: %w", table, err)
+			return fmt.Errorf("store: write %s: %w", table, interrupted(ctx, err))
 		}
 	}
 	return nil

@@ -453,3 +453,77 @@ func TestCopyStreamsLargeBodies(t *testing.T) {
 		}
 	}
 }
+
+// A copy that fails half way (a body missing on the source, or the
+// operator's Ctrl-C) commits nothing: the destination has no rows and no
+// bodies, and a later copy into it is accepted.
+func TestFailedCopyLeavesNothing(t *testing.T) {
+	defer recoverFailure(t)
+	ctx := context.Background()
+	dir, _, want := filledSQLite(t)
+	dsn := pgtest.NewDatabase(t)
+	dir2 := t.TempDir()
+	empty := func() {
+		t.Helper()
+		conn := must(pgx.Connect(ctx, dsn))
+		defer conn.Close(ctx)
+		var n int
+		ok(t, conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM domains) + (SELECT count(*) FROM messages) + (SELECT count(*) FROM contents) + (SELECT count(*) FROM blobs) + (SELECT count(*) FROM blob_chunks)").Scan(&n))
+		if n != 0 {
+			t.Errorf("PostgreSQL destination holds %d rows after a failed copy", n)
+		}
+		var files int
+		ok(t, filepath.WalkDir(filepath.Join(dir2, "blobs", "objects"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files++
+			}
+			return err
+		}))
+		if files != 0 {
+			t.Errorf("SQLite destination keeps %d body files after a failed copy", files)
+		}
+	}
+
+	// Cancelled from the progress callback once some rows are written.
+	for name, dst := range map[string]Destination{"postgres": pgTransfer(t, dsn, true), "sqlite": sqliteDest(t, dir2)} {
+		cctx, cancel := context.WithCancel(ctx)
+		_, err := Copy(cctx, sqliteSource(t, dir), dst, Options{BatchRows: 10, Progress: func(p Progress) {
+			if p.Bodies > 1 {
+				cancel()
+			}
+		}})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: cancelled copy: %v", name, err)
+		}
+	}
+	empty()
+
+	// A body file missing on the source.
+	var files []string
+	ok(t, filepath.WalkDir(filepath.Join(dir, "blobs", "objects"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	}))
+	data := must(os.ReadFile(files[len(files)-1]))
+	ok(t, os.Remove(files[len(files)-1]))
+	for name, dst := range map[string]Destination{"postgres": pgTransfer(t, dsn, true), "sqlite": sqliteDest(t, dir2)} {
+		_, err := Copy(ctx, sqliteSource(t, dir), dst, Options{})
+		if err == nil || !strings.Contains(err.Error(), "not found") {
+			t.Errorf("%s: copy with a body missing: %v", name, err)
+		}
+	}
+	empty()
+
+	// Put right, the copy goes through into the same destinations.
+	ok(t, os.WriteFile(files[len(files)-1], data, 0o600))
+	_, err := Copy(ctx, sqliteSource(t, dir), pgTransfer(t, dsn, true), Options{})
+	ok(t, err)
+	if got := snapshot(t, openPG(t, dsn)); got != want {
+		t.Errorf("copy after failed ones:\n%s\nwant:\n%s", got, want)
+	}
+	_, err = Copy(ctx, sqliteSource(t, dir), sqliteDest(t, dir2), Options{})
+	ok(t, err)
+}
