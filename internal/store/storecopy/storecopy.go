@@ -260,7 +260,7 @@ func (s *summer) add(row []any) error {
 		case string:
 			b = appendString(b, 's', v)
 		case []byte:
-			b = appendString(b, 'b', string(v))
+			b = appendString(b, 'b', v)
 		default:
 			return fmt.Errorf("storecopy: value of type %T", v)
 		}
@@ -271,7 +271,7 @@ func (s *summer) add(row []any) error {
 	return nil
 }
 
-func appendString(b []byte, tag byte, s string) []byte {
+func appendString[T string | []byte](b []byte, tag byte, s T) []byte {
 	b = binary.AppendUvarint(append(b, tag), uint64(len(s)))
 	return append(b, s...)
 }
