@@ -103,6 +103,9 @@ func (r *Report) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	if r.Copied > 0 {
 		s := r.Copied.Seconds()
 		fmt.Fprintf(w, "copied %d rows and %d bodies (%s) in %s: %.0f rows/s, %s/s of bodies\n",

@@ -119,6 +119,8 @@ type Report struct {
 	Copied, Verified time.Duration
 	// Diffs says what differs; empty when the copy is faithful.
 	Diffs []string
+	// Notes name the tables only one side has (empty, so not copied).
+	Notes []string
 }
 
 // MismatchError is a verification that found differences.
@@ -137,6 +139,7 @@ var ErrNotEmpty = errors.New("destination is not empty")
 type plan struct {
 	tables []string
 	cols   map[string][]string
+	notes  []string // tables not copied, and why
 }
 
 func makePlan(ctx context.Context, src, dst Source) (plan, error) {
@@ -148,14 +151,26 @@ func makePlan(ctx context.Context, src, dst Source) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
+	// A table only one backend has (state of that backend's own, which
+	// its Transfer has not declared local) has nothing to copy while it
+	// is empty on the source; left empty on the destination, it is
+	// what a new installation would have. Rows in it cannot be carried
+	// over: that stops the copy rather than leave them behind.
 	var diffs []string
-	if only := minus(srcTables, dstTables); len(only) > 0 {
-		diffs = append(diffs, fmt.Sprintf("tables only on the source: %s", strings.Join(only, ", ")))
-	}
-	if only := minus(dstTables, srcTables); len(only) > 0 {
-		diffs = append(diffs, fmt.Sprintf("tables only on the destination: %s", strings.Join(only, ", ")))
-	}
 	p := plan{cols: map[string][]string{}}
+	for _, table := range minus(srcTables, dstTables) {
+		n, err := src.Count(ctx, table)
+		if err != nil {
+			return plan{}, err
+		}
+		if n > 0 {
+			diffs = append(diffs, fmt.Sprintf("table %s, only on the source, holds %d rows", table, n))
+		}
+		p.notes = append(p.notes, fmt.Sprintf("table %s is only on the source, and empty", table))
+	}
+	for _, table := range minus(dstTables, srcTables) {
+		p.notes = append(p.notes, fmt.Sprintf("table %s is only on the destination, and left empty", table))
+	}
 	for _, table := range dstTables {
 		if !slices.Contains(srcTables, table) {
 			continue
@@ -372,7 +387,7 @@ func Copy(ctx context.Context, src Source, dst Destination, opts Options) (*Repo
 		}
 		total += n
 	}
-	rep := &Report{}
+	rep := &Report{Notes: p.notes}
 	if err := dst.Begin(ctx); err != nil {
 		return nil, err
 	}
@@ -543,7 +558,7 @@ func Verify(ctx context.Context, src, dst Source, opts Options) (*Report, error)
 		}
 		total += n
 	}
-	rep := &Report{}
+	rep := &Report{Notes: p.notes}
 	m := newMeter(opts.Progress, "read source", total)
 	if rep.Source, err = summarise(ctx, src, p, m); err != nil {
 		return nil, err
