@@ -79,6 +79,7 @@ Outbound queue (mail for other domains):
 
 Moving an installation (stop every server on both first):
   store copy --from DATA_DIR|DSN --to DATA_DIR|DSN   copy everything into an empty store, verified
+  store verify --from DATA_DIR|DSN --to DATA_DIR|DSN compare two stores as the copy's verification does
 
 Junk filter:
   junk train --spam|--ham [--account EMAIL] FILE|DIR…   teach the shared base model (or one account's) a corpus

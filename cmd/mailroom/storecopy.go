@@ -17,15 +17,17 @@ import (
 	"mailroom/internal/store/storecopy"
 )
 
-const storeUsage = "usage: mailroom store copy --from DATA_DIR|DSN --to DATA_DIR|DSN"
+const storeUsage = "usage: mailroom store copy|verify --from DATA_DIR|DSN --to DATA_DIR|DSN"
 
 // cmdStore is `mailroom store copy`: a whole installation from one store
-// to another (SQLite's data directory to PostgreSQL and back), verified.
+// to another (SQLite's data directory to PostgreSQL and back), verified;
+// and `mailroom store verify`, the verification alone, on two stores.
 func cmdStore(ctx context.Context, args []string, sio *stdio) error {
-	if len(args) == 0 || args[0] != "copy" {
+	if len(args) == 0 || (args[0] != "copy" && args[0] != "verify") {
 		return usagef("%s", storeUsage)
 	}
-	fs := flag.NewFlagSet("store copy", flag.ContinueOnError)
+	sub := args[0]
+	fs := flag.NewFlagSet("store "+sub, flag.ContinueOnError)
 	from := fs.String("from", "", "the source: a SQLite data directory or a PostgreSQL DSN")
 	to := fs.String("to", "", "the destination, empty or new: a data directory or a DSN")
 	pos, err := parseFlags(fs, args[1:])
@@ -36,7 +38,7 @@ func cmdStore(ctx context.Context, args []string, sio *stdio) error {
 		return usagef("%s", storeUsage)
 	}
 	if *from == *to {
-		return usagef("store copy: --from and --to are the same store")
+		return usagef("store %s: --from and --to are the same store", sub)
 	}
 
 	src, closeSrc, err := openCopySource(ctx, *from)
@@ -44,13 +46,31 @@ func cmdStore(ctx context.Context, args []string, sio *stdio) error {
 		return err
 	}
 	defer closeSrc()
+	pw := storecopy.NewProgressWriter(sio.err, isTerminal(sio.err))
+	if sub == "verify" {
+		// Both ends only read: the destination is opened as a source.
+		dst, closeDst, err := openCopySource(ctx, *to)
+		if err != nil {
+			return err
+		}
+		defer closeDst()
+		rep, err := storecopy.Verify(ctx, src, dst, storecopy.Options{Progress: pw.Update})
+		if rep != nil {
+			if perr := rep.Print(sio.out); perr != nil && err == nil {
+				err = perr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store verify: %w", err)
+		}
+		return nil
+	}
 	dst, closeDst, err := openCopyDestination(ctx, *to)
 	if err != nil {
 		return err
 	}
 	defer closeDst()
 
-	pw := storecopy.NewProgressWriter(sio.err, isTerminal(sio.err))
 	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Progress: pw.Update})
 	if rep != nil {
 		if perr := rep.Print(sio.out); perr != nil && err == nil {
@@ -79,12 +99,12 @@ func openCopySource(ctx context.Context, loc string) (storecopy.Source, func(), 
 	if isDSN(loc) {
 		t, err := pgstore.OpenTransfer(ctx, loc, false)
 		if err != nil {
-			return nil, nil, fmt.Errorf("store copy: source: %w", err)
+			return nil, nil, fmt.Errorf("store: %w", err)
 		}
 		return t, func() { t.Close() }, nil
 	}
 	if _, err := os.Stat(filepath.Join(loc, "mail.db")); err != nil {
-		return nil, nil, fmt.Errorf("store copy: source %s is no data directory: %w", loc, err)
+		return nil, nil, fmt.Errorf("store: %s is no data directory: %w", loc, err)
 	}
 	unlock, err := lockServe(loc)
 	if err != nil {
@@ -93,7 +113,7 @@ func openCopySource(ctx context.Context, loc string) (storecopy.Source, func(), 
 	t, err := sqlitestore.OpenTransfer(ctx, loc, false)
 	if err != nil {
 		unlock()
-		return nil, nil, fmt.Errorf("store copy: source: %w", err)
+		return nil, nil, fmt.Errorf("store: %w", err)
 	}
 	return t, func() { t.Close(); unlock() }, nil
 }
@@ -128,11 +148,11 @@ func openCopyDestination(ctx context.Context, loc string) (storecopy.Destination
 func lockServe(dir string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("store copy: lock %s: %w", dir, err)
+		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("store copy: a mailroom serve is running on %s: stop it first", dir)
+		return nil, fmt.Errorf("store: a mailroom serve is running on %s: stop it first", dir)
 	}
 	return func() { f.Close() }, nil
 }

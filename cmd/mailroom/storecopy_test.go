@@ -103,6 +103,24 @@ func TestStoreCopyCommand(t *testing.T) {
 		t.Errorf("messages after the round trip: %+v, %v", msgs, err)
 	}
 
+	// store verify compares the two again, and finds a change.
+	code, out, errOut = runCmd(t, "store", "verify", "--from", dir, "--to", dir2)
+	if code != 0 || !strings.Contains(out, "verified in") || strings.Contains(out, "copied") {
+		t.Errorf("store verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	back, err = sqlitestore.Open(ctx, sqlitestore.Options{Dir: dir2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := back.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: []uint32{1}, Op: store.FlagsAdd, Flags: store.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	back.Close()
+	code, out, errOut = runCmd(t, "store", "verify", "--from", dsn, "--to", dir2)
+	if code != 1 || !strings.Contains(out, "VERIFICATION FAILED") || !strings.Contains(errOut, "table messages: 2 rows each, but their contents differ") {
+		t.Errorf("store verify after a change: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// A directory a server runs on is refused.
 	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
