@@ -145,3 +145,23 @@ func TestLostLockCommitsNothing(t *testing.T) {
 		t.Fatalf("a session without its lock committed: %+v", got)
 	}
 }
+
+// Password guesses on node A count on node B (the login throttle's counts
+// are in the shared store): after the network's free failures on A, B
+// lets one more check through and then answers "try later".
+func TestThrottleAcrossNodes(t *testing.T) {
+	a, b := twoNodes(t)
+	a.Account("ann@example.test")
+	guess := func(r *rig, want string) {
+		t.Helper()
+		c := r.dial(r.Addr("pop3s"), true)
+		c.cmd("USER ann@example.test", "+OK")
+		c.cmd("PASS wrong-guess", want)
+		c.cmd("QUIT", "+OK")
+	}
+	for range 5 { // the default free failures of a network
+		guess(a, "-ERR [AUTH]")
+	}
+	guess(b, "-ERR [AUTH]")
+	guess(b, "-ERR [SYS/TEMP] too many failed logins")
+}

@@ -14,10 +14,11 @@ import (
 )
 
 // SharedStore is the part of a store that several nodes share besides
-// mail: shared files and leases.
+// mail: shared files, leases and the login throttle's counts.
 type SharedStore interface {
 	store.SharedFiles
 	store.Leases
+	store.LoginCounts
 }
 
 // sharedTests need only a SharedStore.
@@ -28,7 +29,9 @@ var sharedTests = []struct {
 	{"SharedFiles", testSharedFiles},
 	{"SharedFileUpdate", testSharedFileUpdate},
 	{"Leases", testLeases},
+	{"LoginCounts", testLoginCounts},
 	{"SharedConcurrent", func(t *testing.T, st SharedStore) { testSharedNodes(t, st, st) }},
+	{"LoginCountsConcurrent", func(t *testing.T, st SharedStore) { testLoginCountsNodes(t, st, st) }},
 }
 
 // RunShared runs the conformance tests of store.SharedFiles and
@@ -51,6 +54,7 @@ func RunSharedNodes(t *testing.T, open func(t *testing.T) (a, b SharedStore)) {
 	a, b := open(t)
 	defer recoverFailure(t)
 	testSharedNodes(t, a, b)
+	testLoginCountsNodes(t, a, b)
 }
 
 func wantFile(t *testing.T, st store.SharedFiles, name, want string) {
