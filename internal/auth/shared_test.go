@@ -31,9 +31,9 @@ func (c *clock) advance(d time.Duration) {
 // backends opens, per backend, the shared counts of two nodes on one store.
 var backends = []struct {
 	name string
-	open func(t *testing.T) (a, b auth.SharedCounts)
+	open func(t testing.TB) (a, b auth.SharedCounts)
 }{
-	{"sqlite", func(t *testing.T) (a, b auth.SharedCounts) {
+	{"sqlite", func(t testing.TB) (a, b auth.SharedCounts) {
 		st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ var backends = []struct {
 		t.Cleanup(func() { st.Close() })
 		return st, st
 	}},
-	{"postgres", func(t *testing.T) (a, b auth.SharedCounts) {
+	{"postgres", func(t testing.TB) (a, b auth.SharedCounts) {
 		dsn := pgtest.Start(t).NewDatabase(t)
 		open := func() auth.SharedCounts {
 			st, err := pgstore.Open(context.Background(), pgstore.Options{DSN: dsn, MaxConns: 4})
@@ -215,5 +215,40 @@ func TestSharedThrottleInFlight(t *testing.T) {
 				t.Fatalf("B admitted %d of 30 after A's 5 failures, want 1", len(got))
 			}
 		})
+	}
+}
+
+// BenchmarkSharedThrottleLogin is what sharing the counts costs a clean
+// login (Admit, then Success, no failures on record: one read) and a
+// failed one (a read and a write), per backend, against the throttle in
+// memory alone. The allowances are huge, so nothing is ever delayed.
+func BenchmarkSharedThrottleLogin(b *testing.B) {
+	cfg := auth.ThrottleConfig{IPFreeFailures: 1 << 30, AccountFreeFailures: 1 << 30}
+	run := func(b *testing.B, shared auth.SharedCounts, fail bool) {
+		c := cfg
+		c.Shared = shared
+		th := auth.NewThrottle(c, nil)
+		ip := netip.MustParseAddr("203.0.113.1")
+		for b.Loop() {
+			tk, _ := th.Admit(ip, "ann@example.test")
+			if tk == nil {
+				b.Fatal("refused")
+			}
+			if fail {
+				tk.Failure()
+			} else {
+				tk.Success()
+			}
+		}
+	}
+	for _, outcome := range []string{"success", "failure"} {
+		fail := outcome == "failure"
+		b.Run("memory/"+outcome, func(b *testing.B) { run(b, nil, fail) })
+		for _, be := range backends {
+			b.Run(be.name+"/"+outcome, func(b *testing.B) {
+				shared, _ := be.open(b)
+				run(b, shared, fail)
+			})
+		}
 	}
 }
