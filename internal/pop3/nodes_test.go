@@ -7,29 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"mailroom/internal/config"
-	"mailroom/internal/store/pgstore/pgtest"
 	"mailroom/internal/testrig"
 )
 
 // twoNodes starts two Mailrooms, each with its own data directory (nodes
-// share no disk), on one PostgreSQL database: the shared one of the test
-// binary's cluster when the rigs run on PostgreSQL, else a cluster of this
-// test's own. tweaks change both nodes' POP3 servers.
+// share no disk), on one PostgreSQL database (testrig.SecondNode: skipped
+// unless the rigs run on PostgreSQL). tweaks change both nodes' POP3
+// servers.
 func twoNodes(t *testing.T, tweaks ...func(*Options)) (a, b *rig) {
 	t.Helper()
-	var dsn string
-	if testrig.Backend() == config.BackendPostgres {
-		dsn = pgtest.NewDatabase(t)
-	} else {
-		dsn = pgtest.Start(t).NewDatabase(t)
-	}
-	node := func() *rig {
-		return &rig{testrig.Start(t, testrig.Factories{"pop3": Factory(tweaks...)}, testrig.Config(func(cfg *config.Config) {
-			cfg.Store = config.Store{Backend: config.BackendPostgres, DSN: dsn}
-		}))}
-	}
-	return node(), node()
+	factories := testrig.Factories{"pop3": Factory(tweaks...)}
+	first := testrig.Start(t, factories)
+	return &rig{first}, &rig{testrig.Start(t, factories, testrig.SecondNode(t, first))}
 }
 
 // One maildrop, one session, whichever node it is on (RFC 1939 section 8):

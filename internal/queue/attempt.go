@@ -33,8 +33,8 @@ func (q *Queue) attemptContained(ctx context.Context, b store.QueueBatch) {
 }
 
 // retryAfterPanic reschedules a batch whose attempt panicked. Without it
-// the recipients would stay leased to this process until the lease
-// expires (an hour) or the next start. A panic that comes back on every
+// the recipients would wait for their lease to run out and be tried again
+// at once, not at their next interval. A panic that comes back on every
 // attempt keeps the message queued, retried at the growing intervals,
 // until an operator drops it: a bounce built from an attempt that crashed
 // could say nothing true about the recipients.

@@ -7,8 +7,8 @@
 // on its own; the recipients of one message in one destination domain go
 // in one SMTP transaction. Workers lease the recipients they send, so two
 // processes sharing a store never send the same one at once, and a worker
-// that dies leaves nothing locked for longer than its lease (its own
-// restart releases them at once).
+// that dies leaves nothing locked for longer than its short lease, which
+// a live worker renews (lease.go; its own restart releases them at once).
 package queue
 
 import (
@@ -75,11 +75,11 @@ type Options struct {
 	// TLSReports is the recorder the transport tells the TLS outcome of
 	// each session, kept here for the daily TLS-RPT reporter (nil: none).
 	TLSReports *tlsrpt.Recorder
+	// LeaseTime is how long a claimed recipient stays reserved without a
+	// renewal (default DefaultLeaseTime; see lease.go): about how long
+	// the recipients of a node that died wait for another node.
+	LeaseTime time.Duration
 }
-
-// lease is how long a claimed recipient is reserved for its worker: longer
-// than any transaction can take with RFC 5321's timeouts.
-const lease = time.Hour
 
 // poll is how often the queue looks for work it was not told about (mail
 // queued by another process, `mailroom queue retry`).
@@ -91,6 +91,7 @@ type Queue struct {
 	st    store.Store
 	log   *slog.Logger
 	owner string
+	held  held // claimed recipients, whose leases are renewed (lease.go)
 
 	mu       sync.Mutex
 	returner Returner
@@ -121,6 +122,9 @@ func New(opts Options) *Queue {
 	}
 	if opts.MaxFullReturn == 0 {
 		opts.MaxFullReturn = 10 << 20
+	}
+	if opts.LeaseTime <= 0 {
+		opts.LeaseTime = DefaultLeaseTime
 	}
 	sending, abort := context.WithCancel(context.Background())
 	return &Queue{
@@ -231,6 +235,18 @@ func (q *Queue) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// The renewer outlives ctx: the deliveries in progress finish after
+	// it ends (below, wg.Wait runs first), and hold their leases until then.
+	rctx, stopRenewing := context.WithCancel(context.WithoutCancel(ctx))
+	renewing := make(chan struct{})
+	go func() {
+		defer close(renewing)
+		q.renew(rctx)
+	}()
+	defer func() {
+		stopRenewing()
+		<-renewing
+	}()
 	sem := make(chan struct{}, q.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -242,7 +258,7 @@ func (q *Queue) Run(ctx context.Context) error {
 			return nil
 		}
 		free := 1 + q.opts.Concurrency - len(sem)
-		batches, err := q.st.ClaimQueued(ctx, q.owner, q.opts.Now(), lease, free*50)
+		batches, err := q.st.ClaimQueued(ctx, q.owner, q.opts.Now(), q.opts.LeaseTime, free*50)
 		if err != nil {
 			<-sem
 			if ctx.Err() != nil {
@@ -254,13 +270,15 @@ func (q *Queue) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		q.held.add(batches)
 		for i, b := range batches {
 			if i > 0 {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
-					// The lease ends with this process: the restart
-					// releases it.
+					// Not started: no longer renewed, their leases end
+					// within one lease time (or at the restart's release).
+					q.held.drop(batches[i:]...)
 					return nil
 				}
 			}
@@ -269,6 +287,7 @@ func (q *Queue) Run(ctx context.Context) error {
 				defer wg.Done()
 				defer q.Wake() // its recipients' next attempt may be the earliest
 				defer func() { <-sem }()
+				defer q.held.drop(b)
 				q.attemptContained(q.sending, b)
 			}()
 		}

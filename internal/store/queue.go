@@ -34,6 +34,13 @@ type Queue interface {
 	RetryQueued(ctx context.Context, id int64, now time.Time) (int, error)
 	// DropQueued removes a message from the queue and returns what it was.
 	DropQueued(ctx context.Context, id int64) (QueuedMessage, error)
+	// RenewQueued extends owner's leases of recipients ids to until: a
+	// worker renews what it has claimed, every fraction of a short lease,
+	// for as long as it is sending, so that a worker that dies holds its
+	// recipients for at most one lease. It returns the IDs renewed; one
+	// missing was finished or dropped, or its lease was taken over after
+	// it expired.
+	RenewQueued(ctx context.Context, owner string, ids []int64, until time.Time) ([]int64, error)
 	// ReleaseQueued ends owner's leases: a restarted worker has nothing in
 	// flight, so its recipients need not wait for the leases to expire.
 	ReleaseQueued(ctx context.Context, owner string) error

@@ -58,6 +58,9 @@ type Store interface {
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
+	// Ping checks that the store answers (a load balancer's health check
+	// asks through it): nil, or why not.
+	Ping(ctx context.Context) error
 	// Close stops background work and closes the store; pending writes finish first.
 	Close() error
 }

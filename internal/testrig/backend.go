@@ -57,3 +57,15 @@ func useBackend(t testing.TB, cfg *config.Config) {
 		cfg.Store = config.Store{Backend: config.BackendPostgres, DSN: pgtest.Database(t, cfg.DataDir)}
 	}
 }
+
+// SecondNode starts the rig as another node on first's store: its own data
+// directory and listeners, the same PostgreSQL database, as two `mailroom
+// serve` processes of one installation. It needs the postgres backend
+// (SQLite is one node's) and skips the test on SQLite.
+func SecondNode(t testing.TB, first *Rig) Option {
+	t.Helper()
+	if Backend() != config.BackendPostgres {
+		t.Skipf("several nodes need the postgres backend; %s=%s", BackendEnv, Backend())
+	}
+	return func(s *setup) { s.node = first }
+}

@@ -14,6 +14,8 @@ import (
 // registered first, runs after the rig's shutdown.
 func SmallDisk(t testing.TB) string {
 	t.Helper()
+	// On PostgreSQL the mail is not on the data directory's disk.
+	RequireSQLite(t)
 	if os.Getuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}

@@ -61,6 +61,7 @@ type setup struct {
 	hooks    *listener.TestHooks
 	dataDir  string
 	jsonLogs bool
+	node     *Rig // SecondNode: share this rig's store
 }
 
 // Listen limits the listeners to the given [listen] keys ("imaps",
@@ -134,7 +135,12 @@ func Start(t testing.TB, factories Factories, opts ...Option) *Rig {
 		// They are the SQLite store's fault injections.
 		RequireSQLite(t)
 	}
-	useBackend(t, &cfg)
+	if r.setup.node != nil {
+		// A second node: its own data directory, the first's database.
+		cfg.Store = r.setup.node.Config.Store
+	} else {
+		useBackend(t, &cfg)
+	}
 	cfg.Listen = listenOn(r.setup.listen, factories)
 	cfg.TLS.SelfSigned = true
 	r.DNS = mailtest.NewDNS(t)

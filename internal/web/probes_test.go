@@ -255,3 +255,29 @@ func TestParallelWebGuessesBounded(t *testing.T) {
 		t.Errorf("%d password checks in %v from one address, want at most 10", checks, duration)
 	}
 }
+
+// TestHealthz: a load balancer's health check answers 200 while the store
+// answers and 503 once it does not, without a login.
+func TestHealthz(t *testing.T) {
+	r := newRig(t)
+	c := &http.Client{Timeout: 10 * time.Second}
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := c.Get(r.base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("GET /healthz: %d %q, want 200 ok", code, body)
+	}
+	// The store going away under the running server (as a database that
+	// stops does): the node reports itself unhealthy.
+	r.Store.Close()
+	if code, body := get(); code != http.StatusServiceUnavailable || body != "store unavailable\n" {
+		t.Fatalf("GET /healthz with the store closed: %d %q, want 503", code, body)
+	}
+}

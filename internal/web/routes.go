@@ -25,6 +25,9 @@ func (s *Server) routes() *http.ServeMux {
 	// Our MTA-STS policy, for Host mta-sts.DOMAIN (no login: senders).
 	mux.Handle("GET /.well-known/mta-sts.txt", s.mtaSTS)
 
+	// For load balancers (docs/operations.md, "Several nodes").
+	mux.HandleFunc("GET /healthz", s.health)
+
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		w.WriteHeader(http.StatusNoContent)

@@ -203,6 +203,7 @@ func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse)
 		accountID, name, string(use), uidValidity).Scan(&mb.ID); err != nil {
 		return store.Mailbox{}, err
 	}
+	tx.publish(store.Event{Kind: store.EventMailboxCreated, AccountID: accountID, MailboxID: mb.ID, Name: name})
 	return mb, tx.changed(accountID, mb.ID, 0, changeMailboxes)
 }
 

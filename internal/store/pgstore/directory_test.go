@@ -13,17 +13,9 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/store"
 	"mailroom/internal/store/pgstore/pgtest"
-	"mailroom/internal/store/storetest"
 )
 
 var testCred = auth.Credentials{Argon2id: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"}
-
-// The Directory passes the conformance tests every backend passes.
-func TestDirectoryConformance(t *testing.T) {
-	storetest.RunDirectory(t, func(t *testing.T) store.Directory {
-		return openStore(t, pgtest.NewDatabase(t))
-	})
-}
 
 // A new account has its default mailboxes, subscribed, each with its own
 // UIDVALIDITY, and the change log says so for the other nodes.

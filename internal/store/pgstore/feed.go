@@ -17,8 +17,9 @@ import (
 // The change feed across nodes.
 //
 // Each node publishes its own writes to its in-process store.Feed on
-// commit (events.go), in detail and before the write call returns, which is
-// what the mailbox service's read-your-writes rests on. Other nodes' writes
+// commit (events.go), in detail, in commit order per mailbox and before
+// the write call returns, which is what the mailbox service's
+// read-your-writes rests on. Other nodes' writes
 // arrive through the change log: every write transaction inserts changelog
 // rows, and a statement trigger on the table sends NOTIFY mailroom_changes
 // (schema migration 2), which PostgreSQL delivers only when the transaction
@@ -95,6 +96,7 @@ const readBatch = 10000
 // other nodes' changes.
 type feedState struct {
 	feed   *store.Feed
+	pub    *publisher // publishes into feed in order (events.go)
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -122,6 +124,7 @@ func (s *Store) Subscribe(accountID int64) *store.Subscription {
 // no subscriber exists yet, and subscribers load their state afterwards.
 func (s *Store) startFeed(ctx context.Context) error {
 	f := &feedState{feed: store.NewFeed(0), done: make(chan struct{})}
+	f.pub = newPublisher(f.feed)
 	f.idle.Store(int64(idleCheck))
 	f.reader.origin = s.origin
 	if err := f.reader.start(ctx, s.pool); err != nil {
@@ -228,7 +231,7 @@ func (s *Store) catchUp(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return fmt.Errorf("read change log: %w", err)
 		}
-		s.changes.feed.Publish(events)
+		s.changes.pub.fromLog(events)
 		if !more {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -227,6 +228,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if _, err := tx.exec("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", accountID, r.old); err != nil {
 				return err
 			}
+			tx.publish(store.Event{Kind: store.EventMailboxRenamed, AccountID: accountID, MailboxID: r.id, Name: r.name, OldName: r.old})
 		}
 		return tx.changed(accountID, src.ID, 0, changeMailboxes)
 	})
@@ -238,22 +240,29 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 
 // moveAll moves every message of src into dst, a mailbox just created
 // (UIDNEXT 1, HIGHESTMODSEQ 1), keeping their IDs: what renaming INBOX
-// does. It gives the same result as sqlitestore's message-by-message
-// move, in four statements: the n messages get UIDs 1…n in their old
-// order and modseqs 2…n+1, src records them expunged under one new
-// modseq, and the bodies keep their reference counts (each moves with
-// its message).
+// does. It gives the same result, and publishes the same events, as
+// sqlitestore's message-by-message move, in four statements: the n
+// messages get UIDs 1…n in their old order and modseqs 2…n+1, src records
+// them expunged under one new modseq, and the bodies keep their reference
+// counts (each moves with its message).
 func (tx *txn) moveAll(src, dst store.Mailbox) error {
-	tag, err := tx.exec(`INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
+	rows, err := tx.Query(tx.ctx, `INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
 		SELECT $2, n, msgid, content_id, n + 1, flags, keywords, internal_date, size, prefix
-		FROM (SELECT *, row_number() OVER (ORDER BY uid) AS n FROM messages WHERE mailbox_id = $1) m`, src.ID, dst.ID)
+		FROM (SELECT *, row_number() OVER (ORDER BY uid) AS n FROM messages WHERE mailbox_id = $1) m
+		RETURNING `+metaColumns, src.ID, dst.ID)
 	if err != nil {
 		return err
 	}
-	n := tag.RowsAffected()
+	moved, err := scanMetas(rows, store.KeywordInterner{}, nil)
+	if err != nil {
+		return err
+	}
+	n := len(moved)
 	if n == 0 {
 		return nil
 	}
+	// RETURNING gives no order.
+	slices.SortFunc(moved, func(a, b store.MessageMeta) int { return int(a.UID) - int(b.UID) })
 	if _, err := tx.exec("UPDATE mailboxes SET uidnext = $2 + 1, highestmodseq = $2 + 1 WHERE id = $1", dst.ID, n); err != nil {
 		return err
 	}
@@ -265,9 +274,20 @@ func (tx *txn) moveAll(src, dst store.Mailbox) error {
 		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, src.ID, modseq); err != nil {
 		return err
 	}
-	if _, err := tx.exec("DELETE FROM messages WHERE mailbox_id = $1", src.ID); err != nil {
+	rows, _ = tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 RETURNING uid", src.ID)
+	gone64, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
 		return err
 	}
+	slices.Sort(gone64)
+	gone := make([]uint32, len(gone64))
+	for i, u := range gone64 {
+		gone[i] = uint32(u)
+	}
+	for _, m := range moved {
+		tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: dst.AccountID, MailboxID: dst.ID, ModSeq: m.ModSeq, Message: m})
+	}
+	tx.publish(store.Event{Kind: store.EventExpunged, AccountID: src.AccountID, MailboxID: src.ID, ModSeq: uint64(modseq), UIDs: gone})
 	// SQLite logs one row per message moved; one per mailbox, at its
 	// highest modseq, tells another node the same: re-read both.
 	if err := tx.changed(dst.AccountID, dst.ID, uint64(n+1), changeMessages); err != nil {
@@ -304,6 +324,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if _, err := tx.exec("DELETE FROM mailboxes WHERE id = $1", mb.ID); err != nil {
 			return err
 		}
+		tx.publish(store.Event{Kind: store.EventMailboxDeleted, AccountID: accountID, MailboxID: mb.ID, Name: name})
 		return tx.changed(accountID, mb.ID, 0, changeMailboxes)
 	})
 	if err != nil {
@@ -344,6 +365,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		} else if _, err := tx.exec("DELETE FROM subscriptions WHERE account_id = $1 AND name = $2", accountID, name); err != nil {
 			return err
 		}
+		tx.publish(store.Event{Kind: store.EventMailboxSubscribed, AccountID: accountID, Name: name})
 		return tx.changed(accountID, 0, 0, changeMailboxes)
 	})
 	if err != nil {

@@ -29,17 +29,17 @@ func openWith(t testing.TB, opts Options) *Store {
 	return st
 }
 
-// Messages, with everything else but the queue and the change feed, pass
-// the conformance tests every backend passes: with small bodies inline
-// (the default) and with every body a blob.
-func TestMessagesConformance(t *testing.T) {
+// pgstore passes the whole conformance suite every backend passes, the
+// change feed and the queue included: with small bodies inline (the
+// default) and with every body a blob.
+func TestConformance(t *testing.T) {
 	t.Run("InlineBodies", func(t *testing.T) {
-		storetest.RunAllButQueueAndFeed(t, func(t *testing.T) storetest.MessageStore {
+		storetest.Run(t, func(t *testing.T) store.Store {
 			return openStore(t, pgtest.NewDatabase(t))
 		})
 	})
 	t.Run("BlobBodies", func(t *testing.T) {
-		storetest.RunAllButQueueAndFeed(t, func(t *testing.T) storetest.MessageStore {
+		storetest.Run(t, func(t *testing.T) store.Store {
 			return openWith(t, Options{DSN: pgtest.NewDatabase(t), InlineMax: -1})
 		})
 	})

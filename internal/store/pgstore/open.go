@@ -1,14 +1,13 @@
 // Package pgstore is Mailroom's mail store on PostgreSQL, for installations
 // where several stateless Mailroom nodes serve the same accounts: metadata
-// and (next) message bodies in one PostgreSQL database, which brings its own
+// and message bodies in one PostgreSQL database, which brings its own
 // replication and failover.
 //
-// In progress: today it opens the database and keeps its schema (the one
-// of sqlitestore, translated; see schema.go) up to date, and implements
-// store.Directory, store.Mailboxes, store.AppPasswordStore,
-// store.VacationLog, store.DMARCLog, store.JunkStore,
-// store.WebSessions and store.Messages (bodies in the database, see
-// blobs.go and deliver.go). The queue and the change feed follow.
+// It implements the whole store.Store and passes the conformance suite
+// (storetest.Run): schema migrations (schema.go), bodies in the database
+// (blobs.go, deliver.go), the change feed across nodes (feed.go, events.go),
+// the outbound queue with leases (queue.go) and background maintenance
+// (maintain.go).
 package pgstore
 
 import (
@@ -17,6 +16,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -39,6 +39,15 @@ type Options struct {
 	// DMARCRows bounds the DMARC evaluations kept (default
 	// store.MaxDMARCRows); tests lower it.
 	DMARCRows int
+	// Maintenance runs the periodic jobs of a long-running server (see
+	// maintain.go): pruning the change log and old vacation replies,
+	// sweeping bodies a crash left behind. Every node of an installation
+	// may turn it on; one of them does each round. Admin commands leave
+	// it off.
+	Maintenance bool
+	// MaintenanceInterval is the time between two rounds (default
+	// DefaultMaintenanceInterval).
+	MaintenanceInterval time.Duration
 }
 
 // Store is the PostgreSQL store.
@@ -51,6 +60,10 @@ type Store struct {
 	origin int64
 	// changes is the change feed (feed.go).
 	changes *feedState
+	// stopMaintenance ends the maintenance loop, which closes maintained
+	// when it returns (nil without Options.Maintenance).
+	stopMaintenance context.CancelFunc
+	maintained      chan struct{}
 }
 
 // Open connects to the database and brings its schema up to date. A
@@ -88,11 +101,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if opts.Maintenance {
+		interval := opts.MaintenanceInterval
+		if interval <= 0 {
+			interval = DefaultMaintenanceInterval
+		}
+		mctx, cancel := context.WithCancel(context.Background())
+		s.stopMaintenance, s.maintained = cancel, make(chan struct{})
+		go s.maintain(mctx, interval)
+	}
 	return s, nil
 }
 
 // Close closes the connection pool, waiting for connections in use.
 func (s *Store) Close() error {
+	if s.stopMaintenance != nil {
+		s.stopMaintenance()
+		<-s.maintained
+	}
 	s.stopFeed()
 	s.pool.Close()
 	return nil
@@ -178,4 +204,13 @@ func migrateOne(ctx context.Context, pool *pgxpool.Pool, migrations []string, lo
 		return false, nil
 	}
 	return true, nil
+}
+
+// Ping implements store.Store: a round trip to the server on a pooled
+// connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
 }

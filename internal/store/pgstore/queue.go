@@ -435,6 +435,30 @@ func (s *Store) NextQueued(ctx context.Context) (time.Time, error) {
 	return fromMS(*next), nil
 }
 
+// RenewQueued implements store.Queue: only this process's leases of owner.
+// One statement; the rows another worker is claiming or finishing are
+// waited for, and one whose lease another node took is left alone.
+func (s *Store) RenewQueued(ctx context.Context, owner string, ids []int64, until time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var renewed []int64
+	err := s.writeMessages(ctx, func(tx *txn) error {
+		rows, err := tx.Query(tx.ctx, "UPDATE queue_recipients SET lease_until = $1 WHERE id = ANY($2) AND lease_owner = $3 RETURNING id",
+			ms(until), ids, s.leaseOwner(owner))
+		if err != nil {
+			return err
+		}
+		renewed, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: renew queue leases: %w", err)
+	}
+	slices.Sort(renewed)
+	return renewed, nil
+}
+
 // ReleaseQueued implements store.Queue: only this process's leases of
 // owner (another node may have the same owner name).
 func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {

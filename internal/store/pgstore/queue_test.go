@@ -10,16 +10,8 @@ import (
 	"time"
 
 	"mailroom/internal/store"
-	"mailroom/internal/store/pgstore/pgtest"
 	"mailroom/internal/store/storetest"
 )
-
-// The queue passes the conformance tests every backend passes.
-func TestQueueConformance(t *testing.T) {
-	storetest.RunQueue(t, func(t *testing.T) storetest.QueueStore {
-		return openStore(t, pgtest.NewDatabase(t))
-	})
-}
 
 // The queue's owner is the host name, which every node may share: the
 // tests below use one owner name on both nodes.

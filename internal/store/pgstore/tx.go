@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,8 +31,8 @@ type txn struct {
 	ctx    context.Context
 	now    time.Time
 	origin int64
-	// events are the in-process change events of this attempt, handed to
-	// s.published once it has committed (a retried attempt starts afresh).
+	// events are the in-process change events of this attempt, published
+	// once it has committed (events.go) (a retried attempt starts afresh).
 	events []store.Event
 }
 
@@ -104,10 +103,25 @@ func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *t
 	if err := fn(tx); err != nil {
 		return err
 	}
+	// The ticket is taken while the transaction still holds its mailboxes'
+	// row locks: that is what orders the events (events.go).
+	t := s.changes.pub.register(tx.events)
+	done := false
+	defer func() {
+		// Only if Commit panicked: the writes queued behind this ticket
+		// must not wait for it for ever.
+		if !done {
+			s.changes.pub.abandon(t, true)
+		}
+	}()
 	if err := ptx.Commit(ctx); err != nil {
+		done = true
+		var pgErr *pgconn.PgError
+		s.changes.pub.abandon(t, !errors.As(err, &pgErr))
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.published(tx.events)
+	done = true
+	s.changes.pub.publish(t)
 	return nil
 }
 
@@ -144,11 +158,12 @@ func (tx *txn) exists(sql string, args ...any) (bool, error) {
 
 // changed records a change in the change log, in the same transaction, for
 // the other nodes' change feeds to pick up (they skip this node's rows).
-// This node's feed gets the same coarse event, unless the transaction
-// already published detailed events of that mailbox (call publish first).
+// This node's own subscribers get the detailed events the write publishes
+// (tx.publish) instead; an account change, which has no details, is
+// published as such.
 func (tx *txn) changed(account, mailbox int64, modseq uint64, kind int) error {
-	if kind != changeMessages || !slices.ContainsFunc(tx.events, func(e store.Event) bool { return e.MailboxID == mailbox }) {
-		tx.events = append(tx.events, rowEvent(account, mailbox, modseq, int64(kind)))
+	if kind == changeAccount {
+		tx.publish(store.Event{Kind: store.EventAccountChanged, AccountID: account})
 	}
 	_, err := tx.exec(`INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created) VALUES ($1, $2, $3, $4, $5, $6)`,
 		tx.origin, account, mailbox, int64(modseq), kind, tx.now.Unix())

@@ -325,3 +325,13 @@ func (s *Store) maintain(ctx context.Context) {
 
 // Dir returns the store's data directory.
 func (s *Store) Dir() string { return s.opts.Dir }
+
+// Ping implements store.Store: one read of the database.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.read(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.ExecuteTransient(conn, "SELECT 1", nil); err != nil {
+			return fmt.Errorf("store: ping: %w", err)
+		}
+		return nil
+	})
+}

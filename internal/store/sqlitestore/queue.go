@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -378,6 +379,31 @@ func (s *Store) NextQueued(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("store: next queued: %w", err)
 	}
 	return fromMS(next), nil
+}
+
+// RenewQueued implements store.Queue.
+func (s *Store) RenewQueued(ctx context.Context, owner string, ids []int64, until time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var renewed []int64
+	err := s.write(ctx, func(tx *txn) error {
+		renewed = renewed[:0]
+		for _, id := range ids {
+			if err := tx.query("UPDATE queue_recipients SET lease_until = ? WHERE id = ? AND lease_owner = ? RETURNING id", func(st *sqlite.Stmt) error {
+				renewed = append(renewed, st.ColumnInt64(0))
+				return nil
+			}, ms(until), id, owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: renew queue leases: %w", err)
+	}
+	slices.Sort(renewed)
+	return renewed, nil
 }
 
 // ReleaseQueued implements store.Queue.

@@ -166,3 +166,63 @@ func testQueueSharesBodies(t *testing.T, st QueueStore) {
 		t.Fatalf("queued body after delivery: %v", err)
 	}
 }
+
+// testQueueLeaseRenewal: a worker renews its short leases while it sends;
+// a renewed lease keeps the recipients from other workers, one not
+// renewed lets another worker take them over once it expires, and then
+// the first can neither renew it nor record a retry under it.
+func testQueueLeaseRenewal(t *testing.T, st QueueStore) {
+	ctx := context.Background()
+	id := must(st.Enqueue(ctx, stage(t, st, Message("leased", "hello")), store.QueueEntry{
+		From: "ann@example.test",
+		Recipients: []store.QueueRecipient{
+			{Address: "a@one.example", Domain: "one.example"},
+			{Address: "b@one.example", Domain: "one.example"},
+		},
+	}))
+	now := time.Now()
+	const lease = 2 * time.Minute
+	batches := must(st.ClaimQueued(ctx, "w1", now, lease, 100))
+	if len(batches) != 1 || len(batches[0].Message.Recipients) != 2 {
+		t.Fatalf("claimed %+v", batches)
+	}
+	a, b := batches[0].Message.Recipients[0].ID, batches[0].Message.Recipients[1].ID
+	ids := []int64{a, b}
+	if got := must(st.RenewQueued(ctx, "w1", nil, now.Add(lease))); len(got) != 0 {
+		t.Fatalf("renewing nothing renewed %v", got)
+	}
+	// Renewed at now+90s until now+90s+lease: still w1's at now+3m.
+	if got := must(st.RenewQueued(ctx, "w1", ids, now.Add(90*time.Second+lease))); len(got) != 2 {
+		t.Fatalf("w1 renewed %v, want both %v", got, ids)
+	}
+	for _, r := range must(st.QueuedMessage(ctx, id)).Recipients {
+		if !r.LeasedUntil.Equal(now.Add(90*time.Second + lease).Truncate(time.Millisecond)) {
+			t.Errorf("recipient %d leased until %v, want %v", r.ID, r.LeasedUntil, now.Add(90*time.Second+lease))
+		}
+	}
+	if got := must(st.ClaimQueued(ctx, "w2", now.Add(3*time.Minute), lease, 100)); len(got) != 0 {
+		t.Fatalf("a renewed lease was taken over: %+v", got)
+	}
+	if got := must(st.RenewQueued(ctx, "w2", ids, now.Add(10*time.Minute))); len(got) != 0 {
+		t.Fatalf("w2 renewed w1's leases: %v", got)
+	}
+	// w1 stops renewing (it died): once the lease has expired w2 takes over.
+	taken := must(st.ClaimQueued(ctx, "w2", now.Add(90*time.Second+lease), lease, 100))
+	if len(taken) != 1 || len(taken[0].Message.Recipients) != 2 {
+		t.Fatalf("after the lease expired w2 claimed %+v", taken)
+	}
+	if got := must(st.RenewQueued(ctx, "w1", ids, now.Add(10*time.Minute))); len(got) != 0 {
+		t.Fatalf("w1 renewed leases w2 has taken over: %v", got)
+	}
+	// w2 delivers a; w1, late, can record no retry for b under w2's lease.
+	ok(t, st.FinishQueued(ctx, "w2", []store.QueueOutcome{{RecipientID: a, Done: true}}))
+	ok(t, st.FinishQueued(ctx, "w1", []store.QueueOutcome{{RecipientID: b, NextAttempt: now.Add(time.Hour), LastError: "late"}}))
+	m := must(st.QueuedMessage(ctx, id))
+	if len(m.Recipients) != 1 || m.Recipients[0].ID != b || m.Recipients[0].Attempts != 0 || m.Recipients[0].LastError != "" {
+		t.Fatalf("after w2's delivery and w1's late retry: %+v", m.Recipients)
+	}
+	// A finished recipient is not renewed.
+	if got := must(st.RenewQueued(ctx, "w2", ids, now.Add(10*time.Minute))); len(got) != 1 || got[0] != b {
+		t.Fatalf("w2 renewed %v, want only %d", got, b)
+	}
+}

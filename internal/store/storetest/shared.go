@@ -34,19 +34,6 @@ var sharedTests = []struct {
 	{"LoginCountsConcurrent", func(t *testing.T, st SharedStore) { testLoginCountsNodes(t, st, st) }},
 }
 
-// RunShared runs the conformance tests of store.SharedFiles and
-// store.Leases. open returns a new empty store and closes it itself
-// (t.Cleanup) if it needs closing.
-func RunShared(t *testing.T, open func(t *testing.T) SharedStore) {
-	for _, tc := range sharedTests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := open(t)
-			defer recoverFailure(t)
-			tc.fn(t, st)
-		})
-	}
-}
-
 // RunSharedNodes races two nodes on one store: open returns two handles
 // on the same new, empty store (two connection pools on one database, as
 // two nodes have), and closes them itself.

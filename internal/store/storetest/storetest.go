@@ -21,8 +21,7 @@ import (
 // Opener returns a new empty store; the suite closes it.
 type Opener func(t *testing.T) store.Store
 
-// directoryTests need only a store.Directory. Run runs them too, so every
-// full backend passes them; RunDirectory runs them alone.
+// directoryTests need only a store.Directory.
 var directoryTests = []struct {
 	name string
 	fn   func(t *testing.T, st store.Directory)
@@ -34,25 +33,8 @@ var directoryTests = []struct {
 	{"Aliases", testAliases},
 }
 
-// DirectoryOpener returns a new empty store.Directory; it closes it itself
-// (t.Cleanup) if it needs closing.
-type DirectoryOpener func(t *testing.T) store.Directory
-
-// RunDirectory runs the conformance tests of store.Directory, for a
-// backend that implements that part of the store (and maybe not yet all
-// of it).
-func RunDirectory(t *testing.T, open DirectoryOpener) {
-	for _, tc := range directoryTests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := open(t)
-			defer recoverFailure(t)
-			tc.fn(t, st)
-		})
-	}
-}
-
-// Run runs every conformance test: those of RunAllButQueueAndFeed, and
-// those of the queue and the change feed.
+// Run runs every conformance test: the directory, mailboxes, account
+// data, messages, the change feed and the queue.
 func Run(t *testing.T, open Opener) {
 	type test struct {
 		name string
@@ -73,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, []test{
 		{"Feed", testFeed},
+		{"Ping", testPing},
 	}...)
 	for _, tc := range queueTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
@@ -743,5 +726,18 @@ func testPOP3Marks(t *testing.T, st MessageStore) {
 	ok(t, st.SetSettings(ctx, acct.ID, map[string]string{"pop3.enabled": "true"}))
 	if s := must(st.Settings(ctx, acct.ID)); s.Int("pop3.enabled_at") < before {
 		t.Fatalf("enabled_at not recorded: %v", s)
+	}
+}
+
+// testPing: an open store answers a ping; a cancelled context is an error,
+// not a hang.
+func testPing(t *testing.T, st store.Store) {
+	if err := st.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := st.Ping(ctx); err == nil {
+		t.Error("Ping with a cancelled context: nil error")
 	}
 }
