@@ -129,7 +129,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
-	th := auth.NewThrottle(auth.ThrottleConfig{}, nil)
+	var thCfg auth.ThrottleConfig
+	if cfg.Store.Backend == config.BackendPostgres {
+		thCfg.Shared = st // several nodes: count failures on all of them together
+	}
+	th := auth.NewThrottle(thCfg, nil)
 	cacheTTL := cfg.Auth.CacheTTL.Std()
 	if cacheTTL == 0 {
 		cacheTTL = -1 // "0s" in the config turns the cache off
