@@ -55,6 +55,7 @@ var transferSkip = map[string]string{
 	"blobs":           "bodies: copied through the blob column of contents, whatever the destination keeps them in",
 	"blob_chunks":     "bodies: as blobs",
 	"blob_trash":      "references awaiting removal from an outside blob store; a copy copies live bodies only",
+	"leases":          "locks of running sessions (POP3's maildrop): the copy runs with every server stopped, so none is held",
 }
 
 // transferSkipColumns lists columns only this backend has.

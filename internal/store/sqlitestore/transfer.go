@@ -52,6 +52,7 @@ type transferColumn struct {
 // here (TestTransferTables checks that these still exist).
 var transferSkip = map[string]string{
 	"blob_trash": "names body files of this data directory awaiting removal; a copy copies live bodies only",
+	"leases":     "locks of running sessions (POP3's maildrop): the copy runs with every server stopped, so none is held",
 }
 
 // OpenTransfer opens the installation in dir. For reading (write false)
