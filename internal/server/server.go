@@ -118,9 +118,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	}
 	var tm *tlsconf.Manager
 	if cfg.TLSEnabled() {
-		tm, err = tlsconf.New(tlsconf.Config{
+		// Certificates live in the store's shared files, the same on
+		// every node; DataDir is where older versions kept them (imported).
+		tm, err = tlsconf.New(ctx, tlsconf.Config{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, SelfSigned: cfg.TLS.SelfSigned,
-			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir,
+			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir, Files: st,
 			ExtraNames: mtaSTSHosts(cfg, st),
 		}, logger.With("component", "tls"))
 		if err != nil {
