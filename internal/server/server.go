@@ -116,6 +116,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	if err := importDataDir(ctx, cfg, st, logger); err != nil {
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	var tm *tlsconf.Manager
 	if cfg.TLSEnabled() {
 		// Certificates live in the store's shared files, the same on
