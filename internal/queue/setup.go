@@ -46,7 +46,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 	var rec *tlsrpt.Recorder
 	if cfg.TLSReports.Enabled && q.Relay == "" {
 		// Through a smarthost we see no MX host's TLS: nothing to report.
-		rec = tlsrpt.NewRecorder(TLSReportDir(cfg.DataDir), nil, logger.With("component", "tlsrpt"))
+		rec = tlsrpt.NewRecorder(st, nil, logger.With("component", "tlsrpt"))
 		rc.TLSReports = rec
 	}
 	if q.Relay != "" {

@@ -41,7 +41,7 @@ func newPolicyLab(t *testing.T) *policyLab {
 	t.Helper()
 	held := holdPort(t)
 	l := &policyLab{t: t, ca: mailtest.NewCA(t), port: held.port, held: held, dir: t.TempDir()}
-	l.rec = tlsrpt.NewRecorder("", nil, nil)
+	l.rec = tlsrpt.NewRecorder(nil, nil, nil)
 	l.web = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
 		defer l.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"mailroom/internal/dkim"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
+	"mailroom/internal/tlsrpt"
 )
 
 // importDataDir moves what older versions kept in files of the data
@@ -17,6 +18,9 @@ import (
 // them. (The certificates are imported by tlsconf.New, which reads them.)
 func importDataDir(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) error {
 	if _, err := dkim.ImportDir(ctx, st, queue.DKIMDir(cfg.DataDir), logger.With("component", "dkim")); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if _, err := tlsrpt.ImportDir(ctx, st, queue.TLSReportDir(cfg.DataDir), logger.With("component", "tlsrpt")); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
 	return nil
