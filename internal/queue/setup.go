@@ -23,8 +23,10 @@ import (
 // into the store (dkim.ImportDir imports them).
 func DKIMDir(dataDir string) string { return filepath.Join(dataDir, "dkim") }
 
-// MTASTSDir is where a data directory caches other domains' MTA-STS
-// policies; TLSReportDir where it keeps TLS-RPT records until sent.
+// MTASTSDir is where a data directory cached other domains' MTA-STS
+// policies, TLSReportDir where it kept TLS-RPT records until sent, before
+// both moved into the store (mtasts.ImportDir and tlsrpt.ImportDir import
+// them).
 func MTASTSDir(dataDir string) string    { return filepath.Join(dataDir, "mta-sts") }
 func TLSReportDir(dataDir string) string { return filepath.Join(dataDir, "tlsrpt") }
 
@@ -41,7 +43,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 		DNSServers: cfg.DNS.Servers,
 		Port:       q.RemotePort,
 		Logger:     logger.With("component", "remote"),
-		PolicyDir:  MTASTSDir(cfg.DataDir),
+		Policies:   st, // shared by every node
 	}
 	var rec *tlsrpt.Recorder
 	if cfg.TLSReports.Enabled && q.Relay == "" {
