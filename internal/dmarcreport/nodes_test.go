@@ -16,7 +16,7 @@ import (
 // addRows counts n evaluations of mail from each domain, yesterday.
 func addRows(t *testing.T, st store.Store, n int, domains ...string) {
 	t.Helper()
-	day := time.Now().UTC().Truncate(24*time.Hour).Add(-24 * time.Hour)
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	for _, d := range domains {
 		for i := range n {
 			row := store.DMARCResult{Day: day, PolicyDomain: d, Policy: "p=none sp=none pct=100 adkim=r aspf=r",

@@ -49,8 +49,3 @@ func openNodes(t testing.TB) (a, b store.Store) {
 	t.Cleanup(func() { st.Close() })
 	return st, st
 }
-
-func openStore(t testing.TB) store.Store {
-	a, _ := openNodes(t)
-	return a
-}

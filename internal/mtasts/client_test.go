@@ -232,7 +232,7 @@ func TestLookupSharesConcurrentFetches(t *testing.T) {
 func TestLookupNewIDFromOtherNode(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	a, b := w.clientOn(t, w.files), w.clientOn(t, w.other)
+	b := w.clientOn(t, w.other)
 	if r := b.Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Enforce {
 		t.Fatalf("node b's first lookup = %+v", r)
 	}
@@ -240,7 +240,7 @@ func TestLookupNewIDFromOtherNode(t *testing.T) {
 	w2 := mailtest.NewDNS(t)
 	w2.Add(t, "mta-sts.example.test. A 127.0.0.1", `_mta-sts.example.test. TXT "v=STSv1; id=2"`)
 	w.dns = w2
-	a = w.clientOn(t, w.files) // a restarts with the new DNS
+	a := w.clientOn(t, w.files) // node a, with the new DNS
 	b.cfg.Resolver = resolver.New([]string{w2.Addr}, time.Second)
 	if r := a.Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Testing || w.ps.hits.Load() != 2 {
 		t.Fatalf("node a after the id changed = %+v (%d fetches)", r, w.ps.hits.Load())

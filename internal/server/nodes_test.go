@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
-	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"mailroom/internal/config"
 	"mailroom/internal/dkim"
