@@ -53,9 +53,7 @@ func ImportDir(ctx context.Context, files Files, dir string, log *slog.Logger) (
 			log.Warn("TLS-RPT records in the data directory unreadable; not imported", "file", e.Name(), "err", err)
 			continue
 		}
-		if rec.Domains == nil {
-			rec.Domains = map[string]*DomainRecord{}
-		}
+		rec.clean()
 		if err := r.merge(ctx, &rec); err != nil {
 			return n, err
 		}

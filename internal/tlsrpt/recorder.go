@@ -127,6 +127,30 @@ func NewRecorder(files Files, now func() time.Time, log *slog.Logger) *Recorder 
 
 func newDay(d Day) *DayRecord { return &DayRecord{Day: d, Domains: map[string]*DomainRecord{}} }
 
+// clean drops what a record read from the store may hold that no code
+// here writes (a null domain, policy or detail; a negative count), so
+// that a damaged file cannot crash a node or make it report nonsense.
+func (rec *DayRecord) clean() {
+	if rec.Domains == nil {
+		rec.Domains = map[string]*DomainRecord{}
+	}
+	rec.Dropped = max(rec.Dropped, 0)
+	for dom, dr := range rec.Domains {
+		if dr == nil {
+			delete(rec.Domains, dom)
+			continue
+		}
+		dr.Policies = slices.DeleteFunc(dr.Policies, func(p *PolicyRecord) bool { return p == nil })
+		for _, p := range dr.Policies {
+			p.Success, p.Failure = max(p.Success, 0), max(p.Failure, 0)
+			p.Details = slices.DeleteFunc(p.Details, func(d *DetailRecord) bool { return d == nil })
+			for _, d := range p.Details {
+				d.Count = max(d.Count, 0)
+			}
+		}
+	}
+}
+
 // RecordTLS adds one outcome to today's record.
 func (r *Recorder) RecordTLS(o Outcome) {
 	r.mu.Lock()
@@ -250,13 +274,11 @@ func (r *Recorder) merge(ctx context.Context, day *DayRecord) error {
 				r.log.Warn("TLS-RPT records unreadable; starting the day over", "day", day.Day, "err", err)
 				stored = newDay(day.Day)
 			}
+			stored.clean()
 		}
 		dropped = stored.Reported
 		if stored.Reported {
 			return nil, false, nil
-		}
-		if stored.Domains == nil {
-			stored.Domains = map[string]*DomainRecord{}
 		}
 		mergeDay(stored, day)
 		data, err := json.Marshal(stored)
@@ -394,9 +416,7 @@ func (r *Recorder) update(ctx context.Context, d Day, fn func(*DayRecord)) error
 			if err := json.Unmarshal(old, rec); err != nil {
 				rec = newDay(d)
 			}
-			if rec.Domains == nil {
-				rec.Domains = map[string]*DomainRecord{}
-			}
+			rec.clean()
 		}
 		fn(rec)
 		data, err := json.Marshal(rec)
@@ -430,8 +450,6 @@ func (r *Recorder) load(ctx context.Context, d Day) (*DayRecord, error) {
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Day != d {
 		return nil, fmt.Errorf("records of %s unreadable: %v", d, err)
 	}
-	if rec.Domains == nil {
-		rec.Domains = map[string]*DomainRecord{}
-	}
+	rec.clean()
 	return &rec, nil
 }

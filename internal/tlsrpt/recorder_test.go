@@ -2,6 +2,7 @@ package tlsrpt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,4 +188,49 @@ func TestRecorderBoundsDomains(t *testing.T) {
 	if today := r.Today(); len(today.Domains) != MaxDomains || today.Dropped != 10 {
 		t.Errorf("%d domains, %d dropped", len(today.Domains), today.Dropped)
 	}
+}
+
+// FuzzMergeDay: whatever two records the store holds (written by
+// another node, damaged, older), cleaning and merging them never panics,
+// never counts less than the counts merged, and keeps the bounds.
+func FuzzMergeDay(f *testing.F) {
+	f.Add(`{"day":"2026-12-06","domains":{"a.test":{"policies":[{"type":"sts","success":1,"failure":2,"details":[{"result_type":"x","count":2}]}]}}}`,
+		`{"day":"2026-12-06","domains":{"a.test":{"policies":[{"type":"sts","success":3,"failure":0}]},"b.test":{"policies":[]}},"dropped":4}`)
+	f.Add(`{"domains":{"a.test":null}}`, `{"domains":{"a.test":{"policies":[null,{"details":[null]}]}}}`)
+	f.Add(`{}`, `{"domains":{"x":{"policies":[{"success":-5}]}}}`)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		var dst, src DayRecord
+		if json.Unmarshal([]byte(a), &dst) != nil || json.Unmarshal([]byte(b), &src) != nil {
+			return
+		}
+		dst.clean()
+		src.clean()
+		total := func(r *DayRecord) (n int64) {
+			n = r.Dropped
+			for _, d := range r.Domains {
+				for _, p := range d.Policies {
+					n += p.Success + p.Failure
+				}
+			}
+			return n
+		}
+		before := total(&dst) + total(&src)
+		domains := len(dst.Domains)
+		policies := map[string]int{}
+		for dom, d := range dst.Domains {
+			policies[dom] = len(d.Policies)
+		}
+		mergeDay(&dst, &src)
+		if got := total(&dst); got != before {
+			t.Fatalf("merged counts %d, want %d", got, before)
+		}
+		if len(dst.Domains) > max(domains, MaxDomains) {
+			t.Fatalf("%d domains", len(dst.Domains))
+		}
+		for dom, d := range dst.Domains {
+			if len(d.Policies) > max(policies[dom], maxPolicies) {
+				t.Fatalf("%s: %d policies", dom, len(d.Policies))
+			}
+		}
+	})
 }
