@@ -10,6 +10,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -20,7 +21,6 @@ import (
 	"math"
 	"mime"
 	"net/netip"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,10 +55,23 @@ const (
 	sendLeaseFor = 10 * time.Minute
 )
 
-// sentPrefix holds, per day, the policy domains whose report for the day
-// was queued ("dmarcreport/sent/2026-12-06": one domain a line), so that a
-// node taking over from one that died half-way does not queue them again.
+// sentPrefix holds an empty shared file for each policy domain whose
+// report for a day was queued ("dmarcreport/sent/2026-12-06/bank.example"),
+// so that a node taking over from one that died half-way does not queue it
+// again. A file each, not a list per day: a day may have up to
+// store.MaxDMARCRows domains, more than one shared file may hold.
 const sentPrefix = "dmarcreport/sent/"
+
+// sentName is the name of the note that domain's report for day was
+// queued. A domain too long for a shared file's name is noted by its hash.
+func sentName(day, domain string) string {
+	name := sentPrefix + day + "/" + domain
+	if len(name) > store.MaxSharedNameLen {
+		sum := sha256.Sum256([]byte(domain))
+		name = sentPrefix + day + "/sha256-" + hex.EncodeToString(sum[:])
+	}
+	return name
+}
 
 // errLeaseHeld: another node is sending the reports.
 var errLeaseHeld = errors.New("dmarc report: another node is sending the reports")
@@ -209,7 +222,7 @@ func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 		}
 		groups[k] = append(groups[k], row)
 	}
-	sent := map[string]map[string]bool{} // by day, the domains queued before
+	sent := map[string]map[string]bool{} // by day, the notes of reports queued before
 	for _, k := range keys {
 		day := k.day.UTC().Format(time.DateOnly)
 		if sent[day] == nil {
@@ -217,7 +230,7 @@ func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 				return fmt.Errorf("dmarc report: %w", err)
 			}
 		}
-		if sent[day][k.domain] {
+		if sent[day][sentName(day, k.domain)] {
 			continue
 		}
 		// Renewed before each report: a node that took longer than
@@ -244,7 +257,8 @@ func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 		return fmt.Errorf("dmarc report: %w", err)
 	}
 	for _, name := range names {
-		if d, err := time.Parse(time.DateOnly, strings.TrimPrefix(name, sentPrefix)); err == nil && d.Before(before) {
+		day, _, _ := strings.Cut(strings.TrimPrefix(name, sentPrefix), "/")
+		if d, err := time.Parse(time.DateOnly, day); err == nil && d.Before(before) {
 			if err := r.opts.Store.DeleteFile(ctx, name); err != nil {
 				return fmt.Errorf("dmarc report: %w", err)
 			}
@@ -258,23 +272,24 @@ func (r *Reporter) lease(ctx context.Context) (bool, error) {
 	return r.opts.Store.AcquireLease(ctx, sendLease, r.owner, time.Now().Add(sendLeaseFor))
 }
 
-// sentOn returns the policy domains whose report for day was queued.
+// sentOn returns the notes (sentName) of the policy domains whose report
+// for day was queued.
 func (r *Reporter) sentOn(ctx context.Context, day string) (map[string]bool, error) {
-	domains := map[string]bool{}
-	err := r.opts.Store.UpdateFile(ctx, sentPrefix+day, func(old []byte, _ bool) ([]byte, bool, error) {
-		clear(domains)
-		for _, d := range strings.Fields(string(old)) {
-			domains[d] = true
-		}
-		return nil, false, nil
-	})
-	return domains, err
+	names, err := r.opts.Store.ListFiles(ctx, sentPrefix+day+"/")
+	if err != nil {
+		return nil, err
+	}
+	notes := map[string]bool{}
+	for _, n := range names {
+		notes[n] = true
+	}
+	return notes, nil
 }
 
-// noteSent adds domain to the domains whose report for day was queued.
+// noteSent notes that domain's report for day was queued.
 func (r *Reporter) noteSent(ctx context.Context, day, domain string) error {
-	return r.opts.Store.UpdateFile(ctx, sentPrefix+day, func(old []byte, _ bool) ([]byte, bool, error) {
-		return append(append(slices.Clip(old), domain...), '\n'), true, nil
+	return r.opts.Store.UpdateFile(ctx, sentName(day, domain), func([]byte, bool) ([]byte, bool, error) {
+		return []byte{}, true, nil
 	})
 }
 

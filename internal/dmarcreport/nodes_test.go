@@ -3,6 +3,7 @@ package dmarcreport
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,5 +132,23 @@ func TestReporterTakesOverFromDeadNode(t *testing.T) {
 	}
 	if got := queuedTo(t, a); len(got) != 2 || got["dmarc@bank.example"] != 1 || got["dmarc@shop.example"] != 1 {
 		t.Fatalf("reports queued: %v, want one each", got)
+	}
+}
+
+// The note of a report queued for a domain too long for a shared file's
+// name is still a valid name, one per domain.
+func TestSentNameLongDomain(t *testing.T) {
+	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + ".example"
+	n1, n2 := sentName("2026-12-06", long), sentName("2026-12-06", "x"+long[1:])
+	for _, n := range []string{n1, n2} {
+		if err := store.CheckSharedName(n); err != nil || !strings.HasPrefix(n, sentPrefix+"2026-12-06/") {
+			t.Fatalf("note %q: %v", n, err)
+		}
+	}
+	if n1 == n2 {
+		t.Fatal("two domains share a note")
+	}
+	if got := sentName("2026-12-06", "bank.example"); got != "dmarcreport/sent/2026-12-06/bank.example" {
+		t.Fatalf("note %q", got)
 	}
 }

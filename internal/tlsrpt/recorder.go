@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailroom/internal/store"
 )
 
 // Bounds on what one day's records hold, so that a flood of domains or of
@@ -264,8 +266,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 // merge adds day's counts to its record in the store.
 func (r *Recorder) merge(ctx context.Context, day *DayRecord) error {
-	dropped := false
+	dropped, tooBig := false, false
 	err := r.files.UpdateFile(ctx, dayPrefix+string(day.Day)+".json", func(old []byte, exists bool) ([]byte, bool, error) {
+		dropped, tooBig = false, false
 		stored := newDay(day.Day)
 		if exists {
 			if err := json.Unmarshal(old, stored); err != nil || stored.Day != day.Day {
@@ -280,8 +283,22 @@ func (r *Recorder) merge(ctx context.Context, day *DayRecord) error {
 		if stored.Reported {
 			return nil, false, nil
 		}
+		before := stored.Dropped
 		mergeDay(stored, day)
 		data, err := json.Marshal(stored)
+		if err == nil && len(data) > store.MaxSharedFileSize {
+			// The day's record would outgrow a shared file: keep it
+			// as it is and count this node's outcomes as dropped,
+			// rather than fail every save from now on.
+			stored = newDay(day.Day)
+			if err := json.Unmarshal(old, stored); err != nil {
+				stored = newDay(day.Day)
+			}
+			stored.clean()
+			stored.Dropped = before + day.outcomes()
+			tooBig = true
+			data, err = json.Marshal(stored)
+		}
 		return data, err == nil, err
 	})
 	if err != nil {
@@ -290,7 +307,21 @@ func (r *Recorder) merge(ctx context.Context, day *DayRecord) error {
 	if dropped {
 		r.log.Info("TLS-RPT counts for a day already reported dropped", "day", day.Day)
 	}
+	if tooBig {
+		r.log.Warn("TLS-RPT records of the day too large to add to; counted as dropped", "day", day.Day, "outcomes", day.outcomes())
+	}
 	return nil
+}
+
+// outcomes is how many outcomes the record counts, dropped ones included.
+func (rec *DayRecord) outcomes() int64 {
+	n := rec.Dropped
+	for _, d := range rec.Domains {
+		for _, p := range d.Policies {
+			n += p.Success + p.Failure
+		}
+	}
+	return n
 }
 
 // mergeDay adds src's counts to dst, within the bounds RecordTLS keeps.

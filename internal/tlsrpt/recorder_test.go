@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"mailroom/internal/store"
 	"testing"
@@ -233,4 +234,46 @@ func FuzzMergeDay(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A day whose record would outgrow a shared file (store.MaxSharedFileSize)
+// keeps what it has and counts further outcomes as dropped: saving never
+// starts failing for good, and no outcome goes uncounted.
+func TestRecorderDayTooLarge(t *testing.T) {
+	ctx := context.Background()
+	st := OpenStore(t)
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	r := NewRecorder(st, func() time.Time { return now }, nil)
+	recordMany := func(domains ...string) int64 {
+		n := int64(0)
+		for _, d := range domains {
+			for p := range maxPolicies {
+				for i := range MaxDetails {
+					r.RecordTLS(Outcome{PolicyDomain: d, PolicyType: PolicySTS, PolicyString: []string{fmt.Sprint("mode: enforce ", p)},
+						ResultType: ResultValidationFailure, ReceivingIP: fmt.Sprintf("192.0.2.%d", i), Detail: strings.Repeat("x", maxDetailText)})
+					n++
+				}
+			}
+		}
+		return n
+	}
+	n := recordMany("a.test", "b.test")
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n += recordMany("c.test", "d.test", "e.test")
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("saving past the size of a shared file: %v", err)
+	}
+	data, err := st.ReadFile(ctx, "tlsrpt/2026-12-06.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec DayRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Domains) != 2 || rec.outcomes() != n {
+		t.Fatalf("%d domains, %d outcomes counted; want 2 domains and %d", len(rec.Domains), rec.outcomes(), n)
+	}
 }
