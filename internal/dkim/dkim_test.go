@@ -2,6 +2,7 @@ package dkim
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
@@ -34,7 +35,7 @@ const testMessage = "Received: from client.example.org by mail.example.org\r\n" 
 
 func testKeys(t testing.TB) *Keys {
 	t.Helper()
-	k, err := Generate(t.TempDir(), "example.org", july2026)
+	k, err := Generate(context.Background(), openStore(t), "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}
