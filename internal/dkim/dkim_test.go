@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailroom/internal/testrig/teststore"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ const testMessage = "Received: from client.example.org by mail.example.org\r\n" 
 
 func testKeys(t testing.TB) *Keys {
 	t.Helper()
-	k, err := Generate(context.Background(), openStore(t), "example.org", july2026)
+	k, err := Generate(context.Background(), teststore.Open(t), "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"mailroom/internal/testrig/logbuf"
+	"mailroom/internal/testrig/teststore"
 )
 
 var july2026 = time.Date(2026, time.July, 15, 12, 0, 0, 0, time.UTC)
 
 func TestGenerateLoadRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	gen, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func TestGenerateLoadRoundTrip(t *testing.T) {
 
 func TestGenerateIdempotent(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	first, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func TestGenerateIdempotent(t *testing.T) {
 // each key is stored once, and the losers take the winner's.
 func TestGenerateConcurrentNodes(t *testing.T) {
 	ctx := context.Background()
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	const n = 4
 	got := make([]*Keys, n)
 	errs := make(chan error, n)
@@ -110,7 +111,7 @@ func TestGenerateConcurrentNodes(t *testing.T) {
 // A Generate interrupted between the two keys is completed by the next.
 func TestGenerateCompletesMissingKey(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	first, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func copyFile(t *testing.T, st Files, from, to string) {
 // After a rotation Load picks the newest selector of each kind.
 func TestLoadNewestSelector(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	old, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func TestLoadNewestSelector(t *testing.T) {
 
 func TestLoadNoKeys(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	if _, err := Load(ctx, st, "example.org"); !errors.Is(err, ErrNoKeys) {
 		t.Errorf("Load without keys: %v, want ErrNoKeys", err)
 	}
@@ -186,7 +187,7 @@ func TestLoadNoKeys(t *testing.T) {
 
 func TestLoadWrongKeyType(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	if _, err := Generate(ctx, st, "example.org", july2026); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestLoadWrongKeyType(t *testing.T) {
 
 func TestInvalidDomain(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	for _, domain := range []string{
 		"",
 		"..",
@@ -253,9 +254,9 @@ func writeOldKey(t *testing.T, dir, domain, file string, key any) {
 // directory's dkim/ is imported once and left in place.
 func TestImportDir(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	// Keys made the way older versions made them, in a directory.
-	mem := openStore(t)
+	mem := teststore.Open(t)
 	old, err := Generate(ctx, mem, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +292,7 @@ func TestImportDir(t *testing.T) {
 		t.Fatalf("second ImportDir = %d, %v, logged %q", n, err, buf)
 	}
 	// A data directory without dkim/ imports nothing, without error.
-	if n, err := ImportDir(ctx, openStore(t), filepath.Join(dir, "missing"), nil); err != nil || n != 0 {
+	if n, err := ImportDir(ctx, teststore.Open(t), filepath.Join(dir, "missing"), nil); err != nil || n != 0 {
 		t.Fatalf("ImportDir of a missing directory = %d, %v", n, err)
 	}
 }

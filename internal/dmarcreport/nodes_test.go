@@ -12,6 +12,7 @@ import (
 	"mailroom/internal/queue"
 	"mailroom/internal/resolver"
 	"mailroom/internal/store"
+	"mailroom/internal/testrig/teststore"
 )
 
 // addRows counts n evaluations of mail from each domain, yesterday.
@@ -58,7 +59,7 @@ func queuedTo(t *testing.T, st store.Store) map[string]int {
 // domain's report is queued once, by one of them.
 func TestReportersOnNodesSendOnce(t *testing.T) {
 	ctx := context.Background()
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	addRows(t, a, 3, "bank.example", "shop.example")
 	addRows(t, b, 2, "bank.example")
 	reps := []*Reporter{newReporter(t, a), newReporter(t, b), newReporter(t, a), newReporter(t, b)}
@@ -94,7 +95,7 @@ func TestReportersOnNodesSendOnce(t *testing.T) {
 // out) is taken over by another, which queues the rest only.
 func TestReporterTakesOverFromDeadNode(t *testing.T) {
 	ctx := context.Background()
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	addRows(t, a, 2, "bank.example", "shop.example")
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	dead := newReporter(t, a)

@@ -18,6 +18,7 @@ import (
 
 	"mailroom/internal/mailtest"
 	"mailroom/internal/resolver"
+	"mailroom/internal/testrig/teststore"
 )
 
 // policyServer is an HTTPS server on loopback serving a policy for the
@@ -78,7 +79,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	w := &world{dns: mailtest.NewDNS(t), ca: mailtest.NewCA(t), now: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
-	w.files, w.other = openNodes(t)
+	w.files, w.other = teststore.OpenNodes(t)
 	w.ps = newPolicyServer(t, w.ca.Issue(t, "mta-sts.example.test"), enforcePolicy)
 	w.dns.Add(t, "mta-sts.example.test. A 127.0.0.1", `_mta-sts.example.test. TXT "v=STSv1; id=1"`)
 	return w
@@ -267,7 +268,7 @@ func TestImportDir(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "example.test.json"), data, 0o600)
 	os.WriteFile(filepath.Join(dir, "example.test.123.tmp"), data, 0o600)
 	os.WriteFile(filepath.Join(dir, "broken.test.json"), []byte("{"), 0o600)
-	st := openStore(t)
+	st := teststore.Open(t)
 	if n, err := ImportDir(ctx, st, dir, nil); n != 1 || err != nil {
 		t.Fatalf("ImportDir = %d, %v", n, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"mailroom/internal/testrig/teststore"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,7 +40,7 @@ func cacheEntry(t *testing.T, c testCert) []byte {
 }
 
 func TestACMEWiring(t *testing.T) {
-	m := newACMEManager(t, openStore(t))
+	m := newACMEManager(t, teststore.Open(t))
 	if !m.Enabled() || m.acme == nil {
 		t.Fatal("ACME mode not enabled")
 	}
@@ -78,7 +79,7 @@ func TestACMEWiring(t *testing.T) {
 }
 
 func TestACMEHTTPHandler(t *testing.T) {
-	m := newACMEManager(t, openStore(t))
+	m := newACMEManager(t, teststore.Open(t))
 	fb := &markerHandler{}
 	h := m.HTTPHandler(fb)
 
@@ -97,7 +98,7 @@ func TestACMEHTTPHandler(t *testing.T) {
 // cache keeps it, in the shared files through one node, so handshakes
 // with every node are served without any network access.
 func TestACMEServesCachedCertificate(t *testing.T) {
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	m := newACMEManager(t, b)
 	c := makeCert(t, time.Now().Add(80*24*time.Hour), acmeHost)
 	if err := newACMEManager(t, a).acme.Cache.Put(context.Background(), acmeHost, cacheEntry(t, c)); err != nil {
@@ -130,7 +131,7 @@ func TestACMEServesCachedCertificate(t *testing.T) {
 // the CA be asked only for allowed names.
 func TestACMEExtraNames(t *testing.T) {
 	const policyHost = "mta-sts.example.test"
-	st := openStore(t)
+	st := teststore.Open(t)
 	m, err := New(context.Background(), Config{ACMEEmail: "postmaster@example.test", Hostname: acmeHost, Files: st,
 		ExtraNames: func(_ context.Context, name string) bool { return name == policyHost }}, nil)
 	if err != nil {
@@ -168,7 +169,7 @@ func TestACMEExtraNames(t *testing.T) {
 // An http-01 token autocert put in its cache on one node is answered by
 // another: the CA's request may reach any node behind the load balancer.
 func TestACMEHTTPTokenAcrossNodes(t *testing.T) {
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	ma, mb := newACMEManager(t, a), newACMEManager(t, b)
 	const token = "tok3n-Abc_123"
 	if err := ma.acme.Cache.Put(context.Background(), token+"+http-01", []byte("tok3n-Abc_123.thumbprint")); err != nil {
@@ -191,7 +192,7 @@ func TestACMEHTTPTokenAcrossNodes(t *testing.T) {
 // The account key is stored once: a second node's key does not replace
 // the installation's account.
 func TestACMEAccountKeyOnce(t *testing.T) {
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	ctx := context.Background()
 	ca, cb := newACMEManager(t, a).acme.Cache, newACMEManager(t, b).acme.Cache
 	if err := ca.Put(ctx, acmeAccountKey, []byte("first")); err != nil {
@@ -208,7 +209,7 @@ func TestACMEAccountKeyOnce(t *testing.T) {
 // An installation upgrading from autocert.DirCache keeps its account key
 // and certificates: imported once, the files left in place.
 func TestACMEImportsDataDir(t *testing.T) {
-	st := openStore(t)
+	st := teststore.Open(t)
 	dataDir := t.TempDir()
 	dir := filepath.Join(dataDir, "acme")
 	os.MkdirAll(dir, 0o700)

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
+	"mailroom/internal/testrig/teststore"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func selfSignedLeaf(t *testing.T, m *Manager) *tls.Certificate {
 
 func TestSelfSigned(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: t.TempDir(), Files: st}
 	m, err := New(ctx, cfg, nil)
 	if err != nil {
@@ -97,7 +98,7 @@ func TestSelfSigned(t *testing.T) {
 // every node presents it over TLS.
 func TestSelfSignedNodesAgree(t *testing.T) {
 	ctx := context.Background()
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	const n = 6
 	managers := make([]*Manager, n)
 	errs := make(chan error, n)
@@ -135,7 +136,7 @@ func TestSelfSignedNodesAgree(t *testing.T) {
 // certificate (clients trust it): imported once, the files left in place.
 func TestSelfSignedImportsDataDir(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	dataDir := t.TempDir()
 	// The names a pre-store version put in: add the addresses.
 	certPEM, keyPEM, err := generateSelfSigned([]string{"mail.example.test", "localhost", "127.0.0.1", "::1"}, time.Now())
@@ -186,7 +187,7 @@ func TestSelfSignedImportsDataDir(t *testing.T) {
 
 func TestSelfSignedRegenerates(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := teststore.Open(t)
 	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", Files: st}
 
 	first := func() *tls.Certificate {
@@ -235,7 +236,7 @@ func TestSelfSignedRegenerates(t *testing.T) {
 func TestSelfSignedRenewsWhileRunning(t *testing.T) {
 	clk := newFakeClock()
 	ctx := context.Background()
-	a, b := openNodes(t)
+	a, b := teststore.OpenNodes(t)
 	m, err := newManager(ctx, Config{SelfSigned: true, Files: a}, nil, clk.now)
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,14 @@ import (
 	"strings"
 
 	"mailroom/internal/store"
+	"mailroom/internal/testrig/teststore"
 	"testing"
 	"time"
 )
 
 func TestRecorderAggregates(t *testing.T) {
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	st := OpenStore(t)
+	st := teststore.Open(t)
 	r := NewRecorder(st, func() time.Time { return now }, nil)
 	sts := Outcome{PolicyDomain: "Dest.Test.", PolicyType: PolicySTS, PolicyString: []string{"version: STSv1", "mode: enforce"},
 		MXHost: []string{"mx.dest.test"}, ReceivingMX: "mx.dest.test", ReceivingIP: "192.0.2.1", SendingIP: "198.51.100.1"}
@@ -118,7 +119,7 @@ func TestRecorderAggregates(t *testing.T) {
 // in the store, whatever order the nodes save in and however often.
 func TestRecorderNodesAddUp(t *testing.T) {
 	ctx := context.Background()
-	a, b := OpenNodes(t)
+	a, b := teststore.OpenNodes(t)
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	recs := []*Recorder{NewRecorder(a, clock, nil), NewRecorder(b, clock, nil), NewRecorder(a, clock, nil)}
@@ -158,7 +159,7 @@ func TestRecorderNodesAddUp(t *testing.T) {
 // An upgrade imports the days the data directory's tlsrpt/ kept, once.
 func TestImportDir(t *testing.T) {
 	ctx := context.Background()
-	st := OpenStore(t)
+	st := teststore.Open(t)
 	dir := t.TempDir()
 	old := `{"day":"2026-12-05","domains":{"dest.test":{"policies":[{"type":"no-policy-found","success":7,"failure":0}]},"sent.test":{"policies":[],"sent":true}}}`
 	os.WriteFile(filepath.Join(dir, "2026-12-05.json"), []byte(old), 0o600)
@@ -241,7 +242,7 @@ func FuzzMergeDay(f *testing.F) {
 // starts failing for good, and no outcome goes uncounted.
 func TestRecorderDayTooLarge(t *testing.T) {
 	ctx := context.Background()
-	st := OpenStore(t)
+	st := teststore.Open(t)
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	r := NewRecorder(st, func() time.Time { return now }, nil)
 	recordMany := func(domains ...string) int64 {

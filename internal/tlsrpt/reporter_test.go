@@ -26,6 +26,7 @@ import (
 	"mailroom/internal/remote"
 	"mailroom/internal/resolver"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/testrig/teststore"
 	"mailroom/internal/tlsrpt"
 )
 
@@ -190,7 +191,7 @@ func TestReporterSendsDaily(t *testing.T) {
 // sends, once, however the nodes' rounds fall.
 func TestReportersOnNodesSendOnce(t *testing.T) {
 	ctx := context.Background()
-	a, b := tlsrpt.OpenNodes(t)
+	a, b := teststore.OpenNodes(t)
 	dns := mailtest.NewDNS(t)
 	ca := mailtest.NewCA(t)
 	var (
