@@ -6,16 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mailroom/internal/dataimport"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
-
-// importMarker records that the keys of a data directory were imported,
-// so that it happens once: a key deleted from the store later must not
-// come back from the copy left on disk.
-const importMarker = "import/dkim"
 
 // ImportDir copies the keys older versions kept in dir
 // (<dir>/<domain>/<selector>.<kind>.pem, the data directory's dkim/) into
@@ -24,59 +19,45 @@ const importMarker = "import/dkim"
 // Receivers know these keys from DNS: an upgrade must sign with them, not
 // with new ones. It returns how many keys it copied, and logs it.
 func ImportDir(ctx context.Context, files Files, dir string, logger *slog.Logger) (int, error) {
-	done := false
-	if err := files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		done = exists
-		return nil, false, nil
-	}); err != nil || done {
-		return 0, err
-	}
-	domains, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("dkim: importing %s: %w", dir, err)
-	}
-	n := 0
-	for _, d := range domains {
-		if !d.IsDir() || checkDomain(d.Name()) != nil {
-			continue
+	n, err := dataimport.Once(ctx, files, "dkim", dir, func() (int, error) {
+		domains, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("dkim: importing %s: %w", dir, err)
 		}
-		keys, err := os.ReadDir(filepath.Join(dir, d.Name()))
-		if err != nil {
-			return n, fmt.Errorf("dkim: importing %s: %w", dir, err)
-		}
-		for _, k := range keys {
-			if !k.Type().IsRegular() || !isKeyFile(k.Name()) {
-				continue // a temporary file of an interrupted write, say
+		n := 0
+		for _, d := range domains {
+			if !d.IsDir() || checkDomain(d.Name()) != nil {
+				continue
 			}
-			path := filepath.Join(dir, d.Name(), k.Name())
-			data, err := os.ReadFile(path)
+			keys, err := os.ReadDir(filepath.Join(dir, d.Name()))
 			if err != nil {
-				return n, fmt.Errorf("dkim: importing %s: %w", path, err)
+				return n, fmt.Errorf("dkim: importing %s: %w", dir, err)
 			}
-			wrote := false
-			err = files.UpdateFile(ctx, domainPrefix(d.Name())+k.Name(), func(_ []byte, exists bool) ([]byte, bool, error) {
-				wrote = !exists
-				return data, !exists, nil
-			})
-			if err != nil {
-				return n, fmt.Errorf("dkim: importing %s: %w", path, err)
-			}
-			if wrote {
-				n++
+			for _, k := range keys {
+				if !k.Type().IsRegular() || !isKeyFile(k.Name()) {
+					continue // a temporary file of an interrupted write, say
+				}
+				path := filepath.Join(dir, d.Name(), k.Name())
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return n, fmt.Errorf("dkim: importing %s: %w", path, err)
+				}
+				wrote, err := dataimport.Put(ctx, files, domainPrefix(d.Name())+k.Name(), data)
+				if err != nil {
+					return n, fmt.Errorf("dkim: importing %s: %w", path, err)
+				}
+				if wrote {
+					n++
+				}
 			}
 		}
-	}
-	err = files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		return fmt.Appendf(nil, "%s from %s\n", time.Now().UTC().Format(time.RFC3339), dir), !exists, nil
+		return n, nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("dkim: importing %s: %w", dir, err)
-	}
 	if n > 0 && logger != nil {
 		logger.Info("dkim: imported keys from the data directory into the store; the files stay in place but are no longer used",
 			"dir", dir, "keys", n)
 	}
-	return n, nil
+	return n, err
 }
 
 // isKeyFile reports whether name is "<selector>.ed25519.pem" or

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mailroom/internal/dataimport"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Updater is the atomic read-modify-write of a shared file
@@ -18,10 +18,6 @@ import (
 type Updater interface {
 	UpdateFile(ctx context.Context, name string, fn func(old []byte, exists bool) (data []byte, write bool, err error)) error
 }
-
-// importMarker records that a data directory's policies were imported, so
-// that it happens once.
-const importMarker = "import/mta-sts"
 
 // ImportDir copies the policies older versions cached in dir
 // (<domain>.json, the data directory's mta-sts/) into the shared files,
@@ -33,56 +29,42 @@ func ImportDir(ctx context.Context, files Updater, dir string, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	done := false
-	if err := files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		done = exists
-		return nil, false, nil
-	}); err != nil || done {
-		return 0, err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("mtasts: importing %s: %w", dir, err)
-	}
-	n := 0
-	for _, e := range ents {
-		domain, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !e.Type().IsRegular() || !validHost(domain) {
-			continue // a temporary file of an interrupted write, say
+	n, err := dataimport.Once(ctx, files, "mta-sts", dir, func() (int, error) {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("mtasts: importing %s: %w", dir, err)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return n, fmt.Errorf("mtasts: importing %s: %w", dir, err)
+		n := 0
+		for _, e := range ents {
+			domain, ok := strings.CutSuffix(e.Name(), ".json")
+			if !ok || !e.Type().IsRegular() || !validHost(domain) {
+				continue // a temporary file of an interrupted write, say
+			}
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return n, fmt.Errorf("mtasts: importing %s: %w", dir, err)
+			}
+			var ent entry
+			if json.Unmarshal(data, &ent) != nil {
+				continue
+			}
+			if _, err := Parse([]byte(ent.Body)); err != nil {
+				continue
+			}
+			wrote, err := dataimport.Put(ctx, files, filePrefix+domain, data)
+			if err != nil {
+				log.Warn("MTA-STS policy from the data directory not imported", "domain", domain, "err", err)
+				continue
+			}
+			if wrote {
+				n++
+			}
 		}
-		var ent entry
-		if json.Unmarshal(data, &ent) != nil {
-			continue
-		}
-		if _, err := Parse([]byte(ent.Body)); err != nil {
-			continue
-		}
-		wrote := false
-		err = files.UpdateFile(ctx, filePrefix+domain, func(_ []byte, exists bool) ([]byte, bool, error) {
-			wrote = !exists
-			return data, !exists, nil
-		})
-		if err != nil {
-			log.Warn("MTA-STS policy from the data directory not imported", "domain", domain, "err", err)
-			continue
-		}
-		if wrote {
-			n++
-		}
-	}
-	err = files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		return fmt.Appendf(nil, "%s from %s\n", time.Now().UTC().Format(time.RFC3339), dir), !exists, nil
+		return n, nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("mtasts: importing %s: %w", dir, err)
-	}
 	if n > 0 {
 		log.Info("mtasts: imported cached policies from the data directory into the store; the files stay in place but are no longer used",
 			"dir", dir, "policies", n)
 	}
-	return n, nil
+	return n, err
 }

@@ -51,7 +51,7 @@ func newACMESource(ctx context.Context, cfg Config, logger *slog.Logger, now fun
 	}
 	if cfg.DataDir != "" {
 		// What autocert.DirCache kept there before the store did.
-		if _, err := importDir(ctx, cfg.Files, "acme", filepath.Join(cfg.DataDir, "acme"), acmePrefix, logger, now()); err != nil {
+		if _, err := importDir(ctx, cfg.Files, "acme", filepath.Join(cfg.DataDir, "acme"), acmePrefix, logger); err != nil {
 			return nil, err
 		}
 	}

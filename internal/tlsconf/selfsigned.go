@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mailroom/internal/dataimport"
 	"math/big"
 	"net"
 	"os"
@@ -69,29 +70,28 @@ func newSelfSignedSource(ctx context.Context, files Files, dataDir, hostname str
 // DataDir/tls/selfsigned.{crt,key} into the store, once, unless the store
 // has one: clients trust that certificate already.
 func (s *selfSignedSource) importDataDir(ctx context.Context, dir string) error {
-	if done, err := importDone(ctx, s.files, "tls"); err != nil || done {
-		return err
-	}
-	certPEM, cerr := os.ReadFile(filepath.Join(dir, "selfsigned.crt"))
-	keyPEM, kerr := os.ReadFile(filepath.Join(dir, "selfsigned.key"))
-	if cerr == nil && kerr == nil {
+	_, err := dataimport.Once(ctx, s.files, "tls", dir, func() (int, error) {
+		certPEM, cerr := os.ReadFile(filepath.Join(dir, "selfsigned.crt"))
+		keyPEM, kerr := os.ReadFile(filepath.Join(dir, "selfsigned.key"))
+		if cerr != nil || kerr != nil {
+			return 0, nil
+		}
 		pair := append(certPEM, keyPEM...)
 		if _, err := parsePair(pair); err != nil {
 			s.logger.Warn("tlsconf: self-signed certificate in the data directory does not load; not importing it", "dir", dir, "err", err)
-		} else {
-			wrote, err := writeUnlessExists(ctx, s.files, selfSignedName, pair)
-			if err != nil {
-				return fmt.Errorf("tlsconf: importing %s: %w", dir, err)
-			}
-			if wrote {
-				s.logger.Info("tlsconf: imported the self-signed certificate from the data directory into the store; the files stay in place but are no longer used", "dir", dir)
-			}
+			return 0, nil
 		}
-	}
-	if err := markImported(ctx, s.files, "tls", dir, s.now()); err != nil {
-		return fmt.Errorf("tlsconf: importing %s: %w", dir, err)
-	}
-	return nil
+		wrote, err := dataimport.Put(ctx, s.files, selfSignedName, pair)
+		if err != nil {
+			return 0, fmt.Errorf("tlsconf: importing %s: %w", dir, err)
+		}
+		if wrote {
+			s.logger.Info("tlsconf: imported the self-signed certificate from the data directory into the store; the files stay in place but are no longer used", "dir", dir)
+			return 1, nil
+		}
+		return 0, nil
+	})
+	return err
 }
 
 func (s *selfSignedSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {

@@ -7,16 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mailroom/internal/dataimport"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
-
-// importMarker records that a data directory's records were imported, so
-// that it happens once: a day reported since must not come back from the
-// copy left on disk.
-const importMarker = "import/tlsrpt"
 
 // ImportDir adds the days older versions kept in dir (<day>.json, the data
 // directory's tlsrpt/) to the records in files, once per installation, and
@@ -26,48 +21,38 @@ func ImportDir(ctx context.Context, files Files, dir string, log *slog.Logger) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	done := false
-	if err := files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		done = exists
-		return nil, false, nil
-	}); err != nil || done {
-		return 0, err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("tlsrpt: importing %s: %w", dir, err)
-	}
-	r := &Recorder{files: files, log: log}
-	n := 0
-	for _, e := range ents {
-		d, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !e.Type().IsRegular() || dayOf(Day(d).Start()) != Day(d) {
-			continue // a temporary file of an interrupted save, say
+	n, err := dataimport.Once(ctx, files, "tlsrpt", dir, func() (int, error) {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("tlsrpt: importing %s: %w", dir, err)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return n, fmt.Errorf("tlsrpt: importing %s: %w", dir, err)
+		r := &Recorder{files: files, log: log}
+		n := 0
+		for _, e := range ents {
+			d, ok := strings.CutSuffix(e.Name(), ".json")
+			if !ok || !e.Type().IsRegular() || dayOf(Day(d).Start()) != Day(d) {
+				continue // a temporary file of an interrupted save, say
+			}
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return n, fmt.Errorf("tlsrpt: importing %s: %w", dir, err)
+			}
+			var rec DayRecord
+			if err := json.Unmarshal(data, &rec); err != nil || rec.Day != Day(d) {
+				log.Warn("TLS-RPT records in the data directory unreadable; not imported", "file", e.Name(), "err", err)
+				continue
+			}
+			rec.clean()
+			if err := r.merge(ctx, &rec); err != nil {
+				return n, err
+			}
+			n++
 		}
-		var rec DayRecord
-		if err := json.Unmarshal(data, &rec); err != nil || rec.Day != Day(d) {
-			log.Warn("TLS-RPT records in the data directory unreadable; not imported", "file", e.Name(), "err", err)
-			continue
-		}
-		rec.clean()
-		if err := r.merge(ctx, &rec); err != nil {
-			return n, err
-		}
-		n++
-	}
-	err = files.UpdateFile(ctx, importMarker, func(_ []byte, exists bool) ([]byte, bool, error) {
-		return fmt.Appendf(nil, "%s from %s\n", time.Now().UTC().Format(time.RFC3339), dir), !exists, nil
+		return n, nil
 	})
-	if err != nil {
-		return n, fmt.Errorf("tlsrpt: importing %s: %w", dir, err)
-	}
 	if n > 0 {
 		log.Info("tlsrpt: imported records from the data directory into the store; the files stay in place but are no longer used",
 			"dir", dir, "days", n)
 	}
-	return n, nil
+	return n, err
 }
