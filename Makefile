@@ -29,9 +29,9 @@ lint: deps
 # imaptest (built by deps) runs in internal/imap/imaptest_test.go.
 # deps installs PostgreSQL, so its tests must run here, not skip.
 # The protocol tests (every package whose tests start a server with
-# internal/testrig) run twice: on SQLite with everything else, then on
-# PostgreSQL.
-RIG_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '/ mailroom\/internal\/testrig( |$$)/ {print $$1}')
+# internal/testrig, or open a store with internal/testrig/teststore) run
+# twice: on SQLite with everything else, then on PostgreSQL.
+RIG_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '/ mailroom\/internal\/testrig(\/teststore)?( |$$)/ {print $$1}')
 test: lint
 	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest MAILROOM_REQUIRE_POSTGRES=1 $(GO) test -race ./...
 	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest MAILROOM_REQUIRE_POSTGRES=1 MAILROOM_TEST_BACKEND=postgres \

@@ -19,7 +19,6 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
 	"mailroom/internal/dkim"
-	"mailroom/internal/queue"
 	"mailroom/internal/store"
 	"mailroom/internal/store/storeopen"
 )
@@ -391,7 +390,8 @@ func cmdDomain(ctx context.Context, args []string, sio *stdio) error {
 				if err != nil {
 					return err
 				}
-				keys, err := dkim.Generate(queue.DKIMDir(cfg.DataDir), d.Name, time.Now())
+				importDKIM(ctx, st, cfg, sio)
+				keys, err := dkim.Generate(ctx, st, d.Name, time.Now())
 				if err != nil {
 					return fmt.Errorf("domain %s added, but its DKIM keys could not be generated: %w", d.Name, err)
 				}

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -52,4 +60,61 @@ func readFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// An installation upgraded from DKIM key files in the data directory keeps
+// publishing its keys: `domain dns` run before any serve imports them into
+// the store rather than generating new ones, and leaves the files.
+func TestDomainDNSImportsOldKeys(t *testing.T) {
+	e := newEnv(t)
+	e.ok("", "domain", "add", "example.test")
+	// Replace what add stored by the keys of an "older version": files
+	// under data/dkim, and a store that never saw them.
+	ed := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddir := filepath.Join(e.dir, "data", "dkim", "example.test")
+	os.MkdirAll(ddir, 0o700)
+	for name, key := range map[string]any{"mr202001e.ed25519.pem": ed, "mr202001r.rsa.pem": rsaKey} {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ddir, name), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"import/dkim", "dkim/example.test/"} {
+		names, _ := st.ListFiles(ctx, name)
+		for _, n := range names {
+			st.DeleteFile(ctx, n)
+		}
+	}
+	st.Close()
+
+	code, out, errs := e.run("", "domain", "dns", "example.test")
+	if code != 0 {
+		t.Fatalf("domain dns: %s", errs)
+	}
+	if !strings.Contains(errs, "imported 2 DKIM keys") || strings.Contains(errs, "generated") {
+		t.Errorf("stderr %q, want the import reported and no keys generated", errs)
+	}
+	want := "mr202001e._domainkey.example.test."
+	if !strings.Contains(out, want) || !strings.Contains(out, base64.StdEncoding.EncodeToString(ed.Public().(ed25519.PublicKey))) {
+		t.Errorf("domain dns does not show the imported Ed25519 key:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(ddir, "mr202001r.rsa.pem")); err != nil {
+		t.Errorf("key file removed: %v", err)
+	}
+	// Once only: the second run imports nothing.
+	if _, _, errs := e.run("", "domain", "dns", "example.test"); strings.Contains(errs, "imported") {
+		t.Errorf("imported again: %q", errs)
+	}
 }

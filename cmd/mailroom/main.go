@@ -77,6 +77,10 @@ Outbound queue (mail for other domains):
   queue retry ID|all                 try again now
   queue drop ID [--silent]           give up on a message (its sender gets a bounce unless --silent)
 
+Moving an installation (stop every server on both first):
+  store copy --from DATA_DIR|DSN --to DATA_DIR|DSN   copy everything into an empty store, verified
+  store verify --from DATA_DIR|DSN --to DATA_DIR|DSN compare two stores as the copy's verification does
+
 Junk filter:
   junk train --spam|--ham [--account EMAIL] FILE|DIR…   teach the shared base model (or one account's) a corpus
   junk stats [--account EMAIL]       what a model has learned
@@ -121,6 +125,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdJunk(ctx, rest, sio)
 	case "bench":
 		return cmdBench(ctx, rest, sio)
+	case "store":
+		return cmdStore(ctx, rest, sio)
 	case "version", "--version", "-version":
 		fmt.Fprintln(sio.out, "mailroom", versionString())
 		return nil

@@ -169,7 +169,11 @@ func devSetup(ctx context.Context, cfg config.Config) (string, error) {
 		// The trial account sees the admin pages too.
 		return "", err
 	}
-	if _, err := dkim.Generate(queue.DKIMDir(cfg.DataDir), devDomain, time.Now()); err != nil {
+	// Keys an older version made stay the dev domain's (imported once).
+	if _, err := dkim.ImportDir(ctx, st, queue.DKIMDir(cfg.DataDir), nil); err != nil {
+		return "", err
+	}
+	if _, err := dkim.Generate(ctx, st, devDomain, time.Now()); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {

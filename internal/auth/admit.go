@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"math"
 	"net/netip"
 	"time"
@@ -41,46 +42,85 @@ type Ticket struct {
 	// its count at this account) and the account's.
 	chargedNetwork, chargedAccount bool
 	done                           bool
+	// shared is what the shared counts said at admission.
+	shared sharedView
 }
 
 // Admit decides whether a password check for account (normalised) from
 // ip may run now. If so it returns a Ticket; if not, nil and how long
 // until one may.
 func (t *Throttle) Admit(ip netip.Addr, account string) (*Ticket, time.Duration) {
+	return t.AdmitContext(context.Background(), ip, account)
+}
+
+// AdmitContext is Admit; ctx bounds the read of the shared counts.
+func (t *Throttle) AdmitContext(ctx context.Context, ip netip.Addr, account string) (*Ticket, time.Duration) {
 	network, account := t.network(ip), accountKey(account)
+	shared := t.readShared(ctx, network, account)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	trusted := account != "" && t.isTrusted(trustKey{account, network}, now)
+	trusted := account != "" && (t.isTrusted(trustKey{account, network}, now) || t.sharedTrusted(shared, now))
 
-	if f := t.networks.get(network); f != nil {
-		d := t.delayFor(f.decayed(now, t.cfg.HalfLife), t.cfg.IPFreeFailures)
-		if next := f.last.Add(d); d > 0 && now.Before(next) {
-			return nil, next.Sub(now)
+	netCount := t.count(t.networks.get(network), &shared, shared.keys.network, now)
+	if d := t.delayFor(netCount, t.cfg.IPFreeFailures); d > 0 {
+		if f := t.networks.get(network); f != nil && now.Before(f.last.Add(d)) {
+			return nil, f.last.Add(d).Sub(now)
 		}
 	}
+	var acctCount float64
 	if account != "" && !trusted {
-		if f := t.accounts.get(account); f != nil {
-			d := t.delayFor(f.decayed(now, t.cfg.HalfLife), t.cfg.AccountFreeFailures)
-			if next := f.last.Add(d); d > 0 && now.Before(next) {
-				return nil, next.Sub(now)
+		acctCount = t.count(t.accounts.get(account), &shared, shared.keys.account, now)
+		if d := t.delayFor(acctCount, t.cfg.AccountFreeFailures); d > 0 {
+			if f := t.accounts.get(account); f != nil && now.Before(f.last.Add(d)) {
+				return nil, f.last.Add(d).Sub(now)
 			}
 		}
 	}
-	tk := &Ticket{t: t, network: network, account: account, at: now}
+	tk := &Ticket{t: t, network: network, account: account, at: now, shared: shared}
 	if !trusted {
-		f := t.networks.get(network)
-		tk.chargedNetwork = f != nil && f.decayed(now, t.cfg.HalfLife) >= 1
+		tk.chargedNetwork = netCount >= 1
 		tk.chargedAccount = account != ""
-		t.charge(network, account, now, tk.chargedNetwork, tk.chargedAccount)
+		t.charge(network, account, now, tk.chargedNetwork, tk.chargedAccount, true)
 	}
-	if f := t.networks.get(network); f != nil {
+	// Where failures are on record (here or on another node), the next
+	// check waits its delay from this one's admission.
+	if f := gateEntry(t.networks, network, netCount, now); f != nil {
 		f.last = now
 	}
-	if f := t.accounts.get(account); f != nil && !trusted {
-		f.last = now
+	if !trusted && account != "" {
+		if f := gateEntry(t.accounts, account, acctCount, now); f != nil {
+			f.last = now
+		}
 	}
 	return tk, 0
+}
+
+// count is the failure count a decision uses: with the shared counts,
+// every node's known failures plus this node's attempts in flight;
+// without them, this node's own count.
+func (t *Throttle) count(f *failures, shared *sharedView, key string, now time.Time) float64 {
+	if !shared.ok {
+		if f == nil {
+			return 0
+		}
+		return f.decayed(now, t.cfg.HalfLife)
+	}
+	c := shared.decayed(key, now, t.cfg.HalfLife)
+	if f != nil {
+		c += f.decayedPending(now, t.cfg.HalfLife)
+	}
+	return c
+}
+
+// gateEntry returns key's entry, made if only the shared counts have
+// failures on record for it (its last admission is kept here).
+func gateEntry[K comparable](m *boundedMap[K, failures], key K, count float64, now time.Time) *failures {
+	if f := m.get(key); f != nil || count < forgetBelow {
+		return f
+	}
+	m.put(key, failures{at: now})
+	return m.get(key)
 }
 
 // Failure reports a wrong password (or unknown account).
@@ -91,15 +131,37 @@ func (tk *Ticket) Failure() {
 	tk.done = true
 	t := tk.t
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	// What was charged at admission is counted already.
-	t.charge(tk.network, tk.account, t.now(), !tk.chargedNetwork, !tk.chargedAccount)
+	now := t.now()
+	// What was charged at admission is counted already; it is a known
+	// failure now, no longer pending.
+	t.charge(tk.network, tk.account, now, !tk.chargedNetwork, !tk.chargedAccount, false)
+	c := tk.charge(now)
+	if tk.chargedNetwork {
+		settle(t.networks, tk.network, c, now, t.cfg.HalfLife)
+		if tk.account != "" {
+			settle(t.pairs, trustKey{tk.account, tk.network}, c, now, t.cfg.HalfLife)
+		}
+	}
+	if tk.chargedAccount {
+		settle(t.accounts, tk.account, c, now, t.cfg.HalfLife)
+	}
 	if !tk.chargedNetwork {
 		// The network had no count when this check was admitted; the
 		// next check waits its delay from this one's admission.
 		if f := t.networks.get(tk.network); f != nil && f.last.Before(tk.at) {
 			f.last = tk.at
 		}
+	}
+	t.mu.Unlock()
+	t.shareFailure(tk.shared)
+}
+
+// settle turns n of key's pending charges into known failures.
+func settle[K comparable](m *boundedMap[K, failures], key K, n float64, now time.Time, halfLife time.Duration) {
+	if f := m.get(key); f != nil {
+		f.pending = max(f.decayedPending(now, halfLife)-n, 0)
+		f.count = f.decayed(now, halfLife)
+		f.at = now
 	}
 }
 
@@ -111,14 +173,20 @@ func (tk *Ticket) Success() {
 	tk.done = true
 	t := tk.t
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := t.now()
 	if tk.chargedAccount {
 		// The network's and the pair's charge go with the pair's
 		// failures in success; the account's is taken back here.
-		subtract(t.accounts, tk.account, tk.charge(now), now, t.cfg.HalfLife)
+		subtract(t.accounts, tk.account, tk.charge(now), tk.charge(now), now, t.cfg.HalfLife)
+	}
+	if tk.chargedNetwork {
+		// success takes the charge from the network's count with the
+		// pair's; its pending part goes here.
+		settle(t.networks, tk.network, tk.charge(now), now, t.cfg.HalfLife)
 	}
 	t.success(tk.network, tk.account, now)
+	t.mu.Unlock()
+	t.shareSuccess(tk.shared)
 }
 
 // Abandon reports an attempt that ended without a result: its charge is
@@ -137,27 +205,28 @@ func (tk *Ticket) Abandon() {
 	now := t.now()
 	c := tk.charge(now)
 	if tk.chargedNetwork {
-		subtract(t.networks, tk.network, c, now, t.cfg.HalfLife)
+		subtract(t.networks, tk.network, c, c, now, t.cfg.HalfLife)
 		if tk.account != "" {
-			subtract(t.pairs, trustKey{tk.account, tk.network}, c, now, t.cfg.HalfLife)
+			subtract(t.pairs, trustKey{tk.account, tk.network}, c, c, now, t.cfg.HalfLife)
 		}
 	}
 	if tk.chargedAccount {
-		subtract(t.accounts, tk.account, c, now, t.cfg.HalfLife)
+		subtract(t.accounts, tk.account, c, c, now, t.cfg.HalfLife)
 	}
 }
 
 // charge counts a failure on the network's side (the network and its
-// count at account) and on the account's, as asked.
-func (t *Throttle) charge(network netip.Prefix, account string, now time.Time, onNetwork, onAccount bool) {
+// count at account) and on the account's, as asked: a known one, or
+// (pending) the charge of an attempt admitted in advance of its result.
+func (t *Throttle) charge(network netip.Prefix, account string, now time.Time, onNetwork, onAccount, pending bool) {
 	if onNetwork {
-		addFailure(t.networks, network, now, t.cfg.HalfLife)
+		addFailure(t.networks, network, pending, now, t.cfg.HalfLife)
 		if account != "" {
-			addFailure(t.pairs, trustKey{account, network}, now, t.cfg.HalfLife)
+			addFailure(t.pairs, trustKey{account, network}, pending, now, t.cfg.HalfLife)
 		}
 	}
 	if onAccount && account != "" {
-		addFailure(t.accounts, account, now, t.cfg.HalfLife)
+		addFailure(t.accounts, account, pending, now, t.cfg.HalfLife)
 	}
 }
 

@@ -151,7 +151,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 	att := attempt{a: a, ctx: ctx, start: start, remote: remote, protocol: protocol, user: user}
 
 	if a.throttle != nil {
-		tk, retry := a.throttle.Admit(remote, user)
+		tk, retry := a.throttle.AdmitContext(ctx, remote, user)
 		if tk == nil {
 			att.delay = retry
 			att.log(slog.LevelWarn, "throttled", nil)

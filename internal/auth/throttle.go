@@ -41,6 +41,10 @@ type ThrottleConfig struct {
 	// trusted network/account pairs). Default 65536; at roughly 150 bytes
 	// an entry that is about 10 MiB per table at worst.
 	MaxEntries int
+	// Shared, if not nil, is where the failure counts are shared with the
+	// other nodes serving the same accounts (see sharedcounts.go). Nil:
+	// this process's counts are all there is.
+	Shared SharedCounts
 }
 
 func (c ThrottleConfig) withDefaults() ThrottleConfig {
@@ -105,6 +109,8 @@ type Throttle struct {
 	// accounts so that flooding accounts with invented names cannot evict
 	// the real user's trust.
 	trusted *boundedMap[trustKey, time.Time]
+	// lastPrune is when this node last pruned the shared counts.
+	lastPrune time.Time
 }
 
 type failures struct {
@@ -114,6 +120,10 @@ type failures struct {
 	// is over its allowance the next one waits the delay from there (one
 	// check per delay, however many connections ask at once).
 	last time.Time
+	// pending is the part of count that is charges of attempts admitted
+	// and not yet decided (see admit.go), decaying with it: what this
+	// node adds to the shared counts, which hold only known failures.
+	pending float64
 }
 
 type trustKey struct {
@@ -169,16 +179,9 @@ func (t *Throttle) Delay(ip netip.Addr, account string) time.Duration {
 func (t *Throttle) Failure(ip netip.Addr, account string) {
 	network, account := t.network(ip), accountKey(account)
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.addFailure(network, account, t.now())
-}
-
-func (t *Throttle) addFailure(network netip.Prefix, account string, now time.Time) {
-	addFailure(t.networks, network, now, t.cfg.HalfLife)
-	if account != "" {
-		addFailure(t.accounts, account, now, t.cfg.HalfLife)
-		addFailure(t.pairs, trustKey{account, network}, now, t.cfg.HalfLife)
-	}
+	t.charge(network, account, t.now(), true, true, false)
+	t.mu.Unlock()
+	t.shareFailure(sharedView{keys: makeSharedKeys(network, account)})
 }
 
 // Success records a successful login: the network's failures at this
@@ -201,15 +204,19 @@ func (t *Throttle) success(network netip.Prefix, account string, now time.Time) 
 	}
 	k := trustKey{account, network}
 	if p := t.pairs.get(k); p != nil {
-		subtract(t.networks, network, p.decayed(now, t.cfg.HalfLife), now, t.cfg.HalfLife)
+		// The pair's pending charges leave the network's count with
+		// the rest, but stay in its pending part until their tickets
+		// are decided.
+		subtract(t.networks, network, p.decayed(now, t.cfg.HalfLife), 0, now, t.cfg.HalfLife)
 		t.pairs.delete(k)
 	}
 	t.trusted.pruneOldest(func(at *time.Time) bool { return now.Sub(*at) > t.cfg.TrustTTL })
 	t.trusted.put(k, now)
 }
 
-// subtract takes n failures back from key's count.
-func subtract[K comparable](m *boundedMap[K, failures], key K, n float64, now time.Time, halfLife time.Duration) {
+// subtract takes n failures back from key's count, pending of them from
+// its pending part.
+func subtract[K comparable](m *boundedMap[K, failures], key K, n, pending float64, now time.Time, halfLife time.Duration) {
 	f := m.get(key)
 	if f == nil {
 		return
@@ -219,31 +226,38 @@ func subtract[K comparable](m *boundedMap[K, failures], key K, n float64, now ti
 		m.delete(key)
 		return
 	}
-	m.put(key, failures{count: c, at: now, last: f.last})
+	p := min(max(f.decayedPending(now, halfLife)-pending, 0), c)
+	m.put(key, failures{count: c, at: now, last: f.last, pending: p})
 }
 
 // forgetBelow is the decayed count under which an entry is worth nothing
 // and may be dropped.
 const forgetBelow = 0.01
 
-func addFailure[K comparable](m *boundedMap[K, failures], key K, now time.Time, halfLife time.Duration) {
-	count := 1.0
+// addFailure counts one failure at key: a known one, or (pending) the
+// charge of an attempt in flight.
+func addFailure[K comparable](m *boundedMap[K, failures], key K, pending bool, now time.Time, halfLife time.Duration) {
+	count, p := 1.0, 0.0
+	if pending {
+		p = 1
+	}
 	var last time.Time
 	if f := m.get(key); f != nil {
 		count += f.decayed(now, halfLife)
+		p += f.decayedPending(now, halfLife)
 		last = f.last
 	} else {
 		m.pruneOldest(func(f *failures) bool { return f.decayed(now, halfLife) < forgetBelow })
 	}
-	m.put(key, failures{count: count, at: now, last: last})
+	m.put(key, failures{count: count, at: now, last: last, pending: p})
 }
 
 func (f *failures) decayed(now time.Time, halfLife time.Duration) float64 {
-	elapsed := now.Sub(f.at)
-	if elapsed <= 0 {
-		return f.count
-	}
-	return f.count * math.Exp2(-elapsed.Seconds()/halfLife.Seconds())
+	return decayCount(f.count, now.Sub(f.at), halfLife)
+}
+
+func (f *failures) decayedPending(now time.Time, halfLife time.Duration) float64 {
+	return decayCount(f.pending, now.Sub(f.at), halfLife)
 }
 
 // delayFor maps a decayed failure count to a delay: nothing while the count

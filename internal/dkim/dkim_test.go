@@ -2,6 +2,7 @@ package dkim
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailroom/internal/testrig/teststore"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,7 +36,7 @@ const testMessage = "Received: from client.example.org by mail.example.org\r\n" 
 
 func testKeys(t testing.TB) *Keys {
 	t.Helper()
-	k, err := Generate(t.TempDir(), "example.org", july2026)
+	k, err := Generate(context.Background(), teststore.Open(t), "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package dkim
 
 import (
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,9 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -24,11 +22,11 @@ var ErrNoKeys = errors.New("no keys")
 const rsaBits = 2048
 
 // keyKind is one of the two key types kept per domain. The file suffix
-// and the selector suffix differ per kind so that both keys can live in
-// the same directory and the same _domainkey DNS namespace.
+// and the selector suffix differ per kind so that both keys can live
+// beside each other and in the same _domainkey DNS namespace.
 type keyKind struct {
 	name      string // for error messages and DNS k=
-	fileExt   string // <selector><fileExt> inside the domain directory
+	fileExt   string // <selector><fileExt> among the domain's files
 	selSuffix string // appended to the selector stem
 }
 
@@ -37,84 +35,89 @@ var (
 	kindRSA     = keyKind{name: "rsa", fileExt: ".rsa.pem", selSuffix: "r"}
 )
 
-// Generate returns the keys of domain kept in dir, creating whichever of
-// the two keys does not exist yet. The new selectors name the year and
-// month of now ("mr202607e", "mr202607r"), so that a later rotation can
-// add keys beside these without reusing a selector that receivers may
-// have cached.
+// Files is where the keys are kept so that every node signs with the same
+// ones: the store's shared files (store.SharedFiles), declared here by
+// their consumer.
+type Files interface {
+	ReadFile(ctx context.Context, name string) ([]byte, error)
+	ListFiles(ctx context.Context, prefix string) ([]string, error)
+	// UpdateFile is an atomic read-modify-write of one file across every
+	// node (see store.SharedFiles).
+	UpdateFile(ctx context.Context, name string, fn func(old []byte, exists bool) (data []byte, write bool, err error)) error
+}
+
+// FilePrefix is where the shared files hold the keys:
+// "dkim/<domain>/<selector>.ed25519.pem" and "….rsa.pem", PKCS#8 PEM.
+const FilePrefix = "dkim/"
+
+func domainPrefix(domain string) string { return FilePrefix + domain + "/" }
+
+// Generate returns the keys of domain, creating whichever of the two keys
+// does not exist yet. The new selectors name the year and month of now
+// ("mr202607e", "mr202607r"), so that a later rotation can add keys
+// beside these without reusing a selector that receivers may have cached.
 //
-// Generate is idempotent: keys that exist are returned as they are. Keys
-// are written as PKCS#8 PEM files of mode 0600 in directories of mode
-// 0700, each durably and without replacing a file that appeared
-// meanwhile, so two concurrent calls agree on the keys.
-func Generate(dir, domain string, now time.Time) (*Keys, error) {
+// Generate is idempotent: keys that exist are returned as they are. A key
+// is stored only if there is none under its name, atomically across
+// nodes, so that concurrent calls on any nodes agree on the keys.
+func Generate(ctx context.Context, files Files, domain string, now time.Time) (*Keys, error) {
 	if err := checkDomain(domain); err != nil {
 		return nil, err
-	}
-	ddir := filepath.Join(dir, domain)
-	// A directory MkdirAll creates is durable only once its parent is
-	// synced; note which ones are new.
-	var newDirs []string
-	for _, d := range []string{ddir, dir} {
-		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
-			newDirs = append(newDirs, d)
-		}
-	}
-	if err := os.MkdirAll(ddir, 0o700); err != nil {
-		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
-	}
-	for _, d := range newDirs {
-		if err := syncDir(filepath.Dir(d)); err != nil {
-			return nil, fmt.Errorf("dkim: %s: %w", domain, err)
-		}
 	}
 	stem := "mr" + now.UTC().Format("200601")
-
 	k := &Keys{Domain: domain}
 	var err error
 	var key crypto.Signer
-	if k.Ed25519Selector, key, err = loadOrCreate(ddir, stem, kindEd25519); err != nil {
+	if k.Ed25519Selector, key, err = loadOrCreate(ctx, files, domain, stem, kindEd25519); err != nil {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
 	}
 	k.Ed25519 = key.(ed25519.PrivateKey)
-	if k.RSASelector, key, err = loadOrCreate(ddir, stem, kindRSA); err != nil {
+	if k.RSASelector, key, err = loadOrCreate(ctx, files, domain, stem, kindRSA); err != nil {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
 	}
 	k.RSA = key.(*rsa.PrivateKey)
 	return k, nil
 }
 
-// Load reads the keys of domain kept in dir. When several keys of a kind
-// exist, as after a rotation, it returns the one with the greatest
-// selector, which is the newest for selectors made by Generate. The error
-// wraps ErrNoKeys when either key is missing.
-func Load(dir, domain string) (*Keys, error) {
+// Load reads the keys of domain. When several keys of a kind exist, as
+// after a rotation, it returns the one with the greatest selector, which
+// is the newest for selectors made by Generate. The error wraps ErrNoKeys
+// when either key is missing.
+func Load(ctx context.Context, files Files, domain string) (*Keys, error) {
 	if err := checkDomain(domain); err != nil {
 		return nil, err
 	}
-	ddir := filepath.Join(dir, domain)
+	names, err := files.ListFiles(ctx, domainPrefix(domain))
+	if err != nil {
+		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
+	}
 	k := &Keys{Domain: domain}
 	var key crypto.Signer
-	var err error
-	if k.Ed25519Selector, key, err = loadNewest(ddir, kindEd25519); err != nil {
+	if k.Ed25519Selector, key, err = loadNewest(ctx, files, domain, names, kindEd25519); err != nil {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
 	}
 	k.Ed25519 = key.(ed25519.PrivateKey)
-	if k.RSASelector, key, err = loadNewest(ddir, kindRSA); err != nil {
+	if k.RSASelector, key, err = loadNewest(ctx, files, domain, names, kindRSA); err != nil {
 		return nil, fmt.Errorf("dkim: %s: %w", domain, err)
 	}
 	k.RSA = key.(*rsa.PrivateKey)
 	return k, nil
 }
 
-// loadOrCreate returns the newest key of kind in ddir, or makes one with
-// selector stem+kind.selSuffix.
-func loadOrCreate(ddir, stem string, kind keyKind) (string, crypto.Signer, error) {
-	sel, key, err := loadNewest(ddir, kind)
+// loadOrCreate returns the newest key of kind, or makes one with selector
+// stem+kind.selSuffix.
+func loadOrCreate(ctx context.Context, files Files, domain, stem string, kind keyKind) (string, crypto.Signer, error) {
+	names, err := files.ListFiles(ctx, domainPrefix(domain))
+	if err != nil {
+		return "", nil, err
+	}
+	sel, key, err := loadNewest(ctx, files, domain, names, kind)
 	if !errors.Is(err, ErrNoKeys) {
 		return sel, key, err
 	}
 	sel = stem + kind.selSuffix
+	// The key is made before the update, which must be quick (an RSA key
+	// takes a while), and thrown away if another node stored one first.
 	switch kind {
 	case kindEd25519:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
@@ -128,58 +131,60 @@ func loadOrCreate(ddir, stem string, kind keyKind) (string, crypto.Signer, error
 	if err != nil {
 		return "", nil, fmt.Errorf("encoding %s key: %w", kind.name, err)
 	}
-	path := filepath.Join(ddir, sel+kind.fileExt)
-	err = writeNewFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	if errors.Is(err, fs.ErrExist) {
-		// Another Generate won the race: use its key, since that is the
-		// one the DNS records will be made from.
-		key, err = readKey(path, kind)
-		return sel, key, err
-	}
+	name := domainPrefix(domain) + sel + kind.fileExt
+	var stored []byte // another node's key, stored first
+	err = files.UpdateFile(ctx, name, func(old []byte, exists bool) ([]byte, bool, error) {
+		stored = nil
+		if exists {
+			// Another Generate won the race: use its key, since that
+			// is the one the DNS records will be made from.
+			stored = old
+			return nil, false, nil
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), true, nil
+	})
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("storing %s: %w", name, err)
+	}
+	if stored != nil {
+		key, err = parseKey(name, stored, kind)
+		return sel, key, err
 	}
 	return sel, key, nil
 }
 
-// loadNewest reads the key of kind with the greatest selector in ddir.
-func loadNewest(ddir string, kind keyKind) (string, crypto.Signer, error) {
-	entries, err := os.ReadDir(ddir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("%w: no directory %s", ErrNoKeys, ddir)
-	}
-	if err != nil {
-		return "", nil, err
-	}
+// loadNewest reads the key of kind with the greatest selector among names
+// (the domain's files).
+func loadNewest(ctx context.Context, files Files, domain string, names []string, kind keyKind) (string, crypto.Signer, error) {
 	var newest string
-	for _, e := range entries {
-		sel, ok := strings.CutSuffix(e.Name(), kind.fileExt)
-		// Skips temporary files, which start with a dot.
-		if !ok || !e.Type().IsRegular() || checkSelector(sel) != nil {
+	for _, name := range names {
+		sel, ok := strings.CutSuffix(strings.TrimPrefix(name, domainPrefix(domain)), kind.fileExt)
+		if !ok || checkSelector(sel) != nil {
 			continue
 		}
 		newest = max(newest, sel)
 	}
 	if newest == "" {
-		return "", nil, fmt.Errorf("%w: no %s key in %s", ErrNoKeys, kind.name, ddir)
+		return "", nil, fmt.Errorf("%w: no %s key", ErrNoKeys, kind.name)
 	}
-	key, err := readKey(filepath.Join(ddir, newest+kind.fileExt), kind)
+	name := domainPrefix(domain) + newest + kind.fileExt
+	data, err := files.ReadFile(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := parseKey(name, data, kind)
 	return newest, key, err
 }
 
-// readKey reads a PKCS#8 PEM private key file and checks it is of kind.
-func readKey(path string, kind keyKind) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// parseKey parses a PKCS#8 PEM private key and checks it is of kind.
+func parseKey(name string, data []byte, kind keyKind) (crypto.Signer, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: no PRIVATE KEY PEM block", path)
+		return nil, fmt.Errorf("%s: no PRIVATE KEY PEM block", name)
 	}
 	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	switch key := key.(type) {
 	case ed25519.PrivateKey:
@@ -191,49 +196,7 @@ func readKey(path string, kind keyKind) (crypto.Signer, error) {
 			return key, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: holds a %T, want an %s key", path, key, kind.name)
-}
-
-// writeNewFile writes data to path durably, failing with an error that
-// wraps fs.ErrExist if path exists. The data goes to a temporary file
-// that is synced and then hard-linked into place: unlike a rename, a link
-// never replaces an existing file, and like a rename it never exposes a
-// partly written one.
-func writeNewFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return nil, fmt.Errorf("%s: holds a %T, want an %s key", name, key, kind.name)
 }
 
 // checkDomain accepts lower-case ASCII host names (A-labels). Beyond DNS

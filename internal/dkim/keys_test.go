@@ -1,20 +1,28 @@
 package dkim
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
-	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"mailroom/internal/testrig/logbuf"
+	"mailroom/internal/testrig/teststore"
 )
 
 var july2026 = time.Date(2026, time.July, 15, 12, 0, 0, 0, time.UTC)
 
 func TestGenerateLoadRoundTrip(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "dkim") // Generate must create it
-	gen, err := Generate(dir, "example.org", july2026)
+	ctx := context.Background()
+	st := teststore.Open(t)
+	gen, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +34,7 @@ func TestGenerateLoadRoundTrip(t *testing.T) {
 		t.Errorf("RSA key has %d bits, want 2048", n)
 	}
 
-	got, err := Load(dir, "example.org")
+	got, err := Load(ctx, st, "example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,43 +48,23 @@ func TestGenerateLoadRoundTrip(t *testing.T) {
 	if !got.RSA.Equal(gen.RSA) {
 		t.Error("loaded RSA key differs from the generated one")
 	}
-
-	for path, want := range map[string]fs.FileMode{
-		dir:                               fs.ModeDir | 0o700,
-		filepath.Join(dir, "example.org"): fs.ModeDir | 0o700,
-		filepath.Join(dir, "example.org", "mr202607e.ed25519.pem"): 0o600,
-		filepath.Join(dir, "example.org", "mr202607r.rsa.pem"):     0o600,
-	} {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		if fi.Mode() != want {
-			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
-		}
-	}
-	// No temporary files are left behind.
-	entries, err := os.ReadDir(filepath.Join(dir, "example.org"))
+	names, err := st.ListFiles(ctx, FilePrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 2 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("domain directory holds %q, want just the two keys", names)
+	if want := []string{"dkim/example.org/mr202607e.ed25519.pem", "dkim/example.org/mr202607r.rsa.pem"}; !slices.Equal(names, want) {
+		t.Errorf("shared files %q, want %q", names, want)
 	}
 }
 
 func TestGenerateIdempotent(t *testing.T) {
-	dir := t.TempDir()
-	first, err := Generate(dir, "example.org", july2026)
+	ctx := context.Background()
+	st := teststore.Open(t)
+	first, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Generate(dir, "example.org", july2026.AddDate(1, 0, 0))
+	again, err := Generate(ctx, st, "example.org", july2026.AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,20 +74,55 @@ func TestGenerateIdempotent(t *testing.T) {
 	}
 }
 
+// Several nodes generating the keys of one domain at once agree on them:
+// each key is stored once, and the losers take the winner's.
+func TestGenerateConcurrentNodes(t *testing.T) {
+	ctx := context.Background()
+	a, b := teststore.OpenNodes(t)
+	const n = 4
+	got := make([]*Keys, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			var err error
+			got[i], err = Generate(ctx, st, "example.org", july2026)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, k := range got[1:] {
+		if !k.Ed25519.Equal(got[0].Ed25519) || !k.RSA.Equal(got[0].RSA) {
+			t.Fatalf("Generate %d returned other keys than Generate 0", i+1)
+		}
+	}
+	if k, err := Load(ctx, b, "example.org"); err != nil || !k.RSA.Equal(got[0].RSA) {
+		t.Fatalf("Load on the other node: %v", err)
+	}
+}
+
 // A Generate interrupted between the two keys is completed by the next.
 func TestGenerateCompletesMissingKey(t *testing.T) {
-	dir := t.TempDir()
-	first, err := Generate(dir, "example.org", july2026)
+	ctx := context.Background()
+	st := teststore.Open(t)
+	first, err := Generate(ctx, st, "example.org", july2026)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "example.org", "mr202607r.rsa.pem")); err != nil {
+	if err := st.DeleteFile(ctx, "dkim/example.org/mr202607r.rsa.pem"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, "example.org"); !errors.Is(err, ErrNoKeys) {
+	if _, err := Load(ctx, st, "example.org"); !errors.Is(err, ErrNoKeys) {
 		t.Errorf("Load with the RSA key missing: %v, want ErrNoKeys", err)
 	}
-	again, err := Generate(dir, "example.org", july2026.AddDate(0, 2, 0))
+	again, err := Generate(ctx, st, "example.org", july2026.AddDate(0, 2, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,23 +134,32 @@ func TestGenerateCompletesMissingKey(t *testing.T) {
 	}
 }
 
-// After a rotation Load picks the newest selector of each kind.
-func TestLoadNewestSelector(t *testing.T) {
-	dir := t.TempDir()
-	old, err := Generate(dir, "example.org", july2026)
+// copyFile stores the shared file from under the name to.
+func copyFile(t *testing.T, st Files, from, to string) {
+	t.Helper()
+	ctx := context.Background()
+	data, err := st.ReadFile(ctx, from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddir := filepath.Join(dir, "example.org")
-	link := func(from, to string) {
-		t.Helper()
-		if err := os.Link(filepath.Join(ddir, from), filepath.Join(ddir, to)); err != nil {
-			t.Fatal(err)
-		}
+	if err := st.UpdateFile(ctx, to, func([]byte, bool) ([]byte, bool, error) { return data, true, nil }); err != nil {
+		t.Fatal(err)
 	}
-	link("mr202607e.ed25519.pem", "mr202701e.ed25519.pem")
-	link("mr202607r.rsa.pem", "mr202612r.rsa.pem")
-	got, err := Load(dir, "example.org")
+}
+
+// After a rotation Load picks the newest selector of each kind.
+func TestLoadNewestSelector(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t)
+	old, err := Generate(ctx, st, "example.org", july2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, st, "dkim/example.org/mr202607e.ed25519.pem", "dkim/example.org/mr202701e.ed25519.pem")
+	copyFile(t, st, "dkim/example.org/mr202607r.rsa.pem", "dkim/example.org/mr202612r.rsa.pem")
+	// Another domain's keys, whose name starts alike, are not these.
+	copyFile(t, st, "dkim/example.org/mr202607r.rsa.pem", "dkim/example.org.uk/mr209912r.rsa.pem")
+	got, err := Load(ctx, st, "example.org")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,40 +167,41 @@ func TestLoadNewestSelector(t *testing.T) {
 		t.Errorf("Load picked %q and %q, want mr202701e and mr202612r", got.Ed25519Selector, got.RSASelector)
 	}
 	if !got.RSA.Equal(old.RSA) {
-		t.Error("loaded RSA key differs from the file's")
+		t.Error("loaded RSA key differs from the stored one")
 	}
 }
 
 func TestLoadNoKeys(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := Load(dir, "example.org"); !errors.Is(err, ErrNoKeys) {
-		t.Errorf("Load without a domain directory: %v, want ErrNoKeys", err)
+	ctx := context.Background()
+	st := teststore.Open(t)
+	if _, err := Load(ctx, st, "example.org"); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("Load without keys: %v, want ErrNoKeys", err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "example.org"), 0o700); err != nil {
+	if _, err := Generate(ctx, st, "example.org.uk", july2026); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, "example.org"); !errors.Is(err, ErrNoKeys) {
-		t.Errorf("Load from an empty domain directory: %v, want ErrNoKeys", err)
+	if _, err := Load(ctx, st, "example.org"); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("Load with only example.org.uk's keys: %v, want ErrNoKeys", err)
 	}
 }
 
 func TestLoadWrongKeyType(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := Generate(dir, "example.org", july2026); err != nil {
+	ctx := context.Background()
+	st := teststore.Open(t)
+	if _, err := Generate(ctx, st, "example.org", july2026); err != nil {
 		t.Fatal(err)
 	}
-	ddir := filepath.Join(dir, "example.org")
 	// An RSA key filed as Ed25519, and newer, so Load picks it.
-	if err := os.Link(filepath.Join(ddir, "mr202607r.rsa.pem"), filepath.Join(ddir, "mr202608e.ed25519.pem")); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Load(dir, "example.org")
+	copyFile(t, st, "dkim/example.org/mr202607r.rsa.pem", "dkim/example.org/mr202608e.ed25519.pem")
+	_, err := Load(ctx, st, "example.org")
 	if err == nil || errors.Is(err, ErrNoKeys) || !strings.Contains(err.Error(), "mr202608e.ed25519.pem") {
 		t.Errorf("Load with an RSA key in an .ed25519.pem file: %v, want an error naming the file", err)
 	}
 }
 
 func TestInvalidDomain(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t)
 	for _, domain := range []string{
 		"",
 		"..",
@@ -187,20 +220,79 @@ func TestInvalidDomain(t *testing.T) {
 		strings.Repeat("a", 64) + ".org",
 		strings.Repeat("abcdefg.", 32) + "org",
 	} {
-		dir := t.TempDir()
-		if _, err := Generate(dir, domain, july2026); err == nil {
+		if _, err := Generate(ctx, st, domain, july2026); err == nil {
 			t.Errorf("Generate(%q) succeeded, want an error", domain)
 		}
-		if _, err := Load(dir, domain); err == nil || errors.Is(err, ErrNoKeys) {
+		if _, err := Load(ctx, st, domain); err == nil || errors.Is(err, ErrNoKeys) {
 			t.Errorf("Load(%q) = %v, want an invalid-domain error", domain, err)
 		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Errorf("Generate(%q) created files", domain)
-		}
+	}
+	if names, _ := st.ListFiles(ctx, ""); len(names) != 0 {
+		t.Errorf("Generate of invalid domains stored %q", names)
 	}
 	for _, domain := range []string{"example.org", "xn--bcher-kva.example", "a-b.c0.example", "localhost"} {
 		if err := checkDomain(domain); err != nil {
 			t.Errorf("checkDomain(%q) = %v, want nil", domain, err)
 		}
+	}
+}
+
+// writeOldKey writes a key where versions before the store kept it.
+func writeOldKey(t *testing.T, dir, domain, file string, key any) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, domain), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, domain, file), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An installation upgrading keeps the keys its DNS publishes: the data
+// directory's dkim/ is imported once and left in place.
+func TestImportDir(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t)
+	// Keys made the way older versions made them, in a directory.
+	mem := teststore.Open(t)
+	old, err := Generate(ctx, mem, "example.org", july2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeOldKey(t, dir, "example.org", "mr202607e.ed25519.pem", old.Ed25519)
+	writeOldKey(t, dir, "example.org", "mr202607r.rsa.pem", old.RSA)
+	writeOldKey(t, dir, "example.org", ".mr202608r.rsa.pem.tmp123", old.RSA) // an interrupted write
+	writeOldKey(t, dir, "Not_A_Domain", "mr202607r.rsa.pem", old.RSA)
+
+	buf := &logbuf.Buffer{}
+	n, err := ImportDir(ctx, st, dir, slog.New(slog.NewTextHandler(buf, nil)))
+	if err != nil || n != 2 {
+		t.Fatalf("ImportDir = %d, %v; want 2 keys", n, err)
+	}
+	if !strings.Contains(buf.String(), "imported keys") {
+		t.Errorf("import not logged: %s", buf)
+	}
+	got, err := Load(ctx, st, "example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ed25519Selector != "mr202607e" || !got.Ed25519.Equal(old.Ed25519) || !got.RSA.Equal(old.RSA) {
+		t.Fatal("imported keys differ from the data directory's")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "example.org", "mr202607r.rsa.pem")); err != nil {
+		t.Errorf("original removed: %v", err)
+	}
+	// Once: a key deleted later stays deleted, and nothing is logged.
+	st.DeleteFile(ctx, "dkim/example.org/mr202607r.rsa.pem")
+	buf = &logbuf.Buffer{}
+	if n, err := ImportDir(ctx, st, dir, slog.New(slog.NewTextHandler(buf, nil))); err != nil || n != 0 || buf.String() != "" {
+		t.Fatalf("second ImportDir = %d, %v, logged %q", n, err, buf)
+	}
+	// A data directory without dkim/ imports nothing, without error.
+	if n, err := ImportDir(ctx, teststore.Open(t), filepath.Join(dir, "missing"), nil); err != nil || n != 0 {
+		t.Fatalf("ImportDir of a missing directory = %d, %v", n, err)
 	}
 }

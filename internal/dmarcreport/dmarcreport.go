@@ -10,9 +10,11 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,12 +33,48 @@ import (
 	"mailroom/internal/store"
 )
 
-// Store is what the reporter needs of the store.
+// Store is what the reporter needs of the store: the rows, and (several
+// nodes run a reporter each) a lease so that one sends, and shared files
+// to note which reports went out.
 type Store interface {
 	DMARCResults(ctx context.Context, before time.Time) ([]store.DMARCResult, error)
 	DeleteDMARCResults(ctx context.Context, before time.Time) error
 	Stage(ctx context.Context, r io.Reader) (store.Staged, error)
+	AcquireLease(ctx context.Context, name, owner string, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+	ListFiles(ctx context.Context, prefix string) ([]string, error)
+	DeleteFile(ctx context.Context, name string) error
+	UpdateFile(ctx context.Context, name string, fn func(old []byte, exists bool) ([]byte, bool, error)) error
 }
+
+// sendLease is the lease of the node sending the reports; sendLeaseFor
+// how long it holds it without renewing, well beyond what queuing one
+// report takes.
+const (
+	sendLease    = "dmarcreport/send"
+	sendLeaseFor = 10 * time.Minute
+)
+
+// sentPrefix holds an empty shared file for each policy domain whose
+// report for a day was queued ("dmarcreport/sent/2026-12-06/bank.example"),
+// so that a node taking over from one that died half-way does not queue it
+// again. A file each, not a list per day: a day may have up to
+// store.MaxDMARCRows domains, more than one shared file may hold.
+const sentPrefix = "dmarcreport/sent/"
+
+// sentName is the name of the note that domain's report for day was
+// queued. A domain too long for a shared file's name is noted by its hash.
+func sentName(day, domain string) string {
+	name := sentPrefix + day + "/" + domain
+	if len(name) > store.MaxSharedNameLen {
+		sum := sha256.Sum256([]byte(domain))
+		name = sentPrefix + day + "/sha256-" + hex.EncodeToString(sum[:])
+	}
+	return name
+}
+
+// errLeaseHeld: another node is sending the reports.
+var errLeaseHeld = errors.New("dmarc report: another node is sending the reports")
 
 // TXTResolver looks up TXT records (internal/resolver implements it).
 type TXTResolver interface {
@@ -55,8 +93,12 @@ type Options struct {
 	Now      func() time.Time // nil: time.Now
 }
 
-// Reporter sends the reports.
-type Reporter struct{ opts Options }
+// Reporter sends the reports. Every node runs one; a lease in the store
+// makes one of them send each period's.
+type Reporter struct {
+	opts  Options
+	owner string // this reporter's name as the holder of sendLease
+}
 
 // New returns a Reporter.
 func New(opts Options) *Reporter {
@@ -66,7 +108,7 @@ func New(opts Options) *Reporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reporter{opts: opts}
+	return &Reporter{opts: opts, owner: "dmarcreport-" + rand.Text()}
 }
 
 // Record converts a DMARC evaluation into the row the store counts; ok is
@@ -121,11 +163,16 @@ func orDefault(s, def string) string {
 func (r *Reporter) Run(ctx context.Context) {
 	for {
 		today := r.opts.Now().UTC().Truncate(24 * time.Hour)
-		if err := r.Send(ctx, today); err != nil {
-			r.opts.Logger.Error("DMARC reports not sent, trying again tomorrow", "err", err)
-		}
 		// A few minutes past midnight: late deliveries of the day counted.
 		next := today.Add(24*time.Hour + 5*time.Minute)
+		switch err := r.Send(ctx, today); {
+		case errors.Is(err, errLeaseHeld):
+			// Look again once the other node's lease would have
+			// run out: if it died sending, this one takes over.
+			next = r.opts.Now().Add(sendLeaseFor + time.Minute)
+		case err != nil:
+			r.opts.Logger.Error("DMARC reports not sent, trying again tomorrow", "err", err)
+		}
 		t := time.NewTimer(next.Sub(r.opts.Now()))
 		select {
 		case <-ctx.Done():
@@ -140,7 +187,24 @@ func (r *Reporter) Run(ctx context.Context) {
 // A report that cannot be queued is logged and dropped with the others:
 // reports are a courtesy, and retrying one tomorrow would send it twice
 // to the addresses that did get it.
+//
+// One node at a time sends (a lease), and each report queued is noted in
+// the store at once, so that a node taking over from one that died
+// half-way queues only the rest. With another node sending, Send returns
+// an error wrapping errLeaseHeld.
 func (r *Reporter) Send(ctx context.Context, before time.Time) error {
+	if ok, err := r.lease(ctx); err != nil {
+		return fmt.Errorf("dmarc report: %w", err)
+	} else if !ok {
+		return errLeaseHeld
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.opts.Store.ReleaseLease(rctx, sendLease, r.owner); err != nil {
+			r.opts.Logger.Warn("releasing the DMARC report lease", "err", err)
+		}
+	}()
 	rows, err := r.opts.Store.DMARCResults(ctx, before)
 	if err != nil {
 		return fmt.Errorf("dmarc report: %w", err)
@@ -158,18 +222,75 @@ func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 		}
 		groups[k] = append(groups[k], row)
 	}
+	sent := map[string]map[string]bool{} // by day, the notes of reports queued before
 	for _, k := range keys {
+		day := k.day.UTC().Format(time.DateOnly)
+		if sent[day] == nil {
+			if sent[day], err = r.sentOn(ctx, day); err != nil {
+				return fmt.Errorf("dmarc report: %w", err)
+			}
+		}
+		if sent[day][sentName(day, k.domain)] {
+			continue
+		}
+		// Renewed before each report: a node that took longer than
+		// the lease and lost it stops, and the one that took it over
+		// goes on from what was noted.
+		if ok, err := r.lease(ctx); err != nil || !ok {
+			return fmt.Errorf("dmarc report: lost the lease: %w", errors.Join(err, errLeaseHeld))
+		}
 		if err := r.sendOne(ctx, groups[k]); err != nil {
-			r.opts.Logger.Warn("DMARC report not sent", "domain", k.domain, "day", k.day.Format(time.DateOnly), "err", err)
+			r.opts.Logger.Warn("DMARC report not sent", "domain", k.domain, "day", day, "err", err)
+		}
+		if err := r.noteSent(ctx, day, k.domain); err != nil {
+			return fmt.Errorf("dmarc report: %w", err)
 		}
 	}
-	if len(rows) == 0 {
-		return nil
+	if len(rows) > 0 {
+		if err := r.opts.Store.DeleteDMARCResults(ctx, before); err != nil {
+			return fmt.Errorf("dmarc report: %w", err)
+		}
 	}
-	if err := r.opts.Store.DeleteDMARCResults(ctx, before); err != nil {
+	// The notes of days whose rows are gone are no longer needed.
+	names, err := r.opts.Store.ListFiles(ctx, sentPrefix)
+	if err != nil {
 		return fmt.Errorf("dmarc report: %w", err)
 	}
+	for _, name := range names {
+		day, _, _ := strings.Cut(strings.TrimPrefix(name, sentPrefix), "/")
+		if d, err := time.Parse(time.DateOnly, day); err == nil && d.Before(before) {
+			if err := r.opts.Store.DeleteFile(ctx, name); err != nil {
+				return fmt.Errorf("dmarc report: %w", err)
+			}
+		}
+	}
 	return nil
+}
+
+// lease takes or renews sendLease.
+func (r *Reporter) lease(ctx context.Context) (bool, error) {
+	return r.opts.Store.AcquireLease(ctx, sendLease, r.owner, time.Now().Add(sendLeaseFor))
+}
+
+// sentOn returns the notes (sentName) of the policy domains whose report
+// for day was queued.
+func (r *Reporter) sentOn(ctx context.Context, day string) (map[string]bool, error) {
+	names, err := r.opts.Store.ListFiles(ctx, sentPrefix+day+"/")
+	if err != nil {
+		return nil, err
+	}
+	notes := map[string]bool{}
+	for _, n := range names {
+		notes[n] = true
+	}
+	return notes, nil
+}
+
+// noteSent notes that domain's report for day was queued.
+func (r *Reporter) noteSent(ctx context.Context, day, domain string) error {
+	return r.opts.Store.UpdateFile(ctx, sentName(day, domain), func([]byte, bool) ([]byte, bool, error) {
+		return []byte{}, true, nil
+	})
 }
 
 func (r *Reporter) sendOne(ctx context.Context, rows []store.DMARCResult) error {

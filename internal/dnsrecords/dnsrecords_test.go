@@ -1,6 +1,7 @@
 package dnsrecords
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,11 +11,17 @@ import (
 	"github.com/miekg/dns"
 
 	"mailroom/internal/dkim"
+	"mailroom/internal/store/sqlitestore"
 )
 
 func sampleInput(t *testing.T) Input {
 	t.Helper()
-	k, err := dkim.Generate(t.TempDir(), "example.org", time.Date(2026, time.July, 1, 0, 0, 0, 0, time.UTC))
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	k, err := dkim.Generate(context.Background(), st, "example.org", time.Date(2026, time.July, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package listener_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -18,7 +19,7 @@ import (
 // answers and closes gracefully delivers its answer and a clean EOF, over
 // TCP and TLS; closing plainly (the control) resets the connection.
 func TestCloseGracefully(t *testing.T) {
-	tm, err := tlsconf.New(tlsconf.Config{SelfSigned: true, Hostname: "localhost", DataDir: t.TempDir()}, nil)
+	tm, err := tlsconf.New(context.Background(), tlsconf.Config{SelfSigned: true, Hostname: "localhost"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

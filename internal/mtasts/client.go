@@ -13,11 +13,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"mailroom/internal/store"
 )
 
 // Resolver is the DNS a Client needs; *resolver.Resolver is the real one.
@@ -29,11 +29,11 @@ type Resolver interface {
 // Config configures a Client.
 type Config struct {
 	Resolver Resolver
-	// Dir keeps the policies fetched, one file per domain, so that they
-	// outlive a restart: a policy protects mail only if an attacker who
-	// blocks the fetch finds it cached (RFC 8461 section 10.2). Empty:
-	// memory only.
-	Dir string
+	// Files keeps the policies fetched, one shared file per domain, so
+	// that they outlive a restart and every node knows them: a policy
+	// protects mail only if an attacker who blocks the fetch finds it
+	// cached (RFC 8461 section 10.2). nil: memory only.
+	Files Files
 	// RootCAs verify the policy host's certificate; nil: the system's.
 	RootCAs *x509.CertPool
 	// Port is the HTTPS port; 0 means 443. Tests set another.
@@ -44,6 +44,18 @@ type Config struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
+
+// Files is where policies are cached, shared by every node: the store's
+// shared files (store.SharedFiles), declared here by their consumer.
+type Files interface {
+	ReadFile(ctx context.Context, name string) ([]byte, error)
+	WriteFile(ctx context.Context, name string, data []byte) error
+}
+
+// filePrefix is where the shared files hold the policies:
+// "mta-sts/<domain>". (A domain name so long that the name passes
+// store.MaxSharedNameLen is cached in memory only.)
+const filePrefix = "mta-sts/"
 
 // Client finds and caches MTA-STS policies. It is safe for concurrent use.
 type Client struct {
@@ -172,7 +184,7 @@ func (c *Client) Lookup(ctx context.Context, domain string) Result {
 		return Result{}
 	}
 	now := c.cfg.Now()
-	cached := c.cached(domain, now)
+	cached := c.cached(ctx, domain, now)
 	txts, err := c.cfg.Resolver.LookupTXT(ctx, "_mta-sts."+domain)
 	id, ok := ParseRecord(txts)
 	if err != nil || !ok {
@@ -187,6 +199,13 @@ func (c *Client) Lookup(ctx context.Context, domain string) Result {
 	if cached != nil && cached.ID == id {
 		return use(cached, true)
 	}
+	// Another node may have fetched the policy of the new id already.
+	if e := c.load(ctx, domain); e != nil && e.ID == id && now.Before(e.expires()) {
+		c.mu.Lock()
+		c.mem[domain] = e
+		c.mu.Unlock()
+		return use(e, true)
+	}
 	e, err := c.fetch(ctx, domain, id, now, false)
 	if err != nil {
 		c.log.Info("MTA-STS policy fetch failed", "domain", domain, "id", id, "err", err, "cached", cached != nil)
@@ -197,7 +216,7 @@ func (c *Client) Lookup(ctx context.Context, domain string) Result {
 		}
 		return Result{Err: err}
 	}
-	c.store(domain, e)
+	c.store(ctx, domain, e)
 	return use(e, false)
 }
 
@@ -218,7 +237,7 @@ func (c *Client) Refresh(ctx context.Context, domain string) Result {
 	if err != nil {
 		return c.Lookup(ctx, domain)
 	}
-	c.store(domain, e)
+	c.store(ctx, domain, e)
 	return use(e, false)
 }
 
@@ -305,14 +324,16 @@ func (c *Client) get(ctx context.Context, domain, id string, now time.Time) (*en
 	return &entry{ID: id, Body: string(body), Fetched: now, policy: p}, nil
 }
 
-// cached returns domain's unexpired cached policy, from memory or disk.
-func (c *Client) cached(domain string, now time.Time) *entry {
+// cached returns domain's unexpired cached policy, from memory or, when
+// memory has none that is current, from the store, where another node (or
+// this one before a restart) may have put one.
+func (c *Client) cached(ctx context.Context, domain string, now time.Time) *entry {
 	c.mu.Lock()
 	e := c.mem[domain]
 	c.mu.Unlock()
-	if e == nil && c.cfg.Dir != "" {
-		e = c.load(domain)
-		if e != nil {
+	if e == nil || !now.Before(e.expires()) {
+		if s := c.load(ctx, domain); s != nil {
+			e = s
 			c.mu.Lock()
 			c.mem[domain] = e
 			c.mu.Unlock()
@@ -324,12 +345,15 @@ func (c *Client) cached(domain string, now time.Time) *entry {
 	return e
 }
 
-func (c *Client) path(domain string) string { return filepath.Join(c.cfg.Dir, domain+".json") }
-
-func (c *Client) load(domain string) *entry {
-	data, err := os.ReadFile(c.path(domain))
+// load reads domain's policy from the store, nil if there is none (or
+// none usable).
+func (c *Client) load(ctx context.Context, domain string) *entry {
+	if c.cfg.Files == nil {
+		return nil
+	}
+	data, err := c.cfg.Files.ReadFile(ctx, filePrefix+domain)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+		if !errors.Is(err, store.ErrNotFound) {
 			c.log.Warn("reading cached MTA-STS policy", "domain", domain, "err", err)
 		}
 		return nil
@@ -348,44 +372,19 @@ func (c *Client) load(domain string) *entry {
 	return &e
 }
 
-// store keeps e in memory and, written to a temporary file and renamed so
-// that a crash leaves the old policy or the new, on disk.
-func (c *Client) store(domain string, e *entry) {
+// store keeps e in memory and in the store.
+func (c *Client) store(ctx context.Context, domain string, e *entry) {
 	c.mu.Lock()
 	c.mem[domain] = e
 	c.mu.Unlock()
-	if c.cfg.Dir == "" {
+	if c.cfg.Files == nil {
 		return
 	}
-	if err := c.write(domain, e); err != nil {
+	data, err := json.Marshal(e)
+	if err == nil {
+		err = c.cfg.Files.WriteFile(ctx, filePrefix+domain, data)
+	}
+	if err != nil {
 		c.log.Warn("caching MTA-STS policy", "domain", domain, "err", err)
 	}
-}
-
-func (c *Client) write(domain string, e *entry) error {
-	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
-		return err
-	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	// A temporary file per writer: two deliveries may store the same
-	// domain's policy at once.
-	f, err := os.CreateTemp(c.cfg.Dir, domain+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), c.path(domain))
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return werr
-	}
-	return nil
 }

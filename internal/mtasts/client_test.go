@@ -3,11 +3,14 @@ package mtasts
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 
 	"mailroom/internal/mailtest"
 	"mailroom/internal/resolver"
+	"mailroom/internal/testrig/teststore"
 )
 
 // policyServer is an HTTPS server on loopback serving a policy for the
@@ -68,20 +72,26 @@ type world struct {
 	ca  *mailtest.CA
 	ps  *policyServer
 	now time.Time
-	dir string
+	// files is the store the policies are cached in; a second node's
+	// store, on the same database, when the world has two nodes.
+	files, other Files
 }
 
 func newWorld(t *testing.T) *world {
-	w := &world{dns: mailtest.NewDNS(t), ca: mailtest.NewCA(t), now: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), dir: t.TempDir()}
+	w := &world{dns: mailtest.NewDNS(t), ca: mailtest.NewCA(t), now: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	w.files, w.other = teststore.OpenNodes(t)
 	w.ps = newPolicyServer(t, w.ca.Issue(t, "mta-sts.example.test"), enforcePolicy)
 	w.dns.Add(t, "mta-sts.example.test. A 127.0.0.1", `_mta-sts.example.test. TXT "v=STSv1; id=1"`)
 	return w
 }
 
-func (w *world) client(t *testing.T) *Client {
+func (w *world) client(t *testing.T) *Client { return w.clientOn(t, w.files) }
+
+// clientOn is a client caching in files: another node's, say.
+func (w *world) clientOn(t *testing.T, files Files) *Client {
 	return New(Config{
 		Resolver: resolver.New([]string{w.dns.Addr}, time.Second),
-		Dir:      w.dir, RootCAs: w.ca.Pool, Port: w.ps.port, Timeout: 2 * time.Second,
+		Files:    files, RootCAs: w.ca.Pool, Port: w.ps.port, Timeout: 2 * time.Second,
 		Now:    func() time.Time { return w.now },
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	})
@@ -101,13 +111,18 @@ func TestLookupFetchesAndCaches(t *testing.T) {
 		t.Errorf("second lookup = %+v after %d fetches, want the cached policy", r, w.ps.hits.Load())
 	}
 
-	// A new client (a restart) finds the policy on disk, and keeps
+	// A new client (a restart, or another node) finds the policy in the
+	// store, and keeps
 	// using it while the server is down and the record gone.
 	w.ps.srv.Close()
 	w.dns.Fail("_mta-sts.example.test", 2)
 	r = w.client(t).Lookup(ctx, "example.test")
 	if r.Policy == nil || r.Policy.Mode != Enforce || !r.Cached {
 		t.Errorf("after restart with the server down = %+v, want the cached policy", r)
+	}
+	r = w.clientOn(t, w.other).Lookup(ctx, "example.test")
+	if r.Policy == nil || r.Policy.Mode != Enforce || !r.Cached {
+		t.Errorf("on the other node with the server down = %+v, want the cached policy", r)
 	}
 	// Until it expires.
 	w.now = w.now.Add(24*time.Hour + time.Second)
@@ -210,5 +225,59 @@ func TestLookupSharesConcurrentFetches(t *testing.T) {
 	wg.Wait()
 	if n := w.ps.hits.Load(); n != 1 {
 		t.Errorf("%d fetches for 20 concurrent lookups, want 1", n)
+	}
+}
+
+// A policy of a new id that one node fetched is used by another node,
+// whose memory still holds the old one, without fetching it again.
+func TestLookupNewIDFromOtherNode(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	b := w.clientOn(t, w.other)
+	if r := b.Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Enforce {
+		t.Fatalf("node b's first lookup = %+v", r)
+	}
+	w.ps.set(200, "text/plain", "version: STSv1\nmode: testing\nmx: *.example.test\nmax_age: 600\n")
+	w2 := mailtest.NewDNS(t)
+	w2.Add(t, "mta-sts.example.test. A 127.0.0.1", `_mta-sts.example.test. TXT "v=STSv1; id=2"`)
+	w.dns = w2
+	a := w.clientOn(t, w.files) // node a, with the new DNS
+	b.cfg.Resolver = resolver.New([]string{w2.Addr}, time.Second)
+	if r := a.Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Testing || w.ps.hits.Load() != 2 {
+		t.Fatalf("node a after the id changed = %+v (%d fetches)", r, w.ps.hits.Load())
+	}
+	if r := b.Lookup(ctx, "example.test"); r.Policy == nil || r.Policy.Mode != Testing || !r.Cached || w.ps.hits.Load() != 2 {
+		t.Fatalf("node b after node a fetched id 2 = %+v (%d fetches), want a's policy from the store", r, w.ps.hits.Load())
+	}
+}
+
+// An upgrade imports the policies the data directory cached, once.
+func TestImportDir(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	c := New(Config{Resolver: resolver.New([]string{w.dns.Addr}, time.Second), RootCAs: w.ca.Pool, Port: w.ps.port,
+		Now: func() time.Time { return w.now }})
+	if r := c.Lookup(ctx, "example.test"); r.Policy == nil {
+		t.Fatalf("lookup = %+v", r)
+	}
+	data, err := json.Marshal(c.mem["example.test"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "example.test.json"), data, 0o600)
+	os.WriteFile(filepath.Join(dir, "example.test.123.tmp"), data, 0o600)
+	os.WriteFile(filepath.Join(dir, "broken.test.json"), []byte("{"), 0o600)
+	st := teststore.Open(t)
+	if n, err := ImportDir(ctx, st, dir, nil); n != 1 || err != nil {
+		t.Fatalf("ImportDir = %d, %v", n, err)
+	}
+	w.ps.srv.Close()
+	if r := w.clientOn(t, st).Lookup(ctx, "example.test"); r.Policy == nil || !r.Cached {
+		t.Fatalf("imported policy not used: %+v", r)
+	}
+	st.WriteFile(ctx, filePrefix+"example.test", []byte("{}"))
+	if n, err := ImportDir(ctx, st, dir, nil); n != 0 || err != nil {
+		t.Fatalf("second ImportDir = %d, %v", n, err)
 	}
 }

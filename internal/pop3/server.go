@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
+	"time"
 
 	"mailroom/internal/auth"
 	"mailroom/internal/config"
@@ -41,44 +41,21 @@ type Options struct {
 	// so IMAP and web sessions see it at once; New makes one if nil.
 	Mailboxes *mailbox.Service
 	Auth      *auth.Authenticator
-	Locks     *Locks // shared by every POP3 listener of the process
-	Logger    *slog.Logger
-	Panics    *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
-	Hooks     *listener.TestHooks // for tests (nil in production)
+	// LockTTL is how long a maildrop lock lasts unless renewed: how long
+	// an account stays locked after its node died (0: DefaultLockTTL).
+	LockTTL time.Duration
+	Logger  *slog.Logger
+	Panics  *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
+	Hooks   *listener.TestHooks // for tests (nil in production)
 }
 
-// Locks are the maildrop locks: one POP3 session per account at a time
-// (RFC 1939 section 8), across all POP3 listeners.
-type Locks struct {
-	mu   sync.Mutex
-	held map[int64]bool
-}
-
-// NewLocks returns an empty lock table.
-func NewLocks() *Locks { return &Locks{held: map[int64]bool{}} }
-
-func (l *Locks) acquire(accountID int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held[accountID] {
-		return false
-	}
-	l.held[accountID] = true
-	return true
-}
-
-func (l *Locks) release(accountID int64) {
-	l.mu.Lock()
-	delete(l.held, accountID)
-	l.mu.Unlock()
-}
-
-// Factory returns the listener.Factory for POP3. Call it once: the listeners
-// it builds (110 and 995) share one lock table.
-func Factory() listener.Factory {
-	locks := NewLocks()
+// Factory returns the listener.Factory for POP3. The maildrop locks are
+// leases in the store, which every listener of every node shares. tweaks,
+// if any, change the Options of every server it builds (tests shorten
+// LockTTL).
+func Factory(tweaks ...func(*Options)) listener.Factory {
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
-		return New(Options{
+		opts := Options{
 			Hostname:      d.Config.Hostname,
 			Config:        d.Config.POP3,
 			AllowInsecure: d.Config.Auth.AllowInsecure,
@@ -88,11 +65,14 @@ func Factory() listener.Factory {
 			Store:         d.Store,
 			Mailboxes:     d.Mailboxes,
 			Auth:          d.Auth,
-			Locks:         locks,
 			Logger:        d.Logger,
 			Panics:        d.Panics,
 			Hooks:         d.Hooks,
-		}), nil
+		}
+		for _, tw := range tweaks {
+			tw(&opts)
+		}
+		return New(opts), nil
 	}
 }
 
@@ -109,8 +89,8 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Locks == nil {
-		opts.Locks = NewLocks()
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = DefaultLockTTL
 	}
 	if opts.Mailboxes == nil {
 		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)

@@ -55,7 +55,7 @@ type session struct {
 	user      string // from USER
 	timestamp string // APOP's greeting timestamp, "" without APOP
 	drop      *maildrop
-	accounts  int64 // the locked account, 0 if none
+	lock      *maildropLock // the held maildrop lock, nil if none
 }
 
 func (s *session) logger(args ...any) []any {
@@ -75,8 +75,8 @@ func (s *session) serve() {
 	s.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	defer func() {
-		if s.accounts != 0 {
-			s.srv.opts.Locks.release(s.accounts)
+		if s.lock != nil {
+			s.lock.release()
 		}
 	}()
 	var rnd [10]byte
@@ -491,16 +491,22 @@ func (s *session) login(p auth.Principal) {
 		s.err("[AUTH] POP3 is switched off in this account's settings; switch it on in the webmail settings")
 		return
 	}
-	if !s.srv.opts.Locks.acquire(p.AccountID) {
+	lock, err := lockMaildrop(s.ctx, s.srv.opts.Store, p.AccountID, s.lockOwner(), s.srv.opts.LockTTL, s.srv.log)
+	if err != nil {
+		s.srv.log.Error("taking the maildrop lock failed", s.logger("account", p.Email, "err", err)...)
+		s.err("[SYS/TEMP] temporary failure, try again later")
+		return
+	}
+	if lock == nil {
 		s.srv.log.Info("login refused: maildrop in use", s.logger("account", p.Email)...)
 		s.err("[IN-USE] another POP3 session is using this mailbox; try again when it has finished")
 		return
 	}
-	s.accounts = p.AccountID
+	s.lock = lock
 	drop, err := openMaildrop(s.ctx, s.srv.opts.Store, p, settings)
 	if err != nil {
-		s.srv.opts.Locks.release(p.AccountID)
-		s.accounts = 0
+		s.lock.release()
+		s.lock = nil
 		s.srv.log.Error("opening maildrop failed", s.logger("account", p.Email, "err", err)...)
 		s.err("[SYS/TEMP] could not open the mailbox, try again later")
 		return
@@ -662,12 +668,33 @@ func (s *session) gone(it *item, err error) bool {
 	return false
 }
 
+// lockOwner is the session's token as a maildrop lock's owner: unique
+// (the session ID is 80 random bits), and naming the node for whoever
+// reads the leases table.
+func (s *session) lockOwner() string {
+	owner := s.id + "@" + s.srv.opts.Hostname
+	if len(owner) > store.MaxSharedNameLen {
+		owner = owner[:store.MaxSharedNameLen]
+	}
+	return strings.ToValidUTF8(owner, "")
+}
+
 // update is the UPDATE state: commit the session's changes, then sign off.
 func (s *session) update() {
+	// Commit only under the lock: a session whose lock expired (its
+	// renewals failed for longer than the lease) and went to another
+	// session must not apply its DELEs over that session's.
+	if held, err := s.lock.renew(s.ctx); err != nil || !held {
+		s.lock.release()
+		s.lock = nil
+		s.srv.log.Warn("commit at QUIT refused: maildrop lock not held", s.logger("err", err)...)
+		s.err("[SYS/TEMP] the mailbox lock was lost; nothing was deleted, try again")
+		return
+	}
 	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store, s.srv.opts.Mailboxes)
 	// Unlock before answering: a client that saw +OK may log in again at once.
-	s.srv.opts.Locks.release(s.accounts)
-	s.accounts = 0
+	s.lock.release()
+	s.lock = nil
 	if err != nil {
 		s.srv.log.Error("commit at QUIT failed", s.logger("err", err)...)
 		s.err("[SYS/TEMP] some changes could not be saved; nothing was deleted")

@@ -74,8 +74,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDir := t.TempDir()
-	keys, err := dkim.Generate(keyDir, "example.test", time.Now())
+	keys, err := dkim.Generate(ctx, st, "example.test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		Store:          st,
 		Transport:      transport,
 		Panics:         o.panics,
-		Signer:         NewKeySigner(keyDir),
+		Signer:         NewKeySigner(st),
 		Hostname:       "mail.example.test",
 		RetryIntervals: o.intervals,
 		MaxAge:         o.maxAge,

@@ -19,11 +19,14 @@ import (
 	"mailroom/internal/tlsrpt"
 )
 
-// DKIMDir is where a data directory keeps its DKIM keys.
+// DKIMDir is where a data directory kept its DKIM keys before they moved
+// into the store (dkim.ImportDir imports them).
 func DKIMDir(dataDir string) string { return filepath.Join(dataDir, "dkim") }
 
-// MTASTSDir is where a data directory caches other domains' MTA-STS
-// policies; TLSReportDir where it keeps TLS-RPT records until sent.
+// MTASTSDir is where a data directory cached other domains' MTA-STS
+// policies, TLSReportDir where it kept TLS-RPT records until sent, before
+// both moved into the store (mtasts.ImportDir and tlsrpt.ImportDir import
+// them).
 func MTASTSDir(dataDir string) string    { return filepath.Join(dataDir, "mta-sts") }
 func TLSReportDir(dataDir string) string { return filepath.Join(dataDir, "tlsrpt") }
 
@@ -40,12 +43,12 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 		DNSServers: cfg.DNS.Servers,
 		Port:       q.RemotePort,
 		Logger:     logger.With("component", "remote"),
-		PolicyDir:  MTASTSDir(cfg.DataDir),
+		Policies:   st, // shared by every node
 	}
 	var rec *tlsrpt.Recorder
 	if cfg.TLSReports.Enabled && q.Relay == "" {
 		// Through a smarthost we see no MX host's TLS: nothing to report.
-		rec = tlsrpt.NewRecorder(TLSReportDir(cfg.DataDir), nil, logger.With("component", "tlsrpt"))
+		rec = tlsrpt.NewRecorder(st, nil, logger.With("component", "tlsrpt"))
 		rc.TLSReports = rec
 	}
 	if q.Relay != "" {
@@ -67,7 +70,7 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 	return New(Options{
 		Store:          st,
 		Transport:      remote.New(rc),
-		Signer:         NewKeySigner(DKIMDir(cfg.DataDir)),
+		Signer:         NewKeySigner(st),
 		Hostname:       cfg.Hostname,
 		RetryIntervals: intervals,
 		MaxAge:         q.MaxAge.Std(),
@@ -81,24 +84,38 @@ func FromConfig(cfg config.Config, st store.Store, logger *slog.Logger, p *panic
 	}), nil
 }
 
-// KeySigner signs with the DKIM keys `mailroom domain add` generated in a
-// directory. It implements Signer.
+// keySignerTTL is how long a KeySigner trusts what it read of a domain's
+// keys: keys `mailroom domain add` stored through any node sign here
+// within it, and a rotation too, at the cost of one look at the store per
+// domain per TTL.
+const keySignerTTL = 30 * time.Second
+
+// KeySigner signs with the DKIM keys `mailroom domain add` generated, kept
+// in the store's shared files (the same on every node). It implements
+// Signer.
 type KeySigner struct {
-	dir string
+	files dkim.Files
+	now   func() time.Time
 
 	mu   sync.Mutex
-	keys map[string]*dkim.Keys
+	keys map[string]signerKeys
 }
 
-// NewKeySigner returns a KeySigner over the keys in dir.
-func NewKeySigner(dir string) *KeySigner {
-	return &KeySigner{dir: dir, keys: map[string]*dkim.Keys{}}
+// signerKeys is what was found of a domain's keys, and when.
+type signerKeys struct {
+	keys   *dkim.Keys // nil: the domain has none
+	loaded time.Time
+}
+
+// NewKeySigner returns a KeySigner over the keys in files.
+func NewKeySigner(files dkim.Files) *KeySigner {
+	return &KeySigner{files: files, now: time.Now, keys: map[string]signerKeys{}}
 }
 
 // Sign implements Signer. A domain without keys (not ours, or added before
 // keys were generated) is sent unsigned.
 func (s *KeySigner) Sign(ctx context.Context, domain string, msg store.Staged) ([]byte, error) {
-	keys, err := s.load(domain)
+	keys, err := s.load(ctx, domain)
 	if err != nil || keys == nil {
 		return nil, err
 	}
@@ -114,22 +131,29 @@ func (s *KeySigner) Sign(ctx context.Context, domain string, msg store.Staged) (
 	return []byte(header), nil
 }
 
-// load returns the keys of domain, nil if it has none. Keys found are
-// kept; a domain without keys is looked up again next time, since
-// `mailroom domain add` may create them while the server runs.
-func (s *KeySigner) load(domain string) (*dkim.Keys, error) {
+// load returns the keys of domain, nil if it has none. What it finds, keys
+// or none, is kept for keySignerTTL; when a reload fails, keys found
+// before go on signing rather than hold up mail.
+func (s *KeySigner) load(ctx context.Context, domain string) (*dkim.Keys, error) {
+	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k, ok := s.keys[domain]; ok {
-		return k, nil
+	prev, ok := s.keys[domain]
+	s.mu.Unlock()
+	if ok && now.Sub(prev.loaded) < keySignerTTL && !now.Before(prev.loaded) {
+		return prev.keys, nil
 	}
-	k, err := dkim.Load(s.dir, domain)
+	k, err := dkim.Load(ctx, s.files, domain)
 	if errors.Is(err, dkim.ErrNoKeys) {
-		return nil, nil
+		k, err = nil, nil
 	}
 	if err != nil {
+		if prev.keys != nil {
+			return prev.keys, nil
+		}
 		return nil, err
 	}
-	s.keys[domain] = k
+	s.mu.Lock()
+	s.keys[domain] = signerKeys{keys: k, loaded: now}
+	s.mu.Unlock()
 	return k, nil
 }

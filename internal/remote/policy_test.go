@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"mailroom/internal/mailtest"
+	"mailroom/internal/mtasts"
+	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/tlsrpt"
 )
 
@@ -23,13 +25,13 @@ import (
 // for the MTA-STS policy, sinks with certificates on 127.0.0.2 and up, and
 // a TLS-RPT recorder that collects what the client reports.
 type policyLab struct {
-	t    *testing.T
-	dns  *mailtest.DNS
-	ca   *mailtest.CA
-	port int // SMTP port of every MX host
-	held *heldPort
-	dir  string
-	rec  *tlsrpt.Recorder
+	t     *testing.T
+	dns   *mailtest.DNS
+	ca    *mailtest.CA
+	port  int // SMTP port of every MX host
+	held  *heldPort
+	files mtasts.Files // the policy cache
+	rec   *tlsrpt.Recorder
 
 	web     *httptest.Server
 	webPort int
@@ -40,8 +42,8 @@ type policyLab struct {
 func newPolicyLab(t *testing.T) *policyLab {
 	t.Helper()
 	held := holdPort(t)
-	l := &policyLab{t: t, ca: mailtest.NewCA(t), port: held.port, held: held, dir: t.TempDir()}
-	l.rec = tlsrpt.NewRecorder("", nil, nil)
+	l := &policyLab{t: t, ca: mailtest.NewCA(t), port: held.port, held: held, files: openPolicyStore(t)}
+	l.rec = tlsrpt.NewRecorder(nil, nil, nil)
 	l.web = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -93,7 +95,7 @@ func (l *policyLab) client() *Client {
 			DataEnd: 2 * time.Second, DNS: 500 * time.Millisecond,
 		},
 		Logger:     slog.New(slog.NewTextHandler(l.t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
-		PolicyDir:  l.dir,
+		Policies:   l.files,
 		HTTPSPort:  l.webPort,
 		TLSReports: l.rec,
 	})
@@ -445,4 +447,14 @@ func TestDANEThroughSecureCNAME(t *testing.T) {
 	}
 	s.WaitFor(t, 1, 2*time.Second)
 	l.wantRecorded(tlsrpt.PolicyTLSA, 1, "")
+}
+
+// openPolicyStore is a store to cache MTA-STS policies in.
+func openPolicyStore(t *testing.T) mtasts.Files {
+	st, err := sqlitestore.Open(context.Background(), sqlitestore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -55,9 +55,10 @@ type Config struct {
 	// Timeouts bound each step; zero fields take the defaults.
 	Timeouts Timeouts
 	Logger   *slog.Logger
-	// PolicyDir keeps the MTA-STS policies fetched (RFC 8461), so that
-	// they outlive restarts. Empty: kept in memory only.
-	PolicyDir string
+	// Policies keeps the MTA-STS policies fetched (RFC 8461), so that
+	// they outlive restarts and every node knows them: the store's
+	// shared files. nil: kept in memory only.
+	Policies mtasts.Files
 	// HTTPSPort is where MTA-STS policies are fetched: 0 means 443.
 	// Tests set another.
 	HTTPSPort int
@@ -201,7 +202,7 @@ func New(cfg Config) *Client {
 		if c.tls != nil {
 			roots = c.tls.RootCAs
 		}
-		c.sts = mtasts.New(mtasts.Config{Resolver: c.res, Dir: cfg.PolicyDir, RootCAs: roots,
+		c.sts = mtasts.New(mtasts.Config{Resolver: c.res, Files: cfg.Policies, RootCAs: roots,
 			Port: cfg.HTTPSPort, Logger: c.log})
 	}
 	return c

@@ -33,7 +33,8 @@ func reportsFrom(from, hostname string) string {
 // startReports runs the daily TLS-RPT reporter (RFC 8460) when the queue
 // records TLS outcomes: it saves its records every few minutes and, after
 // midnight UTC, mails (or posts) each finished day's reports through the
-// delivery agent. (DMARC aggregate reports come from the MX listener,
+// delivery agent. Every node runs one: their counts add up in the store,
+// and a lease lets one node at a time send. (DMARC aggregate reports come from the MX listener,
 // internal/dmarcreport, out of the store.)
 func (s *Server) startReports() {
 	cfg := s.deps.Config
@@ -43,6 +44,7 @@ func (s *Server) startReports() {
 		r := tlsrpt.NewReporter(tlsrpt.ReporterConfig{
 			Recorder: rec, Resolver: res, Mailer: s.deps.Delivery, Submitter: cfg.Hostname,
 			From: reportsFrom(cfg.TLSReports.From, cfg.Hostname), Logger: s.deps.Logger,
+			Leases: s.deps.Store, // one node sends each day's reports
 		})
 		bgs = append(bgs, runBackground(r.Run))
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"mailroom/internal/queue"
+	"mailroom/internal/config"
+	"mailroom/internal/store"
+	"mailroom/internal/store/storeopen"
 	"mailroom/internal/tlsrpt"
 )
 
@@ -34,7 +34,8 @@ func TestReportsWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
-	data, err := os.ReadFile(filepath.Join(queue.TLSReportDir(cfg.DataDir), day+".json"))
+	st := openStore(t, cfg)
+	data, err := st.ReadFile(context.Background(), "tlsrpt/"+day+".json")
 	if err != nil {
 		t.Fatalf("today's records were not saved at shutdown: %v", err)
 	}
@@ -53,4 +54,15 @@ func TestReportsWiring(t *testing.T) {
 	if s.Deps().Queue.TLSReports() != nil {
 		t.Error("a recorder although the reports are disabled")
 	}
+}
+
+// openStore opens the store of cfg, as an admin command would.
+func openStore(t *testing.T, cfg config.Config) store.Store {
+	t.Helper()
+	st, err := storeopen.Open(context.Background(), cfg, storeopen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -116,11 +116,18 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	if err := importDataDir(ctx, cfg, st, logger); err != nil {
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	var tm *tlsconf.Manager
 	if cfg.TLSEnabled() {
-		tm, err = tlsconf.New(tlsconf.Config{
+		// Certificates live in the store's shared files, the same on
+		// every node; DataDir is where older versions kept them (imported).
+		tm, err = tlsconf.New(ctx, tlsconf.Config{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, SelfSigned: cfg.TLS.SelfSigned,
-			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir,
+			ACMEEmail: cfg.TLS.ACMEEmail, Hostname: cfg.Hostname, DataDir: cfg.DataDir, Files: st,
 			ExtraNames: mtaSTSHosts(cfg, st),
 		}, logger.With("component", "tls"))
 		if err != nil {
@@ -129,7 +136,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 	}
-	th := auth.NewThrottle(auth.ThrottleConfig{}, nil)
+	var thCfg auth.ThrottleConfig
+	if cfg.Store.Backend == config.BackendPostgres {
+		thCfg.Shared = st // several nodes: count failures on all of them together
+	}
+	th := auth.NewThrottle(thCfg, nil)
 	cacheTTL := cfg.Auth.CacheTTL.Std()
 	if cacheTTL == 0 {
 		cacheTTL = -1 // "0s" in the config turns the cache off

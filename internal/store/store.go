@@ -54,6 +54,7 @@ type Store interface {
 	WebSessions
 	SharedFiles
 	Leases
+	LoginCounts
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

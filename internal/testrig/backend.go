@@ -6,13 +6,14 @@ import (
 
 	"mailroom/internal/config"
 	"mailroom/internal/store/pgstore/pgtest"
+	"mailroom/internal/testrig/teststore"
 )
 
 // BackendEnv picks the store every rig of the test binary runs on:
 // "sqlite" (the default) or "postgres", a database of its own on a private
 // PostgreSQL cluster the test binary starts (Main). `make test` runs the
 // protocol tests once with each.
-const BackendEnv = "MAILROOM_TEST_BACKEND"
+const BackendEnv = teststore.BackendEnv
 
 // Backend is the store backend the rigs run on (BackendEnv).
 func Backend() string {
@@ -26,17 +27,7 @@ func Backend() string {
 // cluster they need when Backend is postgres. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(testrig.Main(m)) }
-func Main(m *testing.M) int {
-	switch Backend() {
-	case config.BackendSQLite:
-		return m.Run()
-	case config.BackendPostgres:
-		return pgtest.Main(m)
-	default:
-		os.Stderr.WriteString(BackendEnv + " must be sqlite or postgres\n")
-		return 2
-	}
-}
+func Main(m *testing.M) int { return teststore.Main(m) }
 
 // RequireSQLite skips a test that is about the SQLite backend itself (its
 // files in the data directory, its disk-full handling) when the rigs run

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,7 +35,7 @@ type acmeSource struct {
 	lastError time.Time
 }
 
-func newACMESource(cfg Config, logger *slog.Logger, now func() time.Time) (*acmeSource, error) {
+func newACMESource(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.Time) (*acmeSource, error) {
 	host := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(cfg.Hostname)), ".")
 	switch {
 	case host == "":
@@ -47,19 +46,19 @@ func newACMESource(cfg Config, logger *slog.Logger, now func() time.Time) (*acme
 	if _, err := netip.ParseAddr(host); err == nil {
 		return nil, fmt.Errorf("tlsconf: ACME needs a DNS name, not the IP address %q", cfg.Hostname)
 	}
-	if cfg.DataDir == "" {
-		return nil, errors.New("tlsconf: ACME needs DataDir to keep the account key and certificates in")
+	if cfg.Files == nil {
+		return nil, errors.New("tlsconf: ACME needs Files (the store) to keep the account key and certificates in")
 	}
-	dir := filepath.Join(cfg.DataDir, "acme")
-	// autocert would create it on first write; doing it now reports a
-	// permission problem at startup instead of at the first handshake.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlsconf: creating ACME cache directory: %w", err)
+	if cfg.DataDir != "" {
+		// What autocert.DirCache kept there before the store did.
+		if _, err := importDir(ctx, cfg.Files, "acme", filepath.Join(cfg.DataDir, "acme"), acmePrefix, logger); err != nil {
+			return nil, err
+		}
 	}
 	a := &acmeSource{hostname: host, extra: cfg.ExtraNames, logger: logger, now: now}
 	a.manager = &autocert.Manager{
 		Prompt:     autocert.AcceptTOS,
-		Cache:      autocert.DirCache(dir),
+		Cache:      sharedCache{cfg.Files},
 		HostPolicy: a.allowed,
 		Email:      cfg.ACMEEmail,
 	}
@@ -121,4 +120,58 @@ func (m *Manager) acmeChallengeConfig(hello *tls.ClientHelloInfo) (*tls.Config, 
 		GetCertificate: m.getCert,
 		NextProtos:     []string{acme.ALPNProto},
 	}, nil
+}
+
+// acmePrefix is where the ACME cache keeps its entries among the shared
+// files.
+const acmePrefix = "acme/"
+
+// acmeAccountKey is autocert's cache key of the ACME account key.
+const acmeAccountKey = "acme_account+key"
+
+// sharedCache is an autocert.Cache in the shared files: a certificate one
+// node obtained is served by every node, which all use one ACME account;
+// and http-01 tokens, which autocert puts in its Cache, can be answered by
+// whichever node the CA's request reaches (tls-alpn-01 certificates stay
+// in the memory of the node that ordered; see docs/operations.md).
+type sharedCache struct{ files Files }
+
+// Get implements autocert.Cache.
+func (c sharedCache) Get(ctx context.Context, key string) ([]byte, error) {
+	data, exists, err := readFile(ctx, c.files, acmePrefix+key)
+	if err != nil {
+		return nil, fmt.Errorf("tlsconf: ACME cache: %w", err)
+	}
+	if !exists {
+		return nil, autocert.ErrCacheMiss
+	}
+	return data, nil
+}
+
+// Put implements autocert.Cache. The account key is written only if there
+// is none: two nodes starting at once each make one, and the first stays
+// the installation's account (the other node's registration with its own
+// key is harmless, and its next start uses the stored one).
+func (c sharedCache) Put(ctx context.Context, key string, data []byte) error {
+	var err error
+	if key == acmeAccountKey {
+		_, err = writeUnlessExists(ctx, c.files, acmePrefix+key, data)
+	} else {
+		err = c.files.WriteFile(ctx, acmePrefix+key, data)
+	}
+	if err != nil {
+		return fmt.Errorf("tlsconf: ACME cache: %w", err)
+	}
+	return nil
+}
+
+// Delete implements autocert.Cache.
+func (c sharedCache) Delete(ctx context.Context, key string) error {
+	// autocert deletes tokens with a context that never ends.
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := c.files.DeleteFile(ctx, acmePrefix+key); err != nil {
+		return fmt.Errorf("tlsconf: ACME cache: %w", err)
+	}
+	return nil
 }

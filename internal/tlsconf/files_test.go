@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"os"
@@ -23,7 +24,7 @@ func TestFilesReload(t *testing.T) {
 
 	clk := newFakeClock()
 	logger, logs := testLogger()
-	m, err := newManager(Config{CertFile: certFile, KeyFile: keyFile, Hostname: "localhost"}, logger, clk.now)
+	m, err := newManager(context.Background(), Config{CertFile: certFile, KeyFile: keyFile, Hostname: "localhost"}, logger, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestFilesErrors(t *testing.T) {
 		{path("junk"), path("a.key"), []string{"junk"}, false},
 		{path("a.crt"), path("junk"), []string{"junk"}, false},
 	} {
-		_, err := New(Config{CertFile: tc.cert, KeyFile: tc.key}, nil)
+		_, err := New(context.Background(), Config{CertFile: tc.cert, KeyFile: tc.key}, nil)
 		if err == nil {
 			t.Errorf("New(%s, %s): no error", tc.cert, tc.key)
 			continue
@@ -124,7 +125,7 @@ func TestFilesErrors(t *testing.T) {
 	}
 
 	if err := os.Chmod(path("a.key"), 0); err == nil && os.Geteuid() != 0 {
-		if _, err := New(Config{CertFile: path("a.crt"), KeyFile: path("a.key")}, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		if _, err := New(context.Background(), Config{CertFile: path("a.crt"), KeyFile: path("a.key")}, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("unreadable key: %v", err)
 		}
 	}
@@ -136,7 +137,7 @@ func TestFilesWarnsAboutHostnameAndExpiry(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "c"), c.certPEM, time.Now())
 	writeFile(t, filepath.Join(dir, "k"), c.keyPEM, time.Now())
 	logger, logs := testLogger()
-	if _, err := New(Config{CertFile: filepath.Join(dir, "c"), KeyFile: filepath.Join(dir, "k"), Hostname: "mail.example.test"}, logger); err != nil {
+	if _, err := New(context.Background(), Config{CertFile: filepath.Join(dir, "c"), KeyFile: filepath.Join(dir, "k"), Hostname: "mail.example.test"}, logger); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"expires soon", "does not cover the configured hostname"} {

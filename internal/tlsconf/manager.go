@@ -5,10 +5,11 @@
 //
 //   - PEM certificate and key files, reloaded without a restart when they
 //     change on disk (for certbot or another external ACME client);
-//   - a self-signed certificate generated once and kept in the data
-//     directory, for testing and private installations;
+//   - a self-signed certificate generated once and kept in the store's
+//     shared files (Config.Files), the same on every node, for testing and
+//     private installations;
 //   - automatic certificates from an ACME CA (Let's Encrypt) via
-//     golang.org/x/crypto/acme/autocert.
+//     golang.org/x/crypto/acme/autocert, cached in the shared files too.
 //
 // With none configured, TLS is disabled and TLSConfig returns nil.
 package tlsconf
@@ -29,10 +30,16 @@ import (
 // Config selects and configures the certificate source.
 type Config struct {
 	CertFile, KeyFile string // PEM; reloaded without restart when the files change
-	SelfSigned        bool   // generate once, keep in DataDir
+	SelfSigned        bool   // generate once, keep in Files
 	ACMEEmail         string // automatic certificates for Hostname via golang.org/x/crypto/acme/autocert
 	Hostname          string
-	DataDir           string
+	// Files keeps the self-signed certificate and the ACME cache, shared
+	// by every node (the store). Needed for ACME; a self-signed
+	// certificate without it lives as long as the Manager (tests).
+	Files Files
+	// DataDir is where versions before the store kept these files: they
+	// are imported into Files once, and left in place.
+	DataDir string
 	// ExtraNames, in ACME mode, says which other names a client may ask
 	// for by SNI and get a certificate of their own (the MTA-STS policy
 	// host mta-sts.<domain> of each hosted domain, which senders fetch
@@ -51,13 +58,14 @@ type Manager struct {
 
 // New returns a Manager for cfg. Its error names the problem: a missing or
 // unreadable file, a key that does not match the certificate, more than one
-// mode at once, or a setting a mode needs. A nil logger discards logs.
-func New(cfg Config, logger *slog.Logger) (*Manager, error) {
-	return newManager(cfg, logger, time.Now)
+// mode at once, or a setting a mode needs. A nil logger discards logs. ctx
+// bounds the start-up work in the store (importing, generating).
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Manager, error) {
+	return newManager(ctx, cfg, logger, time.Now)
 }
 
 // newManager is New with an injectable clock for tests.
-func newManager(cfg Config, logger *slog.Logger, now func() time.Time) (*Manager, error) {
+func newManager(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.Time) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,13 +99,13 @@ func newManager(cfg Config, logger *slog.Logger, now func() time.Time) (*Manager
 		}
 		m.getCert = fs.getCertificate
 	case cfg.SelfSigned:
-		ss, err := newSelfSignedSource(cfg.DataDir, cfg.Hostname, logger, now)
+		ss, err := newSelfSignedSource(ctx, cfg.Files, cfg.DataDir, cfg.Hostname, logger, now)
 		if err != nil {
 			return nil, err
 		}
 		m.getCert = ss.getCertificate
 	case cfg.ACMEEmail != "":
-		a, err := newACMESource(cfg, logger, now)
+		a, err := newACMESource(ctx, cfg, logger, now)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/tls"
 	"net/http"
 	"path/filepath"
@@ -14,7 +15,7 @@ type markerHandler struct{ called bool }
 func (h *markerHandler) ServeHTTP(http.ResponseWriter, *http.Request) { h.called = true }
 
 func TestDisabled(t *testing.T) {
-	m, err := New(Config{Hostname: "mail.example.test", DataDir: t.TempDir()}, nil)
+	m, err := New(context.Background(), Config{Hostname: "mail.example.test", DataDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestConflictingModes(t *testing.T) {
 		{SelfSigned: true, ACMEEmail: "admin@example.test", Hostname: "mail.example.test", DataDir: dir},
 		{CertFile: "a.crt", KeyFile: "a.key", ACMEEmail: "admin@example.test", Hostname: "mail.example.test", DataDir: dir},
 	} {
-		_, err := New(cfg, nil)
+		_, err := New(context.Background(), cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), "more than one TLS mode") {
 			t.Errorf("New(%+v) = %v, want conflict error", cfg, err)
 		}
@@ -49,13 +50,12 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{Config{CertFile: "a.crt"}, "KeyFile"},
 		{Config{KeyFile: "a.key"}, "CertFile"},
-		{Config{SelfSigned: true}, "DataDir"},
 		{Config{ACMEEmail: "a@example.test", DataDir: dir}, "Hostname"},
 		{Config{ACMEEmail: "a@example.test", Hostname: "localhost", DataDir: dir}, "fully qualified"},
 		{Config{ACMEEmail: "a@example.test", Hostname: "192.0.2.1", DataDir: dir}, "IP address"},
-		{Config{ACMEEmail: "a@example.test", Hostname: "mail.example.test"}, "DataDir"},
+		{Config{ACMEEmail: "a@example.test", Hostname: "mail.example.test"}, "Files"},
 	} {
-		_, err := New(tc.cfg, nil)
+		_, err := New(context.Background(), tc.cfg, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want error mentioning %q", tc.cfg, err, tc.want)
 		}
@@ -67,7 +67,7 @@ func TestTLSConfigBasics(t *testing.T) {
 	c := makeCert(t, time.Now().Add(90*24*time.Hour), "localhost")
 	writeFile(t, filepath.Join(dir, "c.pem"), c.certPEM, time.Now())
 	writeFile(t, filepath.Join(dir, "k.pem"), c.keyPEM, time.Now())
-	m, err := New(Config{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, nil)
+	m, err := New(context.Background(), Config{CertFile: filepath.Join(dir, "c.pem"), KeyFile: filepath.Join(dir, "k.pem")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

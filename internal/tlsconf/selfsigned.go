@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mailroom/internal/dataimport"
 	"math/big"
 	"net"
 	"os"
@@ -29,11 +31,17 @@ const (
 	selfSignedCheckInterval = time.Hour
 )
 
-// selfSignedSource serves a self-signed certificate kept in
-// DataDir/tls/selfsigned.{crt,key}. Reusing it across restarts matters:
-// clients that were told to trust it (or pinned it) keep working.
+// selfSignedName is the shared file holding the self-signed certificate
+// and its key, one PEM file so that no node ever reads a certificate with
+// another one's key.
+const selfSignedName = "tls/selfsigned.pem"
+
+// selfSignedSource serves a self-signed certificate kept in the shared
+// files, the same on every node. Reusing it across restarts and nodes
+// matters: clients that were told to trust it (or pinned it on first use)
+// keep working whichever node they reach.
 type selfSignedSource struct {
-	dir      string
+	files    Files // nil: kept in memory, for tests and tools
 	hostname string
 	logger   *slog.Logger
 	now      func() time.Time
@@ -43,12 +51,14 @@ type selfSignedSource struct {
 	checked time.Time
 }
 
-func newSelfSignedSource(dataDir, hostname string, logger *slog.Logger, now func() time.Time) (*selfSignedSource, error) {
-	if dataDir == "" {
-		return nil, errors.New("tlsconf: SelfSigned needs DataDir to keep the certificate in")
+func newSelfSignedSource(ctx context.Context, files Files, dataDir, hostname string, logger *slog.Logger, now func() time.Time) (*selfSignedSource, error) {
+	s := &selfSignedSource{files: files, hostname: hostname, logger: logger, now: now}
+	if files != nil && dataDir != "" {
+		if err := s.importDataDir(ctx, filepath.Join(dataDir, "tls")); err != nil {
+			return nil, err
+		}
 	}
-	s := &selfSignedSource{dir: filepath.Join(dataDir, "tls"), hostname: hostname, logger: logger, now: now}
-	cert, err := s.loadOrCreate(now())
+	cert, err := s.loadOrCreate(ctx, now())
 	if err != nil {
 		return nil, err
 	}
@@ -56,18 +66,46 @@ func newSelfSignedSource(dataDir, hostname string, logger *slog.Logger, now func
 	return s, nil
 }
 
-func (s *selfSignedSource) paths() (certFile, keyFile string) {
-	return filepath.Join(s.dir, "selfsigned.crt"), filepath.Join(s.dir, "selfsigned.key")
+// importDataDir copies the pair an older version kept in
+// DataDir/tls/selfsigned.{crt,key} into the store, once, unless the store
+// has one: clients trust that certificate already.
+func (s *selfSignedSource) importDataDir(ctx context.Context, dir string) error {
+	_, err := dataimport.Once(ctx, s.files, "tls", dir, func() (int, error) {
+		certPEM, cerr := os.ReadFile(filepath.Join(dir, "selfsigned.crt"))
+		keyPEM, kerr := os.ReadFile(filepath.Join(dir, "selfsigned.key"))
+		if cerr != nil || kerr != nil {
+			return 0, nil
+		}
+		pair := append(certPEM, keyPEM...)
+		if _, err := parsePair(pair); err != nil {
+			s.logger.Warn("tlsconf: self-signed certificate in the data directory does not load; not importing it", "dir", dir, "err", err)
+			return 0, nil
+		}
+		wrote, err := dataimport.Put(ctx, s.files, selfSignedName, pair)
+		if err != nil {
+			return 0, fmt.Errorf("tlsconf: importing %s: %w", dir, err)
+		}
+		if wrote {
+			s.logger.Info("tlsconf: imported the self-signed certificate from the data directory into the store; the files stay in place but are no longer used", "dir", dir)
+			return 1, nil
+		}
+		return 0, nil
+	})
+	return err
 }
 
-func (s *selfSignedSource) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (s *selfSignedSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if d := now.Sub(s.checked); d >= selfSignedCheckInterval || d < 0 {
 		s.checked = now
 		if !s.usable(s.cert.Leaf, now) {
-			cert, err := s.loadOrCreate(now)
+			ctx := hello.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			cert, err := s.loadOrCreate(ctx, now)
 			if err != nil {
 				s.logger.Error("tlsconf: renewing self-signed certificate failed; still serving the old one", "err", err)
 			} else {
@@ -101,54 +139,67 @@ func (s *selfSignedSource) names() []string {
 	return names
 }
 
-// loadOrCreate returns the stored certificate if it is usable, and otherwise
-// generates and stores a new one.
-func (s *selfSignedSource) loadOrCreate(now time.Time) (*tls.Certificate, error) {
-	certFile, keyFile := s.paths()
-	cert, err := loadKeyPair(certFile, keyFile)
-	switch {
-	case err == nil && s.usable(cert.Leaf, now):
-		s.logger.Info("tlsconf: using stored self-signed certificate", certAttrs(cert.Leaf, certFile)...)
-		return cert, nil
-	case err == nil:
-		s.logger.Info("tlsconf: stored self-signed certificate expires soon or does not match the hostname; replacing it",
-			certAttrs(cert.Leaf, certFile)...)
-	case errors.Is(err, os.ErrNotExist):
-		s.logger.Info("tlsconf: generating self-signed certificate", "dir", s.dir)
-	default:
-		s.logger.Warn("tlsconf: stored self-signed certificate unusable; replacing it", "err", err)
-	}
-
+// loadOrCreate returns the stored certificate if it is usable, and
+// otherwise stores a new one, in one atomic update: of several nodes
+// starting at once, one stores its certificate and the others take it.
+// The candidate is generated before the update, which must be quick, and
+// thrown away when the stored one will do.
+func (s *selfSignedSource) loadOrCreate(ctx context.Context, now time.Time) (*tls.Certificate, error) {
 	certPEM, keyPEM, err := generateSelfSigned(s.names(), now)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlsconf: creating %s: %w", s.dir, err)
+	fresh := append(certPEM, keyPEM...)
+	if s.files == nil {
+		return parsePair(fresh)
 	}
-	// MkdirAll leaves an existing directory's mode alone; the key must not
-	// be readable by others.
-	if err := os.Chmod(s.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlsconf: securing %s: %w", s.dir, err)
+	var chosen *tls.Certificate
+	var replaced error // why a stored certificate was not used
+	err = s.files.UpdateFile(ctx, selfSignedName, func(old []byte, exists bool) ([]byte, bool, error) {
+		chosen, replaced = nil, nil
+		if exists {
+			pair, err := parsePair(old)
+			if err == nil && s.usable(pair.Leaf, now) {
+				chosen = pair
+				return nil, false, nil
+			}
+			if err == nil {
+				err = errors.New("expires soon or does not match the hostname")
+			}
+			replaced = err
+		}
+		return fresh, true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tlsconf: self-signed certificate: %w", err)
 	}
-	// Key first: a crash in between leaves a pair that does not match,
-	// which the next start detects and replaces.
-	if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
-		return nil, err
+	if chosen != nil {
+		s.logger.Info("tlsconf: using stored self-signed certificate", certAttrs(chosen.Leaf, selfSignedName)...)
+		return chosen, nil
 	}
-	if err := writeFileAtomic(certFile, certPEM, 0o644); err != nil {
-		return nil, err
+	if replaced != nil {
+		s.logger.Info("tlsconf: replaced the stored self-signed certificate", "err", replaced)
 	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	pair, err := parsePair(fresh)
 	if err != nil {
 		return nil, fmt.Errorf("tlsconf: generated self-signed pair does not load: %w", err)
 	}
+	s.logger.Info("tlsconf: stored a new self-signed certificate", certAttrs(pair.Leaf, selfSignedName)...)
+	return pair, nil
+}
+
+// parsePair loads a certificate and its key from one PEM text holding
+// both.
+func parsePair(data []byte) (*tls.Certificate, error) {
+	pair, err := tls.X509KeyPair(data, data)
+	if err != nil {
+		return nil, err
+	}
 	if pair.Leaf == nil {
 		if pair.Leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("tlsconf: parsing generated certificate: %w", err)
+			return nil, err
 		}
 	}
-	s.logger.Info("tlsconf: wrote self-signed certificate", certAttrs(pair.Leaf, certFile)...)
 	return &pair, nil
 }
 
@@ -190,35 +241,4 @@ func generateSelfSigned(names []string, now time.Time) (certPEM, keyPEM []byte, 
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
-}
-
-// writeFileAtomic writes data to path via a temporary file and rename, so a
-// reader never sees a half-written file. The temporary file gets perm before
-// any data is written to it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("tlsconf: writing %s: %w", path, err)
-	}
-	return nil
 }

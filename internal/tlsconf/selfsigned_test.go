@@ -1,13 +1,17 @@
 package tlsconf
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
+	"crypto/x509"
+	"mailroom/internal/testrig/teststore"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,9 +26,10 @@ func selfSignedLeaf(t *testing.T, m *Manager) *tls.Certificate {
 }
 
 func TestSelfSigned(t *testing.T) {
-	dataDir := t.TempDir()
-	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: dataDir}
-	m, err := New(cfg, nil)
+	ctx := context.Background()
+	st := teststore.Open(t)
+	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: t.TempDir(), Files: st}
+	m, err := New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,23 +53,17 @@ func TestSelfSigned(t *testing.T) {
 	if v := time.Until(leaf.NotAfter); v < 360*24*time.Hour || v > 366*24*time.Hour {
 		t.Errorf("valid for %v, want about a year", v)
 	}
-
-	tlsDir := filepath.Join(dataDir, "tls")
-	for path, want := range map[string]os.FileMode{
-		tlsDir:                                  0o700 | os.ModeDir,
-		filepath.Join(tlsDir, "selfsigned.key"): 0o600,
-		filepath.Join(tlsDir, "selfsigned.crt"): 0o644,
-	} {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode() != want {
-			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), want)
-		}
+	// Certificate and key are in one shared file, nothing in the data
+	// directory.
+	stored, err := st.ReadFile(ctx, selfSignedName)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if tmp, _ := filepath.Glob(filepath.Join(tlsDir, ".*tmp*")); len(tmp) != 0 {
-		t.Errorf("temporary files left behind: %v", tmp)
+	if pair, err := parsePair(stored); err != nil || !pair.Leaf.Equal(leaf) {
+		t.Fatalf("stored pair: %v", err)
+	}
+	if ents, _ := os.ReadDir(cfg.DataDir); len(ents) != 0 {
+		t.Errorf("files in the data directory: %v", ents)
 	}
 
 	// Handshakes verify with the certificate as the only root.
@@ -83,8 +82,10 @@ func TestSelfSigned(t *testing.T) {
 		c.Close()
 	}
 
-	// The next start reuses the same certificate.
-	m2, err := New(cfg, nil)
+	// The next start, with another data directory (another node), reuses
+	// the same certificate.
+	cfg.DataDir = t.TempDir()
+	m2, err := New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,31 +94,126 @@ func TestSelfSigned(t *testing.T) {
 	}
 }
 
-func TestSelfSignedRegenerates(t *testing.T) {
+// Nodes starting at the same time on one store agree on one certificate:
+// every node presents it over TLS.
+func TestSelfSignedNodesAgree(t *testing.T) {
+	ctx := context.Background()
+	a, b := teststore.OpenNodes(t)
+	const n = 6
+	managers := make([]*Manager, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			var err error
+			managers[i], err = New(ctx, Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: t.TempDir(), Files: st}, nil)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first *x509.Certificate
+	for i, m := range managers {
+		leaf, err := handshake(t, serveTLS(t, m.TLSConfig()), &tls.Config{ServerName: "mail.example.test", InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = leaf
+		} else if !leaf.Equal(first) {
+			t.Fatalf("node %d presents serial %v, node 0 serial %v", i, leaf.SerialNumber, first.SerialNumber)
+		}
+	}
+}
+
+// An installation upgrading from files in the data directory keeps its
+// certificate (clients trust it): imported once, the files left in place.
+func TestSelfSignedImportsDataDir(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t)
 	dataDir := t.TempDir()
-	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: dataDir}
-	certFile := filepath.Join(dataDir, "tls", "selfsigned.crt")
-	keyFile := filepath.Join(dataDir, "tls", "selfsigned.key")
+	// The names a pre-store version put in: add the addresses.
+	certPEM, keyPEM, err := generateSelfSigned([]string{"mail.example.test", "localhost", "127.0.0.1", "::1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dataDir, "tls"), 0o700)
+	os.WriteFile(filepath.Join(dataDir, "tls", "selfsigned.crt"), certPEM, 0o644)
+	os.WriteFile(filepath.Join(dataDir, "tls", "selfsigned.key"), keyPEM, 0o600)
+	old, err := parsePair(append(certPEM, keyPEM...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := testLogger()
+	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", DataDir: dataDir, Files: st}
+	m, err := New(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !selfSignedLeaf(t, m).Leaf.Equal(old.Leaf) {
+		t.Fatal("the certificate of the data directory was not kept")
+	}
+	if !strings.Contains(logs.String(), "imported the self-signed certificate") {
+		t.Errorf("import not logged:\n%s", logs)
+	}
+	for _, f := range []string{"selfsigned.crt", "selfsigned.key"} {
+		if _, err := os.Stat(filepath.Join(dataDir, "tls", f)); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
+	}
+	// Once: a certificate the store replaced later does not come back
+	// from the old files, and the import is not logged again.
+	if err := st.DeleteFile(ctx, selfSignedName); err != nil {
+		t.Fatal(err)
+	}
+	logger2, logs2 := testLogger()
+	m2, err := New(ctx, cfg, logger2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if selfSignedLeaf(t, m2).Leaf.Equal(old.Leaf) {
+		t.Error("imported the data directory's certificate a second time")
+	}
+	if strings.Contains(logs2.String(), "imported") {
+		t.Errorf("import logged again:\n%s", logs2)
+	}
+}
+
+func TestSelfSignedRegenerates(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t)
+	cfg := Config{SelfSigned: true, Hostname: "mail.example.test", Files: st}
 
 	first := func() *tls.Certificate {
-		m, err := New(cfg, nil)
+		m, err := New(ctx, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return selfSignedLeaf(t, m)
 	}
 	prev := first().Leaf
+	stored, err := st.ReadFile(ctx, selfSignedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certOnly, _, _ := strings.Cut(string(stored), "-----BEGIN PRIVATE KEY")
 	for _, tc := range []struct {
 		name  string
 		spoil func()
 	}{
-		{name: "key missing", spoil: func() { os.Remove(keyFile) }},
-		{name: "cert missing", spoil: func() { os.Remove(certFile) }},
-		{name: "cert garbage", spoil: func() { os.WriteFile(certFile, []byte("garbage"), 0o644) }},
+		{name: "key missing", spoil: func() { st.WriteFile(ctx, selfSignedName, []byte(certOnly)) }},
+		{name: "garbage", spoil: func() { st.WriteFile(ctx, selfSignedName, []byte("garbage")) }},
 		{name: "hostname changed", spoil: func() { cfg.Hostname = "imap.example.test" }},
 		{name: "expiring", spoil: func() {
 			// Made 340 days ago: 25 days left, under the 30-day margin.
-			if _, err := newManager(cfg, nil, func() time.Time { return time.Now().Add(-340 * 24 * time.Hour) }); err != nil {
+			st.DeleteFile(ctx, selfSignedName)
+			if _, err := newManager(ctx, cfg, nil, func() time.Time { return time.Now().Add(-340 * 24 * time.Hour) }); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -139,7 +235,13 @@ func TestSelfSignedRegenerates(t *testing.T) {
 
 func TestSelfSignedRenewsWhileRunning(t *testing.T) {
 	clk := newFakeClock()
-	m, err := newManager(Config{SelfSigned: true, DataDir: t.TempDir()}, nil, clk.now)
+	ctx := context.Background()
+	a, b := teststore.OpenNodes(t)
+	m, err := newManager(ctx, Config{SelfSigned: true, Files: a}, nil, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := newManager(ctx, Config{SelfSigned: true, Files: b}, nil, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +257,10 @@ func TestSelfSignedRenewsWhileRunning(t *testing.T) {
 	}
 	if renewed.NotAfter.Before(clk.now().Add(360 * 24 * time.Hour)) {
 		t.Fatalf("renewed certificate expires %v", renewed.NotAfter)
+	}
+	// The other node, checking in turn, takes the renewed certificate
+	// rather than making its own.
+	if got := selfSignedLeaf(t, other).Leaf; !got.Equal(renewed) {
+		t.Fatal("the other node renewed on its own instead of taking the stored certificate")
 	}
 }

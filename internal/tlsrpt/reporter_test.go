@@ -26,6 +26,7 @@ import (
 	"mailroom/internal/remote"
 	"mailroom/internal/resolver"
 	"mailroom/internal/store/sqlitestore"
+	"mailroom/internal/testrig/teststore"
 	"mailroom/internal/tlsrpt"
 )
 
@@ -94,7 +95,7 @@ func TestReporterSendsDaily(t *testing.T) {
 		now = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	)
 	clock := func() time.Time { cmu.Lock(); defer cmu.Unlock(); return now }
-	rec := tlsrpt.NewRecorder(t.TempDir(), clock, logger)
+	rec := tlsrpt.NewRecorder(st, clock, logger)
 	tick := make(chan time.Time)
 	rep := tlsrpt.NewReporter(tlsrpt.ReporterConfig{
 		Recorder: rec, Resolver: resolver.New([]string{dns.Addr}, time.Second), Mailer: agent,
@@ -107,6 +108,7 @@ func TestReporterSendsDaily(t *testing.T) {
 			},
 		}},
 		After:  func(time.Duration) <-chan time.Time { return tick },
+		Leases: st,
 		Logger: logger,
 	})
 	for _, d := range []string{"mailed.test", "posted.test", "quiet.test"} {
@@ -124,8 +126,18 @@ func TestReporterSendsDaily(t *testing.T) {
 	if n := len(sink.Received()); n != 0 {
 		t.Fatalf("%d reports mailed before the day ended", n)
 	}
+	// Nor just after midnight: other nodes may not have saved their
+	// counts of the day yet (Grace, twice Every by default).
 	cmu.Lock()
 	now = now.Add(12*time.Hour + time.Minute)
+	cmu.Unlock()
+	tick <- now
+	tick <- now
+	if n := len(sink.Received()); n != 0 {
+		t.Fatalf("%d reports mailed within the grace after midnight", n)
+	}
+	cmu.Lock()
+	now = now.Add(20 * time.Minute)
 	cmu.Unlock()
 	tick <- now
 
@@ -169,8 +181,85 @@ func TestReporterSendsDaily(t *testing.T) {
 	if n := len(sink.Received()); n != 1 {
 		t.Errorf("%d reports mailed, want 1 (quiet.test asks for none)", n)
 	}
-	if days, _ := rec.Finished(); len(days) != 0 {
+	if days, _ := rec.Finished(ctx); len(days) != 0 {
 		t.Errorf("the finished day is still kept: %v", days)
+	}
+}
+
+// TestReportersOnNodesSendOnce: the TLS-RPT counts two nodes recorded for
+// one policy domain and day add up in one report, which one of the nodes
+// sends, once, however the nodes' rounds fall.
+func TestReportersOnNodesSendOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := teststore.OpenNodes(t)
+	dns := mailtest.NewDNS(t)
+	ca := mailtest.NewCA(t)
+	var (
+		mu    sync.Mutex
+		posts []tlsrpt.Report
+	)
+	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var rep tlsrpt.Report
+		if err := json.NewDecoder(zr).Decode(&rep); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		posts = append(posts, rep)
+		mu.Unlock()
+	}))
+	web.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "reports.posted.test")}}
+	web.StartTLS()
+	t.Cleanup(web.Close)
+	dns.Add(t, `_smtp._tls.posted.test. TXT "v=TLSRPTv1; rua=https://reports.posted.test/report"`)
+
+	var (
+		cmu sync.Mutex
+		now = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time { cmu.Lock(); defer cmu.Unlock(); return now }
+	var reps []*tlsrpt.Reporter
+	for i, st := range []tlsrpt.Files{a, b, a, b} {
+		rec := tlsrpt.NewRecorder(st, clock, nil)
+		for range i + 1 {
+			rec.RecordTLS(tlsrpt.Outcome{PolicyDomain: "posted.test", PolicyType: tlsrpt.PolicyNone, Success: true})
+		}
+		rec.RecordTLS(tlsrpt.Outcome{PolicyDomain: "posted.test", PolicyType: tlsrpt.PolicyNone, ResultType: tlsrpt.ResultSTARTTLSNotSupported, ReceivingMX: "mx.posted.test"})
+		if err := rec.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, tlsrpt.NewReporter(tlsrpt.ReporterConfig{
+			Recorder: rec, Resolver: resolver.New([]string{dns.Addr}, time.Second), Leases: st.(tlsrpt.Leases),
+			Submitter: "mail.sender.test", From: "postmaster@sender.test",
+			HTTP: &http.Client{Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: ca.Pool},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, web.Listener.Addr().String())
+				},
+			}},
+		}))
+	}
+	cmu.Lock()
+	now = now.Add(13 * time.Hour)
+	cmu.Unlock()
+	for range 3 {
+		var wg sync.WaitGroup
+		for _, rep := range reps {
+			wg.Go(func() { rep.SendFinished(ctx) })
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) != 1 {
+		t.Fatalf("%d reports posted, want 1", len(posts))
+	}
+	if s := posts[0].Policies[0].Summary; s.Success != 1+2+3+4 || s.Failure != 4 {
+		t.Errorf("report summary %+v, want the four nodes' 10 successes and 4 failures", s)
 	}
 }
 

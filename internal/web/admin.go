@@ -11,7 +11,6 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/dkim"
 	"mailroom/internal/dnsrecords"
-	"mailroom/internal/queue"
 	"mailroom/internal/store"
 )
 
@@ -61,8 +60,6 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "admin", view{Title: "Admin", Data: d})
 }
 
-func (s *Server) dkimDir() string { return queue.DKIMDir(s.opts.Config.DataDir) }
-
 func (s *Server) adminDomain(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := strings.TrimSpace(strings.ToLower(r.PostFormValue("name")))
@@ -73,7 +70,7 @@ func (s *Server) adminDomain(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, storeStatus(err), "Could not add the domain: "+err.Error())
 			return
 		}
-		if _, err := dkim.Generate(s.dkimDir(), d.Name, time.Now()); err != nil {
+		if _, err := dkim.Generate(ctx, s.opts.Store, d.Name, time.Now()); err != nil {
 			s.fail(w, r, http.StatusInternalServerError, "The domain was added but its DKIM keys could not be made: "+err.Error())
 			return
 		}
@@ -194,14 +191,15 @@ func (s *Server) adminQueue(w http.ResponseWriter, r *http.Request) {
 // adminDNS shows the records to publish for a domain, as `mailroom domain
 // dns` prints them.
 func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
-	d, err := s.opts.Store.Domain(r.Context(), r.PathValue("domain"))
+	ctx := r.Context()
+	d, err := s.opts.Store.Domain(ctx, r.PathValue("domain"))
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "There is no such domain.")
 		return
 	}
-	keys, err := dkim.Load(s.dkimDir(), d.Name)
+	keys, err := dkim.Load(ctx, s.opts.Store, d.Name)
 	if errors.Is(err, dkim.ErrNoKeys) {
-		keys, err = dkim.Generate(s.dkimDir(), d.Name, time.Now())
+		keys, err = dkim.Generate(ctx, s.opts.Store, d.Name, time.Now())
 	}
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not read the domain's DKIM keys: "+err.Error())

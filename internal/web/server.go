@@ -201,7 +201,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // requests in progress finish (live-update streams end).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.opts.Sessions.closeStreams()
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		// http.Server closes the listeners Serve still tracks; the one
+		// internal/server closed first may be among them, its Serve not
+		// having returned yet. Closed twice is still closed.
+		return nil
+	}
+	return err
 }
 
 // redirectToHTTPS sends browsers to the HTTPS listener, except for client

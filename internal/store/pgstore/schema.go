@@ -327,4 +327,14 @@ CREATE TABLE leases (
 	expires bigint NOT NULL
 );
 `,
+	// 4: the login throttle's counts (store.LoginCounts), SQLite's
+	// migration 9; updated is Unix milliseconds.
+	`
+CREATE TABLE login_counts (
+	key     text COLLATE "C" PRIMARY KEY,
+	count   double precision NOT NULL,
+	updated bigint NOT NULL
+);
+CREATE INDEX login_counts_updated ON login_counts (updated);
+`,
 }

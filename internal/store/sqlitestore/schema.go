@@ -259,6 +259,17 @@ CREATE TABLE leases (
 	expires INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 9: the login throttle's counts (store.LoginCounts): a decaying
+	// failure count, or a trust record, per key; updated is Unix
+	// milliseconds.
+	`
+CREATE TABLE login_counts (
+	key     TEXT PRIMARY KEY,
+	count   REAL NOT NULL,
+	updated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_counts_updated ON login_counts (updated);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

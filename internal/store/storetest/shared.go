@@ -14,10 +14,11 @@ import (
 )
 
 // SharedStore is the part of a store that several nodes share besides
-// mail: shared files and leases.
+// mail: shared files, leases and the login throttle's counts.
 type SharedStore interface {
 	store.SharedFiles
 	store.Leases
+	store.LoginCounts
 }
 
 // sharedTests need only a SharedStore.
@@ -28,20 +29,9 @@ var sharedTests = []struct {
 	{"SharedFiles", testSharedFiles},
 	{"SharedFileUpdate", testSharedFileUpdate},
 	{"Leases", testLeases},
+	{"LoginCounts", testLoginCounts},
 	{"SharedConcurrent", func(t *testing.T, st SharedStore) { testSharedNodes(t, st, st) }},
-}
-
-// RunShared runs the conformance tests of store.SharedFiles and
-// store.Leases. open returns a new empty store and closes it itself
-// (t.Cleanup) if it needs closing.
-func RunShared(t *testing.T, open func(t *testing.T) SharedStore) {
-	for _, tc := range sharedTests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := open(t)
-			defer recoverFailure(t)
-			tc.fn(t, st)
-		})
-	}
+	{"LoginCountsConcurrent", func(t *testing.T, st SharedStore) { testLoginCountsNodes(t, st, st) }},
 }
 
 // RunSharedNodes races two nodes on one store: open returns two handles
@@ -51,6 +41,7 @@ func RunSharedNodes(t *testing.T, open func(t *testing.T) (a, b SharedStore)) {
 	a, b := open(t)
 	defer recoverFailure(t)
 	testSharedNodes(t, a, b)
+	testLoginCountsNodes(t, a, b)
 }
 
 func wantFile(t *testing.T, st store.SharedFiles, name, want string) {
