@@ -95,7 +95,7 @@ func TestMbsync(t *testing.T) {
 	host, port := splitAddr(r.Addr("imaps"))
 	rc := filepath.Join(dir, "mbsyncrc")
 	os.WriteFile(rc, []byte("IMAPAccount a\nHost "+host+"\nPort "+port+"\nUser ann@example.test\nPass \""+password+"\"\n"+
-		"SSLType IMAPS\nCertificateFile "+filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")+"\n\n"+
+		"SSLType IMAPS\nCertificateFile "+r.CertFile("imaps")+"\n\n"+
 		"IMAPStore remote\nAccount a\n\nMaildirStore local\nPath "+dir+"/mail/\nInbox "+dir+"/mail/INBOX\nSubFolders Verbatim\n\n"+
 		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"), 0o600)
 	sync := func() {
@@ -140,7 +140,7 @@ func TestOfflineimap(t *testing.T) {
 	os.WriteFile(rc, []byte("[general]\naccounts = a\nmetadata = "+dir+"/meta\n\n[Account a]\nlocalrepository = local\nremoterepository = remote\n\n"+
 		"[Repository local]\ntype = Maildir\nlocalfolders = "+dir+"/mail\n\n"+
 		"[Repository remote]\ntype = IMAP\nremotehost = localhost\nremoteport = "+port+"\nremoteuser = ann@example.test\nremotepass = "+password+"\n"+
-		"ssl = yes\nsslcacertfile = "+filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")+"\ncert_fingerprint = \n"), 0o600)
+		"ssl = yes\nsslcacertfile = "+r.CertFile("imaps")+"\ncert_fingerprint = \n"), 0o600)
 	run := func() {
 		t.Helper()
 		out, err := exec.Command(offlineimap, "-c", rc, "-o", "-u", "basic").CombinedOutput()

@@ -39,7 +39,7 @@ func TestNeomutt(t *testing.T) {
 	// The rig's certificate is self-signed and names localhost: trusting
 	// exactly that certificate (certificate_file) and not checking the host
 	// name lets NeoMutt connect without asking.
-	cert := filepath.Join(r.Config.DataDir, "tls", "selfsigned.crt")
+	cert := r.CertFile("imaps")
 	rc := filepath.Join(dir, "muttrc")
 	debug := filepath.Join(dir, "neomutt.log")
 	os.WriteFile(rc, []byte(strings.Join([]string{

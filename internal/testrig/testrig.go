@@ -15,10 +15,14 @@ package testrig
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"mailroom/internal/testrig/logbuf"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -415,3 +419,26 @@ func (r *Rig) Bodies(email, mailbox string) []string {
 // LogBuffer collects a server's log: written by its goroutines, read by
 // the test's.
 type LogBuffer = logbuf.Buffer
+
+// CertFile writes the certificate the TLS listener key ("imaps" …) presents
+// to a PEM file and returns its name, for clients told to trust exactly
+// that certificate (mbsync's CertificateFile, NeoMutt's certificate_file).
+// It is taken from a handshake: the server keeps it in its store, not in a
+// file of the data directory.
+func (r *Rig) CertFile(key string) string {
+	r.T.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", r.Addr(key), ClientTLS())
+	if err != nil {
+		r.T.Fatalf("testrig: TLS handshake with %s: %v", key, err)
+	}
+	defer conn.Close()
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		r.T.Fatalf("testrig: %s presented no certificate", key)
+	}
+	name := filepath.Join(r.T.TempDir(), key+".crt")
+	if err := os.WriteFile(name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw}), 0o644); err != nil {
+		r.T.Fatal(err)
+	}
+	return name
+}
