@@ -56,9 +56,31 @@ func (t *Throttle) Admit(ip netip.Addr, account string) (*Ticket, time.Duration)
 // AdmitContext is Admit; ctx bounds the read of the shared counts.
 func (t *Throttle) AdmitContext(ctx context.Context, ip netip.Addr, account string) (*Ticket, time.Duration) {
 	network, account := t.network(ip), accountKey(account)
-	shared := t.readShared(ctx, network, account)
-	t.mu.Lock()
+	// The shared counts are read outside the lock (it is I/O). A failure
+	// settled meanwhile left this node's pending charges for the shared
+	// counts, which the read may predate: then read them again, so that
+	// it is counted one way or the other. Failures settle a few times a
+	// second at most while throttled, so a third read is rare; after it
+	// this node's own count is the floor.
+	var shared sharedView
+	stale := false
+	for reads := 1; ; reads++ {
+		t.mu.Lock()
+		settled := t.settled
+		t.mu.Unlock()
+		shared = t.readShared(ctx, network, account)
+		t.mu.Lock()
+		if !shared.ok || t.settled == settled {
+			break
+		}
+		if reads == 3 {
+			stale = true
+			break
+		}
+		t.mu.Unlock()
+	}
 	defer t.mu.Unlock()
+	shared.stale = stale
 	now := t.now()
 	trusted := account != "" && (t.isTrusted(trustKey{account, network}, now) || t.sharedTrusted(shared, now))
 
@@ -109,6 +131,9 @@ func (t *Throttle) count(f *failures, shared *sharedView, key string, now time.T
 	c := shared.decayed(key, now, t.cfg.HalfLife)
 	if f != nil {
 		c += f.decayedPending(now, t.cfg.HalfLife)
+		if shared.stale {
+			c = max(c, f.decayed(now, t.cfg.HalfLife))
+		}
 	}
 	return c
 }
@@ -130,7 +155,12 @@ func (tk *Ticket) Failure() {
 	}
 	tk.done = true
 	t := tk.t
+	// Into the shared counts first: until the write is done, the charge
+	// stays pending here, so that this node's admissions count it either
+	// way.
+	t.shareFailure(tk.shared)
 	t.mu.Lock()
+	t.settled++
 	now := t.now()
 	// What was charged at admission is counted already; it is a known
 	// failure now, no longer pending.
@@ -153,7 +183,6 @@ func (tk *Ticket) Failure() {
 		}
 	}
 	t.mu.Unlock()
-	t.shareFailure(tk.shared)
 }
 
 // settle turns n of key's pending charges into known failures.

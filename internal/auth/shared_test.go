@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -250,5 +251,65 @@ func BenchmarkSharedThrottleLogin(b *testing.B) {
 				run(b, shared, fail)
 			})
 		}
+	}
+}
+
+// heldRead makes the next read of the shared counts wait, after it read,
+// until released: the moment between an admission's read and its
+// decision, held open.
+type heldRead struct {
+	auth.SharedCounts
+	next chan heldGate
+}
+
+type heldGate struct{ reached, release chan struct{} }
+
+func (h *heldRead) LoginCounts(ctx context.Context, keys []string) (map[string]auth.SharedCount, error) {
+	m, err := h.SharedCounts.LoginCounts(ctx, keys)
+	select {
+	case g := <-h.next:
+		close(g.reached)
+		<-g.release
+	default:
+	}
+	return m, err
+}
+
+// A failure settled while an admission's read of the shared counts was on
+// its way (written after the read, settled before the decision) is still
+// counted: the admission reads again. Before, it was in neither the read
+// nor the pending charges, and one more password check got through
+// (TestParallelGuessesBounded in internal/imap, on PostgreSQL, now and
+// then).
+func TestSharedThrottleFailureDuringRead(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			clk := newClock()
+			sa, _ := be.open(t)
+			h := &heldRead{SharedCounts: sa, next: make(chan heldGate, 1)}
+			th, _ := twoThrottles(t, h, sa, clk)
+			// Four failures at one account, each from a network of its
+			// own (so only the account's allowance of 5 matters).
+			for i := 1; i <= 4; i++ {
+				fail(t, th, fmt.Sprintf("198.51.%d.1", i), "carol")
+			}
+			fifth := wantAdmitted(t, th, "198.51.5.1", "carol")
+			g := heldGate{reached: make(chan struct{}), release: make(chan struct{})}
+			h.next <- g
+			admitted := make(chan bool)
+			go func() {
+				tk, _ := th.Admit(netip.MustParseAddr("198.51.6.1"), "carol")
+				if tk != nil {
+					tk.Abandon()
+				}
+				admitted <- tk != nil
+			}()
+			<-g.reached // the sixth attempt's read is done, its decision not yet
+			fifth.Failure()
+			close(g.release)
+			if <-admitted {
+				t.Fatal("a sixth attempt at the account was admitted at once after five failures")
+			}
+		})
 	}
 }

@@ -106,7 +106,10 @@ func (k sharedKeys) all() []string {
 
 // sharedView is what the admission read found.
 type sharedView struct {
-	ok     bool // the read succeeded: decide from the shared counts
+	ok bool // the read succeeded: decide from the shared counts
+	// stale: failures were settled here while it was read, again and
+	// again; this node's own counts are the floor then.
+	stale  bool
 	keys   sharedKeys
 	counts map[string]SharedCount
 }

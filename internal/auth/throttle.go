@@ -111,6 +111,11 @@ type Throttle struct {
 	trusted *boundedMap[trustKey, time.Time]
 	// lastPrune is when this node last pruned the shared counts.
 	lastPrune time.Time
+	// settled counts the failures this node has settled (turned from
+	// pending into known) after writing them to the shared counts: an
+	// admission whose read of the shared counts began before one was
+	// written reads them again (see AdmitContext).
+	settled uint64
 }
 
 type failures struct {
