@@ -88,6 +88,8 @@ imaptest_run() {
   [ "$3" = persistent ] && extra=(logout=0)
   "$IMAPTEST" host=127.0.0.1 port="$port" user="$user" users=1-50 pass=pass clients="$2" secs="$SECS" \
     mbox="$WORK/bench.mbox" "${extra[@]}" > "$WORK/out" 2>&1 || true
+  # imaptest's state-checking errors, kept for whoever reads the run.
+  grep -A2 '^Error:' "$WORK/out" | sed "s/^/#   $1: /" | head -20 >&2 || true
   python3 - "$WORK/out" "$SECS" <<'PY'
 import sys
 lines = open(sys.argv[1], errors="replace").read().splitlines()
