@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"mailroom/internal/auth"
@@ -29,3 +30,20 @@ type LoginCounts interface {
 }
 
 var _ auth.SharedCounts = LoginCounts(nil)
+
+// MaxLoginKeys bounds the keys of one LoginCounts call (the throttle asks
+// for four).
+const MaxLoginKeys = 16
+
+// CheckLoginKeys is the backends' check of the keys of a LoginCounts call.
+func CheckLoginKeys(keys []string) error {
+	if len(keys) > MaxLoginKeys {
+		return fmt.Errorf("%w: %d keys, at most %d", ErrInvalid, len(keys), MaxLoginKeys)
+	}
+	for _, k := range keys {
+		if err := CheckSharedName(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

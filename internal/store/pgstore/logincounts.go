@@ -18,25 +18,10 @@ import (
 
 var _ store.LoginCounts = (*Store)(nil)
 
-// maxLoginKeys bounds the keys of one call (the throttle asks for four).
-const maxLoginKeys = 16
-
-func checkLoginKeys(keys []string) error {
-	if len(keys) > maxLoginKeys {
-		return fmt.Errorf("%w: %d keys, at most %d", store.ErrInvalid, len(keys), maxLoginKeys)
-	}
-	for _, k := range keys {
-		if err := store.CheckSharedName(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // LoginCounts implements store.LoginCounts: one statement, one index
 // scan of the primary key.
 func (s *Store) LoginCounts(ctx context.Context, keys []string) (map[string]auth.SharedCount, error) {
-	if err := checkLoginKeys(keys); err != nil {
+	if err := store.CheckLoginKeys(keys); err != nil {
 		return nil, fmt.Errorf("store: login counts: %w", err)
 	}
 	counts := map[string]auth.SharedCount{}
@@ -67,7 +52,7 @@ func (s *Store) LoginCounts(ctx context.Context, keys []string) (map[string]auth
 // so two calls locking the same keys cannot deadlock. The exponent is
 // capped: 2^-1000 is already nothing, and float8 underflow is an error.
 func (s *Store) AddLoginCounts(ctx context.Context, keys []string, delta float64, now time.Time, halfLife time.Duration) error {
-	if err := checkLoginKeys(keys); err != nil {
+	if err := store.CheckLoginKeys(keys); err != nil {
 		return fmt.Errorf("store: add login counts: %w", err)
 	}
 	if halfLife < time.Millisecond {
@@ -105,7 +90,7 @@ func (s *Store) AddLoginCounts(ctx context.Context, keys []string, delta float64
 
 // PutLoginCount implements store.LoginCounts.
 func (s *Store) PutLoginCount(ctx context.Context, key string, c auth.SharedCount) error {
-	if err := checkLoginKeys([]string{key}); err != nil {
+	if err := store.CheckLoginKeys([]string{key}); err != nil {
 		return fmt.Errorf("store: put login count: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO login_counts (key, count, updated) VALUES ($1, $2, $3)

@@ -20,24 +20,9 @@ import (
 
 var _ store.LoginCounts = (*Store)(nil)
 
-// maxLoginKeys bounds the keys of one call (the throttle asks for four).
-const maxLoginKeys = 16
-
-func checkLoginKeys(keys []string) error {
-	if len(keys) > maxLoginKeys {
-		return fmt.Errorf("%w: %d keys, at most %d", store.ErrInvalid, len(keys), maxLoginKeys)
-	}
-	for _, k := range keys {
-		if err := store.CheckSharedName(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // LoginCounts implements store.LoginCounts.
 func (s *Store) LoginCounts(ctx context.Context, keys []string) (map[string]auth.SharedCount, error) {
-	if err := checkLoginKeys(keys); err != nil {
+	if err := store.CheckLoginKeys(keys); err != nil {
 		return nil, fmt.Errorf("store: login counts: %w", err)
 	}
 	counts := map[string]auth.SharedCount{}
@@ -114,7 +99,7 @@ func decayed(count float64, elapsedMillis int64, halfLife time.Duration) float64
 }
 
 func checkLoginAdd(keys []string, delta float64, halfLife time.Duration) error {
-	if err := checkLoginKeys(keys); err != nil {
+	if err := store.CheckLoginKeys(keys); err != nil {
 		return err
 	}
 	if halfLife < time.Millisecond {
@@ -128,7 +113,7 @@ func checkLoginAdd(keys []string, delta float64, halfLife time.Duration) error {
 
 // PutLoginCount implements store.LoginCounts.
 func (s *Store) PutLoginCount(ctx context.Context, key string, c auth.SharedCount) error {
-	if err := checkLoginKeys([]string{key}); err != nil {
+	if err := store.CheckLoginKeys([]string{key}); err != nil {
 		return fmt.Errorf("store: put login count: %w", err)
 	}
 	err := s.writeLazy(ctx, func(tx *txn) error {
