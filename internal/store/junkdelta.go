@@ -1,7 +1,5 @@
 package store
 
-import "slices"
-
 // JunkDelta is what moving a message from class from to class to does to
 // a model's spam and ham message counts (and to the counts of each of its
 // tokens).
@@ -18,15 +16,4 @@ func JunkDelta(from, to JunkClass) (spam, ham int) {
 		}
 	}
 	return spam, ham
-}
-
-// JunkHashKeys turns token hashes into the sorted, distinct signed 64-bit
-// keys an SQL backend stores them as.
-func JunkHashKeys(hashes []uint64) []int64 {
-	out := make([]int64, len(hashes))
-	for i, h := range hashes {
-		out[i] = int64(h)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -117,7 +117,7 @@ func (m *staged) Discard() error {
 // read: the caller's protocol decides how to skip it.
 func (s *Store) Stage(ctx context.Context, r io.Reader) (store.Staged, error) {
 	sc := mime.NewScanner(mime.Limits{})
-	r = ctxReader{ctx, r}
+	r = store.ContextReader(ctx, r)
 	var buf bytes.Buffer
 	if limit := int64(s.opts.InlineMax); limit > 0 {
 		n, err := io.Copy(io.MultiWriter(&buf, sc), io.LimitReader(r, limit+1))
@@ -167,19 +167,6 @@ func (s *Store) finishStage(sc *mime.Scanner, inline []byte, ref string, size in
 	return &staged{s: s, ref: ref, inline: inline, size: size, structure: structure, encoded: encoded}, nil
 }
 
-// ctxReader stops a copy when the context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Deliver implements store.Messages.
 func (s *Store) Deliver(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
 	return s.DeliverAll(ctx, []store.Delivery{{Msg: msg, Targets: targets}})
@@ -197,13 +184,8 @@ func (s *Store) DeliverAll(ctx context.Context, deliveries []store.Delivery) ([]
 		if !ok || m.s != s {
 			return nil, fmt.Errorf("%w: message was not staged by this store", store.ErrInvalid)
 		}
-		if len(d.Targets) == 0 {
-			return nil, fmt.Errorf("%w: no target mailbox", store.ErrInvalid)
-		}
-		for _, t := range d.Targets {
-			if _, err := store.NormalizeKeywords(t.Keywords); err != nil {
-				return nil, err
-			}
+		if err := store.CheckTargets(d.Targets); err != nil {
+			return nil, err
 		}
 		cid, discarded := m.delivered()
 		if discarded {

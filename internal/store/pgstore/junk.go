@@ -61,7 +61,7 @@ func scanCounts(rows pgx.Rows, counts map[uint64]store.JunkCount) error {
 // JunkModels implements store.JunkStore: per model, its counts and one
 // index lookup of the requested hashes, all from one snapshot.
 func (s *Store) JunkModels(ctx context.Context, accountIDs []int64, hashes []uint64) ([]store.JunkModel, error) {
-	keys := store.JunkHashKeys(hashes)
+	keys := store.SortedKeys(hashes)
 	out := make([]store.JunkModel, len(accountIDs))
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		for i, id := range accountIDs {
@@ -106,10 +106,8 @@ func (s *Store) LoadJunkModel(ctx context.Context, accountID int64) (store.JunkM
 
 // TrainJunk implements store.JunkStore.
 func (s *Store) TrainJunk(ctx context.Context, ts []store.JunkTraining) ([]store.JunkClass, error) {
-	for _, t := range ts {
-		if t.As < store.JunkUntrained || t.As > store.JunkHam || t.AccountID < 0 {
-			return nil, fmt.Errorf("store: train junk: %w: class %d, account %d", store.ErrInvalid, t.As, t.AccountID)
-		}
+	if err := store.CheckJunkTrainings(ts); err != nil {
+		return nil, fmt.Errorf("store: train junk: %w", err)
 	}
 	prev := make([]store.JunkClass, len(ts))
 	err := s.write(ctx, func(tx *txn) error {
@@ -146,7 +144,7 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 		}
 	}
 	dSpam, dHam := store.JunkDelta(prev, t.As)
-	keys := store.JunkHashKeys(t.Hashes)
+	keys := store.SortedKeys(t.Hashes)
 	var clock int64
 	if err := tx.QueryRow(tx.ctx, `INSERT INTO junk_models AS j (account_id, clock) VALUES ($1, 1)
 		ON CONFLICT (account_id) DO UPDATE SET clock = j.clock + 1 RETURNING clock`, t.AccountID).Scan(&clock); err != nil {

@@ -108,17 +108,6 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 	return ch, nil
 }
 
-// sortedUIDs returns uids sorted and without duplicates, as int64s for
-// the queries.
-func sortedUIDs(uids []uint32) []int64 {
-	u := make([]int64, len(uids))
-	for i, x := range uids {
-		u[i] = int64(x)
-	}
-	slices.Sort(u)
-	return slices.Compact(u)
-}
-
 // lockMailbox locks a mailbox row until the commit (see deliver.go) and
 // returns its record.
 func (tx *txn) lockMailbox(mailboxID int64) (store.Mailbox, error) {
@@ -152,7 +141,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 	if err != nil {
 		return store.FlagResult{}, err
 	}
-	uids := sortedUIDs(upd.UIDs)
+	uids := store.SortedKeys(upd.UIDs)
 	var res store.FlagResult
 	err = s.writeMessages(ctx, func(tx *txn) error {
 		res = store.FlagResult{}
@@ -225,7 +214,7 @@ func applyFlags(flags store.Flags, keywords []string, op store.StoreOp, f store.
 
 // Expunge implements store.Messages.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
-	u := sortedUIDs(uids)
+	u := store.SortedKeys(uids)
 	var gone []uint32
 	err := s.writeMessages(ctx, func(tx *txn) error {
 		mb, err := tx.lockMailbox(mailboxID)
@@ -291,7 +280,7 @@ func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dst
 }
 
 func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
-	u := sortedUIDs(uids)
+	u := store.SortedKeys(uids)
 	var res store.CopyResult
 	err := s.writeMessages(ctx, func(tx *txn) error {
 		// Both rows locked, the lower id first, so that a copy each way

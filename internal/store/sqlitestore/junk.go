@@ -36,7 +36,7 @@ func jsonInts[T int64 | uint32](v []T) string {
 // query here: 960 against 810 classifications per CPU second
 // (BenchmarkClassifyThroughStore).
 func (s *Store) JunkModels(ctx context.Context, accountIDs []int64, hashes []uint64) ([]store.JunkModel, error) {
-	keyList := store.JunkHashKeys(hashes)
+	keyList := store.SortedKeys(hashes)
 	out := make([]store.JunkModel, len(accountIDs))
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		if err := execConn(conn, "BEGIN", nil); err != nil {
@@ -114,10 +114,8 @@ func (s *Store) LoadJunkModel(ctx context.Context, accountID int64) (store.JunkM
 // the filter a little knowledge; a message's class and its counts are
 // always undone together.
 func (s *Store) TrainJunk(ctx context.Context, ts []store.JunkTraining) ([]store.JunkClass, error) {
-	for _, t := range ts {
-		if t.As < store.JunkUntrained || t.As > store.JunkHam || t.AccountID < 0 {
-			return nil, fmt.Errorf("store: train junk: %w: class %d, account %d", store.ErrInvalid, t.As, t.AccountID)
-		}
+	if err := store.CheckJunkTrainings(ts); err != nil {
+		return nil, fmt.Errorf("store: train junk: %w", err)
 	}
 	prev := make([]store.JunkClass, len(ts))
 	err := s.writeLazy(ctx, func(tx *txn) error {
@@ -155,7 +153,7 @@ func (tx *txn) trainJunk(t store.JunkTraining) (store.JunkClass, error) {
 		}
 	}
 	dSpam, dHam := store.JunkDelta(prev, t.As)
-	keys := store.JunkHashKeys(t.Hashes)
+	keys := store.SortedKeys(t.Hashes)
 	list := jsonInts(keys)
 	var clock int64
 	if err := tx.query(`INSERT INTO junk_models (account_id, clock) VALUES (?1, 1)
