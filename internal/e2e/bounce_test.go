@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,20 +21,14 @@ import (
 // recipient gets the message once.
 func TestRemoteRefusalBouncesToIMAP(t *testing.T) {
 	dns := mailtest.NewDNS(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	sink := mailtest.NewSink(t, "127.0.0.2:"+strconv.Itoa(port))
+	sink := dns.NewRemoteMX(t, "remote.test")
+	port := sink.Port()
 	sink.OnRcpt = func(to string) *mailtest.Reply {
 		if strings.HasPrefix(to, "gone@") {
 			return &mailtest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "mailbox unavailable"}
 		}
 		return nil
 	}
-	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
 
 	r := start(t, testrig.Config(func(c *config.Config) {
 		c.Auth.AllowInsecure = true // AUTH without STARTTLS, on loopback

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,14 +131,8 @@ func containsLine(lines []string, want string) bool {
 // once: both workers claim from one queue.
 func TestNodesQueuedMessageLeavesOnce(t *testing.T) {
 	dns := mailtest.NewDNS(t)
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	sink := mailtest.NewSink(t, "127.0.0.2:"+strconv.Itoa(port))
-	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
+	sink := dns.NewRemoteMX(t, "remote.test")
+	port := sink.Port()
 	cfg := testrig.Config(func(c *config.Config) {
 		c.Auth.AllowInsecure = true
 		c.Queue.RemotePort = port

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,13 +97,9 @@ func TestKillNodeDuringIMAPAndQueueLoad(t *testing.T) {
 
 	// The remote MX: a sink on 127.0.0.2 that takes its time, so that
 	// deliveries are in progress when A dies.
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	sink := mailtest.NewSink(t, "127.0.0.2:"+strconv.Itoa(port))
+	dns := mailtest.NewDNS(t)
+	sink := dns.NewRemoteMX(t, "remote.test")
+	port := sink.Port()
 	var sinkMu sync.Mutex
 	arrivals := map[string]int{} // recipient → messages received
 	sink.OnData = func(m mailtest.Message) *mailtest.Reply {
@@ -117,8 +111,6 @@ func TestKillNodeDuringIMAPAndQueueLoad(t *testing.T) {
 		}
 		return nil
 	}
-	dns := mailtest.NewDNS(t)
-	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
 	extra := fmt.Sprintf("[dns]\nservers = [%q]\n[queue]\nremote_port = %d\nconcurrency = 4\nlease_time = %q\n[imap]\nmax_connections_per_ip = 1000\n[smtp]\nmax_connections_per_ip = 1000\n",
 		dns.Addr, port, leaseTime.String())
 	a := newNode(t, bin, "a", dsn, extra)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -284,4 +285,22 @@ func (s *Sink) String() string {
 		fmt.Fprintf(&b, "#%d from <%s> to %v, %d bytes\n", i+1, m.From, m.Recipients, len(m.Data))
 	}
 	return b.String()
+}
+
+// NewRemoteMX starts a sink on 127.0.0.2, on a port the kernel picks, and
+// publishes it in d as the MX of domain (mx.<domain>, A 127.0.0.2): a
+// remote domain's mail server for the outbound queue. MX records carry no
+// port: point [queue] remote_port at the sink's Port.
+func (d *DNS) NewRemoteMX(t testing.TB, domain string, opts ...SinkOption) *Sink {
+	t.Helper()
+	s := NewSink(t, "127.0.0.2:0", opts...)
+	d.Add(t, domain+". MX 10 mx."+domain+".", "mx."+domain+". A 127.0.0.2")
+	return s
+}
+
+// Port is the port the sink listens on.
+func (s *Sink) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }

@@ -15,7 +15,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,14 +71,8 @@ func TestNodesPresentOneSelfSignedCertificate(t *testing.T) {
 // does) signs mail submitted on node B, whichever node's queue sends it.
 func TestNodesSignWithKeysFromOtherNode(t *testing.T) {
 	dns := mailtest.NewDNS(t)
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	sink := mailtest.NewSink(t, "127.0.0.2:"+strconv.Itoa(port))
-	dns.Add(t, "remote.test. MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.2")
+	sink := dns.NewRemoteMX(t, "remote.test")
+	port := sink.Port()
 	cfg := testrig.Config(func(c *config.Config) {
 		c.Auth.AllowInsecure = true
 		c.Queue.RemotePort = port
