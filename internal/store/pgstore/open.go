@@ -83,6 +83,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	requireDurableCommits(cfg)
 	// A server that cannot be reached is store.ErrUnavailable (unavailable.go).
 	cfg.ConnConfig.DialFunc = unavailableDial(cfg.ConnConfig.DialFunc)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -76,6 +76,7 @@ func OpenTransfer(ctx context.Context, dsn string, write bool) (*Transfer, error
 		return nil, fmt.Errorf("store: postgres DSN: %w", err)
 	}
 	cfg.MaxConns = 4
+	requireDurableCommits(cfg)
 	if t.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("store: connect to postgres: %w", err)
 	}
