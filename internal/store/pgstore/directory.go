@@ -248,44 +248,77 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 // dropAccountMail deletes the messages and expunge history of every
 // mailbox of the account, releasing the bodies no other message uses.
 func (tx *txn) dropAccountMail(accountID int64) error {
-	rows, _ := tx.Query(tx.ctx, `DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)
-		RETURNING content_id`, accountID)
+	return tx.dropMessages("mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)", accountID)
+}
+
+// dropMessages deletes the messages and expunge history of the mailboxes
+// where (a condition on mailbox_id, with $1 = arg) names, and releases
+// their bodies.
+func (tx *txn) dropMessages(where string, arg int64) error {
+	rows, _ := tx.Query(tx.ctx, "DELETE FROM messages WHERE "+where+" RETURNING content_id", arg)
 	contents, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return err
 	}
-	for _, c := range contents {
-		if err := tx.releaseContent(c); err != nil {
-			return err
-		}
+	if err := tx.releaseContents(contents); err != nil {
+		return err
 	}
-	_, err = tx.exec("DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)", accountID)
+	_, err = tx.exec("DELETE FROM expunged WHERE "+where, arg)
 	return err
 }
 
-// releaseContent drops one reference to a body. The last one deletes it and
-// what was learned from it, and releases its blob (releaseBlob: a "pg:"
-// body is deleted in this transaction, another store's is listed in
-// blob_trash for removal after the commit).
+// releaseContent drops one reference to a body (see releaseContents).
 func (tx *txn) releaseContent(contentID int64) error {
-	var refs int64
-	var blob string
-	err := tx.QueryRow(tx.ctx, "UPDATE contents SET refs = refs - 1 WHERE id = $1 RETURNING refs, blob", contentID).Scan(&refs, &blob)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && refs > 0) {
+	return tx.releaseContents([]int64{contentID})
+}
+
+// releaseContents drops one reference per id (an id may come several
+// times: two messages of one body). The last reference deletes the
+// content row and its junk training; an inline body goes with the row, a
+// "pg:" body goes now, in this transaction, another store's body is
+// trashed for after the commit. A few statements for the whole batch, not
+// a round trip per message: an EXPUNGE or a mailbox deletion of thousands
+// of messages stays a handful of queries.
+func (tx *txn) releaseContents(ids []int64) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	if err != nil {
+	rows, _ := tx.Query(tx.ctx, `WITH dec AS (SELECT id, count(*) AS n FROM unnest($1::bigint[]) AS id GROUP BY id)
+		UPDATE contents c SET refs = c.refs - dec.n FROM dec WHERE c.id = dec.id RETURNING c.id, c.refs, c.blob`, ids)
+	type doomed struct {
+		id   int64
+		blob string
+	}
+	var gone []doomed
+	var id, refs int64
+	var blob string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &refs, &blob}, func() error {
+		if refs <= 0 {
+			gone = append(gone, doomed{id, blob})
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
-	if _, err := tx.exec("DELETE FROM contents WHERE id = $1", contentID); err != nil {
+	if len(gone) == 0 {
+		return nil
+	}
+	goneIDs := make([]int64, len(gone))
+	for i, d := range gone {
+		goneIDs[i] = d.id
+	}
+	if _, err := tx.exec("DELETE FROM contents WHERE id = ANY($1)", goneIDs); err != nil {
 		return err
 	}
-	if _, err := tx.exec("DELETE FROM junk_trained WHERE content_id = $1", contentID); err != nil {
+	if _, err := tx.exec("DELETE FROM junk_trained WHERE content_id = ANY($1)", goneIDs); err != nil {
 		return err
 	}
-	// An inline body went with the row; a "pg:" body goes now, in this
-	// transaction; another store's body is trashed for after the commit.
-	return tx.releaseBlob(blob)
+	for _, d := range gone {
+		if err := tx.releaseBlob(d.blob); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropJunkModel deletes an account's junk filter model (no foreign keys

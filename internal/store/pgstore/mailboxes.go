@@ -336,18 +336,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 // dropMailboxContents deletes every message of a mailbox and its expunge
 // history, releasing bodies no other message uses.
 func (tx *txn) dropMailboxContents(mailboxID int64) error {
-	rows, _ := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 RETURNING content_id", mailboxID)
-	contents, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return err
-	}
-	for _, c := range contents {
-		if err := tx.releaseContent(c); err != nil {
-			return err
-		}
-	}
-	_, err = tx.exec("DELETE FROM expunged WHERE mailbox_id = $1", mailboxID)
-	return err
+	return tx.dropMessages("mailbox_id = $1", mailboxID)
 }
 
 // SetSubscribed implements store.Mailboxes. Subscriptions are names: IMAP

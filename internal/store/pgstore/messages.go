@@ -260,10 +260,12 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) 
 		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, mb.ID, gone64, int64(modseq)); err != nil {
 		return nil, err
 	}
-	for _, r := range list {
-		if err := tx.releaseContent(r.content); err != nil {
-			return nil, err
-		}
+	contents := make([]int64, len(list))
+	for i, r := range list {
+		contents[i] = r.content
+	}
+	if err := tx.releaseContents(contents); err != nil {
+		return nil, err
 	}
 	tx.publish(store.Event{Kind: store.EventExpunged, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: modseq, UIDs: gone})
 	return gone, tx.changed(mb.AccountID, mb.ID, modseq, changeMessages)

@@ -383,3 +383,45 @@ func TestMoveCopyExpungeAcrossNodes(t *testing.T) {
 		t.Fatalf("%d bodies no message uses were kept", c)
 	}
 }
+
+// One EXPUNGE of several messages, two of them sharing a body: the
+// batch drops both references at once and frees the body, while a body
+// another message still uses stays.
+func TestExpungeReleasesSharedBodiesInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	st := openWith(t, Options{DSN: pgtest.NewDatabase(t), InlineMax: -1})
+	a := newTestAccount(t, st, "a@example.test")
+	inbox, archive := mustMailbox(t, st, a.ID, "INBOX"), mustMailbox(t, st, a.ID, "Archive")
+	stage := func(s string) store.Staged {
+		m, err := st.Stage(ctx, strings.NewReader("Subject: "+s+"\r\n\r\nbody "+s+"\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	twice, err := st.Deliver(ctx, stage("twice"), []store.Target{{MailboxID: inbox.ID}, {MailboxID: inbox.ID}, {MailboxID: archive.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := st.Deliver(ctx, stage("once"), []store.Target{{MailboxID: inbox.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Expunge(ctx, inbox.ID, []uint32{twice[0].UID, twice[1].UID, once[0].UID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st, "SELECT count(*) FROM contents"); n != 1 {
+		t.Fatalf("%d content rows after the batch, want 1 (the one still in Archive)", n)
+	}
+	if n := count(t, st, "SELECT refs FROM contents"); n != 1 {
+		t.Fatalf("refs of the body left = %d, want 1", n)
+	}
+	if n := count(t, st, "SELECT count(*) FROM blobs"); n != 1 {
+		t.Fatalf("%d blobs left, want 1", n)
+	}
+	body, err := st.OpenBody(ctx, archive.ID, twice[2].UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.Close()
+}
