@@ -73,8 +73,9 @@ func sentName(day, domain string) string {
 	return name
 }
 
-// errLeaseHeld: another node is sending the reports.
-var errLeaseHeld = errors.New("dmarc report: another node is sending the reports")
+// ErrLeaseHeld is what Send returns while another reporter (another node,
+// or this server's own daily run) holds the sending lease: try again later.
+var ErrLeaseHeld = errors.New("dmarc report: another node is sending the reports")
 
 // TXTResolver looks up TXT records (internal/resolver implements it).
 type TXTResolver interface {
@@ -166,7 +167,7 @@ func (r *Reporter) Run(ctx context.Context) {
 		// A few minutes past midnight: late deliveries of the day counted.
 		next := today.Add(24*time.Hour + 5*time.Minute)
 		switch err := r.Send(ctx, today); {
-		case errors.Is(err, errLeaseHeld):
+		case errors.Is(err, ErrLeaseHeld):
 			// Look again once the other node's lease would have
 			// run out: if it died sending, this one takes over.
 			next = r.opts.Now().Add(sendLeaseFor + time.Minute)
@@ -191,12 +192,12 @@ func (r *Reporter) Run(ctx context.Context) {
 // One node at a time sends (a lease), and each report queued is noted in
 // the store at once, so that a node taking over from one that died
 // half-way queues only the rest. With another node sending, Send returns
-// an error wrapping errLeaseHeld.
+// an error wrapping ErrLeaseHeld.
 func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 	if ok, err := r.lease(ctx); err != nil {
 		return fmt.Errorf("dmarc report: %w", err)
 	} else if !ok {
-		return errLeaseHeld
+		return ErrLeaseHeld
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -237,7 +238,7 @@ func (r *Reporter) Send(ctx context.Context, before time.Time) error {
 		// the lease and lost it stops, and the one that took it over
 		// goes on from what was noted.
 		if ok, err := r.lease(ctx); err != nil || !ok {
-			return fmt.Errorf("dmarc report: lost the lease: %w", errors.Join(err, errLeaseHeld))
+			return fmt.Errorf("dmarc report: lost the lease: %w", errors.Join(err, ErrLeaseHeld))
 		}
 		if err := r.sendOne(ctx, groups[k]); err != nil {
 			r.opts.Logger.Warn("DMARC report not sent", "domain", k.domain, "day", day, "err", err)

@@ -67,7 +67,7 @@ func TestReportersOnNodesSendOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, rep := range reps {
 		wg.Go(func() {
-			if err := rep.Send(ctx, today); err != nil && err != errLeaseHeld {
+			if err := rep.Send(ctx, today); err != nil && err != ErrLeaseHeld {
 				t.Error(err)
 			}
 		})
@@ -121,8 +121,8 @@ func TestReporterTakesOverFromDeadNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := newReporter(t, b)
-	if err := other.Send(ctx, today); err != errLeaseHeld {
-		t.Fatalf("Send while the dead node's lease runs: %v, want errLeaseHeld", err)
+	if err := other.Send(ctx, today); err != ErrLeaseHeld {
+		t.Fatalf("Send while the dead node's lease runs: %v, want ErrLeaseHeld", err)
 	}
 	// The lease runs out (here: given up for the dead node).
 	if err := a.ReleaseLease(ctx, sendLease, dead.owner); err != nil {
