@@ -13,6 +13,10 @@ type Envelope struct {
 	// empty, as IMAP requires.
 	From, Sender, ReplyTo, To, Cc, Bcc []Address
 	InReplyTo, MessageID               string
+	// References is the raw References field, unfolded and trimmed. It is
+	// not part of the IMAP ENVELOPE; threading (IMAP THREAD=REFERENCES,
+	// conversations) reads it.
+	References string
 }
 
 // Address is one entry of an IMAP address list. A group is represented as
@@ -35,8 +39,8 @@ type Address struct {
 // envFields collects the raw envelope header values of one header block.
 // Only the first occurrence of each field is used.
 type envFields struct {
-	date, subject, from, sender, replyTo, to, cc, bcc, inReplyTo, messageID string
-	has                                                                     uint16
+	date, subject, from, sender, replyTo, to, cc, bcc, inReplyTo, messageID, references string
+	has                                                                                 uint16
 }
 
 const (
@@ -50,6 +54,7 @@ const (
 	hasBcc
 	hasInReplyTo
 	hasMessageID
+	hasReferences
 )
 
 // set stores a field value if the field was not seen yet; it reports
@@ -78,6 +83,8 @@ func (e *envFields) set(name, value string) bool {
 		dst, bit = &e.inReplyTo, hasInReplyTo
 	case "message-id":
 		dst, bit = &e.messageID, hasMessageID
+	case "references":
+		dst, bit = &e.references, hasReferences
 	default:
 		return false
 	}
@@ -102,6 +109,7 @@ func (e *envFields) envelope() *Envelope {
 		Bcc:            ParseAddressList(e.bcc),
 		InReplyTo:      e.inReplyTo,
 		MessageID:      e.messageID,
+		References:     e.references,
 	}
 	// RFC 3501 7.4.2: "If the Sender or Reply-To lines are absent in the
 	// [RFC-2822] header, or are present but empty, the server sets the

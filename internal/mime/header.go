@@ -124,6 +124,7 @@ var contentFields = []string{
 
 var envelopeFields = []string{
 	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id",
+	"references",
 }
 
 func interestingField(name []byte, msgRoot bool) bool {

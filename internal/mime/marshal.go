@@ -15,7 +15,7 @@ import (
 //	           string(id) string(description) string(encoding) string(md5)
 //	           string(disposition) params strings(language)
 //	           string(location) string(filename)
-//	           byte(0 | 1 envelope) [envelope]
+//	           byte(0 | 1 envelope | 2 envelope string(references)) [envelope]
 //	           uvarint(n) n*part
 //	envelope = string(date) string(subject) string(decodedSubject)
 //	           6*addresses string(inReplyTo) string(messageID)
@@ -100,7 +100,13 @@ func (e *encoder) part(p *Part, depth int) error {
 	e.str(p.Location)
 	e.str(p.Filename)
 	if env := p.Envelope; env != nil {
-		e.buf = append(e.buf, 1)
+		// Marker 2 adds References; 1 (all records before References was
+		// kept, and envelopes without it) keeps the older layout.
+		marker := byte(1)
+		if env.References != "" {
+			marker = 2
+		}
+		e.buf = append(e.buf, marker)
 		e.str(env.Date)
 		e.str(env.Subject)
 		e.str(env.DecodedSubject)
@@ -109,6 +115,9 @@ func (e *encoder) part(p *Part, depth int) error {
 		}
 		e.str(env.InReplyTo)
 		e.str(env.MessageID)
+		if marker == 2 {
+			e.str(env.References)
+		}
 	} else {
 		e.buf = append(e.buf, 0)
 	}
@@ -290,15 +299,18 @@ func (d *decoder) part(depth int, lo, hi int64) *Part {
 	}
 	p.Location = d.str()
 	p.Filename = d.str()
-	switch d.byte() {
+	switch marker := d.byte(); marker {
 	case 0:
-	case 1:
+	case 1, 2:
 		env := &Envelope{Date: d.str(), Subject: d.str(), DecodedSubject: d.str()}
 		for _, l := range []*[]Address{&env.From, &env.Sender, &env.ReplyTo, &env.To, &env.Cc, &env.Bcc} {
 			*l = d.addresses()
 		}
 		env.InReplyTo = d.str()
 		env.MessageID = d.str()
+		if marker == 2 {
+			env.References = d.str()
+		}
 		p.Envelope = env
 	default:
 		d.fail("bad envelope marker")

@@ -60,3 +60,40 @@ func TestMarshalSize(t *testing.T) {
 	}
 	t.Logf("nested message: %d bytes of input, %d bytes of structure", len(nestedMsg), len(b))
 }
+
+// References rides in envelope marker 2; an envelope without it keeps
+// marker 1, the layout records stored before References was kept have.
+func TestMarshalReferences(t *testing.T) {
+	msg := "Message-ID: <c@x>\r\nIn-Reply-To: <b@x>\r\nReferences: <a@x>\r\n <b@x>\r\nSubject: hi\r\n\r\nbody\r\n"
+	m := mustScan(t, msg, Limits{})
+	if got, want := m.Root.Envelope.References, "<a@x> <b@x>"; got != want {
+		t.Fatalf("References = %q, want %q", got, want)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Message
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Root.Envelope.References; got != "<a@x> <b@x>" {
+		t.Errorf("decoded References = %q", got)
+	}
+
+	old := mustScan(t, "Message-ID: <c@x>\r\nSubject: hi\r\n\r\nbody\r\n", Limits{})
+	ob, err := old.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ob) >= len(b) {
+		t.Errorf("envelope without References is not smaller: %d >= %d", len(ob), len(b))
+	}
+	var oback Message
+	if err := oback.UnmarshalBinary(ob); err != nil {
+		t.Fatal(err)
+	}
+	if oback.Root.Envelope.References != "" || oback.Root.Envelope.MessageID != "<c@x>" {
+		t.Errorf("decoded %+v", oback.Root.Envelope)
+	}
+}
