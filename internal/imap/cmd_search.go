@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
@@ -33,6 +34,45 @@ func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {
 	return m.s.sel.box.ScanBody(ctx, m.meta.UID)
 }
 
+// searchUIDs evaluates criteria against the selected mailbox as the
+// client's view has it (sequence numbers, $, RECENT) and returns the UIDs
+// that match, ascending. SEARCH, SORT, THREAD and context updates all
+// search through it. Errors are protocol answers (BADCHARSET, BAD) or
+// the store's.
+func (s *session) searchUIDs(key *wire.SearchKey, charset string) ([]uint32, error) {
+	view := s.sel.view
+	uids := view.UIDs()
+	var maxUID uint32
+	if n := len(uids); n > 0 {
+		maxUID = uids[n-1]
+	}
+	m, err := search.Compile(searchKey(key), search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: s.sel.saved, Now: time.Now(), Charset: charset})
+	switch {
+	case errors.Is(err, search.ErrBadCharset):
+		return nil, no("BADCHARSET", "unsupported charset; use UTF-8")
+	case err != nil:
+		return nil, bad("%v", err)
+	}
+	var hits []uint32
+	for i, u := range uids {
+		meta, ok := s.sel.box.Message(u)
+		if !ok {
+			continue
+		}
+		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(i + 1)})
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // expunged meanwhile
+			}
+			return nil, err
+		}
+		if match {
+			hits = append(hits, u)
+		}
+	}
+	return hits, nil
+}
+
 func cmdSearch(s *session, tag string, uid bool) error {
 	if err := s.dec.ExpectSP(); err != nil {
 		return err
@@ -48,37 +88,15 @@ func cmdSearch(s *session, tag string, uid bool) error {
 		return err
 	}
 	view := s.sel.view
-	uids := view.UIDs()
-	var maxUID uint32
-	if n := len(uids); n > 0 {
-		maxUID = uids[n-1]
+	hitUIDs, err := s.searchUIDs(q.Key, q.Charset)
+	if err != nil {
+		return err
 	}
-	m, err := search.Compile(searchKey(q.Key), search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: s.sel.saved, Now: time.Now(), Charset: q.Charset})
-	switch {
-	case errors.Is(err, search.ErrBadCharset):
-		return no("BADCHARSET", "unsupported charset; use UTF-8")
-	case err != nil:
-		return bad("%v", err)
-	}
-	var hits []uint32 // sequence numbers or UIDs, ascending
-	for i, u := range uids {
-		meta, ok := s.sel.box.Message(u)
-		if !ok {
-			continue
-		}
-		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(i + 1)})
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue // expunged meanwhile
-			}
-			return err
-		}
-		if match {
-			if uid {
-				hits = append(hits, u)
-			} else {
-				hits = append(hits, uint32(i+1))
-			}
+	hits := hitUIDs // sequence numbers or UIDs, ascending
+	if !uid {
+		hits = make([]uint32, len(hitUIDs))
+		for i, u := range hitUIDs {
+			hits[i] = uint32(view.Seq(u))
 		}
 	}
 	// With a MODSEQ criterion, the highest modseq of the matches goes along
@@ -86,14 +104,6 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	var modseq uint64
 	if usesModSeq(q.Key) {
 		s.enableCondstore()
-		var hitUIDs []uint32
-		for _, h := range hits {
-			if uid {
-				hitUIDs = append(hitUIDs, h)
-			} else {
-				hitUIDs = append(hitUIDs, view.UID(int(h)))
-			}
-		}
 		modseq = s.modseqOf(hitUIDs)
 	}
 	if q.Return == nil {
