@@ -226,6 +226,8 @@ func (cp *compiler) compile(k *Key, depth int) (*node, error) {
 		return cp.header(k.Field, k.Value)
 	case "BODY", "TEXT":
 		return cp.text(k)
+	case "HASATTACHMENT":
+		return &node{op: opHasAttachment, cost: costStructure}, nil
 	}
 	return nil, invalid("unknown search key %q", k.Op)
 }

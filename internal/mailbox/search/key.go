@@ -31,7 +31,9 @@ import (
 //     and EntryType ("priv", "shared" or "all");
 //   - EMAILID THREADID: Value (the objectid);
 //   - ALL ANSWERED DELETED DRAFT FLAGGED NEW OLD RECENT SEEN UNANSWERED
-//     UNDELETED UNDRAFT UNFLAGGED UNSEEN SAVEDATESUPPORTED: none.
+//     UNDELETED UNDRAFT UNFLAGGED UNSEEN SAVEDATESUPPORTED: none;
+//   - HASATTACHMENT (not IMAP's: the web's has:attachment, see
+//     HasAttachment): none.
 type Key struct {
 	Op        string
 	Value     string

@@ -117,6 +117,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 			return false, err
 		}
 		return st.ts.bodyHit[n.leaf], nil
+	case opHasAttachment:
+		return st.hasAttachment()
 	}
 	return false, nil
 }
