@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -96,6 +97,7 @@ type listItem struct {
 	Flagged     bool
 	Answered    bool
 	Attachments bool
+	Folder      string // a search result's folder
 }
 
 type mailboxData struct {
@@ -110,6 +112,14 @@ type mailboxData struct {
 	MoveTo    []folder
 	Query     string
 	Searching bool
+	// PageBase is the URL of a page of this list without the page
+	// number: a folder's, or a search's with its query.
+	PageBase string
+	// A search's: its error for the user, what it covered ("in all
+	// folders") and its count ("1,234 results").
+	SearchError string
+	Scope       string
+	Count       string
 }
 
 func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +143,7 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.opts.Mailboxes.Release(box)
-	d := mailboxData{Mailbox: mb, Page: page, Trash: mb.SpecialUse == store.SpecialTrash}
+	d := mailboxData{Mailbox: mb, Page: page, Trash: mb.SpecialUse == store.SpecialTrash, PageBase: mailboxURL(mb.Name) + "?page="}
 	d.Total, d.Unseen = box.Counts()
 	d.Pages = max(1, (d.Total+pageSize-1)/pageSize)
 	for _, meta := range box.Newest((page-1)*pageSize, pageSize) {
@@ -175,7 +185,8 @@ func listItemOf(mailboxID int64, meta store.MessageMeta, st *mime.Message) listI
 	if it.Subject == "" {
 		it.Subject = "(no subject)"
 	}
-	it.Attachments = len(attachments(st)) > 0
+	// The rule has:attachment searches by, so the two always agree.
+	it.Attachments = search.HasAttachment(st)
 	return it
 }
 

@@ -1,104 +1,244 @@
 package web
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"mailroom/internal/mailbox"
+	"mailroom/internal/mailbox/query"
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
-// maxResults bounds a search's result list.
-const maxResults = 200
+// searchBatch is how many messages of a mailbox are taken from the shared
+// index at a time while evaluating: a copy of that many, not of the whole
+// mailbox.
+const searchBatch = 500
 
-// searchPage searches one folder, newest first, with IMAP's search engine
-// (decoded bodies, charsets, case-insensitive): q matches sender, subject
-// or text; from, subject, since and before narrow it.
+// searchPage answers the search box: the query language of package query,
+// over every folder but Junk and Trash (or the one of in:, or all with
+// in:anywhere), with IMAP's search engine (decoded bodies, charsets,
+// case-insensitive substrings). Results are merged across folders newest
+// first, counted in full and paged like a folder; only the shown page's
+// messages have their structure loaded.
 func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sess := sessionOf(r)
-	q := r.URL.Query()
-	name := q.Get("in")
-	if name == "" {
-		name = "INBOX"
-	}
-	mb, err := s.opts.Store.Mailbox(ctx, sess.AccountID, name)
-	if err != nil {
-		s.fail(w, r, storeStatus(err), "There is no folder "+name+".")
-		return
-	}
-	key := searchKey(q.Get("q"), q.Get("from"), q.Get("subject"), q.Get("since"), q.Get("before"))
-	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
-		return
-	}
-	defer s.opts.Mailboxes.Release(box)
-	total, unseen := box.Counts()
-	m, err := search.Compile(key, search.Context{MaxSeq: uint32(total), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
-	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, "That search is not valid: "+err.Error())
-		return
-	}
-	d := mailboxData{Mailbox: mb, Page: 1, Pages: 1, Total: total, Unseen: unseen, Query: q.Get("q"), Searching: true}
-	// Newest first, stopping at maxResults.
-	for offset := 0; len(d.Items) < maxResults; offset += 500 {
-		batch := box.Newest(offset, 500)
-		if len(batch) == 0 {
-			break
+	params := r.URL.Query()
+	text := params.Get("q")
+	page, _ := strconv.Atoi(params.Get("page"))
+	d := mailboxData{Searching: true, Query: text, Page: max(page, 1), Pages: 1}
+	d.PageBase = "/search?q=" + url.QueryEscape(text) + "&page="
+	status := http.StatusOK
+	current := ""
+	if err := s.runSearch(ctx, sess.AccountID, text, &d); err != nil {
+		d.SearchError, status = err.Error(), http.StatusBadRequest
+		if _, ok := err.(*query.Error); !ok {
+			d.SearchError, status = "The search failed; try again.", http.StatusInternalServerError
+			s.log.Warn("web search", "account", sess.AccountID, "err", err)
 		}
-		for _, meta := range batch {
-			ok, err := m.Match(ctx, &webMessage{box: box, meta: meta})
-			if err != nil || !ok {
-				continue
-			}
-			st, err := box.Structure(ctx, meta.UID)
-			if err != nil {
-				continue
-			}
-			d.Items = append(d.Items, listItemOf(mb.ID, meta, st))
-			if len(d.Items) == maxResults {
-				break
-			}
-		}
+	} else if d.Mailbox.ID != 0 {
+		current = d.Mailbox.Name
 	}
-	if d.Folders, err = s.folders(ctx, sess.AccountID, mb.Name); err != nil {
+	var err error
+	if d.Folders, err = s.folders(ctx, sess.AccountID, current); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "mailbox", view{Title: "Search " + mb.Name, Data: d})
+	title := "Search"
+	if text != "" {
+		title = "Search: " + text
+	}
+	s.render(w, r, status, "mailbox", view{Title: title, Data: d})
 }
 
-// searchKey builds search criteria from the form: every word of q
-// must appear in the sender, the subject or the text.
-func searchKey(q, from, subject, since, before string) *search.Key {
-	and := &search.Key{Op: "AND"}
-	for _, word := range strings.Fields(q) {
-		and.Children = append(and.Children, &search.Key{Op: "OR", Children: []*search.Key{
-			{Op: "FROM", Value: word},
-			{Op: "OR", Children: []*search.Key{{Op: "SUBJECT", Value: word}, {Op: "TEXT", Value: word}}},
-		}})
+// searchTarget is one mailbox a search covers, open for the request.
+type searchTarget struct {
+	mb  store.Mailbox
+	box *mailbox.Mailbox
+}
+
+// searchHit is a matching message: small, since a search may match a
+// whole account.
+type searchHit struct {
+	target int // index into the targets
+	uid    uint32
+	date   int64
+}
+
+// runSearch parses text, evaluates it over the folders it names and fills
+// d with the count, the page and the scope. Errors the user must fix are
+// *query.Error.
+func (s *Server) runSearch(ctx context.Context, accountID int64, text string, d *mailboxData) error {
+	q, err := query.Parse(text)
+	if err != nil {
+		return err
 	}
-	if from != "" {
-		and.Children = append(and.Children, &search.Key{Op: "FROM", Value: from})
+	boxes, err := s.opts.Store.MailboxList(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("list mailboxes: %w", err)
 	}
-	if subject != "" {
-		and.Children = append(and.Children, &search.Key{Op: "SUBJECT", Value: subject})
+	var scope []store.Mailbox
+	switch {
+	case q.In != "":
+		mb, ok := findFolder(boxes, q.In)
+		if !ok {
+			return &query.Error{Msg: "There is no folder " + q.In + "."}
+		}
+		scope = []store.Mailbox{mb}
+		d.Mailbox = mb
+		d.Scope = "in " + mb.Name
+	case q.Anywhere:
+		scope = boxes
+		d.Scope = "in all folders"
+	default:
+		for _, mb := range boxes {
+			if mb.SpecialUse != store.SpecialJunk && mb.SpecialUse != store.SpecialTrash {
+				scope = append(scope, mb)
+			}
+		}
+		d.Scope = "in all folders but Junk and Trash"
 	}
-	if t, err := time.ParseInLocation("2006-01-02", since, time.Local); err == nil {
-		and.Children = append(and.Children, &search.Key{Op: "SINCE", Date: t})
+
+	var targets []searchTarget
+	defer func() {
+		for _, t := range targets {
+			s.opts.Mailboxes.Release(t.box)
+		}
+	}()
+	var hits []searchHit
+	for _, mb := range scope {
+		box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
+		if err != nil {
+			return fmt.Errorf("open mailbox %d: %w", mb.ID, err)
+		}
+		targets = append(targets, searchTarget{mb: mb, box: box})
+		total, _ := box.Counts()
+		m, err := search.Compile(q.Key, search.Context{MaxSeq: uint32(total), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
+		if err != nil {
+			// The parser only builds valid criteria; this is a bug.
+			return fmt.Errorf("compile search: %w", err)
+		}
+		metas, err := searchMailbox(ctx, box, m)
+		if err != nil {
+			return fmt.Errorf("search mailbox %d: %w", mb.ID, err)
+		}
+		for _, meta := range metas {
+			hits = append(hits, searchHit{target: len(targets) - 1, uid: meta.UID, date: meta.InternalDate})
+		}
 	}
-	if t, err := time.ParseInLocation("2006-01-02", before, time.Local); err == nil {
-		and.Children = append(and.Children, &search.Key{Op: "BEFORE", Date: t})
+	// Newest first across folders; within a second, the folder's order.
+	slices.SortStableFunc(hits, func(a, b searchHit) int {
+		if c := cmp.Compare(b.date, a.date); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.target, b.target); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.uid, a.uid)
+	})
+	d.Total = len(hits)
+	d.Count = countText(len(hits), "result")
+	d.Pages = max(1, (len(hits)+pageSize-1)/pageSize)
+	d.Page = min(d.Page, d.Pages)
+	from := (d.Page - 1) * pageSize
+	for _, h := range hits[from:min(from+pageSize, len(hits))] {
+		t := targets[h.target]
+		meta, ok := t.box.Message(h.uid)
+		if !ok {
+			continue // expunged meanwhile
+		}
+		st, err := t.box.Structure(ctx, h.uid)
+		if err != nil {
+			continue
+		}
+		it := listItemOf(t.mb.ID, meta, st)
+		it.Folder = t.mb.Name
+		d.Items = append(d.Items, it)
 	}
-	if len(and.Children) == 0 {
-		return &search.Key{Op: "ALL"}
+	return nil
+}
+
+// searchMailbox returns the messages of box that m matches, newest
+// first. It is the one place a web search evaluates a mailbox, so that an
+// index-backed search in the mailbox service can take its place.
+func searchMailbox(ctx context.Context, box *mailbox.Mailbox, m *search.Matcher) ([]store.MessageMeta, error) {
+	var out []store.MessageMeta
+	last := ^uint32(0)
+	for offset := 0; ; offset += searchBatch {
+		batch := box.Newest(offset, searchBatch)
+		if len(batch) == 0 {
+			return out, nil
+		}
+		for _, meta := range batch {
+			// A message delivered between two batches shifts the
+			// offsets: what was seen already comes again.
+			if meta.UID >= last {
+				continue
+			}
+			last = meta.UID
+			ok, err := m.Match(ctx, &webMessage{box: box, meta: meta})
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			// Any other error is this message's (expunged meanwhile,
+			// unreadable): it is not a match, the search goes on.
+			if err == nil && ok {
+				out = append(out, meta)
+			}
+		}
 	}
-	return and
+}
+
+// findFolder resolves the folder of in:. The exact name first, then the
+// name in any case (in:inbox, in:archive), then the special folders by
+// their usual names (in:spam, in:junk, in:trash, in:sent...), whatever
+// they are called in this account.
+func findFolder(boxes []store.Mailbox, name string) (store.Mailbox, bool) {
+	for _, mb := range boxes {
+		if mb.Name == name {
+			return mb, true
+		}
+	}
+	for _, mb := range boxes {
+		if strings.EqualFold(mb.Name, name) {
+			return mb, true
+		}
+	}
+	use := map[string]store.SpecialUse{
+		"junk": store.SpecialJunk, "spam": store.SpecialJunk, "trash": store.SpecialTrash, "bin": store.SpecialTrash,
+		"sent": store.SpecialSent, "drafts": store.SpecialDrafts, "archive": store.SpecialArchive,
+	}[strings.ToLower(name)]
+	for _, mb := range boxes {
+		if use != "" && mb.SpecialUse == use {
+			return mb, true
+		}
+	}
+	return store.Mailbox{}, false
+}
+
+// countText is "1 result", "1,234 results".
+func countText(n int, noun string) string {
+	digits := strconv.Itoa(n)
+	var b strings.Builder
+	for i, c := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if n != 1 {
+		noun += "s"
+	}
+	return b.String() + " " + noun
 }
 
 // webMessage is a message as the search engine sees it.
