@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,8 +41,11 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	current := ""
 	if err := s.runSearch(ctx, sess.AccountID, text, &d); err != nil {
-		d.SearchError, status = err.Error(), http.StatusBadRequest
-		if _, ok := err.(*query.Error); !ok {
+		// A query to fix is answered 200: the page is the search page
+		// as asked, saying what to change (as a form with a typo is);
+		// an error status would be logged by the browser as a failure.
+		d.SearchError = err.Error()
+		if qe := (*query.Error)(nil); !errors.As(err, &qe) {
 			d.SearchError, status = "The search failed; try again.", http.StatusInternalServerError
 			s.log.Warn("web search", "account", sess.AccountID, "err", err)
 		}
