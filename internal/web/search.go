@@ -73,7 +73,7 @@ type searchTarget struct {
 // searchHit is a matching message: small, since a search may match a
 // whole account.
 type searchHit struct {
-	target int // index into the targets
+	target int32 // index into the targets
 	uid    uint32
 	date   int64
 }
@@ -136,7 +136,7 @@ func (s *Server) runSearch(ctx context.Context, accountID int64, text string, d 
 			return fmt.Errorf("search mailbox %d: %w", mb.ID, err)
 		}
 		for _, meta := range metas {
-			hits = append(hits, searchHit{target: len(targets) - 1, uid: meta.UID, date: meta.InternalDate})
+			hits = append(hits, searchHit{target: int32(len(targets) - 1), uid: meta.UID, date: meta.InternalDate})
 		}
 	}
 	// Newest first across folders; within a second, the folder's order.

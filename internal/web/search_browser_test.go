@@ -44,7 +44,9 @@ func TestBrowserSearch(t *testing.T) {
 	rows := func() []string {
 		return chromium.Eval[[]string](b, `Array.from(document.querySelectorAll("table.messages tbody tr")).map(tr => tr.querySelector("td.subject a").textContent + "@" + tr.querySelector("td.folder").textContent)`)
 	}
-	counts := func() string { return strings.TrimSpace(chromium.Run(b, chromedp.Text(chromedp.CSS(`.listhead .counts`)))) }
+	counts := func() string {
+		return strings.TrimSpace(chromium.Run(b, chromedp.Text(chromedp.CSS(`.listhead .counts`))))
+	}
 
 	search("subject:report")
 	if c := counts(); c != "55 results in all folders but Junk and Trash" {
