@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,7 +286,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Thirteen pages to load and capture: three tests' worth of time.
+	// Fifteen pages to load and capture: three tests' worth of time.
 	b := chromium.NewTab(t, r.base, 3*chromium.Timeout)
 	shot := func(name string) {
 		t.Helper()
@@ -302,6 +303,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	}{
 		{"inbox", r.base + "/mail/INBOX", `table.messages`},
 		{"message", msgURL, `.attachments`},
+		{"search", r.base + "/search?q=" + url.QueryEscape("lunch OR from:wolkenstein"), `.searchhelp`},
 		{"compose", r.base + "/compose", `#compose-heading`},
 		{"settings", r.base + "/settings", `#h-protocols`},
 		{"admin", r.base + "/admin", `#h-queue`},
