@@ -36,6 +36,9 @@ func TestImaptestCompliance(t *testing.T) {
 	// imaptest logs in with LOGIN on the plaintext port.
 	r := newRig(t, testrig.Config(func(c *config.Config) { c.Auth.AllowInsecure = true }))
 	r.Account("imaptest@example.test")
+	// A second user for the groups that need one (urlauth2: a URLAUTH URL
+	// fetched by another user).
+	r.Account("imaptest2@example.test")
 	host, port, err := net.SplitHostPort(r.Addr("imap"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +46,7 @@ func TestImaptestCompliance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "host="+host, "port="+port,
-		"user=imaptest@example.test", "pass="+password, "test="+tests)
+		"user=imaptest@example.test", "user2=imaptest2@example.test", "pass="+password, "test="+tests)
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput() // exits non-zero when a group fails
 	if ctx.Err() != nil {
