@@ -118,7 +118,7 @@ func (s *session) catenateURL(raw string) (*urlRef, error) {
 		}
 	case u.Access != "":
 		return nil, badURL(raw) // a rump authorizes nothing
-	case u.Server && u.User != "" && !strings.EqualFold(u.User, s.principal.Email):
+	case u.Server && u.User != "" && !strings.EqualFold(urlAccount(u), s.principal.Email):
 		return nil, badURL(raw)
 	}
 	ref, err := s.openURL(u, accountID)

@@ -40,7 +40,7 @@ func cmdGenURLAuth(s *session, tag string, _ bool) error {
 			return no("", "the URL rump must be an absolute imap:// URL with the user name")
 		case u.Access == "" || u.Mechanism != "":
 			return no("", "the URL rump must end with ;URLAUTH=<access> and no verifier")
-		case !strings.EqualFold(u.User, s.principal.Email):
+		case !strings.EqualFold(urlAccount(u), s.principal.Email):
 			return no("", "URLAUTH URLs can only be made for your own mailboxes")
 		}
 		mb, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, u.Mailbox)
@@ -92,8 +92,8 @@ func (s *session) authorizeURL(u *imapurl.URL) (int64, error) {
 		return 0, errBadURL
 	}
 	accountID := s.principal.AccountID
-	if !strings.EqualFold(u.User, s.principal.Email) {
-		acct, err := s.srv.opts.Store.Account(s.ctx, u.User)
+	if owner := urlAccount(u); !strings.EqualFold(owner, s.principal.Email) {
+		acct, err := s.srv.opts.Store.Account(s.ctx, owner)
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, errBadURL
 		} else if err != nil {
@@ -148,7 +148,7 @@ func cmdURLFetch(s *session, tag string, _ bool) error {
 			s.bw.WriteString("NIL\r\n")
 			continue
 		}
-		err = s.writeURLFetchData(ref, it.Extended, it.BodyPartStructure, it.Binary)
+		err = s.writeURLFetchData(ref, it.Extended, it.BodyPartStructure, it.Binary, it.Body)
 		ref.close()
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func isURLSyntax(err error) bool {
 // writeURLFetchData writes the data of one URLFETCH response: the section
 // as BODY.PEEK would send it, or for the RFC 5524 form a list with
 // BODYPARTSTRUCTURE and BINARY or BODY as asked.
-func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary bool) error {
+func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary, body bool) error {
 	if !extended {
 		return msgfmt.WriteSection(s.enc, ref.structure, ref.body, ref.sec, ref.partial)
 	}
@@ -181,10 +181,11 @@ func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary bool) err
 		}
 		sp = true
 	}
-	if sp {
+	if (binary || body) && sp {
 		s.bw.WriteByte(' ')
 	}
-	if binary {
+	switch {
+	case binary:
 		s.bw.WriteString("BINARY ")
 		if err := msgfmt.WriteBinary(s.enc, ref.structure, ref.body, ref.sec, ref.partial); err != nil {
 			if errors.Is(err, msgfmt.ErrUnknownCTE) {
@@ -193,7 +194,7 @@ func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary bool) err
 				return err
 			}
 		}
-	} else {
+	case body:
 		s.bw.WriteString("BODY ")
 		if err := msgfmt.WriteSection(s.enc, ref.structure, ref.body, ref.sec, ref.partial); err != nil {
 			return err
@@ -235,4 +236,16 @@ func cmdResetKey(s *session, tag string, _ bool) error {
 		return err
 	}
 	return s.ok(tag, "URLMECH INTERNAL", "URLAUTH key reset")
+}
+
+// urlAccount is the account an absolute URL's user names. Accounts are
+// mail addresses: the user is either the whole address, percent-encoded
+// ("imap://joe%40example.com@mail.example.com/"), or its local part with
+// the domain as the URL's host ("imap://joe@example.com/"), the form
+// Dovecot's imaptest and clients that split the address use.
+func urlAccount(u *imapurl.URL) string {
+	if strings.Contains(u.User, "@") {
+		return u.User
+	}
+	return u.User + "@" + u.Host
 }

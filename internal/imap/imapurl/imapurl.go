@@ -324,7 +324,10 @@ func (u *URL) parseURLAuth(s string, start int, val string) error {
 	kind, name, plus := strings.Cut(access, "+")
 	switch {
 	case plus && (strings.EqualFold(kind, "user") || strings.EqualFold(kind, "submit")):
-		dec, err := decode(name, isAChar, start)
+		// "@" is not an achar, but clients (and imaptest) send user
+		// names with domains unencoded here, and after the authority it
+		// is unambiguous: accepted, and encoded in the canonical form.
+		dec, err := decode(name, func(c byte) bool { return isAChar(c) || c == '@' }, start)
 		if err != nil {
 			return err
 		}

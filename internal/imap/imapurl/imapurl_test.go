@@ -41,6 +41,9 @@ func TestParse(t *testing.T) {
 		{in: "IMAP://u;AUTH=*@Host/INBOX/;uid=1;urlauth=AuthUser", canon: "imap://u;AUTH=*@host/INBOX/;UID=1;URLAUTH=authuser",
 			want: URL{Server: true, User: "u", Auth: "*", Host: "host", Mailbox: "INBOX", UID: 1, Access: "authuser"}},
 
+		// An unencoded "@" in the access identifier's user is accepted.
+		{in: "imap://a%40b.c@h/INBOX/;UID=1;URLAUTH=user+a@b.c", canon: "imap://a%40b.c@h/INBOX/;UID=1;URLAUTH=user+a%40b.c",
+			want: URL{Server: true, User: "a@b.c", Host: "h", Mailbox: "INBOX", UID: 1, Access: "user+a@b.c"}},
 		{in: "", err: `expected "imap://"`},
 		{in: "INBOX/;UID=1", err: `expected "imap://"`},
 		{in: "/INBOX", err: "must name a message"},
