@@ -109,16 +109,16 @@ func TestCatenateBadURL(t *testing.T) {
 	uv := uidValidity(t, x, "INBOX")
 	bad, _ := strconv.Atoi(uv)
 	for i, url := range []string{
-		"/INBOX/;UID=9",                             // no such message
+		"/INBOX/;UID=9", // no such message
 		"/INBOX;UIDVALIDITY=" + strconv.Itoa(bad+1) + "/;UID=1", // stale UIDVALIDITY
-		"/Nowhere/;UID=1",                                       // no such mailbox
-		"imap://bob@example.test/INBOX/;UID=1",                  // another user's mailbox
-		"imap://bob%40example.test@h/INBOX/;UID=1",              // the same, other spelling
-		"/INBOX/;UID=1/;SECTION=7",                              // no such part
-		"/INBOX/;UID=1/;SECTION=1.X",                            // not a section
-		"/INBOX/;UID=1;URLAUTH=anonymous",                       // a rump authorizes nothing
-		";UID=1",                                                // relative, nothing selected
-		"/INBOX/;UID=x",                                         // not a URL
+		"/Nowhere/;UID=1",                          // no such mailbox
+		"imap://bob@example.test/INBOX/;UID=1",     // another user's mailbox
+		"imap://bob%40example.test@h/INBOX/;UID=1", // the same, other spelling
+		"/INBOX/;UID=1/;SECTION=7",                 // no such part
+		"/INBOX/;UID=1/;SECTION=1.X",               // not a section
+		"/INBOX/;UID=1;URLAUTH=anonymous",          // a rump authorizes nothing
+		";UID=1",                                   // relative, nothing selected
+		"/INBOX/;UID=x",                            // not a URL
 	} {
 		tag := fmt.Sprintf("b%d", i)
 		lines := x.cmd(tag, "APPEND Drafts CATENATE (TEXT "+lit("Subject: x\r\n\r\n")+" URL \""+url+"\" TEXT "+lit("after\r\n")+")", "NO")
