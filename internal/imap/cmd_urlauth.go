@@ -174,9 +174,19 @@ func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary, body boo
 	sp := false
 	if bps {
 		s.bw.WriteString("BODYPARTSTRUCTURE ")
-		if p, ok := ref.part(); ok {
+		p, ok := ref.part()
+		switch {
+		case binary:
+			// The structure of the data BINARY returns (RFC 5524).
+			if err := msgfmt.URLBinaryStructure(s.enc, ref.structure, ref.body, ref.sec); err != nil {
+				if !errors.Is(err, msgfmt.ErrUnknownCTE) {
+					return err
+				}
+				s.bw.WriteString("NIL")
+			}
+		case ok:
 			msgfmt.PartStructure(s.enc, p)
-		} else {
+		default:
 			s.bw.WriteString("NIL")
 		}
 		sp = true
@@ -187,7 +197,7 @@ func (s *session) writeURLFetchData(ref *urlRef, extended, bps, binary, body boo
 	switch {
 	case binary:
 		s.bw.WriteString("BINARY ")
-		if err := msgfmt.WriteBinary(s.enc, ref.structure, ref.body, ref.sec, ref.partial); err != nil {
+		if err := msgfmt.WriteURLBinary(s.enc, ref.structure, ref.body, ref.sec, ref.partial); err != nil {
 			if errors.Is(err, msgfmt.ErrUnknownCTE) {
 				s.bw.WriteString("NIL")
 			} else {
