@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,4 +173,80 @@ func TestURLFetchBinary(t *testing.T) {
 	}
 	a.cmd("f4", "URLFETCH ("+u+" BINARY BODY)", "BAD")
 	a.cmd("f5", "URLFETCH ("+u+" FOO)", "BAD")
+}
+
+// nestedMsg has a message/rfc822 attachment whose text parts are base64
+// and quoted-printable.
+const nestedMsg = "From: ann@example.test\r\n" +
+	"Subject: outer\r\n" +
+	"Content-Type: multipart/mixed; boundary=\"o\"\r\n" +
+	"\r\n" +
+	"--o\r\n" +
+	"Content-Type: message/rfc822\r\n" +
+	"\r\n" +
+	"From: bob@example.test\r\n" +
+	"Subject: inner\r\n" +
+	"Content-Type: multipart/alternative; boundary=\"i\"\r\n" +
+	"\r\n" +
+	"--i\r\n" +
+	"Content-Type: text/plain\r\n" +
+	"Content-Transfer-Encoding: base64\r\n" +
+	"\r\n" +
+	"aGVsbG8g\r\n" +
+	"d29ybGQ=\r\n" +
+	"--i\r\n" +
+	"Content-Type: text/plain\r\n" +
+	"Content-Transfer-Encoding:\r\n" +
+	" quoted-printable\r\n" +
+	"\r\n" +
+	"caf=C3=A9 =\r\n" +
+	"ok\r\n" +
+	"--i--\r\n" +
+	"--o--\r\n"
+
+// TestURLFetchBinaryNested: BINARY of a message/rfc822 part sends it with
+// the parts inside decoded and labelled binary; BODYPARTSTRUCTURE with
+// BINARY describes those octets.
+func TestURLFetchBinaryNested(t *testing.T) {
+	r := newRig(t)
+	ann := r.Account("ann@example.test")
+	r.Deliver(ann, nestedMsg)
+	a := login(t, r, "ann@example.test")
+	u := a.genURL("g", "imap://ann@example.test/INBOX/;UID=1/;SECTION=1;URLAUTH=authuser")
+	conv := "From: bob@example.test\r\n" +
+		"Subject: inner\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"i\"\r\n" +
+		"\r\n" +
+		"--i\r\n" +
+		"Content-Type: text/plain\r\n" +
+		"Content-Transfer-Encoding: binary\r\n" +
+		"\r\n" +
+		"hello world\r\n" +
+		"--i\r\n" +
+		"Content-Type: text/plain\r\n" +
+		"Content-Transfer-Encoding: binary\r\n" +
+		"\r\n" +
+		"café ok\r\n" +
+		"--i--"
+	want := fmt.Sprintf("(BINARY {%d}%s)", len(conv), conv)
+	if got := a.fetchURL("f1", "("+u+" BINARY)"); got != want {
+		t.Errorf("BINARY:\n got  %q\n want %q", got, want)
+	}
+	// Converted: conv's length over 14 lines; the parts 11 and 8 octets
+	// without a line end (stored: 18 and 15 octets, one line end each).
+	got := a.fetchURL("f2", "("+u+" BODYPARTSTRUCTURE BINARY)")
+	for _, sub := range []string{
+		fmt.Sprintf(`"7bit" %d (NIL "inner"`, len(conv)),
+		`("text" "plain" ("charset" "us-ascii") NIL NIL "base64" 11 0 `,
+		`("text" "plain" ("charset" "us-ascii") NIL NIL "quoted-printable" 8 0 `,
+		`"alternative" ("boundary" "i") NIL NIL NIL) 14 `,
+	} {
+		if !strings.Contains(got, sub) {
+			t.Errorf("BODYPARTSTRUCTURE with BINARY lacks %q:\n%s", sub, got)
+		}
+	}
+	got = a.fetchURL("f3", "("+u+" BODYPARTSTRUCTURE)")
+	if !strings.Contains(got, `"base64" 18 1 `) || !strings.Contains(got, `"quoted-printable" 15 1 `) {
+		t.Errorf("BODYPARTSTRUCTURE without BINARY is not the stored structure:\n%s", got)
+	}
 }
