@@ -315,6 +315,10 @@ func (u *URL) parsePath(s string, pos int) error {
 	if slash {
 		return errAt(len(s), `unexpected "/" at the end`)
 	}
+	if !u.Expire.IsZero() && u.Access == "" {
+		// expire is part of iurlauth-rump: it means nothing alone.
+		return errAt(len(s), ";EXPIRE= needs ;URLAUTH=")
+	}
 	return nil
 }
 

@@ -59,6 +59,7 @@ func TestParse(t *testing.T) {
 		{in: "/INBOX/;UID=1/;PARTIAL=1.0", err: "length"},
 		{in: "/INBOX/;UID=1/;PARTIAL=x", err: "offset"},
 		{in: "/INBOX/;UID=1;EXPIRE=tomorrow", err: "EXPIRE"},
+		{in: "/INBOX/;UID=1;EXPIRE=2030-01-02T03:04:05Z", err: "needs ;URLAUTH="},
 		{in: "/INBOX/;UID=1;URLAUTH=root", err: "access identifier"},
 		{in: "/INBOX/;UID=1;URLAUTH=user+", err: "empty user"},
 		{in: "/INBOX/;UID=1;URLAUTH=anonymous:INTERNAL:abc", err: "token"},
