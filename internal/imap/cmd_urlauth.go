@@ -151,7 +151,10 @@ func cmdURLFetch(s *session, tag string, _ bool) error {
 		err = s.writeURLFetchData(ref, it.Extended, it.BodyPartStructure, it.Binary, it.Body)
 		ref.close()
 		if err != nil {
-			return err
+			// The response is begun, perhaps a literal announced and not
+			// all sent: the stream is broken, as for FETCH.
+			s.srv.log.Error("URLFETCH of a message body failed", s.logger("err", err)...)
+			return errBye
 		}
 		s.bw.WriteString("\r\n")
 	}

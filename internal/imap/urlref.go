@@ -131,7 +131,7 @@ func (r *urlRef) part() (*mime.Part, bool) {
 	return r.structure.PartAt(r.sec.Part)
 }
 
-// sectionReader reads the bytes the URL designates.
+// reader reads the bytes the URL designates, with their number.
 func (r *urlRef) reader() (io.Reader, int64) {
 	rg, _ := r.rangeOf()
 	return io.NewSectionReader(r.body, rg.Start, rg.Len()), rg.Len()
