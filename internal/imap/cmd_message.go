@@ -265,19 +265,27 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		if !more {
 			break
 		}
+		if msg.Catenate { // RFC 4469
+			if lookupErr != nil {
+				if err := s.skipCatenate(); err != nil {
+					return err
+				}
+				continue
+			}
+			m, err := s.stageCatenate()
+			if err != nil {
+				return err
+			}
+			staged = append(staged, m)
+			targets = append(targets, appendTarget(mb.ID, msg))
+			continue
+		}
 		if lookupErr != nil {
 			// The decoder skips the literal, then the command fails: the
 			// client sent it.
 			continue
 		}
-		t := store.Target{MailboxID: mb.ID, InternalDate: msg.Date}
-		for _, n := range msg.Flags {
-			if f, ok := store.ParseFlag(n); ok {
-				t.Flags |= f
-			} else if store.ValidKeyword(n) {
-				t.Keywords = append(t.Keywords, n)
-			}
-		}
+		t := appendTarget(mb.ID, msg)
 		m, err := s.srv.opts.Store.Stage(s.ctx, msg.Literal)
 		if err != nil {
 			return err
@@ -310,6 +318,19 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		}
 	}
 	return s.ok(tag, fmt.Sprintf("APPENDUID %d %s", delivered[0].UIDValidity, uidSet(uids)), "APPEND completed")
+}
+
+// appendTarget is where APPEND puts msg, with its flags and date.
+func appendTarget(mailboxID int64, msg wire.AppendMessage) store.Target {
+	t := store.Target{MailboxID: mailboxID, InternalDate: msg.Date}
+	for _, n := range msg.Flags {
+		if f, ok := store.ParseFlag(n); ok {
+			t.Flags |= f
+		} else if store.ValidKeyword(n) {
+			t.Keywords = append(t.Keywords, n)
+		}
+	}
+	return t
 }
 
 // cmdIdle reports changes as they happen (RFC 2177) until the client sends

@@ -337,6 +337,9 @@ var commandTable = map[string]command{
 	"MOVE":         {cmdMove, selState},
 	"FETCH":        {cmdFetch, selState},
 	"SEARCH":       {cmdSearch, selState},
+	"GENURLAUTH":   {cmdGenURLAuth, authedState}, // RFC 4467
+	"URLFETCH":     {cmdURLFetch, authedState},
+	"RESETKEY":     {cmdResetKey, authedState},
 }
 
 func (s *session) dispatch(tag string) error {

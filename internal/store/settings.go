@@ -71,6 +71,14 @@ var settingDefs = []SettingDef{
 		Doc: "all: POP3 lists the whole INBOX; since-enabled: only mail that arrived after POP3 was last switched on"},
 	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission"},
 
+	// IMAP URLAUTH (RFC 4467): the mailbox access keys are derived from
+	// the secret and each mailbox's generation; RESETKEY replaces the
+	// secret (every mailbox) or bumps a generation (one mailbox).
+	{Key: "imap.urlauth_secret", Kind: KindString, Default: "",
+		Doc: "secret the IMAP URLAUTH mailbox access keys derive from (set on first use; changing or clearing it revokes every URLAUTH URL)"},
+	{Key: "imap.urlauth_generations", Kind: KindText, Default: "",
+		Doc: "IMAP URLAUTH key generation of each mailbox RESETKEY was used on, one \"mailbox-id generation\" per line (set automatically)"},
+
 	{Key: "forward.to", Kind: KindAddressList, Default: "",
 		Doc: "forward incoming mail to these addresses (comma-separated, at most 10; empty: no forwarding)"},
 	{Key: "forward.keep", Kind: KindBool, Default: "true", Doc: "keep a copy of forwarded mail in INBOX"},

@@ -154,3 +154,9 @@ func language(e *wire.Encoder, tags []string) {
 	}
 	e.EndList()
 }
+
+// PartStructure writes the extended BODYSTRUCTURE of one part (and what it
+// contains): URLFETCH's BODYPARTSTRUCTURE (RFC 5524).
+func PartStructure(e *wire.Encoder, p *mime.Part) {
+	body(e, p, true, 0)
+}

@@ -261,6 +261,9 @@ type AppendMessage struct {
 	// Literal streams the message. It is only readable until the next
 	// Decoder call, which skips what was not read.
 	Literal *Literal
+	// Catenate is set, and Literal nil, for "CATENATE (" (RFC 4469): the
+	// parts follow, read with ReadCatenatePart.
+	Catenate bool
 }
 
 // ReadAppendMessage reads the next message of APPEND, after ReadAppend or
@@ -292,6 +295,13 @@ func (d *Decoder) ReadAppendMessage() (m AppendMessage, ok bool, err error) {
 		if err := d.ExpectSP(); err != nil {
 			return AppendMessage{}, false, err
 		}
+	}
+	if c := d.peekByte(); c == 'C' || c == 'c' {
+		if err := d.readCatenateOpen(); err != nil {
+			return AppendMessage{}, false, err
+		}
+		m.Catenate = true
+		return m, true, nil
 	}
 	if m.Literal, err = d.LiteralReader(); err != nil {
 		return AppendMessage{}, false, err

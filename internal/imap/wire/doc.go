@@ -27,7 +27,10 @@
 //	DELETE, SUBSCRIBE, UNSUBSCRIBE ReadMailboxArg → mailbox name
 //	LIST ReadListCommand → List    LSUB ReadLsub → List
 //	STATUS ReadStatus → Status     APPEND ReadAppend → Append, then
-//	                               ReadAppendMessage → AppendMessage per message
+//	                               ReadAppendMessage → AppendMessage per message,
+//	                               ReadCatenatePart → CatPart per CATENATE part (RFC 4469)
+//	GENURLAUTH ReadGenURLAuth      URLFETCH ReadURLFetch (RFC 4467, 5524)
+//	RESETKEY ReadResetKey → ResetKey
 //	STORE ReadStore → Store        COPY, MOVE ReadCopy → Copy
 //	FETCH ReadFetch → Fetch        UID EXPUNGE ReadUIDExpunge → UIDExpunge
 //	SEARCH ExpectSP, ReadSearch → *Search, ExpectCRLF

@@ -181,6 +181,7 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 var commandNames = []string{
 	"LOGIN", "AUTHENTICATE", "ENABLE", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
 	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "UID",
+	"GENURLAUTH", "URLFETCH", "RESETKEY",
 }
 
 // commandWord consumes a command name from commandNames if one is next.
@@ -242,6 +243,14 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 			if err = e; err != nil || !ok {
 				break
 			}
+			if m.Catenate {
+				fmt.Fprintf(out, "cat=%s,%d ", show(m.Flags), m.Date.Unix())
+				err = runCatenate(d, out)
+				if err != nil {
+					break
+				}
+				continue
+			}
 			// read half of it: the decoder skips the rest
 			b, e := io.ReadAll(io.LimitReader(m.Literal, m.Literal.Size/2+1))
 			fmt.Fprintf(out, "msg=%s,%d,%v,%x ", show(m.Flags), m.Date.Unix(), m.Literal.Binary, crc32.ChecksumIEEE(b))
@@ -250,6 +259,12 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 			}
 		}
 		v = "end"
+	case "GENURLAUTH":
+		v, err = d.ReadGenURLAuth()
+	case "URLFETCH":
+		v, err = d.ReadURLFetch()
+	case "RESETKEY":
+		v, err = d.ReadResetKey()
 	case "STORE":
 		v, err = d.ReadStore()
 	case "COPY", "MOVE":
@@ -284,6 +299,26 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 	return err
 }
 
+// runCatenate reads a CATENATE message's parts, half of each TEXT
+// literal (the decoder skips the rest).
+func runCatenate(d *Decoder, out *strings.Builder) error {
+	for first := true; ; first = false {
+		p, ok, err := d.ReadCatenatePart(first)
+		if err != nil || !ok {
+			return err
+		}
+		if p.Text == nil {
+			fmt.Fprintf(out, "url=%q ", p.URL)
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(p.Text, p.Text.Size/2+1))
+		fmt.Fprintf(out, "text=%d,%x ", p.Text.Size, crc32.ChecksumIEEE(b))
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // errLineDone marks the "line" reader, which consumes whole lines itself.
 var errLineDone = &SyntaxError{Msg: "line read"}
 
@@ -313,6 +348,10 @@ func FuzzDecoder(f *testing.F) {
 		"a ENABLE IMAP4rev2 QRESYNC\r\nb ID (\"name\" \"x\" \"os\" NIL)\r\nc ID NIL\r\n",
 		"a LOGIN {3+}\r\njoe pw\r\nb AUTHENTICATE PLAIN\r\nAGpvZQBzZWNyZXQ=\r\nc AUTHENTICATE PLAIN =\r\n",
 		"a FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\nb UID SEARCH RETURN (SAVE) ALL\r\n",
+		"a APPEND Drafts (\\Seen) CATENATE (TEXT {3+}\r\nabc URL \"/INBOX;UIDVALIDITY=7/;UID=2/;SECTION=1\") CATENATE (URL x) {2+}\r\nhi\r\n",
+		"a APPEND x catenate (text {4}\r\n\r\n\r\n url {3}\r\n;u= text ~{1+}\r\n\x00)\r\n",
+		"a GENURLAUTH \"imap://j@h/INBOX/;UID=1;URLAUTH=anonymous\" INTERNAL {1+}\r\nx y\r\n",
+		"a URLFETCH url (\"u\" BINARY BODYPARTSTRUCTURE) (v)\r\nb RESETKEY\r\nc RESETKEY INBOX INTERNAL\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))
