@@ -44,6 +44,7 @@ type Search struct {
 	Return  *SearchReturn // nil without RETURN: answer with SEARCH, not ESEARCH
 	Charset string        // "" when absent
 	Key     *SearchKey    // one key, or an AND of the top-level keys
+	Update  bool          // RETURN (UPDATE): keep the result live (RFC 5267 4.3)
 }
 
 // SearchReturn holds the RETURN options (RFC 4731 ESEARCH, RFC 5182 SAVE).
@@ -71,6 +72,9 @@ func (d *Decoder) ReadSearch() (*Search, error) {
 			b, err := d.atomBytes("a RETURN option")
 			if err != nil {
 				return err
+			}
+			if d.contextOption(b, s) {
+				return nil
 			}
 			given = true
 			switch {
