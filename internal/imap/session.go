@@ -72,7 +72,8 @@ type selection struct {
 	box      *mailbox.Mailbox
 	view     *mailbox.View
 	readOnly bool
-	saved    []uint32 // SEARCHRES result, UIDs; nil: none saved
+	saved    []uint32     // SEARCHRES result, UIDs; nil: none saved
+	live     liveSearches // SEARCH RETURN (UPDATE) contexts (context.go)
 }
 
 // errBye ends the session after the reply was written.
@@ -337,6 +338,7 @@ var commandTable = map[string]command{
 	"MOVE":         {cmdMove, selState},
 	"FETCH":        {cmdFetch, selState},
 	"SEARCH":       {cmdSearch, selState},
+	"CANCELUPDATE": {cmdCancelUpdate, selState},
 }
 
 func (s *session) dispatch(tag string) error {

@@ -26,6 +26,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 		s.untagged("BYE the selected mailbox was deleted by another client")
 		return errBye
 	}
+	s.liveBeforeExpunge(&u)
 	if s.qresync {
 		if len(u.Vanished) > 0 {
 			s.bw.WriteString("* VANISHED " + uidSet(u.Vanished) + "\r\n") // RFC 7162 3.2.10
@@ -47,7 +48,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
 		}
 	}
-	return nil
+	return s.liveAfterChanges(&u)
 }
 
 // writeFlags writes "* n FETCH (FLAGS (...))", with the UID for UID
