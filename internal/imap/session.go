@@ -56,6 +56,8 @@ type session struct {
 
 	sel *selection
 
+	notify *notifier // NOTIFY SET; nil for NOTIFY NONE (notify.go)
+
 	// idle is the state shared with idlePush while the session is in IDLE;
 	// at other times only the session's goroutine uses the session.
 	idle struct {
@@ -125,6 +127,7 @@ func (s *session) serve() {
 	s.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	defer s.unselect()
+	defer s.notifyStop()
 	var rnd [10]byte
 	rand.Read(rnd[:])
 	s.id = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:]))
@@ -157,6 +160,9 @@ func (s *session) serve() {
 // waitCommand flushes and reads the next tag, marking the session idle so
 // a shutdown can end it.
 func (s *session) readTag() (string, error) {
+	if err := s.notifyBetween(); err != nil {
+		return "", err
+	}
 	if s.br.Buffered() == 0 {
 		if err := s.bw.Flush(); err != nil {
 			return "", err
@@ -167,6 +173,9 @@ func (s *session) readTag() (string, error) {
 		return "", errBye
 	}
 	tag, err := s.dec.ReadTag()
+	if s.notifyEndBetween() {
+		return "", errBye // a NOTIFY push failed and closed the connection
+	}
 	s.track.Busy()
 	if err != nil {
 		var ne net.Error
@@ -339,6 +348,7 @@ var commandTable = map[string]command{
 	"FETCH":        {cmdFetch, selState},
 	"SEARCH":       {cmdSearch, selState},
 	"CANCELUPDATE": {cmdCancelUpdate, selState},
+	"NOTIFY":       {cmdNotify, authedState},
 }
 
 func (s *session) dispatch(tag string) error {

@@ -48,7 +48,10 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
 		}
 	}
-	return s.liveAfterChanges(&u)
+	if err := s.liveAfterChanges(&u); err != nil {
+		return err
+	}
+	return s.notifyFetchNew()
 }
 
 // writeFlags writes "* n FETCH (FLAGS (...))", with the UID for UID
