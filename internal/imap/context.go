@@ -140,13 +140,14 @@ func (s *session) liveAfterChanges(u *mailbox.Updates) error {
 	}
 	slices.Sort(changed)
 	changed = slices.Compact(changed)
-	if len(changed) == 0 {
-		return nil
-	}
+	expunged := len(u.Expunged) > 0 // moves sequence numbers
 	for _, ls := range l.list {
 		among := changed
-		if ls.volatile {
+		switch {
+		case ls.volatile && (len(changed) > 0 || expunged):
 			among = nil // all of them
+		case len(changed) == 0:
+			continue
 		}
 		hits, err := s.searchKeyUIDs(ls.key, ls.charset, among)
 		if err != nil {
