@@ -551,6 +551,8 @@ func (s *session) notifyFetchNew() error {
 		return nil
 	}
 	needStructure, needBody := fetchNeeds(n.fetch)
+	// The UID goes along (the client learns of the message here), once.
+	wantUID := !slices.ContainsFunc(n.fetch, func(it wire.FetchItem) bool { return it.Name == "UID" })
 	for _, u := range fresh {
 		meta, ok := s.sel.box.Message(u)
 		if !ok {
@@ -565,7 +567,7 @@ func (s *session) notifyFetchNew() error {
 			_, err = f.getBody()
 		}
 		if err == nil {
-			err = s.fetchOne(f, n.fetch, true, false)
+			err = s.fetchOne(f, n.fetch, wantUID, false)
 		}
 		f.close()
 		if errors.Is(err, store.ErrNotFound) {
