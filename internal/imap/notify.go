@@ -79,9 +79,6 @@ type notifier struct {
 	upToIn int64  // the mailbox upTo is of
 }
 
-// notifyActive is the pusher's and readTag's test: NOTIFY is on.
-func (s *session) notifyActive() bool { return s.notify != nil }
-
 // cmdNotify is NOTIFY SET / NOTIFY NONE.
 func cmdNotify(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectSP(); err != nil {
@@ -290,8 +287,8 @@ func (s *session) notifyPush() {
 	}
 }
 
-// notifyBetween is called by readTag before it waits for a command: what
-// arrived during the last command is written now, and from now until
+// notifyBetween is called by readTag just before it waits for a command:
+// what arrived during the last command is written now, and from now until
 // notifyEndBetween a push may write.
 func (s *session) notifyBetween() error {
 	if s.notify == nil {
@@ -303,6 +300,11 @@ func (s *session) notifyBetween() error {
 	defer s.idle.Unlock()
 	if err := s.notifyDeliver(); err != nil {
 		return err
+	}
+	if s.br.Buffered() == 0 {
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
 	}
 	s.idle.on = true
 	return nil

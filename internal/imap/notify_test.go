@@ -1,7 +1,9 @@
 package imap
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -175,6 +177,13 @@ func TestNotifyOverflow(t *testing.T) {
 	r := newRig(t)
 	r.Account("ann@example.test")
 	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	// A small receive buffer, so that the server's pushes stall after a
+	// few MB whatever the host's TCP autotuning allows.
+	if tc, ok := a.Conn.(*tls.Conn); ok {
+		if nc, ok := tc.NetConn().(*net.TCPConn); ok {
+			nc.SetReadBuffer(32 << 10)
+		}
+	}
 	a.cmd("a1", "SELECT INBOX", "OK")
 	a.cmd("n1", `NOTIFY SET (selected (MessageNew (BODY.PEEK[]) MessageExpunge)) (personal (MessageNew MessageExpunge FlagChange))`, "OK")
 	// A reads nothing from here on. Big pushes fill the connection.

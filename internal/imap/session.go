@@ -160,9 +160,6 @@ func (s *session) serve() {
 // waitCommand flushes and reads the next tag, marking the session idle so
 // a shutdown can end it.
 func (s *session) readTag() (string, error) {
-	if err := s.notifyBetween(); err != nil {
-		return "", err
-	}
 	if s.br.Buffered() == 0 {
 		if err := s.bw.Flush(); err != nil {
 			return "", err
@@ -171,6 +168,9 @@ func (s *session) readTag() (string, error) {
 	if !s.track.Idle(s.srv.opts.IdleTimeout) {
 		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 		return "", errBye
+	}
+	if err := s.notifyBetween(); err != nil {
+		return "", err
 	}
 	tag, err := s.dec.ReadTag()
 	if s.notifyEndBetween() {
