@@ -482,18 +482,27 @@ func (s *session) notifyRelist(n *notifier, report bool) error {
 	list := func(attrs, name, extra string) {
 		s.untagged("LIST (" + attrs + `) "/" ` + quoteName(s.toWire(name)) + extra)
 	}
+	moved := map[string]bool{} // names a rename or delete already reported
 	for _, mb := range boxes {
 		was, existed := old[mb.ID]
 		switch {
 		case !existed && wants(mb.Name, evMailboxName):
 			list("", mb.Name, "")
-		case existed && was != mb.Name && (wants(mb.Name, evMailboxName) || wants(was, evMailboxName)):
-			list("", mb.Name, ` ("OLDNAME" (`+quoteName(s.toWire(was))+`))`)
+		case existed && was != mb.Name:
+			// The subscription moves with the mailbox: the LIST with
+			// OLDNAME says so, no SubscriptionChange for either name.
+			if oldSubs[was] && subs[mb.Name] && !subs[was] {
+				moved[was], moved[mb.Name] = true, true
+			}
+			if wants(mb.Name, evMailboxName) || wants(was, evMailboxName) {
+				list("", mb.Name, ` ("OLDNAME" (`+quoteName(s.toWire(was))+`))`)
+			}
 		}
 	}
 	for id, name := range old {
 		if _, ok := now[id]; !ok {
 			delete(n.status, id)
+			moved[name] = true
 			if wants(name, evMailboxName) {
 				list(`\NonExistent`, name, "")
 			}
@@ -501,19 +510,17 @@ func (s *session) notifyRelist(n *notifier, report bool) error {
 	}
 	var changedSubs []string
 	for name := range subs {
-		if !oldSubs[name] {
+		if !oldSubs[name] && !moved[name] {
 			changedSubs = append(changedSubs, name)
 		}
 	}
 	for name := range oldSubs {
-		if !subs[name] {
+		if !subs[name] && !moved[name] {
 			changedSubs = append(changedSubs, name)
 		}
 	}
 	slices.Sort(changedSubs)
 	for _, name := range changedSubs {
-		// A rename carries the subscription along; the LIST with OLDNAME
-		// said so already.
 		if !wants(name, evSubscriptionChange) {
 			continue
 		}

@@ -60,7 +60,12 @@ func TestNotifyOtherMailboxes(t *testing.T) {
 	b.cmd("b9", "RENAME Work Job", "OK")
 	a.await(`^\* LIST \(\) "/" "Job" \("OLDNAME" \("Work"\)\)$`)
 	b.cmd("b10", "DELETE Job", "OK")
-	a.await(`^\* LIST \(\\NonExistent\) "/" "Job"$`)
+	lines = a.await(`^\* LIST \(\\NonExistent\) "/" "Job"$`)
+	b.cmd("b10b", "UNSUBSCRIBE Job", "OK") // the subscription outlives the mailbox
+	lines = append(lines, a.await(`^\* LIST \(\) "/" "Job"$`)...)
+	if len(lines) != 2 {
+		t.Fatalf("RENAME, DELETE, UNSUBSCRIBE of a subscribed mailbox: %q", lines)
+	}
 
 	// In IDLE, nothing selected.
 	a.Send("i1 IDLE")
