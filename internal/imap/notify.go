@@ -106,6 +106,12 @@ func cmdNotify(s *session, tag string, _ bool) error {
 		n.sub.Close()
 		return err
 	}
+	// NOTIFY SET is an implicit NOOP for the selected mailbox (RFC 5465
+	// 3.1); MessageNew's fetch attributes are for what comes after it.
+	if err := s.sendUpdates(true); err != nil {
+		n.sub.Close()
+		return err
+	}
 	s.notify = n
 	s.notifyFetchNew() // from here on
 	if args.Status {
@@ -236,6 +242,11 @@ func (s *session) notifyGroupOf(name string) *notifyGroup {
 }
 
 func (s *session) isSelected(id int64) bool { return s.sel != nil && s.sel.mb.ID == id }
+
+// notifySelected reports whether NOTIFY asks for message events of the
+// selected mailbox: then every FETCH of a flag change carries the UID (RFC
+// 5465 5.1), since it may come at any time.
+func (s *session) notifySelected() bool { return s.notify != nil && s.notify.selEvents != 0 }
 
 // notifyStop ends NOTIFY (NOTIFY NONE, a new NOTIFY SET, logout).
 func (s *session) notifyStop() {
@@ -427,7 +438,9 @@ func (s *session) notifyStatus(id int64, ev notifyEvent, always bool) error {
 		items = append(items, "UNSEEN "+strconv.Itoa(st.Unseen))
 		differs = differs || prev.Unseen != st.Unseen
 	}
-	if ev&evFlagChange != 0 {
+	// FlagChange: "at least HIGHESTMODSEQ and UIDVALIDITY" (RFC 5465 5.1);
+	// any message event once CONDSTORE or QRESYNC is on (5.2, 5.3).
+	if ev&evFlagChange != 0 || s.condstore || s.qresync {
 		items = append(items, "HIGHESTMODSEQ "+strconv.FormatUint(st.HighestModSeq, 10))
 		differs = differs || prev.HighestModSeq != st.HighestModSeq
 	}

@@ -117,7 +117,7 @@ func TestNotifySelected(t *testing.T) {
 		t.Fatalf("the notification set \\Seen: %q", lines)
 	}
 	b.cmd("b4", `STORE 1 +FLAGS (\Flagged)`, "OK")
-	a.await(`^\* 1 FETCH \(.*FLAGS \(\\Flagged`)
+	a.await(`^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged`) // with the UID (RFC 5465 5.1)
 	b.cmd("b5", `STORE 1 +FLAGS (\Deleted)`, "OK")
 	b.cmd("b6", "EXPUNGE", "OK")
 	a.await(`^\* 1 EXPUNGE$`)
@@ -256,4 +256,22 @@ func TestNotifyAcrossNodes(t *testing.T) {
 	a.await(`^\* STATUS "Remote" \(UIDVALIDITY \d+ MESSAGES 1 UIDNEXT 2 UNSEEN 1\)$`)
 	b.cmd("b3", "DELETE Remote", "OK")
 	a.await(`^\* LIST \(\\NonExistent\) "/" "Remote"$`)
+}
+
+// TestNotifySetIsNoop: a successful NOTIFY SET reports what changed in
+// the selected mailbox, as NOOP would (RFC 5465 3.1), and MessageNew's
+// fetch attributes start with the messages after it.
+func TestNotifySetIsNoop(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	a.cmd("a1", "SELECT INBOX", "OK")
+	b.appendMsg("b1", "INBOX", "", "before")
+	lines := a.cmd("n1", "NOTIFY SET (selected (MessageNew (UID) MessageExpunge))", "OK")
+	if lineIndex(lines, "* 1 EXISTS") < 0 || lineIndex(lines, "FETCH") >= 0 {
+		t.Fatalf("NOTIFY SET: %q", lines)
+	}
+	b.appendMsg("b2", "INBOX", "", "after")
+	a.await(`^\* 2 EXISTS$`)
+	a.await(`^\* 2 FETCH \(UID 2\)$`)
 }

@@ -45,7 +45,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 	s.announceKeywords()
 	for _, m := range u.Flags {
 		if !skip[m.UID] {
-			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
+			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync || s.notifySelected())
 		}
 	}
 	if err := s.liveAfterChanges(&u); err != nil {
