@@ -114,7 +114,7 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	if q.Update && !s.startLive(tag, uid, searchKey(q.Key), q.Charset, hitUIDs) {
+	if q.Update && !s.startLive(tag, uid, searchKey(q.Key), q.Charset, q.UpdateFetch, hitUIDs) {
 		s.untagged(`NO [NOUPDATE "` + tag + `"] too many updating searches; CANCELUPDATE one first`)
 	}
 	hits := hitUIDs // sequence numbers or UIDs, ascending

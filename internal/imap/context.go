@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/search"
 )
@@ -42,6 +43,9 @@ type liveSearch struct {
 	charset  string
 	volatile bool     // criteria name messages by position: evaluate whole
 	result   []uint32 // the matching UIDs, in the context's order (UID order)
+	// fetch is UPDATE's fetch-att list (RFC 5465 7), written for new
+	// messages that join the result, before their ADDTO.
+	fetch []wire.FetchItem
 }
 
 // liveSearches are the selected mailbox's updating searches.
@@ -74,7 +78,7 @@ func volatileKey(k *search.Key) bool {
 // startLive keeps a SEARCH RETURN (UPDATE) live, with hits (UIDs,
 // ascending) as its current result. It reports false if the session has
 // as many as it may keep (the caller answers NOUPDATE).
-func (s *session) startLive(tag string, uid bool, key *search.Key, charset string, hits []uint32) bool {
+func (s *session) startLive(tag string, uid bool, key *search.Key, charset string, fetch []wire.FetchItem, hits []uint32) bool {
 	l := &s.sel.live
 	if len(l.list) >= maxLiveSearches {
 		return false
@@ -85,8 +89,13 @@ func (s *session) startLive(tag string, uid bool, key *search.Key, charset strin
 			l.upTo = uids[len(uids)-1]
 		}
 	}
-	l.list = append(l.list, &liveSearch{tag: tag, uid: uid, key: key, charset: charset,
-		volatile: volatileKey(key), result: slices.Clone(hits)})
+	ls := &liveSearch{tag: tag, uid: uid, key: key, charset: charset,
+		volatile: volatileKey(key), result: slices.Clone(hits)}
+	for _, it := range fetch {
+		it.Peek = true
+		ls.fetch = append(ls.fetch, it)
+	}
+	l.list = append(l.list, ls)
 	return true
 }
 
@@ -132,6 +141,7 @@ func (s *session) liveAfterChanges(u *mailbox.Updates) error {
 	uids := view.UIDs()
 	first, _ := slices.BinarySearch(uids, l.upTo+1)
 	changed := slices.Clone(uids[first:]) // new to the searches
+	newAbove := l.upTo
 	for _, m := range u.Flags {
 		changed = append(changed, m.UID)
 	}
@@ -177,6 +187,14 @@ func (s *session) liveAfterChanges(u *mailbox.Updates) error {
 		})
 		ls.result = append(ls.result, add...)
 		slices.Sort(ls.result)
+		if ls.fetch != nil {
+			// New messages that join the result: their FETCH before the
+			// ADDTO (RFC 5465 7); flag changes get none.
+			first, _ := slices.BinarySearch(add, newAbove+1)
+			if err := s.fetchFor(ls.fetch, add[first:]); err != nil {
+				return err
+			}
+		}
 		if !ls.uid {
 			add, remove = s.seqsOf(add), s.seqsOf(remove)
 		}

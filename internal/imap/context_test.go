@@ -190,3 +190,34 @@ func TestContextSearchContent(t *testing.T) {
 		t.Fatalf("NOOP took %v", d)
 	}
 }
+
+// TestContextSearchUpdateFetch: UPDATE with fetch attributes (RFC 5465
+// section 7) sends a new message's FETCH after EXISTS and before its
+// ADDTO; a message that joins the result by a flag change gets no FETCH.
+func TestContextSearchUpdateFetch(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	b.appendMsg("b1", "INBOX", "", "plain")
+	a.cmd("a1", "SELECT INBOX", "OK")
+	b.cmd("b2", "SELECT INBOX", "OK")
+	a.cmd("f1", `UID SEARCH RETURN (COUNT UPDATE (FLAGS BODY[HEADER.FIELDS (Subject)])) OR SUBJECT wanted FLAGGED`, "OK")
+	b.appendMsg("b3", "INBOX", "", "wanted")
+	lines := a.cmd("a2", "NOOP", "OK")
+	ex := lineIndex(lines, "* 2 EXISTS")
+	fe := lineIndex(lines, "* 2 FETCH (UID 2 FLAGS () BODY[HEADER.FIELDS (Subject)] {")
+	subj := lineIndex(lines, "Subject: wanted")
+	es := lineIndex(lines, `* ESEARCH (TAG "f1") UID ADDTO (0 2)`)
+	if ex < 0 || fe < ex || subj < fe || es < subj {
+		t.Fatalf("new message: %q", lines)
+	}
+	b.cmd("b4", `STORE 1 +FLAGS (\Flagged)`, "OK")
+	lines = a.cmd("a3", "NOOP", "OK")
+	if lineIndex(lines, `* ESEARCH (TAG "f1") UID ADDTO (0 1)`) < 0 || lineIndex(lines, "BODY[") >= 0 {
+		t.Fatalf("flag change: %q", lines)
+	}
+	// The notification did not set \Seen.
+	if lines = b.cmd("b5", "FETCH 2 FLAGS", "OK"); lineIndex(lines, `\Seen`) >= 0 {
+		t.Fatalf("UPDATE's FETCH set \\Seen: %q", lines)
+	}
+}

@@ -572,10 +572,19 @@ func (s *session) notifyFetchNew() error {
 	if len(n.fetch) == 0 {
 		return nil
 	}
-	needStructure, needBody := fetchNeeds(n.fetch)
+	return s.fetchFor(n.fetch, fresh)
+}
+
+// fetchFor writes FETCH responses with items for the given messages of
+// the selected mailbox (UIDs): the fetch attributes of NOTIFY's MessageNew
+// and of SEARCH RETURN (UPDATE (...)) (RFC 5465 5.2, 7). The items are
+// .PEEK: a notification never sets \Seen. Messages expunged meanwhile are
+// left out.
+func (s *session) fetchFor(items []wire.FetchItem, uids []uint32) error {
+	needStructure, needBody := fetchNeeds(items)
 	// The UID goes along (the client learns of the message here), once.
-	wantUID := !slices.ContainsFunc(n.fetch, func(it wire.FetchItem) bool { return it.Name == "UID" })
-	for _, u := range fresh {
+	wantUID := !slices.ContainsFunc(items, func(it wire.FetchItem) bool { return it.Name == "UID" })
+	for _, u := range uids {
 		meta, ok := s.sel.box.Message(u)
 		if !ok {
 			continue
@@ -589,7 +598,7 @@ func (s *session) notifyFetchNew() error {
 			_, err = f.getBody()
 		}
 		if err == nil {
-			err = s.fetchOne(f, n.fetch, wantUID, false)
+			err = s.fetchOne(f, items, wantUID, false)
 		}
 		f.close()
 		if errors.Is(err, store.ErrNotFound) {

@@ -221,17 +221,31 @@ func (d *Decoder) ReadCancelUpdate() ([]string, error) {
 }
 
 // contextOption takes the RETURN options of RFC 5267 section 4 that ask
-// for no result data of their own: UPDATE (keep the result live) and
-// CONTEXT (a hint, which this server does not need: results are evaluated
-// from the live index). With only these, RETURN means RETURN (ALL), as an
-// empty list does (RFC 4731 3.1).
-func (d *Decoder) contextOption(b []byte, s *Search) bool {
+// for no result data of their own: UPDATE (keep the result live), with
+// RFC 5465 section 7's optional fetch-att list, and CONTEXT (a hint, which
+// this server does not need: results are evaluated from the live index).
+// With only these, RETURN means RETURN (ALL), as an empty list does (RFC
+// 4731 3.1).
+func (d *Decoder) contextOption(b []byte, s *Search) (bool, error) {
 	switch {
 	case equalFoldASCII(b, "UPDATE"):
 		s.Update = true
-		return true
+		if d.pos+1 < len(d.line) && d.line[d.pos] == ' ' && d.line[d.pos+1] == '(' {
+			d.pos++
+			if d.pos+1 < len(d.line) && d.line[d.pos+1] == ')' {
+				return true, syntaxErr(d.pos, "empty fetch-att list")
+			}
+			start := len(d.arena.items)
+			if err := d.ReadList(d.fetchAtt); err != nil {
+				return true, err
+			}
+			for _, it := range d.arena.items[start:] {
+				s.UpdateFetch = append(s.UpdateFetch, it.Clone())
+			}
+		}
+		return true, nil
 	case equalFoldASCII(b, "CONTEXT"):
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }

@@ -53,6 +53,13 @@ func notifyLine(t *testing.T, line string) (string, error) {
 				err = d.ExpectCRLF()
 				out = dumpNotify(n)
 			}
+		case "SEARCH":
+			mustSP(t, d)
+			var q *Search
+			if q, err = d.ReadSearch(); err == nil {
+				err = d.ExpectCRLF()
+				out = dumpItems(q.UpdateFetch)
+			}
 		case "CANCELUPDATE":
 			var tags []string
 			tags, err = d.ReadCancelUpdate()
@@ -98,6 +105,8 @@ func TestReadNotify(t *testing.T) {
 		{`t NOTIFY SET (selected (MessageNew)) x`, "", "("},
 		{`t CANCELUPDATE`, "", "quoted tag"},
 		{`t CANCELUPDATE A1`, "", "quoted tag"},
+		{`t SEARCH RETURN (UPDATE ()) ALL`, "", "empty fetch-att list"},
+		{`t SEARCH RETURN (UPDATE (NOSUCH)) ALL`, "", "FETCH"},
 	} {
 		got, err := notifyLine(t, c.in)
 		if c.err == "" && err != nil {
@@ -138,6 +147,9 @@ func TestReadSearchUpdate(t *testing.T) {
 		{`t UID SEARCH RETURN (CONTEXT) SEEN`, false, true, false},
 		{`t UID SEARCH RETURN (CONTEXT ALL UPDATE) SEEN`, true, true, false},
 		{`t SEARCH RETURN (COUNT) SEEN`, false, false, true},
+		// RFC 5465 section 7
+		{`t SEARCH RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO FROM SUBJECT)])) FROM "boss"`, true, false, true},
+		{`t SEARCH RETURN (UPDATE (UID)) SEEN`, true, true, false},
 	} {
 		eachRig(t, c.in+"\r\n", Limits{}, func(t *testing.T, r *rig) {
 			d := r.d
@@ -156,6 +168,9 @@ func TestReadSearchUpdate(t *testing.T) {
 			if s.Update != c.update || s.Return.All != c.all || s.Return.Count != c.count {
 				t.Errorf("%s: update %v return %+v", c.in, s.Update, *s.Return)
 			}
+			if strings.Contains(c.in, "UPDATE (") != (s.UpdateFetch != nil) {
+				t.Errorf("%s: fetch %s", c.in, dumpItems(s.UpdateFetch))
+			}
 		})
 	}
 }
@@ -168,6 +183,7 @@ func FuzzNotify(f *testing.F) {
 		"a NOTIFY SET (mailboxes (INBOX {1+}\r\nx) (MessageNew MessageExpunge FlagChange)) (personal (MailboxName SubscriptionChange))\r\n",
 		"a NOTIFY NONE\r\nb CANCELUPDATE \"a\" \"b\"\r\n",
 		"a NOTIFY SET (selected-delayed NONE) (inboxes (AnnotationChange))\r\n",
+		"a SEARCH RETURN (COUNT UPDATE (UID BODY.PEEK[HEADER.FIELDS (TO)])) ALL\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -184,7 +200,15 @@ func FuzzNotify(f *testing.F) {
 				err = d.ExpectSP()
 			}
 			if err == nil {
-				if d.peekWord("CANCELUPDATE") {
+				if d.peekWord("SEARCH") {
+					d.pos += len("SEARCH")
+					var q *Search
+					if err = d.ExpectSP(); err == nil {
+						if q, err = d.ReadSearch(); err == nil {
+							fmt.Fprintf(&out, "%q %v %s %s ", tag, q.Update, dumpItems(q.UpdateFetch), dumpKey(q.Key))
+						}
+					}
+				} else if d.peekWord("CANCELUPDATE") {
 					d.pos += len("CANCELUPDATE")
 					var tags []string
 					tags, err = d.ReadCancelUpdate()

@@ -45,6 +45,9 @@ type Search struct {
 	Charset string        // "" when absent
 	Key     *SearchKey    // one key, or an AND of the top-level keys
 	Update  bool          // RETURN (UPDATE): keep the result live (RFC 5267 4.3)
+	// UpdateFetch is UPDATE's fetch-att list (RFC 5465 7), copies out of
+	// the command arena; nil when not given.
+	UpdateFetch []FetchItem
 }
 
 // SearchReturn holds the RETURN options (RFC 4731 ESEARCH, RFC 5182 SAVE).
@@ -73,8 +76,8 @@ func (d *Decoder) ReadSearch() (*Search, error) {
 			if err != nil {
 				return err
 			}
-			if d.contextOption(b, s) {
-				return nil
+			if ok, err := d.contextOption(b, s); ok || err != nil {
+				return err
 			}
 			given = true
 			switch {
