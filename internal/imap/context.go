@@ -145,9 +145,6 @@ func (s *session) liveAfterChanges(u *mailbox.Updates) error {
 	for _, m := range u.Flags {
 		changed = append(changed, m.UID)
 	}
-	if len(uids) > 0 {
-		l.upTo = max(l.upTo, uids[len(uids)-1])
-	}
 	slices.Sort(changed)
 	changed = slices.Compact(changed)
 	expunged := len(u.Expunged) > 0 // moves sequence numbers
@@ -199,6 +196,11 @@ func (s *session) liveAfterChanges(u *mailbox.Updates) error {
 			add, remove = s.seqsOf(add), s.seqsOf(remove)
 		}
 		s.writeLive(ls, remove, add)
+	}
+	// Only now: if evaluating failed (the store away), the new messages
+	// are evaluated again at the next report.
+	if len(uids) > 0 {
+		l.upTo = max(l.upTo, uids[len(uids)-1])
 	}
 	return nil
 }
