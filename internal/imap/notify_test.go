@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,16 @@ func TestNotifyOverflow(t *testing.T) {
 	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("B's STOREs took %v while A was stalled", d)
 	}
+	// The server runs in this process: its heap while A is stalled, after
+	// 30 MB of pushes and 5,000 events for A, stays far below what
+	// buffering them would take.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("heap in use while the NOTIFY client is stalled: %.1f MB", float64(ms.HeapInuse)/(1<<20))
+	if ms.HeapInuse > 256<<20 {
+		t.Fatalf("heap in use %d MB", ms.HeapInuse>>20)
+	}
 	// A reads again: the pushes drain, and the overflow is reported.
 	a.Conn.SetDeadline(time.Now().Add(60 * time.Second))
 	a.Send("z1 NOOP")
@@ -274,4 +285,21 @@ func TestNotifySetIsNoop(t *testing.T) {
 	b.appendMsg("b2", "INBOX", "", "after")
 	a.await(`^\* 2 EXISTS$`)
 	a.await(`^\* 2 FETCH \(UID 2\)$`)
+}
+
+// TestNotifyLiveSearch: with NOTIFY on the selected mailbox, a live
+// search's ADDTO comes between commands too.
+func TestNotifyLiveSearch(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	a.cmd("a1", "SELECT INBOX", "OK")
+	a.cmd("s1", "UID SEARCH RETURN (UPDATE) SUBJECT hit", "OK")
+	a.cmd("n1", "NOTIFY SET (selected (MessageNew MessageExpunge))", "OK")
+	b.appendMsg("b1", "INBOX", "", "miss")
+	b.appendMsg("b2", "INBOX", "", "hit")
+	lines := a.await(`^\* ESEARCH \(TAG "s1"\) UID ADDTO \(0 2\)$`)
+	if lineIndex(lines, "* 2 EXISTS") < 0 || lineIndex(lines, "ADDTO (0 1)") >= 0 {
+		t.Fatalf("pushed: %q", lines)
+	}
 }
