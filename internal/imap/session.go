@@ -58,8 +58,9 @@ type session struct {
 
 	notify *notifier // NOTIFY SET; nil for NOTIFY NONE (notify.go)
 
-	// idle is the state shared with idlePush while the session is in IDLE;
-	// at other times only the session's goroutine uses the session.
+	// idle is the state shared with idlePush while the session is in IDLE,
+	// and with notifyPush while a NOTIFY session waits for a command; at
+	// other times only the session's goroutine uses the session.
 	idle struct {
 		sync.Mutex
 		on      bool        // in IDLE: pushes may write
