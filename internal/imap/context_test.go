@@ -221,3 +221,38 @@ func TestContextSearchUpdateFetch(t *testing.T) {
 		t.Fatalf("UPDATE's FETCH set \\Seen: %q", lines)
 	}
 }
+
+// TestContextSearchModSeq: a live search on MODSEQ (RFC 7162) takes in a
+// message whose flags change after it, since the changed message is
+// evaluated again with its new modseq; updates carry no MODSEQ (RFC 5267's
+// ADDTO has none).
+func TestContextSearchModSeq(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	b.appendMsg("b1", "INBOX", "", "one")
+	b.appendMsg("b2", "INBOX", "", "two")
+	lines := a.cmd("a1", "SELECT INBOX (CONDSTORE)", "OK")
+	var hms uint64
+	for _, l := range lines {
+		if _, err := fmt.Sscanf(l, "* OK [HIGHESTMODSEQ %d]", &hms); err == nil {
+			break
+		}
+	}
+	if hms == 0 {
+		t.Fatalf("no HIGHESTMODSEQ: %q", lines)
+	}
+	lines = a.cmd("m1", fmt.Sprintf("UID SEARCH RETURN (UPDATE COUNT) MODSEQ %d", hms+1), "OK")
+	if got := esearch(lines, "m1"); len(got) != 1 || got[0] != `* ESEARCH (TAG "m1") UID COUNT 0` {
+		t.Fatalf("initial: %q", lines)
+	}
+	b.cmd("b3", "SELECT INBOX", "OK")
+	b.cmd("b4", `STORE 2 +FLAGS (\Answered)`, "OK")
+	lines = a.cmd("a2", "NOOP", "OK")
+	if got := esearch(lines, "m1"); len(got) != 1 || got[0] != `* ESEARCH (TAG "m1") UID ADDTO (0 2)` {
+		t.Fatalf("after STORE: %q", lines)
+	}
+	if lineIndex(lines, "* 2 FETCH (UID 2 FLAGS (\\Answered") < 0 || lineIndex(lines, ") MODSEQ (") < 0 {
+		t.Fatalf("the flag change itself: %q", lines)
+	}
+}
