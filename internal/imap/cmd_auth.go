@@ -33,6 +33,7 @@ func (s *session) capabilities() string {
 		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC",
 		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "LIST-EXTENDED", "LIST-STATUS", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
 		"CATENATE", "URLAUTH", "URLAUTH=BINARY",
+		"CONTEXT=SEARCH", "NOTIFY",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
 	return strings.Join(caps, " ")
 }

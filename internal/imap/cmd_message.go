@@ -412,6 +412,9 @@ func (s *session) idlePush() {
 		return
 	}
 	err := s.sendUpdates(true)
+	if err == nil {
+		err = s.notifyDeliver() // one push for both: they share s.idle.pending
+	}
 	s.conn.SetWriteDeadline(time.Now().Add(idleWriteTimeout))
 	if ferr := s.bw.Flush(); err == nil {
 		err = ferr

@@ -40,26 +40,44 @@ func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {
 // search through it. Errors are protocol answers (BADCHARSET, BAD) or
 // the store's.
 func (s *session) searchUIDs(key *wire.SearchKey, charset string) ([]uint32, error) {
+	return s.searchKeyUIDs(searchKey(key), charset, nil)
+}
+
+// searchKeyUIDs is searchUIDs for criteria already taken out of the
+// decoder's arena (kept by live searches), evaluated for the messages of
+// among (UIDs of the view, ascending), or all of the view's if among is
+// nil.
+func (s *session) searchKeyUIDs(key *search.Key, charset string, among []uint32) ([]uint32, error) {
 	view := s.sel.view
 	uids := view.UIDs()
 	var maxUID uint32
 	if n := len(uids); n > 0 {
 		maxUID = uids[n-1]
 	}
-	m, err := search.Compile(searchKey(key), search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: s.sel.saved, Now: time.Now(), Charset: charset})
+	m, err := search.Compile(key, search.Context{MaxSeq: uint32(len(uids)), MaxUID: maxUID, Saved: s.sel.saved, Now: time.Now(), Charset: charset})
 	switch {
 	case errors.Is(err, search.ErrBadCharset):
 		return nil, no("BADCHARSET", "unsupported charset; use UTF-8")
 	case err != nil:
 		return nil, bad("%v", err)
 	}
+	all := among == nil
+	if all {
+		among = uids
+	}
 	var hits []uint32
-	for i, u := range uids {
+	for i, u := range among {
+		seq := i + 1
+		if !all {
+			if seq = view.Seq(u); seq == 0 {
+				continue
+			}
+		}
 		meta, ok := s.sel.box.Message(u)
 		if !ok {
 			continue
 		}
-		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(i + 1)})
+		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(seq)})
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				continue // expunged meanwhile
@@ -84,6 +102,10 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
+	if q.Update && s.sel.live.has(tag) {
+		// RFC 5267 4.3: the tag names the updates, so it may not be reused.
+		return bad("tag %s already names an updating search", tag)
+	}
 	if err := s.sendUpdates(uid); err != nil {
 		return err
 	}
@@ -91,6 +113,9 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	hitUIDs, err := s.searchUIDs(q.Key, q.Charset)
 	if err != nil {
 		return err
+	}
+	if q.Update && !s.startLive(tag, uid, searchKey(q.Key), q.Charset, q.UpdateFetch, hitUIDs) {
+		s.untagged(`NO [NOUPDATE "` + tag + `"] too many updating searches; CANCELUPDATE one first`)
 	}
 	hits := hitUIDs // sequence numbers or UIDs, ascending
 	if !uid {

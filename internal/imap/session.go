@@ -56,8 +56,11 @@ type session struct {
 
 	sel *selection
 
-	// idle is the state shared with idlePush while the session is in IDLE;
-	// at other times only the session's goroutine uses the session.
+	notify *notifier // NOTIFY SET; nil for NOTIFY NONE (notify.go)
+
+	// idle is the state shared with idlePush while the session is in IDLE,
+	// and with notifyPush while a NOTIFY session waits for a command; at
+	// other times only the session's goroutine uses the session.
 	idle struct {
 		sync.Mutex
 		on      bool        // in IDLE: pushes may write
@@ -72,7 +75,8 @@ type selection struct {
 	box      *mailbox.Mailbox
 	view     *mailbox.View
 	readOnly bool
-	saved    []uint32 // SEARCHRES result, UIDs; nil: none saved
+	saved    []uint32     // SEARCHRES result, UIDs; nil: none saved
+	live     liveSearches // SEARCH RETURN (UPDATE) contexts (context.go)
 }
 
 // errBye ends the session after the reply was written.
@@ -124,6 +128,7 @@ func (s *session) serve() {
 	s.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	defer s.unselect()
+	defer s.notifyStop()
 	var rnd [10]byte
 	rand.Read(rnd[:])
 	s.id = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:]))
@@ -165,7 +170,13 @@ func (s *session) readTag() (string, error) {
 		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 		return "", errBye
 	}
+	if err := s.notifyBetween(); err != nil {
+		return "", err
+	}
 	tag, err := s.dec.ReadTag()
+	if s.notifyEndBetween() {
+		return "", errBye // a NOTIFY push failed and closed the connection
+	}
 	s.track.Busy()
 	if err != nil {
 		var ne net.Error
@@ -340,6 +351,8 @@ var commandTable = map[string]command{
 	"GENURLAUTH":   {cmdGenURLAuth, authedState}, // RFC 4467
 	"URLFETCH":     {cmdURLFetch, authedState},
 	"RESETKEY":     {cmdResetKey, authedState},
+	"CANCELUPDATE": {cmdCancelUpdate, selState},
+	"NOTIFY":       {cmdNotify, authedState},
 }
 
 func (s *session) dispatch(tag string) error {

@@ -26,6 +26,7 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 		s.untagged("BYE the selected mailbox was deleted by another client")
 		return errBye
 	}
+	s.liveBeforeExpunge(&u)
 	if s.qresync {
 		if len(u.Vanished) > 0 {
 			s.bw.WriteString("* VANISHED " + uidSet(u.Vanished) + "\r\n") // RFC 7162 3.2.10
@@ -44,10 +45,13 @@ func (s *session) sendUpdatesExcept(allowExpunge bool, skip map[uint32]bool) err
 	s.announceKeywords()
 	for _, m := range u.Flags {
 		if !skip[m.UID] {
-			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync)
+			s.writeFlags(u.SeqOf(m.UID), m, s.rev2 || s.qresync || s.notifySelected())
 		}
 	}
-	return nil
+	if err := s.liveAfterChanges(&u); err != nil {
+		return err
+	}
+	return s.notifyFetchNew()
 }
 
 // writeFlags writes "* n FETCH (FLAGS (...))", with the UID for UID

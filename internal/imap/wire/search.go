@@ -44,6 +44,10 @@ type Search struct {
 	Return  *SearchReturn // nil without RETURN: answer with SEARCH, not ESEARCH
 	Charset string        // "" when absent
 	Key     *SearchKey    // one key, or an AND of the top-level keys
+	Update  bool          // RETURN (UPDATE): keep the result live (RFC 5267 4.3)
+	// UpdateFetch is UPDATE's fetch-att list (RFC 5465 7), copies out of
+	// the command arena; nil when not given.
+	UpdateFetch []FetchItem
 }
 
 // SearchReturn holds the RETURN options (RFC 4731 ESEARCH, RFC 5182 SAVE).
@@ -70,6 +74,9 @@ func (d *Decoder) ReadSearch() (*Search, error) {
 		err := d.ReadList(func() error {
 			b, err := d.atomBytes("a RETURN option")
 			if err != nil {
+				return err
+			}
+			if ok, err := d.contextOption(b, s); ok || err != nil {
 				return err
 			}
 			given = true
