@@ -33,6 +33,10 @@ func (s *session) capabilities() string {
 		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC",
 		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "LIST-EXTENDED", "LIST-STATUS", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
+	if s.state != notAuthenticated {
+		// Valid once authenticated (RFC 4978 section 3).
+		caps = append(caps, "COMPRESS=DEFLATE")
+	}
 	return strings.Join(caps, " ")
 }
 

@@ -45,7 +45,10 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	track  *listener.Session // for graceful shutdown
+	// compressed: COMPRESS DEFLATE is on (compress.go); br and bw read
+	// and write the DEFLATE streams over conn.
+	compressed bool
+	track      *listener.Session // for graceful shutdown
 
 	state     state
 	principal auth.Principal
@@ -312,6 +315,7 @@ var commandTable = map[string]command{
 	"LOGOUT":       {cmdLogout, anyState},
 	"ID":           {cmdID, anyState},
 	"ENABLE":       {cmdEnable, authedState},
+	"COMPRESS":     {cmdCompress, authedState},
 	"STARTTLS":     {cmdStartTLS, authOnly},
 	"LOGIN":        {cmdLogin, authOnly},
 	"AUTHENTICATE": {cmdAuthenticate, authOnly},
