@@ -44,13 +44,13 @@ func (e *CorruptError) Error() string {
 type state uint8
 
 const (
-	stHeader     state = iota // next: a block header
-	stStoredLen               // next: a stored block's LEN and NLEN
-	stStored                  // in a stored block's data
-	stDynamic                 // next: a dynamic block's code lengths
-	stCodes                   // in a Huffman-coded block
-	stCopy                    // in a match the window had no room for
-	stEnd                     // after the final block
+	stHeader    state = iota // next: a block header
+	stStoredLen              // next: a stored block's LEN and NLEN
+	stStored                 // in a stored block's data
+	stDynamic                // next: a dynamic block's code lengths
+	stCodes                  // in a Huffman-coded block
+	stCopy                   // in a match the window had no room for
+	stEnd                    // after the final block
 )
 
 // Reader decompresses a raw DEFLATE stream. It is not safe for concurrent
