@@ -2,9 +2,13 @@ package imap
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
+	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,4 +114,221 @@ func TestCompressIdlePush(t *testing.T) {
 	x.Send("DONE")
 	for l := x.Line(); !strings.HasPrefix(l, "i "); l = x.Line() {
 	}
+}
+
+// textMessage is a realistic message of about size bytes: headers and
+// lines of text that vary, so that it does not compress to nothing.
+func textMessage(size int, subject string) string {
+	var b strings.Builder
+	b.WriteString("From: Bob <bob@example.test>\r\nTo: ann@example.test\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + subject + "@example.test>\r\nDate: Sun, 6 Dec 2026 10:00:00 +0000\r\n\r\n")
+	words := strings.Fields("minutes quarterly report agenda budget für réunion 会議 review the of and to attached please")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "%d %s %s %s, %s.\r\n", i, words[i%len(words)], words[(i*7)%len(words)], words[(i*3+1)%len(words)], words[(i*5+2)%len(words)])
+	}
+	return b.String()
+}
+
+// readFetchLiteral reads "* n FETCH (... {size}", the literal, and the
+// rest of the response up to the tagged OK; it returns the literal.
+func (x *raw) readFetchLiteral(t *testing.T, tag string) []byte {
+	t.Helper()
+	l := x.Line()
+	i := strings.LastIndexByte(l, '{')
+	if !strings.HasPrefix(l, "* ") || i < 0 || !strings.HasSuffix(l, "}") {
+		t.Fatalf("want a FETCH with a literal, got %q", l)
+	}
+	n, err := strconv.Atoi(l[i+1 : len(l)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(x.R, body); err != nil {
+		t.Fatalf("reading a %d-byte literal: %v", n, err)
+	}
+	for l := x.Line(); !strings.HasPrefix(l, tag+" "); l = x.Line() {
+	}
+	return body
+}
+
+// tagged reads lines up to the reply tagged tag, which must start with want.
+func (x *raw) tagged(tag, want string) {
+	x.T.Helper()
+	for l := x.Line(); ; l = x.Line() {
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" "+want) {
+				x.T.Fatalf("got %q, want %s %s", l, tag, want)
+			}
+			return
+		}
+	}
+}
+
+// A client compressing with compress/flate and sync flushes: a 1 MB FETCH,
+// IDLE with an EXISTS caused by another session, and APPEND with a
+// synchronizing literal (its continuation request must leave the
+// compressor at once) and a LITERAL+ one, all through DEFLATE.
+func TestCompressZlibClient(t *testing.T) {
+	r := newRig(t)
+	acct := r.Account("ann@example.test")
+	msg := textMessage(1<<20, "big")
+	r.Deliver(acct, msg)
+
+	x := r.login("ann@example.test")
+	wire := x.compress(t)
+	x.cmd("s", "SELECT INBOX", "OK")
+	x.Send("f FETCH 1 BODY.PEEK[]")
+	if got := x.readFetchLiteral(t, "f"); string(got) != msg {
+		t.Fatalf("FETCH of a 1 MB message over DEFLATE: %d bytes, want %d, equal %v", len(got), len(msg), string(got) == msg)
+	}
+	if n := wire.n.Load(); n > int64(len(msg))/3 {
+		t.Errorf("%d bytes on the wire for a %d-byte message", n, len(msg))
+	}
+
+	// IDLE: another session's APPEND shows up as EXISTS, promptly.
+	x.Send("i IDLE")
+	x.Expect("+")
+	y := r.login("ann@example.test")
+	other := "Subject: from another session\r\n\r\nhello\r\n"
+	y.Send(fmt.Sprintf("a APPEND INBOX {%d+}\r\n%s", len(other), other))
+	y.Expect("a OK")
+	x.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for l := x.Line(); l != "* 2 EXISTS"; l = x.Line() {
+		if !strings.HasPrefix(l, "* ") {
+			t.Fatalf("in IDLE over DEFLATE, waiting for EXISTS: %q", l)
+		}
+	}
+	x.Conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	x.Send("DONE")
+	for l := x.Line(); !strings.HasPrefix(l, "i "); l = x.Line() {
+	}
+
+	// APPEND with a synchronizing literal, then with LITERAL+.
+	up := textMessage(200<<10, "up")
+	x.Send(fmt.Sprintf("a1 APPEND INBOX {%d}", len(up)))
+	x.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	x.Expect("+")
+	x.Conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	x.Send(up)
+	x.tagged("a1", "OK")
+	x.Send(fmt.Sprintf("a2 APPEND INBOX {%d+}\r\n%s", len(other), other))
+	x.tagged("a2", "OK")
+	x.cmd("n", "NOOP", "OK")
+	x.Send("g FETCH 3 BODY.PEEK[]")
+	if got := x.readFetchLiteral(t, "g"); string(got) != up {
+		t.Fatalf("APPENDed over DEFLATE, FETCHed back: %d bytes, want %d", len(got), len(up))
+	}
+	x.cmd("o", "LOGOUT", "OK")
+}
+
+// A client that does not wait for COMPRESS's OK and sends its next
+// command, compressed, in the same packet: RFC 4978 says it compresses
+// "starting with the first command after COMPRESS", so the server takes
+// the bytes it has already read past COMPRESS's CRLF as the start of the
+// DEFLATE stream.
+func TestCompressPipelined(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	x := r.login("ann@example.test")
+	var z bytes.Buffer
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	fw.Write([]byte("n NOOP\r\n"))
+	fw.Flush()
+	if _, err := x.Conn.Write(append([]byte("z COMPRESS DEFLATE\r\n"), z.Bytes()...)); err != nil {
+		t.Fatal(err)
+	}
+	x.Expect("z OK")
+	// What the bufio.Reader read past the OK is compressed.
+	x.R = bufio.NewReader(flate.NewReader(io.MultiReader(x.R, x.Conn)))
+	x.Expect("n OK")
+}
+
+// COMPRESS after STARTTLS (RFC 4978 section 3: TLS first, then COMPRESS);
+// STARTTLS is not possible after it, as COMPRESS needs a login.
+func TestCompressAfterStartTLS(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	x := r.raw(false)
+	x.cmd("t", "STARTTLS", "OK")
+	x.StartTLS()
+	x.cmd("l", `LOGIN ann@example.test "`+password+`"`, "OK")
+	x.compress(t)
+	x.cmd("s", "SELECT INBOX", "OK")
+	x.cmd("t2", "STARTTLS", "BAD")
+	x.cmd("o", "LOGOUT", "OK")
+}
+
+// A decompression bomb: a few hundred kilobytes of DEFLATE that expand to
+// an endless command line. The line limit stops it (BAD), the resync
+// budget ends the session (BYE), and the server's memory stays flat.
+func TestCompressBomb(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	x := r.login("ann@example.test")
+	x.cmd("z", "COMPRESS DEFLATE", "OK")
+	wire := &countingWriter{w: x.Conn}
+	fw, _ := flate.NewWriter(wire, flate.BestSpeed)
+	x.R = bufio.NewReader(flate.NewReader(x.Conn))
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}()
+	var sent atomic.Int64
+	go func() {
+		chunk := bytes.Repeat([]byte("a"), 1<<20)
+		fw.Write([]byte("b NOOP "))
+		for range 1 << 12 { // up to 4 GiB expanded; the server hangs up long before
+			if _, err := fw.Write(chunk); err != nil {
+				return
+			}
+			if fw.Flush() != nil {
+				return
+			}
+			sent.Add(int64(len(chunk)))
+		}
+	}()
+	x.Expect("b BAD")
+	x.Expect("* BYE")
+	// The server closes its side: the end of the TLS stream ends the
+	// DEFLATE stream early (it has no final block).
+	x.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := x.R.ReadByte(); err != io.ErrUnexpectedEOF {
+		t.Errorf("after BYE: %v, want the server to have closed the connection", err)
+	}
+	close(stop)
+	<-sampled
+	t.Logf("bomb: %d MB expanded from %d KB on the wire; server heap %d MB before, peak %d MB",
+		sent.Load()>>20, wire.n.Load()>>10, before.HeapInuse>>20, peak.Load()>>20)
+	if grew := int64(peak.Load()) - int64(before.HeapInuse); grew > 64<<20 {
+		t.Errorf("heap grew by %d MB during the bomb", grew>>20)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
