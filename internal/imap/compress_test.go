@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ func (c *deflateConn) Write(p []byte) (int, error) {
 
 // compress runs COMPRESS DEFLATE on x and switches x to the DEFLATE
 // streams; it returns the count of compressed bytes read from then on.
-func (x *raw) compress(t *testing.T) *countingReader {
+func (x *raw) compress(t testing.TB) *countingReader {
 	t.Helper()
 	x.cmd("z", "COMPRESS DEFLATE", "OK")
 	fw, err := flate.NewWriter(x.Conn, flate.DefaultCompression)
@@ -331,4 +332,88 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// zlibPartialScript is an IMAP client on Python's zlib that ends every
+// write with Z_PARTIAL_FLUSH, as mbsync does: the flush leaves the last
+// bits of an empty fixed block in the compressor, so the server must act
+// on a block's data without waiting for the next byte.
+const zlibPartialScript = `
+import socket, ssl, sys, zlib
+host, port, user, pw, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5].encode()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10))
+buf = b""
+z = None
+inf = None
+def fill():
+    global buf
+    data = s.recv(65536)
+    if not data:
+        raise SystemExit("server closed the connection")
+    buf += inf.decompress(data) if inf else data
+def line():
+    global buf
+    while b"\r\n" not in buf:
+        fill()
+    l, buf = buf.split(b"\r\n", 1)
+    return l.decode()
+def read(n):
+    global buf
+    while len(buf) < n:
+        fill()
+    d, buf = buf[:n], buf[n:]
+    return d
+def send(data):
+    s.sendall(z.compress(data) + z.flush(zlib.Z_PARTIAL_FLUSH) if z else data)
+def cmd(tag, c):
+    send(tag + b" " + c + b"\r\n")
+    while True:
+        l = line()
+        if l.startswith(tag.decode() + " "):
+            return l
+print(line())
+print(cmd(b"l", b'LOGIN %s "%s"' % (user.encode(), pw.encode())))
+print(cmd(b"z", b"COMPRESS DEFLATE"))
+z = zlib.compressobj(6, zlib.DEFLATED, -15)
+inf = zlib.decompressobj(-15)
+print(cmd(b"s", b"SELECT INBOX"))
+send(b"f FETCH 1 BODY.PEEK[]\r\n")
+l = line()
+n = int(l[l.rindex("{")+1:-1])
+print("fetched", read(n) == body, n)
+print(line(), line())
+send(b"a APPEND INBOX {%d}\r\n" % len(body))
+print(line())
+for i in range(0, len(body), 1000):
+    send(body[i:i+1000])
+send(b"\r\n")
+while True:
+    l = line()
+    if l.startswith("a "):
+        print(l)
+        break
+print(cmd(b"n", b"NOOP"))
+print(cmd(b"o", b"LOGOUT"))
+`
+
+func TestCompressZlibPartialFlush(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	r := newRig(t)
+	acct := r.Account("ann@example.test")
+	msg := textMessage(100<<10, "partial")
+	r.Deliver(acct, msg)
+	host, port := splitAddr(r.Addr("imaps"))
+	out, err := exec.Command(python, "-c", zlibPartialScript, host, port, "ann@example.test", password, msg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zlib client: %v\n%s", err, out)
+	}
+	for _, want := range []string{"z OK", "s OK", "fetched True", "f OK", "+ ", "a OK", "n OK", "o OK"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("zlib client output lacks %q:\n%s", want, out)
+		}
+	}
 }
