@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"sync"
 
 	"mailroom/internal/connbuf"
 	"mailroom/internal/inflate"
@@ -42,14 +43,6 @@ func cmdCompress(s *session, tag string, _ bool) error {
 		// (RFC 4978 section 3).
 		return no("COMPRESSIONACTIVE", "DEFLATE is active already")
 	}
-	// Below the compressor, a buffer: compress/flate writes in pieces of
-	// a few hundred bytes, each of which would be a syscall and, over
-	// TLS, a record of its own.
-	out := connbuf.NewWriter(s.conn)
-	fw, err := flate.NewWriter(out, compressLevel)
-	if err != nil {
-		return fmt.Errorf("COMPRESS: %w", err)
-	}
 	if err := s.ok(tag, "", "DEFLATE active"); err != nil {
 		return err
 	}
@@ -69,28 +62,60 @@ func cmdCompress(s *session, tag string, _ bool) error {
 		in = io.MultiReader(bytes.NewReader(bytes.Clone(early)), s.conn)
 	}
 	s.br.Reset(inflate.NewReader(in))
-	s.bw.Reset(&syncFlusher{fw: fw, out: out})
+	// Below the compressor, a buffer: compress/flate writes in pieces of
+	// a few hundred bytes, each of which would be a syscall and, over
+	// TLS, a record of its own.
+	s.bw.Reset(&syncFlusher{pool: &s.srv.deflaters, out: connbuf.NewWriter(s.conn)})
 	s.compressed = true
 	s.newCodec()
 	return nil
 }
 
-// syncFlusher sync-flushes the DEFLATE stream after every write, so that
-// what the session flushed reaches the client now and not when a deflate
-// block fills: connbuf.Writer writes to it only when it flushes, when its
-// buffer is full, or for a large literal (one write).
+// syncFlusher compresses what the session writes and sync-flushes the
+// DEFLATE stream after every write, so that what the session flushed
+// reaches the client now and not when a deflate block fills: connbuf.Writer
+// writes to it when it flushes, when its buffer is full, or for a large
+// literal (one write).
+//
+// A compress/flate Writer holds 1.2 MB, far too much to keep for every
+// idle session. It is only needed while a burst of output lasts: after a
+// sync flush the stream is byte-aligned and complete, and a compressor
+// that starts afresh there writes valid blocks the client decodes as the
+// continuation (it merely cannot refer back to what came before). So the
+// session takes one from the server's pool for each burst and gives it
+// back at the burst's end: a write shorter than connbuf's buffer. A full
+// buffer's write keeps it, since more of the same response follows, and
+// its history helps.
 type syncFlusher struct {
-	fw  *flate.Writer
-	out *connbuf.Writer
+	pool *sync.Pool
+	fw   *flate.Writer // nil between bursts
+	out  *connbuf.Writer
 }
 
 func (f *syncFlusher) Write(p []byte) (int, error) {
+	if f.fw == nil {
+		if fw, ok := f.pool.Get().(*flate.Writer); ok {
+			fw.Reset(f.out)
+			f.fw = fw
+		} else {
+			fw, err := flate.NewWriter(f.out, compressLevel)
+			if err != nil {
+				return 0, fmt.Errorf("COMPRESS: %w", err)
+			}
+			f.fw = fw
+		}
+	}
 	n, err := f.fw.Write(p)
 	if err == nil {
 		err = f.fw.Flush()
 	}
 	if ferr := f.out.Flush(); err == nil {
 		err = ferr
+	}
+	if len(p) != connbuf.WriteSize || err != nil {
+		f.fw.Reset(io.Discard) // drop the reference to the connection
+		f.pool.Put(f.fw)
+		f.fw = nil
 	}
 	return n, err
 }

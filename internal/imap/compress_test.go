@@ -417,3 +417,38 @@ func TestCompressZlibPartialFlush(t *testing.T) {
 		}
 	}
 }
+
+// Sessions share the server's compressors, one per response burst: two
+// compressed sessions fetching at once each get their own stream intact,
+// and many small responses in a row (each burst from a fresh compressor)
+// decode in order.
+func TestCompressSessionsShareCompressors(t *testing.T) {
+	r := newRig(t)
+	acct := r.Account("ann@example.test")
+	msgs := []string{textMessage(300<<10, "one"), textMessage(50<<10, "two")}
+	for _, m := range msgs {
+		r.Deliver(acct, m)
+	}
+	done := make(chan error, 2)
+	for range 2 {
+		x := r.login("ann@example.test")
+		x.compress(t)
+		x.cmd("s", "SELECT INBOX", "OK")
+		go func() {
+			defer func() { done <- nil }()
+			for i := range 20 {
+				n := i%2 + 1
+				x.Send(fmt.Sprintf("f FETCH %d BODY.PEEK[]", n))
+				if got := x.readFetchLiteral(t, "f"); string(got) != msgs[n-1] {
+					t.Errorf("FETCH %d: %d bytes, want %d", n, len(got), len(msgs[n-1]))
+					return
+				}
+				for j := range 5 {
+					x.cmd(fmt.Sprintf("n%d", j), "NOOP", "OK")
+				}
+			}
+		}()
+	}
+	<-done
+	<-done
+}
