@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"compress/flate"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -118,4 +119,17 @@ func (f *syncFlusher) Write(p []byte) (int, error) {
 		f.fw = nil
 	}
 	return n, err
+}
+
+// corruptStream says BYE if err is the client's DEFLATE stream failing to
+// decode (nothing after it can be read), and returns errBye then; else it
+// returns err.
+func (s *session) corruptStream(err error) error {
+	var ce *inflate.CorruptError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	s.srv.log.Debug("corrupt COMPRESS stream", s.logger("err", err)...)
+	s.bw.WriteString("* BYE the compressed stream is corrupt: " + ce.Reason + "\r\n")
+	return errBye
 }

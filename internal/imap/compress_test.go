@@ -452,3 +452,26 @@ func TestCompressSessionsShareCompressors(t *testing.T) {
 	<-done
 	<-done
 }
+
+// A corrupt DEFLATE stream from the client (here block type 3, which RFC
+// 1951 reserves) ends the session with a BYE, compressed like every
+// response after COMPRESS, whether it comes between commands or inside
+// one.
+func TestCompressCorruptStream(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	for _, before := range []string{"", "a NOOP"} {
+		x := r.login("ann@example.test")
+		x.cmd("z", "COMPRESS DEFLATE", "OK")
+		x.R = bufio.NewReader(flate.NewReader(x.Conn))
+		var z bytes.Buffer
+		fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+		fw.Write([]byte(before))
+		fw.Flush()
+		z.WriteByte(0x07) // final block of type 3
+		x.Conn.Write(z.Bytes())
+		if l := x.Expect("* BYE"); !strings.Contains(l, "corrupt") {
+			t.Errorf("after %q and a corrupt block: %q", before, l)
+		}
+	}
+}

@@ -193,7 +193,7 @@ func (s *session) command() error {
 			s.bw.WriteString("* BAD " + se.Msg + "\r\n")
 			return s.discard()
 		}
-		return err
+		return s.corruptStream(err)
 	}
 	err = s.dispatch(tag)
 	var te *taggedError
@@ -218,6 +218,8 @@ func (s *session) command() error {
 		return nil
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		return err
+	case errors.Is(s.corruptStream(err), errBye):
+		return errBye
 	case errors.Is(err, store.ErrInsufficientStorage):
 		// RFC 5530 has no code for a full disk. UNAVAILABLE ("temporary
 		// failure because a subsystem is down") says what the client needs
