@@ -98,13 +98,20 @@ func TestMbsync(t *testing.T) {
 		"SSLType IMAPS\nCertificateFile "+r.CertFile("imaps")+"\n\n"+
 		"IMAPStore remote\nAccount a\n\nMaildirStore local\nPath "+dir+"/mail/\nInbox "+dir+"/mail/INBOX\nSubFolders Verbatim\n\n"+
 		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"), 0o600)
-	sync := func() {
+	sync := func(args ...string) string {
 		t.Helper()
-		if out, err := exec.Command(mbsync, "-c", rc, "c").CombinedOutput(); err != nil {
+		out, err := exec.Command(mbsync, append([]string{"-c", rc}, append(args, "c")...)...).CombinedOutput()
+		if err != nil {
 			t.Fatalf("mbsync: %v\n%s", err, out)
 		}
+		return string(out)
 	}
-	sync()
+	// -Dn prints the IMAP exchange: mbsync turns COMPRESS=DEFLATE on
+	// when offered, and then flushes its commands with Z_PARTIAL_FLUSH,
+	// which the server must read without waiting for more.
+	if out := sync("-Dn"); !strings.Contains(out, "COMPRESS DEFLATE") || !strings.Contains(out, "OK DEFLATE active") {
+		t.Fatalf("mbsync did not use COMPRESS=DEFLATE:\n%s", out)
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "mail", "INBOX", "new", "*"))
 	if len(files) != 2 {
 		t.Fatalf("mbsync fetched %d messages, want 2", len(files))

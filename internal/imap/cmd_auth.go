@@ -35,6 +35,10 @@ func (s *session) capabilities() string {
 		"CATENATE", "URLAUTH", "URLAUTH=BINARY",
 		"CONTEXT=SEARCH", "NOTIFY",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
+	if s.state != notAuthenticated {
+		// Valid once authenticated (RFC 4978 section 3).
+		caps = append(caps, "COMPRESS=DEFLATE")
+	}
 	return strings.Join(caps, " ")
 }
 

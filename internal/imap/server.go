@@ -84,6 +84,9 @@ type Server struct {
 	log  *slog.Logger
 
 	sessions *listener.Sessions
+	// deflaters: *flate.Writer for COMPRESS=DEFLATE sessions, held only
+	// while a response burst is written (compress.go).
+	deflaters sync.Pool
 }
 
 // New returns an IMAP server.

@@ -45,7 +45,10 @@ type session struct {
 	remote netip.Addr
 	ctx    context.Context
 	tls    bool
-	track  *listener.Session // for graceful shutdown
+	// compressed: COMPRESS DEFLATE is on (compress.go); br and bw read
+	// and write the DEFLATE streams over conn.
+	compressed bool
+	track      *listener.Session // for graceful shutdown
 
 	state     state
 	principal auth.Principal
@@ -201,7 +204,7 @@ func (s *session) command() error {
 			s.bw.WriteString("* BAD " + se.Msg + "\r\n")
 			return s.discard()
 		}
-		return err
+		return s.corruptStream(err)
 	}
 	err = s.dispatch(tag)
 	var te *taggedError
@@ -226,6 +229,8 @@ func (s *session) command() error {
 		return nil
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		return err
+	case errors.Is(s.corruptStream(err), errBye):
+		return errBye
 	case errors.Is(err, store.ErrInsufficientStorage):
 		// RFC 5530 has no code for a full disk. UNAVAILABLE ("temporary
 		// failure because a subsystem is down") says what the client needs
@@ -323,6 +328,7 @@ var commandTable = map[string]command{
 	"LOGOUT":       {cmdLogout, anyState},
 	"ID":           {cmdID, anyState},
 	"ENABLE":       {cmdEnable, authedState},
+	"COMPRESS":     {cmdCompress, authedState},
 	"STARTTLS":     {cmdStartTLS, authOnly},
 	"LOGIN":        {cmdLogin, authOnly},
 	"AUTHENTICATE": {cmdAuthenticate, authOnly},

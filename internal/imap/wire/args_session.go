@@ -261,3 +261,26 @@ func clip[T string | []byte](b T) string {
 	}
 	return string(b)
 }
+
+// Compress is COMPRESS's argument (RFC 4978): the mechanism, upper-cased.
+//
+//	compress = "COMPRESS" SP algorithm
+//	algorithm = atom
+type Compress struct {
+	Mechanism string
+}
+
+// ReadCompress reads COMPRESS's argument: SP atom.
+func (d *Decoder) ReadCompress() (Compress, error) {
+	if err := d.ExpectSP(); err != nil {
+		return Compress{}, err
+	}
+	b, err := d.atomBytes("a compression mechanism")
+	if err != nil {
+		return Compress{}, err
+	}
+	if err := d.ExpectCRLF(); err != nil {
+		return Compress{}, err
+	}
+	return Compress{Mechanism: strings.ToUpper(string(b))}, nil
+}

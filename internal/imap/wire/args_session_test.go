@@ -105,6 +105,18 @@ func TestReadEnable(t *testing.T) {
 	})
 }
 
+func TestReadCompress(t *testing.T) {
+	runCmdCases(t, (*Decoder).ReadCompress, []cmdCase[Compress]{
+		{in: `a COMPRESS DEFLATE`, want: Compress{"DEFLATE"}},
+		{in: `a compress deflate`, want: Compress{"DEFLATE"}},
+		{in: `a COMPRESS X-ZSTD`, want: Compress{"X-ZSTD"}},
+		{in: `a COMPRESS`, err: "expected a space"},
+		{in: `a COMPRESS `, err: "expected a compression mechanism"},
+		{in: `a COMPRESS "DEFLATE"`, err: `expected a compression mechanism, got`},
+		{in: `a COMPRESS DEFLATE x`, err: "expected end of line"},
+	})
+}
+
 func TestReadID(t *testing.T) {
 	runCmdCases(t, (*Decoder).ReadID, []cmdCase[ID]{
 		{in: `a ID NIL`, want: ID{}},

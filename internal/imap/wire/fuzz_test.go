@@ -179,7 +179,7 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 // commandNames are the commands the fuzz target reads with their command
 // readers when a line starts with one (after the tag).
 var commandNames = []string{
-	"LOGIN", "AUTHENTICATE", "ENABLE", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
+	"LOGIN", "AUTHENTICATE", "ENABLE", "COMPRESS", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
 	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "UID",
 	"GENURLAUTH", "URLFETCH", "RESETKEY",
 }
@@ -216,6 +216,8 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		}
 	case "ENABLE":
 		v, err = d.ReadEnable()
+	case "COMPRESS":
+		v, err = d.ReadCompress()
 	case "ID":
 		v, err = d.ReadID()
 	case "SELECT", "EXAMINE":
@@ -346,6 +348,7 @@ func FuzzDecoder(f *testing.F) {
 		"a UID COPY 1:3 \"Old Mail\"\r\nb MOVE $ Trash\r\nc UID EXPUNGE 3000:3002\r\n",
 		"a CREATE Archive (USE (\\Archive))\r\nb RENAME a {1+}\r\nb\r\nc DELETE x\r\nd SUBSCRIBE y\r\n",
 		"a ENABLE IMAP4rev2 QRESYNC\r\nb ID (\"name\" \"x\" \"os\" NIL)\r\nc ID NIL\r\n",
+		"a COMPRESS DEFLATE\r\nb COMPRESS \"x\"\r\nc COMPRESS\r\n",
 		"a LOGIN {3+}\r\njoe pw\r\nb AUTHENTICATE PLAIN\r\nAGpvZQBzZWNyZXQ=\r\nc AUTHENTICATE PLAIN =\r\n",
 		"a FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\nb UID SEARCH RETURN (SAVE) ALL\r\n",
 		"a APPEND Drafts (\\Seen) CATENATE (TEXT {3+}\r\nabc URL \"/INBOX;UIDVALIDITY=7/;UID=2/;SECTION=1\") CATENATE (URL x) {2+}\r\nhi\r\n",
