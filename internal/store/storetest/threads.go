@@ -221,10 +221,10 @@ func testThreadJunkReferences(t *testing.T, st ThreadStore) {
 	a := deliver(t, st, threadMsg("root@x", "Plans", "", ""), inbox)[0]
 	junk := []struct{ irt, refs string }{
 		{"", `"Joe" <root@x> (sent from my phone),, garbage <<nested`},
-		{"root@x", ""},                           // no brackets
+		{"root@x", ""}, // no brackets
 		{"<root@x> (Joe's message of Monday)", ""}, // trailing comment
-		{"", "<unterminated@x <root@x>"},          // a stray "<"
-		{"", "<ro\r\n ot@x>"},                     // folded inside the id
+		{"", "<unterminated@x <root@x>"},           // a stray "<"
+		{"", "<ro\r\n ot@x>"},                      // folded inside the id
 		{"", "<" + strings.Repeat("z", 2000) + "> <root@x>"},
 	}
 	for i, j := range junk {
