@@ -48,13 +48,15 @@ func (tx *txn) assignThread(accountID, ownID int64, keys store.ThreadKeys) (int6
 	return thread, nil
 }
 
+const threadMessagesQuery = `SELECT mailbox_id, uid, msgid FROM messages
+	WHERE thread_id = ? AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)
+	ORDER BY msgid, mailbox_id, uid`
+
 // ThreadMessages implements store.Threads: one seek of the
 // (thread_id, mailbox_id) index per mailbox of the account.
 func (s *Store) ThreadMessages(ctx context.Context, accountID, threadID int64) ([]store.ThreadMember, error) {
 	var out []store.ThreadMember
-	err := s.query(ctx, `SELECT mailbox_id, uid, msgid FROM messages
-		WHERE thread_id = ? AND mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)
-		ORDER BY msgid, mailbox_id, uid`, func(st *sqlite.Stmt) error {
+	err := s.query(ctx, threadMessagesQuery, func(st *sqlite.Stmt) error {
 		out = append(out, store.ThreadMember{MailboxID: st.ColumnInt64(0), UID: uint32(st.ColumnInt64(1)), ID: st.ColumnInt64(2)})
 		return nil
 	}, threadID, accountID)

@@ -350,3 +350,33 @@ func testRethreadAccount(t *testing.T, st ThreadStore) {
 		t.Fatalf("rethread of an empty account: %d", n)
 	}
 }
+
+// RunRethreadMigrated checks RethreadAccount on mail as a schema upgrade
+// leaves it: every message its own thread, no thread keys. reset makes
+// the backend's data so (the migration's own statements).
+func RunRethreadMigrated(t *testing.T, st ThreadStore, reset func(t *testing.T)) {
+	ctx := context.Background()
+	acct := newAccount(t, st, "demo@example.test")
+	inbox, sent := mailbox(t, st, acct, "INBOX"), mailbox(t, st, acct, "Sent")
+	a := deliver(t, st, threadMsg("a@up", "Upgrade", "", ""), store.Target{MailboxID: inbox.ID})[0]
+	b := deliver(t, st, threadMsg("b@up", "Re: Upgrade", "<a@up>", ""), store.Target{MailboxID: sent.ID})[0]
+	d := deliver(t, st, threadMsg("d@up", "Re: Other", "", "<c@up>"), store.Target{MailboxID: inbox.ID})[0]
+	c := deliver(t, st, threadMsg("c@up", "Other", "", ""), store.Target{MailboxID: inbox.ID})[0]
+	cp := must(st.Copy(ctx, inbox.ID, []uint32{a.UID}, sent.ID))
+	acopy := metaOf(t, st, store.Delivered{MailboxID: sent.ID, UID: cp.DestUIDs[0]})
+	reset(t)
+	if threadOf(t, st, b) != b.ID || threadOf(t, st, c) != c.ID || acopy.ID == a.ID {
+		t.Fatalf("after reset: threads %d, %d; want singletons", threadOf(t, st, b), threadOf(t, st, c))
+	}
+	if n := must(st.RethreadAccount(ctx, acct.ID, nil)); n != 5 {
+		t.Fatalf("rethread saw %d messages, want 5", n)
+	}
+	copied := store.Delivered{MailboxID: sent.ID, UID: acopy.UID, ID: acopy.ID}
+	wantThread(t, st, acct.ID, a.ID, a, b, copied)
+	wantThread(t, st, acct.ID, d.ID, d, c)
+	// Keys are back: a new reply joins.
+	e := deliver(t, st, threadMsg("e@up", "Re: Upgrade", "<b@up>", ""), store.Target{MailboxID: inbox.ID})[0]
+	if threadOf(t, st, e) != a.ID {
+		t.Fatalf("reply after rethread: thread %d, want %d", threadOf(t, st, e), a.ID)
+	}
+}
