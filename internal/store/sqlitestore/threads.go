@@ -3,6 +3,8 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"zombiezen.com/go/sqlite"
 
@@ -24,26 +26,50 @@ var _ store.Threads = (*Store)(nil)
 
 // assignThread decides the thread of a new message of the account whose
 // ID is ownID and records its keys: the oldest thread that has one of its
-// ids with the same subject, else a new thread, ownID.
+// ids with the same subject, else a new thread, ownID. It costs one
+// statement to read the ids' rows and, for the ids not yet in that
+// thread (a reply's references mostly are), one to add them.
 func (tx *txn) assignThread(accountID, ownID int64, keys store.ThreadKeys) (int64, error) {
-	thread := int64(0)
+	n := len(keys.IDs)
+	if n == 0 {
+		return ownID, nil
+	}
+	args := make([]any, 0, 1+n)
+	args = append(args, accountID)
 	for _, k := range keys.IDs {
-		if err := tx.query("SELECT min(thread_id) FROM thread_keys WHERE account_id = ? AND key = ? AND subject = ?", func(st *sqlite.Stmt) error {
-			if t := st.ColumnInt64(0); t != 0 && (thread == 0 || t < thread) {
-				thread = t
-			}
-			return nil
-		}, accountID, k, keys.Subject); err != nil {
-			return 0, err
+		args = append(args, k)
+	}
+	type row struct{ key, thread int64 }
+	var found []row
+	thread := int64(0)
+	// At most 22 ids, so at most 22 shapes of the statement in the
+	// connection's cache.
+	if err := tx.query("SELECT key, thread_id, subject FROM thread_keys WHERE account_id = ? AND key IN ("+
+		strings.TrimSuffix(strings.Repeat("?,", n), ",")+")", func(st *sqlite.Stmt) error {
+		r := row{st.ColumnInt64(0), st.ColumnInt64(1)}
+		found = append(found, r)
+		if st.ColumnInt64(2) == keys.Subject && (thread == 0 || r.thread < thread) {
+			thread = r.thread
 		}
+		return nil
+	}, args...); err != nil {
+		return 0, err
 	}
 	if thread == 0 {
 		thread = ownID
 	}
+	rows := make([]any, 0, 4*n)
 	for _, k := range keys.IDs {
-		if err := tx.exec("INSERT OR IGNORE INTO thread_keys (account_id, key, thread_id, subject) VALUES (?, ?, ?, ?)", accountID, k, thread, keys.Subject); err != nil {
-			return 0, err
+		if !slices.Contains(found, row{k, thread}) {
+			rows = append(rows, accountID, k, thread, keys.Subject)
 		}
+	}
+	if len(rows) == 0 {
+		return thread, nil
+	}
+	if err := tx.exec("INSERT OR IGNORE INTO thread_keys (account_id, key, thread_id, subject) VALUES "+
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", len(rows)/4), ","), rows...); err != nil {
+		return 0, err
 	}
 	return thread, nil
 }
