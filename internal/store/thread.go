@@ -43,8 +43,10 @@ import (
 // ThreadRefsKept bounds how many References ids a message contributes:
 // the first (the conversation's root) and the last ThreadRefsKept-1 (the
 // nearest ancestors), as news and mail threaders trim long References.
-// A References field of 10,000 ids then costs the same as one of 20.
-const ThreadRefsKept = 20
+// A References field of 10,000 ids then costs the same as one of 10;
+// a lost message between the kept ids costs nothing either, since any
+// one shared id (with the subject) joins.
+const ThreadRefsKept = 10
 
 // maxMessageIDLen bounds one id: longer tokens are junk (RFC 5322 lines
 // are at most 998 octets) and are skipped.

@@ -42,7 +42,7 @@ func (tx *txn) assignThread(accountID, ownID int64, keys store.ThreadKeys) (int6
 	type row struct{ key, thread int64 }
 	var found []row
 	thread := int64(0)
-	// At most 22 ids, so at most 22 shapes of the statement in the
+	// At most 12 ids, so at most 12 shapes of the statement in the
 	// connection's cache.
 	if err := tx.query("SELECT key, thread_id, subject FROM thread_keys WHERE account_id = ? AND key IN ("+
 		strings.TrimSuffix(strings.Repeat("?,", n), ",")+")", func(st *sqlite.Stmt) error {
