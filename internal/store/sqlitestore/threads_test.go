@@ -1,6 +1,8 @@
 package sqlitestore
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"mailroom/internal/store"
 	"mailroom/internal/store/storetest"
 )
 
@@ -62,5 +65,39 @@ func TestThreadMessagesUsesIndex(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(plan, "\n"), "USING INDEX messages_thread (thread_id=? AND mailbox_id=?)") {
 		t.Fatalf("plan does not seek messages_thread:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
+// TestThreadKeysGoWithAccount: deleting an account deletes its thread keys.
+func TestThreadKeysGoWithAccount(t *testing.T) {
+	dir := t.TempDir()
+	st := openTest(t, dir)
+	defer st.Close()
+	ctx := context.Background()
+	inbox := setupInbox(t, st)
+	for i := range 3 {
+		m, err := st.Stage(ctx, strings.NewReader(fmt.Sprintf("Message-ID: <%d@x>\r\nReferences: <0@x>\r\nSubject: s\r\n\r\nx\r\n", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		n := 0
+		if err := st.query(ctx, "SELECT count(*) FROM thread_keys", func(s *sqlite.Stmt) error { n = s.ColumnInt(0); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d thread keys, want 3 (ids 0, 1, 2 in one thread)", n)
+	}
+	if err := st.DeleteAccount(ctx, "demo@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d thread keys left after DeleteAccount", n)
 	}
 }
