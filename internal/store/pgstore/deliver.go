@@ -312,12 +312,67 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 // message's own ID), and keys are recorded (see threads.go). It returns
 // the mailbox as updated.
 //
-// It is one statement, so one round trip: a delivery's cost on PostgreSQL
-// is mostly round trips, and the steps only ever go together.
+// It is one statement (a delivery's three, pipelined), so one round trip:
+// a delivery's cost on PostgreSQL is mostly round trips, and the steps
+// only ever go together.
 func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte, keys store.ThreadKeys) (store.Mailbox, error) {
 	var mb store.Mailbox
 	var uid, modseq, uidValidity int64
-	err := tx.QueryRow(tx.ctx, `WITH mb AS (
+	args := []any{mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
+		tx.origin, changeMessages, tx.now.Unix(), meta.ThreadID, keyIDs(keys), keys.Subject}
+	var row pgx.Row
+	if meta.ThreadID == 0 && len(keys.IDs) > 0 {
+		// The thread lookup must see every key committed by deliveries
+		// to the account before this one: a READ COMMITTED statement
+		// reads a snapshot taken when it starts, so the account's row
+		// (which every delivery locks, for next_msgid) is locked by
+		// statements before it, in the mailbox-then-account order every
+		// write uses. Pipelined: still one round trip.
+		var b pgx.Batch
+		b.Queue("SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailboxID)
+		b.Queue("SELECT 1 FROM accounts WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) FOR NO KEY UPDATE", mailboxID)
+		b.Queue(insertMessageSQL, args...)
+		br := tx.SendBatch(tx.ctx, &b)
+		_, err1 := br.Exec()
+		_, err2 := br.Exec()
+		row = batchRow{br, errors.Join(err1, err2)}
+	} else {
+		row = tx.QueryRow(tx.ctx, insertMessageSQL, args...)
+	}
+	err := row.Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID, &meta.ThreadID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mb, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if err != nil {
+		return mb, err
+	}
+	if uid > 0xffffffff {
+		return mb, errors.New("mailbox has run out of UIDs")
+	}
+	mb.ID, mb.UIDValidity = mailboxID, uint32(uidValidity)
+	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
+	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta})
+	return mb, nil
+}
+
+// batchRow is the last result of a pipelined batch as a pgx.Row: Scan
+// reads it and closes the batch, reporting the earlier statements' error
+// first.
+type batchRow struct {
+	br  pgx.BatchResults
+	err error
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if r.err != nil {
+		err = r.err
+	}
+	return errors.Join(err, r.br.Close())
+}
+
+// insertMessageSQL is insertMessage's statement.
+const insertMessageSQL = `WITH mb AS (
 			UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $1
 			RETURNING account_id, uidvalidity, uidnext - 1 AS uid, highestmodseq AS modseq),
 		acc AS (
@@ -340,23 +395,7 @@ func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageM
 		log AS (
 			INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
 			SELECT $9, mb.account_id, $1, mb.modseq, $10, $11 FROM mb)
-		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid, ins.thread_id FROM mb, ins`,
-		mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
-		tx.origin, changeMessages, tx.now.Unix(), meta.ThreadID, keyIDs(keys), keys.Subject).Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID, &meta.ThreadID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return mb, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
-	}
-	if err != nil {
-		return mb, err
-	}
-	if uid > 0xffffffff {
-		return mb, errors.New("mailbox has run out of UIDs")
-	}
-	mb.ID, mb.UIDValidity = mailboxID, uint32(uidValidity)
-	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
-	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta})
-	return mb, nil
-}
+		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid, ins.thread_id FROM mb, ins`
 
 func nilIfEmpty(b []byte) []byte {
 	if len(b) == 0 {

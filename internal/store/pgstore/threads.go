@@ -16,12 +16,11 @@ import (
 // added while the account lives: the rows of expunged messages stay,
 // harmlessly (see sqlitestore's threads.go); RethreadAccount rebuilds them.
 //
-// Concurrency: the thread lookup of a delivery reads thread_keys at READ
-// COMMITTED, so two related messages delivered to one account in the
-// same instant by two transactions can each miss the other's keys and
-// start two threads; a later message that references both joins the
-// older. Serializing every delivery of an account for this was not worth
-// its cost.
+// Concurrency: a delivery's thread lookup runs in a statement that starts
+// once the delivery holds the account's row lock (insertMessage), and
+// every delivery to the account takes that lock, so of two related
+// messages delivered at once the second sees the first's keys
+// (ThreadConcurrent in the conformance suite).
 
 var _ store.Threads = (*Store)(nil)
 

@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"mailroom/internal/store"
@@ -31,6 +33,7 @@ var threadTests = []struct {
 	{"ThreadLongReferences", testThreadLongReferences},
 	{"ThreadLoops", testThreadLoops},
 	{"ThreadNoIDs", testThreadNoIDs},
+	{"ThreadConcurrent", testThreadConcurrent},
 	{"RethreadAccount", testRethreadAccount},
 }
 
@@ -303,6 +306,50 @@ func testThreadNoIDs(t *testing.T, st ThreadStore) {
 	o := deliver(t, st, threadMsg("", "Note", "", ""), store.Target{MailboxID: inbox.ID})[0]
 	if threadOf(t, st, o) != o.ID {
 		t.Fatalf("another message without ids: thread %d, want %d", threadOf(t, st, o), o.ID)
+	}
+}
+
+// testThreadConcurrent delivers a message and its reply at the same time
+// into two mailboxes of one account, many times: whichever commits
+// second must see the first's ids, so each pair is one thread.
+func testThreadConcurrent(t *testing.T, st ThreadStore) {
+	ctx := context.Background()
+	acct := newAccount(t, st, "demo@example.test")
+	inbox, sent := mailbox(t, st, acct, "INBOX"), mailbox(t, st, acct, "Sent")
+	const pairs = 30
+	var wg sync.WaitGroup
+	got := make([][2]store.Delivered, pairs)
+	errs := make(chan error, 2*pairs)
+	for i := range pairs {
+		for j, msg := range [][]byte{
+			threadMsg(fmt.Sprintf("orig%d@x", i), fmt.Sprintf("Topic %d", i), "", ""),
+			threadMsg(fmt.Sprintf("reply%d@x", i), fmt.Sprintf("Re: Topic %d", i), fmt.Sprintf("<orig%d@x>", i), ""),
+		} {
+			mb := []int64{inbox.ID, sent.ID}[j]
+			wg.Go(func() {
+				m, err := st.Stage(ctx, bytes.NewReader(msg))
+				if err != nil {
+					errs <- err
+					return
+				}
+				d, err := st.Deliver(ctx, m, []store.Target{{MailboxID: mb}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got[i][j] = d[0]
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, p := range got {
+		if a, b := threadOf(t, st, p[0]), threadOf(t, st, p[1]); a != b {
+			t.Fatalf("pair %d delivered at once: threads %d and %d", i, a, b)
+		}
 	}
 }
 
