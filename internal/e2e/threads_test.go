@@ -64,7 +64,7 @@ func TestThreadIDAcrossFolders(t *testing.T) {
 	if got := im.imapCmd("b", "SEARCH THREADID "+other); len(got) != 1 || strings.TrimSpace(got[0]) != "* SEARCH 2" {
 		t.Fatalf("SEARCH THREADID %s in INBOX: %q", other, got)
 	}
-	// A moved message keeps its THREADID; a copy shares it.
+	// A moved message keeps its THREADID (a copy shares it: TestObjectIDs).
 	im.imapCmd("m", "UID MOVE 1 Archive")
 	if moved := fetchThreadID(t, im, "Archive", "1"); moved != orig {
 		t.Fatalf("moved original: %s, want %s", moved, orig)
