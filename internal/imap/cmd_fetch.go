@@ -254,7 +254,14 @@ func (s *session) fetchOne(f *fetchMessage, items []wire.FetchItem, wantUID, fla
 			b.WriteString("EMAILID (" + search.EmailID(f.meta.ContentID) + ")")
 		case "THREADID":
 			sp()
-			b.WriteString("THREADID NIL") // no threading yet (RFC 8474 allows NIL)
+			// The store's conversation (store.Threads), stable across
+			// moves and copies. 0 is no thread (not expected since every
+			// message gets one): NIL, as RFC 8474 allows.
+			if f.meta.ThreadID == 0 {
+				b.WriteString("THREADID NIL")
+			} else {
+				b.WriteString("THREADID (" + search.ThreadID(f.meta.ThreadID) + ")")
+			}
 		case "PREVIEW":
 			st, err := f.getStructure()
 			if err != nil {

@@ -96,9 +96,13 @@ func TestObjectIDs(t *testing.T) {
 	x.cmd("a6", "COPY 1 Done", "OK")
 	a := x.cmd("a7", "FETCH 1 (EMAILID THREADID)", "OK")
 	x.cmd("a8", "SELECT Done", "OK")
-	b := x.cmd("a9", "FETCH 1 (EMAILID)", "OK")
-	if number(t, a, `EMAILID \(M(\d+)\)`) != number(t, b, `EMAILID \(M(\d+)\)`) || !has(a, "THREADID NIL") {
+	b := x.cmd("a9", "FETCH 1 (EMAILID THREADID)", "OK")
+	if number(t, a, `EMAILID \(M(\d+)\)`) != number(t, b, `EMAILID \(M(\d+)\)`) {
 		t.Fatalf("EMAILID of a copy differs: %q / %q", a, b)
+	}
+	// RFC 8474 5.2: a copy is in the same thread.
+	if number(t, a, `THREADID \(T(\d+)\)`) != number(t, b, `THREADID \(T(\d+)\)`) {
+		t.Fatalf("THREADID of a copy differs: %q / %q", a, b)
 	}
 }
 

@@ -55,6 +55,7 @@ type Store interface {
 	SharedFiles
 	Leases
 	LoginCounts
+	Threads
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
@@ -215,6 +216,7 @@ type MessageMeta struct {
 	ModSeq       uint64
 	ID           int64 // stable per account, kept across moves, never reused: POP3 UIDL
 	ContentID    int64 // shared by copies of the same message: IMAP EMAILID
+	ThreadID     int64 // the conversation, per account (see Threads): IMAP THREADID
 	Size         int64
 	InternalDate int64 // Unix seconds
 	// Keywords are sorted. The slice may be shared between messages with

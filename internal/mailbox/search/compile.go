@@ -38,6 +38,7 @@ const (
 	opUID                // UID in set
 	opModSeq             // modseq >= num
 	opEmailID            // ContentID == id
+	opThreadID           // ThreadID == id
 	opInternal           // INTERNALDATE day compared by rel to [lo, hi)
 	opSent               // Date: header day compared by rel to day
 	opHeader             // header field named field contains needle; content leaf
@@ -205,11 +206,15 @@ func (cp *compiler) compile(k *Key, depth int) (*node, error) {
 		if !validObjectID(k.Value) {
 			return nil, invalid("invalid object id %q", k.Value)
 		}
-		id, ok := parseEmailID(k.Value)
-		if k.Op == "THREADID" || !ok {
-			return constNode(false), nil
+		op, parse := opEmailID, parseEmailID
+		if k.Op == "THREADID" {
+			op, parse = opThreadID, parseThreadID
 		}
-		return &node{op: opEmailID, id: id}, nil
+		id, ok := parse(k.Value)
+		if !ok {
+			return constNode(false), nil // an id this server never hands out
+		}
+		return &node{op: op, id: id}, nil
 	case "BEFORE", "ON", "SINCE", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
 		return cp.internalDate(k)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":

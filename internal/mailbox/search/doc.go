@@ -54,7 +54,7 @@
 //
 // # Object ids
 //
-// EMAILID is EmailID(ContentID). There is no threading yet, so THREADID
-// matches nothing (RFC 8474 lets a server without threads report
-// THREADID as NIL, and no message then has an id to find).
+// EMAILID is EmailID(ContentID); THREADID is ThreadID(ThreadID), the
+// conversation the store put the message in (see store.Threads). Both
+// compare as strings (RFC 8474 section 6): "T05" is no thread.
 package search

@@ -97,6 +97,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 		return meta.ModSeq >= n.num, nil
 	case opEmailID:
 		return meta.ContentID == n.id, nil
+	case opThreadID:
+		return meta.ThreadID == n.id, nil
 	case opInternal:
 		return internalIn(n.rel, meta.InternalDate, n.lo, n.hi), nil
 	case opSent:

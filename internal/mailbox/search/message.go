@@ -62,6 +62,24 @@ func EmailID(contentID int64) string {
 	return "M" + strconv.FormatInt(contentID, 10)
 }
 
+// ThreadID is the RFC 8474 THREADID of messages of the given thread
+// (store.MessageMeta.ThreadID): "T" and the decimal id.
+func ThreadID(threadID int64) string {
+	return "T" + strconv.FormatInt(threadID, 10)
+}
+
+// parseThreadID inverts ThreadID, accepting only its exact output.
+func parseThreadID(s string) (int64, bool) {
+	if len(s) < 2 || s[0] != 'T' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[1:], 10, 64)
+	if err != nil || ThreadID(n) != s {
+		return 0, false
+	}
+	return n, true
+}
+
 // parseEmailID inverts EmailID, accepting only its exact output so that
 // "M007" does not find message 7 (object ids compare as strings).
 func parseEmailID(s string) (int64, bool) {

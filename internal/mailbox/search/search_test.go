@@ -26,7 +26,7 @@ Message-ID: <1@example.com>
 
 Let's meet at noon.
 The string xyzzy is here.
-`), store.MessageMeta{UID: 10, Flags: store.FlagSeen | store.FlagFlagged, ModSeq: 100, ContentID: 7,
+`), store.MessageMeta{UID: 10, Flags: store.FlagSeen | store.FlagFlagged, ModSeq: 100, ContentID: 7, ThreadID: 5,
 		InternalDate: utc("1994-02-01T23:30:00Z"), Keywords: []string{"$Forwarded", "Work"}}, 1, false)
 
 	m2 := newMsg(t, crlf(`Date: Wed, 2 Feb 1994 10:00:00 +0000
@@ -50,7 +50,7 @@ Content-Transfer-Encoding: quoted-printable
 
 <p>Sch=C3=B6ne Gr=C3=BC=C3=9Fe</p>
 --b1--
-`), store.MessageMeta{UID: 20, Flags: store.FlagAnswered, ModSeq: 200, ContentID: 8,
+`), store.MessageMeta{UID: 20, Flags: store.FlagAnswered, ModSeq: 200, ContentID: 8, ThreadID: 6,
 		InternalDate: utc("1994-02-02T12:00:00Z")}, 2, true)
 
 	m3 := newMsg(t, crlf(`From: carol@example.net
@@ -78,7 +78,7 @@ Content-Transfer-Encoding: base64
 
 `+b64("hiddenword")+`
 --mix--
-`), store.MessageMeta{UID: 30, Flags: store.FlagDeleted | store.FlagDraft | store.FlagSeen, ModSeq: 300, ContentID: 9,
+`), store.MessageMeta{UID: 30, Flags: store.FlagDeleted | store.FlagDraft | store.FlagSeen, ModSeq: 300, ContentID: 9, ThreadID: 5,
 		InternalDate: utc("1994-02-03T00:30:00Z"), Keywords: []string{"work"}}, 3, true)
 
 	m4 := newMsg(t, crlf(`Date: Tue, 1 Feb 1994 23:30:00 -0500
@@ -215,6 +215,12 @@ func TestKeys(t *testing.T) {
 		{key: `EMAILID M8`, want: []uint32{20}},
 		{key: `EMAILID M08`, want: nil},
 		{key: `THREADID T1`, want: nil},
+		{key: `THREADID T5`, want: []uint32{10, 30}},
+		{key: `THREADID T05`, want: nil},
+		{key: `THREADID M5`, want: nil},
+		{key: `EMAILID T7`, want: nil},
+		{key: `OR THREADID T6 EMAILID M10`, want: []uint32{20, 40}},
+		{key: `NOT THREADID T5`, want: []uint32{20, 40}},
 		{key: `SAVEDATESUPPORTED`, want: []uint32{10, 20, 30, 40}},
 	}
 	for _, tc := range cases {

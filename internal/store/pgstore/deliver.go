@@ -57,6 +57,18 @@ type staged struct {
 	mu        sync.Mutex
 	contentID int64 // set once delivered; later deliveries share the row
 	discarded bool
+	keys      *store.ThreadKeys // computed on first delivery
+}
+
+// threadKeys returns the message's thread keys, computed once.
+func (m *staged) threadKeys() store.ThreadKeys {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keys == nil {
+		k := store.MessageThreadKeys(m.structure)
+		m.keys = &k
+	}
+	return *m.keys
 }
 
 func (m *staged) Size() int64              { return m.size }
@@ -284,7 +296,7 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 		InternalDate: date.Unix(),
 		Keywords:     kw,
 	}
-	mb, err := tx.insertMessage(t.MailboxID, 0, &meta, t.HeaderPrefix)
+	mb, err := tx.insertMessage(t.MailboxID, 0, &meta, t.HeaderPrefix, m.threadKeys().OrContent(cid))
 	if err != nil {
 		return store.Delivered{}, err
 	}
@@ -294,29 +306,40 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 // insertMessage assigns the next UID and a new modseq in the mailbox
 // (locking its row until the commit), gives meta a new per-account ID
 // unless keepID is set, inserts it, logs the change and publishes it.
-// meta.ContentID must be set. It returns the mailbox as updated.
+// meta.ContentID must be set. The thread is meta.ThreadID when set (a copy
+// or a move), else decided from keys by the rule of store.Threads (the
+// oldest thread with one of the ids and the same subject, else the new
+// message's own ID), and keys are recorded (see threads.go). It returns
+// the mailbox as updated.
 //
-// It is one statement, so one round trip: a delivery's cost on PostgreSQL
-// is mostly round trips, and the four steps only ever go together.
-func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte) (store.Mailbox, error) {
+// It is one statement (a delivery's three, pipelined), so one round trip:
+// a delivery's cost on PostgreSQL is mostly round trips, and the steps
+// only ever go together.
+func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte, keys store.ThreadKeys) (store.Mailbox, error) {
 	var mb store.Mailbox
 	var uid, modseq, uidValidity int64
-	err := tx.QueryRow(tx.ctx, `WITH mb AS (
-			UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $1
-			RETURNING account_id, uidvalidity, uidnext - 1 AS uid, highestmodseq AS modseq),
-		acc AS (
-			UPDATE accounts SET next_msgid = next_msgid + 1 WHERE $2::bigint = 0 AND id = (SELECT account_id FROM mb)
-			RETURNING next_msgid - 1 AS msgid),
-		ins AS (
-			INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
-			SELECT $1, mb.uid, coalesce((SELECT msgid FROM acc), nullif($2::bigint, 0)), $3, mb.modseq, $4, $5, $6, $7, $8 FROM mb
-			RETURNING msgid),
-		log AS (
-			INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
-			SELECT $9, mb.account_id, $1, mb.modseq, $10, $11 FROM mb)
-		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid FROM mb, ins`,
-		mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
-		tx.origin, changeMessages, tx.now.Unix()).Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID)
+	args := []any{mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
+		tx.origin, changeMessages, tx.now.Unix(), meta.ThreadID, keyIDs(keys), keys.Subject}
+	var row pgx.Row
+	if meta.ThreadID == 0 && len(keys.IDs) > 0 {
+		// The thread lookup must see every key committed by deliveries
+		// to the account before this one: a READ COMMITTED statement
+		// reads a snapshot taken when it starts, so the account's row
+		// (which every delivery locks, for next_msgid) is locked by
+		// statements before it, in the mailbox-then-account order every
+		// write uses. Pipelined: still one round trip.
+		var b pgx.Batch
+		b.Queue("SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailboxID)
+		b.Queue("SELECT 1 FROM accounts WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) FOR NO KEY UPDATE", mailboxID)
+		b.Queue(insertMessageSQL, args...)
+		br := tx.SendBatch(tx.ctx, &b)
+		_, err1 := br.Exec()
+		_, err2 := br.Exec()
+		row = batchRow{br, errors.Join(err1, err2)}
+	} else {
+		row = tx.QueryRow(tx.ctx, insertMessageSQL, args...)
+	}
+	err := row.Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID, &meta.ThreadID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mb, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
@@ -331,6 +354,48 @@ func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageM
 	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta})
 	return mb, nil
 }
+
+// batchRow is the last result of a pipelined batch as a pgx.Row: Scan
+// reads it and closes the batch, reporting the earlier statements' error
+// first.
+type batchRow struct {
+	br  pgx.BatchResults
+	err error
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if r.err != nil {
+		err = r.err
+	}
+	return errors.Join(err, r.br.Close())
+}
+
+// insertMessageSQL is insertMessage's statement.
+const insertMessageSQL = `WITH mb AS (
+			UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $1
+			RETURNING account_id, uidvalidity, uidnext - 1 AS uid, highestmodseq AS modseq),
+		acc AS (
+			UPDATE accounts SET next_msgid = next_msgid + 1 WHERE $2::bigint = 0 AND id = (SELECT account_id FROM mb)
+			RETURNING next_msgid - 1 AS msgid),
+		id AS (
+			SELECT coalesce((SELECT msgid FROM acc), nullif($2::bigint, 0)) AS msgid),
+		th AS (
+			SELECT coalesce(nullif($12::bigint, 0),
+				(SELECT min(t.thread_id) FROM thread_keys t, mb WHERE t.account_id = mb.account_id AND t.key = ANY($13::bigint[]) AND t.subject = $14),
+				(SELECT msgid FROM id)) AS thread_id),
+		ins AS (
+			INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix, thread_id)
+			SELECT $1, mb.uid, (SELECT msgid FROM id), $3, mb.modseq, $4, $5, $6, $7, $8, (SELECT thread_id FROM th) FROM mb
+			RETURNING msgid, thread_id),
+		keys AS (
+			INSERT INTO thread_keys (account_id, key, thread_id, subject)
+			SELECT mb.account_id, k, ins.thread_id, $14 FROM mb, ins, unnest($13::bigint[]) k
+			ON CONFLICT DO NOTHING),
+		log AS (
+			INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
+			SELECT $9, mb.account_id, $1, mb.modseq, $10, $11 FROM mb)
+		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid, ins.thread_id FROM mb, ins`
 
 func nilIfEmpty(b []byte) []byte {
 	if len(b) == 0 {

@@ -252,14 +252,14 @@ func (s *Store) JunkMessages(ctx context.Context, mailboxID int64, uids []uint32
 		for i, u := range uids {
 			list[i] = int64(u)
 		}
-		rows, _ := tx.Query(ctx, `SELECT uid, flags, modseq, msgid, content_id, size, internal_date, keywords,
+		rows, _ := tx.Query(ctx, `SELECT uid, flags, modseq, msgid, content_id, size, internal_date, keywords, thread_id,
 			coalesce((SELECT class FROM junk_trained j WHERE j.content_id = m.content_id AND j.account_id = $1), 0)
 			FROM messages m WHERE mailbox_id = $2 AND uid = ANY($3) ORDER BY uid`, mb.AccountID, mailboxID, list)
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.JunkMessage, error) {
 			var m store.JunkMessage
 			var uid, flags, modseq, class int64
 			var keywords string
-			err := row.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &keywords, &class)
+			err := row.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &keywords, &m.ThreadID, &class)
 			m.UID, m.Flags, m.ModSeq, m.Trained = uint32(uid), store.Flags(flags), uint64(modseq), store.JunkClass(class)
 			if keywords != "" {
 				m.Keywords = strings.Fields(keywords)

@@ -246,8 +246,8 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 // them expunged under one new modseq, and the bodies keep their reference
 // counts (each moves with its message).
 func (tx *txn) moveAll(src, dst store.Mailbox) error {
-	rows, err := tx.Query(tx.ctx, `INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
-		SELECT $2, n, msgid, content_id, n + 1, flags, keywords, internal_date, size, prefix
+	rows, err := tx.Query(tx.ctx, `INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix, thread_id)
+		SELECT $2, n, msgid, content_id, n + 1, flags, keywords, internal_date, size, prefix, thread_id
 		FROM (SELECT *, row_number() OVER (ORDER BY uid) AS n FROM messages WHERE mailbox_id = $1) m
 		RETURNING `+metaColumns, src.ID, dst.ID)
 	if err != nil {

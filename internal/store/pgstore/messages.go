@@ -19,7 +19,7 @@ import (
 
 func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
 
-const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
+const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords, thread_id"
 
 // scanMetas reads rows of metaColumns.
 func scanMetas(rows pgx.Rows, ki store.KeywordInterner, out []store.MessageMeta) ([]store.MessageMeta, error) {
@@ -28,7 +28,7 @@ func scanMetas(rows pgx.Rows, ki store.KeywordInterner, out []store.MessageMeta)
 		var uid, flags, modseq int64
 		var kw string
 		var m store.MessageMeta
-		if err := rows.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &kw); err != nil {
+		if err := rows.Scan(&uid, &flags, &modseq, &m.ID, &m.ContentID, &m.Size, &m.InternalDate, &kw, &m.ThreadID); err != nil {
 			return nil, err
 		}
 		m.UID, m.Flags, m.ModSeq, m.Keywords = uint32(uid), store.Flags(flags), uint64(modseq), ki.Split(kw)
@@ -339,7 +339,7 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, keep
 		if keepID {
 			id = m.ID
 		}
-		if _, err := tx.insertMessage(dst.ID, id, &m, prefix); err != nil {
+		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, store.ThreadKeys{}); err != nil {
 			return res, err
 		}
 		if _, err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = $1", m.ContentID); err != nil {

@@ -337,4 +337,20 @@ CREATE TABLE login_counts (
 );
 CREATE INDEX login_counts_updated ON login_counts (updated);
 `,
+	// 5: conversations (store.Threads, threads.go), SQLite's migration 10:
+	// every message gets a thread id, existing ones their own message ID
+	// until RethreadAccount groups them; thread_keys maps the hashes of
+	// the Message-IDs seen in an account to their threads.
+	`
+ALTER TABLE messages ADD COLUMN thread_id bigint NOT NULL DEFAULT 0;
+UPDATE messages SET thread_id = msgid;
+CREATE INDEX messages_thread ON messages (thread_id, mailbox_id);
+CREATE TABLE thread_keys (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        bigint NOT NULL,
+	thread_id  bigint NOT NULL,
+	subject    bigint NOT NULL,
+	PRIMARY KEY (account_id, key, thread_id)
+);
+`,
 }

@@ -29,6 +29,18 @@ type staged struct {
 	mu        sync.Mutex
 	contentID int64 // set once delivered; later deliveries share the row
 	discarded bool
+	keys      *store.ThreadKeys // computed on first delivery
+}
+
+// threadKeys returns the message's thread keys, computed once.
+func (m *staged) threadKeys() store.ThreadKeys {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keys == nil {
+		k := store.MessageThreadKeys(m.structure)
+		m.keys = &k
+	}
+	return *m.keys
 }
 
 func (m *staged) Size() int64              { return m.size }
@@ -240,6 +252,9 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 	if meta.ID, err = tx.allocMessageIDs(mb.AccountID, 1); err != nil {
 		return store.Delivered{}, err
 	}
+	if meta.ThreadID, err = tx.assignThread(mb.AccountID, meta.ID, m.threadKeys().OrContent(cid)); err != nil {
+		return store.Delivered{}, err
+	}
 	if err := tx.insertMessage(mb, &meta, t.HeaderPrefix); err != nil {
 		return store.Delivered{}, err
 	}
@@ -273,7 +288,7 @@ func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
 }
 
 // insertMessage assigns the next UID and a new modseq in mb and inserts
-// meta, publishing it. meta.ID and meta.ContentID must be set.
+// meta, publishing it. meta.ID, meta.ContentID and meta.ThreadID must be set.
 func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix []byte) error {
 	var uid, modseq int64
 	if err := tx.query("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1, highestmodseq",
@@ -291,9 +306,9 @@ func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix [
 	if len(prefix) > 0 {
 		prefixArg = prefix
 	}
-	if err := tx.exec(`INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		mb.ID, uid, meta.ID, meta.ContentID, modseq, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg); err != nil {
+	if err := tx.exec(`INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix, thread_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		mb.ID, uid, meta.ID, meta.ContentID, modseq, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg, meta.ThreadID); err != nil {
 		return err
 	}
 	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: meta.ModSeq, Message: *meta})

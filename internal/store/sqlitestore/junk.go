@@ -271,7 +271,7 @@ func (s *Store) JunkMessages(ctx context.Context, mailboxID int64, uids []uint32
 		return execConn(conn, `SELECT `+metaColumns+`,
 			(SELECT class FROM junk_trained WHERE content_id = messages.content_id AND account_id = ?1)
 			FROM messages WHERE mailbox_id = ?2 AND uid IN (SELECT value FROM json_each(?3)) ORDER BY uid`, func(st *sqlite.Stmt) error {
-			out = append(out, store.JunkMessage{MessageMeta: scanMeta(st, nil), Trained: store.JunkClass(st.ColumnInt(8))})
+			out = append(out, store.JunkMessage{MessageMeta: scanMeta(st, nil), Trained: store.JunkClass(st.ColumnInt(9))})
 			return nil
 		}, mb.AccountID, mailboxID, jsonInts(sortedUIDs(uids)))
 	})

@@ -15,7 +15,7 @@ import (
 
 func joinKeywords(kw []string) string { return strings.Join(kw, " ") }
 
-const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords"
+const metaColumns = "uid, flags, modseq, msgid, content_id, size, internal_date, keywords, thread_id"
 
 func scanMeta(st *sqlite.Stmt, ki store.KeywordInterner) store.MessageMeta {
 	return store.MessageMeta{
@@ -27,6 +27,7 @@ func scanMeta(st *sqlite.Stmt, ki store.KeywordInterner) store.MessageMeta {
 		Size:         st.ColumnInt64(5),
 		InternalDate: st.ColumnInt64(6),
 		Keywords:     ki.Split(st.ColumnText(7)),
+		ThreadID:     st.ColumnInt64(8),
 	}
 }
 

@@ -270,6 +270,27 @@ CREATE TABLE login_counts (
 ) WITHOUT ROWID;
 CREATE INDEX login_counts_updated ON login_counts (updated);
 `,
+	// 10: conversations (store.Threads, threads.go). Every message gets a
+	// thread id; existing messages start as threads of their own (their
+	// own message ID) until RethreadAccount groups them. The index lists
+	// a thread's messages one mailbox of the account at a time.
+	// thread_keys maps the hash of a Message-ID seen in the account (own
+	// id, In-Reply-To, kept References) to the threads of the messages
+	// that carried it, with the hash of their base subject; rows are never
+	// updated, only added, and go with the account (see threads.go for why
+	// rows of expunged messages may stay).
+	`
+ALTER TABLE messages ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET thread_id = msgid;
+CREATE INDEX messages_thread ON messages (thread_id, mailbox_id);
+CREATE TABLE thread_keys (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        INTEGER NOT NULL,
+	thread_id  INTEGER NOT NULL,
+	subject    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, key, thread_id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

@@ -53,6 +53,9 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range messageTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
+	for _, tc := range threadTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	tests = append(tests, []test{
 		{"Feed", testFeed},
 		{"Ping", testPing},
@@ -678,6 +681,9 @@ func testFeed(t *testing.T, st store.Store) {
 		if got[i].Kind != k {
 			t.Fatalf("event %d kind %d, want %d (%+v)", i, got[i].Kind, k, got)
 		}
+	}
+	if got[0].Message.ThreadID != d[0].ID || got[1].Message.ThreadID != d[0].ID {
+		t.Fatalf("events without the thread id %d: %+v", d[0].ID, got)
 	}
 	if got[0].Message.UID != d[0].UID || got[1].Message.Flags != store.FlagSeen || !slices.Equal(got[2].UIDs, []uint32{d[0].UID}) || got[3].Name != "Feeds" {
 		t.Fatalf("event details %+v", got)
