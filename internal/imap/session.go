@@ -337,6 +337,8 @@ var commandTable = map[string]command{
 	"MOVE":         {cmdMove, selState},
 	"FETCH":        {cmdFetch, selState},
 	"SEARCH":       {cmdSearch, selState},
+	"SORT":         {cmdSort, selState},
+	"THREAD":       {cmdThread, selState},
 }
 
 func (s *session) dispatch(tag string) error {
