@@ -141,7 +141,8 @@ func (t *threader) prune() []int32 {
 		}
 	}
 	var work []int32
-	level := func(list []int32, atRoot bool) []int32 {
+	level := func(list []int32, parent int32) []int32 {
+		atRoot := parent < 0
 		out := make([]int32, 0, len(list))
 		work = work[:0]
 		for i := len(list) - 1; i >= 0; i-- {
@@ -157,6 +158,7 @@ func (t *threader) prune() []int32 {
 			case len(c.children) == 0:
 			case !atRoot || len(c.children) == 1:
 				for i := len(c.children) - 1; i >= 0; i-- {
+					t.c[c.children[i]].parent = parent
 					work = append(work, c.children[i])
 				}
 			default:
@@ -165,7 +167,7 @@ func (t *threader) prune() []int32 {
 		}
 		return out
 	}
-	roots = level(roots, true)
+	roots = level(roots, -1)
 	stack := slices.Clone(roots)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -173,7 +175,7 @@ func (t *threader) prune() []int32 {
 		if len(t.c[x].children) == 0 {
 			continue
 		}
-		t.c[x].children = level(t.c[x].children, false)
+		t.c[x].children = level(t.c[x].children, x)
 		stack = append(stack, t.c[x].children...)
 	}
 	return roots
