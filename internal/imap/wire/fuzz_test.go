@@ -180,7 +180,7 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 // readers when a line starts with one (after the tag).
 var commandNames = []string{
 	"LOGIN", "AUTHENTICATE", "ENABLE", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
-	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "UID",
+	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "SORT", "THREAD", "UID",
 }
 
 // commandWord consumes a command name from commandNames if one is next.
@@ -264,6 +264,29 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 				err = d.ExpectCRLF()
 			}
 		}
+	case "SORT":
+		var q *Sort
+		if err = d.ExpectSP(); err == nil {
+			if q, err = d.ReadSort(); err == nil {
+				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil) + dumpKey(q.Key)
+				if q.Return != nil && q.Return.Partial != nil {
+					p := *q.Return.Partial
+					if p.Lo == 0 || p.Lo > p.Hi {
+						panic(fmt.Sprintf("bad partial range %+v", p))
+					}
+					v = fmt.Sprint(v, p)
+				}
+				err = d.ExpectCRLF()
+			}
+		}
+	case "THREAD":
+		var q *Thread
+		if err = d.ExpectSP(); err == nil {
+			if q, err = d.ReadThread(); err == nil {
+				v = q.Algorithm + q.Charset + dumpKey(q.Key)
+				err = d.ExpectCRLF()
+			}
+		}
 	case "UID":
 		var sub string
 		if err = d.ExpectSP(); err == nil {
@@ -274,7 +297,8 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		case strings.EqualFold(sub, "EXPUNGE"):
 			v, err = d.ReadUIDExpunge()
 		case strings.EqualFold(sub, "FETCH"), strings.EqualFold(sub, "STORE"), strings.EqualFold(sub, "COPY"),
-			strings.EqualFold(sub, "MOVE"), strings.EqualFold(sub, "SEARCH"):
+			strings.EqualFold(sub, "MOVE"), strings.EqualFold(sub, "SEARCH"), strings.EqualFold(sub, "SORT"),
+			strings.EqualFold(sub, "THREAD"):
 			return runCommand(d, strings.ToUpper(sub), out)
 		default:
 			err = &SyntaxError{Msg: "not a UID command"}
@@ -313,6 +337,8 @@ func FuzzDecoder(f *testing.F) {
 		"a ENABLE IMAP4rev2 QRESYNC\r\nb ID (\"name\" \"x\" \"os\" NIL)\r\nc ID NIL\r\n",
 		"a LOGIN {3+}\r\njoe pw\r\nb AUTHENTICATE PLAIN\r\nAGpvZQBzZWNyZXQ=\r\nc AUTHENTICATE PLAIN =\r\n",
 		"a FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\nb UID SEARCH RETURN (SAVE) ALL\r\n",
+		"a UID SORT RETURN (MIN PARTIAL -1:-50) (REVERSE DATE subject DISPLAYFROM) UTF-8 UNSEEN\r\nb SORT (ARRIVAL) \"US-ASCII\" 1:*\r\n",
+		"a THREAD REFERENCES UTF-8 ALL\r\nb UID THREAD orderedsubject us-ascii OR SEEN (FROM x)\r\nc SEARCH RETURN (PARTIAL 4:2 COUNT) ALL\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))

@@ -79,7 +79,9 @@ func normalizeID(s string) (string, bool) {
 			case '\\':
 				if i+1 < len(s) {
 					i++
-					b.WriteByte(s[i])
+					if c := s[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+						b.WriteByte(c)
+					}
 				}
 			default:
 				b.WriteByte(c)

@@ -178,7 +178,20 @@ func (t *threader) prune() []int32 {
 		t.c[x].children = level(t.c[x].children, x)
 		stack = append(stack, t.c[x].children...)
 	}
-	return roots
+	// A dummy kept at the root for its several children may have lost
+	// some of them, dummies themselves, since: judge it again.
+	out := roots[:0]
+	for _, x := range roots {
+		c := &t.c[x]
+		switch {
+		case c.msg >= 0 || len(c.children) > 1:
+			out = append(out, x)
+		case len(c.children) == 1:
+			t.c[c.children[0]].parent = -1
+			out = append(out, c.children[0])
+		}
+	}
+	return out
 }
 
 // first returns the message that stands for container x when ordering
