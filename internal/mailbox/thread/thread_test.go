@@ -94,8 +94,8 @@ func TestSentDate(t *testing.T) {
 		{"Fri, 22 Feb 2008 02:00:00 +0200", time.Date(2008, 2, 22, 0, 0, 0, 0, time.UTC).Unix()},
 		{"22 Feb 2008 00:00:00 GMT", time.Date(2008, 2, 22, 0, 0, 0, 0, time.UTC).Unix()},
 		{"Thu, 21 Feb 2008 19:00:00 -0500 (EST)", time.Date(2008, 2, 22, 0, 0, 0, 0, time.UTC).Unix()},
-		{"", arrival},                    // no Date: INTERNALDATE (RFC 5256 2.2)
-		{"yesterday", arrival},           // unparsable: INTERNALDATE
+		{"", arrival},          // no Date: INTERNALDATE (RFC 5256 2.2)
+		{"yesterday", arrival}, // unparsable: INTERNALDATE
 		{strings.Repeat("1", 300), arrival},
 	} {
 		if got := SentDate(c.date, arrival); got != c.want {
