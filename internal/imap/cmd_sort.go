@@ -1,12 +1,10 @@
 package imap
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
 	"mailroom/internal/mailbox/thread"
-	"mailroom/internal/store"
 )
 
 // sortKeys maps the parser's sort-key names to package thread's keys.
@@ -17,30 +15,10 @@ var sortKeys = map[string]thread.Key{
 }
 
 // threadInputs describes the messages uids (ascending, as searchUIDs
-// returns them) for sorting and threading, from the mailbox's index and
-// cached structures. Each Message's Num is its UID; messages expunged
-// meanwhile are left out.
+// returns them) for sorting and threading, from the mailbox service's
+// cache of their envelopes. Each Message's Num is its UID.
 func (s *session) threadInputs(uids []uint32) ([]thread.Message, error) {
-	msgs := make([]thread.Message, 0, len(uids))
-	for _, u := range uids {
-		meta, ok := s.sel.box.Message(u)
-		if !ok {
-			continue
-		}
-		st, err := s.sel.box.Structure(s.ctx, u)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		if st.Root == nil || st.Root.Envelope == nil {
-			msgs = append(msgs, thread.Message{Num: u, Sent: meta.InternalDate, Arrival: meta.InternalDate, Size: meta.Size})
-			continue
-		}
-		msgs = append(msgs, thread.FromEnvelope(u, st.Root.Envelope, meta.InternalDate, meta.Size))
-	}
-	return msgs, nil
+	return s.sel.box.ThreadInputs(s.ctx, uids)
 }
 
 // number is what a SORT or THREAD answer names message m by.

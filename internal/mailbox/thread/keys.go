@@ -30,6 +30,51 @@ type Message struct {
 	From, To, Cc mime.Address
 	// MessageID, InReplyTo and References are the raw field values.
 	MessageID, InReplyTo, References string
+
+	// derived holds the keys Prepare computed, shared by copies of the
+	// Message; nil means they are computed for each use.
+	derived *derived
+}
+
+// derived are the keys of a Message that cost work to compute: collated
+// strings and parsed message ids.
+type derived struct {
+	subject                              string // collated base subject
+	replyFwd                             bool
+	from, to, cc, displayFrom, displayTo string
+	id                                   string   // normalised Message-ID, "" if none
+	refs                                 []string // parent ids: References, else In-Reply-To
+}
+
+// Prepare computes the message's derived keys once, for callers that keep
+// Messages across many sorts and threadings (the mailbox service's cache):
+// later sorts compare ready keys instead of collating strings again.
+func (m *Message) Prepare() {
+	d := &derived{
+		from:        Collate(AddrMailbox(m.From)),
+		to:          Collate(AddrMailbox(m.To)),
+		cc:          Collate(AddrMailbox(m.Cc)),
+		displayFrom: Collate(Display(m.From)),
+		displayTo:   Collate(Display(m.To)),
+		id:          FirstMsgID(m.MessageID),
+		refs:        parentIDs(nil, m),
+	}
+	d.subject, d.replyFwd = baseKey(m.Subject)
+	m.derived = d
+}
+
+// parentIDs appends the ids REFERENCES links a message under: those of
+// References, or when it has no valid one, the first of In-Reply-To
+// (RFC 5256 section 4 step 1).
+func parentIDs(dst []string, m *Message) []string {
+	n := len(dst)
+	dst = MsgIDs(dst, m.References)
+	if len(dst) == n {
+		if id := FirstMsgID(m.InReplyTo); id != "" {
+			dst = append(dst, id)
+		}
+	}
+	return dst
 }
 
 // FromEnvelope describes a message by its envelope. It copies no string.
@@ -141,4 +186,12 @@ func Display(a mime.Address) string {
 func baseKey(subject string) (string, bool) {
 	b, rf := mime.BaseSubject(subject)
 	return Collate(b), rf
+}
+
+// subjectKey is m's collated base subject and reply-or-forward flag.
+func (m *Message) subjectKey() (string, bool) {
+	if m.derived != nil {
+		return m.derived.subject, m.derived.replyFwd
+	}
+	return baseKey(m.Subject)
 }

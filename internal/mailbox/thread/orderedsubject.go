@@ -13,7 +13,7 @@ import (
 func OrderedSubject(msgs []Message) []*Node {
 	subj := make([]string, len(msgs))
 	for i := range msgs {
-		subj[i], _ = baseKey(msgs[i].Subject)
+		subj[i], _ = msgs[i].subjectKey()
 	}
 	order := make([]int, len(msgs))
 	for i := range order {

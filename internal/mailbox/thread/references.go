@@ -83,13 +83,19 @@ func (t *threader) setParent(child, parent int32) {
 // link is step 1: a container per message, parent links from the
 // References (or In-Reply-To) ids.
 func (t *threader) link() {
-	var refs []string
+	var refs, buf []string
 	for i := range t.msgs {
 		m := &t.msgs[i]
 		// (A) The message's own container. A duplicate or missing
 		// Message-ID gets a container of its own, outside the table.
 		var c int32 = -1
-		if id := FirstMsgID(m.MessageID); id != "" {
+		var id string
+		if m.derived != nil {
+			id = m.derived.id
+		} else {
+			id = FirstMsgID(m.MessageID)
+		}
+		if id != "" {
 			if x, ok := t.ids[id]; !ok {
 				c = t.newContainer(int32(i))
 				t.ids[id] = c
@@ -103,11 +109,11 @@ func (t *threader) link() {
 		}
 		// (B) Link the references in order, parent before child,
 		// changing no existing link and making no loop.
-		refs = MsgIDs(refs[:0], m.References)
-		if len(refs) == 0 {
-			if id := FirstMsgID(m.InReplyTo); id != "" {
-				refs = append(refs, id)
-			}
+		if m.derived != nil {
+			refs = m.derived.refs
+		} else {
+			buf = parentIDs(buf[:0], m)
+			refs = buf
 		}
 		prev := int32(-1)
 		for _, id := range refs {
@@ -236,7 +242,7 @@ func (t *threader) threadSubject(x int32) (string, bool) {
 		return "", false
 	}
 	if !c.keyed {
-		c.subject, c.replyFwd = baseKey(t.msgs[c.msg].Subject)
+		c.subject, c.replyFwd = t.msgs[c.msg].subjectKey()
 		c.keyed = true
 	}
 	return c.subject, c.replyFwd

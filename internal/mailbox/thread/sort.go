@@ -93,6 +93,21 @@ func Sort(msgs []Message, crit []Criterion) []int {
 // stringKey is the collated string key of one message for a string
 // criterion.
 func stringKey(m *Message, k Key) string {
+	if d := m.derived; d != nil {
+		switch k {
+		case Cc:
+			return d.cc
+		case From:
+			return d.from
+		case To:
+			return d.to
+		case DisplayFrom:
+			return d.displayFrom
+		case DisplayTo:
+			return d.displayTo
+		}
+		return d.subject
+	}
 	switch k {
 	case Cc:
 		return Collate(AddrMailbox(m.Cc))

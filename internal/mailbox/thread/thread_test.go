@@ -25,6 +25,16 @@ func build(ms []msg) []Message {
 	return out
 }
 
+// prepared returns copies of msgs with Prepare's keys: every algorithm
+// must answer the same with them as without.
+func prepared(msgs []Message) []Message {
+	out := append([]Message(nil), msgs...)
+	for i := range out {
+		out[i].Prepare()
+	}
+	return out
+}
+
 // render prints threads as IMAP THREAD does, numbering messages by Num.
 func render(msgs []Message, roots []*Node) string {
 	var b strings.Builder
@@ -152,13 +162,15 @@ func TestSort(t *testing.T) {
 		{[]Criterion{{Key: DisplayFrom}}, "2 4 3 1"},
 		{nil, "1 2 3 4"},
 	} {
-		order := Sort(msgs, c.crit)
-		var got []string
-		for _, i := range order {
-			got = append(got, strconv.Itoa(int(msgs[i].Num)))
-		}
-		if g := strings.Join(got, " "); g != c.want {
-			t.Errorf("%+v: %s, want %s", c.crit, g, c.want)
+		for _, in := range [][]Message{msgs, prepared(msgs)} {
+			order := Sort(in, c.crit)
+			var got []string
+			for _, i := range order {
+				got = append(got, strconv.Itoa(int(in[i].Num)))
+			}
+			if g := strings.Join(got, " "); g != c.want {
+				t.Errorf("%+v (prepared %v): %s, want %s", c.crit, in[0].derived != nil, g, c.want)
+			}
 		}
 	}
 }
@@ -291,6 +303,9 @@ func TestReferences(t *testing.T) {
 		if got := render(msgs, References(msgs)); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+		if got := render(msgs, References(prepared(msgs))); got != c.want {
+			t.Errorf("%s, prepared: %s, want %s", c.name, got, c.want)
+		}
 	}
 }
 
@@ -305,8 +320,10 @@ func TestOrderedSubject(t *testing.T) {
 		{subj: "", min: 8},
 	})
 	// Threads by the date of their first message; children by date.
-	if got, want := render(msgs, OrderedSubject(msgs)), "(5)(6 (2)(3))(1)(7 4)"; got != want {
-		t.Errorf("ORDEREDSUBJECT: %s, want %s", got, want)
+	for _, in := range [][]Message{msgs, prepared(msgs)} {
+		if got, want := render(in, OrderedSubject(in)), "(5)(6 (2)(3))(1)(7 4)"; got != want {
+			t.Errorf("ORDEREDSUBJECT: %s, want %s", got, want)
+		}
 	}
 }
 
@@ -358,7 +375,7 @@ func TestHostile(t *testing.T) {
 			subj: "loop " + strconv.Itoa(i%13), min: int64(i),
 		})
 	}
-	msgs := build(ms)
+	msgs := prepared(build(ms))
 	start := time.Now()
 	roots := References(msgs)
 	elapsed := time.Since(start)
