@@ -168,6 +168,20 @@ func TestThread(t *testing.T) {
 			t.Errorf("%s:\n got  %s\n want %s", c.cmd, got, c.want)
 		}
 	}
+	// The mailbox service caches the keys THREAD read: an expunge and a
+	// new message must show in the next answer.
+	x.cmd("t", "STORE 5 +FLAGS.SILENT (\\Deleted)", "OK")
+	x.cmd("t", "EXPUNGE", "OK")
+	msg := "Subject: Re: budget\r\nMessage-ID: <b3@x>\r\nIn-Reply-To: <b1@x>\r\nDate: Mon, 2 Jan 2023 09:30:00 +0000\r\n\r\nlate\r\n"
+	x.cmd("a", fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg), "OK")
+	// 2 (09:00) has replies 5 (new, 09:30) and 1 (10:00); 3 and 4 are
+	// the lunch thread again.
+	if got := untaggedOf(t, x.cmd("t", "THREAD REFERENCES UTF-8 ALL", "OK"), "* THREAD"); got != "* THREAD (2 (5)(1))(3 4)" {
+		t.Errorf("after EXPUNGE and APPEND: %s", got)
+	}
+	if got := untaggedOf(t, x.cmd("t", "SORT (REVERSE DATE) UTF-8 ALL", "OK"), "* SORT"); got != "* SORT 4 1 5 2 3" {
+		t.Errorf("SORT after EXPUNGE and APPEND: %s", got)
+	}
 }
 
 // TestThreadHostile threads 2,000 messages: half a reply chain 10,000
