@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,12 @@ func BenchmarkSortThread(b *testing.B) {
 			x.cmd("s", "SELECT INBOX", "OK")
 			for _, c := range []string{"UID SORT (REVERSE DATE) UTF-8 ALL", "UID THREAD REFERENCES UTF-8 ALL"} {
 				b.Run(strings.Fields(c)[1], func(b *testing.B) {
+					start := time.Now()
 					x.cmd("w", c, "OK") // warm the caches
+					var ms runtime.MemStats
+					runtime.GC()
+					runtime.ReadMemStats(&ms)
+					b.Logf("%s: first run %v; heap in use after it %d MiB", c, time.Since(start), ms.HeapInuse>>20)
 					b.ReportAllocs()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
