@@ -17,7 +17,7 @@ var sortKeys = map[string]thread.Key{
 // threadInputs describes the messages uids (ascending, as searchUIDs
 // returns them) for sorting and threading, from the mailbox service's
 // cache of their envelopes. Each Message's Num is its UID.
-func (s *session) threadInputs(uids []uint32) ([]thread.Message, error) {
+func (s *session) threadInputs(uids []uint32) ([]*thread.Message, error) {
 	return s.sel.box.ThreadInputs(s.ctx, uids)
 }
 
@@ -61,7 +61,7 @@ func cmdSort(s *session, tag string, uid bool) error {
 	order := thread.Sort(msgs, crit)
 	hits := make([]uint32, len(order))
 	for i, k := range order {
-		hits[i] = s.number(&msgs[k], uid)
+		hits[i] = s.number(msgs[k], uid)
 	}
 	var modseq uint64
 	if usesModSeq(q.Key) {

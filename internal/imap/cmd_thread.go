@@ -42,7 +42,7 @@ func cmdThread(s *session, tag string, uid bool) error {
 	if len(roots) > 0 {
 		b.WriteByte(' ')
 	}
-	writeThreads(&b, roots, func(i int) uint32 { return s.number(&msgs[i], uid) })
+	writeThreads(&b, roots, func(i int) uint32 { return s.number(msgs[i], uid) })
 	s.untagged(b.String())
 	return s.ok(tag, "", "THREAD completed")
 }

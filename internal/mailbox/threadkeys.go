@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"mailroom/internal/mailbox/thread"
@@ -26,12 +27,6 @@ type threadKeys struct {
 	byUID map[uint32]*thread.Message
 }
 
-func (c *threadKeys) get(uid uint32) *thread.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byUID[uid]
-}
-
 func (c *threadKeys) put(uid uint32, m *thread.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -52,12 +47,21 @@ func (c *threadKeys) forget(uids []uint32) {
 // ThreadInputs describes messages uids for package thread's sorting and
 // threading, in the order given; each Message's Num is its UID. Messages
 // no longer in the mailbox are left out. The descriptions are cached (see
-// threadKeys): only the first call for a message reads its structure.
-func (m *Mailbox) ThreadInputs(ctx context.Context, uids []uint32) ([]thread.Message, error) {
-	out := make([]thread.Message, 0, len(uids))
+// threadKeys) and shared: treat them as read-only. Only the first call
+// for a message reads its structure.
+func (m *Mailbox) ThreadInputs(ctx context.Context, uids []uint32) ([]*thread.Message, error) {
+	out := make([]*thread.Message, 0, len(uids))
+	m.threads.mu.Lock()
 	for _, u := range uids {
-		if tm := m.threads.get(u); tm != nil {
-			out = append(out, *tm)
+		if tm := m.threads.byUID[u]; tm != nil {
+			out = append(out, tm)
+		} else {
+			out = append(out, nil)
+		}
+	}
+	m.threads.mu.Unlock()
+	for i, u := range uids {
+		if out[i] != nil {
 			continue
 		}
 		meta, ok := m.Message(u)
@@ -72,9 +76,10 @@ func (m *Mailbox) ThreadInputs(ctx context.Context, uids []uint32) ([]thread.Mes
 			return nil, err
 		}
 		m.threads.put(u, tm)
-		out = append(out, *tm)
+		out[i] = tm
 	}
-	return out, nil
+	// Drop the messages expunged meanwhile.
+	return slices.DeleteFunc(out, func(tm *thread.Message) bool { return tm == nil }), nil
 }
 
 // threadInput reads one message's description. The structure LRU is used

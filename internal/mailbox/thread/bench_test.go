@@ -12,17 +12,17 @@ import (
 // benchMessages is a deterministic mailbox of n messages in conversations
 // of one to twelve, with full References, reply prefixes and several
 // languages, as the IMAP benchmark's.
-func benchMessages(n int) []Message {
+func benchMessages(n int) []*Message {
 	rng := rand.New(rand.NewPCG(15, uint64(n)))
 	subjects := []string{"quarterly budget", "déjeuner vendredi", "会议的安排", "build failed on main", "Einladung zum Sommerfest", "invoice 4471", "[list] weekly digest"}
 	names := []string{"Alice Martin", "李明", "Bob", "Renée Dupré", "", "Дмитрий", "Zoë Ng"}
-	msgs := make([]Message, n)
+	msgs := make([]*Message, n)
 	convStart, convLen := 0, 1
 	for i := range msgs {
 		if i-convStart >= convLen {
 			convStart, convLen = i, 1+rng.IntN(12)
 		}
-		m := Message{Num: uint32(i + 1), Arrival: 1.6e9 + int64(i)*600, Size: int64(500 + rng.IntN(5000))}
+		m := &Message{Num: uint32(i + 1), Arrival: 1.6e9 + int64(i)*600, Size: int64(500 + rng.IntN(5000))}
 		m.Sent = m.Arrival + int64(rng.IntN(300))
 		m.MessageID = fmt.Sprintf("<m%d@bench.test>", i)
 		m.Subject = subjects[convStart%len(subjects)]

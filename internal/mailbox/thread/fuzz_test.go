@@ -39,13 +39,13 @@ func FuzzThreader(f *testing.F) {
 	f.Add([]byte("a  0 1\nb a 1 1\nc b 1 1\nd c 0 1\ne x 1 0\nf x 1 0\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		subjects := []string{"", "s", "Re: s", "t", "Fwd: t", "[l] re: s (fwd)"}
-		var msgs []Message
+		var msgs []*Message
 		for i, line := range strings.Split(string(in), "\n") {
 			if i >= 300 {
 				break
 			}
 			f := strings.Fields(line)
-			m := Message{Num: uint32(i + 1)}
+			m := &Message{Num: uint32(i + 1)}
 			if len(f) > 0 {
 				m.MessageID = "<" + f[0] + "@x>"
 			}

@@ -13,7 +13,9 @@ import (
 
 // Message is what sorting and threading read of one message. The slice
 // order callers pass is the mailbox order (sequence numbers): it breaks
-// every tie, as RFC 5256 sections 2.2 and 3 require.
+// every tie, as RFC 5256 sections 2.2 and 3 require. The algorithms take
+// pointers and only read through them, so a cache can hand out its own
+// Messages without copying them.
 type Message struct {
 	// Num is the caller's name for the message (a sequence number or a
 	// UID); the algorithms never read it.

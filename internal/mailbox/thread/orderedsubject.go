@@ -10,7 +10,7 @@ import (
 // algorithm: messages sorted by base subject, then sent date; each run of
 // one base subject is a thread whose first message is the parent of all
 // the others; threads ordered by their first message's sent date.
-func OrderedSubject(msgs []Message) []*Node {
+func OrderedSubject(msgs []*Message) []*Node {
 	subj := make([]string, len(msgs))
 	for i := range msgs {
 		subj[i], _ = msgs[i].subjectKey()

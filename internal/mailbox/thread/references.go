@@ -26,14 +26,14 @@ type container struct {
 
 // threader holds the state of one REFERENCES run.
 type threader struct {
-	msgs []Message
+	msgs []*Message
 	c    []container
 	ids  map[string]int32
 }
 
 // References threads msgs with RFC 5256 section 4's REFERENCES algorithm
 // and returns the threads in order, each a tree.
-func References(msgs []Message) []*Node {
+func References(msgs []*Message) []*Node {
 	t := &threader{msgs: msgs, c: make([]container, 0, len(msgs)+len(msgs)/2), ids: make(map[string]int32, len(msgs))}
 	t.link()
 	roots := t.prune()
@@ -85,7 +85,7 @@ func (t *threader) setParent(child, parent int32) {
 func (t *threader) link() {
 	var refs, buf []string
 	for i := range t.msgs {
-		m := &t.msgs[i]
+		m := t.msgs[i]
 		// (A) The message's own container. A duplicate or missing
 		// Message-ID gets a container of its own, outside the table.
 		var c int32 = -1

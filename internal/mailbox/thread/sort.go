@@ -39,7 +39,7 @@ type column struct {
 // left by every criterion keep the slice order (sequence numbers), and
 // REVERSE reverses only its own criterion, not that final tie-break
 // (RFC 5256 section 3). No criteria means mailbox order.
-func Sort(msgs []Message, crit []Criterion) []int {
+func Sort(msgs []*Message, crit []Criterion) []int {
 	cols := make([]column, 0, len(crit))
 	for _, c := range crit {
 		col := column{reverse: c.Reverse}
@@ -47,7 +47,7 @@ func Sort(msgs []Message, crit []Criterion) []int {
 		case Arrival, Date, Size:
 			col.ints = make([]int64, len(msgs))
 			for i := range msgs {
-				m := &msgs[i]
+				m := msgs[i]
 				switch c.Key {
 				case Arrival:
 					col.ints[i] = m.Arrival
@@ -60,7 +60,7 @@ func Sort(msgs []Message, crit []Criterion) []int {
 		default:
 			col.strs = make([]string, len(msgs))
 			for i := range msgs {
-				col.strs[i] = stringKey(&msgs[i], c.Key)
+				col.strs[i] = stringKey(msgs[i], c.Key)
 			}
 		}
 		cols = append(cols, col)

@@ -16,10 +16,10 @@ type msg struct {
 	min                 int64 // sent date, in minutes after the epoch
 }
 
-func build(ms []msg) []Message {
-	out := make([]Message, len(ms))
+func build(ms []msg) []*Message {
+	out := make([]*Message, len(ms))
 	for i, m := range ms {
-		out[i] = Message{Num: uint32(i + 1), MessageID: m.id, InReplyTo: m.irt, References: m.refs,
+		out[i] = &Message{Num: uint32(i + 1), MessageID: m.id, InReplyTo: m.irt, References: m.refs,
 			Subject: m.subj, Sent: m.min * 60, Arrival: m.min * 60}
 	}
 	return out
@@ -27,16 +27,18 @@ func build(ms []msg) []Message {
 
 // prepared returns copies of msgs with Prepare's keys: every algorithm
 // must answer the same with them as without.
-func prepared(msgs []Message) []Message {
-	out := append([]Message(nil), msgs...)
-	for i := range out {
-		out[i].Prepare()
+func prepared(msgs []*Message) []*Message {
+	out := make([]*Message, len(msgs))
+	for i, m := range msgs {
+		c := *m
+		c.Prepare()
+		out[i] = &c
 	}
 	return out
 }
 
 // render prints threads as IMAP THREAD does, numbering messages by Num.
-func render(msgs []Message, roots []*Node) string {
+func render(msgs []*Message, roots []*Node) string {
 	var b strings.Builder
 	var node func(n *Node, open bool)
 	node = func(n *Node, open bool) {
@@ -138,7 +140,7 @@ func TestAddressKeys(t *testing.T) {
 
 func TestSort(t *testing.T) {
 	addr := func(mb string) mime.Address { return mime.Address{Mailbox: mb, Host: "x"} }
-	msgs := []Message{
+	msgs := []*Message{
 		{Num: 1, Sent: 300, Arrival: 10, Size: 5, Subject: "Re: b", From: addr("carol"), To: mime.Address{DecodedName: "Zed", Mailbox: "a", Host: "x"}},
 		{Num: 2, Sent: 100, Arrival: 30, Size: 5, Subject: "a", From: addr("alice")},
 		{Num: 3, Sent: 300, Arrival: 20, Size: 1, Subject: "[list] Fwd: A", From: addr("Bob"), To: addr("m")},
@@ -162,7 +164,7 @@ func TestSort(t *testing.T) {
 		{[]Criterion{{Key: DisplayFrom}}, "2 4 3 1"},
 		{nil, "1 2 3 4"},
 	} {
-		for _, in := range [][]Message{msgs, prepared(msgs)} {
+		for _, in := range [][]*Message{msgs, prepared(msgs)} {
 			order := Sort(in, c.crit)
 			var got []string
 			for _, i := range order {
@@ -320,7 +322,7 @@ func TestOrderedSubject(t *testing.T) {
 		{subj: "", min: 8},
 	})
 	// Threads by the date of their first message; children by date.
-	for _, in := range [][]Message{msgs, prepared(msgs)} {
+	for _, in := range [][]*Message{msgs, prepared(msgs)} {
 		if got, want := render(in, OrderedSubject(in)), "(5)(6 (2)(3))(1)(7 4)"; got != want {
 			t.Errorf("ORDEREDSUBJECT: %s, want %s", got, want)
 		}
