@@ -68,6 +68,9 @@ func FuzzThreader(f *testing.F) {
 			}
 			msgs = append(msgs, m)
 		}
+		if a, b := render(msgs, References(msgs)), render(msgs, References(prepared(msgs))); a != b {
+			t.Fatalf("Prepare changes REFERENCES: %s vs %s", a, b)
+		}
 		for name, roots := range map[string][]*Node{"REFERENCES": References(msgs), "ORDEREDSUBJECT": OrderedSubject(msgs)} {
 			seen, _ := count(roots, len(msgs))
 			for i, n := range seen {
