@@ -50,4 +50,16 @@ func TestThreadInputsCache(t *testing.T) {
 	if len(c) != 2 || c[0].Num != uids[0] || c[1].Num != uids[2] {
 		t.Fatalf("after the expunge: %d messages", len(c))
 	}
+	// Released by its last user, the mailbox stays loaded but keeps no
+	// sort keys.
+	f.reg.Release(m)
+	m.threads.mu.Lock()
+	n := len(m.threads.byUID)
+	m.threads.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d sort keys kept by a mailbox nobody has open", n)
+	}
+	if m, err = f.reg.Open(ctx, f.inbox.ID); err != nil { // for the deferred Release
+		t.Fatal(err)
+	}
 }
