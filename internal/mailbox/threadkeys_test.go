@@ -59,7 +59,7 @@ func TestThreadInputsCache(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d sort keys kept by a mailbox nobody has open", n)
 	}
-	if m, err = f.reg.Open(ctx, f.inbox.ID); err != nil { // for the deferred Release
+	if _, err := f.reg.Open(ctx, f.inbox.ID); err != nil { // for the deferred Release
 		t.Fatal(err)
 	}
 }
