@@ -26,15 +26,20 @@ type container struct {
 
 // threader holds the state of one REFERENCES run.
 type threader struct {
-	msgs []*Message
-	c    []container
-	ids  map[string]int32
+	msgs   []*Message
+	c      []container
+	ids    map[string]int32
+	budget int // steps left for loop checks, see isAncestor
 }
+
+// walkBudget is the loop checks' allowance for a run over n messages.
+func walkBudget(n int) int { return 1<<22 + 64*n }
 
 // References threads msgs with RFC 5256 section 4's REFERENCES algorithm
 // and returns the threads in order, each a tree.
 func References(msgs []*Message) []*Node {
-	t := &threader{msgs: msgs, c: make([]container, 0, len(msgs)+len(msgs)/2), ids: make(map[string]int32, len(msgs))}
+	t := &threader{msgs: msgs, c: make([]container, 0, len(msgs)+len(msgs)/2), ids: make(map[string]int32, len(msgs)),
+		budget: walkBudget(len(msgs))}
 	t.link()
 	roots := t.prune()
 	t.sortLevel(roots) // step 4: top-level siblings, by date
@@ -58,14 +63,20 @@ func (t *threader) lookup(id string) int32 {
 	return c
 }
 
-// isAncestor reports whether a is b or one of b's ancestors. Walking up
-// is bounded by the depth, and the link rules keep the parent chains
-// free of cycles.
+// isAncestor reports whether a is b or one of b's ancestors, which would
+// make linking a above b a loop. Walking up costs the depth, and the link
+// rules keep the parent chains free of cycles. Every walk draws on the
+// run's budget: ordinary mail needs a few steps a link, but References
+// that ask again and again to link a deep chain's root under its own leaf
+// would cost depth times attempts. Once the budget is spent, a link that
+// needs a walk is treated as a loop and not made, so threading stays
+// linear in its input whatever the input is.
 func (t *threader) isAncestor(a, b int32) bool {
 	for x := b; x >= 0; x = t.c[x].parent {
-		if x == a {
+		if x == a || t.budget <= 0 {
 			return true
 		}
+		t.budget--
 	}
 	return false
 }

@@ -399,3 +399,37 @@ func TestHostile(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopAttempts: a 10,000-deep chain, then 2,000 messages whose
+// References repeat "<leaf> <root>" 250 times: every pair asks to link the
+// chain's root under its own deepest message, a loop each time. Checking
+// that by walking up the chain on every attempt would take 10^10 steps;
+// the walk budget keeps the whole run linear in the input.
+func TestLoopAttempts(t *testing.T) {
+	const deep = 10000
+	var ms []msg
+	for i := 0; i < deep; i++ {
+		m := msg{id: fmt.Sprintf("<c%d@x>", i), subj: "chain", min: int64(i)}
+		if i > 0 {
+			m.irt = fmt.Sprintf("<c%d@x>", i-1)
+		}
+		ms = append(ms, m)
+	}
+	pairs := strings.Repeat(fmt.Sprintf("<c%d@x> <c0@x> ", deep-1), 250)
+	for i := 0; i < 2000; i++ {
+		ms = append(ms, msg{id: fmt.Sprintf("<a%d@x>", i), refs: pairs, subj: "attack", min: int64(i)})
+	}
+	msgs := prepared(build(ms))
+	start := time.Now()
+	roots := References(msgs)
+	t.Logf("%d messages: %v", len(msgs), time.Since(start))
+	seen, depth := count(roots, len(msgs))
+	for i, n := range seen {
+		if n != 1 {
+			t.Fatalf("message %d appears %d times", i+1, n)
+		}
+	}
+	if depth < deep {
+		t.Errorf("depth %d: the chain was broken", depth)
+	}
+}
