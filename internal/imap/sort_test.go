@@ -2,6 +2,7 @@ package imap
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -238,6 +239,48 @@ func TestThreadHostile(t *testing.T) {
 			if !strings.Contains(line, "("+strings.Join(chain, " ")+")") {
 				t.Errorf("the chain is not one thread in date order: %.200s...", line)
 			}
+		}
+	}
+}
+
+const imaplibSortScript = `
+import imaplib, ssl, sys
+host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+c.login(user, pw)
+c.select("INBOX")
+typ, data = c.sort("(REVERSE DATE)", "UTF-8", "ALL")
+print("sort", typ, data[0].decode())
+typ, data = c.thread("REFERENCES", "UTF-8", "ALL")
+print("thread", typ, data[0].decode())
+typ, data = c.thread("ORDEREDSUBJECT", "UTF-8", "SUBJECT", "lunch")
+print("orderedsubject", typ, data[0].decode())
+typ, data = c.uid("SORT", "(DISPLAYFROM)", "UTF-8", "ALL")
+print("uidsort", typ, len(data[0].split()))
+try:
+    c.sort("(NOSUCHKEY)", "UTF-8", "ALL")
+except c.error as e:
+    print("bad", "rejected")
+c.logout()
+`
+
+// TestPythonImaplibSortThread: Python's imaplib, which has sort() and
+// thread(), against the server.
+func TestPythonImaplibSortThread(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	r, _, _ := sortRig(t)
+	host, port := splitAddr(r.Addr("imaps"))
+	out, err := exec.Command(python, "-c", imaplibSortScript, host, port, "ann@example.test", password).CombinedOutput()
+	if err != nil {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	for _, want := range []string{"sort OK 4 1 2 3 5", "thread OK (5 3 4)(2 1)", "orderedsubject OK (5 (3)(4))", "uidsort OK 5", "bad rejected"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("imaplib output lacks %q:\n%s", want, out)
 		}
 	}
 }
