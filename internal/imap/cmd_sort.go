@@ -2,7 +2,6 @@ package imap
 
 import (
 	"strconv"
-	"strings"
 
 	"mailroom/internal/mailbox/thread"
 )
@@ -71,16 +70,18 @@ func cmdSort(s *session, tag string, uid bool) error {
 	if q.Return != nil {
 		return s.esearch(tag, uid, q.Return, hits, modseq, "SORT completed")
 	}
-	var b strings.Builder
-	b.Grow(8 + 8*len(hits))
-	b.WriteString("SORT")
+	// AppendUint: a number per message, without a string for each.
+	b := make([]byte, 0, 32+8*len(hits))
+	b = append(b, "SORT"...)
 	for _, h := range hits {
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatUint(uint64(h), 10))
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, uint64(h), 10)
 	}
 	if modseq > 0 {
-		b.WriteString(" (MODSEQ " + strconv.FormatUint(modseq, 10) + ")")
+		b = append(b, " (MODSEQ "...)
+		b = strconv.AppendUint(b, modseq, 10)
+		b = append(b, ')')
 	}
-	s.untagged(b.String())
+	s.untagged(string(b))
 	return s.ok(tag, "", "SORT completed")
 }

@@ -64,6 +64,7 @@ func writeThreads(b *strings.Builder, roots []*thread.Node, num func(int) uint32
 		close int
 	}
 	var stack []frame
+	var digits [10]byte
 	for i := len(roots) - 1; i >= 0; i-- {
 		stack = append(stack, frame{n: roots[i], close: 1})
 	}
@@ -81,7 +82,7 @@ func writeThreads(b *strings.Builder, roots []*thread.Node, num func(int) uint32
 				if !first {
 					b.WriteByte(' ')
 				}
-				b.WriteString(strconv.FormatUint(uint64(num(n.Msg)), 10))
+				b.Write(strconv.AppendUint(digits[:0], uint64(num(n.Msg)), 10))
 				first = false
 			}
 			if len(n.Children) != 1 {

@@ -149,6 +149,16 @@ func (t *threader) link() {
 // remove dummies: a childless one goes, one with children gives way to
 // them, except that several children are not promoted to the root.
 func (t *threader) prune() []int32 {
+	// The child lists share one array, each with room for exactly its
+	// children (nchild counts them): one allocation instead of one a
+	// parent. A list that grows later (subject merging) moves out.
+	backing := make([]int32, 0, len(t.c))
+	for i := range t.c {
+		if n := int(t.c[i].nchild); n > 0 {
+			t.c[i].children = backing[len(backing):len(backing):len(backing)+n]
+			backing = backing[:len(backing)+n]
+		}
+	}
 	var roots []int32
 	for i := range t.c {
 		if p := t.c[i].parent; p >= 0 {
@@ -159,6 +169,9 @@ func (t *threader) prune() []int32 {
 	}
 	var work []int32
 	level := func(list []int32, parent int32) []int32 {
+		if !slices.ContainsFunc(list, func(x int32) bool { return t.c[x].msg < 0 }) {
+			return list // no dummy here: nothing to prune
+		}
 		atRoot := parent < 0
 		out := make([]int32, 0, len(list))
 		work = work[:0]
@@ -362,6 +375,11 @@ func (t *threader) nodes(roots []int32) []*Node {
 	for i := range t.c {
 		all[i].Msg = int(t.c[i].msg)
 	}
+	total := 0
+	for i := range t.c {
+		total += len(t.c[i].children)
+	}
+	links := make([]*Node, 0, total) // every Children slice, in one array
 	stack := slices.Clone(roots)
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
@@ -370,10 +388,11 @@ func (t *threader) nodes(roots []int32) []*Node {
 		if len(ch) == 0 {
 			continue
 		}
-		all[x].Children = make([]*Node, len(ch))
-		for i, y := range ch {
-			all[x].Children[i] = &all[y]
+		start := len(links)
+		for _, y := range ch {
+			links = append(links, &all[y])
 		}
+		all[x].Children = links[start:len(links):len(links)]
 		stack = append(stack, ch...)
 	}
 	for i, x := range roots {
