@@ -155,7 +155,7 @@ func (t *threader) prune() []int32 {
 	backing := make([]int32, 0, len(t.c))
 	for i := range t.c {
 		if n := int(t.c[i].nchild); n > 0 {
-			t.c[i].children = backing[len(backing):len(backing):len(backing)+n]
+			t.c[i].children = backing[len(backing) : len(backing) : len(backing)+n]
 			backing = backing[:len(backing)+n]
 		}
 	}
