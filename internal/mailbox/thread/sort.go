@@ -3,7 +3,6 @@ package thread
 import (
 	"cmp"
 	"slices"
-	"strings"
 )
 
 // Key is one SORT criterion (RFC 5256 section 3, RFC 5957).
@@ -28,11 +27,36 @@ type Criterion struct {
 }
 
 // column holds one criterion's key for every message, computed once per
-// sort: string keys are collated up front so comparison is a byte compare.
+// sort. String keys become their rank among the distinct keys: mail has
+// far fewer distinct subjects and addresses than messages, so sorting
+// those once and comparing integers beats comparing strings n log n times.
 type column struct {
 	reverse bool
 	ints    []int64
-	strs    []string
+}
+
+// ranks returns each message's string key for k as its rank in the
+// byte order of the distinct keys.
+func ranks(msgs []*Message, k Key) []int64 {
+	keys := make([]string, len(msgs))
+	index := make(map[string]int64)
+	for i, m := range msgs {
+		keys[i] = stringKey(m, k)
+		index[keys[i]] = 0
+	}
+	distinct := make([]string, 0, len(index))
+	for s := range index {
+		distinct = append(distinct, s)
+	}
+	slices.Sort(distinct)
+	for r, s := range distinct {
+		index[s] = int64(r)
+	}
+	out := make([]int64, len(msgs))
+	for i, s := range keys {
+		out[i] = index[s]
+	}
+	return out
 }
 
 // Sort returns the indexes of msgs in the order the criteria give. Ties
@@ -58,10 +82,7 @@ func Sort(msgs []*Message, crit []Criterion) []int {
 				}
 			}
 		default:
-			col.strs = make([]string, len(msgs))
-			for i := range msgs {
-				col.strs[i] = stringKey(msgs[i], c.Key)
-			}
+			col.ints = ranks(msgs, c.Key)
 		}
 		cols = append(cols, col)
 	}
@@ -72,13 +93,7 @@ func Sort(msgs []*Message, crit []Criterion) []int {
 	slices.SortFunc(order, func(a, b int) int {
 		for i := range cols {
 			c := &cols[i]
-			var r int
-			if c.ints != nil {
-				r = cmp.Compare(c.ints[a], c.ints[b])
-			} else {
-				r = strings.Compare(c.strs[a], c.strs[b])
-			}
-			if r != 0 {
+			if r := cmp.Compare(c.ints[a], c.ints[b]); r != 0 {
 				if c.reverse {
 					return -r
 				}
