@@ -34,6 +34,7 @@ func (s *session) capabilities() string {
 		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "LIST-EXTENDED", "LIST-STATUS", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
 		"CATENATE", "URLAUTH", "URLAUTH=BINARY",
 		"CONTEXT=SEARCH", "NOTIFY",
+		"SORT", "SORT=DISPLAY", "ESORT", "PARTIAL", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
 	if s.state != notAuthenticated {
 		// Valid once authenticated (RFC 4978 section 3).

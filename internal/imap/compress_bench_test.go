@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // typicalMessage is a message of about size bytes: text drawn at random
@@ -51,12 +49,6 @@ func typicalMessage(rng *rand.Rand, size int, id string) string {
 	}
 	b.WriteString("--b--\r\n")
 	return b.String()
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var vocabulary = func() []string {

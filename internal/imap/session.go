@@ -359,6 +359,8 @@ var commandTable = map[string]command{
 	"RESETKEY":     {cmdResetKey, authedState},
 	"CANCELUPDATE": {cmdCancelUpdate, selState},
 	"NOTIFY":       {cmdNotify, authedState},
+	"SORT":         {cmdSort, selState},
+	"THREAD":       {cmdThread, selState},
 }
 
 func (s *session) dispatch(tag string) error {

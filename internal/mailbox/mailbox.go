@@ -39,6 +39,8 @@ type Mailbox struct {
 	// resyncFrom (see Service.retryBehind).
 	behind     bool
 	resyncFrom uint64
+
+	threads threadKeys // sort and thread keys, see threadkeys.go
 }
 
 func (m *Mailbox) load(ctx context.Context) error {
@@ -211,6 +213,7 @@ func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
 	m.highestModSeq = max(m.highestModSeq, modseq)
 	m.reg.structures.forget(m.id, uids)
 	m.reg.bodies.forget(m.id, uids)
+	m.threads.forget(uids)
 	m.changed()
 }
 

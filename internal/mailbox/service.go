@@ -137,6 +137,7 @@ func (r *Service) Release(m *Mailbox) {
 	if m.refs > 0 || r.boxes[m.id] != m {
 		return
 	}
+	m.threads.clear() // sort keys are kept while a session has the mailbox open
 	if m.loadErr != nil {
 		delete(r.boxes, m.id)
 		return

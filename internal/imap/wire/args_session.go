@@ -51,7 +51,7 @@ func (d *Decoder) ReadCommandName() (CommandName, error) {
 	}
 	name = strings.ToUpper(name)
 	switch name {
-	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
 		return CommandName{Name: name, UID: true}, nil
 	}
 	return CommandName{}, syntaxErr(start, "UID %s is not a command", clip(name))

@@ -180,7 +180,7 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 // readers when a line starts with one (after the tag).
 var commandNames = []string{
 	"LOGIN", "AUTHENTICATE", "ENABLE", "COMPRESS", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
-	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "UID",
+	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "SORT", "THREAD", "UID",
 	"GENURLAUTH", "URLFETCH", "RESETKEY",
 }
 
@@ -281,6 +281,29 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 				err = d.ExpectCRLF()
 			}
 		}
+	case "SORT":
+		var q *Sort
+		if err = d.ExpectSP(); err == nil {
+			if q, err = d.ReadSort(); err == nil {
+				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil) + dumpKey(q.Key)
+				if q.Return != nil && q.Return.Partial != nil {
+					p := *q.Return.Partial
+					if p.Lo == 0 || p.Lo > p.Hi {
+						panic(fmt.Sprintf("bad partial range %+v", p))
+					}
+					v = fmt.Sprint(v, p)
+				}
+				err = d.ExpectCRLF()
+			}
+		}
+	case "THREAD":
+		var q *Thread
+		if err = d.ExpectSP(); err == nil {
+			if q, err = d.ReadThread(); err == nil {
+				v = q.Algorithm + q.Charset + dumpKey(q.Key)
+				err = d.ExpectCRLF()
+			}
+		}
 	case "UID":
 		var sub string
 		if err = d.ExpectSP(); err == nil {
@@ -291,7 +314,8 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		case strings.EqualFold(sub, "EXPUNGE"):
 			v, err = d.ReadUIDExpunge()
 		case strings.EqualFold(sub, "FETCH"), strings.EqualFold(sub, "STORE"), strings.EqualFold(sub, "COPY"),
-			strings.EqualFold(sub, "MOVE"), strings.EqualFold(sub, "SEARCH"):
+			strings.EqualFold(sub, "MOVE"), strings.EqualFold(sub, "SEARCH"), strings.EqualFold(sub, "SORT"),
+			strings.EqualFold(sub, "THREAD"):
 			return runCommand(d, strings.ToUpper(sub), out)
 		default:
 			err = &SyntaxError{Msg: "not a UID command"}
@@ -355,6 +379,8 @@ func FuzzDecoder(f *testing.F) {
 		"a APPEND x catenate (text {4}\r\n\r\n\r\n url {3}\r\n;u= text ~{1+}\r\n\x00)\r\n",
 		"a GENURLAUTH \"imap://j@h/INBOX/;UID=1;URLAUTH=anonymous\" INTERNAL {1+}\r\nx y\r\n",
 		"a URLFETCH url (\"u\" BINARY BODYPARTSTRUCTURE) (v)\r\nb RESETKEY\r\nc RESETKEY INBOX INTERNAL\r\n",
+		"a UID SORT RETURN (MIN PARTIAL -1:-50) (REVERSE DATE subject DISPLAYFROM) UTF-8 UNSEEN\r\nb SORT (ARRIVAL) \"US-ASCII\" 1:*\r\n",
+		"a THREAD REFERENCES UTF-8 ALL\r\nb UID THREAD orderedsubject us-ascii OR SEEN (FROM x)\r\nc SEARCH RETURN (PARTIAL 4:2 COUNT) ALL\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))

@@ -50,10 +50,12 @@ type Search struct {
 	UpdateFetch []FetchItem
 }
 
-// SearchReturn holds the RETURN options (RFC 4731 ESEARCH, RFC 5182 SAVE).
-// RETURN () is, as RFC 4731 section 3.1 says, the same as RETURN (ALL).
+// SearchReturn holds the RETURN options (RFC 4731 ESEARCH, RFC 5182 SAVE,
+// RFC 9394 PARTIAL). RETURN () is, as RFC 4731 section 3.1 says, the same
+// as RETURN (ALL).
 type SearchReturn struct {
 	Min, Max, All, Count, Save bool
+	Partial                    *PartialRange // nil without PARTIAL
 }
 
 // ReadSearch reads SEARCH's arguments, after the SP that follows "SEARCH":
@@ -66,41 +68,9 @@ func (d *Decoder) ReadSearch() (*Search, error) {
 	s := &Search{}
 	if d.peekWord("RETURN") {
 		d.pos += len("RETURN")
-		if err := d.ExpectSP(); err != nil {
-			return nil, err
-		}
-		r := &SearchReturn{}
-		given := false
-		err := d.ReadList(func() error {
-			b, err := d.atomBytes("a RETURN option")
-			if err != nil {
-				return err
-			}
-			if ok, err := d.contextOption(b, s); ok || err != nil {
-				return err
-			}
-			given = true
-			switch {
-			case equalFoldASCII(b, "MIN"):
-				r.Min = true
-			case equalFoldASCII(b, "MAX"):
-				r.Max = true
-			case equalFoldASCII(b, "ALL"):
-				r.All = true
-			case equalFoldASCII(b, "COUNT"):
-				r.Count = true
-			case equalFoldASCII(b, "SAVE"):
-				r.Save = true
-			default:
-				return syntaxErr(d.pos-len(b), "unknown RETURN option %q", b)
-			}
-			return nil
-		})
+		r, err := d.readReturnOpts(s)
 		if err != nil {
 			return nil, err
-		}
-		if !given {
-			r.All = true
 		}
 		s.Return = r
 		if err := d.ExpectSP(); err != nil {
@@ -127,6 +97,61 @@ func (d *Decoder) ReadSearch() (*Search, error) {
 	}
 	s.Key = k
 	return s, nil
+}
+
+// readReturnOpts reads, after "RETURN", SP "(" [search-return-opt
+// *(SP search-return-opt)] ")" (SEARCH's and SORT's). With live, the
+// CONTEXT=SEARCH options (UPDATE, CONTEXT) are accepted and set there;
+// without, they are unknown options.
+func (d *Decoder) readReturnOpts(live *Search) (*SearchReturn, error) {
+	if err := d.ExpectSP(); err != nil {
+		return nil, err
+	}
+	r := &SearchReturn{}
+	given := false
+	err := d.ReadList(func() error {
+		b, err := d.atomBytes("a RETURN option")
+		if err != nil {
+			return err
+		}
+		if live != nil {
+			if ok, err := d.contextOption(b, live); ok || err != nil {
+				return err
+			}
+		}
+		given = true
+		switch {
+		case equalFoldASCII(b, "MIN"):
+			r.Min = true
+		case equalFoldASCII(b, "MAX"):
+			r.Max = true
+		case equalFoldASCII(b, "ALL"):
+			r.All = true
+		case equalFoldASCII(b, "COUNT"):
+			r.Count = true
+		case equalFoldASCII(b, "SAVE"):
+			r.Save = true
+		case equalFoldASCII(b, "PARTIAL"):
+			if r.Partial != nil {
+				return syntaxErr(d.pos-len(b), "PARTIAL given twice")
+			}
+			p, err := d.readPartialRange()
+			if err != nil {
+				return err
+			}
+			r.Partial = &p
+		default:
+			return syntaxErr(d.pos-len(b), "unknown RETURN option %q", b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !given {
+		r.All = true
+	}
+	return r, nil
 }
 
 // readCharset reads charset = atom / quoted.

@@ -51,11 +51,11 @@ func TestReadSearch(t *testing.T) {
 			`charset=UTF-8 (TEXT "ХОЛОДИ")`, ""},
 		// RFC 4731 ESEARCH
 		{`t SEARCH RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"`,
-			`return{Min:true Max:false All:false Count:true Save:false} (AND (FLAGGED) (SINCE 1994-02-01) (NOT (FROM "Smith")))`, ""},
-		{`t UID SEARCH RETURN () UNDELETED`, `return{Min:false Max:false All:true Count:false Save:false} (UNDELETED)`, ""},
+			`return{Min:true Max:false All:false Count:true Save:false Partial:<nil>} (AND (FLAGGED) (SINCE 1994-02-01) (NOT (FROM "Smith")))`, ""},
+		{`t UID SEARCH RETURN () UNDELETED`, `return{Min:false Max:false All:true Count:false Save:false Partial:<nil>} (UNDELETED)`, ""},
 		// RFC 5182 SEARCHRES
 		{`t SEARCH RETURN (SAVE) SINCE 1-Jan-2004 NOT FROM "Smith"`,
-			`return{Min:false Max:false All:false Count:false Save:true} (AND (SINCE 2004-01-01) (NOT (FROM "Smith")))`, ""},
+			`return{Min:false Max:false All:false Count:false Save:true Partial:<nil>} (AND (SINCE 2004-01-01) (NOT (FROM "Smith")))`, ""},
 		{`t UID SEARCH UID $ SMALLER 4096`, `(AND (UID $) (SMALLER 4096))`, ""},
 		{`t SEARCH $`, `(SEQ $)`, ""},
 		// RFC 7162 CONDSTORE

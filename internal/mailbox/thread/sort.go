@@ -1,0 +1,140 @@
+package thread
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Key is one SORT criterion (RFC 5256 section 3, RFC 5957).
+type Key int
+
+const (
+	Arrival Key = iota
+	Cc
+	Date
+	From
+	Size
+	Subject
+	To
+	DisplayFrom
+	DisplayTo
+)
+
+// Criterion is a sort key, possibly reversed.
+type Criterion struct {
+	Key     Key
+	Reverse bool
+}
+
+// column holds one criterion's key for every message, computed once per
+// sort. String keys become their rank among the distinct keys: mail has
+// far fewer distinct subjects and addresses than messages, so sorting
+// those once and comparing integers beats comparing strings n log n times.
+type column struct {
+	reverse bool
+	ints    []int64
+}
+
+// ranks returns each message's string key for k as its rank in the
+// byte order of the distinct keys.
+func ranks(msgs []*Message, k Key) []int64 {
+	keys := make([]string, len(msgs))
+	index := make(map[string]int64)
+	for i, m := range msgs {
+		keys[i] = stringKey(m, k)
+		index[keys[i]] = 0
+	}
+	distinct := make([]string, 0, len(index))
+	for s := range index {
+		distinct = append(distinct, s)
+	}
+	slices.Sort(distinct)
+	for r, s := range distinct {
+		index[s] = int64(r)
+	}
+	out := make([]int64, len(msgs))
+	for i, s := range keys {
+		out[i] = index[s]
+	}
+	return out
+}
+
+// Sort returns the indexes of msgs in the order the criteria give. Ties
+// left by every criterion keep the slice order (sequence numbers), and
+// REVERSE reverses only its own criterion, not that final tie-break
+// (RFC 5256 section 3). No criteria means mailbox order.
+func Sort(msgs []*Message, crit []Criterion) []int {
+	cols := make([]column, 0, len(crit))
+	for _, c := range crit {
+		col := column{reverse: c.Reverse}
+		switch c.Key {
+		case Arrival, Date, Size:
+			col.ints = make([]int64, len(msgs))
+			for i := range msgs {
+				m := msgs[i]
+				switch c.Key {
+				case Arrival:
+					col.ints[i] = m.Arrival
+				case Date:
+					col.ints[i] = m.Sent
+				default:
+					col.ints[i] = m.Size
+				}
+			}
+		default:
+			col.ints = ranks(msgs, c.Key)
+		}
+		cols = append(cols, col)
+	}
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		for i := range cols {
+			c := &cols[i]
+			if r := cmp.Compare(c.ints[a], c.ints[b]); r != 0 {
+				if c.reverse {
+					return -r
+				}
+				return r
+			}
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
+}
+
+// stringKey is the collated string key of one message for a string
+// criterion.
+func stringKey(m *Message, k Key) string {
+	if d := m.derived; d != nil {
+		switch k {
+		case Cc:
+			return d.cc
+		case From:
+			return d.from
+		case To:
+			return d.to
+		case DisplayFrom:
+			return d.displayFrom
+		case DisplayTo:
+			return d.displayTo
+		}
+		return d.subject
+	}
+	switch k {
+	case Cc:
+		return Collate(AddrMailbox(m.Cc))
+	case From:
+		return Collate(AddrMailbox(m.From))
+	case To:
+		return Collate(AddrMailbox(m.To))
+	case DisplayFrom:
+		return Collate(Display(m.From))
+	case DisplayTo:
+		return Collate(Display(m.To))
+	}
+	s, _ := baseKey(m.Subject)
+	return s
+}
