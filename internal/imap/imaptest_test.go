@@ -65,7 +65,17 @@ func TestImaptestCompliance(t *testing.T) {
 	for _, f := range imaptestFailures(string(out)) {
 		t.Errorf("%s", f)
 	}
+	// How many base and extension commands ran: the count the peers are
+	// compared by (imaptest runs an extension's groups only when its
+	// capability is announced).
+	for _, l := range imaptestCommandCounts.FindAll(out, -1) {
+		t.Logf("imaptest: %s", l)
+	}
 }
+
+// imaptestCommandCounts matches imaptest's closing lines that count the
+// base and extension commands it ran.
+var imaptestCommandCounts = regexp.MustCompile(`(?mi)^.*commands.*$`)
 
 // imaptestFailures splits imaptest's output into its reports: each
 // "*** Test GROUP command N/M" block and each "Error:" line.
