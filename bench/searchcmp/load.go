@@ -117,7 +117,7 @@ func fromLineDate(line string) time.Time {
 // transaction on Mailroom and Dovecot alike).
 func runLoad(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	server := fs.String("server", "", "name,host:port,user,password")
+	server := fs.String("server", "", "NAME,HOST:PORT,USER,PASS[,PID] (with PID: the peak RSS of its process tree is printed)")
 	path := fs.String("mbox", "", "mbox file (mboxrd, as bench/gen-corpus.py writes)")
 	folders := fs.Int("folders", 1, "spread messages over INBOX and Folder01..")
 	batch := fs.Int("batch", 100, "messages per MULTIAPPEND")
@@ -139,6 +139,22 @@ func runLoad(args []string) error {
 	if err := c.login(sv.user, sv.pass); err != nil {
 		return err
 	}
+	var rss rssPeak
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	if sv.pid > 0 {
+		go func() { defer close(sampled); rss.sample(sv.pid, stop) }()
+	} else {
+		close(sampled)
+	}
+	defer func() {
+		close(stop)
+		<-sampled
+		if sv.pid > 0 {
+			fmt.Printf("# memory %s: peak RSS during the load %.0f MiB (process and descendants; largest single process %.0f MiB)\n",
+				sv.name, float64(rss.sum)/(1<<20), float64(rss.single)/(1<<20))
+		}
+	}()
 	multi := c.caps["MULTIAPPEND"]
 	if *folders > 1 {
 		for i := 1; i < *folders; i++ {

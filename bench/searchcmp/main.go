@@ -2,7 +2,7 @@
 // IMAP servers and times the same search, sort and thread commands against
 // them, comparing the answers message by message.
 //
-//	searchcmp load  -server NAME,HOST:PORT,USER,PASS -mbox FILE [-folders N] [-batch 100]
+//	searchcmp load  -server NAME,HOST:PORT,USER,PASS[,PID] -mbox FILE [-folders N] [-batch 100]
 //	searchcmp query -server NAME,HOST:PORT,USER,PASS[,PID] ... [-rounds 3] [-mailbox INBOX] [-only a,b] [-show 5]
 //
 // query, for every server (the first is the one the others are compared
@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,11 +140,23 @@ func runQuery(args []string) error {
 			go func(sv *serverRun) { defer wg.Done(); sv.rss.sample(sv.pid, stop) }(sv)
 		}
 	}
+	cpu := map[string][][]time.Duration{}
+	for _, q := range qs {
+		cpu[q.name] = make([][]time.Duration, len(servers))
+	}
 	run := func(sv *serverRun, q query) (answer, time.Duration, error) {
 		_ = sv.c.conn.SetDeadline(time.Now().Add(*timeout))
+		var c0 time.Duration
+		if sv.pid > 0 {
+			c0 = treeCPU(sv.pid)
+		}
 		t0 := time.Now()
 		res, err := sv.c.do(q.command()...)
 		el := time.Since(t0)
+		if sv.pid > 0 {
+			i := slices.Index(servers, sv)
+			cpu[q.name][i] = append(cpu[q.name][i], treeCPU(sv.pid)-c0)
+		}
 		if err != nil {
 			return answer{}, el, err
 		}
@@ -165,6 +178,7 @@ func runQuery(args []string) error {
 	times := map[string][][]time.Duration{}
 	for _, q := range qs {
 		times[q.name] = make([][]time.Duration, len(servers))
+		cpu[q.name] = make([][]time.Duration, len(servers)) // the timed rounds' only
 	}
 	for r := 0; r < *rounds; r++ {
 		for _, q := range qs {
@@ -184,7 +198,7 @@ func runQuery(args []string) error {
 	}
 	close(stop)
 	wg.Wait()
-	report(servers, qs, answers, warm, times, *rounds, *show)
+	report(servers, qs, answers, warm, times, cpu, *rounds, *show)
 	return nil
 }
 
@@ -214,8 +228,9 @@ func ms(v float64) string {
 }
 
 func report(servers []*serverRun, qs []query, answers map[string][]answer, warm map[string][]time.Duration,
-	times map[string][][]time.Duration, rounds, show int) {
-	fmt.Printf("\n# times in ms (median / p90 of %d rounds; first untimed run in brackets); ratio = peer median / %s median\n", rounds, servers[0].name)
+	times, cpu map[string][][]time.Duration, rounds, show int) {
+	fmt.Printf("\n# times in ms: median / p90 of %d rounds, [first untimed run], cpu: the server's median CPU time per run "+
+		"(timed runs; 10 ms ticks); ratio = peer median / %s median (above 1: %s faster)\n", rounds, servers[0].name, servers[0].name)
 	hdr := []string{"query"}
 	for _, sv := range servers {
 		hdr = append(hdr, sv.name+" ms")
@@ -236,7 +251,11 @@ func report(servers []*serverRun, qs []query, answers map[string][]answer, warm 
 				continue
 			}
 			t := times[q.name][i]
-			row = append(row, fmt.Sprintf("%s / %s [%s]", ms(pct(t, 50)), ms(pct(t, 90)), ms(float64(warm[q.name][i])/1e6)))
+			cell := fmt.Sprintf("%s / %s [%s]", ms(pct(t, 50)), ms(pct(t, 90)), ms(float64(warm[q.name][i])/1e6))
+			if c := cpu[q.name][i]; len(c) > 0 {
+				cell += " cpu " + ms(pct(c, 50))
+			}
+			row = append(row, cell)
 		}
 		base := pct(times[q.name][0], 50)
 		for i := 1; i < len(servers); i++ {

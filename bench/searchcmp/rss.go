@@ -30,13 +30,14 @@ func (p *rssPeak) sample(root int, stop <-chan struct{}) {
 	}
 }
 
-// treeRSS reads /proc for root and its descendants' resident bytes.
-func treeRSS(root int) (sum, single int64) {
+// procStats reads every process's stat fields after the command name
+// (index 0 is the state, 1 the parent pid, 11-14 utime stime cutime cstime).
+func procStats() map[int][]string {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, 0
+		return nil
 	}
-	parent := map[int]int{}
+	stats := map[int][]string{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -53,24 +54,54 @@ func treeRSS(root int) (sum, single int64) {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
+		if len(f) < 15 {
 			continue
 		}
-		ppid, _ := strconv.Atoi(f[1])
-		parent[pid] = ppid
+		stats[pid] = f
 	}
-	page := int64(os.Getpagesize())
-	for pid := range parent {
-		in := false
-		for p, n := pid, 0; p > 0 && n < 64; p, n = parent[p], n+1 {
+	return stats
+}
+
+// inTree lists root and its descendants.
+func inTree(root int, stats map[int][]string) []int {
+	var out []int
+	for pid := range stats {
+		for p, n := pid, 0; p > 0 && n < 64; n++ {
 			if p == root {
-				in = true
+				out = append(out, pid)
 				break
 			}
+			f, ok := stats[p]
+			if !ok {
+				break
+			}
+			p, _ = strconv.Atoi(f[1])
 		}
-		if !in {
-			continue
+	}
+	return out
+}
+
+var clockTick = 100 // USER_HZ: 100 on every Linux architecture Go supports
+
+// treeCPU is the CPU time used so far by root, its live descendants and the
+// children they reaped, so that a command's cost can be read on a busy
+// machine where wall time also holds other people's work.
+func treeCPU(root int) time.Duration {
+	stats := procStats()
+	var ticks int64
+	for _, pid := range inTree(root, stats) {
+		for _, x := range stats[pid][11:15] {
+			v, _ := strconv.ParseInt(x, 10, 64)
+			ticks += v
 		}
+	}
+	return time.Duration(ticks) * time.Second / time.Duration(clockTick)
+}
+
+// treeRSS reads /proc for root and its descendants' resident bytes.
+func treeRSS(root int) (sum, single int64) {
+	page := int64(os.Getpagesize())
+	for _, pid := range inTree(root, procStats()) {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
 		if err != nil {
 			continue
