@@ -24,7 +24,10 @@
 #     all of INBOX) once untimed on every server, then ROUNDS timed rounds
 #     alternating servers, and prints median / p90 per query per server, the
 #     ratios, every difference between the answers (as Message-IDs), and
-#     each server's peak RSS (process tree) during the queries.
+#     each server's peak RSS (process tree) during the queries; times are
+#     wall clock and the server's CPU time (the machine may be shared). The
+#     table shows SHOW (default 5) Message-IDs per difference; all of them
+#     go to DIFFS (default /tmp/search-compare-diffs-N.txt).
 #
 # Servers (SERVERS, default "mailroom dovecot xapian"; with FOLDERS > 1
 # "mailroom"): Mailroom built from this tree on SQLite in a temporary
@@ -48,14 +51,19 @@ chmod 755 "$WORK"
 MR_PID=""
 cleanup() {
   [ -n "$MR_PID" ] && kill "$MR_PID" 2>/dev/null && wait "$MR_PID" 2>/dev/null
-  local f p
+  local f p kids q
   for f in "$WORK"/dovecot-*/run/master.pid; do
     [ -f "$f" ] || continue
     p=$(cat "$f")
+    # Its children (an indexer-worker may still be writing) are waited for
+    # too, by pid, before the directory goes.
+    kids=$(ps -o pid= --ppid "$p" 2>/dev/null || true)
     kill "$p" 2>/dev/null || continue
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    for q in $p $kids; do
+      for _ in $(seq 100); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
+    done
   done
-  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; }; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -262,7 +270,7 @@ fi
 
 # 4. The queries.
 t=$(now)
-"$SC" query "${SPECS[@]}" -rounds "$ROUNDS" -mailbox INBOX
+"$SC" query "${SPECS[@]}" -rounds "$ROUNDS" -mailbox INBOX -show "${SHOW:-5}" -diffs "${DIFFS:-/tmp/search-compare-diffs-$N.txt}"
 phase "queries ($ROUNDS rounds + 1 untimed, all servers)" "$(since "$t")"
 # What the servers logged as errors while answering (fts-xapian logs a query
 # it could not parse and answers OK, with what it found, regardless).

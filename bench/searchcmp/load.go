@@ -170,7 +170,7 @@ func runLoad(args []string) error {
 		bytes int
 	}
 	queue := map[string]*pending{}
-	var total, bytesTotal int
+	var total, bytesTotal, pendingBytes int
 	start := time.Now()
 	flush := func(folder string) error {
 		p := queue[folder]
@@ -208,10 +208,21 @@ func runLoad(args []string) error {
 		p.bytes += len(m.raw)
 		total++
 		bytesTotal += len(m.raw)
+		pendingBytes += len(m.raw)
 		if !multi || p.n >= *batch || p.bytes >= 4<<20 {
+			pendingBytes -= p.bytes
 			if err := flush(folder); err != nil {
 				return err
 			}
+		}
+		// Many folders' part-filled batches must not add up to gigabytes.
+		if pendingBytes >= 64<<20 {
+			for f := range queue {
+				if err := flush(f); err != nil {
+					return err
+				}
+			}
+			pendingBytes = 0
 		}
 		if total%10000 == 0 {
 			fmt.Fprintf(os.Stderr, "load %s: %d messages, %.0f/s\n", sv.name, total, float64(total)/time.Since(start).Seconds())

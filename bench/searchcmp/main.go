@@ -92,6 +92,7 @@ func runQuery(args []string) error {
 	only := fs.String("only", "", "comma-separated query names (default all)")
 	show := fs.Int("show", 5, "Message-IDs shown per difference")
 	timeout := fs.Duration("timeout", 15*time.Minute, "longest a command may take")
+	diffsFile := fs.String("diffs", "", "write every difference in full (every Message-ID) to this file")
 	_ = fs.Parse(args)
 	if len(specs) == 0 {
 		return fmt.Errorf("query: no -server")
@@ -199,6 +200,9 @@ func runQuery(args []string) error {
 	close(stop)
 	wg.Wait()
 	report(servers, qs, answers, warm, times, cpu, *rounds, *show)
+	if *diffsFile != "" {
+		return writeDiffs(*diffsFile, servers, qs, answers)
+	}
 	return nil
 }
 
@@ -338,4 +342,30 @@ func render(args []arg) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeDiffs writes, per query and pair of servers that answered both,
+// every Message-ID found by one and not the other (or the differing
+// positions of a SORT or THREAD), for reading what the table only samples.
+func writeDiffs(path string, servers []*serverRun, qs []query, answers map[string][]answer) error {
+	var sb strings.Builder
+	for _, q := range qs {
+		as := answers[q.name]
+		for i := range servers {
+			for j := i + 1; j < len(servers); j++ {
+				if as[i].unsupported != "" || as[j].unsupported != "" {
+					continue
+				}
+				d := diff(q, servers[i].name, as[i].byID(q, servers[i].ids), servers[j].name, as[j].byID(q, servers[j].ids), -1)
+				if d != "" {
+					fmt.Fprintf(&sb, "%s: %s vs %s: %s\n", q.name, servers[i].name, servers[j].name, d)
+				}
+			}
+		}
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the differences: %w", err)
+	}
+	fmt.Printf("# every difference in full: %s\n", path)
+	return nil
 }

@@ -229,9 +229,13 @@ func diff(q query, nameA string, a []string, nameB string, b []string, show int)
 	return sb.String()
 }
 
+// sample lists up to n of xs (all of them when n < 0).
 func sample(xs []string, n int) string {
 	if len(xs) == 0 || n == 0 {
 		return ""
+	}
+	if n < 0 {
+		return " (" + strings.Join(xs, " ") + ")"
 	}
 	if len(xs) > n {
 		return " (" + clip(strings.Join(xs[:n], " "), 400) + " …)"
