@@ -16,7 +16,8 @@ messages and to give the search benchmark what it needs:
   multipart/alternative, HTML-only, multipart/mixed with base64 attachments
   (some file names RFC 2231-encoded), forwarded message/rfc822, replies that
   quote their parent;
-- sizes: mostly 1-10 KB, attachments 5-190 KB, about 1 in 500 with 1-4 MB;
+- sizes: mostly 1-10 KB of text; 1-3 attachments of 5-150 KB in all, about 1
+  attachment in 500 of 1-3 MB; mean 21-26 KB;
 - headers: RFC 2047 (B and Q) names and subjects, dates over 2015-2025 in
   varied time zones, Message-ID always present and unique;
 - threads: In-Reply-To/References chains of varied depth (a few long ones),

@@ -9,7 +9,7 @@
 # Phases, each timed and printed:
 #  1. corpus: bench/gen-corpus.py writes N deterministic messages (seed SEED,
 #     default 1) as an mbox; CORPUS=FILE keeps it there and reuses it when it
-#     exists (the 100,000 take ~2.3 GB, the 1,000,000 ~23 GB).
+#     exists (the 100,000 take ~2.6 GB, the 1,000,000 ~26 GB).
 #  2. load: bench/searchcmp load appends the mbox to each server over IMAP on
 #     loopback (MULTIAPPEND, 100 messages or 4 MB a command, with flags and
 #     INTERNALDATE from the mbox "From " line), one server at a time; with
