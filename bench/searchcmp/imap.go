@@ -37,6 +37,9 @@ func dial(name, addr string) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", name, err)
 	}
+	// Until a caller sets its own: logging in, selecting and the Message-ID
+	// map must not hang the run on a stuck server either.
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Minute))
 	c := &client{name: name, conn: conn, r: bufio.NewReaderSize(conn, 1<<20), w: bufio.NewWriterSize(conn, 1<<20)}
 	if _, err := c.readLine(); err != nil { // greeting
 		return nil, fmt.Errorf("%s greeting: %w", name, err)

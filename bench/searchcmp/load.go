@@ -177,6 +177,7 @@ func runLoad(args []string) error {
 		if p == nil || p.n == 0 {
 			return nil
 		}
+		_ = c.conn.SetDeadline(time.Now().Add(10 * time.Minute)) // a stuck server fails the run, never hangs it
 		res, err := c.do(p.args...)
 		if err != nil {
 			return err

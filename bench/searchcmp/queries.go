@@ -194,8 +194,22 @@ func diff(q query, nameA string, a []string, nameB string, b []string, show int)
 		if q.kind == "thread" {
 			unit = "top-level threads"
 		}
-		return fmt.Sprintf("%d of %d %s differ; first at #%d: %s %s | %s %s", differ, len(a), unit, first+1,
-			nameA, clip(a[first], 160), nameB, clip(b[first], 160))
+		// As sets too: the same members in another order is a different
+		// fault from members that are not the same.
+		inB := map[string]int{}
+		for _, x := range b {
+			inB[x]++
+		}
+		onlyA := 0
+		for _, x := range a {
+			if inB[x] > 0 {
+				inB[x]--
+			} else {
+				onlyA++
+			}
+		}
+		return fmt.Sprintf("%d of %d %s differ (%d not in %s's answer at all); first at #%d: %s %s | %s %s",
+			differ, len(a), unit, onlyA, nameB, first+1, nameA, clip(a[first], 160), nameB, clip(b[first], 160))
 	}
 	setA, setB := map[string]bool{}, map[string]bool{}
 	for _, x := range a {

@@ -107,8 +107,13 @@ func TestThreadByIDAndDiff(t *testing.T) {
 	if d := diff(q, "x", a.byID(q, ida), "y", b.byID(q, idb), 3); d != "" {
 		t.Fatalf("equal threads differ: %s", d)
 	}
+	// The same threads in another order: every position differs, no member.
+	c := parseAnswer(q, &response{status: "OK", untagged: [][]byte{[]byte("THREAD (20 30 (40)(50))(10)")}})
+	if d := diff(q, "x", a.byID(q, ida), "y", c.byID(q, idb), 3); !strings.Contains(d, "2 of 2 top-level threads differ (0 not in y's answer at all)") {
+		t.Fatalf("reordered threads: %q", d)
+	}
 	idb[50] = "<f>"
-	if d := diff(q, "x", a.byID(q, ida), "y", b.byID(q, idb), 3); !strings.Contains(d, "1 of 2 top-level threads differ; first at #2") {
+	if d := diff(q, "x", a.byID(q, ida), "y", b.byID(q, idb), 3); !strings.Contains(d, "1 of 2 top-level threads differ (1 not in y's answer at all); first at #2") {
 		t.Fatalf("diff %q", d)
 	}
 }
