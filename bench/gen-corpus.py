@@ -381,8 +381,9 @@ class Gen:
         subject = self.fill(r.choice(L["subj"]), lang)
         refs, parent, quoted, fwd = [], None, "", None
         k = r.random()
+        on_hot = False
         if self.hot and r.random() < 0.5:  # long chains: a hot thread answered over and over
-            parent = self.hot
+            parent, on_hot = self.hot, True
         elif self.recent and k < 0.35:
             parent = self.recent[-1 - min(int(r.expovariate(1 / 40.0)), len(self.recent) - 1)]
         if parent is not None:
@@ -418,10 +419,13 @@ class Gen:
         self.recent.append(entry)
         if len(self.recent) > 2000:
             del self.recent[:1000]
-        if self.hot is None and r.random() < 0.002:
+        if self.hot is None:
+            if r.random() < 0.002:
+                self.hot = entry
+        elif r.random() < 0.02:  # the hot thread goes quiet (chains of ~25 replies on average)
+            self.hot = None
+        elif on_hot and r.random() < 0.8:  # mostly answering the latest reply: depth grows
             self.hot = entry
-        elif self.hot is not None:
-            self.hot = entry if r.random() < 0.6 else (None if r.random() < 0.05 else self.hot)
         deliver = ts + int(r.expovariate(1 / 600.0))
         return deliver, raw.encode()
 
@@ -456,10 +460,10 @@ def main():
     total, written, delayed = 0, 0, []
     for i in range(1, a.count + 1):
         ts, raw = g.message(i)
-        # About 1 in 100 messages is delivered late (after 1..40 later ones), so
-        # replies to it may arrive first; its delivery time moves accordingly.
-        if g.r.random() < 0.01 and i < a.count - 50:
-            heapq.heappush(delayed, (i + g.r.randint(1, 40), i, raw))
+        # About 3 in 100 messages are delivered late (after 1..200 later ones),
+        # so replies to them may arrive first; the delivery time moves along.
+        if g.r.random() < 0.03 and i < a.count - 250:
+            heapq.heappush(delayed, (i + g.r.randint(1, 200), i, raw))
         else:
             write(out, ts, raw)
             written += 1
