@@ -9,7 +9,8 @@
 # Phases, each timed and printed:
 #  1. corpus: bench/gen-corpus.py writes N deterministic messages (seed SEED,
 #     default 1) as an mbox; CORPUS=FILE keeps it there and reuses it when it
-#     exists (the 100,000 take ~2.6 GB, the 1,000,000 ~26 GB).
+#     exists (the 100,000 take ~2.6 GB, the 1,000,000 ~26 GB; one file per N
+#     and SEED: a file of another N is refused).
 #  2. load: bench/searchcmp load appends the mbox to each server over IMAP on
 #     loopback (MULTIAPPEND, 100 messages or 4 MB a command, with flags and
 #     INTERNALDATE from the mbox "From " line), one server at a time; with
@@ -120,7 +121,10 @@ if [ ! -s "$CORPUS" ]; then
   mv "$CORPUS.tmp" "$CORPUS"
   phase "generate corpus" "$(since "$t")"
 fi
-echo "# corpus $CORPUS: $(du -m "$CORPUS" | cut -f1) MB"
+# A kept corpus must be of this N (the seed cannot be checked: keep one file per seed).
+have=$(grep -c '^From ' "$CORPUS" || true)
+[ "$have" = "$N" ] || { echo "corpus $CORPUS holds $have messages, not N=$N: remove it or use another CORPUS" >&2; exit 1; }
+echo "# corpus $CORPUS: $N messages, $(du -m "$CORPUS" | cut -f1) MB"
 
 # 2. Servers and loading.
 SPECS=()
