@@ -261,8 +261,15 @@ total = sum(r[1] for r in rows)
 print("# disk: %s %d MB; largest tables and indexes:" % (sys.argv[1].rsplit("/", 1)[-1], total >> 20))
 for name, size in rows[:12]:
     print("#   %-40s %8.1f MB" % (name, size / 1048576))
-fts = sum(s for n, s in rows if any(k in n.lower() for k in ("fts", "search", "text", "token", "thread")))
-print("# disk: of which tables named like an index (fts/search/text/token/thread): %.1f MB" % (fts / 1048576))
+# The search index: FTS5 tables with their shadow tables (name_data, name_idx,
+# ...) and whatever else is named like an index of text or threads.
+vts = [r[0] for r in c.execute("SELECT name FROM sqlite_schema WHERE sql LIKE '%USING fts%'")]
+def is_index(n):
+    return any(n == v or n.startswith(v + "_") for v in vts) or \
+        any(k in n.lower() for k in ("fts", "search", "text", "token", "thread", "conversation"))
+idx = sum(s for n, s in rows if is_index(n))
+print("# disk: of which the search/thread index (FTS tables %s; tables named fts/search/text/token/thread/conversation): "
+      "%.1f MB; the rest %.1f MB" % (",".join(vts) or "none", idx / 1048576, (total - idx) / 1048576))
 PY
   done
 fi
