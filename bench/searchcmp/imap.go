@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -64,23 +65,11 @@ func (c *client) readLine() ([]byte, error) {
 			return bytes.TrimRight(out, "\r\n"), nil
 		}
 		buf := make([]byte, n)
-		if _, err := readFull(c.r, buf); err != nil {
+		if _, err := io.ReadFull(c.r, buf); err != nil {
 			return nil, err
 		}
 		out = append(out, buf...)
 	}
-}
-
-func readFull(r *bufio.Reader, buf []byte) (int, error) {
-	got := 0
-	for got < len(buf) {
-		n, err := r.Read(buf[got:])
-		got += n
-		if err != nil {
-			return got, err
-		}
-	}
-	return got, nil
 }
 
 // literalLen reports whether line ends with "{n}\r\n" (or {n+}).

@@ -322,7 +322,11 @@ func report(servers []*serverRun, qs []query, answers map[string][]answer, warm 
 	}
 	fmt.Println()
 	for _, q := range qs {
-		fmt.Printf("# %-24s UID %s\n", q.name, clip(render(q.command()[1:]), 110))
+		fmt.Printf("# %-24s %s", q.name, clip(render(q.command()), 110))
+		if q.note != "" {
+			fmt.Printf("  (%s)", q.note)
+		}
+		fmt.Println()
 	}
 	for _, sv := range servers {
 		if sv.rss != nil {
