@@ -55,6 +55,7 @@ type Store interface {
 	SharedFiles
 	Leases
 	LoginCounts
+	TextIndexer
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

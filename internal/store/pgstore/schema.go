@@ -337,4 +337,29 @@ CREATE TABLE login_counts (
 );
 CREATE INDEX login_counts_updated ON login_counts (updated);
 `,
+	// 5: the full-text index (textindex.go), SQLite's migration 10: the
+	// folded text of each content per field, with pg_trgm GIN indexes for
+	// substring search. pg_trgm is a trusted extension (PostgreSQL 13+):
+	// the database owner may create it.
+	`
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE content_text (
+	content_id bigint PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE,
+	hdr        text COLLATE "C" NOT NULL,
+	body       text COLLATE "C" NOT NULL,
+	h_from     text COLLATE "C" NOT NULL,
+	h_to       text COLLATE "C" NOT NULL,
+	h_cc       text COLLATE "C" NOT NULL,
+	h_bcc      text COLLATE "C" NOT NULL,
+	h_subject  text COLLATE "C" NOT NULL,
+	full_body  boolean NOT NULL
+);
+CREATE INDEX content_text_hdr ON content_text USING gin (hdr gin_trgm_ops);
+CREATE INDEX content_text_body ON content_text USING gin (body gin_trgm_ops);
+CREATE INDEX content_text_from ON content_text USING gin (h_from gin_trgm_ops);
+CREATE INDEX content_text_to ON content_text USING gin (h_to gin_trgm_ops);
+CREATE INDEX content_text_cc ON content_text USING gin (h_cc gin_trgm_ops);
+CREATE INDEX content_text_bcc ON content_text USING gin (h_bcc gin_trgm_ops);
+CREATE INDEX content_text_subject ON content_text USING gin (h_subject gin_trgm_ops);
+`,
 }

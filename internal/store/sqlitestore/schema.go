@@ -270,6 +270,14 @@ CREATE TABLE login_counts (
 ) WITHOUT ROWID;
 CREATE INDEX login_counts_updated ON login_counts (updated);
 `,
+	// 10: the full-text index (textindex.go): one row per content,
+	// rowid = contents.id, folded text per field, trigram-tokenized.
+	`
+CREATE VIRTUAL TABLE content_text USING fts5(
+	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full UNINDEXED,
+	tokenize = 'trigram case_sensitive 1'
+);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

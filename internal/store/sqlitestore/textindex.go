@@ -1,0 +1,195 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"zombiezen.com/go/sqlite"
+
+	"mailroom/internal/store"
+)
+
+// The full-text index is the FTS5 table content_text (migration 10): one
+// row per content, rowid = contents.id, with the trigram tokenizer so that
+// any substring of three characters or more is found through the index,
+// whatever the language (no word splitting, so Chinese and Japanese work
+// as well as German). case_sensitive 1: the text and the needles are
+// already folded by package search, and FTS5 must not fold differently.
+// Shorter needles are answered by scanning the stored text (instr), still
+// without reading a message. full is 1 when the body is indexed in full.
+
+// ftsColumn maps a field to its column(s).
+var ftsColumn = [...]string{
+	store.TextFrom:    "h_from",
+	store.TextTo:      "h_to",
+	store.TextCc:      "h_cc",
+	store.TextBcc:     "h_bcc",
+	store.TextSubject: "h_subject",
+	store.TextHeader:  "hdr",
+	store.TextBody:    "body",
+}
+
+func ftsColumns(f store.TextField) []string {
+	if f == store.TextAll {
+		return []string{"hdr", "body"}
+	}
+	if int(f) < len(ftsColumn) {
+		return []string{ftsColumn[f]}
+	}
+	return nil
+}
+
+// SetText implements store.TextStager.
+func (m *staged) SetText(doc *store.TextDoc) {
+	m.mu.Lock()
+	m.text = doc
+	m.mu.Unlock()
+}
+
+func (m *staged) textDoc() *store.TextDoc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.text
+}
+
+// insertText writes a content's index row.
+func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
+	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
+		return err
+	}
+	return tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
+}
+
+// ftsPhrase quotes a needle as an FTS5 phrase restricted to columns.
+func ftsPhrase(cols []string, needle string) string {
+	return "{" + strings.Join(cols, " ") + "} : \"" + strings.ReplaceAll(needle, `"`, `""`) + `"`
+}
+
+// SearchText implements store.TextIndexer.
+func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery) (store.TextResult, error) {
+	res := store.TextResult{Hits: make([][]uint32, len(queries))}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		// One read transaction: every answer is of the same snapshot.
+		if err := execConn(conn, "BEGIN", nil); err != nil {
+			return err
+		}
+		defer execConn(conn, "COMMIT", nil)
+		for i, q := range queries {
+			cols := ftsColumns(q.Field)
+			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
+				return fmt.Errorf("%w: text query %d", store.ErrInvalid, i)
+			}
+			var query string
+			var arg any
+			if utf8.RuneCountInString(q.Needle) >= 3 {
+				query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?2)"
+				arg = ftsPhrase(cols, q.Needle)
+			} else {
+				// Too short for a trigram: scan the stored text.
+				conds := make([]string, len(cols))
+				for j, c := range cols {
+					conds[j] = "instr(t." + c + ", ?2) > 0"
+				}
+				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND (" + strings.Join(conds, " OR ") + ")"
+				arg = q.Needle
+			}
+			var hits []uint32
+			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
+				hits = append(hits, uint32(st.ColumnInt64(0)))
+				return nil
+			}, mailboxID, arg); err != nil {
+				return err
+			}
+			slices.Sort(hits)
+			res.Hits[i] = hits
+		}
+		if err := execConn(conn, `SELECT m.uid, t.full FROM messages m LEFT JOIN content_text t ON t.rowid = m.content_id
+			WHERE m.mailbox_id = ? AND (t.rowid IS NULL OR NOT t.full)`, func(st *sqlite.Stmt) error {
+			if st.ColumnType(1) == sqlite.TypeNull {
+				res.Unindexed = append(res.Unindexed, uint32(st.ColumnInt64(0)))
+			} else {
+				res.BodyUnindexed = append(res.BodyUnindexed, uint32(st.ColumnInt64(0)))
+			}
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		if !store.HeaderQuery(queries) {
+			return nil
+		}
+		return execConn(conn, "SELECT uid, prefix FROM messages WHERE mailbox_id = ? AND prefix IS NOT NULL", func(st *sqlite.Stmt) error {
+			if res.Prefixed == nil {
+				res.Prefixed = map[uint32][]byte{}
+			}
+			res.Prefixed[uint32(st.ColumnInt64(0))] = columnBytes(st, 1)
+			return nil
+		}, mailboxID)
+	})
+	if err != nil {
+		return store.TextResult{}, fmt.Errorf("store: search text: %w", err)
+	}
+	slices.Sort(res.Unindexed)
+	slices.Sort(res.BodyUnindexed)
+	return res, nil
+}
+
+// UnindexedContents implements store.TextIndexer.
+func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, limit int) ([]store.UnindexedContent, error) {
+	var out []store.UnindexedContent
+	// Messages, not contents, are scanned: a content is found through any
+	// message of the account holding it (queued bodies are in none), and
+	// copies of one content are skipped.
+	q := `SELECT m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
+		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+		WHERE m.content_id > ?2 AND (?1 = 0 OR b.account_id = ?1)
+			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.rowid = m.content_id)
+		ORDER BY m.content_id LIMIT ?3`
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execConn(conn, q, func(st *sqlite.Stmt) error {
+			cid := st.ColumnInt64(0)
+			if n := len(out); n > 0 && out[n-1].ContentID == cid {
+				return nil
+			}
+			out = append(out, store.UnindexedContent{ContentID: cid, MailboxID: st.ColumnInt64(1), UID: uint32(st.ColumnInt64(2)), PrefixLen: st.ColumnInt64(3)})
+			return nil
+		}, accountID, after, limit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unindexed contents: %w", err)
+	}
+	return out, nil
+}
+
+// IndexText implements store.TextIndexer.
+func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	err := s.queueWrite(ctx, &writeReq{lazy: true, fn: func(tx *txn) error {
+		exists := false
+		if err := tx.query("SELECT 1 FROM contents WHERE id = ?", func(*sqlite.Stmt) error { exists = true; return nil }, contentID); err != nil || !exists {
+			return err
+		}
+		return tx.insertText(contentID, doc)
+	}})
+	if err != nil {
+		return fmt.Errorf("store: index text: %w", storageFull(err))
+	}
+	return nil
+}
+
+// DropTextIndex implements store.TextIndexer.
+func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if accountID == 0 {
+			return tx.exec("DELETE FROM content_text")
+		}
+		return tx.exec(`DELETE FROM content_text WHERE rowid IN (SELECT m.content_id FROM messages m
+			JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID)
+	})
+	if err != nil {
+		return fmt.Errorf("store: drop text index: %w", err)
+	}
+	return nil
+}
