@@ -53,24 +53,20 @@ func (s *session) searchUIDs(key *wire.SearchKey, charset string) ([]uint32, err
 	case err != nil:
 		return nil, bad("%v", err)
 	}
-	var hits []uint32
+	// The mailbox service answers the text keys from the full-text index
+	// and evaluates the rest; the view supplies sequence numbers, $ and
+	// \Recent through searchMessage.
+	msgs := make([]search.Message, 0, len(uids))
+	all := make([]searchMessage, len(uids))
 	for i, u := range uids {
 		meta, ok := s.sel.box.Message(u)
 		if !ok {
 			continue
 		}
-		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(i + 1)})
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue // expunged meanwhile
-			}
-			return nil, err
-		}
-		if match {
-			hits = append(hits, u)
-		}
+		all[i] = searchMessage{s: s, meta: meta, seq: uint32(i + 1)}
+		msgs = append(msgs, &all[i])
 	}
-	return hits, nil
+	return s.srv.opts.Mailboxes.Search(s.ctx, s.sel.box.ID(), m, msgs)
 }
 
 func cmdSearch(s *session, tag string, uid bool) error {
