@@ -274,7 +274,7 @@ CREATE INDEX login_counts_updated ON login_counts (updated);
 	// rowid = contents.id, folded text per field, trigram-tokenized.
 	`
 CREATE VIRTUAL TABLE content_text USING fts5(
-	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full UNINDEXED,
+	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body UNINDEXED,
 	tokenize = 'trigram case_sensitive 1'
 );
 `,

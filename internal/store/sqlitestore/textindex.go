@@ -19,7 +19,7 @@ import (
 // as well as German). case_sensitive 1: the text and the needles are
 // already folded by package search, and FTS5 must not fold differently.
 // Shorter needles are answered by scanning the stored text (instr), still
-// without reading a message. full is 1 when the body is indexed in full.
+// without reading a message. full_body is 1 when the body is indexed in full.
 
 // ftsColumn maps a field to its column(s).
 var ftsColumn = [...]string{
@@ -60,7 +60,7 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
 		return err
 	}
-	return tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full)
+	return tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
 }
 
@@ -107,8 +107,8 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			slices.Sort(hits)
 			res.Hits[i] = hits
 		}
-		if err := execConn(conn, `SELECT m.uid, t.full FROM messages m LEFT JOIN content_text t ON t.rowid = m.content_id
-			WHERE m.mailbox_id = ? AND (t.rowid IS NULL OR NOT t.full)`, func(st *sqlite.Stmt) error {
+		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_text t ON t.rowid = m.content_id
+			WHERE m.mailbox_id = ? AND (t.rowid IS NULL OR NOT t.full_body)`, func(st *sqlite.Stmt) error {
 			if st.ColumnType(1) == sqlite.TypeNull {
 				res.Unindexed = append(res.Unindexed, uint32(st.ColumnInt64(0)))
 			} else {
