@@ -74,14 +74,14 @@ func testTextIndex(t *testing.T, st store.Store) {
 	u1, u2, u3, u4 := uids[0], uids[1], uids[2], uids[3]
 
 	wantHits(t, st, inbox.ID, store.TextSubject, "KÖLN", u1)
-	wantHits(t, st, inbox.ID, store.TextSubject, "KOLN")     // no diacritic folding
-	wantHits(t, st, inbox.ID, store.TextSubject, "köln")     // the store does not fold: the caller did
+	wantHits(t, st, inbox.ID, store.TextSubject, "KOLN") // no diacritic folding
+	wantHits(t, st, inbox.ID, store.TextSubject, "köln") // the store does not fold: the caller did
 	wantHits(t, st, inbox.ID, store.TextBody, "À BIENTÔT", u1)
-	wantHits(t, st, inbox.ID, store.TextBody, "东京", u2)      // two characters: below a trigram
-	wantHits(t, st, inbox.ID, store.TextBody, "京", u2)       // one
+	wantHits(t, st, inbox.ID, store.TextBody, "东京", u2)       // two characters: below a trigram
+	wantHits(t, st, inbox.ID, store.TextBody, "京", u2)        // one
 	wantHits(t, st, inbox.ID, store.TextSubject, "東京の会議", u2) // CJK, no spaces
 	wantHits(t, st, inbox.ID, store.TextBody, "REPORT-2026.PDF", u2)
-	wantHits(t, st, inbox.ID, store.TextBody, "100%")       // LIKE/MATCH metacharacters are literal
+	wantHits(t, st, inbox.ID, store.TextBody, "100%") // LIKE/MATCH metacharacters are literal
 	wantHits(t, st, inbox.ID, store.TextBody, `"`)
 	wantHits(t, st, inbox.ID, store.TextBody, "_")
 	// A needle across two units or two fields never matches.
