@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
@@ -185,39 +187,85 @@ func (ta *textAnswers) Lookup(leaf int, uid uint32) (hit, known bool) {
 	return strings.Contains(doc.Field(field), q.Needle), true
 }
 
-// Reindex indexes the contents of an account (0: every account) the
-// index lacks, in content order, starting after content id after, and
-// calls progress after each batch with the last content id done and how
-// many were indexed so far; it stops at the first error, which a later
-// run resumes from. It runs beside a live server: each content is
-// written in its own short transaction.
-func (r *Service) Reindex(ctx context.Context, accountID, after int64, progress func(lastID int64, done int)) error {
-	done := 0
-	for {
-		batch, err := r.st.UnindexedContents(ctx, accountID, after, 256)
+// Reindex indexes the contents of an account (0: every account) that
+// the index lacks, and calls progress (if not nil) now and then with how
+// many are done of how many. It runs beside live servers: each content is
+// written in its own short transaction (several at once, which the
+// backends batch), so an interrupted run loses nothing and the next one
+// resumes where it stopped, the contents indexed meanwhile skipped.
+func (r *Service) Reindex(ctx context.Context, accountID int64, progress func(done, total int)) error {
+	// The work list first, for a true total: some 40 bytes a content.
+	var work []store.UnindexedContent
+	for after := int64(0); ; {
+		batch, err := r.st.UnindexedContents(ctx, accountID, after, 10000)
 		if err != nil {
 			return err
 		}
 		if len(batch) == 0 {
-			return nil
+			break
 		}
-		for _, u := range batch {
-			doc, err := r.contentText(ctx, u)
-			if err != nil {
-				return fmt.Errorf("mailbox: reindex content %d: %w", u.ContentID, err)
-			}
-			if doc != nil {
-				if err := r.st.IndexText(ctx, u.ContentID, doc); err != nil {
-					return err
+		work = append(work, batch...)
+		after = batch[len(batch)-1].ContentID
+	}
+	if progress != nil {
+		progress(0, len(work))
+	}
+	const workers = 4
+	jobs := make(chan store.UnindexedContent)
+	errs := make(chan error, workers)
+	var done atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range workers {
+		go func() {
+			var err error
+			for u := range jobs {
+				if err != nil {
+					continue
 				}
+				if err = r.reindexOne(ctx, u); err != nil {
+					cancel()
+				}
+				done.Add(1)
 			}
-			after = u.ContentID
-			done++
+			errs <- err
+		}()
+	}
+	last := time.Now()
+feed:
+	for _, u := range work {
+		select {
+		case jobs <- u:
+		case <-ctx.Done():
+			break feed
 		}
-		if progress != nil {
-			progress(after, done)
+		if progress != nil && time.Since(last) > 100*time.Millisecond {
+			last = time.Now()
+			progress(int(done.Load()), len(work))
 		}
 	}
+	close(jobs)
+	var err error
+	for range workers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	if progress != nil {
+		progress(int(done.Load()), len(work))
+	}
+	return err
+}
+
+func (r *Service) reindexOne(ctx context.Context, u store.UnindexedContent) error {
+	doc, err := r.contentText(ctx, u)
+	if err != nil {
+		return fmt.Errorf("mailbox: reindex content %d: %w", u.ContentID, err)
+	}
+	if doc == nil {
+		return nil
+	}
+	return r.st.IndexText(ctx, u.ContentID, doc)
 }
 
 // contentText extracts the text of a stored content through one message

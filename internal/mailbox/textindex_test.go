@@ -134,9 +134,9 @@ func TestSearchUnindexedFallsBack(t *testing.T) {
 	if err != nil || !slices.Equal(got, []uint32{1, d[0].UID}) {
 		t.Fatalf("before reindex: %v, %v", got, err)
 	}
-	var calls int
-	if err := f.reg.Reindex(ctx, 0, 0, func(int64, int) { calls++ }); err != nil || calls != 1 {
-		t.Fatalf("reindex: %v, %d progress calls", err, calls)
+	var last [2]int
+	if err := f.reg.Reindex(ctx, 0, func(done, total int) { last = [2]int{done, total} }); err != nil || last != [2]int{1, 1} {
+		t.Fatalf("reindex: %v, last progress %v", err, last)
 	}
 	res, err := f.st.SearchText(ctx, f.inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "NEEDLE"}})
 	if err != nil {
@@ -156,7 +156,8 @@ func TestSearchUnindexedFallsBack(t *testing.T) {
 	if err != nil || !slices.Equal(got, []uint32{d[0].UID}) {
 		t.Errorf("TEXT in the prefix: %v, %v", got, err)
 	}
-	if err := f.reg.Reindex(ctx, 0, 0, nil); err != nil {
-		t.Fatal(err)
+	last = [2]int{-1, -1}
+	if err := f.reg.Reindex(ctx, 0, func(done, total int) { last = [2]int{done, total} }); err != nil || last != [2]int{0, 0} {
+		t.Fatalf("second reindex: %v, last progress %v", err, last)
 	}
 }

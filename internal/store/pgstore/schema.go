@@ -361,5 +361,6 @@ CREATE INDEX content_text_to ON content_text USING gin (h_to gin_trgm_ops);
 CREATE INDEX content_text_cc ON content_text USING gin (h_cc gin_trgm_ops);
 CREATE INDEX content_text_bcc ON content_text USING gin (h_bcc gin_trgm_ops);
 CREATE INDEX content_text_subject ON content_text USING gin (h_subject gin_trgm_ops);
+CREATE INDEX messages_content ON messages (content_id);
 `,
 }

@@ -277,6 +277,8 @@ CREATE VIRTUAL TABLE content_text USING fts5(
 	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body UNINDEXED,
 	tokenize = 'trigram case_sensitive 1'
 );
+-- A reindex walks messages in content order (UnindexedContents).
+CREATE INDEX messages_content ON messages (content_id);
 `,
 }
 
