@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"mailroom/internal/store"
 )
@@ -183,4 +184,83 @@ func TestSearchIndexMatchesEvaluator(t *testing.T) {
 	}) {
 		t.Fatal("no TEXT query")
 	}
+}
+
+// TestSearchHugeCriteria: a 1 MB search string and a query of 100,000
+// terms get a quick, clear answer, with the index in use.
+func TestSearchHugeCriteria(t *testing.T) {
+	r := newRig(t)
+	acct := r.Account("fts@example.test")
+	ctx := context.Background()
+	inbox := r.Mailbox(acct, "INBOX")
+	svc := r.Server.Deps().Mailboxes
+	for _, raw := range ftsCorpus(t, 100) {
+		m, err := r.Store.Stage(ctx, strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Append(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := r.raw(true)
+	x.cmd("l", "LOGIN fts@example.test "+imapString(password), "OK")
+	x.cmd("sel", "SELECT INBOX", "OK")
+
+	// send sends a command and returns its tagged reply.
+	send := func(cmd string) string {
+		x.Send("big " + cmd)
+		for {
+			if l := x.Line(); strings.HasPrefix(l, "big ") {
+				return l
+			}
+		}
+	}
+	// A 1 MB search string is refused at once: search strings are
+	// literals of at most 64 KiB (the decoder's bound).
+	big := strings.Repeat("budget ", (1<<20)/7)
+	if got := send(fmt.Sprintf("UID SEARCH TEXT {%d+}\r\n%s", len(big), big)); !strings.HasPrefix(got, "big NO [TOOBIG]") {
+		t.Errorf("1 MB search string: %.80q", got)
+	}
+	// The largest accepted one goes through the index: its first 64
+	// characters are in many messages, the rest decides.
+	start := time.Now()
+	big = big[:60000]
+	for _, key := range []string{"TEXT", "BODY"} {
+		if got := send(fmt.Sprintf("UID SEARCH %s {%d+}\r\n%s", key, len(big), big)); got != "big OK UID SEARCH completed" && !strings.HasPrefix(got, "big OK") {
+			t.Errorf("60 KB search string: %.80q", got)
+		}
+	}
+	t.Logf("60 KB search strings: %v", time.Since(start))
+
+	for _, op := range []string{"TEXT", "OR TEXT w0 TEXT"} {
+		start = time.Now()
+		var b strings.Builder
+		for i := range 100000 {
+			// Literals, so that no line is over the line limit.
+			w := fmt.Sprintf("w%d", i)
+			fmt.Fprintf(&b, " %s {%d+}\r\n%s", op, len(w), w)
+		}
+		reply := send("UID SEARCH" + b.String())
+		if !strings.HasPrefix(reply, "big OK") && !strings.HasPrefix(reply, "big BAD") && !strings.HasPrefix(reply, "big NO") {
+			t.Errorf("100,000 %s terms: %q", op, reply)
+		}
+		t.Logf("100,000 %s terms: %v, %.60s", op, time.Since(start), reply)
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("100,000 %s terms took %v", op, d)
+		}
+	}
+	// As many terms as a command holds (some 5,000): answered, quickly.
+	for _, op := range []string{"TEXT", "OR TEXT budget TEXT"} {
+		start = time.Now()
+		var b strings.Builder
+		for i := 0; b.Len() < 60000; i++ {
+			fmt.Fprintf(&b, " %s w%d", op, i)
+		}
+		if reply := send("UID SEARCH" + b.String()); !strings.HasPrefix(reply, "big OK") {
+			t.Errorf("many %s terms: %.80q", op, reply)
+		}
+		t.Logf("%d bytes of %s terms: %v", b.Len(), op, time.Since(start))
+	}
+	x.cmd("n", "NOOP", "OK") // the session survives
 }

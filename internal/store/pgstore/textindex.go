@@ -40,6 +40,10 @@ func ftsColumns(f store.TextField) []string {
 	return nil
 }
 
+// maxPhrase bounds the characters of a needle looked up in the trigram
+// indexes; see SearchText.
+const maxPhrase = 64
+
 // likePattern is '%needle%' with LIKE's metacharacters escaped.
 func likePattern(needle string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -77,12 +81,19 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
 				return fmt.Errorf("%w: text query %d", store.ErrInvalid, i)
 			}
+			// A long needle is looked up by its start (a 1 MB search
+			// string must not become a million-trigram query), and
+			// strpos on the stored text decides.
+			head := q.Needle
+			if r := []rune(head); len(r) > maxPhrase {
+				head = string(r[:maxPhrase])
+			}
 			conds := make([]string, len(cols))
 			for j, c := range cols {
-				conds[j] = "t." + c + ` LIKE $2`
+				conds[j] = "(t." + c + " LIKE $2 AND strpos(t." + c + ", $3) > 0)"
 			}
 			rows, _ := tx.Query(ctx, `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
-				WHERE m.mailbox_id = $1 AND (`+strings.Join(conds, " OR ")+`)`, mailboxID, likePattern(q.Needle))
+				WHERE m.mailbox_id = $1 AND (`+strings.Join(conds, " OR ")+`)`, mailboxID, likePattern(head), q.Needle)
 			hits, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err

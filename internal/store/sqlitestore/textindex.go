@@ -64,6 +64,11 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
 }
 
+// maxPhrase bounds the characters of a needle looked up in the trigram
+// index (a 1 MB search string must not become a million-trigram query);
+// the rest of a longer needle is checked on the stored text.
+const maxPhrase = 64
+
 // ftsPhrase quotes a needle as an FTS5 phrase restricted to columns.
 func ftsPhrase(cols []string, needle string) string {
 	return "{" + strings.Join(cols, " ") + "} : \"" + strings.ReplaceAll(needle, `"`, `""`) + `"`
@@ -74,6 +79,8 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	res := store.TextResult{Hits: make([][]uint32, len(queries))}
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		// One read transaction: every answer is of the same snapshot.
+		// Every query binds ?1 mailbox, ?2 needle, ?3 FTS5 phrase ('' when
+		// unused), so that the arguments are the same for all.
 		if err := execConn(conn, "BEGIN", nil); err != nil {
 			return err
 		}
@@ -83,25 +90,31 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
 				return fmt.Errorf("%w: text query %d", store.ErrInvalid, i)
 			}
+			conds := make([]string, len(cols))
+			for j, c := range cols {
+				conds[j] = "instr(t." + c + ", ?2) > 0"
+			}
+			scan := "(" + strings.Join(conds, " OR ") + ")"
 			var query string
-			var arg any
-			if utf8.RuneCountInString(q.Needle) >= 3 {
-				query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?2)"
-				arg = ftsPhrase(cols, q.Needle)
-			} else {
+			var phrase string
+			switch n := utf8.RuneCountInString(q.Needle); {
+			case n < 3:
 				// Too short for a trigram: scan the stored text.
-				conds := make([]string, len(cols))
-				for j, c := range cols {
-					conds[j] = "instr(t." + c + ", ?2) > 0"
-				}
-				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND (" + strings.Join(conds, " OR ") + ")"
-				arg = q.Needle
+				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND ?3 = '' AND " + scan
+			case n <= maxPhrase:
+				query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND ?2 != '' AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?3)"
+				phrase = ftsPhrase(cols, q.Needle)
+			default:
+				// A long needle: the index finds the candidates by its
+				// start, the stored text decides.
+				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?3) AND " + scan
+				phrase = ftsPhrase(cols, string([]rune(q.Needle)[:maxPhrase]))
 			}
 			var hits []uint32
 			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
 				hits = append(hits, uint32(st.ColumnInt64(0)))
 				return nil
-			}, mailboxID, arg); err != nil {
+			}, mailboxID, q.Needle, phrase); err != nil {
 				return err
 			}
 			slices.Sort(hits)

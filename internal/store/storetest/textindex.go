@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"mailroom/internal/store"
@@ -93,6 +94,15 @@ func testTextIndex(t *testing.T, st store.Store) {
 	wantHits(t, st, inbox.ID, store.TextTo, "WANG@")
 	wantHits(t, st, inbox.ID, store.TextHeader, "HUGE", u3)
 	wantHits(t, st, inbox.ID, store.TextBody, "HUGE")
+
+	// A needle longer than what goes to the trigram index is still
+	// matched in full.
+	long := strings.Repeat("LIEBER BOB, ", 7) // 84 characters
+	u5 := deliverText(t, st, Message("long", "x"), &store.TextDoc{Body: long + "ENDE\n", BodyComplete: true}, store.Target{MailboxID: inbox.ID})[0].UID
+	wantHits(t, st, inbox.ID, store.TextBody, long+"ENDE", u5)
+	wantHits(t, st, inbox.ID, store.TextAll, long+"ENDE", u5)
+	wantHits(t, st, inbox.ID, store.TextBody, long+"ANFANG")
+	must(st.Expunge(ctx, inbox.ID, []uint32{u5}))
 
 	res := searchText(t, st, inbox.ID, store.TextQuery{Field: store.TextBody, Needle: "LOG"})
 	if !slices.Equal(res.Unindexed, []uint32{u4}) || !slices.Equal(res.BodyUnindexed, []uint32{u3}) {
