@@ -330,7 +330,7 @@ func (tx *txn) releaseContent(contentID int64) error {
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
 		return err
 	}
-	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
+	if err := tx.deleteText(contentID); err != nil {
 		return err
 	}
 	if err := tx.exec("DELETE FROM junk_trained WHERE content_id = ?", contentID); err != nil {

@@ -274,8 +274,14 @@ CREATE INDEX login_counts_updated ON login_counts (updated);
 	// rowid = contents.id, folded text per field, trigram-tokenized.
 	`
 CREATE VIRTUAL TABLE content_text USING fts5(
-	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body UNINDEXED,
+	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,
 	tokenize = 'trigram case_sensitive 1'
+);
+-- Which contents are indexed, and whether in full: kept apart from
+-- content_text, whose rows hold the whole text.
+CREATE TABLE content_indexed (
+	content_id INTEGER PRIMARY KEY,
+	full_body  INTEGER NOT NULL
 );
 -- A reindex walks messages in content order (UnindexedContents).
 CREATE INDEX messages_content ON messages (content_id);

@@ -19,7 +19,9 @@ import (
 // as well as German). case_sensitive 1: the text and the needles are
 // already folded by package search, and FTS5 must not fold differently.
 // Shorter needles are answered by scanning the stored text (instr), still
-// without reading a message. full_body is 1 when the body is indexed in full.
+// without reading a message. content_indexed says which contents are
+// indexed, and whether their body is (full_body): a small table, so that
+// finding the messages the index cannot answer does not read their text.
 
 // ftsColumn maps a field to its column(s).
 var ftsColumn = [...]string{
@@ -57,11 +59,22 @@ func (m *staged) textDoc() *store.TextDoc {
 
 // insertText writes a content's index row.
 func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
+	if err := tx.deleteText(contentID); err != nil {
+		return err
+	}
+	if err := tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject); err != nil {
+		return err
+	}
+	return tx.exec("INSERT INTO content_indexed (content_id, full_body) VALUES (?, ?)", contentID, d.BodyComplete)
+}
+
+// deleteText removes a content's index entry, if any.
+func (tx *txn) deleteText(contentID int64) error {
 	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
 		return err
 	}
-	return tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
+	return tx.exec("DELETE FROM content_indexed WHERE content_id = ?", contentID)
 }
 
 // maxPhrase bounds the characters of a needle looked up in the trigram
@@ -92,7 +105,7 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			}
 			conds := make([]string, len(cols))
 			for j, c := range cols {
-				conds[j] = "instr(t." + c + ", ?2) > 0"
+				conds[j] = "instr(CAST(t." + c + " AS BLOB), CAST(?2 AS BLOB)) > 0" // bytes: no counting of characters
 			}
 			scan := "(" + strings.Join(conds, " OR ") + ")"
 			var query string
@@ -120,8 +133,8 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			slices.Sort(hits)
 			res.Hits[i] = hits
 		}
-		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_text t ON t.rowid = m.content_id
-			WHERE m.mailbox_id = ? AND (t.rowid IS NULL OR NOT t.full_body)`, func(st *sqlite.Stmt) error {
+		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_indexed t ON t.content_id = m.content_id
+			WHERE m.mailbox_id = ? AND (t.content_id IS NULL OR NOT t.full_body)`, func(st *sqlite.Stmt) error {
 			if st.ColumnType(1) == sqlite.TypeNull {
 				res.Unindexed = append(res.Unindexed, uint32(st.ColumnInt64(0)))
 			} else {
@@ -159,7 +172,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	q := `SELECT m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > ?2 AND (?1 = 0 OR b.account_id = ?1)
-			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.rowid = m.content_id)
+			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id)
 		ORDER BY m.content_id LIMIT ?3`
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		return execConn(conn, q, func(st *sqlite.Stmt) error {
@@ -196,10 +209,18 @@ func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextD
 func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
 	err := s.write(ctx, func(tx *txn) error {
 		if accountID == 0 {
-			return tx.exec("DELETE FROM content_text")
+			if err := tx.exec("DELETE FROM content_text"); err != nil {
+				return err
+			}
+			return tx.exec("DELETE FROM content_indexed")
 		}
-		return tx.exec(`DELETE FROM content_text WHERE rowid IN (SELECT m.content_id FROM messages m
-			JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID)
+		for _, table := range []string{"content_text WHERE rowid", "content_indexed WHERE content_id"} {
+			if err := tx.exec(`DELETE FROM `+table+` IN (SELECT m.content_id FROM messages m
+				JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: drop text index: %w", err)

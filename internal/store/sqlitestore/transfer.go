@@ -61,6 +61,7 @@ var transferSkip = map[string]string{
 	"content_text_content": textIndexSkip,
 	"content_text_docsize": textIndexSkip,
 	"content_text_config":  textIndexSkip,
+	"content_indexed":      textIndexSkip,
 }
 
 const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"
