@@ -275,7 +275,7 @@ CREATE INDEX login_counts_updated ON login_counts (updated);
 	`
 CREATE VIRTUAL TABLE content_text USING fts5(
 	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,
-	tokenize = 'trigram case_sensitive 1'
+	tokenize = 'trigram case_sensitive 1', detail = none
 );
 -- Which contents are indexed, and whether in full: kept apart from
 -- content_text, whose rows hold the whole text.

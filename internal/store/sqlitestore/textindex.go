@@ -78,13 +78,13 @@ func (tx *txn) deleteText(contentID int64) error {
 }
 
 // maxPhrase bounds the characters of a needle looked up in the trigram
-// index (a 1 MB search string must not become a million-trigram query);
+// index (a 60 KB search string must not become a 60,000-trigram query);
 // the rest of a longer needle is checked on the stored text.
 const maxPhrase = 64
 
-// ftsPhrase quotes a needle as an FTS5 phrase restricted to columns.
-func ftsPhrase(cols []string, needle string) string {
-	return "{" + strings.Join(cols, " ") + "} : \"" + strings.ReplaceAll(needle, `"`, `""`) + `"`
+// globEscape makes s match itself in a GLOB pattern.
+func globEscape(s string) string {
+	return strings.NewReplacer("*", "[*]", "?", "[?]", "[", "[[]").Replace(s)
 }
 
 // SearchText implements store.TextIndexer.
@@ -92,7 +92,7 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	res := store.TextResult{Hits: make([][]uint32, len(queries))}
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		// One read transaction: every answer is of the same snapshot.
-		// Every query binds ?1 mailbox, ?2 needle, ?3 FTS5 phrase ('' when
+		// Every query binds ?1 mailbox, ?2 needle, ?3 GLOB pattern ('' when
 		// unused), so that the arguments are the same for all.
 		if err := execConn(conn, "BEGIN", nil); err != nil {
 			return err
@@ -108,26 +108,36 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 				conds[j] = "instr(CAST(t." + c + " AS BLOB), CAST(?2 AS BLOB)) > 0" // bytes: no counting of characters
 			}
 			scan := "(" + strings.Join(conds, " OR ") + ")"
-			var query string
-			var phrase string
-			switch n := utf8.RuneCountInString(q.Needle); {
-			case n < 3:
+			var query, pattern string
+			if n := utf8.RuneCountInString(q.Needle); n < 3 {
 				// Too short for a trigram: scan the stored text.
 				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND ?3 = '' AND " + scan
-			case n <= maxPhrase:
-				query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND ?2 != '' AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?3)"
-				phrase = ftsPhrase(cols, q.Needle)
-			default:
-				// A long needle: the index finds the candidates by its
-				// start, the stored text decides.
-				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?3) AND " + scan
-				phrase = ftsPhrase(cols, string([]rune(q.Needle)[:maxPhrase]))
+			} else {
+				// GLOB: FTS5's trigram index finds the rows holding the
+				// pattern's trigrams, and SQLite checks the pattern on them
+				// (case-sensitive: exact). A long needle goes to the index
+				// by its start; the stored text decides (scan).
+				head := q.Needle
+				if n > maxPhrase {
+					head = string([]rune(head)[:maxPhrase])
+				}
+				pattern = "*" + globEscape(head) + "*"
+				subs := make([]string, len(cols))
+				for j, c := range cols {
+					subs[j] = "SELECT rowid FROM content_text WHERE " + c + " GLOB ?3"
+				}
+				cand := "m.content_id IN (" + strings.Join(subs, " UNION ") + ")"
+				if n <= maxPhrase {
+					query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND ?2 != '' AND " + cand
+				} else {
+					query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND " + cand + " AND " + scan
+				}
 			}
 			var hits []uint32
 			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
 				hits = append(hits, uint32(st.ColumnInt64(0)))
 				return nil
-			}, mailboxID, q.Needle, phrase); err != nil {
+			}, mailboxID, q.Needle, pattern); err != nil {
 				return err
 			}
 			slices.Sort(hits)
