@@ -13,7 +13,8 @@ import (
 
 // The full-text index is the table content_text (migration 5): one row per
 // content, deleted with it (ON DELETE CASCADE), folded text per field,
-// each with a pg_trgm GIN index so that LIKE '%needle%' finds candidates
+// with pg_trgm GIN indexes (hdr, body, and one over the five small
+// columns together) so that LIKE '%needle%' finds candidates
 // through trigrams and PostgreSQL's recheck makes the answer exact. LIKE
 // is case-sensitive: the text and the needles are already folded by
 // package search, which is the one definition of a match. A needle of
@@ -91,6 +92,11 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			conds := make([]string, len(cols))
 			for j, c := range cols {
 				conds[j] = "(t." + c + " LIKE $2 AND strpos(t." + c + ", $3) > 0)"
+				if c != "hdr" && c != "body" {
+					// The small columns share one trigram index, on
+					// their concatenation (see the schema).
+					conds[j] = "((t.h_from || t.h_to || t.h_cc || t.h_bcc || t.h_subject) LIKE $2 AND " + conds[j] + ")"
+				}
 			}
 			rows, _ := tx.Query(ctx, `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
 				WHERE m.mailbox_id = $1 AND (`+strings.Join(conds, " OR ")+`)`, mailboxID, likePattern(head), q.Needle)
