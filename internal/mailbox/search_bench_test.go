@@ -13,6 +13,8 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/store"
+	"mailroom/internal/store/pgstore"
+	"mailroom/internal/store/pgstore/pgtest"
 	"mailroom/internal/store/sqlitestore"
 )
 
@@ -53,7 +55,13 @@ func benchMailbox(b *testing.B, n int, indexed bool) (*Service, store.Store, int
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := sqlitestore.Open(ctx, sqlitestore.Options{Dir: dir})
+	var st store.Store
+	var err error
+	if os.Getenv("MAILROOM_SEARCH_BENCH_PG") != "" {
+		st, err = pgstore.Open(ctx, pgstore.Options{DSN: pgtest.Start(b).NewDatabase(b)})
+	} else {
+		st, err = sqlitestore.Open(ctx, sqlitestore.Options{Dir: dir})
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +104,8 @@ func benchMailbox(b *testing.B, n int, indexed bool) (*Service, store.Store, int
 	return reg, st, inbox.ID
 }
 
-// BenchmarkSearchText is UID SEARCH TEXT word over a whole mailbox, with
+// BenchmarkSearchText is UID SEARCH TEXT word over a whole mailbox (on
+// SQLite; on PostgreSQL with MAILROOM_SEARCH_BENCH_PG=1), with
 // the index (every message indexed at delivery) and without it (the
 // evaluator reads every message: what SEARCH did before the index).
 func BenchmarkSearchText(b *testing.B) {
