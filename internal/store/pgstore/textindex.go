@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -77,6 +78,14 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery) (store.TextResult, error) {
 	res := store.TextResult{Hits: make([][]uint32, len(queries))}
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
+		// The planner prices a sequential scan of content_text by its
+		// heap, where the long texts are only TOAST pointers, and prefers
+		// it to the trigram indexes even for a rare word: checking every
+		// text then costs hundreds of times more (measured: 260 ms against
+		// 9 ms over 20,000 texts). Every query here has an index path.
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return err
+		}
 		for i, q := range queries {
 			cols := ftsColumns(q.Field)
 			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
@@ -98,8 +107,18 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 					conds[j] = "((t.h_from || t.h_to || t.h_cc || t.h_bcc || t.h_subject) LIKE $2 AND " + conds[j] + ")"
 				}
 			}
-			rows, _ := tx.Query(ctx, `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
-				WHERE m.mailbox_id = $1 AND (`+strings.Join(conds, " OR ")+`)`, mailboxID, likePattern(head), q.Needle)
+			// With a trigram to look up, the text conditions go in a
+			// subquery of their own, so that the planner takes the
+			// trigram indexes rather than checking the text of every
+			// message of the mailbox. Without one (1–2 characters) no
+			// index helps: check the texts of this mailbox only.
+			query := `SELECT m.uid FROM messages m
+				WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)`
+			if utf8.RuneCountInString(q.Needle) < 3 {
+				query = `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
+					WHERE m.mailbox_id = $1 AND (` + strings.Join(conds, " OR ") + `)`
+			}
+			rows, _ := tx.Query(ctx, query, mailboxID, likePattern(head), q.Needle)
 			hits, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
