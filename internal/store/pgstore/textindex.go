@@ -112,8 +112,11 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			// trigram indexes rather than checking the text of every
 			// message of the mailbox. Without one (1–2 characters) no
 			// index helps: check the texts of this mailbox only.
-			query := `SELECT m.uid FROM messages m
-				WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)`
+			// MATERIALIZED: a subquery the planner may turn into a join
+			// that checks each message's text instead (measured: 20 times
+			// slower over 10,000 messages).
+			query := `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)
+				SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)`
 			if utf8.RuneCountInString(q.Needle) < 3 {
 				query = `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
 					WHERE m.mailbox_id = $1 AND (` + strings.Join(conds, " OR ") + `)`
