@@ -70,6 +70,7 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+  reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
 
 Outbound queue (mail for other domains):
   queue list                         what waits, with the next attempt and last error
@@ -127,6 +128,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdBench(ctx, rest, sio)
 	case "store":
 		return cmdStore(ctx, rest, sio)
+	case "reindex":
+		return cmdReindex(ctx, rest, sio)
 	case "version", "--version", "-version":
 		fmt.Fprintln(sio.out, "mailroom", versionString())
 		return nil

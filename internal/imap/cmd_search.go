@@ -65,7 +65,11 @@ func (s *session) searchKeyUIDs(key *search.Key, charset string, among []uint32)
 	if all {
 		among = uids
 	}
-	var hits []uint32
+	// The mailbox service answers the text keys from the full-text index
+	// and evaluates the rest; the view supplies sequence numbers, $ and
+	// \Recent through searchMessage.
+	msgs := make([]search.Message, 0, len(among))
+	adapters := make([]searchMessage, len(among))
 	for i, u := range among {
 		seq := i + 1
 		if !all {
@@ -77,18 +81,10 @@ func (s *session) searchKeyUIDs(key *search.Key, charset string, among []uint32)
 		if !ok {
 			continue
 		}
-		match, err := m.Match(s.ctx, &searchMessage{s: s, meta: meta, seq: uint32(seq)})
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue // expunged meanwhile
-			}
-			return nil, err
-		}
-		if match {
-			hits = append(hits, u)
-		}
+		adapters[i] = searchMessage{s: s, meta: meta, seq: uint32(seq)}
+		msgs = append(msgs, &adapters[i])
 	}
-	return hits, nil
+	return s.srv.opts.Mailboxes.Search(s.ctx, s.sel.box.ID(), m, msgs)
 }
 
 func cmdSearch(s *session, tag string, uid bool) error {

@@ -31,6 +31,7 @@ func (r *Service) sync(ctx context.Context) {
 // Append puts a staged message into each target mailbox in one transaction
 // (IMAP APPEND, saving a draft or a sent message, local delivery).
 func (r *Service) Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
+	r.setText(ctx, msg)
 	d, err := r.st.Deliver(ctx, msg, targets)
 	if err != nil {
 		return nil, err
@@ -43,6 +44,9 @@ func (r *Service) Append(ctx context.Context, msg store.Staged, targets []store.
 // AppendAll makes several deliveries in one transaction: all or none
 // (IMAP MULTIAPPEND, RFC 3502).
 func (r *Service) AppendAll(ctx context.Context, deliveries []store.Delivery) ([]store.Delivered, error) {
+	for _, x := range deliveries {
+		r.setText(ctx, x.Msg)
+	}
 	all, err := r.st.DeliverAll(ctx, deliveries)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,7 @@ type Store interface {
 	Leases
 	LoginCounts
 	Threads
+	TextIndexer
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

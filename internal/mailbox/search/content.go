@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"mailroom/internal/mime"
-	"mailroom/internal/store"
 )
 
 // textScanner holds the results and buffers of one Match's content
@@ -53,10 +52,7 @@ func (st *matchState) headerPass() error {
 		off := -1
 		fold := func() {
 			if off < 0 {
-				ts.folded, _ = appendFold(ts.folded[:0], name, true)
-				ts.folded = append(ts.folded, ": "...)
-				off = len(ts.folded)
-				ts.folded = foldString(ts.folded, mime.DecodeHeader(string(value)))
+				ts.folded, off = foldField(ts.folded[:0], name, value)
 				folded = ts.folded
 			}
 		}
@@ -93,6 +89,28 @@ func (st *matchState) headerPass() error {
 // gone, contain needle: FROM user@example.org finds
 // "<user (comment)@ example.org>" (RFC 3501 6.4.4: the envelope's field).
 func (ts *textScanner) addressesContain(value, needle []byte) bool {
+	found := false
+	addressForms(value, func(s string) bool {
+		ts.addr = foldString(ts.addr[:0], s)
+		found = bytes.Contains(ts.addr, needle)
+		return !found
+	})
+	return found
+}
+
+// foldField appends "NAME: value" of a header field, RFC 2047 decoded and
+// folded, to dst, and returns it with the offset where the value starts:
+// the text HEADER, TEXT and the index compare needles with.
+func foldField(dst, name, value []byte) ([]byte, int) {
+	dst, _ = appendFold(dst, name, true)
+	dst = append(dst, ": "...)
+	off := len(dst)
+	return foldString(dst, mime.DecodeHeader(string(value))), off
+}
+
+// addressForms calls fn with each address of an address field, written
+// "Name <mailbox@host>" (or "mailbox@host"), until fn returns false.
+func addressForms(value []byte, fn func(string) bool) {
 	for _, a := range mime.ParseAddressList(string(value)) {
 		if a.GroupStart || a.GroupEnd {
 			continue
@@ -101,12 +119,10 @@ func (ts *textScanner) addressesContain(value, needle []byte) bool {
 		if a.DecodedName != "" {
 			s = a.DecodedName + " <" + s + ">"
 		}
-		ts.addr = foldString(ts.addr[:0], s)
-		if bytes.Contains(ts.addr, needle) {
-			return true
+		if !fn(s) {
+			return
 		}
 	}
-	return false
 }
 
 // bodyPass answers every body leaf (opBody, and the body half of opText
@@ -138,26 +154,45 @@ func (st *matchState) bodyPass() error {
 	}
 	ns := &ts.ns
 	ns.reset(ts.needles)
-	root := s.Root
-	root.Walk(func(p *mime.Part) bool {
-		if p != root && p.Envelope != nil {
-			// An attached message's header is text of the outer body.
-			err = ts.headerText(ns, section(body, p.HeaderStart, p.BodyStart))
-		}
-		if err == nil && len(p.Parts) == 0 && p.Type == "text" {
-			err = ts.partText(ns, p, body)
-		}
-		return err == nil && !ns.done()
-	})
+	err = ts.bodyText(ns, s.Root, body)
 	for i, n := range ts.owners {
 		ts.bodyHit[n.leaf] = ns.hit[i]
 	}
 	return err
 }
 
+// textSink receives the text BODY searches, unit by unit (a part, a
+// header field): the evaluator's needleSet scans it, the index's
+// docBuilder keeps it. One walk feeds both, so that what the index holds
+// is what the evaluator would scan.
+type textSink interface {
+	io.Writer
+	// boundary ends a unit: no match may span it.
+	boundary()
+	// done tells the walk to stop early.
+	done() bool
+}
+
+// bodyText feeds the body text of the message to sink: the header fields
+// of attached messages and the decoded text leaf parts, in order.
+func (ts *textScanner) bodyText(sink textSink, root *mime.Part, body io.ReaderAt) error {
+	var err error
+	root.Walk(func(p *mime.Part) bool {
+		if p != root && p.Envelope != nil {
+			// An attached message's header is text of the outer body.
+			err = ts.headerText(sink, section(body, p.HeaderStart, p.BodyStart))
+		}
+		if err == nil && len(p.Parts) == 0 && p.Type == "text" {
+			err = ts.partText(sink, p, body)
+		}
+		return err == nil && !sink.done()
+	})
+	return err
+}
+
 // headerText feeds the fields of a header block to ns, RFC 2047 decoded,
 // one field at a time.
-func (ts *textScanner) headerText(ns *needleSet, r io.Reader) error {
+func (ts *textScanner) headerText(ns textSink, r io.Reader) error {
 	return ts.fields.each(ts.ctx, r, func(name, value []byte) bool {
 		ns.boundary()
 		ns.Write(name)
@@ -170,7 +205,7 @@ func (ts *textScanner) headerText(ns *needleSet, r io.Reader) error {
 
 // partText feeds a text part's content to ns: transfer-decoded, converted
 // to UTF-8, in chunks.
-func (ts *textScanner) partText(ns *needleSet, p *mime.Part, body store.Body) error {
+func (ts *textScanner) partText(ns textSink, p *mime.Part, body io.ReaderAt) error {
 	src := &ioErrReader{r: section(body, p.BodyStart, p.End)}
 	// An unknown transfer encoding is searched as it is, and text in an
 	// unknown charset as bytes: ASCII still matches.
@@ -214,7 +249,7 @@ func (r *ioErrReader) Read(p []byte) (int, error) {
 
 // section is body[start:end], empty when the recorded offsets make no
 // sense (a corrupt structure must not fail or panic a search).
-func section(body store.Body, start, end int64) io.Reader {
+func section(body io.ReaderAt, start, end int64) io.Reader {
 	if start < 0 || end < start {
 		start, end = 0, 0
 	}

@@ -15,7 +15,11 @@ import (
 // before returning. Errors come from the store or ctx; malformed message
 // content never fails a match, it just does not match.
 func (m *Matcher) Match(ctx context.Context, msg Message) (ok bool, err error) {
-	st := matchState{m: m, ctx: ctx, msg: msg, meta: msg.Meta()}
+	return m.match(ctx, msg, nil)
+}
+
+func (m *Matcher) match(ctx context.Context, msg Message, idx Index) (ok bool, err error) {
+	st := matchState{m: m, ctx: ctx, msg: msg, meta: msg.Meta(), idx: idx}
 	if !m.needsContent {
 		return st.eval(m.root)
 	}
@@ -42,6 +46,7 @@ type matchState struct {
 	ctx  context.Context
 	msg  Message
 	meta store.MessageMeta
+	idx  Index // nil: no index
 
 	structure *mime.Message
 	haveStruc bool
@@ -104,6 +109,25 @@ func (st *matchState) eval(n *node) (bool, error) {
 	case opSent:
 		day, ok, err := st.sentDay()
 		return ok && inRel(n.rel, day, n.day), err
+	case opHeader, opBody, opText:
+		return st.content(n)
+	}
+	return false, nil
+}
+
+// content answers a content key: from the index when it knows, else by
+// reading the message.
+func (st *matchState) content(n *node) (bool, error) {
+	if st.idx != nil {
+		hit, known := st.idx.Lookup(n.leaf, st.meta.UID)
+		if known && !hit {
+			return false, nil
+		}
+		if known && (n.op != opHeader || exactHeader(n)) {
+			return true, nil
+		}
+	}
+	switch n.op {
 	case opHeader:
 		if err := st.headerPass(); err != nil {
 			return false, err

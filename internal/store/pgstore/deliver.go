@@ -55,7 +55,8 @@ type staged struct {
 	encoded   []byte
 
 	mu        sync.Mutex
-	contentID int64 // set once delivered; later deliveries share the row
+	text      *store.TextDoc // the index text, if the mailbox service gave it
+	contentID int64          // set once delivered; later deliveries share the row
 	discarded bool
 	keys      *store.ThreadKeys // computed on first delivery
 }
@@ -279,7 +280,15 @@ func (tx *txn) addContent(m *staged, contentID int64, n int) (int64, error) {
 	var id int64
 	err := tx.QueryRow(tx.ctx, "INSERT INTO contents (blob, body, size, structure, refs) VALUES ($1, $2, $3, $4, $5) RETURNING id",
 		m.ref, inline, m.size, m.encoded, n).Scan(&id)
-	return id, err
+	if err != nil {
+		return 0, err
+	}
+	if d := m.textDoc(); d != nil {
+		if err := tx.insertText(id, d); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }
 
 // deliverTo puts one copy of content cid into t's mailbox.

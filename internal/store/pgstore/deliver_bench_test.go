@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/store"
 	"mailroom/internal/store/pgstore/pgtest"
 	"mailroom/internal/store/sqlitestore"
@@ -43,6 +44,11 @@ func BenchmarkDeliver10KB8Writers(b *testing.B) {
 	b.Run("postgres", func(b *testing.B) {
 		benchDeliver(b, openWith(b, Options{DSN: pgtest.NewDatabase(b), MaxConns: 10}))
 	})
+	// With the full-text index: the text extracted (as the mailbox
+	// service does at delivery) and written with the message.
+	b.Run("postgres+text", func(b *testing.B) {
+		benchDeliverText(b, openWith(b, Options{DSN: pgtest.NewDatabase(b), MaxConns: 10}), true)
+	})
 }
 
 type deliverer interface {
@@ -51,7 +57,9 @@ type deliverer interface {
 	store.Messages
 }
 
-func benchDeliver(b *testing.B, st deliverer) {
+func benchDeliver(b *testing.B, st deliverer) { benchDeliverText(b, st, false) }
+
+func benchDeliverText(b *testing.B, st deliverer, text bool) {
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test"); err != nil {
 		b.Fatal(err)
@@ -82,6 +90,12 @@ func benchDeliver(b *testing.B, st deliverer) {
 					return
 				}
 				m, err := st.Stage(ctx, bytes.NewReader(msgs[i%int64(len(msgs))]))
+				if err == nil && text {
+					var doc *store.TextDoc
+					if doc, err = search.IndexText(ctx, m.Structure(), bytes.NewReader(msgs[i%int64(len(msgs))])); err == nil {
+						m.(store.TextStager).SetText(doc)
+					}
+				}
 				if err == nil {
 					_, err = st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}})
 				}

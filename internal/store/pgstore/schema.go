@@ -353,4 +353,29 @@ CREATE TABLE thread_keys (
 	PRIMARY KEY (account_id, key, thread_id)
 );
 `,
+	// 6: the full-text index (textindex.go), SQLite's migration 11: the
+	// folded text of each content per field, with pg_trgm GIN indexes for
+	// substring search. pg_trgm is a trusted extension (PostgreSQL 13+):
+	// the database owner may create it.
+	`
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE content_text (
+	content_id bigint PRIMARY KEY REFERENCES contents(id) ON DELETE CASCADE,
+	hdr        text COLLATE "C" NOT NULL,
+	body       text COLLATE "C" NOT NULL,
+	h_from     text COLLATE "C" NOT NULL,
+	h_to       text COLLATE "C" NOT NULL,
+	h_cc       text COLLATE "C" NOT NULL,
+	h_bcc      text COLLATE "C" NOT NULL,
+	h_subject  text COLLATE "C" NOT NULL,
+	full_body  boolean NOT NULL
+);
+CREATE INDEX content_text_hdr ON content_text USING gin (hdr gin_trgm_ops);
+CREATE INDEX content_text_body ON content_text USING gin (body gin_trgm_ops);
+-- One index for the five small columns (an index per column costs every
+-- delivery as much as the body's): a needle in one of them is in this
+-- expression, and the column itself then decides (textindex.go).
+CREATE INDEX content_text_fields ON content_text USING gin ((h_from || h_to || h_cc || h_bcc || h_subject) gin_trgm_ops);
+CREATE INDEX messages_content ON messages (content_id);
+`,
 }

@@ -56,6 +56,7 @@ var transferSkip = map[string]string{
 	"blob_chunks":     "bodies: as blobs",
 	"blob_trash":      "references awaiting removal from an outside blob store; a copy copies live bodies only",
 	"leases":          "locks of running sessions (POP3's maildrop): the copy runs with every server stopped, so none is held",
+	"content_text":    "the full-text index: derived from the bodies, rebuilt by mailroom reindex",
 }
 
 // transferSkipColumns lists columns only this backend has.

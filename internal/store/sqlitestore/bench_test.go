@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/mailbox/search"
 	"mailroom/internal/store"
 )
 
@@ -32,9 +33,15 @@ func message10KB(i int) []byte {
 func BenchmarkAppend10KB20Writers(b *testing.B) {
 	b.Run("inline", func(b *testing.B) { benchAppend(b, Options{}) })
 	b.Run("file", func(b *testing.B) { benchAppend(b, Options{InlineMax: fileOnly}) })
+	// With the full-text index: the text extracted (as the mailbox
+	// service does at delivery) and written with the message.
+	b.Run("inline+text", func(b *testing.B) { benchAppendText(b, Options{}, true) })
+	b.Run("file+text", func(b *testing.B) { benchAppendText(b, Options{InlineMax: fileOnly}, true) })
 }
 
-func benchAppend(b *testing.B, opts Options) {
+func benchAppend(b *testing.B, opts Options) { benchAppendText(b, opts, false) }
+
+func benchAppendText(b *testing.B, opts Options, text bool) {
 	opts.Dir = b.TempDir()
 	st := openWith(b, opts)
 	defer st.Close()
@@ -62,6 +69,14 @@ func benchAppend(b *testing.B, opts Options) {
 				if err != nil {
 					b.Error(err)
 					return
+				}
+				if text {
+					doc, err := search.IndexText(ctx, m.Structure(), bytes.NewReader(msgs[i%64]))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					m.(store.TextStager).SetText(doc)
 				}
 				if _, err := st.Deliver(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
 					b.Error(err)

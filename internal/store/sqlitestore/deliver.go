@@ -27,7 +27,8 @@ type staged struct {
 	encoded   []byte
 
 	mu        sync.Mutex
-	contentID int64 // set once delivered; later deliveries share the row
+	text      *store.TextDoc // the index text, if the mailbox service gave it
+	contentID int64          // set once delivered; later deliveries share the row
 	discarded bool
 	keys      *store.ThreadKeys // computed on first delivery
 }
@@ -228,7 +229,13 @@ func (tx *txn) addContent(m *staged, contentID int64, n int) (int64, error) {
 	if err := tx.exec("INSERT INTO contents (blob, body, size, structure, refs) VALUES (?, ?, ?, ?, ?)", m.ref, inline, m.size, m.encoded, n); err != nil {
 		return 0, err
 	}
-	return tx.conn.LastInsertRowID(), nil
+	id := tx.conn.LastInsertRowID()
+	if d := m.textDoc(); d != nil {
+		if err := tx.insertText(id, d); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }
 
 // deliverTo puts one copy of content cid into t's mailbox.
@@ -336,6 +343,9 @@ func (tx *txn) releaseContent(contentID int64) error {
 		return tx.exec("UPDATE contents SET refs = refs - 1 WHERE id = ?", contentID)
 	}
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
+		return err
+	}
+	if err := tx.deleteText(contentID); err != nil {
 		return err
 	}
 	if err := tx.exec("DELETE FROM junk_trained WHERE content_id = ?", contentID); err != nil {

@@ -291,6 +291,22 @@ CREATE TABLE thread_keys (
 	PRIMARY KEY (account_id, key, thread_id)
 ) WITHOUT ROWID;
 `,
+	// 11: the full-text index (textindex.go): one row per content,
+	// rowid = contents.id, folded text per field, trigram-tokenized.
+	`
+CREATE VIRTUAL TABLE content_text USING fts5(
+	hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,
+	tokenize = 'trigram case_sensitive 1', detail = none
+);
+-- Which contents are indexed, and whether in full: kept apart from
+-- content_text, whose rows hold the whole text.
+CREATE TABLE content_indexed (
+	content_id INTEGER PRIMARY KEY,
+	full_body  INTEGER NOT NULL
+);
+-- A reindex walks messages in content order (UnindexedContents).
+CREATE INDEX messages_content ON messages (content_id);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

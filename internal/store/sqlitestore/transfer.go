@@ -53,7 +53,18 @@ type transferColumn struct {
 var transferSkip = map[string]string{
 	"blob_trash": "names body files of this data directory awaiting removal; a copy copies live bodies only",
 	"leases":     "locks of running sessions (POP3's maildrop): the copy runs with every server stopped, so none is held",
+	// The full-text index and FTS5's shadow tables: derived data in a
+	// backend-specific form, rebuilt on the destination by mailroom reindex.
+	"content_text":         textIndexSkip,
+	"content_text_data":    textIndexSkip,
+	"content_text_idx":     textIndexSkip,
+	"content_text_content": textIndexSkip,
+	"content_text_docsize": textIndexSkip,
+	"content_text_config":  textIndexSkip,
+	"content_indexed":      textIndexSkip,
 }
+
+const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"
 
 // OpenTransfer opens the installation in dir. For reading (write false)
 // mail.db is opened read-only, never migrated, and must exist; everything

@@ -59,6 +59,9 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, []test{
 		{"Feed", testFeed},
 		{"Ping", testPing},
+		{"TextIndex", testTextIndex},
+		{"TextIndexPrefix", testTextIndexPrefix},
+		{"TextReindex", testTextReindex},
 	}...)
 	for _, tc := range queueTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})

@@ -1,0 +1,295 @@
+package mailbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"mailroom/internal/mailbox/search"
+	"mailroom/internal/mime"
+	"mailroom/internal/store"
+)
+
+// The full-text index. Every delivery and APPEND passes through Append or
+// AppendAll, which extract the message's searchable text (package search:
+// the evaluator's own definition of it) and hand it to the store with the
+// delivery, to be written in the same transaction as the content. Search
+// then answers the text keys of a search from the index, and evaluates
+// the rest as before on what is left. A message the index does not know
+// (stored before the index existed, delivered around this service, or
+// with a body too large to index) is evaluated by reading it: the answer
+// is the same, only slower. `mailroom reindex` fills such gaps (Reindex).
+
+// maxIndexLeaves bounds how many text keys of one search go to the index;
+// the others (a query of thousands of terms) are evaluated as before.
+const maxIndexLeaves = 64
+
+// maxExtractInMemory bounds a staged body read into memory for the
+// extraction when the store's reader cannot seek (not the case of the
+// built-in stores); a larger one is left unindexed.
+const maxExtractInMemory = 64 << 20
+
+// setText attaches the index text to a staged message, if the store
+// keeps one. A failure only leaves the message unindexed.
+func (r *Service) setText(ctx context.Context, msg store.Staged) {
+	ts, ok := msg.(store.TextStager)
+	if !ok {
+		return
+	}
+	doc, err := stagedText(ctx, msg)
+	if err != nil {
+		r.log.Warn("mailbox: full-text extraction failed; the message stays unindexed", "err", err)
+		return
+	}
+	ts.SetText(doc)
+}
+
+func stagedText(ctx context.Context, msg store.Staged) (*store.TextDoc, error) {
+	rc, err := msg.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	ra, ok := rc.(io.ReaderAt)
+	if !ok {
+		if msg.Size() > maxExtractInMemory {
+			return nil, fmt.Errorf("%d bytes, not seekable", msg.Size())
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxExtractInMemory))
+		if err != nil {
+			return nil, err
+		}
+		ra = bytes.NewReader(b)
+	}
+	return search.IndexText(ctx, msg.Structure(), ra)
+}
+
+// Search returns the UIDs of msgs (one mailbox's, any order) that satisfy
+// m, in the order of msgs: IMAP SEARCH, SORT and THREAD, the web and JMAP
+// all search through it. Content keys are answered by the full-text index
+// where it knows the message, so that a text search of a large mailbox
+// reads no message; the rest is m.Match. A message that is gone meanwhile
+// (store.ErrNotFound) does not match.
+func (r *Service) Search(ctx context.Context, mailboxID int64, m *search.Matcher, msgs []search.Message) ([]uint32, error) {
+	var idx search.Index
+	if m.NeedsContent() && len(msgs) > 0 {
+		ti, err := r.textIndex(ctx, mailboxID, m)
+		if err != nil {
+			return nil, err
+		}
+		if ti != nil {
+			idx = ti
+		}
+	}
+	var hits []uint32
+	for _, msg := range msgs {
+		ok, err := m.MatchIndexed(ctx, msg, idx)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if ok {
+			hits = append(hits, msg.Meta().UID)
+		}
+	}
+	return hits, nil
+}
+
+// textIndex asks the store about the index leaves of m; nil when it has
+// none to ask.
+func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matcher) (*textAnswers, error) {
+	leaves := m.IndexLeaves()
+	if len(leaves) == 0 {
+		return nil, nil
+	}
+	ta := &textAnswers{ctx: ctx, byLeaf: map[int]int{}}
+	var queries []store.TextQuery
+	for _, l := range leaves {
+		q := store.TextQuery{Field: l.Field, Needle: l.Needle}
+		i := slices.Index(queries, q)
+		if i < 0 {
+			if len(queries) == maxIndexLeaves {
+				continue
+			}
+			i = len(queries)
+			queries = append(queries, q)
+		}
+		ta.byLeaf[l.Leaf] = i
+	}
+	res, err := r.st.SearchText(ctx, mailboxID, queries)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox: search: %w", err)
+	}
+	ta.queries, ta.res = queries, res
+	return ta, nil
+}
+
+// textAnswers is one search's answers from the index (search.Index).
+type textAnswers struct {
+	ctx     context.Context
+	queries []store.TextQuery
+	byLeaf  map[int]int // leaf -> query
+	res     store.TextResult
+	// prefixes caches the folded text of the per-copy header prefixes,
+	// made on first need.
+	prefixes map[uint32]*store.TextDoc
+}
+
+func has(sorted []uint32, uid uint32) bool {
+	_, ok := slices.BinarySearch(sorted, uid)
+	return ok
+}
+
+// Lookup implements search.Index.
+func (ta *textAnswers) Lookup(leaf int, uid uint32) (hit, known bool) {
+	qi, ok := ta.byLeaf[leaf]
+	if !ok || has(ta.res.Unindexed, uid) {
+		return false, false
+	}
+	q := ta.queries[qi]
+	if (q.Field == store.TextBody || q.Field == store.TextAll) && has(ta.res.BodyUnindexed, uid) {
+		return false, false
+	}
+	if has(ta.res.Hits[qi], uid) {
+		return true, true
+	}
+	if q.Field == store.TextBody {
+		return false, true
+	}
+	// The copy's own header prefix is part of its header.
+	prefix, ok := ta.res.Prefixed[uid]
+	if !ok {
+		return false, true
+	}
+	doc, ok := ta.prefixes[uid]
+	if !ok {
+		var err error
+		if doc, err = search.PrefixText(ta.ctx, prefix); err != nil {
+			return false, false
+		}
+		if ta.prefixes == nil {
+			ta.prefixes = map[uint32]*store.TextDoc{}
+		}
+		ta.prefixes[uid] = doc
+	}
+	field := q.Field
+	if field == store.TextAll {
+		field = store.TextHeader
+	}
+	return strings.Contains(doc.Field(field), q.Needle), true
+}
+
+// Reindex indexes the contents of an account (0: every account) that
+// the index lacks, and calls progress (if not nil) now and then with how
+// many are done of how many. It runs beside live servers: each content is
+// written in its own short transaction (several at once, which the
+// backends batch), so an interrupted run loses nothing and the next one
+// resumes where it stopped, the contents indexed meanwhile skipped.
+func (r *Service) Reindex(ctx context.Context, accountID int64, progress func(done, total int)) error {
+	// The work list first, for a true total: some 40 bytes a content.
+	var work []store.UnindexedContent
+	for after := int64(0); ; {
+		batch, err := r.st.UnindexedContents(ctx, accountID, after, 10000)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		work = append(work, batch...)
+		after = batch[len(batch)-1].ContentID
+	}
+	if progress != nil {
+		progress(0, len(work))
+	}
+	const workers = 4
+	jobs := make(chan store.UnindexedContent)
+	errs := make(chan error, workers)
+	var done atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range workers {
+		go func() {
+			var err error
+			for u := range jobs {
+				if err != nil {
+					continue
+				}
+				if err = r.reindexOne(ctx, u); err != nil {
+					cancel()
+				}
+				done.Add(1)
+			}
+			errs <- err
+		}()
+	}
+	last := time.Now()
+feed:
+	for _, u := range work {
+		select {
+		case jobs <- u:
+		case <-ctx.Done():
+			break feed
+		}
+		if progress != nil && time.Since(last) > 100*time.Millisecond {
+			last = time.Now()
+			progress(int(done.Load()), len(work))
+		}
+	}
+	close(jobs)
+	var err error
+	for range workers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	if progress != nil {
+		progress(int(done.Load()), len(work))
+	}
+	return err
+}
+
+func (r *Service) reindexOne(ctx context.Context, u store.UnindexedContent) error {
+	doc, err := r.contentText(ctx, u)
+	if err != nil {
+		return fmt.Errorf("mailbox: reindex content %d: %w", u.ContentID, err)
+	}
+	if doc == nil {
+		return nil
+	}
+	return r.st.IndexText(ctx, u.ContentID, doc)
+}
+
+// contentText extracts the text of a stored content through one message
+// holding it, without that message's header prefix; nil when the message
+// is gone meanwhile.
+func (r *Service) contentText(ctx context.Context, u store.UnindexedContent) (*store.TextDoc, error) {
+	body, err := r.st.OpenBody(ctx, u.MailboxID, u.UID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	content := io.NewSectionReader(body, u.PrefixLen, body.Size()-u.PrefixLen)
+	// The stored structure's offsets include the prefix: scan the
+	// content again for the content's own.
+	sc := mime.NewScanner(mime.Limits{})
+	if _, err := io.Copy(sc, io.NewSectionReader(content, 0, content.Size())); err != nil {
+		return nil, err
+	}
+	s, err := sc.Close()
+	if err != nil {
+		return nil, err
+	}
+	return search.IndexText(ctx, s, content)
+}

@@ -1,0 +1,239 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"zombiezen.com/go/sqlite"
+
+	"mailroom/internal/store"
+)
+
+// The full-text index is the FTS5 table content_text (migration 11): one
+// row per content, rowid = contents.id, with the trigram tokenizer so that
+// any substring of three characters or more is found through the index,
+// whatever the language (no word splitting, so Chinese and Japanese work
+// as well as German). case_sensitive 1: the text and the needles are
+// already folded by package search, and FTS5 must not fold differently.
+// Shorter needles are answered by scanning the stored text (instr), still
+// without reading a message. content_indexed says which contents are
+// indexed, and whether their body is (full_body): a small table, so that
+// finding the messages the index cannot answer does not read their text.
+
+// ftsColumn maps a field to its column(s).
+var ftsColumn = [...]string{
+	store.TextFrom:    "h_from",
+	store.TextTo:      "h_to",
+	store.TextCc:      "h_cc",
+	store.TextBcc:     "h_bcc",
+	store.TextSubject: "h_subject",
+	store.TextHeader:  "hdr",
+	store.TextBody:    "body",
+}
+
+func ftsColumns(f store.TextField) []string {
+	if f == store.TextAll {
+		return []string{"hdr", "body"}
+	}
+	if int(f) < len(ftsColumn) {
+		return []string{ftsColumn[f]}
+	}
+	return nil
+}
+
+// SetText implements store.TextStager.
+func (m *staged) SetText(doc *store.TextDoc) {
+	m.mu.Lock()
+	m.text = doc
+	m.mu.Unlock()
+}
+
+func (m *staged) textDoc() *store.TextDoc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.text
+}
+
+// insertText writes a content's index row.
+func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
+	if err := tx.deleteText(contentID); err != nil {
+		return err
+	}
+	if err := tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject); err != nil {
+		return err
+	}
+	return tx.exec("INSERT INTO content_indexed (content_id, full_body) VALUES (?, ?)", contentID, d.BodyComplete)
+}
+
+// deleteText removes a content's index entry, if any.
+func (tx *txn) deleteText(contentID int64) error {
+	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
+		return err
+	}
+	return tx.exec("DELETE FROM content_indexed WHERE content_id = ?", contentID)
+}
+
+// maxPhrase bounds the characters of a needle looked up in the trigram
+// index (a 60 KB search string must not become a 60,000-trigram query);
+// the rest of a longer needle is checked on the stored text.
+const maxPhrase = 64
+
+// globEscape makes s match itself in a GLOB pattern.
+func globEscape(s string) string {
+	return strings.NewReplacer("*", "[*]", "?", "[?]", "[", "[[]").Replace(s)
+}
+
+// SearchText implements store.TextIndexer.
+func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery) (store.TextResult, error) {
+	res := store.TextResult{Hits: make([][]uint32, len(queries))}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		// One read transaction: every answer is of the same snapshot.
+		// Every query binds ?1 mailbox, ?2 needle, ?3 GLOB pattern ('' when
+		// unused), so that the arguments are the same for all.
+		if err := execConn(conn, "BEGIN", nil); err != nil {
+			return err
+		}
+		defer execConn(conn, "COMMIT", nil)
+		for i, q := range queries {
+			cols := ftsColumns(q.Field)
+			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
+				return fmt.Errorf("%w: text query %d", store.ErrInvalid, i)
+			}
+			conds := make([]string, len(cols))
+			for j, c := range cols {
+				conds[j] = "instr(CAST(t." + c + " AS BLOB), CAST(?2 AS BLOB)) > 0" // bytes: no counting of characters
+			}
+			scan := "(" + strings.Join(conds, " OR ") + ")"
+			var query, pattern string
+			if n := utf8.RuneCountInString(q.Needle); n < 3 {
+				// Too short for a trigram: scan the stored text.
+				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND ?3 = '' AND " + scan
+			} else {
+				// GLOB: FTS5's trigram index finds the rows holding the
+				// pattern's trigrams, and SQLite checks the pattern on them
+				// (case-sensitive: exact). A long needle goes to the index
+				// by its start; the stored text decides (scan).
+				head := q.Needle
+				if n > maxPhrase {
+					head = string([]rune(head)[:maxPhrase])
+				}
+				pattern = "*" + globEscape(head) + "*"
+				subs := make([]string, len(cols))
+				for j, c := range cols {
+					subs[j] = "SELECT rowid FROM content_text WHERE " + c + " GLOB ?3"
+				}
+				cand := "m.content_id IN (" + strings.Join(subs, " UNION ") + ")"
+				if n <= maxPhrase {
+					query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND ?2 != '' AND " + cand
+				} else {
+					query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND " + cand + " AND " + scan
+				}
+			}
+			var hits []uint32
+			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
+				hits = append(hits, uint32(st.ColumnInt64(0)))
+				return nil
+			}, mailboxID, q.Needle, pattern); err != nil {
+				return err
+			}
+			slices.Sort(hits)
+			res.Hits[i] = hits
+		}
+		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_indexed t ON t.content_id = m.content_id
+			WHERE m.mailbox_id = ? AND (t.content_id IS NULL OR NOT t.full_body)`, func(st *sqlite.Stmt) error {
+			if st.ColumnType(1) == sqlite.TypeNull {
+				res.Unindexed = append(res.Unindexed, uint32(st.ColumnInt64(0)))
+			} else {
+				res.BodyUnindexed = append(res.BodyUnindexed, uint32(st.ColumnInt64(0)))
+			}
+			return nil
+		}, mailboxID); err != nil {
+			return err
+		}
+		if !store.HeaderQuery(queries) {
+			return nil
+		}
+		return execConn(conn, "SELECT uid, prefix FROM messages WHERE mailbox_id = ? AND prefix IS NOT NULL", func(st *sqlite.Stmt) error {
+			if res.Prefixed == nil {
+				res.Prefixed = map[uint32][]byte{}
+			}
+			res.Prefixed[uint32(st.ColumnInt64(0))] = columnBytes(st, 1)
+			return nil
+		}, mailboxID)
+	})
+	if err != nil {
+		return store.TextResult{}, fmt.Errorf("store: search text: %w", err)
+	}
+	slices.Sort(res.Unindexed)
+	slices.Sort(res.BodyUnindexed)
+	return res, nil
+}
+
+// UnindexedContents implements store.TextIndexer.
+func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, limit int) ([]store.UnindexedContent, error) {
+	var out []store.UnindexedContent
+	// Messages, not contents, are scanned: a content is found through any
+	// message of the account holding it (queued bodies are in none), and
+	// copies of one content are skipped.
+	q := `SELECT m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
+		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+		WHERE m.content_id > ?2 AND (?1 = 0 OR b.account_id = ?1)
+			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id)
+		ORDER BY m.content_id LIMIT ?3`
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execConn(conn, q, func(st *sqlite.Stmt) error {
+			cid := st.ColumnInt64(0)
+			if n := len(out); n > 0 && out[n-1].ContentID == cid {
+				return nil
+			}
+			out = append(out, store.UnindexedContent{ContentID: cid, MailboxID: st.ColumnInt64(1), UID: uint32(st.ColumnInt64(2)), PrefixLen: st.ColumnInt64(3)})
+			return nil
+		}, accountID, after, limit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unindexed contents: %w", err)
+	}
+	return out, nil
+}
+
+// IndexText implements store.TextIndexer.
+func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	err := s.queueWrite(ctx, &writeReq{lazy: true, fn: func(tx *txn) error {
+		exists := false
+		if err := tx.query("SELECT 1 FROM contents WHERE id = ?", func(*sqlite.Stmt) error { exists = true; return nil }, contentID); err != nil || !exists {
+			return err
+		}
+		return tx.insertText(contentID, doc)
+	}})
+	if err != nil {
+		return fmt.Errorf("store: index text: %w", storageFull(err))
+	}
+	return nil
+}
+
+// DropTextIndex implements store.TextIndexer.
+func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if accountID == 0 {
+			if err := tx.exec("DELETE FROM content_text"); err != nil {
+				return err
+			}
+			return tx.exec("DELETE FROM content_indexed")
+		}
+		for _, table := range []string{"content_text WHERE rowid", "content_indexed WHERE content_id"} {
+			if err := tx.exec(`DELETE FROM `+table+` IN (SELECT m.content_id FROM messages m
+				JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: drop text index: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"mailroom/internal/store"
+)
+
+// The full-text index (store.TextIndexer). The texts here are written as
+// package search folds them (upper case ASCII, units joined by '\n'); the
+// store only stores and compares them.
+
+// deliverText stages raw, attaches doc (the backend must implement
+// store.TextStager) and delivers it.
+func deliverText(t *testing.T, st store.Store, raw []byte, doc *store.TextDoc, targets ...store.Target) []store.Delivered {
+	t.Helper()
+	ctx := context.Background()
+	m := must(st.Stage(ctx, bytes.NewReader(raw)))
+	ts, ok := m.(store.TextStager)
+	if !ok {
+		t.Fatalf("%T does not implement store.TextStager", m)
+	}
+	if doc != nil {
+		ts.SetText(doc)
+	}
+	return must(st.Deliver(ctx, m, targets))
+}
+
+func searchText(t *testing.T, st store.Store, mailboxID int64, qs ...store.TextQuery) store.TextResult {
+	t.Helper()
+	return must(st.SearchText(context.Background(), mailboxID, qs))
+}
+
+// wantHits checks the UIDs of each query.
+func wantHits(t *testing.T, st store.Store, mailboxID int64, field store.TextField, needle string, want ...uint32) {
+	t.Helper()
+	res := searchText(t, st, mailboxID, store.TextQuery{Field: field, Needle: needle})
+	if got := res.Hits[0]; !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+		t.Errorf("field %d %q: hits %v, want %v", field, needle, got, want)
+	}
+}
+
+func testTextIndex(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	acct := newAccount(t, st, "fts@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	arch := mailbox(t, st, acct, "Archive")
+	docs := []*store.TextDoc{
+		{ // 1: German, French
+			From: "ALICE <ALICE@EXAMPLE.ORG>\nALICE@EXAMPLE.ORG\n", To: "BOB@EXAMPLE.TEST\n", Subject: "GRÜßE AUS KÖLN\n",
+			Header: "FROM: ALICE <ALICE@EXAMPLE.ORG>\nTO: BOB@EXAMPLE.TEST\nSUBJECT: GRÜßE AUS KÖLN\n",
+			Body:   "LIEBER BOB, DAS WETTER IST SCHÖN.\nÇA VA? À BIENTÔT\n", BodyComplete: true,
+		},
+		{ // 2: Chinese and Japanese, an attachment's name in the body
+			From: "王小明 <WANG@EXAMPLE.CN>\n", Subject: "東京の会議\n",
+			Header: "FROM: 王小明 <WANG@EXAMPLE.CN>\nSUBJECT: 東京の会議\n",
+			Body:   "我们明天在东京见面。\n会議は午後三時からです。\nREPORT-2026.PDF\n", BodyComplete: true,
+		},
+		{ // 3: body too large to index: only the header fields are known
+			From: "CAROL@EXAMPLE.NET\n", Subject: "HUGE LOG\n", Header: "SUBJECT: HUGE LOG\n", BodyComplete: false,
+		},
+	}
+	var uids []uint32
+	for i, d := range docs {
+		dl := deliverText(t, st, Message(fmt.Sprintf("m%d", i), "x"), d, store.Target{MailboxID: inbox.ID})
+		uids = append(uids, dl[0].UID)
+	}
+	// 4: delivered without text (as before the index existed).
+	uids = append(uids, deliver(t, st, Message("m3", "x"), store.Target{MailboxID: inbox.ID})[0].UID)
+	u1, u2, u3, u4 := uids[0], uids[1], uids[2], uids[3]
+
+	wantHits(t, st, inbox.ID, store.TextSubject, "KÖLN", u1)
+	wantHits(t, st, inbox.ID, store.TextSubject, "KOLN") // no diacritic folding
+	wantHits(t, st, inbox.ID, store.TextSubject, "köln") // the store does not fold: the caller did
+	wantHits(t, st, inbox.ID, store.TextBody, "À BIENTÔT", u1)
+	wantHits(t, st, inbox.ID, store.TextBody, "东京", u2)       // two characters: below a trigram
+	wantHits(t, st, inbox.ID, store.TextBody, "京", u2)        // one
+	wantHits(t, st, inbox.ID, store.TextSubject, "東京の会議", u2) // CJK, no spaces
+	wantHits(t, st, inbox.ID, store.TextBody, "REPORT-2026.PDF", u2)
+	wantHits(t, st, inbox.ID, store.TextBody, "100%") // LIKE/MATCH metacharacters are literal
+	wantHits(t, st, inbox.ID, store.TextBody, `"`)
+	wantHits(t, st, inbox.ID, store.TextBody, "_")
+	// A needle across two units or two fields never matches.
+	wantHits(t, st, inbox.ID, store.TextBody, "SCHÖN.ÇA")
+	wantHits(t, st, inbox.ID, store.TextAll, "KÖLNLIEBER")
+	wantHits(t, st, inbox.ID, store.TextAll, "LIEBER BOB", u1)
+	wantHits(t, st, inbox.ID, store.TextAll, "SUBJECT: GRÜ", u1)
+	wantHits(t, st, inbox.ID, store.TextFrom, "WANG@", u2)
+	wantHits(t, st, inbox.ID, store.TextTo, "WANG@")
+	wantHits(t, st, inbox.ID, store.TextHeader, "HUGE", u3)
+	wantHits(t, st, inbox.ID, store.TextBody, "HUGE")
+
+	// A needle longer than what goes to the trigram index is still
+	// matched in full.
+	long := strings.Repeat("LIEBER BOB, ", 7) // 84 characters
+	u5 := deliverText(t, st, Message("long", "x"), &store.TextDoc{Body: long + "ENDE\n", BodyComplete: true}, store.Target{MailboxID: inbox.ID})[0].UID
+	wantHits(t, st, inbox.ID, store.TextBody, long+"ENDE", u5)
+	wantHits(t, st, inbox.ID, store.TextAll, long+"ENDE", u5)
+	wantHits(t, st, inbox.ID, store.TextBody, long+"ANFANG")
+	must(st.Expunge(ctx, inbox.ID, []uint32{u5}))
+
+	res := searchText(t, st, inbox.ID, store.TextQuery{Field: store.TextBody, Needle: "LOG"})
+	if !slices.Equal(res.Unindexed, []uint32{u4}) || !slices.Equal(res.BodyUnindexed, []uint32{u3}) {
+		t.Errorf("unindexed %v, body unindexed %v; want [%d], [%d]", res.Unindexed, res.BodyUnindexed, u4, u3)
+	}
+	if res.Prefixed != nil {
+		t.Errorf("prefixes returned for a body query: %v", res.Prefixed)
+	}
+
+	// Copies share the text; a move keeps it; an expunge of one copy
+	// leaves the other's.
+	cp := must(st.Copy(ctx, inbox.ID, []uint32{u1, u2}, arch.ID))
+	wantHits(t, st, arch.ID, store.TextBody, "WETTER", cp.DestUIDs[0])
+	mv := must(st.Move(ctx, arch.ID, cp.DestUIDs[1:], inbox.ID))
+	wantHits(t, st, inbox.ID, store.TextBody, "东京", u2, mv.DestUIDs[0])
+	must(st.Expunge(ctx, inbox.ID, []uint32{u1}))
+	wantHits(t, st, inbox.ID, store.TextBody, "WETTER")
+	wantHits(t, st, arch.ID, store.TextBody, "WETTER", cp.DestUIDs[0])
+
+	// Another account never sees these messages, even with the same body.
+	other := newAccount(t, st, "other@example.test")
+	oin := mailbox(t, st, other, "INBOX")
+	wantHits(t, st, oin.ID, store.TextBody, "WETTER")
+	ou := deliverText(t, st, Message("o", "x"), &store.TextDoc{Body: "WETTER\n", BodyComplete: true}, store.Target{MailboxID: oin.ID})[0].UID
+	wantHits(t, st, oin.ID, store.TextBody, "WETTER", ou)
+	wantHits(t, st, arch.ID, store.TextBody, "WETTER", cp.DestUIDs[0])
+
+	// Bad queries are refused, not answered wrongly.
+	for _, q := range []store.TextQuery{{Field: store.TextBody}, {Field: store.TextBody, Needle: "A\nB"}, {Field: 99, Needle: "X"}} {
+		if _, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{q}); err == nil {
+			t.Errorf("query %+v accepted", q)
+		}
+	}
+}
+
+func testTextIndexPrefix(t *testing.T, st store.Store) {
+	acct := newAccount(t, st, "prefix@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	prefix := []byte("Delivered-To: prefix@example.test\r\n")
+	u := deliverText(t, st, Message("p", "x"), &store.TextDoc{Header: "SUBJECT: P\n", BodyComplete: true},
+		store.Target{MailboxID: inbox.ID, HeaderPrefix: prefix}, store.Target{MailboxID: inbox.ID})
+	res := searchText(t, st, inbox.ID, store.TextQuery{Field: store.TextAll, Needle: "DELIVERED"})
+	if len(res.Hits[0]) != 0 {
+		t.Errorf("the prefix is in the content's index: %v", res.Hits[0])
+	}
+	if got := res.Prefixed[u[0].UID]; !bytes.Equal(got, prefix) || len(res.Prefixed) != 1 {
+		t.Errorf("prefixes %v, want %q for UID %d only", res.Prefixed, prefix, u[0].UID)
+	}
+}
+
+func testTextReindex(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	a := newAccount(t, st, "ra@example.test")
+	b := newAccount(t, st, "rb@example.test")
+	ain, bin := mailbox(t, st, a, "INBOX"), mailbox(t, st, b, "INBOX")
+	prefix := []byte("Delivered-To: ra@example.test\r\n")
+	da := deliver(t, st, Message("a", "x"), store.Target{MailboxID: ain.ID, HeaderPrefix: prefix}, store.Target{MailboxID: ain.ID})
+	deliver(t, st, Message("b", "x"), store.Target{MailboxID: bin.ID})
+	list := must(st.UnindexedContents(ctx, a.ID, 0, 10))
+	if len(list) != 1 || list[0].MailboxID != ain.ID || list[0].UID != da[0].UID || list[0].PrefixLen != int64(len(prefix)) {
+		t.Fatalf("unindexed of a: %+v, want one content through UID %d with a %d-byte prefix", list, da[0].UID, len(prefix))
+	}
+	if all := must(st.UnindexedContents(ctx, 0, 0, 10)); len(all) != 2 {
+		t.Fatalf("unindexed of all: %+v, want 2", all)
+	}
+	if rest := must(st.UnindexedContents(ctx, 0, list[0].ContentID, 10)); len(rest) != 1 || rest[0].MailboxID != bin.ID {
+		t.Fatalf("unindexed after %d: %+v, want b's", list[0].ContentID, rest)
+	}
+	ok(t, st.IndexText(ctx, list[0].ContentID, &store.TextDoc{Body: "REINDEXED\n", BodyComplete: true}))
+	ok(t, st.IndexText(ctx, 1<<40, &store.TextDoc{Body: "GONE\n"})) // no such content: no error
+	wantHits(t, st, ain.ID, store.TextBody, "REINDEXED", da[0].UID, da[1].UID)
+	if l := must(st.UnindexedContents(ctx, a.ID, 0, 10)); len(l) != 0 {
+		t.Errorf("still unindexed: %+v", l)
+	}
+	// Re-indexing replaces.
+	ok(t, st.IndexText(ctx, list[0].ContentID, &store.TextDoc{Body: "AGAIN\n", BodyComplete: true}))
+	wantHits(t, st, ain.ID, store.TextBody, "REINDEXED")
+	wantHits(t, st, ain.ID, store.TextBody, "AGAIN", da[0].UID, da[1].UID)
+	ok(t, st.DropTextIndex(ctx, b.ID))
+	wantHits(t, st, ain.ID, store.TextBody, "AGAIN", da[0].UID, da[1].UID)
+	ok(t, st.DropTextIndex(ctx, 0))
+	res := searchText(t, st, ain.ID, store.TextQuery{Field: store.TextBody, Needle: "AGAIN"})
+	if len(res.Hits[0]) != 0 || len(res.Unindexed) != 2 {
+		t.Errorf("after dropping: %+v", res)
+	}
+}
