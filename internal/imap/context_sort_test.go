@@ -357,3 +357,24 @@ func TestContextSortLimit(t *testing.T) {
 		t.Fatalf("after CANCELUPDATE: %q", lines)
 	}
 }
+
+// TestContextSortUpdateFetch: a live sort's UPDATE (fetch-att) (RFC 5465
+// section 7) writes a new member's FETCH after EXISTS and before its
+// ADDTO, which carries its position in the sort order.
+func TestContextSortUpdateFetch(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	a, b := r.login("ann@example.test"), r.login("ann@example.test")
+	b.appendDated("b1", "", "one", day0.AddDate(0, 0, 1))
+	b.appendDated("b2", "", "two", day0.AddDate(0, 0, 3))
+	a.cmd("a1", "SELECT INBOX", "OK")
+	a.cmd("f1", "UID SORT RETURN (COUNT UPDATE (FLAGS)) (DATE) UTF-8 ALL", "OK")
+	b.appendDated("b3", "", "three", day0.AddDate(0, 0, 2))
+	lines := a.cmd("a2", "NOOP", "OK")
+	ex := lineIndex(lines, "* 3 EXISTS")
+	fe := lineIndex(lines, "* 3 FETCH (UID 3 FLAGS (")
+	es := lineIndex(lines, `* ESEARCH (TAG "f1") UID ADDTO (2 3)`)
+	if ex < 0 || fe < ex || es < fe {
+		t.Fatalf("new message: %q", lines)
+	}
+}
