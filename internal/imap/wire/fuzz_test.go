@@ -285,7 +285,7 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		var q *Sort
 		if err = d.ExpectSP(); err == nil {
 			if q, err = d.ReadSort(); err == nil {
-				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil) + dumpKey(q.Key)
+				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil, q.Update, len(q.UpdateFetch)) + dumpKey(q.Key)
 				if q.Return != nil && q.Return.Partial != nil {
 					p := *q.Return.Partial
 					if p.Lo == 0 || p.Lo > p.Hi {
