@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +111,8 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	if q.Update && !s.startLive(tag, uid, searchKey(q.Key), q.Charset, q.UpdateFetch, hitUIDs) {
+	if q.Update && !s.startLive(&liveSearch{tag: tag, uid: uid, key: searchKey(q.Key), charset: q.Charset,
+		result: slices.Clone(hitUIDs)}, q.UpdateFetch) {
 		s.untagged(`NO [NOUPDATE "` + tag + `"] too many updating searches; CANCELUPDATE one first`)
 	}
 	hits := hitUIDs // sequence numbers or UIDs, ascending

@@ -3,6 +3,7 @@ package imap
 import (
 	"strconv"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox/thread"
 )
 
@@ -42,6 +43,10 @@ func cmdSort(s *session, tag string, uid bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
+	if q.Update && s.sel.live.has(tag) {
+		// RFC 5267 4.3: the tag names the updates, so it may not be reused.
+		return bad("tag %s already names an updating search", tag)
+	}
 	if err := s.sendUpdates(uid); err != nil {
 		return err
 	}
@@ -61,6 +66,9 @@ func cmdSort(s *session, tag string, uid bool) error {
 	hits := make([]uint32, len(order))
 	for i, k := range order {
 		hits[i] = s.number(msgs[k], uid)
+	}
+	if q.Update && !s.startLiveSort(tag, uid, q, crit, msgs, order) {
+		s.untagged(`NO [NOUPDATE "` + tag + `"] too many updating searches; CANCELUPDATE one first`)
 	}
 	var modseq uint64
 	if usesModSeq(q.Key) {
@@ -84,4 +92,17 @@ func cmdSort(s *session, tag string, uid bool) error {
 	}
 	s.untagged(string(b))
 	return s.ok(tag, "", "SORT completed")
+}
+
+// startLiveSort keeps a SORT RETURN (UPDATE) live (CONTEXT=SORT, RFC 5267
+// section 4): its result in sort order (msgs in the order order gives),
+// with each member's sort keys. It reports false as startLive does.
+func (s *session) startLiveSort(tag string, uid bool, q *wire.Sort, crit []thread.Criterion, msgs []*thread.Message, order []int) bool {
+	ls := &liveSearch{tag: tag, uid: uid, key: searchKey(q.Key), charset: q.Charset,
+		crit: crit, keys: make(map[uint32]*thread.Message, len(order)), result: make([]uint32, len(order))}
+	for i, k := range order {
+		ls.result[i] = msgs[k].Num
+		ls.keys[msgs[k].Num] = msgs[k]
+	}
+	return s.startLive(ls, q.UpdateFetch)
 }

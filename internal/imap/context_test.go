@@ -37,7 +37,7 @@ func TestContextSearchUpdates(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		b.appendMsg(fmt.Sprintf("b%d", i), "INBOX", "", fmt.Sprintf("s%d", i))
 	}
-	if lines := a.cmd("a0", "CAPABILITY", "OK"); !has(lines, " CONTEXT=SEARCH") || has(lines, "CONTEXT=SORT") {
+	if lines := a.cmd("a0", "CAPABILITY", "OK"); !has(lines, " CONTEXT=SEARCH") || !has(lines, " CONTEXT=SORT") {
 		t.Fatalf("CAPABILITY: %q", lines)
 	}
 	a.cmd("a1", "SELECT INBOX", "OK")

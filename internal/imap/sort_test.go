@@ -61,7 +61,7 @@ func TestSort(t *testing.T) {
 		}
 		return strings.Join(s, " ")
 	}
-	if l := x.cmd("c", "CAPABILITY", "OK"); !has(l, " SORT SORT=DISPLAY ESORT PARTIAL THREAD=ORDEREDSUBJECT THREAD=REFERENCES") {
+	if l := x.cmd("c", "CAPABILITY", "OK"); !has(l, " SORT SORT=DISPLAY ESORT PARTIAL THREAD=ORDEREDSUBJECT THREAD=REFERENCES") || !has(l, " CONTEXT=SORT") {
 		t.Errorf("capabilities: %q", l)
 	}
 	for _, c := range []struct{ cmd, want string }{

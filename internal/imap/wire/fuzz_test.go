@@ -285,7 +285,7 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		var q *Sort
 		if err = d.ExpectSP(); err == nil {
 			if q, err = d.ReadSort(); err == nil {
-				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil) + dumpKey(q.Key)
+				v = fmt.Sprint(q.Criteria, q.Charset, q.Return, q.Return != nil && q.Return.Partial != nil, q.Update, len(q.UpdateFetch)) + dumpKey(q.Key)
 				if q.Return != nil && q.Return.Partial != nil {
 					p := *q.Return.Partial
 					if p.Lo == 0 || p.Lo > p.Hi {
@@ -380,6 +380,7 @@ func FuzzDecoder(f *testing.F) {
 		"a GENURLAUTH \"imap://j@h/INBOX/;UID=1;URLAUTH=anonymous\" INTERNAL {1+}\r\nx y\r\n",
 		"a URLFETCH url (\"u\" BINARY BODYPARTSTRUCTURE) (v)\r\nb RESETKEY\r\nc RESETKEY INBOX INTERNAL\r\n",
 		"a UID SORT RETURN (MIN PARTIAL -1:-50) (REVERSE DATE subject DISPLAYFROM) UTF-8 UNSEEN\r\nb SORT (ARRIVAL) \"US-ASCII\" 1:*\r\n",
+		"a UID SORT RETURN (UPDATE (FLAGS) CONTEXT COUNT) (REVERSE DATE SUBJECT) UTF-8 UNSEEN\r\nb SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n",
 		"a THREAD REFERENCES UTF-8 ALL\r\nb UID THREAD orderedsubject us-ascii OR SEEN (FROM x)\r\nc SEARCH RETURN (PARTIAL 4:2 COUNT) ALL\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))

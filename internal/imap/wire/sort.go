@@ -85,6 +85,10 @@ type Sort struct {
 	Criteria []SortKey
 	Charset  string
 	Key      *SearchKey
+	Update   bool // RETURN (UPDATE): keep the sorted result live (RFC 5267 4.3)
+	// UpdateFetch is UPDATE's fetch-att list (RFC 5465 7), copies out of
+	// the command arena; nil when not given.
+	UpdateFetch []FetchItem
 }
 
 // ReadSort reads SORT's arguments after the SP that follows "SORT":
@@ -100,11 +104,13 @@ func (d *Decoder) ReadSort() (*Sort, error) {
 	s := &Sort{}
 	if d.peekWord("RETURN") {
 		d.pos += len("RETURN")
-		r, err := d.readReturnOpts(nil) // UPDATE for SORT needs CONTEXT=SORT
+		// UPDATE and CONTEXT as for SEARCH: CONTEXT=SORT (RFC 5267 4).
+		var live Search
+		r, err := d.readReturnOpts(&live)
 		if err != nil {
 			return nil, err
 		}
-		s.Return = r
+		s.Return, s.Update, s.UpdateFetch = r, live.Update, live.UpdateFetch
 		if err := d.ExpectSP(); err != nil {
 			return nil, err
 		}

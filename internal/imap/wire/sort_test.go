@@ -33,6 +33,12 @@ func sortLine(t *testing.T, line string) (string, error) {
 						out += "partial=" + p.String() + " "
 					}
 				}
+				if s.Update {
+					out += "update "
+					for _, it := range s.UpdateFetch {
+						out += "fetch=" + it.Name + " "
+					}
+				}
 				out += fmt.Sprint(s.Criteria) + " charset=" + s.Charset + " " + dumpKey(s.Key)
 			}
 		case "THREAD":
@@ -71,6 +77,19 @@ func TestReadSort(t *testing.T) {
 		{`t UID SORT RETURN (PARTIAL 4:2) (ARRIVAL) UTF-8 ALL`, `partial=2:4 [{ARRIVAL false}] charset=UTF-8 (ALL)`, ""},
 		{`t UID SORT RETURN (PARTIAL -1:-100 COUNT) (ARRIVAL) UTF-8 ALL`, `partial=-1:-100 [{ARRIVAL false}] charset=UTF-8 (ALL)`, ""},
 		{`t SORT RETURN (PARTIAL -100:-1) (ARRIVAL) UTF-8 ALL`, `partial=-1:-100 [{ARRIVAL false}] charset=UTF-8 (ALL)`, ""},
+		// RFC 5267 CONTEXT=SORT: UPDATE (with RFC 5465 7's fetch-att list)
+		// and the CONTEXT hint; with only these, RETURN means ALL.
+		{`t UID SORT RETURN (UPDATE) (REVERSE DATE) UTF-8 ALL`,
+			`return{Min:false Max:false All:true Count:false Save:false Partial:<nil>} update [{DATE true}] charset=UTF-8 (ALL)`, ""},
+		{`t SORT RETURN (update count context) (SUBJECT) UTF-8 UNSEEN`,
+			`return{Min:false Max:false All:false Count:true Save:false Partial:<nil>} update [{SUBJECT false}] charset=UTF-8 (UNSEEN)`, ""},
+		{`t SORT RETURN (CONTEXT MIN) (DATE) UTF-8 ALL`,
+			`return{Min:true Max:false All:false Count:false Save:false Partial:<nil>} [{DATE false}] charset=UTF-8 (ALL)`, ""},
+		{`t SORT RETURN (UPDATE (FLAGS UID) ALL) (ARRIVAL) UTF-8 ALL`,
+			`return{Min:false Max:false All:true Count:false Save:false Partial:<nil>} update fetch=FLAGS fetch=UID [{ARRIVAL false}]`, ""},
+		{`t SORT RETURN (UPDATE ()) (DATE) UTF-8 ALL`, ``, "empty fetch-att list"},
+		{`t SORT RETURN (UPDATE (NOSUCH)) (DATE) UTF-8 ALL`, ``, "FETCH"},
+		{`t SORT RETURN (UPDATES) (DATE) UTF-8 ALL`, ``, "unknown RETURN option"},
 		// errors
 		{`t SORT () UTF-8 ALL`, ``, "empty sort criteria"},
 		{`t SORT (BOGUS) UTF-8 ALL`, ``, "unknown sort key"},
