@@ -19,8 +19,10 @@ const reindexUsage = "usage: mailroom reindex [--rebuild] [--config FILE] [EMAIL
 // transactions, on either backend), and an interrupted run is resumed by
 // running it again without --rebuild: what was indexed stays.
 //
-// Steps that later features add (thread ids) belong in the loop over
-// reindexSteps, each a pass of its own.
+// A second pass regroups the account's conversations (thread ids) from
+// the stored structures: mail stored before thread ids existed starts as
+// one thread per message, and this joins replies to their threads. It is
+// deterministic, so running it again changes nothing.
 func cmdReindex(ctx context.Context, args []string, sio *stdio) error {
 	f := newAdminFlags("reindex", false)
 	rebuild := f.fs.Bool("rebuild", false, "drop the index of the account(s) and build it again")
@@ -52,7 +54,7 @@ func cmdReindex(ctx context.Context, args []string, sio *stdio) error {
 		for _, step := range reindexSteps {
 			start := time.Now()
 			total := 0
-			err := step.run(ctx, svc, accountID, func(done, n int) {
+			err := step.run(ctx, st, svc, accountID, func(done, n int) {
 				total = n
 				pw.Update(storecopy.Progress{Phase: step.name, Rows: int64(done), TotalRows: int64(n), Elapsed: time.Since(start)})
 			})
@@ -60,7 +62,7 @@ func cmdReindex(ctx context.Context, args []string, sio *stdio) error {
 			if err != nil {
 				return fmt.Errorf("reindex %s: %s: %w", who, step.name, err)
 			}
-			fmt.Fprintf(sio.out, "%s: %s: %d messages indexed in %s\n", who, step.name, total, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(sio.out, "%s: %s: %d %s in %s\n", who, step.name, total, step.unit, time.Since(start).Round(time.Millisecond))
 		}
 		return nil
 	})
@@ -68,10 +70,43 @@ func cmdReindex(ctx context.Context, args []string, sio *stdio) error {
 
 // reindexSteps are the passes of a reindex, in order.
 var reindexSteps = []struct {
-	name string
-	run  func(ctx context.Context, svc *mailbox.Service, accountID int64, progress func(done, total int)) error
+	name, unit string
+	run        func(ctx context.Context, st store.Store, svc *mailbox.Service, accountID int64, progress func(done, total int)) error
 }{
-	{"full-text", func(ctx context.Context, svc *mailbox.Service, accountID int64, progress func(done, total int)) error {
+	{"full-text", "messages indexed", func(ctx context.Context, _ store.Store, svc *mailbox.Service, accountID int64, progress func(done, total int)) error {
 		return svc.Reindex(ctx, accountID, progress)
 	}},
+	{"threads", "messages threaded", rethread},
+}
+
+// rethread regroups the conversations of one account, or of every
+// account (accountID 0) one after the other, with one progress over all.
+func rethread(ctx context.Context, st store.Store, _ *mailbox.Service, accountID int64, progress func(done, total int)) error {
+	ids := []int64{accountID}
+	if accountID == 0 {
+		accts, err := st.Accounts(ctx)
+		if err != nil {
+			return fmt.Errorf("list accounts: %w", err)
+		}
+		ids = ids[:0]
+		for _, a := range accts {
+			ids = append(ids, a.ID)
+		}
+	}
+	base := 0
+	for _, id := range ids {
+		n, err := st.RethreadAccount(ctx, id, func(done, total int) {
+			if progress != nil {
+				progress(base+done, base+total)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("account %d: %w", id, err)
+		}
+		base += n
+	}
+	if progress != nil {
+		progress(base, base)
+	}
+	return nil
 }

@@ -71,14 +71,16 @@ func TestReindexCommand(t *testing.T) {
 	}
 
 	code, out, errs := e.run("", "reindex", "ann@example.test")
-	if code != 0 || !strings.Contains(out, "ann@example.test: full-text: 5 messages indexed") || !strings.Contains(errs, "5/5") {
+	if code != 0 || !strings.Contains(out, "ann@example.test: full-text: 5 messages indexed") || !strings.Contains(errs, "5/5") ||
+		!strings.Contains(out, "ann@example.test: threads: 5 messages threaded") {
 		t.Fatalf("reindex ann: %d %q %q", code, out, errs)
 	}
 	if a, b := unindexed("ann@example.test"), unindexed("bob@example.test"); a != 0 || b != 3 {
 		t.Fatalf("after reindexing ann: %d of ann's and %d of bob's unindexed, want 0 and 3", a, b)
 	}
 	code, out, errs = e.run("", "reindex")
-	if code != 0 || !strings.Contains(out, "every account: full-text: 3 messages indexed") {
+	if code != 0 || !strings.Contains(out, "every account: full-text: 3 messages indexed") ||
+		!strings.Contains(out, "every account: threads: 8 messages threaded") {
 		t.Fatalf("reindex all: %d %q %q", code, out, errs)
 	}
 	if code, out, _ = e.run("", "reindex"); code != 0 || !strings.Contains(out, ": 0 messages indexed") {

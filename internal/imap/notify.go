@@ -77,6 +77,10 @@ type notifier struct {
 	status map[int64]store.MailboxStatus
 	upTo   uint32 // the selected mailbox's highest UID told with MessageNew's FETCH
 	upToIn int64  // the mailbox upTo is of
+
+	// stopSel ends the watch on the selected mailbox that notifyBetween
+	// starts while the session waits for a command; nil when none.
+	stopSel func()
 }
 
 // cmdNotify is NOTIFY SET / NOTIFY NONE.
@@ -253,6 +257,9 @@ func (s *session) notifyStop() {
 	if n := s.notify; n != nil {
 		close(n.done)
 		n.sub.Close()
+		if n.stopSel != nil {
+			n.stopSel()
+		}
 		s.notify = nil
 	}
 }
@@ -309,6 +316,15 @@ func (s *session) notifyBetween() error {
 	// and then finds the session waiting: no event is left behind.
 	s.idle.Lock()
 	defer s.idle.Unlock()
+	// The account's feed tells of a change in the selected mailbox before
+	// or after the mailbox service has applied it to the mailbox the view
+	// syncs with: if before, the sync finds nothing yet and the event is
+	// spent. The mailbox's own watch (IDLE's) fires once it is applied, so
+	// a change of the selected mailbox is never left waiting for the next
+	// event. Started before delivering, so none falls in between.
+	if n := s.notify; n.selEvents != 0 && s.sel != nil && n.stopSel == nil {
+		n.stopSel = s.sel.box.Watch(s.notifyWake)
+	}
 	if err := s.notifyDeliver(); err != nil {
 		return err
 	}
@@ -329,7 +345,19 @@ func (s *session) notifyEndBetween() (gone bool) {
 	s.idle.Lock()
 	defer s.idle.Unlock()
 	s.idle.on = false
+	if n := s.notify; n != nil && n.stopSel != nil {
+		n.stopSel()
+		n.stopSel = nil
+	}
 	return s.idle.gone
+}
+
+// notifyWake is the selected mailbox's watcher between commands. Like
+// idleWake it runs with the mailbox locked and only starts the push.
+func (s *session) notifyWake() {
+	if s.idle.pending.CompareAndSwap(false, true) {
+		go s.notifyPush()
+	}
 }
 
 // notifyDeliver takes what the feed has for the session and writes the
@@ -348,9 +376,6 @@ func (s *session) notifyDeliver() error {
 		// NOTIFICATIONOVERFLOW and no more notifications (NOTIFY NONE).
 		s.untagged("OK [NOTIFICATIONOVERFLOW] too many changes to report; NOTIFY is off, set it again")
 		s.notifyStop()
-		return nil
-	}
-	if len(b.Events) == 0 {
 		return nil
 	}
 	relist := false
@@ -387,11 +412,9 @@ func (s *session) notifyDeliver() error {
 			return err
 		}
 	}
-	selChanged := false
 	for _, id := range order {
 		if s.isSelected(id) {
-			selChanged = true
-			continue
+			continue // below
 		}
 		name, ok := n.boxes[id]
 		if !ok {
@@ -405,9 +428,12 @@ func (s *session) notifyDeliver() error {
 			return err
 		}
 	}
-	if selChanged && n.selEvents != 0 {
+	if n.selEvents != 0 && s.sel != nil {
 		// EXISTS, EXPUNGE (not with SELECTED-DELAYED), FETCH, and the
 		// MessageNew FETCH attributes (sendUpdates calls notifyFetchNew).
+		// Whether or not an event named the selected mailbox: its change
+		// may have been applied after the event came (see notifyBetween);
+		// with nothing new, the sync writes nothing.
 		return s.sendUpdates(!n.delayed)
 	}
 	return nil
