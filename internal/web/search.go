@@ -131,7 +131,7 @@ func (s *Server) runSearch(ctx context.Context, accountID int64, text string, d 
 			// The parser only builds valid criteria; this is a bug.
 			return fmt.Errorf("compile search: %w", err)
 		}
-		metas, err := searchMailbox(ctx, box, m)
+		metas, err := searchMailbox(ctx, s.opts.Mailboxes, box, m)
 		if err != nil {
 			return fmt.Errorf("search mailbox %d: %w", mb.ID, err)
 		}
@@ -172,34 +172,47 @@ func (s *Server) runSearch(ctx context.Context, accountID int64, text string, d 
 }
 
 // searchMailbox returns the messages of box that m matches, newest
-// first. It is the one place a web search evaluates a mailbox, so that an
-// index-backed search in the mailbox service can take its place.
-func searchMailbox(ctx context.Context, box *mailbox.Mailbox, m *search.Matcher) ([]store.MessageMeta, error) {
-	var out []store.MessageMeta
+// first, through the mailbox service's search (the full-text index for
+// text, as IMAP SEARCH): the one place a web search evaluates a mailbox.
+func searchMailbox(ctx context.Context, svc *mailbox.Service, box *mailbox.Mailbox, m *search.Matcher) ([]store.MessageMeta, error) {
+	var metas []store.MessageMeta
 	last := ^uint32(0)
 	for offset := 0; ; offset += searchBatch {
 		batch := box.Newest(offset, searchBatch)
 		if len(batch) == 0 {
-			return out, nil
+			break
 		}
 		for _, meta := range batch {
 			// A message delivered between two batches shifts the
 			// offsets: what was seen already comes again.
-			if meta.UID >= last {
-				continue
-			}
-			last = meta.UID
-			ok, err := m.Match(ctx, &webMessage{box: box, meta: meta})
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, ctxErr
-			}
-			// Any other error is this message's (expunged meanwhile,
-			// unreadable): it is not a match, the search goes on.
-			if err == nil && ok {
-				out = append(out, meta)
+			if meta.UID < last {
+				last = meta.UID
+				metas = append(metas, meta)
 			}
 		}
 	}
+	adapters := make([]webMessage, len(metas))
+	msgs := make([]search.Message, len(metas))
+	for i, meta := range metas {
+		adapters[i] = webMessage{box: box, meta: meta}
+		msgs[i] = &adapters[i]
+	}
+	uids, err := svc.Search(ctx, box.ID(), m, msgs)
+	if err != nil {
+		return nil, err
+	}
+	// uids keep msgs' order: newest first.
+	out := make([]store.MessageMeta, 0, len(uids))
+	i := 0
+	for _, u := range uids {
+		for i < len(metas) && metas[i].UID != u {
+			i++
+		}
+		if i < len(metas) {
+			out = append(out, metas[i])
+		}
+	}
+	return out, nil
 }
 
 // findFolder resolves the folder of in:. The exact name first, then the

@@ -111,6 +111,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 		return ok && inRel(n.rel, day, n.day), err
 	case opHeader, opBody, opText:
 		return st.content(n)
+	case opHasAttachment:
+		return st.hasAttachment()
 	}
 	return false, nil
 }
@@ -143,8 +145,6 @@ func (st *matchState) content(n *node) (bool, error) {
 			return false, err
 		}
 		return st.ts.bodyHit[n.leaf], nil
-	case opHasAttachment:
-		return st.hasAttachment()
 	}
 	return false, nil
 }
