@@ -341,26 +341,37 @@ func cmdIdle(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	s.bw.WriteString("+ idling\r\n")
-	if err := s.sendUpdates(true); err != nil {
-		return err
-	}
-	if err := s.bw.Flush(); err != nil {
-		return err
-	}
 	// IDLE may outlast the normal timeout; a shutdown ends it at once.
 	if !s.track.Idle(idleTimeout) {
 		s.bw.WriteString("* BYE [UNAVAILABLE] server shutting down\r\n")
 		return errBye
 	}
 	defer s.track.Busy()
+	// The watch starts before the changes so far are reported, under the
+	// lock a push takes: a change that lands after the report wakes a push
+	// (which waits for the lock, then finds IDLE on), and one before it is
+	// in the report. Started after the continuation instead, a change in
+	// between went untold until the next one.
 	s.idle.Lock()
 	s.idle.on = true
-	s.idle.Unlock()
 	var stop func()
 	if s.sel != nil {
 		stop = s.sel.box.Watch(s.idleWake)
 	}
+	s.bw.WriteString("+ idling\r\n")
+	err := s.sendUpdates(true)
+	if err == nil {
+		err = s.bw.Flush()
+	}
+	if err != nil {
+		s.idle.on = false
+		s.idle.Unlock()
+		if stop != nil {
+			stop()
+		}
+		return err
+	}
+	s.idle.Unlock()
 	line, err := s.dec.ReadLine()
 	if stop != nil {
 		stop()
