@@ -111,6 +111,10 @@ func (st *matchState) eval(n *node) (bool, error) {
 		return ok && inRel(n.rel, day, n.day), err
 	case opHeader, opBody, opText:
 		return st.content(n)
+	case opHasAttachment:
+		// Not a content leaf (no leaf number for the index): the
+		// structure decides.
+		return st.hasAttachment()
 	}
 	return false, nil
 }
@@ -143,8 +147,6 @@ func (st *matchState) content(n *node) (bool, error) {
 			return false, err
 		}
 		return st.ts.bodyHit[n.leaf], nil
-	case opHasAttachment:
-		return st.hasAttachment()
 	}
 	return false, nil
 }
