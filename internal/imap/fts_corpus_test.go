@@ -148,6 +148,7 @@ func ftsCorpus(t *testing.T, n int) []string {
 	for i := range n {
 		out = append(out, ftsMessage(r, i))
 	}
+	out = append(out, ftsPartHeaderMsgs...)
 	files, _ := filepath.Glob("msgfmt/testdata/*.eml")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -157,4 +158,25 @@ func ftsCorpus(t *testing.T, n int) []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// ftsPartHeaderMsgs have words only in MIME part headers (attachment
+// names, plain, RFC 2231 encoded and continued, RFC 2047 in name=, in an
+// attached message's part): TEXT finds them, BODY does not (RFC 9051
+// 6.4.4).
+var ftsPartHeaderMsgs = []string{
+	"From: a@example.org\r\nSubject: Angebot\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nsiehe Anhang\r\n" +
+		"--b\r\nContent-Type: application/pdf; name=Kostenvoranschlag.pdf\r\nContent-Disposition: attachment; filename=Kostenvoranschlag.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--b--\r\n",
+	"From: a@example.org\r\nSubject: Angebot 2\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nsiehe Anhang\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;\r\n filename*0*=UTF-8''Kostenvoranschlag%20Gr%C3%BC;\r\n filename*1*=nwald.pdf\r\n\r\n%PDF\r\n--b--\r\n",
+	"From: a@example.org\r\nSubject: Tabelle\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nanbei\r\n" +
+		"--b\r\nContent-Type: application/vnd.ms-excel; name=\"=?ISO-8859-1?Q?Kalkulation_f=FCr_K=F6ln.xls?=\"\r\n\r\nxls\r\n--b--\r\n",
+	"From: a@example.org\r\nSubject: Fwd: Fotos\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n" +
+		"--o\r\nContent-Type: text/plain\r\n\r\nweitergeleitet\r\n" +
+		"--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: Fotos\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n" +
+		"--i\r\nContent-Type: text/plain\r\n\r\ninnen\r\n" +
+		"--i\r\nContent-Type: image/jpeg\r\nContent-Disposition: inline; filename*=UTF-8''Baustellenfoto%20%E6%9D%B1%E4%BA%AC.jpg\r\n\r\nJPG\r\n--i--\r\n--o--\r\n",
 }

@@ -98,6 +98,18 @@ var ftsQueries = []struct {
 	{"OR NOT FROM %s TEXT %s", []string{"yamada", "Ω"}},
 	{"TEXT %s", []string{"nothing-matches-this"}},
 	{"CHARSET ISO-8859-1 BODY %s", []string{"K\xf6ln"}},
+	// Words only in MIME part headers (ftsPartHeaderMsgs): TEXT, not BODY.
+	{"TEXT %s", []string{"kostenvoranschlag"}},
+	{"BODY %s", []string{"kostenvoranschlag"}},
+	{"TEXT %s", []string{"Kostenvoranschlag Grünwald.pdf"}},
+	{"TEXT %s", []string{"kalkulation für köln"}},
+	{"TEXT %s", []string{"baustellenfoto 東京"}},
+	{"BODY %s", []string{"baustellenfoto"}},
+	{"TEXT %s", []string{"content-disposition: attachment"}},
+	{"TEXT %s", []string{"report-17.pdf"}},
+	{"NOT TEXT %s", []string{"baustellenfoto"}},
+	{"SUBJECT %s", []string{"kostenvoranschlag"}},
+	{"HEADER %s %s", []string{"Content-Disposition", "attachment"}},
 }
 
 // TestSearchIndexMatchesEvaluator fills two mailboxes with the same
@@ -263,4 +275,50 @@ func TestSearchHugeCriteria(t *testing.T) {
 		t.Logf("%d bytes of %s terms: %v", b.Len(), op, time.Since(start))
 	}
 	x.cmd("n", "NOOP", "OK") // the session survives
+}
+
+// TestSearchTextPartHeaders: a word only in attachment names (MIME part
+// headers, RFC 2231 and RFC 2047 decoded) is found by TEXT and not by
+// BODY (RFC 9051 6.4.4), with the index (INBOX) and without (Plain).
+func TestSearchTextPartHeaders(t *testing.T) {
+	r := newRig(t)
+	acct := r.Account("fts@example.test")
+	ctx := context.Background()
+	inbox := r.Mailbox(acct, "INBOX")
+	plain, err := r.Store.CreateMailbox(ctx, acct.ID, "Plain", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := r.Server.Deps().Mailboxes
+	msgs := append([]string{"From: b@example.org\r\nSubject: nothing\r\n\r\nno attachment here\r\n"}, ftsPartHeaderMsgs...)
+	for _, raw := range msgs {
+		m, err := r.Store.Stage(ctx, strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Append(ctx, m, []store.Target{{MailboxID: inbox.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		r.DeliverInto(store.Target{MailboxID: plain.ID}, raw)
+	}
+	x := r.raw(true)
+	x.cmd("l", "LOGIN fts@example.test "+imapString(password), "OK")
+	for _, box := range []string{"INBOX", "Plain"} {
+		x.cmd("sel", "SELECT "+box, "OK")
+		for _, c := range []struct{ crit, want string }{
+			{"TEXT kostenvoranschlag", "2 3"},
+			{"TEXT " + imapString("Kostenvoranschlag Grünwald"), "3"},
+			{"TEXT " + imapString("für köln.xls"), "4"},
+			{"TEXT " + imapString("BAUSTELLENFOTO 東京"), "5"},
+			{"BODY kostenvoranschlag", ""},
+			{"BODY baustellenfoto", ""},
+			{"SUBJECT kostenvoranschlag", ""},
+			{"HEADER Content-Disposition attachment", ""},
+			{"NOT TEXT kostenvoranschlag", "1 4 5"},
+		} {
+			if got := x.uidSearch(c.crit); got != c.want {
+				t.Errorf("%s: UID SEARCH %s = %q, want %q", box, c.crit, got, c.want)
+			}
+		}
+	}
 }

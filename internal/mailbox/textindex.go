@@ -158,6 +158,11 @@ func (ta *textAnswers) Lookup(leaf int, uid uint32) (hit, known bool) {
 	if (q.Field == store.TextBody || q.Field == store.TextAll) && has(ta.res.BodyUnindexed, uid) {
 		return false, false
 	}
+	// An entry of an older format lacks text TEXT searches (the MIME part
+	// headers): the message is read until reindexed.
+	if q.Field == store.TextAll && has(ta.res.Stale, uid) {
+		return false, false
+	}
 	if has(ta.res.Hits[qi], uid) {
 		return true, true
 	}

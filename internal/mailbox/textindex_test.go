@@ -2,9 +2,13 @@ package mailbox
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
@@ -159,5 +163,66 @@ func TestSearchUnindexedFallsBack(t *testing.T) {
 	last = [2]int{-1, -1}
 	if err := f.reg.Reindex(ctx, 0, func(done, total int) { last = [2]int{done, total} }); err != nil || last != [2]int{0, 0} {
 		t.Fatalf("second reindex: %v, last progress %v", err, last)
+	}
+}
+
+// TestSearchStaleEntryReadsMessage: an index entry made before the MIME
+// part headers were indexed (format 1, as the schema upgrade leaves it)
+// does not answer TEXT, whose answer would miss an attachment's name:
+// the message is read instead, until a reindex makes the entry current.
+// Other keys are still answered from the old entry.
+func TestSearchStaleEntryReadsMessage(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	withName := "Subject: Angebot\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsiehe Anhang\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=UTF-8''Kostenvoranschl%C3%A4ge.pdf\r\n\r\n%PDF\r\n--b--\r\n"
+	f.appendRaw(withName, "")
+	f.appendRaw("Subject: other\r\n\r\nnothing\r\n", "")
+	// Make the entries what the old extractor wrote (no part headers),
+	// of format 1.
+	list, err := f.st.MessageList(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &store.TextDoc{Subject: "ANGEBOT\n", Header: "SUBJECT: ANGEBOT\nCONTENT-TYPE: MULTIPART/MIXED; BOUNDARY=B\n", Body: "SIEHE ANHANG\n", BodyComplete: true}
+	if err := f.st.IndexText(ctx, list[0].ContentID, old); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlite.OpenConn(filepath.Join(f.st.Dir(), "mail.db"), sqlite.OpenReadWrite|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sqlitex.ExecuteTransient(conn, "UPDATE content_indexed SET text_format = 1", nil)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	search1 := func(key *search.Key, noContent bool) []uint32 {
+		t.Helper()
+		mt, err := search.Compile(key, search.Context{MaxSeq: 2, MaxUID: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.reg.Search(ctx, f.inbox.ID, mt, f.messages(noContent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := search1(&search.Key{Op: "TEXT", Value: "kostenvoranschläge"}, false); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("TEXT on a stale entry: %v, want [1]", got)
+	}
+	if got := search1(&search.Key{Op: "SUBJECT", Value: "angebot"}, true); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("SUBJECT on a stale entry: %v, want [1]", got)
+	}
+	if got := search1(&search.Key{Op: "BODY", Value: "anhang"}, true); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("BODY on a stale entry: %v, want [1]", got)
+	}
+	var last [2]int
+	if err := f.reg.Reindex(ctx, 0, func(done, total int) { last = [2]int{done, total} }); err != nil || last != [2]int{2, 2} {
+		t.Fatalf("reindex: %v, last progress %v", err, last)
+	}
+	if got := search1(&search.Key{Op: "TEXT", Value: "kostenvoranschläge"}, true); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("TEXT after reindex: %v, want [1]", got)
 	}
 }

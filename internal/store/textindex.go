@@ -25,10 +25,17 @@ const (
 	TextCc                       // CC
 	TextBcc                      // BCC
 	TextSubject                  // SUBJECT
-	TextHeader                   // "NAME: value" of every top-level header field
+	TextHeader                   // "NAME: value" of every top-level header field, then the MIME part headers (TextFormat 2)
 	TextBody                     // BODY: the text parts and attached messages' headers
 	TextAll                      // TEXT: TextHeader or TextBody
 )
+
+// TextFormat is the version of what an index entry holds, stored with
+// each entry (the store writes the current one). Format 1 lacked the MIME
+// part headers that TEXT also searches (format 2 has them in Header).
+// Entries of an older format still answer every field but TextAll, and
+// UnindexedContents lists them, so that `mailroom reindex` upgrades them.
+const TextFormat = 2
 
 // TextDoc is the folded searchable text of one message content.
 type TextDoc struct {
@@ -69,7 +76,9 @@ type TextQuery struct {
 // ascending, of messages whose content is indexed and contains the
 // needle. A message whose content is not indexed is in Unindexed (for
 // every field) or, when only its body is missing, in BodyUnindexed (for
-// TextBody and TextAll): the caller must decide those some other way.
+// TextBody and TextAll), or, when its entry is of a format before
+// TextFormat (and its body indexed), in Stale (for TextAll): the caller
+// must decide those some other way.
 // Prefixed holds the per-copy header prefix (Target.HeaderPrefix) of
 // every message that has one, raw, when a query asks for a header field:
 // the prefix is part of the message's header but not of the shared
@@ -78,6 +87,7 @@ type TextResult struct {
 	Hits          [][]uint32
 	Unindexed     []uint32
 	BodyUnindexed []uint32
+	Stale         []uint32
 	Prefixed      map[uint32][]byte
 }
 
@@ -107,9 +117,9 @@ type TextIndexer interface {
 	// one snapshot. Needles are folded and non-empty.
 	SearchText(ctx context.Context, mailboxID int64, queries []TextQuery) (TextResult, error)
 	// UnindexedContents lists up to limit contents of the account (0:
-	// every account) that have no index entry, with ids above after, in
-	// id order: the work list of a reindex, which resumes from the last
-	// id it did.
+	// every account) that have no index entry, or one of a format before
+	// TextFormat, with ids above after, in id order: the work list of a
+	// reindex, which resumes from the last id it did.
 	UnindexedContents(ctx context.Context, accountID, after int64, limit int) ([]UnindexedContent, error)
 	// IndexText stores the text of a content (replacing any entry). A
 	// content that is gone meanwhile is no error.

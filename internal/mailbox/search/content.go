@@ -158,6 +158,26 @@ func (st *matchState) bodyPass() error {
 	for i, n := range ts.owners {
 		ts.bodyHit[n.leaf] = ns.hit[i]
 	}
+	if err != nil {
+		return err
+	}
+	// TEXT also covers the MIME part headers, which BODY does not: a
+	// second, short walk for the TEXT needles still missing.
+	ts.needles, ts.owners = ts.needles[:0], ts.owners[:0]
+	for _, n := range st.m.bodyLeaves {
+		if n.op == opText && !ts.hit[n.leaf] && !ts.bodyHit[n.leaf] {
+			ts.needles = append(ts.needles, n.needle)
+			ts.owners = append(ts.owners, n)
+		}
+	}
+	if len(ts.needles) == 0 {
+		return nil
+	}
+	ns.reset(ts.needles)
+	err = ts.partHeaderText(ns, s.Root, body)
+	for i, n := range ts.owners {
+		ts.bodyHit[n.leaf] = ns.hit[i]
+	}
 	return err
 }
 
@@ -188,6 +208,44 @@ func (ts *textScanner) bodyText(sink textSink, root *mime.Part, body io.ReaderAt
 		return err == nil && !sink.done()
 	})
 	return err
+}
+
+// partHeaderText feeds what TEXT searches beyond the top-level header
+// and the body text: RFC 9051 6.4.4 has TEXT match "the header (including
+// MIME header fields)", and BODY "the body", which Dovecot and we take as
+// the text of the parts, not their MIME headers. So: the header fields of
+// every MIME part below the root, inside attached messages too, decoded
+// like top-level fields (RFC 2047); and the values of the Content-Type and
+// Content-Disposition parameters of every part, the root included, RFC
+// 2231 assembled and decoded and RFC 2047 decoded (mailers put encoded
+// words in name="..."), so that a file name matches as a user sees it.
+// An attached message's own header is body text already (bodyText) and
+// is not fed again.
+func (ts *textScanner) partHeaderText(sink textSink, root *mime.Part, body io.ReaderAt) error {
+	var err error
+	root.Walk(func(p *mime.Part) bool {
+		if p != root && p.Envelope == nil {
+			err = ts.headerText(sink, section(body, p.HeaderStart, p.BodyStart))
+		}
+		if err == nil {
+			paramText(sink, p.Params)
+			paramText(sink, p.DispositionParams)
+		}
+		return err == nil && !sink.done()
+	})
+	return err
+}
+
+// paramText feeds the decoded values of MIME parameters, one unit each.
+func paramText(sink textSink, params []mime.Param) {
+	for _, p := range params {
+		if sink.done() {
+			return
+		}
+		sink.boundary()
+		sink.Write([]byte(mime.DecodeHeader(p.Value)))
+		sink.boundary()
+	}
 }
 
 // headerText feeds the fields of a header block to ns, RFC 2047 decoded,

@@ -19,7 +19,7 @@ const MaxIndexedBody = 4 << 20
 // IndexText extracts the searchable text of a message for the full-text
 // index: the text Match scans, folded the same way, one column per
 // field (see store.TextDoc). It walks the message with the evaluator's
-// own code (headerPass's field splitting and folding, bodyPass's walk),
+// own code (headerPass's field splitting and folding, bodyPass's walks),
 // so that a needle found in a column is exactly a match of the
 // corresponding key. Units (a header field, an address, a part) are
 // separated by '\n', and NUL and invalid UTF-8 become '\n' too: a needle
@@ -34,15 +34,26 @@ func IndexText(ctx context.Context, s *mime.Message, body io.ReaderAt) (*store.T
 	if err := headerDoc(ctx, &ts.fields, section(body, s.Root.HeaderStart, s.Root.BodyStart), doc); err != nil {
 		return nil, err
 	}
+	// The MIME part headers, which TEXT searches and BODY does not, go
+	// into the header column: TEXT consults it, and HEADER only narrows
+	// with it (the evaluator confirms on the top-level header), so the
+	// extra text changes no answer. Cut like the body, they make the body
+	// unindexed: TEXT is then answered by reading the message.
+	ph := &docBuilder{limit: MaxIndexedBody}
+	if err := ts.partHeaderText(ph, s.Root, body); err != nil {
+		return nil, err
+	}
+	ph.boundary()
 	b := &docBuilder{limit: MaxIndexedBody}
 	if err := ts.bodyText(b, s.Root, body); err != nil {
 		return nil, err
 	}
 	b.boundary()
-	if b.over {
+	if b.over || ph.over {
 		doc.BodyComplete = false
 		return doc, nil
 	}
+	doc.Header += string(ph.buf)
 	doc.Body = string(b.buf)
 	return doc, nil
 }

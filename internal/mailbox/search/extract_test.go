@@ -107,6 +107,9 @@ func FuzzIndexText(f *testing.F) {
 		{"Subject: a\r\n\r\nline one\r\nline two\x00three \xff\xfe", "two\x00"},
 		{"Content-Type: text/plain; charset=shift_jis\r\nContent-Transfer-Encoding: base64\r\n\r\nk4yLngpJ\r\n", "東京"},
 		{"Cc: (comment) x@y.z, Group: a@b.c;\r\n\r\n", "x@y.z"},
+		// MIME part headers and their decoded parameters: TEXT only.
+		{"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename*0*=UTF-8''Gr%C3%BC;\r\n filename*1=sse.pdf\r\n\r\nx\r\n--b--\r\n", "grüsse.pdf"},
+		{"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nContent-Type: image/png; name=\"=?UTF-8?Q?Foto_K=C3=B6ln.png?=\"\r\n\r\nP\r\n--c--\r\n--b--\r\n", "foto köln"},
 	} {
 		f.Add(s[0], s[1])
 	}

@@ -112,6 +112,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 	case opHeader, opBody, opText:
 		return st.content(n)
 	case opHasAttachment:
+		// Not a content leaf (no leaf number for the index): the
+		// structure decides.
 		return st.hasAttachment()
 	}
 	return false, nil

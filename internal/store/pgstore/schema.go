@@ -378,4 +378,11 @@ CREATE INDEX content_text_body ON content_text USING gin (body gin_trgm_ops);
 CREATE INDEX content_text_fields ON content_text USING gin ((h_from || h_to || h_cc || h_bcc || h_subject) gin_trgm_ops);
 CREATE INDEX messages_content ON messages (content_id);
 `,
+	// 7: the format of each index entry (store.TextFormat), SQLite's
+	// migration 12: entries made before it are format 1, which lacked the
+	// MIME part headers TEXT searches; they answer TEXT by reading until
+	// reindexed. A constant default: no table rewrite.
+	`
+ALTER TABLE content_text ADD COLUMN text_format integer NOT NULL DEFAULT 1;
+`,
 }

@@ -67,10 +67,10 @@ func (m *staged) textDoc() *store.TextDoc {
 
 // insertText writes (or replaces) a content's index row.
 func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
-	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9`,
-		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
+	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body, text_format)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9, text_format = $10`,
+		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete, store.TextFormat)
 	return err
 }
 
@@ -133,14 +133,17 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			slices.Sort(res.Hits[i])
 		}
 		rows, _ := tx.Query(ctx, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_text t ON t.content_id = m.content_id
-			WHERE m.mailbox_id = $1 AND (t.content_id IS NULL OR NOT t.full_body)`, mailboxID)
+			WHERE m.mailbox_id = $1 AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < $2)`, mailboxID, store.TextFormat)
 		var uid int64
 		var full *bool
 		if _, err := pgx.ForEachRow(rows, []any{&uid, &full}, func() error {
-			if full == nil {
+			switch {
+			case full == nil:
 				res.Unindexed = append(res.Unindexed, uint32(uid))
-			} else {
+			case !*full:
 				res.BodyUnindexed = append(res.BodyUnindexed, uint32(uid))
+			default:
+				res.Stale = append(res.Stale, uint32(uid))
 			}
 			return nil
 		}); err != nil {
@@ -165,6 +168,7 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	}
 	slices.Sort(res.Unindexed)
 	slices.Sort(res.BodyUnindexed)
+	slices.Sort(res.Stale)
 	return res, nil
 }
 
@@ -173,8 +177,8 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT ON (m.content_id) m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > $2 AND ($1 = 0 OR b.account_id = $1)
-			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id)
-		ORDER BY m.content_id, m.mailbox_id, m.uid LIMIT $3`, accountID, after, limit)
+			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id AND t.text_format >= $4)
+		ORDER BY m.content_id, m.mailbox_id, m.uid LIMIT $3`, accountID, after, limit, store.TextFormat)
 	var out []store.UnindexedContent
 	var u store.UnindexedContent
 	var uid int64

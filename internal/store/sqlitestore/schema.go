@@ -307,6 +307,12 @@ CREATE TABLE content_indexed (
 -- A reindex walks messages in content order (UnindexedContents).
 CREATE INDEX messages_content ON messages (content_id);
 `,
+	// 12: the format of each index entry (store.TextFormat): entries made
+	// before it are format 1, which lacked the MIME part headers TEXT
+	// searches; they answer TEXT by reading until reindexed.
+	`
+ALTER TABLE content_indexed ADD COLUMN text_format INTEGER NOT NULL DEFAULT 1;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

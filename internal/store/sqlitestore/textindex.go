@@ -21,7 +21,8 @@ import (
 // Shorter needles are answered by scanning the stored text (instr), still
 // without reading a message. content_indexed says which contents are
 // indexed, and whether their body is (full_body): a small table, so that
-// finding the messages the index cannot answer does not read their text.
+// finding the messages the index cannot answer does not read their text,
+// and of which format (text_format, store.TextFormat) each entry is.
 
 // ftsColumn maps a field to its column(s).
 var ftsColumn = [...]string{
@@ -66,7 +67,7 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject); err != nil {
 		return err
 	}
-	return tx.exec("INSERT INTO content_indexed (content_id, full_body) VALUES (?, ?)", contentID, d.BodyComplete)
+	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format) VALUES (?, ?, ?)", contentID, d.BodyComplete, store.TextFormat)
 }
 
 // deleteText removes a content's index entry, if any.
@@ -144,14 +145,17 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			res.Hits[i] = hits
 		}
 		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_indexed t ON t.content_id = m.content_id
-			WHERE m.mailbox_id = ? AND (t.content_id IS NULL OR NOT t.full_body)`, func(st *sqlite.Stmt) error {
-			if st.ColumnType(1) == sqlite.TypeNull {
-				res.Unindexed = append(res.Unindexed, uint32(st.ColumnInt64(0)))
-			} else {
-				res.BodyUnindexed = append(res.BodyUnindexed, uint32(st.ColumnInt64(0)))
+			WHERE m.mailbox_id = ?1 AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < ?2)`, func(st *sqlite.Stmt) error {
+			switch uid := uint32(st.ColumnInt64(0)); {
+			case st.ColumnType(1) == sqlite.TypeNull:
+				res.Unindexed = append(res.Unindexed, uid)
+			case st.ColumnInt64(1) == 0:
+				res.BodyUnindexed = append(res.BodyUnindexed, uid)
+			default:
+				res.Stale = append(res.Stale, uid)
 			}
 			return nil
-		}, mailboxID); err != nil {
+		}, mailboxID, store.TextFormat); err != nil {
 			return err
 		}
 		if !store.HeaderQuery(queries) {
@@ -170,6 +174,7 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	}
 	slices.Sort(res.Unindexed)
 	slices.Sort(res.BodyUnindexed)
+	slices.Sort(res.Stale)
 	return res, nil
 }
 
@@ -182,7 +187,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	q := `SELECT m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > ?2 AND (?1 = 0 OR b.account_id = ?1)
-			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id)
+			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id AND t.text_format >= ?4)
 		ORDER BY m.content_id LIMIT ?3`
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		return execConn(conn, q, func(st *sqlite.Stmt) error {
@@ -192,7 +197,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 			}
 			out = append(out, store.UnindexedContent{ContentID: cid, MailboxID: st.ColumnInt64(1), UID: uint32(st.ColumnInt64(2)), PrefixLen: st.ColumnInt64(3)})
 			return nil
-		}, accountID, after, limit)
+		}, accountID, after, limit, store.TextFormat)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: unindexed contents: %w", err)

@@ -105,8 +105,8 @@ func testTextIndex(t *testing.T, st store.Store) {
 	must(st.Expunge(ctx, inbox.ID, []uint32{u5}))
 
 	res := searchText(t, st, inbox.ID, store.TextQuery{Field: store.TextBody, Needle: "LOG"})
-	if !slices.Equal(res.Unindexed, []uint32{u4}) || !slices.Equal(res.BodyUnindexed, []uint32{u3}) {
-		t.Errorf("unindexed %v, body unindexed %v; want [%d], [%d]", res.Unindexed, res.BodyUnindexed, u4, u3)
+	if !slices.Equal(res.Unindexed, []uint32{u4}) || !slices.Equal(res.BodyUnindexed, []uint32{u3}) || len(res.Stale) != 0 {
+		t.Errorf("unindexed %v, body unindexed %v, stale %v; want [%d], [%d], []", res.Unindexed, res.BodyUnindexed, res.Stale, u4, u3)
 	}
 	if res.Prefixed != nil {
 		t.Errorf("prefixes returned for a body query: %v", res.Prefixed)
