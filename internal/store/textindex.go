@@ -107,7 +107,8 @@ type TextIndexer interface {
 	// one snapshot. Needles are folded and non-empty.
 	SearchText(ctx context.Context, mailboxID int64, queries []TextQuery) (TextResult, error)
 	// UnindexedContents lists up to limit contents of the account (0:
-	// every account) that have no index entry, with ids above after, in
+	// every account) that have no index entry, or an entry made before
+	// the short grams (ShortGrams) existed, with ids above after, in
 	// id order: the work list of a reindex, which resumes from the last
 	// id it did.
 	UnindexedContents(ctx context.Context, accountID, after int64, limit int) ([]UnindexedContent, error)

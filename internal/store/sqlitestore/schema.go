@@ -307,6 +307,16 @@ CREATE TABLE content_indexed (
 -- A reindex walks messages in content order (UnindexedContents).
 CREATE INDEX messages_content ON messages (content_id);
 `,
+	// 12: short grams for 1–2 character CJK needles (textindex.go,
+	// store.ShortGrams): a contentless FTS5 table of the gram tokens of
+	// each content, rowid = contents.id; content_indexed.grams says the
+	// content's grams are there (contents indexed before are scanned).
+	`
+CREATE VIRTUAL TABLE content_grams USING fts5(
+	grams, content = '', contentless_delete = 1, tokenize = 'ascii', detail = none
+);
+ALTER TABLE content_indexed ADD COLUMN grams INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own
