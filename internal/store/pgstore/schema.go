@@ -378,4 +378,12 @@ CREATE INDEX content_text_body ON content_text USING gin (body gin_trgm_ops);
 CREATE INDEX content_text_fields ON content_text USING gin ((h_from || h_to || h_cc || h_bcc || h_subject) gin_trgm_ops);
 CREATE INDEX messages_content ON messages (content_id);
 `,
+	// 7: short grams for 1–2 character CJK needles (textindex.go,
+	// store.ShortGrams), SQLite's migration 12: the gram tokens of each
+	// content, NULL for the contents indexed before (scanned until a
+	// reindex), with a GIN index for the lookup.
+	`
+ALTER TABLE content_text ADD COLUMN grams text[] COLLATE "C";
+CREATE INDEX content_text_grams ON content_text USING gin (grams);
+`,
 }

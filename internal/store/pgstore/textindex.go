@@ -21,6 +21,13 @@ import (
 // package search, which is the one definition of a match. A needle of
 // fewer than three characters has no trigram; PostgreSQL then scans the
 // stored text, still without reading a message.
+//
+// Except for a needle of one or two CJK characters: the column grams
+// (migration 7, see store.ShortGrams) holds each content's field-marked
+// CJK characters and character pairs, with a GIN index, and such a needle
+// is one array lookup (grams && the needle's tokens), exact. grams is
+// NULL for contents indexed before migration 7: those are scanned as
+// before until a reindex; '{}' for a content without CJK text.
 
 var ftsColumn = [...]string{
 	store.TextFrom:    "h_from",
@@ -67,10 +74,14 @@ func (m *staged) textDoc() *store.TextDoc {
 
 // insertText writes (or replaces) a content's index row.
 func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
-	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9`,
-		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete)
+	grams := store.ShortGrams(d)
+	if grams == nil {
+		grams = []string{} // '{}', not NULL: NULL is "no grams yet"
+	}
+	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body, grams)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9, grams = $10`,
+		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete, grams)
 	return err
 }
 
@@ -117,11 +128,21 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			// slower over 10,000 messages).
 			query := `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)
 				SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)`
-			if utf8.RuneCountInString(q.Needle) < 3 {
+			args := []any{mailboxID, likePattern(head), q.Needle}
+			if store.ShortGramNeedle(q.Needle) {
+				// 1–2 CJK characters: the gram lookup for the contents
+				// that have grams, the scan for those indexed before.
+				query = `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE t.grams && $4::text[])
+					SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)
+					UNION ALL
+					SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
+					WHERE m.mailbox_id = $1 AND t.grams IS NULL AND (` + strings.Join(conds, " OR ") + `)`
+				args = append(args, store.GramTokens(q.Field, q.Needle))
+			} else if utf8.RuneCountInString(q.Needle) < 3 {
 				query = `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
 					WHERE m.mailbox_id = $1 AND (` + strings.Join(conds, " OR ") + `)`
 			}
-			rows, _ := tx.Query(ctx, query, mailboxID, likePattern(head), q.Needle)
+			rows, _ := tx.Query(ctx, query, args...)
 			hits, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
@@ -173,7 +194,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT ON (m.content_id) m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > $2 AND ($1 = 0 OR b.account_id = $1)
-			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id)
+			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id AND t.grams IS NOT NULL)
 		ORDER BY m.content_id, m.mailbox_id, m.uid LIMIT $3`, accountID, after, limit)
 	var out []store.UnindexedContent
 	var u store.UnindexedContent
