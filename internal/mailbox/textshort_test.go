@@ -33,8 +33,8 @@ func TestSearchShortCJK(t *testing.T) {
 		{"TEXT", "知", []uint32{a}},
 		{"SUBJECT", "ａｂ", []uint32{b}}, // full-width, folded
 		{"TEXT", "ｂ東", []uint32{b}},
-		{"TEXT", "東我", nil},  // subject then body
-		{"BODY", "明天", nil},  // two parts
+		{"TEXT", "東我", nil}, // subject then body
+		{"BODY", "明天", nil}, // two parts
 		{"BODY", "天气", []uint32{b}},
 		{"BODY", "う。", []uint32{a}},
 		{"TEXT", "OK", []uint32{c}},

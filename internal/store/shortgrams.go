@@ -81,10 +81,10 @@ func GramTokens(f TextField, needle string) []string {
 	return []string{string(gramMarker[f]) + needle}
 }
 
-// ShortGrams returns the distinct grams of doc, sorted: for every field,
-// its marker followed by each CJK character, and by each pair of adjacent
-// CJK characters, of its text. A doc without CJK text has none, and costs
-// one pass over its bytes.
+// ShortGrams returns the distinct grams of doc, in a fixed order: for
+// every field, its marker followed by each CJK character, and by each pair
+// of adjacent CJK characters, of its text. A doc without CJK text has
+// none, and costs one pass over its bytes.
 func ShortGrams(doc *TextDoc) []string {
 	var out []string
 	for f := TextFrom; f <= TextBody; f++ {
@@ -101,29 +101,39 @@ func appendGrams(out []string, marker byte, text string) []string {
 	if !hasHighByte(text) {
 		return out
 	}
-	seen := map[string]struct{}{}
-	var buf []byte
-	prev := rune(-1) // the previous character when it is ShortGramRune
+	// A gram is collected as its two characters packed in an integer (the
+	// first 0 for a single character: 0 is never a ShortGramRune), which
+	// spares a string per occurrence; strings are made once per distinct
+	// gram.
+	seen := map[uint64]struct{}{}
+	prev := rune(0) // the previous character when it is ShortGramRune
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		i += size
 		if !ShortGramRune(r) {
-			prev = -1
+			prev = 0
 			continue
 		}
-		buf = utf8.AppendRune(append(buf[:0], marker), r)
-		seen[string(buf)] = struct{}{}
-		if prev >= 0 {
-			buf = utf8.AppendRune(utf8.AppendRune(append(buf[:0], marker), prev), r)
-			seen[string(buf)] = struct{}{}
+		seen[uint64(r)] = struct{}{}
+		if prev != 0 {
+			seen[uint64(prev)<<21|uint64(r)] = struct{}{}
 		}
 		prev = r
 	}
-	start := len(out)
-	for g := range seen {
-		out = append(out, g)
+	keys := make([]uint64, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
 	}
-	slices.Sort(out[start:])
+	slices.Sort(keys)
+	var buf []byte
+	for _, k := range keys {
+		buf = append(buf[:0], marker)
+		if first := rune(k >> 21); first != 0 {
+			buf = utf8.AppendRune(buf, first)
+		}
+		buf = utf8.AppendRune(buf, rune(k&(1<<21-1)))
+		out = append(out, string(buf))
+	}
 	return out
 }
 

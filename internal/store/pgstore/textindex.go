@@ -59,11 +59,31 @@ func likePattern(needle string) string {
 	return "%" + r.Replace(needle) + "%"
 }
 
-// SetText implements store.TextStager.
+// SetText implements store.TextStager. The grams are made here, before
+// the delivery's transaction.
 func (m *staged) SetText(doc *store.TextDoc) {
+	grams := gramList(doc)
 	m.mu.Lock()
-	m.text = doc
+	m.text, m.grams = doc, grams
 	m.mu.Unlock()
+}
+
+func (m *staged) textGrams() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.grams
+}
+
+// gramList is a content's grams column: '{}', not NULL, when it has none
+// (NULL is "indexed before the grams").
+func gramList(doc *store.TextDoc) []string {
+	if doc == nil {
+		return []string{}
+	}
+	if g := store.ShortGrams(doc); g != nil {
+		return g
+	}
+	return []string{}
 }
 
 func (m *staged) textDoc() *store.TextDoc {
@@ -72,12 +92,9 @@ func (m *staged) textDoc() *store.TextDoc {
 	return m.text
 }
 
-// insertText writes (or replaces) a content's index row.
-func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
-	grams := store.ShortGrams(d)
-	if grams == nil {
-		grams = []string{} // '{}', not NULL: NULL is "no grams yet"
-	}
+// insertText writes (or replaces) a content's index row, with its grams
+// (gramList).
+func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams []string) error {
 	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body, grams)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9, grams = $10`,
@@ -211,12 +228,13 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 
 // IndexText implements store.TextIndexer.
 func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	grams := gramList(doc)
 	err := s.writeIso(ctx, pgx.ReadCommitted, func(tx *txn) error {
 		ok, err := tx.exists("SELECT 1 FROM contents WHERE id = $1 FOR KEY SHARE", contentID)
 		if err != nil || !ok {
 			return err
 		}
-		return tx.insertText(contentID, doc)
+		return tx.insertText(contentID, doc, grams)
 	})
 	if err != nil {
 		return fmt.Errorf("store: index text: %w", err)

@@ -52,11 +52,28 @@ func ftsColumns(f store.TextField) []string {
 	return nil
 }
 
-// SetText implements store.TextStager.
+// SetText implements store.TextStager. The grams are made here, by the
+// delivering goroutine, not in the writer that every delivery waits for.
 func (m *staged) SetText(doc *store.TextDoc) {
+	grams := gramText(doc)
 	m.mu.Lock()
-	m.text = doc
+	m.text, m.grams = doc, grams
 	m.mu.Unlock()
+}
+
+func (m *staged) textGrams() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.grams
+}
+
+// gramText is a content's row of content_grams: its short grams,
+// space-separated (” for none).
+func gramText(doc *store.TextDoc) string {
+	if doc == nil {
+		return ""
+	}
+	return strings.Join(store.ShortGrams(doc), " ")
 }
 
 func (m *staged) textDoc() *store.TextDoc {
@@ -65,8 +82,8 @@ func (m *staged) textDoc() *store.TextDoc {
 	return m.text
 }
 
-// insertText writes a content's index row.
-func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
+// insertText writes a content's index row, with its grams (gramText).
+func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error {
 	if err := tx.deleteText(contentID); err != nil {
 		return err
 	}
@@ -76,8 +93,8 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 	}
 	// No row for a content without CJK text: nothing to look up, and no
 	// FTS5 work on the delivery.
-	if grams := store.ShortGrams(d); len(grams) > 0 {
-		if err := tx.exec("INSERT INTO content_grams (rowid, grams) VALUES (?, ?)", contentID, strings.Join(grams, " ")); err != nil {
+	if grams != "" {
+		if err := tx.exec("INSERT INTO content_grams (rowid, grams) VALUES (?, ?)", contentID, grams); err != nil {
 			return err
 		}
 	}
@@ -234,12 +251,13 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 
 // IndexText implements store.TextIndexer.
 func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	grams := gramText(doc)
 	err := s.queueWrite(ctx, &writeReq{lazy: true, fn: func(tx *txn) error {
 		exists := false
 		if err := tx.query("SELECT 1 FROM contents WHERE id = ?", func(*sqlite.Stmt) error { exists = true; return nil }, contentID); err != nil || !exists {
 			return err
 		}
-		return tx.insertText(contentID, doc)
+		return tx.insertText(contentID, doc, grams)
 	}})
 	if err != nil {
 		return fmt.Errorf("store: index text: %w", storageFull(err))
