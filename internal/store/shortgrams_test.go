@@ -52,3 +52,34 @@ func TestShortGramNeedle(t *testing.T) {
 		t.Errorf("GramTokens(99) = %q", got)
 	}
 }
+
+// FuzzShortGrams checks the exactness the index relies on: for a needle
+// ShortGramNeedle accepts, a field holds the needle exactly when the
+// field's token is among the doc's grams; and the grams are distinct.
+func FuzzShortGrams(f *testing.F) {
+	f.Add("東京の会議\nA会\n議B", "会議")
+	f.Add("我们明\n天气很好", "明天")
+	f.Add("ｶﾀｶﾅ ＡＢ", "ＡＢ")
+	f.Add("𠀋𠀋𠀋", "𠀋")
+	f.Add("\xe3\x81\x82\xff\xe3\x81\x84", "あい")
+	f.Fuzz(func(t *testing.T, text, needle string) {
+		doc := &TextDoc{Body: text, Subject: needle}
+		grams := ShortGrams(doc)
+		seen := map[string]bool{}
+		for _, g := range grams {
+			if seen[g] {
+				t.Fatalf("duplicate gram %q", g)
+			}
+			seen[g] = true
+		}
+		if !ShortGramNeedle(needle) {
+			return
+		}
+		for _, f := range []TextField{TextBody, TextSubject} {
+			tok := GramTokens(f, needle)[0]
+			if got, want := seen[tok], strings.Contains(doc.Field(f), needle); got != want {
+				t.Fatalf("field %d %q, needle %q: gram %v, substring %v", f, doc.Field(f), needle, got, want)
+			}
+		}
+	})
+}
