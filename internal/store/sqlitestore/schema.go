@@ -315,6 +315,7 @@ CREATE INDEX messages_content ON messages (content_id);
 CREATE VIRTUAL TABLE content_grams USING fts5(
 	grams, content = '', contentless_delete = 1, tokenize = 'ascii', detail = none
 );
+INSERT INTO content_grams (content_grams, rank) VALUES ('automerge', 16);
 ALTER TABLE content_indexed ADD COLUMN grams INTEGER NOT NULL DEFAULT 0;
 `,
 }
