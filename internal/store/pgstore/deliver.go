@@ -56,7 +56,7 @@ type staged struct {
 
 	mu        sync.Mutex
 	text      *store.TextDoc // the index text, if the mailbox service gave it
-	grams     []string       // its short grams (textindex.go)
+	grams     string         // its short grams (textindex.go)
 	contentID int64          // set once delivered; later deliveries share the row
 	discarded bool
 	keys      *store.ThreadKeys // computed on first delivery

@@ -380,10 +380,11 @@ CREATE INDEX messages_content ON messages (content_id);
 `,
 	// 7: short grams for 1–2 character CJK needles (textindex.go,
 	// store.ShortGrams), SQLite's migration 12: the gram tokens of each
-	// content, NULL for the contents indexed before (scanned until a
-	// reindex), with a GIN index for the lookup.
+	// content, space-separated, NULL for the contents indexed before
+	// (scanned until a reindex), with a GIN index of them as an array for
+	// the lookup.
 	`
-ALTER TABLE content_text ADD COLUMN grams text[] COLLATE "C";
-CREATE INDEX content_text_grams ON content_text USING gin (grams);
+ALTER TABLE content_text ADD COLUMN grams text COLLATE "C";
+CREATE INDEX content_text_grams ON content_text USING gin ((string_to_array(grams, ' ')));
 `,
 }

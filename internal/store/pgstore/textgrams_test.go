@@ -68,7 +68,7 @@ func TestTextGramsBeforeMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := st.pool.QueryRow(ctx, "SELECT count(*) FROM content_text WHERE grams @> ARRAY['b東京']").Scan(&n); err != nil || n != 1 {
+	if err := st.pool.QueryRow(ctx, "SELECT count(*) FROM content_text WHERE string_to_array(grams, ' ') @> ARRAY['b東京']").Scan(&n); err != nil || n != 1 {
 		t.Errorf("contents with b東京 after the reindex: %d (%v), want 1", n, err)
 	}
 }
