@@ -26,9 +26,9 @@ import (
 // (migration 7, see store.ShortGrams) holds each content's field-marked
 // CJK characters and character pairs, space-separated, with a GIN index
 // on them as an array, and such a needle is one array lookup
-// (string_to_array(grams, ' ') && the needle's tokens), exact. A text
-// column, not a text[]: it is stored compressed (a third of the array's
-// size, measured on Japanese mail), and the index is the same. grams is
+// (string_to_array(grams, ' ') && the needle's tokens), exact. (A text
+// column takes as much room as a text[] would, measured on Japanese mail,
+// and lets "no CJK text" be '' rather than an empty array.) grams is
 // NULL for contents indexed before migration 7: those are scanned as
 // before until a reindex; '' for a content without CJK text.
 
