@@ -118,8 +118,9 @@ type TextIndexer interface {
 	SearchText(ctx context.Context, mailboxID int64, queries []TextQuery) (TextResult, error)
 	// UnindexedContents lists up to limit contents of the account (0:
 	// every account) that have no index entry, or one of a format before
-	// TextFormat, with ids above after, in id order: the work list of a
-	// reindex, which resumes from the last id it did.
+	// TextFormat, or one made before the short grams (ShortGrams) existed,
+	// with ids above after, in id order: the work list of a reindex, which
+	// resumes from the last id it did.
 	UnindexedContents(ctx context.Context, accountID, after int64, limit int) ([]UnindexedContent, error)
 	// IndexText stores the text of a content (replacing any entry). A
 	// content that is gone meanwhile is no error.

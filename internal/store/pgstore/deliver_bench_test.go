@@ -49,6 +49,34 @@ func BenchmarkDeliver10KB8Writers(b *testing.B) {
 	b.Run("postgres+text", func(b *testing.B) {
 		benchDeliverText(b, openWith(b, Options{DSN: pgtest.NewDatabase(b), MaxConns: 10}), true)
 	})
+	// With Japanese text: the short grams (store.ShortGrams) are only
+	// kept for CJK text, so this is where they cost.
+	b.Run("postgres+text-ja", func(b *testing.B) {
+		benchDeliverMsgs(b, openWith(b, Options{DSN: pgtest.NewDatabase(b), MaxConns: 10}), true, message10KBJa)
+	})
+}
+
+// jaWords are the words of message10KBJa.
+var jaWords = strings.Fields(`会議 東京 大阪 予定 報告 資料 確認 お願い します ました です 明日 今日 来週 担当 顧客
+売上 見積 請求書 契約 連絡 対応 問題 解決 システム サーバー メール 検索 索引 スレッド 返信 転送 添付 ファイル
+について から まで より ため よろしく 申し上げます 検討 結果 変更 追加 削除 更新 開発 テスト 品質 改善 会社 部長
+課長 社長 営業 技術 経理 総務 人事 新しい 古い 大きい 小さい 早く 遅く ありがとう ございます 失礼 いたします`)
+
+// message10KBJa is a plain Japanese message of about 10 KB, as
+// sqlitestore's benchmarks use.
+func message10KBJa(i int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Bench <bench@example.org>\r\nTo: demo@example.test\r\nSubject: 会議 %d\r\nMessage-ID: <%d@bench>\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", i, i)
+	r := uint32(i*2654435761 + 1)
+	for b.Len() < 10*1024 {
+		for range 8 {
+			r = r*1664525 + 1013904223
+			b.WriteString(jaWords[(r>>8)%uint32(len(jaWords))])
+		}
+		b.WriteString("。\r\n")
+	}
+	return b.Bytes()
 }
 
 type deliverer interface {
@@ -60,6 +88,10 @@ type deliverer interface {
 func benchDeliver(b *testing.B, st deliverer) { benchDeliverText(b, st, false) }
 
 func benchDeliverText(b *testing.B, st deliverer, text bool) {
+	benchDeliverMsgs(b, st, text, message10KB)
+}
+
+func benchDeliverMsgs(b *testing.B, st deliverer, text bool, message10KB func(int) []byte) {
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test"); err != nil {
 		b.Fatal(err)

@@ -198,13 +198,16 @@ var pgOnly = []string{"mailroom_schema", "blobs", "blob_chunks"}
 // pgOnlyColumns are the columns that exist only on PostgreSQL: the
 // transaction that wrote a change log row, for the change feed across
 // nodes (feed.go).
-var pgOnlyColumns = map[string][]string{"changelog": {"xid"}, "content_text": {"content_id", "full_body", "text_format"}}
+var pgOnlyColumns = map[string][]string{"changelog": {"xid"}, "content_text": {"content_id", "full_body", "text_format", "grams"}}
 
 // sqliteOnly are FTS5's shadow tables of SQLite's full-text index: the
 // PostgreSQL index is content_text's own GIN indexes. (content_text's key
 // is SQLite's rowid, PostgreSQL's content_id.)
 var sqliteOnly = []string{"content_text_data", "content_text_idx", "content_text_content", "content_text_docsize", "content_text_config",
-	"content_indexed"} // SQLite keeps content_text.full_body and text_format apart, FTS5 rows being the whole text
+	"content_indexed", // SQLite keeps content_text.full_body and text_format apart, FTS5 rows being the whole text
+	// The short grams: SQLite's FTS5 table content_grams is PostgreSQL's
+	// column content_text.grams.
+	"content_grams", "content_grams_data", "content_grams_idx", "content_grams_docsize", "content_grams_config"}
 
 // The PostgreSQL schema has every table, column and named index of the
 // SQLite schema, so both backends keep one data model.

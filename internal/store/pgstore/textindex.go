@@ -21,6 +21,16 @@ import (
 // package search, which is the one definition of a match. A needle of
 // fewer than three characters has no trigram; PostgreSQL then scans the
 // stored text, still without reading a message.
+//
+// Except for a needle of one or two CJK characters: the column grams
+// (migration 8, see store.ShortGrams) holds each content's field-marked
+// CJK characters and character pairs, space-separated, with a GIN index
+// on them as an array, and such a needle is one array lookup
+// (string_to_array(grams, ' ') && the needle's tokens), exact. (A text
+// column takes as much room as a text[] would, measured on Japanese mail,
+// and lets "no CJK text" be '' rather than an empty array.) grams is
+// NULL for contents indexed before migration 8: those are scanned as
+// before until a reindex; '' for a content without CJK text.
 
 var ftsColumn = [...]string{
 	store.TextFrom:    "h_from",
@@ -52,11 +62,28 @@ func likePattern(needle string) string {
 	return "%" + r.Replace(needle) + "%"
 }
 
-// SetText implements store.TextStager.
+// SetText implements store.TextStager. The grams are made here, before
+// the delivery's transaction.
 func (m *staged) SetText(doc *store.TextDoc) {
+	grams := gramText(doc)
 	m.mu.Lock()
-	m.text = doc
+	m.text, m.grams = doc, grams
 	m.mu.Unlock()
+}
+
+func (m *staged) textGrams() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.grams
+}
+
+// gramText is a content's grams column: ”, not NULL, when it has none
+// (NULL is "indexed before the grams").
+func gramText(doc *store.TextDoc) string {
+	if doc == nil {
+		return ""
+	}
+	return strings.Join(store.ShortGrams(doc), " ")
 }
 
 func (m *staged) textDoc() *store.TextDoc {
@@ -65,12 +92,13 @@ func (m *staged) textDoc() *store.TextDoc {
 	return m.text
 }
 
-// insertText writes (or replaces) a content's index row.
-func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
-	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body, text_format)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9, text_format = $10`,
-		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete, store.TextFormat)
+// insertText writes (or replaces) a content's index row, with its grams
+// (gramText).
+func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error {
+	_, err := tx.exec(`INSERT INTO content_text (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, full_body, text_format, grams)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (content_id) DO UPDATE SET hdr = $2, body = $3, h_from = $4, h_to = $5, h_cc = $6, h_bcc = $7, h_subject = $8, full_body = $9, text_format = $10, grams = $11`,
+		contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, d.BodyComplete, store.TextFormat, grams)
 	return err
 }
 
@@ -117,11 +145,21 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			// slower over 10,000 messages).
 			query := `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)
 				SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)`
-			if utf8.RuneCountInString(q.Needle) < 3 {
+			args := []any{mailboxID, likePattern(head), q.Needle}
+			if store.ShortGramNeedle(q.Needle) {
+				// 1–2 CJK characters: the gram lookup for the contents
+				// that have grams, the scan for those indexed before.
+				query = `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE string_to_array(t.grams, ' ') && $4::text[])
+					SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)
+					UNION ALL
+					SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
+					WHERE m.mailbox_id = $1 AND t.grams IS NULL AND (` + strings.Join(conds, " OR ") + `)`
+				args = append(args, store.GramTokens(q.Field, q.Needle))
+			} else if utf8.RuneCountInString(q.Needle) < 3 {
 				query = `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
 					WHERE m.mailbox_id = $1 AND (` + strings.Join(conds, " OR ") + `)`
 			}
-			rows, _ := tx.Query(ctx, query, mailboxID, likePattern(head), q.Needle)
+			rows, _ := tx.Query(ctx, query, args...)
 			hits, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
 				return err
@@ -177,7 +215,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	rows, _ := s.pool.Query(ctx, `SELECT DISTINCT ON (m.content_id) m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > $2 AND ($1 = 0 OR b.account_id = $1)
-			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id AND t.text_format >= $4)
+			AND NOT EXISTS (SELECT 1 FROM content_text t WHERE t.content_id = m.content_id AND t.text_format >= $4 AND t.grams IS NOT NULL)
 		ORDER BY m.content_id, m.mailbox_id, m.uid LIMIT $3`, accountID, after, limit, store.TextFormat)
 	var out []store.UnindexedContent
 	var u store.UnindexedContent
@@ -194,12 +232,13 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 
 // IndexText implements store.TextIndexer.
 func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	grams := gramText(doc)
 	err := s.writeIso(ctx, pgx.ReadCommitted, func(tx *txn) error {
 		ok, err := tx.exists("SELECT 1 FROM contents WHERE id = $1 FOR KEY SHARE", contentID)
 		if err != nil || !ok {
 			return err
 		}
-		return tx.insertText(contentID, doc)
+		return tx.insertText(contentID, doc, grams)
 	})
 	if err != nil {
 		return fmt.Errorf("store: index text: %w", err)

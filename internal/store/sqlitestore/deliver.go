@@ -28,6 +28,7 @@ type staged struct {
 
 	mu        sync.Mutex
 	text      *store.TextDoc // the index text, if the mailbox service gave it
+	grams     string         // its short grams (textindex.go)
 	contentID int64          // set once delivered; later deliveries share the row
 	discarded bool
 	keys      *store.ThreadKeys // computed on first delivery
@@ -231,7 +232,7 @@ func (tx *txn) addContent(m *staged, contentID int64, n int) (int64, error) {
 	}
 	id := tx.conn.LastInsertRowID()
 	if d := m.textDoc(); d != nil {
-		if err := tx.insertText(id, d); err != nil {
+		if err := tx.insertText(id, d, m.textGrams()); err != nil {
 			return 0, err
 		}
 	}

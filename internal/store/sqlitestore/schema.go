@@ -313,6 +313,17 @@ CREATE INDEX messages_content ON messages (content_id);
 	`
 ALTER TABLE content_indexed ADD COLUMN text_format INTEGER NOT NULL DEFAULT 1;
 `,
+	// 13: short grams for 1–2 character CJK needles (textindex.go,
+	// store.ShortGrams): a contentless FTS5 table of the gram tokens of
+	// each content, rowid = contents.id; content_indexed.grams says the
+	// content's grams are there (contents indexed before are scanned).
+	`
+CREATE VIRTUAL TABLE content_grams USING fts5(
+	grams, content = '', contentless_delete = 1, tokenize = 'ascii', detail = none
+);
+INSERT INTO content_grams (content_grams, rank) VALUES ('automerge', 16);
+ALTER TABLE content_indexed ADD COLUMN grams INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

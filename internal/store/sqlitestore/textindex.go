@@ -23,6 +23,14 @@ import (
 // indexed, and whether their body is (full_body): a small table, so that
 // finding the messages the index cannot answer does not read their text,
 // and of which format (text_format, store.TextFormat) each entry is.
+//
+// A needle of one or two CJK characters is looked up in content_grams
+// (migration 13, see store.ShortGrams): a contentless FTS5 table, ascii
+// tokenizer (every non-ASCII character is a token character, so each
+// space-separated gram is one token), detail=none, holding for each
+// content the field-marked characters and character pairs of its CJK
+// text. The lookup is exact. Contents indexed before migration 13
+// (content_indexed.grams = 0) are scanned as before until a reindex.
 
 // ftsColumn maps a field to its column(s).
 var ftsColumn = [...]string{
@@ -45,11 +53,28 @@ func ftsColumns(f store.TextField) []string {
 	return nil
 }
 
-// SetText implements store.TextStager.
+// SetText implements store.TextStager. The grams are made here, by the
+// delivering goroutine, not in the writer that every delivery waits for.
 func (m *staged) SetText(doc *store.TextDoc) {
+	grams := gramText(doc)
 	m.mu.Lock()
-	m.text = doc
+	m.text, m.grams = doc, grams
 	m.mu.Unlock()
+}
+
+func (m *staged) textGrams() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.grams
+}
+
+// gramText is a content's row of content_grams: its short grams,
+// space-separated (” for none).
+func gramText(doc *store.TextDoc) string {
+	if doc == nil {
+		return ""
+	}
+	return strings.Join(store.ShortGrams(doc), " ")
 }
 
 func (m *staged) textDoc() *store.TextDoc {
@@ -58,8 +83,8 @@ func (m *staged) textDoc() *store.TextDoc {
 	return m.text
 }
 
-// insertText writes a content's index row.
-func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
+// insertText writes a content's index row, with its grams (gramText).
+func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error {
 	if err := tx.deleteText(contentID); err != nil {
 		return err
 	}
@@ -67,12 +92,22 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject); err != nil {
 		return err
 	}
-	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format) VALUES (?, ?, ?)", contentID, d.BodyComplete, store.TextFormat)
+	// No row for a content without CJK text: nothing to look up, and no
+	// FTS5 work on the delivery.
+	if grams != "" {
+		if err := tx.exec("INSERT INTO content_grams (rowid, grams) VALUES (?, ?)", contentID, grams); err != nil {
+			return err
+		}
+	}
+	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format, grams) VALUES (?, ?, ?, 1)", contentID, d.BodyComplete, store.TextFormat)
 }
 
 // deleteText removes a content's index entry, if any.
 func (tx *txn) deleteText(contentID int64) error {
 	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
+		return err
+	}
+	if err := tx.exec("DELETE FROM content_grams WHERE rowid = ?", contentID); err != nil {
 		return err
 	}
 	return tx.exec("DELETE FROM content_indexed WHERE content_id = ?", contentID)
@@ -110,7 +145,21 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			}
 			scan := "(" + strings.Join(conds, " OR ") + ")"
 			var query, pattern string
-			if n := utf8.RuneCountInString(q.Needle); n < 3 {
+			if store.ShortGramNeedle(q.Needle) {
+				// 1–2 CJK characters: the gram lookup for the contents
+				// that have grams, the scan for those indexed before.
+				toks := store.GramTokens(q.Field, q.Needle)
+				for j, tok := range toks {
+					toks[j] = `"` + tok + `"` // no '"' in a CJK gram
+				}
+				pattern = strings.Join(toks, " OR ")
+				query = `SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1
+						AND m.content_id IN (SELECT rowid FROM content_grams WHERE content_grams MATCH ?3)
+					UNION ALL
+					SELECT m.uid FROM messages m JOIN content_indexed ci ON ci.content_id = m.content_id
+						JOIN content_text t ON t.rowid = m.content_id
+					WHERE m.mailbox_id = ?1 AND NOT ci.grams AND ` + scan
+			} else if n := utf8.RuneCountInString(q.Needle); n < 3 {
 				// Too short for a trigram: scan the stored text.
 				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND ?3 = '' AND " + scan
 			} else {
@@ -187,7 +236,7 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 	q := `SELECT m.content_id, m.mailbox_id, m.uid, coalesce(length(m.prefix), 0)
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.content_id > ?2 AND (?1 = 0 OR b.account_id = ?1)
-			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id AND t.text_format >= ?4)
+			AND NOT EXISTS (SELECT 1 FROM content_indexed t WHERE t.content_id = m.content_id AND t.text_format >= ?4 AND t.grams)
 		ORDER BY m.content_id LIMIT ?3`
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		return execConn(conn, q, func(st *sqlite.Stmt) error {
@@ -207,12 +256,13 @@ func (s *Store) UnindexedContents(ctx context.Context, accountID, after int64, l
 
 // IndexText implements store.TextIndexer.
 func (s *Store) IndexText(ctx context.Context, contentID int64, doc *store.TextDoc) error {
+	grams := gramText(doc)
 	err := s.queueWrite(ctx, &writeReq{lazy: true, fn: func(tx *txn) error {
 		exists := false
 		if err := tx.query("SELECT 1 FROM contents WHERE id = ?", func(*sqlite.Stmt) error { exists = true; return nil }, contentID); err != nil || !exists {
 			return err
 		}
-		return tx.insertText(contentID, doc)
+		return tx.insertText(contentID, doc, grams)
 	}})
 	if err != nil {
 		return fmt.Errorf("store: index text: %w", storageFull(err))
@@ -227,9 +277,12 @@ func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
 			if err := tx.exec("DELETE FROM content_text"); err != nil {
 				return err
 			}
+			if err := tx.exec("DELETE FROM content_grams"); err != nil {
+				return err
+			}
 			return tx.exec("DELETE FROM content_indexed")
 		}
-		for _, table := range []string{"content_text WHERE rowid", "content_indexed WHERE content_id"} {
+		for _, table := range []string{"content_text WHERE rowid", "content_grams WHERE rowid", "content_indexed WHERE content_id"} {
 			if err := tx.exec(`DELETE FROM `+table+` IN (SELECT m.content_id FROM messages m
 				JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID); err != nil {
 				return err

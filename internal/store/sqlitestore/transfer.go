@@ -55,13 +55,18 @@ var transferSkip = map[string]string{
 	"leases":     "locks of running sessions (POP3's maildrop): the copy runs with every server stopped, so none is held",
 	// The full-text index and FTS5's shadow tables: derived data in a
 	// backend-specific form, rebuilt on the destination by mailroom reindex.
-	"content_text":         textIndexSkip,
-	"content_text_data":    textIndexSkip,
-	"content_text_idx":     textIndexSkip,
-	"content_text_content": textIndexSkip,
-	"content_text_docsize": textIndexSkip,
-	"content_text_config":  textIndexSkip,
-	"content_indexed":      textIndexSkip,
+	"content_text":          textIndexSkip,
+	"content_text_data":     textIndexSkip,
+	"content_text_idx":      textIndexSkip,
+	"content_text_content":  textIndexSkip,
+	"content_text_docsize":  textIndexSkip,
+	"content_text_config":   textIndexSkip,
+	"content_indexed":       textIndexSkip,
+	"content_grams":         textIndexSkip,
+	"content_grams_data":    textIndexSkip,
+	"content_grams_idx":     textIndexSkip,
+	"content_grams_docsize": textIndexSkip,
+	"content_grams_config":  textIndexSkip,
 }
 
 const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"

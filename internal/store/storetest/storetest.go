@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"TextIndex", testTextIndex},
 		{"TextIndexPrefix", testTextIndexPrefix},
 		{"TextReindex", testTextReindex},
+		{"TextShortNeedles", testTextShortNeedles},
 	}...)
 	for _, tc := range queueTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
