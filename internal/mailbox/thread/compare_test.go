@@ -36,7 +36,7 @@ func TestCompareAgreesWithSort(t *testing.T) {
 			}
 		}
 	}
-	for _, in := range [][]*Message{msgs, prepared(msgs)} {
+	for _, in := range [][]*Message{msgs, prepared(msgs), compacted(msgs)} {
 		for _, c := range crits {
 			want := Sort(in, c)
 			got := make([]int, len(in))

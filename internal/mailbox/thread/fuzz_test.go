@@ -71,6 +71,12 @@ func FuzzThreader(f *testing.F) {
 		if a, b := render(msgs, References(msgs)), render(msgs, References(prepared(msgs))); a != b {
 			t.Fatalf("Prepare changes REFERENCES: %s vs %s", a, b)
 		}
+		if a, b := render(msgs, OrderedSubject(msgs)), render(msgs, OrderedSubject(compacted(msgs))); a != b {
+			t.Fatalf("Compact changes ORDEREDSUBJECT: %s vs %s", a, b)
+		}
+		if a, b := render(msgs, References(msgs)), render(msgs, References(compacted(msgs))); a != b {
+			t.Fatalf("Compact changes REFERENCES: %s vs %s", a, b)
+		}
 		for name, roots := range map[string][]*Node{"REFERENCES": References(msgs), "ORDEREDSUBJECT": OrderedSubject(msgs)} {
 			seen, _ := count(roots, len(msgs))
 			for i, n := range seen {

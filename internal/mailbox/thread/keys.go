@@ -65,6 +65,37 @@ func (m *Message) Prepare() {
 	m.derived = d
 }
 
+// Compact prepares m if it is not yet, then drops the raw fields (Subject,
+// the addresses, the id fields): every algorithm reads the derived keys
+// instead. The derived strings pass through intern (when not nil), so
+// that a cache of many Messages keeps each distinct address, base subject
+// and message id once — a conversation of n messages names its first
+// message n-1 times. For long-lived caches (the mailbox service's), where
+// the raw fields would double the memory of each entry.
+func (m *Message) Compact(intern func(string) string) {
+	if m.derived == nil {
+		m.Prepare()
+	}
+	m.Subject, m.MessageID, m.InReplyTo, m.References = "", "", "", ""
+	m.From, m.To, m.Cc = mime.Address{}, mime.Address{}, mime.Address{}
+	if intern == nil {
+		return
+	}
+	d := m.derived
+	for _, p := range []*string{&d.subject, &d.from, &d.to, &d.cc, &d.displayFrom, &d.displayTo, &d.id} {
+		*p = intern(*p)
+	}
+	// A slice of exactly the right length: append may have left spare room.
+	refs := make([]string, len(d.refs))
+	for i, r := range d.refs {
+		refs[i] = intern(r)
+	}
+	if len(refs) == 0 {
+		refs = nil
+	}
+	d.refs = refs
+}
+
 // parentIDs appends the ids REFERENCES links a message under: those of
 // References, or when it has no valid one, the first of In-Reply-To
 // (RFC 5256 section 4 step 1).
