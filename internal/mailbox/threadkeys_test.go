@@ -24,10 +24,10 @@ func TestThreadInputsCache(t *testing.T) {
 		t.Fatalf("ThreadInputs: %d messages, second %+v", len(a), a[1])
 	}
 	// The cached entries keep the keys, not the raw fields.
-	if a[1].Subject != "" {
-		t.Errorf("the raw subject %q is kept", a[1].Subject)
+	if a[1].Fields != nil {
+		t.Errorf("the raw fields %+v are kept", a[1].Fields)
 	}
-	want := thread.Message{Subject: "1"}
+	want := thread.Message{Fields: &thread.Fields{Subject: "1"}}
 	if thread.Compare(a[1], &want, []thread.Criterion{{Key: thread.Subject}}) != 0 || thread.Compare(a[0], &want, []thread.Criterion{{Key: thread.Subject}}) == 0 {
 		t.Error("the cached subject key is not that of the message's subject")
 	}

@@ -45,7 +45,7 @@ func FuzzThreader(f *testing.F) {
 				break
 			}
 			f := strings.Fields(line)
-			m := &Message{Num: uint32(i + 1)}
+			m := &Message{Num: uint32(i + 1), Fields: &Fields{}}
 			if len(f) > 0 {
 				m.MessageID = "<" + f[0] + "@x>"
 			}
