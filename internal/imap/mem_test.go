@@ -288,8 +288,8 @@ func TestMemoryCommands(t *testing.T) {
 // SQLite's page caches are bounded together (sqlitestore.CacheBytes),
 // where each of nine connections used to keep 32 MiB of pages.
 func TestSearchMemoryBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fills a mailbox of 3,000 messages")
+	if testing.Short() || raceEnabled {
+		t.Skip("fills a mailbox of 3,000 messages, and measures memory (not under -race)")
 	}
 	const n = 3000
 	r := newRig(t)
