@@ -22,9 +22,9 @@ import (
 //
 // An entry keeps only the derived keys (thread.Message.Compact), with
 // each distinct string (address key, base subject, message id) stored
-// once for the mailbox: about 330 bytes a message in the memory test's
-// mix (TestMemoryCommands), 33 MiB for 100,000, where the envelope
-// fields and keys took some 800. It is held only for mailboxes a session
+// once for the mailbox: about 350 bytes a message in the memory test's
+// mix (TestMemoryCommands), 35 MiB for 100,000, where the envelope
+// fields and keys took some 960. It is held only for mailboxes a session
 // has open and sorted or threaded: it is dropped when the last session
 // releases the mailbox, so the idle mailboxes the service keeps loaded
 // hold none.
