@@ -28,7 +28,7 @@ func (m *searchMessage) Seq() uint32             { return m.seq }
 func (m *searchMessage) Recent() bool            { return m.s.sel.view.Recent(m.meta.UID) }
 
 func (m *searchMessage) Structure(ctx context.Context) (*mime.Message, error) {
-	return m.s.sel.box.Structure(ctx, m.meta.UID)
+	return m.s.sel.box.ScanStructure(ctx, m.meta.UID)
 }
 
 func (m *searchMessage) Body(ctx context.Context) (store.Body, error) {

@@ -9,8 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/mime"
 	"mailroom/internal/panics"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
@@ -349,15 +351,30 @@ func TestStructureCache(t *testing.T) {
 	if _, err := m.Structure(ctx, 1); err == nil {
 		t.Fatal("Structure of an expunged message succeeded")
 	}
+	// The cache is bounded by the structures' memory, not their number.
 	c := newStructureCache()
-	for uid := range uint32(structureCacheSize + 10) {
-		c.put(messageKey{1, uid}, nil)
+	cost := structureCost(a)
+	for uid := range uint32(structureCacheSize/cost + 10) {
+		c.put(messageKey{1, uid}, a)
 	}
-	if c.order.Len() != structureCacheSize {
-		t.Fatalf("cache holds %d, bound %d", c.order.Len(), structureCacheSize)
+	if c.used > structureCacheSize || int64(c.order.Len()) != structureCacheSize/cost {
+		t.Fatalf("cache holds %d structures of %d bytes (%d), bound %d", c.order.Len(), cost, c.used, structureCacheSize)
 	}
 	if _, ok := c.get(messageKey{1, 0}); ok {
 		t.Fatal("the least recently used entry was kept")
+	}
+	// One structure of many parts counts for all of them, and pushes out
+	// as many small ones.
+	big := &mime.Message{Root: &mime.Part{Type: "multipart", Subtype: "mixed"}}
+	for range 10000 {
+		big.Root.Parts = append(big.Root.Parts, &mime.Part{Type: "text", Subtype: "plain", Encoding: "7bit"})
+	}
+	if bc := structureCost(big); bc < 10000*int64(unsafe.Sizeof(mime.Part{})) {
+		t.Fatalf("a structure of 10,000 parts costs %d bytes", bc)
+	}
+	c.put(messageKey{2, 1}, big)
+	if _, ok := c.get(messageKey{2, 1}); !ok || c.used > structureCacheSize {
+		t.Fatalf("big structure cached %v, cache at %d bytes of %d", ok, c.used, structureCacheSize)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"mailroom/internal/mailbox/thread"
@@ -19,29 +20,57 @@ import (
 // and decodes 100,000 structures from the store, far more than the
 // structure LRU holds: seconds each time instead of milliseconds.
 //
-// Its memory is that of the messages' envelope fields and derived keys,
-// about 800 bytes a message in the benchmark's mix (81 MiB for 100,000),
-// and only for mailboxes a session has open and sorted or threaded: it is
-// dropped when the last session releases the mailbox, so the idle
-// mailboxes the service keeps loaded hold none.
+// An entry keeps only the derived keys (thread.Message.Compact), with
+// each distinct string (address key, base subject, message id) stored
+// once for the mailbox: about 350 bytes a message in the memory test's
+// mix (TestMemoryCommands), 35 MiB for 100,000, where the envelope
+// fields and keys took some 960. It is held only for mailboxes a session
+// has open and sorted or threaded: it is dropped when the last session
+// releases the mailbox, so the idle mailboxes the service keeps loaded
+// hold none.
 type threadKeys struct {
 	mu    sync.Mutex
 	byUID map[uint32]*thread.Message
+	// strs interns the entries' strings. Strings of expunged messages stay
+	// until it is started afresh, when it grows past maxInternPerEntry a
+	// message: entries made before then keep their (equal) copies.
+	strs map[string]string
 }
 
+const maxInternPerEntry = 8
+
+// put compacts m and adds it.
 func (c *threadKeys) put(uid uint32, m *thread.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byUID == nil {
 		c.byUID = make(map[uint32]*thread.Message)
 	}
+	if c.strs == nil || len(c.strs) > maxInternPerEntry*(len(c.byUID)+1024) {
+		c.strs = make(map[string]string)
+	}
+	m.Compact(c.intern)
 	c.byUID[uid] = m
+}
+
+// intern returns the kept copy of s; a new one is cloned, so that it does
+// not hold on to the larger string it may be part of (a References field).
+func (c *threadKeys) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if k, ok := c.strs[s]; ok {
+		return k
+	}
+	s = strings.Clone(s)
+	c.strs[s] = s
+	return s
 }
 
 func (c *threadKeys) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.byUID = nil
+	c.byUID, c.strs = nil, nil
 }
 
 func (c *threadKeys) forget(uids []uint32) {

@@ -3,6 +3,8 @@ package mailbox
 import (
 	"context"
 	"testing"
+
+	"mailroom/internal/mailbox/thread"
 )
 
 func TestThreadInputsCache(t *testing.T) {
@@ -18,8 +20,16 @@ func TestThreadInputsCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != 3 || a[1].Num != uids[1] || a[1].Subject != "1" || a[1].Size == 0 || a[1].Sent != a[1].Arrival {
+	if len(a) != 3 || a[1].Num != uids[1] || a[1].Size == 0 || a[1].Sent != a[1].Arrival {
 		t.Fatalf("ThreadInputs: %d messages, second %+v", len(a), a[1])
+	}
+	// The cached entries keep the keys, not the raw fields.
+	if a[1].Fields != nil {
+		t.Errorf("the raw fields %+v are kept", a[1].Fields)
+	}
+	want := thread.Message{Fields: &thread.Fields{Subject: "1"}}
+	if thread.Compare(a[1], &want, []thread.Criterion{{Key: thread.Subject}}) != 0 || thread.Compare(a[0], &want, []thread.Criterion{{Key: thread.Subject}}) == 0 {
+		t.Error("the cached subject key is not that of the message's subject")
 	}
 	// The first call read the structures without filling the structure
 	// LRU, which FETCH needs.

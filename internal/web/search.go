@@ -268,7 +268,7 @@ func (m *webMessage) Meta() store.MessageMeta { return m.meta }
 func (m *webMessage) Seq() uint32             { return 0 }
 func (m *webMessage) Recent() bool            { return false }
 func (m *webMessage) Structure(ctx context.Context) (*mime.Message, error) {
-	return m.box.Structure(ctx, m.meta.UID)
+	return m.box.ScanStructure(ctx, m.meta.UID)
 }
 func (m *webMessage) Body(ctx context.Context) (store.Body, error) {
 	return m.box.ScanBody(ctx, m.meta.UID)

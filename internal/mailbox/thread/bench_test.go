@@ -22,7 +22,7 @@ func benchMessages(n int) []*Message {
 		if i-convStart >= convLen {
 			convStart, convLen = i, 1+rng.IntN(12)
 		}
-		m := &Message{Num: uint32(i + 1), Arrival: 1.6e9 + int64(i)*600, Size: int64(500 + rng.IntN(5000))}
+		m := &Message{Num: uint32(i + 1), Arrival: 1.6e9 + int64(i)*600, Size: int64(500 + rng.IntN(5000)), Fields: &Fields{}}
 		m.Sent = m.Arrival + int64(rng.IntN(300))
 		m.MessageID = fmt.Sprintf("<m%d@bench.test>", i)
 		m.Subject = subjects[convStart%len(subjects)]

@@ -24,7 +24,7 @@ func TestCompareAgreesWithSort(t *testing.T) {
 			return mime.Address{}
 		}
 		msgs = append(msgs, &Message{Num: uint32(i + 1), Sent: int64(i * 7 % 5), Arrival: int64(i * 3 % 4),
-			Size: int64(i % 3), Subject: subjects[i*5%len(subjects)], From: a(1), To: a(2), Cc: a(3)})
+			Size: int64(i % 3), Fields: &Fields{Subject: subjects[i*5%len(subjects)], From: a(1), To: a(2), Cc: a(3)}})
 	}
 	keys := []Key{Arrival, Cc, Date, From, Size, Subject, To, DisplayFrom, DisplayTo}
 	var crits [][]Criterion
@@ -36,7 +36,7 @@ func TestCompareAgreesWithSort(t *testing.T) {
 			}
 		}
 	}
-	for _, in := range [][]*Message{msgs, prepared(msgs)} {
+	for _, in := range [][]*Message{msgs, prepared(msgs), compacted(msgs)} {
 		for _, c := range crits {
 			want := Sort(in, c)
 			got := make([]int, len(in))

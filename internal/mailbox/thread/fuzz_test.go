@@ -45,7 +45,7 @@ func FuzzThreader(f *testing.F) {
 				break
 			}
 			f := strings.Fields(line)
-			m := &Message{Num: uint32(i + 1)}
+			m := &Message{Num: uint32(i + 1), Fields: &Fields{}}
 			if len(f) > 0 {
 				m.MessageID = "<" + f[0] + "@x>"
 			}
@@ -70,6 +70,12 @@ func FuzzThreader(f *testing.F) {
 		}
 		if a, b := render(msgs, References(msgs)), render(msgs, References(prepared(msgs))); a != b {
 			t.Fatalf("Prepare changes REFERENCES: %s vs %s", a, b)
+		}
+		if a, b := render(msgs, OrderedSubject(msgs)), render(msgs, OrderedSubject(compacted(msgs))); a != b {
+			t.Fatalf("Compact changes ORDEREDSUBJECT: %s vs %s", a, b)
+		}
+		if a, b := render(msgs, References(msgs)), render(msgs, References(compacted(msgs))); a != b {
+			t.Fatalf("Compact changes REFERENCES: %s vs %s", a, b)
 		}
 		for name, roots := range map[string][]*Node{"REFERENCES": References(msgs), "ORDEREDSUBJECT": OrderedSubject(msgs)} {
 			seen, _ := count(roots, len(msgs))

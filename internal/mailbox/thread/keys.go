@@ -24,6 +24,18 @@ type Message struct {
 	// both Unix seconds.
 	Sent, Arrival int64
 	Size          int64
+	// Fields are the header fields the keys come from; nil stands for
+	// none. Behind a pointer so that a Compact Message, which needs them
+	// no more, is small (48 bytes instead of 380).
+	*Fields
+
+	// derived holds the keys Prepare computed, shared by copies of the
+	// Message; nil means they are computed for each use.
+	derived *derived
+}
+
+// Fields are a Message's header fields.
+type Fields struct {
 	// Subject is the decoded Subject field.
 	Subject string
 	// From, To and Cc are the first entries of those address lists (a
@@ -32,10 +44,16 @@ type Message struct {
 	From, To, Cc mime.Address
 	// MessageID, InReplyTo and References are the raw field values.
 	MessageID, InReplyTo, References string
+}
 
-	// derived holds the keys Prepare computed, shared by copies of the
-	// Message; nil means they are computed for each use.
-	derived *derived
+var noFields Fields
+
+// fields is m.Fields, never nil.
+func (m *Message) fields() *Fields {
+	if m.Fields == nil {
+		return &noFields
+	}
+	return m.Fields
 }
 
 // derived are the keys of a Message that cost work to compute: collated
@@ -52,17 +70,47 @@ type derived struct {
 // Messages across many sorts and threadings (the mailbox service's cache):
 // later sorts compare ready keys instead of collating strings again.
 func (m *Message) Prepare() {
+	f := m.fields()
 	d := &derived{
-		from:        Collate(AddrMailbox(m.From)),
-		to:          Collate(AddrMailbox(m.To)),
-		cc:          Collate(AddrMailbox(m.Cc)),
-		displayFrom: Collate(Display(m.From)),
-		displayTo:   Collate(Display(m.To)),
-		id:          FirstMsgID(m.MessageID),
+		from:        Collate(AddrMailbox(f.From)),
+		to:          Collate(AddrMailbox(f.To)),
+		cc:          Collate(AddrMailbox(f.Cc)),
+		displayFrom: Collate(Display(f.From)),
+		displayTo:   Collate(Display(f.To)),
+		id:          FirstMsgID(f.MessageID),
 		refs:        parentIDs(nil, m),
 	}
-	d.subject, d.replyFwd = baseKey(m.Subject)
+	d.subject, d.replyFwd = baseKey(f.Subject)
 	m.derived = d
+}
+
+// Compact prepares m if it is not yet, then drops its Fields: every
+// algorithm reads the derived keys instead. The derived strings pass through intern (when not nil), so
+// that a cache of many Messages keeps each distinct address, base subject
+// and message id once — a conversation of n messages names its first
+// message n-1 times. For long-lived caches (the mailbox service's), where
+// the raw fields would double the memory of each entry.
+func (m *Message) Compact(intern func(string) string) {
+	if m.derived == nil {
+		m.Prepare()
+	}
+	m.Fields = nil
+	if intern == nil {
+		return
+	}
+	d := m.derived
+	for _, p := range []*string{&d.subject, &d.from, &d.to, &d.cc, &d.displayFrom, &d.displayTo, &d.id} {
+		*p = intern(*p)
+	}
+	// A slice of exactly the right length: append may have left spare room.
+	refs := make([]string, len(d.refs))
+	for i, r := range d.refs {
+		refs[i] = intern(r)
+	}
+	if len(refs) == 0 {
+		refs = nil
+	}
+	d.refs = refs
 }
 
 // parentIDs appends the ids REFERENCES links a message under: those of
@@ -70,9 +118,10 @@ func (m *Message) Prepare() {
 // (RFC 5256 section 4 step 1).
 func parentIDs(dst []string, m *Message) []string {
 	n := len(dst)
-	dst = MsgIDs(dst, m.References)
+	f := m.fields()
+	dst = MsgIDs(dst, f.References)
 	if len(dst) == n {
-		if id := FirstMsgID(m.InReplyTo); id != "" {
+		if id := FirstMsgID(f.InReplyTo); id != "" {
 			dst = append(dst, id)
 		}
 	}
@@ -81,26 +130,22 @@ func parentIDs(dst []string, m *Message) []string {
 
 // FromEnvelope describes a message by its envelope. It copies no string.
 func FromEnvelope(num uint32, env *mime.Envelope, arrival, size int64) Message {
-	m := Message{
-		Num:        num,
-		Sent:       SentDate(env.Date, arrival),
-		Arrival:    arrival,
-		Size:       size,
+	f := &Fields{
 		Subject:    env.DecodedSubject,
 		MessageID:  env.MessageID,
 		InReplyTo:  env.InReplyTo,
 		References: env.References,
 	}
 	if len(env.From) > 0 {
-		m.From = env.From[0]
+		f.From = env.From[0]
 	}
 	if len(env.To) > 0 {
-		m.To = env.To[0]
+		f.To = env.To[0]
 	}
 	if len(env.Cc) > 0 {
-		m.Cc = env.Cc[0]
+		f.Cc = env.Cc[0]
 	}
-	return m
+	return Message{Num: num, Sent: SentDate(env.Date, arrival), Arrival: arrival, Size: size, Fields: f}
 }
 
 // SentDate is RFC 5256 section 2.2's sent date: the Date field in UTC,
@@ -195,5 +240,5 @@ func (m *Message) subjectKey() (string, bool) {
 	if m.derived != nil {
 		return m.derived.subject, m.derived.replyFwd
 	}
-	return baseKey(m.Subject)
+	return baseKey(m.fields().Subject)
 }

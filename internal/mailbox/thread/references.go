@@ -104,7 +104,7 @@ func (t *threader) link() {
 		if m.derived != nil {
 			id = m.derived.id
 		} else {
-			id = FirstMsgID(m.MessageID)
+			id = FirstMsgID(m.fields().MessageID)
 		}
 		if id != "" {
 			if x, ok := t.ids[id]; !ok {

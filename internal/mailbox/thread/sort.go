@@ -123,18 +123,19 @@ func stringKey(m *Message, k Key) string {
 		}
 		return d.subject
 	}
+	f := m.fields()
 	switch k {
 	case Cc:
-		return Collate(AddrMailbox(m.Cc))
+		return Collate(AddrMailbox(f.Cc))
 	case From:
-		return Collate(AddrMailbox(m.From))
+		return Collate(AddrMailbox(f.From))
 	case To:
-		return Collate(AddrMailbox(m.To))
+		return Collate(AddrMailbox(f.To))
 	case DisplayFrom:
-		return Collate(Display(m.From))
+		return Collate(Display(f.From))
 	case DisplayTo:
-		return Collate(Display(m.To))
+		return Collate(Display(f.To))
 	}
-	s, _ := baseKey(m.Subject)
+	s, _ := baseKey(f.Subject)
 	return s
 }

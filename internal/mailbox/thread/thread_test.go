@@ -19,8 +19,8 @@ type msg struct {
 func build(ms []msg) []*Message {
 	out := make([]*Message, len(ms))
 	for i, m := range ms {
-		out[i] = &Message{Num: uint32(i + 1), MessageID: m.id, InReplyTo: m.irt, References: m.refs,
-			Subject: m.subj, Sent: m.min * 60, Arrival: m.min * 60}
+		out[i] = &Message{Num: uint32(i + 1), Fields: &Fields{MessageID: m.id, InReplyTo: m.irt, References: m.refs,
+			Subject: m.subj}, Sent: m.min * 60, Arrival: m.min * 60}
 	}
 	return out
 }
@@ -32,6 +32,30 @@ func prepared(msgs []*Message) []*Message {
 	for i, m := range msgs {
 		c := *m
 		c.Prepare()
+		out[i] = &c
+	}
+	return out
+}
+
+// compacted returns copies of msgs compacted as the mailbox service's
+// cache keeps them, with one interning map for all: every algorithm must
+// answer the same with them.
+func compacted(msgs []*Message) []*Message {
+	strs := map[string]string{}
+	intern := func(s string) string {
+		if k, ok := strs[s]; ok {
+			return k
+		}
+		strs[s] = s
+		return s
+	}
+	out := make([]*Message, len(msgs))
+	for i, m := range msgs {
+		c := *m
+		c.Compact(intern)
+		if c.Fields != nil {
+			panic("Compact kept the raw fields")
+		}
 		out[i] = &c
 	}
 	return out
@@ -141,10 +165,10 @@ func TestAddressKeys(t *testing.T) {
 func TestSort(t *testing.T) {
 	addr := func(mb string) mime.Address { return mime.Address{Mailbox: mb, Host: "x"} }
 	msgs := []*Message{
-		{Num: 1, Sent: 300, Arrival: 10, Size: 5, Subject: "Re: b", From: addr("carol"), To: mime.Address{DecodedName: "Zed", Mailbox: "a", Host: "x"}},
-		{Num: 2, Sent: 100, Arrival: 30, Size: 5, Subject: "a", From: addr("alice")},
-		{Num: 3, Sent: 300, Arrival: 20, Size: 1, Subject: "[list] Fwd: A", From: addr("Bob"), To: addr("m")},
-		{Num: 4, Sent: 200, Arrival: 20, Size: 9, Subject: "B (fwd)", From: addr("alice"), Cc: addr("c")},
+		{Num: 1, Sent: 300, Arrival: 10, Size: 5, Fields: &Fields{Subject: "Re: b", From: addr("carol"), To: mime.Address{DecodedName: "Zed", Mailbox: "a", Host: "x"}}},
+		{Num: 2, Sent: 100, Arrival: 30, Size: 5, Fields: &Fields{Subject: "a", From: addr("alice")}},
+		{Num: 3, Sent: 300, Arrival: 20, Size: 1, Fields: &Fields{Subject: "[list] Fwd: A", From: addr("Bob"), To: addr("m")}},
+		{Num: 4, Sent: 200, Arrival: 20, Size: 9, Fields: &Fields{Subject: "B (fwd)", From: addr("alice"), Cc: addr("c")}},
 	}
 	for _, c := range []struct {
 		crit []Criterion
@@ -164,7 +188,7 @@ func TestSort(t *testing.T) {
 		{[]Criterion{{Key: DisplayFrom}}, "2 4 3 1"},
 		{nil, "1 2 3 4"},
 	} {
-		for _, in := range [][]*Message{msgs, prepared(msgs)} {
+		for _, in := range [][]*Message{msgs, prepared(msgs), compacted(msgs)} {
 			order := Sort(in, c.crit)
 			var got []string
 			for _, i := range order {
@@ -322,7 +346,7 @@ func TestOrderedSubject(t *testing.T) {
 		{subj: "", min: 8},
 	})
 	// Threads by the date of their first message; children by date.
-	for _, in := range [][]*Message{msgs, prepared(msgs)} {
+	for _, in := range [][]*Message{msgs, prepared(msgs), compacted(msgs)} {
 		if got, want := render(in, OrderedSubject(in)), "(5)(6 (2)(3))(1)(7 4)"; got != want {
 			t.Errorf("ORDEREDSUBJECT: %s, want %s", got, want)
 		}

@@ -102,7 +102,7 @@ func (t *Transfer) init(ctx context.Context) error {
 	if t.write {
 		// The schema as Open makes it, without the rest of a running
 		// store (its writer, its polling of the change log).
-		if err := prepareConn(t.conn); err != nil {
+		if err := prepareConn(t.conn, 32<<10); err != nil { // one connection: a bulk copy, alone in its process
 			return err
 		}
 		if err := migrate(t.conn); err != nil {
