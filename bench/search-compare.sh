@@ -143,13 +143,13 @@ allow_insecure = true"
     # server first; if the command wants the data directory to itself, again
     # with the server stopped (then restarted).
     t=$(now)
-    if "$MR" reindex user1@example.test --config "$WORK/mailroom/mailroom.toml" > "$WORK/reindex.out" 2>&1; then
+    if "$MR" reindex --rebuild user1@example.test --config "$WORK/mailroom/mailroom.toml" > "$WORK/reindex.out" 2>&1; then
       phase "mailroom reindex user1 (full rebuild, server running)" "$(since "$t")"
     else
       echo "# mailroom reindex beside the server failed ($(tail -1 "$WORK/reindex.out")); again with it stopped"
       kill "$MR_PID"; wait "$MR_PID" 2>/dev/null || true; MR_PID=""
       t=$(now)
-      if "$MR" reindex user1@example.test --config "$WORK/mailroom/mailroom.toml" > "$WORK/reindex.out" 2>&1; then
+      if "$MR" reindex --rebuild user1@example.test --config "$WORK/mailroom/mailroom.toml" > "$WORK/reindex.out" 2>&1; then
         phase "mailroom reindex user1 (full rebuild, server stopped)" "$(since "$t")"
       else
         echo "# mailroom reindex failed: $(tail -2 "$WORK/reindex.out")"
