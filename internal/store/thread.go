@@ -116,8 +116,9 @@ func hash64(s string) int64 {
 // first and the last keep-1 (keep 1: the first only). It tolerates what
 // real mail has: comments and phrases between ids ("<a@b> (Joe's
 // message)"), commas, missing brackets (bare "a@b" tokens when the field
-// has no "<" at all), unterminated or nested brackets, whitespace and
-// folding inside an id. It runs in one pass and keeps at most keep ids
+// has no "<" at all), nested brackets, quoting, whitespace and folding
+// inside an id (bracketed ids are mime.MessageIDs', the ones IMAP THREAD
+// reads). It runs in one pass and keeps at most keep ids
 // however long the field.
 func MessageIDs(field string, keep int) []string {
 	if keep <= 0 {
@@ -146,24 +147,15 @@ func MessageIDs(field string, keep int) []string {
 		next = (next + 1) % (keep - 1)
 	}
 	if strings.IndexByte(field, '<') >= 0 {
-		for i := 0; i < len(field); {
-			start := strings.IndexByte(field[i:], '<')
-			if start < 0 {
-				break
+		for id := range mime.MessageIDs(field) {
+			add(id)
+		}
+		// An unterminated last id (a truncated field) still counts here:
+		// a reply whose References was cut keeps its thread.
+		if open := strings.LastIndexByte(field, '<'); strings.IndexByte(field[open:], '>') < 0 {
+			if id, ok := mime.NormalizeMessageID(field[open+1:]); ok {
+				add(id)
 			}
-			start += i + 1
-			end := strings.IndexAny(field[start:], "<>")
-			if end < 0 {
-				add(stripSpace(field[start:])) // unterminated: the rest
-				break
-			}
-			end += start
-			if field[end] == '<' { // "<junk <id>": the inner one counts
-				i = end
-				continue
-			}
-			add(stripSpace(field[start:end]))
-			i = end + 1
 		}
 	} else {
 		for _, tok := range strings.FieldsFunc(field, func(r rune) bool {
@@ -185,19 +177,6 @@ func MessageIDs(field string, keep int) []string {
 		out = append(out, tail...)
 	}
 	return out
-}
-
-// stripSpace removes whitespace (folding) from inside an id.
-func stripSpace(s string) string {
-	if !strings.ContainsAny(s, " \t\r\n") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // ThreadMember is one message of a thread: where it is.
