@@ -412,20 +412,32 @@ func (s *session) idleWake() {
 	}
 }
 
-// idlePush writes what changed to a session in IDLE. A client that does
-// not read its updates for idleWriteTimeout is disconnected.
+// idlePush writes what changed to a session in IDLE (and, with NOTIFY,
+// the notifications that came meanwhile).
 func (s *session) idlePush() {
-	defer s.containPanic("imap IDLE update")
+	s.push("IDLE", func() error {
+		if err := s.sendUpdates(true); err != nil {
+			return err
+		}
+		return s.notifyDeliver() // one push for both: they share s.idle.pending
+	})
+}
+
+// push writes what deliver produces to a session that waits for the
+// client (in IDLE, or between commands under NOTIFY), under the lock the
+// waiting goroutine takes when it stops waiting. A client that does not
+// read its updates for idleWriteTimeout is disconnected: the session's
+// goroutine is reading, and closing the connection ends that read and,
+// with gone set, the session.
+func (s *session) push(what string, deliver func() error) {
+	defer s.containPanic("imap " + what + " update")
 	s.idle.Lock()
 	defer s.idle.Unlock()
 	s.idle.pending.Store(false) // a change from now on starts another push
 	if !s.idle.on || s.idle.gone {
 		return
 	}
-	err := s.sendUpdates(true)
-	if err == nil {
-		err = s.notifyDeliver() // one push for both: they share s.idle.pending
-	}
+	err := deliver()
 	s.conn.SetWriteDeadline(time.Now().Add(idleWriteTimeout))
 	if ferr := s.bw.Flush(); err == nil {
 		err = ferr
@@ -433,10 +445,8 @@ func (s *session) idlePush() {
 	s.conn.SetWriteDeadline(time.Time{})
 	if err != nil {
 		if !errors.Is(err, errBye) {
-			s.srv.log.Debug("IDLE update failed", s.logger("err", err)...)
+			s.srv.log.Debug(what+" update failed", s.logger("err", err)...)
 		}
-		// The session's goroutine is reading DONE: closing the connection
-		// ends that read and, with gone set, the session.
 		s.idle.gone = true
 		s.conn.Close()
 	}

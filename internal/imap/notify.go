@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
@@ -282,28 +281,7 @@ func (s *session) notifyWatch(n *notifier) {
 
 // notifyPush writes pending notifications to a session that is waiting.
 // It is idlePush for NOTIFY, and shares its lock and its failure rule.
-func (s *session) notifyPush() {
-	defer s.containPanic("imap NOTIFY update")
-	s.idle.Lock()
-	defer s.idle.Unlock()
-	s.idle.pending.Store(false)
-	if !s.idle.on || s.idle.gone || s.notify == nil {
-		return
-	}
-	err := s.notifyDeliver()
-	s.conn.SetWriteDeadline(time.Now().Add(idleWriteTimeout))
-	if ferr := s.bw.Flush(); err == nil {
-		err = ferr
-	}
-	s.conn.SetWriteDeadline(time.Time{})
-	if err != nil {
-		if !errors.Is(err, errBye) {
-			s.srv.log.Debug("NOTIFY update failed", s.logger("err", err)...)
-		}
-		s.idle.gone = true
-		s.conn.Close()
-	}
-}
+func (s *session) notifyPush() { s.push("NOTIFY", s.notifyDeliver) }
 
 // notifyBetween is called by readTag just before it waits for a command:
 // what arrived during the last command is written now, and from now until
