@@ -199,6 +199,11 @@ func (ta *textAnswers) Lookup(leaf int, uid uint32) (hit, known bool) {
 // backends batch), so an interrupted run loses nothing and the next one
 // resumes where it stopped, the contents indexed meanwhile skipped.
 func (r *Service) Reindex(ctx context.Context, accountID int64, progress func(done, total int)) error {
+	// Text the store has not indexed yet (it may index in the background)
+	// is not on the work list: it is extracted already.
+	if err := r.st.FlushText(ctx); err != nil {
+		return err
+	}
 	// The work list first, for a true total: some 40 bytes a content.
 	var work []store.UnindexedContent
 	for after := int64(0); ; {

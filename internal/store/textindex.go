@@ -128,6 +128,12 @@ type TextIndexer interface {
 	// DropTextIndex removes the index entries of the account's contents
 	// (0: all), for a rebuild from scratch.
 	DropTextIndex(ctx context.Context, accountID int64) error
+	// FlushText indexes now the text of delivered messages that is
+	// waiting to be indexed (a backend may index after the delivery, in
+	// the background; one that indexes in the delivery has nothing to
+	// do). Searches find such messages already; this makes the index
+	// itself complete, as a reindex wants.
+	FlushText(ctx context.Context) error
 }
 
 // TextStager is implemented by the staged messages of backends with a

@@ -207,7 +207,10 @@ var sqliteOnly = []string{"content_text_data", "content_text_idx", "content_text
 	"content_indexed", // SQLite keeps content_text.full_body and text_format apart, FTS5 rows being the whole text
 	// The short grams: SQLite's FTS5 table content_grams is PostgreSQL's
 	// column content_text.grams.
-	"content_grams", "content_grams_data", "content_grams_idx", "content_grams_docsize", "content_grams_config"}
+	"content_grams", "content_grams_data", "content_grams_idx", "content_grams_docsize", "content_grams_config",
+	// SQLite indexes new text after the delivery (textpending.go);
+	// PostgreSQL's GIN indexes take it in the delivery.
+	"content_text_pending", "content_text_dead"}
 
 // The PostgreSQL schema has every table, column and named index of the
 // SQLite schema, so both backends keep one data model.

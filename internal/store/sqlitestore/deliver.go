@@ -210,6 +210,10 @@ func (s *Store) DeliverAll(ctx context.Context, deliveries []store.Delivery) ([]
 	}
 	for i, m := range msgs {
 		m.setDelivered(newContent[i])
+		if d := m.textDoc(); d != nil && contentIDs[i] == 0 {
+			s.pendingBytes.Add(int64(textSize(d)))
+			s.kickIndexer()
+		}
 	}
 	return out, nil
 }
@@ -232,7 +236,7 @@ func (tx *txn) addContent(m *staged, contentID int64, n int) (int64, error) {
 	}
 	id := tx.conn.LastInsertRowID()
 	if d := m.textDoc(); d != nil {
-		if err := tx.insertText(id, d, m.textGrams()); err != nil {
+		if err := tx.stageText(id, d, m.textGrams()); err != nil {
 			return 0, err
 		}
 	}
@@ -346,7 +350,7 @@ func (tx *txn) releaseContent(contentID int64) error {
 	if err := tx.exec("DELETE FROM contents WHERE id = ?", contentID); err != nil {
 		return err
 	}
-	if err := tx.deleteText(contentID); err != nil {
+	if err := tx.dropText(contentID); err != nil {
 		return err
 	}
 	if err := tx.exec("DELETE FROM junk_trained WHERE content_id = ?", contentID); err != nil {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -98,6 +99,13 @@ type Store struct {
 	wg     sync.WaitGroup
 	closed chan struct{}
 	once   sync.Once
+
+	// The indexer's view (textpending.go): whether there may be text to
+	// index, about how much, and when the writer last had other work.
+	textKick     chan struct{}
+	pendingBytes atomic.Int64
+	deadText     atomic.Int64 // index entries of removed contents, to delete
+	lastWrite    atomic.Int64 // unix nanoseconds
 }
 
 var _ store.Store = (*Store)(nil)
@@ -164,7 +172,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		wconn:      wconn,
 		syncFull:   true, // prepareConn's level
 		closed:     make(chan struct{}),
+		textKick:   make(chan struct{}, 1),
 	}
+	s.kickIndexer() // what a crash or another process left pending
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Add(1)
@@ -182,6 +192,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.wg.Add(1)
 	go s.pollChanges(bg, lastChange)
+	s.wg.Add(1)
+	go s.textIndexer(bg)
 	if opts.Maintenance {
 		s.wg.Add(1)
 		go s.maintain(bg)

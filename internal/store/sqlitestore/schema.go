@@ -324,6 +324,22 @@ CREATE VIRTUAL TABLE content_grams USING fts5(
 INSERT INTO content_grams (content_grams, rank) VALUES ('automerge', 16);
 ALTER TABLE content_indexed ADD COLUMN grams INTEGER NOT NULL DEFAULT 0;
 `,
+	// 14: text waiting for the full-text index (textpending.go): written
+	// with the delivery, moved into content_text and content_grams by the
+	// background indexer, scanned by searches meanwhile; and the entries
+	// of removed contents that the indexer is to delete.
+	`
+CREATE TABLE content_text_pending (
+	content_id INTEGER PRIMARY KEY,
+	hdr TEXT NOT NULL, body TEXT NOT NULL,
+	h_from TEXT NOT NULL, h_to TEXT NOT NULL, h_cc TEXT NOT NULL, h_bcc TEXT NOT NULL, h_subject TEXT NOT NULL,
+	grams TEXT NOT NULL
+);
+-- Index entries of contents that are gone, for the indexer to delete
+-- (FTS5 tokenizes a row again to delete it): until then they match no
+-- message, content ids never being reused (AUTOINCREMENT).
+CREATE TABLE content_text_dead (content_id INTEGER PRIMARY KEY);
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

@@ -102,15 +102,43 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error
 	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format, grams) VALUES (?, ?, ?, 1)", contentID, d.BodyComplete, store.TextFormat)
 }
 
-// deleteText removes a content's index entry, if any.
+// deleteText removes a content's index entry, if any, now: for an entry
+// about to be replaced (insertText).
 func (tx *txn) deleteText(contentID int64) error {
-	if err := tx.exec("DELETE FROM content_text WHERE rowid = ?", contentID); err != nil {
+	for _, q := range []string{
+		"DELETE FROM content_text_pending WHERE content_id = ?",
+		"DELETE FROM content_text WHERE rowid = ?",
+		"DELETE FROM content_grams WHERE rowid = ?",
+		"DELETE FROM content_text_dead WHERE content_id = ?",
+		"DELETE FROM content_indexed WHERE content_id = ?",
+	} {
+		if err := tx.exec(q, contentID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropText removes the index entry of a content that is gone. Text still
+// pending goes at once; an indexed entry is only unlinked (its
+// content_indexed row) and left to the indexer to delete from the FTS5
+// tables (textpending.go), which would otherwise tokenize the whole text
+// again inside the expunge's transaction.
+func (tx *txn) dropText(contentID int64) error {
+	if err := tx.exec("DELETE FROM content_indexed WHERE content_id = ?", contentID); err != nil {
 		return err
 	}
-	if err := tx.exec("DELETE FROM content_grams WHERE rowid = ?", contentID); err != nil {
+	if tx.conn.Changes() == 0 {
+		return nil // never indexed
+	}
+	if err := tx.exec("DELETE FROM content_text_pending WHERE content_id = ?", contentID); err != nil {
 		return err
 	}
-	return tx.exec("DELETE FROM content_indexed WHERE content_id = ?", contentID)
+	if tx.conn.Changes() > 0 {
+		return nil // pending: never in the FTS5 tables
+	}
+	tx.deadText++
+	return tx.exec("INSERT OR IGNORE INTO content_text_dead (content_id) VALUES (?)", contentID)
 }
 
 // maxPhrase bounds the characters of a needle looked up in the trigram
@@ -183,6 +211,14 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 					query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND " + cand + " AND " + scan
 				}
 			}
+			// Text not indexed yet (textpending.go) is scanned: it is
+			// folded as the index's is, so the answer is the same. The
+			// pending rows are few (indexBacklog), the mailbox's messages
+			// may be many: the join starts from the pending rows, and the
+			// CASE keeps SQLite from scanning the text of other
+			// mailboxes' pending rows before it checks the mailbox.
+			query += ` UNION ALL SELECT m.uid FROM content_text_pending t CROSS JOIN messages m ON m.content_id = t.content_id
+				WHERE m.mailbox_id = ?1 AND CASE WHEN m.mailbox_id = ?1 THEN ` + scan + ` ELSE 0 END`
 			var hits []uint32
 			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
 				hits = append(hits, uint32(st.ColumnInt64(0)))
@@ -280,9 +316,15 @@ func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
 			if err := tx.exec("DELETE FROM content_grams"); err != nil {
 				return err
 			}
+			if err := tx.exec("DELETE FROM content_text_pending"); err != nil {
+				return err
+			}
+			if err := tx.exec("DELETE FROM content_text_dead"); err != nil {
+				return err
+			}
 			return tx.exec("DELETE FROM content_indexed")
 		}
-		for _, table := range []string{"content_text WHERE rowid", "content_grams WHERE rowid", "content_indexed WHERE content_id"} {
+		for _, table := range []string{"content_text WHERE rowid", "content_grams WHERE rowid", "content_text_pending WHERE content_id", "content_indexed WHERE content_id"} {
 			if err := tx.exec(`DELETE FROM `+table+` IN (SELECT m.content_id FROM messages m
 				JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID); err != nil {
 				return err

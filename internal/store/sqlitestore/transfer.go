@@ -67,6 +67,8 @@ var transferSkip = map[string]string{
 	"content_grams_idx":     textIndexSkip,
 	"content_grams_docsize": textIndexSkip,
 	"content_grams_config":  textIndexSkip,
+	"content_text_pending":  textIndexSkip,
+	"content_text_dead":     textIndexSkip,
 }
 
 const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"

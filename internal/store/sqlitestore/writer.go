@@ -33,9 +33,12 @@ type writeReq struct {
 	syncDirs []string // blob directories to fsync before the commit
 	// lazy: the change acknowledges no message, so its commit need not be
 	// fsynced on its own (see writeLazy).
-	lazy  bool
-	state atomic.Int32
-	done  chan error
+	lazy bool
+	// background: the indexer's (textpending.go), which is not what makes
+	// the writer busy.
+	background bool
+	state      atomic.Int32
+	done       chan error
 }
 
 // changelog kinds, for other processes reading the log.
@@ -60,6 +63,9 @@ type txn struct {
 	events  []store.Event
 	changes []changeRow
 	trash   []string
+	// deadText counts the index entries this request left to the indexer
+	// to delete (dropText).
+	deadText int64
 }
 
 func (tx *txn) exec(query string, args ...any) error {
@@ -160,14 +166,19 @@ func (s *Store) writer() {
 			}
 		}
 		batch := []*writeReq{first}
+		busy := !first.background
 	collect:
 		for len(batch) < maxBatch {
 			select {
 			case r := <-s.writeq:
 				batch = append(batch, r)
+				busy = busy || !r.background
 			default:
 				break collect
 			}
+		}
+		if busy {
+			s.lastWrite.Store(time.Now().UnixNano())
 		}
 		// Changes that need no sync of their own commit first, in their own
 		// transaction, so a STORE is not kept waiting for the fsync of an
@@ -271,6 +282,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 	results := make([]error, len(live))
 	var events []store.Event
 	var trash []string
+	var deadText int64
 	err := func() (err error) {
 		end, err := sqlitex.ImmediateTransaction(conn)
 		if err != nil {
@@ -291,6 +303,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 				events = append(events, tx.events...)
 				changes = append(changes, tx.changes...)
 				trash = append(trash, tx.trash...)
+				deadText += tx.deadText
 			}
 		}
 		for _, c := range changes {
@@ -323,6 +336,10 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
 			s.log.Warn("remove body", "blob", ref, "err", err)
 		}
+	}
+	if deadText > 0 {
+		s.deadText.Add(deadText)
+		s.kickIndexer()
 	}
 	s.feed.Publish(events)
 	for i, r := range live {

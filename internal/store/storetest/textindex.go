@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -33,7 +34,16 @@ func deliverText(t *testing.T, st store.Store, raw []byte, doc *store.TextDoc, t
 
 func searchText(t *testing.T, st store.Store, mailboxID int64, qs ...store.TextQuery) store.TextResult {
 	t.Helper()
-	return must(st.SearchText(context.Background(), mailboxID, qs))
+	ctx := context.Background()
+	before := must(st.SearchText(ctx, mailboxID, qs))
+	// A backend may index in the background: the answer must be the
+	// same whether the text is still waiting or indexed.
+	ok(t, st.FlushText(ctx))
+	after := must(st.SearchText(ctx, mailboxID, qs))
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("search %v: before the index was flushed %+v, after %+v", qs, before, after)
+	}
+	return after
 }
 
 // wantHits checks the UIDs of each query.

@@ -1,0 +1,252 @@
+package sqlitestore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+
+	"mailroom/internal/store"
+)
+
+// pendingCounts returns how many contents wait for the index and how many
+// are in it.
+func pendingCounts(t *testing.T, st *Store) (pending, indexed int) {
+	t.Helper()
+	err := st.read(context.Background(), func(conn *sqlite.Conn) error {
+		if err := execConn(conn, "SELECT count(*) FROM content_text_pending", func(s *sqlite.Stmt) error {
+			pending = s.ColumnInt(0)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return execConn(conn, "SELECT count(*) FROM content_text", func(s *sqlite.Stmt) error {
+			indexed = s.ColumnInt(0)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pending, indexed
+}
+
+func deliverBody(t *testing.T, st *Store, mailboxID int64, body string) store.Delivered {
+	t.Helper()
+	ctx := context.Background()
+	m, err := st.Stage(ctx, bytes.NewReader([]byte("Subject: x\r\n\r\n"+body+"\r\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.(store.TextStager).SetText(&store.TextDoc{Subject: "X\n", Header: "SUBJECT: X\n", Body: body + "\n", BodyComplete: true})
+	d, err := st.Deliver(ctx, m, []store.Target{{MailboxID: mailboxID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d[0]
+}
+
+func wantBodyHits(t *testing.T, st *Store, mailboxID int64, needle string, want ...uint32) {
+	t.Helper()
+	res, err := st.SearchText(context.Background(), mailboxID, []store.TextQuery{{Field: store.TextBody, Needle: needle}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Hits[0], want) && len(res.Hits[0])+len(want) > 0 || len(res.Unindexed) > 0 {
+		t.Errorf("%q: hits %v unindexed %v, want %v", needle, res.Hits[0], res.Unindexed, want)
+	}
+}
+
+// TestTextPendingIndexedInBackground: a delivery leaves its text pending,
+// searches find it there at once (the short needle, the trigram one, the
+// CJK gram), and the indexer moves it into the index shortly after,
+// without any further write.
+func TestTextPendingIndexedInBackground(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	other, err := st.CreateMailbox(context.Background(), inbox.AccountID, "Other", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := deliverBody(t, st, inbox.ID, "MEETING IN 東京 TOMORROW")
+	deliverBody(t, st, other.ID, "MEETING ELSEWHERE")
+	if p, _ := pendingCounts(t, st); p != 2 {
+		t.Fatalf("pending %d right after the deliveries, want 2", p)
+	}
+	check := func() {
+		t.Helper()
+		wantBodyHits(t, st, inbox.ID, "MEETING", a.UID)
+		wantBodyHits(t, st, inbox.ID, "NG", a.UID)
+		wantBodyHits(t, st, inbox.ID, "東京", a.UID)
+		wantBodyHits(t, st, inbox.ID, "ELSEWHERE")
+	}
+	check()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, i := pendingCounts(t, st)
+		if p == 0 && i == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d pending, %d indexed", p, i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	check()
+}
+
+// TestTextPendingExpungedBeforeIndexing: mail deleted before the indexer
+// got to it leaves nothing behind, and the index is never touched.
+func TestTextPendingExpungedBeforeIndexing(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	d := deliverBody(t, st, inbox.ID, "SHORT-LIVED")
+	if _, err := st.Expunge(ctx, inbox.ID, []uint32{d.UID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, i := pendingCounts(t, st); p != 0 || i != 0 {
+		t.Errorf("after the expunge: %d pending, %d indexed", p, i)
+	}
+	var entries int
+	if err := st.read(ctx, func(conn *sqlite.Conn) error {
+		return execConn(conn, "SELECT count(*) FROM content_indexed", func(s *sqlite.Stmt) error {
+			entries = s.ColumnInt(0)
+			return nil
+		})
+	}); err != nil || entries != 0 {
+		t.Errorf("content_indexed rows %d (%v)", entries, err)
+	}
+}
+
+// TestTextPendingSurvivesRestart: text still pending when the store
+// closes (or the process dies) is indexed after the next start.
+func TestTextPendingSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openTest(t, dir)
+	inbox := setupInbox(t, st)
+	d := deliverBody(t, st, inbox.ID, "KEPT FOR LATER")
+	st.Close() // before indexDelay: nothing was indexed
+	st = openTest(t, dir)
+	defer st.Close()
+	if p, _ := pendingCounts(t, st); p != 1 {
+		t.Fatalf("pending %d after the restart, want 1", p)
+	}
+	wantBodyHits(t, st, inbox.ID, "FOR LATER", d.UID)
+	deadline := time.Now().Add(10 * time.Second)
+	for p, i := pendingCounts(t, st); p != 0 || i != 1; p, i = pendingCounts(t, st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d pending, %d indexed", p, i)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantBodyHits(t, st, inbox.ID, "FOR LATER", d.UID)
+}
+
+// TestIndexWait: the indexer waits while the writer is busy, unless the
+// backlog is too large to wait.
+func TestIndexWait(t *testing.T) {
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	st.lastWrite.Store(time.Now().UnixNano())
+	st.pendingBytes.Store(1)
+	if w := st.indexWait(); w <= 0 || w > indexIdle {
+		t.Errorf("busy writer, small backlog: wait %v", w)
+	}
+	st.pendingBytes.Store(indexBacklog)
+	if w := st.indexWait(); w != 0 {
+		t.Errorf("busy writer, full backlog: wait %v", w)
+	}
+	st.pendingBytes.Store(1)
+	st.lastWrite.Store(time.Now().Add(-2 * indexIdle).UnixNano())
+	if w := st.indexWait(); w != 0 {
+		t.Errorf("idle writer: wait %v", w)
+	}
+}
+
+// TestIndexPendingBatches: a backlog larger than one batch is moved in
+// several, every content once.
+func TestIndexPendingBatches(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	n := indexBatchRows + 10
+	for i := range n {
+		deliverBody(t, st, inbox.ID, "NUMBER "+string(rune('A'+i%26)))
+	}
+	more, err := st.indexPending(ctx)
+	if err != nil || !more {
+		t.Fatalf("first batch: more %v, %v", more, err)
+	}
+	if p, i := pendingCounts(t, st); p+i != n || i == 0 {
+		t.Errorf("after one batch: %d pending, %d indexed, want %d in all", p, i, n)
+	}
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, i := pendingCounts(t, st); p != 0 || i != n {
+		t.Errorf("after the flush: %d pending, %d indexed", p, i)
+	}
+	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: "NUMBER"}})
+	if err != nil || len(res.Hits[0]) != n {
+		t.Errorf("hits %d, want %d (%v)", len(res.Hits[0]), n, err)
+	}
+}
+
+// TestTextDeadEntries: expunging indexed mail only unlinks its entry; it
+// matches nothing from then on, and the indexer deletes it from the FTS5
+// tables.
+func TestTextDeadEntries(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	gone := deliverBody(t, st, inbox.ID, "OLD NEWS 東京")
+	kept := deliverBody(t, st, inbox.ID, "OLD TIMES")
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Expunge(ctx, inbox.ID, []uint32{gone.UID}); err != nil {
+		t.Fatal(err)
+	}
+	// Another message now, so that a stale entry would have a chance to
+	// be taken for it.
+	again := deliverBody(t, st, inbox.ID, "NEWS AGAIN")
+	wantBodyHits(t, st, inbox.ID, "OLD", kept.UID)
+	wantBodyHits(t, st, inbox.ID, "NEWS", again.UID)
+	wantBodyHits(t, st, inbox.ID, "東京")
+	var dead int
+	count := func() {
+		t.Helper()
+		if err := st.read(ctx, func(conn *sqlite.Conn) error {
+			return execConn(conn, "SELECT count(*) FROM content_text_dead", func(s *sqlite.Stmt) error {
+				dead = s.ColumnInt(0)
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count()
+	if _, i := pendingCounts(t, st); dead != 1 || i != 2 {
+		t.Fatalf("after the expunge: %d dead, %d in content_text; want 1, 2", dead, i)
+	}
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count()
+	if p, i := pendingCounts(t, st); dead != 0 || p != 0 || i != 2 {
+		t.Errorf("after the flush: %d dead, %d pending, %d indexed; want 0, 0, 2", dead, p, i)
+	}
+	wantBodyHits(t, st, inbox.ID, "OLD", kept.UID)
+	wantBodyHits(t, st, inbox.ID, "東京")
+}
