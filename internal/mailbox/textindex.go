@@ -19,7 +19,8 @@ import (
 // The full-text index. Every delivery and APPEND passes through Append or
 // AppendAll, which extract the message's searchable text (package search:
 // the evaluator's own definition of it) and hand it to the store with the
-// delivery, to be written in the same transaction as the content. Search
+// delivery, to be stored with the content (the backend may index it a
+// moment later; it is searchable at once either way). Search
 // then answers the text keys of a search from the index, and evaluates
 // the rest as before on what is left. A message the index does not know
 // (stored before the index existed, delivered around this service, or
