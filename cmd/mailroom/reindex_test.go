@@ -99,7 +99,7 @@ func TestReindexCommand(t *testing.T) {
 	}
 	acct, _ := st.Account(ctx, "bob@example.test")
 	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
-	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "WÖRTER BOB@"}, {Field: store.TextAll, Needle: "DELIVERED-TO"}})
+	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "WÖRTER BOB@"}, {Field: store.TextAll, Needle: "DELIVERED-TO"}}, nil)
 	st.Close()
 	if err != nil || len(res.Hits[0]) != 3 || len(res.Hits[1]) != 0 {
 		t.Fatalf("bob's index: %+v %v", res, err)

@@ -143,7 +143,7 @@ func TestSearchIndexMatchesEvaluator(t *testing.T) {
 		r.DeliverInto(store.Target{MailboxID: plain.ID, HeaderPrefix: prefix}, raw)
 	}
 	// Every INBOX message is indexed; no Plain one is.
-	res, err := r.Store.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: "X"}})
+	res, err := r.Store.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: "X"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

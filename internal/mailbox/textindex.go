@@ -80,12 +80,12 @@ func stagedText(ctx context.Context, msg store.Staged) (*store.TextDoc, error) {
 func (r *Service) Search(ctx context.Context, mailboxID int64, m *search.Matcher, msgs []search.Message) ([]uint32, error) {
 	var idx search.Index
 	if m.NeedsContent() && len(msgs) > 0 {
-		ti, err := r.textIndex(ctx, mailboxID, m)
+		ti, cand, err := r.textIndex(ctx, mailboxID, m, msgs)
 		if err != nil {
 			return nil, err
 		}
 		if ti != nil {
-			idx = ti
+			idx, msgs = ti, cand
 		}
 	}
 	var hits []uint32
@@ -104,33 +104,82 @@ func (r *Service) Search(ctx context.Context, mailboxID int64, m *search.Matcher
 	return hits, nil
 }
 
-// textIndex asks the store about the index leaves of m; nil when it has
-// none to ask.
-func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matcher) (*textAnswers, error) {
+// restrictMax is the most candidates whose stored text the store checks
+// directly (SearchText within) rather than looking the needles up in the
+// index of the whole mailbox: a few thousand rows read cost less than a
+// common word's lookup in 100,000 messages.
+const restrictMax = 2000
+
+// textIndex asks the store about the index leaves of m, cheapest first,
+// and returns its answers (nil when it has none to ask) with the messages
+// of msgs they leave possible, in order. The metadata keys (flags, dates
+// of arrival, sizes, UIDs) narrow first, for nothing; then the header
+// fields (FROM, TO, CC, BCC, SUBJECT: short, often selective); then the
+// rest (TEXT, BODY, HEADER). Each stage asks only about the candidates
+// left when they are few (restrictMax), so UNSEEN FLAGGED TEXT x, or
+// SUBJECT y NOT TEXT x, does not look x up in the whole mailbox.
+func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matcher, msgs []search.Message) (*textAnswers, []search.Message, error) {
 	leaves := m.IndexLeaves()
 	if len(leaves) == 0 {
-		return nil, nil
+		return nil, msgs, nil
 	}
 	ta := &textAnswers{ctx: ctx, byLeaf: map[int]int{}}
-	var queries []store.TextQuery
+	cand := possible(m, msgs, nil)
+	var headers, rest []search.IndexLeaf
 	for _, l := range leaves {
-		q := store.TextQuery{Field: l.Field, Needle: l.Needle}
-		i := slices.Index(queries, q)
-		if i < 0 {
-			if len(queries) == maxIndexLeaves {
-				continue
-			}
-			i = len(queries)
-			queries = append(queries, q)
+		if l.Field <= store.TextSubject {
+			headers = append(headers, l)
+		} else {
+			rest = append(rest, l)
 		}
-		ta.byLeaf[l.Leaf] = i
 	}
-	res, err := r.st.SearchText(ctx, mailboxID, queries)
-	if err != nil {
-		return nil, fmt.Errorf("mailbox: search: %w", err)
+	for _, stage := range [][]search.IndexLeaf{headers, rest} {
+		if len(stage) == 0 || len(cand) == 0 {
+			continue
+		}
+		var queries []store.TextQuery
+		for _, l := range stage {
+			q := store.TextQuery{Field: l.Field, Needle: l.Needle}
+			i := slices.Index(queries, q)
+			if i < 0 {
+				if len(ta.queries)+len(queries) == maxIndexLeaves {
+					continue // left to the evaluator
+				}
+				i = len(queries)
+				queries = append(queries, q)
+			}
+			ta.byLeaf[l.Leaf] = len(ta.queries) + i
+		}
+		if len(queries) == 0 {
+			continue
+		}
+		var within []uint32
+		if len(cand) <= restrictMax && 2*len(cand) <= len(msgs) {
+			within = make([]uint32, len(cand))
+			for i, c := range cand {
+				within[i] = c.Meta().UID
+			}
+			slices.Sort(within)
+		}
+		res, err := r.st.SearchText(ctx, mailboxID, queries, within)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mailbox: search: %w", err)
+		}
+		ta.add(queries, res)
+		cand = possible(m, cand, ta)
 	}
-	ta.queries, ta.res = queries, res
-	return ta, nil
+	return ta, cand, nil
+}
+
+// possible is the messages of msgs that m.Possible keeps, in order.
+func possible(m *search.Matcher, msgs []search.Message, idx search.Index) []search.Message {
+	out := make([]search.Message, 0, len(msgs))
+	for _, msg := range msgs {
+		if m.Possible(msg, idx) {
+			out = append(out, msg)
+		}
+	}
+	return out
 }
 
 // textAnswers is one search's answers from the index (search.Index).
@@ -142,6 +191,35 @@ type textAnswers struct {
 	// prefixes caches the folded text of the per-copy header prefixes,
 	// made on first need.
 	prefixes map[uint32]*store.TextDoc
+}
+
+// add takes the answers of one more SearchText call, for queries
+// numbered after those before.
+func (ta *textAnswers) add(queries []store.TextQuery, res store.TextResult) {
+	ta.queries = append(ta.queries, queries...)
+	ta.res.Hits = append(ta.res.Hits, res.Hits...)
+	ta.res.Unindexed = union(ta.res.Unindexed, res.Unindexed)
+	ta.res.BodyUnindexed = union(ta.res.BodyUnindexed, res.BodyUnindexed)
+	ta.res.Stale = union(ta.res.Stale, res.Stale)
+	for u, p := range res.Prefixed {
+		if ta.res.Prefixed == nil {
+			ta.res.Prefixed = map[uint32][]byte{}
+		}
+		ta.res.Prefixed[u] = p
+	}
+}
+
+// union merges two ascending UID lists.
+func union(a, b []uint32) []uint32 {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func has(sorted []uint32, uid uint32) bool {

@@ -142,7 +142,7 @@ func TestSearchUnindexedFallsBack(t *testing.T) {
 	if err := f.reg.Reindex(ctx, 0, func(done, total int) { last = [2]int{done, total} }); err != nil || last != [2]int{1, 1} {
 		t.Fatalf("reindex: %v, last progress %v", err, last)
 	}
-	res, err := f.st.SearchText(ctx, f.inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "NEEDLE"}})
+	res, err := f.st.SearchText(ctx, f.inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "NEEDLE"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestSearchUnindexedFallsBack(t *testing.T) {
 	}
 	// The prefix is not in the content's index ("NEEDLE THREE" is only
 	// in the prefix), but TEXT still finds it through the prefix check.
-	res, _ = f.st.SearchText(ctx, f.inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "NEEDLE THREE"}})
+	res, _ = f.st.SearchText(ctx, f.inbox.ID, []store.TextQuery{{Field: store.TextAll, Needle: "NEEDLE THREE"}}, nil)
 	if len(res.Hits[0]) != 0 {
 		t.Errorf("prefix indexed with the content: %v", res.Hits[0])
 	}

@@ -114,8 +114,12 @@ type UnindexedContent struct {
 // TextIndexer is the full-text index of a store.
 type TextIndexer interface {
 	// SearchText answers several substring queries over one mailbox in
-	// one snapshot. Needles are folded and non-empty.
-	SearchText(ctx context.Context, mailboxID int64, queries []TextQuery) (TextResult, error)
+	// one snapshot. Needles are folded and non-empty. within, when not
+	// nil, restricts the search and every list of the result to those
+	// UIDs: the caller's candidates, once cheaper keys have narrowed them
+	// to few, whose stored text is then checked directly instead of
+	// looking the needles up in the index of the whole mailbox.
+	SearchText(ctx context.Context, mailboxID int64, queries []TextQuery, within []uint32) (TextResult, error)
 	// UnindexedContents lists up to limit contents of the account (0:
 	// every account) that have no index entry, or one of a format before
 	// TextFormat, or one made before the short grams (ShortGrams) existed,

@@ -92,3 +92,86 @@ func exactHeader(n *node) bool {
 	_, exact := headerField(n)
 	return exact
 }
+
+// Possible reports whether msg may still satisfy the criteria, from what
+// can be known without reading it: its metadata (flags, keywords, size,
+// dates of arrival, UIDs) and what idx (nil: nothing) answers about its
+// content keys. It is false only when those rule the message out, so a
+// caller may drop such messages before it asks the index about the
+// others: the cheap keys narrow first. Keys that need the message itself
+// (SENTBEFORE and the like, HASATTACHMENT, content keys idx does not
+// decide) are unknown.
+func (m *Matcher) Possible(msg Message, idx Index) bool {
+	st := matchState{m: m, msg: msg, meta: msg.Meta(), idx: idx}
+	v := st.maybe(m.root)
+	return v != no
+}
+
+// tri is a three-valued truth: what Possible knows of a key.
+type tri uint8
+
+const (
+	no tri = iota
+	yes
+	unknown
+)
+
+func triOf(b bool) tri {
+	if b {
+		return yes
+	}
+	return no
+}
+
+// maybe is eval without the message's content.
+func (st *matchState) maybe(n *node) tri {
+	switch n.op {
+	case opAnd:
+		v := yes
+		for _, k := range n.kids {
+			switch st.maybe(k) {
+			case no:
+				return no
+			case unknown:
+				v = unknown
+			}
+		}
+		return v
+	case opOr:
+		v := no
+		for _, k := range n.kids {
+			switch st.maybe(k) {
+			case yes:
+				return yes
+			case unknown:
+				v = unknown
+			}
+		}
+		return v
+	case opNot:
+		switch st.maybe(n.kids[0]) {
+		case yes:
+			return no
+		case no:
+			return yes
+		}
+		return unknown
+	case opHeader, opBody, opText:
+		if st.idx == nil {
+			return unknown
+		}
+		hit, known := st.idx.Lookup(n.leaf, st.meta.UID)
+		switch {
+		case known && !hit:
+			return no
+		case known && (n.op != opHeader || exactHeader(n)):
+			return yes
+		}
+		return unknown
+	case opSent, opHasAttachment:
+		return unknown
+	}
+	// Every other key is decided by the metadata alone.
+	ok, _ := st.eval(n)
+	return triOf(ok)
+}

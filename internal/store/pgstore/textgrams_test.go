@@ -49,7 +49,7 @@ func TestTextGramsBeforeMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for needle, want := range map[string][]uint32{"会議": {old.UID, cur.UID}, "東京": {old.UID}, "室": {cur.UID}, "京": {old.UID}} {
-		res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: needle}})
+		res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: needle}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -103,8 +103,19 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error
 }
 
 // SearchText implements store.TextIndexer.
-func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery) (store.TextResult, error) {
+func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery, within []uint32) (store.TextResult, error) {
 	res := store.TextResult{Hits: make([][]uint32, len(queries))}
+	// The messages of the mailbox, or only those within (restrict, on the
+	// parameter numbered n).
+	var uids []int64
+	restrict := func(n int) string { return "" }
+	if within != nil {
+		uids = make([]int64, len(within))
+		for i, u := range within {
+			uids[i] = int64(u)
+		}
+		restrict = func(n int) string { return fmt.Sprintf(" AND m.uid = ANY($%d::bigint[])", n) }
+	}
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		// The planner prices a sequential scan of content_text by its
 		// heap, where the long texts are only TOAST pointers, and prefers
@@ -146,7 +157,12 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			query := `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE ` + strings.Join(conds, " OR ") + `)
 				SELECT m.uid FROM messages m WHERE m.mailbox_id = $1 AND m.content_id IN (SELECT content_id FROM hits)`
 			args := []any{mailboxID, likePattern(head), q.Needle}
-			if store.ShortGramNeedle(q.Needle) {
+			if within != nil {
+				// Few messages: their stored text decides, no lookup.
+				query = `SELECT m.uid FROM messages m JOIN content_text t ON t.content_id = m.content_id
+					WHERE m.mailbox_id = $1` + restrict(4) + ` AND (` + strings.Join(conds, " OR ") + `)`
+				args = append(args, uids)
+			} else if store.ShortGramNeedle(q.Needle) {
 				// 1–2 CJK characters: the gram lookup for the contents
 				// that have grams, the scan for those indexed before.
 				query = `WITH hits AS MATERIALIZED (SELECT t.content_id FROM content_text t WHERE string_to_array(t.grams, ' ') && $4::text[])
@@ -170,8 +186,12 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			}
 			slices.Sort(res.Hits[i])
 		}
+		args := []any{mailboxID, store.TextFormat}
+		if within != nil {
+			args = append(args, uids)
+		}
 		rows, _ := tx.Query(ctx, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_text t ON t.content_id = m.content_id
-			WHERE m.mailbox_id = $1 AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < $2)`, mailboxID, store.TextFormat)
+			WHERE m.mailbox_id = $1`+restrict(3)+` AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < $2)`, args...)
 		var uid int64
 		var full *bool
 		if _, err := pgx.ForEachRow(rows, []any{&uid, &full}, func() error {
@@ -190,7 +210,11 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 		if !store.HeaderQuery(queries) {
 			return nil
 		}
-		rows, _ = tx.Query(ctx, "SELECT uid, prefix FROM messages WHERE mailbox_id = $1 AND prefix IS NOT NULL", mailboxID)
+		args = []any{mailboxID}
+		if within != nil {
+			args = append(args, uids)
+		}
+		rows, _ = tx.Query(ctx, "SELECT m.uid, m.prefix FROM messages m WHERE m.mailbox_id = $1"+restrict(2)+" AND m.prefix IS NOT NULL", args...)
 		var prefix []byte
 		_, err := pgx.ForEachRow(rows, []any{&uid, &prefix}, func() error {
 			if res.Prefixed == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -152,12 +153,25 @@ func globEscape(s string) string {
 }
 
 // SearchText implements store.TextIndexer.
-func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery) (store.TextResult, error) {
+func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store.TextQuery, within []uint32) (store.TextResult, error) {
 	res := store.TextResult{Hits: make([][]uint32, len(queries))}
+	// The mailbox's messages, or only those within: a list of UIDs looked
+	// up one by one (json_each: one parameter however many).
+	from := func(join string) string {
+		if within == nil {
+			return "messages m " + join + " WHERE m.mailbox_id = ?1"
+		}
+		return "json_each(?4) j CROSS JOIN messages m ON m.mailbox_id = ?1 AND m.uid = j.value " + join + " WHERE 1"
+	}
+	list := ""
+	if within != nil {
+		list = uidList(within)
+	}
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		// One read transaction: every answer is of the same snapshot.
 		// Every query binds ?1 mailbox, ?2 needle, ?3 GLOB pattern ('' when
-		// unused), so that the arguments are the same for all.
+		// unused), so that the arguments are the same for all, and ?4 the
+		// UIDs within when there are.
 		if err := execConn(conn, "BEGIN", nil); err != nil {
 			return err
 		}
@@ -173,7 +187,10 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			}
 			scan := "(" + strings.Join(conds, " OR ") + ")"
 			var query, pattern string
-			if store.ShortGramNeedle(q.Needle) {
+			if within != nil {
+				// Few messages: their stored text decides, no lookup.
+				query = "SELECT m.uid FROM " + from("JOIN content_text t ON t.rowid = m.content_id") + " AND " + scan
+			} else if store.ShortGramNeedle(q.Needle) {
 				// 1–2 CJK characters: the gram lookup for the contents
 				// that have grams, the scan for those indexed before.
 				toks := store.GramTokens(q.Field, q.Needle)
@@ -217,20 +234,32 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			// may be many: the join starts from the pending rows, and the
 			// CASE keeps SQLite from scanning the text of other
 			// mailboxes' pending rows before it checks the mailbox.
-			query += ` UNION ALL SELECT m.uid FROM content_text_pending t CROSS JOIN messages m ON m.content_id = t.content_id
+			if within != nil {
+				query += " UNION ALL SELECT m.uid FROM " + from("JOIN content_text_pending t ON t.content_id = m.content_id") + " AND " + scan
+			} else {
+				query += ` UNION ALL SELECT m.uid FROM content_text_pending t CROSS JOIN messages m ON m.content_id = t.content_id
 				WHERE m.mailbox_id = ?1 AND CASE WHEN m.mailbox_id = ?1 THEN ` + scan + ` ELSE 0 END`
+			}
+			args := []any{mailboxID, q.Needle, pattern}
+			if within != nil {
+				args = append(args, list)
+			}
 			var hits []uint32
 			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
 				hits = append(hits, uint32(st.ColumnInt64(0)))
 				return nil
-			}, mailboxID, q.Needle, pattern); err != nil {
+			}, args...); err != nil {
 				return err
 			}
 			slices.Sort(hits)
 			res.Hits[i] = hits
 		}
-		if err := execConn(conn, `SELECT m.uid, t.full_body FROM messages m LEFT JOIN content_indexed t ON t.content_id = m.content_id
-			WHERE m.mailbox_id = ?1 AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < ?2)`, func(st *sqlite.Stmt) error {
+		args := []any{mailboxID, store.TextFormat}
+		if within != nil {
+			args = append(args, nil, list) // ?4; SQLite binds ?3 unused
+		}
+		if err := execConn(conn, `SELECT m.uid, t.full_body FROM `+from("LEFT JOIN content_indexed t ON t.content_id = m.content_id")+`
+			AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < ?2)`, func(st *sqlite.Stmt) error {
 			switch uid := uint32(st.ColumnInt64(0)); {
 			case st.ColumnType(1) == sqlite.TypeNull:
 				res.Unindexed = append(res.Unindexed, uid)
@@ -240,19 +269,23 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 				res.Stale = append(res.Stale, uid)
 			}
 			return nil
-		}, mailboxID, store.TextFormat); err != nil {
+		}, args...); err != nil {
 			return err
 		}
 		if !store.HeaderQuery(queries) {
 			return nil
 		}
-		return execConn(conn, "SELECT uid, prefix FROM messages WHERE mailbox_id = ? AND prefix IS NOT NULL", func(st *sqlite.Stmt) error {
+		args = []any{mailboxID}
+		if within != nil {
+			args = append(args, nil, nil, list) // ?4
+		}
+		return execConn(conn, "SELECT m.uid, m.prefix FROM "+from("")+" AND m.prefix IS NOT NULL", func(st *sqlite.Stmt) error {
 			if res.Prefixed == nil {
 				res.Prefixed = map[uint32][]byte{}
 			}
 			res.Prefixed[uint32(st.ColumnInt64(0))] = columnBytes(st, 1)
 			return nil
-		}, mailboxID)
+		}, args...)
 	})
 	if err != nil {
 		return store.TextResult{}, fmt.Errorf("store: search text: %w", err)
@@ -261,6 +294,19 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	slices.Sort(res.BodyUnindexed)
 	slices.Sort(res.Stale)
 	return res, nil
+}
+
+// uidList is a JSON array of UIDs, for json_each.
+func uidList(uids []uint32) string {
+	b := make([]byte, 0, 8*len(uids)+2)
+	b = append(b, '[')
+	for i, u := range uids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(u), 10)
+	}
+	return string(append(b, ']'))
 }
 
 // UnindexedContents implements store.TextIndexer.

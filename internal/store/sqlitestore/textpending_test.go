@@ -51,7 +51,7 @@ func deliverBody(t *testing.T, st *Store, mailboxID int64, body string) store.De
 
 func wantBodyHits(t *testing.T, st *Store, mailboxID int64, needle string, want ...uint32) {
 	t.Helper()
-	res, err := st.SearchText(context.Background(), mailboxID, []store.TextQuery{{Field: store.TextBody, Needle: needle}})
+	res, err := st.SearchText(context.Background(), mailboxID, []store.TextQuery{{Field: store.TextBody, Needle: needle}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestIndexPendingBatches(t *testing.T) {
 	if p, i := pendingCounts(t, st); p != 0 || i != n {
 		t.Errorf("after the flush: %d pending, %d indexed", p, i)
 	}
-	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: "NUMBER"}})
+	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextBody, Needle: "NUMBER"}}, nil)
 	if err != nil || len(res.Hits[0]) != n {
 		t.Errorf("hits %d, want %d (%v)", len(res.Hits[0]), n, err)
 	}

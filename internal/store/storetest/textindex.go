@@ -35,15 +35,75 @@ func deliverText(t *testing.T, st store.Store, raw []byte, doc *store.TextDoc, t
 func searchText(t *testing.T, st store.Store, mailboxID int64, qs ...store.TextQuery) store.TextResult {
 	t.Helper()
 	ctx := context.Background()
-	before := must(st.SearchText(ctx, mailboxID, qs))
+	before := must(st.SearchText(ctx, mailboxID, qs, nil))
 	// A backend may index in the background: the answer must be the
 	// same whether the text is still waiting or indexed.
 	ok(t, st.FlushText(ctx))
-	after := must(st.SearchText(ctx, mailboxID, qs))
-	if !reflect.DeepEqual(before, after) {
+	after := must(st.SearchText(ctx, mailboxID, qs, nil))
+	if !reflect.DeepEqual(normResult(before), normResult(after)) {
 		t.Errorf("search %v: before the index was flushed %+v, after %+v", qs, before, after)
 	}
+	// Restricted to some UIDs (every other one, and all of them), the
+	// answer is the whole mailbox's, cut to those.
+	var every, half []uint32
+	for i, m := range must(st.MessageList(ctx, mailboxID)) {
+		every = append(every, m.UID)
+		if i%2 == 0 {
+			half = append(half, m.UID)
+		}
+	}
+	for _, within := range [][]uint32{every, half, {}} {
+		got := must(st.SearchText(ctx, mailboxID, qs, within))
+		if want := restrictResult(after, within); !reflect.DeepEqual(normResult(got), normResult(want)) {
+			t.Errorf("search %v within %v: %+v, want %+v", qs, within, got, want)
+		}
+	}
 	return after
+}
+
+// normResult makes empty lists nil, for comparing: an empty answer may
+// be either.
+func normResult(r store.TextResult) store.TextResult {
+	norm := func(l []uint32) []uint32 {
+		if len(l) == 0 {
+			return nil
+		}
+		return l
+	}
+	out := store.TextResult{Unindexed: norm(r.Unindexed), BodyUnindexed: norm(r.BodyUnindexed), Stale: norm(r.Stale)}
+	for _, h := range r.Hits {
+		out.Hits = append(out.Hits, norm(h))
+	}
+	if len(r.Prefixed) > 0 {
+		out.Prefixed = r.Prefixed
+	}
+	return out
+}
+
+// restrictResult is r with every list cut to the UIDs within.
+func restrictResult(r store.TextResult, within []uint32) store.TextResult {
+	cut := func(uids []uint32) []uint32 {
+		var out []uint32
+		for _, u := range uids {
+			if slices.Contains(within, u) {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	out := store.TextResult{Hits: make([][]uint32, len(r.Hits)), Unindexed: cut(r.Unindexed), BodyUnindexed: cut(r.BodyUnindexed), Stale: cut(r.Stale)}
+	for i, h := range r.Hits {
+		out.Hits[i] = cut(h)
+	}
+	for u, p := range r.Prefixed {
+		if slices.Contains(within, u) {
+			if out.Prefixed == nil {
+				out.Prefixed = map[uint32][]byte{}
+			}
+			out.Prefixed[u] = p
+		}
+	}
+	return out
 }
 
 // wantHits checks the UIDs of each query.
@@ -142,7 +202,7 @@ func testTextIndex(t *testing.T, st store.Store) {
 
 	// Bad queries are refused, not answered wrongly.
 	for _, q := range []store.TextQuery{{Field: store.TextBody}, {Field: store.TextBody, Needle: "A\nB"}, {Field: 99, Needle: "X"}} {
-		if _, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{q}); err == nil {
+		if _, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{q}, nil); err == nil {
 			t.Errorf("query %+v accepted", q)
 		}
 	}
