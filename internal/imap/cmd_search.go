@@ -71,20 +71,16 @@ func (s *session) searchKeyUIDs(key *search.Key, charset string, among []uint32)
 	// \Recent through searchMessage.
 	msgs := make([]search.Message, 0, len(among))
 	adapters := make([]searchMessage, len(among))
-	for i, u := range among {
+	s.sel.box.Messages(among, func(i int, meta store.MessageMeta) {
 		seq := i + 1
 		if !all {
-			if seq = view.Seq(u); seq == 0 {
-				continue
+			if seq = view.Seq(meta.UID); seq == 0 {
+				return
 			}
-		}
-		meta, ok := s.sel.box.Message(u)
-		if !ok {
-			continue
 		}
 		adapters[i] = searchMessage{s: s, meta: meta, seq: uint32(seq)}
 		msgs = append(msgs, &adapters[i])
-	}
+	})
 	return s.srv.opts.Mailboxes.Search(s.ctx, s.sel.box.ID(), m, msgs)
 }
 

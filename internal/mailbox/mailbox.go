@@ -125,6 +125,27 @@ func (m *Mailbox) Message(uid uint32) (store.MessageMeta, bool) {
 	return m.msgs[i], true
 }
 
+// Messages calls fn with the current state of each message of uids that
+// is still there, in the order of uids, under one lock: for a command
+// over many messages (SEARCH, SORT and THREAD of a whole mailbox), where
+// the next UID is most often the next message, checked before searching.
+// fn must not call the Mailbox.
+func (m *Mailbox) Messages(uids []uint32, fn func(i int, meta store.MessageMeta)) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	next := 0 // the index after the last message found
+	for i, u := range uids {
+		k, ok := next, next < len(m.msgs) && m.msgs[next].UID == u
+		if !ok {
+			k, ok = m.find(u)
+		}
+		if ok {
+			fn(i, m.msgs[k])
+			next = k + 1
+		}
+	}
+}
+
 func (m *Mailbox) find(uid uint32) (int, bool) {
 	return slices.BinarySearchFunc(m.msgs, uid, func(x store.MessageMeta, u uint32) int {
 		switch {

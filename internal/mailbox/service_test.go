@@ -535,3 +535,43 @@ func TestPanicApplyingAnEventKeepsFollowing(t *testing.T) {
 		t.Fatalf("index shows %d messages, want 2", got)
 	}
 }
+
+// TestMailboxMessages: the batch lookup finds the messages still there,
+// in the order asked, whether the UIDs ascend one by one, skip, repeat,
+// go backwards or name messages that are gone.
+func TestMailboxMessages(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	uids := f.deliver(6)
+	if _, err := f.st.Expunge(ctx, f.inbox.ID, []uint32{uids[2]}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.reg.Open(ctx, f.inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.reg.Release(m)
+	f.settle(m)
+	for _, ask := range [][]uint32{
+		uids,
+		{uids[5], uids[0], uids[1], 999, uids[1], uids[4]},
+		{uids[2]},
+		{},
+	} {
+		var got, want []uint32
+		m.Messages(ask, func(i int, meta store.MessageMeta) {
+			if meta.UID != ask[i] {
+				t.Errorf("asked %v: index %d is UID %d", ask, i, meta.UID)
+			}
+			got = append(got, meta.UID)
+		})
+		for _, u := range ask {
+			if _, ok := m.Message(u); ok {
+				want = append(want, u)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("asked %v: got %v, want %v", ask, got, want)
+		}
+	}
+}
