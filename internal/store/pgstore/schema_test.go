@@ -210,7 +210,10 @@ var sqliteOnly = []string{"content_text_data", "content_text_idx", "content_text
 	"content_grams", "content_grams_data", "content_grams_idx", "content_grams_docsize", "content_grams_config",
 	// SQLite indexes new text after the delivery (textpending.go);
 	// PostgreSQL's GIN indexes take it in the delivery.
-	"content_text_pending", "content_text_dead"}
+	"content_text_pending", "content_text_dead",
+	// SQLite keeps the header fields apart from its FTS5 rows; PostgreSQL
+	// has them in content_text.
+	"content_fields"}
 
 // The PostgreSQL schema has every table, column and named index of the
 // SQLite schema, so both backends keep one data model.

@@ -326,19 +326,30 @@ ALTER TABLE content_indexed ADD COLUMN grams INTEGER NOT NULL DEFAULT 0;
 `,
 	// 14: text waiting for the full-text index (textpending.go): written
 	// with the delivery, moved into content_text and content_grams by the
-	// background indexer, scanned by searches meanwhile; and the entries
-	// of removed contents that the indexer is to delete.
+	// background indexer, scanned by searches meanwhile; the entries of
+	// removed contents that the indexer is to delete; and the header
+	// fields, kept apart from the FTS5 rows.
 	`
 CREATE TABLE content_text_pending (
 	content_id INTEGER PRIMARY KEY,
-	hdr TEXT NOT NULL, body TEXT NOT NULL,
-	h_from TEXT NOT NULL, h_to TEXT NOT NULL, h_cc TEXT NOT NULL, h_bcc TEXT NOT NULL, h_subject TEXT NOT NULL,
-	grams TEXT NOT NULL
+	hdr TEXT NOT NULL, body TEXT NOT NULL, grams TEXT NOT NULL
 );
 -- Index entries of contents that are gone, for the indexer to delete
 -- (FTS5 tokenizes a row again to delete it): until then they match no
 -- message, content ids never being reused (AUTOINCREMENT).
 CREATE TABLE content_text_dead (content_id INTEGER PRIMARY KEY);
+-- The short header fields (FROM, TO, CC, BCC, SUBJECT), apart: scanning
+-- these small rows beats the trigram lookup, whose check of a match reads
+-- the FTS5 row up to its h_ columns, past the whole body (62-111 ms
+-- against 8.5 over 20,000 messages). content_text's h_ columns are left
+-- empty from now on.
+CREATE TABLE content_fields (
+	content_id INTEGER PRIMARY KEY,
+	h_from TEXT NOT NULL, h_to TEXT NOT NULL, h_cc TEXT NOT NULL, h_bcc TEXT NOT NULL, h_subject TEXT NOT NULL
+);
+INSERT INTO content_fields (content_id, h_from, h_to, h_cc, h_bcc, h_subject)
+	SELECT t.rowid, t.h_from, t.h_to, t.h_cc, t.h_bcc, t.h_subject FROM content_text t
+	WHERE t.rowid IN (SELECT content_id FROM content_indexed);
 `,
 }
 

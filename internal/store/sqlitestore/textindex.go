@@ -33,23 +33,25 @@ import (
 // text. The lookup is exact. Contents indexed before migration 13
 // (content_indexed.grams = 0) are scanned as before until a reindex.
 
-// ftsColumn maps a field to its column(s).
-var ftsColumn = [...]string{
+// fieldColumn is the content_fields column of a header field (FROM, TO,
+// CC, BCC, SUBJECT): those are searched by scanning their small rows.
+var fieldColumn = [...]string{
 	store.TextFrom:    "h_from",
 	store.TextTo:      "h_to",
 	store.TextCc:      "h_cc",
 	store.TextBcc:     "h_bcc",
 	store.TextSubject: "h_subject",
-	store.TextHeader:  "hdr",
-	store.TextBody:    "body",
 }
 
+// ftsColumns maps the other fields to their content_text column(s).
 func ftsColumns(f store.TextField) []string {
-	if f == store.TextAll {
+	switch f {
+	case store.TextHeader:
+		return []string{"hdr"}
+	case store.TextBody:
+		return []string{"body"}
+	case store.TextAll:
 		return []string{"hdr", "body"}
-	}
-	if int(f) < len(ftsColumn) {
-		return []string{ftsColumn[f]}
 	}
 	return nil
 }
@@ -90,7 +92,10 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error
 		return err
 	}
 	if err := tx.exec(`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject); err != nil {
+		VALUES (?, ?, ?, '', '', '', '', '')`, contentID, d.Header, d.Body); err != nil {
+		return err
+	}
+	if err := tx.insertFields(contentID, d); err != nil {
 		return err
 	}
 	// No row for a content without CJK text: nothing to look up, and no
@@ -103,6 +108,12 @@ func (tx *txn) insertText(contentID int64, d *store.TextDoc, grams string) error
 	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format, grams) VALUES (?, ?, ?, 1)", contentID, d.BodyComplete, store.TextFormat)
 }
 
+// insertFields writes a content's header fields.
+func (tx *txn) insertFields(contentID int64, d *store.TextDoc) error {
+	return tx.exec("INSERT INTO content_fields (content_id, h_from, h_to, h_cc, h_bcc, h_subject) VALUES (?, ?, ?, ?, ?, ?)",
+		contentID, d.From, d.To, d.Cc, d.Bcc, d.Subject)
+}
+
 // deleteText removes a content's index entry, if any, now: for an entry
 // about to be replaced (insertText).
 func (tx *txn) deleteText(contentID int64) error {
@@ -111,6 +122,7 @@ func (tx *txn) deleteText(contentID int64) error {
 		"DELETE FROM content_text WHERE rowid = ?",
 		"DELETE FROM content_grams WHERE rowid = ?",
 		"DELETE FROM content_text_dead WHERE content_id = ?",
+		"DELETE FROM content_fields WHERE content_id = ?",
 		"DELETE FROM content_indexed WHERE content_id = ?",
 	} {
 		if err := tx.exec(q, contentID); err != nil {
@@ -131,6 +143,9 @@ func (tx *txn) dropText(contentID int64) error {
 	}
 	if tx.conn.Changes() == 0 {
 		return nil // never indexed
+	}
+	if err := tx.exec("DELETE FROM content_fields WHERE content_id = ?", contentID); err != nil {
+		return err
 	}
 	if err := tx.exec("DELETE FROM content_text_pending WHERE content_id = ?", contentID); err != nil {
 		return err
@@ -177,10 +192,25 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 		}
 		defer execConn(conn, "COMMIT", nil)
 		for i, q := range queries {
-			cols := ftsColumns(q.Field)
-			if cols == nil || q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") {
+			if q.Needle == "" || strings.ContainsAny(q.Needle, "\n\x00") || q.Field > store.TextAll {
 				return fmt.Errorf("%w: text query %d", store.ErrInvalid, i)
 			}
+			if q.Field <= store.TextSubject {
+				// A header field: scan the small rows of content_fields,
+				// pending contents' included.
+				args := []any{mailboxID, q.Needle}
+				if within != nil {
+					args = append(args, nil, list) // ?4
+				}
+				hits, err := queryUIDs(conn, "SELECT m.uid FROM "+from("JOIN content_fields f ON f.content_id = m.content_id")+
+					" AND instr(CAST(f."+fieldColumn[q.Field]+" AS BLOB), CAST(?2 AS BLOB)) > 0", args...)
+				if err != nil {
+					return err
+				}
+				res.Hits[i] = hits
+				continue
+			}
+			cols := ftsColumns(q.Field)
 			conds := make([]string, len(cols))
 			for j, c := range cols {
 				conds[j] = "instr(CAST(t." + c + " AS BLOB), CAST(?2 AS BLOB)) > 0" // bytes: no counting of characters
@@ -244,14 +274,10 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			if within != nil {
 				args = append(args, list)
 			}
-			var hits []uint32
-			if err := execConn(conn, query, func(st *sqlite.Stmt) error {
-				hits = append(hits, uint32(st.ColumnInt64(0)))
-				return nil
-			}, args...); err != nil {
+			hits, err := queryUIDs(conn, query, args...)
+			if err != nil {
 				return err
 			}
-			slices.Sort(hits)
 			res.Hits[i] = hits
 		}
 		args := []any{mailboxID, store.TextFormat}
@@ -294,6 +320,19 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 	slices.Sort(res.BodyUnindexed)
 	slices.Sort(res.Stale)
 	return res, nil
+}
+
+// queryUIDs runs a query of UIDs and returns them ascending.
+func queryUIDs(conn *sqlite.Conn, query string, args ...any) ([]uint32, error) {
+	var uids []uint32
+	if err := execConn(conn, query, func(st *sqlite.Stmt) error {
+		uids = append(uids, uint32(st.ColumnInt64(0)))
+		return nil
+	}, args...); err != nil {
+		return nil, err
+	}
+	slices.Sort(uids)
+	return uids, nil
 }
 
 // uidList is a JSON array of UIDs, for json_each.
@@ -368,9 +407,12 @@ func (s *Store) DropTextIndex(ctx context.Context, accountID int64) error {
 			if err := tx.exec("DELETE FROM content_text_dead"); err != nil {
 				return err
 			}
+			if err := tx.exec("DELETE FROM content_fields"); err != nil {
+				return err
+			}
 			return tx.exec("DELETE FROM content_indexed")
 		}
-		for _, table := range []string{"content_text WHERE rowid", "content_grams WHERE rowid", "content_text_pending WHERE content_id", "content_indexed WHERE content_id"} {
+		for _, table := range []string{"content_text WHERE rowid", "content_grams WHERE rowid", "content_text_pending WHERE content_id", "content_fields WHERE content_id", "content_indexed WHERE content_id"} {
 			if err := tx.exec(`DELETE FROM `+table+` IN (SELECT m.content_id FROM messages m
 				JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?)`, accountID); err != nil {
 				return err

@@ -73,11 +73,14 @@ func textSize(d *store.TextDoc) int {
 	return len(d.Header) + len(d.Body)
 }
 
-// stageText writes a new content's text to be indexed, and its
+// stageText writes a new content's text to be indexed, its header fields
+// (content_fields, searched by scanning: no indexing to wait for) and its
 // content_indexed row: what the entry covers is known now.
 func (tx *txn) stageText(contentID int64, d *store.TextDoc, grams string) error {
-	if err := tx.exec(`INSERT INTO content_text_pending (content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject, grams)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, contentID, d.Header, d.Body, d.From, d.To, d.Cc, d.Bcc, d.Subject, grams); err != nil {
+	if err := tx.exec("INSERT INTO content_text_pending (content_id, hdr, body, grams) VALUES (?, ?, ?, ?)", contentID, d.Header, d.Body, grams); err != nil {
+		return err
+	}
+	if err := tx.insertFields(contentID, d); err != nil {
 		return err
 	}
 	return tx.exec("INSERT INTO content_indexed (content_id, full_body, text_format, grams) VALUES (?, ?, ?, 1)", contentID, d.BodyComplete, store.TextFormat)
@@ -209,8 +212,9 @@ func (s *Store) indexPending(ctx context.Context) (more bool, err error) {
 		// content) must not fail the batch.
 		for _, q := range []string{
 			"DELETE FROM content_text WHERE rowid IN (SELECT content_id FROM content_text_pending WHERE content_id BETWEEN ?1 AND ?2)",
+			// The h_ columns stay empty: content_fields has them.
 			`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
-				SELECT content_id, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject FROM content_text_pending
+				SELECT content_id, hdr, body, '', '', '', '', '' FROM content_text_pending
 				WHERE content_id BETWEEN ?1 AND ?2`,
 			// No row for a content without CJK text: nothing to look up.
 			`INSERT INTO content_grams (rowid, grams) SELECT content_id, grams FROM content_text_pending

@@ -3,11 +3,13 @@ package sqlitestore
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 
 	"mailroom/internal/store"
 )
@@ -249,4 +251,41 @@ func TestTextDeadEntries(t *testing.T) {
 	}
 	wantBodyHits(t, st, inbox.ID, "OLD", kept.UID)
 	wantBodyHits(t, st, inbox.ID, "東京")
+}
+
+// TestTextFieldsMigrated: migration 14 moves the header fields of the
+// entries made before it (kept in content_text's h_ columns) to
+// content_fields, where FROM and the like now look.
+func TestTextFieldsMigrated(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openTest(t, dir)
+	inbox := setupInbox(t, st)
+	d := deliverBody(t, st, inbox.ID, "BODY TEXT")
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// Back to before migration 14, as an older version left it.
+	conn, err := sqlite.OpenConn(filepath.Join(dir, "mail.db"), sqlite.OpenReadWrite|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(conn, `DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
+		UPDATE content_text SET h_from = 'OLD SENDER <OLD@EXAMPLE.ORG>', h_subject = 'X';
+		PRAGMA user_version = 13;`, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	st = openTest(t, dir)
+	defer st.Close()
+	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextFrom, Needle: "OLD@EXAMPLE"}, {Field: store.TextSubject, Needle: "X"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range res.Hits {
+		if !slices.Equal(h, []uint32{d.UID}) {
+			t.Errorf("query %d after the migration: hits %v, want [%d]", i, h, d.UID)
+		}
+	}
 }

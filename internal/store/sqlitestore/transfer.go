@@ -69,6 +69,7 @@ var transferSkip = map[string]string{
 	"content_grams_config":  textIndexSkip,
 	"content_text_pending":  textIndexSkip,
 	"content_text_dead":     textIndexSkip,
+	"content_fields":        textIndexSkip,
 }
 
 const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"
