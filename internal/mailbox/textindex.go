@@ -245,8 +245,8 @@ func (ta *textAnswers) Lookup(leaf int, uid uint32) (hit, known bool) {
 	if has(ta.res.Hits[qi], uid) {
 		return true, true
 	}
-	if q.Field == store.TextBody {
-		return false, true
+	if q.Field != store.TextHeader && q.Field != store.TextAll {
+		return false, true // a prefix holds none of the other fields
 	}
 	// The copy's own header prefix is part of its header.
 	prefix, ok := ta.res.Prefixed[uid]

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // What every backend checks or needs the same way, so that SQLite and
@@ -20,8 +22,32 @@ func CheckTargets(targets []Target) error {
 		if _, err := NormalizeKeywords(t.Keywords); err != nil {
 			return err
 		}
+		if name := searchedPrefixField(t.HeaderPrefix); name != "" {
+			return fmt.Errorf("%w: a header prefix may not hold %s", ErrInvalid, name)
+		}
 	}
 	return nil
+}
+
+// searchedPrefixField returns the first field of prefix that a search
+// key of its own reads (From, To, Cc, Bcc, Subject), or "".
+func searchedPrefixField(prefix []byte) string {
+	for line := range bytes.Lines(prefix) {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			continue // a continuation
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimRight(name, " \t")
+		for _, f := range []string{"From", "To", "Cc", "Bcc", "Subject"} {
+			if strings.EqualFold(string(name), f) {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 // CheckJunkTrainings checks trainings before a backend writes them.

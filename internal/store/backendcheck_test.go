@@ -33,3 +33,26 @@ func TestCheckTargetsAndTrainings(t *testing.T) {
 		t.Errorf("a good training: %v", err)
 	}
 }
+// TestCheckTargetsPrefix: a header prefix of trace fields is fine; one
+// holding a field that FROM, TO, CC, BCC or SUBJECT would search (which
+// the index answers from the shared content) is refused.
+func TestCheckTargetsPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+	}{
+		{"", true},
+		{"Return-Path: <a@example.test>\r\nDelivered-To: b@example.test\r\n", true},
+		{"Received: from x\r\n\tby y; Mon, 7 Dec 2026 01:00:00 +0000\r\nX-Spam: no\r\n", true},
+		{"X-Original-To: c@example.test\r\n", true},
+		{"Delivered-To: b@example.test\r\nSubject: injected\r\n", false},
+		{"FROM : someone\r\n", false},
+		{"cc: x@example.test\r\n", false},
+		{"X-Note: a\r\n To: folded continuation, not a field\r\n", true},
+	} {
+		err := CheckTargets([]Target{{MailboxID: 1, HeaderPrefix: []byte(tc.prefix)}})
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", tc.prefix, err)
+		}
+	}
+}

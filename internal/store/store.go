@@ -232,7 +232,9 @@ type Target struct {
 	Keywords  []string
 	// HeaderPrefix is prepended to this copy only (e.g. Delivered-To for one
 	// recipient), so one stored body serves every recipient. CRLF-terminated
-	// header lines.
+	// header lines of trace and status fields (Return-Path, Delivered-To,
+	// Received, X-…), never From, To, Cc, Bcc or Subject: searches answer
+	// those from the shared content alone (CheckTargets refuses them).
 	HeaderPrefix []byte
 	// InternalDate, if zero, is the delivery time.
 	InternalDate time.Time

@@ -80,7 +80,7 @@ type TextQuery struct {
 // TextFormat (and its body indexed), in Stale (for TextAll): the caller
 // must decide those some other way.
 // Prefixed holds the per-copy header prefix (Target.HeaderPrefix) of
-// every message that has one, raw, when a query asks for a header field:
+// every message that has one, raw, when a query asks for HEADER or TEXT:
 // the prefix is part of the message's header but not of the shared
 // content, so the caller checks it itself.
 type TextResult struct {
@@ -91,10 +91,12 @@ type TextResult struct {
 	Prefixed      map[uint32][]byte
 }
 
-// HeaderQuery reports whether any of qs needs the message header.
+// HeaderQuery reports whether any of qs may match a per-copy header
+// prefix: HEADER and TEXT. (A prefix holds no From, To, Cc, Bcc or
+// Subject field: see Target.HeaderPrefix.)
 func HeaderQuery(qs []TextQuery) bool {
 	for _, q := range qs {
-		if q.Field != TextBody {
+		if q.Field == TextHeader || q.Field == TextAll {
 			return true
 		}
 	}
