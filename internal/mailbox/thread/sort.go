@@ -33,11 +33,12 @@ type Criterion struct {
 type column struct {
 	reverse bool
 	ints    []int64
+	ranks   int // for a string key: how many distinct keys (ints are 0..ranks-1)
 }
 
 // ranks returns each message's string key for k as its rank in the
 // byte order of the distinct keys.
-func ranks(msgs []*Message, k Key) []int64 {
+func ranks(msgs []*Message, k Key) ([]int64, int) {
 	keys := make([]string, len(msgs))
 	index := make(map[string]int64)
 	for i, m := range msgs {
@@ -56,7 +57,36 @@ func ranks(msgs []*Message, k Key) []int64 {
 	for i, s := range keys {
 		out[i] = index[s]
 	}
-	return out
+	return out, len(distinct)
+}
+
+// byRank is the order of a single string criterion: a counting sort by
+// rank, stable, so ties keep the slice order as Sort requires, in O(n)
+// where a comparison sort of n keys with few distinct values spends its
+// time on ties (a mailbox has far fewer subjects than messages).
+func byRank(c column) []int {
+	count := make([]int, c.ranks)
+	for _, r := range c.ints {
+		count[r]++
+	}
+	// start[r]: where the messages of rank r begin; REVERSE puts the
+	// highest rank first.
+	start := make([]int, c.ranks)
+	pos := 0
+	for k := range c.ranks {
+		r := k
+		if c.reverse {
+			r = c.ranks - 1 - k
+		}
+		start[r] = pos
+		pos += count[r]
+	}
+	order := make([]int, len(c.ints))
+	for i, r := range c.ints {
+		order[start[r]] = i
+		start[r]++
+	}
+	return order
 }
 
 // Sort returns the indexes of msgs in the order the criteria give. Ties
@@ -82,9 +112,12 @@ func Sort(msgs []*Message, crit []Criterion) []int {
 				}
 			}
 		default:
-			col.ints = ranks(msgs, c.Key)
+			col.ints, col.ranks = ranks(msgs, c.Key)
 		}
 		cols = append(cols, col)
+	}
+	if len(cols) == 1 && cols[0].ranks > 0 {
+		return byRank(cols[0])
 	}
 	order := make([]int, len(msgs))
 	for i := range order {
