@@ -33,6 +33,7 @@ func TestCheckTargetsAndTrainings(t *testing.T) {
 		t.Errorf("a good training: %v", err)
 	}
 }
+
 // TestCheckTargetsPrefix: a header prefix of trace fields is fine; one
 // holding a field that FROM, TO, CC, BCC or SUBJECT would search (which
 // the index answers from the shared content) is refused.
