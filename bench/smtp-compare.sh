@@ -16,10 +16,17 @@ ROUNDS="${1:-3}"; M="${2:-250}"; S=20; SIZE=10240
 PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
 PORT=11025
 WORK=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
-trap 'kill $MR_PID 2>/dev/null || true; "$PEERS/down.sh" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+NXDNS_PID=""
+trap 'kill $MR_PID $NXDNS_PID 2>/dev/null || true; "$PEERS/down.sh" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 source bench/lib.sh
-start_mailroom "$WORK" "smtp=127.0.0.1:$PORT" "[smtp]
+# The MX's sender checks (SPF, DKIM, DMARC, iprev) ask DNS: a local server
+# answering NXDOMAIN at once, so that a machine without a reachable
+# resolver measures delivery, not DNS timeouts.
+start_nxdns 11053
+start_mailroom "$WORK" "smtp=127.0.0.1:$PORT" "[dns]
+servers = [\"127.0.0.1:11053\"]
+[smtp]
 max_connections = 5000
 max_connections_per_ip = 5000"
 CLEAN=1 "$PEERS/up.sh" >/dev/null
