@@ -162,9 +162,22 @@ func (tx *txn) dropText(contentID int64) error {
 // the rest of a longer needle is checked on the stored text.
 const maxPhrase = 64
 
-// globEscape makes s match itself in a GLOB pattern.
-func globEscape(s string) string {
-	return strings.NewReplacer("*", "[*]", "?", "[?]", "[", "[[]").Replace(s)
+// trigramMatch is the FTS5 query for the rows holding every trigram of
+// s (3 characters or more): each trigram a quoted string, which the
+// trigram tokenizer turns into exactly that one token, ANDed.
+func trigramMatch(s string) string {
+	r := []rune(s)
+	seen := map[string]bool{}
+	var terms []string
+	for i := 0; i+3 <= len(r); i++ {
+		g := string(r[i : i+3])
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		terms = append(terms, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
+	}
+	return strings.Join(terms, " AND ")
 }
 
 // SearchText implements store.TextIndexer.
@@ -238,25 +251,25 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 				// Too short for a trigram: scan the stored text.
 				query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND ?3 = '' AND " + scan
 			} else {
-				// GLOB: FTS5's trigram index finds the rows holding the
-				// pattern's trigrams, and SQLite checks the pattern on them
-				// (case-sensitive: exact). A long needle goes to the index
-				// by its start; the stored text decides (scan).
+				// FTS5's trigram index finds the rows holding every
+				// trigram of the needle (of its first maxPhrase
+				// characters: a 60 KB needle must not become a query of
+				// 60,000 terms); their stored text decides, as bytes. One
+				// lookup for both of TEXT's columns, and no GLOB, whose
+				// check SQLite makes per column and candidate (TEXT of a
+				// word in 40% of 20,000 messages: 99 ms by two GLOBs,
+				// 55 by this).
 				head := q.Needle
 				if n > maxPhrase {
 					head = string([]rune(head)[:maxPhrase])
 				}
-				pattern = "*" + globEscape(head) + "*"
-				subs := make([]string, len(cols))
+				pattern = trigramMatch(head)
+				bare := make([]string, len(cols))
 				for j, c := range cols {
-					subs[j] = "SELECT rowid FROM content_text WHERE " + c + " GLOB ?3"
+					bare[j] = "instr(CAST(" + c + " AS BLOB), CAST(?2 AS BLOB)) > 0"
 				}
-				cand := "m.content_id IN (" + strings.Join(subs, " UNION ") + ")"
-				if n <= maxPhrase {
-					query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND ?2 != '' AND " + cand
-				} else {
-					query = "SELECT m.uid FROM messages m JOIN content_text t ON t.rowid = m.content_id WHERE m.mailbox_id = ?1 AND " + cand + " AND " + scan
-				}
+				query = "SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1 AND m.content_id IN (SELECT rowid FROM content_text WHERE content_text MATCH ?3 AND (" +
+					strings.Join(bare, " OR ") + "))"
 			}
 			// Text not indexed yet (textpending.go) is scanned: it is
 			// folded as the index's is, so the answer is the same. The

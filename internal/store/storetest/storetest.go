@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"Feed", testFeed},
 		{"Ping", testPing},
 		{"TextIndex", testTextIndex},
+		{"TextIndexQuerySyntax", testTextIndexQuerySyntax},
 		{"TextIndexPrefix", testTextIndexPrefix},
 		{"TextReindex", testTextReindex},
 		{"TextShortNeedles", testTextShortNeedles},

@@ -259,3 +259,20 @@ func testTextReindex(t *testing.T, st store.Store) {
 		t.Errorf("after dropping: %+v", res)
 	}
 }
+
+// testTextIndexQuerySyntax: needles made of what a backend's query
+// languages give meaning to (FTS5's quotes, operators and column filters,
+// GLOB's and LIKE's wildcards, escapes) are found as the plain text they
+// are, and only there.
+func testTextIndexQuerySyntax(t *testing.T, st store.Store) {
+	acct := newAccount(t, st, "syntax@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	body := "SAY \"HI\" (NOW) * A:B ^C -D 100% A_B [X] \\PATH NEAR(E F) AND OR NOT\n"
+	u := deliverText(t, st, Message("q", "x"), &store.TextDoc{Body: body, BodyComplete: true}, store.Target{MailboxID: inbox.ID})[0].UID
+	other := deliverText(t, st, Message("r", "x"), &store.TextDoc{Body: "SAY HI NOW A B C D 100 AXB X PATH NEAR E F\n", BodyComplete: true}, store.Target{MailboxID: inbox.ID})[0].UID
+	for _, needle := range []string{`"HI"`, `(NOW)`, `* A`, `A:B`, `^C -`, `100%`, `A_B`, `[X]`, `\PATH`, `NEAR(E F)`, `AND OR NOT`, `" (`} {
+		wantHits(t, st, inbox.ID, store.TextBody, needle, u)
+	}
+	wantHits(t, st, inbox.ID, store.TextBody, "SAY HI", other)
+	wantHits(t, st, inbox.ID, store.TextAll, "NEAR E", other)
+}
