@@ -157,15 +157,8 @@ func (st *matchState) maybe(n *node) tri {
 		}
 		return unknown
 	case opHeader, opBody, opText:
-		if st.idx == nil {
-			return unknown
-		}
-		hit, known := st.idx.Lookup(n.leaf, st.meta.UID)
-		switch {
-		case known && !hit:
-			return no
-		case known && (n.op != opHeader || exactHeader(n)):
-			return yes
+		if v, decided := st.fromIndex(n); decided {
+			return triOf(v)
 		}
 		return unknown
 	case opSent, opHasAttachment:

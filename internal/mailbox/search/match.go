@@ -122,14 +122,8 @@ func (st *matchState) eval(n *node) (bool, error) {
 // content answers a content key: from the index when it knows, else by
 // reading the message.
 func (st *matchState) content(n *node) (bool, error) {
-	if st.idx != nil {
-		hit, known := st.idx.Lookup(n.leaf, st.meta.UID)
-		if known && !hit {
-			return false, nil
-		}
-		if known && (n.op != opHeader || exactHeader(n)) {
-			return true, nil
-		}
+	if v, decided := st.fromIndex(n); decided {
+		return v, nil
 	}
 	switch n.op {
 	case opHeader:
@@ -149,6 +143,23 @@ func (st *matchState) content(n *node) (bool, error) {
 		return st.ts.bodyHit[n.leaf], nil
 	}
 	return false, nil
+}
+
+// fromIndex answers a content key from the index, when it decides it: a
+// miss always does; a hit does unless the key is a HEADER the index only
+// narrows.
+func (st *matchState) fromIndex(n *node) (v, decided bool) {
+	if st.idx == nil {
+		return false, false
+	}
+	hit, known := st.idx.Lookup(n.leaf, st.meta.UID)
+	switch {
+	case known && !hit:
+		return false, true
+	case known && (n.op != opHeader || exactHeader(n)):
+		return true, true
+	}
+	return false, false
 }
 
 // inSet reports whether v is in a resolved set (sorted, merged ranges).

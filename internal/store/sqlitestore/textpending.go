@@ -63,8 +63,8 @@ const (
 	// the writer is held by the indexer at a time.
 	indexBatchRows  = 256
 	indexBatchBytes = 1 << 20
-	// indexPoll is how often an idle indexer looks for text that another
-	// process (an import, an admin command) left pending.
+	// indexPoll is how often an idle indexer looks (a read) for text that
+	// another process (an import, an admin command) left pending.
 	indexPoll = 30 * time.Second
 )
 
@@ -108,6 +108,10 @@ func (s *Store) textIndexer(ctx context.Context) {
 			return
 		case <-s.textKick:
 		case <-poll.C:
+			// A read, not a write: an idle server's writer stays idle.
+			if !s.textWaiting(ctx) {
+				continue
+			}
 		}
 		delay.Reset(indexDelay)
 		select {
@@ -139,6 +143,19 @@ func (s *Store) textIndexer(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// textWaiting reports whether there is pending text or a dead entry to
+// delete (false when the store cannot tell: the next poll asks again).
+func (s *Store) textWaiting(ctx context.Context) bool {
+	waiting := false
+	s.read(ctx, func(conn *sqlite.Conn) error {
+		return execConn(conn, `SELECT EXISTS (SELECT 1 FROM content_text_pending) OR EXISTS (SELECT 1 FROM content_text_dead)`, func(st *sqlite.Stmt) error {
+			waiting = st.ColumnInt(0) != 0
+			return nil
+		})
+	})
+	return waiting
 }
 
 // indexWait says how long the indexer should wait before its next batch:

@@ -289,3 +289,31 @@ func TestTextFieldsMigrated(t *testing.T) {
 		}
 	}
 }
+
+// TestTextWaiting: the idle poll's read sees pending text and dead
+// entries, and nothing once they are done.
+func TestTextWaiting(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t, t.TempDir())
+	defer st.Close()
+	inbox := setupInbox(t, st)
+	if st.textWaiting(ctx) {
+		t.Fatal("waiting in an empty store")
+	}
+	d := deliverBody(t, st, inbox.ID, "SOMETHING")
+	if !st.textWaiting(ctx) {
+		t.Error("pending text not seen")
+	}
+	if err := st.FlushText(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.textWaiting(ctx) {
+		t.Error("waiting after the flush")
+	}
+	if _, err := st.Expunge(ctx, inbox.ID, []uint32{d.UID}); err != nil {
+		t.Fatal(err)
+	}
+	if !st.textWaiting(ctx) {
+		t.Error("dead entry not seen")
+	}
+}
