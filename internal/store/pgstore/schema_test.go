@@ -197,8 +197,11 @@ var pgOnly = []string{"mailroom_schema", "blobs", "blob_chunks"}
 
 // pgOnlyColumns are the columns that exist only on PostgreSQL: the
 // transaction that wrote a change log row, for the change feed across
-// nodes (feed.go).
-var pgOnlyColumns = map[string][]string{"changelog": {"xid"}, "content_text": {"content_id", "full_body", "text_format", "grams"}}
+// nodes (feed.go); content_text's key, index state, grams and header
+// fields, which SQLite keeps in content_indexed, content_grams and
+// content_fields beside its FTS5 rows.
+var pgOnlyColumns = map[string][]string{"changelog": {"xid"}, "content_text": {"content_id", "full_body", "text_format", "grams",
+	"h_from", "h_to", "h_cc", "h_bcc", "h_subject"}}
 
 // sqliteOnly are FTS5's shadow tables of SQLite's full-text index: the
 // PostgreSQL index is content_text's own GIN indexes. (content_text's key

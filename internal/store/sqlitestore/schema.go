@@ -351,6 +351,27 @@ INSERT INTO content_fields (content_id, h_from, h_to, h_cc, h_bcc, h_subject)
 	SELECT t.rowid, t.h_from, t.h_to, t.h_cc, t.h_bcc, t.h_subject FROM content_text t
 	WHERE t.rowid IN (SELECT content_id FROM content_indexed);
 `,
+	// 15: the trigram index with positions (detail=full), so that a needle
+	// is found as a phrase of its trigrams, exactly, without reading the
+	// text of every row that merely holds them all (textindex.go); and no
+	// h_ columns (content_fields has them). FTS5 cannot change a table's
+	// detail in place: the live entries' text goes back to
+	// content_text_pending, which searches scan until the background
+	// indexer has moved it into the new table (their grams are in
+	// content_grams already: '' adds none), and the old table goes.
+	// Entries of removed contents (content_text_dead) stay listed, for
+	// the indexer to delete their grams.
+	`
+CREATE VIRTUAL TABLE content_text_full USING fts5(
+	hdr, body,
+	tokenize = 'trigram case_sensitive 1', detail = full
+);
+INSERT OR IGNORE INTO content_text_pending (content_id, hdr, body, grams)
+	SELECT t.rowid, t.hdr, t.body, '' FROM content_text t
+	WHERE t.rowid IN (SELECT content_id FROM content_indexed);
+DROP TABLE content_text;
+ALTER TABLE content_text_full RENAME TO content_text;
+`,
 }
 
 // migrate applies the migrations not yet applied, each in its own

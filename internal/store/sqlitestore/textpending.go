@@ -229,9 +229,8 @@ func (s *Store) indexPending(ctx context.Context) (more bool, err error) {
 		// content) must not fail the batch.
 		for _, q := range []string{
 			"DELETE FROM content_text WHERE rowid IN (SELECT content_id FROM content_text_pending WHERE content_id BETWEEN ?1 AND ?2)",
-			// The h_ columns stay empty: content_fields has them.
-			`INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
-				SELECT content_id, hdr, body, '', '', '', '', '' FROM content_text_pending
+			`INSERT INTO content_text (rowid, hdr, body)
+				SELECT content_id, hdr, body FROM content_text_pending
 				WHERE content_id BETWEEN ?1 AND ?2`,
 			// No row for a content without CJK text: nothing to look up.
 			`INSERT INTO content_grams (rowid, grams) SELECT content_id, grams FROM content_text_pending

@@ -5,6 +5,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,7 +256,9 @@ func TestTextDeadEntries(t *testing.T) {
 
 // TestTextFieldsMigrated: migration 14 moves the header fields of the
 // entries made before it (kept in content_text's h_ columns) to
-// content_fields, where FROM and the like now look.
+// content_fields, where FROM and the like now look; migration 15 gives
+// the index positions (detail=full), the old entries' text waiting in
+// content_text_pending (searched there) until the indexer takes it.
 func TestTextFieldsMigrated(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -266,27 +269,63 @@ func TestTextFieldsMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	// Back to before migration 14, as an older version left it.
+	// Back to before migration 14, as an older version left it: the
+	// content_text of migration 11, with the header fields in it.
 	conn, err := sqlite.OpenConn(filepath.Join(dir, "mail.db"), sqlite.OpenReadWrite|sqlite.OpenWAL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := sqlitex.ExecuteScript(conn, `DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
-		UPDATE content_text SET h_from = 'OLD SENDER <OLD@EXAMPLE.ORG>', h_subject = 'X';
+		DROP TABLE content_text;
+		CREATE VIRTUAL TABLE content_text USING fts5(
+			hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,
+			tokenize = 'trigram case_sensitive 1', detail = none
+		);
+		INSERT INTO content_text (rowid, hdr, body, h_from, h_to, h_cc, h_bcc, h_subject)
+			SELECT content_id, 'SUBJECT: X', 'BODY TEXT', 'OLD SENDER <OLD@EXAMPLE.ORG>', '', '', '', 'X' FROM content_indexed;
 		PRAGMA user_version = 13;`, nil); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
 	st = openTest(t, dir)
 	defer st.Close()
-	res, err := st.SearchText(ctx, inbox.ID, []store.TextQuery{{Field: store.TextFrom, Needle: "OLD@EXAMPLE"}, {Field: store.TextSubject, Needle: "X"}}, nil)
-	if err != nil {
+	var schema string
+	if err := st.read(ctx, func(conn *sqlite.Conn) error {
+		return execConn(conn, "SELECT sql FROM sqlite_schema WHERE name = 'content_text'", func(s *sqlite.Stmt) error {
+			schema = s.ColumnText(0)
+			return nil
+		})
+	}); err != nil {
 		t.Fatal(err)
 	}
-	for i, h := range res.Hits {
-		if !slices.Equal(h, []uint32{d.UID}) {
-			t.Errorf("query %d after the migration: hits %v, want [%d]", i, h, d.UID)
+	if !strings.Contains(schema, "detail = full") || strings.Contains(schema, "h_from") {
+		t.Errorf("content_text after the migrations: %s", schema)
+	}
+	queries := []store.TextQuery{
+		{Field: store.TextFrom, Needle: "OLD@EXAMPLE"},
+		{Field: store.TextSubject, Needle: "X"},
+		{Field: store.TextBody, Needle: "BODY TEXT"},
+		{Field: store.TextAll, Needle: "SUBJECT: X"},
+	}
+	for _, when := range []string{"after the migration", "after the flush"} {
+		res, err := st.SearchText(ctx, inbox.ID, queries, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for i, h := range res.Hits {
+			if !slices.Equal(h, []uint32{d.UID}) {
+				t.Errorf("query %d %s: hits %v, want [%d]", i, when, h, d.UID)
+			}
+		}
+		if p, _ := pendingCounts(t, st); when == "after the migration" && p != 1 {
+			t.Errorf("%d contents pending after the migration, want 1", p)
+		}
+		if err := st.FlushText(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, i := pendingCounts(t, st); p != 0 || i != 1 {
+		t.Errorf("after the flush: %d pending, %d indexed; want 0, 1", p, i)
 	}
 }
 

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"Ping", testPing},
 		{"TextIndex", testTextIndex},
 		{"TextIndexQuerySyntax", testTextIndexQuerySyntax},
+		{"TextIndexExact", testTextIndexExact},
 		{"TextIndexPrefix", testTextIndexPrefix},
 		{"TextReindex", testTextReindex},
 		{"TextShortNeedles", testTextShortNeedles},

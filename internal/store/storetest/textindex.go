@@ -276,3 +276,31 @@ func testTextIndexQuerySyntax(t *testing.T, st store.Store) {
 	wantHits(t, st, inbox.ID, store.TextBody, "SAY HI", other)
 	wantHits(t, st, inbox.ID, store.TextAll, "NEAR E", other)
 }
+
+// testTextIndexExact: a needle is found only where its characters stand
+// together, in the one column searched, however the index finds
+// candidates (every trigram of "BUDGET REVIEW" is in "THE BUDGET FOR THE
+// REVIEW. REVIEW BUDGET AT RISK"; a trigram repeats in "AAAAA"), for needles
+// short and long (a backend may look them up differently).
+func testTextIndexExact(t *testing.T, st store.Store) {
+	acct := newAccount(t, st, "exact@example.test")
+	inbox := mailbox(t, st, acct, "INBOX")
+	deliverOne := func(hdr, body string) uint32 {
+		t.Helper()
+		return deliverText(t, st, Message("e", "x"), &store.TextDoc{Header: hdr, Body: body, BodyComplete: true}, store.Target{MailboxID: inbox.ID})[0].UID
+	}
+	scrambled := deliverOne("SUBJECT: NOTES\n", "THE BUDGET FOR THE REVIEW. REVIEW BUDGET AT RISK. ANOTHER ROUND OF THE BUDGET. AAAA\n")
+	together := deliverOne("SUBJECT: BUDGET REVIEW\n", "WE NEED ANOTHER ROUND OF THE BUDGET REVIEW SOON. XAAAAAX\n")
+	headerOnly := deliverOne("SUBJECT: QUARTERLY FIGURES\n", "NOTHING HERE\n")
+	wantHits(t, st, inbox.ID, store.TextBody, "BUDGET REVIEW", together)
+	wantHits(t, st, inbox.ID, store.TextAll, "BUDGET REVIEW", together)
+	wantHits(t, st, inbox.ID, store.TextHeader, "BUDGET REVIEW", together)
+	wantHits(t, st, inbox.ID, store.TextBody, "ANOTHER ROUND OF THE BUDGET REVIEW", together)
+	wantHits(t, st, inbox.ID, store.TextAll, "NEED ANOTHER ROUND OF THE BUDGET REVIEW SOON", together)
+	wantHits(t, st, inbox.ID, store.TextBody, "AAAAA", together)
+	wantHits(t, st, inbox.ID, store.TextBody, "AAAA", scrambled, together)
+	wantHits(t, st, inbox.ID, store.TextBody, "QUARTERLY FIGURES")
+	wantHits(t, st, inbox.ID, store.TextHeader, "QUARTERLY FIGURES", headerOnly)
+	wantHits(t, st, inbox.ID, store.TextHeader, "NOTHING HERE")
+	wantHits(t, st, inbox.ID, store.TextAll, "NOTHING HERE", headerOnly)
+}
