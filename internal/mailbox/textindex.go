@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,9 +72,9 @@ func stagedText(ctx context.Context, msg store.Staged) (*store.TextDoc, error) {
 	return search.IndexText(ctx, msg.Structure(), ra)
 }
 
-// Search returns the UIDs of msgs (one mailbox's, any order) that satisfy
-// m, in the order of msgs: IMAP SEARCH, SORT and THREAD, the web and JMAP
-// all search through it. Content keys are answered by the full-text index
+// Search returns the UIDs of msgs (one mailbox's, in ascending UID order)
+// that satisfy m, ascending: IMAP SEARCH, SORT and THREAD, the web and
+// JMAP all search through it. Content keys are answered by the full-text index
 // where it knows the message, so that a text search of a large mailbox
 // reads no message; the rest is m.Match. A message that is gone meanwhile
 // (store.ErrNotFound) does not match.
@@ -124,7 +125,11 @@ func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matc
 		return nil, msgs, nil
 	}
 	ta := &textAnswers{ctx: ctx, byLeaf: map[int]int{}}
-	cand := possible(m, msgs, nil)
+	cand := msgs
+	if !m.ContentOnly() {
+		cand = possible(m, msgs, nil)
+	}
+	required := m.Required()
 	var headers, rest []search.IndexLeaf
 	for _, l := range leaves {
 		if l.Field <= store.TextSubject {
@@ -166,9 +171,48 @@ func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matc
 			return nil, nil, fmt.Errorf("mailbox: search: %w", err)
 		}
 		ta.add(queries, res)
+		cand = ta.narrow(cand, required)
 		cand = possible(m, cand, ta)
 	}
 	return ta, cand, nil
+}
+
+// narrow is the messages of cand (ascending UIDs, as Search's msgs) that
+// may satisfy the required keys (search.Matcher.Required) answered
+// so far: the hits of the one with fewest, and every message the index
+// cannot decide. A rare word in 100,000 messages then evaluates its few
+// dozen hits, not every message.
+func (ta *textAnswers) narrow(cand []search.Message, required []int) []search.Message {
+	var hits []uint32
+	found := false
+	for _, leaf := range required {
+		qi, ok := ta.byLeaf[leaf]
+		if ok && qi < len(ta.res.Hits) && (!found || len(ta.res.Hits[qi]) < len(hits)) {
+			hits, found = ta.res.Hits[qi], true
+		}
+	}
+	// Whether cand is ascending is Search's contract; checking every
+	// message would cost what narrowing saves. A list plainly not in
+	// order is left as it is.
+	if !found || len(cand) == 0 || cand[0].Meta().UID > cand[len(cand)-1].Meta().UID {
+		return cand
+	}
+	keep := union(union(hits, ta.res.Unindexed), union(ta.res.BodyUnindexed, ta.res.Stale))
+	if len(ta.res.Prefixed) > 0 {
+		prefixed := make([]uint32, 0, len(ta.res.Prefixed))
+		for u := range ta.res.Prefixed {
+			prefixed = append(prefixed, u)
+		}
+		slices.Sort(prefixed)
+		keep = union(keep, prefixed)
+	}
+	out := make([]search.Message, 0, min(len(keep), len(cand)))
+	for _, u := range keep {
+		if i, ok := slices.BinarySearchFunc(cand, u, func(m search.Message, u uint32) int { return cmp.Compare(m.Meta().UID, u) }); ok {
+			out = append(out, cand[i])
+		}
+	}
+	return out
 }
 
 // possible is the messages of msgs that m.Possible keeps, in order.

@@ -191,20 +191,23 @@ func searchMailbox(ctx context.Context, svc *mailbox.Service, box *mailbox.Mailb
 			}
 		}
 	}
-	adapters := make([]webMessage, len(metas))
-	msgs := make([]search.Message, len(metas))
+	// The service takes the messages in ascending UID order (metas is
+	// newest first) and answers in that order.
+	n := len(metas)
+	adapters := make([]webMessage, n)
+	msgs := make([]search.Message, n)
 	for i, meta := range metas {
-		adapters[i] = webMessage{box: box, meta: meta}
-		msgs[i] = &adapters[i]
+		adapters[n-1-i] = webMessage{box: box, meta: meta}
+		msgs[n-1-i] = &adapters[n-1-i]
 	}
 	uids, err := svc.Search(ctx, box.ID(), m, msgs)
 	if err != nil {
 		return nil, err
 	}
-	// uids keep msgs' order: newest first.
 	out := make([]store.MessageMeta, 0, len(uids))
 	i := 0
-	for _, u := range uids {
+	for k := len(uids) - 1; k >= 0; k-- {
+		u := uids[k]
 		for i < len(metas) && metas[i].UID != u {
 			i++
 		}

@@ -168,3 +168,55 @@ func (st *matchState) maybe(n *node) tri {
 	ok, _ := st.eval(n)
 	return triOf(ok)
 }
+
+// ContentOnly reports whether every key of the criteria is a content key
+// (TEXT, BODY, HEADER and the header fields, under AND, OR and NOT):
+// Possible then knows nothing without the index, and a caller need not
+// ask it about every message before the index has answered.
+func (m *Matcher) ContentOnly() bool {
+	var walk func(n *node) bool
+	walk = func(n *node) bool {
+		switch n.op {
+		case opAnd, opOr, opNot:
+			for _, k := range n.kids {
+				if !walk(k) {
+					return false
+				}
+			}
+			return true
+		case opText, opBody, opHeader:
+			return true
+		}
+		return false
+	}
+	return walk(m.root)
+}
+
+// Required lists the leaves (IndexLeaf.Leaf) of index keys that every
+// matching message satisfies and a lookup decides (Exact): the root when
+// it is one, or such children of a root AND. A message the index knows
+// and finds no hit for in one of them cannot match, so a caller may take
+// its candidates from that key's hits.
+func (m *Matcher) Required() []int {
+	exact := map[int]bool{}
+	for _, l := range m.IndexLeaves() {
+		if l.Exact {
+			exact[l.Leaf] = true
+		}
+	}
+	isLeaf := func(n *node) bool {
+		return (n.op == opText || n.op == opBody || n.op == opHeader) && exact[n.leaf]
+	}
+	var out []int
+	switch {
+	case isLeaf(m.root):
+		out = append(out, m.root.leaf)
+	case m.root.op == opAnd:
+		for _, k := range m.root.kids {
+			if isLeaf(k) {
+				out = append(out, k.leaf)
+			}
+		}
+	}
+	return out
+}

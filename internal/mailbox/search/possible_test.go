@@ -54,3 +54,36 @@ func TestPossible(t *testing.T) {
 		}
 	}
 }
+
+// TestRequiredAndContentOnly: the index keys every match satisfies, and
+// whether the criteria are content keys only, per criteria.
+func TestRequiredAndContentOnly(t *testing.T) {
+	for _, tc := range []struct {
+		args        string
+		required    int // how many leaves Required lists
+		contentOnly bool
+	}{
+		{"TEXT x", 1, true},
+		{"BODY x SUBJECT y", 2, true},
+		{"FLAGGED TEXT x", 1, false},
+		{"OR TEXT x BODY y", 0, true},
+		{"NOT TEXT x", 0, true},
+		{"TEXT x NOT BODY y", 1, true},
+		{"HEADER X-Custom y", 0, true}, // a hit in the whole header does not decide
+		{"FROM x HEADER X-Custom y", 1, true},
+		{`HEADER Subject ""`, 0, true}, // the field is present: not an index key
+		{"FLAGGED", 0, false},
+		{"SENTBEFORE 1-Jan-2000 TEXT x", 1, false},
+	} {
+		m, err := Compile(mustKey(t, tc.args), Context{MaxSeq: 1, MaxUID: 7})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.args, err)
+		}
+		if got := m.Required(); len(got) != tc.required {
+			t.Errorf("%s: Required %v, want %d leaves", tc.args, got, tc.required)
+		}
+		if got := m.ContentOnly(); got != tc.contentOnly {
+			t.Errorf("%s: ContentOnly %v, want %v", tc.args, got, tc.contentOnly)
+		}
+	}
+}

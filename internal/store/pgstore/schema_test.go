@@ -216,7 +216,9 @@ var sqliteOnly = []string{"content_text_data", "content_text_idx", "content_text
 	"content_text_pending", "content_text_dead",
 	// SQLite keeps the header fields apart from its FTS5 rows; PostgreSQL
 	// has them in content_text.
-	"content_fields"}
+	"content_fields",
+	// SQLite's list of the contents its index cannot answer for.
+	"content_unindexed"}
 
 // The PostgreSQL schema has every table, column and named index of the
 // SQLite schema, so both backends keep one data model.

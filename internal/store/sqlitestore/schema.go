@@ -372,7 +372,52 @@ INSERT OR IGNORE INTO content_text_pending (content_id, hdr, body, grams)
 DROP TABLE content_text;
 ALTER TABLE content_text_full RENAME TO content_text;
 `,
+	// 16: what a search must answer without the index, kept small
+	// (textindex.go): content_unindexed lists the contents that are not
+	// fully indexed in the current format (store.TextFormat, here 2: the
+	// trigger's condition; TestUnindexedFormat holds them equal), kept by
+	// triggers wherever contents and index entries come and go; and an
+	// index of the messages with a per-copy header prefix.
+	`
+CREATE TABLE content_unindexed (content_id INTEGER PRIMARY KEY);
+` + fillUnindexed + `
+CREATE TRIGGER content_unindexed_new AFTER INSERT ON contents BEGIN
+	INSERT OR IGNORE INTO content_unindexed (content_id) VALUES (new.id);
+END;
+CREATE TRIGGER content_unindexed_gone AFTER DELETE ON contents BEGIN
+	DELETE FROM content_unindexed WHERE content_id = old.id;
+END;
+` + indexedTrigger + `
+CREATE TRIGGER content_unindexed_dropped AFTER DELETE ON content_indexed BEGIN
+	INSERT OR IGNORE INTO content_unindexed (content_id)
+		SELECT id FROM contents WHERE id = old.content_id;
+END;
+CREATE INDEX messages_prefixed ON messages (mailbox_id, uid) WHERE prefix IS NOT NULL;
+`,
 }
+
+// indexedTrigger takes a content off content_unindexed once it is fully
+// indexed in the current format, and puts it back if an entry is changed
+// to less (migration 16).
+const indexedTrigger = `
+CREATE TRIGGER content_unindexed_indexed AFTER INSERT ON content_indexed
+WHEN new.full_body AND new.text_format >= 2 BEGIN
+	DELETE FROM content_unindexed WHERE content_id = new.content_id;
+END;
+CREATE TRIGGER content_unindexed_changed AFTER UPDATE OF full_body, text_format ON content_indexed BEGIN
+	DELETE FROM content_unindexed WHERE content_id = new.content_id AND new.full_body AND new.text_format >= 2;
+	INSERT OR IGNORE INTO content_unindexed (content_id)
+		SELECT new.content_id WHERE NOT (new.full_body AND new.text_format >= 2);
+END;
+`
+
+// fillUnindexed lists in content_unindexed every content that is not
+// fully indexed in the current format (migration 16).
+const fillUnindexed = `
+INSERT OR IGNORE INTO content_unindexed (content_id)
+	SELECT c.id FROM contents c WHERE NOT EXISTS (SELECT 1 FROM content_indexed t
+		WHERE t.content_id = c.id AND t.full_body AND t.text_format >= 2);
+`
 
 // migrate applies the migrations not yet applied, each in its own
 // transaction, so a crash mid-upgrade leaves a consistent schema version.

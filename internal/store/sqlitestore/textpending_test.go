@@ -275,7 +275,10 @@ func TestTextFieldsMigrated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlitex.ExecuteScript(conn, `DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
+	if err := sqlitex.ExecuteScript(conn, `DROP TRIGGER content_unindexed_new; DROP TRIGGER content_unindexed_gone;
+		DROP TRIGGER content_unindexed_indexed; DROP TRIGGER content_unindexed_dropped; DROP TRIGGER content_unindexed_changed;
+		DROP TABLE content_unindexed; DROP INDEX messages_prefixed;
+		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(
 			hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,

@@ -70,6 +70,7 @@ var transferSkip = map[string]string{
 	"content_text_pending":  textIndexSkip,
 	"content_text_dead":     textIndexSkip,
 	"content_fields":        textIndexSkip,
+	"content_unindexed":     textIndexSkip,
 }
 
 const textIndexSkip = "the full-text index: derived from the bodies, rebuilt by mailroom reindex"
