@@ -239,7 +239,7 @@ func TestSchemaMatchesSQLite(t *testing.T) {
 	var indexes []string
 	if err := sqlitex.ExecuteTransient(conn, `SELECT m.type, m.name, p.name FROM sqlite_master m
 		LEFT JOIN pragma_table_info(m.name) p ON m.type = 'table'
-		WHERE m.name NOT LIKE 'sqlite_%' AND (m.type = 'table' OR m.sql IS NOT NULL)`, &sqlitex.ExecOptions{
+		WHERE m.name NOT LIKE 'sqlite_%' AND m.type != 'trigger' AND (m.type = 'table' OR m.sql IS NOT NULL)`, &sqlitex.ExecOptions{
 		ResultFunc: func(st *sqlite.Stmt) error {
 			if st.ColumnText(0) == "index" {
 				indexes = append(indexes, st.ColumnText(1))
