@@ -30,6 +30,19 @@
 #     table shows SHOW (default 5) Message-IDs per difference; all of them
 #     go to DIFFS (default /tmp/search-compare-diffs-N.txt).
 #
+# Big runs:
+#   STREAM=1   generate the corpus into a pipe that the load reads, never
+#              storing it (the 1,000,000 would take ~26 GB of disk beside
+#              Mailroom's data); one server only, and no CORPUS.
+#   REBUILD=0  skip the timed `mailroom reindex --rebuild`; `mailroom
+#              reindex` then only finishes the index the server builds in
+#              the background, timed as the rest of the index build.
+#   REUSE=DIR  the work directory of an earlier KEEP=1 run: every server
+#              whose load finished there (a loaded-NAME marker) is started
+#              on its data as it is, not loaded again, so fts-xapian's hour
+#              of indexing is paid once; the others are loaded as usual.
+#              DIR is kept.
+#
 # Servers (SERVERS, default "mailroom dovecot xapian"; with FOLDERS > 1
 # "mailroom"): Mailroom built from this tree on SQLite in a temporary
 # directory; two private Dovecots generated from ../shared/peers/dovecot/
@@ -47,11 +60,20 @@ N="${1:-${N:-100000}}"; ROUNDS="${2:-${ROUNDS:-3}}"
 FOLDERS="${FOLDERS:-1}"; SEED="${SEED:-1}"; BASE="${BASE:-14140}"
 if [ "$FOLDERS" -gt 1 ]; then SERVERS="${SERVERS:-mailroom}"; else SERVERS="${SERVERS:-mailroom dovecot xapian}"; fi
 PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
-WORK=$(mktemp -d /tmp/mailroom-search.XXXXXX)
+if [ -n "${REUSE:-}" ]; then
+  [ -d "$REUSE" ] || { echo "REUSE=$REUSE is not a directory" >&2; exit 1; }
+  WORK=$(cd "$REUSE" && pwd); KEEP=1
+else
+  WORK=$(mktemp -d /tmp/mailroom-search.XXXXXX)
+fi
 chmod 755 "$WORK"
+STREAM="${STREAM:-0}"; REBUILD="${REBUILD:-1}"
 MR_PID=""
 cleanup() {
-  [ -n "$MR_PID" ] && kill "$MR_PID" 2>/dev/null && wait "$MR_PID" 2>/dev/null
+  # No command here may fail: the trap runs under set -e, and a failure
+  # would end it before the servers are stopped.
+  if [ -n "${GEN_PID:-}" ]; then kill "$GEN_PID" 2>/dev/null || true; fi
+  if [ -n "$MR_PID" ]; then kill "$MR_PID" 2>/dev/null && wait "$MR_PID" 2>/dev/null || true; fi
   local f p kids q
   for f in "$WORK"/dovecot-*/run/master.pid; do
     [ -f "$f" ] || continue
@@ -113,22 +135,55 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /pro
 go build -o "$WORK/searchcmp" ./bench/searchcmp
 SC="$WORK/searchcmp"
 
-# 1. The corpus.
+# loaded NAME: the server's data in $WORK is complete from an earlier run.
+loaded() { [ -f "$WORK/loaded-$1" ]; }
+
+# 1. The corpus: not needed when every server is reused.
+GEN_PID=""
+NEED_CORPUS=0
+for s in $SERVERS; do loaded "$s" || NEED_CORPUS=1; done
+if [ "$NEED_CORPUS" = 0 ]; then
+  STREAM=skip
+  echo "# corpus: not needed (every server reused from $WORK)"
+elif [ "$STREAM" = 1 ]; then
+  [ -z "${CORPUS:-}" ] || { echo "STREAM=1 and CORPUS exclude each other" >&2; exit 1; }
+  [ "$(echo $SERVERS | wc -w)" = 1 ] || { echo "STREAM=1 loads one server (SERVERS=mailroom)" >&2; exit 1; }
+  CORPUS="$WORK/corpus.fifo"
+  rm -f "$CORPUS"; mkfifo "$CORPUS"
+  python3 bench/gen-corpus.py -n "$N" -s "$SEED" -o "$CORPUS" &
+  GEN_PID=$!
+  echo "# corpus: $N messages generated into a pipe as the load reads them (STREAM=1)"
+fi
 CORPUS="${CORPUS:-$WORK/corpus.mbox}"
-if [ ! -s "$CORPUS" ]; then
+if [ "$STREAM" != 0 ]; then
+  :
+elif [ ! -s "$CORPUS" ]; then
   t=$(now)
   python3 bench/gen-corpus.py -n "$N" -s "$SEED" -o "$CORPUS.tmp"
   mv "$CORPUS.tmp" "$CORPUS"
   phase "generate corpus" "$(since "$t")"
 fi
-# A kept corpus must be of this N (the seed cannot be checked: keep one file per seed).
-have=$(grep -c '^From ' "$CORPUS" || true)
-[ "$have" = "$N" ] || { echo "corpus $CORPUS holds $have messages, not N=$N: remove it or use another CORPUS" >&2; exit 1; }
-echo "# corpus $CORPUS: $N messages, $(du -m "$CORPUS" | cut -f1) MB"
+if [ "$STREAM" = 0 ]; then
+  # A kept corpus must be of this N (the seed cannot be checked: keep one file per seed).
+  have=$(grep -c '^From ' "$CORPUS" || true)
+  [ "$have" = "$N" ] || { echo "corpus $CORPUS holds $have messages, not N=$N: remove it or use another CORPUS" >&2; exit 1; }
+  echo "# corpus $CORPUS: $N messages, $(du -m "$CORPUS" | cut -f1) MB"
+fi
 
 # 2. Servers and loading.
 SPECS=()
-if has mailroom; then
+if has mailroom && loaded mailroom; then
+  # Reused: this tree's binary on the kept data (migrations run at start).
+  port_free $((BASE + 3))
+  go build -o "$WORK/mailroom/mailroom" ./cmd/mailroom
+  MR="$WORK/mailroom/mailroom"
+  sed -i "s#^imap = .*#imap = \"127.0.0.1:$((BASE + 3))\"#" "$WORK/mailroom/mailroom.toml"
+  "$MR" serve --config "$WORK/mailroom/mailroom.toml" 2>>"$WORK/mailroom/mailroom.log" &
+  MR_PID=$!
+  wait_port 127.0.0.1:$((BASE + 3))
+  echo "# mailroom: reusing the data loaded in $WORK"
+  SPECS+=(-server "mailroom,127.0.0.1:$((BASE + 3)),user1@example.test,pass,$MR_PID")
+elif has mailroom; then
   port_free $((BASE + 3))
   start_mailroom "$WORK/mailroom" "imap=127.0.0.1:$((BASE + 3))" "[auth]
 allow_insecure = true"
@@ -137,7 +192,15 @@ allow_insecure = true"
   "$SC" load -server "mailroom,127.0.0.1:$((BASE + 3)),user1@example.test,pass,$MR_PID" -mbox "$CORPUS" -folders "$FOLDERS"
   phase "load mailroom (IMAP MULTIAPPEND)" "$(since "$t")"
   phase "  mailroom CPU during the load" "$(cpu_since "$c" "$MR_PID")"
-  if "$MR" help 2>&1 | grep -qw reindex; then
+  [ -z "$GEN_PID" ] || wait "$GEN_PID"
+  if [ "$REBUILD" = 0 ]; then
+    # The index the server builds in the background, finished: the rest
+    # of the index build after the load.
+    t=$(now)
+    "$MR" reindex user1@example.test --config "$WORK/mailroom/mailroom.toml" > "$WORK/reindex.out" 2>&1 ||
+      echo "# mailroom reindex failed: $(tail -2 "$WORK/reindex.out")"
+    phase "mailroom reindex user1 (finishing the background index after the load)" "$(since "$t")"
+  elif "$MR" help 2>&1 | grep -qw reindex; then
     # A full rebuild, timed; it also makes sure the index is complete before
     # the queries if the server indexes behind the APPENDs. Run beside the
     # server first; if the command wants the data directory to itself, again
@@ -161,6 +224,7 @@ allow_insecure = true"
   else
     echo "# mailroom has no reindex command: its index build is inside the load (or there is none yet)"
   fi
+  touch "$WORK/loaded-mailroom"
   SPECS+=(-server "mailroom,127.0.0.1:$((BASE + 3)),user1@example.test,pass,$MR_PID")
 fi
 
@@ -217,16 +281,26 @@ install_xapian() {
   return 0
 }
 
-if has dovecot; then
+if has dovecot && loaded dovecot; then
+  start_dovecot plain $((BASE + 4))
+  echo "# dovecot: reusing the mail loaded in $WORK"
+  SPECS+=(-server "dovecot,127.0.0.1:$((BASE + 4)),user1,pass,$(cat "$WORK/dovecot-plain/run/master.pid")")
+elif has dovecot; then
   start_dovecot plain $((BASE + 4))
   DP=$(cat "$WORK/dovecot-plain/run/master.pid")
   t=$(now); c=$(tree_cpu "$DP")
   "$SC" load -server "dovecot,127.0.0.1:$((BASE + 4)),user1,pass,$DP" -mbox "$CORPUS" -folders "$FOLDERS"
   phase "load dovecot (IMAP MULTIAPPEND)" "$(since "$t")"
   phase "  dovecot CPU during the load" "$(cpu_since "$c" "$DP")"
+  touch "$WORK/loaded-dovecot"
   SPECS+=(-server "dovecot,127.0.0.1:$((BASE + 4)),user1,pass,$(cat "$WORK/dovecot-plain/run/master.pid")")
 fi
-if has xapian; then
+if has xapian && loaded xapian; then
+  install_xapian
+  start_dovecot xapian $((BASE + 5)) xapian
+  echo "# dovecot+xapian: reusing the mail and index built in $WORK"
+  SPECS+=(-server "xapian,127.0.0.1:$((BASE + 5)),user1,pass,$(cat "$WORK/dovecot-xapian/run/master.pid")")
+elif has xapian; then
   install_xapian
   start_dovecot xapian $((BASE + 5)) xapian
   XCONF=$DOVE_CONF
@@ -240,12 +314,13 @@ if has xapian; then
   phase "dovecot+xapian load + index" "$(since "$t")"
   phase "  dovecot+xapian CPU during load + index (server processes and doveadm)" \
     "$(awk -v a="$(cpu_since "$c" "$XP")" '{printf "%.1f", a + $1 + $2}' "$WORK/doveadm.time")"
+  touch "$WORK/loaded-xapian"
   SPECS+=(-server "xapian,127.0.0.1:$((BASE + 5)),user1,pass,$(cat "$WORK/dovecot-xapian/run/master.pid")")
 fi
 
 # 3. Sizes on disk.
 mb() { du -sm "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
-echo "# disk: corpus mbox $(mb "$CORPUS") MB"
+[ "$STREAM" != 0 ] || echo "# disk: corpus mbox $(mb "$CORPUS") MB"
 if has mailroom; then
   echo "# disk: mailroom data directory $(mb "$WORK/mailroom/data") MB (mail.db and WAL $(mb "$WORK"/mailroom/data/*.db*) MB, blobs $(mb "$WORK/mailroom/data/blobs") MB)"
   for db in "$WORK"/mailroom/data/*.db; do
