@@ -68,20 +68,57 @@ func (s *session) searchKeyUIDs(key *search.Key, charset string, among []uint32)
 	}
 	// The mailbox service answers the text keys from the full-text index
 	// and evaluates the rest; the view supplies sequence numbers, $ and
-	// \Recent through searchMessage.
-	msgs := make([]search.Message, 0, len(among))
-	adapters := make([]searchMessage, len(among))
-	s.sel.box.Messages(among, func(i int, meta store.MessageMeta) {
-		seq := i + 1
-		if !all {
-			if seq = view.Seq(meta.UID); seq == 0 {
-				return
-			}
+	// \Recent through searchMessage, made only for the messages the
+	// service asks about.
+	return s.srv.opts.Mailboxes.SearchList(s.ctx, s.sel.box.ID(), m, &searchList{s: s, uids: among, all: all})
+}
+
+// searchList is the messages of a search (search.List): the UIDs of the
+// view, or some of them (all false: their sequence numbers are looked
+// up), ascending.
+type searchList struct {
+	s    *session
+	uids []uint32
+	all  bool
+}
+
+func (l *searchList) Len() int         { return len(l.uids) }
+func (l *searchList) UID(i int) uint32 { return l.uids[i] }
+
+// seq is the sequence number of the i-th UID, 0 if the view lacks it.
+func (l *searchList) seq(i int, uid uint32) uint32 {
+	if l.all {
+		return uint32(i + 1)
+	}
+	return uint32(l.s.sel.view.Seq(uid))
+}
+
+func (l *searchList) At(i int) search.Message {
+	meta, ok := l.s.sel.box.Message(l.uids[i])
+	if !ok {
+		return nil
+	}
+	seq := l.seq(i, meta.UID)
+	if seq == 0 {
+		return nil
+	}
+	return &searchMessage{s: l.s, meta: meta, seq: seq}
+}
+
+// All makes every message still there at once, under one lock of the
+// mailbox, in one allocation.
+func (l *searchList) All() []search.Message {
+	msgs := make([]search.Message, 0, len(l.uids))
+	adapters := make([]searchMessage, len(l.uids))
+	l.s.sel.box.Messages(l.uids, func(i int, meta store.MessageMeta) {
+		seq := l.seq(i, meta.UID)
+		if seq == 0 {
+			return
 		}
-		adapters[i] = searchMessage{s: s, meta: meta, seq: uint32(seq)}
+		adapters[i] = searchMessage{s: l.s, meta: meta, seq: seq}
 		msgs = append(msgs, &adapters[i])
 	})
-	return s.srv.opts.Mailboxes.Search(s.ctx, s.sel.box.ID(), m, msgs)
+	return msgs
 }
 
 func cmdSearch(s *session, tag string, uid bool) error {

@@ -2,12 +2,12 @@ package mailbox
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -79,15 +79,25 @@ func stagedText(ctx context.Context, msg store.Staged) (*store.TextDoc, error) {
 // reads no message; the rest is m.Match. A message that is gone meanwhile
 // (store.ErrNotFound) does not match.
 func (r *Service) Search(ctx context.Context, mailboxID int64, m *search.Matcher, msgs []search.Message) ([]uint32, error) {
+	return r.SearchList(ctx, mailboxID, m, search.Slice(msgs))
+}
+
+// SearchList is Search over a list whose messages are made on demand
+// (search.List): those the index rules out are never made.
+func (r *Service) SearchList(ctx context.Context, mailboxID int64, m *search.Matcher, list search.List) ([]uint32, error) {
 	var idx search.Index
-	if m.NeedsContent() && len(msgs) > 0 {
-		ti, cand, err := r.textIndex(ctx, mailboxID, m, msgs)
+	var msgs []search.Message
+	if m.NeedsContent() && list.Len() > 0 {
+		ti, cand, err := r.textIndex(ctx, mailboxID, m, list)
 		if err != nil {
 			return nil, err
 		}
 		if ti != nil {
 			idx, msgs = ti, cand
 		}
+	}
+	if idx == nil {
+		msgs = list.All()
 	}
 	var hits []uint32
 	for _, msg := range msgs {
@@ -119,15 +129,19 @@ const restrictMax = 2000
 // rest (TEXT, BODY, HEADER). Each stage asks only about the candidates
 // left when they are few (restrictMax), so UNSEEN FLAGGED TEXT x, or
 // SUBJECT y NOT TEXT x, does not look x up in the whole mailbox.
-func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matcher, msgs []search.Message) (*textAnswers, []search.Message, error) {
+func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matcher, list search.List) (*textAnswers, []search.Message, error) {
 	leaves := m.IndexLeaves()
 	if len(leaves) == 0 {
-		return nil, msgs, nil
+		return nil, nil, nil
 	}
 	ta := &textAnswers{ctx: ctx, byLeaf: map[int]int{}}
-	cand := msgs
-	if !m.ContentOnly() {
-		cand = possible(m, msgs, nil)
+	// cand is the candidates so far; while lazy, every message of list,
+	// none made yet: criteria of content keys alone give the metadata pass
+	// nothing to rule out.
+	var cand []search.Message
+	lazy := m.ContentOnly()
+	if !lazy {
+		cand = possible(m, list.All(), nil)
 	}
 	required := m.Required()
 	var headers, rest []search.IndexLeaf
@@ -139,7 +153,7 @@ func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matc
 		}
 	}
 	for _, stage := range [][]search.IndexLeaf{headers, rest} {
-		if len(stage) == 0 || len(cand) == 0 {
+		if len(stage) == 0 || (!lazy && len(cand) == 0) {
 			continue
 		}
 		var queries []store.TextQuery
@@ -159,7 +173,7 @@ func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matc
 			continue
 		}
 		var within []uint32
-		if len(cand) <= restrictMax && 2*len(cand) <= len(msgs) {
+		if !lazy && len(cand) <= restrictMax && 2*len(cand) <= list.Len() {
 			within = make([]uint32, len(cand))
 			for i, c := range cand {
 				within[i] = c.Meta().UID
@@ -171,18 +185,28 @@ func (r *Service) textIndex(ctx context.Context, mailboxID int64, m *search.Matc
 			return nil, nil, fmt.Errorf("mailbox: search: %w", err)
 		}
 		ta.add(queries, res)
-		cand = ta.narrow(cand, required)
+		from := list
+		if !lazy {
+			from = search.Slice(cand)
+		}
+		if picked, ok := ta.narrow(from, required); ok {
+			cand = picked
+		} else if lazy {
+			cand = list.All()
+		}
+		lazy = false
 		cand = possible(m, cand, ta)
 	}
 	return ta, cand, nil
 }
 
-// narrow is the messages of cand (ascending UIDs, as Search's msgs) that
-// may satisfy the required keys (search.Matcher.Required) answered
-// so far: the hits of the one with fewest, and every message the index
-// cannot decide. A rare word in 100,000 messages then evaluates its few
-// dozen hits, not every message.
-func (ta *textAnswers) narrow(cand []search.Message, required []int) []search.Message {
+// narrow is the messages of l (ascending UIDs, as Search's) that may
+// satisfy the required keys (search.Matcher.Required) answered so far:
+// the hits of the one with fewest, and every message the index cannot
+// decide, each found by binary search and made (l.At) alone. A rare word
+// in 100,000 messages then makes and evaluates its few dozen hits, not
+// every message. ok is false when no required key was answered.
+func (ta *textAnswers) narrow(l search.List, required []int) (out []search.Message, ok bool) {
 	var hits []uint32
 	found := false
 	for _, leaf := range required {
@@ -191,11 +215,12 @@ func (ta *textAnswers) narrow(cand []search.Message, required []int) []search.Me
 			hits, found = ta.res.Hits[qi], true
 		}
 	}
-	// Whether cand is ascending is Search's contract; checking every
+	n := l.Len()
+	// Whether l is ascending is Search's contract; checking every
 	// message would cost what narrowing saves. A list plainly not in
-	// order is left as it is.
-	if !found || len(cand) == 0 || cand[0].Meta().UID > cand[len(cand)-1].Meta().UID {
-		return cand
+	// order is not narrowed.
+	if !found || n == 0 || l.UID(0) > l.UID(n-1) {
+		return nil, false
 	}
 	keep := union(union(hits, ta.res.Unindexed), union(ta.res.BodyUnindexed, ta.res.Stale))
 	if len(ta.res.Prefixed) > 0 {
@@ -206,13 +231,18 @@ func (ta *textAnswers) narrow(cand []search.Message, required []int) []search.Me
 		slices.Sort(prefixed)
 		keep = union(keep, prefixed)
 	}
-	out := make([]search.Message, 0, min(len(keep), len(cand)))
+	out = make([]search.Message, 0, min(len(keep), n))
+	lo := 0
 	for _, u := range keep {
-		if i, ok := slices.BinarySearchFunc(cand, u, func(m search.Message, u uint32) int { return cmp.Compare(m.Meta().UID, u) }); ok {
-			out = append(out, cand[i])
+		i := lo + sort.Search(n-lo, func(k int) bool { return l.UID(lo+k) >= u })
+		if i < n && l.UID(i) == u {
+			if msg := l.At(i); msg != nil {
+				out = append(out, msg)
+			}
 		}
+		lo = i
 	}
-	return out
+	return out, true
 }
 
 // possible is the messages of msgs that m.Possible keeps, in order.

@@ -10,6 +10,26 @@ import (
 	"mailroom/internal/store"
 )
 
+// List is the messages a search runs over: one mailbox's, ascending by
+// UID. At builds one message (nil if it is gone meanwhile), All every
+// one that is still there: a search whose index answers leave few
+// candidates asks for those alone, so a session need not build a Message
+// for each of 100,000 to find 58.
+type List interface {
+	Len() int
+	UID(i int) uint32
+	At(i int) Message
+	All() []Message
+}
+
+// Slice is a List of messages at hand.
+type Slice []Message
+
+func (s Slice) Len() int         { return len(s) }
+func (s Slice) UID(i int) uint32 { return s[i].Meta().UID }
+func (s Slice) At(i int) Message { return s[i] }
+func (s Slice) All() []Message   { return s }
+
 // Message is what the evaluator can ask about one message. The IMAP
 // session implements it over the shared in-memory index (the cheap
 // fields) and the store (structure and bytes, which the evaluator asks for
