@@ -180,11 +180,17 @@ const maxExactPhrase = 26
 // phrase, which the trigram tokenizer makes a phrase of s's trigrams at
 // consecutive positions, i.e. s itself.
 func phraseMatch(cols []string, s string) string {
-	phrase := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	phrase := ftsString(s)
 	if len(cols) == 1 {
 		return cols[0] + " : " + phrase
 	}
 	return phrase
+}
+
+// ftsString is s as an FTS5 string (a phrase, or with the trigram
+// tokenizer one token for 3 characters): quoted, its quotes doubled.
+func ftsString(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // trigramMatch is the FTS5 query for the rows holding the trigrams that
@@ -202,7 +208,7 @@ func trigramMatch(s string) string {
 		g := string(r[i : i+3])
 		if !seen[g] {
 			seen[g] = true
-			terms = append(terms, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
+			terms = append(terms, ftsString(g))
 		}
 	}
 	for i := 0; i+3 <= len(r); i += 3 {
@@ -272,7 +278,7 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 				// that have grams, the scan for those indexed before.
 				toks := store.GramTokens(q.Field, q.Needle)
 				for j, tok := range toks {
-					toks[j] = `"` + tok + `"` // no '"' in a CJK gram
+					toks[j] = ftsString(tok)
 				}
 				pattern = strings.Join(toks, " OR ")
 				query = `SELECT m.uid FROM messages m WHERE m.mailbox_id = ?1
@@ -337,19 +343,19 @@ func (s *Store) SearchText(ctx context.Context, mailboxID int64, queries []store
 			}
 			res.Hits[i] = hits
 		}
-		args := []any{mailboxID, store.TextFormat}
-		if within != nil {
-			args = append(args, nil, list) // ?4; SQLite binds ?3 unused
-		}
-		// What the index cannot answer: from content_unindexed, the
-		// contents not fully indexed in the current format, few, rather
-		// than by looking up every message's content (at 100,000
-		// messages that was three quarters of a rare word's search).
+		// What the index cannot answer: the contents content_unindexed
+		// lists (its triggers are the one definition of "not fully
+		// indexed in the current format"), few, rather than a look at
+		// every message's content (at 100,000 messages that was three
+		// quarters of a rare word's search). Starting from the list for
+		// the whole mailbox, from the messages within otherwise.
+		args := []any{mailboxID}
 		unindexed := `SELECT m.uid, t.full_body FROM content_unindexed u CROSS JOIN messages m ON m.content_id = u.content_id
-			LEFT JOIN content_indexed t ON t.content_id = u.content_id WHERE m.mailbox_id = ?1 AND ?2 > 0`
+			LEFT JOIN content_indexed t ON t.content_id = u.content_id WHERE m.mailbox_id = ?1`
 		if within != nil {
-			unindexed = `SELECT m.uid, t.full_body FROM ` + from("LEFT JOIN content_indexed t ON t.content_id = m.content_id") + `
-			AND (t.content_id IS NULL OR NOT t.full_body OR t.text_format < ?2)`
+			args = append(args, nil, nil, list) // ?4; SQLite binds ?2 and ?3 unused
+			unindexed = `SELECT m.uid, t.full_body FROM ` + from(`JOIN content_unindexed u ON u.content_id = m.content_id
+				LEFT JOIN content_indexed t ON t.content_id = m.content_id`)
 		}
 		if err := execConn(conn, unindexed, func(st *sqlite.Stmt) error {
 			switch uid := uint32(st.ColumnInt64(0)); {
