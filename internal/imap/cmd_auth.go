@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"mailroom/internal/acl"
 	"strings"
 	"time"
 
@@ -32,7 +33,7 @@ func (s *session) capabilities() string {
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN",
 		"SPECIAL-USE", "CREATE-SPECIAL-USE", "UIDPLUS", "MOVE", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC",
 		"ESEARCH", "SEARCHRES", "STATUS=SIZE", "LIST-EXTENDED", "LIST-STATUS", "BINARY", "MULTIAPPEND", "PREVIEW", "OBJECTID",
-		"CATENATE", "URLAUTH", "URLAUTH=BINARY",
+		"CATENATE", "URLAUTH", "URLAUTH=BINARY", "ACL", "RIGHTS="+acl.ExtraRights,
 		"CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY",
 		"SORT", "SORT=DISPLAY", "ESORT", "PARTIAL", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
@@ -137,6 +138,7 @@ func (s *session) loggedIn(tag string, p auth.Principal) error {
 		return no("AUTHORIZATIONFAILED", "IMAP is switched off in this account's settings; switch it on in the webmail settings")
 	}
 	s.principal = p
+	s.user = s.srv.opts.Mailboxes.User(p.AccountID, p.Email)
 	s.state = authenticated
 	s.srv.log.Info("logged in", s.logger()...)
 	return s.ok(tag, "CAPABILITY "+s.capabilities(), "logged in")

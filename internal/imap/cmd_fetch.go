@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/msgfmt"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox/search"
@@ -103,7 +104,8 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		}
 	}
 	seen := map[uint32]bool{}
-	if markSeen && !s.sel.readOnly {
+	if markSeen && !s.sel.readOnly && s.sel.folder.Rights().Has(acl.Seen) {
+		// Without the "s" right reading does not set \Seen (RFC 4314 4).
 		var unseen []uint32
 		for _, u := range uids {
 			if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagSeen == 0 {
@@ -111,7 +113,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := s.srv.opts.Mailboxes.UpdateFlags(s.ctx, s.sel.mb.ID, store.FlagUpdate{UIDs: unseen, Op: store.FlagsAdd, Flags: store.FlagSeen})
+			res, err := s.user.MarkSeen(s.ctx, s.sel.folder, unseen)
 			if err != nil {
 				return err
 			}

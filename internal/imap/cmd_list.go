@@ -6,7 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
@@ -111,11 +113,11 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 		}
 		return false
 	}
-	boxes, err := s.srv.opts.Store.MailboxList(s.ctx, s.principal.AccountID)
+	folders, err := s.user.List(s.ctx)
 	if err != nil {
 		return err
 	}
-	subs, err := s.srv.opts.Store.Subscriptions(s.ctx, s.principal.AccountID)
+	subs, err := s.user.Subscriptions(s.ctx)
 	if err != nil {
 		return err
 	}
@@ -123,20 +125,32 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 	for _, n := range subs {
 		subscribed[n] = true
 	}
-	exists := map[string]store.Mailbox{}
+	exists := map[string]mailbox.Folder{}
 	hasChildren := map[string]bool{}
-	for _, mb := range boxes {
-		exists[mb.Name] = mb
-		for _, p := range store.ParentNames(mb.Name) {
+	// The levels of the other users' namespace above their mailboxes
+	// ("Other Users", "Other Users/kim@example.org") are not mailboxes;
+	// they are listed as \Noselect so that clients can show the tree
+	// and LIST "%" can walk it (RFC 2342 5, RFC 9051 6.3.9).
+	namespaceLevels := map[string]bool{}
+	for _, f := range folders {
+		exists[f.Name()] = f
+		for _, p := range store.ParentNames(f.Name()) {
 			hasChildren[p] = true
+		}
+		if f.Owner() != "" {
+			namespaceLevels[strings.TrimSuffix(mailbox.OtherUsersPrefix, "/")] = true
+			namespaceLevels[mailbox.OtherUsersPrefix+f.Owner()] = true
 		}
 	}
 	var names []string
 	if lsub || opts.SelectSubscribed {
 		names = subs
 	} else {
-		for _, mb := range boxes {
-			names = append(names, mb.Name)
+		for _, f := range folders {
+			names = append(names, f.Name())
+		}
+		for n := range namespaceLevels {
+			names = append(names, n)
 		}
 	}
 	// RECURSIVEMATCH: a name that matches the pattern and has a selected
@@ -159,12 +173,15 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 		if !matches(name) {
 			continue
 		}
-		mb, ok := exists[name]
+		f, ok := exists[name]
+		mb := f.Mailbox()
 		if opts.SelectSpecialUse && (!ok || mb.SpecialUse == "") && !childInfo[name] {
 			continue
 		}
 		var attrs []string
 		switch {
+		case namespaceLevels[name]:
+			attrs = append(attrs, `\Noselect`, `\HasChildren`)
 		case !ok:
 			attrs = append(attrs, `\NonExistent`)
 		case hasChildren[name]:
@@ -191,8 +208,9 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 			}
 		}
 		s.bw.WriteString("\r\n")
-		if status != nil && ok {
-			line, err := s.statusLine(mb, status)
+		if status != nil && ok && f.Rights().Has(acl.Read) {
+			// Only with the right to STATUS it (RFC 5819 4).
+			line, err := s.statusLine(f, status)
 			if err != nil {
 				return err
 			}
@@ -228,11 +246,11 @@ func cmdStatus(s *session, tag string, _ bool) error {
 	if err != nil {
 		return err
 	}
-	mb, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	f, err := s.user.Folder(s.ctx, name)
 	if err != nil {
 		return storeError(err, name)
 	}
-	line, err := s.statusLine(mb, args.Items)
+	line, err := s.statusLine(f, args.Items)
 	if err != nil {
 		return err
 	}
@@ -241,11 +259,12 @@ func cmdStatus(s *session, tag string, _ bool) error {
 }
 
 // statusLine builds "* STATUS name (...)" CRLF for the items.
-func (s *session) statusLine(mb store.Mailbox, items []string) (string, error) {
-	st, err := s.srv.opts.Store.MailboxStatus(s.ctx, mb.ID)
+func (s *session) statusLine(f mailbox.Folder, items []string) (string, error) {
+	st, err := s.user.Status(s.ctx, f)
 	if err != nil {
-		return "", storeError(err, mb.Name)
+		return "", storeError(err, f.Name())
 	}
+	mb := st.Mailbox
 	var out []string
 	for _, it := range items {
 		switch it {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
@@ -65,6 +66,10 @@ func storeError(err error, what string) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return no("NONEXISTENT", "%s: no such mailbox", what)
+	case errors.Is(err, mailbox.ErrNoPermission):
+		return no("NOPERM", "%s: %v", what, err)
+	case errors.Is(err, mailbox.ErrOwnerRights):
+		return no("CANNOT", "%s: %v", what, err)
 	case errors.Is(err, store.ErrExists):
 		return no("ALREADYEXISTS", "%s already exists", what)
 	case errors.Is(err, store.ErrHasChildren):
@@ -101,13 +106,19 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 		s.unselect()
 		s.untagged("OK [CLOSED] previous mailbox closed")
 	}
-	mb, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	folder, err := s.user.Folder(s.ctx, name)
 	if err != nil {
 		return storeError(err, name)
 	}
-	box, err := s.srv.opts.Mailboxes.Open(s.ctx, mb.ID)
+	box, err := s.user.Open(s.ctx, folder)
 	if err != nil {
 		return storeError(err, name)
+	}
+	mb := folder.Mailbox()
+	// Without the right to insert, expunge or change any flag, the
+	// mailbox can only be read (RFC 4314 5.2).
+	if folder.Rights()&(acl.Insert|acl.Expunge|acl.Seen|acl.Write|acl.DeleteMessages) == 0 {
+		readOnly = true
 	}
 	mode := mailbox.ClaimRecent
 	switch {
@@ -117,7 +128,7 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 		mode = mailbox.PeekRecent
 	}
 	view := box.NewView(mode)
-	s.sel = &selection{mb: mb, box: box, view: view, readOnly: readOnly}
+	s.sel = &selection{folder: folder, mb: mb, box: box, view: view, readOnly: readOnly}
 	s.state = selected
 	st := box.State()
 	s.bw.WriteString(fmt.Sprintf("* %d EXISTS\r\n", view.Len()))
@@ -183,7 +194,8 @@ func cmdClose(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if !s.sel.readOnly {
+	if !s.sel.readOnly && s.sel.folder.Rights().Has(acl.Expunge) {
+		// Without the "e" right CLOSE just closes (RFC 4314 4).
 		if _, err := s.expungeDeleted(nil); err != nil {
 			return err
 		}
@@ -206,14 +218,14 @@ func cmdCreate(s *session, tag string, _ bool) error {
 		use = store.SpecialUse(args.Use[n-1]) // one attribute is supported: the last one given
 	}
 	name = strings.TrimSuffix(name, store.Delimiter) // RFC 9051 6.3.4: a trailing delimiter is allowed
-	mb, err := s.srv.opts.Mailboxes.CreateMailbox(s.ctx, s.principal.AccountID, name, use)
+	f, err := s.user.CreateMailbox(s.ctx, name, use)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) && use != "" {
 			return no("USEATTR", "%s is not a special use this server supports", use)
 		}
 		return storeError(err, name)
 	}
-	return s.ok(tag, "MAILBOXID ("+mailboxID(mb.ID)+")", "CREATE completed")
+	return s.ok(tag, "MAILBOXID ("+mailboxID(f.ID())+")", "CREATE completed")
 }
 
 func cmdDelete(s *session, tag string, _ bool) error {
@@ -221,7 +233,7 @@ func cmdDelete(s *session, tag string, _ bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.srv.opts.Mailboxes.DeleteMailbox(s.ctx, s.principal.AccountID, name); err != nil {
+	if err := s.user.DeleteMailbox(s.ctx, name); err != nil {
 		return storeError(err, name)
 	}
 	return s.ok(tag, "", "DELETE completed")
@@ -240,7 +252,7 @@ func cmdRename(s *session, tag string, _ bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.srv.opts.Mailboxes.RenameMailbox(s.ctx, s.principal.AccountID, from, to); err != nil {
+	if err := s.user.RenameMailbox(s.ctx, from, to); err != nil {
 		return storeError(err, from)
 	}
 	return s.ok(tag, "", "RENAME completed")
@@ -254,7 +266,7 @@ func (s *session) subscribe(tag string, on bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.srv.opts.Mailboxes.SetSubscribed(s.ctx, s.principal.AccountID, name, on); err != nil {
+	if err := s.user.SetSubscribed(s.ctx, name, on); err != nil {
 		return storeError(err, name)
 	}
 	return s.ok(tag, "", "completed")
@@ -264,6 +276,9 @@ func cmdNamespace(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	s.untagged(`NAMESPACE (("" "/")) NIL NIL`)
+	// Personal mailboxes, then other users' that they shared (RFC 2342).
+	s.bw.WriteString(`* NAMESPACE (("" "/")) ((`)
+	s.enc.Mailbox(mailbox.OtherUsersPrefix)
+	s.bw.WriteString(` "/")) NIL` + "\r\n")
 	return s.ok(tag, "", "NAMESPACE completed")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
@@ -75,7 +76,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 		modified = uids // UNCHANGEDSINCE 0: every message has a modseq above 0
 		upd.UIDs = nil
 	}
-	res, err := s.srv.opts.Mailboxes.UpdateFlags(s.ctx, s.sel.mb.ID, upd)
+	res, err := s.user.UpdateFlags(s.ctx, s.sel.folder, upd)
 	if err != nil {
 		return err
 	}
@@ -127,10 +128,8 @@ func (s *session) expungeDeleted(only []uint32) ([]uint32, error) {
 			uids = append(uids, u)
 		}
 	}
-	if len(uids) == 0 {
-		return nil, nil
-	}
-	return s.srv.opts.Mailboxes.Expunge(s.ctx, s.sel.mb.ID, uids)
+	// Even with nothing to expunge, so that the rights are checked.
+	return s.user.Expunge(s.ctx, s.sel.folder, uids)
 }
 
 func cmdExpunge(s *session, tag string, uid bool) error {
@@ -182,7 +181,7 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 	if err != nil {
 		return err
 	}
-	dst, err := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	dst, err := s.user.Folder(s.ctx, name)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return no("TRYCREATE", "%s does not exist", name)
@@ -194,9 +193,9 @@ func (s *session) copyMove(tag string, uid, move bool) error {
 	}
 	var res store.CopyResult
 	if move {
-		res, err = s.srv.opts.Mailboxes.Move(s.ctx, s.sel.mb.ID, uids, dst.ID)
+		res, err = s.user.Move(s.ctx, s.sel.folder, uids, dst)
 	} else {
-		res, err = s.srv.opts.Mailboxes.Copy(s.ctx, s.sel.mb.ID, uids, dst.ID)
+		res, err = s.user.Copy(s.ctx, s.sel.folder, uids, dst)
 	}
 	if err != nil {
 		return err
@@ -249,9 +248,9 @@ func cmdAppend(s *session, tag string, _ bool) error {
 	if err != nil {
 		return err
 	}
-	mb, lookupErr := s.srv.opts.Store.Mailbox(s.ctx, s.principal.AccountID, name)
+	mb, lookupErr := s.user.Folder(s.ctx, name)
 	var staged []store.Staged
-	var targets []store.Target
+	var targets []mailbox.Target
 	defer func() {
 		for _, m := range staged {
 			m.Discard()
@@ -277,7 +276,7 @@ func cmdAppend(s *session, tag string, _ bool) error {
 				return err
 			}
 			staged = append(staged, m)
-			targets = append(targets, appendTarget(mb.ID, msg))
+			targets = append(targets, appendTarget(mb, msg))
 			continue
 		}
 		if lookupErr != nil {
@@ -285,7 +284,7 @@ func cmdAppend(s *session, tag string, _ bool) error {
 			// client sent it.
 			continue
 		}
-		t := appendTarget(mb.ID, msg)
+		t := appendTarget(mb, msg)
 		m, err := s.srv.opts.Store.Stage(s.ctx, msg.Literal)
 		if err != nil {
 			return err
@@ -299,11 +298,11 @@ func cmdAppend(s *session, tag string, _ bool) error {
 		}
 		return lookupErr
 	}
-	deliveries := make([]store.Delivery, len(staged))
+	deliveries := make([]mailbox.Delivery, len(staged))
 	for i, m := range staged {
-		deliveries[i] = store.Delivery{Msg: m, Targets: targets[i : i+1]}
+		deliveries[i] = mailbox.Delivery{Msg: m, Targets: targets[i : i+1]}
 	}
-	delivered, err := s.srv.opts.Mailboxes.AppendAll(s.ctx, deliveries) // all or none (RFC 3502)
+	delivered, err := s.user.AppendAll(s.ctx, deliveries) // all or none (RFC 3502)
 	if err != nil {
 		return err
 	}
@@ -321,8 +320,8 @@ func cmdAppend(s *session, tag string, _ bool) error {
 }
 
 // appendTarget is where APPEND puts msg, with its flags and date.
-func appendTarget(mailboxID int64, msg wire.AppendMessage) store.Target {
-	t := store.Target{MailboxID: mailboxID, InternalDate: msg.Date}
+func appendTarget(f mailbox.Folder, msg wire.AppendMessage) mailbox.Target {
+	t := mailbox.Target{Folder: f, InternalDate: msg.Date}
 	for _, n := range msg.Flags {
 		if f, ok := store.ParseFlag(n); ok {
 			t.Flags |= f

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
@@ -451,7 +452,11 @@ func (s *session) notifyStatus(id int64, ev notifyEvent, always bool) error {
 	if !differs && !always {
 		return nil
 	}
-	s.untagged("STATUS " + quoteName(s.toWire(st.Name)) + " (" + strings.Join(items, " ") + ")")
+	name, ok := n.boxes[id] // the name the user knows it by
+	if !ok {
+		name = st.Name
+	}
+	s.untagged("STATUS " + quoteName(s.toWire(name)) + " (" + strings.Join(items, " ") + ")")
 	return nil
 }
 
@@ -468,17 +473,19 @@ func (s *session) toWire(name string) string {
 // report, writes LIST for what changed (RFC 5465 5.4 MailboxName, 5.5
 // SubscriptionChange) to clients that asked for it.
 func (s *session) notifyRelist(n *notifier, report bool) error {
-	boxes, err := s.srv.opts.Store.MailboxList(s.ctx, s.principal.AccountID)
+	folders, err := s.user.List(s.ctx)
 	if err != nil {
 		return err
 	}
-	names, err := s.srv.opts.Store.Subscriptions(s.ctx, s.principal.AccountID)
+	names, err := s.user.Subscriptions(s.ctx)
 	if err != nil {
 		return err
 	}
-	now := make(map[int64]string, len(boxes))
-	for _, mb := range boxes {
-		now[mb.ID] = mb.Name
+	now := make(map[int64]string, len(folders))
+	for _, f := range folders {
+		if f.Owner() == "" || f.Rights().Has(acl.Read) {
+			now[f.ID()] = f.Name()
+		}
 	}
 	subs := make(map[string]bool, len(names))
 	for _, name := range names {
@@ -500,19 +507,20 @@ func (s *session) notifyRelist(n *notifier, report bool) error {
 		s.untagged("LIST (" + attrs + `) "/" ` + quoteName(s.toWire(name)) + extra)
 	}
 	moved := map[string]bool{} // names a rename or delete already reported
-	for _, mb := range boxes {
-		was, existed := old[mb.ID]
+	for _, f := range folders {
+		name := f.Name()
+		was, existed := old[f.ID()]
 		switch {
-		case !existed && wants(mb.Name, evMailboxName):
-			list("", mb.Name, "")
-		case existed && was != mb.Name:
+		case !existed && wants(name, evMailboxName):
+			list("", name, "")
+		case existed && was != name:
 			// The subscription moves with the mailbox: the LIST with
 			// OLDNAME says so, no SubscriptionChange for either name.
-			if oldSubs[was] && subs[mb.Name] && !subs[was] {
-				moved[was], moved[mb.Name] = true, true
+			if oldSubs[was] && subs[name] && !subs[was] {
+				moved[was], moved[name] = true, true
 			}
-			if wants(mb.Name, evMailboxName) || wants(was, evMailboxName) {
-				list("", mb.Name, ` ("OLDNAME" (`+quoteName(s.toWire(was))+`))`)
+			if wants(name, evMailboxName) || wants(was, evMailboxName) {
+				list("", name, ` ("OLDNAME" (`+quoteName(s.toWire(was))+`))`)
 			}
 		}
 	}

@@ -52,10 +52,11 @@ type session struct {
 
 	state     state
 	principal auth.Principal
-	rev2      bool // ENABLE IMAP4rev2
-	utf8      bool // ENABLE UTF8=ACCEPT (or IMAP4rev2)
-	condstore bool // CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a command using it)
-	qresync   bool // ENABLE QRESYNC: VANISHED instead of EXPUNGE
+	user      *mailbox.User // the principal's access to mailboxes, checked by the mailbox service
+	rev2      bool          // ENABLE IMAP4rev2
+	utf8      bool          // ENABLE UTF8=ACCEPT (or IMAP4rev2)
+	condstore bool          // CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), or a command using it)
+	qresync   bool          // ENABLE QRESYNC: VANISHED instead of EXPUNGE
 
 	sel *selection
 
@@ -74,7 +75,8 @@ type session struct {
 
 // selection is the selected mailbox.
 type selection struct {
-	mb       store.Mailbox
+	folder   mailbox.Folder // as looked up by SELECT, with the rights of then
+	mb       store.Mailbox  // folder.Mailbox(): the record, named as the user knows it
 	box      *mailbox.Mailbox
 	view     *mailbox.View
 	readOnly bool
@@ -219,6 +221,12 @@ func (s *session) command() error {
 	case errors.As(err, &te):
 		s.tagged(tag, te.kind, te.code, te.text)
 		return nil
+	case errors.Is(err, mailbox.ErrNoPermission):
+		// Whatever command met it: the user's rights on the mailbox do
+		// not allow it (RFC 5530 NOPERM). A literal still to come (an
+		// APPEND's) is skipped.
+		s.tagged(tag, "NO", "NOPERM", err.Error())
+		return s.discard()
 	case errors.As(err, &se):
 		s.tagged(tag, "BAD", "", se.Msg)
 		return s.discard()
@@ -342,6 +350,11 @@ var commandTable = map[string]command{
 	"LIST":         {cmdList, authedState},
 	"LSUB":         {cmdLsub, authedState},
 	"NAMESPACE":    {cmdNamespace, authedState},
+	"SETACL":       {cmdSetACL, authedState},
+	"DELETEACL":    {cmdDeleteACL, authedState},
+	"GETACL":       {cmdGetACL, authedState},
+	"LISTRIGHTS":   {cmdListRights, authedState},
+	"MYRIGHTS":     {cmdMyRights, authedState},
 	"STATUS":       {cmdStatus, authedState},
 	"APPEND":       {cmdAppend, authedState},
 	"IDLE":         {cmdIdle, authedState},

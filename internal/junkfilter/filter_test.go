@@ -183,7 +183,7 @@ func TestTrainFromMoves(t *testing.T) {
 	inbox, junkbox, trash := x.mailbox("INBOX"), x.mailbox("Junk"), x.mailbox("Trash")
 	uid := x.deliver("INBOX", spamMessage(1))
 
-	res, err := x.svc.Move(ctx, inbox.ID, []uint32{uid}, junkbox.ID)
+	res, err := x.svc.Move(ctx, inbox.ID, []uint32{uid}, junkbox.ID, store.KeepAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestTrainFromMoves(t *testing.T) {
 	x.wantKeywords(junkbox.ID, res.DestUIDs[0], KeywordJunk)
 
 	// Copy it back out (a client without MOVE): ham, once.
-	cres, err := x.svc.Copy(ctx, junkbox.ID, res.DestUIDs, inbox.ID)
+	cres, err := x.svc.Copy(ctx, junkbox.ID, res.DestUIDs, inbox.ID, store.KeepAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestTrainFromMoves(t *testing.T) {
 	}
 	x.wantKeywords(inbox.ID, cres.DestUIDs[0], KeywordNotJunk)
 	// Moving the original out as well teaches nothing new.
-	mres, err := x.svc.Move(ctx, junkbox.ID, res.DestUIDs, x.mailbox("Archive").ID)
+	mres, err := x.svc.Move(ctx, junkbox.ID, res.DestUIDs, x.mailbox("Archive").ID, store.KeepAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +217,11 @@ func TestTrainFromMoves(t *testing.T) {
 
 	// Junk to Trash, INBOX to Trash: no lesson.
 	uid2 := x.deliver("Junk", spamMessage(2))
-	if _, err := x.svc.Move(ctx, junkbox.ID, []uint32{uid2}, trash.ID); err != nil {
+	if _, err := x.svc.Move(ctx, junkbox.ID, []uint32{uid2}, trash.ID, store.KeepAll); err != nil {
 		t.Fatal(err)
 	}
 	uid3 := x.deliver("INBOX", hamMessage(3))
-	if _, err := x.svc.Move(ctx, inbox.ID, []uint32{uid3}, trash.ID); err != nil {
+	if _, err := x.svc.Move(ctx, inbox.ID, []uint32{uid3}, trash.ID, store.KeepAll); err != nil {
 		t.Fatal(err)
 	}
 	x.f.Flush()
@@ -336,7 +336,7 @@ func TestCloseDrains(t *testing.T) {
 		uids = append(uids, x.deliver("INBOX", spamMessage(i)))
 	}
 	for _, u := range uids {
-		if _, err := x.svc.Move(ctx, inbox.ID, []uint32{u}, junkbox.ID); err != nil {
+		if _, err := x.svc.Move(ctx, inbox.ID, []uint32{u}, junkbox.ID, store.KeepAll); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -345,7 +345,7 @@ func TestCloseDrains(t *testing.T) {
 		t.Fatalf("after Close: %+v, want 5 spam", m)
 	}
 	u := x.deliver("INBOX", spamMessage(9))
-	if _, err := x.svc.Move(ctx, inbox.ID, []uint32{u}, junkbox.ID); err != nil {
+	if _, err := x.svc.Move(ctx, inbox.ID, []uint32{u}, junkbox.ID, store.KeepAll); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -96,6 +96,14 @@ func (m *Mailbox) RecentCount() int {
 	return len(m.msgs) - i
 }
 
+// Keywords returns every keyword a message of the mailbox has had since it
+// was loaded: a superset of those in use now.
+func (m *Mailbox) Keywords() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Clone(m.keywords)
+}
+
 // ID is the store's mailbox id.
 func (m *Mailbox) ID() int64 { return m.id }
 

@@ -91,9 +91,9 @@ func (r *Service) Expunge(ctx context.Context, mailboxID int64, uids []uint32) (
 	return gone, nil
 }
 
-// Copy copies messages into another mailbox of the same account.
-func (r *Service) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	res, err := r.st.Copy(ctx, srcMailboxID, uids, dstMailboxID)
+// Copy copies messages into another mailbox, keeping the flags keep says.
+func (r *Service) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	res, err := r.st.Copy(ctx, srcMailboxID, uids, dstMailboxID, keep)
 	if err != nil {
 		return res, err
 	}
@@ -102,10 +102,10 @@ func (r *Service) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, d
 	return res, nil
 }
 
-// Move moves messages into another mailbox of the same account, keeping
-// their identity (RFC 6851).
-func (r *Service) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	res, err := r.st.Move(ctx, srcMailboxID, uids, dstMailboxID)
+// Move moves messages into another mailbox, keeping their identity within
+// the account (RFC 6851) and the flags keep says.
+func (r *Service) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	res, err := r.st.Move(ctx, srcMailboxID, uids, dstMailboxID, keep)
 	if err != nil {
 		return res, err
 	}

@@ -105,7 +105,7 @@ func (d *maildrop) appendUIDL(buf []byte, it *item) []byte {
 // commit applies the session at QUIT: retrieved messages are marked \Seen
 // (pop3.mark_seen), then deleted ones are expunged, moved to Trash or
 // hidden from POP3 (pop3.delete_mode). It returns how many were deleted.
-func (d *maildrop) commit(ctx context.Context, st store.Store, boxes *mailbox.Service) (int, error) {
+func (d *maildrop) commit(ctx context.Context, boxes *mailbox.Service) (int, error) {
 	var seen, deleted []uint32
 	var deletedIDs []int64
 	for _, it := range d.items {
@@ -117,8 +117,16 @@ func (d *maildrop) commit(ctx context.Context, st store.Store, boxes *mailbox.Se
 			deletedIDs = append(deletedIDs, it.id)
 		}
 	}
+	if len(seen) == 0 && len(deleted) == 0 {
+		return 0, nil
+	}
+	user := boxes.User(d.principal.AccountID, d.principal.Email)
+	inbox, err := user.FolderByID(ctx, d.inbox)
+	if err != nil {
+		return 0, fmt.Errorf("find INBOX: %w", err)
+	}
 	if len(seen) > 0 {
-		if _, err := boxes.MarkSeen(ctx, d.inbox, seen); err != nil {
+		if _, err := user.MarkSeen(ctx, inbox, seen); err != nil {
 			return 0, fmt.Errorf("mark retrieved messages seen: %w", err)
 		}
 	}
@@ -127,19 +135,19 @@ func (d *maildrop) commit(ctx context.Context, st store.Store, boxes *mailbox.Se
 	}
 	switch d.mode {
 	case "keep":
-		if err := boxes.HideFromPOP3(ctx, d.principal.AccountID, deletedIDs); err != nil {
+		if err := user.HideFromPOP3(ctx, deletedIDs); err != nil {
 			return 0, err
 		}
 	case "trash":
-		trash, err := trashMailbox(ctx, st, boxes, d.principal.AccountID)
+		trash, err := trashMailbox(ctx, user)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := boxes.Move(ctx, d.inbox, deleted, trash); err != nil {
+		if _, err := user.Move(ctx, inbox, deleted, trash); err != nil {
 			return 0, fmt.Errorf("move to Trash: %w", err)
 		}
 	default:
-		if _, err := boxes.Expunge(ctx, d.inbox, deleted); err != nil {
+		if _, err := user.Expunge(ctx, inbox, deleted); err != nil {
 			return 0, fmt.Errorf("expunge: %w", err)
 		}
 	}
@@ -148,19 +156,19 @@ func (d *maildrop) commit(ctx context.Context, st store.Store, boxes *mailbox.Se
 
 // trashMailbox finds the account's \Trash mailbox, creating "Trash" if the
 // user deleted it.
-func trashMailbox(ctx context.Context, st store.Store, boxes *mailbox.Service, accountID int64) (int64, error) {
-	list, err := st.MailboxList(ctx, accountID)
+func trashMailbox(ctx context.Context, user *mailbox.User) (mailbox.Folder, error) {
+	list, err := user.List(ctx)
 	if err != nil {
-		return 0, err
+		return mailbox.Folder{}, err
 	}
-	for _, mb := range list {
-		if mb.SpecialUse == store.SpecialTrash {
-			return mb.ID, nil
+	for _, f := range list {
+		if f.Owner() == "" && f.Mailbox().SpecialUse == store.SpecialTrash {
+			return f, nil
 		}
 	}
-	mb, err := boxes.CreateMailbox(ctx, accountID, "Trash", store.SpecialTrash)
+	f, err := user.CreateMailbox(ctx, "Trash", store.SpecialTrash)
 	if err != nil {
-		return 0, fmt.Errorf("create Trash: %w", err)
+		return mailbox.Folder{}, fmt.Errorf("create Trash: %w", err)
 	}
-	return mb.ID, nil
+	return f, nil
 }

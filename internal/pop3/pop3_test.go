@@ -295,11 +295,11 @@ func TestUIDLStable(t *testing.T) {
 	}
 	ctx := context.Background()
 	inbox, archive := r.Mailbox(acct, "INBOX"), r.Mailbox(acct, "Archive")
-	mv, err := r.Store.Move(ctx, inbox.ID, []uint32{d.UID}, archive.ID)
+	mv, err := r.Store.Move(ctx, inbox.ID, []uint32{d.UID}, archive.ID, store.KeepAll)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Store.Move(ctx, archive.ID, mv.DestUIDs, inbox.ID); err != nil {
+	if _, err := r.Store.Move(ctx, archive.ID, mv.DestUIDs, inbox.ID, store.KeepAll); err != nil {
 		t.Fatal(err)
 	}
 	after := uidl()

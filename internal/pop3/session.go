@@ -691,7 +691,7 @@ func (s *session) update() {
 		s.err("[SYS/TEMP] the mailbox lock was lost; nothing was deleted, try again")
 		return
 	}
-	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Store, s.srv.opts.Mailboxes)
+	deleted, err := s.drop.commit(s.ctx, s.srv.opts.Mailboxes)
 	// Unlock before answering: a client that saw +OK may log in again at once.
 	s.lock.release()
 	s.lock = nil

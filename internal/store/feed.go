@@ -29,6 +29,10 @@ const (
 	EventMailboxChanged
 	// EventAccountChanged: the account's settings, credentials or existence changed.
 	EventAccountChanged
+	// EventACLChanged: the access control list of Event.MailboxID (of
+	// Event.AccountID, its owner) changed. Other processes and nodes see
+	// it as EventMailboxChanged without a mailbox.
+	EventACLChanged
 )
 
 // Event is one change, published after it is durable.

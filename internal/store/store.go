@@ -48,6 +48,7 @@ type Store interface {
 	VacationLog
 	DMARCLog
 	Mailboxes
+	ACLs
 	Messages
 	Queue
 	JunkStore
@@ -293,6 +294,19 @@ type FlagResult struct {
 	Modified []uint32      // UIDs skipped by UnchangedSince
 }
 
+// Keep says which flags and keywords a copied or moved message carries
+// into its new mailbox: a user without the right to set a flag there
+// gets the message without it (RFC 4314 4), in the same transaction, so
+// no other user ever sees it with the flag.
+type Keep struct {
+	Flags    Flags // the system flags kept
+	Keywords bool  // whether keywords are kept
+}
+
+// KeepAll keeps every flag and keyword: a copy or move by someone with
+// every right on the destination.
+var KeepAll = Keep{Flags: FlagSeen | FlagAnswered | FlagFlagged | FlagDeleted | FlagDraft, Keywords: true}
+
 // CopyResult maps source UIDs to destination UIDs (UIDPLUS COPYUID).
 type CopyResult struct {
 	UIDValidity uint32
@@ -337,10 +351,14 @@ type Messages interface {
 	UpdateFlags(ctx context.Context, mailboxID int64, upd FlagUpdate) (FlagResult, error)
 	// Expunge removes messages for good, recording them in the expunge history.
 	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error)
-	// Copy copies messages to another mailbox of the same account (new IDs).
-	Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (CopyResult, error)
-	// Move moves messages, keeping their IDs (RFC 6851).
-	Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (CopyResult, error)
+	// Copy copies messages to another mailbox, of the same account or
+	// another one (a shared folder); the copies get new IDs. keep says
+	// which flags and keywords they carry.
+	Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep Keep) (CopyResult, error)
+	// Move moves messages, keeping their IDs within one account (RFC
+	// 6851); moved into another account's mailbox they get new IDs
+	// there. keep says which flags and keywords they carry.
+	Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep Keep) (CopyResult, error)
 
 	// OpenBody opens a message's bytes.
 	OpenBody(ctx context.Context, mailboxID int64, uid uint32) (Body, error)

@@ -301,7 +301,7 @@ func (s *Server) moveMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) move(r *http.Request, src store.Mailbox, uid uint32, dst store.Mailbox) error {
-	_, err := s.opts.Mailboxes.Move(r.Context(), src.ID, []uint32{uid}, dst.ID)
+	_, err := s.opts.Mailboxes.Move(r.Context(), src.ID, []uint32{uid}, dst.ID, store.KeepAll) // the user's own mailboxes: every flag
 	return err
 }
 

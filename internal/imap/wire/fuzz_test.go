@@ -179,9 +179,9 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 // commandNames are the commands the fuzz target reads with their command
 // readers when a line starts with one (after the tag).
 var commandNames = []string{
-	"LOGIN", "AUTHENTICATE", "ENABLE", "COMPRESS", "ID", "SELECT", "EXAMINE", "CREATE", "DELETE", "SUBSCRIBE",
+	"LOGIN", "AUTHENTICATE", "ENABLE", "COMPRESS", "ID", "SELECT", "EXAMINE", "CREATE", "DELETEACL", "DELETE", "SUBSCRIBE",
 	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "SORT", "THREAD", "UID",
-	"GENURLAUTH", "URLFETCH", "RESETKEY",
+	"GENURLAUTH", "URLFETCH", "RESETKEY", "SETACL", "GETACL", "LISTRIGHTS", "MYRIGHTS",
 }
 
 // commandWord consumes a command name from commandNames if one is next.
@@ -228,6 +228,12 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		v, err = d.ReadMailboxArg()
 	case "RENAME":
 		v, err = d.ReadRename()
+	case "SETACL":
+		v, err = d.ReadACL(ACLIdentifierRights)
+	case "DELETEACL", "LISTRIGHTS":
+		v, err = d.ReadACL(ACLIdentifier)
+	case "GETACL", "MYRIGHTS":
+		v, err = d.ReadACL(ACLMailbox)
 	case "LIST":
 		v, err = d.ReadListCommand()
 	case "LSUB":
@@ -382,6 +388,7 @@ func FuzzDecoder(f *testing.F) {
 		"a UID SORT RETURN (MIN PARTIAL -1:-50) (REVERSE DATE subject DISPLAYFROM) UTF-8 UNSEEN\r\nb SORT (ARRIVAL) \"US-ASCII\" 1:*\r\n",
 		"a UID SORT RETURN (UPDATE (FLAGS) CONTEXT COUNT) (REVERSE DATE SUBJECT) UTF-8 UNSEEN\r\nb SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n",
 		"a THREAD REFERENCES UTF-8 ALL\r\nb UID THREAD orderedsubject us-ascii OR SEEN (FROM x)\r\nc SEARCH RETURN (PARTIAL 4:2 COUNT) ALL\r\n",
+		"a SETACL INBOX/Drafts Chris +cda\r\nb DELETEACL {5+}\r\nINBOX Fred\r\nc GETACL x\r\nd LISTRIGHTS a \"b\"\r\ne MYRIGHTS y z\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))

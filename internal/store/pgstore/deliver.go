@@ -317,10 +317,10 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 // (locking its row until the commit), gives meta a new per-account ID
 // unless keepID is set, inserts it, logs the change and publishes it.
 // meta.ContentID must be set. The thread is meta.ThreadID when set (a copy
-// or a move), else decided from keys by the rule of store.Threads (the
-// oldest thread with one of the ids and the same subject, else the new
-// message's own ID), and keys are recorded (see threads.go). It returns
-// the mailbox as updated.
+// or a move within the account), else decided from keys by the rule of
+// store.Threads (the oldest thread with one of the ids and the same
+// subject, else the new message's own ID), and keys are recorded (see
+// threads.go). It returns the mailbox as updated.
 //
 // It is one statement (a delivery's three, pipelined), so one round trip:
 // a delivery's cost on PostgreSQL is mostly round trips, and the steps

@@ -69,6 +69,11 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 		if accounts > 0 || aliases > 0 {
 			return fmt.Errorf("domain %s still has %d accounts and %d alias targets: delete them first: %w", name, accounts, aliases, store.ErrNotEmpty)
 		}
+		// Entries naming the domain are not for a domain of that name
+		// created later.
+		if _, err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = $1", "@"+name); err != nil {
+			return err
+		}
 		_, err = tx.exec("DELETE FROM domains WHERE id = $1", id)
 		return err
 	})
@@ -203,6 +208,17 @@ func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse)
 		accountID, name, string(use), uidValidity).Scan(&mb.ID); err != nil {
 		return store.Mailbox{}, err
 	}
+	// A new mailbox inherits its parent's access control list (RFC 4314
+	// 4), so a folder made inside a shared one is shared the same way,
+	// and visible to whoever made it there. A parent created on the way
+	// was created just before, and has inherited its own.
+	if parents := store.ParentNames(name); len(parents) > 0 {
+		if _, err := tx.exec(`INSERT INTO mailbox_acl (mailbox_id, identifier, rights)
+			SELECT $1, a.identifier, a.rights FROM mailbox_acl a JOIN mailboxes p ON p.id = a.mailbox_id
+			WHERE p.account_id = $2 AND p.name = $3`, mb.ID, accountID, parents[len(parents)-1]); err != nil {
+			return store.Mailbox{}, err
+		}
+	}
 	tx.publish(store.Event{Kind: store.EventMailboxCreated, AccountID: accountID, MailboxID: mb.ID, Name: name})
 	return mb, tx.changed(accountID, mb.ID, 0, changeMailboxes)
 }
@@ -230,6 +246,12 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 			return err
 		}
 		if err := tx.dropJunkModel(id); err != nil {
+			return err
+		}
+		// What others shared with the account is not for whoever gets
+		// its address next. (The lists of its own mailboxes go with the
+		// mailboxes.)
+		if _, err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = $1", a.String()); err != nil {
 			return err
 		}
 		// Mailboxes, subscriptions, settings, app passwords, POP3 marks

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -272,21 +273,23 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) 
 }
 
 // Copy implements store.Messages.
-func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false)
+func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false, keep)
 }
 
 // Move implements store.Messages.
-func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true)
+func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true, keep)
 }
 
-func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
+func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool, keep store.Keep) (store.CopyResult, error) {
 	u := store.SortedKeys(uids)
 	var res store.CopyResult
 	err := s.writeMessages(ctx, func(tx *txn) error {
 		// Both rows locked, the lower id first, so that a copy each way
-		// between two mailboxes cannot deadlock.
+		// between two mailboxes cannot deadlock. Into another account's
+		// mailbox, insertMessage then locks that account's row: after
+		// the mailboxes, in the order every write takes them.
 		var src, dst store.Mailbox
 		var err error
 		for _, id := range []int64{min(srcID, dstID), max(srcID, dstID)} {
@@ -301,10 +304,7 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 				dst = mb
 			}
 		}
-		if src.AccountID != dst.AccountID {
-			return fmt.Errorf("%w: messages can only be copied within one account", store.ErrInvalid)
-		}
-		if res, err = tx.transfer(src, u, dst, move); err != nil || !move {
+		if res, err = tx.transfer(src, u, dst, move, keep); err != nil || !move {
 			return err
 		}
 		src64 := make([]int64, len(res.SourceUIDs))
@@ -315,31 +315,53 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 		return err
 	})
 	if err != nil {
-		return store.CopyResult{}, fmt.Errorf("store: copy: %w", err)
+		op := "copy"
+		if move {
+			op = "move"
+		}
+		return store.CopyResult{}, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return res, nil
 }
 
 // transfer inserts copies of messages of src into dst. A copy is a new
-// message to POP3 and gets a new ID; a move keeps it. Either way the new
-// row holds a reference to the body (a move's source row releases its own
-// when removed).
-func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, keepID bool) (store.CopyResult, error) {
+// message to POP3 and gets a new ID; a move within the account keeps it,
+// so POP3 UIDLs survive it (the caller removes the source rows). Into
+// another account's mailbox both get an ID and a conversation of that
+// account, the conversation decided as a delivery's is. Either way the
+// new row holds a reference to the body (a move's source row releases its
+// own when removed). keep filters the flags and keywords the copies get.
+func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
+	across := src.AccountID != dst.AccountID
 	msgs, err := tx.messages(src.ID, uids)
 	if err != nil {
 		return res, err
 	}
 	for _, m := range msgs {
-		var prefix []byte
-		if err := tx.QueryRow(tx.ctx, "SELECT prefix FROM messages WHERE mailbox_id = $1 AND uid = $2", src.ID, int64(m.UID)).Scan(&prefix); err != nil {
+		// The structure only when it is needed for the thread: it can be
+		// large, and a copy within the account keeps the thread it has.
+		var prefix, structure []byte
+		if err := tx.QueryRow(tx.ctx, `SELECT m.prefix, CASE WHEN $3 THEN c.structure END FROM messages m JOIN contents c ON c.id = m.content_id
+			WHERE m.mailbox_id = $1 AND m.uid = $2`, src.ID, int64(m.UID), across).Scan(&prefix, &structure); err != nil {
 			return res, err
 		}
 		srcUID, id := m.UID, int64(0)
-		if keepID {
+		if move && !across {
 			id = m.ID
 		}
-		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, store.ThreadKeys{}); err != nil {
+		var keys store.ThreadKeys
+		if across {
+			m.ThreadID = 0 // insertMessage decides it from keys
+			if keys, err = contentThreadKeys(m.ContentID, structure); err != nil {
+				return res, err
+			}
+		}
+		m.Flags &= keep.Flags
+		if !keep.Keywords {
+			m.Keywords = nil
+		}
+		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, keys); err != nil {
 			return res, err
 		}
 		if _, err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = $1", m.ContentID); err != nil {
@@ -349,6 +371,17 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, keep
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
 	return res, nil
+}
+
+// contentThreadKeys returns the thread keys of a stored content, as a
+// delivery of it computes them: from its structure's envelope, else the
+// content's own key.
+func contentThreadKeys(contentID int64, structure []byte) (store.ThreadKeys, error) {
+	var msg mime.Message
+	if err := msg.UnmarshalBinary(structure); err != nil {
+		return store.ThreadKeys{}, fmt.Errorf("structure of content %d: %w", contentID, err)
+	}
+	return store.MessageThreadKeys(&msg).OrContent(contentID), nil
 }
 
 // HideFromPOP3 implements store.Messages.

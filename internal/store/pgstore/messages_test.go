@@ -111,7 +111,7 @@ func TestLargeBodySharedAndReleased(t *testing.T) {
 		}
 	}
 	body.Close()
-	c, err := st.Copy(ctx, ia.ID, []uint32{d[0].UID}, mustMailbox(t, st, a.ID, "Archive").ID)
+	c, err := st.Copy(ctx, ia.ID, []uint32{d[0].UID}, mustMailbox(t, st, a.ID, "Archive").ID, store.KeepAll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestMoveCopyExpungeAcrossNodes(t *testing.T) {
 	errs := make(chan error, 4)
 	wg.Go(func() { // node a moves every message out of INBOX, one at a time
 		for uid := uint32(1); uid <= n; uid++ {
-			res, err := a.Move(ctx, inbox.ID, []uint32{uid}, archive.ID)
+			res, err := a.Move(ctx, inbox.ID, []uint32{uid}, archive.ID, store.KeepAll)
 			if err != nil {
 				errs <- err
 				return
@@ -353,7 +353,7 @@ func TestMoveCopyExpungeAcrossNodes(t *testing.T) {
 				return
 			}
 			if len(list) > 0 {
-				if _, err := b.Copy(ctx, archive.ID, []uint32{list[0].UID}, inbox.ID); err != nil {
+				if _, err := b.Copy(ctx, archive.ID, []uint32{list[0].UID}, inbox.ID, store.KeepAll); err != nil {
 					errs <- err
 					return
 				}

@@ -404,4 +404,19 @@ CREATE INDEX content_text_nograms ON content_text (content_id) WHERE grams IS NU
 	`
 CREATE INDEX messages_prefixed ON messages (mailbox_id, uid) WHERE prefix IS NOT NULL;
 `,
+	// 10: mailboxes' access control lists (store.ACLs, acl.go), SQLite's
+	// migration 17. rights is an acl.Rights bit set; the identifier index
+	// finds what is shared with a user (SharedWith) and the entries of an
+	// account or domain being deleted. An identifier names an account or
+	// domain by its text, not by a key: "anyone" and "authenticated" are
+	// none, and DeleteAccount and DeleteDomain remove the entries instead.
+	`
+CREATE TABLE mailbox_acl (
+	mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	identifier text COLLATE "C" NOT NULL,
+	rights     bigint NOT NULL,
+	PRIMARY KEY (mailbox_id, identifier)
+);
+CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
+`,
 }

@@ -70,6 +70,9 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 		if accounts > 0 || aliases > 0 {
 			return fmt.Errorf("domain %s still has %d accounts and %d alias targets: delete them first: %w", name, accounts, aliases, store.ErrNotEmpty)
 		}
+		if err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = ?", "@"+name); err != nil {
+			return err
+		}
 		return tx.exec("DELETE FROM domains WHERE id = ?", id)
 	})
 }
@@ -201,6 +204,11 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 			return err
 		}
 		if err := tx.dropJunkModel(id); err != nil {
+			return err
+		}
+		// What others shared with the account is not for whoever gets
+		// its address next.
+		if err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = ?", a.String()); err != nil {
 			return err
 		}
 		if err := tx.exec("DELETE FROM accounts WHERE id = ?", id); err != nil {

@@ -117,6 +117,16 @@ func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse)
 	}
 	mb := store.Mailbox{ID: tx.conn.LastInsertRowID(), AccountID: accountID, Name: name, SpecialUse: use,
 		UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1}
+	// A new mailbox inherits its parent's access control list (RFC 4314
+	// 4), so a folder made inside a shared one is shared the same way,
+	// and visible to whoever made it there.
+	if parents := store.ParentNames(name); len(parents) > 0 {
+		if err := tx.exec(`INSERT INTO mailbox_acl (mailbox_id, identifier, rights)
+			SELECT ?, a.identifier, a.rights FROM mailbox_acl a JOIN mailboxes p ON p.id = a.mailbox_id
+			WHERE p.account_id = ? AND p.name = ?`, mb.ID, accountID, parents[len(parents)-1]); err != nil {
+			return store.Mailbox{}, err
+		}
+	}
 	tx.publish(store.Event{Kind: store.EventMailboxCreated, AccountID: accountID, MailboxID: mb.ID, Name: name})
 	tx.changed(accountID, mb.ID, 0, changeMailboxes)
 	return mb, nil
@@ -201,7 +211,11 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if err != nil {
 				return err
 			}
-			_, err = tx.move(src, uids, dst)
+			res, err := tx.transfer(src, uids, dst, true, store.KeepAll)
+			if err != nil {
+				return err
+			}
+			_, err = tx.removeMessages(src, res.SourceUIDs)
 			return err
 		}
 		type renamed struct {

@@ -10,6 +10,7 @@ import (
 
 	"zombiezen.com/go/sqlite"
 
+	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -379,16 +380,16 @@ func (tx *txn) allUIDs(mailboxID int64) ([]uint32, error) {
 }
 
 // Copy implements store.Messages.
-func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false)
+func (s *Store) Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, false, keep)
 }
 
 // Move implements store.Messages.
-func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (store.CopyResult, error) {
-	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true)
+func (s *Store) Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64, keep store.Keep) (store.CopyResult, error) {
+	return s.copyOrMove(ctx, srcMailboxID, uids, dstMailboxID, true, keep)
 }
 
-func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool) (store.CopyResult, error) {
+func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstID int64, move bool, keep store.Keep) (store.CopyResult, error) {
 	uids = sortedUIDs(uids)
 	var res store.CopyResult
 	err := s.writeLazy(ctx, func(tx *txn) error {
@@ -400,39 +401,25 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 		if err != nil {
 			return err
 		}
-		if src.AccountID != dst.AccountID {
-			return fmt.Errorf("%w: messages can only be copied within one account", store.ErrInvalid)
+		res, err = tx.transfer(src, uids, dst, move, keep)
+		if err != nil || !move {
+			return err
 		}
-		if move {
-			res, err = tx.move(src, uids, dst)
-		} else {
-			res, err = tx.copy(src, uids, dst)
-		}
+		_, err = tx.removeMessages(src, res.SourceUIDs)
 		return err
 	})
 	return res, err
 }
 
-func (tx *txn) copy(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
-	return tx.transfer(src, uids, dst, false)
-}
-
-// move re-homes messages, keeping their IDs, so POP3 UIDLs survive a move.
-func (tx *txn) move(src store.Mailbox, uids []uint32, dst store.Mailbox) (store.CopyResult, error) {
-	res, err := tx.transfer(src, uids, dst, true)
-	if err != nil {
-		return res, err
-	}
-	_, err = tx.removeMessages(src, res.SourceUIDs)
-	return res, err
-}
-
 // transfer inserts copies of messages of src into dst. A copy is a new
-// message to POP3 and gets a new ID; a move keeps it. Either way the new
-// row holds a reference to the body (a move's source row releases its own
-// when removed).
-func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, keepID bool) (store.CopyResult, error) {
+// message to POP3 and gets a new ID; a move within the account keeps it,
+// so POP3 UIDLs survive it (the caller removes the source rows). Into
+// another account's mailbox both get an ID and a conversation of that
+// account. Either way the new row holds a reference to the body (a
+// move's source row releases its own when removed).
+func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
+	across := src.AccountID != dst.AccountID
 	for _, uid := range uids {
 		m, found, err := tx.message(src.ID, uid)
 		if err != nil {
@@ -441,17 +428,27 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, kee
 		if !found {
 			continue
 		}
-		var prefix []byte
-		if err := tx.query("SELECT prefix FROM messages WHERE mailbox_id = ? AND uid = ?", func(st *sqlite.Stmt) error {
-			prefix = columnBytes(st, 0)
+		var prefix, structure []byte
+		if err := tx.query(`SELECT m.prefix, CASE WHEN ?3 THEN c.structure END FROM messages m JOIN contents c ON c.id = m.content_id
+			WHERE m.mailbox_id = ?1 AND m.uid = ?2`, func(st *sqlite.Stmt) error {
+			prefix, structure = columnBytes(st, 0), columnBytes(st, 1)
 			return nil
-		}, src.ID, int64(uid)); err != nil {
+		}, src.ID, int64(uid), across); err != nil {
 			return res, err
 		}
-		if !keepID {
-			if m.ID, err = tx.allocMessageIDs(src.AccountID, 1); err != nil {
+		if !move || across {
+			if m.ID, err = tx.allocMessageIDs(dst.AccountID, 1); err != nil {
 				return res, err
 			}
+		}
+		if across {
+			if m.ThreadID, err = tx.threadIn(dst.AccountID, m.ID, m.ContentID, structure); err != nil {
+				return res, err
+			}
+		}
+		m.Flags &= keep.Flags
+		if !keep.Keywords {
+			m.Keywords = nil
 		}
 		if err := tx.insertMessage(dst, &m, prefix); err != nil {
 			return res, err
@@ -463,6 +460,17 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, kee
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
 	return res, nil
+}
+
+// threadIn assigns a message copied in from another account a
+// conversation of accountID, from its stored structure's thread keys as
+// a delivery would.
+func (tx *txn) threadIn(accountID, ownID, contentID int64, structure []byte) (int64, error) {
+	var msg mime.Message
+	if err := msg.UnmarshalBinary(structure); err != nil {
+		return 0, fmt.Errorf("store: structure of content %d: %w", contentID, err)
+	}
+	return tx.assignThread(accountID, ownID, store.MessageThreadKeys(&msg).OrContent(contentID))
 }
 
 // HideFromPOP3 implements store.Messages.

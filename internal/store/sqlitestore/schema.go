@@ -394,6 +394,18 @@ CREATE TRIGGER content_unindexed_dropped AFTER DELETE ON content_indexed BEGIN
 END;
 CREATE INDEX messages_prefixed ON messages (mailbox_id, uid) WHERE prefix IS NOT NULL;
 `,
+	// 17: mailboxes' access control lists (RFC 4314, acl.go). rights is
+	// an acl.Rights bit set; the identifier index finds what is shared
+	// with a user.
+	`
+CREATE TABLE mailbox_acl (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	identifier TEXT NOT NULL,
+	rights     INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, identifier)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

@@ -137,8 +137,8 @@ func fill(t testing.TB, st store.Store) fixture {
 	must(st.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: uids[3:5], Op: store.FlagsAdd, Keywords: []string{"$Label1", "todo"}}))
 	must(st.UpdateFlags(ctx, inbox.ID, store.FlagUpdate{UIDs: uids[20:25], Op: store.FlagsAdd, Flags: store.FlagDeleted}))
 	must(st.Expunge(ctx, inbox.ID, uids[20:25]))
-	must(st.Copy(ctx, inbox.ID, uids[:3], work.ID))
-	must(st.Move(ctx, inbox.ID, uids[5:7], work.ID))
+	must(st.Copy(ctx, inbox.ID, uids[:3], work.ID, store.KeepAll))
+	must(st.Move(ctx, inbox.ID, uids[5:7], work.ID, store.KeepAll))
 	list := must(st.MessageList(ctx, inbox.ID))
 	ok(t, st.HideFromPOP3(ctx, ann.ID, []int64{list[0].ID, list[1].ID}))
 

@@ -211,7 +211,7 @@ func testJunkMessages(t *testing.T, st MessageStore) {
 	}
 	// What a message was trained as follows its content: a copy knows it,
 	// another account does not.
-	res := must(st.Move(ctx, inbox.ID, []uint32{d[0].UID}, junk.ID))
+	res := must(st.Move(ctx, inbox.ID, []uint32{d[0].UID}, junk.ID, store.KeepAll))
 	mb, msgs, err = st.JunkMessages(ctx, junk.ID, res.DestUIDs)
 	ok(t, err)
 	if mb.SpecialUse != store.SpecialJunk || len(msgs) != 1 || msgs[0].Trained != store.JunkSpam {

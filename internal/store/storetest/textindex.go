@@ -184,9 +184,9 @@ func testTextIndex(t *testing.T, st store.Store) {
 
 	// Copies share the text; a move keeps it; an expunge of one copy
 	// leaves the other's.
-	cp := must(st.Copy(ctx, inbox.ID, []uint32{u1, u2}, arch.ID))
+	cp := must(st.Copy(ctx, inbox.ID, []uint32{u1, u2}, arch.ID, store.KeepAll))
 	wantHits(t, st, arch.ID, store.TextBody, "WETTER", cp.DestUIDs[0])
-	mv := must(st.Move(ctx, arch.ID, cp.DestUIDs[1:], inbox.ID))
+	mv := must(st.Move(ctx, arch.ID, cp.DestUIDs[1:], inbox.ID, store.KeepAll))
 	wantHits(t, st, inbox.ID, store.TextBody, "东京", u2, mv.DestUIDs[0])
 	must(st.Expunge(ctx, inbox.ID, []uint32{u1}))
 	wantHits(t, st, inbox.ID, store.TextBody, "WETTER")

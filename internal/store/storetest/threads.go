@@ -142,12 +142,12 @@ func testThreadMoveCopy(t *testing.T, st ThreadStore) {
 	inbox, archive := mailbox(t, st, acct, "INBOX"), mailbox(t, st, acct, "Archive")
 	a := deliver(t, st, threadMsg("m@x", "Report", "", ""), store.Target{MailboxID: inbox.ID})[0]
 	b := deliver(t, st, threadMsg("n@x", "Re: Report", "<m@x>", ""), store.Target{MailboxID: inbox.ID})[0]
-	mv := must(st.Move(ctx, inbox.ID, []uint32{b.UID}, archive.ID))
+	mv := must(st.Move(ctx, inbox.ID, []uint32{b.UID}, archive.ID, store.KeepAll))
 	moved := store.Delivered{MailboxID: archive.ID, UID: mv.DestUIDs[0], ID: b.ID}
 	if threadOf(t, st, moved) != a.ID {
 		t.Fatalf("moved reply: thread %d, want %d", threadOf(t, st, moved), a.ID)
 	}
-	cp := must(st.Copy(ctx, inbox.ID, []uint32{a.UID}, archive.ID))
+	cp := must(st.Copy(ctx, inbox.ID, []uint32{a.UID}, archive.ID, store.KeepAll))
 	cm := metaOf(t, st, store.Delivered{MailboxID: archive.ID, UID: cp.DestUIDs[0]})
 	if cm.ThreadID != a.ID || cm.ID == a.ID {
 		t.Fatalf("copy %+v: want a new ID in thread %d", cm, a.ID)
@@ -365,7 +365,7 @@ func testRethreadAccount(t *testing.T, st ThreadStore) {
 	deliver(t, st, threadMsg("s@x", "Re: Trip", "<t@x>", "<t@x>"), store.Target{MailboxID: sent.ID})
 	deliver(t, st, threadMsg("u@x", "Unrelated", "", ""), store.Target{MailboxID: inbox.ID})
 	deliver(t, st, threadMsg("", "No ids", "", ""), store.Target{MailboxID: inbox.ID}, store.Target{MailboxID: sent.ID})
-	must(st.Copy(ctx, inbox.ID, []uint32{4}, sent.ID))
+	must(st.Copy(ctx, inbox.ID, []uint32{4}, sent.ID, store.KeepAll))
 	od := deliver(t, st, threadMsg("t@x", "Trip", "", ""), store.Target{MailboxID: mailbox(t, st, other, "INBOX").ID})[0]
 	snapshot := func() map[[2]int64]int64 {
 		out := map[[2]int64]int64{}
@@ -409,7 +409,7 @@ func RunRethreadMigrated(t *testing.T, st ThreadStore, reset func(t *testing.T))
 	b := deliver(t, st, threadMsg("b@up", "Re: Upgrade", "<a@up>", ""), store.Target{MailboxID: sent.ID})[0]
 	d := deliver(t, st, threadMsg("d@up", "Re: Other", "", "<c@up>"), store.Target{MailboxID: inbox.ID})[0]
 	c := deliver(t, st, threadMsg("c@up", "Other", "", ""), store.Target{MailboxID: inbox.ID})[0]
-	cp := must(st.Copy(ctx, inbox.ID, []uint32{a.UID}, sent.ID))
+	cp := must(st.Copy(ctx, inbox.ID, []uint32{a.UID}, sent.ID, store.KeepAll))
 	acopy := metaOf(t, st, store.Delivered{MailboxID: sent.ID, UID: cp.DestUIDs[0]})
 	reset(t)
 	if threadOf(t, st, b) != b.ID || threadOf(t, st, c) != c.ID || acopy.ID == a.ID {

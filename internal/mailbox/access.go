@@ -1,0 +1,222 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"mailroom/internal/acl"
+	"mailroom/internal/store"
+)
+
+// Namespaces (RFC 2342). A user's own mailboxes have their plain names
+// (the personal namespace, prefix ""); a mailbox another account shared
+// with them is "Other Users/<owner's address>/<the owner's name for it>".
+// Names under the prefix are reserved: nobody can create a mailbox of
+// their own there.
+const (
+	OtherUsersPrefix = "Other Users" + store.Delimiter
+)
+
+// ErrNoPermission is an operation the user's rights on a mailbox do not
+// allow, on a mailbox they can see (IMAP NO [NOPERM]). Without any right
+// that shows a mailbox exists, the answer is store.ErrNotFound instead,
+// as if there were no such mailbox (RFC 4314 6).
+var ErrNoPermission = errors.New("permission denied")
+
+// visible are the rights that show a mailbox exists (RFC 4314 4: what
+// MYRIGHTS needs).
+const visible = acl.Lookup | acl.Read | acl.Insert | acl.Create | acl.DeleteMailbox | acl.Admin
+
+// User is one account's access to mail: its own mailboxes and those other
+// accounts share with it, under the names it knows them by, with its
+// rights checked on every operation. Protocols reach mailboxes only
+// through a User, so a right is checked in one place, here.
+type User struct {
+	r     *Service
+	id    int64
+	email string
+	ids   []string // the ACL identifiers that name the user
+}
+
+// User returns the access of the account with the given id and address.
+func (r *Service) User(accountID int64, email string) *User {
+	email = strings.ToLower(email)
+	return &User{r: r, id: accountID, email: email, ids: acl.IdentifiersOf(email)}
+}
+
+// AccountID is the user's account.
+func (u *User) AccountID() int64 { return u.id }
+
+// Folder is a mailbox as one user sees it: its name in the user's
+// namespaces and the user's rights on it when it was looked up. Only a
+// User makes Folders, so holding one means the lookup was checked.
+// Rights are those of the lookup: a session that selected a mailbox
+// keeps them until it selects again (RFC 4314 5.1.1 allows that).
+type Folder struct {
+	mb     store.Mailbox // the owner's record (Name: the owner's name for it)
+	name   string        // the name this user knows it by
+	owner  string        // the owner's address; "" for the user's own
+	rights acl.Rights
+}
+
+// ID is the store's mailbox id.
+func (f Folder) ID() int64 { return f.mb.ID }
+
+// Name is the mailbox's name for the user.
+func (f Folder) Name() string { return f.name }
+
+// Mailbox is the store's record of the mailbox, with Name as the user
+// knows it.
+func (f Folder) Mailbox() store.Mailbox {
+	mb := f.mb
+	mb.Name = f.name
+	return mb
+}
+
+// Rights are the user's rights on the mailbox.
+func (f Folder) Rights() acl.Rights { return f.rights }
+
+// Owner is the owning account's address, "" for the user's own mailbox.
+func (f Folder) Owner() string { return f.owner }
+
+// OwnerAccountID is the owning account's id.
+func (f Folder) OwnerAccountID() int64 { return f.mb.AccountID }
+
+// need checks that the folder's rights include want.
+func (f Folder) need(want acl.Rights, what string) error {
+	if f.rights.Has(want) {
+		return nil
+	}
+	if f.rights&visible == 0 {
+		return fmt.Errorf("mailbox %q: %w", f.name, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s in %q needs the %q right: %w", what, f.name, (want &^ f.rights).Letters(), ErrNoPermission)
+}
+
+// ownFolder is one of the user's own mailboxes.
+func (u *User) ownFolder(mb store.Mailbox) Folder {
+	return Folder{mb: mb, name: mb.Name, rights: acl.All}
+}
+
+// sharedFolder is another account's mailbox, with the rights its list
+// gives the user.
+func (u *User) sharedFolder(mb store.Mailbox, owner string, entries []acl.Entry) Folder {
+	return Folder{mb: mb, name: OtherUsersPrefix + owner + store.Delimiter + mb.Name, owner: owner, rights: acl.RightsOf(entries, u.ids)}
+}
+
+// splitOther parses "Other Users/<address>/<name>" into the owner's
+// address (lower case) and the owner's name of the mailbox. ok is false
+// for a name outside the namespace; a name inside it that names no
+// mailbox ("Other Users", "Other Users/kim@example.org") has rest "".
+func splitOther(name string) (owner, rest string, ok bool) {
+	if name == strings.TrimSuffix(OtherUsersPrefix, store.Delimiter) {
+		return "", "", true
+	}
+	after, found := strings.CutPrefix(name, OtherUsersPrefix)
+	if !found {
+		return "", "", false
+	}
+	owner, rest, _ = strings.Cut(after, store.Delimiter)
+	return strings.ToLower(owner), rest, true
+}
+
+// Reserved reports whether name lies in a namespace other than the
+// personal one, where nobody has mailboxes of their own.
+func Reserved(name string) bool {
+	_, _, ok := splitOther(name)
+	return ok
+}
+
+// Folder looks a mailbox up by the name the user knows it by. A mailbox
+// the user has no right to see is store.ErrNotFound, like one that does
+// not exist.
+func (u *User) Folder(ctx context.Context, name string) (Folder, error) {
+	owner, rest, other := splitOther(name)
+	if !other {
+		mb, err := u.r.st.Mailbox(ctx, u.id, name)
+		if err != nil {
+			return Folder{}, err
+		}
+		return u.ownFolder(mb), nil
+	}
+	notFound := fmt.Errorf("mailbox %q: %w", name, store.ErrNotFound)
+	if owner == "" || rest == "" {
+		return Folder{}, notFound
+	}
+	acct, err := u.r.st.Account(ctx, owner)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) || (err == nil && acct.ID == u.id) {
+		return Folder{}, notFound
+	} else if err != nil {
+		return Folder{}, err
+	}
+	mb, err := u.r.st.Mailbox(ctx, acct.ID, rest)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return Folder{}, notFound
+	} else if err != nil {
+		return Folder{}, err
+	}
+	entries, err := u.r.st.MailboxACL(ctx, mb.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Folder{}, notFound
+	} else if err != nil {
+		return Folder{}, err
+	}
+	f := u.sharedFolder(mb, acct.Email, entries)
+	if f.rights&visible == 0 {
+		return Folder{}, notFound
+	}
+	return f, nil
+}
+
+// FolderByID looks a mailbox up by its store id (web links, URLs).
+func (u *User) FolderByID(ctx context.Context, id int64) (Folder, error) {
+	mb, err := u.r.st.MailboxByID(ctx, id)
+	if err != nil {
+		return Folder{}, err
+	}
+	if mb.AccountID == u.id {
+		return u.ownFolder(mb), nil
+	}
+	shared, err := u.r.st.SharedWith(ctx, u.id, u.ids)
+	if err != nil {
+		return Folder{}, err
+	}
+	for _, sm := range shared {
+		if sm.ID != id {
+			continue
+		}
+		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.ACL); f.rights&visible != 0 {
+			return f, nil
+		}
+	}
+	return Folder{}, fmt.Errorf("mailbox %d: %w", id, store.ErrNotFound)
+}
+
+// List returns every mailbox the user can list: their own, sorted by
+// name, then those shared with them that they have the "l" right on,
+// sorted by owner and name.
+func (u *User) List(ctx context.Context) ([]Folder, error) {
+	own, err := u.r.st.MailboxList(ctx, u.id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Folder, 0, len(own))
+	for _, mb := range own {
+		if Reserved(mb.Name) {
+			continue // made before the namespace existed: shadowed by it
+		}
+		out = append(out, u.ownFolder(mb))
+	}
+	shared, err := u.r.st.SharedWith(ctx, u.id, u.ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, sm := range shared {
+		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.ACL); f.rights.Has(acl.Lookup) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
