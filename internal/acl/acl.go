@@ -31,11 +31,11 @@ const (
 // All is every right: what an owner has on their own mailboxes.
 const All Rights = Lookup | Read | Seen | Write | Insert | Post | Create | DeleteMailbox | DeleteMessages | Expunge | Admin
 
-// Common sets of rights, as the webmail offers them.
+// Common sets of rights, the presets a sharing dialog offers (with All
+// for full control).
 const (
 	ReadOnly  Rights = Lookup | Read | Seen
 	ReadWrite Rights = ReadOnly | Write | Insert | Post | DeleteMessages | Expunge
-	Full      Rights = All
 )
 
 // letters lists the rights in their canonical order ("lrswipkxtea").

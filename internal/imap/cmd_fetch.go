@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"mailroom/internal/acl"
 	"mailroom/internal/imap/msgfmt"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox/search"
@@ -104,8 +103,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		}
 	}
 	seen := map[uint32]bool{}
-	if markSeen && !s.sel.readOnly && s.sel.folder.Rights().Has(acl.Seen) {
-		// Without the "s" right reading does not set \Seen (RFC 4314 4).
+	if markSeen && !s.sel.readOnly {
 		var unseen []uint32
 		for _, u := range uids {
 			if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagSeen == 0 {

@@ -1,12 +1,12 @@
 package imap
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
-	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
@@ -208,10 +208,11 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 			}
 		}
 		s.bw.WriteString("\r\n")
-		if status != nil && ok && f.Rights().Has(acl.Read) {
-			// Only with the right to STATUS it (RFC 5819 4).
+		if status != nil && ok {
 			line, err := s.statusLine(f, status)
-			if err != nil {
+			if errors.Is(err, mailbox.ErrNoPermission) {
+				continue // listed without the right to STATUS it (RFC 5819 4)
+			} else if err != nil {
 				return err
 			}
 			s.bw.WriteString(line)

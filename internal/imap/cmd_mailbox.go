@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
@@ -66,8 +65,6 @@ func storeError(err error, what string) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return no("NONEXISTENT", "%s: no such mailbox", what)
-	case errors.Is(err, mailbox.ErrNoPermission):
-		return no("NOPERM", "%s: %v", what, err)
 	case errors.Is(err, mailbox.ErrOwnerRights):
 		return no("CANNOT", "%s: %v", what, err)
 	case errors.Is(err, store.ErrExists):
@@ -115,10 +112,8 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 		return storeError(err, name)
 	}
 	mb := folder.Mailbox()
-	// Without the right to insert, expunge or change any flag, the
-	// mailbox can only be read (RFC 4314 5.2).
-	if folder.Rights()&(acl.Insert|acl.Expunge|acl.Seen|acl.Write|acl.DeleteMessages) == 0 {
-		readOnly = true
+	if folder.ReadOnly() {
+		readOnly = true // RFC 4314 5.2
 	}
 	mode := mailbox.ClaimRecent
 	switch {
@@ -194,9 +189,9 @@ func cmdClose(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	if !s.sel.readOnly && s.sel.folder.Rights().Has(acl.Expunge) {
+	if !s.sel.readOnly {
 		// Without the "e" right CLOSE just closes (RFC 4314 4).
-		if _, err := s.expungeDeleted(nil); err != nil {
+		if _, err := s.expungeDeleted(nil); err != nil && !errors.Is(err, mailbox.ErrNoPermission) {
 			return err
 		}
 	}

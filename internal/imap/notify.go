@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"mailroom/internal/acl"
 	"mailroom/internal/imap/wire"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
 
@@ -72,11 +72,12 @@ type notifier struct {
 
 	// What the client was told, to turn "something changed" into the
 	// responses that say what.
-	boxes  map[int64]string // mailbox id → name, as last listed
-	subs   map[string]bool  // subscribed names, as last listed
-	status map[int64]store.MailboxStatus
-	upTo   uint32 // the selected mailbox's highest UID told with MessageNew's FETCH
-	upToIn int64  // the mailbox upTo is of
+	boxes   map[int64]string         // mailbox id → name, as last listed
+	folders map[int64]mailbox.Folder // mailbox id → the folder listed, for STATUS
+	subs    map[string]bool          // subscribed names, as last listed
+	status  map[int64]store.MailboxStatus
+	upTo    uint32 // the selected mailbox's highest UID told with MessageNew's FETCH
+	upToIn  int64  // the mailbox upTo is of
 
 	// stopSel ends the watch on the selected mailbox that notifyBetween
 	// starts while the session waits for a command; nil when none.
@@ -424,9 +425,13 @@ func (s *session) notifyDeliver() error {
 // always, it is written only if a value the client asked for changed.
 func (s *session) notifyStatus(id int64, ev notifyEvent, always bool) error {
 	n := s.notify
-	st, err := s.srv.opts.Store.MailboxStatus(s.ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	f, listed := n.folders[id]
+	if !listed {
 		return nil
+	}
+	st, err := s.user.Status(s.ctx, f)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, mailbox.ErrNoPermission) {
+		return nil // gone, or listed without the right to read it
 	}
 	if err != nil {
 		return err
@@ -452,11 +457,7 @@ func (s *session) notifyStatus(id int64, ev notifyEvent, always bool) error {
 	if !differs && !always {
 		return nil
 	}
-	name, ok := n.boxes[id] // the name the user knows it by
-	if !ok {
-		name = st.Name
-	}
-	s.untagged("STATUS " + quoteName(s.toWire(name)) + " (" + strings.Join(items, " ") + ")")
+	s.untagged("STATUS " + quoteName(s.toWire(f.Name())) + " (" + strings.Join(items, " ") + ")")
 	return nil
 }
 
@@ -482,10 +483,10 @@ func (s *session) notifyRelist(n *notifier, report bool) error {
 		return err
 	}
 	now := make(map[int64]string, len(folders))
+	n.folders = make(map[int64]mailbox.Folder, len(folders))
 	for _, f := range folders {
-		if f.Owner() == "" || f.Rights().Has(acl.Read) {
-			now[f.ID()] = f.Name()
-		}
+		now[f.ID()] = f.Name()
+		n.folders[f.ID()] = f
 	}
 	subs := make(map[string]bool, len(names))
 	for _, name := range names {

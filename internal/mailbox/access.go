@@ -46,9 +46,6 @@ func (r *Service) User(accountID int64, email string) *User {
 	return &User{r: r, id: accountID, email: email, ids: acl.IdentifiersOf(email)}
 }
 
-// AccountID is the user's account.
-func (u *User) AccountID() int64 { return u.id }
-
 // Folder is a mailbox as one user sees it: its name in the user's
 // namespaces and the user's rights on it when it was looked up. Only a
 // User makes Folders, so holding one means the lookup was checked.
@@ -81,8 +78,20 @@ func (f Folder) Rights() acl.Rights { return f.rights }
 // Owner is the owning account's address, "" for the user's own mailbox.
 func (f Folder) Owner() string { return f.owner }
 
-// OwnerAccountID is the owning account's id.
-func (f Folder) OwnerAccountID() int64 { return f.mb.AccountID }
+// ReadOnly reports whether the user can change nothing in the mailbox:
+// none of the rights to insert, expunge or change a flag (RFC 4314 5.2:
+// SELECT answers READ-ONLY then).
+func (f Folder) ReadOnly() bool {
+	return f.rights&(acl.Insert|acl.Expunge|acl.Seen|acl.Write|acl.DeleteMessages) == 0
+}
+
+// ownerAddress is the owning account's address.
+func (u *User) ownerAddress(f Folder) string {
+	if f.owner == "" {
+		return u.email
+	}
+	return f.owner
+}
 
 // need checks that the folder's rights include want.
 func (f Folder) need(want acl.Rights, what string) error {
@@ -122,9 +131,9 @@ func splitOther(name string) (owner, rest string, ok bool) {
 	return strings.ToLower(owner), rest, true
 }
 
-// Reserved reports whether name lies in a namespace other than the
+// reserved reports whether name lies in a namespace other than the
 // personal one, where nobody has mailboxes of their own.
-func Reserved(name string) bool {
+func reserved(name string) bool {
 	_, _, ok := splitOther(name)
 	return ok
 }
@@ -204,7 +213,7 @@ func (u *User) List(ctx context.Context) ([]Folder, error) {
 	}
 	out := make([]Folder, 0, len(own))
 	for _, mb := range own {
-		if Reserved(mb.Name) {
+		if reserved(mb.Name) {
 			continue // made before the namespace existed: shadowed by it
 		}
 		out = append(out, u.ownFolder(mb))

@@ -25,11 +25,7 @@ func (u *User) ACL(ctx context.Context, f Folder) ([]acl.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner := f.owner
-	if owner == "" {
-		owner = u.email
-	}
-	return append([]acl.Entry{{Identifier: owner, Rights: acl.All}}, entries...), nil
+	return append([]acl.Entry{{Identifier: u.ownerAddress(f), Rights: acl.All}}, entries...), nil
 }
 
 // ErrOwnerRights is a SETACL or DELETEACL of the mailbox's owner, whose
@@ -48,19 +44,12 @@ func (u *User) SetACL(ctx context.Context, f Folder, identifier string, mod acl.
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
-	owner := f.owner
-	if owner == "" {
-		owner = u.email
-	}
-	if id == owner {
+	if id == u.ownerAddress(f) {
 		return 0, ErrOwnerRights
 	}
-	now, err := u.r.st.ModifyACL(ctx, f.ID(), id, mod, rights)
-	if err != nil {
-		return 0, err
-	}
-	u.r.sync(ctx)
-	return now, nil
+	// No Barrier: the shared state of open mailboxes holds no rights;
+	// every lookup reads the list from the store.
+	return u.r.st.ModifyACL(ctx, f.ID(), id, mod, rights)
 }
 
 // ListRights returns the rights an identifier always has on the folder
@@ -74,11 +63,7 @@ func (u *User) ListRights(f Folder, identifier string) (required acl.Rights, opt
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
-	owner := f.owner
-	if owner == "" {
-		owner = u.email
-	}
-	if id == owner {
+	if id == u.ownerAddress(f) {
 		return acl.All, nil, nil
 	}
 	return 0, acl.Each(), nil

@@ -307,6 +307,14 @@ type Keep struct {
 // every right on the destination.
 var KeepAll = Keep{Flags: FlagSeen | FlagAnswered | FlagFlagged | FlagDeleted | FlagDraft, Keywords: true}
 
+// Apply drops from m the flags and keywords k does not keep.
+func (k Keep) Apply(m *MessageMeta) {
+	m.Flags &= k.Flags
+	if !k.Keywords {
+		m.Keywords = nil
+	}
+}
+
 // CopyResult maps source UIDs to destination UIDs (UIDPLUS COPYUID).
 type CopyResult struct {
 	UIDValidity uint32

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -96,6 +97,18 @@ func MessageThreadKeys(m *mime.Message) ThreadKeys {
 		return ThreadKeys{}
 	}
 	return ThreadKeysOf(m.Root.Envelope)
+}
+
+// StoredThreadKeys returns the thread keys of a stored content, as its
+// delivery computed them, from its stored structure (mime.Message's
+// binary form): what a copy into another account, whose conversations
+// are its own, is threaded by.
+func StoredThreadKeys(contentID int64, structure []byte) (ThreadKeys, error) {
+	var m mime.Message
+	if err := m.UnmarshalBinary(structure); err != nil {
+		return ThreadKeys{}, fmt.Errorf("store: structure of content %d: %w", contentID, err)
+	}
+	return MessageThreadKeys(&m).OrContent(contentID), nil
 }
 
 // ThreadSubjectHash is the hash of a decoded subject's base subject,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -353,14 +352,11 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 		var keys store.ThreadKeys
 		if across {
 			m.ThreadID = 0 // insertMessage decides it from keys
-			if keys, err = contentThreadKeys(m.ContentID, structure); err != nil {
+			if keys, err = store.StoredThreadKeys(m.ContentID, structure); err != nil {
 				return res, err
 			}
 		}
-		m.Flags &= keep.Flags
-		if !keep.Keywords {
-			m.Keywords = nil
-		}
+		keep.Apply(&m)
 		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, keys); err != nil {
 			return res, err
 		}
@@ -371,17 +367,6 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
 	return res, nil
-}
-
-// contentThreadKeys returns the thread keys of a stored content, as a
-// delivery of it computes them: from its structure's envelope, else the
-// content's own key.
-func contentThreadKeys(contentID int64, structure []byte) (store.ThreadKeys, error) {
-	var msg mime.Message
-	if err := msg.UnmarshalBinary(structure); err != nil {
-		return store.ThreadKeys{}, fmt.Errorf("structure of content %d: %w", contentID, err)
-	}
-	return store.MessageThreadKeys(&msg).OrContent(contentID), nil
 }
 
 // HideFromPOP3 implements store.Messages.

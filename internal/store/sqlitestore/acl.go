@@ -14,13 +14,11 @@ import (
 // MailboxByID implements store.ACLs.
 func (s *Store) MailboxByID(ctx context.Context, id int64) (store.Mailbox, error) {
 	var mb store.Mailbox
-	err := s.query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(st *sqlite.Stmt) error {
-		mb = scanMailbox(st)
-		return nil
-	}, id)
-	if err == nil && mb.ID == 0 {
-		err = fmt.Errorf("mailbox %d: %w", id, store.ErrNotFound)
-	}
+	err := s.read(ctx, func(conn *sqlite.Conn) (err error) {
+		tx := txn{conn: conn}
+		mb, err = tx.mailboxByID(id)
+		return err
+	})
 	return mb, err
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"zombiezen.com/go/sqlite"
 
-	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -442,14 +441,17 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, mov
 			}
 		}
 		if across {
-			if m.ThreadID, err = tx.threadIn(dst.AccountID, m.ID, m.ContentID, structure); err != nil {
+			// A conversation of the destination account, decided as a
+			// delivery's is.
+			keys, err := store.StoredThreadKeys(m.ContentID, structure)
+			if err != nil {
+				return res, err
+			}
+			if m.ThreadID, err = tx.assignThread(dst.AccountID, m.ID, keys); err != nil {
 				return res, err
 			}
 		}
-		m.Flags &= keep.Flags
-		if !keep.Keywords {
-			m.Keywords = nil
-		}
+		keep.Apply(&m)
 		if err := tx.insertMessage(dst, &m, prefix); err != nil {
 			return res, err
 		}
@@ -460,17 +462,6 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, mov
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
 	return res, nil
-}
-
-// threadIn assigns a message copied in from another account a
-// conversation of accountID, from its stored structure's thread keys as
-// a delivery would.
-func (tx *txn) threadIn(accountID, ownID, contentID int64, structure []byte) (int64, error) {
-	var msg mime.Message
-	if err := msg.UnmarshalBinary(structure); err != nil {
-		return 0, fmt.Errorf("store: structure of content %d: %w", contentID, err)
-	}
-	return tx.assignThread(accountID, ownID, store.MessageThreadKeys(&msg).OrContent(contentID))
 }
 
 // HideFromPOP3 implements store.Messages.

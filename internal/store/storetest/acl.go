@@ -128,7 +128,7 @@ func testACLSharedWith(t *testing.T, st store.Store) {
 	must(st.ModifyACL(ctx, team.ID, "kim@example.test", acl.Replace, acl.ReadWrite))
 	must(st.ModifyACL(ctx, team.ID, "@example.test", acl.Replace, acl.Lookup))
 	must(st.ModifyACL(ctx, bills.ID, acl.Anyone, acl.Replace, acl.ReadOnly))
-	must(st.ModifyACL(ctx, bills.ID, "owner@example.test", acl.Replace, acl.Full))
+	must(st.ModifyACL(ctx, bills.ID, "owner@example.test", acl.Replace, acl.All))
 
 	got := must(st.SharedWith(ctx, kim.ID, acl.IdentifiersOf(kim.Email)))
 	if len(got) != 2 || got[0].Owner != "lee@example.test" || got[0].Name != "Bills" || got[1].Owner != "owner@example.test" || got[1].Name != "Team" {
