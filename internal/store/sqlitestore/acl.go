@@ -125,19 +125,22 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 	if len(identifiers) == 0 {
 		return nil, nil
 	}
-	args := []any{accountID}
+	args := make([]any, 0, len(identifiers)+1)
 	for _, id := range identifiers {
 		args = append(args, id)
 	}
+	args = append(args, accountID)
 	var out []store.SharedMailbox
 	index := map[int64]int{}
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
-		// The mailboxes first, through the identifier index; then their
+		// The mailboxes first, found from the identifier index (every
+		// LIST asks, and almost always nothing is shared: the lookup must
+		// cost that nothing, not a pass over every mailbox); then their
 		// whole lists.
-		if err := execConn(conn, "SELECT "+mailboxColumns+`, o.email FROM mailboxes m JOIN accounts o ON o.id = m.account_id
-			WHERE m.account_id != ? AND m.id IN (SELECT mailbox_id FROM mailbox_acl WHERE identifier IN (`+
-			strings.TrimSuffix(strings.Repeat("?,", len(identifiers)), ",")+`))
-			ORDER BY o.email, m.name`, func(st *sqlite.Stmt) error {
+		if err := execConn(conn, "SELECT "+mailboxColumns+`, o.email FROM (SELECT DISTINCT mailbox_id FROM mailbox_acl WHERE identifier IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(identifiers)), ",")+`)) a
+			JOIN mailboxes m ON m.id = a.mailbox_id JOIN accounts o ON o.id = m.account_id
+			WHERE m.account_id != ? ORDER BY o.email, m.name`, func(st *sqlite.Stmt) error {
 			index[st.ColumnInt64(0)] = len(out)
 			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(8)})
 			return nil
