@@ -170,8 +170,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
 		Outbound:      q,
-		Hostname:      cfg.Hostname,
-		Logger:        logger.With("component", "delivery"),
+		// smtp.over_quota: validated to be "temporary" or "permanent".
+		OverQuotaPermanent: cfg.SMTP.OverQuota == "permanent",
+		Hostname:           cfg.Hostname,
+		Logger:             logger.With("component", "delivery"),
 	})
 	q.SetReturner(agent)
 	return &Server{

@@ -230,9 +230,22 @@ func (s *Store) SetQuotaLimits(ctx context.Context, scope store.QuotaScope, q st
 
 // ClaimQuotaWarnings implements store.Quotas: the row lock (FOR UPDATE)
 // makes the read and the write one step against a concurrent claim.
+// Every delivery asks, so it reads first and locks and writes only when a
+// level changed (rarely).
 func (s *Store) ClaimQuotaWarnings(ctx context.Context, accountID int64) ([]store.QuotaWarning, error) {
+	r, err := scanQuotaRow(s.pool.QueryRow(ctx, `SELECT q.account_id, q.storage, q.messages, q.warned_storage, q.warned_messages, `+
+		quotaLimitColumns+` FROM quota_accounts q WHERE q.account_id = $1`, accountID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim quota warnings: %w", unavailable(err))
+	}
+	if ls, lm, _ := store.ClaimQuotaLevels(r.usage, r.warnedStorage, r.warnedMessages); ls == r.warnedStorage && lm == r.warnedMessages {
+		return nil, nil
+	}
 	var out []store.QuotaWarning
-	err := s.writeMessages(ctx, func(tx *txn) error {
+	err = s.writeMessages(ctx, func(tx *txn) error {
 		r, err := scanQuotaRow(tx.QueryRow(tx.ctx, `SELECT q.account_id, q.storage, q.messages, q.warned_storage, q.warned_messages, `+
 			quotaLimitColumns+` FROM quota_accounts q WHERE q.account_id = $1 FOR UPDATE`, accountID))
 		if errors.Is(err, pgx.ErrNoRows) {

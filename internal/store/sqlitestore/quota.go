@@ -245,9 +245,25 @@ func (s *Store) SetQuotaLimits(ctx context.Context, scope store.QuotaScope, q st
 	return nil
 }
 
-// ClaimQuotaWarnings implements store.Quotas. A lazy write: a claim lost
-// to a power loss only means the warning is sent once more.
+// ClaimQuotaWarnings implements store.Quotas. Every delivery asks, so
+// it reads first and writes only when a level changed (rarely); the write
+// decides again under the writer. A lazy write: a claim lost to a power
+// loss only means the warning is sent once more.
 func (s *Store) ClaimQuotaWarnings(ctx context.Context, accountID int64) ([]store.QuotaWarning, error) {
+	var r quotaRow
+	found := false
+	if err := s.query(ctx, quotaRowSQL, func(st *sqlite.Stmt) error {
+		r, found = scanQuotaRow(st, accountID), true
+		return nil
+	}, accountID); err != nil {
+		return nil, fmt.Errorf("store: claim quota warnings: %w", err)
+	}
+	if !found {
+		return nil, fmt.Errorf("store: claim quota warnings: account %d: %w", accountID, store.ErrNotFound)
+	}
+	if ls, lm, _ := store.ClaimQuotaLevels(r.usage, r.warnedStorage, r.warnedMessages); ls == r.warnedStorage && lm == r.warnedMessages {
+		return nil, nil
+	}
 	var out []store.QuotaWarning
 	err := s.writeLazy(ctx, func(tx *txn) error {
 		out = nil
