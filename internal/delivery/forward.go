@@ -18,12 +18,12 @@ type plan struct {
 	targets []store.Target
 	// owners are the accounts of targets, one for one: a target refused
 	// for its account's quota is dropped with the others of its account.
-	owners   []step
-	refused  map[int64]bool // accounts over quota that got no copy (quota.go)
+	owners  []step
+	refused map[int64]bool // accounts over quota that got no copy (quota.go)
 	// refusedErr is the first refusal, for the reply when nobody got it.
 	refusedErr *store.OverQuotaError
-	forwards []forwardCopy
-	reached  []reached // every account the message reached, kept or forwarded: the vacation notices
+	forwards   []forwardCopy
+	reached    []reached // every account the message reached, kept or forwarded: the vacation notices
 
 	msg    store.Staged
 	header mail.Header // read on first use
