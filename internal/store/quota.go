@@ -324,7 +324,13 @@ func ParseQuotaLimit(s string, storage bool) (QuotaLimit, error) {
 	case "inherit", "default":
 		return Inherit, nil
 	}
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("%w: quota limit %q is negative (unlimited is \"unlimited\")", ErrInvalid, s)
+	}
 	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i == 0 || s == "" {
+		return 0, fmt.Errorf("%w: quota limit %q is not a number, unlimited or inherit", ErrInvalid, s)
+	}
 	num, unit := s, ""
 	if i >= 0 {
 		num, unit = s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
