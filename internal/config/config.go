@@ -77,6 +77,10 @@ type SMTP struct {
 	MaxErrors           int      `toml:"max_errors"`
 	PlusSeparator       string   `toml:"plus_separator"`
 	Postmaster          string   `toml:"postmaster"`
+	// OverQuota is the reply to a local recipient whose mailbox is full:
+	// "temporary" (452 4.2.2, the sender tries again) or "permanent"
+	// (552 5.2.2, the sender gives up and bounces).
+	OverQuota string `toml:"over_quota"`
 	// Sender authentication on the MX (internal/msgauth; senderauth.go).
 	AuthservID        string   `toml:"authserv_id"`
 	DMARCEnforce      bool     `toml:"dmarc_enforce"`
@@ -186,6 +190,7 @@ func Default() Config {
 			MaxConnectionsPerIP: 50,
 			MaxErrors:           10,
 			PlusSeparator:       "+",
+			OverQuota:           "temporary",
 			DMARCEnforce:        true,
 			DMARCTempError:      "accept",
 			DMARCReports:        true,
@@ -468,6 +473,9 @@ func (s *SMTP) validate() error {
 		if _, err := address.Parse(s.Postmaster); err != nil {
 			return &Error{Key: "smtp.postmaster", Msg: err.Error()}
 		}
+	}
+	if s.OverQuota != "temporary" && s.OverQuota != "permanent" {
+		return &Error{Key: "smtp.over_quota", Msg: fmt.Sprintf("want \"temporary\" (452 4.2.2) or \"permanent\" (552 5.2.2), not %q", s.OverQuota)}
 	}
 	return s.validateSenderAuth()
 }

@@ -116,6 +116,10 @@ type Config struct {
 	// account that keeps a copy: a copy it finds junk goes to the
 	// account's Junk mailbox. nil turns scoring off.
 	Junk JunkFilter
+	// OverQuotaPermanent answers a recipient whose mailbox is full with
+	// 552 5.2.2 (the sender gives up) instead of 452 4.2.2 (the sender
+	// tries again later) (smtp.over_quota).
+	OverQuotaPermanent bool
 }
 
 // Appender puts a staged message into mailboxes; the mailbox service
@@ -399,13 +403,25 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		}
 	}
 	if len(p.targets) > 0 {
-		if _, err := a.cfg.Mailboxes.Append(ctx, msg, p.targets); err != nil {
+		stored, err := a.appendLocal(ctx, msg, p)
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				a.inboxes.Clear() // an account went away meanwhile
 			}
 			return storeFailed("could not store the message, try again later", err)
 		}
-		a.notifyDelivered(ctx, msg, env)
+		if len(p.refused) > 0 {
+			if len(stored) == 0 && remote == 0 && len(p.forwards) == 0 {
+				// Nobody got it: the sender hears it at DATA and, for
+				// the temporary reply, tries again later.
+				return a.quotaError(p.refusedErr)
+			}
+			// Others got it: 250 for the message, and a report to the
+			// sender for the recipients that did not.
+			a.bounceOverQuota(ctx, msg, env, p)
+		}
+		a.notifyDelivered(ctx, msg, env, p.refused)
+		a.warnQuota(ctx, stored)
 	}
 	if env.From != "" {
 		a.sendVacationNotices(ctx, p, env)

@@ -15,9 +15,15 @@ import (
 // plan is where one message goes: the local copies, stored together in
 // one transaction, and the forwarded copies for other domains.
 type plan struct {
-	targets  []store.Target
-	forwards []forwardCopy
-	reached  []reached // every account the message reached, kept or forwarded: the vacation notices
+	targets []store.Target
+	// owners are the accounts of targets, one for one: a target refused
+	// for its account's quota is dropped with the others of its account.
+	owners  []step
+	refused map[int64]bool // accounts over quota that got no copy (quota.go)
+	// refusedErr is the first refusal, for the reply when nobody got it.
+	refusedErr *store.OverQuotaError
+	forwards   []forwardCopy
+	reached    []reached // every account the message reached, kept or forwarded: the vacation notices
 
 	msg    store.Staged
 	header mail.Header // read on first use
@@ -128,6 +134,7 @@ func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan
 			return nil, a.tempFail(err)
 		}
 		p.targets = append(p.targets, store.Target{MailboxID: dest, HeaderPrefix: append(tracePrefix(env.From, s.acct.Email, s.chain...), field...)})
+		p.owners = append(p.owners, s)
 	}
 	return p, nil
 }

@@ -45,11 +45,11 @@ func (a *Agent) DeliverNotice(ctx context.Context, to string, msg io.Reader) err
 // who asked NOTIFY=SUCCESS for recipients that were stored here. The
 // message is already delivered: a notice that cannot be written is logged,
 // not an error of the delivery.
-func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envelope) {
+func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envelope, refused map[int64]bool) {
 	var rcpts []dsn.Recipient
 	now := time.Now()
 	for _, r := range env.Recipients {
-		if len(r.Accounts) == 0 || !dsn.ShouldNotify(env.From, r.DSNNotify, dsn.ActionDelivered) {
+		if len(r.Accounts) == 0 || !dsn.ShouldNotify(env.From, r.DSNNotify, dsn.ActionDelivered) || allRefused(r, refused) {
 			continue
 		}
 		rcpts = append(rcpts, dsn.Recipient{Original: r.DSNORcpt, Final: r.Address, Action: dsn.ActionDelivered,

@@ -32,7 +32,7 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 	now := a.now()
 	for _, r := range p.reached {
 		v := r.prefs.vacation
-		if v == nil || !v.active(now) {
+		if v == nil || !v.active(now) || p.refused[r.acct.ID] {
 			continue
 		}
 		why, err := a.noNoticeReason(p, env, r)

@@ -36,6 +36,7 @@ func (s *session) capabilities() string {
 		"CATENATE", "URLAUTH", "URLAUTH=BINARY", "ACL", "RIGHTS="+acl.ExtraRights,
 		"CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY",
 		"SORT", "SORT=DISPLAY", "ESORT", "PARTIAL", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+		"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "QUOTASET",
 		fmt.Sprintf("APPENDLIMIT=%d", s.srv.opts.AppendLimit))
 	if s.state != notAuthenticated {
 		// Valid once authenticated (RFC 4978 section 3).

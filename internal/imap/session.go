@@ -239,6 +239,11 @@ func (s *session) command() error {
 		return err
 	case errors.Is(s.corruptStream(err), errBye):
 		return errBye
+	case errors.Is(err, store.ErrOverQuota):
+		// RFC 9208 / RFC 5530: APPEND, COPY, MOVE (or anything else that
+		// adds mail) would take the account over its quota (cmd_quota.go).
+		s.tagged(tag, "NO", "OVERQUOTA", s.overQuotaText(err))
+		return s.discard()
 	case errors.Is(err, store.ErrInsufficientStorage):
 		// RFC 5530 has no code for a full disk. UNAVAILABLE ("temporary
 		// failure because a subsystem is down") says what the client needs
@@ -374,6 +379,9 @@ var commandTable = map[string]command{
 	"NOTIFY":       {cmdNotify, authedState},
 	"SORT":         {cmdSort, selState},
 	"THREAD":       {cmdThread, selState},
+	"GETQUOTA":     {cmdGetQuota, authedState}, // RFC 9208 (cmd_quota.go)
+	"GETQUOTAROOT": {cmdGetQuotaRoot, authedState},
+	"SETQUOTA":     {cmdSetQuota, authedState},
 }
 
 func (s *session) dispatch(tag string) error {

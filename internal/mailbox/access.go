@@ -93,6 +93,11 @@ func (u *User) ownerAddress(f Folder) string {
 	return f.owner
 }
 
+// ownerAccount is the owning account.
+func (u *User) ownerAccount(f Folder) store.Account {
+	return store.Account{ID: f.mb.AccountID, Email: u.ownerAddress(f)}
+}
+
 // need checks that the folder's rights include want.
 func (f Folder) need(want acl.Rights, what string) error {
 	if f.rights.Has(want) {

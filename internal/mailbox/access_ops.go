@@ -98,7 +98,22 @@ func (u *User) Append(ctx context.Context, msg store.Staged, targets ...Target) 
 	if err != nil {
 		return nil, err
 	}
-	return u.r.Append(ctx, msg, st)
+	d, err := u.r.Append(ctx, msg, st)
+	if err == nil {
+		u.grew(ctx, targets)
+	}
+	return d, err
+}
+
+// grew checks the quota warnings of the accounts that own targets.
+func (u *User) grew(ctx context.Context, targets []Target) {
+	var done []int64
+	for _, t := range targets {
+		if id := t.Folder.mb.AccountID; !slices.Contains(done, id) {
+			done = append(done, id)
+			u.r.grew(ctx, u.ownerAccount(t.Folder))
+		}
+	}
 }
 
 // AppendAll makes several deliveries in one transaction: all or none
@@ -112,7 +127,15 @@ func (u *User) AppendAll(ctx context.Context, deliveries []Delivery) ([]store.De
 		}
 		all = append(all, store.Delivery{Msg: d.Msg, Targets: st})
 	}
-	return u.r.AppendAll(ctx, all)
+	res, err := u.r.AppendAll(ctx, all)
+	if err == nil {
+		var targets []Target
+		for _, d := range deliveries {
+			targets = append(targets, d.Targets...)
+		}
+		u.grew(ctx, targets)
+	}
+	return res, err
 }
 
 // UpdateFlags changes flags (STORE). Flags the user has no right to
@@ -213,7 +236,11 @@ func (u *User) Copy(ctx context.Context, src Folder, uids []uint32, dst Folder) 
 	if err := dst.need(acl.Insert, "copying"); err != nil {
 		return store.CopyResult{}, err
 	}
-	return u.r.Copy(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	res, err := u.r.Copy(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	if err == nil && len(res.DestUIDs) > 0 {
+		u.r.grew(ctx, u.ownerAccount(dst))
+	}
+	return res, err
 }
 
 // Move moves messages into dst: the "i" right there, and in the source
@@ -226,7 +253,11 @@ func (u *User) Move(ctx context.Context, src Folder, uids []uint32, dst Folder) 
 	if err := dst.need(acl.Insert, "moving messages in"); err != nil {
 		return store.CopyResult{}, err
 	}
-	return u.r.Move(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	res, err := u.r.Move(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	if err == nil && len(res.DestUIDs) > 0 && src.mb.AccountID != dst.mb.AccountID {
+		u.r.grew(ctx, u.ownerAccount(dst))
+	}
+	return res, err
 }
 
 // parentFolder returns the nearest existing level above name, in the

@@ -67,6 +67,7 @@ type Service struct {
 	recentMarks map[int64]uint32
 
 	trainer junkTrainer // see SetJunkTrainer
+	warner  quotaWarner // see SetQuotaWarner
 }
 
 // NewService starts following the store's change feed. A panic while

@@ -170,9 +170,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		PlusSeparator: cfg.SMTP.PlusSeparator,
 		Postmaster:    cfg.SMTP.Postmaster,
 		Outbound:      q,
-		Hostname:      cfg.Hostname,
-		Logger:        logger.With("component", "delivery"),
+		// smtp.over_quota: validated to be "temporary" or "permanent".
+		OverQuotaPermanent: cfg.SMTP.OverQuota == "permanent",
+		Hostname:           cfg.Hostname,
+		Logger:             logger.With("component", "delivery"),
 	})
+	boxes.SetQuotaWarner(agent)
 	q.SetReturner(agent)
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,

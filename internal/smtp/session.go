@@ -258,6 +258,17 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 		}
 		return smtpError(451, [3]int{4, 3, 0}, "temporary failure, try again later")
 	}
+	// A full mailbox is refused now (452 4.2.2, or 552 5.2.2 if so
+	// configured), before the message is sent; one that fills at DATA
+	// is refused there.
+	if err := s.srv.opts.Delivery.CheckQuota(s.ctx, res); err != nil {
+		var de *delivery.Error
+		if errors.As(err, &de) {
+			s.srv.log.Info("recipient refused", append(s.logger(), "rcpt", to, "reply", de.Error())...)
+			return s.fail(smtpError(de.Code, de.Enhanced, de.Msg))
+		}
+		return smtpError(451, [3]int{4, 3, 0}, "temporary failure, try again later")
+	}
 	r := delivery.Recipient{Address: strings.ToLower(to), Resolved: res}
 	if opts != nil {
 		for _, n := range opts.Notify {

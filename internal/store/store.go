@@ -58,6 +58,7 @@ type Store interface {
 	LoginCounts
 	Threads
 	TextIndexer
+	Quotas
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
@@ -239,6 +240,11 @@ type Target struct {
 	HeaderPrefix []byte
 	// InternalDate, if zero, is the delivery time.
 	InternalDate time.Time
+	// QuotaExempt delivers even past the account's quota (the copy still
+	// counts in its usage). Only for what must never be refused: the
+	// server's own quota warnings, and the like. Keep it rare: every user
+	// is documented in docs/operations.md.
+	QuotaExempt bool
 }
 
 // Delivery is one staged message and the mailboxes it goes into.

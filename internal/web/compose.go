@@ -542,6 +542,10 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, m *outgoing, 
 	}
 	defer staged.Discard()
 	dl, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
+	if msg, over := overQuotaMessage(err); over {
+		fail(http.StatusInsufficientStorage, "", "The draft was not saved: "+msg)
+		return
+	}
 	if err != nil {
 		s.log.Error("compose: saving a draft failed", "err", err)
 		fail(http.StatusInternalServerError, "", "Could not save the draft; try again.")
@@ -646,8 +650,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 	if sent, ok := s.specialMailbox(ctx, sess.AccountID, store.SpecialSent); !ok {
 		flash = "Message sent. (Your account has no Sent folder, so no copy was kept.)"
 	} else if _, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
-		s.log.Error("compose: keeping a copy in Sent failed", "err", err)
-		flash = "Message sent, but no copy could be kept in Sent."
+		if msg, over := overQuotaMessage(err); over {
+			flash = "Message sent, but no copy was kept in Sent: " + msg
+		} else {
+			s.log.Error("compose: keeping a copy in Sent failed", "err", err)
+			flash = "Message sent, but no copy could be kept in Sent."
+		}
 	}
 	// Back to where the user came from: the folder of the message
 	// answered or forwarded (Drafts for a draft), else INBOX.

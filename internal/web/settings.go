@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,6 +32,61 @@ type settingsData struct {
 	Setup        []autoconfig.Setting
 	VacationFrom string // yyyy-mm-dd for the date inputs
 	VacationTo   string
+	Quota        []quotaBar // the account's usage, one bar per limited resource
+}
+
+// quotaBar is one resource's usage as the page shows it.
+type quotaBar struct {
+	Label   string // "Storage", "Messages"
+	Used    string // "1.2 MiB", "42"
+	Limit   string // "10 GiB", "unlimited"
+	Percent int    // 0–100 for the bar; -1: unlimited, no bar
+	Full    bool   // at or over the limit
+}
+
+// overQuotaMessage says, for an error the store gave because a write
+// would take the mailbox over its quota, which limit and what to do; ok
+// is false for any other error.
+func overQuotaMessage(err error) (msg string, ok bool) {
+	var oq *store.OverQuotaError
+	if !errors.As(err, &oq) {
+		return "", false
+	}
+	limit := fmt.Sprintf("%d messages", int64(oq.Limit))
+	if oq.Resource == store.QuotaStorage {
+		limit = store.FormatOctets(int64(oq.Limit))
+	}
+	return "your mailbox is full (it may hold " + limit + "). Delete messages you no longer need and empty the Trash, then try again.", true
+}
+
+// quotaBars shows an account's usage: a bar for each limited resource,
+// the plain number for an unlimited one.
+func quotaBars(u store.QuotaUsage) []quotaBar {
+	bars := []quotaBar{
+		{Label: "Storage", Used: store.FormatOctets(u.Storage), Percent: -1},
+		{Label: "Messages", Used: strconv.FormatInt(u.Messages, 10), Percent: -1},
+	}
+	for i, c := range []struct {
+		used  int64
+		limit store.QuotaLimit
+	}{{u.Storage, u.Limits.Storage}, {u.Messages, u.Limits.Messages}} {
+		b := &bars[i]
+		if c.limit < 0 {
+			b.Limit = "unlimited"
+			continue
+		}
+		if i == 0 {
+			b.Limit = store.FormatOctets(int64(c.limit))
+		} else {
+			b.Limit = strconv.FormatInt(int64(c.limit), 10)
+		}
+		b.Full = c.used >= int64(c.limit)
+		b.Percent = 100
+		if c.limit > 0 {
+			b.Percent = int(min(100, c.used*100/int64(c.limit)))
+		}
+	}
+	return bars
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +107,11 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email)}
+	if u, err := s.opts.Store.QuotaUsage(ctx, sess.AccountID); err == nil {
+		d.Quota = quotaBars(u)
+	} else {
+		s.log.Warn("settings page without the quota usage", "account", sess.Email, "err", err)
+	}
 	d.VacationFrom = dayOf(st.Int("vacation.from"))
 	d.VacationTo = dayOf(st.Int("vacation.until"))
 	if newPassword != "" {

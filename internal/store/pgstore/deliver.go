@@ -310,6 +310,9 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 	if err != nil {
 		return store.Delivered{}, err
 	}
+	if t.QuotaExempt {
+		tx.exemptUsage(mb.AccountID)
+	}
 	return store.Delivered{MailboxID: mb.ID, UIDValidity: mb.UIDValidity, UID: meta.UID, ModSeq: meta.ModSeq, ID: meta.ID}, nil
 }
 
@@ -361,6 +364,8 @@ func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageM
 	}
 	mb.ID, mb.UIDValidity = mailboxID, uint32(uidValidity)
 	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
+	// The mailbox's owner pays for it, whoever writes it (shared folders).
+	tx.addUsage(mb.AccountID, meta.Size, 1)
 	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta})
 	return mb, nil
 }

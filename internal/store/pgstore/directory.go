@@ -167,6 +167,9 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix()).Scan(&acct.ID); err != nil {
 			return err
 		}
+		if _, err := tx.exec("INSERT INTO quota_accounts (account_id) VALUES ($1)", acct.ID); err != nil {
+			return err
+		}
 		for _, m := range store.DefaultMailboxes {
 			if _, err := tx.createMailbox(acct.ID, m.Name, m.Use); err != nil {
 				return err
@@ -270,22 +273,27 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 // dropAccountMail deletes the messages and expunge history of every
 // mailbox of the account, releasing the bodies no other message uses.
 func (tx *txn) dropAccountMail(accountID int64) error {
-	return tx.dropMessages("mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)", accountID)
+	return tx.dropMessages(accountID, "mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = $1)", accountID)
 }
 
 // dropMessages deletes the messages and expunge history of the mailboxes
 // where (a condition on mailbox_id, with $1 = arg) names, and releases
 // their bodies.
-func (tx *txn) dropMessages(where string, arg int64) error {
-	rows, _ := tx.Query(tx.ctx, "DELETE FROM messages WHERE "+where+" RETURNING content_id", arg)
-	contents, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
+func (tx *txn) dropMessages(accountID int64, where string, arg int64) error {
+	rows, _ := tx.Query(tx.ctx, "DELETE FROM messages WHERE "+where+" RETURNING content_id, size", arg)
+	var contents []int64
+	var content, size int64
+	if _, err := pgx.ForEachRow(rows, []any{&content, &size}, func() error {
+		contents = append(contents, content)
+		tx.addUsage(accountID, -size, -1)
+		return nil
+	}); err != nil {
 		return err
 	}
 	if err := tx.releaseContents(contents); err != nil {
 		return err
 	}
-	_, err = tx.exec("DELETE FROM expunged WHERE "+where, arg)
+	_, err := tx.exec("DELETE FROM expunged WHERE "+where, arg)
 	return err
 }
 

@@ -263,6 +263,10 @@ func (tx *txn) moveAll(src, dst store.Mailbox) error {
 	}
 	// RETURNING gives no order.
 	slices.SortFunc(moved, func(a, b store.MessageMeta) int { return int(a.UID) - int(b.UID) })
+	for _, m := range moved {
+		tx.addUsage(dst.AccountID, m.Size, 1)
+		tx.addUsage(src.AccountID, -m.Size, -1)
+	}
 	if _, err := tx.exec("UPDATE mailboxes SET uidnext = $2 + 1, highestmodseq = $2 + 1 WHERE id = $1", dst.ID, n); err != nil {
 		return err
 	}
@@ -318,7 +322,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		} else if ok {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
-		if err := tx.dropMailboxContents(mb.ID); err != nil {
+		if err := tx.dropMailboxContents(accountID, mb.ID); err != nil {
 			return err
 		}
 		if _, err := tx.exec("DELETE FROM mailboxes WHERE id = $1", mb.ID); err != nil {
@@ -335,8 +339,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 
 // dropMailboxContents deletes every message of a mailbox and its expunge
 // history, releasing bodies no other message uses.
-func (tx *txn) dropMailboxContents(mailboxID int64) error {
-	return tx.dropMessages("mailbox_id = $1", mailboxID)
+func (tx *txn) dropMailboxContents(accountID, mailboxID int64) error {
+	return tx.dropMessages(accountID, "mailbox_id = $1", mailboxID)
 }
 
 // SetSubscribed implements store.Mailboxes. Subscriptions are names: IMAP

@@ -233,18 +233,21 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 // removeMessages deletes messages from a locked mailbox, records them in
 // the expunge history under one new modseq, and releases their bodies.
 func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) {
-	rows, err := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, content_id", mb.ID, uids)
+	rows, err := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, content_id, size", mb.ID, uids)
 	if err != nil {
 		return nil, err
 	}
-	type removed struct{ uid, content int64 }
+	type removed struct{ uid, content, size int64 }
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (removed, error) {
 		var r removed
-		err := row.Scan(&r.uid, &r.content)
+		err := row.Scan(&r.uid, &r.content, &r.size)
 		return r, err
 	})
 	if err != nil || len(list) == 0 {
 		return nil, err
+	}
+	for _, r := range list {
+		tx.addUsage(mb.AccountID, -r.size, -1)
 	}
 	slices.SortFunc(list, func(a, b removed) int { return int(a.uid - b.uid) })
 	modseq, err := tx.bumpModSeq(mb.ID)

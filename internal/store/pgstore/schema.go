@@ -419,4 +419,35 @@ CREATE TABLE mailbox_acl (
 );
 CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
 `,
+	// 11: quotas (store.Quotas, quota.go), SQLite's migration 18: each
+	// account's usage (kept exactly by every transaction that adds or
+	// removes messages), its own limits and the warning levels its owner
+	// was told of; the domains' and the server's defaults. A limit is
+	// NULL (inherit), -1 (unlimited) or a number. The usage of the
+	// accounts that exist is counted here, once.
+	`
+CREATE TABLE quota_accounts (
+	account_id      bigint PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	storage         bigint NOT NULL DEFAULT 0,
+	messages        bigint NOT NULL DEFAULT 0,
+	limit_storage   bigint,
+	limit_messages  bigint,
+	warned_storage  integer NOT NULL DEFAULT 0,
+	warned_messages integer NOT NULL DEFAULT 0
+);
+CREATE TABLE quota_domains (
+	domain_id      bigint PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+	limit_storage  bigint,
+	limit_messages bigint
+);
+CREATE TABLE quota_server (
+	id             integer PRIMARY KEY CHECK (id = 1),
+	limit_storage  bigint,
+	limit_messages bigint
+);
+INSERT INTO quota_accounts (account_id, storage, messages)
+	SELECT a.id, coalesce(sum(m.size), 0), count(m.uid)
+	FROM accounts a LEFT JOIN mailboxes b ON b.account_id = a.id LEFT JOIN messages m ON m.mailbox_id = b.id
+	GROUP BY a.id;
+`,
 }

@@ -34,6 +34,9 @@ type txn struct {
 	// events are the in-process change events of this attempt, published
 	// once it has committed (events.go) (a retried attempt starts afresh).
 	events []store.Event
+	// usage are this attempt's changes to quota usage, applied (and
+	// checked) before the commit by applyUsage (quota.go).
+	usage store.QuotaDeltas
 }
 
 // publish records an event to hand out after the commit.
@@ -101,6 +104,11 @@ func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *t
 	}()
 	tx := &txn{Tx: ptx, ctx: ctx, now: time.Now(), origin: s.origin}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	// Whatever fn changed, the usage follows in the same transaction; a
+	// write over quota fails here and rolls back.
+	if err := tx.applyUsage(); err != nil {
 		return err
 	}
 	// The ticket is taken while the transaction still holds its mailboxes'

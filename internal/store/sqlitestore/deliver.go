@@ -270,6 +270,9 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 	if err := tx.insertMessage(mb, &meta, t.HeaderPrefix); err != nil {
 		return store.Delivered{}, err
 	}
+	if t.QuotaExempt {
+		tx.exemptUsage(mb.AccountID)
+	}
 	return store.Delivered{MailboxID: mb.ID, UIDValidity: mb.UIDValidity, UID: meta.UID, ModSeq: meta.ModSeq, ID: meta.ID}, nil
 }
 
@@ -323,6 +326,8 @@ func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix [
 		mb.ID, uid, meta.ID, meta.ContentID, modseq, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg, meta.ThreadID); err != nil {
 		return err
 	}
+	// The mailbox's owner pays for it, whoever writes it (shared folders).
+	tx.addUsage(mb.AccountID, meta.Size, 1)
 	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: meta.ModSeq, Message: *meta})
 	tx.changed(mb.AccountID, mb.ID, meta.ModSeq, changeMessages)
 	return nil

@@ -147,6 +147,9 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 			return err
 		}
 		acct.ID = tx.conn.LastInsertRowID()
+		if err := tx.exec("INSERT INTO quota_accounts (account_id) VALUES (?)", acct.ID); err != nil {
+			return err
+		}
 		for _, m := range store.DefaultMailboxes {
 			if _, err := tx.createMailbox(acct.ID, m.Name, m.Use); err != nil {
 				return err
@@ -196,7 +199,7 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 			return err
 		}
 		for _, mb := range boxes {
-			if err := tx.dropMailboxContents(mb); err != nil {
+			if err := tx.dropMailboxContents(id, mb); err != nil {
 				return err
 			}
 		}

@@ -274,7 +274,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if children > 0 {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
-		if err := tx.dropMailboxContents(mb.ID); err != nil {
+		if err := tx.dropMailboxContents(accountID, mb.ID); err != nil {
 			return err
 		}
 		if err := tx.exec("DELETE FROM mailboxes WHERE id = ?", mb.ID); err != nil {
@@ -288,10 +288,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 
 // dropMailboxContents deletes every message of a mailbox and its expunge
 // history, releasing bodies no other message uses.
-func (tx *txn) dropMailboxContents(mailboxID int64) error {
+func (tx *txn) dropMailboxContents(accountID, mailboxID int64) error {
 	var contents []int64
-	if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? RETURNING content_id", func(st *sqlite.Stmt) error {
+	if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? RETURNING content_id, size", func(st *sqlite.Stmt) error {
 		contents = append(contents, st.ColumnInt64(0))
+		tx.addUsage(accountID, -st.ColumnInt64(1), -1)
 		return nil
 	}, mailboxID); err != nil {
 		return err

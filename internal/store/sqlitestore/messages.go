@@ -337,10 +337,10 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error)
 	var gone []uint32
 	var modseq uint64
 	for _, uid := range uids {
-		var contentID int64
+		var contentID, size int64
 		found := false
-		if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING content_id", func(st *sqlite.Stmt) error {
-			contentID, found = st.ColumnInt64(0), true
+		if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING content_id, size", func(st *sqlite.Stmt) error {
+			contentID, size, found = st.ColumnInt64(0), st.ColumnInt64(1), true
 			return nil
 		}, mb.ID, int64(uid)); err != nil {
 			return nil, err
@@ -348,6 +348,7 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error)
 		if !found {
 			continue
 		}
+		tx.addUsage(mb.AccountID, -size, -1)
 		if modseq == 0 {
 			var err error
 			if modseq, err = tx.bumpModSeq(mb.ID); err != nil {

@@ -406,6 +406,38 @@ CREATE TABLE mailbox_acl (
 ) WITHOUT ROWID;
 CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
 `,
+	// 18: quotas (store.Quotas, quota.go). quota_accounts holds each
+	// account's usage, kept exactly by every transaction that adds or
+	// removes messages, its own limits, and the warning levels its owner
+	// was told of; quota_domains and quota_server the defaults above it.
+	// A limit is NULL (inherit the level above), -1 (unlimited) or a
+	// number; nothing set at the server is unlimited. The usage of the
+	// accounts that exist is counted here, once.
+	`
+CREATE TABLE quota_accounts (
+	account_id      INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	storage         INTEGER NOT NULL DEFAULT 0,
+	messages        INTEGER NOT NULL DEFAULT 0,
+	limit_storage   INTEGER,
+	limit_messages  INTEGER,
+	warned_storage  INTEGER NOT NULL DEFAULT 0,
+	warned_messages INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE quota_domains (
+	domain_id      INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+	limit_storage  INTEGER,
+	limit_messages INTEGER
+);
+CREATE TABLE quota_server (
+	id             INTEGER PRIMARY KEY CHECK (id = 1),
+	limit_storage  INTEGER,
+	limit_messages INTEGER
+);
+INSERT INTO quota_accounts (account_id, storage, messages)
+	SELECT a.id, coalesce(sum(m.size), 0), count(m.uid)
+	FROM accounts a LEFT JOIN mailboxes b ON b.account_id = a.id LEFT JOIN messages m ON m.mailbox_id = b.id
+	GROUP BY a.id;
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

@@ -66,6 +66,9 @@ type txn struct {
 	// deadText counts the index entries this request left to the indexer
 	// to delete (dropText).
 	deadText int64
+	// usage are the request's changes to quota usage, applied (and
+	// checked) at its end by applyUsage (quota.go).
+	usage store.QuotaDeltas
 }
 
 func (tx *txn) exec(query string, args ...any) error {
@@ -298,7 +301,13 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		var changes []changeRow
 		for i, r := range live {
 			tx := &txn{conn: conn, now: now}
-			results[i] = runSavepoint(conn, func() error { return r.fn(tx) })
+			results[i] = runSavepoint(conn, func() error {
+				if err := r.fn(tx); err != nil {
+					return err
+				}
+				// In the savepoint: a request over quota leaves nothing.
+				return tx.applyUsage()
+			})
 			if results[i] == nil {
 				events = append(events, tx.events...)
 				changes = append(changes, tx.changes...)
