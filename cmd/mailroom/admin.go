@@ -176,7 +176,11 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 				return err
 			}
 			for _, a := range accts {
-				fmt.Fprintln(sio.out, a.Email)
+				if a.Shared {
+					fmt.Fprintln(sio.out, a.Email, "(shared mailbox)")
+				} else {
+					fmt.Fprintln(sio.out, a.Email)
+				}
 			}
 			return nil
 		})
@@ -476,8 +480,11 @@ func cmdAlias(ctx context.Context, args []string, sio *stdio) error {
 }
 
 func cmdMailbox(ctx context.Context, args []string, sio *stdio) error {
+	if len(args) > 0 && args[0] == "create" {
+		return cmdMailboxCreate(ctx, args[1:], sio)
+	}
 	if len(args) == 0 || args[0] != "list" {
-		return usagef("usage: mailroom mailbox list EMAIL [--config FILE]")
+		return usagef("usage: mailroom mailbox list EMAIL | mailbox create --shared ADDRESS [--member EMAIL[=RIGHTS]]… [--config FILE]")
 	}
 	f := newAdminFlags("mailbox list", false)
 	pos, err := parseFlags(f.fs, args[1:])

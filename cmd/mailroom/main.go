@@ -70,6 +70,13 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+  mailbox create --shared ADDRESS [--member EMAIL[=read|write|full|RIGHTS]]…
+                                     a shared mailbox (support@): belongs to the domain, nobody logs in
+                                     as it; members find it under "Shared/ADDRESS/" (default: write)
+  acl show EMAIL [MAILBOX]           who may use an account's mailboxes, with which rights (RFC 4314)
+  acl set EMAIL MAILBOX|'*' IDENTIFIER read|write|full|[+-]RIGHTS   IDENTIFIER: an address, @domain,
+                                     authenticated or anyone; '*': every mailbox of the account
+  acl del EMAIL MAILBOX|'*' IDENTIFIER
   quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
   quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
@@ -132,6 +139,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdStore(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
+	case "acl":
+		return cmdACL(ctx, rest, sio)
 	case "quota":
 		return cmdQuota(ctx, rest, sio)
 	case "version", "--version", "-version":

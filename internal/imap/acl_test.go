@@ -56,7 +56,7 @@ func TestSharedFolderImaplib(t *testing.T) {
 	got := string(out)
 	for _, want := range []string{
 		"ACL RIGHTS=TEXK", // as imaplib spells capabilities
-		`namespace (("" "/")) (("Other Users/" "/")) NIL`,
+		`namespace (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))`,
 		"setacl OK",
 		`getacl OK "Team" user1@example.test lrswipkxteacd user2@example.test lrswipted`,
 		`u2list (\Noselect \HasChildren) "/" "Other Users"`,

@@ -127,8 +127,9 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 	}
 	exists := map[string]mailbox.Folder{}
 	hasChildren := map[string]bool{}
-	// The levels of the other users' namespace above their mailboxes
-	// ("Other Users", "Other Users/kim@example.org") are not mailboxes;
+	// The levels of the other users' and shared namespaces above their
+	// mailboxes ("Other Users", "Other Users/kim@example.org", "Shared",
+	// "Shared/support@example.org") are not mailboxes;
 	// they are listed as \Noselect so that clients can show the tree
 	// and LIST "%" can walk it (RFC 2342 5, RFC 9051 6.3.9).
 	namespaceLevels := map[string]bool{}
@@ -137,9 +138,9 @@ func (s *session) list(tag string, opts wire.List, lsub bool) error {
 		for _, p := range store.ParentNames(f.Name()) {
 			hasChildren[p] = true
 		}
-		if f.Owner() != "" {
-			namespaceLevels[strings.TrimSuffix(mailbox.OtherUsersPrefix, "/")] = true
-			namespaceLevels[mailbox.OtherUsersPrefix+f.Owner()] = true
+		if ns := f.Namespace(); ns != "" {
+			namespaceLevels[strings.TrimSuffix(ns, "/")] = true
+			namespaceLevels[ns+f.Owner()] = true
 		}
 	}
 	var names []string

@@ -271,9 +271,12 @@ func cmdNamespace(s *session, tag string, _ bool) error {
 	if err := s.dec.ExpectCRLF(); err != nil {
 		return err
 	}
-	// Personal mailboxes, then other users' that they shared (RFC 2342).
+	// Personal mailboxes, then other users' that they shared, then the
+	// shared mailboxes of the domains (RFC 2342).
 	s.bw.WriteString(`* NAMESPACE (("" "/")) ((`)
 	s.enc.Mailbox(mailbox.OtherUsersPrefix)
-	s.bw.WriteString(` "/")) NIL` + "\r\n")
+	s.bw.WriteString(` "/")) ((`)
+	s.enc.Mailbox(mailbox.SharedPrefix)
+	s.bw.WriteString(` "/"))` + "\r\n")
 	return s.ok(tag, "", "NAMESPACE completed")
 }

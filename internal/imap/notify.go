@@ -18,8 +18,10 @@ import (
 // and FETCH for the selected mailbox.
 //
 // The events come from the store's change feed through the mailbox
-// service (Service.Subscribe), one subscription per NOTIFY session, so
-// changes made by other sessions, processes and nodes arrive alike (other
+// service (Service.Subscribe), one subscription per NOTIFY session, which
+// also follows the accounts that own folders shared with the user and
+// every change of an access control list (store.Subscription.Follow), so
+// changes made by other users, sessions, processes and nodes arrive alike (other
 // nodes' as "something changed in mailbox M" or "the list changed", which
 // the session turns into STATUS and LIST by reading the state again). The
 // subscription's queue is bounded: a client that does not read its
@@ -376,7 +378,8 @@ func (s *session) notifyDeliver() error {
 				continue
 			}
 			ev = evMessages // another node: which change is not known
-		case store.EventMailboxCreated, store.EventMailboxRenamed, store.EventMailboxDeleted, store.EventMailboxSubscribed:
+		case store.EventMailboxCreated, store.EventMailboxRenamed, store.EventMailboxDeleted, store.EventMailboxSubscribed,
+			store.EventACLChanged: // a folder shared with the user may have come or gone
 			relist = true
 			continue
 		default:
@@ -484,10 +487,16 @@ func (s *session) notifyRelist(n *notifier, report bool) error {
 	}
 	now := make(map[int64]string, len(folders))
 	n.folders = make(map[int64]mailbox.Folder, len(folders))
+	var owners []int64 // of the folders others share with the user
 	for _, f := range folders {
 		now[f.ID()] = f.Name()
 		n.folders[f.ID()] = f
+		if id := f.Mailbox().AccountID; f.Owner() != "" && !slices.Contains(owners, id) {
+			owners = append(owners, id)
+		}
 	}
+	// Their changes come from their owners' accounts.
+	n.sub.Follow(owners)
 	subs := make(map[string]bool, len(names))
 	for _, name := range names {
 		subs[name] = true

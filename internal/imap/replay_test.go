@@ -309,7 +309,7 @@ func TestReplayAppleMail(t *testing.T) {
 	}
 	// Pipelined, as in the trace.
 	m.Send("A3 NAMESPACE\r\nA4 LIST \"\" \"*\" RETURN (SPECIAL-USE)")
-	if lines := finish(m, "A3", "OK"); !has(lines, `* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL`) {
+	if lines := finish(m, "A3", "OK"); !has(lines, `* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))`) {
 		t.Fatalf("NAMESPACE: %q", lines)
 	}
 	specialUse(t, finish(m, "A4", "OK"))

@@ -11,13 +11,19 @@ import (
 )
 
 // Namespaces (RFC 2342). A user's own mailboxes have their plain names
-// (the personal namespace, prefix ""); a mailbox another account shared
-// with them is "Other Users/<owner's address>/<the owner's name for it>".
-// Names under the prefix are reserved: nobody can create a mailbox of
+// (the personal namespace, prefix ""); a mailbox another person's account
+// shared with them is "Other Users/<owner's address>/<the owner's name
+// for it>", and one of a shared mailbox (store.Account.Shared: support@,
+// which belongs to a domain, not a person) "Shared/<its address>/<name>".
+// Names under the prefixes are reserved: nobody can create a mailbox of
 // their own there.
 const (
 	OtherUsersPrefix = "Other Users" + store.Delimiter
+	SharedPrefix     = "Shared" + store.Delimiter
 )
+
+// namespaces are the prefixes of the namespaces other than the personal.
+var namespaces = [...]string{OtherUsersPrefix, SharedPrefix}
 
 // ErrNoPermission is an operation the user's rights on a mailbox do not
 // allow, on a mailbox they can see (IMAP NO [NOPERM]). Without any right
@@ -55,6 +61,7 @@ type Folder struct {
 	mb     store.Mailbox // the owner's record (Name: the owner's name for it)
 	name   string        // the name this user knows it by
 	owner  string        // the owner's address; "" for the user's own
+	ns     string        // its namespace's prefix; "" for the user's own
 	rights acl.Rights
 }
 
@@ -77,6 +84,10 @@ func (f Folder) Rights() acl.Rights { return f.rights }
 
 // Owner is the owning account's address, "" for the user's own mailbox.
 func (f Folder) Owner() string { return f.owner }
+
+// Namespace is the prefix of the namespace the mailbox is in:
+// OtherUsersPrefix, SharedPrefix, or "" for the user's own.
+func (f Folder) Namespace() string { return f.ns }
 
 // ReadOnly reports whether the user can change nothing in the mailbox:
 // none of the rights to insert, expunge or change a flag (RFC 4314 5.2:
@@ -115,31 +126,38 @@ func (u *User) ownFolder(mb store.Mailbox) Folder {
 }
 
 // sharedFolder is another account's mailbox, with the rights its list
-// gives the user.
-func (u *User) sharedFolder(mb store.Mailbox, owner string, entries []acl.Entry) Folder {
-	return Folder{mb: mb, name: OtherUsersPrefix + owner + store.Delimiter + mb.Name, owner: owner, rights: acl.RightsOf(entries, u.ids)}
+// gives the user: under "Shared/" if that account is a shared mailbox,
+// else under "Other Users/".
+func (u *User) sharedFolder(mb store.Mailbox, owner string, ownerShared bool, entries []acl.Entry) Folder {
+	ns := OtherUsersPrefix
+	if ownerShared {
+		ns = SharedPrefix
+	}
+	return Folder{mb: mb, name: ns + owner + store.Delimiter + mb.Name, owner: owner, ns: ns, rights: acl.RightsOf(entries, u.ids)}
 }
 
-// splitOther parses "Other Users/<address>/<name>" into the owner's
-// address (lower case) and the owner's name of the mailbox. ok is false
-// for a name outside the namespace; a name inside it that names no
-// mailbox ("Other Users", "Other Users/kim@example.org") has rest "".
-func splitOther(name string) (owner, rest string, ok bool) {
-	if name == strings.TrimSuffix(OtherUsersPrefix, store.Delimiter) {
-		return "", "", true
+// splitOther parses "Other Users/<address>/<name>" or "Shared/<address>/
+// <name>" into the namespace's prefix, the owner's address (lower case)
+// and the owner's name of the mailbox. ok is false for a name outside
+// those namespaces; a name inside one that names no mailbox ("Shared",
+// "Other Users/kim@example.org") has rest "".
+func splitOther(name string) (ns, owner, rest string, ok bool) {
+	for _, ns := range namespaces {
+		if name == strings.TrimSuffix(ns, store.Delimiter) {
+			return ns, "", "", true
+		}
+		if after, found := strings.CutPrefix(name, ns); found {
+			owner, rest, _ = strings.Cut(after, store.Delimiter)
+			return ns, strings.ToLower(owner), rest, true
+		}
 	}
-	after, found := strings.CutPrefix(name, OtherUsersPrefix)
-	if !found {
-		return "", "", false
-	}
-	owner, rest, _ = strings.Cut(after, store.Delimiter)
-	return strings.ToLower(owner), rest, true
+	return "", "", "", false
 }
 
 // reserved reports whether name lies in a namespace other than the
 // personal one, where nobody has mailboxes of their own.
 func reserved(name string) bool {
-	_, _, ok := splitOther(name)
+	_, _, _, ok := splitOther(name)
 	return ok
 }
 
@@ -147,7 +165,7 @@ func reserved(name string) bool {
 // the user has no right to see is store.ErrNotFound, like one that does
 // not exist.
 func (u *User) Folder(ctx context.Context, name string) (Folder, error) {
-	owner, rest, other := splitOther(name)
+	ns, owner, rest, other := splitOther(name)
 	if !other {
 		mb, err := u.r.st.Mailbox(ctx, u.id, name)
 		if err != nil {
@@ -160,7 +178,9 @@ func (u *User) Folder(ctx context.Context, name string) (Folder, error) {
 		return Folder{}, notFound
 	}
 	acct, err := u.r.st.Account(ctx, owner)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) || (err == nil && acct.ID == u.id) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) || (err == nil && (acct.ID == u.id || acct.Shared != (ns == SharedPrefix))) {
+		// (A shared mailbox's folders are under Shared/ only, a
+		// person's under Other Users/ only.)
 		return Folder{}, notFound
 	} else if err != nil {
 		return Folder{}, err
@@ -177,7 +197,7 @@ func (u *User) Folder(ctx context.Context, name string) (Folder, error) {
 	} else if err != nil {
 		return Folder{}, err
 	}
-	f := u.sharedFolder(mb, acct.Email, entries)
+	f := u.sharedFolder(mb, acct.Email, acct.Shared, entries)
 	if f.rights&visible == 0 {
 		return Folder{}, notFound
 	}
@@ -201,7 +221,7 @@ func (u *User) FolderByID(ctx context.Context, id int64) (Folder, error) {
 		if sm.ID != id {
 			continue
 		}
-		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.ACL); f.rights&visible != 0 {
+		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.OwnerShared, sm.ACL); f.rights&visible != 0 {
 			return f, nil
 		}
 	}
@@ -228,7 +248,7 @@ func (u *User) List(ctx context.Context) ([]Folder, error) {
 		return nil, err
 	}
 	for _, sm := range shared {
-		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.ACL); f.rights.Has(acl.Lookup) {
+		if f := u.sharedFolder(sm.Mailbox, sm.Owner, sm.OwnerShared, sm.ACL); f.rights.Has(acl.Lookup) {
 			out = append(out, f)
 		}
 	}

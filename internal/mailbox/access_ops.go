@@ -266,11 +266,11 @@ func (u *User) Move(ctx context.Context, src Folder, uids []uint32, dst Folder) 
 func (u *User) parentFolder(ctx context.Context, name string) (parent Folder, owner int64, ownerName string, ok bool, err error) {
 	owner, ownerName = u.id, name
 	prefix := ""
-	if addr, rest, other := splitOther(name); other {
+	if ns, addr, rest, other := splitOther(name); other {
 		if addr == "" || rest == "" {
 			return Folder{}, 0, "", false, fmt.Errorf("%w: %q names no mailbox", store.ErrInvalid, name)
 		}
-		prefix = OtherUsersPrefix + addr + store.Delimiter
+		prefix = ns + addr + store.Delimiter
 		ownerName = rest
 		owner = 0
 	}
@@ -283,6 +283,15 @@ func (u *User) parentFolder(ctx context.Context, name string) (parent Folder, ow
 		if !isNotFound(err) {
 			return Folder{}, 0, "", false, err
 		}
+	}
+	if owner == 0 && strings.HasPrefix(prefix, SharedPrefix) {
+		// A new top level of a shared mailbox, which nobody logs in as
+		// to make one: its INBOX stands for the top (the "k" right there).
+		inbox, err := u.Folder(ctx, prefix+"INBOX")
+		if err != nil {
+			return Folder{}, 0, "", false, err
+		}
+		return inbox, inbox.mb.AccountID, ownerName, true, nil
 	}
 	if owner == 0 {
 		// A new top level in another user's namespace: only its owner
@@ -312,7 +321,36 @@ func (u *User) CreateMailbox(ctx context.Context, name string, use store.Special
 	if owner == u.id {
 		return u.ownFolder(mb), nil
 	}
-	return u.Folder(ctx, OtherUsersPrefix+parent.owner+store.Delimiter+mb.Name)
+	if hasParent && parent.mb.Name == "INBOX" && !strings.HasPrefix(ownerName, "INBOX"+store.Delimiter) {
+		// A new top level of a shared mailbox (and any level made on the
+		// way to it) has no parent to inherit a list from (the store's
+		// rule); it takes its INBOX's, so the members who could make it
+		// can see it.
+		for _, name := range append(store.ParentNames(ownerName), ownerName) {
+			level, err := u.r.st.Mailbox(ctx, owner, name)
+			if err != nil {
+				return Folder{}, err
+			}
+			if err := u.copyACL(ctx, parent, level.ID); err != nil {
+				return Folder{}, err
+			}
+		}
+	}
+	return u.Folder(ctx, parent.ns+parent.owner+store.Delimiter+mb.Name)
+}
+
+// copyACL gives the mailbox id the access control list of from.
+func (u *User) copyACL(ctx context.Context, from Folder, id int64) error {
+	entries, err := u.r.st.MailboxACL(ctx, from.ID())
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, err := u.r.st.ModifyACL(ctx, id, e.Identifier, acl.Replace, e.Rights); err != nil {
+			return fmt.Errorf("copying the rights of %s: %w", e.Identifier, err)
+		}
+	}
+	return nil
 }
 
 // RenameMailbox renames a mailbox within its account: the "x" right on

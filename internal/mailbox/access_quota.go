@@ -79,7 +79,7 @@ func (u *User) AccountQuota(ctx context.Context, email string, admin bool) (Quot
 		}
 		seen := false
 		for _, sm := range shared {
-			if sm.Mailbox.AccountID == acct.ID && u.sharedFolder(sm.Mailbox, sm.Owner, sm.ACL).rights&visible != 0 {
+			if sm.Mailbox.AccountID == acct.ID && u.sharedFolder(sm.Mailbox, sm.Owner, sm.OwnerShared, sm.ACL).rights&visible != 0 {
 				seen = true
 				break
 			}

@@ -16,8 +16,10 @@ const MaxACLEntries = 1000
 // accounts other than its owner.
 type SharedMailbox struct {
 	Mailbox
-	Owner string      // the owning account's address
-	ACL   []acl.Entry // the mailbox's whole list
+	Owner string // the owning account's address
+	// OwnerShared: the owner is a shared mailbox (Account.Shared).
+	OwnerShared bool
+	ACL         []acl.Entry // the mailbox's whole list
 }
 
 // ACLs keeps mailboxes' access control lists (RFC 4314). The owner of a

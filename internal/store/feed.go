@@ -30,8 +30,9 @@ const (
 	// EventAccountChanged: the account's settings, credentials or existence changed.
 	EventAccountChanged
 	// EventACLChanged: the access control list of Event.MailboxID (of
-	// Event.AccountID, its owner) changed. Other processes and nodes see
-	// it as EventMailboxChanged without a mailbox.
+	// Event.AccountID, its owner) changed: a mailbox may have appeared or
+	// gone for the accounts it names (Event.Name is empty when the event
+	// came from another process or node).
 	EventACLChanged
 )
 
@@ -120,6 +121,13 @@ type Subscription struct {
 	ready   chan struct{}
 	limit   int
 
+	// follow are more accounts whose events the subscriber wants (the
+	// owners of folders shared with it), and acl asks for every account's
+	// EventACLChanged (a new share may come from anyone); see Follow.
+	// Guarded by mu.
+	follow map[int64]bool
+	acl    bool
+
 	mu       sync.Mutex
 	queue    []Event
 	overflow bool
@@ -172,6 +180,22 @@ func (s *Subscription) Position() uint64 {
 	return s.pushed
 }
 
+// Follow widens a subscription to one account: it also gets the events
+// of the accounts listed (replacing those of an earlier call), and every
+// account's EventACLChanged, which is how a mailbox shared with the
+// subscriber's account announces itself. Folders shared with a user live
+// in other accounts; a session that watches them (IMAP NOTIFY) follows
+// their owners.
+func (s *Subscription) Follow(accounts []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.follow = make(map[int64]bool, len(accounts))
+	for _, id := range accounts {
+		s.follow[id] = true
+	}
+	s.acl = true
+}
+
 // Close unsubscribes.
 func (s *Subscription) Close() {
 	s.feed.remove(s)
@@ -184,7 +208,7 @@ func (s *Subscription) push(events []Event, seq uint64) {
 	added := false
 	for i := range events {
 		e := &events[i]
-		if s.account != 0 && e.AccountID != s.account {
+		if s.account != 0 && e.AccountID != s.account && !s.follow[e.AccountID] && !(s.acl && e.Kind == EventACLChanged) {
 			continue
 		}
 		added = true

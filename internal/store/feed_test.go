@@ -24,6 +24,30 @@ func TestFeedFiltersByAccount(t *testing.T) {
 	}
 }
 
+// Follow adds the accounts that own folders shared with the subscriber,
+// and every account's ACL changes; nothing else of other accounts.
+func TestFeedFollow(t *testing.T) {
+	f := NewFeed(10)
+	s := f.Subscribe(1)
+	defer s.Close()
+	s.Follow([]int64{2})
+	f.Publish([]Event{
+		{Kind: EventMessageAdded, AccountID: 1},
+		{Kind: EventMessageAdded, AccountID: 2},
+		{Kind: EventMessageAdded, AccountID: 3},
+		{Kind: EventACLChanged, AccountID: 3, MailboxID: 30},
+	})
+	ev, _, _ := s.Next()
+	if len(ev) != 3 || ev[0].AccountID != 1 || ev[1].AccountID != 2 || ev[2].Kind != EventACLChanged {
+		t.Fatalf("followed subscription got %+v", ev)
+	}
+	s.Follow(nil) // 2 no longer followed; ACL changes still
+	f.Publish([]Event{{Kind: EventMessageAdded, AccountID: 2}, {Kind: EventACLChanged, AccountID: 2}})
+	if ev, _, _ := s.Next(); len(ev) != 1 || ev[0].Kind != EventACLChanged {
+		t.Fatalf("after Follow(nil) got %+v", ev)
+	}
+}
+
 func TestFeedOverflowDoesNotBlockAndIsReported(t *testing.T) {
 	f := NewFeed(5)
 	s := f.Subscribe(1)

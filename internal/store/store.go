@@ -88,6 +88,11 @@ type Account struct {
 	ID      int64
 	Email   string
 	Created time.Time
+	// Shared marks a shared mailbox: an account that belongs to a domain
+	// rather than a person (support@, info@). Nobody logs in as it; its
+	// members reach its folders under "Shared/" with the rights its
+	// mailboxes' access control lists give them.
+	Shared bool
 }
 
 // Alias maps an address in a local domain to one or more targets: local
@@ -108,6 +113,10 @@ type Directory interface {
 	// CreateAccount creates the account and its default mailboxes (INBOX and
 	// the special-use folders). The domain must exist (ErrUnknownDomain).
 	CreateAccount(ctx context.Context, email string, cred auth.Credentials) (Account, error)
+	// CreateSharedAccount creates a shared mailbox (Account.Shared) with
+	// the same default mailboxes and no password: LookupCredentials
+	// never finds it, so no one can log in as it.
+	CreateSharedAccount(ctx context.Context, email string) (Account, error)
 	// DeleteAccount removes the account, its mailboxes and its messages.
 	DeleteAccount(ctx context.Context, email string) error
 	Accounts(ctx context.Context) ([]Account, error)

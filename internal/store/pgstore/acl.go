@@ -121,9 +121,7 @@ func (s *Store) ModifyACL(ctx context.Context, mailboxID int64, identifier strin
 			return err
 		}
 		tx.publish(store.Event{Kind: store.EventACLChanged, AccountID: mb.AccountID, MailboxID: mb.ID, Name: mb.Name})
-		// Other nodes learn of it as a change of the owner's mailbox
-		// list, as sqlitestore's other processes do.
-		return tx.changed(mb.AccountID, 0, 0, changeMailboxes)
+		return tx.changed(mb.AccountID, mb.ID, 0, changeACL)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: modify ACL: %w", err)
@@ -162,7 +160,7 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 	if len(identifiers) == 0 {
 		return nil, nil
 	}
-	rows, _ := s.pool.Query(ctx, "SELECT "+mailboxColumns+`, o.email, l.identifiers, l.rights
+	rows, _ := s.pool.Query(ctx, "SELECT "+mailboxColumns+`, o.email, o.shared, l.identifiers, l.rights
 		FROM mailboxes m JOIN accounts o ON o.id = m.account_id,
 		LATERAL (SELECT array_agg(identifier ORDER BY identifier) AS identifiers, array_agg(rights ORDER BY identifier) AS rights
 			FROM mailbox_acl WHERE mailbox_id = m.id) l
@@ -175,7 +173,7 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 		var ids []string
 		var rights []int64
 		err := row.Scan(&sm.ID, &sm.AccountID, &sm.Name, &use, &uidValidity, &uidNext, &modseq, &sm.Subscribed,
-			&sm.Owner, &ids, &rights)
+			&sm.Owner, &sm.OwnerShared, &ids, &rights)
 		sm.SpecialUse, sm.UIDValidity, sm.UIDNext, sm.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
 		sm.ACL = make([]acl.Entry, len(ids))
 		for i, id := range ids {

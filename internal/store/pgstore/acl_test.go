@@ -101,7 +101,8 @@ func TestConcurrentNodesACLDeleteAccount(t *testing.T) {
 }
 
 // A change of a list made on node B reaches node A's subscribers of the
-// owner as a change of the mailbox list; B's own get EventACLChanged.
+// owner as EventACLChanged of the mailbox (without its name), and those
+// that follow others' lists (Subscription.Follow) too.
 func TestFeedACLAcrossNodes(t *testing.T) {
 	ctx := context.Background()
 	a, b, acct := twoNodes(t)
@@ -111,13 +112,23 @@ func TestFeedACLAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	onA, onB := watch(t, a, acct.ID), watch(t, b, acct.ID)
+	kim, err := a.Account(ctx, "kim@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := watch(t, a, kim.ID)
+	follower.sub.Follow(nil)
 	if _, err := b.ModifyACL(ctx, team.ID, "kim@example.test", acl.Replace, acl.ReadOnly); err != nil {
 		t.Fatal(err)
 	}
 	onB.until("EventACLChanged on B", func(e store.Event) bool {
 		return e.Kind == store.EventACLChanged && e.AccountID == acct.ID && e.MailboxID == team.ID && e.Name == "Team"
 	})
-	onA.until("for the list changed on B", listChanged(acct.ID))
+	fromB := func(e store.Event) bool {
+		return e.Kind == store.EventACLChanged && e.AccountID == acct.ID && e.MailboxID == team.ID
+	}
+	onA.until("EventACLChanged on A", fromB)
+	follower.until("EventACLChanged for kim's follower on A", fromB)
 }
 
 // A message copied into another account's mailbox joins the conversation

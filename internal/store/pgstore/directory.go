@@ -141,14 +141,23 @@ func (tx *txn) addressTaken(addr string) (string, error) {
 
 // CreateAccount implements store.Directory.
 func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Credentials) (store.Account, error) {
+	if cred.Argon2id == "" {
+		return store.Account{}, fmt.Errorf("%w: account %s needs a password", store.ErrInvalid, email)
+	}
+	return s.createAccount(ctx, email, cred, false)
+}
+
+// CreateSharedAccount implements store.Directory.
+func (s *Store) CreateSharedAccount(ctx context.Context, email string) (store.Account, error) {
+	return s.createAccount(ctx, email, auth.Credentials{}, true)
+}
+
+func (s *Store) createAccount(ctx context.Context, email string, cred auth.Credentials, shared bool) (store.Account, error) {
 	a, err := address.Parse(email)
 	if err != nil {
 		return store.Account{}, invalid(err)
 	}
-	if cred.Argon2id == "" {
-		return store.Account{}, fmt.Errorf("%w: account %s needs a password", store.ErrInvalid, a)
-	}
-	acct := store.Account{Email: a.String(), Created: time.Now().Truncate(time.Second)}
+	acct := store.Account{Email: a.String(), Created: time.Now().Truncate(time.Second), Shared: shared}
 	err = s.write(ctx, func(tx *txn) error {
 		domainID, err := tx.domainID(a.Domain)
 		if err != nil {
@@ -162,9 +171,9 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 		} else if what != "" {
 			return fmt.Errorf("%s is already %s: %w", acct.Email, what, store.ErrExists)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, apop_secret, next_uidvalidity, created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix()).Scan(&acct.ID); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, apop_secret, next_uidvalidity, created, shared)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix(), shared).Scan(&acct.ID); err != nil {
 			return err
 		}
 		if _, err := tx.exec("INSERT INTO quota_accounts (account_id) VALUES ($1)", acct.ID); err != nil {
@@ -378,14 +387,14 @@ func (tx *txn) accountID(email string) (int64, error) {
 func scanAccount(row pgx.CollectableRow) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := row.Scan(&a.ID, &a.Email, &created)
+	err := row.Scan(&a.ID, &a.Email, &created, &a.Shared)
 	a.Created = time.Unix(created, 0)
 	return a, err
 }
 
 // Accounts implements store.Directory.
 func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
-	rows, _ := s.pool.Query(ctx, "SELECT id, email, created FROM accounts ORDER BY email")
+	rows, _ := s.pool.Query(ctx, "SELECT id, email, created, shared FROM accounts ORDER BY email")
 	out, err := pgx.CollectRows(rows, scanAccount)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
@@ -399,7 +408,7 @@ func (s *Store) Account(ctx context.Context, email string) (store.Account, error
 	if err != nil {
 		return store.Account{}, invalid(err)
 	}
-	rows, _ := s.pool.Query(ctx, "SELECT id, email, created FROM accounts WHERE email = $1", a.String())
+	rows, _ := s.pool.Query(ctx, "SELECT id, email, created, shared FROM accounts WHERE email = $1", a.String())
 	acct, err := pgx.CollectExactlyOneRow(rows, scanAccount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Account{}, fmt.Errorf("account %s: %w", a, store.ErrNotFound)
@@ -458,7 +467,7 @@ func (s *Store) LookupCredentials(ctx context.Context, username string) (auth.Pr
 	// row per app password (or one row with NULLs if there is none).
 	rows, _ := s.pool.Query(ctx, `SELECT a.id, a.email, a.argon2id, p.argon2id FROM accounts a
 		LEFT JOIN app_passwords p ON p.account_id = a.id
-		WHERE a.email = $1 ORDER BY p.id`, a.String())
+		WHERE a.email = $1 AND NOT a.shared ORDER BY p.id`, a.String())
 	var id int64
 	var email, main string
 	var app *string
@@ -557,19 +566,20 @@ func (s *Store) LookupAddress(ctx context.Context, addr string) (store.AddressIn
 	var acctID *int64
 	var email *string
 	var created *int64
+	var shared *bool
 	var targets []string
 	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1),
-		a.id, a.email, a.created,
+		a.id, a.email, a.created, a.shared,
 		ARRAY(SELECT target FROM aliases WHERE address = $2 ORDER BY target)
 		FROM (SELECT 1) one LEFT JOIN accounts a ON a.email = $2`, a.Domain, a.String()).
-		Scan(&info.LocalDomain, &acctID, &email, &created, &targets)
+		Scan(&info.LocalDomain, &acctID, &email, &created, &shared, &targets)
 	if err != nil {
 		return store.AddressInfo{}, fmt.Errorf("store: lookup address: %w", err)
 	}
 	switch {
 	case !info.LocalDomain:
 	case acctID != nil:
-		info.Account = &store.Account{ID: *acctID, Email: *email, Created: time.Unix(*created, 0)}
+		info.Account = &store.Account{ID: *acctID, Email: *email, Created: time.Unix(*created, 0), Shared: *shared}
 	case len(targets) > 0:
 		info.AliasTargets = targets
 	}
@@ -583,7 +593,7 @@ func (s *Store) AccountsWithSetting(ctx context.Context, key, value string) ([]s
 		return nil, err
 	}
 	def, _ := store.LookupSetting(key)
-	rows, _ := s.pool.Query(ctx, `SELECT a.id, a.email, a.created FROM accounts a
+	rows, _ := s.pool.Query(ctx, `SELECT a.id, a.email, a.created, a.shared FROM accounts a
 		LEFT JOIN account_settings s ON s.account_id = a.id AND s.key = $1
 		WHERE coalesce(s.value, $2) = $3 ORDER BY a.id`, key, def.Default, value)
 	out, err := pgx.CollectRows(rows, scanAccount)

@@ -375,6 +375,8 @@ func rowEvent(account, mailbox int64, modseq uint64, kind int64) store.Event {
 		// The list changed (created, renamed, deleted, subscribed):
 		// subscribers re-list.
 		e.Kind, e.MailboxID, e.ModSeq = store.EventMailboxChanged, 0, 0
+	case changeACL:
+		e.Kind, e.ModSeq = store.EventACLChanged, 0
 	default:
 		e.Kind = store.EventAccountChanged
 	}

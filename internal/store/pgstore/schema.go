@@ -450,4 +450,8 @@ INSERT INTO quota_accounts (account_id, storage, messages)
 	FROM accounts a LEFT JOIN mailboxes b ON b.account_id = a.id LEFT JOIN messages m ON m.mailbox_id = b.id
 	GROUP BY a.id;
 `,
+	// 12: shared mailboxes (store.Account.Shared), SQLite's migration 19.
+	`
+ALTER TABLE accounts ADD COLUMN shared boolean NOT NULL DEFAULT false;
+`,
 }

@@ -19,6 +19,7 @@ const (
 	changeMessages  = 1 // messages of MailboxID changed up to ModSeq
 	changeMailboxes = 2 // the account's mailbox list changed
 	changeAccount   = 3 // the account (settings, credentials, existence) changed
+	changeACL       = 4 // the access control list of MailboxID changed
 )
 
 // maxAttempts bounds how often a write is retried after PostgreSQL aborted

@@ -91,7 +91,7 @@ func (s *Store) ModifyACL(ctx context.Context, mailboxID int64, identifier strin
 			return err
 		}
 		tx.publish(store.Event{Kind: store.EventACLChanged, AccountID: mb.AccountID, MailboxID: mb.ID, Name: mb.Name})
-		tx.changed(mb.AccountID, 0, 0, changeMailboxes)
+		tx.changed(mb.AccountID, mb.ID, 0, changeACL)
 		return nil
 	})
 	return now, err
@@ -137,12 +137,12 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 		// LIST asks, and almost always nothing is shared: the lookup must
 		// cost that nothing, not a pass over every mailbox); then their
 		// whole lists.
-		if err := execConn(conn, "SELECT "+mailboxColumns+`, o.email FROM (SELECT DISTINCT mailbox_id FROM mailbox_acl WHERE identifier IN (`+
+		if err := execConn(conn, "SELECT "+mailboxColumns+`, o.email, o.shared FROM (SELECT DISTINCT mailbox_id FROM mailbox_acl WHERE identifier IN (`+
 			strings.TrimSuffix(strings.Repeat("?,", len(identifiers)), ",")+`)) a
 			JOIN mailboxes m ON m.id = a.mailbox_id JOIN accounts o ON o.id = m.account_id
 			WHERE m.account_id != ? ORDER BY o.email, m.name`, func(st *sqlite.Stmt) error {
 			index[st.ColumnInt64(0)] = len(out)
-			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(8)})
+			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(8), OwnerShared: st.ColumnBool(9)})
 			return nil
 		}, args...); err != nil {
 			return err

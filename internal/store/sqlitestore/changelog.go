@@ -49,6 +49,8 @@ func (s *Store) pollChanges(ctx context.Context, last int64) {
 						e.Kind = store.EventMailboxChanged
 					case changeMailboxes:
 						e.Kind, e.MailboxID = store.EventMailboxChanged, 0
+					case changeACL:
+						e.Kind = store.EventACLChanged
 					default:
 						e.Kind = store.EventAccountChanged
 					}

@@ -121,14 +121,23 @@ func (tx *txn) addressTaken(addr string) (string, error) {
 
 // CreateAccount implements store.Directory.
 func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Credentials) (store.Account, error) {
+	if cred.Argon2id == "" {
+		return store.Account{}, fmt.Errorf("%w: account %s needs a password", store.ErrInvalid, email)
+	}
+	return s.createAccount(ctx, email, cred, false)
+}
+
+// CreateSharedAccount implements store.Directory.
+func (s *Store) CreateSharedAccount(ctx context.Context, email string) (store.Account, error) {
+	return s.createAccount(ctx, email, auth.Credentials{}, true)
+}
+
+func (s *Store) createAccount(ctx context.Context, email string, cred auth.Credentials, shared bool) (store.Account, error) {
 	a, err := address.Parse(email)
 	if err != nil {
 		return store.Account{}, invalid(err)
 	}
-	if cred.Argon2id == "" {
-		return store.Account{}, fmt.Errorf("%w: account %s needs a password", store.ErrInvalid, a)
-	}
-	acct := store.Account{Email: a.String(), Created: time.Now().Truncate(time.Second)}
+	acct := store.Account{Email: a.String(), Created: time.Now().Truncate(time.Second), Shared: shared}
 	err = s.write(ctx, func(tx *txn) error {
 		domainID, err := tx.domainID(a.Domain)
 		if err != nil {
@@ -142,8 +151,8 @@ func (s *Store) CreateAccount(ctx context.Context, email string, cred auth.Crede
 		} else if what != "" {
 			return fmt.Errorf("%s is already %s: %w", acct.Email, what, store.ErrExists)
 		}
-		if err := tx.exec(`INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, apop_secret, next_uidvalidity, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix()); err != nil {
+		if err := tx.exec(`INSERT INTO accounts (email, domain_id, argon2id, scram_sha256, apop_secret, next_uidvalidity, created, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			acct.Email, domainID, cred.Argon2id, cred.SCRAMSHA256, cred.APOP, initialUIDValidity(tx.now), acct.Created.Unix(), shared); err != nil {
 			return err
 		}
 		acct.ID = tx.conn.LastInsertRowID()
@@ -234,11 +243,16 @@ func (tx *txn) accountID(email string) (int64, error) {
 	return id, nil
 }
 
+// scanAccount reads the columns id, email, created, shared.
+func scanAccount(st *sqlite.Stmt) store.Account {
+	return store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0), Shared: st.ColumnBool(3)}
+}
+
 // Accounts implements store.Directory.
 func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 	var out []store.Account
-	err := s.query(ctx, "SELECT id, email, created FROM accounts ORDER BY email", func(st *sqlite.Stmt) error {
-		out = append(out, store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)})
+	err := s.query(ctx, "SELECT id, email, created, shared FROM accounts ORDER BY email", func(st *sqlite.Stmt) error {
+		out = append(out, scanAccount(st))
 		return nil
 	})
 	return out, err
@@ -251,8 +265,8 @@ func (s *Store) Account(ctx context.Context, email string) (store.Account, error
 		return store.Account{}, invalid(err)
 	}
 	var acct store.Account
-	err = s.query(ctx, "SELECT id, email, created FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
-		acct = store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)}
+	err = s.query(ctx, "SELECT id, email, created, shared FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
+		acct = scanAccount(st)
 		return nil
 	}, a.String())
 	if err == nil && acct.ID == 0 {
@@ -305,7 +319,7 @@ func (s *Store) LookupCredentials(ctx context.Context, username string) (auth.Pr
 	// row per app password (or one row with NULLs if there is none).
 	err = s.query(ctx, `SELECT a.id, a.email, a.argon2id, p.argon2id FROM accounts a
 		LEFT JOIN app_passwords p ON p.account_id = a.id
-		WHERE a.email = ? ORDER BY p.id`, func(st *sqlite.Stmt) error {
+		WHERE a.email = ? AND NOT a.shared ORDER BY p.id`, func(st *sqlite.Stmt) error {
 		if p.AccountID == 0 {
 			p = auth.Principal{AccountID: st.ColumnInt64(0), Email: st.ColumnText(1)}
 			hashes = append(hashes, st.ColumnText(2))
@@ -400,8 +414,9 @@ func (s *Store) LookupAddress(ctx context.Context, addr string) (store.AddressIn
 		if !info.LocalDomain {
 			return nil
 		}
-		if err := execConn(conn, "SELECT id, email, created FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
-			info.Account = &store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)}
+		if err := execConn(conn, "SELECT id, email, created, shared FROM accounts WHERE email = ?", func(st *sqlite.Stmt) error {
+			acct := scanAccount(st)
+			info.Account = &acct
 			return nil
 		}, a.String()); err != nil || info.Account != nil {
 			return err
@@ -422,10 +437,10 @@ func (s *Store) AccountsWithSetting(ctx context.Context, key, value string) ([]s
 	}
 	def, _ := store.LookupSetting(key)
 	var out []store.Account
-	err = s.query(ctx, `SELECT a.id, a.email, a.created FROM accounts a
+	err = s.query(ctx, `SELECT a.id, a.email, a.created, a.shared FROM accounts a
 		LEFT JOIN account_settings s ON s.account_id = a.id AND s.key = ?1
 		WHERE coalesce(s.value, ?2) = ?3 ORDER BY a.id`, func(st *sqlite.Stmt) error {
-		out = append(out, store.Account{ID: st.ColumnInt64(0), Email: st.ColumnText(1), Created: time.Unix(st.ColumnInt64(2), 0)})
+		out = append(out, scanAccount(st))
 		return nil
 	}, key, def.Default, value)
 	return out, err

@@ -438,6 +438,11 @@ INSERT INTO quota_accounts (account_id, storage, messages)
 	FROM accounts a LEFT JOIN mailboxes b ON b.account_id = a.id LEFT JOIN messages m ON m.mailbox_id = b.id
 	GROUP BY a.id;
 `,
+	// 19: shared mailboxes (store.Account.Shared): accounts that belong to
+	// a domain, which nobody logs in as.
+	`
+ALTER TABLE accounts ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

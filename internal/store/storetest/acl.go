@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"mailroom/internal/acl"
+	"mailroom/internal/auth"
 	"mailroom/internal/store"
 )
 
@@ -24,6 +26,60 @@ var aclTests = []struct {
 	{"ACLLimit", testACLLimit},
 	{"CopyAcrossAccounts", testCopyAcrossAccounts},
 	{"CopyKeep", testCopyKeep},
+	{"SharedAccount", testSharedAccount},
+}
+
+// testSharedAccount: a shared mailbox (support@) is an account with the
+// default mailboxes that nobody can log in as, and every read of
+// accounts says it is shared.
+func testSharedAccount(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	kim := newAccount(t, st, "kim@example.test")
+	support := must(st.CreateSharedAccount(ctx, "Support@Example.test"))
+	if !support.Shared || support.Email != "support@example.test" || support.ID == 0 {
+		t.Fatalf("created %+v", support)
+	}
+	if got := must(st.Account(ctx, "support@example.test")); !got.Shared || got.ID != support.ID {
+		t.Fatalf("Account: %+v", got)
+	}
+	if got := must(st.Account(ctx, "kim@example.test")); got.Shared {
+		t.Fatalf("a person's account is shared: %+v", got)
+	}
+	for _, a := range must(st.Accounts(ctx)) {
+		if a.Shared != (a.ID == support.ID) {
+			t.Fatalf("Accounts: %+v", a)
+		}
+	}
+	if info := must(st.LookupAddress(ctx, "support@example.test")); info.Account == nil || !info.Account.Shared {
+		t.Fatalf("LookupAddress: %+v", info)
+	}
+	if _, _, err := st.LookupCredentials(ctx, "support@example.test"); !errors.Is(err, auth.ErrUnknownAccount) {
+		t.Fatalf("LookupCredentials of a shared mailbox: %v, want ErrUnknownAccount", err)
+	}
+	names := map[string]bool{}
+	for _, mb := range must(st.MailboxList(ctx, support.ID)) {
+		names[mb.Name] = true
+	}
+	for _, m := range store.DefaultMailboxes {
+		if !names[m.Name] {
+			t.Fatalf("shared mailbox lacks %s: %v", m.Name, names)
+		}
+	}
+	wantErr(t, must2err(st.CreateSharedAccount(ctx, "kim@example.test")), store.ErrExists, "shared mailbox over an account")
+	wantErr(t, must2err(st.CreateSharedAccount(ctx, "info@nowhere.test")), store.ErrUnknownDomain, "shared mailbox in an unknown domain")
+	wantErr(t, must2err(st.CreateSharedAccount(ctx, "not an address")), store.ErrInvalid, "shared mailbox with a bad address")
+
+	// SharedWith says whose folders are a shared mailbox's.
+	inbox := mailbox(t, st, support, "INBOX")
+	must(st.ModifyACL(ctx, inbox.ID, "kim@example.test", acl.Replace, acl.ReadWrite))
+	owner := newAccount(t, st, "owner@example.test")
+	team := must(st.CreateMailbox(ctx, owner.ID, "Team", ""))
+	must(st.ModifyACL(ctx, team.ID, "kim@example.test", acl.Replace, acl.ReadOnly))
+	shared := must(st.SharedWith(ctx, kim.ID, acl.IdentifiersOf("kim@example.test")))
+	if len(shared) != 2 || shared[0].Owner != "owner@example.test" || shared[0].OwnerShared || shared[1].Owner != "support@example.test" || !shared[1].OwnerShared {
+		t.Fatalf("SharedWith: %+v", shared)
+	}
+	ok(t, st.DeleteAccount(ctx, "support@example.test"))
 }
 
 func testACLModify(t *testing.T, st store.Store) {
