@@ -419,4 +419,18 @@ CREATE TABLE mailbox_acl (
 );
 CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
 `,
+	// 11: who may send as whom (store.Delegations, delegation.go),
+	// SQLite's migration 18. A grantee is an address or "@domain" by its
+	// text, as in mailbox_acl: DeleteAccount and DeleteDomain remove the
+	// grants naming them; an owner's grants go with its row. mode is a
+	// store.DelegationMode.
+	`
+CREATE TABLE delegations (
+	owner_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	grantee  text COLLATE "C" NOT NULL,
+	mode     bigint NOT NULL,
+	PRIMARY KEY (owner_id, grantee)
+);
+CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
+`,
 }

@@ -406,6 +406,20 @@ CREATE TABLE mailbox_acl (
 ) WITHOUT ROWID;
 CREATE INDEX mailbox_acl_identifier ON mailbox_acl (identifier, mailbox_id);
 `,
+	// 18: who may send as whom (store.Delegations, delegation.go). A
+	// grantee is an address or "@domain" by its text, as in mailbox_acl;
+	// the grantee index finds what a user may send as (DelegatedTo, on
+	// submission's first foreign From:) and the grants naming an account
+	// or domain being deleted. mode is a store.DelegationMode.
+	`
+CREATE TABLE delegations (
+	owner_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	grantee  TEXT NOT NULL,
+	mode     INTEGER NOT NULL,
+	PRIMARY KEY (owner_id, grantee)
+) WITHOUT ROWID;
+CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
