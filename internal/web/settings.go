@@ -20,6 +20,8 @@ func (s *Server) settingsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveSettings("Forwarding saved.", "forward.to", "forward.keep")))
 	mux.HandleFunc("POST /settings/vacation", s.requireLogin(s.saveVacation))
 	mux.HandleFunc("POST /settings/app-passwords", s.requireLogin(s.appPassword))
+	mux.HandleFunc("POST /settings/delegates", s.requireLogin(s.delegateAction))
+	mux.HandleFunc("POST /settings/delegation", s.requireLogin(s.saveSettings("Sent copies saved.", store.SentCopySetting)))
 	mux.HandleFunc("GET /settings/setup.mobileconfig", s.requireLogin(s.mobileConfig))
 }
 
@@ -31,6 +33,8 @@ type settingsData struct {
 	Setup        []autoconfig.Setting
 	VacationFrom string // yyyy-mm-dd for the date inputs
 	VacationTo   string
+	Delegates    []store.Delegation // who may send as this account
+	SendAs       []store.Delegation // whom this account may send as
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +54,18 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.fail(w, r, http.StatusInternalServerError, "Could not read your app passwords.")
 		return
 	}
-	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email)}
+	delegates, err := s.opts.Store.Delegations(ctx, sess.AccountID)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read who may send as you.")
+		return
+	}
+	sendAs, err := s.opts.Store.DelegatedTo(ctx, sess.AccountID, sess.Email)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read whom you may send as.")
+		return
+	}
+	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email),
+		Delegates: delegates, SendAs: sendAs}
 	d.VacationFrom = dayOf(st.Int("vacation.from"))
 	d.VacationTo = dayOf(st.Int("vacation.until"))
 	if newPassword != "" {
