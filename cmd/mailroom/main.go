@@ -6,6 +6,7 @@
 //	mailroom serve [--config FILE]     run every configured listener
 //	mailroom dev [--data DIR]          zero-configuration trial on 127.0.0.1
 //	mailroom user|domain|alias …       manage accounts, domains, aliases
+//	mailroom delegate …                who may send as whom
 //	mailroom version
 //
 // Run "mailroom help" for the full list.
@@ -70,6 +71,10 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+  delegate grant OWNER GRANTEE --mode send-as|on-behalf
+                                     let an address or @domain send as OWNER (or on its behalf, with Sender:)
+  delegate revoke OWNER GRANTEE, delegate list EMAIL
+  delegate sent-copy OWNER delegate|both   also keep what delegates send in OWNER's Sent (both)
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
 
 Outbound queue (mail for other domains):
@@ -120,6 +125,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdAlias(ctx, rest, sio)
 	case "mailbox":
 		return cmdMailbox(ctx, rest, sio)
+	case "delegate":
+		return cmdDelegate(ctx, rest, sio)
 	case "queue":
 		return cmdQueue(ctx, rest, sio)
 	case "junk":
