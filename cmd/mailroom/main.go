@@ -6,6 +6,7 @@
 //	mailroom serve [--config FILE]     run every configured listener
 //	mailroom dev [--data DIR]          zero-configuration trial on 127.0.0.1
 //	mailroom user|domain|alias …       manage accounts, domains, aliases
+//	mailroom delegate …                who may send as whom
 //	mailroom version
 //
 // Run "mailroom help" for the full list.
@@ -79,6 +80,10 @@ Accounts (all take --config FILE and work while serve runs):
   acl del EMAIL MAILBOX|'*' IDENTIFIER
   quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
   quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
+  delegate grant OWNER GRANTEE --mode send-as|on-behalf
+                                     let an address or @domain send as OWNER (or on its behalf, with Sender:)
+  delegate revoke OWNER GRANTEE, delegate list EMAIL
+  delegate sent-copy OWNER delegate|both   also keep what delegates send in OWNER's Sent (both)
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
 
 Outbound queue (mail for other domains):
@@ -129,6 +134,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdAlias(ctx, rest, sio)
 	case "mailbox":
 		return cmdMailbox(ctx, rest, sio)
+	case "delegate":
+		return cmdDelegate(ctx, rest, sio)
 	case "queue":
 		return cmdQueue(ctx, rest, sio)
 	case "junk":

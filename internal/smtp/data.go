@@ -10,6 +10,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"mailroom/internal/store"
 )
 
 // errBareLineEnd: the message has a CR not followed by LF, or an LF not
@@ -119,23 +121,25 @@ func headerField(hdr []byte, name string) (string, bool) {
 	return "", false
 }
 
-// checkSubmissionHeader enforces that From: holds only addresses of the
-// authenticated account, and returns the Message-ID and Date fields to add
-// when the client left them out (RFC 6409 8.2, 8.3).
-func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, error) {
+// checkSubmissionHeader enforces that From: and Sender: hold only
+// addresses the authenticated account may use (its own, or those a
+// delegation lets it send as: delegate.go), and returns the fields to
+// add: Message-ID and Date when the client left them out (RFC 6409 8.2,
+// 8.3), Sender: for a message sent on someone's behalf without one. It
+// also returns the delegations the message is sent under.
+func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, []store.Delegation, error) {
 	orig, err := checkOriginator(hdr)
 	if err != nil {
 		s.srv.log.Info("message refused: ambiguous originator", append(s.logger(), "err", err)...)
 		// RFC 6409 5.1 and 6.3: 554 for syntactic problems in the data.
-		return nil, smtpError(554, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
+		return nil, nil, smtpError(554, [3]int{5, 6, 0}, "message refused: "+strings.TrimPrefix(err.Error(), errAmbiguous.Error()+": "))
 	}
-	for _, addr := range append(orig.from, orig.sender) {
-		if addr != "" && !s.owns(addr) {
-			s.srv.log.Info("From: header refused", append(s.logger(), "from", addr)...)
-			return nil, smtpError(553, [3]int{5, 7, 1}, "From: or Sender: <"+addr+"> is not an address of your account")
-		}
+	senderField, grants, err := s.checkOriginatorRights(orig)
+	if err != nil {
+		return nil, nil, err
 	}
 	var extra bytes.Buffer
+	extra.Write(senderField)
 	if _, ok := headerField(hdr, "Message-ID"); !ok {
 		var rnd [12]byte
 		rand.Read(rnd[:])
@@ -144,7 +148,7 @@ func (s *session) checkSubmissionHeader(hdr []byte) ([]byte, error) {
 	if _, ok := headerField(hdr, "Date"); !ok {
 		fmt.Fprintf(&extra, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
 	}
-	return extra.Bytes(), nil
+	return extra.Bytes(), grants, nil
 }
 
 // receivedHeader is the trace field this server adds (RFC 5321 4.4), with

@@ -71,6 +71,24 @@ type Options struct {
 	// both for the MX.
 	Senders  SenderChecker
 	Reporter *dmarcreport.Reporter
+	// Mailboxes stores the copies submission keeps in a delegation
+	// owner's Sent (delegate.go): the mailbox service, so that the
+	// owner's sessions see it at once. nil: the store directly.
+	Mailboxes Appender
+}
+
+// Appender puts a staged message into mailboxes; the mailbox service
+// implements it.
+type Appender interface {
+	Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error)
+}
+
+// storeAppender appends with the store alone (a server without a
+// mailbox service, in tests).
+type storeAppender struct{ st store.Store }
+
+func (a storeAppender) Append(ctx context.Context, msg store.Staged, targets []store.Target) ([]store.Delivered, error) {
+	return a.st.Deliver(ctx, msg, targets)
 }
 
 // Server is one SMTP listener. It implements listener.Protocol.
@@ -79,6 +97,8 @@ type Server struct {
 	log     *slog.Logger
 	gs      *gosmtp.Server
 	senders SenderChecker // nil on submission
+	// mailboxes is Options.Mailboxes, or the store.
+	mailboxes Appender
 
 	mu         sync.Mutex
 	conns      map[*trackedConn]struct{}
@@ -97,6 +117,10 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger.With("proto", opts.Mode.String()), conns: map[*trackedConn]struct{}{}}
 	if opts.Mode == Inbound {
 		s.senders = opts.Senders
+	}
+	s.mailboxes = opts.Mailboxes
+	if s.mailboxes == nil {
+		s.mailboxes = storeAppender{opts.Store}
 	}
 	gs := gosmtp.NewServer(backend{s})
 	gs.Domain = opts.Hostname
@@ -124,7 +148,12 @@ func Factory(mode Mode) listener.Factory {
 		if mode == Inbound {
 			senders, reporter = newSenderChecks(d)
 		}
+		var mailboxes Appender
+		if d.Mailboxes != nil { // a nil *mailbox.Service is no Appender
+			mailboxes = d.Mailboxes
+		}
 		return New(Options{
+			Mailboxes:     mailboxes,
 			Senders:       senders,
 			Reporter:      reporter,
 			Mode:          mode,

@@ -36,7 +36,10 @@ type session struct {
 	env       delivery.Envelope
 	hasFrom   bool
 	errors    int
-	owned     map[string]bool // sender addresses checked this session
+	// senders are the sender addresses checked this session, grants
+	// what the account may send as (delegate.go; nil: not read yet).
+	senders map[string]sender
+	grants  []store.Delegation
 }
 
 func newSession(srv *Server, c *gosmtp.Conn) *session {
@@ -44,13 +47,13 @@ func newSession(srv *Server, c *gosmtp.Conn) *session {
 	rand.Read(rnd[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		srv:    srv,
-		conn:   c,
-		id:     strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])),
-		remote: remoteAddr(c.Conn()),
-		ctx:    ctx,
-		cancel: cancel,
-		owned:  map[string]bool{},
+		srv:     srv,
+		conn:    c,
+		id:      strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(rnd[:])),
+		remote:  remoteAddr(c.Conn()),
+		ctx:     ctx,
+		cancel:  cancel,
+		senders: map[string]sender{},
 	}
 	return s
 }
@@ -181,9 +184,13 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 		if from == "" {
 			return s.fail(smtpError(553, [3]int{5, 7, 1}, "the null sender is not allowed on submission"))
 		}
-		if !s.owns(from) {
+		r, err := s.senderOf(from)
+		if err != nil {
+			return err
+		}
+		if !r.allowed() {
 			s.srv.log.Info("sender refused", append(s.logger(), "from", from)...)
-			return s.fail(smtpError(553, [3]int{5, 7, 1}, "<"+from+"> is not an address of your account"))
+			return s.fail(smtpError(553, [3]int{5, 7, 1}, "<"+from+"> is not an address of your account, and you may not send as it"))
 		}
 	} else if from != "" {
 		if _, err := address.Parse(from); err != nil {
@@ -201,44 +208,6 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	}
 	s.hasFrom = true
 	return nil
-}
-
-// owns reports whether the authenticated account may use addr as its
-// sender: its own address, a plus-address of it, or an alias that
-// delivers to it.
-func (s *session) owns(addr string) bool {
-	a, err := address.Parse(addr)
-	if err != nil || s.principal == nil {
-		return false
-	}
-	key := a.String()
-	if ok, seen := s.owned[key]; seen {
-		return ok
-	}
-	ok := s.checkOwns(a)
-	s.owned[key] = ok
-	return ok
-}
-
-func (s *session) checkOwns(a address.Address) bool {
-	if a.String() == s.principal.Email {
-		return true
-	}
-	if sep := s.srv.opts.Config.PlusSeparator; sep != "" {
-		if base, _, ok := strings.Cut(a.Local, sep); ok && (address.Address{Local: base, Domain: a.Domain}).String() == s.principal.Email {
-			return true
-		}
-	}
-	info, err := s.srv.opts.Store.LookupAddress(s.ctx, a.String())
-	if err != nil {
-		return false
-	}
-	for _, t := range info.AliasTargets {
-		if t == s.principal.Email {
-			return true
-		}
-	}
-	return false
 }
 
 // Rcpt implements gosmtp.Session.
@@ -304,12 +273,13 @@ func (s *session) Data(r io.Reader) error {
 
 	body := io.Reader(&crlfOnly{r: r, maxLine: s.srv.opts.Config.MaxLineLength})
 	var extra []byte
+	var grants []store.Delegation // the delegations it is sent under
 	if s.srv.opts.Mode == Submission {
 		hdr, rest, err := readHeader(body, headerLimit)
 		if err != nil {
 			return s.dataError(err)
 		}
-		if extra, err = s.checkSubmissionHeader(hdr); err != nil {
+		if extra, grants, err = s.checkSubmissionHeader(hdr); err != nil {
 			return err
 		}
 		extra = append(s.submissionResults(), extra...)
@@ -343,6 +313,9 @@ func (s *session) Data(r io.Reader) error {
 			return smtpError(de.Code, de.Enhanced, de.Msg)
 		}
 		return smtpError(451, [3]int{4, 3, 0}, "could not store the message, try again later")
+	}
+	if len(grants) > 0 {
+		s.keepSentCopies(msg, grants)
 	}
 	s.srv.log.Info("message accepted", append(s.logger(), "from", s.env.From, "rcpts", len(s.env.Recipients),
 		"size", msg.Size(), "ms", time.Since(start).Milliseconds())...)

@@ -70,6 +70,9 @@ var settingDefs = []SettingDef{
 	{Key: "pop3.scope", Kind: KindEnum, Default: "all", Values: []string{"all", "since-enabled"},
 		Doc: "all: POP3 lists the whole INBOX; since-enabled: only mail that arrived after POP3 was last switched on"},
 	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission"},
+	// delegation.go: where a copy goes when a delegate sends as this account.
+	{Key: SentCopySetting, Kind: KindEnum, Default: SentCopyDelegate, Values: []string{SentCopyDelegate, SentCopyBoth},
+		Doc: "mail a delegate sends as this account: delegate (a copy in the delegate's Sent only) or both (also in this account's Sent)"},
 
 	// IMAP URLAUTH (RFC 4467): the mailbox access keys are derived from
 	// the secret and each mailbox's generation; RESETKEY replaces the

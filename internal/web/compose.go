@@ -81,6 +81,10 @@ type composeData struct {
 	// Focus is the field the cursor starts in.
 	Focus   string
 	MaxSize int64
+	// From is the address chosen to send as, among FromChoices (the
+	// user's own and those delegated to them: delegate.go).
+	From        string
+	FromChoices []fromChoice
 }
 
 // carriedPart is an attachment of the Attach message.
@@ -239,6 +243,17 @@ func (s *Server) showCompose(w http.ResponseWriter, r *http.Request, status int,
 		d.Focus = d.Invalid
 	}
 	d.MaxSize = int64(s.opts.Config.SMTP.MaxMessageSize)
+	// Without the delegations the form still offers the own address.
+	choices, err := s.fromChoices(r.Context(), sessionOf(r))
+	if err != nil {
+		s.log.Error("compose: reading delegations failed", "err", err)
+	}
+	d.FromChoices = choices
+	if c, ok := chooseFrom(choices, d.From); ok {
+		d.From = c.Address
+	} else {
+		d.From = choices[0].Address
+	}
 	s.render(w, r, status, "compose", view{Title: d.Heading, Error: errMsg, Data: d})
 }
 
@@ -317,6 +332,10 @@ func fillDraft(d *composeData, src *source) error {
 		return fmt.Errorf("web: message %s is not a draft: %w", src.ref, store.ErrNotFound)
 	}
 	env := src.envelope()
+	if len(env.From) == 1 {
+		// Sent as whom it was written as, if the user still may.
+		d.From = env.From[0].Mailbox + "@" + env.From[0].Host
+	}
 	seen := map[string]bool{}
 	d.To = formatAddresses(seen, env.To)
 	d.Cc = formatAddresses(seen, env.Cc)
@@ -403,7 +422,11 @@ func (s *Server) composeTooLarge(w http.ResponseWriter, r *http.Request, sess *S
 
 // outgoing is a message to write.
 type outgoing struct {
-	From        string
+	From string
+	// As is what From is sent as: the user's own address, or one a
+	// delegation allows (then Sender names the user on behalf).
+	As          fromChoice
+	Sender      string
 	To, Cc, Bcc []*netmail.Address
 	Subject     string
 	Text        string
@@ -431,7 +454,7 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request) {
 		Subject: r.PostFormValue("subject"), Body: r.PostFormValue("body"),
 		InReplyTo: r.PostFormValue("in_reply_to"), References: r.PostFormValue("references"),
 		Answered: r.PostFormValue("answered"), Attach: r.PostFormValue("attach"), Draft: r.PostFormValue("draft"),
-		Focus: "to",
+		From: r.PostFormValue("from"), Focus: "to",
 	}
 	var uploads []*multipart.FileHeader
 	if r.MultipartForm != nil {
@@ -452,7 +475,23 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	m := &outgoing{From: sess.Email, Uploads: uploads, Text: d.Body}
+	choices, err := s.fromChoices(r.Context(), sess)
+	if err != nil {
+		s.log.Error("compose: reading delegations failed", "err", err)
+		if d.From != "" && !strings.EqualFold(d.From, sess.Email) {
+			fail(http.StatusServiceUnavailable, "", "Could not check whether you may send as "+d.From+"; try again shortly.")
+			return
+		}
+	}
+	as, ok := chooseFrom(choices, d.From)
+	if !ok {
+		fail(http.StatusForbidden, "", "You may not send as "+d.From+" (any more): choose another From address.")
+		return
+	}
+	m := &outgoing{From: as.Address, As: as, Uploads: uploads, Text: d.Body}
+	if as.Grant.Mode == store.SendOnBehalf {
+		m.Sender = strings.ToLower(sess.Email)
+	}
 	if d.Attach != "" {
 		src, err := s.openSource(r, d.Attach)
 		if err != nil {
@@ -493,7 +532,6 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.Answered = d.Answered
-	var ok bool
 	if m.InReplyTo, ok = validIDList(d.InReplyTo); !ok || len(m.InReplyTo) > maxReferences {
 		d.InReplyTo, d.References = "", ""
 		fail(http.StatusBadRequest, "", "The reply's reference to the original message was damaged; it was dropped. Check the message and try again.")
@@ -507,7 +545,6 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request) {
 	// A subject is one line: a browser sends none with a line end, a
 	// crafted form could.
 	m.Subject = strings.Join(strings.Fields(d.Subject), " ")
-	var err error
 	for _, f := range []struct {
 		name, label, value string
 		list               *[]*netmail.Address
@@ -542,7 +579,7 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, m *outgoing, 
 	}
 	defer staged.Discard()
 	dl, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: drafts.ID, Flags: store.FlagDraft | store.FlagSeen}})
-	if msg, over := overQuotaMessage(err); over {
+	if msg, over := overQuotaMessage(err, sessionOf(r).Email); over {
 		fail(http.StatusInsufficientStorage, "", "The draft was not saved: "+msg)
 		return
 	}
@@ -576,7 +613,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 		fail(http.StatusForbidden, "", "Sending mail is switched off for this account (setting submission.enabled), so nothing was sent. You can save the message as a draft; ask your administrator to allow sending.")
 		return
 	}
-	env := delivery.Envelope{From: strings.ToLower(sess.Email), UTF8: !isASCII(sess.Email)}
+	from := m.As.envelopeFrom(sess.Email)
+	env := delivery.Envelope{From: from, UTF8: !isASCII(from)}
 	field := map[string]string{}
 	for _, f := range []struct {
 		name string
@@ -646,17 +684,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 
 	// The message is on its way: what follows is bookkeeping, and a
 	// failure there must not make the user send it twice.
-	flash := "Message sent."
-	if sent, ok := s.specialMailbox(ctx, sess.AccountID, store.SpecialSent); !ok {
-		flash = "Message sent. (Your account has no Sent folder, so no copy was kept.)"
-	} else if _, err := s.opts.Mailboxes.Append(ctx, staged, []store.Target{{MailboxID: sent.ID, Flags: store.FlagSeen}}); err != nil {
-		if msg, over := overQuotaMessage(err); over {
-			flash = "Message sent, but no copy was kept in Sent: " + msg
-		} else {
-			s.log.Error("compose: keeping a copy in Sent failed", "err", err)
-			flash = "Message sent, but no copy could be kept in Sent."
-		}
-	}
+	flash := s.keepSent(ctx, sess, m.As, staged)
 	// Back to where the user came from: the folder of the message
 	// answered or forwarded (Drafts for a draft), else INBOX.
 	to := "/mail/INBOX"
@@ -711,7 +739,8 @@ func (s *Server) stageOutgoing(ctx context.Context, m *outgoing, draft bool) (st
 
 // writeMessage writes m as a MIME message: text/plain in UTF-8 (quoted-
 // printable), inside multipart/mixed when it has attachments. From is
-// always the session's own address. Bcc is written into drafts only.
+// the session's own address or one a delegation allows (with Sender:
+// when on behalf, except in drafts). Bcc is written into drafts only.
 func (s *Server) writeMessage(w io.Writer, m *outgoing, draft bool) error {
 	var h mail.Header
 	if draft && m.Answered != "" {
@@ -732,6 +761,10 @@ func (s *Server) writeMessage(w io.Writer, m *outgoing, draft bool) error {
 	}
 	setAddresses(&h, "Cc", m.Cc)
 	setAddresses(&h, "To", m.To)
+	if m.Sender != "" && !draft {
+		// Before From in the code, so after it in the message.
+		setAddresses(&h, "Sender", []*netmail.Address{{Address: m.Sender}})
+	}
 	setAddresses(&h, "From", []*netmail.Address{{Address: m.From}})
 	h.SetDate(time.Now())
 	// go-message writes fields in the reverse order of setting them: the

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -73,5 +75,20 @@ func TestComposeOverQuota(t *testing.T) {
 	}
 	if n := len(r.Read("bob@example.test", "INBOX")); n != 1 {
 		t.Fatalf("bob got %d messages", n)
+	}
+}
+
+// The message names whose mailbox is full: a delegate's copy into its
+// owner's Sent can fail for the owner's quota.
+func TestOverQuotaMessage(t *testing.T) {
+	err := fmt.Errorf("append: %w", &store.OverQuotaError{Email: "support@example.test", Resource: store.QuotaStorage, Limit: 10 << 20})
+	if msg, ok := overQuotaMessage(err, "ann@example.test"); !ok || msg != "the mailbox of support@example.test is full (it may hold 10 MiB)." {
+		t.Fatalf("owner's: %q %v", msg, ok)
+	}
+	if msg, ok := overQuotaMessage(err, "Support@example.test"); !ok || !strings.HasPrefix(msg, "your mailbox is full (it may hold 10 MiB).") {
+		t.Fatalf("own: %q %v", msg, ok)
+	}
+	if _, ok := overQuotaMessage(errors.New("disk on fire"), "ann@example.test"); ok {
+		t.Fatal("another error taken for over quota")
 	}
 }

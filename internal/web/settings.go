@@ -21,6 +21,8 @@ func (s *Server) settingsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveSettings("Forwarding saved.", "forward.to", "forward.keep")))
 	mux.HandleFunc("POST /settings/vacation", s.requireLogin(s.saveVacation))
 	mux.HandleFunc("POST /settings/app-passwords", s.requireLogin(s.appPassword))
+	mux.HandleFunc("POST /settings/delegates", s.requireLogin(s.delegateAction))
+	mux.HandleFunc("POST /settings/delegation", s.requireLogin(s.saveSettings("Sent copies saved.", store.SentCopySetting)))
 	mux.HandleFunc("GET /settings/setup.mobileconfig", s.requireLogin(s.mobileConfig))
 }
 
@@ -32,7 +34,9 @@ type settingsData struct {
 	Setup        []autoconfig.Setting
 	VacationFrom string // yyyy-mm-dd for the date inputs
 	VacationTo   string
-	Quota        []quotaBar // the account's usage, one bar per limited resource
+	Quota        []quotaBar         // the account's usage, one bar per limited resource
+	Delegates    []store.Delegation // who may send as this account
+	SendAs       []store.Delegation // whom this account may send as
 }
 
 // quotaBar is one resource's usage as the page shows it.
@@ -45,9 +49,9 @@ type quotaBar struct {
 }
 
 // overQuotaMessage says, for an error the store gave because a write
-// would take the mailbox over its quota, which limit and what to do; ok
-// is false for any other error.
-func overQuotaMessage(err error) (msg string, ok bool) {
+// would take a mailbox over its quota, whose (own: the session's address),
+// which limit and what to do; ok is false for any other error.
+func overQuotaMessage(err error, own string) (msg string, ok bool) {
 	var oq *store.OverQuotaError
 	if !errors.As(err, &oq) {
 		return "", false
@@ -55,6 +59,9 @@ func overQuotaMessage(err error) (msg string, ok bool) {
 	limit := fmt.Sprintf("%d messages", int64(oq.Limit))
 	if oq.Resource == store.QuotaStorage {
 		limit = store.FormatOctets(int64(oq.Limit))
+	}
+	if oq.Email != "" && !strings.EqualFold(oq.Email, own) {
+		return "the mailbox of " + oq.Email + " is full (it may hold " + limit + ").", true
 	}
 	return "your mailbox is full (it may hold " + limit + "). Delete messages you no longer need and empty the Trash, then try again.", true
 }
@@ -106,7 +113,18 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.fail(w, r, http.StatusInternalServerError, "Could not read your app passwords.")
 		return
 	}
-	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email)}
+	delegates, err := s.opts.Store.Delegations(ctx, sess.AccountID)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read who may send as you.")
+		return
+	}
+	sendAs, err := s.opts.Store.DelegatedTo(ctx, sess.AccountID, sess.Email)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read whom you may send as.")
+		return
+	}
+	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email),
+		Delegates: delegates, SendAs: sendAs}
 	if u, err := s.opts.Store.QuotaUsage(ctx, sess.AccountID); err == nil {
 		d.Quota = quotaBars(u)
 	} else {

@@ -74,6 +74,9 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 		if _, err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = $1", "@"+name); err != nil {
 			return err
 		}
+		if _, err := tx.exec("DELETE FROM delegations WHERE grantee = $1", "@"+name); err != nil {
+			return err
+		}
 		_, err = tx.exec("DELETE FROM domains WHERE id = $1", id)
 		return err
 	})
@@ -264,6 +267,11 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		// its address next. (The lists of its own mailboxes go with the
 		// mailboxes.)
 		if _, err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = $1", a.String()); err != nil {
+			return err
+		}
+		// Likewise what others let it send as. (Its own grants go with
+		// its row.)
+		if _, err := tx.exec("DELETE FROM delegations WHERE grantee = $1", a.String()); err != nil {
 			return err
 		}
 		// Mailboxes, subscriptions, settings, app passwords, POP3 marks

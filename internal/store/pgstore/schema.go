@@ -454,4 +454,18 @@ INSERT INTO quota_accounts (account_id, storage, messages)
 	`
 ALTER TABLE accounts ADD COLUMN shared boolean NOT NULL DEFAULT false;
 `,
+	// 13: who may send as whom (store.Delegations, delegation.go),
+	// SQLite's migration 20. A grantee is an address or "@domain" by its
+	// text, as in mailbox_acl: DeleteAccount and DeleteDomain remove the
+	// grants naming them; an owner's grants go with its row. mode is a
+	// store.DelegationMode.
+	`
+CREATE TABLE delegations (
+	owner_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	grantee  text COLLATE "C" NOT NULL,
+	mode     bigint NOT NULL,
+	PRIMARY KEY (owner_id, grantee)
+);
+CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
+`,
 }

@@ -73,6 +73,9 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 		if err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = ?", "@"+name); err != nil {
 			return err
 		}
+		if err := tx.exec("DELETE FROM delegations WHERE grantee = ?", "@"+name); err != nil {
+			return err
+		}
 		return tx.exec("DELETE FROM domains WHERE id = ?", id)
 	})
 }
@@ -221,6 +224,11 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		// What others shared with the account is not for whoever gets
 		// its address next.
 		if err := tx.exec("DELETE FROM mailbox_acl WHERE identifier = ?", a.String()); err != nil {
+			return err
+		}
+		// Likewise what others let it send as. (Its own grants go with
+		// it: ON DELETE CASCADE.)
+		if err := tx.exec("DELETE FROM delegations WHERE grantee = ?", a.String()); err != nil {
 			return err
 		}
 		if err := tx.exec("DELETE FROM accounts WHERE id = ?", id); err != nil {

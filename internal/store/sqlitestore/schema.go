@@ -443,6 +443,20 @@ INSERT INTO quota_accounts (account_id, storage, messages)
 	`
 ALTER TABLE accounts ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
 `,
+	// 20: who may send as whom (store.Delegations, delegation.go). A
+	// grantee is an address or "@domain" by its text, as in mailbox_acl;
+	// the grantee index finds what a user may send as (DelegatedTo, on
+	// submission's first foreign From:) and the grants naming an account
+	// or domain being deleted. mode is a store.DelegationMode.
+	`
+CREATE TABLE delegations (
+	owner_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	grantee  TEXT NOT NULL,
+	mode     INTEGER NOT NULL,
+	PRIMARY KEY (owner_id, grantee)
+) WITHOUT ROWID;
+CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

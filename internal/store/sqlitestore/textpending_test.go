@@ -277,7 +277,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 	}
 	if err := sqlitex.ExecuteScript(conn, `DROP TRIGGER content_unindexed_new; DROP TRIGGER content_unindexed_gone;
 		DROP TRIGGER content_unindexed_indexed; DROP TRIGGER content_unindexed_dropped; DROP TRIGGER content_unindexed_changed;
-		DROP TABLE content_unindexed; DROP INDEX messages_prefixed; DROP TABLE mailbox_acl;
+		DROP TABLE content_unindexed; DROP INDEX messages_prefixed; DROP TABLE mailbox_acl; DROP TABLE delegations;
 		DROP TABLE quota_accounts; DROP TABLE quota_domains; DROP TABLE quota_server;
 		ALTER TABLE accounts DROP COLUMN shared;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;

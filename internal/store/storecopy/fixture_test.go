@@ -88,8 +88,8 @@ type fixture struct {
 // accounts with settings, aliases and app passwords, mailboxes (one
 // deleted), small and large messages with flags and keywords, copies
 // sharing a body, expunged messages (QRESYNC history), POP3-hidden ones,
-// a queued message, junk training, web sessions, vacation replies and
-// DMARC rows.
+// a queued message, delegations, junk training, web sessions, vacation
+// replies and DMARC rows.
 func fill(t testing.TB, st store.Store) fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -106,6 +106,8 @@ func fill(t testing.TB, st store.Store) fixture {
 	revoked := must(st.CreateAppPassword(ctx, ann.ID, "old laptop", must(auth.HashPassword("x", cheapParams))))
 	ok(t, st.DeleteAppPassword(ctx, ann.ID, revoked.ID))
 	must(st.CreateAppPassword(ctx, bob.ID, "tablet", must(auth.HashPassword(auth.GenerateAppPassword(), cheapParams))))
+	ok(t, st.GrantDelegation(ctx, ann.ID, "bob@example.net", store.SendOnBehalf))
+	ok(t, st.GrantDelegation(ctx, bob.ID, "@example.test", store.SendAs))
 
 	inbox := must(st.Mailbox(ctx, ann.ID, "INBOX"))
 	fx.inbox = inbox.ID
@@ -196,6 +198,9 @@ func snapshot(t testing.TB, st store.Store) string {
 		fmt.Fprintf(&b, " credentials %+v %q\n", p, hashes)
 		for _, ap := range must(st.AppPasswords(ctx, acct.ID)) {
 			fmt.Fprintf(&b, " app password %+v\n", ap)
+		}
+		for _, d := range must(st.Delegations(ctx, acct.ID)) {
+			fmt.Fprintf(&b, " delegation %+v\n", d)
 		}
 		fmt.Fprintf(&b, " subscriptions %q\n", must(st.Subscriptions(ctx, acct.ID)))
 		fmt.Fprintf(&b, " pop3 hidden %v\n", must(st.HiddenFromPOP3(ctx, acct.ID)))
