@@ -49,6 +49,7 @@ type Store interface {
 	DMARCLog
 	Mailboxes
 	ACLs
+	Metadata
 	Messages
 	Queue
 	JunkStore

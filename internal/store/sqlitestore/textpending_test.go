@@ -278,6 +278,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 	if err := sqlitex.ExecuteScript(conn, `DROP TRIGGER content_unindexed_new; DROP TRIGGER content_unindexed_gone;
 		DROP TRIGGER content_unindexed_indexed; DROP TRIGGER content_unindexed_dropped; DROP TRIGGER content_unindexed_changed;
 		DROP TABLE content_unindexed; DROP INDEX messages_prefixed; DROP TABLE mailbox_acl;
+		DROP TABLE mailbox_metadata; DROP TABLE server_metadata;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(
