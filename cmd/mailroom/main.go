@@ -70,6 +70,9 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+  annotation set NAME VALUE          a shared server annotation every IMAP user reads (METADATA),
+                                     e.g. /shared/comment (message of the day), /shared/admin (mailto:…)
+  annotation del NAME, annotation list
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
 
 Outbound queue (mail for other domains):
@@ -120,6 +123,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdAlias(ctx, rest, sio)
 	case "mailbox":
 		return cmdMailbox(ctx, rest, sio)
+	case "annotation":
+		return cmdAnnotation(ctx, rest, sio)
 	case "queue":
 		return cmdQueue(ctx, rest, sio)
 	case "junk":

@@ -125,8 +125,9 @@ func (u *User) ServerMetadata(ctx context.Context, names []string, depth store.M
 
 // SetServerMetadata applies changes to the user's private server
 // annotations, all or none (SETMETADATA ""). Shared server annotations
-// are everybody's, so only the administrator sets them (RFC 5464 3.3
-// lets a server restrict that): a change to one is ErrNoPermission.
+// are everybody's, so only the administrator sets them (`mailroom
+// annotation`; RFC 5464 3.3 lets a server restrict that): a change to one
+// is ErrNoPermission.
 func (u *User) SetServerMetadata(ctx context.Context, changes []store.MetadataEntry) error {
 	changes, shared := foldChanges(changes)
 	if shared {
