@@ -84,6 +84,9 @@ Accounts (all take --config FILE and work while serve runs):
                                      let an address or @domain send as OWNER (or on its behalf, with Sender:)
   delegate revoke OWNER GRANTEE, delegate list EMAIL
   delegate sent-copy OWNER delegate|both   also keep what delegates send in OWNER's Sent (both)
+  annotation set NAME VALUE          a shared server annotation every IMAP user reads (METADATA),
+                                     e.g. /shared/comment (message of the day), /shared/admin (mailto:…)
+  annotation del NAME, annotation list
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
 
 Outbound queue (mail for other domains):
@@ -136,6 +139,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdMailbox(ctx, rest, sio)
 	case "delegate":
 		return cmdDelegate(ctx, rest, sio)
+	case "annotation":
+		return cmdAnnotation(ctx, rest, sio)
 	case "queue":
 		return cmdQueue(ctx, rest, sio)
 	case "junk":

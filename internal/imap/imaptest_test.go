@@ -33,7 +33,7 @@ func TestImaptestCompliance(t *testing.T) {
 	if _, err := os.Stat(tests); err != nil {
 		t.Fatalf("imaptest's test groups: %v", err)
 	}
-	tests = imaptestGroups(t, tests)
+	tests = imaptestGroups(t, tests, filepath.Join("testdata", "imaptest"))
 	// imaptest logs in with LOGIN on the plaintext port.
 	r := newRig(t, testrig.Config(func(c *config.Config) { c.Auth.AllowInsecure = true }))
 	r.Account("imaptest@example.test")
@@ -119,25 +119,29 @@ var imaptestUnpassable = map[string]string{
 }
 
 // imaptestGroups returns a directory with the test groups of dir (and
-// their mbox files) except imaptestUnpassable.
-func imaptestGroups(t *testing.T, dir string) string {
+// their mbox files) except imaptestUnpassable, and Mailroom's own groups
+// from ours, in imaptest's script form, for extensions imaptest ships no
+// group for (METADATA).
+func imaptestGroups(t *testing.T, dir, ours string) string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := t.TempDir()
-	for _, e := range entries {
-		name := e.Name()
-		if _, skip := imaptestUnpassable[strings.TrimSuffix(name, ".mbox")]; skip || e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
+	for _, from := range []string{dir, ours} {
+		entries, err := os.ReadDir(from)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
-			t.Fatal(err)
+		for _, e := range entries {
+			name := e.Name()
+			if _, skip := imaptestUnpassable[strings.TrimSuffix(name, ".mbox")]; skip || e.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(from, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return out

@@ -360,6 +360,8 @@ var commandTable = map[string]command{
 	"GETACL":       {cmdGetACL, authedState},
 	"LISTRIGHTS":   {cmdListRights, authedState},
 	"MYRIGHTS":     {cmdMyRights, authedState},
+	"GETMETADATA":  {cmdGetMetadata, authedState},
+	"SETMETADATA":  {cmdSetMetadata, authedState},
 	"STATUS":       {cmdStatus, authedState},
 	"APPEND":       {cmdAppend, authedState},
 	"IDLE":         {cmdIdle, authedState},

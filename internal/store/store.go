@@ -50,6 +50,7 @@ type Store interface {
 	Mailboxes
 	ACLs
 	Delegations
+	Metadata
 	Messages
 	Queue
 	JunkStore

@@ -181,7 +181,7 @@ func runReader(d *Decoder, name string, out *strings.Builder) error {
 var commandNames = []string{
 	"LOGIN", "AUTHENTICATE", "ENABLE", "COMPRESS", "ID", "SELECT", "EXAMINE", "CREATE", "DELETEACL", "DELETE", "SUBSCRIBE",
 	"RENAME", "LIST", "LSUB", "STATUS", "APPEND", "STORE", "COPY", "MOVE", "FETCH", "SEARCH", "SORT", "THREAD", "UID",
-	"GENURLAUTH", "URLFETCH", "RESETKEY", "SETACL", "GETACL", "LISTRIGHTS", "MYRIGHTS",
+	"GENURLAUTH", "URLFETCH", "RESETKEY", "SETACL", "GETACL", "LISTRIGHTS", "MYRIGHTS", "GETMETADATA", "SETMETADATA",
 }
 
 // commandWord consumes a command name from commandNames if one is next.
@@ -234,6 +234,24 @@ func runCommand(d *Decoder, name string, out *strings.Builder) error {
 		v, err = d.ReadACL(ACLIdentifier)
 	case "GETACL", "MYRIGHTS":
 		v, err = d.ReadACL(ACLMailbox)
+	case "GETMETADATA":
+		v, err = d.ReadGetMetadata()
+	case "SETMETADATA":
+		var m SetMetadata
+		m, err = d.ReadSetMetadata(SetMetadataLimits{MaxEntries: 4, MaxValue: 64, MaxTotal: 100})
+		if err == nil {
+			total := 0
+			for _, e := range m.Entries {
+				total += len(e.Value)
+				if len(e.Value) > fuzzMaxLine && len(e.Value) > 64 {
+					panic(fmt.Sprintf("value of %d octets past the limits", len(e.Value)))
+				}
+			}
+			if len(m.Entries) > 4 || total > 100+fuzzMaxLine {
+				panic(fmt.Sprintf("%d entries, %d octets past the limits", len(m.Entries), total))
+			}
+		}
+		v = m
 	case "LIST":
 		v, err = d.ReadListCommand()
 	case "LSUB":
@@ -389,6 +407,8 @@ func FuzzDecoder(f *testing.F) {
 		"a UID SORT RETURN (UPDATE (FLAGS) CONTEXT COUNT) (REVERSE DATE SUBJECT) UTF-8 UNSEEN\r\nb SORT RETURN (UPDATE) (ARRIVAL) UTF-8 ALL\r\n",
 		"a THREAD REFERENCES UTF-8 ALL\r\nb UID THREAD orderedsubject us-ascii OR SEEN (FROM x)\r\nc SEARCH RETURN (PARTIAL 4:2 COUNT) ALL\r\n",
 		"a SETACL INBOX/Drafts Chris +cda\r\nb DELETEACL {5+}\r\nINBOX Fred\r\nc GETACL x\r\nd LISTRIGHTS a \"b\"\r\ne MYRIGHTS y z\r\n",
+		"a GETMETADATA (MAXSIZE 1024 DEPTH infinity) \"\" (/shared /private/vendor)\r\nb GETMETADATA INBOX (DEPTH 1) /private/comment\r\n",
+		"a SETMETADATA INBOX (/private/comment {4+}\r\na\r\nb /shared/x ~{3+}\r\na\x00b /shared/y NIL /shared/z \"\")\r\nb SETMETADATA \"\" (/shared/a* x)\r\n",
 	} {
 		f.Add([]byte(s), uint8(0))
 		f.Add([]byte(s), uint8(9))

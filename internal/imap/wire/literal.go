@@ -168,11 +168,17 @@ func (d *Decoder) acceptLiteral(n int64, nonSync bool, max int64) error {
 // inlineLiteral reads a literal of at most MaxInlineLiteral octets into
 // memory. The result aliases a buffer reused by the next literal.
 func (d *Decoder) inlineLiteral(allow8 bool) ([]byte, error) {
+	return d.inlineLiteralMax(allow8, int64(d.lim.MaxInlineLiteral))
+}
+
+// inlineLiteralMax is inlineLiteral for at most max octets (and never
+// more than MaxInlineLiteral).
+func (d *Decoder) inlineLiteralMax(allow8 bool, max int64) ([]byte, error) {
 	n, nonSync, bin, err := d.literalHeader(allow8)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.acceptLiteral(n, nonSync, int64(d.lim.MaxInlineLiteral)); err != nil {
+	if err := d.acceptLiteral(n, nonSync, min(max, int64(d.lim.MaxInlineLiteral))); err != nil {
 		return nil, err
 	}
 	if int64(cap(d.litb)) < n {

@@ -274,6 +274,14 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		if _, err := tx.exec("DELETE FROM delegations WHERE grantee = $1", a.String()); err != nil {
 			return err
 		}
+		// Nor are its private annotations, on its own mailboxes or on
+		// others'.
+		if _, err := tx.exec("DELETE FROM mailbox_metadata WHERE owner_id = $1", id); err != nil {
+			return err
+		}
+		if _, err := tx.exec("DELETE FROM server_metadata WHERE owner_id = $1", id); err != nil {
+			return err
+		}
 		// Mailboxes, subscriptions, settings, app passwords, POP3 marks
 		// and vacation replies go with the account (ON DELETE CASCADE).
 		if _, err := tx.exec("DELETE FROM accounts WHERE id = $1", id); err != nil {

@@ -196,6 +196,12 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if err != nil {
 				return err
 			}
+			// Its annotations are copied and stay on INBOX too (RFC 5464
+			// 4.1).
+			if _, err := tx.exec(`INSERT INTO mailbox_metadata (mailbox_id, owner_id, name, value)
+				SELECT $1, owner_id, name, value FROM mailbox_metadata WHERE mailbox_id = $2`, dst.ID, src.ID); err != nil {
+				return err
+			}
 			return tx.moveAll(src, dst)
 		}
 		// starts_with, not left(name, n): PostgreSQL counts characters

@@ -468,4 +468,27 @@ CREATE TABLE delegations (
 );
 CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
 `,
+	// 14: annotations (IMAP METADATA, store.Metadata, metadata.go),
+	// SQLite's migration 21. owner_id is 0 for a /shared entry, else the
+	// account whose /private entry it is: not a foreign key, since 0
+	// names no account, so DeleteAccount removes an account's private
+	// entries itself (the owner index finds them). A mailbox's entries go
+	// with it (the cascade). Names are ASCII; COLLATE "C" keeps the range
+	// GetMetadata reads below a name in octet order.
+	`
+CREATE TABLE mailbox_metadata (
+	mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	owner_id   bigint NOT NULL,
+	name       text COLLATE "C" NOT NULL,
+	value      bytea NOT NULL,
+	PRIMARY KEY (mailbox_id, owner_id, name)
+);
+CREATE INDEX mailbox_metadata_owner ON mailbox_metadata (owner_id) WHERE owner_id <> 0;
+CREATE TABLE server_metadata (
+	owner_id bigint NOT NULL,
+	name     text COLLATE "C" NOT NULL,
+	value    bytea NOT NULL,
+	PRIMARY KEY (owner_id, name)
+);
+`,
 }

@@ -231,6 +231,14 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		if err := tx.exec("DELETE FROM delegations WHERE grantee = ?", a.String()); err != nil {
 			return err
 		}
+		// Nor are its private annotations, on its own mailboxes (gone
+		// above) or on others'.
+		if err := tx.exec("DELETE FROM mailbox_metadata WHERE owner_id = ?", id); err != nil {
+			return err
+		}
+		if err := tx.exec("DELETE FROM server_metadata WHERE owner_id = ?", id); err != nil {
+			return err
+		}
 		if err := tx.exec("DELETE FROM accounts WHERE id = ?", id); err != nil {
 			return err
 		}

@@ -207,6 +207,12 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if err != nil {
 				return err
 			}
+			// Its annotations are copied and stay on INBOX too (RFC 5464
+			// 4.1).
+			if err := tx.exec(`INSERT INTO mailbox_metadata (mailbox_id, owner_id, name, value)
+				SELECT ?, owner_id, name, value FROM mailbox_metadata WHERE mailbox_id = ?`, dst.ID, src.ID); err != nil {
+				return err
+			}
 			uids, err := tx.allUIDs(src.ID)
 			if err != nil {
 				return err

@@ -457,6 +457,29 @@ CREATE TABLE delegations (
 ) WITHOUT ROWID;
 CREATE INDEX delegations_grantee ON delegations (grantee, owner_id);
 `,
+	// 21: annotations (IMAP METADATA, store.Metadata, metadata.go).
+	// owner_id is 0 for a /shared entry, else the account whose /private
+	// entry it is: not a foreign key, since 0 names no account, so
+	// DeleteAccount removes an account's private entries itself (the
+	// owner index finds them). A mailbox's entries go with it (the
+	// cascade). Ordinary rowid tables: a value may be 64 KiB, too large
+	// for WITHOUT ROWID's clustered rows.
+	`
+CREATE TABLE mailbox_metadata (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	owner_id   INTEGER NOT NULL,
+	name       TEXT NOT NULL,
+	value      BLOB NOT NULL,
+	PRIMARY KEY (mailbox_id, owner_id, name)
+);
+CREATE INDEX mailbox_metadata_owner ON mailbox_metadata (owner_id) WHERE owner_id != 0;
+CREATE TABLE server_metadata (
+	owner_id INTEGER NOT NULL,
+	name     TEXT NOT NULL,
+	value    BLOB NOT NULL,
+	PRIMARY KEY (owner_id, name)
+);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

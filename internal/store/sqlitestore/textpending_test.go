@@ -280,6 +280,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		DROP TABLE content_unindexed; DROP INDEX messages_prefixed; DROP TABLE mailbox_acl; DROP TABLE delegations;
 		DROP TABLE quota_accounts; DROP TABLE quota_domains; DROP TABLE quota_server;
 		ALTER TABLE accounts DROP COLUMN shared;
+		DROP TABLE mailbox_metadata; DROP TABLE server_metadata;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(

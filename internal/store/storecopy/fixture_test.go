@@ -118,6 +118,13 @@ func fill(t testing.TB, st store.Store) fixture {
 	fx.deletedBox = gone.ID
 	ok(t, st.SetSubscribed(ctx, ann.ID, "Work", true))
 	bobInbox := must(st.Mailbox(ctx, bob.ID, "INBOX"))
+	// Annotations: shared and private, on a mailbox and the server, a
+	// binary value and an empty one.
+	ok(t, st.SetMetadata(ctx, work.ID, ann.ID, []store.MetadataEntry{
+		{Name: "/shared/comment", Value: []byte("work")}, {Name: "/private/vendor/example/bin", Value: []byte{0, 0xff, '\r', '\n'}},
+	}))
+	ok(t, st.SetMetadata(ctx, work.ID, bob.ID, []store.MetadataEntry{{Name: "/private/comment", Value: []byte{}}}))
+	ok(t, st.SetMetadata(ctx, 0, bob.ID, []store.MetadataEntry{{Name: "/private/vendor/example/theme", Value: []byte("dark")}, {Name: "/shared/comment", Value: []byte("motd")}}))
 
 	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 	var uids []uint32
@@ -204,8 +211,12 @@ func snapshot(t testing.TB, st store.Store) string {
 		}
 		fmt.Fprintf(&b, " subscriptions %q\n", must(st.Subscriptions(ctx, acct.ID)))
 		fmt.Fprintf(&b, " pop3 hidden %v\n", must(st.HiddenFromPOP3(ctx, acct.ID)))
+		fmt.Fprintf(&b, " server annotations %q\n", must(st.GetMetadata(ctx, 0, acct.ID, []string{"/shared", "/private"}, store.MetadataDepthInfinity)))
 		for _, mb := range must(st.MailboxList(ctx, acct.ID)) {
 			fmt.Fprintf(&b, " mailbox %+v\n", mb)
+			for _, who := range must(st.Accounts(ctx)) {
+				fmt.Fprintf(&b, "  annotations seen by %s %q\n", who.Email, must(st.GetMetadata(ctx, mb.ID, who.ID, []string{"/shared", "/private"}, store.MetadataDepthInfinity)))
+			}
 			ch := must(st.ChangesSince(ctx, mb.ID, 1))
 			fmt.Fprintf(&b, "  vanished since 1: %v, modseq %d\n", ch.Vanished, ch.ModSeq)
 			for _, msg := range must(st.MessageList(ctx, mb.ID)) {

@@ -75,6 +75,9 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range delegationTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
+	for _, tc := range metadataTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	for _, tc := range sharedTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
