@@ -1,9 +1,13 @@
 package imap
 
 import (
+	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"mailroom/internal/store"
 )
 
 // sharedScript is the scenario with Python's imaplib, two users at
@@ -273,4 +277,53 @@ func TestACLFlagRights(t *testing.T) {
 			t.Fatalf("want one shared mailbox listed, got %q", l)
 		}
 	}
+}
+
+// TestACLTooManyEntries: a client that shares one mailbox with 10,000
+// identifiers gets the first store.MaxACLEntries and then a NO that says
+// why, for each one more; the session and the list stay usable.
+func TestACLTooManyEntries(t *testing.T) {
+	r := newRig(t)
+	r.Account("owner@example.test")
+	ctx := context.Background()
+	const tries = 10_000
+	for i := range tries {
+		if _, err := r.Store.CreateDomain(ctx, fmt.Sprintf("d%d.test", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := r.login("owner@example.test")
+	o.cmd("a", "CREATE Team", "OK")
+	// Pipelined, as a script would send them; read as they come.
+	go func() {
+		var b strings.Builder
+		for i := range tries {
+			fmt.Fprintf(&b, "s%d SETACL Team @d%d.test lr\r\n", i, i)
+			if b.Len() > 64<<10 || i == tries-1 {
+				o.Conn.Write([]byte(b.String()))
+				b.Reset()
+			}
+		}
+	}()
+	refused := 0
+	for i := range tries {
+		l := o.Line()
+		switch {
+		case i < store.MaxACLEntries && l != fmt.Sprintf("s%d OK SETACL completed", i):
+			t.Fatalf("entry %d: %q", i, l)
+		case i >= store.MaxACLEntries && !(strings.HasPrefix(l, fmt.Sprintf("s%d NO ", i)) && strings.Contains(l, "1000 access control entries")):
+			t.Fatalf("entry %d beyond the limit: %q", i, l)
+		case i >= store.MaxACLEntries:
+			refused++
+		}
+	}
+	if refused != tries-store.MaxACLEntries {
+		t.Fatalf("%d refused", refused)
+	}
+	lines := o.cmd("g", "GETACL Team", "OK")
+	if n := strings.Count(lines[0], "@d"); n != store.MaxACLEntries {
+		t.Fatalf("GETACL lists %d entries", n)
+	}
+	o.cmd("d", "DELETEACL Team @d0.test", "OK")
+	o.cmd("e", "SETACL Team @d9999.test lr", "OK")
 }
