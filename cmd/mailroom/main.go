@@ -71,9 +71,10 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
-  mailbox create --shared ADDRESS [--member EMAIL[=read|write|full|RIGHTS]]…
+  mailbox create --shared ADDRESS [--member EMAIL[=read|write|full|RIGHTS]]… [--send-as]
                                      a shared mailbox (support@): belongs to the domain, nobody logs in
-                                     as it; members find it under "Shared/ADDRESS/" (default: write)
+                                     as it; members find it under "Shared/ADDRESS/" (default: write);
+                                     --send-as: the members may send as ADDRESS
   acl show EMAIL [MAILBOX]           who may use an account's mailboxes, with which rights (RFC 4314)
   acl set EMAIL MAILBOX|'*' IDENTIFIER read|write|full|[+-]RIGHTS   IDENTIFIER: an address, @domain,
                                      authenticated or anyone; '*': every mailbox of the account

@@ -22,11 +22,12 @@ func (m *memberFlags) Set(v string) error { *m = append(*m, v); return nil }
 
 // cmdMailboxCreate implements `mailbox create --shared ADDRESS`.
 func cmdMailboxCreate(ctx context.Context, args []string, sio *stdio) error {
-	const names = "--shared ADDRESS [--member EMAIL[=RIGHTS]]… [--config FILE]"
+	const names = "--shared ADDRESS [--member EMAIL[=RIGHTS]]… [--send-as] [--config FILE]"
 	f := newAdminFlags("mailbox create", false)
 	shared := f.fs.Bool("shared", false, "a shared mailbox: belongs to the domain, nobody logs in as it")
 	var members memberFlags
 	f.fs.Var(&members, "member", "EMAIL[=RIGHTS]: give a member rights on every folder (default: write)")
+	sendAs := f.fs.Bool("send-as", false, "let the members send as the shared address (mailroom delegate)")
 	pos, err := parseFlags(f.fs, args)
 	if err != nil {
 		return err
@@ -62,6 +63,12 @@ func cmdMailboxCreate(ctx context.Context, args []string, sio *stdio) error {
 				return err
 			}
 			fmt.Fprintf(sio.out, "%s may use it: %s\n", g.id, g.rights)
+			if *sendAs {
+				if err := st.GrantDelegation(ctx, acct.ID, g.id, store.SendAs); err != nil {
+					return fmt.Errorf("let %s send as %s: %w", g.id, acct.Email, err)
+				}
+				fmt.Fprintf(sio.out, "%s may send as %s\n", g.id, acct.Email)
+			}
 		}
 		return nil
 	})

@@ -38,6 +38,15 @@ func TestSharedMailboxCommands(t *testing.T) {
 	if strings.Contains(out, "lee@example.test") || !strings.Contains(out, "@example.test") || !strings.Contains(out, "kim@example.test") {
 		t.Fatalf("after acl set * and del *:\n%s", out)
 	}
+	// --send-as lets the members send as the shared address.
+	out = e.ok("", "mailbox", "create", "--shared", "info@example.test", "--member", "kim@example.test", "--send-as")
+	if !strings.Contains(out, "kim@example.test may send as info@example.test") {
+		t.Fatalf("mailbox create --send-as:\n%s", out)
+	}
+	if out := e.ok("", "delegate", "list", "info@example.test"); !strings.Contains(out, "kim@example.test") || !strings.Contains(out, "send-as") {
+		t.Fatalf("delegate list after --send-as:\n%s", out)
+	}
+
 	// A person's account can share too.
 	e.ok("", "acl", "set", "kim@example.test", "Archive", "lee@example.test", "full")
 	if out := e.ok("", "acl", "show", "kim@example.test", "Archive"); !strings.Contains(out, "kim@example.test (account)") || !strings.Contains(out, "lrswipkxteacd") {
@@ -46,8 +55,8 @@ func TestSharedMailboxCommands(t *testing.T) {
 
 	e.fails(`already an account`, "mailbox", "create", "--shared", "kim@example.test")
 	e.fails(`unknown domain`, "mailbox", "create", "--shared", "info@nowhere.test")
-	e.fails(`usage: mailroom mailbox create`, "mailbox", "create", "info@example.test")
-	e.fails(`unknown right`, "mailbox", "create", "--shared", "info@example.test", "--member", "kim@example.test=lrQ")
+	e.fails(`usage: mailroom mailbox create`, "mailbox", "create", "office@example.test")
+	e.fails(`unknown right`, "mailbox", "create", "--shared", "office@example.test", "--member", "kim@example.test=lrQ")
 	e.fails(`unknown right`, "acl", "set", "support@example.test", "INBOX", "kim@example.test", "lrz")
 	e.fails(`not found`, "acl", "set", "support@example.test", "INBOX", "ghost@example.test", "read")
 	e.fails(`not found`, "acl", "set", "support@example.test", "Nope", "kim@example.test", "read")
