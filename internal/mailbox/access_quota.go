@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"mailroom/internal/store"
@@ -103,28 +104,49 @@ type QuotaWarner interface {
 	WarnQuota(ctx context.Context, acct store.Account)
 }
 
-// quotaWarner holds the warner; nil until SetQuotaWarner.
-type quotaWarner struct{ p atomic.Pointer[QuotaWarner] }
+// quotaWarner holds the warner (nil until SetQuotaWarner) and the
+// accounts a write of this process took to a warning level: the store
+// says so with an EventQuotaLevel, applied before the write's operation
+// returns (Barrier), so the User that made the write finds it here and
+// warns without reading the usage on every write. An account nobody
+// takes stays until one does (at most one entry per account).
+type quotaWarner struct {
+	p atomic.Pointer[QuotaWarner]
+
+	mu      sync.Mutex
+	pending map[int64]bool
+}
+
+func (w *quotaWarner) due(accountID int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[int64]bool{}
+	}
+	w.pending[accountID] = true
+}
+
+// take reports whether accountID is due a warning, and forgets it.
+func (w *quotaWarner) take(accountID int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.pending[accountID] {
+		return false
+	}
+	delete(w.pending, accountID)
+	return true
+}
 
 // SetQuotaWarner makes the Service ask w for warning mails when a user's
 // APPEND, COPY or MOVE fills an account to a warning level. Call it
 // before serving.
 func (r *Service) SetQuotaWarner(w QuotaWarner) { r.warner.p.Store(&w) }
 
-// grew is called after a user's write added mail to acct. Only an
-// account with a limit, filled to a warning level, costs more than one
-// read: most never reach one.
+// grew is called after a user's write added mail to acct: if the write
+// reached a warning level, the warner writes the warning now.
 func (r *Service) grew(ctx context.Context, acct store.Account) {
 	p := r.warner.p.Load()
-	if p == nil {
-		return
-	}
-	u, err := r.st.QuotaUsage(ctx, acct.ID)
-	if err != nil {
-		r.log.Warn("quota warning check failed", "account", acct.Email, "err", err)
-		return
-	}
-	if store.QuotaLevel(u.Storage, u.Limits.Storage) == 0 && store.QuotaLevel(u.Messages, u.Limits.Messages) == 0 {
+	if p == nil || !r.warner.take(acct.ID) {
 		return
 	}
 	(*p).WarnQuota(ctx, acct)

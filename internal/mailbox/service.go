@@ -272,6 +272,9 @@ func (r *Service) apply(e store.Event) {
 	defer r.panics.Recover(r.log, "mailbox index: applying a change", "mailbox", e.MailboxID) // one event is lost, not the feed
 	switch e.Kind {
 	case store.EventMessageAdded, store.EventFlagsChanged, store.EventExpunged, store.EventMailboxChanged, store.EventMailboxDeleted:
+	case store.EventQuotaLevel:
+		r.warner.due(e.AccountID)
+		return
 	default:
 		return
 	}

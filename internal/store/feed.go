@@ -34,6 +34,11 @@ const (
 	// gone for the accounts it names (Event.Name is empty when the event
 	// came from another process or node).
 	EventACLChanged
+	// EventQuotaLevel: a write took Event.AccountID's usage to a warning
+	// level of its quota (80%, 95%) it has not been warned of yet
+	// (Quotas.ClaimQuotaWarnings hands the warning out). Published only
+	// to the writing process: whoever wrote sends the warning.
+	EventQuotaLevel
 )
 
 // Event is one change, published after it is durable.

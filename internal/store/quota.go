@@ -189,6 +189,12 @@ func ClaimQuotaLevels(u QuotaUsage, warnedStorage, warnedMessages int) (storage,
 	return storage, messages, warnings
 }
 
+// WarningDue reports whether usage u has reached a warning level above
+// those its owner was warned of (what EventQuotaLevel announces).
+func WarningDue(u QuotaUsage, warnedStorage, warnedMessages int) bool {
+	return QuotaLevel(u.Storage, u.Limits.Storage) > warnedStorage || QuotaLevel(u.Messages, u.Limits.Messages) > warnedMessages
+}
+
 // QuotaExceeded checks an account's usage after a write that changed it
 // by the deltas: a resource that grew and is over its limit makes an
 // *OverQuotaError (nil: within limits). A write that did not grow a

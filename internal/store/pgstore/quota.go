@@ -115,6 +115,11 @@ func (tx *txn) applyUsage() error {
 				return fmt.Errorf("re-arm quota warnings: %w", err)
 			}
 		}
+		if d.Storage > 0 || d.Messages > 0 {
+			if store.WarningDue(r.usage, r.warnedStorage, r.warnedMessages) {
+				tx.publish(store.Event{Kind: store.EventQuotaLevel, AccountID: r.usage.AccountID})
+			}
+		}
 	}
 	tx.usage = nil
 	return nil

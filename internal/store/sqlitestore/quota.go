@@ -109,6 +109,11 @@ func (tx *txn) applyUsage() error {
 		if err := tx.rearm(r); err != nil {
 			return err
 		}
+		if d.Storage > 0 || d.Messages > 0 {
+			if store.WarningDue(r.usage, r.warnedStorage, r.warnedMessages) {
+				tx.publish(store.Event{Kind: store.EventQuotaLevel, AccountID: id})
+			}
+		}
 	}
 	tx.usage = nil
 	return nil

@@ -17,6 +17,7 @@ import (
 type QuotaStore interface {
 	MessageStore
 	store.Quotas
+	Subscribe(accountID int64) *store.Subscription
 }
 
 // quotaTests need a QuotaStore.
@@ -31,6 +32,7 @@ var quotaTests = []struct {
 	{"QuotaConcurrentEdge", testQuotaConcurrentEdge},
 	{"QuotaWarnings", testQuotaWarnings},
 	{"QuotaAcrossAccounts", testQuotaAcrossAccounts},
+	{"QuotaLevelEvent", testQuotaLevelEvent},
 }
 
 // RunQuota runs the quota tests alone (Run runs them too): open returns a
@@ -274,6 +276,55 @@ func testQuotaEnforced(t *testing.T, st QuotaStore) {
 }
 
 func must2err[T any](_ T, err error) error { return err }
+
+// testQuotaLevelEvent: a write that takes an account to a warning level
+// it was not warned of publishes EventQuotaLevel; once the warning is
+// claimed, more mail below the next level does not.
+func testQuotaLevelEvent(t *testing.T, st QuotaStore) {
+	ctx := context.Background()
+	a := newAccount(t, st, "a@example.test")
+	inbox := mailbox(t, st, a, "INBOX")
+	setQuota(t, st, store.QuotaScope{AccountID: a.ID}, store.Unlimited, 10)
+	sub := st.Subscribe(a.ID)
+	defer sub.Close()
+	levelEvents := func() int {
+		n := 0
+		for _, e := range sub.Take().Events {
+			if e.Kind == store.EventQuotaLevel {
+				if e.AccountID != a.ID {
+					t.Fatalf("EventQuotaLevel of account %d", e.AccountID)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 7 {
+		deliver(t, st, Message(fmt.Sprint("m", i), "x"), store.Target{MailboxID: inbox.ID})
+	}
+	if n := levelEvents(); n != 0 {
+		t.Fatalf("%d EventQuotaLevel below 80%%", n)
+	}
+	deliver(t, st, Message("eighth", "x"), store.Target{MailboxID: inbox.ID}) // 80%
+	if n := levelEvents(); n != 1 {
+		t.Fatalf("%d EventQuotaLevel at 80%%, want 1", n)
+	}
+	if ws := must(st.ClaimQuotaWarnings(ctx, a.ID)); len(ws) != 1 || ws[0].Level != 80 {
+		t.Fatalf("claimed %+v", ws)
+	}
+	deliver(t, st, Message("ninth", "x"), store.Target{MailboxID: inbox.ID}) // 90%: warned of 80
+	if n := levelEvents(); n != 0 {
+		t.Fatalf("%d EventQuotaLevel at 90%% after the 80%% warning", n)
+	}
+	deliver(t, st, Message("tenth", "x"), store.Target{MailboxID: inbox.ID}) // 100%: level 95
+	if n := levelEvents(); n != 1 {
+		t.Fatalf("%d EventQuotaLevel at 100%%, want 1", n)
+	}
+	must(st.Expunge(ctx, inbox.ID, []uint32{1}))
+	if n := levelEvents(); n != 0 {
+		t.Fatalf("%d EventQuotaLevel after an expunge", n)
+	}
+}
 
 // testQuotaAcrossAccounts: a message copied or moved into a folder
 // another account owns (a shared folder) counts against that owner, a
