@@ -58,10 +58,17 @@ func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envel
 	if len(rcpts) == 0 {
 		return
 	}
+	if err := a.sendReport(ctx, msg, env, rcpts, now); err != nil {
+		a.log.Error("delivered notice not sent", "to", env.From, "err", err)
+	}
+}
+
+// sendReport writes a delivery status notification (RFC 3464) for rcpts
+// to the envelope sender, with the message's header, and delivers it.
+func (a *Agent) sendReport(ctx context.Context, msg store.Staged, env Envelope, rcpts []dsn.Recipient, now time.Time) error {
 	body, err := msg.Open()
 	if err != nil {
-		a.log.Error("delivered notice not sent", "to", env.From, "err", err)
-		return
+		return err
 	}
 	defer body.Close()
 	host := a.cfg.Hostname
@@ -69,12 +76,9 @@ func (a *Agent) notifyDelivered(ctx context.Context, msg store.Staged, env Envel
 		host = "localhost"
 	}
 	var buf bytes.Buffer
-	err = dsn.Write(&buf, dsn.Report{ReportingMTA: host, To: env.From, EnvID: env.DSNEnvID, Arrival: now,
-		Return: "HDRS", UTF8: env.UTF8, Recipients: rcpts, Now: now}, body, msg.Size())
-	if err == nil {
-		err = a.DeliverNotice(ctx, env.From, &buf)
+	if err := dsn.Write(&buf, dsn.Report{ReportingMTA: host, To: env.From, EnvID: env.DSNEnvID, Arrival: now,
+		Return: "HDRS", UTF8: env.UTF8, Recipients: rcpts, Now: now}, body, msg.Size()); err != nil {
+		return err
 	}
-	if err != nil {
-		a.log.Error("delivered notice not sent", "to", env.From, "err", err)
-	}
+	return a.DeliverNotice(ctx, env.From, &buf)
 }

@@ -145,23 +145,7 @@ func (a *Agent) bounceOverQuota(ctx context.Context, msg store.Staged, env Envel
 	if len(rcpts) == 0 {
 		return
 	}
-	body, err := msg.Open()
-	if err != nil {
-		a.log.Error("over-quota report not sent", "to", env.From, "err", err)
-		return
-	}
-	defer body.Close()
-	host := a.cfg.Hostname
-	if host == "" {
-		host = "localhost"
-	}
-	var buf bytes.Buffer
-	err = dsn.Write(&buf, dsn.Report{ReportingMTA: host, To: env.From, EnvID: env.DSNEnvID, Arrival: now,
-		Return: "HDRS", UTF8: env.UTF8, Recipients: rcpts, Now: now}, body, msg.Size())
-	if err == nil {
-		err = a.DeliverNotice(ctx, env.From, &buf)
-	}
-	if err != nil {
+	if err := a.sendReport(ctx, msg, env, rcpts, now); err != nil {
 		a.log.Error("over-quota report not sent", "to", env.From, "err", err)
 	}
 }

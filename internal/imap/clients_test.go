@@ -91,13 +91,7 @@ func TestMbsync(t *testing.T) {
 	r.Deliver(acct, "Subject: one\r\n\r\nfirst\r\n")
 	r.Deliver(acct, "Subject: two\r\n\r\nsecond\r\n")
 	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "mail"), 0o700)
-	host, port := splitAddr(r.Addr("imaps"))
-	rc := filepath.Join(dir, "mbsyncrc")
-	os.WriteFile(rc, []byte("IMAPAccount a\nHost "+host+"\nPort "+port+"\nUser ann@example.test\nPass \""+password+"\"\n"+
-		"SSLType IMAPS\nCertificateFile "+r.CertFile("imaps")+"\n\n"+
-		"IMAPStore remote\nAccount a\n\nMaildirStore local\nPath "+dir+"/mail/\nInbox "+dir+"/mail/INBOX\nSubFolders Verbatim\n\n"+
-		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n"), 0o600)
+	rc := mbsyncConfig(t, r, dir, "ann@example.test", "", "Inbox "+dir+"/mail/INBOX\n", "Both")
 	sync := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(mbsync, append([]string{"-c", rc}, append(args, "c")...)...).CombinedOutput()
@@ -128,6 +122,25 @@ func TestMbsync(t *testing.T) {
 	if len(list) != 1 || list[0].Flags&store.FlagSeen == 0 {
 		t.Fatalf("after syncing local changes up: %+v", list)
 	}
+}
+
+// mbsyncConfig writes an mbsyncrc in dir for user's mail, synced into
+// dir/mail with channel "c": far store options (a Path line, say), near
+// store options and what the channel may Create.
+func mbsyncConfig(t *testing.T, r *rig, dir, user, far, near, create string) string {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, "mail"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitAddr(r.Addr("imaps"))
+	rc := filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(rc, []byte("IMAPAccount a\nHost "+host+"\nPort "+port+"\nUser "+user+"\nPass \""+password+"\"\n"+
+		"SSLType IMAPS\nCertificateFile "+r.CertFile("imaps")+"\n\n"+
+		"IMAPStore remote\nAccount a\n"+far+"\nMaildirStore local\nPath "+dir+"/mail/\n"+near+"SubFolders Verbatim\n\n"+
+		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate "+create+"\nExpunge Both\nSyncState *\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
 
 // TestOfflineimap: offlineimap (offlineimap3), unmodified, syncs every

@@ -113,14 +113,7 @@ func TestMbsyncSharedFolder(t *testing.T) {
 	o.appendMsg("o6", "Private", "", "not kim's")
 
 	dir := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "mail"), 0o700)
-	host, port := splitAddr(r.Addr("imaps"))
-	rc := filepath.Join(dir, "mbsyncrc")
-	os.WriteFile(rc, []byte("IMAPAccount k\nHost "+host+"\nPort "+port+"\nUser kim@example.test\nPass \""+password+"\"\n"+
-		"SSLType IMAPS\nCertificateFile "+r.CertFile("imaps")+"\n\n"+
-		"IMAPStore remote\nAccount k\nPath \"Other Users/owner@example.test/\"\n\n"+
-		"MaildirStore local\nPath "+dir+"/mail/\nSubFolders Verbatim\n\n"+
-		"Channel c\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\nExpunge Both\nSyncState *\n"), 0o600)
+	rc := mbsyncConfig(t, r, dir, "kim@example.test", "Path \"Other Users/owner@example.test/\"\n", "", "Near")
 	sync := func() {
 		t.Helper()
 		out, err := exec.Command(mbsync, "-c", rc, "c").CombinedOutput()
