@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -45,18 +44,10 @@ u1.logout(); u2.logout()
 `
 
 func TestSharedFolderImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
-	}
 	r := newRig(t)
 	r.Account("user1@example.test")
 	r.Account("user2@example.test")
-	host, port := splitAddr(r.Addr("imaps"))
-	out, err := exec.Command(python, "-c", sharedScript, host, port, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
+	out := r.imaplib(sharedScript)
 	got := string(out)
 	for _, want := range []string{
 		"ACL RIGHTS=TEXK", // as imaplib spells capabilities

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -81,4 +82,21 @@ func has(lines []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// imaplib runs a Python script that drives the server with imaplib: its
+// arguments are the IMAPS host and port and the test password, its
+// output is returned. A script that fails fails the test.
+func (r *rig) imaplib(script string) string {
+	r.T.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		r.T.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	host, port := splitAddr(r.Addr("imaps"))
+	out, err := exec.Command(python, "-c", script, host, port, password).CombinedOutput()
+	if err != nil {
+		r.T.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	return string(out)
 }

@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -177,19 +176,11 @@ c.logout(); admin.logout()
 
 // Python's imaplib, unmodified, speaks QUOTA with the server.
 func TestQuotaPythonImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
-	}
 	r := newRig(t)
 	ann := r.Account("ann@example.test")
 	r.Account("root@example.test", "admin", "true")
 	r.Deliver(ann, "Subject: q\r\n\r\n"+strings.Repeat("z", 1500)+"\r\n")
-	host, port := splitAddr(r.Addr("imaps"))
-	out, err := exec.Command(python, "-c", imaplibQuotaScript, host, port, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
+	out := r.imaplib(imaplibQuotaScript)
 	for _, want := range []string{
 		`setquota ('OK', [b'#user/ann@example.test (STORAGE 2 100 MESSAGE 1 5)'])`,
 		`getquotaroot ('OK', [[b'"INBOX" ""'], [b'"" (STORAGE 2 100 MESSAGE 1 5)']])`,

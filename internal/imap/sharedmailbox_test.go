@@ -2,7 +2,6 @@ package imap
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -42,10 +41,6 @@ except imaplib.IMAP4.error as e:
 `
 
 func TestSharedMailboxImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
-	}
 	r := newRig(t)
 	r.Account("kim@example.test")
 	r.Account("lee@example.test")
@@ -61,11 +56,7 @@ func TestSharedMailboxImaplib(t *testing.T) {
 		}
 	}
 	r.Deliver(support, "Subject: help\r\n\r\nmy printer is on fire\r\n")
-	host, port := splitAddr(r.Addr("imaps"))
-	out, err := exec.Command(python, "-c", sharedMailboxScript, host, port, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
+	out := r.imaplib(sharedMailboxScript)
 	got := string(out)
 	for _, want := range []string{
 		`namespace (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))`,
