@@ -279,6 +279,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		DROP TRIGGER content_unindexed_indexed; DROP TRIGGER content_unindexed_dropped; DROP TRIGGER content_unindexed_changed;
 		DROP TABLE content_unindexed; DROP INDEX messages_prefixed; DROP TABLE mailbox_acl;
 		DROP TABLE quota_accounts; DROP TABLE quota_domains; DROP TABLE quota_server;
+		DROP TABLE private_seen; ALTER TABLE mailboxes DROP COLUMN shared_seen;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(
