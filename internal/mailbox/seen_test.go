@@ -316,10 +316,15 @@ func TestPrivateSeenFollowsChanges(t *testing.T) {
 		}
 		return b.String()
 	}
-	waitFor(t, func() bool {
-		client.sync(kim)
-		return shown(kim.Message) == truth()
-	})
+	deadline := time.Now().Add(5 * time.Second)
+	for shown(kim.Message) != truth() {
+		if time.Now().After(deadline) {
+			t.Fatalf("kim's view\n%s\nthe store has\n%s", shown(kim.Message), truth())
+		}
+		client.sync(kim) // the view takes in new messages at its syncs
+		time.Sleep(10 * time.Millisecond)
+	}
+	client.sync(kim) // what the view has now, the client must be told
 	fromClient := func(uid uint32) (store.MessageMeta, bool) { m, ok := client[uid]; return m, ok }
 	if got, want := shown(fromClient), truth(); got != want {
 		t.Fatalf("the client was told\n%s\nthe store has\n%s", got, want)
