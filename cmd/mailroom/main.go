@@ -70,6 +70,9 @@ Accounts (all take --config FILE and work while serve runs):
   domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
   mailbox list EMAIL                 an account's mailboxes with message counts and sizes
+  mailbox seen EMAIL/MAILBOX [shared|per-user]
+                                     whether users the mailbox is shared with share its owner's \Seen
+                                     or each keep their own (the default); without a mode, shows it
   quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
   quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
   reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
