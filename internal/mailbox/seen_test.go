@@ -342,3 +342,38 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BenchmarkViewMessages100k: a pass over 100,000 messages' state as
+// SEARCH makes it (View.Messages), for the owner (the messages' flags) and
+// for a reader who has seen every third message (their own \Seen).
+func BenchmarkViewMessages100k(b *testing.B) {
+	m := &Mailbox{reg: &Service{}}
+	uids := make([]uint32, 100_000)
+	var seen []uint32
+	for i := range uids {
+		uids[i] = uint32(i + 1)
+		m.msgs = append(m.msgs, store.MessageMeta{UID: uids[i], ModSeq: 1})
+		if i%3 == 0 {
+			seen = append(seen, uids[i])
+		}
+	}
+	rd := &reader{account: 2, refs: 1, seen: newUIDSet(seen)}
+	for _, c := range []struct {
+		name string
+		v    *View
+	}{{"owner", &View{m: m}}, {"reader", &View{m: m, rd: rd}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				n := 0
+				c.v.Messages(uids, func(_ int, meta store.MessageMeta) {
+					if meta.Flags&store.FlagSeen == 0 {
+						n++
+					}
+				})
+				if want := map[string]int{"owner": 100_000, "reader": 66_666}[c.name]; n != want {
+					b.Fatalf("%d unseen, want %d", n, want)
+				}
+			}
+		})
+	}
+}

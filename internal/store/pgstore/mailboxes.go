@@ -89,17 +89,20 @@ func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.Mailb
 // reads), Unseen counts the messages it has no private_seen row for.
 func (s *Store) mailboxStatus(ctx context.Context, mailboxID, reader int64) (store.MailboxStatus, error) {
 	var st store.MailboxStatus
-	unseen, args := "flags & $2 = 0", []any{mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted)}
+	unseen, args := "c.unseen", []any{mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted)}
 	if reader != 0 {
+		// A private_seen row exists only with its message (written where
+		// the message is, removed with it): what the reader has not seen
+		// is the rest, counted from the reader index.
 		unseen = `CASE WHEN $4 <> m.account_id AND NOT m.shared_seen
-			THEN NOT EXISTS (SELECT 1 FROM private_seen p WHERE p.mailbox_id = m.id AND p.uid = x.uid AND p.account_id = $4)
-			ELSE flags & $2 = 0 END`
+			THEN c.n - (SELECT count(*) FROM private_seen p WHERE p.account_id = $4 AND p.mailbox_id = m.id)
+			ELSE c.unseen END`
 		args = append(args, reader)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT `+mailboxColumns+`, c.n, c.unseen, c.deleted, c.size FROM mailboxes m,
-		LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE `+unseen+`) AS unseen,
+	rows, _ := s.pool.Query(ctx, `SELECT `+mailboxColumns+`, c.n, `+unseen+`, c.deleted, c.size FROM mailboxes m,
+		LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE flags & $2 = 0) AS unseen,
 			count(*) FILTER (WHERE flags & $3 <> 0) AS deleted, coalesce(sum(size), 0)::bigint AS size
-			FROM messages x WHERE mailbox_id = m.id) c
+			FROM messages WHERE mailbox_id = m.id) c
 		WHERE m.id = $1`, args...)
 	st, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.MailboxStatus, error) {
 		var st store.MailboxStatus
