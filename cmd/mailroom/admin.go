@@ -480,11 +480,14 @@ func cmdAlias(ctx context.Context, args []string, sio *stdio) error {
 }
 
 func cmdMailbox(ctx context.Context, args []string, sio *stdio) error {
-	if len(args) > 0 && args[0] == "create" {
+	switch {
+	case len(args) > 0 && args[0] == "create":
 		return cmdMailboxCreate(ctx, args[1:], sio)
+	case len(args) > 0 && args[0] == "seen":
+		return cmdMailboxSeen(ctx, args[1:], sio)
 	}
 	if len(args) == 0 || args[0] != "list" {
-		return usagef("usage: mailroom mailbox list EMAIL | mailbox create --shared ADDRESS [--member EMAIL[=RIGHTS]]… [--config FILE]")
+		return usagef("usage: mailroom mailbox list EMAIL | mailbox create --shared ADDRESS [--member EMAIL[=RIGHTS]]… | mailbox seen EMAIL/MAILBOX [shared|per-user] [--config FILE]")
 	}
 	f := newAdminFlags("mailbox list", false)
 	pos, err := parseFlags(f.fs, args[1:])

@@ -79,6 +79,9 @@ Accounts (all take --config FILE and work while serve runs):
   acl set EMAIL MAILBOX|'*' IDENTIFIER read|write|full|[+-]RIGHTS   IDENTIFIER: an address, @domain,
                                      authenticated or anyone; '*': every mailbox of the account
   acl del EMAIL MAILBOX|'*' IDENTIFIER
+  mailbox seen EMAIL/MAILBOX [shared|per-user]
+                                     whether users the mailbox is shared with share its owner's \Seen
+                                     or each keep their own (the default); without a mode, shows it
   quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
   quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
   delegate grant OWNER GRANTEE --mode send-as|on-behalf

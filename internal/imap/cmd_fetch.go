@@ -106,7 +106,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if markSeen && !s.sel.readOnly {
 		var unseen []uint32
 		for _, u := range uids {
-			if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagSeen == 0 {
+			if m, ok := s.sel.view.Message(u); ok && m.Flags&store.FlagSeen == 0 {
 				unseen = append(unseen, u)
 			}
 		}
@@ -133,7 +133,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	// the other messages (Dovecot answers so too).
 	expunged := false
 	for _, u := range uids {
-		meta, ok := s.sel.box.Message(u)
+		meta, ok := s.sel.view.Message(u)
 		if !ok {
 			expunged = true
 			continue

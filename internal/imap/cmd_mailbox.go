@@ -107,10 +107,6 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	if err != nil {
 		return storeError(err, name)
 	}
-	box, err := s.user.Open(s.ctx, folder)
-	if err != nil {
-		return storeError(err, name)
-	}
 	mb := folder.Mailbox()
 	if folder.ReadOnly() {
 		readOnly = true // RFC 4314 5.2
@@ -122,7 +118,12 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	case readOnly:
 		mode = mailbox.PeekRecent
 	}
-	view := box.NewView(mode)
+	// The view shows the user's own \Seen where it is private.
+	view, err := s.user.Select(s.ctx, folder, mode)
+	if err != nil {
+		return storeError(err, name)
+	}
+	box := view.Mailbox()
 	s.sel = &selection{folder: folder, mb: mb, box: box, view: view, readOnly: readOnly}
 	s.state = selected
 	st := box.State()
@@ -158,10 +159,11 @@ func (s *session) selectMailbox(tag string, readOnly bool) error {
 	return s.ok(tag, code, verb+" completed")
 }
 
-// firstUnseen is the sequence number of the first message without \Seen.
+// firstUnseen is the sequence number of the first message without \Seen
+// (the user's own, where it is private).
 func (s *session) firstUnseen() int {
 	for i, uid := range s.sel.view.UIDs() {
-		if m, ok := s.sel.box.Message(uid); ok && m.Flags&store.FlagSeen == 0 {
+		if m, ok := s.sel.view.Message(uid); ok && m.Flags&store.FlagSeen == 0 {
 			return i + 1
 		}
 	}
@@ -170,7 +172,7 @@ func (s *session) firstUnseen() int {
 
 func (s *session) unselect() {
 	if s.sel != nil {
-		s.srv.opts.Mailboxes.Release(s.sel.box)
+		s.sel.view.Close()
 		s.sel = nil
 		s.state = authenticated
 	}

@@ -94,7 +94,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 	}
 	if !args.Silent {
 		for _, uidv := range uids {
-			m, ok := s.sel.box.Message(uidv)
+			m, ok := s.sel.view.Message(uidv)
 			if !ok {
 				continue
 			}
@@ -124,7 +124,7 @@ func (s *session) expungeDeleted(only []uint32) ([]uint32, error) {
 		consider = s.sel.view.UIDs()
 	}
 	for _, u := range consider {
-		if m, ok := s.sel.box.Message(u); ok && m.Flags&store.FlagDeleted != 0 {
+		if m, ok := s.sel.view.Message(u); ok && m.Flags&store.FlagDeleted != 0 {
 			uids = append(uids, u)
 		}
 	}

@@ -36,7 +36,7 @@ func metadataError(err error, what string) error {
 		return no("METADATA TOOMANY", "%v", limit)
 	case errors.As(err, &limit):
 		return no(fmt.Sprintf("METADATA MAXSIZE %d", limit.MaxSize), "%v", limit)
-	case errors.Is(err, mailbox.ErrMetadataReadOnly):
+	case errors.Is(err, mailbox.ErrMetadataReadOnly), errors.Is(err, mailbox.ErrMetadataValue):
 		return no("CANNOT", "%v", err)
 	case errors.Is(err, mailbox.ErrNoPermission):
 		return err

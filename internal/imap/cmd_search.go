@@ -94,7 +94,7 @@ func (l *searchList) seq(i int, uid uint32) uint32 {
 }
 
 func (l *searchList) At(i int) search.Message {
-	meta, ok := l.s.sel.box.Message(l.uids[i])
+	meta, ok := l.s.sel.view.Message(l.uids[i])
 	if !ok {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (l *searchList) At(i int) search.Message {
 func (l *searchList) All() []search.Message {
 	msgs := make([]search.Message, 0, len(l.uids))
 	adapters := make([]searchMessage, len(l.uids))
-	l.s.sel.box.Messages(l.uids, func(i int, meta store.MessageMeta) {
+	l.s.sel.view.Messages(l.uids, func(i int, meta store.MessageMeta) {
 		seq := l.seq(i, meta.UID)
 		if seq == 0 {
 			return

@@ -48,7 +48,7 @@ func (s *session) qresyncSelect(qr *wire.QResync) error {
 		if seq == 0 {
 			continue
 		}
-		if cur, ok := s.sel.box.Message(m.UID); ok {
+		if cur, ok := s.sel.view.Message(m.UID); ok {
 			m = cur
 		}
 		s.writeFlags(seq, m, true)
@@ -84,7 +84,7 @@ func (s *session) vanishedSince(set wire.SeqSet, modseq uint64) error {
 func (s *session) modseqOf(uids []uint32) uint64 {
 	var m uint64
 	for _, u := range uids {
-		if meta, ok := s.sel.box.Message(u); ok && meta.ModSeq > m {
+		if meta, ok := s.sel.view.Message(u); ok && meta.ModSeq > m {
 			m = meta.ModSeq
 		}
 	}

@@ -245,7 +245,9 @@ func TestMetadataGoIMAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Entries) != 2 || got.Entries["/shared/comment"] == nil || string(*got.Entries["/shared/comment"]) != string(short) ||
+	// (And the computed /shared/vendor/mailroom/seen, the folder's \Seen mode.)
+	if len(got.Entries) != 3 || got.Entries["/shared/vendor/mailroom/seen"] == nil || string(*got.Entries["/shared/vendor/mailroom/seen"]) != "per-user" ||
+		got.Entries["/shared/comment"] == nil || string(*got.Entries["/shared/comment"]) != string(short) ||
 		got.Entries["/private/vendor/example/note"] == nil || string(*got.Entries["/private/vendor/example/note"]) != string(long) {
 		t.Fatalf("GETMETADATA: %+v", got.Entries)
 	}

@@ -607,7 +607,7 @@ func (s *session) fetchFor(items []wire.FetchItem, uids []uint32) error {
 	// The UID goes along (the client learns of the message here), once.
 	wantUID := !slices.ContainsFunc(items, func(it wire.FetchItem) bool { return it.Name == "UID" })
 	for _, u := range uids {
-		meta, ok := s.sel.box.Message(u)
+		meta, ok := s.sel.view.Message(u)
 		if !ok {
 			continue
 		}

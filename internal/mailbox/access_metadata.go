@@ -21,12 +21,28 @@ import (
 // (/private/specialuse), which no client can set (IMAP NO [CANNOT]).
 var ErrMetadataReadOnly = errors.New("read-only annotation")
 
+// ErrMetadataValue is a value a computed entry does not take (IMAP NO
+// [CANNOT]).
+var ErrMetadataValue = errors.New("annotation value not accepted")
+
 // SpecialUseEntry is the mailbox entry that shows a mailbox's special use
 // (RFC 6154 4), as LIST shows it. It is read-only here: RFC 6154 lets a
 // server refuse changes, and special uses steer delivery (\Junk), which a
 // user with rights on a shared mailbox should not redirect behind its
 // owner's back. CREATE (USE ...) sets one.
 const SpecialUseEntry = "/private/specialuse"
+
+// SeenModeEntry shows and switches whether the mailbox's \Seen is one for
+// everyone ("shared") or each user's own ("per-user", the default; see
+// User.SetSharedSeen): a vendor entry (RFC 5464 3.2) a client with the
+// "a" right can set, and everybody who sees the mailbox can read.
+const SeenModeEntry = "/shared/vendor/mailroom/seen"
+
+// The values of SeenModeEntry.
+const (
+	SeenShared  = "shared"
+	SeenPerUser = "per-user"
+)
 
 // annotateRights are the rights of which RFC 5464 3.3 asks for one,
 // besides "l", to read or set a mailbox's annotations.
@@ -83,13 +99,19 @@ func (u *User) FolderMetadata(ctx context.Context, f Folder, names []string, dep
 	if err != nil {
 		return nil, fmt.Errorf("annotations of %q: %w", f.name, err)
 	}
-	// The computed entry, in its place in the order.
-	use := f.mb.SpecialUse
-	if use == "" || !slices.ContainsFunc(names, func(n string) bool { return depth.Matches(n, SpecialUseEntry) }) {
-		return entries, nil
+	// The computed entries, each in its place in the order.
+	seen := SeenPerUser
+	if f.SharedSeen() {
+		seen = SeenShared
 	}
-	i, _ := slices.BinarySearchFunc(entries, SpecialUseEntry, func(e store.MetadataEntry, name string) int { return strings.Compare(e.Name, name) })
-	return slices.Insert(entries, i, store.MetadataEntry{Name: SpecialUseEntry, Value: []byte(use)}), nil
+	for _, c := range []store.MetadataEntry{{Name: SpecialUseEntry, Value: []byte(f.mb.SpecialUse)}, {Name: SeenModeEntry, Value: []byte(seen)}} {
+		if len(c.Value) == 0 || !slices.ContainsFunc(names, func(n string) bool { return depth.Matches(n, c.Name) }) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(entries, c.Name, func(e store.MetadataEntry, name string) int { return strings.Compare(e.Name, name) })
+		entries = slices.Insert(entries, i, c)
+	}
+	return entries, nil
 }
 
 // SetFolderMetadata applies changes to the folder's annotations, all or
@@ -100,13 +122,38 @@ func (u *User) SetFolderMetadata(ctx context.Context, f Folder, changes []store.
 	if err := f.canAnnotate(shared); err != nil {
 		return err
 	}
+	// The seen mode is checked whole before anything is written, so that
+	// a refusal changes nothing; it is switched after the stored entries.
+	var seenMode *bool
+	stored := changes[:0:0]
 	for _, c := range changes {
-		if c.Name == SpecialUseEntry {
+		switch c.Name {
+		case SpecialUseEntry:
 			return fmt.Errorf("%s of %q shows the special use CREATE gave it; it cannot be set: %w", SpecialUseEntry, f.name, ErrMetadataReadOnly)
+		case SeenModeEntry:
+			if err := f.need(acl.Admin, "switching whether \\Seen is shared"); err != nil {
+				return err
+			}
+			switch v := string(c.Value); {
+			case c.Value == nil || v == SeenPerUser:
+				seenMode = new(bool)
+			case v == SeenShared:
+				seenMode = new(bool)
+				*seenMode = true
+			default:
+				return fmt.Errorf("%s is %q or %q, not %q: %w", SeenModeEntry, SeenShared, SeenPerUser, v, ErrMetadataValue)
+			}
+		default:
+			stored = append(stored, c)
 		}
 	}
-	if err := u.r.st.SetMetadata(ctx, f.ID(), u.id, changes); err != nil {
-		return fmt.Errorf("annotations of %q: %w", f.name, err)
+	if len(stored) > 0 {
+		if err := u.r.st.SetMetadata(ctx, f.ID(), u.id, stored); err != nil {
+			return fmt.Errorf("annotations of %q: %w", f.name, err)
+		}
+	}
+	if seenMode != nil && *seenMode != f.SharedSeen() {
+		return u.SetSharedSeen(ctx, f, *seenMode)
 	}
 	return nil
 }

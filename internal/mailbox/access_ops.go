@@ -32,12 +32,13 @@ func settable(r acl.Rights) (store.Flags, bool) {
 	return f, r.Has(acl.Write)
 }
 
-// keep is what a message copied or appended into f keeps: the flags the
-// user may set there. A flag they may not set is dropped, never an error
-// (RFC 4314 4).
-func keep(f Folder) store.Keep {
+// keep is what a message the user copies or moves into f keeps: the flags
+// they may set there. A flag they may not set is dropped, never an error
+// (RFC 4314 4). \Seen is as the user sees it, and stays theirs where it is
+// private (store.Keep.Account).
+func (u *User) keep(f Folder) store.Keep {
 	flags, kw := settable(f.rights)
-	return store.Keep{Flags: flags, Keywords: kw}
+	return store.Keep{Flags: flags, Keywords: kw, Account: u.id}
 }
 
 // Open returns the shared state of a mailbox the user may read (SELECT,
@@ -49,12 +50,19 @@ func (u *User) Open(ctx context.Context, f Folder) (*Mailbox, error) {
 	return u.r.Open(ctx, f.ID())
 }
 
-// Status counts a mailbox's messages (STATUS, LIST-STATUS).
+// Status counts a mailbox's messages (STATUS, LIST-STATUS); UNSEEN with
+// the user's own \Seen where it is private.
 func (u *User) Status(ctx context.Context, f Folder) (store.MailboxStatus, error) {
 	if err := f.need(acl.Read, "STATUS"); err != nil {
 		return store.MailboxStatus{}, err
 	}
-	st, err := u.r.st.MailboxStatus(ctx, f.ID())
+	var st store.MailboxStatus
+	var err error
+	if f.mb.AccountID == u.id {
+		st, err = u.r.st.MailboxStatus(ctx, f.ID())
+	} else {
+		st, err = u.r.st.ReaderStatus(ctx, f.ID(), u.id)
+	}
 	st.Name = f.name
 	return st, err
 }
@@ -81,8 +89,8 @@ func (u *User) storeTargets(targets []Target) ([]store.Target, error) {
 		if err := t.Folder.need(acl.Insert, "appending"); err != nil {
 			return nil, err
 		}
-		k := keep(t.Folder)
-		st := store.Target{MailboxID: t.Folder.ID(), Flags: t.Flags & k.Flags, InternalDate: t.InternalDate}
+		k := u.keep(t.Folder)
+		st := store.Target{MailboxID: t.Folder.ID(), Flags: t.Flags & k.Flags, InternalDate: t.InternalDate, Account: u.id}
 		if k.Keywords {
 			st.Keywords = t.Keywords
 		}
@@ -141,8 +149,9 @@ func (u *User) AppendAll(ctx context.Context, deliveries []Delivery) ([]store.De
 // UpdateFlags changes flags (STORE). Flags the user has no right to
 // change are left alone; a request that changes none it could is
 // ErrNoPermission (RFC 4314 4: STORE should not fail while at least one
-// flag is allowed).
+// flag is allowed). \Seen is the user's own where it is private.
 func (u *User) UpdateFlags(ctx context.Context, f Folder, upd store.FlagUpdate) (store.FlagResult, error) {
+	upd.Account = u.id
 	allowed, kwOK := settable(f.rights)
 	if f.rights.Has(acl.Seen | acl.Write | acl.DeleteMessages) {
 		return u.r.UpdateFlags(ctx, f.ID(), upd)
@@ -165,8 +174,8 @@ func (u *User) UpdateFlags(ctx context.Context, f Folder, upd store.FlagUpdate) 
 	if allowed == 0 && !kwOK {
 		return store.FlagResult{}, f.need(acl.Seen|acl.Write|acl.DeleteMessages, "changing flags")
 	}
-	add := store.FlagUpdate{UIDs: upd.UIDs, Op: store.FlagsAdd, Flags: upd.Flags & allowed, UnchangedSince: upd.UnchangedSince}
-	remove := store.FlagUpdate{Op: store.FlagsRemove, Flags: allowed &^ upd.Flags}
+	add := store.FlagUpdate{UIDs: upd.UIDs, Op: store.FlagsAdd, Flags: upd.Flags & allowed, UnchangedSince: upd.UnchangedSince, Account: u.id}
+	remove := store.FlagUpdate{Op: store.FlagsRemove, Flags: allowed &^ upd.Flags, Account: u.id}
 	if kwOK {
 		add.Keywords = upd.Keywords
 		m, err := u.r.Open(ctx, f.ID())
@@ -207,13 +216,14 @@ func (u *User) UpdateFlags(ctx context.Context, f Folder, upd store.FlagUpdate) 
 	return res, nil
 }
 
-// MarkSeen adds \Seen to messages the user read. Without the "s" right
-// it does nothing: reading must not set \Seen then (RFC 4314 4, FETCH).
+// MarkSeen adds \Seen to messages the user read (their own where it is
+// private). Without the "s" right it does nothing: reading must not set
+// \Seen then (RFC 4314 4, FETCH).
 func (u *User) MarkSeen(ctx context.Context, f Folder, uids []uint32) (store.FlagResult, error) {
 	if !f.rights.Has(acl.Seen) {
 		return store.FlagResult{}, nil
 	}
-	return u.r.MarkSeen(ctx, f.ID(), uids)
+	return u.r.UpdateFlags(ctx, f.ID(), store.FlagUpdate{UIDs: uids, Op: store.FlagsAdd, Flags: store.FlagSeen, Account: u.id})
 }
 
 // Expunge removes messages for good (EXPUNGE, CLOSE, a web delete).
@@ -236,7 +246,7 @@ func (u *User) Copy(ctx context.Context, src Folder, uids []uint32, dst Folder) 
 	if err := dst.need(acl.Insert, "copying"); err != nil {
 		return store.CopyResult{}, err
 	}
-	res, err := u.r.Copy(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	res, err := u.r.Copy(ctx, src.ID(), uids, dst.ID(), u.keep(dst))
 	if err == nil && len(res.DestUIDs) > 0 {
 		u.r.grew(ctx, u.ownerAccount(dst))
 	}
@@ -253,7 +263,7 @@ func (u *User) Move(ctx context.Context, src Folder, uids []uint32, dst Folder) 
 	if err := dst.need(acl.Insert, "moving messages in"); err != nil {
 		return store.CopyResult{}, err
 	}
-	res, err := u.r.Move(ctx, src.ID(), uids, dst.ID(), keep(dst))
+	res, err := u.r.Move(ctx, src.ID(), uids, dst.ID(), u.keep(dst))
 	if err == nil && len(res.DestUIDs) > 0 && src.mb.AccountID != dst.mb.AccountID {
 		u.r.grew(ctx, u.ownerAccount(dst))
 	}

@@ -33,6 +33,8 @@ type Mailbox struct {
 	keywords      []string        // every keyword of a message since load, in order of appearance
 	keywordSet    map[string]bool // keywords, lower case
 	watchers      map[*func()]struct{}
+	sharedSeen    bool              // everyone uses the messages' own \Seen (store.Mailbox.SharedSeen)
+	readers       map[int64]*reader // accounts other than the owner with a view open (seen.go)
 	// behind: a resync failed (the store was away), so the state may lack
 	// changes made since resyncFrom. Later events must not hide the gap
 	// by moving highestModSeq past it: the next resync starts from
@@ -54,6 +56,7 @@ func (m *Mailbox) load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.uidValidity, m.uidNext, m.highestModSeq = mb.UIDValidity, mb.UIDNext, mb.HighestModSeq
+	m.sharedSeen = mb.SharedSeen
 	m.loadedModSeq = mb.HighestModSeq
 	m.msgs = list
 	if n := len(list); n > 0 && list[n-1].UID >= m.uidNext {
@@ -193,7 +196,7 @@ func (m *Mailbox) changed() {
 	}
 }
 
-func (m *Mailbox) added(meta store.MessageMeta) {
+func (m *Mailbox) added(meta store.MessageMeta, seen store.SeenChange) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i, found := m.find(meta.UID)
@@ -215,10 +218,13 @@ func (m *Mailbox) added(meta store.MessageMeta) {
 	}
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
 	m.addKeywords(meta.Keywords)
+	m.seenChanged(meta.UID, meta.ModSeq, seen)
 	m.changed()
 }
 
-func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
+// flagsChanged applies a message's new flags and modseq, and the change of
+// a reader's \Seen that came with them.
+func (m *Mailbox) flagsChanged(meta store.MessageMeta, seen store.SeenChange) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i, found := m.find(meta.UID)
@@ -228,6 +234,7 @@ func (m *Mailbox) flagsChanged(meta store.MessageMeta) {
 	m.msgs[i].Flags, m.msgs[i].Keywords, m.msgs[i].ModSeq = meta.Flags, meta.Keywords, meta.ModSeq
 	m.highestModSeq = max(m.highestModSeq, meta.ModSeq)
 	m.addKeywords(meta.Keywords)
+	m.seenChanged(meta.UID, meta.ModSeq, seen)
 	m.changed()
 }
 
@@ -243,6 +250,7 @@ func (m *Mailbox) expunged(uids []uint32, modseq uint64) {
 	m.reg.structures.forget(m.id, uids)
 	m.reg.bodies.forget(m.id, uids)
 	m.threads.forget(uids)
+	m.forgetSeen(uids)
 	m.changed()
 }
 
@@ -254,8 +262,10 @@ func (m *Mailbox) markDeleted() {
 }
 
 // resync reloads the mailbox's changes from the store after lost events or
-// a change made by another process. When the store cannot be read, the
-// mailbox is marked behind, and resynced from the same point later.
+// a change made by another process, with the readers' \Seen of the
+// changed messages and the mailbox's mode (seen.go). When the store cannot
+// be read, the mailbox is marked behind, and resynced from the same point
+// later.
 func (m *Mailbox) resync(ctx context.Context) {
 	m.mu.RLock()
 	since := m.highestModSeq
@@ -264,6 +274,10 @@ func (m *Mailbox) resync(ctx context.Context) {
 	}
 	m.mu.RUnlock()
 	ch, err := m.reg.st.ChangesSince(ctx, m.id, since)
+	var read []readerSeen
+	if err == nil {
+		read, err = m.readReaders(ctx, ch)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			m.markDeleted()
@@ -275,11 +289,12 @@ func (m *Mailbox) resync(ctx context.Context) {
 		m.reg.log.Error("index resync failed; retrying", "mailbox", m.id, "err", err)
 		return
 	}
+	m.applyReaders(ch, read)
 	for _, meta := range ch.Changed {
 		if _, present := m.Message(meta.UID); present {
-			m.flagsChanged(meta)
+			m.flagsChanged(meta, store.SeenChange{})
 		} else {
-			m.added(meta)
+			m.added(meta, store.SeenChange{})
 		}
 	}
 	if len(ch.Vanished) > 0 {

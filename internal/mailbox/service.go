@@ -319,9 +319,9 @@ func (r *Service) apply(e store.Event) {
 	}
 	switch e.Kind {
 	case store.EventMessageAdded:
-		m.added(e.Message)
+		m.added(e.Message, e.Seen)
 	case store.EventFlagsChanged:
-		m.flagsChanged(e.Message)
+		m.flagsChanged(e.Message, e.Seen)
 	case store.EventExpunged:
 		m.expunged(e.UIDs, e.ModSeq)
 	case store.EventMailboxChanged:

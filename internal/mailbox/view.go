@@ -18,6 +18,10 @@ type View struct {
 	recent map[uint32]bool
 	mode   RecentMode
 	kwSeen int // how many of the mailbox's keywords the session was told of
+	// rd is the user's own \Seen, for a user other than the owner (nil:
+	// the owner, who sees the messages' flags); see seen.go.
+	rd    *reader
+	owned bool // made by User.Select: Close releases the mailbox
 }
 
 // RecentMode is how a view treats \Recent (RFC 3501 2.3.2: a message is
@@ -32,11 +36,16 @@ const (
 	PeekRecent                    // EXAMINE: new messages are \Recent here and stay so for the next session
 )
 
-// NewView starts a session's view at the mailbox's current state (SELECT).
-func (m *Mailbox) NewView(mode RecentMode) *View {
+// NewView starts a session's view at the mailbox's current state, as its
+// owner sees it (User.Select makes the view of any user).
+func (m *Mailbox) NewView(mode RecentMode) *View { return m.newView(mode, nil) }
+
+// newView starts a view at the mailbox's current state, with the \Seen of
+// rd (nil: the messages' own).
+func (m *Mailbox) newView(mode RecentMode, rd *reader) *View {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := &View{m: m, uids: make([]uint32, len(m.msgs)), serial: m.serial, modseq: m.highestModSeq, mode: mode}
+	v := &View{m: m, uids: make([]uint32, len(m.msgs)), serial: m.serial, modseq: m.highestModSeq, mode: mode, rd: rd}
 	for i := range m.msgs {
 		v.uids[i] = m.msgs[i].UID
 	}
@@ -215,6 +224,9 @@ func (v *View) Sync(allowExpunge bool) Updates {
 			continue
 		}
 		if meta := m.msgs[j]; meta.ModSeq > v.modseq && !slices.Contains(gone, uid) {
+			if v.private() {
+				meta.Flags = store.WithSeen(meta.Flags, v.rd.seen.has(uid))
+			}
 			u.Flags = append(u.Flags, meta)
 			u.seqs[uid] = seq + 1
 		}

@@ -48,9 +48,13 @@ type Event struct {
 	MailboxID int64
 	ModSeq    uint64
 	Message   MessageMeta // EventMessageAdded, EventFlagsChanged
-	UIDs      []uint32    // EventExpunged
-	Name      string      // mailbox events
-	OldName   string      // EventMailboxRenamed
+	// Seen: EventMessageAdded, EventFlagsChanged: the account whose
+	// private \Seen of Message changed (see PrivateSeen), and how;
+	// Message.Flags are the message's own flags all the same.
+	Seen    SeenChange
+	UIDs    []uint32 // EventExpunged
+	Name    string   // mailbox events
+	OldName string   // EventMailboxRenamed
 }
 
 // DefaultSubscriptionBuffer is how many events a subscription holds before

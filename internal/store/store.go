@@ -61,6 +61,7 @@ type Store interface {
 	Threads
 	TextIndexer
 	Quotas
+	PrivateSeen
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
@@ -190,6 +191,10 @@ type Mailbox struct {
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq uint64
+	// SharedSeen: everyone reads and sets the messages' own \Seen; when
+	// false (the default) every account but the owner has its own (see
+	// PrivateSeen).
+	SharedSeen bool
 	// Messages, Unseen and Size are counted on request (MailboxStatus).
 }
 
@@ -251,6 +256,10 @@ type Target struct {
 	HeaderPrefix []byte
 	// InternalDate, if zero, is the delivery time.
 	InternalDate time.Time
+	// Account is the account appending (0: a delivery, or as the owner):
+	// where its \Seen is private (Mailbox.PrivateSeenFor), \Seen in
+	// Flags is its own and the message is stored without it.
+	Account int64
 	// QuotaExempt delivers even past the account's quota (the copy still
 	// counts in its usage). Only for what must never be refused: the
 	// server's own quota warnings, and the like. Keep it rare: every user
@@ -303,6 +312,11 @@ type FlagUpdate struct {
 	// UnchangedSince, if non-zero, skips messages whose modseq is greater
 	// (RFC 7162 UNCHANGEDSINCE); they are reported in FlagResult.Modified.
 	UnchangedSince uint64
+	// Account is the account making the change (0: as the owner). Where
+	// its \Seen is private (Mailbox.PrivateSeenFor), \Seen is read and
+	// changed in its own state, the other flags on the message, and
+	// FlagResult reports the messages as the account sees them.
+	Account int64
 }
 
 // FlagResult reports a STORE.
@@ -318,6 +332,10 @@ type FlagResult struct {
 type Keep struct {
 	Flags    Flags // the system flags kept
 	Keywords bool  // whether keywords are kept
+	// Account is the account copying (0: as the owner): the copies get
+	// \Seen as it sees the source message, and keep it as its own where
+	// its \Seen in the destination is private (Mailbox.PrivateSeenFor).
+	Account int64
 }
 
 // KeepAll keeps every flag and keyword: a copy or move by someone with
@@ -351,6 +369,8 @@ type Changes struct {
 	Changed  []MessageMeta // messages added or modified since, in UID order
 	Vanished []uint32      // UIDs expunged since, ascending
 	ModSeq   uint64        // the mailbox's highest modseq when read
+	// SharedSeen is the mailbox's Mailbox.SharedSeen when read.
+	SharedSeen bool
 }
 
 // Messages stores and retrieves messages.

@@ -172,7 +172,7 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 		var uidValidity, uidNext, modseq int64
 		var ids []string
 		var rights []int64
-		err := row.Scan(&sm.ID, &sm.AccountID, &sm.Name, &use, &uidValidity, &uidNext, &modseq, &sm.Subscribed,
+		err := row.Scan(&sm.ID, &sm.AccountID, &sm.Name, &use, &uidValidity, &uidNext, &modseq, &sm.Subscribed, &sm.SharedSeen,
 			&sm.Owner, &sm.OwnerShared, &ids, &rights)
 		sm.SpecialUse, sm.UIDValidity, sm.UIDNext, sm.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
 		sm.ACL = make([]acl.Entry, len(ids))

@@ -306,7 +306,25 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 		InternalDate: date.Unix(),
 		Keywords:     kw,
 	}
-	mb, err := tx.insertMessage(t.MailboxID, 0, &meta, t.HeaderPrefix, m.threadKeys().OrContent(cid))
+	var seen bool
+	if t.Account != 0 && meta.Flags&store.FlagSeen != 0 {
+		// Whose \Seen it is depends on the mailbox: its row is locked (as
+		// insertMessage would) before it is read, so a switch of
+		// shared_seen comes wholly before or after.
+		var owner int64
+		var shared bool
+		err := tx.QueryRow(tx.ctx, "SELECT account_id, shared_seen FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", t.MailboxID).Scan(&owner, &shared)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.Delivered{}, fmt.Errorf("mailbox %d: %w", t.MailboxID, store.ErrNotFound)
+		}
+		if err != nil {
+			return store.Delivered{}, err
+		}
+		if (store.Mailbox{AccountID: owner, SharedSeen: shared}).PrivateSeenFor(t.Account) {
+			meta.Flags, seen = store.SplitSeen(meta.Flags, false)
+		}
+	}
+	mb, err := tx.insertMessage(t.MailboxID, 0, &meta, t.HeaderPrefix, m.threadKeys().OrContent(cid), ownSeen(t.Account, seen))
 	if err != nil {
 		return store.Delivered{}, err
 	}
@@ -323,12 +341,14 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 // or a move within the account), else decided from keys by the rule of
 // store.Threads (the oldest thread with one of the ids and the same
 // subject, else the new message's own ID), and keys are recorded (see
-// threads.go). It returns the mailbox as updated.
+// threads.go). It returns the mailbox as updated. seen, when set, is an
+// account's private \Seen the message is stored with (meta.Flags are then
+// without it).
 //
 // It is one statement (a delivery's three, pipelined), so one round trip:
 // a delivery's cost on PostgreSQL is mostly round trips, and the steps
 // only ever go together.
-func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte, keys store.ThreadKeys) (store.Mailbox, error) {
+func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte, keys store.ThreadKeys, seen store.SeenChange) (store.Mailbox, error) {
 	var mb store.Mailbox
 	var uid, modseq, uidValidity int64
 	args := []any{mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
@@ -364,10 +384,24 @@ func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageM
 	}
 	mb.ID, mb.UIDValidity = mailboxID, uint32(uidValidity)
 	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
+	if seen.Seen {
+		if err := tx.setPrivateSeen(mailboxID, seen.Account, []int64{uid}, true); err != nil {
+			return mb, err
+		}
+	}
 	// The mailbox's owner pays for it, whoever writes it (shared folders).
 	tx.addUsage(mb.AccountID, meta.Size, 1)
-	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta})
+	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: meta.ModSeq, Message: *meta, Seen: seen})
 	return mb, nil
+}
+
+// ownSeen is the private \Seen a new message is stored with: account's,
+// if seen.
+func ownSeen(account int64, seen bool) store.SeenChange {
+	if !seen {
+		return store.SeenChange{}
+	}
+	return store.SeenChange{Account: account, Seen: true}
 }
 
 // batchRow is the last result of a pipelined batch as a pgx.Row: Scan

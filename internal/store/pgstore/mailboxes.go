@@ -23,13 +23,13 @@ import (
 var _ store.Mailboxes = (*Store)(nil)
 
 const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
-	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)`
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen`
 
 func scanMailbox(row pgx.CollectableRow) (store.Mailbox, error) {
 	var mb store.Mailbox
 	var use string
 	var uidValidity, uidNext, modseq int64
-	err := row.Scan(&mb.ID, &mb.AccountID, &mb.Name, &use, &uidValidity, &uidNext, &modseq, &mb.Subscribed)
+	err := row.Scan(&mb.ID, &mb.AccountID, &mb.Name, &use, &uidValidity, &uidNext, &modseq, &mb.Subscribed, &mb.SharedSeen)
 	mb.SpecialUse, mb.UIDValidity, mb.UIDNext, mb.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
 	return mb, err
 }
@@ -81,17 +81,34 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 // MailboxStatus implements store.Mailboxes. The mailbox row and the counts
 // are read by one statement, so from one snapshot.
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
+	return s.mailboxStatus(ctx, mailboxID, 0)
+}
+
+// mailboxStatus is MailboxStatus as reader sees it (ReaderStatus): where
+// reader's \Seen is private (decided in the statement, from the row it
+// reads), Unseen counts the messages it has no private_seen row for.
+func (s *Store) mailboxStatus(ctx context.Context, mailboxID, reader int64) (store.MailboxStatus, error) {
 	var st store.MailboxStatus
-	rows, _ := s.pool.Query(ctx, `SELECT `+mailboxColumns+`, c.n, c.unseen, c.deleted, c.size FROM mailboxes m,
+	unseen, args := "c.unseen", []any{mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted)}
+	if reader != 0 {
+		// A private_seen row exists only with its message (written where
+		// the message is, removed with it): what the reader has not seen
+		// is the rest, counted from the reader index.
+		unseen = `CASE WHEN $4 <> m.account_id AND NOT m.shared_seen
+			THEN c.n - (SELECT count(*) FROM private_seen p WHERE p.account_id = $4 AND p.mailbox_id = m.id)
+			ELSE c.unseen END`
+		args = append(args, reader)
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+mailboxColumns+`, c.n, `+unseen+`, c.deleted, c.size FROM mailboxes m,
 		LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE flags & $2 = 0) AS unseen,
 			count(*) FILTER (WHERE flags & $3 <> 0) AS deleted, coalesce(sum(size), 0)::bigint AS size
 			FROM messages WHERE mailbox_id = m.id) c
-		WHERE m.id = $1`, mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted))
+		WHERE m.id = $1`, args...)
 	st, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.MailboxStatus, error) {
 		var st store.MailboxStatus
 		var use string
 		var uidValidity, uidNext, modseq, n, unseen, deleted int64
-		err := row.Scan(&st.ID, &st.AccountID, &st.Name, &use, &uidValidity, &uidNext, &modseq, &st.Subscribed,
+		err := row.Scan(&st.ID, &st.AccountID, &st.Name, &use, &uidValidity, &uidNext, &modseq, &st.Subscribed, &st.SharedSeen,
 			&n, &unseen, &deleted, &st.Size)
 		st.SpecialUse, st.UIDValidity, st.UIDNext, st.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
 		st.Messages, st.Unseen, st.Deleted = int(n), int(unseen), int(deleted)
@@ -282,6 +299,10 @@ func (tx *txn) moveAll(src, dst store.Mailbox) error {
 	}
 	if _, err := tx.exec(`INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, $2 FROM messages WHERE mailbox_id = $1
 		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, src.ID, modseq); err != nil {
+		return err
+	}
+	// Everyone's own \Seen of them stays behind and goes, as in a move.
+	if _, err := tx.exec("DELETE FROM private_seen WHERE mailbox_id = $1", src.ID); err != nil {
 		return err
 	}
 	rows, _ = tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 RETURNING uid", src.ID)

@@ -80,7 +80,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 	var ch store.Changes
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var highest int64
-		err := tx.QueryRow(ctx, "SELECT highestmodseq FROM mailboxes WHERE id = $1", mailboxID).Scan(&highest)
+		err := tx.QueryRow(ctx, "SELECT highestmodseq, shared_seen FROM mailboxes WHERE id = $1", mailboxID).Scan(&highest, &ch.SharedSeen)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 		}
@@ -135,7 +135,9 @@ func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
 
 // UpdateFlags implements store.Messages. All messages changed by one call
 // share one new modseq (RFC 7162 allows it); a message whose flags end up
-// unchanged keeps its modseq.
+// unchanged keeps its modseq. Where upd.Account's \Seen is private, its
+// \Seen is read from and written to private_seen (a change of it alone
+// gives the message a new modseq too).
 func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error) {
 	kw, err := store.NormalizeKeywords(upd.Keywords)
 	if err != nil {
@@ -153,14 +155,30 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 		if err != nil {
 			return err
 		}
+		private := mb.PrivateSeenFor(upd.Account)
+		var seenBefore map[uint32]bool
+		if private {
+			if seenBefore, err = tx.privateSeenOf(mailboxID, upd.Account, uids); err != nil {
+				return err
+			}
+		}
 		var modseq uint64
+		var nowSeen, nowUnseen []int64 // private \Seen set and cleared
 		for _, m := range msgs {
 			if upd.UnchangedSince != 0 && m.ModSeq > upd.UnchangedSince {
 				res.Modified = append(res.Modified, m.UID)
 				continue
 			}
-			flags, keywords := applyFlags(m.Flags, m.Keywords, upd.Op, upd.Flags, kw)
-			if flags == m.Flags && slices.Equal(keywords, m.Keywords) {
+			cur, seen := m.Flags, seenBefore[m.UID]
+			if private {
+				cur = store.WithSeen(m.Flags, seen)
+			}
+			flags, keywords := applyFlags(cur, m.Keywords, upd.Op, upd.Flags, kw)
+			after := seen
+			if private {
+				flags, after = store.SplitSeen(flags, m.Flags&store.FlagSeen != 0)
+			}
+			if flags == m.Flags && slices.Equal(keywords, m.Keywords) && after == seen {
 				continue
 			}
 			if modseq == 0 {
@@ -172,9 +190,27 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 				int64(flags), joinKeywords(keywords), int64(modseq), mailboxID, int64(m.UID)); err != nil {
 				return err
 			}
+			var change store.SeenChange
+			if after != seen {
+				change = store.SeenChange{Account: upd.Account, Seen: after}
+				if after {
+					nowSeen = append(nowSeen, int64(m.UID))
+				} else {
+					nowUnseen = append(nowUnseen, int64(m.UID))
+				}
+			}
 			m.Flags, m.Keywords, m.ModSeq = flags, keywords, modseq
+			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m, Seen: change})
+			if private {
+				m.Flags = store.WithSeen(m.Flags, after) // as the account sees it
+			}
 			res.Updated = append(res.Updated, m)
-			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m})
+		}
+		if err := tx.setPrivateSeen(mailboxID, upd.Account, nowSeen, true); err != nil {
+			return err
+		}
+		if err := tx.setPrivateSeen(mailboxID, upd.Account, nowUnseen, false); err != nil {
+			return err
 		}
 		if modseq != 0 {
 			return tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
@@ -244,6 +280,10 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) 
 		return r, err
 	})
 	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	// Everyone's own \Seen of them goes with them.
+	if _, err := tx.exec("DELETE FROM private_seen WHERE mailbox_id = $1 AND uid = ANY($2)", mb.ID, uids); err != nil {
 		return nil, err
 	}
 	for _, r := range list {
@@ -332,13 +372,21 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 // another account's mailbox both get an ID and a conversation of that
 // account, the conversation decided as a delivery's is. Either way the
 // new row holds a reference to the body (a move's source row releases its
-// own when removed). keep filters the flags and keywords the copies get.
+// own when removed). keep filters the flags and keywords the copies get;
+// \Seen is as keep.Account sees the source, and its own where that is
+// private in dst.
 func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
 	across := src.AccountID != dst.AccountID
 	msgs, err := tx.messages(src.ID, uids)
 	if err != nil {
 		return res, err
+	}
+	var srcSeen map[uint32]bool
+	if src.PrivateSeenFor(keep.Account) {
+		if srcSeen, err = tx.privateSeenOf(src.ID, keep.Account, uids); err != nil {
+			return res, err
+		}
 	}
 	for _, m := range msgs {
 		// The structure only when it is needed for the thread: it can be
@@ -359,8 +407,15 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 				return res, err
 			}
 		}
+		if srcSeen != nil {
+			m.Flags = store.WithSeen(m.Flags, srcSeen[m.UID])
+		}
 		keep.Apply(&m)
-		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, keys); err != nil {
+		seen := dst.PrivateSeenFor(keep.Account)
+		if seen {
+			m.Flags, seen = store.SplitSeen(m.Flags, false)
+		}
+		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, keys, ownSeen(keep.Account, seen)); err != nil {
 			return res, err
 		}
 		if _, err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = $1", m.ContentID); err != nil {

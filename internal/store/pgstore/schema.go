@@ -491,4 +491,19 @@ CREATE TABLE server_metadata (
 	PRIMARY KEY (owner_id, name)
 );
 `,
+	// 15: per-user \Seen in shared mailboxes (store.PrivateSeen, seen.go),
+	// SQLite's migration 22: shared_seen, everyone uses the messages' own
+	// \Seen; private_seen, one row per message an account other than the
+	// owner has seen where it is not, removed with its message, mailbox
+	// and account.
+	`
+ALTER TABLE mailboxes ADD COLUMN shared_seen boolean NOT NULL DEFAULT false;
+CREATE TABLE private_seen (
+	mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	uid        bigint NOT NULL,
+	PRIMARY KEY (mailbox_id, uid, account_id)
+);
+CREATE INDEX private_seen_reader ON private_seen (account_id, mailbox_id, uid);
+`,
 }

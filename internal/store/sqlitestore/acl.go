@@ -142,7 +142,7 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 			JOIN mailboxes m ON m.id = a.mailbox_id JOIN accounts o ON o.id = m.account_id
 			WHERE m.account_id != ? ORDER BY o.email, m.name`, func(st *sqlite.Stmt) error {
 			index[st.ColumnInt64(0)] = len(out)
-			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(8), OwnerShared: st.ColumnBool(9)})
+			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(9), OwnerShared: st.ColumnBool(10)})
 			return nil
 		}, args...); err != nil {
 			return err

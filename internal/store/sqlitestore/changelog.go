@@ -10,16 +10,6 @@ import (
 	"mailroom/internal/store"
 )
 
-func (s *Store) lastChangeID(ctx context.Context) (int64, error) {
-	var id int64
-	err := s.read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, "SELECT coalesce(max(id), 0) FROM changelog", &sqlitex.ExecOptions{
-			ResultFunc: func(stmt *sqlite.Stmt) error { id = stmt.ColumnInt64(0); return nil },
-		})
-	})
-	return id, err
-}
-
 // pollChanges turns changes committed by other processes (admin commands,
 // other nodes) into coarse events on this process's feed. Changes made by
 // this process were published in detail by the writer and are skipped.
@@ -65,6 +55,6 @@ func (s *Store) pollChanges(ctx context.Context, last int64) {
 			}
 			continue
 		}
-		s.feed.Publish(events)
+		s.publish(events, true)
 	}
 }

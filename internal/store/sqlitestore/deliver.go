@@ -267,7 +267,7 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 	if meta.ThreadID, err = tx.assignThread(mb.AccountID, meta.ID, m.threadKeys().OrContent(cid)); err != nil {
 		return store.Delivered{}, err
 	}
-	if err := tx.insertMessage(mb, &meta, t.HeaderPrefix); err != nil {
+	if err := tx.insertMessage(mb, &meta, t.HeaderPrefix, t.Account); err != nil {
 		return store.Delivered{}, err
 	}
 	if t.QuotaExempt {
@@ -304,7 +304,16 @@ func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
 
 // insertMessage assigns the next UID and a new modseq in mb and inserts
 // meta, publishing it. meta.ID, meta.ContentID and meta.ThreadID must be set.
-func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix []byte) error {
+// Where reader's \Seen in mb is private, \Seen in meta.Flags is its own:
+// the message is stored without it and reader has seen it.
+func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix []byte, reader int64) error {
+	var seen store.SeenChange
+	if mb.PrivateSeenFor(reader) {
+		var own bool
+		if meta.Flags, own = store.SplitSeen(meta.Flags, false); own {
+			seen = store.SeenChange{Account: reader, Seen: true}
+		}
+	}
 	var uid, modseq int64
 	if err := tx.query("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1, highestmodseq",
 		func(st *sqlite.Stmt) error { uid, modseq = st.ColumnInt64(0), st.ColumnInt64(1); return nil }, mb.ID); err != nil {
@@ -326,9 +335,14 @@ func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix [
 		mb.ID, uid, meta.ID, meta.ContentID, modseq, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg, meta.ThreadID); err != nil {
 		return err
 	}
+	if seen.Seen {
+		if err := tx.setPrivateSeen(mb.ID, reader, meta.UID, true); err != nil {
+			return err
+		}
+	}
 	// The mailbox's owner pays for it, whoever writes it (shared folders).
 	tx.addUsage(mb.AccountID, meta.Size, 1)
-	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: meta.ModSeq, Message: *meta})
+	tx.publish(store.Event{Kind: store.EventMessageAdded, AccountID: mb.AccountID, MailboxID: mb.ID, ModSeq: meta.ModSeq, Message: *meta, Seen: seen})
 	tx.changed(mb.AccountID, mb.ID, meta.ModSeq, changeMessages)
 	return nil
 }

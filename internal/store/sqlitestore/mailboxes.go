@@ -12,7 +12,7 @@ import (
 )
 
 const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
-	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)`
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen`
 
 func scanMailbox(st *sqlite.Stmt) store.Mailbox {
 	return store.Mailbox{
@@ -24,6 +24,7 @@ func scanMailbox(st *sqlite.Stmt) store.Mailbox {
 		UIDNext:       uint32(st.ColumnInt64(5)),
 		HighestModSeq: uint64(st.ColumnInt64(6)),
 		Subscribed:    st.ColumnBool(7),
+		SharedSeen:    st.ColumnBool(8),
 	}
 }
 
@@ -56,8 +57,22 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 
 // MailboxStatus implements store.Mailboxes.
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
+	return s.mailboxStatus(ctx, mailboxID, 0)
+}
+
+// mailboxStatus is MailboxStatus as reader sees it (ReaderStatus): where
+// reader's \Seen is private, Unseen counts the messages it has no
+// private_seen row for. One read transaction.
+func (s *Store) mailboxStatus(ctx context.Context, mailboxID, reader int64) (store.MailboxStatus, error) {
 	var st store.MailboxStatus
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		if reader != 0 {
+			// The mode and the count from one snapshot.
+			if err := execConn(conn, "BEGIN", nil); err != nil {
+				return err
+			}
+			defer execConn(conn, "COMMIT", nil)
+		}
 		if err := execConn(conn, "SELECT "+mailboxColumns+" FROM mailboxes m WHERE m.id = ?", func(stmt *sqlite.Stmt) error {
 			st.Mailbox = scanMailbox(stmt)
 			return nil
@@ -67,11 +82,21 @@ func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.Mailb
 		if st.ID == 0 {
 			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 		}
-		return execConn(conn, `SELECT count(*), coalesce(sum(flags & ?2 = 0), 0), coalesce(sum(flags & ?3 != 0), 0), coalesce(sum(size), 0)
+		if err := execConn(conn, `SELECT count(*), coalesce(sum(flags & ?2 = 0), 0), coalesce(sum(flags & ?3 != 0), 0), coalesce(sum(size), 0)
 			FROM messages WHERE mailbox_id = ?1`, func(stmt *sqlite.Stmt) error {
 			st.Messages, st.Unseen, st.Deleted, st.Size = stmt.ColumnInt(0), stmt.ColumnInt(1), stmt.ColumnInt(2), stmt.ColumnInt64(3)
 			return nil
-		}, mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted))
+		}, mailboxID, int64(store.FlagSeen), int64(store.FlagDeleted)); err != nil || !st.PrivateSeenFor(reader) {
+			return err
+		}
+		// A private_seen row exists only with its message (written where
+		// the message is, removed with it): what the reader has not seen
+		// is the rest. Counting the reader index's entries costs a fraction
+		// of a lookup per message.
+		return execConn(conn, "SELECT count(*) FROM private_seen WHERE account_id = ? AND mailbox_id = ?", func(stmt *sqlite.Stmt) error {
+			st.Unseen = st.Messages - stmt.ColumnInt(0)
+			return nil
+		}, reader, mailboxID)
 	})
 	return st, err
 }

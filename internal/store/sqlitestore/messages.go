@@ -194,8 +194,8 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq uint64
 		}
 		defer execConn(conn, "COMMIT", nil)
 		found := false
-		if err := execConn(conn, "SELECT highestmodseq FROM mailboxes WHERE id = ?", func(st *sqlite.Stmt) error {
-			ch.ModSeq, found = uint64(st.ColumnInt64(0)), true
+		if err := execConn(conn, "SELECT highestmodseq, shared_seen FROM mailboxes WHERE id = ?", func(st *sqlite.Stmt) error {
+			ch.ModSeq, ch.SharedSeen, found = uint64(st.ColumnInt64(0)), st.ColumnBool(1), true
 			return nil
 		}, mailboxID); err != nil {
 			return err
@@ -238,7 +238,9 @@ func (tx *txn) message(mailboxID int64, uid uint32) (store.MessageMeta, bool, er
 
 // UpdateFlags implements store.Messages. All messages changed by one call
 // share one new modseq (RFC 7162 allows it); a message whose flags end up
-// unchanged keeps its modseq.
+// unchanged keeps its modseq. Where upd.Account's \Seen is private, its
+// \Seen is read from and written to private_seen (a change of it alone
+// gives the message a new modseq too).
 func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error) {
 	kw, err := store.NormalizeKeywords(upd.Keywords)
 	if err != nil {
@@ -252,6 +254,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 		if err != nil {
 			return err
 		}
+		private := mb.PrivateSeenFor(upd.Account)
 		var modseq uint64
 		for _, uid := range uids {
 			m, found, err := tx.message(mailboxID, uid)
@@ -265,8 +268,19 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 				res.Modified = append(res.Modified, uid)
 				continue
 			}
-			flags, keywords := applyFlags(m.Flags, m.Keywords, upd.Op, upd.Flags, kw)
-			if flags == m.Flags && slices.Equal(keywords, m.Keywords) {
+			cur, seen := m.Flags, false
+			if private {
+				if seen, err = tx.privateSeen(mailboxID, upd.Account, uid); err != nil {
+					return err
+				}
+				cur = store.WithSeen(m.Flags, seen)
+			}
+			flags, keywords := applyFlags(cur, m.Keywords, upd.Op, upd.Flags, kw)
+			nowSeen := seen
+			if private {
+				flags, nowSeen = store.SplitSeen(flags, m.Flags&store.FlagSeen != 0)
+			}
+			if flags == m.Flags && slices.Equal(keywords, m.Keywords) && nowSeen == seen {
 				continue
 			}
 			if modseq == 0 {
@@ -278,9 +292,19 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, upd store.Flag
 				int64(flags), joinKeywords(keywords), int64(modseq), mailboxID, int64(uid)); err != nil {
 				return err
 			}
+			var change store.SeenChange
+			if nowSeen != seen {
+				if err := tx.setPrivateSeen(mailboxID, upd.Account, uid, nowSeen); err != nil {
+					return err
+				}
+				change = store.SeenChange{Account: upd.Account, Seen: nowSeen}
+			}
 			m.Flags, m.Keywords, m.ModSeq = flags, keywords, modseq
+			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m, Seen: change})
+			if private {
+				m.Flags = store.WithSeen(m.Flags, nowSeen) // as the account sees it
+			}
 			res.Updated = append(res.Updated, m)
-			tx.publish(store.Event{Kind: store.EventFlagsChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq, Message: m})
 		}
 		if modseq != 0 {
 			tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
@@ -347,6 +371,10 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error)
 		}
 		if !found {
 			continue
+		}
+		// Everyone's own \Seen of it goes with it.
+		if err := tx.exec("DELETE FROM private_seen WHERE mailbox_id = ? AND uid = ?", mb.ID, int64(uid)); err != nil {
+			return nil, err
 		}
 		tx.addUsage(mb.AccountID, -size, -1)
 		if modseq == 0 {
@@ -416,7 +444,9 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 // so POP3 UIDLs survive it (the caller removes the source rows). Into
 // another account's mailbox both get an ID and a conversation of that
 // account. Either way the new row holds a reference to the body (a
-// move's source row releases its own when removed).
+// move's source row releases its own when removed). The copies carry
+// \Seen as keep.Account sees the source, into its own \Seen where that
+// is private in dst.
 func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
 	across := src.AccountID != dst.AccountID
@@ -452,8 +482,15 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, mov
 				return res, err
 			}
 		}
+		if src.PrivateSeenFor(keep.Account) {
+			seen, err := tx.privateSeen(src.ID, keep.Account, uid)
+			if err != nil {
+				return res, err
+			}
+			m.Flags = store.WithSeen(m.Flags, seen)
+		}
 		keep.Apply(&m)
-		if err := tx.insertMessage(dst, &m, prefix); err != nil {
+		if err := tx.insertMessage(dst, &m, prefix, keep.Account); err != nil {
 			return res, err
 		}
 		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {

@@ -89,6 +89,7 @@ type Store struct {
 	blobs  *blobfs.FS
 	feed   *store.Feed
 	origin int64
+	known  knownModSeqs // see catchup.go
 
 	writeq     chan *writeReq
 	writerDone chan struct{}
@@ -166,6 +167,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		reads:      reads,
 		blobs:      blobs,
 		feed:       store.NewFeed(0),
+		known:      knownModSeqs{m: map[int64]uint64{}},
 		origin:     int64(binary.LittleEndian.Uint64(o[:]) >> 1),
 		writeq:     make(chan *writeReq, 256),
 		writerDone: make(chan struct{}),

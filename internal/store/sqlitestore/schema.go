@@ -480,6 +480,23 @@ CREATE TABLE server_metadata (
 	PRIMARY KEY (owner_id, name)
 );
 `,
+	// 22: per-user \Seen in shared mailboxes (store.PrivateSeen, seen.go).
+	// shared_seen: everyone uses the messages' own \Seen. private_seen:
+	// one row per message an account other than the owner has seen, where
+	// it is not; rows go with their message (expunge and move delete
+	// them, in the same transaction), mailbox and account. The key serves
+	// the removal with a message; the reader index a user's set and the
+	// account's cascade.
+	`
+ALTER TABLE mailboxes ADD COLUMN shared_seen INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE private_seen (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	uid        INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid, account_id)
+) WITHOUT ROWID;
+CREATE INDEX private_seen_reader ON private_seen (account_id, mailbox_id, uid);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

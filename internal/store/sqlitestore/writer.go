@@ -351,7 +351,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		s.deadText.Add(deadText)
 		s.kickIndexer()
 	}
-	s.feed.Publish(events)
+	s.publish(events, false)
 	for i, r := range live {
 		r.done <- results[i]
 	}
