@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/query"
 	"mailroom/internal/mailbox/search"
@@ -25,7 +26,8 @@ import (
 const searchBatch = 500
 
 // searchPage answers the search box: the query language of package query,
-// over every folder but Junk and Trash (or the one of in:, or all with
+// over the user's own folders (not those shared with them), every one
+// but Junk and Trash (or the one of in:, or all with
 // in:anywhere), with IMAP's search engine (decoded bodies, charsets,
 // case-insensitive substrings). Results are merged across folders newest
 // first, counted in full and paged like a folder; only the shown page's
@@ -36,7 +38,8 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	text := params.Get("q")
 	page, _ := strconv.Atoi(params.Get("page"))
-	d := mailboxData{Searching: true, Query: text, Page: max(page, 1), Pages: 1}
+	// Only the user's own folders are searched: every right.
+	d := mailboxData{Searching: true, Query: text, Page: max(page, 1), Pages: 1, Can: canOf(acl.All)}
 	d.PageBase = "/search?q=" + url.QueryEscape(text) + "&page="
 	status := http.StatusOK
 	current := ""
@@ -52,11 +55,13 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	} else if d.Mailbox.ID != 0 {
 		current = d.Mailbox.Name
 	}
-	var err error
-	if d.Folders, err = s.folders(ctx, sess.AccountID, current); err != nil {
+	list, err := s.listFolders(ctx, s.user(r), current)
+	if err != nil {
+		s.log.Error("web: listing folders failed", "err", err)
 		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
 		return
 	}
+	d.Folders, d.Shared, d.Hidden = list.Own, list.Shared, list.Hidden
 	title := "Search"
 	if text != "" {
 		title = "Search: " + text
