@@ -233,33 +233,34 @@ func accessStatus(err error) int {
 
 // failOp shows why an operation on folder f failed, in plain language:
 // what the user's rights do not allow (403), a full mailbox (507), what
-// is gone (404), what was asked wrongly (400).
+// is gone (404), what was asked wrongly (400). doing says what failed,
+// "%s" standing for the folder's name ("move messages into %s"); without
+// it, " in" and the name follow.
 func (s *Server) failOp(w http.ResponseWriter, r *http.Request, err error, f mailbox.Folder, doing string) {
-	status, msg := http.StatusInternalServerError, "Could not "+doing+"; try again."
-	var quota string
-	var over bool
-	switch quota, over = overQuotaMessage(err, sessionOf(r).Email); {
+	what := doing + " in %s"
+	if strings.Contains(doing, "%s") {
+		what = doing
+	}
+	what = strings.ReplaceAll(what, "%s", f.Name())
+	status, msg := http.StatusInternalServerError, "Could not "+what+"; try again."
+	quota, over := overQuotaMessage(err, sessionOf(r).Email)
+	switch {
 	case errors.Is(err, mailbox.ErrNoPermission):
-		status, msg = http.StatusForbidden, refusal(f, doing)
+		status, msg = http.StatusForbidden, "You may not "+what+"."
+		if f.Owner() != "" {
+			msg = "You may not " + what + ": " + f.Owner() + " gave you " + strings.ToLower(accessLabel(f.Rights())) +
+				" access. Ask " + f.Owner() + " if you need more."
+		}
 	case over:
-		status, msg = http.StatusInsufficientStorage, "Could not "+doing+": "+quota
+		status, msg = http.StatusInsufficientStorage, "Could not "+what+": "+quota
 	case errors.Is(err, store.ErrNotFound):
-		status, msg = http.StatusNotFound, "Could not "+doing+": it is gone (moved or deleted, maybe from another device)."
+		status, msg = http.StatusNotFound, "Could not "+what+": it is gone (moved or deleted, maybe from another device)."
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists):
-		status, msg = http.StatusBadRequest, "Could not "+doing+": "+storeReason(err)+"."
+		status, msg = http.StatusBadRequest, "Could not "+what+": "+storeReason(err)+"."
 	default:
-		s.log.Error("web: operation failed", "doing", doing, "folder", f.Name(), "err", err)
+		s.log.Error("web: operation failed", "doing", what, "err", err)
 	}
 	s.fail(w, r, status, msg)
-}
-
-// refusal says what the user may not do in f and why.
-func refusal(f mailbox.Folder, doing string) string {
-	if f.Owner() == "" {
-		return "You may not " + doing + " here."
-	}
-	return "You may not " + doing + " in " + f.Name() + ": " + f.Owner() + " gave you " +
-		strings.ToLower(accessLabel(f.Rights())) + " access. Ask " + f.Owner() + " if you need more."
 }
 
 // storeReason is the reason of a store error without its wrapping

@@ -80,7 +80,7 @@ func (s *Server) markJunk(w http.ResponseWriter, r *http.Request) {
 		err = s.move(r, src, uid, to)
 	}
 	if err != nil {
-		s.failOp(w, r, err, src, "move the message")
+		s.failOp(w, r, err, src, "move the message out of %s")
 		return
 	}
 	back(w, r, mailboxURL(src.Name()), done)

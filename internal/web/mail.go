@@ -56,12 +56,12 @@ type mailboxData struct {
 	Mailbox store.Mailbox // Name: as the user knows it
 	// Owner is the owner of a folder shared with the user ("": the
 	// user's own), Access their rights on it in words.
-	Owner     string
-	Access    string
-	Can       can
+	Owner  string
+	Access string
+	Can    can
 	// Fixed: INBOX or a special folder, which pages do not offer to
 	// rename or delete.
-	Fixed bool
+	Fixed     bool
 	Items     []listItem
 	Page      int
 	Pages     int
@@ -106,7 +106,7 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 	}
 	box, err := u.Open(ctx, f)
 	if err != nil {
-		s.failOp(w, r, err, f, "read the messages")
+		s.failOp(w, r, err, f, "read the messages of %s")
 		return
 	}
 	defer s.opts.Mailboxes.Release(box)
@@ -210,7 +210,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 		if i := strings.LastIndex(name, store.Delimiter); i > 0 {
 			parent = name[:i]
 		}
-		s.failFolder(w, r, err, parent, "create folders")
+		s.failFolder(w, r, err, parent, "create folders in %s")
 		return
 	}
 	back(w, r, mailboxURL(f.Name()), "Folder created.")
@@ -219,7 +219,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 	from, to := r.PostFormValue("from"), strings.TrimSpace(r.PostFormValue("to"))
 	if err := s.user(r).RenameMailbox(r.Context(), from, to); err != nil {
-		s.failFolder(w, r, err, from, "rename the folder")
+		s.failFolder(w, r, err, from, "rename %s")
 		return
 	}
 	back(w, r, mailboxURL(to), "Folder renamed.")
@@ -228,7 +228,7 @@ func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 	name := r.PostFormValue("name")
 	if err := s.user(r).DeleteMailbox(r.Context(), name); err != nil {
-		s.failFolder(w, r, err, name, "delete the folder")
+		s.failFolder(w, r, err, name, "delete %s")
 		return
 	}
 	back(w, r, "/mail/INBOX", "Folder deleted.")
@@ -241,7 +241,7 @@ func (s *Server) failFolder(w http.ResponseWriter, r *http.Request, err error, n
 	f, lookup := s.user(r).Folder(r.Context(), name)
 	if lookup != nil && errors.Is(err, mailbox.ErrNoPermission) {
 		// A new top level in another account: only its owner makes those.
-		s.fail(w, r, http.StatusForbidden, "You may not "+doing+" there: only the owner of those folders may.")
+		s.fail(w, r, http.StatusForbidden, "You may not "+strings.ReplaceAll(doing, " %s", "")+" there: only the owner of those folders may.")
 		return
 	}
 	s.failOp(w, r, err, f, doing)
@@ -272,7 +272,7 @@ func (s *Server) emptyFolder(w http.ResponseWriter, r *http.Request) {
 		uids[i] = m.UID
 	}
 	if _, err := u.Expunge(ctx, f, uids); err != nil {
-		s.failOp(w, r, err, f, "empty the folder")
+		s.failOp(w, r, err, f, "empty %s")
 		return
 	}
 	back(w, r, mailboxURL(mb.Name), "Folder emptied.")

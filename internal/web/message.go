@@ -336,10 +336,10 @@ func (s *Server) move(r *http.Request, src mailbox.Folder, uid uint32, dst mailb
 // failMove says which end of a refused move the user's rights stop.
 func (s *Server) failMove(w http.ResponseWriter, r *http.Request, err error, src, dst mailbox.Folder) {
 	if !canOf(src.Rights()).Move {
-		s.failOp(w, r, err, src, "move messages out")
+		s.failOp(w, r, err, src, "move messages out of %s")
 		return
 	}
-	s.failOp(w, r, err, dst, "move messages in")
+	s.failOp(w, r, err, dst, "move messages into %s")
 }
 
 // deleteMessage moves a message of the user's own to Trash, or deletes
@@ -363,7 +363,7 @@ func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {
 				err = s.move(r, f, uid, dst)
 			}
 			if err != nil {
-				s.failOp(w, r, err, f, "delete the message")
+				s.failOp(w, r, err, f, "delete the message from %s")
 				return
 			}
 			back(w, r, mailboxURL(f.Name()), "Moved to Trash.")
