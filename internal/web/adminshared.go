@@ -98,13 +98,18 @@ func (s *Server) sharedMailboxes(ctx context.Context) ([]adminSharedBox, error) 
 		for _, id := range order {
 			rs := rights[id]
 			m := adminSharedMember{Identifier: id, Who: identifierWords(id), Folders: len(rs), Access: "varies by folder"}
-			if allEqual(rs) && len(rs) == len(boxes) {
+			switch {
+			case allEqual(rs) && len(rs) == len(boxes):
 				m.Access = accessLabel(rs[0])
 				for _, p := range sharePresets {
 					if p.Rights == rs[0] {
 						m.Preset = p.Value
 					}
 				}
+			case allEqual(rs):
+				// Given on some folders only (by a member with "a", or
+				// on folders made since, which inherit their parent's).
+				m.Access = fmt.Sprintf("%s, on %d of %d folders", accessLabel(rs[0]), len(rs), len(boxes))
 			}
 			sb.Members = append(sb.Members, m)
 		}

@@ -56,12 +56,16 @@ type mailboxData struct {
 	Mailbox store.Mailbox // Name: as the user knows it
 	// Owner is the owner of a folder shared with the user ("": the
 	// user's own), Access their rights on it in words.
-	Owner  string
-	Access string
-	Can    can
+	Owner         string
+	Access        string
+	SharedMailbox bool // the owner is a shared mailbox (support@)
+	Can           can
 	// Fixed: INBOX or a special folder, which pages do not offer to
 	// rename or delete.
-	Fixed     bool
+	Fixed bool
+	// OwnerFull says that the owner of a shared folder the user may add
+	// to is out of room.
+	OwnerFull string
 	Items     []listItem
 	Page      int
 	Pages     int
@@ -114,7 +118,8 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 	page = max(page, 1)
 	mb := f.Mailbox()
 	d := mailboxData{Mailbox: mb, Page: page, PageBase: mailboxURL(mb.Name) + "?page=",
-		Folders: list.Own, Shared: list.Shared, Hidden: list.Hidden, Owner: f.Owner(), Can: canOf(f.Rights())}
+		Folders: list.Own, Shared: list.Shared, Hidden: list.Hidden, Owner: f.Owner(), Can: canOf(f.Rights()),
+		SharedMailbox: f.Namespace() == mailbox.SharedPrefix}
 	// Emptying is for the user's own Trash: another's is theirs to empty.
 	d.Trash = mb.SpecialUse == store.SpecialTrash && f.Owner() == ""
 	local := mb.Name
@@ -123,6 +128,13 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 		local = ownerName(f)
 	}
 	d.Fixed = local == "INBOX" || mb.SpecialUse != ""
+	if f.Owner() != "" && d.Can.Insert {
+		// Moves and copies in would be refused for the owner's quota:
+		// say so before the user tries (one read, for shared folders).
+		if q, err := u.FolderQuota(ctx, f.Name()); err == nil && quotaFull(q.Usage) {
+			d.OwnerFull = "The mailbox of " + f.Owner() + " is full: nothing can be moved or copied into " + f.Name() + " until " + f.Owner() + " makes room."
+		}
+	}
 	d.Total, d.Unseen = box.Counts()
 	d.Pages = max(1, (d.Total+pageSize-1)/pageSize)
 	for _, meta := range box.Newest((page-1)*pageSize, pageSize) {

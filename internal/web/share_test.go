@@ -257,6 +257,10 @@ func TestMoveIntoFullSharedFolder(t *testing.T) {
 	own := r.Deliver(r.acct, sample)
 	ann := r.browser()
 	ann.login("ann@example.test")
+	ann.post("/shared", url.Values{"csrf": {ann.csrf}, "folder": {"Other Users/kim@example.test/Team"}, "action": {"show"}})
+	if _, _, page := ann.get(mailboxURL("Other Users/kim@example.test/Team")); !strings.Contains(page, "The mailbox of kim@example.test is full: nothing can be moved or copied into Other Users/kim@example.test/Team until kim@example.test makes room.") {
+		t.Fatalf("the full owner's folder does not say so:\n%s", page)
+	}
 	code, _, page := ann.post("/msg/"+itoa(own.MailboxID)+"/"+itoa(int64(own.UID))+"/move", url.Values{"csrf": {ann.csrf}, "to": {"Other Users/kim@example.test/Team"}})
 	if code != http.StatusInsufficientStorage || !strings.Contains(page, "Could not move messages into Other Users/kim@example.test/Team: the mailbox of kim@example.test is full (it may hold 0 messages).") {
 		t.Fatalf("move into a full account's folder: %d\n%s", code, page)
