@@ -137,8 +137,10 @@ func (s *Server) composePage(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusNotFound, gone)
 			return
 		}
-		s.log.Error("compose: reading a message failed", "err", err)
-		s.fail(w, r, storeStatus(err), "Could not read the message.")
+		if !errors.Is(err, mailbox.ErrNoPermission) { // a folder shared without "r"
+			s.log.Error("compose: reading a message failed", "err", err)
+		}
+		s.fail(w, r, accessStatus(err), "Could not read the message.")
 		return
 	}
 	s.showCompose(w, r, http.StatusOK, d, "")
