@@ -237,17 +237,21 @@ func accessStatus(err error) int {
 // "%s" standing for the folder's name ("move messages into %s"); without
 // it, " in" and the name follow.
 func (s *Server) failOp(w http.ResponseWriter, r *http.Request, err error, f mailbox.Folder, doing string) {
-	what := doing + " in %s"
-	if strings.Contains(doing, "%s") {
-		what = doing
+	if !strings.Contains(doing, "%s") {
+		doing += " in %s"
 	}
-	what = strings.ReplaceAll(what, "%s", f.Name())
+	s.failWhat(w, r, err, strings.ReplaceAll(doing, "%s", f.Name()), &f)
+}
+
+// failWhat is failOp with what failed said in full; f is nil when there
+// is no folder to name (one to be made).
+func (s *Server) failWhat(w http.ResponseWriter, r *http.Request, err error, what string, f *mailbox.Folder) {
 	status, msg := http.StatusInternalServerError, "Could not "+what+"; try again."
 	quota, over := overQuotaMessage(err, sessionOf(r).Email)
 	switch {
 	case errors.Is(err, mailbox.ErrNoPermission):
 		status, msg = http.StatusForbidden, "You may not "+what+"."
-		if f.Owner() != "" {
+		if f != nil && f.Owner() != "" {
 			msg = "You may not " + what + ": " + f.Owner() + " gave you " + strings.ToLower(accessLabel(f.Rights())) +
 				" access. Ask " + f.Owner() + " if you need more."
 		}

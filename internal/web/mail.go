@@ -215,15 +215,26 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	if parent := r.PostFormValue("parent"); parent != "" && name != "" {
 		name = parent + store.Delimiter + name
 	}
+	if name == "" {
+		s.fail(w, r, http.StatusBadRequest, "Give the new folder a name.")
+		return
+	}
 	f, err := s.user(r).CreateMailbox(r.Context(), name, "")
 	if err != nil {
-		// A refusal is about the level above the new folder.
-		parent := ""
-		if i := strings.LastIndex(name, store.Delimiter); i > 0 {
-			parent = name[:i]
+		parent, doing := name, "create %s"
+		if i := strings.LastIndex(name, store.Delimiter); i > 0 && errors.Is(err, mailbox.ErrNoPermission) {
+			// A refusal is about the level above the new folder.
+			parent, doing = name[:i], "create folders in %s"
 		}
-		s.failFolder(w, r, err, parent, "create folders in %s")
+		s.failFolder(w, r, err, parent, doing)
 		return
+	}
+	if f.Owner() != "" {
+		// Made in a folder shared with the user: shown in their list,
+		// which shows the shared folders they are subscribed to.
+		if err := s.user(r).SetSubscribed(r.Context(), f.Name(), true); err != nil {
+			s.log.Warn("web: subscribing to a new shared folder failed", "folder", f.Name(), "err", err)
+		}
 	}
 	back(w, r, mailboxURL(f.Name()), "Folder created.")
 }
@@ -251,12 +262,15 @@ func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 // are when they can see it.
 func (s *Server) failFolder(w http.ResponseWriter, r *http.Request, err error, name, doing string) {
 	f, lookup := s.user(r).Folder(r.Context(), name)
-	if lookup != nil && errors.Is(err, mailbox.ErrNoPermission) {
+	switch {
+	case lookup == nil:
+		s.failOp(w, r, err, f, doing)
+	case errors.Is(err, mailbox.ErrNoPermission):
 		// A new top level in another account: only its owner makes those.
-		s.fail(w, r, http.StatusForbidden, "You may not "+strings.ReplaceAll(doing, " %s", "")+" there: only the owner of those folders may.")
-		return
+		s.fail(w, r, http.StatusForbidden, "You may not create folders there: only the owner makes new folders at the top of their account.")
+	default:
+		s.failWhat(w, r, err, strings.ReplaceAll(doing, "%s", name), nil)
 	}
-	s.failOp(w, r, err, f, doing)
 }
 
 // emptyFolder deletes every message of the user's own Trash (or Junk)

@@ -477,3 +477,45 @@ func TestLeaveSharedFolder(t *testing.T) {
 		t.Fatalf("leaving one's own INBOX: %d", code)
 	}
 }
+
+// TestFolderErrors: creating, renaming and deleting folders go through
+// the user's rights and say plainly what went wrong; with the "k" right
+// a subfolder of a shared folder is made in its owner's account.
+func TestFolderErrors(t *testing.T) {
+	r := newShareRig(t)
+	team := r.createMailbox(r.kim, "Team")
+	r.setACL(team, "ann@example.test", acl.ReadOnly|acl.Create)
+	ann := r.browser()
+	ann.login("ann@example.test")
+	for _, tc := range []struct {
+		path string
+		form url.Values
+		code int
+		says string
+	}{
+		{"/folders/create", url.Values{"name": {"Archive"}}, http.StatusBadRequest, `Could not create Archive: mailbox "Archive": already exists.`},
+		{"/folders/create", url.Values{"name": {" "}}, http.StatusBadRequest, "Give the new folder a name."},
+		{"/folders/create", url.Values{"name": {"Other Users/kim@example.test/Elsewhere"}}, http.StatusForbidden, "only the owner makes new folders at the top of their account"},
+		{"/folders/rename", url.Values{"from": {"Archive"}, "to": {"Junk"}}, http.StatusBadRequest, `Could not rename Archive: mailbox "Junk": already exists.`},
+		{"/folders/rename", url.Values{"from": {"Other Users/kim@example.test/Team"}, "to": {"Other Users/kim@example.test/Crew"}}, http.StatusForbidden,
+			"You may not rename Other Users/kim@example.test/Team: kim@example.test gave you custom (lrsk) access."},
+		{"/folders/delete", url.Values{"name": {"Nothing"}}, http.StatusNotFound, "Could not delete Nothing: it is gone"},
+	} {
+		tc.form.Set("csrf", ann.csrf)
+		code, _, page := ann.post(tc.path, tc.form)
+		if code != tc.code || !strings.Contains(html.UnescapeString(page), tc.says) {
+			t.Errorf("%s %v: %d, want %d saying %q\n%s", tc.path, tc.form, code, tc.code, tc.says, section(page, "main"))
+		}
+	}
+	code, h, _ := ann.post("/folders/create", url.Values{"csrf": {ann.csrf}, "parent": {"Other Users/kim@example.test/Team"}, "name": {"2026"}})
+	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), mailboxURL("Other Users/kim@example.test/Team/2026")) {
+		t.Fatalf("a subfolder with k: %d %s", code, h.Get("Location"))
+	}
+	if !r.subscribed(r.acct, "Other Users/kim@example.test/Team/2026") {
+		t.Fatal("the new subfolder of a shared folder is not in ann's folder list")
+	}
+	sub := r.Mailbox(r.kim, "Team/2026")
+	if got := r.acl(sub); len(got) != 1 || got[0].Identifier != "ann@example.test" {
+		t.Fatalf("the subfolder did not inherit Team's list: %v", got)
+	}
+}
