@@ -241,9 +241,21 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 	from, to := r.PostFormValue("from"), strings.TrimSpace(r.PostFormValue("to"))
-	if err := s.user(r).RenameMailbox(r.Context(), from, to); err != nil {
+	u := s.user(r)
+	if err := u.RenameMailbox(r.Context(), from, to); err != nil {
 		s.failFolder(w, r, err, from, "rename %s")
 		return
+	}
+	if f, err := u.Folder(r.Context(), to); err == nil && f.Owner() != "" {
+		// A shared folder stays shown under its new name (its owner's
+		// other users keep their subscriptions as they are, as in IMAP).
+		err := u.SetSubscribed(r.Context(), f.Name(), true)
+		if err == nil {
+			err = u.SetSubscribed(r.Context(), from, false)
+		}
+		if err != nil {
+			s.log.Warn("web: moving the subscription of a renamed folder failed", "folder", f.Name(), "err", err)
+		}
 	}
 	back(w, r, mailboxURL(to), "Folder renamed.")
 }

@@ -518,4 +518,11 @@ func TestFolderErrors(t *testing.T) {
 	if got := r.acl(sub); len(got) != 1 || got[0].Identifier != "ann@example.test" {
 		t.Fatalf("the subfolder did not inherit Team's list: %v", got)
 	}
+	// With "x" on it, ann renames it; it stays in her list.
+	r.setACL(sub, "ann@example.test", acl.ReadOnly|acl.Create|acl.DeleteMailbox)
+	code, _, _ = ann.post("/folders/rename", url.Values{"csrf": {ann.csrf}, "from": {"Other Users/kim@example.test/Team/2026"}, "to": {"Other Users/kim@example.test/Team/2027"}})
+	if code != http.StatusSeeOther || !r.subscribed(r.acct, "Other Users/kim@example.test/Team/2027") || r.subscribed(r.acct, "Other Users/kim@example.test/Team/2026") {
+		t.Fatalf("rename a shared folder: %d; subscriptions not moved", code)
+	}
+	r.Mailbox(r.kim, "Team/2027")
 }
