@@ -138,6 +138,25 @@ func TestAdminSharedMailbox(t *testing.T) {
 		t.Fatalf("support's INBOX for kim: %d", code)
 	}
 
+	// Kim leaves every folder of it at once.
+	_, _, page = kim.get("/shared")
+	if !strings.Contains(page, `value="leave-all"`) {
+		t.Fatal("no Leave all for a shared mailbox")
+	}
+	code, page = kim.follow(kim.post("/shared", url.Values{"csrf": {kim.csrf}, "action": {"leave-all"}, "owner": {"support@example.test"}}))
+	if code != http.StatusSeeOther || !strings.Contains(page, "You left the folders of support@example.test.") || !strings.Contains(page, "Nobody shares a folder with you.") {
+		t.Fatalf("leave all: %d\n%s", code, section(page, "main"))
+	}
+	for _, mb := range boxes {
+		if got := r.acl(mb); !slices.Equal(got, want[1:]) {
+			t.Fatalf("%s after kim left: %v", mb.Name, got)
+		}
+	}
+	if r.subscribed(r.kim, "Shared/support@example.test/INBOX") {
+		t.Fatal("kim is still subscribed to a folder he left")
+	}
+	want = want[1:]
+
 	// Not for non-admins, whatever they post.
 	for _, path := range []string{"/admin/shared", "/admin/quotas"} {
 		if code, _, _ := kim.get(path); code != http.StatusForbidden {
