@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"mailroom/internal/acl"
@@ -26,7 +27,6 @@ type adminSharedMember struct {
 	Who        string
 	Access     string // accessLabel, or "varies by folder"
 	Preset     string // sharePresets' value when the same on every folder
-	Folders    int    // how many of the mailbox's folders they may use
 }
 
 type adminSharedBox struct {
@@ -95,9 +95,10 @@ func (s *Server) sharedMailboxes(ctx context.Context) ([]adminSharedBox, error) 
 				rights[e.Identifier] = append(rights[e.Identifier], e.Rights)
 			}
 		}
+		slices.Sort(order)
 		for _, id := range order {
 			rs := rights[id]
-			m := adminSharedMember{Identifier: id, Who: identifierWords(id), Folders: len(rs), Access: "varies by folder"}
+			m := adminSharedMember{Identifier: id, Who: identifierWords(id), Access: "varies by folder"}
 			switch {
 			case allEqual(rs) && len(rs) == len(boxes):
 				m.Access = accessLabel(rs[0])
