@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"mailroom/internal/acl"
 	"mailroom/internal/store"
 )
 
 // Access control commands (RFC 4314 3), each needing the "a" right but
-// MYRIGHTS, which any right that shows the mailbox allows.
+// MYRIGHTS, which any right that shows the mailbox allows; and a user's
+// own part of a list (Grants, Leave), which needs no right.
 
 // MyRights returns the user's rights on a folder (MYRIGHTS).
 func (u *User) MyRights(f Folder) acl.Rights { return f.rights }
@@ -67,4 +69,69 @@ func (u *User) ListRights(f Folder, identifier string) (required acl.Rights, opt
 		return acl.All, nil, nil
 	}
 	return 0, acl.Each(), nil
+}
+
+// Grants returns the entries of the folder's list that give the user
+// their rights on it: those naming their address, their domain,
+// "authenticated" or "anyone" (none on the user's own folder). Unlike ACL
+// it needs no right beyond seeing the folder: it shows nothing about
+// anyone else, only why the user has the rights MyRights reports, which
+// is what tells them whether they can leave the folder (an entry naming
+// them) or only hide it (a group's entry).
+func (u *User) Grants(ctx context.Context, f Folder) ([]acl.Entry, error) {
+	if f.owner == "" {
+		return nil, nil
+	}
+	entries, err := u.r.st.MailboxACL(ctx, f.ID())
+	if err != nil {
+		return nil, fmt.Errorf("access control list of %q: %w", f.name, err)
+	}
+	var out []acl.Entry
+	for _, e := range entries {
+		if slices.Contains(u.ids, e.Identifier) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// ErrNotNamed is a Leave by a user whom the folder's list does not name:
+// their access comes from an entry for a group they belong to (their
+// domain, "authenticated" or "anyone"), which is not theirs to remove.
+var ErrNotNamed = errors.New("the access control list does not name the user: the access comes from a group's entry")
+
+// Leave gives up the user's access to a folder another account shares
+// with them: it removes the entry naming their address, and returns the
+// group entries that still give them rights on it (see Grants). It needs
+// no right, not even "a": the "a" right guards changes to what others
+// may do, and this changes nothing for anyone but the user, who may
+// always decline what was given to them (as DELETEACL of one's own
+// identifier would do, were it allowed without "a"). Without an entry
+// naming the user nothing changes and the error is ErrNotNamed; the
+// user's own folder is ErrOwnerRights.
+func (u *User) Leave(ctx context.Context, f Folder) (still []acl.Entry, err error) {
+	if f.owner == "" {
+		return nil, ErrOwnerRights
+	}
+	grants, err := u.Grants(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	named := false
+	for _, e := range grants {
+		if e.Identifier == u.email {
+			named = true
+		} else {
+			still = append(still, e)
+		}
+	}
+	if !named {
+		return still, fmt.Errorf("leaving %q: %w", f.name, ErrNotNamed)
+	}
+	// Replace with no rights removes the entry; one removed meanwhile
+	// (the owner stopped sharing) is no error.
+	if _, err := u.r.st.ModifyACL(ctx, f.ID(), u.email, acl.Replace, 0); err != nil {
+		return nil, fmt.Errorf("leaving %q: %w", f.name, err)
+	}
+	return still, nil
 }

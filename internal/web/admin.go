@@ -21,6 +21,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/aliases", s.requireAdmin(s.adminAlias))
 	mux.HandleFunc("POST /admin/queue", s.requireAdmin(s.adminQueue))
 	mux.HandleFunc("GET /admin/dns/{domain}", s.requireAdmin(s.adminDNS))
+	s.adminSharedRoutes(mux)
+	s.adminQuotaRoutes(mux)
 }
 
 type adminAccount struct {

@@ -26,6 +26,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/store"
 	"mailroom/internal/testrig/chromium"
 )
@@ -279,15 +280,52 @@ func TestBrowserScreenshots(t *testing.T) {
 	if _, err := r.Store.UpdateFlags(ctx, files.MailboxID, store.FlagUpdate{UIDs: []uint32{files.UID}, Op: store.FlagsAdd, Flags: store.FlagFlagged | store.FlagSeen}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Store.CreateMailbox(ctx, r.acct.ID, "Projects", ""); err != nil {
+	projects, err := r.Store.CreateMailbox(ctx, r.acct.ID, "Projects", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Store.CreateMailbox(ctx, r.acct.ID, "Projects/Garden", ""); err != nil {
 		t.Fatal(err)
 	}
+	// Sharing both ways: ann's Projects with kim, kim's Team and a
+	// shared mailbox with ann (shown in her folder list), with a quota.
+	kim := r.Account("kim@example.test")
+	team, err := r.Store.CreateMailbox(ctx, kim.ID, "Team", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	support, err := r.Store.CreateSharedAccount(ctx, "support@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	supportInbox := r.Mailbox(support, "INBOX")
+	for _, share := range []struct {
+		mailbox int64
+		who     string
+		rights  acl.Rights
+		name    string
+	}{
+		{projects.ID, "kim@example.test", acl.ReadWrite, ""},
+		{projects.ID, "@example.test", acl.ReadOnly, ""},
+		{team.ID, "ann@example.test", acl.ReadOnly, "Other Users/kim@example.test/Team"},
+		{supportInbox.ID, "ann@example.test", acl.ReadWrite, "Shared/support@example.test/INBOX"},
+	} {
+		if _, err := r.Store.ModifyACL(ctx, share.mailbox, share.who, acl.Replace, share.rights); err != nil {
+			t.Fatal(err)
+		}
+		if share.name != "" {
+			if err := r.Store.SetSubscribed(ctx, r.acct.ID, share.name, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.DeliverInto(store.Target{MailboxID: supportInbox.ID}, sample)
+	if err := r.Store.SetQuotaLimits(ctx, store.QuotaScope{AccountID: r.acct.ID}, store.QuotaLimits{Storage: 50 << 20, Messages: store.Inherit}); err != nil {
+		t.Fatal(err)
+	}
 
-	// Fifteen pages to load and capture: three tests' worth of time.
-	b := chromium.NewTab(t, r.base, 3*chromium.Timeout)
+	// Twenty-five pages to load and capture: five tests' worth of time.
+	b := chromium.NewTab(t, r.base, 5*chromium.Timeout)
 	shot := func(name string) {
 		t.Helper()
 		png := chromium.Run(b, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
@@ -307,6 +345,11 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"compose", r.base + "/compose", `#compose-heading`},
 		{"settings", r.base + "/settings", `#h-protocols`},
 		{"admin", r.base + "/admin", `#h-queue`},
+		{"shared-folder", r.base + "/mail/Shared/support@example.test/INBOX", `.access`},
+		{"sharing", r.base + "/sharing?folder=Projects", `#h-addshare`},
+		{"shared-with-me", r.base + "/shared", `section.card`},
+		{"admin-shared", r.base + "/admin/shared", `#h-newshared`},
+		{"admin-quotas", r.base + "/admin/quotas", `#h-qaccounts`},
 	}
 
 	b.Open(chromedp.Navigate(r.base + "/login"))

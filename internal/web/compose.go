@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,11 +19,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
 	"mailroom/internal/delivery"
+	"mailroom/internal/mailbox"
 	mrmime "mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -93,76 +92,6 @@ type carriedPart struct {
 	Keep bool
 }
 
-// source is a stored message a compose form starts from or takes
-// attachments from. Close it.
-type source struct {
-	ref  string
-	mb   store.Mailbox
-	uid  uint32
-	st   *mrmime.Message
-	body store.Body
-	hdr  textproto.Header // the root header, for what the envelope lacks
-}
-
-func (src *source) Close() error { return src.body.Close() }
-
-func (src *source) envelope() *mrmime.Envelope {
-	if src.st.Root == nil || src.st.Root.Envelope == nil {
-		return &mrmime.Envelope{}
-	}
-	return src.st.Root.Envelope
-}
-
-// messageRef is how a form names a stored message: "MAILBOXID/UID".
-func messageRef(mailboxID int64, uid uint32) string {
-	return strconv.FormatInt(mailboxID, 10) + "/" + strconv.FormatUint(uint64(uid), 10)
-}
-
-// parseRef resolves a "MAILBOXID/UID" reference to one of the session's
-// mailboxes (anything else is ErrNotFound, another account's included).
-func (s *Server) parseRef(r *http.Request, ref string) (store.Mailbox, uint32, error) {
-	idText, uidText, ok := strings.Cut(ref, "/")
-	if !ok {
-		return store.Mailbox{}, 0, store.ErrNotFound
-	}
-	uid, err := strconv.ParseUint(uidText, 10, 32)
-	if err != nil || uid == 0 {
-		return store.Mailbox{}, 0, store.ErrNotFound
-	}
-	mb, err := s.accountMailbox(r, idText)
-	if err != nil {
-		return store.Mailbox{}, 0, err
-	}
-	return mb, uint32(uid), nil
-}
-
-// openSource opens a message of the session's account by reference.
-func (s *Server) openSource(r *http.Request, ref string) (*source, error) {
-	ctx := r.Context()
-	mb, uid, err := s.parseRef(r, ref)
-	if err != nil {
-		return nil, fmt.Errorf("web: message %s: %w", ref, err)
-	}
-	st, err := s.opts.Store.Structure(ctx, mb.ID, uid)
-	if err != nil {
-		return nil, fmt.Errorf("web: structure of message %s: %w", ref, err)
-	}
-	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
-	if err != nil {
-		return nil, fmt.Errorf("web: body of message %s: %w", ref, err)
-	}
-	src := &source{ref: ref, mb: mb, uid: uid, st: st, body: body}
-	if st.Root != nil {
-		end := min(st.Root.BodyStart, maxHeaderRead)
-		// A header that does not parse only costs the fields read from
-		// it (References): the envelope still gives the rest.
-		if h, err := textproto.ReadHeader(bufio.NewReader(io.NewSectionReader(body, 0, end))); err == nil {
-			src.hdr = h
-		}
-	}
-	return src, nil
-}
-
 // text returns the message's text for quoting: the plain text part, or
 // the HTML part made into text.
 func (src *source) text() string {
@@ -208,8 +137,10 @@ func (s *Server) composePage(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusNotFound, gone)
 			return
 		}
-		s.log.Error("compose: reading a message failed", "err", err)
-		s.fail(w, r, storeStatus(err), "Could not read the message.")
+		if !errors.Is(err, mailbox.ErrNoPermission) { // a folder shared without "r"
+			s.log.Error("compose: reading a message failed", "err", err)
+		}
+		s.fail(w, r, accessStatus(err), "Could not read the message.")
 		return
 	}
 	s.showCompose(w, r, http.StatusOK, d, "")
@@ -326,7 +257,7 @@ func fillForward(d *composeData, src *source) {
 
 // fillDraft loads a saved draft back into the form.
 func fillDraft(d *composeData, src *source) error {
-	if src.mb.SpecialUse != store.SpecialDrafts {
+	if !ownDrafts(src.f) {
 		// Editing replaces (and sending removes) the message: only a
 		// draft may be edited that way.
 		return fmt.Errorf("web: message %s is not a draft: %w", src.ref, store.ErrNotFound)
@@ -438,7 +369,7 @@ type outgoing struct {
 	Parts       []*mrmime.Part // attachments of Carried to copy
 	// Replaces is the draft this message replaces once saved, or removes
 	// once sent (UID 0: none).
-	Replaces    store.Mailbox
+	Replaces    mailbox.Folder
 	ReplacesUID uint32
 }
 
@@ -516,15 +447,15 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.Draft != "" {
-		mb, uid, err := s.parseRef(r, d.Draft)
-		if err != nil || mb.SpecialUse != store.SpecialDrafts {
+		f, uid, err := s.parseRef(r, d.Draft)
+		if err != nil || !ownDrafts(f) {
 			// The draft is replaced or removed later: never let the
 			// field name a message elsewhere.
 			d.Draft = ""
 			fail(http.StatusBadRequest, "", "The draft being edited is not in your Drafts folder any more; this will be saved or sent as a new message.")
 			return
 		}
-		m.Replaces, m.ReplacesUID = mb, uid
+		m.Replaces, m.ReplacesUID = f, uid
 	}
 	if d.Answered != "" && !validRefSyntax(d.Answered) {
 		d.Answered = ""
@@ -590,7 +521,7 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, m *outgoing, 
 	}
 	// Only now that the new version is stored does the old one go.
 	if m.ReplacesUID != 0 {
-		s.expungeOne(ctx, m.Replaces.ID, m.ReplacesUID)
+		s.expungeOne(r, m.Replaces, m.ReplacesUID)
 	}
 	back(w, r, "/compose?draft="+messageRef(dl[0].MailboxID, dl[0].UID), "Draft saved.")
 }
@@ -689,16 +620,16 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 	// answered or forwarded (Drafts for a draft), else INBOX.
 	to := "/mail/INBOX"
 	if m.Carried != nil {
-		to = mailboxURL(m.Carried.mb.Name)
+		to = mailboxURL(m.Carried.f.Name())
 	}
 	if m.Answered != "" {
-		if mb, uid, err := s.parseRef(r, m.Answered); err == nil {
-			s.markAnswered(r, mb, uid)
-			to = mailboxURL(mb.Name)
+		if f, uid, err := s.parseRef(r, m.Answered); err == nil {
+			s.markAnswered(r, f, uid)
+			to = mailboxURL(f.Name())
 		}
 	}
 	if m.ReplacesUID != 0 {
-		s.expungeOne(ctx, m.Replaces.ID, m.ReplacesUID)
+		s.expungeOne(r, m.Replaces, m.ReplacesUID)
 	}
 	back(w, r, to, flash)
 }
@@ -920,22 +851,6 @@ func cleanFilename(name string) string {
 		return "attachment"
 	}
 	return name
-}
-
-// markAnswered sets \Answered on the message a reply answered; it may be
-// gone meanwhile, which costs only the flag.
-func (s *Server) markAnswered(r *http.Request, mb store.Mailbox, uid uint32) {
-	_, err := s.opts.Mailboxes.UpdateFlags(r.Context(), mb.ID, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagAnswered})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("compose: marking the original answered failed", "err", err)
-	}
-}
-
-// expungeOne removes a replaced or sent draft for good.
-func (s *Server) expungeOne(ctx context.Context, mailboxID int64, uid uint32) {
-	if _, err := s.opts.Mailboxes.Expunge(ctx, mailboxID, []uint32{uid}); err != nil {
-		s.log.Warn("compose: removing the old draft failed", "err", err)
-	}
 }
 
 // parseAddresses parses an address field as typed: empty is no address,

@@ -3,8 +3,11 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
+
+	"mailroom/internal/store"
 )
 
 // events streams the account's changes to an open page (Server-Sent
@@ -20,6 +23,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	sub := s.opts.Store.Subscribe(sess.AccountID)
 	defer sub.Close()
+	if r.URL.Query().Get("follow") != "" {
+		// A page showing a folder another account shares (it asks, so
+		// that other pages cost no listing): that account's changes
+		// too, as an IMAP NOTIFY session follows them.
+		if err := s.followShares(r, sub); err != nil {
+			s.log.Warn("web: live updates of shared folders unavailable", "err", err)
+		}
+	}
 	stop, done := s.opts.Sessions.stream()
 	defer done()
 	h := w.Header()
@@ -59,4 +70,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		flusher.Flush()
 	}
+}
+
+// followShares widens sub to the accounts that share folders with the
+// session's user.
+func (s *Server) followShares(r *http.Request, sub *store.Subscription) error {
+	folders, err := s.user(r).List(r.Context())
+	if err != nil {
+		return fmt.Errorf("web: folders to follow: %w", err)
+	}
+	var owners []int64
+	for _, f := range folders {
+		if id := f.Mailbox().AccountID; f.Owner() != "" && !slices.Contains(owners, id) {
+			owners = append(owners, id)
+		}
+	}
+	sub.Follow(owners)
+	return nil
 }

@@ -36,25 +36,32 @@ func junkInfoOf(mb store.Mailbox, body store.Body) junkInfo {
 
 // markJunk is the "Junk" and "Not junk" buttons: the message moves to
 // Junk, or from Junk to INBOX, through the mailbox service like an IMAP
-// MOVE, so the junk filter learns from it the same way.
+// MOVE, so the junk filter learns from it the same way. Only in the
+// user's own folders: the filter is theirs, and another account's mail
+// moved into their Junk would be taken from everyone sharing it.
 func (s *Server) markJunk(w http.ResponseWriter, r *http.Request) {
-	mb, uid, ok := s.messageTarget(w, r)
+	src, uid, ok := s.messageTarget(w, r)
 	if !ok {
 		return
 	}
+	if src.Owner() != "" {
+		s.fail(w, r, http.StatusBadRequest, "Junk and Not junk work in your own folders only: this folder is "+src.Owner()+"'s.")
+		return
+	}
+	ctx := r.Context()
 	accountID := sessionOf(r).AccountID
 	var dst store.Mailbox
 	var done string
 	switch r.PostFormValue("as") {
 	case "junk":
-		junk, found := s.specialMailbox(r.Context(), accountID, store.SpecialJunk)
+		junk, found := s.specialMailbox(ctx, accountID, store.SpecialJunk)
 		if !found {
 			s.fail(w, r, http.StatusConflict, "There is no Junk folder: create a folder named Junk first.")
 			return
 		}
 		dst, done = junk, "Moved to "+junk.Name+": the junk filter learns from it."
 	case "notjunk":
-		inbox, err := s.opts.Store.Mailbox(r.Context(), accountID, "INBOX")
+		inbox, err := s.opts.Store.Mailbox(ctx, accountID, "INBOX")
 		if err != nil {
 			s.fail(w, r, storeStatus(err), "Could not find the inbox.")
 			return
@@ -64,13 +71,17 @@ func (s *Server) markJunk(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return
 	}
-	if dst.ID == mb.ID {
-		back(w, r, mailboxURL(mb.Name), "")
+	if dst.ID == src.ID() {
+		back(w, r, mailboxURL(src.Name()), "")
 		return
 	}
-	if err := s.move(r, mb, uid, dst); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not move the message.")
+	to, err := s.user(r).FolderByID(ctx, dst.ID)
+	if err == nil {
+		err = s.move(r, src, uid, to)
+	}
+	if err != nil {
+		s.failOp(w, r, err, src, "move the message out of %s")
 		return
 	}
-	back(w, r, mailboxURL(mb.Name), done)
+	back(w, r, mailboxURL(src.Name()), done)
 }

@@ -2,11 +2,12 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
+	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/search"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
@@ -32,58 +33,6 @@ func (s *Server) mailRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", s.requireLogin(s.events))
 }
 
-// folder is one entry of the folder list.
-type folder struct {
-	ID         int64
-	Name       string
-	SpecialUse store.SpecialUse
-	Total      int
-	Unseen     int
-	Current    bool
-	Depth      int
-	Leaf       string
-}
-
-// folders lists the account's mailboxes with their counts, from the
-// shared index (the first look at a large mailbox loads it; later pages
-// and every IMAP session reuse it).
-func (s *Server) folders(ctx context.Context, accountID int64, current string) ([]folder, error) {
-	boxes, err := s.opts.Store.MailboxList(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]folder, 0, len(boxes))
-	for _, mb := range boxes {
-		f := folder{ID: mb.ID, Name: mb.Name, SpecialUse: mb.SpecialUse, Current: mb.Name == current}
-		f.Depth = strings.Count(mb.Name, "/")
-		f.Leaf = mb.Name[strings.LastIndex(mb.Name, "/")+1:]
-		box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
-		if err != nil {
-			return nil, err
-		}
-		f.Total, f.Unseen = box.Counts()
-		s.opts.Mailboxes.Release(box)
-		out = append(out, f)
-	}
-	slices.SortStableFunc(out, func(a, b folder) int {
-		// INBOX first, then the special folders, then the rest by name.
-		rank := func(f folder) int {
-			switch {
-			case f.Name == "INBOX":
-				return 0
-			case f.SpecialUse != "" && f.Depth == 0:
-				return 1
-			}
-			return 2
-		}
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out, nil
-}
-
 // listItem is one row of a message list.
 type listItem struct {
 	MailboxID   int64
@@ -101,8 +50,22 @@ type listItem struct {
 }
 
 type mailboxData struct {
-	Folders   []folder
-	Mailbox   store.Mailbox
+	Folders []folder      // the user's own
+	Shared  []folderGroup // shown folders shared with the user
+	Hidden  int           // hidden ones
+	Mailbox store.Mailbox // Name: as the user knows it
+	// Owner is the owner of a folder shared with the user ("": the
+	// user's own), Access their rights on it in words.
+	Owner         string
+	Access        string
+	SharedMailbox bool // the owner is a shared mailbox (support@)
+	Can           can
+	// Fixed: INBOX or a special folder, which pages do not offer to
+	// rename or delete.
+	Fixed bool
+	// OwnerFull says that the owner of a shared folder the user may add
+	// to is out of room.
+	OwnerFull string
 	Items     []listItem
 	Page      int
 	Pages     int
@@ -123,45 +86,78 @@ type mailboxData struct {
 }
 
 func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
-	sess := sessionOf(r)
 	ctx := r.Context()
 	name, err := mailboxFromPath(r.PathValue("name"))
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, "That is not a folder name.")
 		return
 	}
-	mb, err := s.opts.Store.Mailbox(ctx, sess.AccountID, name)
+	u := s.user(r)
+	list, err := s.listFolders(ctx, u, name)
 	if err != nil {
-		s.fail(w, r, storeStatus(err), "There is no folder "+name+".")
+		s.log.Error("web: listing folders failed", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
 		return
 	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
+	f, ok := list.find(name)
+	if !ok {
+		// Not listed: a folder shared without the "l" right can still
+		// be opened by its name.
+		if f, err = u.Folder(ctx, name); err != nil {
+			s.fail(w, r, storeStatus(err), "There is no folder "+name+".")
+			return
+		}
+	}
+	box, err := u.Open(ctx, f)
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
+		s.failOp(w, r, err, f, "read the messages of %s")
 		return
 	}
 	defer s.opts.Mailboxes.Release(box)
-	d := mailboxData{Mailbox: mb, Page: page, Trash: mb.SpecialUse == store.SpecialTrash, PageBase: mailboxURL(mb.Name) + "?page="}
-	d.Total, d.Unseen = box.Counts()
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	mb := f.Mailbox()
+	d := mailboxData{Mailbox: mb, Page: page, PageBase: mailboxURL(mb.Name) + "?page=",
+		Folders: list.Own, Shared: list.Shared, Hidden: list.Hidden, Owner: f.Owner(), Can: canOf(f.Rights()),
+		SharedMailbox: f.Namespace() == mailbox.SharedPrefix}
+	// Emptying is for the user's own Trash: another's is theirs to empty.
+	d.Trash = mb.SpecialUse == store.SpecialTrash && f.Owner() == ""
+	local := mb.Name
+	if f.Owner() != "" {
+		d.Access = accessLabel(f.Rights())
+		local = ownerName(f)
+	}
+	d.Fixed = local == "INBOX" || mb.SpecialUse != ""
+	if f.Owner() != "" && d.Can.Insert {
+		// Moves and copies in would be refused for the owner's quota:
+		// say so before the user tries (one read, for shared folders).
+		if q, err := u.FolderQuota(ctx, f.Name()); err == nil && quotaFull(q.Usage) {
+			d.OwnerFull = "The mailbox of " + f.Owner() + " is full: nothing can be moved or copied into " + f.Name() + " until " + f.Owner() + " makes room."
+		}
+	}
+	if d.Total, d.Unseen, err = folderCounts(ctx, u, f, box); err != nil {
+		s.failOp(w, r, err, f, "read the messages of %s")
+		return
+	}
 	d.Pages = max(1, (d.Total+pageSize-1)/pageSize)
-	for _, meta := range box.Newest((page-1)*pageSize, pageSize) {
+	newest := box.Newest((page-1)*pageSize, pageSize)
+	v, err := readerView(ctx, u, f)
+	if err != nil {
+		s.failOp(w, r, err, f, "read the messages of %s")
+		return
+	}
+	asSeenBy(v, newest)
+	if v != nil {
+		v.Close()
+	}
+	for _, meta := range newest {
 		st, err := box.Structure(ctx, meta.UID)
 		if err != nil {
 			continue // expunged meanwhile
 		}
 		d.Items = append(d.Items, listItemOf(mb.ID, meta, st))
 	}
-	if d.Folders, err = s.folders(ctx, sess.AccountID, mb.Name); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
-		return
-	}
-	for _, f := range d.Folders {
-		if f.ID != mb.ID {
-			d.MoveTo = append(d.MoveTo, f)
-		}
-	}
+	d.MoveTo = list.moveTargets(mb.ID)
 	title := mb.Name
 	if d.Unseen > 0 {
 		title = "(" + strconv.Itoa(d.Unseen) + ") " + title
@@ -213,25 +209,6 @@ func addressFull(a mime.Address) string {
 	return addr
 }
 
-// accountMailbox looks a mailbox up by ID and checks it is the session's.
-func (s *Server) accountMailbox(r *http.Request, idText string) (store.Mailbox, error) {
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return store.Mailbox{}, store.ErrNotFound
-	}
-	sess := sessionOf(r)
-	boxes, err := s.opts.Store.MailboxList(r.Context(), sess.AccountID)
-	if err != nil {
-		return store.Mailbox{}, err
-	}
-	for _, mb := range boxes {
-		if mb.ID == id {
-			return mb, nil
-		}
-	}
-	return store.Mailbox{}, store.ErrNotFound
-}
-
 // specialMailbox returns the account's mailbox with a special use.
 func (s *Server) specialMailbox(ctx context.Context, accountID int64, use store.SpecialUse) (store.Mailbox, bool) {
 	boxes, err := s.opts.Store.MailboxList(ctx, accountID)
@@ -249,43 +226,91 @@ func (s *Server) specialMailbox(ctx context.Context, accountID int64, use store.
 func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if parent := r.PostFormValue("parent"); parent != "" && name != "" {
-		name = parent + "/" + name
+		name = parent + store.Delimiter + name
 	}
-	if _, err := s.opts.Mailboxes.CreateMailbox(r.Context(), sessionOf(r).AccountID, name, ""); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not create the folder: "+err.Error())
+	if name == "" {
+		s.fail(w, r, http.StatusBadRequest, "Give the new folder a name.")
 		return
 	}
-	back(w, r, mailboxURL(name), "Folder created.")
+	f, err := s.user(r).CreateMailbox(r.Context(), name, "")
+	if err != nil {
+		parent, doing := name, "create %s"
+		if i := strings.LastIndex(name, store.Delimiter); i > 0 && errors.Is(err, mailbox.ErrNoPermission) {
+			// A refusal is about the level above the new folder.
+			parent, doing = name[:i], "create folders in %s"
+		}
+		s.failFolder(w, r, err, parent, doing)
+		return
+	}
+	if f.Owner() != "" {
+		// Made in a folder shared with the user: shown in their list,
+		// which shows the shared folders they are subscribed to.
+		if err := s.user(r).SetSubscribed(r.Context(), f.Name(), true); err != nil {
+			s.log.Warn("web: subscribing to a new shared folder failed", "folder", f.Name(), "err", err)
+		}
+	}
+	back(w, r, mailboxURL(f.Name()), "Folder created.")
 }
 
 func (s *Server) renameFolder(w http.ResponseWriter, r *http.Request) {
 	from, to := r.PostFormValue("from"), strings.TrimSpace(r.PostFormValue("to"))
-	if err := s.opts.Mailboxes.RenameMailbox(r.Context(), sessionOf(r).AccountID, from, to); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not rename the folder: "+err.Error())
+	u := s.user(r)
+	if err := u.RenameMailbox(r.Context(), from, to); err != nil {
+		s.failFolder(w, r, err, from, "rename %s")
 		return
+	}
+	if f, err := u.Folder(r.Context(), to); err == nil && f.Owner() != "" {
+		// A shared folder stays shown under its new name (its owner's
+		// other users keep their subscriptions as they are, as in IMAP).
+		err := u.SetSubscribed(r.Context(), f.Name(), true)
+		if err == nil {
+			err = u.SetSubscribed(r.Context(), from, false)
+		}
+		if err != nil {
+			s.log.Warn("web: moving the subscription of a renamed folder failed", "folder", f.Name(), "err", err)
+		}
 	}
 	back(w, r, mailboxURL(to), "Folder renamed.")
 }
 
 func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 	name := r.PostFormValue("name")
-	if err := s.opts.Mailboxes.DeleteMailbox(r.Context(), sessionOf(r).AccountID, name); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not delete the folder: "+err.Error())
+	if err := s.user(r).DeleteMailbox(r.Context(), name); err != nil {
+		s.failFolder(w, r, err, name, "delete %s")
 		return
 	}
 	back(w, r, "/mail/INBOX", "Folder deleted.")
 }
 
-// emptyFolder deletes every message of the Trash (or Junk) for good.
+// failFolder is failOp for a folder operation that names the folder
+// rather than holding it: the refusal says what the user's rights on it
+// are when they can see it.
+func (s *Server) failFolder(w http.ResponseWriter, r *http.Request, err error, name, doing string) {
+	f, lookup := s.user(r).Folder(r.Context(), name)
+	switch {
+	case lookup == nil:
+		s.failOp(w, r, err, f, doing)
+	case errors.Is(err, mailbox.ErrNoPermission):
+		// A new top level in another account: only its owner makes those.
+		s.fail(w, r, http.StatusForbidden, "You may not create folders there: only the owner makes new folders at the top of their account.")
+	default:
+		s.failWhat(w, r, err, strings.ReplaceAll(doing, "%s", name), nil)
+	}
+}
+
+// emptyFolder deletes every message of the user's own Trash (or Junk)
+// for good.
 func (s *Server) emptyFolder(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	mb, err := s.opts.Store.Mailbox(ctx, sessionOf(r).AccountID, r.PostFormValue("name"))
+	u := s.user(r)
+	f, err := u.Folder(ctx, r.PostFormValue("name"))
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "There is no such folder.")
 		return
 	}
-	if mb.SpecialUse != store.SpecialTrash && mb.SpecialUse != store.SpecialJunk {
-		s.fail(w, r, http.StatusBadRequest, "Only the Trash and Junk folders can be emptied.")
+	mb := f.Mailbox()
+	if f.Owner() != "" || mb.SpecialUse != store.SpecialTrash && mb.SpecialUse != store.SpecialJunk {
+		s.fail(w, r, http.StatusBadRequest, "Only your own Trash and Junk folders can be emptied.")
 		return
 	}
 	list, err := s.opts.Store.MessageList(ctx, mb.ID)
@@ -297,11 +322,9 @@ func (s *Server) emptyFolder(w http.ResponseWriter, r *http.Request) {
 	for i, m := range list {
 		uids[i] = m.UID
 	}
-	if len(uids) > 0 {
-		if _, err := s.opts.Mailboxes.Expunge(ctx, mb.ID, uids); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, "Could not empty the folder.")
-			return
-		}
+	if _, err := u.Expunge(ctx, f, uids); err != nil {
+		s.failOp(w, r, err, f, "empty %s")
+		return
 	}
 	back(w, r, mailboxURL(mb.Name), "Folder emptied.")
 }

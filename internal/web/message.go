@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"html/template"
 	"io"
 	"mime"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"mailroom/internal/htmlmail"
+	"mailroom/internal/mailbox"
 	mrmime "mailroom/internal/mime"
 	"mailroom/internal/store"
 )
@@ -33,44 +35,78 @@ type messageData struct {
 	Attachments []attachment
 	MoveTo      []folder
 	Junk        junkInfo
+	// Owner is the owner of a folder shared with the user ("": the
+	// user's own); Can what the user's rights on it allow.
+	Owner string
+	Can   can
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	mb, uid, ok := s.messageTarget(w, r)
-	if !ok {
+	u := s.user(r)
+	uid, err := strconv.ParseUint(r.PathValue("uid"), 10, 32)
+	if err != nil {
+		s.fail(w, r, http.StatusNotFound, "There is no such message.")
 		return
 	}
-	box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
+	// The folder list is needed for "Move to" anyway: the folder is
+	// looked up in it, not read again.
+	list, err := s.listFolders(ctx, u, "")
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not open the folder.")
+		s.log.Error("web: listing folders failed", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("mailbox"), 10, 64)
+	f, ok := list.byID(id)
+	if !ok {
+		if f, err = u.FolderByID(ctx, id); err != nil {
+			s.fail(w, r, storeStatus(err), "There is no such message.")
+			return
+		}
+	}
+	mb := f.Mailbox()
+	box, err := u.Open(ctx, f)
+	if err != nil {
+		s.failOp(w, r, err, f, "read messages")
 		return
 	}
 	defer s.opts.Mailboxes.Release(box)
-	meta, ok := box.Message(uid)
+	meta, ok := box.Message(uint32(uid))
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "This message is gone: it was moved or deleted, maybe from another device.")
 		return
 	}
-	st, err := box.Structure(ctx, uid)
+	if v, err := readerView(ctx, u, f); err != nil {
+		s.failOp(w, r, err, f, "read messages")
+		return
+	} else if v != nil {
+		metas := []store.MessageMeta{meta}
+		asSeenBy(v, metas)
+		v.Close()
+		meta = metas[0]
+	}
+	st, err := box.Structure(ctx, uint32(uid))
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
 	}
-	body, err := s.opts.Mailboxes.OpenBody(ctx, mb.ID, uid)
+	body, err := box.Body(ctx, uint32(uid))
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "Could not read the message.")
 		return
 	}
 	defer body.Close()
 
-	// Opening a message reads it, as a non-PEEK IMAP FETCH does.
+	// Opening a message reads it, as a non-PEEK IMAP FETCH does (not
+	// without the "s" right: MarkSeen does nothing then).
 	if meta.Flags&store.FlagSeen == 0 {
-		if _, err := s.opts.Mailboxes.MarkSeen(ctx, mb.ID, []uint32{uid}); err == nil {
+		if res, err := u.MarkSeen(ctx, f, []uint32{uint32(uid)}); err == nil && len(res.Updated) > 0 {
 			meta.Flags |= store.FlagSeen
 		}
 	}
-	d := messageData{Mailbox: mb, UID: uid, Date: meta.InternalDate, Seen: true, Flagged: meta.Flags&store.FlagFlagged != 0}
+	d := messageData{Mailbox: mb, UID: uint32(uid), Date: meta.InternalDate, Seen: meta.Flags&store.FlagSeen != 0, Flagged: meta.Flags&store.FlagFlagged != 0,
+		Owner: f.Owner(), Can: canOf(f.Rights()), MoveTo: list.moveTargets(mb.ID)}
 	if env := st.Root.Envelope; env != nil {
 		d.Subject = env.DecodedSubject
 		d.From = joinAddresses(env.From)
@@ -80,9 +116,13 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 			d.ReplyTo = joinAddresses(env.ReplyTo)
 		}
 	}
-	d.Junk = junkInfoOf(mb, body)
+	if f.Owner() == "" {
+		// Junk is the user's own business: another account's Junk is
+		// just a folder here.
+		d.Junk = junkInfoOf(mb, body)
+	}
 	d.Attachments = attachments(st)
-	base := "/msg/" + strconv.FormatInt(mb.ID, 10) + "/" + strconv.FormatUint(uint64(uid), 10)
+	base := "/msg/" + strconv.FormatInt(mb.ID, 10) + "/" + strconv.FormatUint(uid, 10)
 	for i := range d.Attachments {
 		d.Attachments[i].Download = base + "/part/" + d.Attachments[i].Path
 	}
@@ -109,13 +149,6 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 		d.Cut = cut
 		flowed := strings.EqualFold(param(plainPart.Params, "format"), "flowed")
 		d.Text = template.HTML(htmlmail.PlainToHTML(text, flowed))
-	}
-	if folders, err := s.folders(ctx, sessionOf(r).AccountID, mb.Name); err == nil {
-		for _, f := range folders {
-			if f.ID != mb.ID {
-				d.MoveTo = append(d.MoveTo, f)
-			}
-		}
 	}
 	if d.HTML != "" {
 		// The frame's srcdoc inherits this page's policy. Mail layouts
@@ -147,23 +180,23 @@ func joinAddresses(list []mrmime.Address) string {
 
 // messageParts opens a message's structure and body for a part request.
 func (s *Server) messageParts(w http.ResponseWriter, r *http.Request) (*mrmime.Message, store.Body, bool) {
-	mb, uid, err := s.messageRef(r)
+	f, uid, err := s.messageRef(r)
 	if err != nil {
 		http.NotFound(w, r)
 		return nil, nil, false
 	}
-	box, err := s.opts.Mailboxes.Open(r.Context(), mb.ID)
+	box, err := s.user(r).Open(r.Context(), f)
 	if err != nil {
-		http.Error(w, "could not open the folder", storeStatus(err))
+		http.Error(w, "you may not read this folder", accessStatus(err))
 		return nil, nil, false
 	}
+	defer s.opts.Mailboxes.Release(box)
 	st, err := box.Structure(r.Context(), uid) // cached: the page just showed it
-	s.opts.Mailboxes.Release(box)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
 	}
-	body, err := s.opts.Mailboxes.OpenBody(r.Context(), mb.ID, uid)
+	body, err := box.Body(r.Context(), uid)
 	if err != nil {
 		http.Error(w, "no such message", storeStatus(err))
 		return nil, nil, false
@@ -234,96 +267,130 @@ func (s *Server) inlinePart(w http.ResponseWriter, r *http.Request) {
 
 // setFlags marks a message read, unread, flagged or not.
 func (s *Server) setFlags(w http.ResponseWriter, r *http.Request) {
-	mb, uid, ok := s.messageTarget(w, r)
+	f, uid, ok := s.messageTarget(w, r)
 	if !ok {
 		return
 	}
 	upd := store.FlagUpdate{UIDs: []uint32{uid}}
+	doing := "mark messages read or unread"
 	switch r.PostFormValue("action") {
 	case "read":
 		upd.Op, upd.Flags = store.FlagsAdd, store.FlagSeen
 	case "unread":
 		upd.Op, upd.Flags = store.FlagsRemove, store.FlagSeen
 	case "flag":
-		upd.Op, upd.Flags = store.FlagsAdd, store.FlagFlagged
+		upd.Op, upd.Flags, doing = store.FlagsAdd, store.FlagFlagged, "flag messages"
 	case "unflag":
-		upd.Op, upd.Flags = store.FlagsRemove, store.FlagFlagged
+		upd.Op, upd.Flags, doing = store.FlagsRemove, store.FlagFlagged, "flag messages"
 	default:
 		http.Error(w, "unknown action", http.StatusBadRequest)
 		return
 	}
-	if _, err := s.opts.Mailboxes.UpdateFlags(r.Context(), mb.ID, upd); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not change the message.")
+	if _, err := s.user(r).UpdateFlags(r.Context(), f, upd); err != nil {
+		s.failOp(w, r, err, f, doing)
 		return
 	}
 	back(w, r, r.PostFormValue("back"), "")
 }
 
-// messageRef reads /msg/{mailbox}/{uid}: a mailbox of the session's
-// account (another account's is "not found") and a UID.
-func (s *Server) messageRef(r *http.Request) (store.Mailbox, uint32, error) {
-	mb, err := s.accountMailbox(r, r.PathValue("mailbox"))
+// messageRef reads /msg/{mailbox}/{uid}: a folder the user can see (any
+// other is "not found") and a UID.
+func (s *Server) messageRef(r *http.Request) (mailbox.Folder, uint32, error) {
+	f, err := s.folderByID(r, r.PathValue("mailbox"))
 	if err != nil {
-		return mb, 0, err
+		return f, 0, err
 	}
 	uid, err := strconv.ParseUint(r.PathValue("uid"), 10, 32)
 	if err != nil {
-		return mb, 0, store.ErrNotFound
+		return f, 0, fmt.Errorf("web: uid %q: %w", r.PathValue("uid"), store.ErrNotFound)
 	}
-	return mb, uint32(uid), nil
+	return f, uint32(uid), nil
 }
 
 // messageTarget is messageRef for pages: a failure shows an error page.
-func (s *Server) messageTarget(w http.ResponseWriter, r *http.Request) (store.Mailbox, uint32, bool) {
-	mb, uid, err := s.messageRef(r)
+func (s *Server) messageTarget(w http.ResponseWriter, r *http.Request) (mailbox.Folder, uint32, bool) {
+	f, uid, err := s.messageRef(r)
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "There is no such message.")
-		return mb, 0, false
+		return f, 0, false
 	}
-	return mb, uid, true
+	return f, uid, true
 }
 
 func (s *Server) moveMessage(w http.ResponseWriter, r *http.Request) {
-	mb, uid, ok := s.messageTarget(w, r)
+	src, uid, ok := s.messageTarget(w, r)
 	if !ok {
 		return
 	}
-	dst, err := s.opts.Store.Mailbox(r.Context(), sessionOf(r).AccountID, r.PostFormValue("to"))
+	dst, err := s.user(r).Folder(r.Context(), r.PostFormValue("to"))
 	if err != nil {
 		s.fail(w, r, storeStatus(err), "There is no such folder to move to.")
 		return
 	}
-	if err := s.move(r, mb, uid, dst); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not move the message.")
+	if err := s.move(r, src, uid, dst); err != nil {
+		s.failMove(w, r, err, src, dst)
 		return
 	}
-	back(w, r, mailboxURL(mb.Name), "Moved to "+dst.Name+".")
+	back(w, r, mailboxURL(src.Name()), "Moved to "+dst.Name()+".")
 }
 
-func (s *Server) move(r *http.Request, src store.Mailbox, uid uint32, dst store.Mailbox) error {
-	_, err := s.opts.Mailboxes.Move(r.Context(), src.ID, []uint32{uid}, dst.ID, store.KeepAll) // the user's own mailboxes: every flag
+// move moves a message through the user's rights: out of src needs
+// "r", "t" and "e", into dst "i" (mailbox.User.Move). Between the user's
+// own folders every flag goes along.
+func (s *Server) move(r *http.Request, src mailbox.Folder, uid uint32, dst mailbox.Folder) error {
+	_, err := s.user(r).Move(r.Context(), src, []uint32{uid}, dst)
 	return err
 }
 
-// deleteMessage moves a message to Trash, or deletes it for good when it
-// is in Trash already (or there is no Trash).
+// failMove says which end of a refused move the user's rights stop.
+func (s *Server) failMove(w http.ResponseWriter, r *http.Request, err error, src, dst mailbox.Folder) {
+	if !canOf(src.Rights()).Move {
+		s.failOp(w, r, err, src, "move messages out of %s")
+		return
+	}
+	s.failOp(w, r, err, dst, "move messages into %s")
+}
+
+// deleteMessage moves a message of the user's own to Trash, or deletes
+// it for good when it is in Trash already (or there is no Trash). In a
+// folder another account shares it is deleted for good, with the rights
+// that takes there ("t" and "e"): moving it to the user's Trash would
+// take it from everyone who shares the folder and count it against the
+// user.
 func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {
-	mb, uid, ok := s.messageTarget(w, r)
+	f, uid, ok := s.messageTarget(w, r)
 	if !ok {
 		return
 	}
-	trash, hasTrash := s.specialMailbox(r.Context(), sessionOf(r).AccountID, store.SpecialTrash)
-	if hasTrash && trash.ID != mb.ID {
-		if err := s.move(r, mb, uid, trash); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not delete the message.")
+	ctx := r.Context()
+	u := s.user(r)
+	if f.Owner() == "" {
+		trash, hasTrash := s.specialMailbox(ctx, sessionOf(r).AccountID, store.SpecialTrash)
+		if hasTrash && trash.ID != f.ID() {
+			dst, err := u.FolderByID(ctx, trash.ID)
+			if err == nil {
+				err = s.move(r, f, uid, dst)
+			}
+			if err != nil {
+				s.failOp(w, r, err, f, "delete the message from %s")
+				return
+			}
+			back(w, r, mailboxURL(f.Name()), "Moved to Trash.")
 			return
 		}
-		back(w, r, mailboxURL(mb.Name), "Moved to Trash.")
+	}
+	// In a shared folder as an IMAP client deletes, with the rights
+	// that takes: \Deleted ("t"), then expunge ("e").
+	var err error
+	if f.Owner() != "" {
+		_, err = u.UpdateFlags(ctx, f, store.FlagUpdate{UIDs: []uint32{uid}, Op: store.FlagsAdd, Flags: store.FlagDeleted})
+	}
+	if err == nil {
+		_, err = u.Expunge(ctx, f, []uint32{uid})
+	}
+	if err != nil {
+		s.failOp(w, r, err, f, "delete messages")
 		return
 	}
-	if _, err := s.opts.Mailboxes.Expunge(r.Context(), mb.ID, []uint32{uid}); err != nil {
-		s.fail(w, r, storeStatus(err), "Could not delete the message.")
-		return
-	}
-	back(w, r, mailboxURL(mb.Name), "Deleted.")
+	back(w, r, mailboxURL(f.Name()), "Deleted.")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/acl"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/query"
 	"mailroom/internal/mailbox/search"
@@ -25,7 +26,8 @@ import (
 const searchBatch = 500
 
 // searchPage answers the search box: the query language of package query,
-// over every folder but Junk and Trash (or the one of in:, or all with
+// over the user's own folders (not those shared with them), every one
+// but Junk and Trash (or the one of in:, or all with
 // in:anywhere), with IMAP's search engine (decoded bodies, charsets,
 // case-insensitive substrings). Results are merged across folders newest
 // first, counted in full and paged like a folder; only the shown page's
@@ -36,11 +38,24 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	params := r.URL.Query()
 	text := params.Get("q")
 	page, _ := strconv.Atoi(params.Get("page"))
-	d := mailboxData{Searching: true, Query: text, Page: max(page, 1), Pages: 1}
+	// Only the user's own folders are searched: every right.
+	d := mailboxData{Searching: true, Query: text, Page: max(page, 1), Pages: 1, Can: canOf(acl.All)}
 	d.PageBase = "/search?q=" + url.QueryEscape(text) + "&page="
 	status := http.StatusOK
-	current := ""
-	if err := s.runSearch(ctx, sess.AccountID, text, &d); err != nil {
+	list, err := s.listFolders(ctx, s.user(r), "")
+	if err != nil {
+		s.log.Error("web: listing folders failed", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
+		return
+	}
+	// The folder column's list is the search's too: the user's own.
+	var boxes []store.Mailbox
+	for _, f := range list.all {
+		if f.Owner() == "" {
+			boxes = append(boxes, f.Mailbox())
+		}
+	}
+	if err := s.runSearch(ctx, boxes, text, &d); err != nil {
 		// A query to fix is answered 200: the page is the search page
 		// as asked, saying what to change (as a form with a typo is);
 		// an error status would be logged by the browser as a failure.
@@ -49,14 +64,11 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 			d.SearchError, status = "The search failed; try again.", http.StatusInternalServerError
 			s.log.Warn("web search", "account", sess.AccountID, "err", err)
 		}
-	} else if d.Mailbox.ID != 0 {
-		current = d.Mailbox.Name
 	}
-	var err error
-	if d.Folders, err = s.folders(ctx, sess.AccountID, current); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not list your folders.")
-		return
+	for i := range list.Own {
+		list.Own[i].Current = d.Mailbox.ID != 0 && list.Own[i].ID == d.Mailbox.ID
 	}
+	d.Folders, d.Shared, d.Hidden = list.Own, list.Shared, list.Hidden
 	title := "Search"
 	if text != "" {
 		title = "Search: " + text
@@ -78,17 +90,13 @@ type searchHit struct {
 	date   int64
 }
 
-// runSearch parses text, evaluates it over the folders it names and fills
-// d with the count, the page and the scope. Errors the user must fix are
-// *query.Error.
-func (s *Server) runSearch(ctx context.Context, accountID int64, text string, d *mailboxData) error {
+// runSearch parses text, evaluates it over the folders of boxes it
+// names and fills d with the count, the page and the scope. Errors the
+// user must fix are *query.Error.
+func (s *Server) runSearch(ctx context.Context, boxes []store.Mailbox, text string, d *mailboxData) error {
 	q, err := query.Parse(text)
 	if err != nil {
 		return err
-	}
-	boxes, err := s.opts.Store.MailboxList(ctx, accountID)
-	if err != nil {
-		return fmt.Errorf("list mailboxes: %w", err)
 	}
 	var scope []store.Mailbox
 	switch {

@@ -66,6 +66,11 @@ func overQuotaMessage(err error, own string) (msg string, ok bool) {
 	return "your mailbox is full (it may hold " + limit + "). Delete messages you no longer need and empty the Trash, then try again.", true
 }
 
+// quotaFull reports whether an account is at or over one of its limits.
+func quotaFull(u store.QuotaUsage) bool {
+	return u.Limits.Storage >= 0 && u.Storage >= int64(u.Limits.Storage) || u.Limits.Messages >= 0 && u.Messages >= int64(u.Limits.Messages)
+}
+
 // quotaBars shows an account's usage: a bar for each limited resource,
 // the plain number for an unlimited one.
 func quotaBars(u store.QuotaUsage) []quotaBar {

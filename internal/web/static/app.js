@@ -43,7 +43,9 @@
         .catch(function () { pending = false; });
     }, 150);
   }
-  var es = new EventSource("/events");
+  // A folder shared by another account changes in that account: the
+  // page asks to follow it too.
+  var es = new EventSource(live.hasAttribute("data-live-follow") ? "/events?follow=1" : "/events");
   es.addEventListener("change", function (ev) {
     if (ev.data === mailbox || ev.data === "0") {
       refresh();
