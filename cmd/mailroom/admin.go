@@ -100,6 +100,11 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 				if err != nil {
 					return err
 				}
+				if a.Shared {
+					// A password would let nobody in (LookupCredentials
+					// skips shared mailboxes); say what to do instead.
+					return fmt.Errorf("%s is a shared mailbox: nobody logs in as it; give people access with mailroom acl set %s '*' EMAIL write", a.Email, a.Email)
+				}
 				acct = a
 			} else {
 				a, err := address.Parse(pos[0])
@@ -262,6 +267,9 @@ func cmdAppPassword(ctx context.Context, args []string, sio *stdio) error {
 			acct, err := st.Account(ctx, pos[0])
 			if err != nil {
 				return err
+			}
+			if acct.Shared {
+				return fmt.Errorf("%s is a shared mailbox: nobody logs in as it, with any password; give people access with mailroom acl set %s '*' EMAIL write", acct.Email, acct.Email)
 			}
 			pw := auth.GenerateAppPassword()
 			cred, err := auth.HashPassword(pw, auth.DefaultParams)

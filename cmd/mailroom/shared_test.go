@@ -53,6 +53,8 @@ func TestSharedMailboxCommands(t *testing.T) {
 		t.Fatalf("acl show of a person's folder:\n%s", out)
 	}
 
+	e.fails(`is a shared mailbox: nobody logs in as it`, "user", "passwd", "support@example.test", "--password-stdin")
+	e.fails(`is a shared mailbox: nobody logs in as it`, "user", "app-password", "add", "support@example.test", "phone")
 	e.fails(`already an account`, "mailbox", "create", "--shared", "kim@example.test")
 	e.fails(`unknown domain`, "mailbox", "create", "--shared", "info@nowhere.test")
 	e.fails(`usage: mailroom mailbox create`, "mailbox", "create", "office@example.test")
