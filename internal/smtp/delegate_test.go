@@ -132,33 +132,12 @@ func TestDelegationOnBehalf(t *testing.T) {
 // TestDelegationOnBehalfPython: the on-behalf rules as a mail program
 // meets them (Python's smtplib over STARTTLS), which sets no Sender:.
 func TestDelegationOnBehalfPython(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Fatal("python3 is needed")
-	}
 	r, kim, sales := delegationRig(t)
 	r.grant(sales, kim.Email, store.SendOnBehalf)
-	host, port, _ := net.SplitHostPort(r.Addr("submission"))
-	script := `
-import smtplib, ssl, sys
-ctx = ssl._create_unverified_context()
-s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]))
-s.starttls(context=ctx)
-s.login("kim@example.test", sys.argv[3])
-for hdr in ["From: Sales <sales@example.test>\r\n", "From: sales@example.test\r\nSender: lee@other.test\r\n"]:
-    try:
-        s.sendmail("sales@example.test", ["bob@example.test"], hdr + "Subject: python\r\n\r\nhi\r\n")
-        print("accepted")
-    except smtplib.SMTPDataError as e:
-        print(e.smtp_code, e.smtp_error.decode())
-s.quit()
-`
-	out, err := exec.Command("python3", "-c", script, host, port, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	lines := smtplibSend(t, r, "kim@example.test", "sales@example.test",
+		"From: Sales <sales@example.test>\r\n", "From: sales@example.test\r\nSender: lee@other.test\r\n")
 	if len(lines) != 2 || lines[0] != "accepted" || !strings.HasPrefix(lines[1], "553 5.7.1 you may send as <sales@example.test> only on its behalf") {
-		t.Fatalf("python smtplib got:\n%s", out)
+		t.Fatalf("python smtplib got: %q", lines)
 	}
 	if got := r.lastTo("bob@example.test"); !strings.Contains(got, "\r\nSender: kim@example.test\r\n") {
 		t.Fatalf("bob got no Sender: naming kim:\n%s", got)

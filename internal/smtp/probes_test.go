@@ -94,34 +94,13 @@ func TestSubmissionAmbiguousOriginator(t *testing.T) {
 // TestSubmissionAmbiguousFromPython: the probe as a mail program sends
 // it (Python's smtplib over STARTTLS).
 func TestSubmissionAmbiguousFromPython(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3")
-	}
 	r := newRig(t, nil)
 	r.Account("ann@example.test")
 	r.Account("bob@example.test")
-	host, port, _ := net.SplitHostPort(r.Addr("submission"))
-	script := `
-import smtplib, ssl, sys
-ctx = ssl._create_unverified_context()
-s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]))
-s.starttls(context=ctx)
-s.login("ann@example.test", sys.argv[3])
-for hdr in ["From: ann@example.test <bob@example.test>\r\n", "From: ann@example.test\r\nFrom: bob@example.test\r\n"]:
-    try:
-        s.sendmail("ann@example.test", ["bob@example.test"], hdr + "Subject: probe\r\n\r\nhi\r\n")
-        print("accepted")
-    except smtplib.SMTPDataError as e:
-        print(e.smtp_code, e.smtp_error.decode())
-s.quit()
-`
-	out, err := exec.Command("python3", "-c", script, host, port, password).CombinedOutput()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	lines := smtplibSend(t, r, "ann@example.test", "ann@example.test",
+		"From: ann@example.test <bob@example.test>\r\n", "From: ann@example.test\r\nFrom: bob@example.test\r\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "554 5.6.0") || !strings.HasPrefix(lines[1], "554 5.6.0 message refused: the message has 2 From: fields") {
-		t.Fatalf("python smtplib got:\n%s", out)
+		t.Fatalf("python smtplib got: %q", lines)
 	}
 	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 0 {
 		t.Fatalf("bob got %d messages", n)
@@ -229,4 +208,35 @@ func TestTooManyErrorsGraceful(t *testing.T) {
 	if !strings.Contains(got, "\r\n550 ") || !strings.HasSuffix(got, "too many errors, closing connection\r\n") || err != io.EOF {
 		t.Errorf("got %q, ended by %v; want 550, 421, then EOF", got, err)
 	}
+}
+
+// smtplibSend submits, with Python's smtplib over STARTTLS as user, one
+// message per header block (each followed by a Subject and a line of
+// text), all from envFrom to bob@example.test; it returns per message
+// "accepted" or the SMTP code and text of the refusal.
+func smtplibSend(t *testing.T, r *rig, user, envFrom string, headers ...string) []string {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatal("python3 is needed (scripts/install-test-deps.sh installs it)")
+	}
+	host, port, _ := net.SplitHostPort(r.Addr("submission"))
+	const script = `
+import smtplib, ssl, sys
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]))
+s.starttls(context=ctx)
+s.login(sys.argv[4], sys.argv[3])
+for hdr in sys.argv[6:]:
+    try:
+        s.sendmail(sys.argv[5], ["bob@example.test"], hdr + "Subject: python\r\n\r\nhi\r\n")
+        print("accepted")
+    except smtplib.SMTPDataError as e:
+        print(e.smtp_code, e.smtp_error.decode())
+s.quit()
+`
+	out, err := exec.Command("python3", append([]string{"-c", script, host, port, password, user, envFrom}, headers...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }
