@@ -81,8 +81,14 @@ func parseGrant(who, spec string) (string, acl.Rights, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	_, rights, err := parseRights(spec)
-	return id, rights, err
+	mod, rights, err := parseRights(spec)
+	switch {
+	case err != nil:
+		return "", 0, err
+	case mod != acl.Replace:
+		return "", 0, fmt.Errorf("a new member's rights are given whole (read, write, full or letters), without + or -")
+	}
+	return id, rights, nil
 }
 
 // parseRights reads a RIGHTS argument: a preset, letters, or "+letters"

@@ -59,6 +59,8 @@ func TestSharedMailboxCommands(t *testing.T) {
 	e.fails(`unknown domain`, "mailbox", "create", "--shared", "info@nowhere.test")
 	e.fails(`usage: mailroom mailbox create`, "mailbox", "create", "office@example.test")
 	e.fails(`unknown right`, "mailbox", "create", "--shared", "office@example.test", "--member", "kim@example.test=lrQ")
+	e.fails(`without \+ or -`, "mailbox", "create", "--shared", "office@example.test", "--member", "kim@example.test=-w")
+	e.fails(`without \+ or -`, "mailbox", "create", "--shared", "office@example.test", "--member", "kim@example.test=-")
 	e.fails(`unknown right`, "acl", "set", "support@example.test", "INBOX", "kim@example.test", "lrz")
 	e.fails(`not found`, "acl", "set", "support@example.test", "INBOX", "ghost@example.test", "read")
 	e.fails(`not found`, "acl", "set", "support@example.test", "Nope", "kim@example.test", "read")

@@ -69,43 +69,63 @@ func (a *Agent) CheckQuota(ctx context.Context, res Resolved) error {
 	return nil
 }
 
-// appendLocal stores p's targets, dropping those of each account the
-// store refuses for its quota and trying the rest again, in a new
-// transaction each time (the refused one left nothing). It returns the
+// appendLocal stores p's targets, each account the store refuses for
+// its quota dropped and the rest kept (appendAround). It returns the
 // accounts that got their copies; the refused ones are in p.refused.
 func (a *Agent) appendLocal(ctx context.Context, msg store.Staged, p *plan) ([]store.Account, error) {
-	targets, owners := slices.Clone(p.targets), slices.Clone(p.owners)
-	for len(targets) > 0 {
-		_, err := a.cfg.Mailboxes.Append(ctx, msg, targets)
-		var oq *store.OverQuotaError
-		if err == nil {
-			break
-		}
-		if !errors.As(err, &oq) || !slices.ContainsFunc(owners, func(s step) bool { return s.acct.ID == oq.AccountID }) {
-			return nil, err
-		}
+	accounts := make([]int64, len(p.owners))
+	for i, s := range p.owners {
+		accounts[i] = s.acct.ID
+	}
+	refusals, err := a.appendAround(ctx, msg, p.targets, accounts)
+	if err != nil {
+		return nil, err
+	}
+	for _, oq := range refusals {
 		a.log.Info("recipient over quota", "account", oq.Email, "resource", oq.Resource, "usage", oq.Usage, "limit", int64(oq.Limit))
 		if p.refused == nil {
 			p.refused = map[int64]bool{}
 			p.refusedErr = oq
 		}
 		p.refused[oq.AccountID] = true
-		keep := 0
-		for i := range targets {
-			if owners[i].acct.ID != oq.AccountID {
-				targets[keep], owners[keep] = targets[i], owners[i]
-				keep++
-			}
-		}
-		targets, owners = targets[:keep], owners[:keep]
 	}
 	var stored []store.Account
-	for _, s := range owners {
-		if !slices.ContainsFunc(stored, func(x store.Account) bool { return x.ID == s.acct.ID }) {
+	for _, s := range p.owners {
+		if !p.refused[s.acct.ID] && !slices.ContainsFunc(stored, func(x store.Account) bool { return x.ID == s.acct.ID }) {
 			stored = append(stored, s.acct)
 		}
 	}
 	return stored, nil
+}
+
+// appendAround appends msg to targets (accounts[i] owns targets[i]) in
+// one transaction; when the store refuses an account for its quota, that
+// account's targets are dropped and the rest tried again, in a new
+// transaction each time (the refused one left nothing). It returns the
+// refusals, at most one per account; any other error ends it.
+func (a *Agent) appendAround(ctx context.Context, msg store.Staged, targets []store.Target, accounts []int64) ([]*store.OverQuotaError, error) {
+	targets, accounts = slices.Clone(targets), slices.Clone(accounts)
+	var refusals []*store.OverQuotaError
+	for len(targets) > 0 {
+		_, err := a.cfg.Mailboxes.Append(ctx, msg, targets)
+		if err == nil {
+			break
+		}
+		var oq *store.OverQuotaError
+		if !errors.As(err, &oq) || !slices.Contains(accounts, oq.AccountID) {
+			return refusals, err
+		}
+		refusals = append(refusals, oq)
+		keep := 0
+		for i := range targets {
+			if accounts[i] != oq.AccountID {
+				targets[keep], accounts[keep] = targets[i], accounts[i]
+				keep++
+			}
+		}
+		targets, accounts = targets[:keep], accounts[:keep]
+	}
+	return refusals, nil
 }
 
 // allRefused reports whether every account r leads to was refused.

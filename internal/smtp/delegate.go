@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"mailroom/internal/address"
+	"mailroom/internal/delivery"
 	"mailroom/internal/store"
 )
 
@@ -168,53 +169,35 @@ func (s *session) refuseOriginator(addr, msg string) error {
 }
 
 // keepSentCopies puts msg into the Sent mailbox of every owner it was sent
-// for whose delegation.sent_copy asks for it, \Seen, in one transaction,
-// before the 250. The message is on its way by then: a failure here is
-// logged and the submission still succeeds, as a 4xx would make the
-// client send it to every recipient again.
+// for whose delegation.sent_copy asks for it, \Seen, before the 250. The
+// message is on its way by then: a failure here is logged and the
+// submission still succeeds, as a 4xx would make the client send it to
+// every recipient again. An owner over quota loses only its own copy.
 func (s *session) keepSentCopies(msg store.Staged, grants []store.Delegation) {
-	var targets []store.Target
-	var owners []string
+	agent := s.srv.opts.Delivery
+	var copies []delivery.SentCopy
 	for _, g := range grants {
-		mb, ok, err := s.ownerSent(g)
+		c, ok, err := agent.SentCopyOf(s.ctx, g)
 		if err != nil {
 			s.srv.log.Error("delegation: finding the owner's Sent mailbox failed; no copy kept there", append(s.logger(), "owner", g.Owner, "err", err)...)
 			continue
 		}
 		if ok {
-			targets = append(targets, store.Target{MailboxID: mb.ID, Flags: store.FlagSeen})
-			owners = append(owners, g.Owner)
+			copies = append(copies, c)
 		}
 	}
-	if len(targets) == 0 {
+	if len(copies) == 0 {
 		return
 	}
-	if _, err := s.srv.mailboxes.Append(s.ctx, msg, targets); err != nil {
-		s.srv.log.Error("delegation: keeping a copy in the owner's Sent failed", append(s.logger(), "owners", owners, "err", err)...)
+	refused, err := agent.KeepSent(s.ctx, msg, copies)
+	for _, oq := range refused {
+		s.srv.log.Warn("delegation: the owner's mailbox is full; no copy kept in its Sent", append(s.logger(), "owner", oq.Email)...)
+	}
+	if err != nil {
+		s.srv.log.Error("delegation: keeping a copy in the owner's Sent failed", append(s.logger(), "err", err)...)
 		return
 	}
-	s.srv.log.Info("delegation: copy kept in the owner's Sent", append(s.logger(), "owners", owners)...)
-}
-
-// ownerSent finds the owner's Sent mailbox when the owner wants copies of
-// what delegates send (ok false: no copy, or no Sent mailbox).
-func (s *session) ownerSent(g store.Delegation) (store.Mailbox, bool, error) {
-	settings, err := s.srv.opts.Store.Settings(s.ctx, g.OwnerID)
-	if err != nil {
-		return store.Mailbox{}, false, fmt.Errorf("settings of %s: %w", g.Owner, err)
+	if len(refused) < len(copies) {
+		s.srv.log.Info("delegation: copy kept in the owner's Sent", s.logger()...)
 	}
-	if settings.String(store.SentCopySetting) != store.SentCopyBoth {
-		return store.Mailbox{}, false, nil
-	}
-	list, err := s.srv.opts.Store.MailboxList(s.ctx, g.OwnerID)
-	if err != nil {
-		return store.Mailbox{}, false, fmt.Errorf("mailboxes of %s: %w", g.Owner, err)
-	}
-	for _, mb := range list {
-		if mb.SpecialUse == store.SpecialSent {
-			return mb, true, nil
-		}
-	}
-	s.srv.log.Warn("delegation: the owner has no Sent mailbox; no copy kept", append(s.logger(), "owner", g.Owner)...)
-	return store.Mailbox{}, false, nil
 }

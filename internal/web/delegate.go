@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"mailroom/internal/acl"
+	"mailroom/internal/delivery"
 	"mailroom/internal/store"
 )
 
@@ -73,43 +74,57 @@ func (c fromChoice) envelopeFrom(self string) string {
 
 // keepSent keeps the sent message in the user's Sent and, when it went
 // out as an owner whose delegation.sent_copy is "both", in the owner's
-// Sent too, one transaction for both. It returns what the user is told:
-// the message is on its way whatever happens here.
+// Sent too (delivery.KeepSent: one transaction, or each mailbox that is
+// not full). It returns what the user is told: the message is on its way
+// whatever happens here.
 func (s *Server) keepSent(ctx context.Context, sess *Session, from fromChoice, staged store.Staged) string {
-	var targets []store.Target
-	own, hasOwn := s.specialMailbox(ctx, sess.AccountID, store.SpecialSent)
-	if hasOwn {
-		targets = append(targets, store.Target{MailboxID: own.ID, Flags: store.FlagSeen})
+	agent := s.opts.Delivery
+	var copies []delivery.SentCopy
+	own, hasOwn, err := agent.OwnSentCopy(ctx, sess.AccountID, sess.Email)
+	if err != nil {
+		s.log.Error("compose: finding the Sent folder failed", "err", err)
+	} else if hasOwn {
+		copies = append(copies, own)
 	}
 	ownerCopy := false
 	if g := from.Grant; g.Mode != 0 {
-		settings, err := s.opts.Store.Settings(ctx, g.OwnerID)
+		c, ok, err := agent.SentCopyOf(ctx, g)
 		if err != nil {
-			s.log.Error("compose: reading the delegation owner's settings failed; no copy kept in its Sent", "owner", g.Owner, "err", err)
-		} else if settings.String(store.SentCopySetting) == store.SentCopyBoth {
-			if mb, ok := s.specialMailbox(ctx, g.OwnerID, store.SpecialSent); ok {
-				targets = append(targets, store.Target{MailboxID: mb.ID, Flags: store.FlagSeen})
-				ownerCopy = true
-			}
+			s.log.Error("compose: finding the delegation owner's Sent failed; no copy kept there", "owner", g.Owner, "err", err)
+		} else if ok {
+			copies, ownerCopy = append(copies, c), true
 		}
 	}
-	if len(targets) == 0 {
+	if len(copies) == 0 {
 		return "Message sent. (Your account has no Sent folder, so no copy was kept.)"
 	}
-	if _, err := s.opts.Mailboxes.Append(ctx, staged, targets); err != nil {
-		if msg, over := overQuotaMessage(err, sess.Email); over {
-			return "Message sent, but no copy was kept in Sent: " + msg
-		}
+	refused, err := agent.KeepSent(ctx, staged, copies)
+	if err != nil {
 		s.log.Error("compose: keeping a copy in Sent failed", "err", err)
 		return "Message sent, but no copy could be kept in Sent."
 	}
+	ownKept, ownerKept, full := hasOwn, ownerCopy, ""
+	for _, oq := range refused {
+		full, _ = overQuotaMessage(oq, sess.Email)
+		if oq.AccountID == sess.AccountID {
+			ownKept = false
+		} else {
+			ownerKept = false
+		}
+	}
 	switch {
-	case ownerCopy && hasOwn:
+	case ownKept && ownerKept:
 		return "Message sent. A copy is in your Sent folder and in the Sent folder of " + from.Address + "."
-	case ownerCopy:
+	case ownKept && ownerCopy:
+		return "Message sent. A copy is in your Sent folder, but none in the Sent folder of " + from.Address + ": " + full
+	case ownKept:
+		return "Message sent."
+	case ownerKept && hasOwn:
+		return "Message sent. A copy is in the Sent folder of " + from.Address + ", but none in yours: " + full
+	case ownerKept:
 		return "Message sent. A copy is in the Sent folder of " + from.Address + " (your account has no Sent folder)."
 	}
-	return "Message sent."
+	return "Message sent, but no copy was kept in Sent: " + full
 }
 
 // delegateAction grants or revokes a delegation of the session's account.

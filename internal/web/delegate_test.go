@@ -186,6 +186,26 @@ func TestComposeAsDelegate(t *testing.T) {
 		t.Fatalf("kim's Sent holds %d messages, want 2", n)
 	}
 
+	// The owner is full: kim's own copy is still kept, and the flash
+	// says whose Sent got none.
+	if err := r.Store.SetQuotaLimits(ctx, store.QuotaScope{AccountID: r.acct.ID}, store.QuotaLimits{Storage: store.Unlimited, Messages: 1}); err != nil {
+		t.Fatal(err)
+	}
+	code, h, page = kim.postMultipart("/compose", false, url.Values{"csrf": {kim.csrf}, "action": {"send"},
+		"from": {"ann@example.test"}, "to": {"bob@example.test"}, "subject": {"ann is full"}, "body": {"Hello\r\n"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("send as a full ann: %d\n%s", code, page)
+	}
+	if _, _, page := kim.get(h.Get("Location")); !strings.Contains(page, "A copy is in your Sent folder, but none in the Sent folder of ann@example.test: the mailbox of ann@example.test is full") {
+		t.Fatalf("the flash does not say ann's Sent got none:\n%s", page)
+	}
+	if n := len(r.Read("kim@example.test", "Sent")); n != 3 {
+		t.Fatalf("kim's Sent holds %d messages, want 3", n)
+	}
+	if err := r.Store.SetQuotaLimits(ctx, store.QuotaScope{AccountID: r.acct.ID}, store.QuotaLimits{Storage: store.Inherit, Messages: store.Inherit}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A draft keeps the From chosen, and the form selects it again.
 	code, h, _ = kim.postMultipart("/compose", false, url.Values{"csrf": {kim.csrf}, "action": {"draft"},
 		"from": {"ann@example.test"}, "to": {"bob@example.test"}, "subject": {"draft as ann"}, "body": {"Later\r\n"}})
@@ -207,8 +227,8 @@ func TestComposeAsDelegate(t *testing.T) {
 	if code, _ := sendAs("ann@example.test", "after the revocation"); code != http.StatusForbidden {
 		t.Fatalf("sending as ann after the revocation: %d", code)
 	}
-	if n := len(r.Read("bob@example.test", "INBOX")); n != 2 {
-		t.Fatalf("bob has %d messages, want 2", n)
+	if n := len(r.Read("bob@example.test", "INBOX")); n != 3 {
+		t.Fatalf("bob has %d messages, want 3", n)
 	}
 }
 

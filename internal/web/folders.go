@@ -104,13 +104,8 @@ func (s *Server) listFolders(ctx context.Context, u *mailbox.User, current strin
 		e.Depth = strings.Count(local, store.Delimiter)
 		e.Leaf = local[strings.LastIndex(local, store.Delimiter)+1:]
 		if f.Rights().Has(acl.Read) {
-			box, err := u.Open(ctx, f)
-			if err != nil {
-				return nil, fmt.Errorf("web: open %q: %w", name, err)
-			}
-			e.Total, e.Unseen, err = folderCounts(ctx, u, f, box)
-			s.opts.Mailboxes.Release(box)
-			if err != nil {
+			var err error
+			if e.Total, e.Unseen, err = s.folderCounts(ctx, u, f); err != nil {
 				return nil, fmt.Errorf("web: counts of %q: %w", name, err)
 			}
 			e.Readable = true

@@ -135,7 +135,7 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request) {
 			d.OwnerFull = "The mailbox of " + f.Owner() + " is full: nothing can be moved or copied into " + f.Name() + " until " + f.Owner() + " makes room."
 		}
 	}
-	if d.Total, d.Unseen, err = folderCounts(ctx, u, f, box); err != nil {
+	if d.Total, d.Unseen, err = s.folderCounts(ctx, u, f, box); err != nil {
 		s.failOp(w, r, err, f, "read the messages of %s")
 		return
 	}

@@ -37,16 +37,25 @@ func asSeenBy(v *mailbox.View, metas []store.MessageMeta) {
 }
 
 // folderCounts returns a folder's message and unread counts as u sees
-// them: from the open mailbox for the user's own, from the store's count
-// of the user's own \Seen for another's.
-func folderCounts(ctx context.Context, u *mailbox.User, f mailbox.Folder, box *mailbox.Mailbox) (total, unseen int, err error) {
-	if f.Owner() == "" {
-		total, unseen = box.Counts()
-		return total, unseen, nil
+// them: from the open mailbox for the user's own (box, or opened here if
+// nil), from the store's count of the user's own \Seen for another's
+// (no mailbox opened for it).
+func (s *Server) folderCounts(ctx context.Context, u *mailbox.User, f mailbox.Folder, box ...*mailbox.Mailbox) (total, unseen int, err error) {
+	if f.Owner() != "" {
+		st, err := u.Status(ctx, f)
+		if err != nil {
+			return 0, 0, err
+		}
+		return st.Messages, st.Unseen, nil
 	}
-	st, err := u.Status(ctx, f)
-	if err != nil {
-		return 0, 0, err
+	if len(box) == 0 {
+		b, err := u.Open(ctx, f)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer s.opts.Mailboxes.Release(b)
+		box = append(box, b)
 	}
-	return st.Messages, st.Unseen, nil
+	total, unseen = box[0].Counts()
+	return total, unseen, nil
 }
