@@ -122,6 +122,7 @@ func cmdSetMetadata(s *session, tag string, _ bool) error {
 	args, err := s.dec.ReadSetMetadata(setMetadataLimits)
 	var tooBig *wire.LiteralTooLargeError
 	var tooMany *wire.TooManyEntriesError
+	var tooMuch *wire.TotalTooLargeError
 	switch {
 	case errors.As(err, &tooBig):
 		// The value's literal was refused before it was sent (or is
@@ -130,12 +131,21 @@ func cmdSetMetadata(s *session, tag string, _ bool) error {
 		if derr := s.discard(); derr != nil {
 			return derr
 		}
-		return no(fmt.Sprintf("METADATA MAXSIZE %d", tooBig.Max), "an annotation's value can be at most %d octets here", tooBig.Max)
+		// (MAXSIZE is the most a value may be, whatever the command's
+		// total had left: that one is TotalTooLargeError.)
+		return no(fmt.Sprintf("METADATA MAXSIZE %d", setMetadataLimits.MaxValue), "an annotation's value can be at most %d octets here", setMetadataLimits.MaxValue)
 	case errors.As(err, &tooMany):
 		if derr := s.discard(); derr != nil {
 			return derr
 		}
 		return no("METADATA TOOMANY", "%v", tooMany)
+	case errors.As(err, &tooMuch):
+		// An implementation limit on the command, not on a value (RFC
+		// 5530 LIMIT).
+		if derr := s.discard(); derr != nil {
+			return derr
+		}
+		return no("LIMIT", "%v", tooMuch)
 	case err != nil:
 		return err
 	}

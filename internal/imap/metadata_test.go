@@ -273,3 +273,27 @@ func TestMetadataGoIMAP(t *testing.T) {
 		t.Fatalf("server entry: %+v, %v", got, err)
 	}
 }
+
+// A SETMETADATA whose values together pass the command's limit gets NO
+// [LIMIT] (not a MAXSIZE that no single value broke), the rest of the
+// command is skipped, nothing is set and the session goes on.
+func TestMetadataCommandTotal(t *testing.T) {
+	r := newRig(t)
+	r.Account("ann@example.test")
+	x := r.login("ann@example.test")
+	value := strings.Repeat("v", store.MaxMetadataValue)
+	n := int(setMetadataLimits.MaxTotal/int64(len(value))) + 1
+	var b strings.Builder
+	b.WriteString("s SETMETADATA INBOX (")
+	for i := range n {
+		fmt.Fprintf(&b, "/private/vendor/example/k%d {%d+}\r\n%s ", i, len(value), value)
+	}
+	b.WriteString("/private/vendor/example/last \"x\")")
+	lines := x.cmd("s", strings.TrimPrefix(b.String(), "s "), "NO [LIMIT]")
+	if !strings.Contains(lines[len(lines)-1], "together") {
+		t.Fatalf("over the total: %q", lines)
+	}
+	if got := x.cmd("g", "GETMETADATA (DEPTH infinity) INBOX /private/vendor", "OK"); len(got) != 1 {
+		t.Fatalf("something was set: %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -74,6 +75,24 @@ func (e *TooManyEntriesError) Error() string {
 	return fmt.Sprintf("more than %d annotations in one command", e.Max)
 }
 
+// TotalTooLargeError is a SETMETADATA whose values together are more than
+// SetMetadataLimits.MaxTotal octets: the reader stops at the value that
+// crosses it (a literal is refused before it is sent).
+type TotalTooLargeError struct{ Max int64 }
+
+func (e *TotalTooLargeError) Error() string {
+	return fmt.Sprintf("the values of one SETMETADATA may be at most %d octets together", e.Max)
+}
+
+// maxEntryName bounds an entry name as read (a literal is refused before
+// it is sent); the store's limit (store.MaxMetadataName) is lower and
+// gives the precise refusal. maxGetEntries bounds the names of one
+// GETMETADATA, so that one command holds little memory.
+const (
+	maxEntryName  = 1024
+	maxGetEntries = 1000
+)
+
 // CheckEntryName checks an entry name against RFC 5464 3.2: its first
 // component is "private" or "shared" (any case), it has no "*", "%",
 // control or non-ASCII character (the RFC forbids 0x00-0x19; DEL and the
@@ -115,10 +134,31 @@ func CheckEntryName(name string, set bool) error {
 
 // entryName reads one entry name and checks it.
 func (d *Decoder) entryName(set bool) (string, error) {
-	start := d.pos
-	name, err := d.ReadAString()
-	if err != nil {
+	if err := d.fill(); err != nil {
 		return "", err
+	}
+	start := d.pos
+	var name string
+	if d.pos < len(d.line) && d.line[d.pos] == '{' {
+		b, err := d.inlineLiteralMax(false, maxEntryName)
+		var tooBig *LiteralTooLargeError
+		if errors.As(err, &tooBig) {
+			// A name, not a value: BAD, not SETMETADATA's MAXSIZE. The
+			// literal was refused before it was sent (or is drained).
+			return "", syntaxErr(start, "an entry name is at most %d octets, not %d", maxEntryName, tooBig.Size)
+		}
+		if err != nil {
+			return "", err
+		}
+		name = string(b)
+	} else {
+		var err error
+		if name, err = d.ReadAString(); err != nil {
+			return "", err
+		}
+		if len(name) > maxEntryName {
+			return "", syntaxErr(start, "an entry name is at most %d octets, not %d", maxEntryName, len(name))
+		}
 	}
 	if d.pos < len(d.line) && (d.line[d.pos] == '*' || d.line[d.pos] == '%') {
 		// Not ASTRING-CHARs, so the atom stopped short of them.
@@ -176,6 +216,9 @@ func (d *Decoder) ReadGetMetadata() (GetMetadata, error) {
 		}
 		g.Entries = []string{name}
 	} else if err := d.ReadList(func() error {
+		if len(g.Entries) >= maxGetEntries {
+			return syntaxErr(d.pos, "more than %d entry names in one GETMETADATA", maxGetEntries)
+		}
 		name, err := d.entryName(false)
 		g.Entries = append(g.Entries, name)
 		return err
@@ -260,11 +303,19 @@ func (d *Decoder) ReadSetMetadata(lim SetMetadataLimits) (SetMetadata, error) {
 		if err := d.ExpectSP(); err != nil {
 			return err
 		}
-		v, err := d.metadataValue(min(lim.MaxValue, lim.MaxTotal-total))
+		left := max(0, lim.MaxTotal-total)
+		v, err := d.metadataValue(min(lim.MaxValue, left))
+		var tooBig *LiteralTooLargeError
+		if errors.As(err, &tooBig) && tooBig.Max < lim.MaxValue && tooBig.Size <= lim.MaxValue {
+			// Not too large for a value: the command's total ran out.
+			return &TotalTooLargeError{Max: lim.MaxTotal}
+		}
 		if err != nil {
 			return err
 		}
-		total += int64(len(v))
+		if total += int64(len(v)); total > lim.MaxTotal {
+			return &TotalTooLargeError{Max: lim.MaxTotal} // quoted values, bounded by the line
+		}
 		s.Entries = append(s.Entries, MetadataValue{Name: name, Value: v})
 		return nil
 	})

@@ -44,14 +44,23 @@ func TestReadGetMetadata(t *testing.T) {
 		{in: `a GETMETADATA (MAXSIZE -1) INBOX /shared`, err: "number"},
 		{in: `a GETMETADATA (MAXSIZE 1) INBOX (DEPTH 1) /shared`, err: "must start"},
 		{in: `a GETMETADATA INBOX /shared x`, err: "expected end of line"},
+		// Bounded: a long name (literal or not) and too many names.
+		{in: "a GETMETADATA INBOX {1025+}\r\n/shared/" + strings.Repeat("x", 1017), err: "an entry name is at most 1024 octets, not 1025"},
+		{in: "a GETMETADATA INBOX (/shared/a {2000}", err: "an entry name is at most 1024 octets, not 2000"},
+		{in: `a GETMETADATA INBOX "/shared/` + strings.Repeat("x", 1020) + `"`, err: "an entry name is at most 1024 octets"},
+		{in: "a GETMETADATA INBOX (" + strings.Repeat("/shared/a ", 1000) + "/shared/b)", err: "more than 1000 entry names"},
 	})
 }
 
 func TestReadSetMetadata(t *testing.T) {
 	lim := SetMetadataLimits{MaxEntries: 3, MaxValue: 20, MaxTotal: 30}
 	read := func(d *Decoder) (SetMetadata, error) { return d.ReadSetMetadata(lim) }
+	// The examples within roomier limits (RFC 5464's carry 34 octets).
+	roomy := func(d *Decoder) (SetMetadata, error) {
+		return d.ReadSetMetadata(SetMetadataLimits{MaxEntries: 3, MaxValue: 20, MaxTotal: 100})
+	}
 	v := func(name, value string) MetadataValue { return MetadataValue{Name: name, Value: []byte(value)} }
-	runCmdCases(t, read, []cmdCase[SetMetadata]{
+	runCmdCases(t, roomy, []cmdCase[SetMetadata]{
 		// RFC 5464 4.3's examples.
 		{in: "a SETMETADATA INBOX (/private/comment {18}\r\nMy new comment\r\nok)", want: SetMetadata{Mailbox: "INBOX", Entries: []MetadataValue{v("/private/comment", "My new comment\r\nok")}}},
 		{in: `a SETMETADATA INBOX (/private/comment NIL)`, want: SetMetadata{Mailbox: "INBOX", Entries: []MetadataValue{{Name: "/private/comment"}}}},
@@ -77,21 +86,28 @@ func TestReadSetMetadata(t *testing.T) {
 	for _, c := range []struct {
 		in      string
 		tooMany bool
+		total   bool // the command's total ran out, not a value's limit
 		max     int64
 	}{
 		{in: `a SETMETADATA INBOX (/shared/a "1" /shared/b "2" /shared/c "3" /shared/d "4")`, tooMany: true},
 		{in: "a SETMETADATA INBOX (/shared/a {21}", max: 20},
 		{in: "a SETMETADATA INBOX (/shared/a {21+}\r\n" + strings.Repeat("x", 21) + ")", max: 20},
-		{in: "a SETMETADATA INBOX (/shared/a {20+}\r\n" + strings.Repeat("x", 20) + " /shared/b {11}", max: 10},
+		{in: "a SETMETADATA INBOX (/shared/a {20+}\r\n" + strings.Repeat("x", 20) + " /shared/b {11}", total: true},
+		{in: "a SETMETADATA INBOX (/shared/a {20+}\r\n" + strings.Repeat("x", 20) + " /shared/b {21}", max: 10},
+		{in: `a SETMETADATA INBOX (/shared/a "` + strings.Repeat("x", 20) + `" /shared/b "` + strings.Repeat("y", 11) + `")`, total: true},
 	} {
 		eachRig(t, c.in+"\r\n", Limits{}, func(t *testing.T, r *rig) {
 			readCmd(t, r, read, func(_ SetMetadata, err error) {
 				var many *TooManyEntriesError
 				var big *LiteralTooLargeError
+				var total *TotalTooLargeError
 				switch {
 				case c.tooMany && (!errors.As(err, &many) || many.Max != 3):
 					t.Errorf("%q: %v, want too many entries", c.in, err)
-				case !c.tooMany && (!errors.As(err, &big) || big.Max != c.max):
+				case c.total && (!errors.As(err, &total) || total.Max != 30):
+					t.Errorf("%q: %v, want the total over 30", c.in, err)
+				case c.total || c.tooMany:
+				case !errors.As(err, &big) || big.Max != c.max:
 					t.Errorf("%q: %v, want a literal refused over %d", c.in, err, c.max)
 				}
 			})
