@@ -379,8 +379,14 @@ func (s *session) notifyDeliver() error {
 			}
 			ev = evMessages // another node: which change is not known
 		case store.EventMailboxCreated, store.EventMailboxRenamed, store.EventMailboxDeleted, store.EventMailboxSubscribed,
-			store.EventACLChanged: // a folder shared with the user may have come or gone
-			relist = true
+			store.EventACLChanged:
+			if !relist {
+				concerns, err := s.notifyConcerns(n, e)
+				if err != nil {
+					return err
+				}
+				relist = concerns
+			}
 			continue
 		default:
 			continue
@@ -420,6 +426,28 @@ func (s *session) notifyDeliver() error {
 		return s.sendUpdates(!n.delayed)
 	}
 	return nil
+}
+
+// notifyConcerns reports whether a change of a mailbox list may change
+// what the session listed. The user's own account's changes always may.
+// Of the accounts it follows (owners of folders shared with the user),
+// and of every account's access control lists, only a change to a folder
+// it listed, or to one whose list names the user (a new share, a new
+// subfolder that inherited one), does: other users' own folders and
+// subscriptions are none of its business, and relisting for each would
+// cost every NOTIFY session three store reads per change anywhere.
+func (s *session) notifyConcerns(n *notifier, e store.Event) (bool, error) {
+	if e.AccountID == s.principal.AccountID {
+		return true, nil
+	}
+	if _, listed := n.folders[e.MailboxID]; listed {
+		return true, nil
+	}
+	switch e.Kind {
+	case store.EventMailboxCreated, store.EventACLChanged:
+		return s.user.Named(s.ctx, e.MailboxID)
+	}
+	return false, nil
 }
 
 // notifyStatus writes STATUS for a mailbox that is not selected (RFC 5465

@@ -95,6 +95,21 @@ func (u *User) Grants(ctx context.Context, f Folder) ([]acl.Entry, error) {
 	return out, nil
 }
 
+// Named reports whether the list of another account's mailbox has an
+// entry for the user (their address, domain, "authenticated" or
+// "anyone"): whether a change of it (a new share, a new subfolder that
+// inherited one) may concern them. A mailbox gone meanwhile is not.
+func (u *User) Named(ctx context.Context, mailboxID int64) (bool, error) {
+	entries, err := u.r.st.MailboxACL(ctx, mailboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(entries, func(e acl.Entry) bool { return slices.Contains(u.ids, e.Identifier) }), nil
+}
+
 // ErrNotNamed is a Leave by a user whom the folder's list does not name:
 // their access comes from an entry for a group they belong to (their
 // domain, "authenticated" or "anyone"), which is not theirs to remove.
