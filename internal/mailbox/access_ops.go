@@ -90,7 +90,13 @@ func (u *User) storeTargets(targets []Target) ([]store.Target, error) {
 			return nil, err
 		}
 		k := u.keep(t.Folder)
-		st := store.Target{MailboxID: t.Folder.ID(), Flags: t.Flags & k.Flags, InternalDate: t.InternalDate, Account: u.id}
+		st := store.Target{MailboxID: t.Folder.ID(), Flags: t.Flags & k.Flags, InternalDate: t.InternalDate}
+		if t.Folder.owner != "" {
+			// Another account's: \Seen may be the user's own. In the
+			// user's own folder Account stays 0 (as the owner), which
+			// spares the store a look at the mailbox's \Seen mode.
+			st.Account = u.id
+		}
 		if k.Keywords {
 			st.Keywords = t.Keywords
 		}
