@@ -177,25 +177,37 @@ func (a *Agent) bounceOverQuota(ctx context.Context, msg store.Staged, env Envel
 // warning that cannot be written is logged, and goes out with the next
 // delivery (the level stays unclaimed only if the claim failed).
 func (a *Agent) warnQuota(ctx context.Context, accounts []store.Account) {
+	due, knows := a.cfg.Mailboxes.(quotaDue)
 	for _, acct := range accounts {
-		ws, err := a.st.ClaimQuotaWarnings(ctx, acct.ID)
-		if err != nil {
-			a.log.Error("quota warning not sent", "account", acct.Email, "err", err)
-			continue
+		if knows && !due.QuotaWarningDue(acct.ID) {
+			continue // the delivery reached no new level: nothing to claim
 		}
-		if len(ws) == 0 {
-			continue
-		}
-		if err := a.sendQuotaWarning(ctx, acct, ws); err != nil {
-			a.log.Error("quota warning not sent", "account", acct.Email, "err", err)
-		}
+		a.WarnQuota(ctx, acct)
 	}
 }
 
 // WarnQuota writes the warnings acct has crossed into since the last
-// (mailbox.QuotaWarner: after an IMAP APPEND, COPY or MOVE).
+// (mailbox.QuotaWarner: after an IMAP APPEND, COPY or MOVE, which knows
+// one is due).
 func (a *Agent) WarnQuota(ctx context.Context, acct store.Account) {
-	a.warnQuota(ctx, []store.Account{acct})
+	ws, err := a.st.ClaimQuotaWarnings(ctx, acct.ID)
+	if err != nil {
+		a.log.Error("quota warning not sent", "account", acct.Email, "err", err)
+		return
+	}
+	if len(ws) == 0 {
+		return
+	}
+	if err := a.sendQuotaWarning(ctx, acct, ws); err != nil {
+		a.log.Error("quota warning not sent", "account", acct.Email, "err", err)
+	}
+}
+
+// quotaDue is an Appender that knows which accounts its writes took to a
+// warning level (mailbox.Service, from the store's EventQuotaLevel);
+// without it every delivery's accounts are asked.
+type quotaDue interface {
+	QuotaWarningDue(accountID int64) bool
 }
 
 // sendQuotaWarning stores one warning about ws in acct's INBOX, exempt

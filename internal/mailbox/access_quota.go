@@ -137,6 +137,12 @@ func (w *quotaWarner) take(accountID int64) bool {
 	return true
 }
 
+// QuotaWarningDue reports whether a write through the Service took the
+// account to a warning level it has not been warned of, and forgets it:
+// the delivery agent asks after its own deliveries, so that only those
+// cost a claim (store.Quotas.ClaimQuotaWarnings).
+func (r *Service) QuotaWarningDue(accountID int64) bool { return r.warner.take(accountID) }
+
 // SetQuotaWarner makes the Service ask w for warning mails when a user's
 // APPEND, COPY or MOVE fills an account to a warning level. Call it
 // before serving.

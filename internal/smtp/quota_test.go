@@ -75,3 +75,42 @@ func TestOverQuotaAtData(t *testing.T) {
 		})
 	}
 }
+
+// Warning mails through the running server: the 80% crossing by SMTP
+// delivery writes one warning, deliveries below the next level none (the
+// server asks the store only when a delivery reached a new level).
+func TestQuotaWarningOverSMTP(t *testing.T) {
+	r := newRig(t, nil)
+	ann := r.Account("ann@example.test")
+	setLimits(t, r.Store, ann, store.Unlimited, 10)
+	deliver := func(n int) {
+		t.Helper()
+		for i := range n {
+			c := r.dial(r.Addr("smtp"))
+			if err := send(c, "sender@remote.example", []string{"ann@example.test"}, msg(strings.Repeat("x", i+1))); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+	}
+	warnings := func() int {
+		n := 0
+		for _, b := range r.Bodies("ann@example.test", "INBOX") {
+			if strings.Contains(b, "Subject: Your mailbox is 80% full") {
+				n++
+			}
+		}
+		return n
+	}
+	deliver(7)
+	if n := warnings(); n != 0 {
+		t.Fatalf("%d warnings below 80%%", n)
+	}
+	deliver(1) // 8 of 10, and the warning: 9
+	if n := warnings(); n != 1 {
+		t.Fatalf("%d warnings at 80%%, want 1", n)
+	}
+	if n := len(r.Messages(ann, "INBOX")); n != 9 {
+		t.Fatalf("ann has %d messages, want 8 and a warning", n)
+	}
+}
