@@ -94,13 +94,11 @@ func parseGrant(who, spec string) (string, acl.Rights, error) {
 // parseRights reads a RIGHTS argument: a preset, letters, or "+letters"
 // or "-letters" to add or remove (RFC 4314 SETACL).
 func parseRights(spec string) (acl.Modification, acl.Rights, error) {
-	switch strings.ToLower(spec) {
-	case "", "write":
-		return acl.Replace, acl.ReadWrite, nil
-	case "read":
-		return acl.Replace, acl.ReadOnly, nil
-	case "full":
-		return acl.Replace, acl.All, nil
+	if spec == "" {
+		spec = "write"
+	}
+	if p, ok := acl.PresetNamed(spec); ok {
+		return acl.Replace, p.Rights, nil
 	}
 	return acl.ParseModification(spec)
 }

@@ -38,6 +38,41 @@ const (
 	ReadWrite Rights = ReadOnly | Write | Insert | Post | DeleteMessages | Expunge
 )
 
+// Preset is a named set of rights, as the webmail's sharing form and the
+// admin command offer them.
+type Preset struct {
+	Name   string // "read", "write", "full": what the form and the CLI take
+	Label  string // what people are shown
+	Rights Rights
+}
+
+// Presets are the access levels offered by name.
+var Presets = []Preset{
+	{"read", "Read only", ReadOnly},
+	{"write", "Read and write", ReadWrite},
+	{"full", "Full control", All},
+}
+
+// PresetNamed returns the preset called name (any case).
+func PresetNamed(name string) (Preset, bool) {
+	for _, p := range Presets {
+		if strings.EqualFold(p.Name, name) {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
+
+// PresetOf returns the preset whose rights are exactly r.
+func PresetOf(r Rights) (Preset, bool) {
+	for _, p := range Presets {
+		if p.Rights == r {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
+
 // letters lists the rights in their canonical order ("lrswipkxtea").
 var letters = []struct {
 	c byte

@@ -26,7 +26,7 @@ type adminSharedMember struct {
 	Identifier string
 	Who        string
 	Access     string // accessLabel, or "varies by folder"
-	Preset     string // sharePresets' value when the same on every folder
+	Preset     string // the acl.Presets name when the same on every folder
 }
 
 type adminSharedBox struct {
@@ -37,7 +37,7 @@ type adminSharedBox struct {
 
 type adminSharedData struct {
 	Boxes   []adminSharedBox
-	Presets []sharePreset
+	Presets []acl.Preset
 	Letters []rightLetter
 	// The create form as posted, shown again with an error.
 	Address, MemberList string
@@ -60,7 +60,7 @@ func (s *Server) renderAdminShared(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	d := form
-	d.Boxes, d.Presets, d.Letters = boxes, sharePresets, rightLetters
+	d.Boxes, d.Presets, d.Letters = boxes, acl.Presets, rightLetters
 	s.render(w, r, status, "adminshared", view{Title: "Shared mailboxes", Error: errMsg, Data: d})
 }
 
@@ -102,10 +102,8 @@ func (s *Server) sharedMailboxes(ctx context.Context) ([]adminSharedBox, error) 
 			switch {
 			case allEqual(rs) && len(rs) == len(boxes):
 				m.Access = accessLabel(rs[0])
-				for _, p := range sharePresets {
-					if p.Rights == rs[0] {
-						m.Preset = p.Value
-					}
+				if p, ok := acl.PresetOf(rs[0]); ok {
+					m.Preset = p.Name
 				}
 			case allEqual(rs):
 				// Given on some folders only (by a member with "a", or

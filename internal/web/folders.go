@@ -210,13 +210,8 @@ func canOf(r acl.Rights) can {
 
 // accessLabel names a set of rights as the sharing form's presets do.
 func accessLabel(r acl.Rights) string {
-	switch r {
-	case acl.ReadOnly:
-		return "Read only"
-	case acl.ReadWrite:
-		return "Read and write"
-	case acl.All:
-		return "Full control"
+	if p, ok := acl.PresetOf(r); ok {
+		return p.Label
 	}
 	return "Custom (" + r.Letters() + ")"
 }

@@ -19,20 +19,6 @@ import (
 // (every owner on their own) can do it, as in IMAP. Rights are given as
 // presets or, for experts, as RFC 4314 letters.
 
-// sharePreset is an access level the form offers.
-type sharePreset struct {
-	Value  string // the form's value
-	Label  string
-	Rights acl.Rights
-}
-
-// sharePresets are the access levels the form offers.
-var sharePresets = []sharePreset{
-	{"read", "Read only", acl.ReadOnly},
-	{"write", "Read and write", acl.ReadWrite},
-	{"full", "Full control", acl.All},
-}
-
 // rightLetter is one right as the expert field's help explains it.
 type rightLetter struct{ Letter, Means string }
 
@@ -55,7 +41,7 @@ type shareEntry struct {
 	Identifier string
 	Who        string // the identifier in words
 	Access     string // accessLabel
-	Preset     string // sharePresets' value, "" for custom rights
+	Preset     string // the acl.Presets name, "" for custom rights
 	Letters    string
 }
 
@@ -64,7 +50,7 @@ type shareData struct {
 	Owner   string // the owner's address
 	Own     bool   // the user's own folder
 	Entries []shareEntry
-	Presets []sharePreset
+	Presets []acl.Preset
 	Letters []rightLetter
 	// The add form as posted, shown again with an error.
 	Who, Access, Rights string
@@ -97,15 +83,13 @@ func (s *Server) renderShare(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	d := form
-	d.Folder, d.Own, d.Presets, d.Letters = f.Name(), f.Owner() == "", sharePresets, rightLetters
+	d.Folder, d.Own, d.Presets, d.Letters = f.Name(), f.Owner() == "", acl.Presets, rightLetters
 	// ACL lists the owner first, with every right, fixed.
 	d.Owner = entries[0].Identifier
 	for _, e := range entries[1:] {
 		se := shareEntry{Identifier: e.Identifier, Who: identifierWords(e.Identifier), Access: accessLabel(e.Rights), Letters: e.Rights.Letters()}
-		for _, p := range sharePresets {
-			if p.Rights == e.Rights {
-				se.Preset = p.Value
-			}
+		if p, ok := acl.PresetOf(e.Rights); ok {
+			se.Preset = p.Name
 		}
 		d.Entries = append(d.Entries, se)
 	}
@@ -240,24 +224,28 @@ func parseAccess(preset, letters string) (mod acl.Modification, rights acl.Right
 		}
 		return mod, rights, ""
 	}
-	for _, p := range sharePresets {
-		if p.Value == preset {
-			return acl.Replace, p.Rights, ""
-		}
+	if p, ok := acl.PresetNamed(preset); ok {
+		return acl.Replace, p.Rights, ""
 	}
 	return 0, 0, "Choose the access to give: read only, read and write, or full control."
 }
 
+// validRight reports whether c is a right's letter (acl's, c and d
+// included).
+func validRight(c rune) bool {
+	_, err := acl.Parse(string(c))
+	return err == nil
+}
+
 // rightsProblem explains a rights field that does not parse.
 func rightsProblem(letters string) string {
-	const valid = "lrswipkxteacd"
 	var bad []string
 	rest := letters
 	if rest != "" && strings.ContainsRune("+-", rune(rest[0])) {
 		rest = rest[1:]
 	}
 	for _, c := range rest {
-		if q := `"` + string(c) + `"`; !strings.ContainsRune(valid, c) && !slices.Contains(bad, q) {
+		if q := `"` + string(c) + `"`; !validRight(c) && !slices.Contains(bad, q) {
 			bad = append(bad, q)
 		}
 	}
