@@ -14,6 +14,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/microcosm-cc/bluemonday v1.0.27
 	github.com/miekg/dns v1.1.73
+	github.com/migadu/go-sieve v1.1.2
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/xdg-go/scram v1.4.0
 	golang.org/x/crypto v0.58.0
@@ -43,6 +44,7 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.37.1 // indirect
+	rsc.io/binaryregexp v0.2.0 // indirect
 )
 
 // Two DATA fixes upstream lacks: see third_party/go-smtp/MAILROOM.md.
