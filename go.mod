@@ -14,6 +14,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/microcosm-cc/bluemonday v1.0.27
 	github.com/miekg/dns v1.1.73
+	github.com/migadu/go-managesieve v0.1.1
 	github.com/migadu/go-sieve v1.1.2
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/xdg-go/scram v1.4.0

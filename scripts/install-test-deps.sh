@@ -12,8 +12,9 @@ export PATH="$PATH:/usr/local/go/bin"
 # and internal/smtp tests: an independent implementation to check ours against.
 # postgresql: the tests of internal/store/pgstore start private clusters
 # with its binaries (/usr/lib/postgresql/<major>/bin; see pgstore/pgtest),
-# never the package's own cluster.
-APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql"
+# never the package's own cluster. sieve-connect is the ManageSieve client
+# internal/managesieve's tests drive (upload, list, activate, download, delete).
+APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql sieve-connect"
 
 missing=""
 for p in $APT_PACKAGES; do

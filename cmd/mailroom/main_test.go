@@ -42,6 +42,7 @@ imap = ""
 imaps = ""
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 https = ""
 `

@@ -88,6 +88,7 @@ imap = ""
 imaps = ""
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 https = ""
 [auth]

@@ -18,6 +18,7 @@ import (
 	"mailroom/internal/imap"
 	"mailroom/internal/listener"
 	"mailroom/internal/logging"
+	"mailroom/internal/managesieve"
 	"mailroom/internal/pop3"
 	"mailroom/internal/queue"
 	"mailroom/internal/server"
@@ -31,12 +32,13 @@ import (
 // added here as they are built; listeners of the others are not started.
 func protocols() map[string]listener.Factory {
 	return map[string]listener.Factory{
-		"smtp":       smtp.Factory(smtp.Inbound),
-		"submission": smtp.Factory(smtp.Submission),
-		"pop3":       pop3.Factory(),
-		"imap":       imap.Factory(),
-		"debug":      debugserver.Factory(),
-		"http":       web.Factory(),
+		"smtp":        smtp.Factory(smtp.Inbound),
+		"submission":  smtp.Factory(smtp.Submission),
+		"pop3":        pop3.Factory(),
+		"imap":        imap.Factory(),
+		"managesieve": managesieve.Factory(),
+		"debug":       debugserver.Factory(),
+		"http":        web.Factory(),
 	}
 }
 
@@ -123,13 +125,14 @@ imap = %q
 imaps = %q
 pop3 = %q
 pop3s = %q
+managesieve = %q
 http = %q
 https = ""
 
 [tls]
 self_signed = true
 `, path, c.Hostname, c.DataDir, c.ShutdownTimeout.Std().String(),
-		l.SMTP, l.Submission, l.Submissions, l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.HTTP)
+		l.SMTP, l.Submission, l.Submissions, l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.ManageSieve, l.HTTP)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("write dev config: %w", err)
 	}
@@ -199,6 +202,7 @@ func printDevBanner(sio *stdio, s *server.Server, cfg config.Config, configPath,
 		{"submissions", "SMTP (sending)", "SSL/TLS"},
 		{"submission", "SMTP (sending)", "STARTTLS"},
 		{"smtp", "SMTP (receiving, MX)", "STARTTLS optional"},
+		{"managesieve", "ManageSieve (filters)", "STARTTLS"},
 		{"http", "Webmail", "http://"},
 	}
 	for _, r := range rows {
@@ -219,6 +223,7 @@ func listenAddr(cfg config.Config, key string) string {
 	l := cfg.Listen
 	return map[string]string{
 		"smtp": l.SMTP, "submission": l.Submission, "submissions": l.Submissions,
-		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S, "http": l.HTTP, "https": l.HTTPS,
+		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S,
+		"managesieve": l.ManageSieve, "http": l.HTTP, "https": l.HTTPS,
 	}[key]
 }

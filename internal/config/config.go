@@ -30,19 +30,20 @@ type Config struct {
 	Hostname string `toml:"hostname"`
 	DataDir  string `toml:"data_dir"`
 	// ShutdownTimeout is how long serve lets sessions finish after SIGTERM.
-	ShutdownTimeout Duration `toml:"shutdown_timeout"`
-	Listen          Listen   `toml:"listen"`
-	TLS             TLS      `toml:"tls"`
-	Auth            Auth     `toml:"auth"`
-	SMTP            SMTP     `toml:"smtp"`
-	POP3            POP3     `toml:"pop3"`
-	IMAP            IMAP     `toml:"imap"`
-	Web             Web      `toml:"web"`
-	Queue           Queue    `toml:"queue"`
-	DNS             DNS      `toml:"dns"`
-	Junk            Junk     `toml:"junk"`
-	Store           Store    `toml:"store"`
-	Log             Log      `toml:"log"`
+	ShutdownTimeout Duration    `toml:"shutdown_timeout"`
+	Listen          Listen      `toml:"listen"`
+	TLS             TLS         `toml:"tls"`
+	Auth            Auth        `toml:"auth"`
+	SMTP            SMTP        `toml:"smtp"`
+	POP3            POP3        `toml:"pop3"`
+	IMAP            IMAP        `toml:"imap"`
+	ManageSieve     ManageSieve `toml:"managesieve"` // managesieve.go
+	Web             Web         `toml:"web"`
+	Queue           Queue       `toml:"queue"`
+	DNS             DNS         `toml:"dns"`
+	Junk            Junk        `toml:"junk"`
+	Store           Store       `toml:"store"`
+	Log             Log         `toml:"log"`
 	// Outbound transport security (transport.go).
 	MTASTS     MTASTS     `toml:"mta_sts"`
 	TLSReports TLSReports `toml:"tls_reports"`
@@ -99,6 +100,9 @@ type Listen struct {
 	IMAPS       string `toml:"imaps"`
 	POP3        string `toml:"pop3"`
 	POP3S       string `toml:"pop3s"`
+	// ManageSieve (RFC 5804) takes the users' Sieve filters; STARTTLS
+	// only, the RFC has no implicit-TLS port.
+	ManageSieve string `toml:"managesieve"`
 	HTTP        string `toml:"http"`
 	HTTPS       string `toml:"https"`
 	// Debug serves Go's profiler (net/http/pprof) and runtime metrics for
@@ -177,7 +181,7 @@ func Default() Config {
 		Listen: Listen{
 			SMTP: ":25", Submission: ":587", Submissions: ":465",
 			IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-			HTTP: ":80", HTTPS: ":443",
+			ManageSieve: ":4190", HTTP: ":80", HTTPS: ":443",
 		},
 		Auth: Auth{CacheTTL: Duration(time.Hour)},
 		SMTP: SMTP{
@@ -205,12 +209,13 @@ func Default() Config {
 			MaxConnections:      5000,
 			MaxConnectionsPerIP: 100,
 		},
-		Queue: defaultQueue(),
-		Web:   defaultWeb(),
-		DNS:   DNS{Timeout: Duration(defaultDNSTimeout)},
-		Junk:  defaultJunk(),
-		Store: defaultStore(),
-		Log:   Log{Level: "info", Format: "text"},
+		ManageSieve: defaultManageSieve(),
+		Queue:       defaultQueue(),
+		Web:         defaultWeb(),
+		DNS:         DNS{Timeout: Duration(defaultDNSTimeout)},
+		Junk:        defaultJunk(),
+		Store:       defaultStore(),
+		Log:         Log{Level: "info", Format: "text"},
 
 		// Outbound transport security (transport.go).
 		MTASTS:     defaultMTASTS(),
@@ -228,7 +233,7 @@ func Dev(dataDir string) Config {
 	c.Listen = Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
-		HTTP: "127.0.0.1:8080",
+		ManageSieve: "127.0.0.1:2190", HTTP: "127.0.0.1:8080",
 	}
 	c.TLS.SelfSigned = true
 	return c
@@ -414,6 +419,9 @@ func (c *Config) Validate() error {
 	if c.POP3.MaxConnectionsPerIP <= 0 {
 		return &Error{Key: "pop3.max_connections_per_ip", Msg: "must be greater than zero"}
 	}
+	if err := c.ManageSieve.validate(); err != nil {
+		return err
+	}
 	if err := c.Queue.validate(); err != nil {
 		return err
 	}
@@ -490,6 +498,7 @@ func (c *Config) listeners() []listener {
 	return []listener{
 		{"smtp", l.SMTP, false}, {"submission", l.Submission, false}, {"submissions", l.Submissions, true},
 		{"imap", l.IMAP, false}, {"imaps", l.IMAPS, true}, {"pop3", l.POP3, false}, {"pop3s", l.POP3S, true},
+		{"managesieve", l.ManageSieve, false},
 		{"http", l.HTTP, false}, {"https", l.HTTPS, true},
 	}
 }

@@ -37,7 +37,7 @@ import (
 type Listener struct {
 	Key         string // the config key under [listen], e.g. "imaps"
 	Addr        string
-	Protocol    string // "smtp", "submission", "imap", "pop3", "http"
+	Protocol    string // "smtp", "submission", "imap", "pop3", "managesieve", "http"
 	ImplicitTLS bool
 }
 
@@ -52,6 +52,7 @@ func Listeners(c config.Config) []Listener {
 		{"imaps", l.IMAPS, "imap", true},
 		{"pop3", l.POP3, "pop3", false},
 		{"pop3s", l.POP3S, "pop3", true},
+		{"managesieve", l.ManageSieve, "managesieve", false},
 		{"http", l.HTTP, "http", false},
 		{"https", l.HTTPS, "http", true},
 		{"debug", l.Debug, "debug", false},

@@ -175,14 +175,14 @@ func listenOn(keys []string, factories Factories) config.Listen {
 	var l config.Listen
 	fields := map[string]*string{
 		"smtp": &l.SMTP, "submission": &l.Submission, "submissions": &l.Submissions,
-		"imap": &l.IMAP, "imaps": &l.IMAPS, "pop3": &l.POP3, "pop3s": &l.POP3S,
+		"imap": &l.IMAP, "imaps": &l.IMAPS, "pop3": &l.POP3, "pop3s": &l.POP3S, "managesieve": &l.ManageSieve,
 		"http": &l.HTTP, "https": &l.HTTPS, "debug": &l.Debug,
 	}
 	if keys == nil {
 		// server.Listeners knows which keys serve which protocol.
 		var all config.Listen
 		for _, f := range []*string{&all.SMTP, &all.Submission, &all.Submissions, &all.IMAP, &all.IMAPS,
-			&all.POP3, &all.POP3S, &all.HTTP, &all.HTTPS, &all.Debug} {
+			&all.POP3, &all.POP3S, &all.ManageSieve, &all.HTTP, &all.HTTPS, &all.Debug} {
 			*f = "x"
 		}
 		for _, x := range server.Listeners(config.Config{Listen: all}) {
