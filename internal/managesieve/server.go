@@ -93,16 +93,11 @@ func Factory() listener.Factory {
 		if implicitTLS {
 			return nil, errors.New("ManageSieve has no implicit-TLS port (RFC 5804: STARTTLS on 4190)")
 		}
-		// Until every store.Store keeps Sieve scripts, say which does not.
-		scripts, ok := d.Store.(Scripts)
-		if !ok {
-			return nil, fmt.Errorf("the store (%T) keeps no Sieve scripts", d.Store)
-		}
 		return New(Options{
 			Config:        d.Config.ManageSieve,
 			AllowInsecure: d.Config.Auth.AllowInsecure,
 			TLS:           d.TLSConfig(),
-			Scripts:       scripts,
+			Scripts:       d.Store,
 			Accounts:      d.Store,
 			Auth:          d.Auth,
 			Logger:        d.Logger,

@@ -145,8 +145,15 @@ func (s *session) GetScript(ctx context.Context, name string) (string, error) {
 func (s *session) PutScript(ctx context.Context, name, content string) (bool, error) {
 	ctx, cancel := s.work(ctx, "PUTSCRIPT")
 	defer cancel()
+	if err := checkName(name); err != nil {
+		return false, err
+	}
 	if err := sieve.Check(content); err != nil {
 		return false, quoted("%s", err.Error())
+	}
+	if err := store.CheckSieveScript(content); err != nil {
+		// What compiles yet the store refuses: invalid UTF-8, NUL.
+		return false, s.storeError("checking a script", err)
 	}
 	existed, err := s.exists(ctx, name)
 	if err != nil {
@@ -196,8 +203,8 @@ func (s *session) CheckScript(ctx context.Context, content string) (string, erro
 func (s *session) HaveSpace(ctx context.Context, name string, _ int64) error {
 	ctx, cancel := s.work(ctx, "HAVESPACE")
 	defer cancel()
-	if len(name) > store.MaxSieveScriptName {
-		return quoted("a script name may have at most %d octets", store.MaxSieveScriptName)
+	if err := checkName(name); err != nil {
+		return err
 	}
 	n, found, err := s.count(ctx, name)
 	if err != nil {
@@ -246,10 +253,22 @@ func (s *session) DeleteScript(ctx context.Context, name string) error {
 func (s *session) RenameScript(ctx context.Context, oldName, newName string) error {
 	ctx, cancel := s.work(ctx, "RENAMESCRIPT")
 	defer cancel()
+	if err := checkName(newName); err != nil {
+		return err
+	}
 	if err := s.srv.opts.Scripts.RenameSieveScript(ctx, s.principal.AccountID, oldName, newName); err != nil {
 		return s.storeError("renaming a script", err)
 	}
 	s.srv.log.Info("script renamed", s.logger("script", oldName, "to", newName)...)
+	return nil
+}
+
+// checkName answers a name the store would refuse (the library's own
+// check lets longer ones through) before any work is done for it.
+func checkName(name string) error {
+	if err := store.CheckSieveScriptName(name); err != nil {
+		return quoted("%s", strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": "))
+	}
 	return nil
 }
 
@@ -271,7 +290,7 @@ func (s *session) storeError(op string, err error) error {
 	case errors.Is(err, store.ErrSieveTooMany):
 		return tooMany
 	case errors.Is(err, store.ErrInvalid):
-		return quoted("invalid script name: at most %d octets, no control characters", store.MaxSieveScriptName)
+		return quoted("%s", "a script must be UTF-8 without NUL")
 	}
 	s.srv.log.Error(op+" failed", s.logger("err", err)...)
 	return errTryLater
