@@ -146,4 +146,6 @@ func base64PLAIN(identity, user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(identity + "\x00" + user + "\x00" + pass))
 }
 
-func authHash(pw string) (auth.Credentials, error) { return auth.HashPassword(pw, testrig.HashParams()) }
+func authHash(pw string) (auth.Credentials, error) {
+	return auth.HashPassword(pw, testrig.HashParams())
+}
