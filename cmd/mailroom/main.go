@@ -50,6 +50,12 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// exitError ends the command with its status after the command has said
+// why itself (as `sieve check` does, in the form compilers use).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 const usage = `usage: mailroom COMMAND [ARGS]
 
 Server:
@@ -82,6 +88,10 @@ Accounts (all take --config FILE and work while serve runs):
   mailbox seen EMAIL/MAILBOX [shared|per-user]
                                      whether users the mailbox is shared with share its owner's \Seen
                                      or each keep their own (the default); without a mode, shows it
+  sieve check FILE, sieve list EMAIL, sieve show EMAIL NAME, sieve put EMAIL NAME FILE,
+  sieve activate EMAIL NAME|--none, sieve delete EMAIL NAME
+                                     an account's Sieve filters, as ManageSieve clients see them
+                                     (mailroom sieve --help)
   quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
   quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
   delegate grant OWNER GRANTEE --mode send-as|on-behalf
@@ -112,6 +122,10 @@ func run(ctx context.Context, args []string, sio *stdio) int {
 	err := dispatch(ctx, args, sio)
 	if err == nil {
 		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(sio.err, "mailroom: %s\n", msg)
@@ -159,6 +173,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdACL(ctx, rest, sio)
 	case "quota":
 		return cmdQuota(ctx, rest, sio)
+	case "sieve":
+		return cmdSieve(ctx, rest, sio)
 	case "version", "--version", "-version":
 		fmt.Fprintln(sio.out, "mailroom", versionString())
 		return nil
