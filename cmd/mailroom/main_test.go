@@ -419,6 +419,7 @@ imap = ""
 imaps = ""
 pop3 = ""
 pop3s = "127.0.0.1:`+ports[1]+`"
+managesieve = ""
 http = ""
 https = ""
 [tls]

@@ -69,7 +69,7 @@ func newNode(t *testing.T, bin, name, dsn, extra string) *node {
 	fmt.Fprintf(&b, "hostname = %q\ndata_dir = %q\n", name+".example.test", filepath.Join(dir, "data"))
 	// Top-level keys end here: the sections follow.
 	fmt.Fprintf(&b, "[listen]\n")
-	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https", "debug"} {
+	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http", "https", "debug"} {
 		fmt.Fprintf(&b, "%s = %q\n", k, n.addr[k])
 	}
 	fmt.Fprintf(&b, "[tls]\nself_signed = true\n[auth]\nallow_insecure = true\n[store]\nbackend = \"postgres\"\ndsn = %q\nmax_conns = 8\n%s\n[log]\nlevel = \"warn\"\n", dsn, extra)
