@@ -282,7 +282,7 @@ func TestDev(t *testing.T) {
 	}
 	defer dev.Process.Kill()
 	banner := waitLog(t, stdout, "Stop with Ctrl-C")
-	for _, want := range []string{"demo@example.test", "IMAP", "127.0.0.1:2993", "SSL/TLS", "127.0.0.1:2587", "STARTTLS", "POP3", "127.0.0.1:2995"} {
+	for _, want := range []string{"demo@example.test", "IMAP", "127.0.0.1:2993", "SSL/TLS", "127.0.0.1:2587", "STARTTLS", "POP3", "127.0.0.1:2995", "ManageSieve", "127.0.0.1:2190"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}

@@ -60,7 +60,7 @@ func TestDefaultsAndDisabledListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Default()
-	if c.Listen.POP3 != "" || c.Listen.IMAP != d.Listen.IMAP || c.Log.Level != "info" || c.ShutdownTimeout != d.ShutdownTimeout {
+	if c.Listen.POP3 != "" || c.Listen.IMAP != d.Listen.IMAP || c.Listen.ManageSieve != ":4190" || c.Log.Level != "info" || c.ShutdownTimeout != d.ShutdownTimeout {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -91,6 +91,9 @@ func TestErrors(t *testing.T) {
 		{tls + "[queue]\nmax_age = \"five days\"\n", "queue.max_age: want a duration"},
 		{tls + "[queue]\nlease_time = \"500ms\"\n", "queue.lease_time: must be between 1s and 1h"},
 		{tls + "[dns]\nservers = [\"127.0.0.1\"]\n", "m.toml:4: dns.servers: want host:port"},
+		{tls + "[listen]\nmanagesieve = \"4190\"\n", "m.toml:4: listen.managesieve: \"4190\" is not host:port"},
+		{tls + "[managesieve]\nidle_timeout = \"10s\"\n", "m.toml:4: managesieve.idle_timeout: must be at least 1m"},
+		{tls + "[managesieve]\nmax_connections_per_ip = 0\n", "managesieve.max_connections_per_ip: must be greater than zero"},
 	}
 	for _, tc := range cases {
 		_, err := Parse("m.toml", []byte(tc.text))
@@ -137,7 +140,7 @@ func TestDevConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(c.Listen.IMAPS, "127.0.0.1:") || !c.TLS.SelfSigned || c.Auth.AllowInsecure {
+	if !strings.HasPrefix(c.Listen.IMAPS, "127.0.0.1:") || c.Listen.ManageSieve != "127.0.0.1:2190" || !c.TLS.SelfSigned || c.Auth.AllowInsecure {
 		t.Fatalf("dev config %+v", c)
 	}
 }
