@@ -320,3 +320,31 @@ func (a *Agent) recordDuplicates(ctx context.Context, p *plan) {
 		}
 	}
 }
+
+// CompileBefore compiles the server's global script (sieve.before) from
+// path; it may include :global scripts from globalDir, not personal ones.
+// "" compiles nothing.
+func CompileBefore(path, globalDir string, lim sieve.Limits) (*sieve.Script, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sieve.before: %w", err)
+	}
+	s, err := sieve.Compile(string(b), globalIncludes(globalDir), lim)
+	if err != nil {
+		return nil, fmt.Errorf("sieve.before: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// globalIncludes finds the server's scripts only.
+type globalIncludes string
+
+func (g globalIncludes) Personal(context.Context, string) (string, error) {
+	return "", sieve.ErrNoScript
+}
+func (g globalIncludes) Global(_ context.Context, name string) (string, error) {
+	return ReadGlobalScript(string(g), name)
+}
