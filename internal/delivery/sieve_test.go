@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -246,14 +247,10 @@ func TestSieveDuplicate(t *testing.T) {
 func TestSieveGlobalBefore(t *testing.T) {
 	r := newRig(t, false)
 	dir := t.TempDir()
+	writeFile(t, dir, "common.sieve", `require "imap4flags"; addflag "$Global";`)
 	before, err := delivery.CompileBefore(writeFile(t, dir, "before.sieve", `require ["fileinto", "include"];
 if header :contains "subject" "[SPAM]" { fileinto "Junk"; stop; }
 include :global "common";`), dir, sieve.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "common.sieve", `require "imap4flags"; addflag "$Global";`)
-	before, err = delivery.CompileBefore(dir+"/before.sieve", dir, sieve.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,4 +264,13 @@ include :global "common";`), dir, sieve.Limits{})
 	if _, err := delivery.CompileBefore(writeFile(t, dir, "bad.sieve", "fileinto \"x\";"), dir, sieve.Limits{}); err == nil {
 		t.Error("a global script that does not compile was accepted")
 	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := dir + "/" + name
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

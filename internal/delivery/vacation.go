@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	stdmime "mime"
 	"mime/quotedprintable"
 	"net/mail"
@@ -46,9 +48,8 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 		}
 		// Claimed before it is sent: a notice that then fails is not
 		// retried for this sender until the period is over, which is
-		// better than two concurrent deliveries both sending one. Each
-		// handle is tracked apart (RFC 5230 4.2).
-		claimed, err := a.st.ClaimVacationReply(ctx, r.acct.ID, env.From+" "+v.Handle, now, v.Period)
+		// better than two concurrent deliveries both sending one.
+		claimed, err := a.st.ClaimVacationReply(ctx, r.acct.ID, vacationKey(env.From, v.Handle), now, v.Period)
 		if err != nil {
 			a.log.Error("vacation notice not sent", "account", r.acct.Email, "to", env.From, "err", err)
 			continue
@@ -64,6 +65,20 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 		}
 		a.log.Info("vacation notice sent", "account", r.acct.Email, "to", env.From)
 	}
+}
+
+// vacationKey is what the vacation log records an answer under: the
+// sender, or, for a vacation with its own :handle (RFC 5230 4.2: tracked
+// apart from the account's other answers), an address-shaped digest of
+// sender and handle in the sender's domain, which the log accepts as it
+// accepts any address.
+func vacationKey(sender, handle string) string {
+	if handle == "" {
+		return sender
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(sender) + "\x00" + handle))
+	domain := sender[strings.LastIndexByte(sender, '@')+1:]
+	return "h" + hex.EncodeToString(sum[:8]) + "@" + domain
 }
 
 // noNoticeReason says why a message gets no vacation notice from r's

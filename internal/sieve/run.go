@@ -92,7 +92,8 @@ type Reject struct {
 	Extended bool // ereject: refuse in the SMTP dialogue where possible
 }
 
-// Vacation is a vacation action.
+// Vacation is a vacation action. Handle is "" when the script gave none:
+// then every answer of the account is one, tracked per sender.
 type Vacation struct {
 	Subject, From, Reason string
 	Mime                  bool

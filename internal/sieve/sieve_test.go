@@ -117,7 +117,7 @@ if spamtest :is "0" { fileinto "Untested"; }`
 func TestVacation(t *testing.T) {
 	res := run(t, `require ["vacation", "vacation-seconds"]; vacation :seconds 3600 :subject "Away" "Back Monday.";`, Input{From: "a@example.com"})
 	v := res.Vacation
-	if v == nil || v.Period != time.Hour || v.Subject != "Away" || v.Reason != "Back Monday." || v.Handle == "" || !res.Keep {
+	if v == nil || v.Period != time.Hour || v.Subject != "Away" || v.Reason != "Back Monday." || v.Handle != "" || !res.Keep {
 		t.Fatalf("vacation %+v keep %v", v, res.Keep)
 	}
 	res = run(t, `require "vacation"; vacation :days 0 "x";`, Input{})
