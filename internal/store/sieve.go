@@ -2,8 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sieve scripts (RFC 5228) are the account's own mail filters: ManageSieve
@@ -37,6 +42,8 @@ type SieveScript struct {
 	Name    string
 	Content string // empty in lists (SieveScripts)
 	Active  bool
+	// Updated is when the content was last stored (PutSieveScript): a
+	// rename or an activation leaves it.
 	Updated time.Time
 }
 
@@ -77,4 +84,46 @@ type SieveScripts interface {
 	// RecordSieveDuplicate records the id until expires, replacing an
 	// earlier record of it. Expired records are removed along the way.
 	RecordSieveDuplicate(ctx context.Context, accountID int64, id string, expires time.Time) error
+}
+
+// CheckSieveScriptName checks a script's name as RFC 5804 2.1 has it:
+// not empty, at most MaxSieveScriptName octets of UTF-8, and no control
+// characters (Cc: NUL, CR, LF and the rest of U+0000–U+001F,
+// U+007F–U+009F) nor line or paragraph separators (Zl U+2028, Zp U+2029),
+// which would break the protocol's lines and the webmail's lists. Names
+// are compared as they are: case matters, and no normalization is made.
+func CheckSieveScriptName(name string) error {
+	if name == "" || len(name) > MaxSieveScriptName || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: a script's name must be 1 to %d octets of UTF-8", ErrInvalid, MaxSieveScriptName)
+	}
+	if strings.IndexFunc(name, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Zl, unicode.Zp) }) >= 0 {
+		return fmt.Errorf("%w: script name %q has a control character", ErrInvalid, name)
+	}
+	return nil
+}
+
+// CheckSieveScript checks what the store itself asks of a script's
+// content: at most MaxSieveScriptSize octets (else ErrSieveTooBig), UTF-8
+// without NUL. A compiled script is both (RFC 5228 2.2 and its grammar,
+// which has no place for NUL), but the store does not rely on its caller
+// for what PostgreSQL's text would refuse and SQLite's would keep: both
+// backends refuse the same content.
+func CheckSieveScript(content string) error {
+	if len(content) > MaxSieveScriptSize {
+		return fmt.Errorf("%w: %d octets, at most %d", ErrSieveTooBig, len(content), MaxSieveScriptSize)
+	}
+	if !utf8.ValidString(content) || strings.IndexByte(content, 0) >= 0 {
+		return fmt.Errorf("%w: a script must be UTF-8 without NUL", ErrInvalid)
+	}
+	return nil
+}
+
+// SieveDuplicateKey is what the backends store for a duplicate-tracking
+// id: its SHA-256. An id is whatever the script made of the message (its
+// Message-ID, a :uniqueid, with the :handle), of any length and any
+// octets; the digest keeps every row and index entry small (PostgreSQL's
+// btree refuses entries over about 2.7 kB) and the same on both backends.
+func SieveDuplicateKey(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
 }

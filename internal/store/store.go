@@ -62,6 +62,7 @@ type Store interface {
 	TextIndexer
 	Quotas
 	PrivateSeen
+	SieveScripts
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

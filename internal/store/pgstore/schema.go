@@ -506,4 +506,30 @@ CREATE TABLE private_seen (
 );
 CREATE INDEX private_seen_reader ON private_seen (account_id, mailbox_id, uid);
 `,
+	// 16: Sieve scripts (store.SieveScripts, sieve.go), SQLite's
+	// migration 23: one row per script of an account, keyed by its name
+	// (case-sensitive; COLLATE "C" lists them in octet order, as SQLite
+	// does); the partial unique index allows one active script per
+	// account. sieve_duplicates: RFC 7352 duplicate tracking, the SHA-256
+	// of each id (store.SieveDuplicateKey) until it expires (Unix
+	// seconds), the expires index for the pruning. Both go with the
+	// account.
+	`
+CREATE TABLE sieve_scripts (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       text COLLATE "C" NOT NULL,
+	content    text NOT NULL,
+	active     boolean NOT NULL DEFAULT false,
+	updated    bigint NOT NULL,
+	PRIMARY KEY (account_id, name)
+);
+CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts (account_id) WHERE active;
+CREATE TABLE sieve_duplicates (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	id         bytea NOT NULL,
+	expires    bigint NOT NULL,
+	PRIMARY KEY (account_id, id)
+);
+CREATE INDEX sieve_duplicates_expires ON sieve_duplicates (expires);
+`,
 }

@@ -497,6 +497,32 @@ CREATE TABLE private_seen (
 ) WITHOUT ROWID;
 CREATE INDEX private_seen_reader ON private_seen (account_id, mailbox_id, uid);
 `,
+	// 23: Sieve scripts (store.SieveScripts, sieve.go). One row per script
+	// of an account, keyed by its name (case-sensitive, BINARY); a rowid
+	// table, as a script may be 1 MiB. The partial unique index lets an
+	// account have at most one active script whatever a write does.
+	// sieve_duplicates: RFC 7352 duplicate tracking, the SHA-256 of each
+	// id (store.SieveDuplicateKey) until it expires (Unix seconds); the
+	// expires index serves the pruning of every account's expired rows
+	// (RecordSieveDuplicate). Both tables go with the account.
+	`
+CREATE TABLE sieve_scripts (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	content    TEXT NOT NULL,
+	active     INTEGER NOT NULL DEFAULT 0,
+	updated    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, name)
+);
+CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts (account_id) WHERE active;
+CREATE TABLE sieve_duplicates (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	id         BLOB NOT NULL,
+	expires    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, id)
+) WITHOUT ROWID;
+CREATE INDEX sieve_duplicates_expires ON sieve_duplicates (expires);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
