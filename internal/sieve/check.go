@@ -35,7 +35,7 @@ func Check(content string) error {
 	opts := gosieve.DefaultOptions()
 	opts.EnabledExtensions = Extensions()
 	if _, err := gosieve.Load(strings.NewReader(content), opts); err != nil {
-		return &Error{Msg: err.Error()}
+		return errorOf(err)
 	}
 	return nil
 }
