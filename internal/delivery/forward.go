@@ -252,10 +252,11 @@ func (a *Agent) sendForward(ctx context.Context, msg store.Staged, env Envelope,
 	if env.From != "" {
 		from = f.chain[0]
 	}
-	// The original sender's DSN requests (RET, ENVID, NOTIFY, ORCPT) were
-	// for its own message; the redirected copy reports to the account.
+	// The original sender's DSN requests (RET, ENVID, NOTIFY) were for
+	// its own reports; the redirected copy reports to the account, naming
+	// the address the message came to (ORCPT).
 	fenv := Envelope{From: from, UTF8: env.UTF8, Recipients: []Recipient{{
-		Address: f.rcpt.Address, Resolved: Resolved{Remote: f.remote},
+		Address: f.rcpt.Address, DSNORcpt: f.rcpt.DSNORcpt, Resolved: Resolved{Remote: f.remote},
 	}}}
 	if err := a.cfg.Outbound.Enqueue(ctx, fenv, fwd); err != nil {
 		return fmt.Errorf("delivery: forward: %w", err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"mailroom/internal/delivery"
 	"mailroom/internal/sieve"
+	"mailroom/internal/sieverules"
 	"mailroom/internal/store"
 )
 
@@ -273,4 +275,46 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestUpgradeKeepsForwardingAndVacation: an account whose forwarding and
+// vacation were settings before Sieve keeps both after the upgrade's
+// migration (run by serve at start) turned them into its script.
+func TestUpgradeKeepsForwardingAndVacation(t *testing.T) {
+	r := newRig(t, false)
+	ctx := context.Background()
+	ann, _ := r.st.Account(ctx, "ann@example.test")
+	if err := r.st.SetSettings(ctx, ann.ID, map[string]string{
+		"forward.to": "bob@example.test, friend@elsewhere.example", "forward.keep": "true",
+		"vacation.enabled": "true", "vacation.subject": "Away", "vacation.body": "Back soon.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sieverules.MigrateSettings(ctx, r.st, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil || n != 1 {
+		t.Fatalf("MigrateSettings: %d accounts, %v", n, err)
+	}
+	if s, _ := r.st.Settings(ctx, ann.ID); s.String("forward.to") != "" || s.Bool("vacation.enabled") {
+		t.Errorf("old settings left after the migration")
+	}
+	r.deliver("joe@remote.example", message("joe@remote.example", "ann@example.test", "after upgrade", ""), "ann@example.test")
+	if got := counts(r, "ann@example.test", "bob@example.test"); got[0] != 1 || got[1] != 1 {
+		t.Fatalf("ann, bob have %v, want [1 1]: forwarding with a kept copy", got)
+	}
+	var forwarded, notices int
+	for _, q := range r.queued() {
+		switch {
+		case q.to[0] == "friend@elsewhere.example":
+			forwarded++
+		case q.to[0] == "joe@remote.example" && strings.Contains(q.body, "Subject: Away"):
+			notices++
+		}
+	}
+	if forwarded != 1 || notices != 1 {
+		t.Fatalf("%d forwarded copies, %d vacation notices; want 1 and 1", forwarded, notices)
+	}
+	// A second start finds nothing left to migrate.
+	if n, err := sieverules.MigrateSettings(ctx, r.st, slog.New(slog.DiscardHandler)); err != nil || n != 0 {
+		t.Fatalf("second MigrateSettings: %d, %v", n, err)
+	}
 }

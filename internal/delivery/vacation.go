@@ -280,7 +280,9 @@ func (a *Agent) vacationNotice(r reached, v *sieve.Vacation, to string, h mail.H
 	// Quoted-printable keeps the notice 7-bit, whatever the text and
 	// whatever the receiving server supports.
 	qp := quotedprintable.NewWriter(&b)
-	body := strings.TrimRight(v.Reason, "\n")
+	// Sieve's multi-line strings end lines with CRLF, quoted ones as
+	// typed: one line end, CRLF, whatever the script used.
+	body := strings.TrimRight(strings.ReplaceAll(v.Reason, "\r\n", "\n"), "\n")
 	qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"))
 	qp.Close()
 	return b.Bytes()

@@ -158,7 +158,12 @@ func Run(ctx context.Context, in Input, env Environment, scripts ...*Script) (re
 	}()
 	ctx, cancel := context.WithDeadline(ctx, r.deadline)
 	defer cancel()
-	r.d = interp.NewRuntimeData(nil, (*policy)(r), (*envelope)(&r.in), in.Message)
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	msg := nowMessage{Message: in.Message, now: now.Format(time.RFC1123Z)}
+	r.d = interp.NewRuntimeData(nil, (*policy)(r), (*envelope)(&r.in), msg)
 	for _, s := range scripts {
 		if s == nil {
 			continue

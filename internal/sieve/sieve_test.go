@@ -251,3 +251,16 @@ func TestWildcard(t *testing.T) {
 		}
 	}
 }
+
+func TestCurrentDateIsTheDeliveryTime(t *testing.T) {
+	script := `require ["date", "relational", "fileinto"];
+if allof (currentdate :value "ge" "date" "2026-07-01", currentdate :value "le" "date" "2026-07-02") { fileinto "Window"; }`
+	in := Input{Now: time.Date(2026, 7, 1, 12, 0, 0, 0, time.Local)}
+	if res := run(t, script, in); len(res.FileInto) != 1 {
+		t.Errorf("inside the window: %+v", res)
+	}
+	in.Now = time.Date(2026, 7, 3, 12, 0, 0, 0, time.Local)
+	if res := run(t, script, in); len(res.FileInto) != 0 {
+		t.Errorf("after the window: %+v", res)
+	}
+}
