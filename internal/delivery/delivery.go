@@ -441,7 +441,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 			// sender for the recipients that did not.
 			a.bounceOverQuota(ctx, msg, env, p)
 		}
-		a.notifyDelivered(ctx, msg, env, p.refused)
+		a.notifyDelivered(ctx, msg, env, p.notStored())
 		a.warnQuota(ctx, stored)
 	}
 	if len(p.rejected) > 0 {

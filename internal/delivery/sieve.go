@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,6 +28,19 @@ type rejection struct {
 type duplicateRecord struct {
 	accountID int64
 	sieve.Duplicate
+}
+
+// notStored are the accounts that got no copy: over quota, or refused by
+// their script (their senders get the "failed" report instead).
+func (p *plan) notStored() map[int64]bool {
+	out := maps.Clone(p.refused)
+	if out == nil {
+		out = map[int64]bool{}
+	}
+	for _, r := range p.rejected {
+		out[r.step.acct.ID] = true
+	}
+	return out
 }
 
 // loadPrefs reads and compiles an account's active Sieve script. A script
