@@ -105,7 +105,10 @@ func (s *Server) scriptsAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.opts.Store.PutSieveScript(ctx, acct, name, content); err != nil {
-			s.renderScripts(w, r, storeStatus(err), "Not saved: "+scriptError(err), d)
+			if scriptStatus(err) == http.StatusInternalServerError {
+				s.log.Error("web: storing a Sieve script failed", "err", err)
+			}
+			s.renderScripts(w, r, scriptStatus(err), "Not saved: "+scriptError(err), d)
 			return
 		}
 		back(w, r, "/settings/scripts?name="+url.QueryEscape(name), "Script “"+name+"” saved.")
@@ -121,13 +124,21 @@ func (s *Server) scriptsAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		if storeStatus(err) == http.StatusInternalServerError {
+		if scriptStatus(err) == http.StatusInternalServerError {
 			s.log.Error("web: changing a Sieve script failed", "err", err)
 		}
-		s.renderScripts(w, r, storeStatus(err), "Not done: "+scriptError(err), scriptsData{})
+		s.renderScripts(w, r, scriptStatus(err), "Not done: "+scriptError(err), scriptsData{})
 		return
 	}
 	back(w, r, "/settings/scripts", done)
+}
+
+// scriptStatus is storeStatus with the store's refusals of scripts.
+func scriptStatus(err error) int {
+	if errors.Is(err, store.ErrSieveActive) || errors.Is(err, store.ErrSieveTooBig) || errors.Is(err, store.ErrSieveTooMany) {
+		return http.StatusBadRequest
+	}
+	return storeStatus(err)
 }
 
 // scriptError says what the store refused, in words for the user.
