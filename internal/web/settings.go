@@ -38,9 +38,9 @@ type settingsData struct {
 	ForwardTo   string // the addresses, as the form shows them
 	ForwardKeep bool
 	Vacation    sieverules.Vacation
-	Quota        []quotaBar         // the account's usage, one bar per limited resource
-	Delegates    []store.Delegation // who may send as this account
-	SendAs       []store.Delegation // whom this account may send as
+	Quota       []quotaBar         // the account's usage, one bar per limited resource
+	Delegates   []store.Delegation // who may send as this account
+	SendAs      []store.Delegation // whom this account may send as
 }
 
 // quotaBar is one resource's usage as the page shows it.
