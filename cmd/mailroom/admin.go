@@ -204,6 +204,11 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 			if !ok || k == "" {
 				return usagef("user set: %q is not KEY=VALUE", kv)
 			}
+			if strings.HasPrefix(k, "forward.") || strings.HasPrefix(k, "vacation.") {
+				// Delivery no longer reads them: set here, they would do
+				// nothing (docs/operations.md, "Filters").
+				return usagef("user set: %s: forwarding and the vacation notice are Sieve filters now: set them in the webmail (Settings → Forwarding, Vacation notice) as the user, or upload a Sieve script (redirect, vacation) with ManageSieve", k)
+			}
 			values[k] = v
 		}
 		return withStore(ctx, *f.config, func(st store.Store) error {

@@ -137,6 +137,9 @@ func TestAdminCommands(t *testing.T) {
 	e.fails(`unknown setting "bogus"`, "user", "set", "demo@example.test", "bogus=1")
 	e.fails(`pop3\.enabled wants true or false`, "user", "set", "demo@example.test", "pop3.enabled=perhaps")
 	e.fails(`not KEY=VALUE`, "user", "set", "demo@example.test", "novalue")
+	// Forwarding and vacation are Sieve now: refused, with the way to go.
+	e.fails(`forwarding and the vacation notice are Sieve filters now: set them in the webmail`, "user", "set", "demo@example.test", "forward.to=x@example.org")
+	e.fails(`vacation.enabled: forwarding and the vacation notice are Sieve`, "user", "set", "demo@example.test", "vacation.enabled=true")
 
 	e.ok("", "alias", "add", "team@example.test", "demo@example.test", "bob@example.test", "friend@elsewhere.org")
 	if out := e.ok("", "alias", "list"); out != "team@example.test -> bob@example.test, demo@example.test, friend@elsewhere.org\n" {

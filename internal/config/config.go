@@ -42,6 +42,7 @@ type Config struct {
 	Queue           Queue       `toml:"queue"`
 	DNS             DNS         `toml:"dns"`
 	Junk            Junk        `toml:"junk"`
+	Sieve           Sieve       `toml:"sieve"`
 	Store           Store       `toml:"store"`
 	Log             Log         `toml:"log"`
 	// Outbound transport security (transport.go).
@@ -214,6 +215,7 @@ func Default() Config {
 		Web:         defaultWeb(),
 		DNS:         DNS{Timeout: Duration(defaultDNSTimeout)},
 		Junk:        defaultJunk(),
+		Sieve:       defaultSieve(),
 		Store:       defaultStore(),
 		Log:         Log{Level: "info", Format: "text"},
 
@@ -438,6 +440,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Store.validate(); err != nil {
+		return err
+	}
+	if err := c.Sieve.validate(); err != nil {
 		return err
 	}
 	if err := c.Junk.validate(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"mailroom/internal/address"
+	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 )
 
@@ -63,6 +64,9 @@ type Envelope struct {
 	// p=quarantine, a blocklist) want the message kept out of INBOX; if
 	// any, every local copy goes to its account's Junk mailbox.
 	Quarantine []string
+	// AuthUser is the login of the authenticated sender, "" if none
+	// (Sieve's envelope "auth").
+	AuthUser string
 	// Inbound: the message came from another server (the MX listener,
 	// no authentication), so the junk filter scores it. Our users'
 	// submissions, the web's compose and the server's own notices are not
@@ -116,6 +120,15 @@ type Config struct {
 	// account that keeps a copy: a copy it finds junk goes to the
 	// account's Junk mailbox. nil turns scoring off.
 	Junk JunkFilter
+	// SieveBefore is the server's global Sieve script, run before each
+	// account's own (sieve.before); nil: none.
+	SieveBefore *sieve.Script
+	// SieveGlobalDir holds the scripts that include :global names, as
+	// NAME.sieve (sieve.global_dir); "" finds none.
+	SieveGlobalDir string
+	// SieveLimits bound each account's scripts; zero fields take the
+	// defaults.
+	SieveLimits sieve.Limits
 	// OverQuotaPermanent answers a recipient whose mailbox is full with
 	// 552 5.2.2 (the sender gives up) instead of 452 4.2.2 (the sender
 	// tries again later) (smtp.over_quota).
@@ -137,7 +150,7 @@ type Agent struct {
 	// INBOX ids by account: INBOX can be neither deleted nor replaced, so
 	// an account's INBOX id is stable for the account's life.
 	inboxes sync.Map // int64 -> int64
-	// The forwarding and vacation settings of accounts.
+	// The compiled Sieve scripts of accounts.
 	prefs *prefsCache
 }
 
@@ -371,14 +384,17 @@ func (r *Resolved) addRemote(addr string) {
 	r.Remote = append(r.Remote, addr)
 }
 
-// Deliver stores msg for every recipient of env: into the INBOX of each
-// local account (once per account, with its own Return-Path and
-// Delivered-To lines) in one transaction, and hands remote recipients to
-// the outbound queue. Accounts that forward (forward.to) pass it on, the
-// local targets within the same transaction, the others through the
-// queue; with forward.keep=false they keep no copy. It returns nil only
-// when the message is durable for every recipient. Then, and only then,
-// the accounts on vacation answer it; that can fail only on its own.
+// Deliver stores msg for every recipient of env: each local account's
+// Sieve scripts decide where its copies go (INBOX by default, with its own
+// Return-Path and Delivered-To lines), and all the local copies are
+// stored in one transaction; remote recipients go to the outbound queue.
+// Redirects pass the message on, to local accounts within the same
+// transaction, to others through the queue. When every recipient's script
+// rejects the message, Deliver returns the refusal (550) for the SMTP
+// reply; when only some do, the sender gets a report. It returns nil only
+// when the message is durable for every recipient that keeps it. Then,
+// and only then, the vacation answers go out; they can fail only on
+// their own.
 func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) error {
 	p, err := a.plan(ctx, msg, env)
 	if err != nil {
@@ -387,6 +403,11 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 	remote := 0
 	for _, r := range env.Recipients {
 		remote += len(r.Remote)
+	}
+	if len(p.rejected) > 0 && len(p.targets) == 0 && remote == 0 && len(p.forwards) == 0 {
+		// Everyone refused it: the sender hears it at DATA.
+		a.log.Info("message rejected by Sieve", "from", env.From, "account", p.rejected[0].step.acct.Email)
+		return rejectError(p)
 	}
 	if remote > 0 {
 		if a.cfg.Outbound == nil {
@@ -420,9 +441,13 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 			// sender for the recipients that did not.
 			a.bounceOverQuota(ctx, msg, env, p)
 		}
-		a.notifyDelivered(ctx, msg, env, p.refused)
+		a.notifyDelivered(ctx, msg, env, p.notStored())
 		a.warnQuota(ctx, stored)
 	}
+	if len(p.rejected) > 0 {
+		a.bounceRejected(ctx, msg, env, p)
+	}
+	a.recordDuplicates(ctx, p)
 	if env.From != "" {
 		a.sendVacationNotices(ctx, p, env)
 	}

@@ -19,6 +19,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/delivery"
 	"mailroom/internal/queue"
+	"mailroom/internal/sieverules"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 )
@@ -77,7 +78,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// set changes settings of an account: "key=value"...
+// set changes settings of an account: "key=value"... The forward.* and
+// vacation.* settings of before Sieve then become the account's managed
+// script, written from all its settings as the upgrade's migration writes
+// it (sieverules.MigrateSettings), so these tests prove that forwarding
+// and vacation notices behave as they did.
 func (r *rig) set(email string, kvs ...string) {
 	r.t.Helper()
 	ctx := context.Background()
@@ -91,6 +96,17 @@ func (r *rig) set(email string, kvs ...string) {
 		values[k] = v
 	}
 	if err := r.st.SetSettings(ctx, acct.ID, values); err != nil {
+		r.t.Fatal(err)
+	}
+	s, err := r.st.Settings(ctx, acct.ID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	rules := sieverules.Rules{Vacation: sieverules.VacationFromSettings(s)}
+	if to := s.Addresses("forward.to"); len(to) > 0 {
+		rules.Forwarding = sieverules.Forwarding{To: to, Keep: s.Bool("forward.keep")}
+	}
+	if _, err := sieverules.Save(ctx, r.st, acct.ID, rules); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -236,9 +252,10 @@ func TestForwardToRemoteAddress(t *testing.T) {
 	if len(q) != 1 {
 		t.Fatalf("queue: %+v, want one forwarded copy", q)
 	}
-	// The original sender is kept (no SRS), and the copy says whom it was
-	// forwarded for, so that it is recognised if it ever comes back.
-	if q[0].from != "x@remote.example" || !slices.Equal(q[0].to, []string{"friend@elsewhere.example"}) ||
+	// The copy is sent from the forwarding account (the receiver's SPF
+	// check sees this server sending for its own domain), and says whom
+	// it was forwarded for, so that it is recognised if it ever comes back.
+	if q[0].from != "ann@example.test" || !slices.Equal(q[0].to, []string{"friend@elsewhere.example"}) ||
 		q[0].body != "Delivered-To: ann@example.test\r\n"+raw {
 		t.Fatalf("queued forward: from %q to %q body\n%q", q[0].from, q[0].to, q[0].body)
 	}
@@ -312,9 +329,10 @@ func TestForwardNotTwice(t *testing.T) {
 	}
 }
 
-// TestSettingsChangesApplyAtOnce: the agent caches settings, but a change
-// takes effect for the next message, made here or by another process on
-// the same data (an admin command).
+// TestSettingsChangesApplyAtOnce: the agent caches the compiled script,
+// but a change takes effect for the next message, made here or by another
+// process on the same data (ManageSieve on another node, an admin
+// command).
 func TestSettingsChangesApplyAtOnce(t *testing.T) {
 	r := newRig(t, false)
 	raw := message("x@remote.example", "ann@example.test", "cache", "")
@@ -330,7 +348,7 @@ func TestSettingsChangesApplyAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ann, _ := other.Account(context.Background(), "ann@example.test")
-	if err := other.SetSettings(context.Background(), ann.ID, map[string]string{"forward.to": ""}); err != nil {
+	if _, err := sieverules.Save(context.Background(), other, ann.ID, sieverules.Rules{}); err != nil {
 		t.Fatal(err)
 	}
 	other.Close()
@@ -504,11 +522,12 @@ func TestVacationNoNotice(t *testing.T) {
 		t.Fatalf("ann has %d messages, want %d: no notice must stop a delivery", n, len(cases))
 	}
 
-	// Outside the vacation: before and after.
+	// Outside the vacation: the day before and the day after (the
+	// migrated notice runs from its first to its last day).
 	saved := r.now
-	r.now = time.Unix(1782900000-1, 0)
+	r.now = time.Unix(1782900000, 0).Add(-24 * time.Hour)
 	r.deliver("carol@remote.example", ok, "ann@example.test")
-	r.now = time.Unix(1783000000, 0)
+	r.now = time.Unix(1783000000, 0).Add(24 * time.Hour)
 	r.deliver("carol@remote.example", ok, "ann@example.test")
 	if n := len(r.queued()); n != 0 {
 		t.Fatalf("outside the vacation: %d notices", n)
@@ -531,19 +550,19 @@ func TestVacationNoNotice(t *testing.T) {
 	}
 }
 
-// countingStore counts the settings queries the agent makes.
+// countingStore counts the script queries the agent makes.
 type countingStore struct {
 	store.Store
 	settings atomic.Int32
 }
 
-func (c *countingStore) Settings(ctx context.Context, accountID int64) (store.Settings, error) {
+func (c *countingStore) ActiveSieveScript(ctx context.Context, accountID int64) (store.SieveScript, error) {
 	c.settings.Add(1)
-	return c.Store.Settings(ctx, accountID)
+	return c.Store.ActiveSieveScript(ctx, accountID)
 }
 
-// TestNoSettingsQueryPerMessage: an account's settings are read once, not
-// for every message, until they change.
+// TestNoSettingsQueryPerMessage: an account's script is read (and
+// compiled) once, not for every message, until it changes.
 func TestNoSettingsQueryPerMessage(t *testing.T) {
 	r := newRig(t, false)
 	cs := &countingStore{Store: r.st}

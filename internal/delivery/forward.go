@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"slices"
 
+	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 )
 
@@ -24,6 +25,11 @@ type plan struct {
 	refusedErr *store.OverQuotaError
 	forwards   []forwardCopy
 	reached    []reached // every account the message reached, kept or forwarded: the vacation notices
+	// rejected are the accounts whose Sieve script refused the message.
+	rejected []rejection
+	// duplicates are the ids to record for Sieve's duplicate test once
+	// the message is stored.
+	duplicates []duplicateRecord
 
 	msg    store.Staged
 	header mail.Header // read on first use
@@ -31,8 +37,9 @@ type plan struct {
 
 // reached is an account the message was delivered to or forwarded for.
 type reached struct {
-	acct  store.Account
-	prefs prefs
+	acct store.Account
+	// vacation is the answer the account's script asked for, if any.
+	vacation *sieve.Vacation
 	// via are the envelope recipients that led to the account; nil for an
 	// account the message reached only through another's forwarding.
 	via []string
@@ -66,21 +73,23 @@ func (p *plan) headerOf() (mail.Header, error) {
 	return p.header, nil
 }
 
-// plan works out the local copies and forwards of msg. Forwarding is
-// followed here rather than in Resolve because it depends on the message
-// (its Delivered-To lines), and so that every local copy, forwarded or
-// not, is still stored in Deliver's one transaction.
+// plan works out the local copies and forwards of msg: each account it
+// reaches runs its Sieve scripts (sieve.go) on it, and the actions they
+// decide become the copies to store (keep, fileinto), the copies to send
+// on (redirect), refusals (reject) and answers (vacation). Redirects are
+// followed here rather than in Resolve because they depend on the message,
+// and so that every local copy, redirected or not, is still stored in
+// Deliver's one transaction.
 //
 // Loops end three ways: an account is reached at most once per message
 // (A forwards to B, B to A: each gets one copy); a chain of forwards is as
 // bounded as a chain of aliases (maxAliasDepth); and an account never
 // forwards a message that already carries its Delivered-To line, which
 // is how a copy that went round other servers and came back is
-// recognised. An account whose forwarding leads nowhere new keeps the
-// message whatever forward.keep says, so a loop never loses it.
+// recognised. An account whose redirects lead nowhere new keeps the
+// message whatever its script said, so a loop never loses it.
 func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan, error) {
 	p := &plan{msg: msg}
-	var keepers []step // the accounts that keep a copy, in order
 	var queue []step
 	for i := range env.Recipients {
 		r := &env.Recipients[i]
@@ -88,6 +97,9 @@ func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan
 			queue = append(queue, step{acct: acct, rcpt: r})
 		}
 	}
+	// The junk filter scores the message for the accounts it was sent to
+	// in one call before any script runs: spamtest reads the score.
+	verdicts := a.classify(ctx, msg, env, queue)
 	index := map[int64]int{} // account ID -> position in p.reached
 	for len(queue) > 0 {
 		s := queue[0]
@@ -98,45 +110,65 @@ func (a *Agent) plan(ctx context.Context, msg store.Staged, env Envelope) (*plan
 			}
 			continue
 		}
-		pr, err := a.prefs.get(ctx, s.acct.ID, a.st.Settings)
+		pr, err := a.prefs.get(ctx, s.acct.ID, a.loadPrefs)
 		if err != nil {
 			return nil, a.tempFail(err)
 		}
 		index[s.acct.ID] = len(p.reached)
-		r := reached{acct: s.acct, prefs: pr}
+		r := reached{acct: s.acct}
 		if s.chain == nil {
 			r.via = []string{s.rcpt.Address}
 		}
+		v, scored := verdicts[s.acct.ID]
+		if !scored {
+			// Reached through another account's redirect: scored now.
+			v = a.classify(ctx, msg, env, []step{s})[s.acct.ID]
+		}
+		res := a.evaluate(ctx, p, env, s, pr, v)
+		r.vacation = res.Vacation
 		p.reached = append(p.reached, r)
-
-		keep := true
-		if len(pr.forward) > 0 {
-			next, remote, err := a.forwardTargets(ctx, p, s, pr.forward, index)
+		if res.Reject != nil {
+			p.rejected = append(p.rejected, rejection{step: s, reject: *res.Reject})
+			continue
+		}
+		keep := res.Keep
+		if len(res.Redirect) > 0 && (len(env.Quarantine) > 0 || (v != nil && v.Junk)) {
+			// Junk is not passed on: this server's name would be on it at
+			// the receiver. It stays here, in Junk.
+			a.log.Info("Sieve redirect not followed for junk: kept", "account", s.acct.Email)
+			res.Redirect, keep = nil, true
+		}
+		if len(res.Redirect) > 0 {
+			next, remote, err := a.forwardTargets(ctx, p, s, redirectAddresses(res.Redirect), index)
 			if err != nil {
 				return nil, err
 			}
-			if len(next) > 0 || len(remote) > 0 {
-				keep = pr.keep
+			if len(next) == 0 && len(remote) == 0 && !keep && len(res.FileInto) == 0 {
+				// Every redirect led back or nowhere: the account keeps
+				// the message, so that a loop never loses it.
+				keep = true
 			}
 			queue = append(queue, next...)
 			if len(remote) > 0 {
 				p.forwards = append(p.forwards, forwardCopy{chain: forwardChain(s), rcpt: s.rcpt, remote: remote})
 			}
 		}
-		if keep {
-			keepers = append(keepers, s)
-		}
-	}
-	verdicts := a.classify(ctx, msg, env, keepers)
-	for i, s := range keepers {
-		dest, field, err := a.destination(ctx, s.acct, env, verdicts[i])
-		if err != nil {
+		if err := a.addTargets(ctx, p, env, s, res, keep, v); err != nil {
 			return nil, a.tempFail(err)
 		}
-		p.targets = append(p.targets, store.Target{MailboxID: dest, HeaderPrefix: append(tracePrefix(env.From, s.acct.Email, s.chain...), field...)})
-		p.owners = append(p.owners, s)
+		for _, d := range res.Duplicates {
+			p.duplicates = append(p.duplicates, duplicateRecord{accountID: s.acct.ID, Duplicate: d})
+		}
 	}
 	return p, nil
+}
+
+func redirectAddresses(rs []sieve.Redirect) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Address
+	}
+	return out
 }
 
 // forwardChain is the chain of a copy forwarded by s's account.
@@ -192,10 +224,15 @@ func (a *Agent) forwardTargets(ctx context.Context, p *plan, s step, to []string
 	return next, remote, nil
 }
 
-// sendForward queues a forwarded copy for other domains. It keeps the
-// original envelope sender (there is no SRS), so that bounces go to whoever
-// wrote the message, and adds a Delivered-To line for each forwarding
-// account, which is what stops the copy if it ever comes back.
+// sendForward queues a copy redirected to other domains. The envelope
+// sender becomes the redirecting account (the last in the chain), so that
+// the receiver's SPF check sees this server sending for its own domain
+// and passes, while the message itself, unchanged, keeps its author's
+// DKIM signature for DMARC (docs/configuration.md, "Filters"). Bounces
+// of the redirected copy go to that account, which is who can mend the
+// redirect. A bounce (null sender) stays a bounce: it never gets a
+// sender to bounce back to. A Delivered-To line for each forwarding
+// account is what stops the copy if it ever comes back.
 func (a *Agent) sendForward(ctx context.Context, msg store.Staged, env Envelope, f forwardCopy) error {
 	body, err := msg.Open()
 	if err != nil {
@@ -211,8 +248,15 @@ func (a *Agent) sendForward(ctx context.Context, msg store.Staged, env Envelope,
 		return fmt.Errorf("delivery: forward: %w", err)
 	}
 	defer fwd.Discard()
-	fenv := Envelope{From: env.From, UTF8: env.UTF8, DSNRet: env.DSNRet, DSNEnvID: env.DSNEnvID, Recipients: []Recipient{{
-		Address: f.rcpt.Address, DSNNotify: f.rcpt.DSNNotify, DSNORcpt: f.rcpt.DSNORcpt, Resolved: Resolved{Remote: f.remote},
+	from := ""
+	if env.From != "" {
+		from = f.chain[0]
+	}
+	// The original sender's DSN requests (RET, ENVID, NOTIFY) were for
+	// its own reports; the redirected copy reports to the account, naming
+	// the address the message came to (ORCPT).
+	fenv := Envelope{From: from, UTF8: env.UTF8, Recipients: []Recipient{{
+		Address: f.rcpt.Address, DSNORcpt: f.rcpt.DSNORcpt, Resolved: Resolved{Remote: f.remote},
 	}}}
 	if err := a.cfg.Outbound.Enqueue(ctx, fenv, fwd); err != nil {
 		return fmt.Errorf("delivery: forward: %w", err)

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"mailroom/internal/junk"
 	"mailroom/internal/junkfilter"
@@ -18,26 +19,28 @@ type JunkFilter interface {
 	Threshold() float64
 }
 
-// classify scores an inbound message for the accounts that keep a copy.
-// It returns one verdict per account, nil where it was not scored. A
-// filter that fails costs the score, never the message: the copies go to
-// INBOX unscored (junk mail in INBOX is better than mail refused or lost).
-func (a *Agent) classify(ctx context.Context, msg store.Staged, env Envelope, keepers []step) []*junk.Verdict {
-	out := make([]*junk.Verdict, len(keepers))
-	if a.cfg.Junk == nil || !env.Inbound || len(keepers) == 0 {
+// classify scores an inbound message for the accounts of steps. It
+// returns a verdict per account, none where it was not scored. A filter
+// that fails costs the score, never the message: the copies go to INBOX
+// unscored (junk mail in INBOX is better than mail refused or lost).
+func (a *Agent) classify(ctx context.Context, msg store.Staged, env Envelope, steps []step) map[int64]*junk.Verdict {
+	out := map[int64]*junk.Verdict{}
+	if a.cfg.Junk == nil || !env.Inbound || len(steps) == 0 {
 		return out
 	}
-	ids := make([]int64, len(keepers))
-	for i, s := range keepers {
-		ids[i] = s.acct.ID
+	var ids []int64
+	for _, s := range steps {
+		if !slices.Contains(ids, s.acct.ID) {
+			ids = append(ids, s.acct.ID)
+		}
 	}
 	vs, err := a.cfg.Junk.Classify(ctx, msg, ids)
-	if err != nil || len(vs) != len(keepers) {
+	if err != nil || len(vs) != len(ids) {
 		a.log.Error("junk filter failed: delivering unscored", "err", err)
 		return out
 	}
 	for i := range vs {
-		out[i] = &vs[i]
+		out[ids[i]] = &vs[i]
 	}
 	return out
 }

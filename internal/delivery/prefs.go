@@ -3,55 +3,21 @@ package delivery
 import (
 	"context"
 	"sync"
-	"time"
 
+	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 )
 
-// prefs is what delivery needs from an account's settings.
+// prefs is what delivery needs to know of an account before a message
+// arrives: its active Sieve script, compiled.
 type prefs struct {
-	forward  []string  // forward.to; nil: no forwarding
-	keep     bool      // forward.keep
-	vacation *vacation // nil: vacation.enabled is off
-}
-
-// vacation is an account's vacation notice.
-type vacation struct {
-	subject, body string
-	start, end    time.Time // zero: open-ended
-	interval      time.Duration
-}
-
-// active reports whether the notice goes out for mail arriving at now.
-func (v *vacation) active(now time.Time) bool {
-	return (v.start.IsZero() || !now.Before(v.start)) && (v.end.IsZero() || now.Before(v.end))
-}
-
-func prefsFrom(s store.Settings) prefs {
-	p := prefs{forward: s.Addresses("forward.to"), keep: s.Bool("forward.keep")}
-	if s.Bool("vacation.enabled") {
-		v := &vacation{
-			subject:  s.String("vacation.subject"),
-			body:     s.String("vacation.body"),
-			interval: time.Duration(s.Int("vacation.interval_days")) * 24 * time.Hour,
-		}
-		if t := s.Int("vacation.from"); t > 0 {
-			v.start = time.Unix(t, 0)
-		}
-		if t := s.Int("vacation.until"); t > 0 {
-			v.end = time.Unix(t, 0)
-		}
-		if v.interval <= 0 {
-			v.interval = 24 * time.Hour // never below Sieve's minimum of one day
-		}
-		p.vacation = v
-	}
-	return p
+	script     *sieve.Script // nil: no active script, or one that does not compile
+	scriptName string        // the active script's name, for the log
 }
 
 // prefsCache keeps the prefs of the accounts mail was delivered to, so
-// that a delivery costs no settings query per recipient. The store's
-// change feed keeps it right: every settings write publishes
+// that a delivery neither reads nor compiles a script per recipient. The store's
+// change feed keeps it right: every settings and script write publishes
 // EventAccountChanged for the account (also when another process, such
 // as `mailroom user set`, made it), and the cache reads the pending
 // events before each use. It needs no goroutine of its own, so an Agent
@@ -71,7 +37,7 @@ func newPrefsCache(sub *store.Subscription) *prefsCache {
 }
 
 // get returns the prefs of an account, loading them with load on a miss.
-func (c *prefsCache) get(ctx context.Context, accountID int64, load func(ctx context.Context, accountID int64) (store.Settings, error)) (prefs, error) {
+func (c *prefsCache) get(ctx context.Context, accountID int64, load func(ctx context.Context, accountID int64) (prefs, error)) (prefs, error) {
 	c.mu.Lock()
 	c.syncLocked()
 	p, ok := c.m[accountID]
@@ -80,11 +46,10 @@ func (c *prefsCache) get(ctx context.Context, accountID int64, load func(ctx con
 	if ok {
 		return p, nil
 	}
-	s, err := load(ctx, accountID)
+	p, err := load(ctx, accountID)
 	if err != nil {
 		return prefs{}, err
 	}
-	p = prefsFrom(s)
 	c.mu.Lock()
 	c.syncLocked()
 	if c.gen == gen {

@@ -50,12 +50,12 @@ func (a *Agent) CheckQuota(ctx context.Context, res Resolved) error {
 		return nil
 	}
 	acct := res.Accounts[0]
-	pr, err := a.prefs.get(ctx, acct.ID, a.st.Settings)
+	pr, err := a.prefs.get(ctx, acct.ID, a.loadPrefs)
 	if err != nil {
 		return a.tempFail(err)
 	}
-	if len(pr.forward) > 0 && !pr.keep {
-		return nil // forwarded, no copy kept here
+	if pr.script != nil {
+		return nil // its script may send the message elsewhere: decided at delivery
 	}
 	u, err := a.st.QuotaUsage(ctx, acct.ID)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	stdmime "mime"
 	"mime/quotedprintable"
 	"net/mail"
@@ -15,7 +17,7 @@ import (
 	"mailroom/internal/address"
 	"mailroom/internal/dsn"
 	"mailroom/internal/mime"
-	"mailroom/internal/store"
+	"mailroom/internal/sieve"
 )
 
 // rfcDate is the date-time of RFC 5322 §3.3 with a numeric zone.
@@ -24,15 +26,15 @@ const rfcDate = "Mon, 02 Jan 2006 15:04:05 -0700"
 // maxReplySubject bounds the original subject quoted in "Auto: …".
 const maxReplySubject = 200
 
-// sendVacationNotices sends the vacation notice of every account the
-// message reached that has one on, following RFC 3834. The message is
-// already durable: nothing here can fail its delivery, so problems are
-// logged.
+// sendVacationNotices sends the answer of every account the message
+// reached whose Sieve script asked for one (vacation, RFC 5230), following
+// RFC 3834. The message is already durable: nothing here can fail its
+// delivery, so problems are logged.
 func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) {
 	now := a.now()
 	for _, r := range p.reached {
-		v := r.prefs.vacation
-		if v == nil || !v.active(now) || p.refused[r.acct.ID] {
+		v := r.vacation
+		if v == nil || p.refused[r.acct.ID] {
 			continue
 		}
 		why, err := a.noNoticeReason(p, env, r)
@@ -45,9 +47,9 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 			continue
 		}
 		// Claimed before it is sent: a notice that then fails is not
-		// retried for this sender until the interval is over, which is
+		// retried for this sender until the period is over, which is
 		// better than two concurrent deliveries both sending one.
-		claimed, err := a.st.ClaimVacationReply(ctx, r.acct.ID, env.From, now, v.interval)
+		claimed, err := a.st.ClaimVacationReply(ctx, r.acct.ID, vacationKey(env.From, v.Handle), now, v.Period)
 		if err != nil {
 			a.log.Error("vacation notice not sent", "account", r.acct.Email, "to", env.From, "err", err)
 			continue
@@ -56,13 +58,27 @@ func (a *Agent) sendVacationNotices(ctx context.Context, p *plan, env Envelope) 
 			a.log.Debug("vacation notice not sent", "account", r.acct.Email, "to", env.From, "reason", "already sent within the interval")
 			continue
 		}
-		notice := a.vacationNotice(r.acct, v, env.From, p.header, p.msg.Structure(), now)
+		notice := a.vacationNotice(r, v, env.From, p.header, p.msg.Structure(), now)
 		if err := a.DeliverNotice(ctx, env.From, bytes.NewReader(notice)); err != nil {
 			a.log.Error("vacation notice not sent", "account", r.acct.Email, "to", env.From, "err", err)
 			continue
 		}
 		a.log.Info("vacation notice sent", "account", r.acct.Email, "to", env.From)
 	}
+}
+
+// vacationKey is what the vacation log records an answer under: the
+// sender, or, for a vacation with its own :handle (RFC 5230 4.2: tracked
+// apart from the account's other answers), an address-shaped digest of
+// sender and handle in the sender's domain, which the log accepts as it
+// accepts any address.
+func vacationKey(sender, handle string) string {
+	if handle == "" {
+		return sender
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(sender) + "\x00" + handle))
+	domain := sender[strings.LastIndexByte(sender, '@')+1:]
+	return "h" + hex.EncodeToString(sum[:8]) + "@" + domain
 }
 
 // noNoticeReason says why a message gets no vacation notice from r's
@@ -134,12 +150,39 @@ func automatedSender(local string) bool {
 }
 
 // mine reports whether addr is one of the account's addresses: its own
-// (with or without a plus tag) or one the message came to it through.
+// (with or without a plus tag), one the message came to it through, or
+// one its vacation action names (:addresses).
 func (r reached) mine(addr address.Address, plusSep string) bool {
 	if plusSep != "" {
 		if base, _, ok := strings.Cut(addr.Local, plusSep); ok && base != "" {
 			addr.Local = base
 		}
+	}
+	s := addr.String()
+	if s == r.acct.Email || slices.Contains(r.via, s) {
+		return true
+	}
+	if r.vacation != nil {
+		for _, x := range r.vacation.Addresses {
+			if strings.EqualFold(strings.TrimSpace(x), s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ownFrom reports whether from (a vacation's :from) is one of the
+// account's own addresses, the only ones an answer may come from: a
+// script must not make the server send mail in someone else's name.
+func (r reached) ownFrom(from string) bool {
+	ma, err := mail.ParseAddress(from)
+	if err != nil {
+		return false
+	}
+	addr, err := address.Parse(ma.Address)
+	if err != nil {
+		return false
 	}
 	s := addr.String()
 	return s == r.acct.Email || slices.Contains(r.via, s)
@@ -171,14 +214,15 @@ func (r reached) addressedIn(m *mime.Message, h mail.Header, plusSep string) boo
 	return false
 }
 
-// vacationNotice writes the notice of acct to sender, in reply to the
-// message with header h and structure m (RFC 3834 §3).
-func (a *Agent) vacationNotice(acct store.Account, v *vacation, to string, h mail.Header, m *mime.Message, now time.Time) []byte {
+// vacationNotice writes r's account's answer v to sender, in reply to the
+// message with header h and structure m (RFC 3834 §3, RFC 5230 5).
+func (a *Agent) vacationNotice(r reached, v *sieve.Vacation, to string, h mail.Header, m *mime.Message, now time.Time) []byte {
+	acct := r.acct
 	var env *mime.Envelope
 	if m != nil && m.Root != nil {
 		env = m.Root.Envelope
 	}
-	subject := v.subject
+	subject := strings.Join(strings.Fields(v.Subject), " ")
 	if subject == "" {
 		// §3.1.5: "Auto:" and the subject of the message answered.
 		orig := ""
@@ -196,8 +240,13 @@ func (a *Agent) vacationNotice(acct store.Account, v *vacation, to string, h mai
 	}
 
 	var b bytes.Buffer
-	// §3.1.1: from the account the message was for.
-	writeField(&b, "From", acct.Email)
+	// §3.1.1: from the account the message was for, or the address of
+	// its own the script names.
+	if from := strings.Join(strings.Fields(v.From), " "); from != "" && r.ownFrom(from) {
+		writeField(&b, "From", from)
+	} else {
+		writeField(&b, "From", acct.Email)
+	}
 	// §3.1.3: to the one address the notice is for (the envelope sender, §4).
 	writeField(&b, "To", "<"+to+">")
 	writeField(&b, "Subject", stdmime.QEncoding.Encode("utf-8", subject))
@@ -215,13 +264,25 @@ func (a *Agent) vacationNotice(acct store.Account, v *vacation, to string, h mai
 	// §3.1.7: so that other responders leave it alone.
 	writeField(&b, "Auto-Submitted", "auto-replied")
 	writeField(&b, "MIME-Version", "1.0")
+	if v.Mime {
+		// RFC 5230 4.5: the reason is a MIME entity, its header fields
+		// and body as the script wrote them.
+		entity := strings.ReplaceAll(strings.ReplaceAll(strings.TrimLeft(v.Reason, "\r\n"), "\r\n", "\n"), "\n", "\r\n")
+		if !strings.Contains(entity, "\r\n\r\n") {
+			entity += "\r\n"
+		}
+		b.WriteString(entity)
+		return b.Bytes()
+	}
 	writeField(&b, "Content-Type", "text/plain; charset=utf-8")
 	writeField(&b, "Content-Transfer-Encoding", "quoted-printable")
 	b.WriteString("\r\n")
 	// Quoted-printable keeps the notice 7-bit, whatever the text and
 	// whatever the receiving server supports.
 	qp := quotedprintable.NewWriter(&b)
-	body := strings.TrimRight(v.body, "\n")
+	// Sieve's multi-line strings end lines with CRLF, quoted ones as
+	// typed: one line end, CRLF, whatever the script used.
+	body := strings.TrimRight(strings.ReplaceAll(v.Reason, "\r\n", "\n"), "\n")
 	qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"))
 	qp.Close()
 	return b.Bytes()

@@ -27,6 +27,7 @@ import (
 	"mailroom/internal/mailbox"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
+	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 	"mailroom/internal/store/sqlitestore"
 	"mailroom/internal/store/storeopen"
@@ -165,12 +166,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		boxes.SetJunkTrainer(jf)
 		scorer = jf
 	}
+	sieveLimits := sieve.Limits{MaxSteps: cfg.Sieve.MaxSteps, MaxTime: cfg.Sieve.MaxTime.Std(), MaxRedirects: cfg.Sieve.MaxRedirects}
+	before, err := delivery.CompileBefore(cfg.Sieve.Before, cfg.Sieve.GlobalDir, sieveLimits)
+	if err != nil {
+		st.Close()
+		lock.Close()
+		return nil, err
+	}
 	agent := delivery.New(st, delivery.Config{
-		Junk:          scorer,
-		Mailboxes:     boxes,
-		PlusSeparator: cfg.SMTP.PlusSeparator,
-		Postmaster:    cfg.SMTP.Postmaster,
-		Outbound:      q,
+		SieveBefore:    before,
+		SieveGlobalDir: cfg.Sieve.GlobalDir,
+		SieveLimits:    sieveLimits,
+		Junk:           scorer,
+		Mailboxes:      boxes,
+		PlusSeparator:  cfg.SMTP.PlusSeparator,
+		Postmaster:     cfg.SMTP.Postmaster,
+		Outbound:       q,
 		// smtp.over_quota: validated to be "temporary" or "permanent".
 		OverQuotaPermanent: cfg.SMTP.OverQuota == "permanent",
 		Hostname:           cfg.Hostname,

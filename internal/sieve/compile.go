@@ -340,6 +340,20 @@ func (c *compiler) test(s *Script, pt parser.Test) (test, error) {
 		return c.loadHasFlag(s, pt)
 	case "test_script_compile", "test_script_run", "test_error":
 		return nil, errorf(pt.Position, "unsupported test %q", pt.Id)
+	case "currentdate":
+		// go-sieve's currentdate reads the wall clock; the delivery's
+		// time (Input.Now) is the one to use, the same for every test of
+		// one message. The date test on a field that only the runner
+		// answers, holding that time, is currentdate exactly.
+		if !s.lib.RequiresExtension("date") {
+			return nil, errorf(pt.Position, "currentdate needs require \"date\"")
+		}
+		if len(pt.Args) < 2 {
+			return nil, errorf(pt.Position, "currentdate takes a date part and a list of keys")
+		}
+		args := append(append(append([]parser.Arg(nil), pt.Args[:len(pt.Args)-2]...),
+			parser.StringArg{Value: nowField, Position: pt.Position}), pt.Args[len(pt.Args)-2:]...)
+		pt = parser.Test{Position: pt.Position, Id: "date", Args: args}
 	}
 	t, err := interp.LoadTest(s.lib, pt)
 	if err != nil {

@@ -116,15 +116,6 @@ func (c vacationCmd) run(_ context.Context, r *runner) error {
 		v.Period = defaultVacationDays * 24 * time.Hour
 	}
 	v.Period = min(v.Period, maxVacationPeriod)
-	if v.Handle == "" {
-		// RFC 5230 4.2: without :handle, a different text is a different
-		// response, tracked apart.
-		mime := "0"
-		if v.Mime {
-			mime = "1"
-		}
-		v.Handle = "auto:" + hash(v.Subject, v.From, v.Reason, mime)[:16]
-	}
 	r.res.Vacation = v
 	return nil
 }

@@ -41,3 +41,21 @@ func (m *message) BodyRaw() ([]byte, bool, error) {
 	m.once.Do(func() { m.body, m.err = m.read() })
 	return m.body, m.err == nil && len(m.body) > 0, m.err
 }
+
+// nowField is the header field the runner answers with the delivery's
+// time, for currentdate.
+const nowField = "X-Mailroom-Sieve-Now"
+
+// nowMessage answers nowField with the delivery's time, whatever the
+// message itself holds.
+type nowMessage struct {
+	Message
+	now string
+}
+
+func (m nowMessage) HeaderGet(key string) ([]string, error) {
+	if textproto.CanonicalMIMEHeaderKey(key) == nowField {
+		return []string{m.now}, nil
+	}
+	return m.Message.HeaderGet(key)
+}

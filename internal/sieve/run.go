@@ -92,7 +92,8 @@ type Reject struct {
 	Extended bool // ereject: refuse in the SMTP dialogue where possible
 }
 
-// Vacation is a vacation action.
+// Vacation is a vacation action. Handle is "" when the script gave none:
+// then every answer of the account is one, tracked per sender.
 type Vacation struct {
 	Subject, From, Reason string
 	Mime                  bool
@@ -157,7 +158,12 @@ func Run(ctx context.Context, in Input, env Environment, scripts ...*Script) (re
 	}()
 	ctx, cancel := context.WithDeadline(ctx, r.deadline)
 	defer cancel()
-	r.d = interp.NewRuntimeData(nil, (*policy)(r), (*envelope)(&r.in), in.Message)
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	msg := nowMessage{Message: in.Message, now: now.Format(time.RFC1123Z)}
+	r.d = interp.NewRuntimeData(nil, (*policy)(r), (*envelope)(&r.in), msg)
 	for _, s := range scripts {
 		if s == nil {
 			continue

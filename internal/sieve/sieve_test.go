@@ -117,7 +117,7 @@ if spamtest :is "0" { fileinto "Untested"; }`
 func TestVacation(t *testing.T) {
 	res := run(t, `require ["vacation", "vacation-seconds"]; vacation :seconds 3600 :subject "Away" "Back Monday.";`, Input{From: "a@example.com"})
 	v := res.Vacation
-	if v == nil || v.Period != time.Hour || v.Subject != "Away" || v.Reason != "Back Monday." || v.Handle == "" || !res.Keep {
+	if v == nil || v.Period != time.Hour || v.Subject != "Away" || v.Reason != "Back Monday." || v.Handle != "" || !res.Keep {
 		t.Fatalf("vacation %+v keep %v", v, res.Keep)
 	}
 	res = run(t, `require "vacation"; vacation :days 0 "x";`, Input{})
@@ -249,5 +249,18 @@ func TestWildcard(t *testing.T) {
 		if got := wildcard(tc.s, tc.p); got != tc.want {
 			t.Errorf("wildcard(%.20q, %.20q) = %v", tc.s, tc.p, got)
 		}
+	}
+}
+
+func TestCurrentDateIsTheDeliveryTime(t *testing.T) {
+	script := `require ["date", "relational", "fileinto"];
+if allof (currentdate :value "ge" "date" "2026-07-01", currentdate :value "le" "date" "2026-07-02") { fileinto "Window"; }`
+	in := Input{Now: time.Date(2026, 7, 1, 12, 0, 0, 0, time.Local)}
+	if res := run(t, script, in); len(res.FileInto) != 1 {
+		t.Errorf("inside the window: %+v", res)
+	}
+	in.Now = time.Date(2026, 7, 3, 12, 0, 0, 0, time.Local)
+	if res := run(t, script, in); len(res.FileInto) != 0 {
+		t.Errorf("after the window: %+v", res)
 	}
 }

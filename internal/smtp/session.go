@@ -201,6 +201,9 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 		return s.fail(smtpError(552, [3]int{5, 3, 4}, "message too big for this server"))
 	}
 	s.env = delivery.Envelope{From: strings.ToLower(from)}
+	if s.principal != nil {
+		s.env.AuthUser = s.principal.Email
+	}
 	if opts != nil {
 		s.env.UTF8 = opts.UTF8
 		s.env.DSNRet = string(opts.Return)

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"mailroom/internal/auth"
 	"mailroom/internal/autoconfig"
+	"mailroom/internal/sieverules"
 	"mailroom/internal/store"
 )
 
@@ -18,7 +18,7 @@ func (s *Server) settingsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/password", s.requireLogin(s.changePassword))
 	mux.HandleFunc("POST /settings/protocols", s.requireLogin(s.saveSettings("Protocols saved.",
 		"imap.enabled", "pop3.enabled", "pop3.delete_mode", "pop3.mark_seen", "pop3.scope")))
-	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveSettings("Forwarding saved.", "forward.to", "forward.keep")))
+	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveForwarding))
 	mux.HandleFunc("POST /settings/vacation", s.requireLogin(s.saveVacation))
 	mux.HandleFunc("POST /settings/app-passwords", s.requireLogin(s.appPassword))
 	mux.HandleFunc("POST /settings/delegates", s.requireLogin(s.delegateAction))
@@ -32,11 +32,15 @@ type settingsData struct {
 	NewPassword  string // an app password just made, shown once
 	NewName      string
 	Setup        []autoconfig.Setting
-	VacationFrom string // yyyy-mm-dd for the date inputs
-	VacationTo   string
-	Quota        []quotaBar         // the account's usage, one bar per limited resource
-	Delegates    []store.Delegation // who may send as this account
-	SendAs       []store.Delegation // whom this account may send as
+	// Filters is the managed Sieve script, whose Forwarding and Vacation
+	// the forms show (filters.go).
+	Filters     sieverules.Managed
+	ForwardTo   string // the addresses, as the form shows them
+	ForwardKeep bool
+	Vacation    sieverules.Vacation
+	Quota       []quotaBar         // the account's usage, one bar per limited resource
+	Delegates   []store.Delegation // who may send as this account
+	SendAs      []store.Delegation // whom this account may send as
 }
 
 // quotaBar is one resource's usage as the page shows it.
@@ -135,8 +139,20 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	} else {
 		s.log.Warn("settings page without the quota usage", "account", sess.Email, "err", err)
 	}
-	d.VacationFrom = dayOf(st.Int("vacation.from"))
-	d.VacationTo = dayOf(st.Int("vacation.until"))
+	m, err := sieverules.Load(ctx, s.opts.Store, sess.AccountID)
+	if err != nil {
+		s.log.Error("web: reading the filters failed", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not read your forwarding and vacation notice.")
+		return
+	}
+	d.Filters = m
+	d.ForwardTo = strings.Join(m.Rules.Forwarding.To, ", ")
+	d.ForwardKeep = m.Rules.Forwarding.Keep || len(m.Rules.Forwarding.To) == 0 // keeping is the default
+	d.Vacation = m.Rules.Vacation
+	if d.Vacation == (sieverules.Vacation{}) {
+		// Never set: the text it starts with.
+		d.Vacation = sieverules.Vacation{Subject: settingDefault("vacation.subject"), Body: settingDefault("vacation.body"), Days: sieverules.DefaultDays}
+	}
 	if newPassword != "" {
 		// A secret on the page: never cached.
 		w.Header().Set("Cache-Control", "no-store")
@@ -144,11 +160,10 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	s.render(w, r, status, "settings", view{Title: "Settings", Error: errMsg, Data: d})
 }
 
-func dayOf(unix int64) string {
-	if unix == 0 {
-		return ""
-	}
-	return time.Unix(unix, 0).Format("2006-01-02")
+// settingDefault is the default of a setting.
+func settingDefault(key string) string {
+	d, _ := store.LookupSetting(key)
+	return d.Default
 }
 
 // saveSettings stores the named settings from the form. A checkbox that is
@@ -176,32 +191,54 @@ func (s *Server) saveSettings(done string, keys ...string) http.HandlerFunc {
 	}
 }
 
-func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
-	values := map[string]string{
-		"vacation.enabled": strconv.FormatBool(r.PostFormValue("vacation.enabled") == "on" || r.PostFormValue("vacation.enabled") == "true"),
-		"vacation.subject": strings.TrimSpace(r.PostFormValue("vacation.subject")),
-		"vacation.body":    strings.ReplaceAll(r.PostFormValue("vacation.body"), "\r\n", "\n"),
-		"vacation.from":    "0",
-		"vacation.until":   "0",
-	}
-	for field, key := range map[string]string{"from": "vacation.from", "until": "vacation.until"} {
-		if v := r.PostFormValue(field); v != "" {
-			t, err := time.ParseInLocation("2006-01-02", v, time.Local)
-			if err != nil {
-				s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+field+" is not a date.", "", "")
-				return
-			}
-			if key == "vacation.until" {
-				t = t.Add(24*time.Hour - time.Second) // the whole last day
-			}
-			values[key] = strconv.FormatInt(t.Unix(), 10)
-		}
-	}
-	if err := s.opts.Store.SetSettings(r.Context(), sessionOf(r).AccountID, values); err != nil {
+// saveForwarding stores the Forwarding of the managed Sieve script
+// (delivery runs redirect for it). The addresses are checked as the
+// forward.to setting checked them.
+func (s *Server) saveForwarding(w http.ResponseWriter, r *http.Request) {
+	to, err := store.NormalizeSetting("forward.to", strings.TrimSpace(r.PostFormValue("forward.to")))
+	if err != nil {
 		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
 		return
 	}
-	back(w, r, "/settings", "Vacation notice saved.")
+	f := sieverules.Forwarding{Keep: r.PostFormValue("forward.keep") == "on" || r.PostFormValue("forward.keep") == "true"}
+	if to != "" {
+		f.To = strings.Split(to, ", ")
+	}
+	s.saveFilterPart(w, r, "Forwarding saved.", func(rs *sieverules.Rules) { rs.Forwarding = f })
+}
+
+// saveVacation stores the Vacation of the managed Sieve script.
+func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
+	v := sieverules.Vacation{
+		Enabled: r.PostFormValue("vacation.enabled") == "on" || r.PostFormValue("vacation.enabled") == "true",
+		Subject: r.PostFormValue("vacation.subject"),
+		Body:    r.PostFormValue("vacation.body"),
+		From:    r.PostFormValue("from"),
+		Until:   r.PostFormValue("until"),
+	}
+	s.saveFilterPart(w, r, "Vacation notice saved.", func(rs *sieverules.Rules) {
+		v.Days = rs.Vacation.Days // not on the form: kept
+		rs.Vacation = v
+	})
+}
+
+// saveFilterPart changes the managed script with change and says what
+// came of it.
+func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done string, change func(*sieverules.Rules)) {
+	active, err := sieverules.Update(r.Context(), s.opts.Store, sessionOf(r).AccountID, func(rs *sieverules.Rules) error {
+		change(rs)
+		return nil
+	})
+	switch {
+	case errors.Is(err, sieverules.ErrInvalid), errors.Is(err, sieverules.ErrEdited):
+		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
+		return
+	case err != nil:
+		s.log.Error("web: saving the filters failed", "err", err)
+		s.renderSettings(w, r, http.StatusInternalServerError, "Not saved: the server could not store it now; try again shortly.", "", "")
+		return
+	}
+	back(w, r, "/settings", done+notActiveNote(active))
 }
 
 // changePassword checks the current password (with the login throttle),

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"mailroom/internal/auth"
+	"mailroom/internal/sieverules"
 )
 
 func TestSettingsPage(t *testing.T) {
@@ -43,9 +45,23 @@ func TestSettingsPage(t *testing.T) {
 		"vacation.body": {"Back on Monday."}, "until": {"2026-12-31"}}); code != http.StatusSeeOther {
 		t.Fatalf("vacation: %d", code)
 	}
-	st, _ = r.Store.Settings(ctx, r.acct.ID)
-	if st.String("forward.to") != "me@elsewhere.example" || !st.Bool("vacation.enabled") || st.String("vacation.body") != "Back on Monday." || st.Int("vacation.until") == 0 {
-		t.Fatalf("settings after forwarding/vacation: %v", st)
+	// Both are in the managed Sieve script now, which became active.
+	ms, err := sieverules.Load(ctx, r.Store, r.acct.ID)
+	if err != nil || !ms.IsActive() || ms.Edited {
+		t.Fatalf("managed script after forwarding/vacation: %+v, %v", ms, err)
+	}
+	want := sieverules.Rules{Forwarding: sieverules.Forwarding{To: []string{"me@elsewhere.example"}, Keep: true},
+		Vacation: sieverules.Vacation{Enabled: true, Subject: "Away", Body: "Back on Monday.", Until: "2026-12-31", Days: 7}}
+	if !reflect.DeepEqual(ms.Rules, want) {
+		t.Fatalf("model after forwarding/vacation: %+v", ms.Rules)
+	}
+	// The forms show what was saved.
+	_, _, body = b.get("/settings")
+	for _, want := range []string{`value="me@elsewhere.example"`, `name="forward.keep" value="true" checked`, `name="vacation.enabled" value="true" checked`,
+		`value="2026-12-31"`, `>Back on Monday.</textarea>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("settings page lacks %s", want)
+		}
 	}
 	// App password: shown once, logs in, revoked.
 	code, _, body = b.post("/settings/app-passwords", url.Values{"csrf": {b.csrf}, "action": {"add"}, "name": {"Phone"}})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -89,7 +90,8 @@ type fixture struct {
 // deleted), small and large messages with flags and keywords, copies
 // sharing a body, expunged messages (QRESYNC history), POP3-hidden ones,
 // a queued message, delegations, junk training, web sessions, vacation
-// replies and DMARC rows.
+// replies, DMARC rows, Sieve scripts (one active) and duplicate-tracking
+// records.
 func fill(t testing.TB, st store.Store) fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -108,6 +110,19 @@ func fill(t testing.TB, st store.Store) fixture {
 	must(st.CreateAppPassword(ctx, bob.ID, "tablet", must(auth.HashPassword(auth.GenerateAppPassword(), cheapParams))))
 	ok(t, st.GrantDelegation(ctx, ann.ID, "bob@example.net", store.SendOnBehalf))
 	ok(t, st.GrantDelegation(ctx, bob.ID, "@example.test", store.SendAs))
+	// Sieve: ann's active script among others, names in both cases, a
+	// renamed one; bob's scripts, none active. Duplicate records (the
+	// table is copied like every other: a message delivered again after
+	// the move is still known), expiring after the copy's checks.
+	ok(t, st.PutSieveScript(ctx, ann.ID, "main", "require \"fileinto\";\r\nif header :contains \"subject\" \"work\" { fileinto \"Work\"; }\r\n"))
+	ok(t, st.PutSieveScript(ctx, ann.ID, "Main", "keep;"))
+	ok(t, st.PutSieveScript(ctx, ann.ID, "draft", "# ünïcode\ndiscard;"))
+	ok(t, st.RenameSieveScript(ctx, ann.ID, "draft", "vacation ☀"))
+	ok(t, st.SetActiveSieveScript(ctx, ann.ID, "main"))
+	ok(t, st.PutSieveScript(ctx, bob.ID, "main", "stop;"))
+	later := time.Now().Add(24 * time.Hour)
+	ok(t, st.RecordSieveDuplicate(ctx, ann.ID, "<dup@example.org>", later))
+	ok(t, st.RecordSieveDuplicate(ctx, bob.ID, "\x00binary\xff id", later))
 
 	inbox := must(st.Mailbox(ctx, ann.ID, "INBOX"))
 	fx.inbox = inbox.ID
@@ -208,6 +223,18 @@ func snapshot(t testing.TB, st store.Store) string {
 		}
 		for _, d := range must(st.Delegations(ctx, acct.ID)) {
 			fmt.Fprintf(&b, " delegation %+v\n", d)
+		}
+		for _, sc := range must(st.SieveScripts(ctx, acct.ID)) {
+			full := must(st.SieveScript(ctx, acct.ID, sc.Name))
+			fmt.Fprintf(&b, " sieve script %+v, listed %+v\n", full, sc)
+		}
+		if active, err := st.ActiveSieveScript(ctx, acct.ID); err == nil {
+			fmt.Fprintf(&b, " active sieve script %q\n", active.Name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			ok(t, err)
+		}
+		for _, id := range []string{"<dup@example.org>", "\x00binary\xff id", "<other@example.org>"} {
+			fmt.Fprintf(&b, " sieve duplicate %q seen %v\n", id, must(st.SieveDuplicateSeen(ctx, acct.ID, id, time.Now())))
 		}
 		fmt.Fprintf(&b, " subscriptions %q\n", must(st.Subscriptions(ctx, acct.ID)))
 		fmt.Fprintf(&b, " pop3 hidden %v\n", must(st.HiddenFromPOP3(ctx, acct.ID)))
