@@ -117,3 +117,21 @@ while True:
 PY
   NXDNS_PID=$!
 }
+
+# smtp_run NAME REUSE PORT [IMAP_PORT] runs the peers' smtp-load.sh (S
+# sessions of M messages of SIZE bytes, from the caller's variables, PEERS
+# its directory) against 127.0.0.1:PORT, logs its lines on stderr as NAME,
+# and prints the rate: with IMAP_PORT the end-to-end rate (Dovecot's IMAP
+# STATUS polled until every message arrived), else the SMTP acceptance rate.
+smtp_run() {
+  local out
+  if [ -n "${4:-}" ]; then
+    out=$(REUSE=$2 IMAP_PORT=$4 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
+    echo "$out" | grep -E '^(smtp-load|delivery):' | sed "s/^/$1 reuse=$2: /" >&2
+    echo "$out" | sed -n 's/^delivery: .* = \([0-9.]*\) msgs\/s end-to-end/\1/p'
+  else
+    out=$(REUSE=$2 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
+    echo "$out" | grep -E '^smtp-load:' | sed "s/^/$1 reuse=$2: /" >&2
+    echo "$out" | sed -n 's/^smtp-load: .* = \([0-9.]*\) msgs\/s.*/\1/p'
+  fi
+}

@@ -2,7 +2,7 @@
 # writes the same tests): senders, lists, subjects, sizes, a body test.
 # Messages from smtp-source match none but the last, which flags them;
 # every message stays in INBOX, so the run can count them.
-require ["fileinto", "imap4flags", "relational", "comparator-i;ascii-numeric", "spamtest", "body", "variables", "date"];
+require ["fileinto", "imap4flags", "relational", "comparator-i;ascii-numeric", "spamtest", "body"];
 if address :is "from" "boss@work.example" { addflag "\\Flagged"; }
 if address :domain :is "from" "newsletters.example" { fileinto "News"; stop; }
 if header :contains "list-id" "announce.lists.example" { fileinto "Lists/Announce"; stop; }

@@ -50,18 +50,8 @@ scripts() { # on|off
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# $S sessions x $M messages of $SIZE B, $ROUNDS alternating rounds; script: bench/sieve-50.sieve (50 rules)"
-run() { # name reuse port [imap_port]
-  local out
-  if [ -n "${4:-}" ]; then
-    out=$(REUSE=$2 IMAP_PORT=$4 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
-    echo "$out" | grep -E '^(smtp-load|delivery):' | sed "s/^/$1 reuse=$2: /" >&2
-    echo "$out" | sed -n 's/^delivery: .* = \([0-9.]*\) msgs\/s end-to-end/\1/p'
-  else
-    out=$(REUSE=$2 "$PEERS/smtp-load.sh" 127.0.0.1 "$3" "$S" "$M" "$SIZE" 2>&1)
-    echo "$out" | grep -E '^smtp-load:' | sed "s/^/$1 reuse=$2: /" >&2
-    echo "$out" | sed -n 's/^smtp-load: .* = \([0-9.]*\) msgs\/s.*/\1/p'
-  fi
-}
+# smtp_run (bench/lib.sh) prints one run's rate.
+run() { smtp_run "$@"; }
 declare -A SUM
 for r in $(seq 1 "$ROUNDS"); do
   for reuse in 0 1; do

@@ -114,6 +114,14 @@ func (r *rig) set(email string, kvs ...string) {
 // deliver resolves rcpts as port 25 would and delivers raw from "from".
 func (r *rig) deliver(from, raw string, rcpts ...string) {
 	r.t.Helper()
+	if err := r.try(from, raw, rcpts...); err != nil {
+		r.t.Fatalf("Deliver: %v", err)
+	}
+}
+
+// try is deliver returning Deliver's error.
+func (r *rig) try(from, raw string, rcpts ...string) error {
+	r.t.Helper()
 	ctx := context.Background()
 	env := delivery.Envelope{From: from}
 	for _, rc := range rcpts {
@@ -128,9 +136,7 @@ func (r *rig) deliver(from, raw string, rcpts ...string) {
 		r.t.Fatal(err)
 	}
 	defer m.Discard()
-	if err := r.agent.Deliver(ctx, m, env); err != nil {
-		r.t.Fatalf("Deliver: %v", err)
-	}
+	return r.agent.Deliver(ctx, m, env)
 }
 
 func (r *rig) inbox(email string) []string {

@@ -61,26 +61,6 @@ func (r *rig) mailbox(email, name string) []store.MessageMeta {
 	return list
 }
 
-// try delivers like deliver but returns the error.
-func (r *rig) try(from, raw string, rcpts ...string) error {
-	r.t.Helper()
-	ctx := context.Background()
-	env := delivery.Envelope{From: from}
-	for _, rc := range rcpts {
-		res, err := r.agent.Resolve(ctx, rc, false)
-		if err != nil {
-			r.t.Fatalf("Resolve(%s): %v", rc, err)
-		}
-		env.Recipients = append(env.Recipients, delivery.Recipient{Address: rc, Resolved: res})
-	}
-	m, err := r.st.Stage(ctx, strings.NewReader(raw))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer m.Discard()
-	return r.agent.Deliver(ctx, m, env)
-}
-
 func TestSieveFileintoAndFlags(t *testing.T) {
 	r := newRig(t, false)
 	ctx := context.Background()
