@@ -128,3 +128,64 @@ func TestJunkFilterScoresInbound(t *testing.T) {
 		t.Fatalf("quarantined copy records %+v (%v)", rec, ok)
 	}
 }
+
+// TestSpamtestReadsTheJunkScore: a Sieve script's spamtest (RFC 5235)
+// sees the junk filter's score of the message for the account: high for
+// what the account's filter learned is junk, low for what it learned is
+// not, and "0" (not tested) for mail that is not scored (a submission).
+func TestSpamtestReadsTheJunkScore(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	jf := junkfilter.New(st, junkfilter.Config{})
+	t.Cleanup(jf.Close)
+	a := New(st, Config{Junk: jf})
+	ann, _ := st.Account(ctx, "ann@example.test")
+	var spam, ham [][]byte
+	for i := range 10 {
+		spam = append(spam, fmt.Appendf(nil, "Subject: cheap pills %d\r\n\r\nbuy cheap pills casino lottery winner prize now %d\r\n", i, i))
+		ham = append(ham, fmt.Appendf(nil, "Subject: meeting %d\r\n\r\nthe project meeting agenda and budget review %d\r\n", i, i))
+	}
+	if err := jf.TrainCorpus(ctx, ann.ID, spam, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := jf.TrainCorpus(ctx, ann.ID, ham, false); err != nil {
+		t.Fatal(err)
+	}
+	script := `require ["fileinto", "mailbox", "imap4flags", "spamtest", "relational", "comparator-i;ascii-numeric"];
+if spamtest :is "0" { fileinto :create "Untested"; stop; }
+if spamtest :value "ge" :comparator "i;ascii-numeric" "8" { fileinto :create "Spamtest"; stop; }
+if spamtest :value "le" :comparator "i;ascii-numeric" "3" { addflag "$Ham"; }`
+	if err := st.PutSieveScript(ctx, ann.ID, "s", script); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetActiveSieveScript(ctx, ann.ID, "s"); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(body string, inbound bool) {
+		t.Helper()
+		m, err := st.Stage(ctx, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Discard()
+		env := Envelope{From: "x@remote.example", Inbound: inbound,
+			Recipients: []Recipient{{Address: "ann@example.test", Resolved: mustResolve(t, a, "ann@example.test")}}}
+		if err := a.Deliver(ctx, m, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver("Subject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n", true)
+	deliver("Subject: meeting\r\n\r\nthe project meeting agenda and budget review\r\n", true)
+	deliver("Subject: cheap pills\r\n\r\ncasino lottery winner, cheap pills\r\n", false)
+	if n := len(messages(t, st, "ann@example.test", "Spamtest")); n != 1 {
+		t.Errorf("Spamtest has %d messages, want the junk one (the script's fileinto, not the filter's Junk)", n)
+	}
+	if n := len(messages(t, st, "ann@example.test", "Untested")); n != 1 {
+		t.Errorf("Untested has %d messages, want the submission", n)
+	}
+	mb, _ := st.Mailbox(ctx, ann.ID, "INBOX")
+	list, _ := st.MessageList(ctx, mb.ID)
+	if len(list) != 1 || len(list[0].Keywords) != 1 || list[0].Keywords[0] != "$Ham" {
+		t.Fatalf("INBOX %+v, want the meeting flagged $Ham", list)
+	}
+}

@@ -61,10 +61,13 @@ func (c libraryCmd) run(ctx context.Context, r *runner) error {
 }
 
 // fileintoCmd records a fileinto with the flags it stores the copy with:
-// its :flags, else the internal flags variable (RFC 5232 3, 5). go-sieve
-// lets :flags overwrite the variable; that is undone here, as :flags is
-// for this action alone.
-type fileintoCmd struct{ c interp.CmdFileInto }
+// its :flags (as written: go-sieve keeps them lower-cased), else the
+// internal flags variable (RFC 5232 3, 5). go-sieve lets :flags overwrite
+// the variable; that is undone here, as :flags is for this action alone.
+type fileintoCmd struct {
+	c     interp.CmdFileInto
+	flags []string
+}
 
 func (c fileintoCmd) run(ctx context.Context, r *runner) error {
 	if err := r.action(); err != nil {
@@ -75,34 +78,33 @@ func (c fileintoCmd) run(ctx context.Context, r *runner) error {
 	if err := c.c.Execute(ctx, r.d); err != nil {
 		return err
 	}
-	flags := r.d.Flags
-	if c.c.Flags != nil {
-		r.d.Flags = saved
-	}
+	r.d.Flags = saved
+	flags := r.actionFlags(c.flags)
 	if len(r.d.Mailboxes) == n {
 		return nil // the same mailbox again: one copy (RFC 5228 2.10.3)
 	}
 	r.res.FileInto = append(r.res.FileInto, FileInto{
 		Mailbox: r.d.Mailboxes[n],
-		Flags:   append([]string(nil), flags...),
+		Flags:   flags,
 		Create:  c.c.Create,
 	})
 	return nil
 }
 
 // keepCmd is an explicit keep, with its own :flags.
-type keepCmd struct{ c interp.CmdKeep }
+type keepCmd struct {
+	c     interp.CmdKeep
+	flags []string
+}
 
 func (c keepCmd) run(ctx context.Context, r *runner) error {
 	saved := r.d.Flags
 	if err := c.c.Execute(ctx, r.d); err != nil {
 		return err
 	}
+	r.d.Flags = saved
 	r.explicitKeep = true
-	r.res.KeepFlags = append([]string(nil), r.d.Flags...)
-	if c.c.Flags != nil {
-		r.d.Flags = saved
-	}
+	r.res.KeepFlags = r.actionFlags(c.flags)
 	return nil
 }
 

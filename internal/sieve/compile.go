@@ -235,6 +235,12 @@ func (c *compiler) block(s *Script, cmds []parser.Cmd, chain []includeKey) ([]co
 			cmd = returnCmd{}
 		case "global":
 			cmd, err = c.loadGlobal(s, pc)
+		case "setflag":
+			cmd, err = c.loadFlagCmd(s, pc, flagSet)
+		case "addflag":
+			cmd, err = c.loadFlagCmd(s, pc, flagAdd)
+		case "removeflag":
+			cmd, err = c.loadFlagCmd(s, pc, flagRemove)
 		case "addheader", "deleteheader", "test", "test_set", "test_fail", "test_binary_load",
 			"test_binary_save", "test_config_reload", "test_config_set", "test_config_unset":
 			// go-sieve knows these, but Mailroom does not advertise
@@ -373,9 +379,9 @@ func (c *compiler) libraryCommand(s *Script, pc parser.Cmd) (command, error) {
 	case nil:
 		return nil, nil
 	case interp.CmdFileInto:
-		return fileintoCmd{lc}, nil
+		return fileintoCmd{c: lc, flags: flagsArg(pc)}, nil
 	case interp.CmdKeep:
-		return keepCmd{lc}, nil
+		return keepCmd{c: lc, flags: flagsArg(pc)}, nil
 	case interp.CmdRedirect:
 		return redirectCmd{lc}, nil
 	case interp.CmdDiscard:

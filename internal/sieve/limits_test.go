@@ -28,7 +28,9 @@ func TestTenThousandRules(t *testing.T) {
 	}
 	b.WriteString("if header :contains \"subject\" \"report\" { addflag \"\\\\Flagged\"; }\n")
 	start := time.Now()
-	s, err := Compile(b.String(), nil, Limits{})
+	// A generous time limit: the race detector slows evaluation tenfold,
+	// and what is tested here is that 10,000 rules run, not how fast.
+	s, err := Compile(b.String(), nil, Limits{MaxTime: time.Minute})
 	if err != nil {
 		t.Fatalf("compile 10,000 rules: %v", err)
 	}
@@ -141,4 +143,27 @@ hello
 			t.Fatal("nil result")
 		}
 	})
+}
+
+// TestOneMegabyteScript: a script of a million octets (rules up to the
+// size limit) compiles and runs within bounds.
+func TestOneMegabyteScript(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("require [\"fileinto\"];\n")
+	for i := 0; b.Len() < 1_000_000-200; i++ {
+		fmt.Fprintf(&b, "if address :is \"from\" \"sender%d@example.com\" { fileinto \"F%d\"; }\n", i, i)
+	}
+	if b.Len() > DefaultMaxScriptSize {
+		t.Fatalf("built %d octets", b.Len())
+	}
+	start := time.Now()
+	s, err := Compile(b.String(), nil, Limits{MaxTime: time.Minute})
+	if err != nil {
+		t.Fatalf("compile a 1 MB script: %v", err)
+	}
+	res, err := Run(context.Background(), Input{Message: parseMsg(t, testMsg)}, &env{}, s)
+	if err != nil || !res.Keep {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	t.Logf("1 MB script (%d octets): compiled and run in %v", b.Len(), time.Since(start))
 }

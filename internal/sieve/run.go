@@ -52,8 +52,7 @@ type Environment interface {
 // Result is what the scripts decided for one message.
 type Result struct {
 	// Keep: the message goes to the account's INBOX (the implicit keep or
-	// keep), with KeepFlags (flag names as the script wrote them, lower
-	// case).
+	// keep), with KeepFlags (flag names as the script wrote them).
 	Keep      bool
 	KeepFlags []string
 	// FileInto: copies into other mailboxes.

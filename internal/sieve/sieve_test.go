@@ -68,7 +68,9 @@ func TestActions(t *testing.T) {
 		{"fileinto copy create", `require ["fileinto", "copy", "mailbox"]; fileinto :copy :create "Work/Reports";`,
 			Result{Keep: true, FileInto: []FileInto{{Mailbox: "Work/Reports", Create: true}}}},
 		{"addflag on keep", `require "imap4flags"; if address :is "from" "boss@example.com" { addflag "\\Flagged"; }`,
-			Result{Keep: true, KeepFlags: []string{`\flagged`}}},
+			Result{Keep: true, KeepFlags: []string{`\Flagged`}}},
+		{"flags keep their case", `require ["fileinto", "imap4flags"]; addflag "$Label1"; addflag "$label1 \\Seen"; removeflag "\\SEEN"; fileinto :flags "$Forwarded" "X"; keep :flags ["$Junk"];`,
+			Result{Keep: true, KeepFlags: []string{"$Junk"}, FileInto: []FileInto{{Mailbox: "X", Flags: []string{"$Forwarded"}}}}},
 		{"flags per action", `require ["fileinto", "imap4flags"]; addflag "a"; fileinto :flags "b" "X"; fileinto "Y";`,
 			Result{FileInto: []FileInto{{Mailbox: "X", Flags: []string{"b"}}, {Mailbox: "Y", Flags: []string{"a"}}}}},
 		{"redirect", `redirect "acct@example.net"; redirect "acct@example.net";`,
@@ -84,7 +86,7 @@ func TestActions(t *testing.T) {
 		{"variables", `require ["fileinto", "variables"]; if header :matches "subject" "Quarterly *" { fileinto "R/${1}"; }`,
 			Result{FileInto: []FileInto{{Mailbox: "R/report"}}}},
 		{"hasflag", `require ["imap4flags", "fileinto"]; addflag "\\Seen"; if hasflag :is "\\seen" { fileinto "Read"; }`,
-			Result{FileInto: []FileInto{{Mailbox: "Read", Flags: []string{`\seen`}}}}},
+			Result{FileInto: []FileInto{{Mailbox: "Read", Flags: []string{`\Seen`}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := run(t, tc.script, Input{})

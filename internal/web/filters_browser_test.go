@@ -79,6 +79,12 @@ func TestBrowserFilters(t *testing.T) {
 	if got := names(); len(got) != 3 || got[2] != "Mail from bob@example.org" {
 		t.Fatalf("after the rule from a message: %q", got)
 	}
+	// The rule takes effect on the next delivery.
+	before := len(r.Messages(r.acct, "Archive"))
+	r.DeliverTo("ann@example.test", sample)
+	if n := len(r.Messages(r.acct, "Archive")); n != before+1 {
+		t.Fatalf("after a delivery from bob, Archive has %d messages, want %d: the new rule did not file it", n, before+1)
+	}
 
 	// The script editor: the error is shown at its line.
 	b.Open(chromedp.Navigate(r.base + "/settings/scripts?new=1"))
