@@ -25,6 +25,7 @@ func TestDomainDNSConfiguredPorts(t *testing.T) {
 		`imaps = ""`, `imaps = "[::]:10993"`,
 		`imap = ""`, `imap = ":0"`,
 		`https = ""`, `https = ":8443"`,
+		`managesieve = ""`, `managesieve = ":14190"`,
 	).Replace(readFile(t, e.config)) + "[tls]\nself_signed = true\n"
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -36,6 +37,7 @@ func TestDomainDNSConfiguredPorts(t *testing.T) {
 		"0 1 2587 mail.example.test.", "0 1 10993 mail.example.test.",
 		"0 1 143 mail.example.test.", // ":0" has no fixed port: the standard one
 		"0 1 8443 mail.example.test.",
+		"_sieve._tcp.example.test.", "0 1 14190 mail.example.test.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("domain dns lacks %q:\n%s", want, out)

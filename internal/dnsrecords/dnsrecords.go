@@ -39,11 +39,13 @@ type Input struct {
 // service is off.
 type Ports struct {
 	Submissions, Submission, IMAPS, IMAP, POP3S, POP3, HTTPS int
+	ManageSieve                                              int
 }
 
-// StandardPorts are the ports of RFC 6186 and RFC 8314.
+// StandardPorts are the ports of RFC 6186 and RFC 8314, and ManageSieve's
+// of RFC 5804.
 func StandardPorts() Ports {
-	return Ports{Submissions: 465, Submission: 587, IMAPS: 993, IMAP: 143, POP3S: 995, POP3: 110, HTTPS: 443}
+	return Ports{Submissions: 465, Submission: 587, IMAPS: 993, IMAP: 143, POP3S: 995, POP3: 110, HTTPS: 443, ManageSieve: 4190}
 }
 
 // ListenPorts are the ports of the configured listeners: what clients must
@@ -71,6 +73,7 @@ func ListenPorts(l config.Listen) Ports {
 		POP3S:       port(l.POP3S, std.POP3S),
 		POP3:        port(l.POP3, std.POP3),
 		HTTPS:       port(l.HTTPS, std.HTTPS),
+		ManageSieve: port(l.ManageSieve, std.ManageSieve),
 	}
 }
 
@@ -198,6 +201,8 @@ func For(in Input) []Record {
 		{"_imap", 0, ports.IMAP, "Tells mail clients to read mail with IMAP on port 143 (STARTTLS)."},
 		{"_pop3s", 10, ports.POP3S, "Tells mail clients they may read mail with POP3 on port 995 (TLS from the start); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
 		{"_pop3", 10, ports.POP3, "Tells mail clients they may read mail with POP3 on port 110 (STARTTLS); priority 10 makes those that support both prefer IMAP, which keeps mail in sync across devices."},
+		// RFC 5804 1.8: where ManageSieve clients find the server.
+		{"_sieve", 0, ports.ManageSieve, fmt.Sprintf("Tells filter editors (ManageSieve clients such as Thunderbird's Sieve add-on) to manage the mail filters on port %d.", ports.ManageSieve)},
 	} {
 		if s.port == 0 {
 			// RFC 2782 (and RFC 6186 4): target "." says the service is decidedly not

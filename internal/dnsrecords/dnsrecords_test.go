@@ -51,6 +51,7 @@ func TestFor(t *testing.T) {
 		{Name: "_imap._tcp.example.org", Type: "SRV", Value: "0 1 143 mail.example.org."},
 		{Name: "_pop3s._tcp.example.org", Type: "SRV", Value: "10 1 995 mail.example.org."},
 		{Name: "_pop3._tcp.example.org", Type: "SRV", Value: "10 1 110 mail.example.org."},
+		{Name: "_sieve._tcp.example.org", Type: "SRV", Value: "0 1 4190 mail.example.org."},
 		{Name: "autoconfig.example.org", Type: "CNAME", Value: "mail.example.org."},
 		{Name: "autodiscover.example.org", Type: "CNAME", Value: "mail.example.org."},
 		{Name: "_autodiscover._tcp.example.org", Type: "SRV", Value: "0 1 443 mail.example.org."},
