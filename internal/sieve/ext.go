@@ -16,9 +16,9 @@ import (
 
 // Vacation and duplicate periods.
 const (
-	defaultVacationDays = 7 // RFC 5230 4.1
-	maxVacationPeriod   = 90 * 24 * time.Hour
-	minVacationSeconds  = 60 // RFC 6131 2 lets sites set a floor
+	defaultVacationDays = 7                    // RFC 5230 4.1
+	maxVacationPeriod   = 365 * 24 * time.Hour // what the vacation setting allowed before Sieve
+	minVacationSeconds  = 60                   // RFC 6131 2 lets sites set a floor
 	defaultDuplicate    = 7 * 24 * time.Hour
 	maxDuplicate        = 30 * 24 * time.Hour
 )

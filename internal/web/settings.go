@@ -216,8 +216,16 @@ func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
 		From:    r.PostFormValue("from"),
 		Until:   r.PostFormValue("until"),
 	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("vacation.days")))
+	if r.PostFormValue("vacation.days") != "" && (err != nil || days < 1 || days > sieverules.MaxDays) {
+		s.renderSettings(w, r, http.StatusBadRequest, fmt.Sprintf("Not saved: the days before a sender is answered again must be a number from 1 to %d.", sieverules.MaxDays), "", "")
+		return
+	}
 	s.saveFilterPart(w, r, "Vacation notice saved.", func(rs *sieverules.Rules) {
-		v.Days = rs.Vacation.Days // not on the form: kept
+		v.Days = rs.Vacation.Days // a form without the field keeps what was set
+		if days > 0 {
+			v.Days = days
+		}
 		rs.Vacation = v
 	})
 }

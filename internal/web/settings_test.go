@@ -42,8 +42,11 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("forwarding: %d", code)
 	}
 	if code, _, _ := b.post("/settings/vacation", url.Values{"csrf": {b.csrf}, "vacation.enabled": {"true"}, "vacation.subject": {"Away"},
-		"vacation.body": {"Back on Monday."}, "until": {"2026-12-31"}}); code != http.StatusSeeOther {
+		"vacation.body": {"Back on Monday."}, "until": {"2026-12-31"}, "vacation.days": {"3"}}); code != http.StatusSeeOther {
 		t.Fatalf("vacation: %d", code)
+	}
+	if code, _, body := b.post("/settings/vacation", url.Values{"csrf": {b.csrf}, "vacation.enabled": {"true"}, "vacation.days": {"0"}}); code != http.StatusBadRequest || !strings.Contains(body, "from 1 to 365") {
+		t.Fatalf("vacation with 0 days: %d", code)
 	}
 	// Both are in the managed Sieve script now, which became active.
 	ms, err := sieverules.Load(ctx, r.Store, r.acct.ID)
@@ -51,14 +54,14 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("managed script after forwarding/vacation: %+v, %v", ms, err)
 	}
 	want := sieverules.Rules{Forwarding: sieverules.Forwarding{To: []string{"me@elsewhere.example"}, Keep: true},
-		Vacation: sieverules.Vacation{Enabled: true, Subject: "Away", Body: "Back on Monday.", Until: "2026-12-31", Days: 7}}
+		Vacation: sieverules.Vacation{Enabled: true, Subject: "Away", Body: "Back on Monday.", Until: "2026-12-31", Days: 3}}
 	if !reflect.DeepEqual(ms.Rules, want) {
 		t.Fatalf("model after forwarding/vacation: %+v", ms.Rules)
 	}
 	// The forms show what was saved.
 	_, _, body = b.get("/settings")
 	for _, want := range []string{`value="me@elsewhere.example"`, `name="forward.keep" value="true" checked`, `name="vacation.enabled" value="true" checked`,
-		`value="2026-12-31"`, `>Back on Monday.</textarea>`} {
+		`value="2026-12-31"`, `>Back on Monday.</textarea>`, `name="vacation.days" type="number" min="1" max="365" value="3"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("settings page lacks %s", want)
 		}
