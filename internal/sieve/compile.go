@@ -361,11 +361,64 @@ func (c *compiler) test(s *Script, pt parser.Test) (test, error) {
 			parser.StringArg{Value: nowField, Position: pt.Position}), pt.Args[len(pt.Args)-2:]...)
 		pt = parser.Test{Position: pt.Position, Id: "date", Args: args}
 	}
-	t, err := interp.LoadTest(s.lib, pt)
+	if strings.EqualFold(pt.Id, "date") && len(pt.Args) >= 3 {
+		// RFC 5260 4: a Received field's date is what follows its last
+		// semicolon; go-sieve parses the whole field and finds none. The
+		// runner answers a field of its own with those dates.
+		if h, ok := pt.Args[len(pt.Args)-3].(parser.StringArg); ok && strings.EqualFold(h.Value, "received") {
+			args := append([]parser.Arg(nil), pt.Args...)
+			h.Value = receivedDateField
+			args[len(args)-3] = h
+			pt.Args = args
+		}
+	}
+	t, err := interp.LoadTest(s.lib, foldRegexKeys(pt))
 	if err != nil {
 		return nil, errorAt(pt.Position, err)
 	}
 	return libraryTest{t}, nil
+}
+
+// foldRegexKeys makes a :regex match under a case-insensitive comparator
+// (the default, i;ascii-casemap) case-insensitive: go-sieve lower-cases
+// the value but not the pattern, so `header :regex "subject" "^Report"`
+// would never match. The keys (the last argument) get RE2's (?i).
+func foldRegexKeys(pt parser.Test) parser.Test {
+	regex, fold := false, true
+	for i, a := range pt.Args {
+		t, ok := a.(parser.TagArg)
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(t.Value) {
+		case "regex":
+			regex = true
+		case "comparator":
+			if i+1 < len(pt.Args) {
+				if c, ok := pt.Args[i+1].(parser.StringArg); ok {
+					fold = strings.HasSuffix(strings.ToLower(c.Value), "casemap")
+				}
+			}
+		}
+	}
+	if !regex || !fold || len(pt.Args) == 0 {
+		return pt
+	}
+	args := append([]parser.Arg(nil), pt.Args...)
+	switch k := args[len(args)-1].(type) {
+	case parser.StringArg:
+		k.Value = "(?i)" + k.Value
+		args[len(args)-1] = k
+	case parser.StringListArg:
+		vals := make([]string, len(k.Value))
+		for i, v := range k.Value {
+			vals[i] = "(?i)" + v
+		}
+		k.Value = vals
+		args[len(args)-1] = k
+	}
+	pt.Args = args
+	return pt
 }
 
 // libraryCommand loads a command go-sieve knows. The actions among them

@@ -2,6 +2,7 @@ package sieve
 
 import (
 	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -46,16 +47,32 @@ func (m *message) BodyRaw() ([]byte, bool, error) {
 // time, for currentdate.
 const nowField = "X-Mailroom-Sieve-Now"
 
-// nowMessage answers nowField with the delivery's time, whatever the
-// message itself holds.
+// receivedDateField is the header field the runner answers with the
+// dates of the message's Received fields, for the date test.
+const receivedDateField = "X-Mailroom-Sieve-Received-Date"
+
+// nowMessage answers nowField with the delivery's time and
+// receivedDateField with the Received fields' dates, whatever the message
+// itself holds.
 type nowMessage struct {
 	Message
 	now string
 }
 
 func (m nowMessage) HeaderGet(key string) ([]string, error) {
-	if textproto.CanonicalMIMEHeaderKey(key) == nowField {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case nowField:
 		return []string{m.now}, nil
+	case receivedDateField:
+		vals, err := m.Message.HeaderGet("Received")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			out[i] = strings.TrimSpace(v[strings.LastIndexByte(v, ';')+1:])
+		}
+		return out, nil
 	}
 	return m.Message.HeaderGet(key)
 }

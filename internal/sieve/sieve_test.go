@@ -266,3 +266,56 @@ if allof (currentdate :value "ge" "date" "2026-07-01", currentdate :value "le" "
 		t.Errorf("after the window: %+v", res)
 	}
 }
+
+// TestLibraryExtensions: the tests go-sieve evaluates, as scripts use
+// them here: envelope and subaddress, body, relational, date with index,
+// mailboxexists through the Environment, copy.
+func TestLibraryExtensions(t *testing.T) {
+	msg := `From: Boss <boss@example.com>
+To: me@example.org
+Subject: Quarterly report
+Date: Tue, 1 Dec 2026 10:00:00 +0000
+Received: from a by b; Tue, 1 Dec 2026 10:00:05 +0000
+Received: from c by d; Mon, 30 Nov 2026 09:00:00 +0000
+Message-ID: <q1@example.com>
+Content-Type: text/plain
+
+Numbers inside: the invoice is attached.
+`
+	for _, tc := range []struct {
+		name, test string
+		want       bool
+	}{
+		{"envelope from", `require "envelope"; if envelope :is "from" "sender@example.net"`, true},
+		{"envelope to detail", `require ["envelope", "subaddress"]; if envelope :detail "to" "work"`, true},
+		{"envelope to user", `require ["envelope", "subaddress"]; if envelope :user "to" "me"`, true},
+		{"address domain", `if address :domain :is "from" "example.com"`, true},
+		{"body text", `require "body"; if body :text :contains "invoice"`, true},
+		{"body not", `require "body"; if body :text :contains "lottery"`, false},
+		{"relational count", `require "relational"; if header :count "ge" :comparator "i;ascii-numeric" "received" "2"`, true},
+		{"size", `if size :under 10K`, true},
+		{"date year", `require "date"; if date :is "date" "year" "2026"`, true},
+		{"index", `require ["date", "index"]; if date :index 1 "date" "date" "2026-12-01"`, true},
+		{"index last", `require ["date", "index"]; if date :index 1 :last "received" "date" "2026-11-30"`, true},
+		{"regex octet", `require ["regex", "comparator-i;octet"]; if header :regex :comparator "i;octet" "subject" "^quarterly"`, false},
+		{"mailboxexists", `require "mailbox"; if mailboxexists "Work"`, true},
+		{"mailboxexists missing", `require "mailbox"; if mailboxexists "Nope"`, false},
+		{"exists", `if exists ["from", "date"]`, true},
+		{"regex", `require "regex"; if header :regex "subject" "^Quarterly (rep|summ)ort$"`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Compile(`require "fileinto"; `+tc.test+` { fileinto "Yes"; }`, nil, Limits{})
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			res, err := Run(context.Background(), Input{Message: parseMsg(t, msg), From: "sender@example.net", To: "me+work@example.org", SpamPercent: -1},
+				&env{mailboxes: map[string]bool{"Work": true}}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(res.FileInto) == 1; got != tc.want {
+				t.Errorf("%s: %v, want %v", tc.test, got, tc.want)
+			}
+		})
+	}
+}
