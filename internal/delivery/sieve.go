@@ -63,7 +63,7 @@ func (a *Agent) loadPrefs(ctx context.Context, accountID int64) (prefs, error) {
 		a.log.Warn("the account's active Sieve script does not compile: its mail goes to INBOX", "account_id", accountID, "script", sc.Name, "err", err)
 		return prefs{scriptName: sc.Name}, nil
 	}
-	return prefs{script: s, scriptName: sc.Name}, nil
+	return prefs{script: s, scriptName: sc.Name, size: len(sc.Content)}, nil
 }
 
 // includes finds the scripts an account's script includes: its own, and
