@@ -13,6 +13,7 @@ import (
 
 	"mailroom/internal/dsn"
 	"mailroom/internal/junk"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 )
@@ -228,6 +229,14 @@ func (a *Agent) fileintoMailbox(ctx context.Context, acct store.Account, f sieve
 	if strings.EqualFold(f.Mailbox, "INBOX") {
 		return a.inbox(ctx, acct.ID)
 	}
+	if otherNamespace(f.Mailbox) {
+		// Other users' and shared folders are reached through their
+		// owners' rights, which a filter does not act with: the copy stays
+		// here, and no personal folder of that name is made (it would be
+		// hidden behind the namespace).
+		a.log.Info("Sieve fileinto another user's or a shared folder: the message goes to INBOX", "account", acct.Email, "mailbox", f.Mailbox)
+		return 0, nil
+	}
 	mb, err := a.st.Mailbox(ctx, acct.ID, f.Mailbox)
 	if errors.Is(err, store.ErrNotFound) && f.Create {
 		mb, err = a.st.CreateMailbox(ctx, acct.ID, f.Mailbox, "")
@@ -247,6 +256,17 @@ func (a *Agent) fileintoMailbox(ctx context.Context, acct store.Account, f sieve
 		return 0, err
 	}
 	return mb.ID, nil
+}
+
+// otherNamespace reports whether name lies in the "Other Users/" or
+// "Shared/" namespace (docs/operations.md, "Shared folders").
+func otherNamespace(name string) bool {
+	for _, ns := range []string{mailbox.OtherUsersPrefix, mailbox.SharedPrefix} {
+		if strings.HasPrefix(name, ns) || name == strings.TrimSuffix(ns, store.Delimiter) {
+			return true
+		}
+	}
+	return false
 }
 
 // storeFlags splits a script's flag names into system flags and keywords;

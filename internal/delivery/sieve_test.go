@@ -72,17 +72,22 @@ func TestSieveFileintoAndFlags(t *testing.T) {
 if header :contains "subject" "invoice" { fileinto "Work"; }
 elsif address :is "from" "boss@remote.example" { addflag "\\Flagged"; addflag "$Boss"; }
 elsif header :contains "subject" "newsletter" { fileinto :create "Lists/News"; }
-elsif header :contains "subject" "nowhere" { fileinto "Missing"; }`)
+elsif header :contains "subject" "nowhere" { fileinto "Missing"; }
+elsif header :contains "subject" "elsewhere" { fileinto :create "Shared/bob@example.test/INBOX"; }`)
 	r.deliver("x@remote.example", message("x@remote.example", "ann@example.test", "invoice 42", ""), "ann@example.test")
 	r.deliver("boss@remote.example", message("Boss <boss@remote.example>", "ann@example.test", "hello", ""), "ann@example.test")
 	r.deliver("n@remote.example", message("n@remote.example", "ann@example.test", "newsletter 7", ""), "ann@example.test")
 	r.deliver("n@remote.example", message("n@remote.example", "ann@example.test", "nowhere", ""), "ann@example.test")
+	r.deliver("n@remote.example", message("n@remote.example", "ann@example.test", "elsewhere", ""), "ann@example.test")
 	if got := r.mailbox("ann@example.test", "Work"); len(got) != 1 {
 		t.Fatalf("Work has %d messages, want 1", len(got))
 	}
 	inbox := r.mailbox("ann@example.test", "INBOX")
-	if len(inbox) != 2 {
-		t.Fatalf("INBOX has %d messages, want 2 (the flagged one and the one for a missing mailbox)", len(inbox))
+	if len(inbox) != 3 {
+		t.Fatalf("INBOX has %d messages, want 3 (the flagged one, the one for a missing mailbox, the one for a shared folder)", len(inbox))
+	}
+	if mb := r.mailbox("ann@example.test", "Shared/bob@example.test/INBOX"); mb != nil {
+		t.Errorf(":create made a personal folder in the shared namespace")
 	}
 	if inbox[0].Flags&store.FlagFlagged == 0 || len(inbox[0].Keywords) != 1 || !strings.EqualFold(inbox[0].Keywords[0], "$Boss") {
 		t.Errorf("boss's message: flags %v keywords %v, want \\Flagged and $Boss", inbox[0].Flags, inbox[0].Keywords)
