@@ -1,7 +1,9 @@
 package sieverules
 
 import (
+	"context"
 	"errors"
+	"net/mail"
 	"reflect"
 	"strings"
 	"testing"
@@ -323,4 +325,42 @@ func FuzzGenerate(f *testing.F) {
 			t.Fatalf("not parsed back (%v):\n%s", ok, s)
 		}
 	})
+}
+
+// TestAttachmentRuleRuns: the "has an attachment" condition, run by the
+// interpreter delivery uses, finds a PDF part and a text file attached,
+// and not a plain message or an HTML one with its text alternative.
+func TestAttachmentRuleRuns(t *testing.T) {
+	text, err := Generate(Rules{Rules: []Rule{{Name: "x", Conditions: []Condition{{Field: FieldAttachment}}, Actions: []Action{{Kind: ActionMove, Folder: "Files"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sieve.Compile(text, nil, sieve.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "From: a@example.com\r\nTo: b@example.org\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		want      bool
+	}{
+		{"plain", head + "Content-Type: text/plain\r\n\r\nhello\r\n", false},
+		{"alternative", head + "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n", false},
+		{"pdf", head + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n", true},
+		{"text file", head + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nnotes\r\n--b\r\nContent-Type: text/plain; name=notes.txt\r\nContent-Disposition: attachment; filename=notes.txt\r\n\r\nthe notes\r\n--b--\r\n", true},
+	} {
+		m, err := mail.ReadMessage(strings.NewReader(tc.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := tc.raw[strings.Index(tc.raw, "\r\n\r\n")+4:]
+		msg := sieve.NewMessage(m.Header, len(tc.raw), func() ([]byte, error) { return []byte(body), nil })
+		res, err := sieve.Run(context.Background(), sieve.Input{Message: msg, SpamPercent: -1}, nil, s)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := len(res.FileInto) == 1; got != tc.want {
+			t.Errorf("%s: has an attachment = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
