@@ -86,6 +86,28 @@ func TestBrowserFilters(t *testing.T) {
 		t.Fatalf("after a delivery from bob, Archive has %d messages, want %d: the new rule did not file it", n, before+1)
 	}
 
+	// Each row shows the fields its choice uses.
+	b.Open(chromedp.Navigate(r.base + "/settings/filters/rule"))
+	visible := func(id string) bool {
+		return chromium.Eval[bool](b, `document.getElementById("`+id+`").offsetParent !== null`)
+	}
+	if visible("a0f") || visible("a0a") || visible("c0h") || !visible("c0v") {
+		t.Fatalf("a new rule shows folder %v, address %v, header name %v, value %v", visible("a0f"), visible("a0a"), visible("c0h"), visible("c0v"))
+	}
+	choose := func(id, value string) {
+		chromium.Eval[bool](b, `(s => { s.value = "`+value+`"; s.dispatchEvent(new Event("change")); return true })(document.getElementById("`+id+`"))`)
+	}
+	choose("a0k", "move")
+	choose("c0f", "header")
+	if !visible("a0f") || visible("a0a") || !visible("c0h") {
+		t.Fatalf("after choosing move and header: folder %v, address %v, header name %v", visible("a0f"), visible("a0a"), visible("c0h"))
+	}
+	choose("a0k", "forward")
+	choose("c0f", "attachment")
+	if visible("a0f") || !visible("a0a") || visible("c0v") {
+		t.Fatalf("after choosing forward and attachment: folder %v, address %v, value %v", visible("a0f"), visible("a0a"), visible("c0v"))
+	}
+
 	// The script editor: the error is shown at its line.
 	b.Open(chromedp.Navigate(r.base + "/settings/scripts?new=1"))
 	b.Do(

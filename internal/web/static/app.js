@@ -11,6 +11,24 @@
     }
   });
 
+  // The rule form: each condition and action row shows only the fields
+  // its choice uses (a folder for "move", an address for "forward"…).
+  // Without this script every field shows, and the server ignores the
+  // ones a choice does not use.
+  function showParts(row) {
+    var v = row.querySelector("select").value;
+    row.querySelectorAll(".part").forEach(function (p) {
+      var when = p.getAttribute("data-when"), unless = p.getAttribute("data-unless");
+      var show = when === null || when.split(" ").indexOf(v) >= 0;
+      if (unless !== null && unless.split(" ").indexOf(v) >= 0) { show = false; }
+      p.hidden = !show;
+    });
+  }
+  document.querySelectorAll(".ruleform .row").forEach(function (row) {
+    showParts(row);
+    row.querySelector("select").addEventListener("change", function () { showParts(row); });
+  });
+
   // Live updates: a page showing a mailbox or a message listens to the
   // account's changes and refreshes its content when its mailbox changed
   // (from IMAP, POP3, new mail or another browser) without a reload.
