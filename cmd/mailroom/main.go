@@ -59,7 +59,6 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-
 func run(ctx context.Context, args []string, sio *stdio) int {
 	err := dispatch(ctx, args, sio)
 	if err == nil {
