@@ -39,7 +39,7 @@ var commands = []command{
 	{path: "user app-password list", args: "EMAIL", doc: "an account's app passwords"},
 	{path: "user app-password del", args: "EMAIL ID", doc: "revoke an app password"},
 	{path: "domain add", args: "DOMAIN", doc: "serve a domain (and make its DKIM keys)"},
-	{path: "domain del", args: "DOMAIN", doc: "stop serving a domain"},
+	{path: "domain del", args: "DOMAIN", doc: "delete a domain"},
 	{path: "domain list", doc: "list domains"},
 	{path: "domain dns", args: "DOMAIN", doc: "the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)"},
 	{path: "alias add", args: "ALIAS TARGET…", doc: "deliver ALIAS's mail to the targets (ALIAS \"@domain\": catch-all)"},
@@ -90,7 +90,7 @@ var usage = usageOf("")
 // user commands), one synopsis and its description each.
 func usageOf(prefix string) string {
 	var b strings.Builder
-	b.WriteString("usage: mailroom COMMAND [ARGS]\n")
+	fmt.Fprintf(&b, "usage: mailroom %s\n", strings.TrimSpace(prefix+" COMMAND [ARGS]"))
 	for _, c := range commands {
 		if prefix != "" && c.path != prefix && !strings.HasPrefix(c.path, prefix+" ") {
 			continue
