@@ -43,80 +43,21 @@ type stdio struct {
 	err io.Writer
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
+// usageError is a mistake in the command line: exit status 2. usage,
+// when set, is the command's usage, printed after the message.
+type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
 
 // exitError ends the command with its status after the command has said
 // why itself (as `sieve check` does, in the form compilers use).
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-const usage = `usage: mailroom COMMAND [ARGS]
-
-Server:
-  serve [--config FILE]              run every configured listener until SIGINT/SIGTERM
-  dev [--data DIR]                   zero-configuration trial: 127.0.0.1 high ports, data in ./mailroom-dev
-  version                            print the version
-  bench smtp|pop3|imap --addr H:P …  load-test any SMTP, POP3 or IMAP server (see docs/benchmarks.md)
-
-Accounts (all take --config FILE and work while serve runs):
-  user add EMAIL [--password-stdin]  create an account (prompts for the password)
-  user del EMAIL                     delete an account and all its mail
-  user list                          list accounts
-  user passwd EMAIL [--password-stdin]
-  user set EMAIL KEY=VALUE…          change per-account settings
-  user get EMAIL                     show per-account settings
-  user app-password add EMAIL NAME   make a password for one device or program (printed once)
-  user app-password list EMAIL, user app-password del EMAIL ID
-  domain add|del DOMAIN, domain list
-  domain dns DOMAIN                  the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
-  alias add ALIAS TARGET…, alias del ALIAS, alias list   (ALIAS "@domain": catch-all)
-  mailbox list EMAIL                 an account's mailboxes with message counts and sizes
-  mailbox create --shared ADDRESS [--member EMAIL[=read|write|full|RIGHTS]]… [--send-as]
-                                     a shared mailbox (support@): belongs to the domain, nobody logs in
-                                     as it; members find it under "Shared/ADDRESS/" (default: write);
-                                     --send-as: the members may send as ADDRESS
-  acl show EMAIL [MAILBOX]           who may use an account's mailboxes, with which rights (RFC 4314)
-  acl set EMAIL MAILBOX|'*' IDENTIFIER read|write|full|[+-]RIGHTS   IDENTIFIER: an address, @domain,
-                                     authenticated or anyone; '*': every mailbox of the account
-  acl del EMAIL MAILBOX|'*' IDENTIFIER
-  mailbox seen EMAIL/MAILBOX [shared|per-user]
-                                     whether users the mailbox is shared with share its owner's \Seen
-                                     or each keep their own (the default); without a mode, shows it
-  sieve check FILE, sieve list EMAIL, sieve show EMAIL NAME, sieve put EMAIL NAME FILE,
-  sieve activate EMAIL NAME|--none, sieve delete EMAIL NAME
-                                     an account's Sieve filters, as ManageSieve clients see them
-                                     (mailroom sieve --help)
-  quota show EMAIL|DOMAIN|--default  usage and limits (RFC 9208 STORAGE and MESSAGE)
-  quota set EMAIL|DOMAIN|--default [--storage 10GB|0|unlimited|inherit] [--messages N|0|unlimited|inherit]
-  delegate grant OWNER GRANTEE --mode send-as|on-behalf
-                                     let an address or @domain send as OWNER (or on its behalf, with Sender:)
-  delegate revoke OWNER GRANTEE, delegate list EMAIL
-  delegate sent-copy OWNER delegate|both   also keep what delegates send in OWNER's Sent (both)
-  annotation set NAME VALUE          a shared server annotation every IMAP user reads (METADATA),
-                                     e.g. /shared/comment (message of the day), /shared/admin (mailto:…)
-  annotation del NAME, annotation list
-  reindex [--rebuild] [EMAIL]        index the mail the full-text index lacks (one account or all), with progress
-
-Outbound queue (mail for other domains):
-  queue list                         what waits, with the next attempt and last error
-  queue show ID                      one message, per recipient
-  queue retry ID|all                 try again now
-  queue drop ID [--silent]           give up on a message (its sender gets a bounce unless --silent)
-
-Moving an installation (stop every server on both first):
-  store copy --from DATA_DIR|DSN --to DATA_DIR|DSN   copy everything into an empty store, verified
-  store verify --from DATA_DIR|DSN --to DATA_DIR|DSN compare two stores as the copy's verification does
-
-Junk filter:
-  junk train --spam|--ham [--account EMAIL] FILE|DIR…   teach the shared base model (or one account's) a corpus
-  junk stats [--account EMAIL]       what a model has learned
-`
 
 func run(ctx context.Context, args []string, sio *stdio) int {
 	err := dispatch(ctx, args, sio)
@@ -127,10 +68,16 @@ func run(ctx context.Context, args []string, sio *stdio) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	var help helpShown
+	if errors.As(err, &help) {
+		fmt.Fprint(sio.out, help.text)
+		return 0
+	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(sio.err, "mailroom: %s\n", msg)
 	var ue usageError
 	if errors.As(err, &ue) {
+		fmt.Fprint(sio.err, ue.usage)
 		return 2
 	}
 	return 1
@@ -140,6 +87,10 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) == 0 {
 		fmt.Fprint(sio.err, usage)
 		return usagef("no command given")
+	}
+	if text, ok := groupHelp(args); ok {
+		fmt.Fprint(sio.out, text)
+		return nil
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -219,13 +170,15 @@ func versionString() string {
 
 // parseFlags parses flags wherever they appear among the arguments
 // ("user add EMAIL --password-stdin" as well as "user add --password-stdin
-// EMAIL") and returns the positional arguments.
+// EMAIL") and returns the positional arguments. It is where every command
+// answers --help, -help and -h with its usage (helpShown), before the
+// command does anything; fs's name is the command's path in the table.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, flagHelp(fs, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

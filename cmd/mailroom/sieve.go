@@ -6,72 +6,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"mailroom/internal/sieve"
 	"mailroom/internal/store"
 )
 
-// sieveUsage is `mailroom sieve --help`; each line is also its command's
-// own --help.
-var sieveUsage = []struct{ sub, syntax, doc string }{
-	{"check", "sieve check FILE", "compile a Sieve script: \"ok\", or FILE:LINE:COLUMN: the first error (exit 1)"},
-	{"list", "sieve list EMAIL", "the account's Sieve scripts; the active one is marked"},
-	{"show", "sieve show EMAIL NAME", "print a script"},
-	{"put", "sieve put EMAIL NAME FILE|-", "store a script (from standard input with -) if it compiles; replaces one of that name"},
-	{"activate", "sieve activate EMAIL NAME|--none", "make the script the one delivery runs (--none: no script runs)"},
-	{"delete", "sieve delete EMAIL NAME", "delete a script (not the active one)"},
-}
-
-func sieveHelp(sub string) string {
-	var b strings.Builder
-	b.WriteString("usage:\n")
-	for _, u := range sieveUsage {
-		if sub == "" || u.sub == sub {
-			fmt.Fprintf(&b, "  mailroom %-34s %s\n", u.syntax, u.doc)
-		}
-	}
-	if sub != "check" {
-		b.WriteString("Every command but check takes --config FILE and works while serve runs.\n")
-	}
-	return b.String()
-}
-
-func wantsHelp(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "-h", "-help", "--help":
-			return true
-		}
-	}
-	return false
-}
-
 // cmdSieve is `mailroom sieve`: the accounts' Sieve scripts, as
 // ManageSieve clients and the webmail see them.
 func cmdSieve(ctx context.Context, args []string, sio *stdio) error {
-	if len(args) == 0 || wantsHelp(args[:1]) {
-		fmt.Fprint(sio.out, sieveHelp(""))
-		if len(args) == 0 {
-			return usagef("usage: mailroom sieve check|list|show|put|activate|delete … (see mailroom sieve --help)")
-		}
-		return nil
+	if len(args) == 0 {
+		return usageError{msg: "usage: mailroom sieve check|list|show|put|activate|delete …", usage: usageOf("sieve")}
 	}
 	sub, args := args[0], args[1:]
-	syntax := ""
-	for _, u := range sieveUsage {
-		if u.sub == sub {
-			syntax = u.syntax
-		}
-	}
-	if syntax == "" {
+	name := "sieve " + sub
+	c, ok := lookupCommand(name)
+	if !ok {
 		return usagef("unknown command \"sieve %s\" (want check, list, show, put, activate or delete)", sub)
 	}
-	if wantsHelp(args) {
-		fmt.Fprint(sio.out, sieveHelp(sub))
-		return nil
-	}
-	name := "sieve " + sub
+	syntax := c.path + " " + c.args
 	f := newAdminFlags(name, false)
 	none := f.fs.Bool("none", false, "activate: leave no script active")
 	pos, err := parseFlags(f.fs, args)

@@ -78,6 +78,10 @@ type Authenticator struct {
 	// accounts (see DecoySCRAM). Random per process.
 	decoyKey [32]byte
 
+	// defaultDomain completes login names without "@" (SetDefaultDomain);
+	// "" leaves them as they are.
+	defaultDomain string
+
 	// Replaceable in tests.
 	verify func(encoded, password string) (bool, error)
 }
@@ -123,14 +127,36 @@ func NewAuthenticator(lookup CredentialLookup, th *Throttle, cacheTTL time.Durat
 // the same hash strings.
 func (a *Authenticator) Invalidate(account string) {
 	if a.cache != nil {
-		a.cache.invalidate(NormalizeUsername(account))
+		a.cache.invalidate(a.Username(account))
 	}
 }
 
-// NormalizeUsername is how Authenticate normalises usernames before lookup,
-// throttling and caching: surrounding white space trimmed, lower-cased.
+// NormalizeUsername is the normalisation every login name gets before
+// lookup, throttling and caching: surrounding white space trimmed,
+// lower-cased. Authenticator.Username adds the default domain to it.
 func NormalizeUsername(username string) string {
 	return strings.ToLower(strings.TrimSpace(username))
+}
+
+// SetDefaultDomain makes login names without "@" stand for that name at
+// domain (config auth.default_domain, Dovecot's auth_default_realm), for
+// single-domain installations whose users log in as "ann". "" turns it
+// off. Call it before the Authenticator is used.
+func (a *Authenticator) SetDefaultDomain(domain string) {
+	a.defaultDomain = NormalizeUsername(domain)
+}
+
+// Username is the account name a login name stands for: normalised, and
+// completed with the default domain when it has no "@". Every check of
+// this package (and SASL's SCRAM lookup) goes through it, so that all
+// protocols take the same names and the throttle and cache count "ann"
+// and "ann@example.org" as one account.
+func (a *Authenticator) Username(username string) string {
+	user := NormalizeUsername(username)
+	if a.defaultDomain != "" && user != "" && !strings.Contains(user, "@") {
+		user += "@" + a.defaultDomain
+	}
+	return user
 }
 
 // Authenticate checks username and password for a login over protocol
@@ -147,7 +173,7 @@ func NormalizeUsername(username string) string {
 // appears in logs or errors.
 func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, protocol, username, password string) (Principal, error) {
 	start := time.Now()
-	user := NormalizeUsername(username)
+	user := a.Username(username)
 	att := attempt{a: a, ctx: ctx, start: start, remote: remote, protocol: protocol, user: user}
 
 	if a.throttle != nil {

@@ -133,6 +133,35 @@ func TestAuthenticateNormalisesUsername(t *testing.T) {
 	}
 }
 
+// TestAuthenticateDefaultDomain: with a default domain (auth.default_domain)
+// a name without "@" logs in as that name at the domain; names with "@"
+// are unchanged; without one, the bare name is an unknown account.
+func TestAuthenticateDefaultDomain(t *testing.T) {
+	h := newHarness(t, nil)
+	if _, err := h.login("alice", alicePW); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("bare name without a default domain: %v", err)
+	}
+	h.auth.SetDefaultDomain("Example.COM")
+	if p, err := h.login(" Alice ", alicePW); err != nil || p != alice {
+		t.Fatalf("bare name with the default domain: %+v, %v", p, err)
+	}
+	if p, err := h.login("alice@example.com", alicePW); err != nil || p != alice {
+		t.Fatalf("full address with the default domain: %+v, %v", p, err)
+	}
+	if _, err := h.login("alice@example.org", alicePW); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("another domain's name: %v", err)
+	}
+	want := []string{"alice", "alice@example.com", "alice@example.com", "alice@example.org"}
+	if strings.Join(h.store.lookups, " ") != strings.Join(want, " ") {
+		t.Fatalf("store looked up %q, want %q", h.store.lookups, want)
+	}
+	for in, want := range map[string]string{"bob": "bob@example.com", "Bob@Other.test": "bob@other.test", "": "", "  ": ""} {
+		if got := h.auth.Username(in); got != want {
+			t.Errorf("Username(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestAuthenticateAppPassword(t *testing.T) {
 	h := newHarness(t, nil)
 	if p, err := h.login("alice@example.com", aliceAp); err != nil || p != alice {

@@ -28,7 +28,7 @@ func (a *Authenticator) Admit(remote netip.Addr, protocol, username string) (*Ti
 	if a.throttle == nil {
 		return nil, nil
 	}
-	user := NormalizeUsername(username)
+	user := a.Username(username)
 	tk, retry := a.throttle.Admit(remote, user)
 	if tk == nil {
 		att := attempt{a: a, ctx: context.Background(), start: time.Now(), remote: remote, protocol: protocol, user: user, delay: retry}
@@ -44,7 +44,7 @@ func (a *Authenticator) Admit(remote netip.Addr, protocol, username string) (*Ti
 // "invalid_credentials". The log line does not say whether the account
 // exists; the caller should not know either.
 func (a *Authenticator) Record(tk *Ticket, remote netip.Addr, protocol, username string, ok bool) {
-	user := NormalizeUsername(username)
+	user := a.Username(username)
 	result, level := "success", slog.LevelInfo
 	if ok {
 		tk.Success()
@@ -75,7 +75,7 @@ func (a *Authenticator) Record(tk *Ticket, remote netip.Addr, protocol, username
 // iteration count every stored credential has. StoredKey is an HMAC output
 // too, so no client proof can match it without a SHA-256 preimage.
 func (a *Authenticator) DecoySCRAM(username string) scram.StoredCredentials {
-	user := NormalizeUsername(username)
+	user := a.Username(username)
 	derive := func(label string) []byte {
 		m := hmac.New(sha256.New, a.decoyKey[:])
 		m.Write([]byte(label))
@@ -96,5 +96,5 @@ func (a *Authenticator) ThrottleDelay(remote netip.Addr, username string) time.D
 	if a.throttle == nil {
 		return 0
 	}
-	return a.throttle.Delay(remote, NormalizeUsername(username))
+	return a.throttle.Delay(remote, a.Username(username))
 }

@@ -126,6 +126,9 @@ type Auth struct {
 	AllowInsecure bool `toml:"allow_insecure"`
 	// CacheTTL is how long a successful password check is remembered.
 	CacheTTL Duration `toml:"cache_ttl"`
+	// DefaultDomain completes login names without "@" (Dovecot's
+	// auth_default_realm); "" leaves them unchanged.
+	DefaultDomain string `toml:"default_domain"`
 }
 
 // Log configures logging.
@@ -357,6 +360,13 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return &Error{Key: "data_dir", Msg: "must not be empty"}
+	}
+	if c.Auth.DefaultDomain != "" {
+		d, err := address.ParseDomain(c.Auth.DefaultDomain)
+		if err != nil {
+			return &Error{Key: "auth.default_domain", Msg: fmt.Sprintf("%q is not a valid domain", c.Auth.DefaultDomain)}
+		}
+		c.Auth.DefaultDomain = d
 	}
 	for _, l := range c.listeners() {
 		if l.addr == "" {

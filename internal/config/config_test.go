@@ -75,6 +75,7 @@ func TestErrors(t *testing.T) {
 		{tls + "[listen]\nimap = 143\n", "m.toml:4: listen.imap: want a string, not a TOML integer"},
 		{"shutdown_timeout = \"soon\"\n" + tls, "m.toml:1: shutdown_timeout: want a duration"},
 		{"[auth]\nallow_insecure = \"yes\"\n", "m.toml:2: auth.allow_insecure: want a boolean"},
+		{"[auth]\ndefault_domain = \"not a domain\"\n" + tls, "m.toml:2: auth.default_domain: \"not a domain\" is not a valid domain"},
 		{"hostname = \"bad host!\"\n" + tls, "m.toml:1: hostname: \"bad host!\" is not a valid host name"},
 		{tls + "[listen]\nimap = \"143\"\n", "m.toml:4: listen.imap: \"143\" is not host:port"},
 		{"[tls]\ncert_file = \"a.pem\"\n", "m.toml: tls.key_file: cert_file and key_file go together"},

@@ -86,7 +86,7 @@ func (s *session) AuthenticatePlain(ctx context.Context, identity, username, pas
 	defer cancel()
 	// No proxy authentication (acting as another account), as in
 	// internal/sasl: naming yourself is the same as naming nobody.
-	if identity != "" && auth.NormalizeUsername(identity) != auth.NormalizeUsername(username) {
+	if identity != "" && s.srv.opts.Auth.Username(identity) != s.srv.opts.Auth.Username(username) {
 		return quoted("authentication failed")
 	}
 	p, err := s.srv.opts.Auth.Authenticate(ctx, s.remote, "managesieve", username, password)

@@ -372,6 +372,7 @@ func (s *session) apopCmd(arg string) {
 		return
 	}
 	a := s.srv.opts.Auth
+	name = a.Username(name) // the lookup below is not Authenticate's
 	tk, err := a.Admit(s.remote, "pop3", name)
 	if err != nil {
 		s.err("[SYS/TEMP] too many failed logins, try again later")

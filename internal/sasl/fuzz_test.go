@@ -31,6 +31,8 @@ func (v fuzzVerifier) SCRAMCredentials(_ context.Context, username string) (auth
 
 func (fuzzVerifier) SCRAMResult(string, bool) {}
 
+func (fuzzVerifier) Username(name string) string { return auth.NormalizeUsername(name) }
+
 // FuzzMechanisms feeds arbitrary client responses to every mechanism. None
 // may panic, report done with an error, or log in anyone without the
 // password. noIR starts the exchange without an initial response.

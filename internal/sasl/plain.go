@@ -41,7 +41,7 @@ func (s *plainServer) Next(response []byte) ([]byte, bool, error) {
 	// We do not offer proxy authentication (acting as another account);
 	// naming yourself is the same as naming nobody. Refusing before the
 	// password check reveals nothing, as the answer does not depend on it.
-	if authzid != "" && auth.NormalizeUsername(authzid) != auth.NormalizeUsername(authcid) {
+	if authzid != "" && s.v.Username(authzid) != s.v.Username(authcid) {
 		return nil, false, fmt.Errorf("%w: PLAIN: authorization identity differs from username", ErrAuthFailed)
 	}
 	p, err := s.v.Password(s.ctx, authcid, password)

@@ -57,6 +57,10 @@ type Verifier interface {
 	// SCRAMResult records the outcome of a SCRAM exchange in the throttle
 	// and log.
 	SCRAMResult(username string, ok bool)
+	// Username is the account name a login name stands for
+	// (auth.Authenticator.Username), to compare an authorization identity
+	// with the username as the login itself will be checked.
+	Username(name string) string
 }
 
 // NewServer returns a server for mechanism mech (case-insensitive). ctx

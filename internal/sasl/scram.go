@@ -148,5 +148,5 @@ func (s *scramServer) final(response []byte) ([]byte, bool, error) {
 // as PLAIN does.
 func (s *scramServer) authzidAllowed() bool {
 	z := s.conv.AuthzID()
-	return z == "" || auth.NormalizeUsername(z) == auth.NormalizeUsername(s.username)
+	return z == "" || s.v.Username(z) == s.v.Username(s.username)
 }

@@ -38,12 +38,14 @@ type verifier struct {
 	ticket   *auth.Ticket // the SCRAM exchange's admission
 }
 
+func (v *verifier) Username(name string) string { return v.a.Username(name) }
+
 func (v *verifier) Password(ctx context.Context, username, password string) (auth.Principal, error) {
 	return v.a.Authenticate(ctx, v.remote, v.protocol, username, password)
 }
 
 func (v *verifier) SCRAMCredentials(ctx context.Context, username string) (p auth.Principal, sc scram.StoredCredentials, err error) {
-	user := auth.NormalizeUsername(username)
+	user := v.a.Username(username)
 	tk, err := v.a.Admit(v.remote, v.protocol, user)
 	if err != nil {
 		return auth.Principal{}, scram.StoredCredentials{}, err

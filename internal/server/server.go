@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		cacheTTL = -1 // "0s" in the config turns the cache off
 	}
 	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
+	authn.SetDefaultDomain(cfg.Auth.DefaultDomain)
 	// One count of panics for the whole server: sessions of every
 	// protocol, queue workers and the mailbox index report to it.
 	pc := new(panics.Counter)
