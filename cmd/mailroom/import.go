@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"mailroom/internal/config"
+	"mailroom/internal/mailimport"
+	"mailroom/internal/store/storeopen"
+)
+
+const importUsage = "usage: mailroom import [--folder MAILBOX] [--config FILE] EMAIL MBOX|MAILDIR"
+
+// cmdImport is `mailroom import EMAIL PATH`: an mbox file or a Maildir
+// (Maildir++) tree into an account. It works while serve runs, and an
+// interrupted import is resumed by running it again: its progress is kept
+// in data_dir/import.
+func cmdImport(ctx context.Context, args []string, sio *stdio) error {
+	f := newAdminFlags("import", false)
+	folder := f.fs.String("folder", "INBOX", "the mailbox an mbox goes into (a Maildir's folders keep their names)")
+	pos, err := parseFlags(f.fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("%s", importUsage)
+	}
+	cfg, err := config.Load(*f.config)
+	if err != nil {
+		return err
+	}
+	st, err := storeopen.Open(ctx, cfg, storeopen.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := mailimport.Options{
+		Store: st, Account: pos[0], Source: pos[1], Folder: *folder,
+		StateDir: filepath.Join(cfg.DataDir, "import"),
+	}
+	var pl *mailimport.ProgressLine
+	if isTerminal(sio.err) {
+		pl = mailimport.NewProgressLine(sio.err)
+		opts.Progress = pl.Update
+	}
+	res, err := mailimport.Import(ctx, opts)
+	if pl != nil {
+		pl.Clear()
+	}
+	if res != nil {
+		res.PrintSummary(sio.out, pos[1])
+	}
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
