@@ -296,8 +296,9 @@ func (im *importer) mbox(path string, fi os.FileInfo) error {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
 	st.Kind, st.Size, st.MTime = "mbox", size, fi.ModTime().UnixNano()
-	r := NewMboxReader(f, st.Offset, size, format)
-	im.progress = Progress{TotalBytes: size - st.Offset}
+	base := st.Offset // st.Offset moves with every batch
+	r := NewMboxReader(f, base, size, format)
+	im.progress = Progress{TotalBytes: size - base}
 	for {
 		if err := im.ctx.Err(); err != nil {
 			im.discard()
@@ -325,7 +326,7 @@ func (im *importer) mbox(path string, fi os.FileInfo) error {
 		} else {
 			im.res.Skipped = append(im.res.Skipped, Skip{Offset: m.Offset, Bytes: m.End() - m.Offset, Reason: ErrTruncated.Error()})
 		}
-		im.progress.Bytes = m.End() - st.Offset
+		im.progress.Bytes = m.End() - base
 		im.report()
 		if im.full() {
 			end := m.End()

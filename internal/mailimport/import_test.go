@@ -219,6 +219,13 @@ func TestImportRealisticMbox(t *testing.T) {
 	stateDir := t.TempDir()
 	ctx := context.Background()
 	opts := Options{Store: st, Account: ann, Source: src, StateDir: stateDir}
+	var last Progress
+	opts.Progress = func(p Progress) {
+		if p.Bytes < last.Bytes || p.Messages < last.Messages {
+			t.Errorf("progress went back: %+v after %+v", p, last)
+		}
+		last = p
+	}
 	start := time.Now()
 	res, err := Import(ctx, opts)
 	if err != nil {
@@ -230,6 +237,10 @@ func TestImportRealisticMbox(t *testing.T) {
 	if n != 400 || len(res.Skipped) != 0 || res.AlreadyDone || res.Resumed {
 		t.Fatalf("result: %d messages, skipped %v, done %v resumed %v", n, res.Skipped, res.AlreadyDone, res.Resumed)
 	}
+	if last.Messages != 400 || last.Bytes != int64(len(data)) || last.TotalBytes != int64(len(data)) {
+		t.Errorf("last progress %+v, source %d bytes", last, len(data))
+	}
+	opts.Progress = nil
 	got := mailboxMessages(t, st, "INBOX")
 	if len(got) != 400 {
 		t.Fatalf("INBOX has %d messages", len(got))
