@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"time"
 
 	"mailroom/internal/config"
+	"mailroom/internal/mailbox"
 	"mailroom/internal/mailimport"
 	"mailroom/internal/store/storeopen"
 )
@@ -52,6 +55,24 @@ func cmdImport(ctx context.Context, args []string, sio *stdio) error {
 	}
 	if err != nil {
 		return err
+	}
+	// The store indexes for search the text the mailbox service extracts
+	// at delivery; the import delivers through the store, so its messages
+	// are indexed here, as `mailroom reindex` would (only what the index
+	// lacks, resumable the same way).
+	if n, _ := res.Messages(); n > 0 {
+		acct, err := st.Account(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		svc := mailbox.NewService(st, nil, nil)
+		err = svc.Reindex(ctx, acct.ID, nil)
+		svc.Close()
+		if err != nil {
+			return fmt.Errorf("index the imported messages for search: %w (run mailroom reindex %s)", err, acct.Email)
+		}
+		fmt.Fprintf(sio.out, "indexed for search in %s\n", time.Since(start).Round(time.Millisecond))
 	}
 	return st.Close()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,21 @@ func TestImportCommand(t *testing.T) {
 	if !strings.Contains(out, "Old/2022") || !strings.Contains(out, "imported 2 messages") || errs != "" {
 		t.Errorf("import output %q, stderr %q (no progress when stderr is not a terminal)", out, errs)
 	}
+	// Indexed for search, as delivered mail is.
+	func() {
+		st, err := openStore(context.Background(), e.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		acct, err := st.Account(context.Background(), "ann@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := st.UnindexedContents(context.Background(), acct.ID, 0, 10); err != nil || len(u) != 0 {
+			t.Errorf("unindexed after the import: %d, %v", len(u), err)
+		}
+	}()
 	states, _ := filepath.Glob(filepath.Join(e.dir, "data", "import", "*.json"))
 	if len(states) != 1 {
 		t.Errorf("state files %v", states)
