@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/imap/wire"
 	"mailroom/internal/store"
 )
 
@@ -44,6 +45,12 @@ func maildirFolders(root string) ([]maildirFolder, error) {
 			continue
 		}
 		name := strings.ReplaceAll(strings.TrimPrefix(n, "."), ".", store.Delimiter)
+		// Dovecot and Courier write folder names in IMAP's modified
+		// UTF-7 (".Entw&APw-rfe"); a name that is not (Dovecot's UTF-8
+		// layout) is kept as it is.
+		if d, err := wire.DecodeMUTF7(name); err == nil {
+			name = d
+		}
 		if strings.EqualFold(name, "INBOX") {
 			name = "INBOX"
 		}

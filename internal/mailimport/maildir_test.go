@@ -45,6 +45,7 @@ func TestImportMaildir(t *testing.T) {
 	writeMaildirFile(t, filepath.Join(root, ".Sent", "cur", "2000.d.host:2,S"), "Subject: sent\n\nx\n", t0)
 	writeMaildirFile(t, filepath.Join(root, ".Lists.Dev", "cur", "3000.e.host:2,DTa"), "Subject: dev\n\ny\n", t0)
 	writeMaildirFile(t, filepath.Join(root, ".Sent Messages", "new", "4000.f.host"), "Subject: apple sent\n\nz\n", t0)
+	writeMaildirFile(t, filepath.Join(root, ".Projekte.Entw&APw-rfe", "cur", "5000.g.host:2,"), "Subject: mutf7\n\nz\n", t0)
 
 	st := newStore(t)
 	opts := Options{Store: st, Account: ann, Source: root, StateDir: t.TempDir(), BatchMessages: 2}
@@ -54,13 +55,13 @@ func TestImportMaildir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := res.Messages(); n != 6 || len(res.Skipped) != 0 {
+	if n, _ := res.Messages(); n != 7 || len(res.Skipped) != 0 {
 		t.Fatalf("imported %d, skipped %v", n, res.Skipped)
 	}
-	if last.Messages != 6 || last.TotalMessages != 6 {
+	if last.Messages != 7 || last.TotalMessages != 7 {
 		t.Errorf("progress %+v", last)
 	}
-	if res.Folders["INBOX"].Messages != 3 || res.Folders["Sent"].Messages != 1 || res.Folders["Lists/Dev"].Messages != 1 || res.Folders["Sent Messages"].Messages != 1 {
+	if res.Folders["INBOX"].Messages != 3 || res.Folders["Sent"].Messages != 1 || res.Folders["Lists/Dev"].Messages != 1 || res.Folders["Sent Messages"].Messages != 1 || res.Folders["Projekte/Entwürfe"].Messages != 1 {
 		t.Errorf("folders %+v", res.Folders)
 	}
 	inbox := mailboxMessages(t, st, "INBOX")
@@ -94,6 +95,10 @@ func TestImportMaildir(t *testing.T) {
 	dev := mailboxMessages(t, st, "Lists/Dev")
 	if len(dev) != 1 || dev[0].meta.Flags != store.FlagDraft|store.FlagDeleted || strings.Join(dev[0].meta.Keywords, " ") != "golang" {
 		t.Errorf("Lists/Dev: %+v", dev)
+	}
+
+	if got := mailboxMessages(t, st, "Projekte/Entwürfe"); len(got) != 1 {
+		t.Errorf("Projekte/Entwürfe: %d", len(got))
 	}
 
 	// Again: nothing. A new message: only it.

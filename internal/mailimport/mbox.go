@@ -165,6 +165,8 @@ type msgReader struct {
 	r             *MboxReader
 	m             *MboxMessage
 	out           []byte
+	buf           []byte // out's backing array, reused
+	chunk         []byte // for Content-Length bodies
 	inBody        bool
 	cl2Left       int64
 	contentLength int64
@@ -177,7 +179,9 @@ type msgReader struct {
 
 func (mr *msgReader) Read(p []byte) (int, error) {
 	for len(mr.out) == 0 && mr.err == nil {
+		mr.out = mr.buf[:0]
 		mr.step()
+		mr.buf = mr.out[:0]
 	}
 	n := copy(p, mr.out)
 	mr.out = mr.out[n:]
@@ -216,8 +220,10 @@ func (mr *msgReader) finish(err error) {
 func (mr *msgReader) step() {
 	r := mr.r
 	if mr.cl2Left > 0 {
-		chunk := min(mr.cl2Left, 32<<10)
-		buf := make([]byte, chunk)
+		if mr.chunk == nil {
+			mr.chunk = make([]byte, 32<<10)
+		}
+		buf := mr.chunk[:min(mr.cl2Left, int64(len(mr.chunk)))]
 		n, err := io.ReadFull(r.lr.br, buf)
 		r.lr.pos += int64(n)
 		mr.cl2Left -= int64(n)
