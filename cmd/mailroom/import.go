@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -52,6 +53,9 @@ func cmdImport(ctx context.Context, args []string, sio *stdio) error {
 	}
 	if res != nil {
 		res.PrintSummary(sio.out, pos[1])
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("import interrupted: what is listed above is imported; run the same command again to import the rest")
 	}
 	if err != nil {
 		return err
