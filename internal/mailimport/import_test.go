@@ -409,3 +409,28 @@ func TestImportMalformedMbox(t *testing.T) {
 		t.Fatalf("stored %d messages", len(got))
 	}
 }
+
+// An mbox rewritten since (not only grown) is refused, with the state
+// file to remove.
+func TestImportChangedMboxRefused(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "box.mbox")
+	one := "From a@example.org Mon Jan  3 20:05:38 2022\nSubject: one\n\nbody one\n\n"
+	if err := os.WriteFile(src, []byte(one+strings.Replace(one, "one", "two", -1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t)
+	opts := Options{Store: st, Account: ann, Source: src, StateDir: t.TempDir()}
+	if _, err := Import(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, []byte("From a@example.org Mon Jan  3 20:05:38 2022\nSubject: x\n\ny\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Import(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "changed other than by growing") || !strings.Contains(err.Error(), opts.StateDir) {
+		t.Fatalf("rewritten mbox: %v", err)
+	}
+	if got := mailboxMessages(t, st, "INBOX"); len(got) != 2 {
+		t.Fatalf("INBOX has %d", len(got))
+	}
+}

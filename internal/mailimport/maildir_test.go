@@ -2,6 +2,7 @@ package mailimport
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,19 +50,27 @@ func TestImportMaildir(t *testing.T) {
 
 	st := newStore(t)
 	opts := Options{Store: st, Account: ann, Source: root, StateDir: t.TempDir(), BatchMessages: 2}
+	// Interrupted after its first batch (two INBOX messages), then resumed.
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.afterBatch = cancel
+	res, err := Import(ctx, opts)
+	if n, _ := res.Messages(); !errors.Is(err, context.Canceled) || n != 2 {
+		t.Fatalf("interrupted: %d, %v", n, err)
+	}
+	opts.afterBatch = nil
 	var last Progress
 	opts.Progress = func(p Progress) { last = p }
-	res, err := Import(context.Background(), opts)
+	res, err = Import(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := res.Messages(); n != 7 || len(res.Skipped) != 0 {
-		t.Fatalf("imported %d, skipped %v", n, res.Skipped)
+	if n, _ := res.Messages(); n != 5 || len(res.Skipped) != 0 || !res.Resumed {
+		t.Fatalf("resumed: imported %d, skipped %v", n, res.Skipped)
 	}
-	if last.Messages != 7 || last.TotalMessages != 7 {
+	if last.Messages != 5 || last.TotalMessages != 5 {
 		t.Errorf("progress %+v", last)
 	}
-	if res.Folders["INBOX"].Messages != 3 || res.Folders["Sent"].Messages != 1 || res.Folders["Lists/Dev"].Messages != 1 || res.Folders["Sent Messages"].Messages != 1 || res.Folders["Projekte/Entwürfe"].Messages != 1 {
+	if res.Folders["INBOX"].Messages != 1 || res.Folders["Sent"].Messages != 1 || res.Folders["Lists/Dev"].Messages != 1 || res.Folders["Sent Messages"].Messages != 1 || res.Folders["Projekte/Entwürfe"].Messages != 1 {
 		t.Errorf("folders %+v", res.Folders)
 	}
 	inbox := mailboxMessages(t, st, "INBOX")
