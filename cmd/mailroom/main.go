@@ -118,6 +118,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdBench(ctx, rest, sio)
 	case "store":
 		return cmdStore(ctx, rest, sio)
+	case "import":
+		return cmdImport(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
 	case "acl":
