@@ -68,21 +68,7 @@ func TestQuarantineGoesToJunk(t *testing.T) {
 func TestJunkFilterScoresInbound(t *testing.T) {
 	st, _ := setup(t)
 	ctx := context.Background()
-	jf := junkfilter.New(st, junkfilter.Config{})
-	t.Cleanup(jf.Close)
-	a := New(st, Config{Junk: jf})
-	ann, _ := st.Account(ctx, "ann@example.test")
-	var spam, ham [][]byte
-	for i := range 10 {
-		spam = append(spam, fmt.Appendf(nil, "Subject: cheap pills %d\r\n\r\nbuy cheap pills casino lottery winner prize now %d\r\n", i, i))
-		ham = append(ham, fmt.Appendf(nil, "Subject: meeting %d\r\n\r\nthe project meeting agenda and budget review %d\r\n", i, i))
-	}
-	if err := jf.TrainCorpus(ctx, ann.ID, spam, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := jf.TrainCorpus(ctx, ann.ID, ham, false); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := trainedAgent(t, st)
 	deliver := func(body string, inbound bool, quarantine ...string) {
 		t.Helper()
 		m, err := st.Stage(ctx, strings.NewReader(body))
@@ -129,16 +115,13 @@ func TestJunkFilterScoresInbound(t *testing.T) {
 	}
 }
 
-// TestSpamtestReadsTheJunkScore: a Sieve script's spamtest (RFC 5235)
-// sees the junk filter's score of the message for the account: high for
-// what the account's filter learned is junk, low for what it learned is
-// not, and "0" (not tested) for mail that is not scored (a submission).
-func TestSpamtestReadsTheJunkScore(t *testing.T) {
-	st, _ := setup(t)
+// trainedAgent is an agent with a junk filter in which ann's model learned
+// that words of pills and lotteries are junk and those of meetings not.
+func trainedAgent(t *testing.T, st store.Store) (*Agent, store.Account) {
+	t.Helper()
 	ctx := context.Background()
 	jf := junkfilter.New(st, junkfilter.Config{})
 	t.Cleanup(jf.Close)
-	a := New(st, Config{Junk: jf})
 	ann, _ := st.Account(ctx, "ann@example.test")
 	var spam, ham [][]byte
 	for i := range 10 {
@@ -151,6 +134,17 @@ func TestSpamtestReadsTheJunkScore(t *testing.T) {
 	if err := jf.TrainCorpus(ctx, ann.ID, ham, false); err != nil {
 		t.Fatal(err)
 	}
+	return New(st, Config{Junk: jf}), ann
+}
+
+// TestSpamtestReadsTheJunkScore: a Sieve script's spamtest (RFC 5235)
+// sees the junk filter's score of the message for the account: high for
+// what the account's filter learned is junk, low for what it learned is
+// not, and "0" (not tested) for mail that is not scored (a submission).
+func TestSpamtestReadsTheJunkScore(t *testing.T) {
+	st, _ := setup(t)
+	ctx := context.Background()
+	a, ann := trainedAgent(t, st)
 	script := `require ["fileinto", "mailbox", "imap4flags", "spamtest", "relational", "comparator-i;ascii-numeric"];
 if spamtest :is "0" { fileinto :create "Untested"; stop; }
 if spamtest :value "ge" :comparator "i;ascii-numeric" "8" { fileinto :create "Spamtest"; stop; }

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,10 +24,6 @@ import (
 // matching `addflag "\\Flagged"` arrives flagged, and the vacation answers
 // once per sender per period, as IMAP shows.
 func TestSieveThroughManageSieveAndSMTP(t *testing.T) {
-	bin, err := exec.LookPath("sieve-connect")
-	if err != nil {
-		t.Skip("sieve-connect is not installed (scripts/install-test-deps.sh installs it)")
-	}
 	r := testrig.Start(t, testrig.Factories{"imap": imap.Factory(), "managesieve": managesieve.Factory(),
 		"submission": smtp.Factory(smtp.Submission)},
 		testrig.Listen("imaps", "managesieve", "submission"),
@@ -47,29 +40,7 @@ if address :is "from" "bob@example.test" { addflag "\\Flagged"; }
 	if err := os.WriteFile(local, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := strings.Cut(r.Addr("managesieve"), ":")
-	sieveConnect := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--server", host, "--port", port,
-			"--user", "ann@example.test", "--passwordfd", "3", "--authmech", "PLAIN", "--notlsverify", "--noclearauth",
-			// No SRV lookup of _sieve._tcp: it asks the system's DNS, which a
-			// test machine may not reach, and waits for its timeouts.
-			"--nosrv"}, args...)...)
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.ExtraFiles = []*os.File{pr}
-		io.WriteString(pw, password+"\n")
-		pw.Close()
-		out, err := cmd.CombinedOutput()
-		pr.Close()
-		if err != nil {
-			t.Fatalf("sieve-connect %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	sieveConnect := func(args ...string) { testrig.SieveConnect(t, r.Addr("managesieve"), "ann@example.test", args...) }
 	sieveConnect("--upload", "--localsieve", local, "--remotesieve", "rules")
 	sieveConnect("--activate", "--remotesieve", "rules")
 

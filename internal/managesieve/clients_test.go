@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,12 +65,7 @@ func TestManageSieveClient(t *testing.T) {
 // TestSieveConnect: Debian's sieve-connect uploads, lists, activates,
 // downloads, deactivates and deletes a script, over STARTTLS with PLAIN.
 func TestSieveConnect(t *testing.T) {
-	bin, err := exec.LookPath("sieve-connect")
-	if err != nil {
-		t.Skip("sieve-connect is not installed (scripts/install-test-deps.sh installs it)")
-	}
 	r := newRig(t)
-	host, port, _ := strings.Cut(r.Addr("managesieve"), ":")
 	dir := t.TempDir()
 	local := filepath.Join(dir, "vacation.sieve")
 	if err := os.WriteFile(local, []byte(vacation), 0o600); err != nil {
@@ -80,27 +73,7 @@ func TestSieveConnect(t *testing.T) {
 	}
 	run := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--server", host, "--port", port,
-			"--user", "ann@example.test", "--passwordfd", "3", "--authmech", "PLAIN", "--notlsverify",
-			"--noclearauth",
-			// No SRV lookup of _sieve._tcp: it asks the system's DNS, which a
-			// test machine may not reach, and waits for its timeouts.
-			"--nosrv"}, args...)...)
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.ExtraFiles = []*os.File{pr}
-		io.WriteString(pw, password+"\n")
-		pw.Close()
-		out, err := cmd.CombinedOutput()
-		pr.Close()
-		if err != nil {
-			t.Fatalf("sieve-connect %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
+		return testrig.SieveConnect(t, r.Addr("managesieve"), "ann@example.test", args...)
 	}
 	run("--upload", "--localsieve", local, "--remotesieve", "vacation")
 	if out := run("--list"); !strings.Contains(out, `"vacation"`) || strings.Contains(out, "ACTIVE") {
