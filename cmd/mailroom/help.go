@@ -69,8 +69,10 @@ var commands = []command{
 	{path: "annotation set", args: "NAME VALUE", doc: "a shared server annotation every IMAP user reads (METADATA),\ne.g. /shared/comment (message of the day), /shared/admin (mailto:…)"},
 	{path: "annotation del", args: "NAME", doc: "delete a server annotation"},
 	{path: "annotation list", doc: "the server annotations"},
-	{path: "import", args: "[--folder MAILBOX] EMAIL MBOX|MAILDIR",
-		doc: "bring existing mail in: an mbox file (mboxo, mboxrd, mboxcl2) or a Maildir++\ntree, with flags and folders; run it again to resume (docs/operations.md)"},
+	{path: "import", args: "[--folder MAILBOX] EMAIL MBOX|MAILDIR|MBOXDIR",
+		doc: "bring existing mail in: an mbox file (mboxo, mboxrd, mboxcl2) or a Maildir++\ntree (or a directory of .mbox files, one per folder), with flags and folders;\nrun it again to resume (docs/operations.md)"},
+	{path: "export", args: "[--format maildir|mbox] [--folder MAILBOX]… EMAIL DIR",
+		doc: "write an account's mail out as a Maildir++ tree or one mbox file per folder,\nwith flags, keywords and dates; mailroom import reads it back (docs/operations.md)"},
 	{path: "reindex", args: "[--rebuild] [EMAIL]", doc: "index the mail the full-text index lacks (one account or all), with progress"},
 
 	{section: "Outbound queue (mail for other domains)", path: "queue list", doc: "what waits, with the next attempt and last error"},

@@ -13,7 +13,7 @@ import (
 	"mailroom/internal/store/storeopen"
 )
 
-const importUsage = "usage: mailroom import [--folder MAILBOX] [--config FILE] EMAIL MBOX|MAILDIR"
+const importUsage = "usage: mailroom import [--folder MAILBOX] [--config FILE] EMAIL MBOX|MAILDIR|MBOXDIR"
 
 // cmdImport is `mailroom import EMAIL PATH`: an mbox file or a Maildir
 // (Maildir++) tree into an account. It works while serve runs, and an

@@ -110,10 +110,22 @@ func Import(ctx context.Context, opts Options) (*Result, error) {
 	}
 	state.Account, state.Path = acct.Email, src
 	im.state = state
-	if fi.IsDir() {
+	switch {
+	case !fi.IsDir():
+		err = im.mbox(src, fi, opts.Folder)
+	case isMaildirTree(src):
 		err = im.maildir(src)
-	} else {
-		err = im.mbox(src, fi)
+	default:
+		var files []string
+		files, err = mboxTreeFiles(src)
+		if err == nil && len(files) == 0 {
+			err = errNoMail
+		}
+		if err == nil {
+			err = im.mboxTree(src, files)
+		} else {
+			err = fmt.Errorf("import %s: %w", src, err)
+		}
 	}
 	im.res.Elapsed = time.Since(start)
 	return im.res, err
@@ -129,6 +141,11 @@ type importer struct {
 	mailboxes map[string]int64
 	state     *State
 	statePath string
+
+	// An mbox tree's progress counts all its files: the sizes of those
+	// before the current one, and the total.
+	tree                  bool
+	priorBytes, treeBytes int64
 
 	batch      []store.Delivery
 	batchInfo  []pendingInfo
@@ -268,9 +285,9 @@ func (im *importer) report() {
 	}
 }
 
-// mbox imports an mbox file from where the state says the last run
-// stopped.
-func (im *importer) mbox(path string, fi os.FileInfo) error {
+// mbox imports an mbox file into folder from where the state says the
+// last run stopped.
+func (im *importer) mbox(path string, fi os.FileInfo, folder string) error {
 	st := im.state
 	size := fi.Size()
 	f, err := os.Open(path)
@@ -298,7 +315,11 @@ func (im *importer) mbox(path string, fi os.FileInfo) error {
 	st.Kind, st.Size, st.MTime = "mbox", size, fi.ModTime().UnixNano()
 	base := st.Offset // st.Offset moves with every batch
 	r := NewMboxReader(f, base, size, format)
-	im.progress = Progress{TotalBytes: size - base}
+	if im.tree {
+		im.progress.TotalBytes = im.treeBytes
+	} else {
+		im.progress = Progress{TotalBytes: size - base}
+	}
 	for {
 		if err := im.ctx.Err(); err != nil {
 			im.discard()
@@ -312,7 +333,7 @@ func (im *importer) mbox(path string, fi os.FileInfo) error {
 			im.discard()
 			return fmt.Errorf("import %s: %w", path, err)
 		}
-		ok, err := im.add(im.opts.Folder, m.Body, 0,
+		ok, err := im.add(folder, m.Body, 0,
 			func() []string { return m.Keywords },
 			func() time.Time { return m.Date })
 		if err != nil {
@@ -327,6 +348,9 @@ func (im *importer) mbox(path string, fi os.FileInfo) error {
 			im.res.Skipped = append(im.res.Skipped, Skip{Offset: m.Offset, Bytes: m.End() - m.Offset, Reason: ErrTruncated.Error()})
 		}
 		im.progress.Bytes = m.End() - base
+		if im.tree {
+			im.progress.Bytes = im.priorBytes + m.End()
+		}
 		im.report()
 		if im.full() {
 			end := m.End()

@@ -59,6 +59,12 @@ func maildirFolders(root string) ([]maildirFolder, error) {
 	return out, nil
 }
 
+// isMaildirTree: the root or one of its dot-directories is a Maildir.
+func isMaildirTree(root string) bool {
+	folders, err := maildirFolders(root)
+	return err == nil && len(folders) > 0
+}
+
 func isMaildir(dir string) bool {
 	for _, sub := range []string{"cur", "new"} {
 		if fi, err := os.Stat(filepath.Join(dir, sub)); err == nil && fi.IsDir() {
