@@ -212,8 +212,7 @@ func specialUseOf(name string) store.SpecialUse {
 // add stages one message from body and queues it for the next batch.
 // A message the source could not give whole (ErrTruncated) is skipped.
 func (im *importer) add(folder string, body io.Reader, flags store.Flags, keywords func() []string, date func() time.Time) (staged bool, err error) {
-	id, err := im.mailbox(folder)
-	if err != nil {
+	if _, err := im.mailbox(folder); err != nil {
 		return false, err
 	}
 	msg, err := im.st.Stage(im.ctx, body)
@@ -223,13 +222,26 @@ func (im *importer) add(folder string, body io.Reader, flags store.Flags, keywor
 		}
 		return false, fmt.Errorf("stage message: %w", err)
 	}
-	kw, _ := store.NormalizeKeywords(keywords())
+	if err := im.queue(folder, msg, flags, keywords(), date()); err != nil {
+		msg.Discard()
+		return false, err
+	}
+	return true, nil
+}
+
+// queue adds a staged message to the batch.
+func (im *importer) queue(folder string, msg store.Staged, flags store.Flags, keywords []string, date time.Time) error {
+	id, err := im.mailbox(folder)
+	if err != nil {
+		return err
+	}
+	kw, _ := store.NormalizeKeywords(keywords)
 	im.batch = append(im.batch, store.Delivery{Msg: msg, Targets: []store.Target{{
-		MailboxID: id, Flags: flags, Keywords: kw, InternalDate: date(),
+		MailboxID: id, Flags: flags, Keywords: kw, InternalDate: date,
 	}}})
 	im.batchInfo = append(im.batchInfo, pendingInfo{folder: folder, size: msg.Size()})
 	im.batchBytes += msg.Size()
-	return true, nil
+	return nil
 }
 
 func (im *importer) full() bool {
