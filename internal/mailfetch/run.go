@@ -24,12 +24,23 @@ func (f *Fetcher) dialPOP3Login(ctx context.Context, src store.FetchSource) (*po
 
 // fetchPOP3 collects the messages whose unique ids are not recorded yet,
 // and forgets the recorded ids no longer on the server.
-func (f *Fetcher) fetchPOP3(ctx context.Context, acct store.Account, src store.FetchSource, res *Result) error {
+func (f *Fetcher) fetchPOP3(ctx context.Context, acct store.Account, src store.FetchSource, res *Result) (err error) {
 	c, err := f.dialPOP3Login(ctx, src)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	deleted := false
+	defer func() {
+		if err != nil && deleted {
+			// A run that stops early (the quota, say) still ends the
+			// session, so that the deletions of what it collected take
+			// effect. Every message marked so far is recorded: even on
+			// a connection out of step, QUIT can delete nothing that is
+			// not stored here.
+			c.quit()
+		}
+	}()
 	msgs, err := c.list()
 	if err != nil {
 		return err
@@ -43,7 +54,6 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, acct store.Account, src store.F
 		have[u] = true
 	}
 	present := make(map[string]bool, len(msgs))
-	deleted := false
 	for _, m := range msgs {
 		present[m.UID] = true
 		if err := ctx.Err(); err != nil {
@@ -69,7 +79,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, acct store.Account, src store.F
 			continue
 		}
 		var staged store.Staged
-		err := c.retr(m.Num, func(r io.Reader) error {
+		err = c.retr(m.Num, func(r io.Reader) error {
 			var err error
 			staged, err = f.stage(ctx, r)
 			return err
