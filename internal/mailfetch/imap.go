@@ -249,4 +249,3 @@ func (f *Fetcher) testIMAP(ctx context.Context, src store.FetchSource) (string, 
 	c.Logout().Wait()
 	return fmt.Sprintf("Logged in. The folder %s holds %d messages.", src.Folder, sel.NumMessages), nil
 }
-

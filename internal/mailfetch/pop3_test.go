@@ -80,8 +80,8 @@ func TestDotReader(t *testing.T) {
 		// A CR that ends a buffer's worth of a long line is kept.
 		{strings.Repeat("y", 15) + "\rz\r\n.\r\n", strings.Repeat("y", 15) + "\rz\r\n", false},
 		{strings.Repeat("y", 15) + "\r\n.\r\n", strings.Repeat("y", 15) + "\r\n", false},
-		{"a\r\nb", "", true},     // connection dropped
-		{"a\r\n.\r", "", true},   // no final LF
+		{"a\r\nb", "", true},      // connection dropped
+		{"a\r\n.\r", "", true},    // no final LF
 		{"a\r\n. \r\n", "", true}, // ". " is a stuffed line, not the end
 	} {
 		out, err := readDot(tc.in)
