@@ -271,6 +271,10 @@ func describe(err error, src store.FetchSource) string {
 	var ne net.Error
 	var cv *tls.CertificateVerificationError
 	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fmt.Sprintf("%s did not answer in time: %v", addrOf(src), err)
+	case errors.As(err, &cv):
+		return fmt.Sprintf("the certificate of %s cannot be trusted: %v", src.Host, cv.Err)
 	case errors.As(err, &le):
 		if errors.As(err, &re) {
 			return fmt.Sprintf("login failed: the server said %q", re.Text)
@@ -278,10 +282,6 @@ func describe(err error, src store.FetchSource) string {
 		return "login failed: " + imapText(le.err)
 	case errors.Is(err, errFull):
 		return err.Error()
-	case errors.As(err, &cv):
-		return fmt.Sprintf("the certificate of %s cannot be trusted: %v", src.Host, cv.Err)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("%s did not answer in time: %v", addrOf(src), err)
 	}
 	return err.Error()
 }
