@@ -343,3 +343,33 @@ func TestTestConnection(t *testing.T) {
 		t.Errorf("a missing folder: %v", err)
 	}
 }
+
+// TestFiltersAndTrust: mail collected into INBOX passes the account's
+// Sieve script like any delivery; a remote whose certificate is not
+// trusted is refused, in words.
+func TestFiltersAndTrust(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	script := "require \"fileinto\";\nif header :contains \"subject\" \"message 2\" { fileinto \"Archive\"; }\n"
+	if err := e.local.Store.PutSieveScript(ctx, e.ann.ID, "rules", script); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.local.Store.SetActiveSieveScript(ctx, e.ann.ID, "rules"); err != nil {
+		t.Fatal(err)
+	}
+	e.appendRemote("INBOX", message(1), message(2))
+	src := e.source(store.FetchIMAP, "imaps", store.FetchTLS, nil)
+	e.mustRun(src, 2)
+	e.wantLocal("INBOX", 1)
+	e.wantLocal("Archive", 2)
+
+	deps := e.local.Server.Deps()
+	distrust := mailfetch.New(mailfetch.Config{Store: e.local.Store, Deliver: deps.Delivery, Mailboxes: deps.Mailboxes,
+		RootCAs: x509.NewCertPool(), Timeout: 10 * time.Second})
+	if _, err := distrust.RunSource(ctx, e.ann, src.ID); err == nil {
+		t.Fatal("collected from a server with an untrusted certificate")
+	}
+	if st := e.status(src); !strings.Contains(st.LastError, "the certificate of localhost cannot be trusted") {
+		t.Errorf("status error %q", st.LastError)
+	}
+}
