@@ -373,3 +373,47 @@ func TestFiltersAndTrust(t *testing.T) {
 		t.Errorf("status error %q", st.LastError)
 	}
 }
+
+// TestIMAPTooBigAndNewFolder: a message over the size limit stays on the
+// remote, said so in the status, and the cursor passes it; a folder
+// recreated (a new UIDVALIDITY) is collected from its start again, so
+// its new mail is not missed although its UIDs restart below the old
+// cursor.
+func TestIMAPTooBigAndNewFolder(t *testing.T) {
+	e := newEnv(t)
+	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 70000) // over the fetcher's 1 MiB
+	e.appendRemote("Archive", message(1), big, message(2))
+	src := e.source(store.FetchIMAP, "imaps", store.FetchTLS, func(s *store.FetchSource) { s.Folder = "Archive" })
+	e.mustRun(src, 2)
+	e.wantLocal("INBOX", 1, 2)
+	if st := e.status(src); !strings.Contains(st.LastError, "1 messages are larger than this server accepts") {
+		t.Errorf("status %q", st.LastError)
+	}
+	e.mustRun(src, 0)
+	if n := e.remoteCount("Archive"); n != 3 {
+		t.Errorf("the remote Archive holds %d messages, want 3", n)
+	}
+
+	c, err := imapclient.DialTLS(e.remote.Addr("imaps"), &imapclient.Options{TLSConfig: testrig.ClientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(remoteUser, testrig.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete("Archive").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+	c.Close()
+	e.appendRemote("Archive", message(3))
+	before := e.status(src).UIDValidity
+	e.mustRun(src, 1)
+	if after := e.status(src).UIDValidity; after == before {
+		t.Errorf("UIDVALIDITY stayed %d across the folder's recreation", after)
+	}
+	e.wantLocal("INBOX", 1, 2, 3)
+}
