@@ -36,7 +36,7 @@ const (
 // delivers with. Neither runs its own schedule ([fetch] off): the test
 // runs the sources itself.
 type env struct {
-	t             *testing.T
+	t             testing.TB
 	remote, local *testrig.Rig
 	remoteAcct    store.Account
 	ann           store.Account
@@ -45,7 +45,7 @@ type env struct {
 
 func noSchedule(c *config.Config) { c.Fetch.Enabled = false }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	remote := testrig.Start(t, testrig.Factories{"pop3": pop3.Factory(), "imap": imapsrv.Factory()}, testrig.Config(noSchedule))
 	local := testrig.Start(t, testrig.Factories{}, testrig.Config(noSchedule))
@@ -70,7 +70,7 @@ func (e *env) fetcher(pool *x509.CertPool) *mailfetch.Fetcher {
 		RootCAs: pool, Timeout: 10 * time.Second, RunTimeout: time.Minute, MaxMessageSize: 1 << 20})
 }
 
-func port(t *testing.T, addr string) int {
+func port(t testing.TB, addr string) int {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {

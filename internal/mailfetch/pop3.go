@@ -63,7 +63,7 @@ func dialPOP3(ctx context.Context, addr string, security string, tlsCfg *tls.Con
 	if err != nil {
 		return nil, err
 	}
-	c := &pop3Client{conn: conn, r: bufio.NewReaderSize(conn, 4096), timeout: timeout}
+	c := &pop3Client{conn: conn, r: bufio.NewReaderSize(conn, 32<<10), timeout: timeout}
 	context.AfterFunc(ctx, func() { conn.Close() })
 	if _, err := c.status("greeting"); err != nil {
 		conn.Close()
@@ -85,7 +85,7 @@ func dialPOP3(ctx context.Context, addr string, security string, tlsCfg *tls.Con
 			conn.Close()
 			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
-		c.conn, c.r = tc, bufio.NewReaderSize(tc, 4096)
+		c.conn, c.r = tc, bufio.NewReaderSize(tc, 32<<10)
 		context.AfterFunc(ctx, func() { tc.Close() })
 		c.readCapa() // RFC 2595 4: the capabilities may differ now
 	}
@@ -346,16 +346,29 @@ type dotReader struct {
 }
 
 func (d *dotReader) Read(p []byte) (int, error) {
-	for len(d.pending) == 0 {
-		if d.done {
-			return 0, io.EOF
+	n := 0
+	// Many lines per call while they are buffered already: a reader
+	// writing each Read to a file should not pay a write per line.
+	for n < len(p) {
+		if len(d.pending) == 0 {
+			if d.done || (n > 0 && d.r.Buffered() == 0) {
+				break
+			}
+			if err := d.step(); err != nil {
+				if n > 0 {
+					return n, nil // the error comes again on the next call
+				}
+				return 0, err
+			}
+			continue
 		}
-		if err := d.step(); err != nil {
-			return 0, err
-		}
+		c := copy(p[n:], d.pending)
+		d.pending = d.pending[c:]
+		n += c
 	}
-	n := copy(p, d.pending)
-	d.pending = d.pending[n:]
+	if n == 0 && d.done {
+		return 0, io.EOF
+	}
 	return n, nil
 }
 
