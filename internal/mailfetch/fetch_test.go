@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -66,8 +67,10 @@ func (e *env) fetcher(pool *x509.CertPool) *mailfetch.Fetcher {
 	}
 	pool.AppendCertsFromPEM(pem)
 	deps := e.local.Server.Deps()
+	// It logs into the local server's log, which tests can search.
+	logger := slog.New(slog.NewTextHandler(e.local.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return mailfetch.New(mailfetch.Config{Store: e.local.Store, Deliver: deps.Delivery, Mailboxes: deps.Mailboxes,
-		RootCAs: pool, Timeout: 10 * time.Second, RunTimeout: time.Minute, MaxMessageSize: 1 << 20})
+		RootCAs: pool, Timeout: 10 * time.Second, RunTimeout: time.Minute, MaxMessageSize: 1 << 20, Logger: logger})
 }
 
 func port(t testing.TB, addr string) int {
@@ -272,7 +275,7 @@ func TestWrongPassword(t *testing.T) {
 	e.appendRemote("INBOX", message(1))
 	for _, proto := range []string{store.FetchPOP3, store.FetchIMAP} {
 		key := map[string]string{store.FetchPOP3: "pop3s", store.FetchIMAP: "imaps"}[proto]
-		src := e.source(proto, key, store.FetchTLS, func(s *store.FetchSource) { s.Password = "wrong" })
+		src := e.source(proto, key, store.FetchTLS, func(s *store.FetchSource) { s.Password = "Wr0ng-pa55-" + proto })
 		if _, err := e.run(src); err == nil {
 			t.Fatalf("%s: a wrong password collected", proto)
 		}
@@ -280,7 +283,7 @@ func TestWrongPassword(t *testing.T) {
 		if !strings.HasPrefix(st.LastError, "login failed: the server said") || st.Failures != 1 || st.LastAttempt.IsZero() {
 			t.Errorf("%s: status %+v: want a login failure in words", proto, st.FetchStatus)
 		}
-		if strings.Contains(st.LastError, "wrong") {
+		if strings.Contains(st.LastError, "Wr0ng-pa55") {
 			t.Errorf("%s: the status shows the password: %q", proto, st.LastError)
 		}
 		if msg, err := e.f.Test(context.Background(), src); err == nil || !strings.Contains(err.Error(), "login failed") {
@@ -288,6 +291,13 @@ func TestWrongPassword(t *testing.T) {
 		}
 	}
 	e.wantLocal("INBOX")
+	logged := e.local.Log.String()
+	if !strings.Contains(logged, "collecting mail failed") {
+		t.Error("the failures were not logged")
+	}
+	if strings.Contains(logged, "Wr0ng-pa55") {
+		t.Error("the server logged a remote password")
+	}
 }
 
 // TestOverQuota: a source whose account fills up stops with the reason
