@@ -72,13 +72,15 @@ func wantArgs(cmd string, pos []string, n int, names string) error {
 
 func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) == 0 {
-		return usagef("usage: mailroom user add|del|list|passwd|set|get|app-password …")
+		return usagef("usage: mailroom user add|del|list|passwd|set|get|app-password|fetch …")
 	}
 	sub, args := args[0], args[1:]
 	name := "user " + sub
 	switch sub {
 	case "app-password":
 		return cmdAppPassword(ctx, args, sio)
+	case "fetch":
+		return cmdUserFetch(ctx, args, sio)
 	case "add", "passwd":
 		f := newAdminFlags(name, true)
 		pos, err := parseFlags(f.fs, args)
@@ -247,7 +249,7 @@ func cmdUser(ctx context.Context, args []string, sio *stdio) error {
 			return nil
 		})
 	}
-	return usagef("unknown command \"user %s\" (want add, del, list, passwd, set, get or app-password)", sub)
+	return usagef("unknown command \"user %s\" (want add, del, list, passwd, set, get, app-password or fetch)", sub)
 }
 
 // cmdAppPassword manages an account's app passwords: one per device or

@@ -38,6 +38,7 @@ var commands = []command{
 	{path: "user app-password add", args: "EMAIL NAME", doc: "make a password for one device or program (printed once)"},
 	{path: "user app-password list", args: "EMAIL", doc: "an account's app passwords"},
 	{path: "user app-password del", args: "EMAIL ID", doc: "revoke an app password"},
+	{path: "user fetch list", args: "EMAIL", doc: "the accounts elsewhere it collects mail from, and how that goes"},
 	{path: "domain add", args: "DOMAIN", doc: "serve a domain (and make its DKIM keys)"},
 	{path: "domain del", args: "DOMAIN", doc: "delete a domain"},
 	{path: "domain list", doc: "list domains"},

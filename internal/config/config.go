@@ -43,6 +43,7 @@ type Config struct {
 	DNS             DNS         `toml:"dns"`
 	Junk            Junk        `toml:"junk"`
 	Sieve           Sieve       `toml:"sieve"`
+	Fetch           Fetch       `toml:"fetch"` // fetch.go
 	Store           Store       `toml:"store"`
 	Log             Log         `toml:"log"`
 	// Outbound transport security (transport.go).
@@ -219,6 +220,7 @@ func Default() Config {
 		DNS:         DNS{Timeout: Duration(defaultDNSTimeout)},
 		Junk:        defaultJunk(),
 		Sieve:       defaultSieve(),
+		Fetch:       defaultFetch(),
 		Store:       defaultStore(),
 		Log:         Log{Level: "info", Format: "text"},
 
@@ -435,6 +437,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Queue.validate(); err != nil {
+		return err
+	}
+	if err := c.Fetch.validate(); err != nil {
 		return err
 	}
 	if err := c.Web.validate(); err != nil {

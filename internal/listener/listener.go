@@ -21,6 +21,7 @@ import (
 	"mailroom/internal/delivery"
 	"mailroom/internal/junkfilter"
 	"mailroom/internal/mailbox"
+	"mailroom/internal/mailfetch"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
@@ -42,6 +43,9 @@ type Deps struct {
 	Mailboxes *mailbox.Service
 	// Junk is the junk filter; nil when junk.enabled is off.
 	Junk *junkfilter.Filter
+	// Fetch collects mail from the users' accounts on other servers;
+	// nil when fetch.enabled is off.
+	Fetch *mailfetch.Fetcher
 	// Panics counts the panics that ended a session or a task, in every
 	// protocol and worker of this server; the debug listener shows it.
 	Panics *panics.Counter

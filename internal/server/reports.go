@@ -48,6 +48,11 @@ func (s *Server) startReports() {
 		})
 		bgs = append(bgs, runBackground(r.Run))
 	}
+	if f := s.deps.Fetch; f != nil {
+		// Collecting mail from other servers ([fetch]): every node runs
+		// the schedule, a lease per source lets one at a time collect it.
+		bgs = append(bgs, runBackground(f.Run))
+	}
 	s.mu.Lock()
 	s.reports = bgs
 	s.mu.Unlock()

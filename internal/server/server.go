@@ -25,6 +25,7 @@ import (
 	"mailroom/internal/junkfilter"
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
+	"mailroom/internal/mailfetch"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/sieve"
@@ -190,9 +191,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	})
 	boxes.SetQuotaWarner(agent)
 	q.SetReturner(agent)
+	var fetcher *mailfetch.Fetcher
+	if cfg.Fetch.Enabled {
+		if fetcher, err = newFetcher(cfg, st, agent, boxes, logger); err != nil {
+			st.Close()
+			lock.Close()
+			return nil, err
+		}
+	}
 	return &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
-			Mailboxes: boxes, Panics: pc, Junk: jf},
+			Mailboxes: boxes, Panics: pc, Junk: jf, Fetch: fetcher},
 		factories: factories,
 		lock:      lock,
 	}, nil

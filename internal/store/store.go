@@ -63,6 +63,7 @@ type Store interface {
 	Quotas
 	PrivateSeen
 	SieveScripts
+	FetchSources
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

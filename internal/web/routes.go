@@ -43,6 +43,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.composeRoutes(mux)
 	s.settingsRoutes(mux)
 	s.filterRoutes(mux)
+	s.fetchRoutes(mux)
 	s.shareRoutes(mux)
 	s.sharedRoutes(mux)
 	s.adminRoutes(mux)

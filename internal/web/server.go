@@ -58,6 +58,9 @@ type Options struct {
 	Panics *panics.Counter
 	// Hooks are for tests (nil in production).
 	Hooks *listener.TestHooks
+	// Fetch collects mail from the users' other accounts (nil: [fetch]
+	// is off, and the page says so).
+	Fetch Fetcher
 }
 
 // sessionLifetime ends every web session this long after login.
@@ -77,7 +80,12 @@ func Factory() listener.Factory {
 			sessions = NewSessions(d.Store, sessionLifetime, d.Logger)
 		}
 		mu.Unlock()
+		var fetch Fetcher
+		if d.Fetch != nil {
+			fetch = d.Fetch // a nil *Fetcher must stay a nil interface
+		}
 		return New(Options{
+			Fetch:     fetch,
 			Config:    d.Config,
 			Store:     d.Store,
 			Auth:      d.Auth,

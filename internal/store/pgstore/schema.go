@@ -532,4 +532,40 @@ CREATE TABLE sieve_duplicates (
 );
 CREATE INDEX sieve_duplicates_expires ON sieve_duplicates (expires);
 `,
+	// 17: sources to collect mail from (store.FetchSources, fetch.go),
+	// SQLite's migration 24: fetch_sources, the settings (the remote
+	// password in clear: it has to be presented to the other server),
+	// status and IMAP cursor of each; fetch_uids, the POP3 unique ids
+	// collected. Both go with the account.
+	`
+CREATE TABLE fetch_sources (
+	id           bigserial PRIMARY KEY,
+	account_id   bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	protocol     text NOT NULL,
+	host         text NOT NULL,
+	port         integer NOT NULL,
+	security     text NOT NULL,
+	username     text NOT NULL,
+	password     text NOT NULL,
+	folder       text NOT NULL,
+	mailbox      text NOT NULL,
+	delete_after boolean NOT NULL,
+	mark_read    boolean NOT NULL,
+	enabled      boolean NOT NULL,
+	created      bigint NOT NULL,
+	last_attempt bigint NOT NULL DEFAULT 0,
+	last_success bigint NOT NULL DEFAULT 0,
+	last_error   text NOT NULL DEFAULT '',
+	failures     integer NOT NULL DEFAULT 0,
+	fetched      bigint NOT NULL DEFAULT 0,
+	uid_validity bigint NOT NULL DEFAULT 0,
+	last_uid     bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX fetch_sources_account ON fetch_sources (account_id);
+CREATE TABLE fetch_uids (
+	source_id bigint NOT NULL REFERENCES fetch_sources(id) ON DELETE CASCADE,
+	uid       text COLLATE "C" NOT NULL,
+	PRIMARY KEY (source_id, uid)
+);
+`,
 }

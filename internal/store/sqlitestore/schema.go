@@ -523,6 +523,43 @@ CREATE TABLE sieve_duplicates (
 ) WITHOUT ROWID;
 CREATE INDEX sieve_duplicates_expires ON sieve_duplicates (expires);
 `,
+	// 24: sources to collect mail from (store.FetchSources, fetch.go).
+	// fetch_sources: one row per remote mailbox of an account, its
+	// settings (the remote password in clear: it has to be presented
+	// to the other server), its status and an IMAP source's cursor.
+	// fetch_uids: the POP3 unique ids collected, pruned to those still
+	// on the remote. Both go with the account.
+	`
+CREATE TABLE fetch_sources (
+	id           INTEGER PRIMARY KEY,
+	account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	protocol     TEXT NOT NULL,
+	host         TEXT NOT NULL,
+	port         INTEGER NOT NULL,
+	security     TEXT NOT NULL,
+	username     TEXT NOT NULL,
+	password     TEXT NOT NULL,
+	folder       TEXT NOT NULL,
+	mailbox      TEXT NOT NULL,
+	delete_after INTEGER NOT NULL,
+	mark_read    INTEGER NOT NULL,
+	enabled      INTEGER NOT NULL,
+	created      INTEGER NOT NULL,
+	last_attempt INTEGER NOT NULL DEFAULT 0,
+	last_success INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT '',
+	failures     INTEGER NOT NULL DEFAULT 0,
+	fetched      INTEGER NOT NULL DEFAULT 0,
+	uid_validity INTEGER NOT NULL DEFAULT 0,
+	last_uid     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX fetch_sources_account ON fetch_sources (account_id);
+CREATE TABLE fetch_uids (
+	source_id INTEGER NOT NULL REFERENCES fetch_sources(id) ON DELETE CASCADE,
+	uid       TEXT NOT NULL,
+	PRIMARY KEY (source_id, uid)
+) WITHOUT ROWID;
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
