@@ -120,6 +120,12 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdStore(ctx, rest, sio)
 	case "import":
 		return cmdImport(ctx, rest, sio)
+	case "backup":
+		return cmdBackup(ctx, rest, sio)
+	case "restore":
+		return cmdRestore(ctx, rest, sio)
+	case "verify":
+		return cmdVerify(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
 	case "acl":
