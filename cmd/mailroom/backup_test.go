@@ -60,7 +60,7 @@ func loadMessage(worker, i int) (id string, raw []byte) {
 }
 
 type acked struct {
-	at  time.Time
+	at time.Time
 }
 
 // TestBackupUnderLoad is the acceptance test: a backup taken
