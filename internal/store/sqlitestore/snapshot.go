@@ -40,7 +40,7 @@ func (s *Store) Snapshot(ctx context.Context, dbPath string) (snap Snapshot, rel
 			release = nil
 		}
 	}()
-	dst, err := sqlite.OpenConn(dbPath, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenNoMutex)
+	dst, err := sqlite.OpenConn(dbPath, sqlite.OpenReadWrite|sqlite.OpenCreate)
 	if err != nil {
 		return snap, nil, fmt.Errorf("snapshot: open %s: %w", dbPath, err)
 	}

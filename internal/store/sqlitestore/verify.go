@@ -43,7 +43,7 @@ func VerifyDir(ctx context.Context, dir string, report func(store.Problem)) (sto
 	if _, err := os.Stat(dbPath); err != nil {
 		return store.VerifySummary{}, fmt.Errorf("verify: %w", err)
 	}
-	conn, err := sqlite.OpenConn(dbPath, sqlite.OpenReadOnly|sqlite.OpenNoMutex)
+	conn, err := sqlite.OpenConn(dbPath, sqlite.OpenReadOnly)
 	if err != nil {
 		return store.VerifySummary{}, fmt.Errorf("verify: open %s: %w", dbPath, err)
 	}
