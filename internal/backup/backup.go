@@ -106,7 +106,7 @@ func SQLite(ctx context.Context, st SQLiteSnapshotter, opts Options) (m *Manifes
 	if err := finish(ctx, m, opts); err != nil {
 		return nil, err
 	}
-	opts.logf("backup of %d messages, %d body files (%d linked from %s) done in %v", m.Counts.Messages, m.Counts.Bodies, m.Counts.Linked, opts.Since, time.Since(start).Round(time.Millisecond))
+	opts.logf("backup of %d messages, %d body files (%d linked) done in %v", m.Counts.Messages, m.Counts.Bodies, m.Counts.Linked, time.Since(start).Round(time.Millisecond))
 	return m, nil
 }
 
