@@ -265,7 +265,7 @@ func makeDest(dest string) error {
 // files.
 func skipData(rel string) bool {
 	switch rel {
-	case "mail.db", "mail.db-wal", "mail.db-shm", "mail.db-journal", "blobs", "serve.lock":
+	case "mail.db", "mail.db-wal", "mail.db-shm", "mail.db-journal", "mail.db.restoring", "blobs", "serve.lock":
 		return true
 	}
 	return false
