@@ -252,3 +252,46 @@ func fetchAll(t *testing.T, addr string) map[string]string {
 }
 
 func readManifestT(dir string) (*backup.Manifest, error) { return backup.ReadManifest(dir) }
+
+// TestVerifyCommandReportsDamage: `mailroom verify` passes on a clean
+// store and, once a body file is gone, prints the problem and exits 1;
+// `verify --backup` does the same for a backup whose body changed.
+func TestVerifyCommandReportsDamage(t *testing.T) {
+	e := newEnv(t)
+	e.ok("", "domain", "add", "example.test")
+	e.ok("pw-123456\n", "user", "add", "ann@example.test", "--password-stdin")
+	mbox := filepath.Join(t.TempDir(), "in.mbox")
+	text := "From a@example.org Mon Jan  3 20:05:38 2022\nSubject: large\n\n" + strings.Repeat("a long line of a large message\n", 4000) +
+		"\nFrom b@example.org Mon Jan  3 20:06:38 2022\nSubject: small\n\nsmall\n\n"
+	if err := os.WriteFile(mbox, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("", "import", "ann@example.test", mbox)
+	if out := e.ok("", "verify"); !strings.Contains(out, "2 messages") || !strings.Contains(out, "1 body files") || !strings.HasSuffix(strings.TrimSpace(out), ": ok") {
+		t.Fatalf("verify of a clean store: %q", out)
+	}
+	dest := filepath.Join(t.TempDir(), "b")
+	e.ok("", "backup", dest)
+	bodies, _ := filepath.Glob(filepath.Join(dest, "blobs", "objects", "*", "*"))
+	if len(bodies) != 1 {
+		t.Fatalf("backup bodies %v", bodies)
+	}
+	if err := os.WriteFile(bodies[0], []byte("changed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := e.run("", "verify", "--backup", dest)
+	if code != 1 || !strings.Contains(out, "PROBLEM backup: blobs/objects/") || !strings.Contains(out, "PROBLEM body:") {
+		t.Errorf("verify --backup of a changed body: %d %q", code, out)
+	}
+	live, _ := filepath.Glob(filepath.Join(e.dir, "data", "blobs", "objects", "*", "*"))
+	if len(live) != 1 {
+		t.Fatalf("live bodies %v", live)
+	}
+	if err := os.Remove(live[0]); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = e.run("", "verify")
+	if code != 1 || !strings.Contains(out, "PROBLEM body: content") || !strings.Contains(out, "is missing") || !strings.Contains(out, ": 1 problems") {
+		t.Errorf("verify with a body file gone: %d %q", code, out)
+	}
+}
