@@ -23,6 +23,7 @@ func cmdBackup(ctx context.Context, args []string, sio *stdio) error {
 	configPath := fs.String("config", config.DefaultPath, "configuration file")
 	since := fs.String("since", "", "an earlier backup (SQLite): hard-link its bodies that are still in use instead of copying them")
 	pgBin := fs.String("pg-bin", "", "directory of pg_dump (PostgreSQL; default: from $PATH)")
+	pgCompress := fs.Int("pg-compress", 1, "pg_dump's compression level, 0 (none) to 9 (PostgreSQL)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -39,7 +40,7 @@ func cmdBackup(ctx context.Context, args []string, sio *stdio) error {
 		return err
 	}
 	defer st.Close()
-	opts := backup.Options{DataDir: cfg.DataDir, Dest: pos[0], Since: *since, Version: versionString(), PGBin: *pgBin, Log: sio.err}
+	opts := backup.Options{DataDir: cfg.DataDir, Dest: pos[0], Since: *since, Version: versionString(), PGBin: *pgBin, PGCompress: *pgCompress, Log: sio.err}
 	var m *backup.Manifest
 	switch s := st.(type) {
 	case *sqlitestore.Store:

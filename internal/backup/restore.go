@@ -61,8 +61,8 @@ func Restore(ctx context.Context, src string, opts RestoreOptions) (*Manifest, e
 	if err != nil {
 		return nil, err
 	}
-	opts.logf("restored %d accounts, %d messages, %d body files from %s (made %s) in %v", m.Counts.Accounts, m.Counts.Messages,
-		len(m.Bodies), src, m.Created.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
+	opts.logf("restored %d accounts, %d messages (%s backup, %d body files) from %s (made %s) in %v", m.Counts.Accounts, m.Counts.Messages,
+		m.Backend, len(m.Bodies), src, m.Created.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
 	return m, nil
 }
 
