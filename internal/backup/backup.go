@@ -31,7 +31,7 @@ type Options struct {
 	// PGBin is the directory of pg_dump and pg_restore ("": $PATH).
 	PGBin string
 	// PGCompress is pg_dump's gzip level, 0 (none) to 9. Its own default
-	// (6) took six times as long as 1 for a 13% smaller dump of the test
+	// (6) took six times as long as 1 for an 11% smaller dump of the test
 	// account (docs/benchmarks.md): bodies are mostly base64 of
 	// compressed attachments.
 	PGCompress int
