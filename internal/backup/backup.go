@@ -285,6 +285,9 @@ func copyDataFiles(ctx context.Context, dataDir, dst string) ([]File, error) {
 	if dataDir == "" {
 		return nil, nil
 	}
+	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // a PostgreSQL node that never wrote a file there
+	}
 	var files []File
 	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
