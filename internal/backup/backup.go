@@ -84,7 +84,7 @@ func SQLite(ctx context.Context, st SQLiteSnapshotter, opts Options) (m *Manifes
 			prev[b.Path] = b
 		}
 	}
-	if err := makeDest(opts.Dest); err != nil {
+	if err := makeDest(opts.Dest, opts.DataDir); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -164,7 +164,7 @@ func Postgres(ctx context.Context, st PostgresSnapshotter, dsn string, opts Opti
 	if opts.Since != "" {
 		return nil, errors.New("backup: --since is for SQLite backups (a PostgreSQL backup is one dump; see docs/operations.md for WAL archiving)")
 	}
-	if err := makeDest(opts.Dest); err != nil {
+	if err := makeDest(opts.Dest, opts.DataDir); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -243,10 +243,21 @@ func finish(ctx context.Context, m *Manifest, opts Options) error {
 	return nil
 }
 
-// makeDest creates the backup directory, which must be new or empty.
-func makeDest(dest string) error {
+// makeDest creates the backup directory, which must be new or empty, and
+// not inside the data directory (whose files it copies).
+func makeDest(dest, dataDir string) error {
 	if dest == "" {
 		return errors.New("backup: no destination")
+	}
+	if dataDir != "" {
+		absDest, err1 := filepath.Abs(dest)
+		absData, err2 := filepath.Abs(dataDir)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("backup: %w", errors.Join(err1, err2))
+		}
+		if rel, err := filepath.Rel(absData, absDest); err == nil && filepath.IsLocal(rel) || absDest == absData {
+			return fmt.Errorf("backup: %s is inside the data directory %s: back up elsewhere", dest, dataDir)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return fmt.Errorf("backup: %w", err)

@@ -113,6 +113,9 @@ func TestBackupIncrementalRestore(t *testing.T) {
 	if _, err := SQLite(ctx, st, Options{DataDir: dataDir, Dest: full}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("backup into an existing backup: %v", err)
 	}
+	if _, err := SQLite(ctx, st, Options{DataDir: dataDir, Dest: filepath.Join(dataDir, "b")}); err == nil || !strings.Contains(err.Error(), "inside the data directory") {
+		t.Errorf("backup into the data directory: %v", err)
+	}
 
 	target := t.TempDir()
 	if _, err := Restore(ctx, incr, RestoreOptions{DataDir: target, Backend: BackendSQLite}); err != nil {
