@@ -84,6 +84,11 @@ var commands = []command{
 	{section: "Moving an installation (stop every server on both first)", path: "store copy", args: "--from DATA_DIR|DSN --to DATA_DIR|DSN", doc: "copy everything into an empty store, verified"},
 	{path: "store verify", args: "--from DATA_DIR|DSN --to DATA_DIR|DSN", doc: "compare two stores as the copy's verification does"},
 
+	{section: "Backups (docs/operations.md, \"Backups\")", path: "backup", args: "[--since PREVIOUS] DEST",
+		doc: "a consistent snapshot while serve runs, into a new directory DEST;\n--since: hard-link the bodies an earlier backup has (SQLite)"},
+	{path: "restore", args: "[--force] SRC", doc: "a backup into the configured, empty data directory or database, then verify it"},
+	{path: "verify", args: "[--backup DIR]", doc: "check the store (or a backup): integrity, bodies, reference counts, UIDs,\nMODSEQs, quota usage; one line per problem, exit 1 on any"},
+
 	{section: "Junk filter", path: "junk train", args: "--spam|--ham [--account EMAIL] FILE|DIR…", doc: "teach the shared base model (or one account's) a corpus"},
 	{path: "junk stats", args: "[--account EMAIL]", doc: "what a model has learned"},
 }

@@ -122,6 +122,12 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdImport(ctx, rest, sio)
 	case "export":
 		return cmdExport(ctx, rest, sio)
+	case "backup":
+		return cmdBackup(ctx, rest, sio)
+	case "restore":
+		return cmdRestore(ctx, rest, sio)
+	case "verify":
+		return cmdVerify(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
 	case "acl":

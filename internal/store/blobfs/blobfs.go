@@ -368,3 +368,36 @@ func (b *FS) ModTime(ref string) (time.Time, error) {
 }
 
 var _ io.Writer = (*Writer)(nil)
+
+// Size returns a blob's size in bytes.
+func (b *FS) Size(ref string) (int64, error) {
+	if err := checkRef(ref); err != nil {
+		return 0, err
+	}
+	info, err := os.Stat(b.path(ref))
+	if err != nil {
+		return 0, fmt.Errorf("blobfs: %w", err)
+	}
+	return info.Size(), nil
+}
+
+// Path returns the file of a blob, for copying it elsewhere (a backup).
+func (b *FS) Path(ref string) (string, error) {
+	if err := checkRef(ref); err != nil {
+		return "", err
+	}
+	return b.path(ref), nil
+}
+
+// OpenExisting opens the blob directory at root for reading, creating
+// nothing: a copy that is only to be checked (a backup) stays as it is.
+func OpenExisting(root string) (*FS, error) {
+	info, err := os.Stat(filepath.Join(root, "objects"))
+	if err != nil {
+		return nil, fmt.Errorf("blobfs: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("blobfs: %s is not a directory", filepath.Join(root, "objects"))
+	}
+	return &FS{root: root, now: time.Now}, nil
+}

@@ -315,11 +315,16 @@ func (s *Store) emptyTrash(ctx context.Context) error {
 	if err != nil || len(refs) == 0 {
 		return err
 	}
+	release, ok := s.blobs.MayRemove()
+	if !ok {
+		return nil // a backup or verify is running: the next sweep removes them
+	}
 	for _, ref := range refs {
 		if err := s.blobs.Remove(ref); err != nil {
 			s.log.Warn("remove body", "blob", ref, "err", err)
 		}
 	}
+	release()
 	return s.write(ctx, func(tx *txn) error {
 		for _, ref := range refs {
 			if err := sqlitex.Execute(tx.conn, "DELETE FROM blob_trash WHERE blob = ?", &sqlitex.ExecOptions{Args: []any{ref}}); err != nil {

@@ -342,9 +342,18 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 			trash = nil
 		}
 	}
-	for _, ref := range trash {
-		if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
-			s.log.Warn("remove body", "blob", ref, "err", err)
+	if len(trash) > 0 {
+		// While a backup or verify holds removals off, the files stay and
+		// blob_trash keeps listing them for the next sweep (emptyTrash).
+		if release, ok := s.blobs.MayRemove(); ok {
+			for _, ref := range trash {
+				if err := s.blobs.Remove(ref); err != nil && !errors.Is(err, blobfs.ErrBadRef) {
+					s.log.Warn("remove body", "blob", ref, "err", err)
+				}
+			}
+			release()
+		} else {
+			trash = nil
 		}
 	}
 	if deadText > 0 {

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, []test{
 		{"Feed", testFeed},
 		{"Ping", testPing},
+		{"Verify", testVerify},
 		{"TextIndex", testTextIndex},
 		{"TextIndexQuerySyntax", testTextIndexQuerySyntax},
 		{"TextIndexExact", testTextIndexExact},
