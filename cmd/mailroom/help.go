@@ -71,6 +71,8 @@ var commands = []command{
 	{path: "annotation list", doc: "the server annotations"},
 	{path: "import", args: "[--folder MAILBOX] EMAIL MBOX|MAILDIR",
 		doc: "bring existing mail in: an mbox file (mboxo, mboxrd, mboxcl2) or a Maildir++\ntree, with flags and folders; run it again to resume (docs/operations.md)"},
+	{path: "migrate", args: "EMAIL --from imaps://USER@HOST[:PORT] [--password-stdin|--password-file FILE] [--connections N] [--verify]",
+		doc: "copy an account from another IMAP server, folders, flags and dates; run it again\nto copy what is new and update flags; --verify compares (docs/operations.md)"},
 	{path: "reindex", args: "[--rebuild] [EMAIL]", doc: "index the mail the full-text index lacks (one account or all), with progress"},
 
 	{section: "Outbound queue (mail for other domains)", path: "queue list", doc: "what waits, with the next attempt and last error"},

@@ -120,6 +120,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdStore(ctx, rest, sio)
 	case "import":
 		return cmdImport(ctx, rest, sio)
+	case "migrate":
+		return cmdMigrate(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
 	case "acl":
