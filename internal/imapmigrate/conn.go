@@ -25,22 +25,52 @@ type conn struct {
 	validity uint32
 }
 
+// idleTimeout ends a connection on which nothing moved for this long: a
+// source that stops answering must not hold a run forever.
+const idleTimeout = 5 * time.Minute
+
+// idleConn moves its deadline forward on every read and write.
+type idleConn struct{ net.Conn }
+
+func (c idleConn) Read(b []byte) (int, error) {
+	c.SetDeadline(time.Now().Add(idleTimeout))
+	return c.Conn.Read(b)
+}
+
+func (c idleConn) Write(b []byte) (int, error) {
+	c.SetDeadline(time.Now().Add(idleTimeout))
+	return c.Conn.Write(b)
+}
+
 func dial(ctx context.Context, src Source, password string, insecureTLS bool) (*conn, error) {
-	opts := &imapclient.Options{
-		TLSConfig: &tls.Config{ServerName: src.Host, InsecureSkipVerify: insecureTLS, MinVersion: tls.VersionTLS12},
-		Dialer:    &net.Dialer{Timeout: 30 * time.Second},
-	}
+	tlsConf := &tls.Config{ServerName: src.Host, InsecureSkipVerify: insecureTLS, MinVersion: tls.VersionTLS12}
+	opts := &imapclient.Options{TLSConfig: tlsConf}
+	nd := &net.Dialer{Timeout: 30 * time.Second}
 	var (
 		c   *imapclient.Client
 		err error
 	)
-	// Dialing takes no context: it is bounded by the dialer's timeout.
 	if src.TLS {
-		c, err = imapclient.DialTLS(src.Addr(), opts)
+		var nc net.Conn
+		td := &tls.Dialer{NetDialer: nd, Config: tlsConf}
+		if nc, err = td.DialContext(ctx, "tcp", src.Addr()); err == nil {
+			c = imapclient.New(idleConn{nc}, opts)
+		}
 	} else {
-		c, err = imapclient.DialStartTLS(src.Addr(), opts)
+		var nc net.Conn
+		if nc, err = nd.DialContext(ctx, "tcp", src.Addr()); err == nil {
+			stop := context.AfterFunc(ctx, func() { nc.Close() })
+			c, err = imapclient.NewStartTLS(idleConn{nc}, opts)
+			stop()
+			if err != nil {
+				nc.Close()
+			}
+		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("connect to %s: %w", src.Addr(), err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
