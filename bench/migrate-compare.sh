@@ -82,7 +82,8 @@ c = imaplib.IMAP4_SSL("127.0.0.1", 10993, ssl_context=ssl._create_unverified_con
 c.login("user95", "pass")
 for line in c.list()[1]:
     name = line.decode().split(' "/" ')[-1]
-    if c.select(name, readonly=True)[0] == "OK":
+    typ, data = c.select(name, readonly=True)
+    if typ == "OK" and int(data[0]) > 0:
         c.fetch("1:*", "(FLAGS RFC822.SIZE)")
 c.logout()
 PY
