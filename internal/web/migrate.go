@@ -84,6 +84,10 @@ func (s *Server) startMigration(w http.ResponseWriter, r *http.Request) {
 		s.renderMigrate(w, r, http.StatusBadRequest, "Give your password on that server.", d)
 		return
 	}
+	if s.opts.Mailboxes == nil {
+		s.renderMigrate(w, r, http.StatusServiceUnavailable, "Imports are not available on this server.", d)
+		return
+	}
 	_, err := s.opts.Migrations.Start(sess.AccountID, imapmigrate.Options{
 		Store: s.opts.Store, Mail: s.opts.Mailboxes, Account: sess.Email,
 		Source: src, Password: password, InsecureTLS: d.SelfSigned,
