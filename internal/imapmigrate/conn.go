@@ -99,7 +99,8 @@ func (cn *conn) logout() {
 // examine selects a folder read-only (no \Seen is set by fetching) and
 // returns its UIDVALIDITY.
 func (cn *conn) examine(name string) (*imap.SelectData, error) {
-	d, err := cn.c.Select(name, &imap.SelectOptions{ReadOnly: true}).Wait()
+	// CONDSTORE makes the server report HIGHESTMODSEQ (RFC 7162 3.1.8).
+	d, err := cn.c.Select(name, &imap.SelectOptions{ReadOnly: true, CondStore: cn.c.Caps().Has(imap.CapCondStore)}).Wait()
 	if err != nil {
 		cn.selected = ""
 		return nil, fmt.Errorf("examine %q: %w", name, err)

@@ -197,13 +197,20 @@ func (r *run) copyJob(ctx context.Context, cn *conn, j job) error {
 		if p.dedupe != nil {
 			if ourUID, ok := p.dedupe.take(m.sum); ok {
 				m.staged.Discard()
-				if err := p.fm.add([]uint32{m.uid}, []uint32{ourUID}); err != nil {
+				// The copy here takes the source's flags now: a later
+				// run only looks at what changes after this one.
+				upd, err := r.opts.Store.UpdateFlags(ctx, p.ourID, store.FlagUpdate{UIDs: []uint32{ourUID}, Op: store.FlagsReplace, Flags: m.flags, Keywords: m.kw})
+				if err == nil {
+					err = p.fm.add([]uint32{m.uid}, []uint32{ourUID})
+				}
+				if err != nil {
 					cmd.Close()
 					discard()
-					return err
+					return fmt.Errorf("match a message of %q already here: %w", p.folder.Source, err)
 				}
 				r.mu.Lock()
 				p.result.Matched++
+				p.result.FlagsUpdated += len(upd.Updated)
 				r.mu.Unlock()
 				continue
 			}

@@ -306,17 +306,25 @@ func TestMigrateFromDovecot(t *testing.T) {
 	for _, f := range res.Folders {
 		matched += f.Matched
 	}
-	if n, _, _ := res.Totals(); n != 4 || matched != 80 {
-		t.Errorf("over STARTTLS: copied %d, found %d here; want 4 and 80", n, matched)
+	// The messages found here take the flags the source changed.
+	if n, _, flags := res.Totals(); n != 4 || matched != 80 || flags != 3 {
+		t.Errorf("over STARTTLS: copied %d, found %d here, updated flags on %d; want 4, 80 and 3", n, matched, flags)
 	}
-	// The flags the source changed are behind (a first run from this
-	// source took the copies as they were); the next run updates them.
+	sameSnapshot(t, snapshot(t, sc, rename), snapshot(t, dc, same))
+	// Flags changed at the source again: the next run (with CONDSTORE,
+	// only what changed since) follows them.
+	if _, err := sc.Select("Lists.postgres", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Store(imap.SeqSetNum(1, 2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted, "$Done"}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
 	res, err = Migrate(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _, flags := res.Totals(); n != 0 || flags != 3 {
-		t.Errorf("third run: copied %d, flags updated on %d; want 0 and 3", n, flags)
+	if n, _, flags := res.Totals(); n != 0 || flags != 2 || !res.Folders["Lists/postgres"].ChangedSince {
+		t.Errorf("third run: copied %d, flags updated on %d, CHANGEDSINCE %v; want 0, 2 and true", n, flags, res.Folders["Lists/postgres"].ChangedSince)
 	}
 	sameSnapshot(t, snapshot(t, sc, rename), snapshot(t, dc, same))
 	verdicts, err := Verify(ctx, opts)

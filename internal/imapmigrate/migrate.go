@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailroom/internal/store"
 )
@@ -25,6 +26,12 @@ type Store interface {
 	MessageList(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	OpenBody(ctx context.Context, mailboxID int64, uid uint32) (store.Body, error)
 	Stage(ctx context.Context, r io.Reader) (store.Staged, error)
+	// UpdateFlags is the store's, not the mailbox service's: the source's
+	// flags are not lessons for the junk filter (the service tells it of
+	// $Junk and $NotJunk set, and it would add its own keyword, which the
+	// next run would take off again). Sessions still see the change,
+	// through the change feed.
+	UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error)
 }
 
 // Mail is how a migration changes the account: the mailbox service, so
@@ -32,7 +39,6 @@ type Store interface {
 // search index gets their text at delivery.
 type Mail interface {
 	AppendAll(ctx context.Context, deliveries []store.Delivery) ([]store.Delivered, error)
-	UpdateFlags(ctx context.Context, mailboxID int64, upd store.FlagUpdate) (store.FlagResult, error)
 	CreateMailbox(ctx context.Context, accountID int64, name string, use store.SpecialUse) (store.Mailbox, error)
 }
 
@@ -79,6 +85,9 @@ type FolderResult struct {
 	FlagsUpdated int
 	// Recopied: the source's UIDVALIDITY changed since the last run.
 	Recopied bool
+	// ChangedSince: only the flags changed since the last run were
+	// fetched (CONDSTORE), not every message's.
+	ChangedSince bool
 }
 
 // Result is what a run did.
@@ -122,6 +131,9 @@ type plan struct {
 	fm       *folderMap
 	todo     []uint32
 	sizes    []int64
+	fs       *FolderState
+	modseq   uint64        // the source's HIGHESTMODSEQ when examined
+	maxUID   uint32        // the highest source UID seen
 	dedupe   *contentIndex // nil unless messages may be here already
 	result   *FolderResult
 }
@@ -167,18 +179,28 @@ func Migrate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var plans []*plan
+	var plans, todo []*plan
 	for _, f := range folders {
 		p, err := r.planFolder(ctx, cn, f)
 		if err != nil {
 			return r.done(), err
 		}
+		plans = append(plans, p)
 		if len(p.todo) > 0 {
-			plans = append(plans, p)
+			todo = append(todo, p)
 		}
 	}
-	err = r.copyAll(ctx, plans)
-	return r.done(), err
+	if err := r.copyAll(ctx, todo); err != nil {
+		return r.done(), err
+	}
+	// Every folder is done: the next run may ask for what changed since.
+	for _, p := range plans {
+		if p.fs != nil && p.fs.UIDValidity == p.validity {
+			p.fs.CompleteUID = max(p.fs.CompleteUID, p.maxUID)
+			p.fs.HighestModSeq = p.modseq
+		}
+	}
+	return r.done(), r.state.save(r.dir)
 }
 
 func (r *run) done() *Result {
@@ -274,7 +296,12 @@ func (r *run) planFolder(ctx context.Context, cn *conn, f folder) (*plan, error)
 			return nil, err
 		}
 		res.Recopied = true
+		fs.CompleteUID, fs.HighestModSeq = 0, 0
 	}
+	if fs.Ours != mb.Name {
+		fs.CompleteUID, fs.HighestModSeq = 0, 0
+	}
+	p.fs, p.modseq = fs, sel.HighestModSeq
 	if changed || fs.Ours != mb.Name {
 		// Messages may be here already: the folder's earlier copy, or
 		// mail of the folder we copy into. They are recognised by
@@ -308,15 +335,28 @@ func (r *run) scanFolder(ctx context.Context, cn *conn, p *plan, ours []store.Me
 	for i := range ours {
 		byUID[ours[i].UID] = &ours[i]
 	}
-	type change struct {
-		flags store.Flags
-		kw    []string
-		uids  []uint32
-	}
 	changes := map[string]*change{}
+	// Every message's UID, flags and size; or, when the last run finished
+	// the folder and the source has CONDSTORE, the messages above those
+	// it saw, and the flags changed since of the others.
 	var all imap.SeqSet
 	all.AddRange(1, 0) // 1:*
-	cmd := cn.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true})
+	var cmd *imapclient.FetchCommand
+	since := p.fs.HighestModSeq
+	changedSince := since > 0 && p.modseq > 0 && p.fs.CompleteUID > 0 && cn.c.Caps().Has(imap.CapCondStore)
+	if changedSince {
+		r.mu.Lock()
+		p.result.ChangedSince = true
+		r.mu.Unlock()
+		if err := r.scanChanged(ctx, cn, p, since, mapped, byUID, changes); err != nil {
+			return err
+		}
+		var above imap.UIDSet
+		above.AddRange(imap.UID(p.fs.CompleteUID+1), 0)
+		cmd = cn.c.Fetch(above, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true})
+	} else {
+		cmd = cn.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true})
+	}
 	for {
 		msg := cmd.Next()
 		if msg == nil {
@@ -328,30 +368,17 @@ func (r *run) scanFolder(ctx context.Context, cn *conn, p *plan, ours []store.Me
 			return fmt.Errorf("fetch flags of %q: %w", p.folder.Source, err)
 		}
 		uid := uint32(buf.UID)
-		if uid == 0 {
-			continue
+		if uid == 0 || changedSince && uid <= p.fs.CompleteUID {
+			continue // "N:*" always answers the last message
 		}
+		p.maxUID = max(p.maxUID, uid)
 		ourUID, ok := mapped[uid]
 		if !ok {
 			p.todo = append(p.todo, uid)
 			p.sizes = append(p.sizes, buf.RFC822Size)
 			continue
 		}
-		m := byUID[ourUID]
-		if m == nil {
-			continue // deleted here: left deleted
-		}
-		fl, kw := flagsOf(buf.Flags)
-		if fl == m.Flags && strings.Join(kw, " ") == strings.Join(m.Keywords, " ") {
-			continue
-		}
-		key := fl.String() + "\x00" + strings.Join(kw, " ")
-		c := changes[key]
-		if c == nil {
-			c = &change{flags: fl, kw: kw}
-			changes[key] = c
-		}
-		c.uids = append(c.uids, ourUID)
+		noteChange(changes, byUID[ourUID], buf.Flags)
 	}
 	if err := cmd.Close(); err != nil {
 		if ctx.Err() != nil {
@@ -359,6 +386,66 @@ func (r *run) scanFolder(ctx context.Context, cn *conn, p *plan, ours []store.Me
 		}
 		return fmt.Errorf("fetch flags of %q: %w", p.folder.Source, err)
 	}
+	return r.applyChanges(ctx, p, changes)
+}
+
+// change is a set of our messages that get the same flags.
+type change struct {
+	flags store.Flags
+	kw    []string
+	uids  []uint32
+}
+
+// noteChange adds our message m to the changes if the source's flags
+// differ from its own.
+func noteChange(changes map[string]*change, m *store.MessageMeta, flags []imap.Flag) {
+	if m == nil {
+		return // deleted here: left deleted
+	}
+	fl, kw := flagsOf(flags)
+	if fl == m.Flags && strings.Join(kw, " ") == strings.Join(m.Keywords, " ") {
+		return
+	}
+	key := fl.String() + "\x00" + strings.Join(kw, " ")
+	c := changes[key]
+	if c == nil {
+		c = &change{flags: fl, kw: kw}
+		changes[key] = c
+	}
+	c.uids = append(c.uids, m.UID)
+}
+
+// scanChanged fetches the flags changed since modseq of the messages up
+// to CompleteUID (RFC 7162 CHANGEDSINCE).
+func (r *run) scanChanged(ctx context.Context, cn *conn, p *plan, since uint64, mapped map[uint32]uint32, byUID map[uint32]*store.MessageMeta, changes map[string]*change) error {
+	var upTo imap.UIDSet
+	upTo.AddRange(1, imap.UID(p.fs.CompleteUID))
+	cmd := cn.c.Fetch(upTo, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since})
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		buf, err := msg.Collect()
+		if err != nil {
+			cmd.Close()
+			return fmt.Errorf("fetch changed flags of %q: %w", p.folder.Source, err)
+		}
+		if ourUID, ok := mapped[uint32(buf.UID)]; ok {
+			noteChange(changes, byUID[ourUID], buf.Flags)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("fetch changed flags of %q: %w", p.folder.Source, err)
+	}
+	return nil
+}
+
+// applyChanges stores the flag changes, one request per set of flags.
+func (r *run) applyChanges(ctx context.Context, p *plan, changes map[string]*change) error {
 	keys := make([]string, 0, len(changes))
 	for k := range changes {
 		keys = append(keys, k)
@@ -366,7 +453,7 @@ func (r *run) scanFolder(ctx context.Context, cn *conn, p *plan, ours []store.Me
 	sort.Strings(keys)
 	for _, k := range keys {
 		c := changes[k]
-		res, err := r.opts.Mail.UpdateFlags(ctx, p.ourID, store.FlagUpdate{UIDs: c.uids, Op: store.FlagsReplace, Flags: c.flags, Keywords: c.kw})
+		res, err := r.opts.Store.UpdateFlags(ctx, p.ourID, store.FlagUpdate{UIDs: c.uids, Op: store.FlagsReplace, Flags: c.flags, Keywords: c.kw})
 		if err != nil {
 			return fmt.Errorf("update flags in %s: %w", p.folder.Ours, err)
 		}

@@ -100,6 +100,12 @@ func TestMigrateFromMailroom(t *testing.T) {
 	if n, _, flags := res.Totals(); n != 5 || flags != 3 {
 		t.Errorf("second run copied %d, updated flags on %d; want 5 and 3", n, flags)
 	}
+	// Mailroom has CONDSTORE: the second run asked for what changed.
+	for _, name := range folders {
+		if f := res.Folders[rename(name)]; f == nil || !f.ChangedSince {
+			t.Errorf("second run, %s: flags not fetched with CHANGEDSINCE", name)
+		}
+	}
 	sameSnapshot(t, snapshot(t, sc, rename), snapshot(t, dc, same))
 	// A third run has nothing to do.
 	if res, err = Migrate(ctx, opts); err != nil {

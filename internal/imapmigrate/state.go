@@ -34,6 +34,12 @@ type FolderState struct {
 	UIDValidity uint32 `json:"uidvalidity"`
 	Ours        string `json:"ours"` // the folder it is copied into
 	Map         string `json:"map"`  // the map file's name in the state directory
+	// After a run that finished the folder: every source UID up to
+	// CompleteUID is copied (or was gone), and the source's
+	// HIGHESTMODSEQ then. With CONDSTORE, the next run fetches only the
+	// flags changed since, and the messages above CompleteUID.
+	CompleteUID   uint32 `json:"complete_uid,omitempty"`
+	HighestModSeq uint64 `json:"highest_modseq,omitempty"`
 }
 
 func stateDir(dir, account, source string) string {
