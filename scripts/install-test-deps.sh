@@ -14,7 +14,7 @@ export PATH="$PATH:/usr/local/go/bin"
 # with its binaries (/usr/lib/postgresql/<major>/bin; see pgstore/pgtest),
 # never the package's own cluster. sieve-connect is the ManageSieve client
 # internal/managesieve's tests drive (upload, list, activate, download, delete).
-APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql sieve-connect"
+APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql sieve-connect dovecot-imapd"
 
 missing=""
 for p in $APT_PACKAGES; do

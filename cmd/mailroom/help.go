@@ -74,6 +74,8 @@ var commands = []command{
 		doc: "bring existing mail in: an mbox file (mboxo, mboxrd, mboxcl2) or a Maildir++\ntree (or a directory of .mbox files, one per folder), with flags and folders;\nrun it again to resume (docs/operations.md)"},
 	{path: "export", args: "[--format maildir|mbox] [--folder MAILBOX]… EMAIL DIR",
 		doc: "write an account's mail out as a Maildir++ tree or one mbox file per folder,\nwith flags, keywords and dates; mailroom import reads it back (docs/operations.md)"},
+	{path: "migrate", args: "EMAIL --from imaps://USER@HOST[:PORT] [--password-stdin|--password-file FILE] [--connections N] [--verify]",
+		doc: "copy an account from another IMAP server, folders, flags and dates; run it again\nto copy what is new and update flags; --verify compares (docs/operations.md)"},
 	{path: "reindex", args: "[--rebuild] [EMAIL]", doc: "index the mail the full-text index lacks (one account or all), with progress"},
 
 	{section: "Outbound queue (mail for other domains)", path: "queue list", doc: "what waits, with the next attempt and last error"},

@@ -128,6 +128,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdRestore(ctx, rest, sio)
 	case "verify":
 		return cmdVerify(ctx, rest, sio)
+	case "migrate":
+		return cmdMigrate(ctx, rest, sio)
 	case "reindex":
 		return cmdReindex(ctx, rest, sio)
 	case "acl":

@@ -168,7 +168,7 @@ func (im *importer) mailbox(name string) (int64, error) {
 	}
 	mb, err := im.st.Mailbox(im.ctx, im.account, name)
 	if errors.Is(err, store.ErrNotFound) {
-		if use := specialUseOf(name); use != "" {
+		if use := SpecialUseOf(name); use != "" {
 			list, lerr := im.st.MailboxList(im.ctx, im.account)
 			if lerr != nil {
 				return 0, fmt.Errorf("list mailboxes: %w", lerr)
@@ -191,9 +191,9 @@ func (im *importer) mailbox(name string) (int64, error) {
 	return mb.ID, nil
 }
 
-// specialUseOf maps the folder names other servers and clients give
+// SpecialUseOf maps the folder names other servers and clients give
 // special-use folders.
-func specialUseOf(name string) store.SpecialUse {
+func SpecialUseOf(name string) store.SpecialUse {
 	switch strings.ToLower(name) {
 	case "sent", "sent items", "sent messages", "sent mail":
 		return store.SpecialSent

@@ -53,16 +53,26 @@ func (s *State) save(path string) error {
 	if err != nil {
 		return fmt.Errorf("import state: %w", err)
 	}
+	if err := WriteFileDurable(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("import state: %w", err)
+	}
+	return nil
+}
+
+// WriteFileDurable replaces path with b: written to a temporary file,
+// fsynced, renamed over path, and the directory fsynced, so a crash
+// leaves the old file or the new one, never a torn one.
+func WriteFileDurable(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("import state: %w", err)
+		return err
 	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("import state: %w", err)
+		return err
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -76,7 +86,7 @@ func (s *State) save(path string) error {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("import state %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

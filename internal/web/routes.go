@@ -42,6 +42,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.mailRoutes(mux)
 	s.composeRoutes(mux)
 	s.settingsRoutes(mux)
+	s.migrateRoutes(mux)
 	s.filterRoutes(mux)
 	s.fetchRoutes(mux)
 	s.shareRoutes(mux)

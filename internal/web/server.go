@@ -25,6 +25,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/htmlmail"
+	"mailroom/internal/imapmigrate"
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mtasts"
@@ -54,6 +55,10 @@ type Options struct {
 	// Sessions is shared by the HTTP and HTTPS listeners (nil: sessions
 	// in Store of their own).
 	Sessions *Sessions
+	// Migrations runs the imports from other accounts ("Import from
+	// another account"); shared by the listeners like Sessions (nil: the
+	// server's own).
+	Migrations *imapmigrate.Jobs
 	// Panics counts requests ended by a panic (nil: logged, not counted).
 	Panics *panics.Counter
 	// Hooks are for tests (nil in production).
@@ -72,6 +77,7 @@ const sessionLifetime = 12 * time.Hour
 func Factory() listener.Factory {
 	var mu sync.Mutex
 	var sessions *Sessions
+	var migrations *imapmigrate.Jobs
 	return func(d listener.Deps, implicitTLS bool) (listener.Protocol, error) {
 		mu.Lock()
 		if sessions == nil || sessions.store != d.Store {
@@ -79,26 +85,30 @@ func Factory() listener.Factory {
 			// new store.
 			sessions = NewSessions(d.Store, sessionLifetime, d.Logger)
 		}
+		if migrations == nil || migrations.Stopped() {
+			migrations = imapmigrate.NewJobs()
+		}
 		mu.Unlock()
 		var fetch Fetcher
 		if d.Fetch != nil {
 			fetch = d.Fetch // a nil *Fetcher must stay a nil interface
 		}
 		return New(Options{
-			Fetch:     fetch,
-			Config:    d.Config,
-			Store:     d.Store,
-			Auth:      d.Auth,
-			Delivery:  d.Delivery,
-			Queue:     d.Queue,
-			Mailboxes: d.Mailboxes,
-			TLS:       d.TLS,
-			Logger:    d.Logger,
-			Secure:    implicitTLS,
-			Redirect:  !implicitTLS && d.Config.Listen.HTTPS != "",
-			Sessions:  sessions,
-			Panics:    d.Panics,
-			Hooks:     d.Hooks,
+			Fetch:      fetch,
+			Config:     d.Config,
+			Store:      d.Store,
+			Auth:       d.Auth,
+			Delivery:   d.Delivery,
+			Queue:      d.Queue,
+			Mailboxes:  d.Mailboxes,
+			TLS:        d.TLS,
+			Logger:     d.Logger,
+			Secure:     implicitTLS,
+			Redirect:   !implicitTLS && d.Config.Listen.HTTPS != "",
+			Sessions:   sessions,
+			Migrations: migrations,
+			Panics:     d.Panics,
+			Hooks:      d.Hooks,
 		})
 	}
 }
@@ -123,6 +133,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Sessions == nil {
 		opts.Sessions = NewSessions(opts.Store, sessionLifetime, opts.Logger)
+	}
+	if opts.Migrations == nil {
+		opts.Migrations = imapmigrate.NewJobs()
 	}
 	p, err := loadPages()
 	if err != nil {
@@ -210,6 +223,9 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.opts.Sessions.closeStreams()
 	err := s.http.Shutdown(ctx)
+	// The imports stop with the server; a new run goes on where they
+	// stopped.
+	s.opts.Migrations.Close()
 	if errors.Is(err, net.ErrClosed) {
 		// http.Server closes the listeners Serve still tracks; the one
 		// internal/server closed first may be among them, its Serve not

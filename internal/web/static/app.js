@@ -29,6 +29,28 @@
     row.querySelector("select").addEventListener("change", function () { showParts(row); });
   });
 
+  // The import page: while a job runs, its progress is fetched every
+  // second; when it ends the page reloads to show the result. Without
+  // this script the page has a Refresh link.
+  var job = document.querySelector("[data-import-status] [data-import=messages]");
+  if (job && window.fetch) {
+    var tick = window.setInterval(function () {
+      fetch("/settings/import/status", {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (st) {
+        if (!st.running) {
+          window.clearInterval(tick);
+          window.location.reload();
+          return;
+        }
+        ["messages", "total", "bytes", "folder"].forEach(function (k) {
+          var el = document.querySelector("[data-import=" + k + "]");
+          if (el) { el.textContent = st[k]; }
+        });
+        var bar = document.querySelector("[data-import=bar]");
+        if (bar) { bar.max = st.total; bar.value = st.messages; }
+      }).catch(function () {});
+    }, 1000);
+  }
+
   // Live updates: a page showing a mailbox or a message listens to the
   // account's changes and refreshes its content when its mailbox changed
   // (from IMAP, POP3, new mail or another browser) without a reload.
