@@ -22,6 +22,7 @@ import (
 	"mailroom/internal/dkim"
 	"mailroom/internal/mailtest"
 	"mailroom/internal/mtasts"
+	"mailroom/internal/store"
 	"mailroom/internal/testrig"
 	"mailroom/internal/testrig/teststore"
 )
@@ -125,6 +126,7 @@ func freeAddr(t *testing.T) string {
 type world struct {
 	cfg        config.Config
 	st         Store
+	files      store.SharedFiles // the store under st
 	dns        *mailtest.DNS
 	pki        *pki
 	keys       []dkim.TXTRecord
@@ -142,7 +144,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{st: StoreOf(st), dns: mailtest.NewDNS(t), pki: newPKI(t), keys: keys.Records()}
+	w := &world{st: StoreOf(st), files: st, dns: mailtest.NewDNS(t), pki: newPKI(t), keys: keys.Records()}
 	w.cfg = config.Default()
 	w.cfg.Hostname = host
 	w.cfg.DataDir = t.TempDir()

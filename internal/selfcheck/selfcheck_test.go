@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"mailroom/internal/resolver"
 	"mailroom/internal/smtp"
 	"mailroom/internal/testrig"
+	"mailroom/internal/tlsconf"
 )
 
 func newResolver(d *mailtest.DNS) *resolver.Resolver {
@@ -212,6 +214,61 @@ func TestCertificates(t *testing.T) {
 		rs, _ := Run(context.Background(), o)
 		if r := byCheck(t, rs)["certificate "+o.Config.TLS.CertFile]; r.Verdict != Fail {
 			t.Errorf("missing file: %+v", r)
+		}
+	})
+}
+
+// TestStoredCertificates checks the ACME and self-signed modes, whose
+// certificates are in the store's shared files.
+func TestStoredCertificates(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	day := 24 * time.Hour
+	put := func(name string, valid time.Duration, names ...string) {
+		leaf, key := makeCert(t, names[0], w.pki.inter, w.pki.interKey, time.Now().Add(-day), time.Now().Add(valid), false, names)
+		certFile, keyFile := writeChain(t, key, leaf, w.pki.inter)
+		c, _ := os.ReadFile(certFile)
+		k, _ := os.ReadFile(keyFile)
+		// autocert's cache entry: the key, then the chain.
+		if err := w.files.WriteFile(ctx, name, append(k, c...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("acme", func(t *testing.T) {
+		put(tlsconf.ACMEFile(host), 60*day, host)
+		o := w.options(mailtest.NewDNS(t))
+		o.Config.TLS = config.TLS{ACMEEmail: "postmaster@example.org"}
+		rs, err := Run(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := byCheck(t, rs)
+		for check, want := range map[string]Verdict{
+			"certificate ACME " + host + " chain":  OK,
+			"certificate ACME " + host + " names":  OK,
+			"certificate ACME " + host + " expiry": OK,
+			// Not obtained yet: a warning, not a failure.
+			"certificate ACME mta-sts." + domain: Warn,
+		} {
+			if r, ok := got[check]; !ok || r.Verdict != want {
+				t.Errorf("%s: %+v, want %s\n%s", check, r, want, dump(rs))
+			}
+		}
+	})
+	t.Run("self-signed", func(t *testing.T) {
+		put(tlsconf.SelfSignedFile, 5*day, host)
+		o := w.options(mailtest.NewDNS(t))
+		o.Config.TLS = config.TLS{SelfSigned: true}
+		rs, err := Run(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := byCheck(t, rs)
+		if r := got["certificate"]; r.Verdict != Warn || !strings.Contains(r.Message, "self-signed") {
+			t.Errorf("self-signed: %+v", r)
+		}
+		if r := got["certificate self-signed expiry"]; r.Verdict != Warn {
+			t.Errorf("self-signed expiring in 5 days: %+v\n%s", r, dump(rs))
 		}
 	})
 }
