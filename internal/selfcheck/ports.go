@@ -33,9 +33,20 @@ func ports(o Options) []port {
 	imap := func(g, _ string) bool { return strings.HasPrefix(g, "* OK") && strings.Contains(g, "Mailroom") }
 	pop3 := func(g, _ string) bool { return strings.HasPrefix(g, "+OK Mailroom") }
 	sieve := func(g, _ string) bool { return strings.Contains(g, `"IMPLEMENTATION" "Mailroom`) }
-	// The webmail's pages say Mailroom in their title.
-	web := func(g, _ string) bool { return strings.HasPrefix(g, "HTTP/") && strings.Contains(g, "Mailroom") }
-	const get = "GET /login HTTP/1.0\r\nHost: localhost\r\n\r\n"
+	// The webmail's pages say Mailroom in their title; with an HTTPS
+	// listener, the HTTP one sends browsers there, to the same host and
+	// path.
+	web := func(g, host string) bool {
+		if !strings.HasPrefix(g, "HTTP/") {
+			return false
+		}
+		if strings.Contains(g, "Mailroom") {
+			return true
+		}
+		lower := strings.ToLower(g)
+		return strings.Contains(lower, "\nlocation: https://"+host) && strings.Contains(lower, "/login\r\n")
+	}
+	get := "GET /login HTTP/1.0\r\nHost: " + o.Config.Hostname + "\r\n\r\n"
 	return []port{
 		{"smtp", l.SMTP, false, "", smtp},
 		{"submission", l.Submission, false, "", smtp},

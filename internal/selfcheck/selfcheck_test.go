@@ -15,11 +15,13 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/imap"
 	"mailroom/internal/mailtest"
+	"mailroom/internal/managesieve"
 	"mailroom/internal/pop3"
 	"mailroom/internal/resolver"
 	"mailroom/internal/smtp"
 	"mailroom/internal/testrig"
 	"mailroom/internal/tlsconf"
+	"mailroom/internal/web"
 )
 
 func newResolver(d *mailtest.DNS) *resolver.Resolver {
@@ -276,8 +278,9 @@ func TestStoredCertificates(t *testing.T) {
 // TestPorts runs a real Mailroom, a foreign SMTP server, a silent
 // listener and a free port, and checks each port's verdict.
 func TestPorts(t *testing.T) {
-	rig := testrig.Start(t, testrig.Factories{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory(), "pop3": pop3.Factory()},
-		testrig.Listen("smtp", "imap", "pop3"))
+	rig := testrig.Start(t, testrig.Factories{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory(), "pop3": pop3.Factory(),
+		"managesieve": managesieve.Factory(), "http": web.Factory()},
+		testrig.Listen("smtp", "imap", "imaps", "pop3", "managesieve", "http", "https"))
 	foreign := listen(t, func(c net.Conn) {
 		fmt.Fprintf(c, "220 other.example ESMTP Postfix\r\n")
 		bufio.NewReader(c).ReadString('\n')
@@ -289,19 +292,25 @@ func TestPorts(t *testing.T) {
 	o := w.options(mailtest.NewDNS(t))
 	o.DialTimeout = time.Second
 	o.Config.Hostname = rig.Config.Hostname
-	o.Config.Listen = configListen(rig.Addr("smtp"), foreign, rig.Addr("imap"), silent, rig.Addr("pop3"), free)
+	o.Config.Listen = config.Listen{SMTP: rig.Addr("smtp"), Submission: foreign, Submissions: free,
+		IMAP: rig.Addr("imap"), IMAPS: rig.Addr("imaps"), POP3: rig.Addr("pop3"), POP3S: silent,
+		ManageSieve: rig.Addr("managesieve"), HTTP: rig.Addr("http"), HTTPS: rig.Addr("https")}
 	rs, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := byCheck(t, rs)
 	want := map[string]Verdict{
-		"port smtp " + rig.Addr("smtp"): OK,
-		"port submission " + foreign:    Fail,
-		"port imap " + rig.Addr("imap"): OK,
-		"port imaps " + silent:          Fail,
-		"port pop3 " + rig.Addr("pop3"): OK,
-		"port managesieve " + free:      OK,
+		"port smtp " + rig.Addr("smtp"):               OK,
+		"port submission " + foreign:                  Fail,
+		"port submissions " + free:                    OK,
+		"port imap " + rig.Addr("imap"):               OK,
+		"port imaps " + rig.Addr("imaps"):             OK,
+		"port pop3 " + rig.Addr("pop3"):               OK,
+		"port pop3s " + silent:                        Fail,
+		"port managesieve " + rig.Addr("managesieve"): OK,
+		"port http " + rig.Addr("http"):               OK,
+		"port https " + rig.Addr("https"):             OK,
 	}
 	var keys []string
 	for k := range want {
@@ -343,8 +352,4 @@ func listen(t *testing.T, serve func(net.Conn)) string {
 		}
 	}()
 	return l.Addr().String()
-}
-
-func configListen(smtp, submission, imap, imaps, pop3, managesieve string) config.Listen {
-	return config.Listen{SMTP: smtp, Submission: submission, IMAP: imap, IMAPS: imaps, POP3: pop3, ManageSieve: managesieve}
 }
