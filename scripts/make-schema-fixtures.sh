@@ -32,12 +32,12 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 export PATH="$PATH:/usr/local/go/bin:$pgbin"
 
 # versions FILE: "COMMIT VERSION" for each first-parent commit of HEAD that
-# raised the number of migrations in FILE (whose entries start with a
-# "// N:" comment at one tab).
+# raised the number of migrations in FILE (the entries of its migrations
+# slice; the "// N:" comments were not always there).
 versions() {
 	local f=$1 prev=0 c n
 	for c in $(git -C "$repo" log --first-parent --reverse --format=%H -- "$f"); do
-		n=$(git -C "$repo" show "$c:$f" 2>/dev/null | grep -oE '^	// [0-9]+:' | grep -oE '[0-9]+' | sort -n | tail -1 || true)
+		n=$(git -C "$repo" show "$c:$f" 2>/dev/null | python3 "$client" count-migrations)
 		if [ -n "$n" ] && [ "$n" -gt "$prev" ]; then
 			echo "$c $n"
 			prev=$n
@@ -118,6 +118,10 @@ pg_start() { # DIR: a private cluster listening on DIR/sock only
 	"${as[@]}" createdb -h "$dir/pg/sock" -U postgres mailroom
 }
 
+pg_start_again() {
+	"${as[@]}" pg_ctl -D "$1/pg/data" -w -l "$1/pg/log" -o "-k $1/pg/sock -c listen_addresses= -c fsync=off" start >/dev/null
+}
+
 pg_stop() { "${as[@]}" pg_ctl -D "$1/pg/data" -m fast stop >/dev/null || true; }
 
 make_one() { # BACKEND VERSION COMMIT
@@ -142,6 +146,18 @@ make_one() { # BACKEND VERSION COMMIT
 		fi
 		"${as[@]}" pg_dump -h "$tmp/pg/sock" -U postgres --no-owner --no-privileges mailroom | gzip -9n >"$tmp/dump.sql.gz" || return 1
 		pg_stop "$tmp"
+	fi
+	# The version the old binary really made, or the fixture is misnamed.
+	local got
+	if [ "$backend" = sqlite ]; then
+		got=$(python3 "$client" sqlite-version "$tmp/data/mail.db")
+	else
+		pg_start_again "$tmp" && got=$("${as[@]}" psql -h "$tmp/pg/sock" -U postgres -At -c 'SELECT version FROM mailroom_schema' mailroom)
+		pg_stop "$tmp"
+	fi
+	if [ "$got" != "$v" ]; then
+		echo "$name: the binary of $c made schema version $got" >&2
+		return 1
 	fi
 	mkdir -p "$dir"
 	tar -C "$tmp/data" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | gzip -9n >"$dir/data.tar.gz"

@@ -10,6 +10,8 @@ is what the upgrade test compares with today's server.
 
 usage: schema-fixture-client.py fill SMTP_PORT SUBMISSION_PORT IMAP_PORT
        schema-fixture-client.py manifest IMAP_PORT OUT_FILE
+       schema-fixture-client.py count-migrations < schema.go
+       schema-fixture-client.py sqlite-version DB_FILE
 """
 import hashlib
 import imaplib
@@ -62,6 +64,9 @@ def fill(smtp_port, sub_port, imap_port):
     except (smtplib.SMTPException, OSError) as e:
         print(f"queued message skipped: {e}", file=sys.stderr)
 
+    # Let a background indexer index the delivered mail (the server is
+    # idle now); what comes next stays waiting for the index.
+    time.sleep(5)
     m = imaplib.IMAP4(HOST, imap_port)
     m.login("alice@example.org", USERS["alice@example.org"])
     typ, data = m.create("Archive")  # newer versions make it with the account
@@ -137,6 +142,49 @@ def manifest(imap_port, out):
         f.write("\n".join(lines) + "\n")
 
 
+def count_migrations(src):
+    """The number of entries of schema.go's `var migrations = []string{…}`:
+    the commas at the literal's top level, outside strings and comments
+    (entries are raw strings, some concatenated with constants)."""
+    start = "var migrations = []string{"
+    i = src.find(start)
+    if i < 0:
+        return 0
+    i += len(start)
+    depth, n, pending = 0, 0, False
+    while i < len(src):
+        c = src[i]
+        if src.startswith("//", i):
+            i = src.find("\n", i)
+            continue
+        if c == "`":
+            i = src.find("`", i + 1) + 1
+            pending = True
+            continue
+        if c == '"':
+            j = i + 1
+            while src[j] != '"':
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+            pending = True
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "}":
+            if depth == 0:
+                return n + (1 if pending else 0)
+            depth -= 1
+        elif c == "," and depth == 0:
+            n += 1
+            pending = False
+        elif not c.isspace():
+            pending = True
+        i += 1
+    return n
+
+
 def wait_port(port):
     import socket
     for _ in range(300):
@@ -155,5 +203,10 @@ if __name__ == "__main__":
         fill(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1] == "manifest":
         manifest(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "count-migrations":
+        print(count_migrations(sys.stdin.read()))
+    elif sys.argv[1] == "sqlite-version":
+        import sqlite3
+        print(sqlite3.connect(sys.argv[2]).execute("PRAGMA user_version").fetchone()[0])
     else:
         raise SystemExit(__doc__)

@@ -562,6 +562,9 @@ func migrate(conn *sqlite.Conn) (err error) {
 			return fmt.Errorf("database schema version %d is newer than this mailroom (%d): refusing to open", version, len(migrations))
 		}
 		if version == len(migrations) {
+			if version > 14 {
+				return repairAfterMigrations(conn)
+			}
 			return nil
 		}
 		if err := applyMigration(conn, version); err != nil {
@@ -585,6 +588,11 @@ func applyMigration(conn *sqlite.Conn, version int) (err error) {
 	}
 	if now != version {
 		return nil
+	}
+	if version == 14 {
+		if err := repairMigration14(conn); err != nil { // repair.go
+			return fmt.Errorf("migration %d: %w", version+1, err)
+		}
 	}
 	if err := sqlitex.ExecuteScript(conn, migrations[version], nil); err != nil {
 		return fmt.Errorf("migration %d: %w", version+1, err)

@@ -149,6 +149,7 @@ func upgrade(t *testing.T, fixture, backend string, latest int) {
 		c.Logout().Wait()
 	}
 	checkPOP3(t, rig.Addr("pop3"), man)
+	checkSearch(t, rig.Addr("imap"), man)
 
 	// New mail goes after the old: the next UID the old server announced.
 	inbox := man.mailbox("alice@example.org", "INBOX")
@@ -230,6 +231,36 @@ func checkMailbox(t *testing.T, c *imapclient.Client, mb mailboxLine, want []mes
 			t.Errorf("%s UID %d: flags %v, want %v", mb.name, w.uid, flags, w.flags)
 		case w.modseq != 0 && m.ModSeq != w.modseq:
 			t.Errorf("%s UID %d: MODSEQ %d, want %d", mb.name, w.uid, m.ModSeq, w.modseq)
+		}
+	}
+}
+
+// checkSearch: the header fields and text of the old mail are searchable
+// (whether the old version had indexed them or not).
+func checkSearch(t *testing.T, addr string, man *manifest) {
+	t.Helper()
+	inbox := man.messages["alice@example.org\x00INBOX"]
+	c := imapLogin(t, addr, "alice@example.org", man.password("alice@example.org"))
+	defer c.Logout()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's messages: n is in the sender, the subject and the text.
+	for _, tc := range []struct {
+		key   goimap.SearchCriteria
+		count int
+	}{
+		{goimap.SearchCriteria{Header: []goimap.SearchCriteriaHeaderField{{Key: "From", Value: "sender2@example.com"}}}, 1},
+		{goimap.SearchCriteria{Header: []goimap.SearchCriteriaHeaderField{{Key: "Subject", Value: "Zweite Nachricht"}}}, 1},
+		{goimap.SearchCriteria{Body: []string{"Body of message 3."}}, 1},
+		{goimap.SearchCriteria{Text: []string{"filler line"}}, len(inbox)},
+	} {
+		data, err := c.UIDSearch(&tc.key, nil).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(data.AllUIDs()); got != tc.count {
+			t.Errorf("SEARCH %+v: %d messages, want %d", tc.key, got, tc.count)
 		}
 	}
 }
