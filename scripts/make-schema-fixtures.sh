@@ -93,7 +93,13 @@ run() {
 	"$bin" alias add info@example.org alice@example.org --config "$cfg" || return 1
 	"$bin" serve --config "$cfg" >"$dir/serve.log" 2>&1 &
 	local pid=$!
-	if ! python3 "$client" fill "$smtp" "$sub" "$imap" || ! python3 "$client" manifest "$imap" "$dir/manifest.txt"; then
+	# serve logs that it started once every listener it has is bound (the
+	# first versions had fewer; the client skips what is not there).
+	for _ in $(seq 150); do
+		grep -q 'mailroom started' "$dir/serve.log" && break
+		sleep 0.1
+	done
+	if ! python3 "$client" fill "$smtp" "$sub" "$imap" || ! python3 "$client" manifest "$imap" "$pop3" "$dir/manifest.txt"; then
 		kill "$pid" || true
 		wait "$pid" || true
 		tail -20 "$dir/serve.log" >&2

@@ -8,13 +8,18 @@ submission to another domain before the queue existed) is skipped, not an
 error: the manifest records what the old server actually holds, and that
 is what the upgrade test compares with today's server.
 
+The first versions had no IMAP (version 2: SMTP and POP3) or no protocol
+at all (version 1): what a version does not listen on is skipped, and its
+manifest lists the messages as POP3 shows them, or only the accounts.
+
 usage: schema-fixture-client.py fill SMTP_PORT SUBMISSION_PORT IMAP_PORT
-       schema-fixture-client.py manifest IMAP_PORT OUT_FILE
+       schema-fixture-client.py manifest IMAP_PORT POP3_PORT OUT_FILE
        schema-fixture-client.py count-migrations < schema.go
        schema-fixture-client.py sqlite-version DB_FILE
 """
 import hashlib
 import imaplib
+import poplib
 import re
 import smtplib
 import sys
@@ -41,6 +46,9 @@ def message(n, to, subject, body, sender=None):
 
 
 def fill(smtp_port, sub_port, imap_port):
+    if not is_open(smtp_port):
+        print("no SMTP listener: no mail", file=sys.stderr)
+        return
     with smtplib.SMTP(HOST, smtp_port, timeout=60) as s:
         s.ehlo("client.example.com")
         for n, rcpt, subj in [
@@ -55,6 +63,8 @@ def fill(smtp_port, sub_port, imap_port):
     # Mail for another domain waits in the queue (the DNS server in the
     # configuration answers nothing). Versions without a queue refuse it.
     try:
+        if not is_open(sub_port):
+            raise OSError("no submission listener")
         with smtplib.SMTP(HOST, sub_port, timeout=60) as s:
             s.ehlo("client.example.com")
             s.login("alice@example.org", USERS["alice@example.org"])
@@ -64,6 +74,9 @@ def fill(smtp_port, sub_port, imap_port):
     except (smtplib.SMTPException, OSError) as e:
         print(f"queued message skipped: {e}", file=sys.stderr)
 
+    if not is_open(imap_port):
+        print("no IMAP listener: no folders or flags", file=sys.stderr)
+        return
     # Let a background indexer index the delivered mail (the server is
     # idle now); what comes next stays waiting for the index.
     time.sleep(5)
@@ -92,10 +105,14 @@ def check(res):
     return data
 
 
-def manifest(imap_port, out):
+def manifest(imap_port, pop3_port, out):
     lines = []
     for user, password in USERS.items():
         lines.append(f"account {user} {password}")
+        if not is_open(imap_port):
+            if is_open(pop3_port):
+                lines += pop3_manifest(pop3_port, user, password)
+            continue
         m = imaplib.IMAP4(HOST, imap_port)
         m.login(user, password)
         condstore = "CONDSTORE" in m.capabilities
@@ -185,24 +202,37 @@ def count_migrations(src):
     return n
 
 
-def wait_port(port):
+def pop3_manifest(port, user, password):
+    """The maildrop as POP3 shows it: each message's UIDL, size and the
+    SHA-256 of its bytes (dot-unstuffed, CRLF line ends)."""
+    p = poplib.POP3(HOST, port, timeout=60)
+    p.user(user)
+    p.pass_(password)
+    lines = []
+    _, listing, _ = p.uidl()
+    for item in listing:
+        num, uidl = item.decode().split()
+        _, msg, _ = p.retr(int(num))
+        raw = b"".join(line + b"\r\n" for line in msg)
+        lines.append(f"pop3 {user} INBOX uidl={uidl} size={len(raw)} sha256={hashlib.sha256(raw).hexdigest()}")
+    p.quit()
+    return lines
+
+
+def is_open(port):
     import socket
-    for _ in range(300):
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"port {port} never opened")
+    try:
+        socket.create_connection((HOST, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "fill":
-        for p in sys.argv[2:5]:
-            wait_port(int(p))
         fill(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1] == "manifest":
-        manifest(int(sys.argv[2]), sys.argv[3])
+        manifest(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif sys.argv[1] == "count-migrations":
         print(count_migrations(sys.stdin.read()))
     elif sys.argv[1] == "sqlite-version":

@@ -75,23 +75,53 @@ ALTER TABLE content_text_pending_repaired RENAME TO content_text_pending;`
 	return nil
 }
 
-// repairAfterMigrations runs repairMigration14, in a transaction, on a
-// database that needs it; one that does not (all but a few) costs two
-// reads.
+// Migration 1 was changed after it had been released too: the first
+// release (commit 408d5fd, accounts but no protocol yet) made contents
+// without the body column and its blob index, and no pop3_hidden.
+// repairMigration1 adds them where they are missing; migrate runs it
+// before migration 2 and once more when the migrations are done.
+func repairMigration1(conn *sqlite.Conn) error {
+	body, err := hasColumn(conn, "contents", "body")
+	if err != nil || body {
+		return err
+	}
+	err = sqlitex.ExecuteScript(conn, `
+ALTER TABLE contents ADD COLUMN body BLOB;
+CREATE INDEX IF NOT EXISTS contents_blob ON contents (blob) WHERE blob != '';
+CREATE TABLE IF NOT EXISTS pop3_hidden (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	msgid      INTEGER NOT NULL,
+	PRIMARY KEY (account_id, msgid)
+) WITHOUT ROWID;`, nil)
+	if err != nil {
+		return fmt.Errorf("repairing the first form of migration 1: %w", err)
+	}
+	return nil
+}
+
+// repairAfterMigrations runs the repairs, in a transaction, on a database
+// that needs one; one that does not (all but a few) costs three reads.
 func repairAfterMigrations(conn *sqlite.Conn) (err error) {
 	pendingFields, err := hasColumn(conn, "content_text_pending", "h_from")
 	if err != nil {
 		return err
 	}
 	fields, err := hasTable(conn, "content_fields")
-	if err != nil || !pendingFields && fields {
+	if err != nil {
+		return err
+	}
+	body, err := hasColumn(conn, "contents", "body")
+	if err != nil || !pendingFields && fields && body {
 		return err
 	}
 	end, err := sqlitex.ImmediateTransaction(conn)
 	if err != nil {
-		return fmt.Errorf("repairing the first form of migration 14: %w", err)
+		return fmt.Errorf("repairing the schema: %w", err)
 	}
 	defer end(&err)
+	if err := repairMigration1(conn); err != nil {
+		return err
+	}
 	return repairMigration14(conn)
 }
 

@@ -562,10 +562,7 @@ func migrate(conn *sqlite.Conn) (err error) {
 			return fmt.Errorf("database schema version %d is newer than this mailroom (%d): refusing to open", version, len(migrations))
 		}
 		if version == len(migrations) {
-			if version > 14 {
-				return repairAfterMigrations(conn)
-			}
-			return nil
+			return repairAfterMigrations(conn)
 		}
 		if err := applyMigration(conn, version); err != nil {
 			return err
@@ -589,8 +586,10 @@ func applyMigration(conn *sqlite.Conn, version int) (err error) {
 	if now != version {
 		return nil
 	}
-	if version == 14 {
-		if err := repairMigration14(conn); err != nil { // repair.go
+	// Released migrations that were changed afterwards (repair.go).
+	repair := map[int]func(*sqlite.Conn) error{1: repairMigration1, 14: repairMigration14}[version]
+	if repair != nil {
+		if err := repair(conn); err != nil {
 			return fmt.Errorf("migration %d: %w", version+1, err)
 		}
 	}

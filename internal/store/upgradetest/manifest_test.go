@@ -16,6 +16,15 @@ type manifest struct {
 	mailboxes map[string][]mailboxLine // by account
 	messages  map[string][]messageLine // by account NUL mailbox
 	queued    string                   // a recipient the queue holds mail for
+	// pop3 lists, by account, the messages as POP3 showed them (the
+	// versions before IMAP).
+	pop3 map[string][]pop3Line
+}
+
+type pop3Line struct {
+	uidl   string
+	size   int64
+	sha256 string
 }
 
 type accountLine struct{ email, password string }
@@ -68,7 +77,7 @@ func readManifest(t *testing.T, file string) *manifest {
 
 // parseManifest reads lines of "kind fields… key=value…".
 func parseManifest(text string) (*manifest, error) {
-	m := &manifest{mailboxes: map[string][]mailboxLine{}, messages: map[string][]messageLine{}}
+	m := &manifest{mailboxes: map[string][]mailboxLine{}, messages: map[string][]messageLine{}, pop3: map[string][]pop3Line{}}
 	var err error
 	for n, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		f := strings.Fields(line)
@@ -113,6 +122,8 @@ func parseManifest(text string) (*manifest, error) {
 				msg.flags = strings.Split(kv["flags"], ",")
 			}
 			m.messages[f[1]+"\x00"+f[2]] = append(m.messages[f[1]+"\x00"+f[2]], msg)
+		case "pop3":
+			m.pop3[f[1]] = append(m.pop3[f[1]], pop3Line{uidl: kv["uidl"], size: int64(num("size", 62)), sha256: kv["sha256"]})
 		case "queued":
 			m.queued = f[2]
 		default:
