@@ -24,6 +24,8 @@ var commands = []command{
 	{path: "dev", args: "[--data DIR]", doc: "zero-configuration trial: 127.0.0.1 high ports, data in ./mailroom-dev"},
 	{path: "version", doc: "print the version", noFlags: true},
 	{path: "help", doc: "print this list", noFlags: true},
+	{path: "check", args: "[--config FILE] [--domain DOMAIN]…",
+		doc: "check the configuration, certificates, ports and each domain's DNS records:\none line per check, OK, WARN or FAIL with what to do; exit 1 on any FAIL"},
 	{path: "bench smtp", args: "--addr H:P …", doc: "load-test any SMTP server (see docs/benchmarks.md)"},
 	{path: "bench pop3", args: "--addr H:P …", doc: "load-test any POP3 server"},
 	{path: "bench imap", args: "--addr H:P …", doc: "load-test any IMAP server"},

@@ -138,6 +138,8 @@ func dispatch(ctx context.Context, args []string, sio *stdio) error {
 		return cmdQuota(ctx, rest, sio)
 	case "sieve":
 		return cmdSieve(ctx, rest, sio)
+	case "check":
+		return cmdCheck(ctx, rest, sio)
 	case "version", "--version", "-version":
 		fmt.Fprintln(sio.out, "mailroom", versionString())
 		return nil

@@ -21,6 +21,13 @@ type SPFResult struct {
 	Reason   string
 }
 
+// SPF is the SPF verdict for mail from ip with that HELO and MAIL FROM,
+// as the MX reaches it: `mailroom check` asks it whether a domain's own
+// record authorizes this server's address.
+func (c *Checker) SPF(ctx context.Context, ip netip.Addr, helo, mailFrom string) SPFResult {
+	return c.spf(ctx, ip, helo, mailFrom)
+}
+
 // spf checks the client's address against the sender domain's policy.
 // The library counts lookups against the limits of RFC 7208 section
 // 4.6.4; our resolver bounds each one's time.

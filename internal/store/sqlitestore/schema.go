@@ -599,7 +599,7 @@ func migrate(conn *sqlite.Conn) (err error) {
 			return fmt.Errorf("database schema version %d is newer than this mailroom (%d): refusing to open", version, len(migrations))
 		}
 		if version == len(migrations) {
-			return nil
+			return repairAfterMigrations(conn)
 		}
 		if err := applyMigration(conn, version); err != nil {
 			return err
@@ -622,6 +622,13 @@ func applyMigration(conn *sqlite.Conn, version int) (err error) {
 	}
 	if now != version {
 		return nil
+	}
+	// Released migrations that were changed afterwards (repair.go).
+	repair := map[int]func(*sqlite.Conn) error{1: repairMigration1, 14: repairMigration14}[version]
+	if repair != nil {
+		if err := repair(conn); err != nil {
+			return fmt.Errorf("migration %d: %w", version+1, err)
+		}
 	}
 	if err := sqlitex.ExecuteScript(conn, migrations[version], nil); err != nil {
 		return fmt.Errorf("migration %d: %w", version+1, err)
