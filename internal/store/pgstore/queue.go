@@ -471,3 +471,17 @@ func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {
 	}
 	return nil
 }
+
+// QueueStats implements store.Queue.
+func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var qs store.QueueStats
+	var oldest *int64
+	if err := s.pool.QueryRow(ctx, "SELECT count(*), min(created), (SELECT count(*) FROM queue_recipients) FROM queue").
+		Scan(&qs.Messages, &oldest, &qs.Recipients); err != nil {
+		return store.QueueStats{}, fmt.Errorf("store: queue stats: %w", err)
+	}
+	if oldest != nil {
+		qs.Oldest = fromMS(*oldest)
+	}
+	return qs, nil
+}

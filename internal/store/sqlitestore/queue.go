@@ -416,3 +416,20 @@ func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {
 	}
 	return nil
 }
+
+// QueueStats implements store.Queue.
+func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var qs store.QueueStats
+	err := s.query(ctx, "SELECT count(*), min(created), (SELECT count(*) FROM queue_recipients) FROM queue", func(st *sqlite.Stmt) error {
+		qs.Messages = st.ColumnInt(0)
+		if st.ColumnType(1) != sqlite.TypeNull {
+			qs.Oldest = fromMS(st.ColumnInt64(1))
+		}
+		qs.Recipients = st.ColumnInt(2)
+		return nil
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("store: queue stats: %w", err)
+	}
+	return qs, nil
+}
