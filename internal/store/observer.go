@@ -26,3 +26,11 @@ type QueueStats struct {
 	Recipients int       // recipients left to try
 	Oldest     time.Time // when the oldest message was queued; zero if none
 }
+
+// NopObserver observes nothing: what a backend uses without an Observer.
+type NopObserver struct{}
+
+func (NopObserver) Commit(time.Duration, int) {}
+func (NopObserver) FeedLag(time.Duration)     {}
+func (NopObserver) BodyWritten(int64)         {}
+func (NopObserver) BodyRead(int64)            {}

@@ -314,7 +314,7 @@ func (s *Store) OpenQueued(ctx context.Context, id int64) (store.Body, error) {
 		return nil, err
 	}
 	if r.blob == "" {
-		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), obs: s.opts.Observer, size: int64(len(r.prefix) + len(r.inline))}, nil
 	}
 	f, err := s.blobs.Open(r.blob)
 	if err != nil {
@@ -325,7 +325,7 @@ func (s *Store) OpenQueued(ctx context.Context, id int64) (store.Body, error) {
 		f.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &body{prefix: r.prefix, f: f, size: int64(len(r.prefix)) + info.Size()}, nil
+	return &body{prefix: r.prefix, f: f, obs: s.opts.Observer, size: int64(len(r.prefix)) + info.Size()}, nil
 }
 
 // RetryQueued implements store.Queue.
