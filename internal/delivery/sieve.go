@@ -302,8 +302,15 @@ func mergeKeywords(a, b []string) []string {
 // 2.2), which is what both reject and ereject prefer.
 func rejectError(p *plan) *Error {
 	reason := p.rejected[0].reject.Reason
-	return errorf(550, [3]int{5, 7, 1}, "%s", sanitizeReason(reason))
+	e := errorf(550, [3]int{5, 7, 1}, "%s", sanitizeReason(reason))
+	e.Err = ErrSieveReject
+	return e
 }
+
+// ErrSieveReject is wrapped by the error of a message every recipient's
+// Sieve script refused, so that callers can tell it from a policy refusal
+// with the same reply (the metrics count it apart).
+var ErrSieveReject = errors.New("rejected by Sieve")
 
 // sanitizeReason makes a script's reason safe on one SMTP reply line.
 func sanitizeReason(s string) string {

@@ -20,6 +20,11 @@ type Protocol struct {
 	// series.
 	cmds  map[string]*observerSlot
 	other *observerSlot
+	// byName, without a command list (the web, whose command names are
+	// its route patterns: fixed by the code, not the client), resolves
+	// each name through the vector.
+	byName *prometheus.HistogramVec
+	proto  string
 }
 
 type observerSlot struct {
@@ -40,7 +45,9 @@ func (s *observerSlot) observer() prometheus.Observer {
 
 // Protocol returns the instruments of proto (one of Protocols; else
 // Other), whose commands are named in commands: any other command name is
-// counted as "other", so a client cannot make up new series.
+// counted as "other", so a client cannot make up new series. With no
+// commands, every name is its own series: only for names the code fixes
+// (the web's route patterns), never ones a client sends.
 func (m *Metrics) Protocol(proto string, commands []string) *Protocol {
 	if !slices.Contains(Protocols, proto) {
 		proto = Other
@@ -53,6 +60,9 @@ func (m *Metrics) Protocol(proto string, commands []string) *Protocol {
 	}
 	for _, c := range commands {
 		p.cmds[c] = &observerSlot{vec: m.commands, proto: proto, name: c}
+	}
+	if commands == nil {
+		p.byName, p.proto = m.commands, proto
 	}
 	return p
 }
@@ -77,6 +87,13 @@ func (p *Protocol) SessionClosed() {
 // Command records that command name took elapsed.
 func (p *Protocol) Command(name string, elapsed time.Duration) {
 	if p == nil {
+		return
+	}
+	if p.byName != nil {
+		if name == "" {
+			name = Other
+		}
+		p.byName.WithLabelValues(p.proto, name).Observe(elapsed.Seconds())
 		return
 	}
 	s := p.cmds[name]

@@ -58,6 +58,9 @@ type Options struct {
 	Panics *panics.Counter
 	// Hooks are for tests (nil in production).
 	Hooks *listener.TestHooks
+	// Metrics counts connections and times requests by route pattern
+	// (nil: not counted).
+	Metrics listener.ProtocolMetrics
 }
 
 // sessionLifetime ends every web session this long after login.
@@ -91,6 +94,8 @@ func Factory() listener.Factory {
 			Sessions:  sessions,
 			Panics:    d.Panics,
 			Hooks:     d.Hooks,
+			// nil commands: the route patterns name the requests.
+			Metrics: d.ProtocolMetrics("web", nil),
 		})
 	}
 }
@@ -116,6 +121,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Sessions == nil {
 		opts.Sessions = NewSessions(opts.Store, sessionLifetime, opts.Logger)
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
 	p, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -137,7 +145,7 @@ func New(opts Options) (*Server, error) {
 		}
 		return err == nil, err
 	})
-	var h http.Handler = s.routes()
+	var h http.Handler = s.timed(s.routes())
 	if opts.Redirect {
 		h = s.redirectToHTTPS(h)
 	}
@@ -149,6 +157,7 @@ func New(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnState:         s.countConn,
 	}
 	return s, nil
 }
