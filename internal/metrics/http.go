@@ -20,7 +20,8 @@ type Server struct {
 }
 
 // NewServer serves m's metrics. ready says whether the server should get
-// traffic (nil: it should); its error's text is the 503's body. wrap, if
+// traffic (nil: it should); its error's text, a short reason for an
+// unauthenticated client, is the 503's body. wrap, if
 // not nil, wraps the handler (the server contains panics with it).
 func NewServer(m *Metrics, ready func(context.Context) error, log *slog.Logger, wrap func(http.Handler) http.Handler) *Server {
 	if log == nil {
@@ -39,7 +40,6 @@ func NewServer(m *Metrics, ready func(context.Context) error, log *slog.Logger, 
 			ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 			defer cancel()
 			if err := ready(ctx); err != nil {
-				log.Warn("not ready", "err", err)
 				plain(w, http.StatusServiceUnavailable, err.Error())
 				return
 			}

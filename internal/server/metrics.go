@@ -56,5 +56,11 @@ func (s *Server) ready(ctx context.Context) error {
 	case !s.started.Load():
 		return errors.New("starting: listeners not all started")
 	}
-	return listener.CheckStore(ctx, s.deps.Store)
+	if err := listener.CheckStore(ctx, s.deps.Store); err != nil {
+		// The cause goes to the log; the unauthenticated probe gets the
+		// short reason only.
+		s.deps.Logger.Warn("not ready", "err", err)
+		return errors.New("store unavailable")
+	}
+	return nil
 }
