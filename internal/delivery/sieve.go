@@ -188,7 +188,7 @@ func (e sieveEnv) DuplicateSeen(ctx context.Context, id string) (bool, error) {
 // (to INBOX, or Junk for junk) and each fileinto, one copy per mailbox
 // with the flags of the actions that chose it.
 func (a *Agent) addTargets(ctx context.Context, p *plan, env Envelope, s step, res *sieve.Result, keep bool, v *junk.Verdict) error {
-	dest, field, err := a.destination(ctx, s.acct, env, v)
+	dest, field, junkReason, err := a.destination(ctx, s.acct, env, v)
 	if err != nil {
 		return err
 	}
@@ -218,6 +218,9 @@ func (a *Agent) addTargets(ctx context.Context, p *plan, env Envelope, s step, r
 	}
 	if keep {
 		add(dest, res.KeepFlags)
+		if junkReason != "" {
+			p.junked = append(p.junked, junkedCopy{s.acct.ID, junkReason})
+		}
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ type Metrics struct {
 	logins   *prometheus.CounterVec
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	junked   map[string]prometheus.Counter // by reason, read-only after New
 	loginBy  map[string]*loginCounters // by protocol, read-only after New
 
 	commitSeconds prometheus.Histogram
@@ -82,6 +83,13 @@ func New() *Metrics {
 		bodyRead: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "store_body_read_bytes_total",
 			Help: "Message bytes read from the store."}),
 	}
+	junked := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "deliveries_junk_total",
+		Help: "Local copies filed into the recipient's Junk mailbox instead of INBOX, by reason (quarantine, filter)."}, []string{"reason"})
+	m.junked = map[string]prometheus.Counter{}
+	for _, r := range []string{JunkQuarantine, JunkFilter, Other} {
+		m.junked[r] = junked.WithLabelValues(r)
+	}
+	reg.MustRegister(junked)
 	reg.MustRegister(m.sessionsOpen, m.sessionsTotal, m.commands, m.logins, m.accepted, m.rejected,
 		m.commitSeconds, m.commitBatch, m.feedLag, m.bodyWritten, m.bodyRead)
 	m.loginBy = map[string]*loginCounters{}

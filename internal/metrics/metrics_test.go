@@ -265,3 +265,55 @@ func pop3Session(t *testing.T, addr string) {
 	}
 	cmd("QUIT")
 }
+
+// TestMetricsDeliveryPolicy: DMARC p=reject refuses a message at DATA
+// (reason policy); p=quarantine accepts it into Junk (counted as junk,
+// reason quarantine).
+func TestMetricsDeliveryPolicy(t *testing.T) {
+	r := start(t)
+	r.Account("ann@example.test")
+	r.DNS.Add(t,
+		`remote.example. TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`_dmarc.bank.example. TXT "v=DMARC1; p=reject"`,
+		`_dmarc.shop.example. TXT "v=DMARC1; p=quarantine"`,
+	)
+	before := fetch(t, r)
+	c, err := gosmtp.Dial(r.Addr("smtp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	send := func(from string) error {
+		body := "From: " + from + "\r\nTo: ann@example.test\r\nSubject: policy\r\n\r\nHello.\r\n"
+		return c.SendMail("someone@remote.example", []string{"ann@example.test"}, strings.NewReader(body))
+	}
+	if err := send("ceo@bank.example"); err == nil {
+		t.Fatal("a forged From of a p=reject domain was accepted")
+	}
+	c.Reset()
+	if err := send("deals@shop.example"); err != nil {
+		t.Fatal(err)
+	}
+	if junk := r.Bodies("ann@example.test", "Junk"); len(junk) != 1 {
+		t.Fatalf("Junk holds %d messages", len(junk))
+	}
+	after := fetch(t, r)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"mailroom_deliveries_rejected_total", []string{"proto", "smtp", "reason", "policy"}, 1},
+		{"mailroom_deliveries_rejected_total", nil, 1},
+		{"mailroom_deliveries_accepted_total", []string{"proto", "smtp"}, 1},
+		{"mailroom_deliveries_junk_total", []string{"reason", "quarantine"}, 1},
+		{"mailroom_deliveries_junk_total", nil, 1},
+	} {
+		if got := after.value(c.name, c.labels...) - before.value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}

@@ -157,6 +157,24 @@ func (d *Deliveries) Rejected(reason string) {
 	c.Inc()
 }
 
+// Junk filing reasons, as delivery reports them.
+const (
+	JunkQuarantine = "quarantine" // a check before delivery (DMARC p=quarantine) asked for it
+	JunkFilter     = "filter"     // the junk filter's verdict
+)
+
+// Junked counts a local copy filed into Junk for reason.
+func (m *Metrics) Junked(reason string) {
+	if m == nil {
+		return
+	}
+	c := m.junked[reason]
+	if c == nil {
+		c = m.junked[Other]
+	}
+	c.Inc()
+}
+
 type loginCounters struct{ ok, failed, throttled, err prometheus.Counter }
 
 // Login results, as auth reports them.

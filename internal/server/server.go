@@ -192,7 +192,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	var junked delivery.JunkCounter // stays a nil interface without metrics
+	if mx != nil {
+		junked = mx
+	}
 	agent := delivery.New(st, delivery.Config{
+		Junked:         junked,
 		SieveBefore:    before,
 		SieveGlobalDir: cfg.Sieve.GlobalDir,
 		SieveLimits:    sieveLimits,
