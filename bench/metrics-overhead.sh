@@ -24,34 +24,53 @@ wait_port 127.0.0.1:12587; wait_port 127.0.0.1:13587; wait_port 127.0.0.1:12993;
 # A scrape every second for the whole run.
 ( while sleep 1; do curl -s -o /dev/null http://127.0.0.1:13154/metrics || true; done ) & PIDS+=("$!")
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $ROUNDS alternating rounds of ${SECS}s"
-smtp() { # name port
-  "$MR" bench smtp --addr "127.0.0.1:$2" --starttls --insecure --auth --password pass --reuse \
-    --users 'user%d@example.test' --first 1 --count 20 --clients 10 --duration "${SECS}s" --size 10240 --json | python3 -c "import json,sys; r=json.load(sys.stdin); print('%.1f' % r['cycles_per_sec'])"
-}
-imap() { # name port
-  "$MR" bench imap --addr "127.0.0.1:$2" --tls --insecure --users 'user%d@example.test' --first 1 --count 20 \
-    --password pass --clients 10 --duration "${SECS}s" --persistent --json |
-    python3 -c "import json,sys; r=json.load(sys.stdin); print('%.0f' % r['commands_per_sec'])"
+OFF_PID=${PIDS[0]}; ON_PID=${PIDS[1]}
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $ROUNDS alternating rounds of ${SECS}s"
+# Throughput on a shared machine swings with the neighbours' load; the
+# server's own CPU time per operation (utime+stime of the process, from
+# /proc) swings much less, so both are reported.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() { # smtp|imap port pid: prints "ops_per_sec/cpu_ms_per_1000_ops"
+  local t0 t1 flags
+  t0=$(ticks "$3")
+  if [ "$1" = smtp ]; then
+    "$MR" bench smtp --addr "127.0.0.1:$2" --starttls --insecure --auth --password pass --reuse \
+      --users 'user%d@example.test' --first 1 --count 20 --clients 10 --duration "${SECS}s" --size 10240 --json > "$WORK/r.json"
+  else
+    "$MR" bench imap --addr "127.0.0.1:$2" --tls --insecure --users 'user%d@example.test' --first 1 --count 20 \
+      --password pass --clients 10 --duration "${SECS}s" --persistent --json > "$WORK/r.json"
+  fi
+  t1=$(ticks "$3")
+  python3 - "$1" "$WORK/r.json" $((t1 - t0)) "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+kind, r, ticks, hz = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])
+secs = r["elapsed_ns"] / 1e9
+rate = r["cycles_per_sec"] if kind == "smtp" else r["commands_per_sec"]
+ops = rate * secs
+if r["errors"]:
+    print(f"{kind}: {r['errors']} errors {r['error_samples'][:2]}", file=sys.stderr)
+print(f"{rate:.1f}/{ticks * 1000.0 / hz / ops * 1000:.1f}")
+PY
 }
 SOFF=""; SON=""; IOFF=""; ION=""
 for r in $(seq 1 "$ROUNDS"); do
   # Which server goes first alternates too, so that neither always runs
   # on the warmer (or busier) machine.
   if [ $((r % 2)) = 1 ]; then
-    SOFF="$SOFF $(smtp off 12587)"; SON="$SON $(smtp on 13587)"
-    IOFF="$IOFF $(imap off 12993)"; ION="$ION $(imap on 13993)"
+    SOFF="$SOFF $(run smtp 12587 "$OFF_PID")"; SON="$SON $(run smtp 13587 "$ON_PID")"
+    IOFF="$IOFF $(run imap 12993 "$OFF_PID")"; ION="$ION $(run imap 13993 "$ON_PID")"
   else
-    SON="$SON $(smtp on 13587)"; SOFF="$SOFF $(smtp off 12587)"
-    ION="$ION $(imap on 13993)"; IOFF="$IOFF $(imap off 12993)"
+    SON="$SON $(run smtp 13587 "$ON_PID")"; SOFF="$SOFF $(run smtp 12587 "$OFF_PID")"
+    ION="$ION $(run imap 13993 "$ON_PID")"; IOFF="$IOFF $(run imap 12993 "$OFF_PID")"
   fi
-  echo "round $r: smtp msgs/s off/on:${SOFF##* }/${SON##* }  imap commands/s off/on:${IOFF##* }/${ION##* }"
+  echo "round $r (rate/CPU ms per 1000 ops): smtp off ${SOFF##* } on ${SON##* }; imap off ${IOFF##* } on ${ION##* }"
 done
 python3 - "$SOFF" "$SON" "$IOFF" "$ION" <<'PY'
 import sys, statistics as st
-v = [list(map(float, a.split())) for a in sys.argv[1:]]
-for name, off, on in (("smtp messages/s", v[0], v[1]), ("imap commands/s", v[2], v[3])):
-    print(f"{name}: without metrics {off} median {st.median(off):.1f}; with {on} median {st.median(on):.1f}; "
-          f"ratio {st.median(on)/st.median(off):.3f}")
+v = [[tuple(map(float, x.split("/"))) for x in a.split()] for a in sys.argv[1:]]
+for name, off, on in (("smtp messages", v[0], v[1]), ("imap commands", v[2], v[3])):
+    for i, unit in ((0, "/s"), (1, " CPU ms per 1000")):
+        a, b = st.median(x[i] for x in off), st.median(x[i] for x in on)
+        print(f"{name}{unit}: without metrics median {a:.1f} {[x[i] for x in off]}; with {b:.1f} {[x[i] for x in on]}; on/off {b/a:.3f}")
 PY
-curl -s http://127.0.0.1:13154/metrics | grep -E '^mailroom_(deliveries_accepted_total|sessions_total|logins_total|store_commit_batch_size_(sum|count))' || true
+curl -s http://127.0.0.1:13154/metrics | grep -E '^mailroom_(deliveries_accepted_total|sessions_total|store_commit_batch_size_(sum|count))' || true

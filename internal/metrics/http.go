@@ -72,7 +72,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops the listener; a scrape in progress may finish until ctx ends.
+// Shutdown stops the listener; a scrape in progress may finish until ctx
+// ends, and is cut then.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	return err
 }
