@@ -41,7 +41,7 @@ type Metrics struct {
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	junked   map[string]prometheus.Counter // by reason, read-only after New
-	loginBy  map[string]*loginCounters // by protocol, read-only after New
+	loginBy  map[string]*loginCounters     // by protocol, read-only after New
 
 	commitSeconds prometheus.Histogram
 	commitBatch   prometheus.Histogram
