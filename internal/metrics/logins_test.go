@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
 	"mailroom/internal/testrig"
 )
 
@@ -65,6 +68,32 @@ func TestMetricsLoginsThrottled(t *testing.T) {
 			before.value("mailroom_logins_total", "proto", "pop3", "result", c.result)
 		if got != c.want {
 			t.Errorf("logins_total{pop3,%s} moved by %v, want %v", c.result, got, c.want)
+		}
+	}
+}
+
+// TestMetricsSubmissionLogin: AUTH on the submission port is counted as a
+// submission login, a wrong password as failed.
+func TestMetricsSubmissionLogin(t *testing.T) {
+	r := start(t, testrig.Listen("submission"))
+	r.Account("ann@example.test")
+	before := fetch(t, r)
+	for _, pw := range []string{testrig.Password, "wrong"} {
+		c, err := gosmtp.DialStartTLS(r.Addr("submission"), testrig.ClientTLS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Auth(sasl.NewPlainClient("", "ann@example.test", pw))
+		if (err == nil) != (pw == testrig.Password) {
+			t.Fatalf("AUTH with %q: %v", pw, err)
+		}
+		c.Close()
+	}
+	after := fetch(t, r)
+	for _, res := range []string{"ok", "failed"} {
+		if got := after.value("mailroom_logins_total", "proto", "submission", "result", res) -
+			before.value("mailroom_logins_total", "proto", "submission", "result", res); got != 1 {
+			t.Errorf("logins_total{submission,%s} moved by %v, want 1", res, got)
 		}
 	}
 }

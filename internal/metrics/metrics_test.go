@@ -27,7 +27,7 @@ func start(t *testing.T, opts ...testrig.Option) *testrig.Rig {
 	t.Helper()
 	opts = append([]testrig.Option{testrig.Listen("smtp", "imaps", "pop3s", "http", "metrics")}, opts...)
 	return testrig.Start(t, testrig.Factories{
-		"smtp": smtp.Factory(smtp.Inbound), "imap": imapserver.Factory(), "pop3": pop3.Factory(), "http": web.Factory(),
+		"smtp": smtp.Factory(smtp.Inbound), "submission": smtp.Factory(smtp.Submission), "imap": imapserver.Factory(), "pop3": pop3.Factory(), "http": web.Factory(),
 	}, opts...)
 }
 

@@ -128,7 +128,9 @@ func (s *session) Auth(mech string) (gosasl.Server, error) {
 	if s.srv.opts.Mode != Submission {
 		return nil, gosmtp.ErrAuthUnsupported
 	}
-	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, "smtp")
+	// "submission": the only mode with AUTH, and the login's protocol in
+	// the log and the metrics.
+	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, s.srv.opts.Mode.String())
 	srv, err := sasl.NewServer(s.ctx, mech, v, func(p auth.Principal) error {
 		settings, err := s.srv.opts.Store.Settings(s.ctx, p.AccountID)
 		if err != nil {
