@@ -17,7 +17,7 @@ start_mailroom() {
     echo "hostname = \"localhost\""
     echo "data_dir = \"$work/data\""
     echo "[listen]"
-    for k in smtp submission submissions imap imaps pop3 pop3s managesieve http https debug; do
+    for k in smtp submission submissions imap imaps pop3 pop3s managesieve http https debug metrics; do
       v=""
       for kv in $on; do [ "${kv%%=*}" = "$k" ] && v="${kv#*=}"; done
       echo "$k = \"$v\""

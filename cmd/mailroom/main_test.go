@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -285,7 +287,7 @@ func TestDev(t *testing.T) {
 	}
 	defer dev.Process.Kill()
 	banner := waitLog(t, stdout, "Stop with Ctrl-C")
-	for _, want := range []string{"demo@example.test", "IMAP", "127.0.0.1:2993", "SSL/TLS", "127.0.0.1:2587", "STARTTLS", "POP3", "127.0.0.1:2995", "ManageSieve", "127.0.0.1:2190"} {
+	for _, want := range []string{"demo@example.test", "IMAP", "127.0.0.1:2993", "SSL/TLS", "127.0.0.1:2587", "STARTTLS", "POP3", "127.0.0.1:2995", "ManageSieve", "127.0.0.1:2190", "Metrics (Prometheus)", "127.0.0.1:2112"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -297,6 +299,16 @@ func TestDev(t *testing.T) {
 	stored, _ := os.ReadFile(filepath.Join(data, "demo-password"))
 	if strings.TrimSpace(string(stored)) != m[1] {
 		t.Fatalf("printed password %q, stored %q", m[1], stored)
+	}
+	// The metrics listener is on, on loopback, and the server is ready.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://127.0.0.1:2112/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ready\n" {
+		t.Errorf("dev /readyz: %s %q", resp.Status, body)
 	}
 	// The written config works for admin commands.
 	out, err := exec.Command(bin, "user", "list", "--config", filepath.Join(data, "mailroom.toml")).CombinedOutput()

@@ -128,11 +128,12 @@ pop3s = %q
 managesieve = %q
 http = %q
 https = ""
+metrics = %q  # Prometheus /metrics, /healthz, /readyz; no authentication
 
 [tls]
 self_signed = true
 `, path, c.Hostname, c.DataDir, c.ShutdownTimeout.Std().String(),
-		l.SMTP, l.Submission, l.Submissions, l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.ManageSieve, l.HTTP)
+		l.SMTP, l.Submission, l.Submissions, l.IMAP, l.IMAPS, l.POP3, l.POP3S, l.ManageSieve, l.HTTP, l.Metrics)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("write dev config: %w", err)
 	}
@@ -204,6 +205,7 @@ func printDevBanner(sio *stdio, s *server.Server, cfg config.Config, configPath,
 		{"smtp", "SMTP (receiving, MX)", "STARTTLS optional"},
 		{"managesieve", "ManageSieve (filters)", "STARTTLS"},
 		{"http", "Webmail", "http://"},
+		{"metrics", "Metrics (Prometheus)", "http://…/metrics"},
 	}
 	for _, r := range rows {
 		addr := listenAddr(cfg, r.key)
@@ -224,6 +226,6 @@ func listenAddr(cfg config.Config, key string) string {
 	return map[string]string{
 		"smtp": l.SMTP, "submission": l.Submission, "submissions": l.Submissions,
 		"imap": l.IMAP, "imaps": l.IMAPS, "pop3": l.POP3, "pop3s": l.POP3S,
-		"managesieve": l.ManageSieve, "http": l.HTTP, "https": l.HTTPS,
+		"managesieve": l.ManageSieve, "http": l.HTTP, "https": l.HTTPS, "metrics": l.Metrics,
 	}[key]
 }

@@ -82,6 +82,9 @@ type Authenticator struct {
 	// "" leaves them as they are.
 	defaultDomain string
 
+	// logins counts the attempts (SetLoginObserver); nil: not counted.
+	logins LoginObserver
+
 	// Replaceable in tests.
 	verify func(encoded, password string) (bool, error)
 }
@@ -119,6 +122,36 @@ func NewAuthenticator(lookup CredentialLookup, th *Throttle, cacheTTL time.Durat
 		}
 	}
 	return a
+}
+
+// LoginObserver counts login attempts for the server's metrics
+// (internal/metrics implements it). result is "ok", "failed" (a wrong
+// password, an unknown account), "throttled" or "error" (the store
+// failed, the client went away).
+type LoginObserver interface {
+	Login(protocol, result string)
+}
+
+// SetLoginObserver makes every attempt counted by o; call it before the
+// authenticator is used. Every login of every protocol comes through
+// Authenticate or Admit and Record, so this is the one place to count.
+func (a *Authenticator) SetLoginObserver(o LoginObserver) { a.logins = o }
+
+// countLogin maps the log line's result to the metric's.
+func (a *Authenticator) countLogin(protocol, result string) {
+	if a.logins == nil {
+		return
+	}
+	switch result {
+	case "success":
+		result = "ok"
+	case "throttled":
+	case "error", "canceled":
+		result = "error"
+	default:
+		result = "failed"
+	}
+	a.logins.Login(protocol, result)
 }
 
 // Invalidate forgets cached verifications for account (a normalised or raw
@@ -317,6 +350,7 @@ func (t *attempt) log(level slog.Level, result string, err error) {
 		attrs = append(attrs, slog.Any("err", err))
 	}
 	t.a.logger.LogAttrs(t.ctx, level, "auth attempt", attrs...)
+	t.a.countLogin(t.protocol, result)
 }
 
 func truncate(s string) string {

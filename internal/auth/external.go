@@ -62,6 +62,7 @@ func (a *Authenticator) Record(tk *Ticket, remote netip.Addr, protocol, username
 		slog.String("username", truncate(user)),
 		slog.String("result", result),
 	)
+	a.countLogin(protocol, result)
 }
 
 // DecoySCRAM returns SCRAM-SHA-256 credentials to run an exchange against when

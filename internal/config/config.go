@@ -110,6 +110,10 @@ type Listen struct {
 	// Debug serves Go's profiler (net/http/pprof) and runtime metrics for
 	// operators investigating load; off by default, keep it on loopback.
 	Debug string `toml:"debug"`
+	// Metrics serves Prometheus metrics (/metrics) and the health checks
+	// /healthz and /readyz; off by default. It has no authentication:
+	// bind it to loopback or a network only the monitoring reaches.
+	Metrics string `toml:"metrics"`
 }
 
 // TLS selects where certificates come from: files, a self-signed
@@ -240,7 +244,7 @@ func Dev(dataDir string) Config {
 	c.Listen = Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:2143", IMAPS: "127.0.0.1:2993", POP3: "127.0.0.1:2110", POP3S: "127.0.0.1:2995",
-		ManageSieve: "127.0.0.1:2190", HTTP: "127.0.0.1:8080",
+		ManageSieve: "127.0.0.1:2190", HTTP: "127.0.0.1:8080", Metrics: "127.0.0.1:2112",
 	}
 	c.TLS.SelfSigned = true
 	return c
@@ -519,7 +523,7 @@ func (c *Config) listeners() []listener {
 		{"smtp", l.SMTP, false}, {"submission", l.Submission, false}, {"submissions", l.Submissions, true},
 		{"imap", l.IMAP, false}, {"imaps", l.IMAPS, true}, {"pop3", l.POP3, false}, {"pop3s", l.POP3S, true},
 		{"managesieve", l.ManageSieve, false},
-		{"http", l.HTTP, false}, {"https", l.HTTPS, true},
+		{"http", l.HTTP, false}, {"https", l.HTTPS, true}, {"metrics", l.Metrics, false},
 	}
 }
 

@@ -109,7 +109,10 @@ type Config struct {
 	// Hostname names this server in the notices it writes ("delivered"
 	// reports for NOTIFY=SUCCESS).
 	Hostname string
-	Logger   *slog.Logger
+	// Junked counts the local copies filed into Junk rather than INBOX
+	// (the server's metrics); nil: not counted.
+	Junked JunkCounter
+	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 	// Mailboxes, if set, stores local deliveries (the mailbox service, so
@@ -156,6 +159,14 @@ type Agent struct {
 
 // New returns an Agent delivering into st. It follows st's change feed
 // (for settings changes) until st is closed.
+// JunkCounter is told of local copies filed into the recipient's Junk
+// mailbox once they are stored; reason is "quarantine" (a check before
+// delivery, such as DMARC p=quarantine, asked for it) or "filter" (the
+// junk filter's verdict).
+type JunkCounter interface {
+	Junked(reason string)
+}
+
 func New(st store.Store, cfg Config) *Agent {
 	log := cfg.Logger
 	if log == nil {
@@ -443,6 +454,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		}
 		a.notifyDelivered(ctx, msg, env, p.notStored())
 		a.warnQuota(ctx, stored)
+		a.countJunked(p)
 	}
 	if len(p.rejected) > 0 {
 		a.bounceRejected(ctx, msg, env, p)
@@ -452,6 +464,19 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		a.sendVacationNotices(ctx, p, env)
 	}
 	return nil
+}
+
+// countJunked reports the copies filed into Junk of the accounts that
+// got the message (one over quota got none).
+func (a *Agent) countJunked(p *plan) {
+	if a.cfg.Junked == nil {
+		return
+	}
+	for _, j := range p.junked {
+		if !p.refused[j.account] {
+			a.cfg.Junked.Junked(j.reason)
+		}
+	}
 }
 
 func (a *Agent) inbox(ctx context.Context, accountID int64) (int64, error) {

@@ -30,9 +30,17 @@ type plan struct {
 	// duplicates are the ids to record for Sieve's duplicate test once
 	// the message is stored.
 	duplicates []duplicateRecord
+	// junked are the keeps filed into Junk, counted once stored.
+	junked []junkedCopy
 
 	msg    store.Staged
 	header mail.Header // read on first use
+}
+
+// junkedCopy is an account's keep filed into Junk, and why.
+type junkedCopy struct {
+	account int64
+	reason  string
 }
 
 // reached is an account the message was delivered to or forwarded for.

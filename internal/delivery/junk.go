@@ -51,7 +51,8 @@ func (a *Agent) classify(ctx context.Context, msg store.Staged, env Envelope, st
 // upstream quarantined the message (env.Quarantine: DMARC p=quarantine, a
 // blocklist hit) or the junk filter's verdict v (nil if not scored) says
 // it is junk.
-func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelope, v *junk.Verdict) (int64, []byte, error) {
+// junkReason is why it is Junk: "quarantine", "filter", or "" for INBOX.
+func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelope, v *junk.Verdict) (id int64, field []byte, junkReason string, err error) {
 	rec := junkfilter.Record{Quarantine: env.Quarantine, Junk: len(env.Quarantine) > 0}
 	// A verdict without a single clue (a filter that has learned nothing
 	// yet) says nothing worth recording.
@@ -59,18 +60,21 @@ func (a *Agent) destination(ctx context.Context, acct store.Account, env Envelop
 		rec.Scored, rec.Score, rec.Threshold, rec.Clues = true, v.Score, a.cfg.Junk.Threshold(), v.Reasons
 		rec.Junk = rec.Junk || v.Junk
 	}
-	var field []byte
 	if rec.Scored || rec.Junk {
 		field = rec.Field()
 	}
-	var id int64
-	var err error
+	switch {
+	case len(env.Quarantine) > 0:
+		junkReason = "quarantine"
+	case rec.Junk:
+		junkReason = "filter"
+	}
 	if rec.Junk {
 		id, err = a.junk(ctx, acct.ID)
 	} else {
 		id, err = a.inbox(ctx, acct.ID)
 	}
-	return id, field, err
+	return id, field, junkReason, err
 }
 
 // junk returns the account's Junk mailbox: the one marked \Junk (RFC 6154),

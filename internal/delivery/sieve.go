@@ -188,7 +188,7 @@ func (e sieveEnv) DuplicateSeen(ctx context.Context, id string) (bool, error) {
 // (to INBOX, or Junk for junk) and each fileinto, one copy per mailbox
 // with the flags of the actions that chose it.
 func (a *Agent) addTargets(ctx context.Context, p *plan, env Envelope, s step, res *sieve.Result, keep bool, v *junk.Verdict) error {
-	dest, field, err := a.destination(ctx, s.acct, env, v)
+	dest, field, junkReason, err := a.destination(ctx, s.acct, env, v)
 	if err != nil {
 		return err
 	}
@@ -218,6 +218,9 @@ func (a *Agent) addTargets(ctx context.Context, p *plan, env Envelope, s step, r
 	}
 	if keep {
 		add(dest, res.KeepFlags)
+		if junkReason != "" {
+			p.junked = append(p.junked, junkedCopy{s.acct.ID, junkReason})
+		}
 	}
 	return nil
 }
@@ -302,8 +305,15 @@ func mergeKeywords(a, b []string) []string {
 // 2.2), which is what both reject and ereject prefer.
 func rejectError(p *plan) *Error {
 	reason := p.rejected[0].reject.Reason
-	return errorf(550, [3]int{5, 7, 1}, "%s", sanitizeReason(reason))
+	e := errorf(550, [3]int{5, 7, 1}, "%s", sanitizeReason(reason))
+	e.Err = ErrSieveReject
+	return e
 }
+
+// ErrSieveReject is wrapped by the error of a message every recipient's
+// Sieve script refused, so that callers can tell it from a policy refusal
+// with the same reply (the metrics count it apart).
+var ErrSieveReject = errors.New("rejected by Sieve")
 
 // sanitizeReason makes a script's reason safe on one SMTP reply line.
 func sanitizeReason(s string) string {

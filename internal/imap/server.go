@@ -44,6 +44,8 @@ type Options struct {
 	Panics *panics.Counter
 	// Hooks are for tests (nil in production).
 	Hooks *listener.TestHooks
+	// Metrics counts sessions and times commands (nil: not counted).
+	Metrics listener.ProtocolMetrics
 }
 
 // Factory returns the listener.Factory for IMAP. Call it once: the
@@ -74,6 +76,7 @@ func Factory() listener.Factory {
 			MaxConnectionsPerIP: d.Config.IMAP.MaxConnectionsPerIP,
 			Panics:              d.Panics,
 			Hooks:               d.Hooks,
+			Metrics:             d.ProtocolMetrics("imap", CommandNames()),
 		}), nil
 	}
 }
@@ -103,8 +106,13 @@ func New(opts Options) *Server {
 	if opts.Mailboxes == nil {
 		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
 	log := opts.Logger.With("proto", "imap")
-	return &Server{opts: opts, log: log, sessions: listener.NewSessions("imap", log, opts.Panics)}
+	sessions := listener.NewSessions("imap", log, opts.Panics)
+	sessions.Metrics = opts.Metrics
+	return &Server{opts: opts, log: log, sessions: sessions}
 }
 
 // Serve implements listener.Protocol.

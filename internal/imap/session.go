@@ -386,12 +386,28 @@ var commandTable = map[string]command{
 	"SETQUOTA":     {cmdSetQuota, authedState},
 }
 
+// CommandNames are the commands the server knows: the metrics time each
+// (a UID command as its base command), the others together.
+func CommandNames() []string {
+	names := make([]string, 0, len(commandTable))
+	for name := range commandTable {
+		names = append(names, name)
+	}
+	return names
+}
+
 func (s *session) dispatch(tag string) error {
 	cn, err := s.dec.ReadCommandName()
 	if err != nil {
 		return err
 	}
-	name, uid := cn.Name, cn.UID
+	start := time.Now()
+	err = s.dispatchCommand(tag, cn.Name, cn.UID)
+	s.srv.opts.Metrics.Command(cn.Name, time.Since(start))
+	return err
+}
+
+func (s *session) dispatchCommand(tag, name string, uid bool) error {
 	if h := s.srv.opts.Hooks; h != nil {
 		h.BeforeCommand("imap", s.conn.RemoteAddr().String(), name)
 	}

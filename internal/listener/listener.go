@@ -49,6 +49,9 @@ type Deps struct {
 	// Panics counts the panics that ended a session or a task, in every
 	// protocol and worker of this server; the debug listener shows it.
 	Panics *panics.Counter
+	// Metrics counts sessions, commands and deliveries; nil when
+	// listen.metrics is off (use ProtocolMetrics and DeliveryMetrics).
+	Metrics Metrics
 	// Hooks are for tests only: nil in production.
 	Hooks *TestHooks
 }

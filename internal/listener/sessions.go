@@ -22,6 +22,8 @@ type Sessions struct {
 	proto  string
 	log    *slog.Logger
 	panics *panics.Counter
+	// Metrics counts the sessions (set before Serve; nil: not counted).
+	Metrics ProtocolMetrics
 
 	mu      sync.Mutex
 	live    map[*Session]struct{}
@@ -64,8 +66,14 @@ func (ss *Sessions) Serve(ln net.Listener, handle func(c net.Conn, t *Session)) 
 			c.Close()
 			continue
 		}
+		if ss.Metrics != nil {
+			ss.Metrics.SessionOpened()
+		}
 		go func() {
 			defer ss.wg.Done()
+			if ss.Metrics != nil {
+				defer ss.Metrics.SessionClosed()
+			}
 			defer ss.remove(t)
 			defer ss.contain(c)
 			handle(c, t)

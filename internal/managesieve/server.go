@@ -85,6 +85,8 @@ type Options struct {
 	Logger        *slog.Logger
 	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks         *listener.TestHooks // for tests (nil in production)
+	// Metrics counts sessions and times commands (nil: not counted).
+	Metrics listener.ProtocolMetrics
 }
 
 // Factory returns the listener.Factory for ManageSieve.
@@ -103,6 +105,7 @@ func Factory() listener.Factory {
 			Logger:        d.Logger,
 			Panics:        d.Panics,
 			Hooks:         d.Hooks,
+			Metrics:       d.ProtocolMetrics("managesieve", CommandNames()),
 		}), nil
 	}
 }
@@ -121,8 +124,12 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
 	log := opts.Logger.With("proto", "managesieve")
 	s := &Server{opts: opts, log: log, sessions: listener.NewSessions("managesieve", log, opts.Panics)}
+	s.sessions.Metrics = opts.Metrics
 	s.lib = msrv.New(msrv.Options{
 		NewSession:      s.newSession,
 		TLSConfig:       opts.TLS,

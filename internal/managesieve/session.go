@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/migadu/go-managesieve/managesieve"
 	msrv "github.com/migadu/go-managesieve/managesieveserver"
@@ -56,9 +57,23 @@ func (s *session) logger(args ...any) []any {
 // has begun finishes instead, as in POP3 and IMAP (the store would
 // otherwise answer a half-done shutdown with errors), within
 // commandTimeout.
+// Its cancel function also records the command's time for the metrics:
+// the commands that reach the store are the ones worth timing (the
+// library answers CAPABILITY, NOOP, STARTTLS and LOGOUT itself).
 func (s *session) work(ctx context.Context, cmd string) (context.Context, context.CancelFunc) {
 	s.srv.opts.Hooks.BeforeCommand("managesieve", s.remoteStr, cmd)
-	return context.WithTimeout(context.WithoutCancel(ctx), commandTimeout)
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commandTimeout)
+	return wctx, func() {
+		cancel()
+		s.srv.opts.Metrics.Command(cmd, time.Since(start))
+	}
+}
+
+// CommandNames are the commands timed (see work), for the metrics.
+func CommandNames() []string {
+	return []string{"AUTHENTICATE", "CHECKSCRIPT", "DELETESCRIPT", "GETSCRIPT", "HAVESPACE", "LISTSCRIPTS",
+		"PUTSCRIPT", "RENAMESCRIPT", "SETACTIVE"}
 }
 
 // Close implements msrv.Session.

@@ -47,6 +47,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Panics  *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks   *listener.TestHooks // for tests (nil in production)
+	// Metrics counts sessions and times commands (nil: not counted).
+	Metrics listener.ProtocolMetrics
 }
 
 // Factory returns the listener.Factory for POP3. The maildrop locks are
@@ -68,6 +70,7 @@ func Factory(tweaks ...func(*Options)) listener.Factory {
 			Logger:        d.Logger,
 			Panics:        d.Panics,
 			Hooks:         d.Hooks,
+			Metrics:       d.ProtocolMetrics("pop3", CommandNames()),
 		}
 		for _, tw := range tweaks {
 			tw(&opts)
@@ -96,7 +99,12 @@ func New(opts Options) *Server {
 		opts.Mailboxes = mailbox.NewService(opts.Store, opts.Logger, opts.Panics)
 	}
 	log := opts.Logger.With("proto", "pop3")
-	return &Server{opts: opts, log: log, sessions: listener.NewSessions("pop3", log, opts.Panics)}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
+	sessions := listener.NewSessions("pop3", log, opts.Panics)
+	sessions.Metrics = opts.Metrics
+	return &Server{opts: opts, log: log, sessions: sessions}
 }
 
 // Serve implements listener.Protocol.

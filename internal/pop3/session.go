@@ -113,7 +113,10 @@ func (s *session) serve() {
 		if h := s.srv.opts.Hooks; h != nil {
 			h.BeforeCommand("pop3", s.conn.RemoteAddr().String(), cmd)
 		}
-		if quit := s.dispatch(cmd, arg); quit {
+		start := time.Now()
+		quit := s.dispatch(cmd, arg)
+		s.srv.opts.Metrics.Command(cmd, time.Since(start))
+		if quit {
 			s.w.Flush()
 			return
 		}
@@ -176,6 +179,12 @@ func (s *session) err(format string, args ...any) {
 	s.w.WriteString("-ERR ")
 	fmt.Fprintf(s.w, format, args...)
 	s.w.WriteString("\r\n")
+}
+
+// CommandNames are the commands dispatch knows, for the metrics.
+func CommandNames() []string {
+	return []string{"CAPA", "QUIT", "NOOP", "STLS", "USER", "PASS", "AUTH", "APOP",
+		"STAT", "LIST", "RETR", "TOP", "DELE", "RSET", "UIDL"}
 }
 
 // dispatch runs one command; it returns true when the session must end.

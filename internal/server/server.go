@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"mailroom/internal/auth"
@@ -26,6 +27,7 @@ import (
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailfetch"
+	"mailroom/internal/metrics"
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/sieve"
@@ -58,6 +60,7 @@ func Listeners(c config.Config) []Listener {
 		{"http", l.HTTP, "http", false},
 		{"https", l.HTTPS, "http", true},
 		{"debug", l.Debug, "debug", false},
+		{"metrics", l.Metrics, "metrics", false},
 	}
 	var out []Listener
 	for _, x := range all {
@@ -82,6 +85,11 @@ type Server struct {
 	queueDone chan error
 
 	reports []*background // the daily TLS-RPT and DMARC reporters (reports.go)
+
+	// metrics is the server's registry; nil without listen.metrics.
+	metrics *metrics.Metrics
+	// started and draining are what /readyz reports besides the store.
+	started, draining atomic.Bool
 }
 
 type running struct {
@@ -111,6 +119,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		return nil, err
 	}
 	stOpts := storeopen.Options{Logger: logger.With("component", "store"), Maintenance: true}
+	// One registry per server, made only when something serves it: a
+	// server without listen.metrics pays nothing for instruments.
+	var mx *metrics.Metrics
+	if cfg.Listen.Metrics != "" {
+		mx = metrics.New()
+		stOpts.Observer = mx
+	}
 	for _, o := range opts {
 		stOpts.SQLite = append(stOpts.SQLite, o)
 	}
@@ -150,6 +165,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 	}
 	authn := auth.NewAuthenticator(st, th, cacheTTL, logger.With("component", "auth"))
 	authn.SetDefaultDomain(cfg.Auth.DefaultDomain)
+	if mx != nil {
+		authn.SetLoginObserver(mx)
+	}
 	// One count of panics for the whole server: sessions of every
 	// protocol, queue workers and the mailbox index report to it.
 	pc := new(panics.Counter)
@@ -175,7 +193,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 		lock.Close()
 		return nil, err
 	}
+	var junked delivery.JunkCounter // stays a nil interface without metrics
+	if mx != nil {
+		junked = mx
+	}
 	agent := delivery.New(st, delivery.Config{
+		Junked:         junked,
 		SieveBefore:    before,
 		SieveGlobalDir: cfg.Sieve.GlobalDir,
 		SieveLimits:    sieveLimits,
@@ -199,12 +222,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, factories 
 			return nil, err
 		}
 	}
-	return &Server{
+	s := &Server{
 		deps: listener.Deps{Config: cfg, Logger: logger, Store: st, Auth: authn, TLS: tm, Delivery: agent, Queue: q,
 			Mailboxes: boxes, Panics: pc, Junk: jf, Fetch: fetcher},
 		factories: factories,
 		lock:      lock,
-	}, nil
+		metrics:   mx,
+	}
+	if mx != nil {
+		s.instrument(mx)
+	}
+	return s, nil
 }
 
 // lockDataDir makes sure only one serve runs on a data directory: two
@@ -241,6 +269,9 @@ func (s *Server) Start() error {
 	s.startReports()
 	for _, l := range Listeners(s.deps.Config) {
 		factory := s.factories[l.Protocol]
+		if l.Protocol == "metrics" && s.metrics != nil {
+			factory = s.metricsFactory
+		}
 		if factory == nil {
 			log.Debug("listener not started: protocol not implemented yet", "listener", l.Key, "addr", l.Addr)
 			continue
@@ -275,6 +306,7 @@ func (s *Server) Start() error {
 		s.mu.Unlock()
 		log.Info("listening", "listener", l.Key, "addr", ln.Addr().String(), "tls", l.ImplicitTLS)
 	}
+	s.started.Store(true)
 	return nil
 }
 
@@ -288,6 +320,7 @@ func (s *Server) Listening() []Listener {
 // Shutdown stops accepting, gives sessions until ctx ends to finish, then
 // closes the store cleanly.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.mu.Lock()
 	rs := s.running
 	s.running = nil
@@ -295,19 +328,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	var wg sync.WaitGroup
 	var emu sync.Mutex
+	stopListener := func(r running) {
+		r.ln.Close()
+		if err := r.proto.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			emu.Lock()
+			errs = append(errs, fmt.Errorf("listen.%s: %w", r.l.Key, err))
+			emu.Unlock()
+		}
+	}
+	// The metrics listener stops last: while sessions drain, /readyz
+	// answers 503 "draining" rather than refusing connections, and the
+	// last scrape sees the drain.
+	var last []running
 	for _, r := range rs {
+		if r.l.Protocol == "metrics" {
+			last = append(last, r)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.ln.Close()
-			if err := r.proto.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				emu.Lock()
-				errs = append(errs, fmt.Errorf("listen.%s: %w", r.l.Key, err))
-				emu.Unlock()
-			}
+			stopListener(r)
 		}()
 	}
 	wg.Wait()
+	for _, r := range last {
+		stopListener(r)
+	}
 	s.mu.Lock()
 	stop, done := s.stopQueue, s.queueDone
 	s.stopQueue = nil

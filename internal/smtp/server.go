@@ -65,6 +65,10 @@ type Options struct {
 	Logger        *slog.Logger
 	Panics        *panics.Counter     // sessions ended by a panic (nil: logged, not counted)
 	Hooks         *listener.TestHooks // for tests (nil in production)
+	// Metrics counts sessions and times MAIL, RCPT and DATA; Deliveries
+	// counts what is accepted and refused (nil: not counted).
+	Metrics    listener.ProtocolMetrics
+	Deliveries listener.DeliveryMetrics
 	// Senders checks who sent inbound mail (SPF, DKIM, DMARC…); nil
 	// skips the checks. Reporter, if set, counts DMARC evaluations and
 	// sends the daily aggregate reports while the MX runs. Factory sets
@@ -113,6 +117,12 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
+	if opts.Deliveries == nil {
+		opts.Deliveries = listener.NopMetrics{}
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("proto", opts.Mode.String()), conns: map[*trackedConn]struct{}{}}
 	if opts.Mode == Inbound {
@@ -168,6 +178,8 @@ func Factory(mode Mode) listener.Factory {
 			Logger:        d.Logger,
 			Panics:        d.Panics,
 			Hooks:         d.Hooks,
+			Metrics:       d.ProtocolMetrics(mode.String(), CommandNames()),
+			Deliveries:    d.DeliveryMetrics(mode.String()),
 		}), nil
 	}
 }
@@ -299,6 +311,9 @@ func (s *Server) newTrackedConn(c net.Conn) *trackedConn {
 	s.mu.Lock()
 	s.conns[tc] = struct{}{}
 	s.mu.Unlock()
+	// Sessions are counted by connection: go-smtp starts a new session
+	// object after STARTTLS, but it is the same client.
+	s.opts.Metrics.SessionOpened()
 	return tc
 }
 
@@ -308,6 +323,7 @@ func (c *trackedConn) Close() error {
 		c.srv.mu.Lock()
 		delete(c.srv.conns, c)
 		c.srv.mu.Unlock()
+		c.srv.opts.Metrics.SessionClosed()
 	})
 	if c.srv.forceClose.Load() {
 		return c.Conn.Close()

@@ -25,6 +25,9 @@ import (
 
 // session is one SMTP connection's state.
 type session struct {
+	// reason overrides the refusal reason the reply implies, for the
+	// metrics (a Sieve reject looks like any 5.7.1); see observe.
+	reason string
 	srv    *Server
 	conn   *gosmtp.Conn
 	id     string
@@ -125,7 +128,9 @@ func (s *session) Auth(mech string) (gosasl.Server, error) {
 	if s.srv.opts.Mode != Submission {
 		return nil, gosmtp.ErrAuthUnsupported
 	}
-	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, "smtp")
+	// "submission": the only mode with AUTH, and the login's protocol in
+	// the log and the metrics.
+	v := sasl.NewVerifier(s.srv.opts.Auth, s.srv.opts.Store, s.remote, s.srv.opts.Mode.String())
 	srv, err := sasl.NewServer(s.ctx, mech, v, func(p auth.Principal) error {
 		settings, err := s.srv.opts.Store.Settings(s.ctx, p.AccountID)
 		if err != nil {
@@ -170,6 +175,13 @@ func (m saslErrors) Next(resp []byte) ([]byte, bool, error) {
 
 // Mail implements gosmtp.Session.
 func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	start := time.Now()
+	err := s.mail(from, opts)
+	s.observe("MAIL", start, err)
+	return err
+}
+
+func (s *session) mail(from string, opts *gosmtp.MailOptions) error {
 	if s.closing() {
 		return errClosing
 	}
@@ -215,6 +227,13 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 
 // Rcpt implements gosmtp.Session.
 func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	start := time.Now()
+	err := s.rcpt(to, opts)
+	s.observe("RCPT", start, err)
+	return err
+}
+
+func (s *session) rcpt(to string, opts *gosmtp.RcptOptions) error {
 	if s.closing() {
 		return errClosing
 	}
@@ -257,6 +276,13 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 // Data implements gosmtp.Session: the message is stored durably for every
 // recipient before this returns nil and go-smtp answers 250.
 func (s *session) Data(r io.Reader) error {
+	start := time.Now()
+	err := s.data(r)
+	s.observe("DATA", start, err)
+	return err
+}
+
+func (s *session) data(r io.Reader) error {
 	if s.closing() {
 		return errClosing
 	}
@@ -312,6 +338,9 @@ func (s *session) Data(r io.Reader) error {
 	if err := s.srv.opts.Delivery.Deliver(s.ctx, msg, s.env); err != nil {
 		var de *delivery.Error
 		s.srv.log.Error("delivery failed", append(s.logger(), "err", err)...)
+		if errors.Is(err, delivery.ErrSieveReject) {
+			s.reason = reasonSieve
+		}
 		if errors.As(err, &de) {
 			return smtpError(de.Code, de.Enhanced, de.Msg)
 		}

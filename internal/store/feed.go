@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync"
+	"time"
 )
 
 // EventKind says what changed.
@@ -72,6 +73,9 @@ type Feed struct {
 	subs   map[*Subscription]struct{}
 	buffer int
 	seq    uint64 // numbers the batches published, from 1
+	// lag, if set, is told how long events waited between Publish and
+	// the subscriber taking them (see ObserveLag).
+	lag func(time.Duration)
 }
 
 // NewFeed returns a feed whose subscriptions hold up to buffer events
@@ -83,9 +87,15 @@ func NewFeed(buffer int) *Feed {
 	return &Feed{subs: make(map[*Subscription]struct{}), buffer: buffer}
 }
 
+// ObserveLag makes the feed report, each time a subscriber takes its
+// pending events, how long the oldest of them waited since it was
+// published, which backends do right after the commit. Call it before
+// anyone subscribes.
+func (f *Feed) ObserveLag(fn func(time.Duration)) { f.lag = fn }
+
 // Subscribe returns a subscription to one account's events (0: all accounts).
 func (f *Feed) Subscribe(accountID int64) *Subscription {
-	s := &Subscription{feed: f, account: accountID, ready: make(chan struct{}, 1), limit: f.buffer}
+	s := &Subscription{feed: f, account: accountID, ready: make(chan struct{}, 1), limit: f.buffer, lag: f.lag}
 	f.mu.Lock()
 	f.subs[s] = struct{}{}
 	f.mu.Unlock()
@@ -100,8 +110,12 @@ func (f *Feed) Publish(events []Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
+	var now time.Time
+	if f.lag != nil {
+		now = time.Now()
+	}
 	for s := range f.subs {
-		s.push(events, f.seq)
+		s.push(events, f.seq, now)
 	}
 }
 
@@ -142,6 +156,20 @@ type Subscription struct {
 	overflow bool
 	closed   bool
 	pushed   uint64 // the feed position of the last batch offered to this subscription
+	// since is when the oldest pending event was published (zero: none
+	// pending, or no lag observer); lag reports the wait on taking them.
+	since time.Time
+	lag   func(time.Duration)
+}
+
+// taken reports the lag of the events being taken; under s.mu.
+func (s *Subscription) taken() {
+	if s.lag != nil && !s.since.IsZero() {
+		if len(s.queue) > 0 {
+			s.lag(time.Since(s.since))
+		}
+		s.since = time.Time{}
+	}
 }
 
 // Ready is signalled when events are pending (or the subscription overflowed or closed).
@@ -153,6 +181,7 @@ func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 func (s *Subscription) Next() (events []Event, overflowed, closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.taken()
 	events, overflowed, closed = s.queue, s.overflow, s.closed
 	s.queue, s.overflow = nil, false
 	return events, overflowed, closed
@@ -173,6 +202,7 @@ type Batch struct {
 func (s *Subscription) Take() Batch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.taken()
 	b := Batch{Events: s.queue, Position: s.pushed, Overflowed: s.overflow, Closed: s.closed}
 	s.queue, s.overflow = nil, false
 	return b
@@ -211,7 +241,7 @@ func (s *Subscription) Close() {
 	s.markClosed()
 }
 
-func (s *Subscription) push(events []Event, seq uint64) {
+func (s *Subscription) push(events []Event, seq uint64, published time.Time) {
 	s.mu.Lock()
 	s.pushed = seq
 	added := false
@@ -227,6 +257,9 @@ func (s *Subscription) push(events []Event, seq uint64) {
 		if len(s.queue) >= s.limit {
 			s.queue, s.overflow = nil, true
 			continue
+		}
+		if len(s.queue) == 0 && s.since.IsZero() {
+			s.since = published
 		}
 		s.queue = append(s.queue, *e)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestFeedFiltersByAccount(t *testing.T) {
@@ -102,5 +103,35 @@ func TestFeedConcurrentPublish(t *testing.T) {
 	wg.Wait()
 	if ev, over, _ := s.Next(); len(ev) != 8000 || over {
 		t.Fatalf("got %d events overflow=%v, want 8000", len(ev), over)
+	}
+}
+
+// TestFeedLag: taking events reports how long the oldest waited since it
+// was published, once per take, and nothing for a take without events
+// (another account's, or none).
+func TestFeedLag(t *testing.T) {
+	f := NewFeed(0)
+	var lags []time.Duration
+	f.ObserveLag(func(d time.Duration) { lags = append(lags, d) })
+	s := f.Subscribe(1)
+	f.Publish([]Event{{Kind: EventMailboxCreated, AccountID: 1, Name: "a"}})
+	time.Sleep(20 * time.Millisecond)
+	f.Publish([]Event{{Kind: EventMailboxCreated, AccountID: 1, Name: "b"}})
+	f.Publish([]Event{{Kind: EventMailboxCreated, AccountID: 2, Name: "other"}})
+	if events, _, _ := s.Next(); len(events) != 2 {
+		t.Fatalf("took %d events", len(events))
+	}
+	if len(lags) != 1 || lags[0] < 20*time.Millisecond || lags[0] > 10*time.Second {
+		t.Fatalf("lags %v, want one of at least 20ms (the oldest event's)", lags)
+	}
+	s.Next()
+	f.Publish([]Event{{Kind: EventMailboxCreated, AccountID: 2, Name: "other"}})
+	s.Take()
+	if len(lags) != 1 {
+		t.Fatalf("takes without events observed lags: %v", lags)
+	}
+	f.Publish([]Event{{Kind: EventMailboxCreated, AccountID: 1, Name: "c"}})
+	if b := s.Take(); len(b.Events) != 1 || len(lags) != 2 || lags[1] > lags[0] {
+		t.Fatalf("second take: %d events, lags %v", len(b.Events), lags)
 	}
 }

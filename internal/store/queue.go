@@ -47,6 +47,9 @@ type Queue interface {
 	// NextQueued returns when the earliest recipient is due (zero time:
 	// the queue is empty).
 	NextQueued(ctx context.Context) (time.Time, error)
+	// QueueStats counts the queue, for the metrics a scrape asks for: one
+	// cheap aggregate query.
+	QueueStats(ctx context.Context) (QueueStats, error)
 }
 
 // QueueEntry describes a message being queued.

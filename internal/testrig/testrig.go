@@ -176,7 +176,7 @@ func listenOn(keys []string, factories Factories) config.Listen {
 	fields := map[string]*string{
 		"smtp": &l.SMTP, "submission": &l.Submission, "submissions": &l.Submissions,
 		"imap": &l.IMAP, "imaps": &l.IMAPS, "pop3": &l.POP3, "pop3s": &l.POP3S, "managesieve": &l.ManageSieve,
-		"http": &l.HTTP, "https": &l.HTTPS, "debug": &l.Debug,
+		"http": &l.HTTP, "https": &l.HTTPS, "debug": &l.Debug, "metrics": &l.Metrics,
 	}
 	if keys == nil {
 		// server.Listeners knows which keys serve which protocol.

@@ -66,6 +66,9 @@ type Options struct {
 	// Fetch collects mail from the users' other accounts (nil: [fetch]
 	// is off, and the page says so).
 	Fetch Fetcher
+	// Metrics counts connections and times requests by route pattern
+	// (nil: not counted).
+	Metrics listener.ProtocolMetrics
 }
 
 // sessionLifetime ends every web session this long after login.
@@ -109,6 +112,8 @@ func Factory() listener.Factory {
 			Migrations: migrations,
 			Panics:     d.Panics,
 			Hooks:      d.Hooks,
+			// nil commands: the route patterns name the requests.
+			Metrics: d.ProtocolMetrics("web", nil),
 		})
 	}
 }
@@ -137,6 +142,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Migrations == nil {
 		opts.Migrations = imapmigrate.NewJobs()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = listener.NopMetrics{}
+	}
 	p, err := loadPages()
 	if err != nil {
 		return nil, err
@@ -158,7 +166,7 @@ func New(opts Options) (*Server, error) {
 		}
 		return err == nil, err
 	})
-	var h http.Handler = s.routes()
+	var h http.Handler = s.timed(s.routes())
 	if opts.Redirect {
 		h = s.redirectToHTTPS(h)
 	}
@@ -170,6 +178,7 @@ func New(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnState:         s.countConn,
 	}
 	return s, nil
 }

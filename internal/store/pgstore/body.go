@@ -19,7 +19,8 @@ import (
 type body struct {
 	prefix []byte
 	r      io.ReaderAt
-	closer io.Closer // the blob's reader, nil for an inline body
+	obs    store.Observer // counts the bytes read
+	closer io.Closer      // the blob's reader, nil for an inline body
 	size   int64
 }
 
@@ -50,6 +51,7 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 	if err == nil && off+int64(m) >= b.size && n < len(p) {
 		err = io.EOF
 	}
+	b.obs.BodyRead(int64(n))
 	return n, err
 }
 
@@ -80,7 +82,7 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 		return nil, fmt.Errorf("store: open body: %w", err)
 	}
 	if r.blob == "" {
-		return &body{prefix: r.prefix, r: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+		return &body{prefix: r.prefix, r: bytes.NewReader(r.inline), obs: s.opts.Observer, size: int64(len(r.prefix) + len(r.inline))}, nil
 	}
 	br, err := s.Blobs().Open(ctx, r.blob)
 	if err != nil {
@@ -94,7 +96,7 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 		}
 		return nil, fmt.Errorf("store: body of message %d: %w", uid, err)
 	}
-	return &body{prefix: r.prefix, r: br, closer: br, size: int64(len(r.prefix)) + br.Size()}, nil
+	return &body{prefix: r.prefix, r: br, closer: br, obs: s.opts.Observer, size: int64(len(r.prefix)) + br.Size()}, nil
 }
 
 // Structure implements store.Messages.

@@ -178,6 +178,7 @@ func (s *Store) finishStage(sc *mime.Scanner, inline []byte, ref string, size in
 	if err != nil {
 		return nil, fmt.Errorf("store: stage: %w", err)
 	}
+	s.opts.Observer.BodyWritten(size)
 	return &staged{s: s, ref: ref, inline: inline, size: size, structure: structure, encoded: encoded}, nil
 }
 

@@ -124,6 +124,10 @@ func (s *Store) Subscribe(accountID int64) *store.Subscription {
 // no subscriber exists yet, and subscribers load their state afterwards.
 func (s *Store) startFeed(ctx context.Context) error {
 	f := &feedState{feed: store.NewFeed(0), done: make(chan struct{})}
+	if _, nop := s.opts.Observer.(store.NopObserver); !nop {
+		// Only when observed: timing each publish costs a clock read.
+		f.feed.ObserveLag(s.opts.Observer.FeedLag)
+	}
 	f.pub = newPublisher(f.feed)
 	f.idle.Store(int64(idleCheck))
 	f.reader.origin = s.origin

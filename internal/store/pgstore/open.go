@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailroom/internal/store"
 )
 
 // Options configure Open.
@@ -48,6 +50,9 @@ type Options struct {
 	// MaintenanceInterval is the time between two rounds (default
 	// DefaultMaintenanceInterval).
 	MaintenanceInterval time.Duration
+	// Observer is told of commits, feed lag and body bytes (the server's
+	// metrics); nil: nothing is observed.
+	Observer store.Observer
 }
 
 // Store is the PostgreSQL store.
@@ -74,6 +79,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.InlineMax == 0 {
 		opts.InlineMax = DefaultInlineMax
+	}
+	if opts.Observer == nil {
+		opts.Observer = store.NopObserver{}
 	}
 	cfg, err := pgxpool.ParseConfig(opts.DSN)
 	if err != nil {

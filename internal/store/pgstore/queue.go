@@ -375,13 +375,13 @@ func (s *Store) OpenQueued(ctx context.Context, id int64) (store.Body, error) {
 		return nil, fmt.Errorf("store: open queued: %w", err)
 	}
 	if r.blob == "" {
-		return &body{prefix: r.prefix, r: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+		return &body{prefix: r.prefix, r: bytes.NewReader(r.inline), obs: s.opts.Observer, size: int64(len(r.prefix) + len(r.inline))}, nil
 	}
 	br, err := s.Blobs().Open(ctx, r.blob)
 	if err != nil {
 		return nil, fmt.Errorf("store: body of queued message %d: %w", id, err)
 	}
-	return &body{prefix: r.prefix, r: br, closer: br, size: int64(len(r.prefix)) + br.Size()}, nil
+	return &body{prefix: r.prefix, r: br, closer: br, obs: s.opts.Observer, size: int64(len(r.prefix)) + br.Size()}, nil
 }
 
 // RetryQueued implements store.Queue. Leased recipients are being sent:
@@ -470,4 +470,18 @@ func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {
 		return fmt.Errorf("store: release queue leases: %w", err)
 	}
 	return nil
+}
+
+// QueueStats implements store.Queue.
+func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var qs store.QueueStats
+	var oldest *int64
+	if err := s.pool.QueryRow(ctx, "SELECT count(*), min(created), (SELECT count(*) FROM queue_recipients) FROM queue").
+		Scan(&qs.Messages, &oldest, &qs.Recipients); err != nil {
+		return store.QueueStats{}, fmt.Errorf("store: queue stats: %w", err)
+	}
+	if oldest != nil {
+		qs.Oldest = fromMS(*oldest)
+	}
+	return qs, nil
 }

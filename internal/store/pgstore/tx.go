@@ -93,6 +93,7 @@ func (s *Store) writeIso(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *tx
 }
 
 func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *txn) error) (err error) {
+	start := time.Now()
 	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -130,6 +131,7 @@ func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *t
 		return fmt.Errorf("commit: %w", err)
 	}
 	done = true
+	s.opts.Observer.Commit(time.Since(start), 1)
 	s.changes.pub.publish(t)
 	return nil
 }

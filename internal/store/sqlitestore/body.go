@@ -19,6 +19,7 @@ import (
 type body struct {
 	prefix []byte
 	f      io.ReaderAt
+	obs    store.Observer // counts the bytes read
 	size   int64
 }
 
@@ -49,6 +50,7 @@ func (b *body) ReadAt(p []byte, off int64) (int, error) {
 	if err == nil && off+int64(m) >= b.size && n < len(p) {
 		err = io.EOF
 	}
+	b.obs.BodyRead(int64(n))
 	return n, err
 }
 
@@ -92,7 +94,7 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 		return nil, err
 	}
 	if r.blob == "" {
-		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), obs: s.opts.Observer, size: int64(len(r.prefix) + len(r.inline))}, nil
 	}
 	f, err := s.blobs.Open(r.blob)
 	if err != nil {
@@ -111,7 +113,7 @@ func (s *Store) OpenBody(ctx context.Context, mailboxID int64, uid uint32) (stor
 		f.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &body{prefix: r.prefix, f: f, size: int64(len(r.prefix)) + info.Size()}, nil
+	return &body{prefix: r.prefix, f: f, obs: s.opts.Observer, size: int64(len(r.prefix)) + info.Size()}, nil
 }
 
 // Structure implements store.Messages.

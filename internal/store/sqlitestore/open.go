@@ -56,6 +56,9 @@ type Options struct {
 	// CacheBytes bounds SQLite's page caches, all connections together
 	// (default DefaultCacheBytes; see cacheKiB).
 	CacheBytes int64
+	// Observer is told of commits, feed lag and body bytes (the server's
+	// metrics); nil: nothing is observed.
+	Observer store.Observer
 }
 
 // DefaultCacheBytes is the default Options.CacheBytes. SQLite's page
@@ -159,6 +162,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		wconn.Close()
 		return nil, fmt.Errorf("store: open read pool: %w", err)
 	}
+	feed := store.NewFeed(0)
+	if opts.Observer == nil {
+		opts.Observer = store.NopObserver{}
+	} else {
+		// Only when observed: timing each publish costs a clock read.
+		feed.ObserveLag(opts.Observer.FeedLag)
+	}
 	var o [8]byte
 	rand.Read(o[:])
 	s := &Store{
@@ -166,7 +176,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log:        opts.Logger,
 		reads:      reads,
 		blobs:      blobs,
-		feed:       store.NewFeed(0),
+		feed:       feed,
 		known:      knownModSeqs{m: map[int64]uint64{}},
 		origin:     int64(binary.LittleEndian.Uint64(o[:]) >> 1),
 		writeq:     make(chan *writeReq, 256),

@@ -314,7 +314,7 @@ func (s *Store) OpenQueued(ctx context.Context, id int64) (store.Body, error) {
 		return nil, err
 	}
 	if r.blob == "" {
-		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), size: int64(len(r.prefix) + len(r.inline))}, nil
+		return &body{prefix: r.prefix, f: bytes.NewReader(r.inline), obs: s.opts.Observer, size: int64(len(r.prefix) + len(r.inline))}, nil
 	}
 	f, err := s.blobs.Open(r.blob)
 	if err != nil {
@@ -325,7 +325,7 @@ func (s *Store) OpenQueued(ctx context.Context, id int64) (store.Body, error) {
 		f.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &body{prefix: r.prefix, f: f, size: int64(len(r.prefix)) + info.Size()}, nil
+	return &body{prefix: r.prefix, f: f, obs: s.opts.Observer, size: int64(len(r.prefix)) + info.Size()}, nil
 }
 
 // RetryQueued implements store.Queue.
@@ -415,4 +415,21 @@ func (s *Store) ReleaseQueued(ctx context.Context, owner string) error {
 		return fmt.Errorf("store: release queue leases: %w", err)
 	}
 	return nil
+}
+
+// QueueStats implements store.Queue.
+func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var qs store.QueueStats
+	err := s.query(ctx, "SELECT count(*), min(created), (SELECT count(*) FROM queue_recipients) FROM queue", func(st *sqlite.Stmt) error {
+		qs.Messages = st.ColumnInt(0)
+		if st.ColumnType(1) != sqlite.TypeNull {
+			qs.Oldest = fromMS(st.ColumnInt64(1))
+		}
+		qs.Recipients = st.ColumnInt(2)
+		return nil
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("store: queue stats: %w", err)
+	}
+	return qs, nil
 }

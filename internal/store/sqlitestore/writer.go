@@ -287,6 +287,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 	var events []store.Event
 	var trash []string
 	var deadText int64
+	start := time.Now()
 	err := func() (err error) {
 		end, err := sqlitex.ImmediateTransaction(conn)
 		if err != nil {
@@ -324,6 +325,9 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		}
 		return nil
 	}()
+	if err == nil {
+		s.opts.Observer.Commit(time.Since(start), len(live))
+	}
 	if err != nil {
 		err = fmt.Errorf("store: commit: %w", err)
 		for _, r := range live {

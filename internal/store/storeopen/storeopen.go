@@ -26,6 +26,9 @@ type Options struct {
 	// make the disk fill up or fail this way). It has no PostgreSQL
 	// counterpart.
 	SQLite []func(*sqlitestore.Options)
+	// Observer is told of commits, feed lag and body bytes (the server's
+	// metrics); nil: nothing is observed.
+	Observer store.Observer
 }
 
 // Open opens the store cfg.Store names. Close it when done.
@@ -35,7 +38,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (store.Store, er
 	}
 	switch cfg.Store.Backend {
 	case config.BackendSQLite, "":
-		o := sqlitestore.Options{Dir: cfg.DataDir, Logger: opts.Logger, Maintenance: opts.Maintenance}
+		o := sqlitestore.Options{Dir: cfg.DataDir, Logger: opts.Logger, Maintenance: opts.Maintenance, Observer: opts.Observer}
 		for _, fn := range opts.SQLite {
 			fn(&o)
 		}
@@ -48,6 +51,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (store.Store, er
 			DSN:      cfg.Store.DSN,
 			MaxConns: int32(cfg.Store.MaxConns),
 			Logger:   opts.Logger,
+			Observer: opts.Observer,
 		})
 	default:
 		return nil, fmt.Errorf("store: unknown backend %q", cfg.Store.Backend)

@@ -96,4 +96,5 @@ var queueTests = []struct {
 	{"Queue", testQueue},
 	{"QueueSharesBodies", testQueueSharesBodies},
 	{"QueueLeaseRenewal", testQueueLeaseRenewal},
+	{"QueueStats", testQueueStats},
 }

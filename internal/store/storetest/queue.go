@@ -226,3 +226,33 @@ func testQueueLeaseRenewal(t *testing.T, st QueueStore) {
 		t.Fatalf("w2 renewed %v, want only %d", got, b)
 	}
 }
+
+// testQueueStats: the counts and the oldest message's age follow what is
+// queued and finished.
+func testQueueStats(t *testing.T, st QueueStore) {
+	ctx := context.Background()
+	if qs := must(st.QueueStats(ctx)); qs != (store.QueueStats{}) {
+		t.Fatalf("empty queue: %+v", qs)
+	}
+	before := time.Now().Truncate(time.Millisecond)
+	first := must(st.Enqueue(ctx, stage(t, st, Message("one", "x")), store.QueueEntry{From: "a@example.test",
+		Recipients: []store.QueueRecipient{{Address: "a@one.example", Domain: "one.example"}, {Address: "b@two.example", Domain: "two.example"}}}))
+	time.Sleep(5 * time.Millisecond)
+	must(st.Enqueue(ctx, stage(t, st, Message("two", "y")), store.QueueEntry{From: "a@example.test",
+		Recipients: []store.QueueRecipient{{Address: "c@one.example", Domain: "one.example"}}}))
+	qs := must(st.QueueStats(ctx))
+	if qs.Messages != 2 || qs.Recipients != 3 {
+		t.Fatalf("two messages, three recipients queued: %+v", qs)
+	}
+	if qs.Oldest.Before(before) || time.Since(qs.Oldest) > time.Minute {
+		t.Fatalf("oldest %v, want about %v", qs.Oldest, before)
+	}
+	oldest := qs.Oldest
+	// The first message leaves: the oldest is now the second.
+	m := must(st.QueuedMessage(ctx, first))
+	must(st.DropQueued(ctx, m.ID))
+	qs = must(st.QueueStats(ctx))
+	if qs.Messages != 1 || qs.Recipients != 1 || !qs.Oldest.After(oldest) {
+		t.Fatalf("after dropping the first: %+v (first was queued at %v)", qs, oldest)
+	}
+}
