@@ -51,8 +51,8 @@ func (s *Store) Verify(ctx context.Context, report func(store.Problem)) (sum sto
 		(SELECT count(*) FROM messages), (SELECT count(*) FROM contents)`, func(v []any) {
 		sum.Accounts, sum.Mailboxes, sum.Messages, sum.Contents = v[0].(int64), v[1].(int64), v[2].(int64), v[3].(int64)
 	})
-	for _, c := range commonChecks {
-		q(c.check, c.query, func(v []any) { problem(c.check, c.format, v...) })
+	for _, c := range store.ConsistencyChecks {
+		q(c.Check, c.Query, func(v []any) { problem(c.Check, c.Format, v...) })
 	}
 	q("bodies", `SELECT c.id, c.size, length(c.body) FROM contents c WHERE c.blob = '' AND (c.body IS NULL OR length(c.body) != c.size)`, func(v []any) {
 		if v[2] == nil {

@@ -110,8 +110,8 @@ func verifyConn(ctx context.Context, conn *sqlite.Conn, blobs *blobfs.FS, report
 		(SELECT count(*) FROM messages), (SELECT count(*) FROM contents)`, func(st *sqlite.Stmt) {
 		sum.Accounts, sum.Mailboxes, sum.Messages, sum.Contents = st.ColumnInt64(0), st.ColumnInt64(1), st.ColumnInt64(2), st.ColumnInt64(3)
 	})
-	for _, c := range commonChecks {
-		q(c.check, c.query, func(st *sqlite.Stmt) {
+	for _, c := range store.ConsistencyChecks {
+		q(c.Check, c.Query, func(st *sqlite.Stmt) {
 			args := make([]any, st.ColumnCount())
 			for i := range args {
 				if st.ColumnType(i) == sqlite.TypeInteger {
@@ -120,7 +120,7 @@ func verifyConn(ctx context.Context, conn *sqlite.Conn, blobs *blobfs.FS, report
 					args[i] = st.ColumnText(i)
 				}
 			}
-			problem(c.check, c.format, args...)
+			problem(c.Check, c.Format, args...)
 		})
 	}
 	// Bodies: inline ones must be there, files must exist with the size

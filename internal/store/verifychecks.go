@@ -1,9 +1,14 @@
-package pgstore
+package store
 
-// commonChecks are the consistency checks that are queries: each row a
-// query returns is one problem, described by format with the row's
-// columns. sqlitestore has the same list.
-var commonChecks = []struct{ check, query, format string }{
+// ConsistencyCheck is one of Verify's checks that is a query: each row it
+// returns is one problem, described by Format with the row's columns.
+type ConsistencyCheck struct{ Check, Query, Format string }
+
+// ConsistencyChecks are the checks both backends run as they are: the
+// SQL is the part of SQLite's and PostgreSQL's dialects they share (the
+// tests of each backend run every one). A table of constants: never
+// modified.
+var ConsistencyChecks = []ConsistencyCheck{
 	{"refs", `SELECT c.id, c.refs, coalesce(r.n, 0) FROM contents c
 		LEFT JOIN (SELECT u.content_id, count(*) AS n FROM
 			(SELECT content_id FROM messages UNION ALL SELECT content_id FROM queue) u
