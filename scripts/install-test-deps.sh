@@ -14,7 +14,10 @@ export PATH="$PATH:/usr/local/go/bin"
 # with its binaries (/usr/lib/postgresql/<major>/bin; see pgstore/pgtest),
 # never the package's own cluster. sieve-connect is the ManageSieve client
 # internal/managesieve's tests drive (upload, list, activate, download, delete).
-APT_PACKAGES="gcc python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql sieve-connect dovecot-imapd"
+# buildah builds the container image (contrib/), systemd brings systemd-analyze,
+# which verifies the unit file; dovecot-imapd is the IMAP server mailroom migrate
+# copies from in internal/imapmigrate's tests.
+APT_PACKAGES="gcc buildah systemd python3 python3-dkim python3-authres swaks curl fetchmail getmail6 isync offlineimap3 neomutt chromium postgresql sieve-connect dovecot-imapd"
 
 missing=""
 for p in $APT_PACKAGES; do
