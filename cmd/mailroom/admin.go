@@ -343,34 +343,51 @@ func cmdAppPassword(ctx context.Context, args []string, sio *stdio) error {
 // --password-stdin, else twice from the terminal without echo.
 func readPassword(sio *stdio, fromStdin bool) (string, error) {
 	if fromStdin {
-		line, err := bufio.NewReader(sio.in).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if pw == "" {
-			return "", errors.New("empty password on standard input")
-		}
-		return pw, nil
+		return passwordLine(sio.in, "empty password on standard input")
 	}
+	pw, err := promptPassword(sio, "Password: ", "pass the password with --password-stdin")
+	if err != nil {
+		return "", err
+	}
+	again, err := promptPassword(sio, "Repeat password: ", "")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", errors.New("the passwords do not match")
+	}
+	return pw, nil
+}
+
+// maxPasswordLine bounds a password read as a line: a file or a pipe
+// without a newline is not read whole into memory.
+const maxPasswordLine = 4096
+
+// passwordLine reads a password as the first line of r.
+func passwordLine(r io.Reader, empty string) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New(empty)
+	}
+	return pw, nil
+}
+
+// promptPassword reads a password from the terminal on standard input
+// without echo; hint says what to do when standard input is not one.
+func promptPassword(sio *stdio, prompt, hint string) (string, error) {
 	f, ok := sio.in.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", errors.New("standard input is not a terminal: pass the password with --password-stdin")
+		return "", errors.New("standard input is not a terminal: " + hint)
 	}
-	fmt.Fprint(sio.err, "Password: ")
+	fmt.Fprint(sio.err, prompt)
 	pw, err := term.ReadPassword(int(f.Fd()))
 	fmt.Fprintln(sio.err)
 	if err != nil {
 		return "", fmt.Errorf("read password: %w", err)
-	}
-	fmt.Fprint(sio.err, "Repeat password: ")
-	again, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(sio.err)
-	if err != nil {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	if string(pw) != string(again) {
-		return "", errors.New("the passwords do not match")
 	}
 	if len(pw) == 0 {
 		return "", errors.New("empty password")

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"golang.org/x/term"
 
 	"mailroom/internal/config"
 	"mailroom/internal/imapmigrate"
@@ -110,7 +105,6 @@ func cmdMigrate(ctx context.Context, args []string, sio *stdio) error {
 // sourcePassword reads the source account's password: from a file, one
 // line of standard input, or the terminal without echo.
 func sourcePassword(sio *stdio, fromStdin bool, file string) (string, error) {
-	var r io.Reader
 	switch {
 	case fromStdin && file != "":
 		return "", usagef("--password-stdin or --password-file, not both")
@@ -120,32 +114,9 @@ func sourcePassword(sio *stdio, fromStdin bool, file string) (string, error) {
 			return "", fmt.Errorf("password file: %w", err)
 		}
 		defer fh.Close()
-		r = fh
+		return passwordLine(fh, "empty source password")
 	case fromStdin:
-		r = sio.in
-	default:
-		fh, ok := sio.in.(*os.File)
-		if !ok || !term.IsTerminal(int(fh.Fd())) {
-			return "", errors.New("standard input is not a terminal: pass the source password with --password-stdin or --password-file")
-		}
-		fmt.Fprint(sio.err, "Password of the source account: ")
-		pw, err := term.ReadPassword(int(fh.Fd()))
-		fmt.Fprintln(sio.err)
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		if len(pw) == 0 {
-			return "", errors.New("empty password")
-		}
-		return string(pw), nil
+		return passwordLine(sio.in, "empty source password")
 	}
-	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
-		return "", errors.New("empty source password")
-	}
-	return pw, nil
+	return promptPassword(sio, "Password of the source account: ", "pass the source password with --password-stdin or --password-file")
 }
