@@ -26,6 +26,8 @@ require (
 	zombiezen.com/go/sqlite v1.4.2
 )
 
+require github.com/coder/websocket v1.8.15 // indirect
+
 require (
 	github.com/aymerick/douceur v0.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -44,6 +44,7 @@ type Config struct {
 	Junk            Junk        `toml:"junk"`
 	Sieve           Sieve       `toml:"sieve"`
 	Fetch           Fetch       `toml:"fetch"` // fetch.go
+	JMAP            JMAP        `toml:"jmap"`  // jmap.go
 	Store           Store       `toml:"store"`
 	Log             Log         `toml:"log"`
 	// Outbound transport security (transport.go).
@@ -441,6 +442,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Queue.validate(); err != nil {
+		return err
+	}
+	if err := c.JMAP.validate(); err != nil {
 		return err
 	}
 	if err := c.Fetch.validate(); err != nil {

@@ -296,3 +296,23 @@ func (v *View) Messages(uids []uint32, fn func(i int, meta store.MessageMeta)) {
 		fn(i, meta)
 	})
 }
+
+// Each calls fn with the current state of every message of the mailbox,
+// in UID order, as the view's user sees it, until fn returns false: not
+// only the messages the view knows, for a reader that wants the mailbox
+// as it is now without keeping a view (JMAP). fn runs under the
+// mailbox's lock and must not call it.
+func (v *View) Each(fn func(meta store.MessageMeta) bool) {
+	m := v.m
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	private := v.private()
+	for _, meta := range m.msgs {
+		if private {
+			meta.Flags = store.WithSeen(meta.Flags, v.rd.seen.has(meta.UID))
+		}
+		if !fn(meta) {
+			return
+		}
+	}
+}

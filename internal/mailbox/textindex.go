@@ -456,3 +456,34 @@ func (r *Service) contentText(ctx context.Context, u store.UnindexedContent) (*s
 	}
 	return search.IndexText(ctx, s, content)
 }
+
+// SearchMetas evaluates m over the given messages of box (ascending UID
+// order) through Search: the full-text index for text keys, the stored
+// structure and bytes for the rest. It answers the matching UIDs in
+// ascending order. For callers that hold MessageMetas rather than a
+// session's sequence numbers (the web, JMAP).
+func (r *Service) SearchMetas(ctx context.Context, box *Mailbox, m *search.Matcher, metas []store.MessageMeta) ([]uint32, error) {
+	adapters := make([]metaMessage, len(metas))
+	msgs := make([]search.Message, len(metas))
+	for i, meta := range metas {
+		adapters[i] = metaMessage{box: box, meta: meta}
+		msgs[i] = &adapters[i]
+	}
+	return r.Search(ctx, box.ID(), m, msgs)
+}
+
+// metaMessage is a message as the search engine sees it, outside a session.
+type metaMessage struct {
+	box  *Mailbox
+	meta store.MessageMeta
+}
+
+func (m *metaMessage) Meta() store.MessageMeta { return m.meta }
+func (m *metaMessage) Seq() uint32             { return 0 }
+func (m *metaMessage) Recent() bool            { return false }
+func (m *metaMessage) Structure(ctx context.Context) (*mime.Message, error) {
+	return m.box.ScanStructure(ctx, m.meta.UID)
+}
+func (m *metaMessage) Body(ctx context.Context) (store.Body, error) {
+	return m.box.ScanBody(ctx, m.meta.UID)
+}

@@ -62,6 +62,7 @@ type SettingDef struct {
 var settingDefs = []SettingDef{
 	{Key: "admin", Kind: KindBool, Default: "false", Doc: "may use the admin pages and commands of the web interface"},
 	{Key: "imap.enabled", Kind: KindBool, Default: "true", Doc: "IMAP logins allowed"},
+	{Key: "jmap.enabled", Kind: KindBool, Default: "true", Doc: "JMAP access allowed (the API for web and mobile apps)"},
 	{Key: "pop3.enabled", Kind: KindBool, Default: "true", Doc: "POP3 logins allowed"},
 	{Key: "pop3.enabled_at", Kind: KindInt, Default: "0", Doc: "when POP3 was last switched on (Unix seconds; set automatically)"},
 	{Key: "pop3.delete_mode", Kind: KindEnum, Default: "expunge", Values: []string{"expunge", "trash", "keep"},

@@ -48,6 +48,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.shareRoutes(mux)
 	s.sharedRoutes(mux)
 	s.adminRoutes(mux)
+	s.jmapRoutes(mux)
 	return mux
 }
 

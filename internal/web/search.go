@@ -16,7 +16,6 @@ import (
 	"mailroom/internal/mailbox"
 	"mailroom/internal/mailbox/query"
 	"mailroom/internal/mailbox/search"
-	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -201,14 +200,11 @@ func searchMailbox(ctx context.Context, svc *mailbox.Service, box *mailbox.Mailb
 	}
 	// The service takes the messages in ascending UID order (metas is
 	// newest first) and answers in that order.
-	n := len(metas)
-	adapters := make([]webMessage, n)
-	msgs := make([]search.Message, n)
+	asc := make([]store.MessageMeta, len(metas))
 	for i, meta := range metas {
-		adapters[n-1-i] = webMessage{box: box, meta: meta}
-		msgs[n-1-i] = &adapters[n-1-i]
+		asc[len(metas)-1-i] = meta
 	}
-	uids, err := svc.Search(ctx, box.ID(), m, msgs)
+	uids, err := svc.SearchMetas(ctx, box, m, asc)
 	if err != nil {
 		return nil, err
 	}
@@ -267,20 +263,4 @@ func countText(n int, noun string) string {
 		noun += "s"
 	}
 	return b.String() + " " + noun
-}
-
-// webMessage is a message as the search engine sees it.
-type webMessage struct {
-	box  *mailbox.Mailbox
-	meta store.MessageMeta
-}
-
-func (m *webMessage) Meta() store.MessageMeta { return m.meta }
-func (m *webMessage) Seq() uint32             { return 0 }
-func (m *webMessage) Recent() bool            { return false }
-func (m *webMessage) Structure(ctx context.Context) (*mime.Message, error) {
-	return m.box.ScanStructure(ctx, m.meta.UID)
-}
-func (m *webMessage) Body(ctx context.Context) (store.Body, error) {
-	return m.box.ScanBody(ctx, m.meta.UID)
 }

@@ -1,0 +1,123 @@
+package mailapi
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailroom/internal/jmap"
+	"mailroom/internal/store"
+)
+
+// States. Every type of an account has the same state: the account's
+// modseq (every change to its mailboxes and messages takes a new one) and
+// its next message ID (an Email whose id is not below it did not exist
+// at that state). So a state names a point in the account's history
+// exactly, and /changes answers from the store what happened after it.
+
+func formatState(s store.AccountState) string {
+	return strconv.FormatUint(s.ModSeq, 10) + "-" + strconv.FormatInt(s.NextMessageID, 10)
+}
+
+func parseState(s string) (store.AccountState, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return store.AccountState{}, false
+	}
+	modseq, err1 := strconv.ParseUint(a, 10, 64)
+	next, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || next < 1 {
+		return store.AccountState{}, false
+	}
+	return store.AccountState{ModSeq: modseq, NextMessageID: next}, true
+}
+
+// state is the current state of the account's types.
+func (a *API) state(ctx context.Context, ac *acct) (string, error) {
+	if err := a.svc.Barrier(ctx); err != nil {
+		return "", fmt.Errorf("jmap: state: %w", err)
+	}
+	st, err := a.st.AccountState(ctx, ac.id)
+	if err != nil {
+		return "", fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
+	}
+	return formatState(st), nil
+}
+
+// pushTypes are the types whose state push reports (RFC 8621 §1.5:
+// EmailDelivery changes with every new Email, as here).
+var pushTypes = []string{"Mailbox", "Email", "Thread", "EmailDelivery"}
+
+// States implements jmap.States.
+func (a *API) States(ctx context.Context, u jmap.User) (map[string]map[string]string, error) {
+	accounts, err := a.accounts(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]string, len(accounts))
+	for _, ac := range accounts {
+		st, err := a.st.AccountState(ctx, ac.id)
+		if err != nil {
+			return nil, fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
+		}
+		s := formatState(st)
+		types := make(map[string]string, len(pushTypes))
+		for _, t := range pushTypes {
+			types[t] = s
+		}
+		out[ac.jid] = types
+	}
+	return out, nil
+}
+
+// Watch implements jmap.States: it follows the change feed of the user's
+// account and of every account sharing folders with them (another node's
+// changes arrive on it too).
+func (a *API) Watch(u jmap.User, wake func()) (stop func()) {
+	sub := a.st.Subscribe(u.AccountID)
+	done := make(chan struct{})
+	follow := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		accounts, err := a.accounts(ctx, u)
+		if err != nil {
+			a.log.Warn("jmap: push: list accounts", "account", u.Email, "err", err)
+			return
+		}
+		var others []int64
+		for _, ac := range accounts[1:] {
+			others = append(others, ac.id)
+		}
+		sub.Follow(others)
+	}
+	follow()
+	go func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-done:
+				return
+			case <-sub.Ready():
+			}
+			events, overflowed, closed := sub.Next()
+			if closed {
+				return
+			}
+			refollow := false
+			for _, e := range events {
+				if e.Kind == store.EventACLChanged {
+					refollow = true
+				}
+			}
+			if refollow {
+				follow()
+			}
+			if len(events) > 0 || overflowed {
+				wake()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
