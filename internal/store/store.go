@@ -64,6 +64,7 @@ type Store interface {
 	PrivateSeen
 	SieveScripts
 	FetchSources
+	AccountChanges
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription
@@ -197,6 +198,11 @@ type Mailbox struct {
 	// false (the default) every account but the owner has its own (see
 	// PrivateSeen).
 	SharedSeen bool
+	// CreatedModSeq and MetaModSeq are account modseqs (see
+	// AccountChanges): when the mailbox was created, and when its record
+	// last changed (name, subscription, ACL, shared \Seen mode). Both are 0
+	// for mailboxes older than the account counter.
+	CreatedModSeq, MetaModSeq uint64
 	// Messages, Unseen and Size are counted on request (MailboxStatus).
 }
 

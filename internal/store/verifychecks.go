@@ -36,6 +36,10 @@ var ConsistencyChecks = []ConsistencyCheck{
 	{"modseq", `SELECT b.id, b.name, e.uid, e.modseq, b.highestmodseq FROM expunged e
 		JOIN mailboxes b ON b.id = e.mailbox_id WHERE e.modseq > b.highestmodseq`,
 		"mailbox %d (%s): expunged UID %d has MODSEQ %d, above HIGHESTMODSEQ %d"},
+	{"modseq", `SELECT a.email, b.name, b.highestmodseq, b.created_modseq, b.meta_modseq, a.modseq FROM mailboxes b
+		JOIN accounts a ON a.id = b.account_id
+		WHERE b.highestmodseq > a.modseq OR b.created_modseq > a.modseq OR b.meta_modseq > a.modseq`,
+		"account %s, mailbox %s: HIGHESTMODSEQ %d, created at %d, changed at %d, not all at most the account's modseq %d"},
 	{"msgid", `SELECT a.email, b.name, m.uid, m.msgid, a.next_msgid FROM messages m
 		JOIN mailboxes b ON b.id = m.mailbox_id JOIN accounts a ON a.id = b.account_id
 		WHERE m.msgid >= a.next_msgid`,

@@ -120,6 +120,13 @@ func (s *Store) ModifyACL(ctx context.Context, mailboxID int64, identifier strin
 		if err != nil {
 			return err
 		}
+		modseq, err := tx.nextModSeq(mb.AccountID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec("UPDATE mailboxes SET meta_modseq = $2 WHERE id = $1", mb.ID, int64(modseq)); err != nil {
+			return err
+		}
 		tx.publish(store.Event{Kind: store.EventACLChanged, AccountID: mb.AccountID, MailboxID: mb.ID, Name: mb.Name})
 		return tx.changed(mb.AccountID, mb.ID, 0, changeACL)
 	})
@@ -168,13 +175,11 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 		ORDER BY o.email, m.name`, accountID, identifiers)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SharedMailbox, error) {
 		var sm store.SharedMailbox
-		var use string
-		var uidValidity, uidNext, modseq int64
+		var m mailboxScan
 		var ids []string
 		var rights []int64
-		err := row.Scan(&sm.ID, &sm.AccountID, &sm.Name, &use, &uidValidity, &uidNext, &modseq, &sm.Subscribed, &sm.SharedSeen,
-			&sm.Owner, &sm.OwnerShared, &ids, &rights)
-		sm.SpecialUse, sm.UIDValidity, sm.UIDNext, sm.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
+		err := row.Scan(append(m.dest(), &sm.Owner, &sm.OwnerShared, &ids, &rights)...)
+		sm.Mailbox = m.mailbox()
 		sm.ACL = make([]acl.Entry, len(ids))
 		for i, id := range ids {
 			sm.ACL[i] = acl.Entry{Identifier: id, Rights: acl.Rights(rights[i])}

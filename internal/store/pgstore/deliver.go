@@ -224,8 +224,13 @@ func (s *Store) DeliverAll(ctx context.Context, deliveries []store.Delivery) ([]
 		// Move lock theirs: two writers that each need several mailboxes
 		// queue on the first they share instead of deadlocking.
 		// (One mailbox needs no lock ahead: the first UPDATE takes it.)
+		// Then their accounts' rows (each message takes a modseq of its
+		// mailbox's account), in id order too.
 		if len(boxes) > 1 {
 			if _, err := tx.exec("SELECT 1 FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE", boxes); err != nil {
+				return err
+			}
+			if err := tx.lockAccounts(boxes); err != nil {
 				return err
 			}
 		}
@@ -351,29 +356,33 @@ func (tx *txn) deliverTo(m *staged, cid int64, t store.Target) (store.Delivered,
 // only ever go together.
 func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageMeta, prefix []byte, keys store.ThreadKeys, seen store.SeenChange) (store.Mailbox, error) {
 	var mb store.Mailbox
-	var uid, modseq, uidValidity int64
+	var uid, modseq, uidValidity, prev int64
 	args := []any{mailboxID, keepID, meta.ContentID, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, nilIfEmpty(prefix),
 		tx.origin, changeMessages, tx.now.Unix(), meta.ThreadID, keyIDs(keys), keys.Subject}
-	var row pgx.Row
+	// The statement updates the account's row (its modseq counter) before
+	// the mailbox's, so the mailbox is locked by a statement ahead of it,
+	// in the mailbox-then-account order every write uses. The thread
+	// lookup must also see every key committed by deliveries to the
+	// account before this one: a READ COMMITTED statement reads a snapshot
+	// taken when it starts, so the account's row (which every delivery
+	// locks) is locked by a statement before it too. Pipelined: still one
+	// round trip.
+	var b pgx.Batch
+	b.Queue("SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailboxID)
+	locks := 1
 	if meta.ThreadID == 0 && len(keys.IDs) > 0 {
-		// The thread lookup must see every key committed by deliveries
-		// to the account before this one: a READ COMMITTED statement
-		// reads a snapshot taken when it starts, so the account's row
-		// (which every delivery locks, for next_msgid) is locked by
-		// statements before it, in the mailbox-then-account order every
-		// write uses. Pipelined: still one round trip.
-		var b pgx.Batch
-		b.Queue("SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE", mailboxID)
 		b.Queue("SELECT 1 FROM accounts WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) FOR NO KEY UPDATE", mailboxID)
-		b.Queue(insertMessageSQL, args...)
-		br := tx.SendBatch(tx.ctx, &b)
-		_, err1 := br.Exec()
-		_, err2 := br.Exec()
-		row = batchRow{br, errors.Join(err1, err2)}
-	} else {
-		row = tx.QueryRow(tx.ctx, insertMessageSQL, args...)
+		locks++
 	}
-	err := row.Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID, &meta.ThreadID)
+	b.Queue(insertMessageSQL, args...)
+	br := tx.SendBatch(tx.ctx, &b)
+	var lockErr error
+	for range locks {
+		_, err := br.Exec()
+		lockErr = errors.Join(lockErr, err)
+	}
+	row := batchRow{br, lockErr}
+	err := row.Scan(&mb.AccountID, &uidValidity, &uid, &modseq, &meta.ID, &meta.ThreadID, &prev)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return mb, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
@@ -385,6 +394,7 @@ func (tx *txn) insertMessage(mailboxID int64, keepID int64, meta *store.MessageM
 	}
 	mb.ID, mb.UIDValidity = mailboxID, uint32(uidValidity)
 	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
+	tx.notePrev(mailboxID, uint64(prev))
 	if seen.Seen {
 		if err := tx.setPrivateSeen(mailboxID, seen.Account, []int64{uid}, true); err != nil {
 			return mb, err
@@ -422,14 +432,19 @@ func (r batchRow) Scan(dest ...any) error {
 }
 
 // insertMessageSQL is insertMessage's statement.
-const insertMessageSQL = `WITH mb AS (
-			UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = $1
+// The modseq is the account's next (nextModSeq), and the message ID too
+// unless $2 keeps one; prev is the mailbox's highest modseq before.
+const insertMessageSQL = `WITH acc AS (
+			UPDATE accounts SET modseq = modseq + 1, next_msgid = next_msgid + CASE WHEN $2::bigint = 0 THEN 1 ELSE 0 END
+			WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1)
+			RETURNING modseq, CASE WHEN $2::bigint = 0 THEN next_msgid - 1 ELSE $2::bigint END AS msgid),
+		old AS (
+			SELECT highestmodseq AS prev FROM mailboxes WHERE id = $1),
+		mb AS (
+			UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = (SELECT modseq FROM acc) WHERE id = $1
 			RETURNING account_id, uidvalidity, uidnext - 1 AS uid, highestmodseq AS modseq),
-		acc AS (
-			UPDATE accounts SET next_msgid = next_msgid + 1 WHERE $2::bigint = 0 AND id = (SELECT account_id FROM mb)
-			RETURNING next_msgid - 1 AS msgid),
 		id AS (
-			SELECT coalesce((SELECT msgid FROM acc), nullif($2::bigint, 0)) AS msgid),
+			SELECT (SELECT msgid FROM acc) AS msgid),
 		th AS (
 			SELECT coalesce(nullif($12::bigint, 0),
 				(SELECT min(t.thread_id) FROM thread_keys t, mb WHERE t.account_id = mb.account_id AND t.key = ANY($13::bigint[]) AND t.subject = $14),
@@ -445,7 +460,7 @@ const insertMessageSQL = `WITH mb AS (
 		log AS (
 			INSERT INTO changelog (origin, account_id, mailbox_id, modseq, kind, created)
 			SELECT $9, mb.account_id, $1, mb.modseq, $10, $11 FROM mb)
-		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid, ins.thread_id FROM mb, ins`
+		SELECT mb.account_id, mb.uidvalidity, mb.uid, mb.modseq, ins.msgid, ins.thread_id, old.prev FROM mb, ins, old`
 
 func nilIfEmpty(b []byte) []byte {
 	if len(b) == 0 {

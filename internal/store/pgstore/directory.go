@@ -218,9 +218,16 @@ func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	mb := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: use, UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1}
-	if err := tx.QueryRow(tx.ctx, "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES ($1, $2, $3, $4) RETURNING id",
-		accountID, name, string(use), uidValidity).Scan(&mb.ID); err != nil {
+	// Its HIGHESTMODSEQ starts at 1 as ever; the account's modseq stamps
+	// the record, for AccountChanges.
+	modseq, err := tx.nextModSeq(accountID)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	mb := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: use, UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1,
+		CreatedModSeq: modseq, MetaModSeq: modseq}
+	if err := tx.QueryRow(tx.ctx, "INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, created_modseq, meta_modseq) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+		accountID, name, string(use), uidValidity, int64(modseq)).Scan(&mb.ID); err != nil {
 		return store.Mailbox{}, err
 	}
 	// A new mailbox inherits its parent's access control list (RFC 4314

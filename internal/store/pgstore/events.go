@@ -77,7 +77,10 @@ func newPublisher(feed *store.Feed) *publisher {
 // they touch. The transaction must hold those mailboxes' row locks (or
 // have created them) and not have committed yet. It returns nil when
 // there is nothing to publish.
-func (p *publisher) register(events []store.Event) *ticket {
+//
+// prev holds, per mailbox the transaction gave new modseqs, its highest
+// modseq before (txn.prev).
+func (p *publisher) register(events []store.Event, prev map[int64]uint64) *ticket {
 	if len(events) == 0 {
 		return nil
 	}
@@ -108,10 +111,9 @@ func (p *publisher) register(events []store.Event) *ticket {
 	var catchUp []store.Event
 	for _, mb := range t.boxes {
 		sp := spans[mb]
-		// The modseq before this write: every bump of a write publishes an
-		// event, and a write's bumps of one mailbox are consecutive.
-		if prev := sp.first - 1; sp.first != 0 && prev > 1 && p.known[mb] < prev {
-			catchUp = append(catchUp, store.Event{Kind: store.EventMailboxChanged, AccountID: sp.account, MailboxID: mb, ModSeq: prev})
+		// The modseq before this write, as the transaction read it.
+		if pr, ok := prev[mb]; ok && sp.first != 0 && pr > 1 && p.known[mb] < pr {
+			catchUp = append(catchUp, store.Event{Kind: store.EventMailboxChanged, AccountID: sp.account, MailboxID: mb, ModSeq: pr})
 		}
 		p.pending[mb] = append(p.pending[mb], t)
 	}

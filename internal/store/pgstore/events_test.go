@@ -225,10 +225,10 @@ func TestPublisherAbandon(t *testing.T) {
 	ev := func(uid uint32, modseq uint64) store.Event {
 		return store.Event{Kind: store.EventMessageAdded, AccountID: 1, MailboxID: 7, ModSeq: modseq, Message: store.MessageMeta{UID: uid, ModSeq: modseq}}
 	}
-	refused := p.register([]store.Event{ev(1, 2)})
+	refused := p.register([]store.Event{ev(1, 2)}, nil)
 	p.abandon(refused, false)
-	unknown := p.register([]store.Event{ev(1, 2), {Kind: store.EventMailboxCreated, AccountID: 1, MailboxID: 8, Name: "New"}})
-	next := p.register([]store.Event{ev(2, 3)})
+	unknown := p.register([]store.Event{ev(1, 2), {Kind: store.EventMailboxCreated, AccountID: 1, MailboxID: 8, Name: "New"}}, nil)
+	next := p.register([]store.Event{ev(2, 3)}, nil)
 	done := make(chan struct{})
 	go func() { p.publish(next); close(done) }()
 	select {

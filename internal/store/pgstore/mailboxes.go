@@ -23,15 +23,33 @@ import (
 var _ store.Mailboxes = (*Store)(nil)
 
 const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
-	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen`
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen,
+	m.created_modseq, m.meta_modseq`
+
+// mailboxScan holds one row of mailboxColumns as scanned; a query with
+// columns of its own appends their destinations to dest().
+type mailboxScan struct {
+	mb                                           store.Mailbox
+	use                                          string
+	uidValidity, uidNext, modseq, created, metaM int64
+}
+
+func (m *mailboxScan) dest() []any {
+	return []any{&m.mb.ID, &m.mb.AccountID, &m.mb.Name, &m.use, &m.uidValidity, &m.uidNext, &m.modseq, &m.mb.Subscribed, &m.mb.SharedSeen,
+		&m.created, &m.metaM}
+}
+
+func (m *mailboxScan) mailbox() store.Mailbox {
+	mb := m.mb
+	mb.SpecialUse, mb.UIDValidity, mb.UIDNext, mb.HighestModSeq = store.SpecialUse(m.use), uint32(m.uidValidity), uint32(m.uidNext), uint64(m.modseq)
+	mb.CreatedModSeq, mb.MetaModSeq = uint64(m.created), uint64(m.metaM)
+	return mb
+}
 
 func scanMailbox(row pgx.CollectableRow) (store.Mailbox, error) {
-	var mb store.Mailbox
-	var use string
-	var uidValidity, uidNext, modseq int64
-	err := row.Scan(&mb.ID, &mb.AccountID, &mb.Name, &use, &uidValidity, &uidNext, &modseq, &mb.Subscribed, &mb.SharedSeen)
-	mb.SpecialUse, mb.UIDValidity, mb.UIDNext, mb.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
-	return mb, err
+	var m mailboxScan
+	err := row.Scan(m.dest()...)
+	return m.mailbox(), err
 }
 
 // querier is what reads need of a pool or a transaction.
@@ -106,11 +124,10 @@ func (s *Store) mailboxStatus(ctx context.Context, mailboxID, reader int64) (sto
 		WHERE m.id = $1`, args...)
 	st, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (store.MailboxStatus, error) {
 		var st store.MailboxStatus
-		var use string
-		var uidValidity, uidNext, modseq, n, unseen, deleted int64
-		err := row.Scan(&st.ID, &st.AccountID, &st.Name, &use, &uidValidity, &uidNext, &modseq, &st.Subscribed, &st.SharedSeen,
-			&n, &unseen, &deleted, &st.Size)
-		st.SpecialUse, st.UIDValidity, st.UIDNext, st.HighestModSeq = store.SpecialUse(use), uint32(uidValidity), uint32(uidNext), uint64(modseq)
+		var m mailboxScan
+		var n, unseen, deleted int64
+		err := row.Scan(append(m.dest(), &n, &unseen, &deleted, &st.Size)...)
+		st.Mailbox = m.mailbox()
 		st.Messages, st.Unseen, st.Deleted = int(n), int(unseen), int(deleted)
 		return st, err
 	})
@@ -238,8 +255,13 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		if err != nil {
 			return err
 		}
+		// The mailbox and its children, one new modseq.
+		modseq, err := tx.nextModSeq(accountID)
+		if err != nil {
+			return err
+		}
 		for _, r := range list {
-			if _, err := tx.exec("UPDATE mailboxes SET name = $1 WHERE id = $2", r.name, r.id); err != nil {
+			if _, err := tx.exec("UPDATE mailboxes SET name = $1, meta_modseq = $3 WHERE id = $2", r.name, r.id, int64(modseq)); err != nil {
 				return err
 			}
 			// The subscription follows the mailbox, replacing one the
@@ -264,15 +286,38 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 // moveAll moves every message of src into dst, a mailbox just created
 // (UIDNEXT 1, HIGHESTMODSEQ 1), keeping their IDs: what renaming INBOX
 // does. It gives the same result, and publishes the same events, as
-// sqlitestore's message-by-message move, in four statements: the n
-// messages get UIDs 1…n in their old order and modseqs 2…n+1, src records
-// them expunged under one new modseq, and the bodies keep their reference
-// counts (each moves with its message).
+// sqlitestore's message-by-message move, in a few statements: src's
+// removal takes the account's next modseq r (its expunge history and the
+// vanished records), then the n messages get UIDs 1…n in their old order
+// and modseqs r+1…r+n, and the bodies keep their reference counts (each
+// moves with its message).
 func (tx *txn) moveAll(src, dst store.Mailbox) error {
+	var n int64
+	if err := tx.QueryRow(tx.ctx, "SELECT count(*) FROM messages WHERE mailbox_id = $1", src.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	var top, prev int64
+	if err := tx.QueryRow(tx.ctx, "UPDATE accounts SET modseq = modseq + 1 + $2 WHERE id = $1 RETURNING modseq", src.AccountID, n).Scan(&top); err != nil {
+		return err
+	}
+	modseq := top - n
+	if err := tx.QueryRow(tx.ctx, `UPDATE mailboxes m SET highestmodseq = $2 FROM (SELECT highestmodseq FROM mailboxes WHERE id = $1) o
+		WHERE m.id = $1 RETURNING o.highestmodseq`, src.ID, modseq).Scan(&prev); err != nil {
+		return err
+	}
+	tx.notePrev(src.ID, uint64(prev))
+	tx.notePrev(dst.ID, dst.HighestModSeq)
+	if _, err := tx.exec(`INSERT INTO vanished (account_id, modseq, msgid, thread_id) SELECT $1, $2, msgid, thread_id FROM messages WHERE mailbox_id = $3
+		ON CONFLICT DO NOTHING`, src.AccountID, modseq, src.ID); err != nil {
+		return err
+	}
 	rows, err := tx.Query(tx.ctx, `INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix, thread_id)
-		SELECT $2, n, msgid, content_id, n + 1, flags, keywords, internal_date, size, prefix, thread_id
+		SELECT $2, n, msgid, content_id, $3 + n, flags, keywords, internal_date, size, prefix, thread_id
 		FROM (SELECT *, row_number() OVER (ORDER BY uid) AS n FROM messages WHERE mailbox_id = $1) m
-		RETURNING `+metaColumns, src.ID, dst.ID)
+		RETURNING `+metaColumns, src.ID, dst.ID, modseq)
 	if err != nil {
 		return err
 	}
@@ -280,21 +325,13 @@ func (tx *txn) moveAll(src, dst store.Mailbox) error {
 	if err != nil {
 		return err
 	}
-	n := len(moved)
-	if n == 0 {
-		return nil
-	}
 	// RETURNING gives no order.
 	slices.SortFunc(moved, func(a, b store.MessageMeta) int { return int(a.UID) - int(b.UID) })
 	for _, m := range moved {
 		tx.addUsage(dst.AccountID, m.Size, 1)
 		tx.addUsage(src.AccountID, -m.Size, -1)
 	}
-	if _, err := tx.exec("UPDATE mailboxes SET uidnext = $2 + 1, highestmodseq = $2 + 1 WHERE id = $1", dst.ID, n); err != nil {
-		return err
-	}
-	var modseq int64
-	if err := tx.QueryRow(tx.ctx, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq", src.ID).Scan(&modseq); err != nil {
+	if _, err := tx.exec("UPDATE mailboxes SET uidnext = $2 + 1, highestmodseq = $3 WHERE id = $1", dst.ID, len(moved), top); err != nil {
 		return err
 	}
 	if _, err := tx.exec(`INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, $2 FROM messages WHERE mailbox_id = $1
@@ -321,7 +358,7 @@ func (tx *txn) moveAll(src, dst store.Mailbox) error {
 	tx.publish(store.Event{Kind: store.EventExpunged, AccountID: src.AccountID, MailboxID: src.ID, ModSeq: uint64(modseq), UIDs: gone})
 	// SQLite logs one row per message moved; one per mailbox, at its
 	// highest modseq, tells another node the same: re-read both.
-	if err := tx.changed(dst.AccountID, dst.ID, uint64(n+1), changeMessages); err != nil {
+	if err := tx.changed(dst.AccountID, dst.ID, uint64(top), changeMessages); err != nil {
 		return err
 	}
 	return tx.changed(src.AccountID, src.ID, uint64(modseq), changeMessages)
@@ -349,10 +386,23 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		} else if ok {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
+		// Its messages vanish and it leaves a tombstone, under one new
+		// modseq (AccountChanges).
+		modseq, err := tx.nextModSeq(accountID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(`INSERT INTO vanished (account_id, modseq, msgid, thread_id) SELECT $1, $2, msgid, thread_id FROM messages WHERE mailbox_id = $3
+			ON CONFLICT DO NOTHING`, accountID, int64(modseq), mb.ID); err != nil {
+			return err
+		}
 		if err := tx.dropMailboxContents(accountID, mb.ID); err != nil {
 			return err
 		}
 		if _, err := tx.exec("DELETE FROM mailboxes WHERE id = $1", mb.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec("INSERT INTO mailbox_tombstones (account_id, modseq, mailbox_id) VALUES ($1, $2, $3)", accountID, int64(modseq), mb.ID); err != nil {
 			return err
 		}
 		tx.publish(store.Event{Kind: store.EventMailboxDeleted, AccountID: accountID, MailboxID: mb.ID, Name: name})
@@ -378,6 +428,19 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		return err
 	}
 	err = s.write(ctx, func(tx *txn) error {
+		// The mailbox of that name, if there is one, shows the change
+		// (AccountChanges).
+		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2", accountID, name); err != nil {
+			return err
+		} else if ok {
+			modseq, err := tx.nextModSeq(accountID)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec("UPDATE mailboxes SET meta_modseq = $3 WHERE account_id = $1 AND name = $2", accountID, name, int64(modseq)); err != nil {
+				return err
+			}
+		}
 		if subscribed {
 			if _, err := tx.exec("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", accountID, name); err != nil {
 				return err

@@ -123,14 +123,23 @@ func (tx *txn) messages(mailboxID int64, uids []int64) ([]store.MessageMeta, err
 	return scanMetas(rows, nil, nil)
 }
 
-// bumpModSeq gives a locked mailbox a new highest modseq and returns it.
+// bumpModSeq gives a locked mailbox a new highest modseq, its account's
+// next (see nextModSeq), and returns it. One statement: the account's row
+// is locked after the mailbox's, in the order every write takes them.
 func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
-	var modseq int64
-	err := tx.QueryRow(tx.ctx, "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq", mailboxID).Scan(&modseq)
+	var modseq, prev int64
+	err := tx.QueryRow(tx.ctx, `WITH a AS (
+			UPDATE accounts SET modseq = modseq + 1 WHERE id = (SELECT account_id FROM mailboxes WHERE id = $1) RETURNING modseq),
+		o AS (SELECT highestmodseq FROM mailboxes WHERE id = $1)
+		UPDATE mailboxes m SET highestmodseq = a.modseq FROM a, o WHERE m.id = $1 RETURNING m.highestmodseq, o.highestmodseq`, mailboxID).Scan(&modseq, &prev)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
-	return uint64(modseq), err
+	if err != nil {
+		return 0, err
+	}
+	tx.notePrev(mailboxID, uint64(prev))
+	return uint64(modseq), nil
 }
 
 // UpdateFlags implements store.Messages. All messages changed by one call
@@ -257,7 +266,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 		if err != nil {
 			return err
 		}
-		gone, err = tx.removeMessages(mb, u)
+		gone, err = tx.removeMessages(mb, u, 0)
 		return err
 	})
 	if err != nil {
@@ -267,16 +276,18 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 }
 
 // removeMessages deletes messages from a locked mailbox, records them in
-// the expunge history under one new modseq, and releases their bodies.
-func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) {
-	rows, err := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, content_id, size", mb.ID, uids)
+// the expunge history and the account's vanished records under one new
+// modseq (or modseq, when the caller took it already: a move), and
+// releases their bodies.
+func (tx *txn) removeMessages(mb store.Mailbox, uids []int64, modseq uint64) ([]uint32, error) {
+	rows, err := tx.Query(tx.ctx, "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, content_id, size, msgid, thread_id", mb.ID, uids)
 	if err != nil {
 		return nil, err
 	}
-	type removed struct{ uid, content, size int64 }
+	type removed struct{ uid, content, size, msgid, thread int64 }
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (removed, error) {
 		var r removed
-		err := row.Scan(&r.uid, &r.content, &r.size)
+		err := row.Scan(&r.uid, &r.content, &r.size, &r.msgid, &r.thread)
 		return r, err
 	})
 	if err != nil || len(list) == 0 {
@@ -290,14 +301,21 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []int64) ([]uint32, error) 
 		tx.addUsage(mb.AccountID, -r.size, -1)
 	}
 	slices.SortFunc(list, func(a, b removed) int { return int(a.uid - b.uid) })
-	modseq, err := tx.bumpModSeq(mb.ID)
-	if err != nil {
-		return nil, err
+	if modseq == 0 {
+		if modseq, err = tx.bumpModSeq(mb.ID); err != nil {
+			return nil, err
+		}
 	}
 	gone := make([]uint32, len(list))
 	gone64 := make([]int64, len(list))
+	ids, threads := make([]int64, len(list)), make([]int64, len(list))
 	for i, r := range list {
 		gone[i], gone64[i] = uint32(r.uid), r.uid
+		ids[i], threads[i] = r.msgid, r.thread
+	}
+	if _, err := tx.exec(`INSERT INTO vanished (account_id, modseq, msgid, thread_id) SELECT $1, $2, i, t FROM unnest($3::bigint[], $4::bigint[]) AS v(i, t)
+		ON CONFLICT DO NOTHING`, mb.AccountID, int64(modseq), ids, threads); err != nil {
+		return nil, err
 	}
 	if _, err := tx.exec(`INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u
 		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, mb.ID, gone64, int64(modseq)); err != nil {
@@ -346,14 +364,21 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 				dst = mb
 			}
 		}
-		if res, err = tx.transfer(src, u, dst, move, keep); err != nil || !move {
+		if src.AccountID != dst.AccountID {
+			// Both accounts' modseqs are taken: their rows in id order.
+			if err := tx.lockAccounts([]int64{srcID, dstID}); err != nil {
+				return err
+			}
+		}
+		var removal uint64
+		if res, removal, err = tx.transfer(src, u, dst, move, keep); err != nil || removal == 0 {
 			return err
 		}
 		src64 := make([]int64, len(res.SourceUIDs))
 		for i, x := range res.SourceUIDs {
 			src64[i] = int64(x)
 		}
-		_, err = tx.removeMessages(src, src64)
+		_, err = tx.removeMessages(src, src64, removal)
 		return err
 	})
 	if err != nil {
@@ -375,17 +400,28 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 // own when removed). keep filters the flags and keywords the copies get;
 // \Seen is as keep.Account sees the source, and its own where that is
 // private in dst.
-func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
+//
+// For a move it returns the modseq src's removal is to take, given to src
+// before the first copy (0 if no message was found), so that to
+// AccountChanges a message moved within the account shows its vanished
+// record first and its new row after it.
+func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, uint64, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
 	across := src.AccountID != dst.AccountID
 	msgs, err := tx.messages(src.ID, uids)
 	if err != nil {
-		return res, err
+		return res, 0, err
 	}
 	var srcSeen map[uint32]bool
 	if src.PrivateSeenFor(keep.Account) {
 		if srcSeen, err = tx.privateSeenOf(src.ID, keep.Account, uids); err != nil {
-			return res, err
+			return res, 0, err
+		}
+	}
+	var removal uint64
+	if move && len(msgs) > 0 {
+		if removal, err = tx.bumpModSeq(src.ID); err != nil {
+			return res, 0, err
 		}
 	}
 	for _, m := range msgs {
@@ -394,7 +430,7 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 		var prefix, structure []byte
 		if err := tx.QueryRow(tx.ctx, `SELECT m.prefix, CASE WHEN $3 THEN c.structure END FROM messages m JOIN contents c ON c.id = m.content_id
 			WHERE m.mailbox_id = $1 AND m.uid = $2`, src.ID, int64(m.UID), across).Scan(&prefix, &structure); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		srcUID, id := m.UID, int64(0)
 		if move && !across {
@@ -404,7 +440,7 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 		if across {
 			m.ThreadID = 0 // insertMessage decides it from keys
 			if keys, err = store.StoredThreadKeys(m.ContentID, structure); err != nil {
-				return res, err
+				return res, 0, err
 			}
 		}
 		if srcSeen != nil {
@@ -416,15 +452,15 @@ func (tx *txn) transfer(src store.Mailbox, uids []int64, dst store.Mailbox, move
 			m.Flags, seen = store.SplitSeen(m.Flags, false)
 		}
 		if _, err := tx.insertMessage(dst.ID, id, &m, prefix, keys, ownSeen(keep.Account, seen)); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		if _, err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = $1", m.ContentID); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		res.SourceUIDs = append(res.SourceUIDs, srcUID)
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
-	return res, nil
+	return res, removal, nil
 }
 
 // HideFromPOP3 implements store.Messages.

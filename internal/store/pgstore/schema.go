@@ -568,4 +568,30 @@ CREATE TABLE fetch_uids (
 	PRIMARY KEY (source_id, uid)
 );
 `,
+	// 18: one modseq counter per account, for JMAP states
+	// (store.AccountChanges, accountchanges.go), SQLite's migration 25.
+	// accounts.modseq is the account's highest modseq, bumped under the
+	// row's lock (nextModSeq), not a sequence: a sequence hands numbers out
+	// outside the transactions' commit order.
+	`
+ALTER TABLE accounts ADD COLUMN modseq bigint NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN created_modseq bigint NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN meta_modseq bigint NOT NULL DEFAULT 0;
+UPDATE accounts a SET modseq = greatest(
+	coalesce((SELECT max(m.highestmodseq) FROM mailboxes m WHERE m.account_id = a.id), 0),
+	coalesce((SELECT max(e.modseq) FROM expunged e JOIN mailboxes m ON m.id = e.mailbox_id WHERE m.account_id = a.id), 0));
+CREATE TABLE vanished (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	modseq     bigint NOT NULL,
+	msgid      bigint NOT NULL,
+	thread_id  bigint NOT NULL,
+	PRIMARY KEY (account_id, modseq, msgid)
+);
+CREATE TABLE mailbox_tombstones (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	modseq     bigint NOT NULL,
+	mailbox_id bigint NOT NULL,
+	PRIMARY KEY (account_id, modseq, mailbox_id)
+);
+`,
 }

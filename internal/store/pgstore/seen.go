@@ -99,6 +99,9 @@ func (s *Store) SetSharedSeen(ctx context.Context, mailboxID int64, shared bool)
 		if _, err := tx.exec("UPDATE messages SET modseq = $2 WHERE mailbox_id = $1", mailboxID, int64(modseq)); err != nil {
 			return err
 		}
+		if _, err := tx.exec("UPDATE mailboxes SET meta_modseq = $2 WHERE id = $1", mailboxID, int64(modseq)); err != nil {
+			return err
+		}
 		tx.publish(store.Event{Kind: store.EventMailboxChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq})
 		return tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
 	})

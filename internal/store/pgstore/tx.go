@@ -38,6 +38,47 @@ type txn struct {
 	// usage are this attempt's changes to quota usage, applied (and
 	// checked) before the commit by applyUsage (quota.go).
 	usage store.QuotaDeltas
+	// prev is, per mailbox whose modseq this attempt bumped, its highest
+	// modseq before the first bump: with one counter per account a
+	// mailbox's modseqs have gaps, so the publisher's catch-up
+	// (events.go) cannot derive it from the events.
+	prev map[int64]uint64
+}
+
+// notePrev records a mailbox's modseq before the attempt's first bump of it.
+func (tx *txn) notePrev(mailboxID int64, modseq uint64) {
+	if tx.prev == nil {
+		tx.prev = map[int64]uint64{}
+	}
+	if _, ok := tx.prev[mailboxID]; !ok {
+		tx.prev[mailboxID] = modseq
+	}
+}
+
+// nextModSeq takes the account's next modseq (store.AccountChanges). The
+// UPDATE holds the account's row lock until the commit, so the account's
+// writers commit in the order of their modseqs: a reader that sees the
+// counter at N has every commit with a modseq up to N. (A sequence would
+// hand numbers out outside the transactions' order.) Writes that touch
+// mailboxes lock those first, then their accounts, in id order.
+func (tx *txn) nextModSeq(accountID int64) (uint64, error) {
+	var modseq int64
+	err := tx.QueryRow(tx.ctx, "UPDATE accounts SET modseq = modseq + 1 WHERE id = $1 RETURNING modseq", accountID).Scan(&modseq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	return uint64(modseq), err
+}
+
+// lockAccounts locks the rows of the accounts owning mailboxes, in id
+// order, for a write that takes modseqs of several accounts (a delivery
+// to several recipients, a copy into another account's folder): two such
+// writes then queue on the first account they share instead of locking
+// two accounts in opposite orders. The mailboxes are locked already.
+func (tx *txn) lockAccounts(mailboxes []int64) error {
+	_, err := tx.exec(`SELECT 1 FROM accounts WHERE id IN (SELECT account_id FROM mailboxes WHERE id = ANY($1))
+		ORDER BY id FOR NO KEY UPDATE`, mailboxes)
+	return err
 }
 
 // publish records an event to hand out after the commit.
@@ -115,7 +156,7 @@ func (s *Store) writeOnce(ctx context.Context, iso pgx.TxIsoLevel, fn func(tx *t
 	}
 	// The ticket is taken while the transaction still holds its mailboxes'
 	// row locks: that is what orders the events (events.go).
-	t := s.changes.pub.register(tx.events)
+	t := s.changes.pub.register(tx.events, tx.prev)
 	done := false
 	defer func() {
 		// Only if Commit panicked: the writes queued behind this ticket

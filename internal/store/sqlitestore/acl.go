@@ -90,6 +90,13 @@ func (s *Store) ModifyACL(ctx context.Context, mailboxID int64, identifier strin
 		if err != nil {
 			return err
 		}
+		modseq, err := tx.nextModSeq(mb.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := tx.exec("UPDATE mailboxes SET meta_modseq = ? WHERE id = ?", int64(modseq), mb.ID); err != nil {
+			return err
+		}
 		tx.publish(store.Event{Kind: store.EventACLChanged, AccountID: mb.AccountID, MailboxID: mb.ID, Name: mb.Name})
 		tx.changed(mb.AccountID, mb.ID, 0, changeACL)
 		return nil
@@ -142,7 +149,7 @@ func (s *Store) SharedWith(ctx context.Context, accountID int64, identifiers []s
 			JOIN mailboxes m ON m.id = a.mailbox_id JOIN accounts o ON o.id = m.account_id
 			WHERE m.account_id != ? ORDER BY o.email, m.name`, func(st *sqlite.Stmt) error {
 			index[st.ColumnInt64(0)] = len(out)
-			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(9), OwnerShared: st.ColumnBool(10)})
+			out = append(out, store.SharedMailbox{Mailbox: scanMailbox(st), Owner: st.ColumnText(mailboxColumnCount), OwnerShared: st.ColumnBool(mailboxColumnCount + 1)})
 			return nil
 		}, args...); err != nil {
 			return err

@@ -64,32 +64,25 @@ func (s *Store) seedKnown(conn *sqlite.Conn) error {
 }
 
 // publish hands a committed batch's events to the feed, each mailbox's
-// catch-up first where it is needed (see above). Every bump of a mailbox's
-// modseq publishes an event with it, and a batch's bumps of one mailbox
-// are consecutive, so the modseq before the batch is its lowest one less.
-// The poller's events (polled) are catch-ups themselves: they only raise
-// known.
-func (s *Store) publish(events []store.Event, polled bool) {
+// catch-up first where it is needed (see above). prev holds, per mailbox
+// the batch gave new modseqs, its highest modseq before the batch (the
+// writer records it: modseqs come from the account's counter, so a
+// mailbox's have gaps and the events cannot tell it). The poller's
+// events (polled) are catch-ups themselves: they only raise known.
+func (s *Store) publish(events []store.Event, prev map[int64]uint64, polled bool) {
 	if len(events) == 0 {
 		return
 	}
-	type span struct {
-		account int64
-		first   uint64
-	}
-	spans := map[int64]*span{}
+	account := map[int64]int64{}
 	var boxes []int64
 	for _, e := range events {
 		if e.MailboxID == 0 || e.ModSeq == 0 || polled {
 			continue
 		}
-		sp := spans[e.MailboxID]
-		if sp == nil {
-			sp = &span{account: e.AccountID, first: e.ModSeq}
-			spans[e.MailboxID] = sp
+		if _, ok := account[e.MailboxID]; !ok {
+			account[e.MailboxID] = e.AccountID
 			boxes = append(boxes, e.MailboxID)
 		}
-		sp.first = min(sp.first, e.ModSeq)
 	}
 	slices.Sort(boxes)
 	k := &s.known
@@ -97,8 +90,8 @@ func (s *Store) publish(events []store.Event, polled bool) {
 	defer k.mu.Unlock()
 	var catchUp []store.Event
 	for _, mb := range boxes {
-		if prev := spans[mb].first - 1; prev > 1 && k.m[mb] < prev {
-			catchUp = append(catchUp, store.Event{Kind: store.EventMailboxChanged, AccountID: spans[mb].account, MailboxID: mb, ModSeq: prev})
+		if p, ok := prev[mb]; ok && p > 1 && k.m[mb] < p {
+			catchUp = append(catchUp, store.Event{Kind: store.EventMailboxChanged, AccountID: account[mb], MailboxID: mb, ModSeq: p})
 		}
 	}
 	for _, e := range events {

@@ -55,6 +55,6 @@ func (s *Store) pollChanges(ctx context.Context, last int64) {
 			}
 			continue
 		}
-		s.publish(events, true)
+		s.publish(events, nil, true)
 	}
 }

@@ -290,17 +290,51 @@ func (tx *txn) allocMessageIDs(accountID int64, n int) (int64, error) {
 	return first, err
 }
 
-// bumpModSeq gives a mailbox a new highest modseq and returns it.
-func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
+// nextModSeq takes the account's next modseq (store.AccountChanges): every
+// modseq of its mailboxes comes from this one counter, so one number is
+// the account's JMAP state. The single writer orders them.
+func (tx *txn) nextModSeq(accountID int64) (uint64, error) {
 	var modseq int64
-	err := tx.query("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", func(st *sqlite.Stmt) error {
+	err := tx.query("UPDATE accounts SET modseq = modseq + 1 WHERE id = ? RETURNING modseq", func(st *sqlite.Stmt) error {
 		modseq = st.ColumnInt64(0)
 		return nil
-	}, mailboxID)
+	}, accountID)
 	if err == nil && modseq == 0 {
-		err = fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		err = fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
 	}
 	return uint64(modseq), err
+}
+
+// bumpModSeq gives a mailbox a new highest modseq, its account's next,
+// and returns it. uidnext also takes the next UID (insertMessage), which
+// it returns with it.
+func (tx *txn) bumpModSeq(mailboxID int64) (uint64, error) {
+	modseq, _, err := tx.bumpMailbox(mailboxID, false)
+	return modseq, err
+}
+
+func (tx *txn) bumpMailbox(mailboxID int64, takeUID bool) (modseq uint64, uid int64, err error) {
+	var account, prev int64
+	found := false
+	if err := tx.query("SELECT account_id, highestmodseq FROM mailboxes WHERE id = ?", func(st *sqlite.Stmt) error {
+		account, prev, found = st.ColumnInt64(0), st.ColumnInt64(1), true
+		return nil
+	}, mailboxID); err != nil {
+		return 0, 0, err
+	}
+	if !found {
+		return 0, 0, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if modseq, err = tx.nextModSeq(account); err != nil {
+		return 0, 0, err
+	}
+	tx.notePrev(mailboxID, uint64(prev))
+	if !takeUID {
+		return modseq, 0, tx.exec("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?", int64(modseq), mailboxID)
+	}
+	err = tx.query("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ? WHERE id = ? RETURNING uidnext - 1",
+		func(st *sqlite.Stmt) error { uid = st.ColumnInt64(0); return nil }, int64(modseq), mailboxID)
+	return modseq, uid, err
 }
 
 // insertMessage assigns the next UID and a new modseq in mb and inserts
@@ -315,25 +349,21 @@ func (tx *txn) insertMessage(mb store.Mailbox, meta *store.MessageMeta, prefix [
 			seen = store.SeenChange{Account: reader, Seen: true}
 		}
 	}
-	var uid, modseq int64
-	if err := tx.query("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1, highestmodseq",
-		func(st *sqlite.Stmt) error { uid, modseq = st.ColumnInt64(0), st.ColumnInt64(1); return nil }, mb.ID); err != nil {
+	modseq, uid, err := tx.bumpMailbox(mb.ID, true)
+	if err != nil {
 		return err
-	}
-	if uid == 0 {
-		return fmt.Errorf("mailbox %d: %w", mb.ID, store.ErrNotFound)
 	}
 	if uid > 0xffffffff {
 		return errors.New("store: mailbox has run out of UIDs")
 	}
-	meta.UID, meta.ModSeq = uint32(uid), uint64(modseq)
+	meta.UID, meta.ModSeq = uint32(uid), modseq
 	var prefixArg any
 	if len(prefix) > 0 {
 		prefixArg = prefix
 	}
 	if err := tx.exec(`INSERT INTO messages (mailbox_id, uid, msgid, content_id, modseq, flags, keywords, internal_date, size, prefix, thread_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		mb.ID, uid, meta.ID, meta.ContentID, modseq, int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg, meta.ThreadID); err != nil {
+		mb.ID, uid, meta.ID, meta.ContentID, int64(modseq), int64(meta.Flags), joinKeywords(meta.Keywords), meta.InternalDate, meta.Size, prefixArg, meta.ThreadID); err != nil {
 		return err
 	}
 	if seen.Seen {

@@ -211,7 +211,7 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 			return err
 		}
 		for _, mb := range boxes {
-			if err := tx.dropMailboxContents(id, mb); err != nil {
+			if err := tx.dropMailboxContents(id, mb, 0); err != nil {
 				return err
 			}
 		}

@@ -12,7 +12,12 @@ import (
 )
 
 const mailboxColumns = `m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highestmodseq,
-	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen`
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name), m.shared_seen,
+	m.created_modseq, m.meta_modseq`
+
+// mailboxColumnCount is the number of mailboxColumns: a query's own columns
+// follow them.
+const mailboxColumnCount = 11
 
 func scanMailbox(st *sqlite.Stmt) store.Mailbox {
 	return store.Mailbox{
@@ -25,6 +30,8 @@ func scanMailbox(st *sqlite.Stmt) store.Mailbox {
 		HighestModSeq: uint64(st.ColumnInt64(6)),
 		Subscribed:    st.ColumnBool(7),
 		SharedSeen:    st.ColumnBool(8),
+		CreatedModSeq: uint64(st.ColumnInt64(9)),
+		MetaModSeq:    uint64(st.ColumnInt64(10)),
 	}
 }
 
@@ -136,12 +143,18 @@ func (tx *txn) createMailbox(accountID int64, name string, use store.SpecialUse)
 	if uidValidity == 0 {
 		return store.Mailbox{}, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
 	}
-	if err := tx.exec("INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)",
-		accountID, name, string(use), uidValidity); err != nil {
+	// Its HIGHESTMODSEQ starts at 1 as ever; the account's modseq stamps
+	// the record, for AccountChanges.
+	modseq, err := tx.nextModSeq(accountID)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if err := tx.exec("INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, created_modseq, meta_modseq) VALUES (?, ?, ?, ?, ?, ?)",
+		accountID, name, string(use), uidValidity, int64(modseq), int64(modseq)); err != nil {
 		return store.Mailbox{}, err
 	}
 	mb := store.Mailbox{ID: tx.conn.LastInsertRowID(), AccountID: accountID, Name: name, SpecialUse: use,
-		UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1}
+		UIDValidity: uint32(uidValidity), UIDNext: 1, HighestModSeq: 1, CreatedModSeq: modseq, MetaModSeq: modseq}
 	// A new mailbox inherits its parent's access control list (RFC 4314
 	// 4), so a folder made inside a shared one is shared the same way,
 	// and visible to whoever made it there.
@@ -242,11 +255,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if err != nil {
 				return err
 			}
-			res, err := tx.transfer(src, uids, dst, true, store.KeepAll)
-			if err != nil {
-				return err
-			}
-			_, err = tx.removeMessages(src, res.SourceUIDs)
+			_, err = tx.move(src, uids, dst, store.KeepAll)
 			return err
 		}
 		type renamed struct {
@@ -261,8 +270,13 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		}, accountID, oldName, prefixChars(oldName), oldName+store.Delimiter); err != nil {
 			return err
 		}
+		// The mailbox and its children, one new modseq.
+		modseq, err := tx.nextModSeq(accountID)
+		if err != nil {
+			return err
+		}
 		for _, r := range list {
-			if err := tx.exec("UPDATE mailboxes SET name = ? WHERE id = ?", r.name, r.id); err != nil {
+			if err := tx.exec("UPDATE mailboxes SET name = ?, meta_modseq = ? WHERE id = ?", r.name, int64(modseq), r.id); err != nil {
 				return err
 			}
 			if err := tx.exec("UPDATE OR REPLACE subscriptions SET name = ? WHERE account_id = ? AND name = ?", r.name, accountID, r.old); err != nil {
@@ -305,10 +319,19 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if children > 0 {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
-		if err := tx.dropMailboxContents(accountID, mb.ID); err != nil {
+		// Its messages vanish and it leaves a tombstone, under one new
+		// modseq (AccountChanges).
+		modseq, err := tx.nextModSeq(accountID)
+		if err != nil {
+			return err
+		}
+		if err := tx.dropMailboxContents(accountID, mb.ID, modseq); err != nil {
 			return err
 		}
 		if err := tx.exec("DELETE FROM mailboxes WHERE id = ?", mb.ID); err != nil {
+			return err
+		}
+		if err := tx.exec("INSERT INTO mailbox_tombstones (account_id, modseq, mailbox_id) VALUES (?, ?, ?)", accountID, int64(modseq), mb.ID); err != nil {
 			return err
 		}
 		tx.publish(store.Event{Kind: store.EventMailboxDeleted, AccountID: accountID, MailboxID: mb.ID, Name: name})
@@ -318,15 +341,27 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 }
 
 // dropMailboxContents deletes every message of a mailbox and its expunge
-// history, releasing bodies no other message uses.
-func (tx *txn) dropMailboxContents(accountID, mailboxID int64) error {
+// history, releasing bodies no other message uses. With a modseq, the
+// messages are recorded as vanished under it (not when the account goes).
+func (tx *txn) dropMailboxContents(accountID, mailboxID int64, modseq uint64) error {
 	var contents []int64
-	if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? RETURNING content_id, size", func(st *sqlite.Stmt) error {
+	type gone struct{ msgid, thread int64 }
+	var list []gone
+	if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? RETURNING content_id, size, msgid, thread_id", func(st *sqlite.Stmt) error {
 		contents = append(contents, st.ColumnInt64(0))
 		tx.addUsage(accountID, -st.ColumnInt64(1), -1)
+		list = append(list, gone{st.ColumnInt64(2), st.ColumnInt64(3)})
 		return nil
 	}, mailboxID); err != nil {
 		return err
+	}
+	if modseq != 0 {
+		for _, g := range list {
+			if err := tx.exec("INSERT OR IGNORE INTO vanished (account_id, modseq, msgid, thread_id) VALUES (?, ?, ?, ?)",
+				accountID, int64(modseq), g.msgid, g.thread); err != nil {
+				return err
+			}
+		}
 	}
 	for _, c := range contents {
 		if err := tx.releaseContent(c); err != nil {
@@ -344,6 +379,17 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		return err
 	}
 	return s.write(ctx, func(tx *txn) error {
+		// The mailbox of that name, if there is one, shows the change
+		// (AccountChanges).
+		if _, err := tx.mailbox(accountID, name); err == nil {
+			modseq, err := tx.nextModSeq(accountID)
+			if err != nil {
+				return err
+			}
+			if err := tx.exec("UPDATE mailboxes SET meta_modseq = ? WHERE account_id = ? AND name = ?", int64(modseq), accountID, name); err != nil {
+				return err
+			}
+		}
 		if subscribed {
 			if err := tx.exec("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", accountID, name); err != nil {
 				return err

@@ -349,22 +349,24 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 		if err != nil {
 			return err
 		}
-		gone, err = tx.removeMessages(mb, uids)
+		gone, err = tx.removeMessages(mb, uids, 0)
 		return err
 	})
 	return gone, err
 }
 
 // removeMessages deletes messages from mb, records them in the expunge
-// history under one new modseq, and releases their bodies.
-func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error) {
+// history and the account's vanished records under one new modseq (or
+// modseq, when the caller took it already: a move), and releases their
+// bodies.
+func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32, modseq uint64) ([]uint32, error) {
 	var gone []uint32
-	var modseq uint64
 	for _, uid := range uids {
-		var contentID, size int64
+		var contentID, size, msgid, thread int64
 		found := false
-		if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING content_id, size", func(st *sqlite.Stmt) error {
+		if err := tx.query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING content_id, size, msgid, thread_id", func(st *sqlite.Stmt) error {
 			contentID, size, found = st.ColumnInt64(0), st.ColumnInt64(1), true
+			msgid, thread = st.ColumnInt64(2), st.ColumnInt64(3)
 			return nil
 		}, mb.ID, int64(uid)); err != nil {
 			return nil, err
@@ -384,6 +386,10 @@ func (tx *txn) removeMessages(mb store.Mailbox, uids []uint32) ([]uint32, error)
 			}
 		}
 		if err := tx.exec("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mb.ID, int64(uid), int64(modseq)); err != nil {
+			return nil, err
+		}
+		if err := tx.exec("INSERT OR IGNORE INTO vanished (account_id, modseq, msgid, thread_id) VALUES (?, ?, ?, ?)",
+			mb.AccountID, int64(modseq), msgid, thread); err != nil {
 			return nil, err
 		}
 		if err := tx.releaseContent(contentID); err != nil {
@@ -429,13 +435,26 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 		if err != nil {
 			return err
 		}
-		res, err = tx.transfer(src, uids, dst, move, keep)
-		if err != nil || !move {
-			return err
+		if move {
+			res, err = tx.move(src, uids, dst, keep)
+		} else {
+			res, _, err = tx.transfer(src, uids, dst, false, keep)
 		}
-		_, err = tx.removeMessages(src, res.SourceUIDs)
 		return err
 	})
+	return res, err
+}
+
+// move moves messages of src into dst: copies, then the source rows
+// removed. The removal's modseq is taken before the copies', so that to
+// AccountChanges a message moved within the account shows its vanished
+// record first and its new row after it.
+func (tx *txn) move(src store.Mailbox, uids []uint32, dst store.Mailbox, keep store.Keep) (store.CopyResult, error) {
+	res, modseq, err := tx.transfer(src, uids, dst, true, keep)
+	if err != nil || modseq == 0 {
+		return res, err
+	}
+	_, err = tx.removeMessages(src, res.SourceUIDs, modseq)
 	return res, err
 }
 
@@ -447,16 +466,25 @@ func (s *Store) copyOrMove(ctx context.Context, srcID int64, uids []uint32, dstI
 // move's source row releases its own when removed). The copies carry
 // \Seen as keep.Account sees the source, into its own \Seen where that
 // is private in dst.
-func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, error) {
+//
+// For a move it returns the modseq src's removal is to take, given to src
+// before the first copy (0 if no message was found).
+func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, move bool, keep store.Keep) (store.CopyResult, uint64, error) {
 	res := store.CopyResult{UIDValidity: dst.UIDValidity}
 	across := src.AccountID != dst.AccountID
+	var removal uint64
 	for _, uid := range uids {
 		m, found, err := tx.message(src.ID, uid)
 		if err != nil {
-			return res, err
+			return res, 0, err
 		}
 		if !found {
 			continue
+		}
+		if move && removal == 0 {
+			if removal, err = tx.bumpModSeq(src.ID); err != nil {
+				return res, 0, err
+			}
 		}
 		var prefix, structure []byte
 		if err := tx.query(`SELECT m.prefix, CASE WHEN ?3 THEN c.structure END FROM messages m JOIN contents c ON c.id = m.content_id
@@ -464,11 +492,11 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, mov
 			prefix, structure = columnBytes(st, 0), columnBytes(st, 1)
 			return nil
 		}, src.ID, int64(uid), across); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		if !move || across {
 			if m.ID, err = tx.allocMessageIDs(dst.AccountID, 1); err != nil {
-				return res, err
+				return res, 0, err
 			}
 		}
 		if across {
@@ -476,30 +504,30 @@ func (tx *txn) transfer(src store.Mailbox, uids []uint32, dst store.Mailbox, mov
 			// delivery's is.
 			keys, err := store.StoredThreadKeys(m.ContentID, structure)
 			if err != nil {
-				return res, err
+				return res, 0, err
 			}
 			if m.ThreadID, err = tx.assignThread(dst.AccountID, m.ID, keys); err != nil {
-				return res, err
+				return res, 0, err
 			}
 		}
 		if src.PrivateSeenFor(keep.Account) {
 			seen, err := tx.privateSeen(src.ID, keep.Account, uid)
 			if err != nil {
-				return res, err
+				return res, 0, err
 			}
 			m.Flags = store.WithSeen(m.Flags, seen)
 		}
 		keep.Apply(&m)
 		if err := tx.insertMessage(dst, &m, prefix, keep.Account); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		if err := tx.exec("UPDATE contents SET refs = refs + 1 WHERE id = ?", m.ContentID); err != nil {
-			return res, err
+			return res, 0, err
 		}
 		res.SourceUIDs = append(res.SourceUIDs, uid)
 		res.DestUIDs = append(res.DestUIDs, m.UID)
 	}
-	return res, nil
+	return res, removal, nil
 }
 
 // HideFromPOP3 implements store.Messages.

@@ -560,6 +560,36 @@ CREATE TABLE fetch_uids (
 	PRIMARY KEY (source_id, uid)
 ) WITHOUT ROWID;
 `,
+	// 25: one modseq counter per account, for JMAP states
+	// (store.AccountChanges, accountchanges.go). accounts.modseq is the
+	// account's highest modseq: every new modseq of one of its mailboxes
+	// is it plus one, so it starts at the highest any of them has.
+	// mailboxes.created_modseq and meta_modseq stamp the mailbox record
+	// (0 for mailboxes made before this). vanished records, per account,
+	// every message row that left a mailbox, and mailbox_tombstones every
+	// deleted mailbox, with the modseq of the change; both go with the
+	// account.
+	`
+ALTER TABLE accounts ADD COLUMN modseq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN created_modseq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN meta_modseq INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET modseq = max(
+	coalesce((SELECT max(m.highestmodseq) FROM mailboxes m WHERE m.account_id = accounts.id), 0),
+	coalesce((SELECT max(e.modseq) FROM expunged e JOIN mailboxes m ON m.id = e.mailbox_id WHERE m.account_id = accounts.id), 0));
+CREATE TABLE vanished (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	modseq     INTEGER NOT NULL,
+	msgid      INTEGER NOT NULL,
+	thread_id  INTEGER NOT NULL,
+	PRIMARY KEY (account_id, modseq, msgid)
+) WITHOUT ROWID;
+CREATE TABLE mailbox_tombstones (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	modseq     INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL,
+	PRIMARY KEY (account_id, modseq, mailbox_id)
+) WITHOUT ROWID;
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

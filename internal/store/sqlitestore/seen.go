@@ -97,6 +97,9 @@ func (s *Store) SetSharedSeen(ctx context.Context, mailboxID int64, shared bool)
 		if err := tx.exec("UPDATE messages SET modseq = ? WHERE mailbox_id = ?", int64(modseq), mailboxID); err != nil {
 			return err
 		}
+		if err := tx.exec("UPDATE mailboxes SET meta_modseq = ? WHERE id = ?", int64(modseq), mailboxID); err != nil {
+			return err
+		}
 		tx.publish(store.Event{Kind: store.EventMailboxChanged, AccountID: mb.AccountID, MailboxID: mailboxID, ModSeq: modseq})
 		tx.changed(mb.AccountID, mailboxID, modseq, changeMessages)
 		return nil

@@ -70,6 +70,21 @@ type txn struct {
 	// usage are the request's changes to quota usage, applied (and
 	// checked) at its end by applyUsage (quota.go).
 	usage store.QuotaDeltas
+	// prev is, per mailbox whose modseq the request bumped, its highest
+	// modseq before the first bump: with one counter per account a
+	// mailbox's modseqs have gaps, so the catch-up (catchup.go) cannot
+	// derive it from the events.
+	prev map[int64]uint64
+}
+
+// notePrev records a mailbox's modseq before the request's first bump of it.
+func (tx *txn) notePrev(mailboxID int64, modseq uint64) {
+	if tx.prev == nil {
+		tx.prev = map[int64]uint64{}
+	}
+	if _, ok := tx.prev[mailboxID]; !ok {
+		tx.prev[mailboxID] = modseq
+	}
 }
 
 func (tx *txn) exec(query string, args ...any) error {
@@ -285,6 +300,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 	}
 	results := make([]error, len(live))
 	var events []store.Event
+	prev := map[int64]uint64{} // per mailbox, its modseq before the batch
 	var trash []string
 	var deadText int64
 	start := time.Now()
@@ -312,6 +328,11 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 			})
 			if results[i] == nil {
 				events = append(events, tx.events...)
+				for mb, m := range tx.prev {
+					if _, ok := prev[mb]; !ok {
+						prev[mb] = m
+					}
+				}
 				changes = append(changes, tx.changes...)
 				trash = append(trash, tx.trash...)
 				deadText += tx.deadText
@@ -364,7 +385,7 @@ func (s *Store) runBatch(batch []*writeReq, trashDone []string) []string {
 		s.deadText.Add(deadText)
 		s.kickIndexer()
 	}
-	s.publish(events, false)
+	s.publish(events, prev, false)
 	for i, r := range live {
 		r.done <- results[i]
 	}

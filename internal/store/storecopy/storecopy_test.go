@@ -144,7 +144,7 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 	filled := map[string]bool{}
 	for _, name := range strings.Fields(`account_settings accounts aliases app_passwords contents delegations dmarc_results
 		domains expunged junk_models junk_tokens junk_trained mailboxes messages pop3_hidden queue
-		queue_recipients sieve_duplicates sieve_scripts subscriptions vacation_replies web_sessions`) {
+		queue_recipients sieve_duplicates sieve_scripts subscriptions vacation_replies vanished web_sessions`) {
 		filled[name] = true
 	}
 	for _, ts := range rep1.Source.Tables {
