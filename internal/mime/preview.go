@@ -198,3 +198,15 @@ func tagEnd(s string) int {
 	}
 	return -1
 }
+
+// PlainText reduces decoded UTF-8 body text to a preview line, as the
+// scanner makes Message.Preview: HTML stripped to its text when html is
+// set, whitespace collapsed, invalid UTF-8 replaced, cut to maxRunes. It
+// is exported for JMAP, which derives a preview from a stored message
+// when its structure carries none.
+func PlainText(s string, html bool, maxRunes int) string {
+	if html {
+		s = stripHTML(s)
+	}
+	return collapse(s, maxRunes)
+}
