@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"mailroom/internal/jmap"
+	"mailroom/internal/jmap/emailprops"
 	"mailroom/internal/store"
 )
 
@@ -58,4 +60,45 @@ func (a *API) Download(ctx context.Context, u jmap.User, accountID, id string) (
 		return jmap.Blob{Content: bodyReader{io.NewSectionReader(body, 0, body.Size()), body}, Size: body.Size()}, nil
 	}
 	return a.downloadOther(ctx, ac, id)
+}
+
+// partContent is one part's decoded content, streamed from the message.
+type partContent struct {
+	io.Reader
+	body store.Body
+}
+
+func (p partContent) Close() error { return p.body.Close() }
+
+// downloadOther serves part blobs and uploads.
+func (a *API) downloadOther(ctx context.Context, ac *acct, id string) (jmap.Blob, error) {
+	if strings.HasPrefix(id, "u") {
+		return a.downloadUpload(ctx, ac, id)
+	}
+	n, partID, ok := parsePartBlobID(id)
+	if !ok {
+		return jmap.Blob{}, fmt.Errorf("blob %q: %w", id, jmap.ErrBlobNotFound)
+	}
+	found, err := a.locate(ctx, ac, map[int64]bool{n: true})
+	if err != nil {
+		return jmap.Blob{}, err
+	}
+	loc, ok := found[n]
+	if !ok {
+		return jmap.Blob{}, fmt.Errorf("blob %q: %w", id, jmap.ErrBlobNotFound)
+	}
+	mbox := ac.folders[loc.folder].ID()
+	st, err := a.svc.Structure(ctx, mbox, loc.meta.UID)
+	if err != nil {
+		return jmap.Blob{}, fmt.Errorf("structure of message %d: %w", n, err)
+	}
+	p, ok := emailprops.PartByID(st, partID)
+	if !ok {
+		return jmap.Blob{}, fmt.Errorf("blob %q: %w", id, jmap.ErrBlobNotFound)
+	}
+	body, err := a.svc.OpenBody(ctx, mbox, loc.meta.UID)
+	if err != nil {
+		return jmap.Blob{}, fmt.Errorf("open message %d: %w", n, err)
+	}
+	return jmap.Blob{Content: partContent{emailprops.PartReader(body, p), body}, Size: -1}, nil
 }

@@ -36,14 +36,14 @@ func newRig(t *testing.T, opts ...testrig.Option) *rig {
 
 // client is a minimal JMAP client: Basic auth, the session, API calls.
 type client struct {
-	t        *testing.T
-	base     string
-	user     string
-	pass     string
-	c        *http.Client
-	session  map[string]any
-	apiURL   string
-	account  string
+	t       *testing.T
+	base    string
+	user    string
+	pass    string
+	c       *http.Client
+	session map[string]any
+	apiURL  string
+	account string
 }
 
 func (r *rig) client(t *testing.T, user string) *client {

@@ -1,58 +1,139 @@
 package mailapi
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mailroom/internal/jmap"
+	"mailroom/internal/jmap/emailprops"
 	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
-// contentProperties sets the properties read from the message itself.
-func (a *API) contentProperties(o map[string]any, st *mime.Message, body store.Body, props map[string]bool, args *emailGetArgs) error {
-	var env *mime.Envelope
-	if st.Root != nil {
-		env = st.Root.Envelope
+// partBlobID names one part's decoded content: "P<message id>_1_2" for
+// IMAP section 1.2 (a partId's dots are not in JMAP's id alphabet).
+func partBlobID(msgID int64) func(partID string) string {
+	prefix := "P" + strconv.FormatInt(msgID, 10) + "_"
+	return func(partID string) string { return prefix + strings.ReplaceAll(partID, ".", "_") }
+}
+
+// parsePartBlobID reads a part blob id: the message id and the partId.
+func parsePartBlobID(id string) (int64, string, bool) {
+	msg, part, ok := strings.Cut(id, "_")
+	n, okID := parseID('P', msg)
+	if !ok || !okID || part == "" {
+		return 0, "", false
 	}
-	if env == nil {
-		env = &mime.Envelope{}
+	return n, strings.ReplaceAll(part, "_", "."), true
+}
+
+// contentProperties sets the properties read from the message itself
+// (RFC 8621 §4.1.2 to §4.1.4), through internal/jmap/emailprops.
+func (a *API) contentProperties(o map[string]any, msgID int64, st *mime.Message, body store.Body, props map[string]bool, args *emailGetArgs) error {
+	if st.Root == nil {
+		return errors.New("no structure")
 	}
+	var hs []emailprops.Header
+	needHeaders := false
 	for p := range props {
-		switch p {
-		case "subject":
-			o[p] = env.DecodedSubject
-		case "from":
-			o[p] = addressesOf(env.From)
-		case "to":
-			o[p] = addressesOf(env.To)
-		case "cc":
-			o[p] = addressesOf(env.Cc)
-		case "preview":
-			o[p] = st.Preview
-		case "hasAttachment":
-			o[p] = hasAttachment(st)
+		if p == "headers" || strings.HasPrefix(p, "header:") || slices.Contains(emailHeaders, p) {
+			needHeaders = true
 		}
+	}
+	if needHeaders {
+		var err error
+		if hs, err = emailprops.Headers(body, st.Root, 0); err != nil && !errors.Is(err, emailprops.ErrHeaderTruncated) {
+			return fmt.Errorf("read header: %w", err)
+		}
+		sum := emailprops.SummaryFromHeaders(hs)
+		for p, v := range map[string]any{"messageId": sum.MessageID, "inReplyTo": sum.InReplyTo, "references": sum.References,
+			"sender": sum.Sender, "from": sum.From, "to": sum.To, "cc": sum.Cc, "bcc": sum.Bcc, "replyTo": sum.ReplyTo,
+			"subject": sum.Subject, "sentAt": sum.SentAt} {
+			if props[p] {
+				o[p] = v
+			}
+		}
+		if props["headers"] {
+			if hs == nil {
+				hs = []emailprops.Header{}
+			}
+			o["headers"] = hs
+		}
+		for p := range props {
+			if !strings.HasPrefix(p, "header:") {
+				continue
+			}
+			name, form, all, ok := emailprops.ParseHeaderProperty(p)
+			if !ok || !emailprops.AllowedForm(name, form) {
+				return jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("%q is not a header property", p))
+			}
+			o[p] = emailprops.HeaderValue(hs, name, form, all)
+		}
+	}
+	bodyProps := emailprops.DefaultBodyProperties()
+	if args.BodyProperties != nil {
+		bodyProps = *args.BodyProperties
+	}
+	blob := partBlobID(msgID)
+	if props["bodyStructure"] {
+		bs, err := emailprops.BodyStructure(body, st, blob, bodyProps)
+		if err != nil {
+			return fmt.Errorf("bodyStructure: %w", err)
+		}
+		o["bodyStructure"] = bs
+	}
+	if props["textBody"] || props["htmlBody"] || props["attachments"] || props["bodyValues"] {
+		text, html, atts, err := emailprops.BodyLists(body, st, blob, bodyProps)
+		if err != nil {
+			return fmt.Errorf("body lists: %w", err)
+		}
+		for p, v := range map[string][]emailprops.EmailBodyPart{"textBody": text, "htmlBody": html, "attachments": atts} {
+			if props[p] {
+				if v == nil {
+					v = []emailprops.EmailBodyPart{}
+				}
+				o[p] = v
+			}
+		}
+		if props["bodyValues"] {
+			values := map[string]emailprops.EmailBodyValue{}
+			add := func(parts []emailprops.EmailBodyPart) error {
+				for _, bp := range parts {
+					if bp.Part == nil || bp.PartID == nil || bp.Part.Type != "text" {
+						continue
+					}
+					if _, ok := values[*bp.PartID]; ok {
+						continue
+					}
+					v, err := emailprops.BodyValue(body, bp.Part, args.MaxBodyValueBytes)
+					if err != nil {
+						return fmt.Errorf("body value %s: %w", *bp.PartID, err)
+					}
+					values[*bp.PartID] = v
+				}
+				return nil
+			}
+			if args.FetchTextBodyValues || args.FetchAllBodyValues {
+				if err := add(text); err != nil {
+					return err
+				}
+			}
+			if args.FetchHTMLBodyValues || args.FetchAllBodyValues {
+				if err := add(html); err != nil {
+					return err
+				}
+			}
+			o["bodyValues"] = values
+		}
+	}
+	if props["preview"] {
+		o["preview"] = emailprops.Preview(body, st)
+	}
+	if props["hasAttachment"] {
+		o["hasAttachment"] = emailprops.HasAttachment(st)
 	}
 	return nil
-}
-
-type emailAddress struct {
-	Name  *string `json:"name"`
-	Email string  `json:"email"`
-}
-
-func addressesOf(list []mime.Address) []emailAddress {
-	if len(list) == 0 {
-		return nil
-	}
-	out := make([]emailAddress, 0, len(list))
-	for _, ad := range list {
-		if ad.GroupStart || ad.GroupEnd {
-			continue
-		}
-		e := emailAddress{Email: ad.Mailbox + "@" + ad.Host}
-		if ad.DecodedName != "" {
-			n := ad.DecodedName
-			e.Name = &n
-		}
-		out = append(out, e)
-	}
-	return out
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"mailroom/internal/jmap"
-	"mailroom/internal/mailbox/search"
-	"mailroom/internal/mime"
 	"mailroom/internal/store"
 )
 
@@ -164,12 +162,8 @@ func (a *API) emailObject(ctx context.Context, ac *acct, loc located, props map[
 		return nil, fmt.Errorf("open message %d: %w", m.ID, err)
 	}
 	defer body.Close()
-	if err := a.contentProperties(o, st, body, props, args); err != nil {
+	if err := a.contentProperties(o, m.ID, st, body, props, args); err != nil {
 		return nil, fmt.Errorf("message %d: %w", m.ID, err)
 	}
 	return o, nil
 }
-
-// hasAttachment is RFC 8621's hasAttachment, as the search engine's
-// has:attachment decides it.
-func hasAttachment(st *mime.Message) bool { return search.HasAttachment(st) }
