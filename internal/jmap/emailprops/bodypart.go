@@ -38,7 +38,7 @@ type EmailBodyPart struct {
 	props []string // what MarshalJSON writes, in order
 }
 
-// DefaultBodyProperties is the bodyProperties default of Email/get (RFC
+// defaultBodyProperties is the bodyProperties default of Email/get (RFC
 // 8621 4.2).
 var defaultBodyProperties = []string{"partId", "blobId", "size", "name", "type", "charset", "disposition", "cid", "language", "location"}
 
