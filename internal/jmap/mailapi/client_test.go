@@ -142,14 +142,6 @@ func (cl *client) problem(body []byte) (int, map[string]any) {
 	return code, p
 }
 
-func ids(v any) []string {
-	var out []string
-	for _, x := range v.([]any) {
-		out = append(out, x.(string))
-	}
-	return out
-}
-
 func msg(from, subject, body string) string {
 	return "From: " + from + "\r\nTo: ann@example.test\r\nSubject: " + subject +
 		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@example.test>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\n" + body + "\r\n"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mailroom/internal/jmap"
+	"mailroom/internal/jmap/emailprops"
 	"mailroom/internal/store"
 )
 
@@ -72,6 +73,13 @@ func (a *API) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 	props, err := propertySet(args.Properties, known, emailDefaults)
 	if err != nil {
 		return nil, err
+	}
+	if args.BodyProperties != nil {
+		for _, p := range *args.BodyProperties {
+			if !emailprops.ValidBodyProperty(p) {
+				return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("unknown body property %q", p))
+			}
+		}
 	}
 	if args.MaxBodyValueBytes < 0 {
 		return nil, jmap.Errorf(jmap.ErrInvalidArguments, "maxBodyValueBytes is a positive number")

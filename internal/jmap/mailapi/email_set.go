@@ -150,7 +150,6 @@ func flagsOf(kws []string) (store.Flags, []string) {
 type flagChange struct {
 	folder int
 	op     store.StoreOp
-	key    string // the flags and keywords, for grouping
 	flags  store.Flags
 	kws    []string
 	emails []string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"mailroom/internal/jmap"
@@ -19,19 +18,6 @@ import (
 
 func formatState(s store.AccountState) string {
 	return strconv.FormatUint(s.ModSeq, 10) + "-" + strconv.FormatInt(s.NextMessageID, 10)
-}
-
-func parseState(s string) (store.AccountState, bool) {
-	a, b, ok := strings.Cut(s, "-")
-	if !ok {
-		return store.AccountState{}, false
-	}
-	modseq, err1 := strconv.ParseUint(a, 10, 64)
-	next, err2 := strconv.ParseInt(b, 10, 64)
-	if err1 != nil || err2 != nil || next < 1 {
-		return store.AccountState{}, false
-	}
-	return store.AccountState{ModSeq: modseq, NextMessageID: next}, true
 }
 
 // state is the current state of the account's types.
