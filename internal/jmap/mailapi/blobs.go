@@ -44,25 +44,10 @@ func (a *API) Download(ctx context.Context, u jmap.User, accountID, id string) (
 	if err != nil {
 		return jmap.Blob{}, err
 	}
-	if n, ok := parseID('B', id); ok {
-		found, err := a.locate(ctx, ac, map[int64]bool{n: true})
-		if err != nil {
-			return jmap.Blob{}, err
-		}
-		loc, ok := found[n]
-		if !ok {
-			return jmap.Blob{}, fmt.Errorf("blob %q: %w", id, jmap.ErrBlobNotFound)
-		}
-		body, err := a.svc.OpenBody(ctx, ac.folders[loc.folder].ID(), loc.meta.UID)
-		if err != nil {
-			return jmap.Blob{}, fmt.Errorf("open message %d: %w", n, err)
-		}
-		return jmap.Blob{Content: bodyReader{io.NewSectionReader(body, 0, body.Size()), body}, Size: body.Size()}, nil
-	}
-	return a.downloadOther(ctx, ac, id)
+	return a.openBlob(ctx, ac, id)
 }
 
-// partContent is one part's decoded content, streamed from the message.
+// partContent// partContent is one part's decoded content, streamed from the message.
 type partContent struct {
 	io.Reader
 	body store.Body
@@ -101,4 +86,27 @@ func (a *API) downloadOther(ctx context.Context, ac *acct, id string) (jmap.Blob
 		return jmap.Blob{}, fmt.Errorf("open message %d: %w", n, err)
 	}
 	return jmap.Blob{Content: partContent{emailprops.PartReader(body, p), body}, Size: -1}, nil
+}
+
+// openBlob opens any blob of the account for reading (an Email to import
+// or parse, an attachment of an Email being created): a whole message, a
+// part's decoded content, or an upload. jmap.ErrBlobNotFound if there is
+// none.
+func (a *API) openBlob(ctx context.Context, ac *acct, id string) (jmap.Blob, error) {
+	if n, ok := parseID('B', id); ok {
+		found, err := a.locate(ctx, ac, map[int64]bool{n: true})
+		if err != nil {
+			return jmap.Blob{}, err
+		}
+		loc, ok := found[n]
+		if !ok {
+			return jmap.Blob{}, fmt.Errorf("blob %q: %w", id, jmap.ErrBlobNotFound)
+		}
+		body, err := a.svc.OpenBody(ctx, ac.folders[loc.folder].ID(), loc.meta.UID)
+		if err != nil {
+			return jmap.Blob{}, fmt.Errorf("open message %d: %w", n, err)
+		}
+		return jmap.Blob{Content: bodyReader{io.NewSectionReader(body, 0, body.Size()), body}, Size: body.Size()}, nil
+	}
+	return a.downloadOther(ctx, ac, id)
 }

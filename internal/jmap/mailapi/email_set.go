@@ -168,6 +168,13 @@ func (a *API) emailSet(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.setEmails(ctx, c, ac, &args)
+}
+
+// setEmails is Email/set on an account: the method's body, and what
+// EmailSubmission/set's onSuccessUpdateEmail and onSuccessDestroyEmail
+// run as their implicit Email/set (RFC 8621 §7.5).
+func (a *API) setEmails(ctx context.Context, c *jmap.Call, ac *acct, args *setArgs) (*setResponse, error) {
 	old, err := a.state(ctx, ac)
 	if err != nil {
 		return nil, err
@@ -176,14 +183,14 @@ func (a *API) emailSet(ctx context.Context, c *jmap.Call) (any, error) {
 		return nil, jmap.Errorf(jmap.ErrStateMismatch, "the state is "+old)
 	}
 	resp := newSetResponse(ac, old)
-	for cid := range args.Create {
-		resp.NotCreated[cid] = jmap.NewSetError(jmap.SetForbidden, "creating Emails with Email/set is not available yet; use Email/import")
-	}
+	a.createEmails(ctx, c, ac, args.Create, resp)
 	// Find every message named.
 	want := map[int64]bool{}
 	for id := range args.Update {
-		if n, ok := parseID('M', id); ok {
-			want[n] = true
+		if id, ok := c.ResolveID(id); ok {
+			if n, ok := parseID('M', id); ok {
+				want[n] = true
+			}
 		}
 	}
 	var destroy []string
@@ -191,23 +198,32 @@ func (a *API) emailSet(ctx context.Context, c *jmap.Call) (any, error) {
 		destroy = *args.Destroy
 	}
 	for _, id := range destroy {
-		if n, ok := parseID('M', id); ok {
-			want[n] = true
+		if id, ok := c.ResolveID(id); ok {
+			if n, ok := parseID('M', id); ok {
+				want[n] = true
+			}
 		}
 	}
 	found, err := a.locate(ctx, ac, want)
 	if err != nil {
 		return nil, err
 	}
-	a.updateEmails(ctx, ac, args.Update, found, resp)
-	a.destroyEmails(ctx, ac, destroy, found, resp)
+	a.updateEmails(ctx, c, ac, args.Update, found, resp)
+	a.destroyEmails(ctx, c, ac, destroy, found, resp)
 	if resp.NewState, err = a.state(ctx, ac); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
-func (a *API) updateEmails(ctx context.Context, ac *acct, updates map[string]json.RawMessage, found map[int64]located, resp *setResponse) {
+// createEmails is Email/set's create (RFC 8621 §4.6): not available yet.
+func (a *API) createEmails(ctx context.Context, c *jmap.Call, ac *acct, create map[string]json.RawMessage, resp *setResponse) {
+	for cid := range create {
+		resp.NotCreated[cid] = jmap.NewSetError(jmap.SetForbidden, "creating Emails with Email/set is not available yet")
+	}
+}
+
+func (a *API) updateEmails(ctx context.Context, c *jmap.Call, ac *acct, updates map[string]json.RawMessage, found map[int64]located, resp *setResponse) {
 	changes := map[string]*flagChange{}
 	type move struct {
 		src, dst int
@@ -220,14 +236,15 @@ func (a *API) updateEmails(ctx context.Context, ac *acct, updates map[string]jso
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for _, id := range ids {
+	for _, key := range ids {
+		id, _ := c.ResolveID(key)
 		n, _ := parseID('M', id)
 		loc, ok := found[n]
 		if !ok {
 			resp.NotUpdated[id] = jmap.NewSetError(jmap.SetNotFound, "no such Email")
 			continue
 		}
-		p, serr := parsePatch(updates[id])
+		p, serr := parsePatch(updates[key])
 		if serr != nil {
 			resp.NotUpdated[id] = serr
 			continue
@@ -339,10 +356,11 @@ func (a *API) updateEmails(ctx context.Context, ac *acct, updates map[string]jso
 	}
 }
 
-func (a *API) destroyEmails(ctx context.Context, ac *acct, destroy []string, found map[int64]located, resp *setResponse) {
+func (a *API) destroyEmails(ctx context.Context, c *jmap.Call, ac *acct, destroy []string, found map[int64]located, resp *setResponse) {
 	byFolder := map[int][]uint32{}
 	emails := map[int][]string{}
-	for _, id := range destroy {
+	for _, key := range destroy {
+		id, _ := c.ResolveID(key)
 		n, _ := parseID('M', id)
 		loc, ok := found[n]
 		if !ok {
