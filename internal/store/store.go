@@ -64,6 +64,7 @@ type Store interface {
 	PrivateSeen
 	SieveScripts
 	FetchSources
+	Uploads
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

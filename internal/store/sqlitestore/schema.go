@@ -560,6 +560,34 @@ CREATE TABLE fetch_uids (
 	PRIMARY KEY (source_id, uid)
 ) WITHOUT ROWID;
 `,
+	// 25: PLACEHOLDER, deliberately empty. Migration 25 is being written
+	// on another branch; the migrations are numbered by their position in
+	// this slice, so this entry holds the place for it and the merge
+	// replaces it with the real one. A database that ran this empty 25
+	// would never run the real one: never release a build with it.
+	`SELECT 1;`,
+	// 26: JMAP uploads (store.Uploads, uploads.go): a blob a client
+	// uploaded, until it is used or expires (store.UploadLifetime). blob
+	// names the body file in blobs/ (never inline: an upload is streamed
+	// to disk whatever its size); an upload owns its body alone (UNIQUE,
+	// which also serves the crash sweep's "is this file referenced?").
+	// sha256 is of the bytes; created is Unix seconds, indexed for the
+	// expiry. Rows go with the account; their files are released through
+	// blob_trash like contents' (DeleteAccount, DeleteExpiredUploads).
+	`
+CREATE TABLE uploads (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	id         TEXT NOT NULL,
+	blob       TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	sha256     BLOB NOT NULL,
+	created    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX uploads_blob ON uploads (blob);
+CREATE INDEX uploads_created ON uploads (created);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

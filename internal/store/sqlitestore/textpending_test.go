@@ -283,6 +283,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		DROP TABLE mailbox_metadata; DROP TABLE server_metadata;
 		DROP TABLE private_seen; ALTER TABLE mailboxes DROP COLUMN shared_seen;
 		DROP TABLE sieve_scripts; DROP TABLE sieve_duplicates; DROP TABLE fetch_uids; DROP TABLE fetch_sources;
+		DROP TABLE uploads;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(
