@@ -29,4 +29,10 @@ type VerifySummary struct {
 	Contents  int64 // stored bodies (copies share one)
 	Blobs     int64 // bodies kept outside the row (files, chunked rows)
 	BlobBytes int64
+	Uploads   int64 // JMAP uploads waiting to be used (their bodies count in Blobs)
+	// Unreferenced are bodies in the body store that no row names: a
+	// crash's leftovers (or a body being written right now), which the
+	// sweep removes in time. Not a problem; tests use it to see that a
+	// failed write left nothing behind.
+	Unreferenced int64
 }

@@ -50,4 +50,10 @@ var ConsistencyChecks = []ConsistencyCheck{
 			FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id GROUP BY b.account_id) u ON u.account_id = a.id
 		WHERE q.account_id IS NULL OR q.storage != coalesce(u.size, 0) OR q.messages != coalesce(u.n, 0)`,
 		"account %s: its usage says %d bytes in %d messages (-1: no usage row), its mailboxes hold %d bytes in %d messages"},
+	// An upload owns its body alone (no reference count): a body it
+	// shared with a content would go with whichever went first.
+	{"refs", `SELECT u.id, u.blob, c.id FROM uploads u JOIN contents c ON c.blob = u.blob WHERE c.blob != ''`,
+		"upload %s names body %s, which content %d names too"},
+	{"refs", `SELECT u.id, u.account_id FROM uploads u LEFT JOIN accounts a ON a.id = u.account_id WHERE a.id IS NULL`,
+		"upload %s belongs to account %d, which does not exist"},
 }

@@ -70,6 +70,11 @@ func (a *API) Register(reg *jmap.Registry) {
 	reg.Handle(CapabilityMail, "Email/get", a.emailGet)
 	reg.Handle(CapabilityMail, "Email/query", a.emailQuery)
 	reg.Handle(CapabilityMail, "Email/set", a.emailSet)
+	reg.Handle(CapabilityMail, "Mailbox/changes", a.mailboxChangesMethod)
+	reg.Handle(CapabilityMail, "Mailbox/queryChanges", a.mailboxQueryChanges)
+	reg.Handle(CapabilityMail, "Email/changes", a.emailChangesMethod)
+	reg.Handle(CapabilityMail, "Email/queryChanges", a.emailQueryChanges)
+	reg.Handle(CapabilityMail, "Thread/changes", a.threadChangesMethod)
 }
 
 // Ids. Every id names its kind with a letter, then a store number, so an

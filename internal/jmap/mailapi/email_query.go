@@ -69,16 +69,8 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range args.Sort {
-		if !slices.Contains(sortOptions, s.Property) {
-			return nil, jmap.Errorf(jmap.ErrUnsupportedSort, fmt.Sprintf("cannot sort by %q", s.Property))
-		}
-		if strings.HasSuffix(s.Property, "Keyword") && (s.Keyword == nil || !validKeyword(*s.Keyword)) {
-			return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("sorting by %s needs a keyword", s.Property))
-		}
-		if s.Collation != nil && !slices.Contains(c.Limits.CollationAlgorithms, *s.Collation) {
-			return nil, jmap.Errorf(jmap.ErrUnsupportedSort, fmt.Sprintf("no collation %q", *s.Collation))
-		}
+	if err := checkSort(c, args.Sort); err != nil {
+		return nil, err
 	}
 	limit := maxQueryLimit
 	if args.Limit != nil {
@@ -101,17 +93,8 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if args.CollapseThreads {
-		seen := map[int64]bool{}
-		hits = slices.DeleteFunc(hits, func(h hit) bool {
-			if seen[h.meta.ThreadID] {
-				return true
-			}
-			seen[h.meta.ThreadID] = true
-			return false
-		})
-	}
-	resp := queryResponse{AccountID: ac.jid, QueryState: state, IDs: []string{}}
+	hits = collapse(hits, args.CollapseThreads)
+	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, IDs: []string{}}
 	start := args.Position
 	if args.Anchor != nil {
 		n, _ := parseID('M', *args.Anchor)
@@ -137,6 +120,22 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 		resp.Limit = &limit
 	}
 	return resp, nil
+}
+
+// checkSort checks the comparators of an Email query.
+func checkSort(c *jmap.Call, sort []comparator) error {
+	for _, s := range sort {
+		if !slices.Contains(sortOptions, s.Property) {
+			return jmap.Errorf(jmap.ErrUnsupportedSort, fmt.Sprintf("cannot sort by %q", s.Property))
+		}
+		if strings.HasSuffix(s.Property, "Keyword") && (s.Keyword == nil || !validKeyword(*s.Keyword)) {
+			return jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("sorting by %s needs a keyword", s.Property))
+		}
+		if s.Collation != nil && !slices.Contains(c.Limits.CollationAlgorithms, *s.Collation) {
+			return jmap.Errorf(jmap.ErrUnsupportedSort, fmt.Sprintf("no collation %q", *s.Collation))
+		}
+	}
+	return nil
 }
 
 // runQuery finds and sorts the messages the filter matches.

@@ -141,7 +141,7 @@ func (a *API) mailboxQuery(ctx context.Context, c *jmap.Call) (any, error) {
 		}
 		end = min(end, start+*args.Limit)
 	}
-	resp := queryResponse{AccountID: ac.jid, QueryState: state, Position: start, IDs: ids[start:end]}
+	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, Position: start, IDs: ids[start:end]}
 	if args.CalculateTotal {
 		n := len(ids)
 		resp.Total = &n

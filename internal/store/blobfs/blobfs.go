@@ -358,6 +358,31 @@ func (b *FS) RecentRefs(window time.Duration) ([]string, error) {
 	return refs, nil
 }
 
+// EachRef calls fn with the reference of every blob in the object tree,
+// shard by shard (one directory listing in memory at a time), stopping at
+// fn's first error. A verification counts the bodies no row names with it.
+func (b *FS) EachRef(fn func(ref string) error) error {
+	shards, err := os.ReadDir(filepath.Join(b.root, "objects"))
+	if err != nil {
+		return fmt.Errorf("blobfs: %w", err)
+	}
+	for _, shard := range shards {
+		if !shard.IsDir() || len(shard.Name()) != 10 {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(b.root, "objects", shard.Name()))
+		if err != nil {
+			return fmt.Errorf("blobfs: %w", err)
+		}
+		for _, e := range entries {
+			if err := fn(shard.Name() + "/" + e.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ModTime returns when a blob was written.
 func (b *FS) ModTime(ref string) (time.Time, error) {
 	info, err := os.Stat(b.path(ref))

@@ -376,14 +376,16 @@ func releaseBlob(ctx context.Context, q execer, ref string) error {
 
 // Sweep removes the bodies a crash left behind and returns how many:
 // incomplete ones (a writer died mid-body) and complete ones no contents
-// row references (a node died between Commit and the transaction that
-// would have recorded the reference; nothing was acknowledged for them).
+// or uploads row references (a node died between Commit and the
+// transaction that would have recorded the reference; nothing was
+// acknowledged for them).
 // Only bodies older than age go, by the database's clock: a younger one
 // may be another node's body in flight. (Saying that c.blob is not empty
 // lets the lookup use the partial index contents_blob.)
 func (b *Blobs) Sweep(ctx context.Context, age time.Duration) (int64, error) {
 	tag, err := b.pool.Exec(ctx, `DELETE FROM blobs b WHERE b.created < extract(epoch FROM now())::bigint - $1
-		AND (NOT b.complete OR NOT EXISTS (SELECT 1 FROM contents c WHERE c.blob = 'pg:' || b.id AND c.blob != ''))`, int64(age/time.Second))
+		AND (NOT b.complete OR NOT EXISTS (SELECT 1 FROM contents c WHERE c.blob = 'pg:' || b.id AND c.blob != '')
+			AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.blob = 'pg:' || b.id))`, int64(age/time.Second))
 	if err != nil {
 		return 0, fmt.Errorf("blob: sweep: %w", err)
 	}

@@ -289,6 +289,11 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		if _, err := tx.exec("DELETE FROM server_metadata WHERE owner_id = $1", id); err != nil {
 			return err
 		}
+		// Its uploads' rows would go with it (ON DELETE CASCADE), but
+		// their bodies must go too, in this transaction.
+		if _, err := tx.dropUploads("account_id = $1", id); err != nil {
+			return err
+		}
 		// Mailboxes, subscriptions, settings, app passwords, POP3 marks
 		// and vacation replies go with the account (ON DELETE CASCADE).
 		if _, err := tx.exec("DELETE FROM accounts WHERE id = $1", id); err != nil {

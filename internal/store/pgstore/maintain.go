@@ -23,6 +23,8 @@ import (
 //     while, on any node; a body a delivery takes up again is made young
 //     by the delivery itself (txn.useBlob), so a sweep cannot race it.
 //   - Vacation replies older than the longest vacation interval go.
+//   - Uploads older than store.UploadLifetime go, with their bodies
+//     (DeleteExpiredUploads).
 //
 // Every node may run it. Each round first takes a session advisory lock
 // with pg_try_advisory_lock, so one node does a round while the others
@@ -48,6 +50,7 @@ type maintenanceDone struct {
 	changelog int64
 	blobs     int64
 	vacation  int64
+	uploads   int64
 }
 
 // maintain runs a maintenance round every interval until ctx ends.
@@ -68,8 +71,8 @@ func (s *Store) maintain(ctx context.Context, interval time.Duration) {
 			}
 			continue
 		}
-		if d.changelog+d.blobs+d.vacation > 0 {
-			s.log.Info("store: maintenance", "changelog_rows", d.changelog, "orphaned_bodies", d.blobs, "vacation_replies", d.vacation)
+		if d.changelog+d.blobs+d.vacation+d.uploads > 0 {
+			s.log.Info("store: maintenance", "changelog_rows", d.changelog, "orphaned_bodies", d.blobs, "vacation_replies", d.vacation, "expired_uploads", d.uploads)
 		}
 	}
 }
@@ -109,5 +112,10 @@ func (s *Store) maintainOnce(ctx context.Context, now time.Time) (maintenanceDon
 		return d, fmt.Errorf("maintenance: prune vacation replies: %w", err)
 	}
 	d.vacation = tag.RowsAffected()
+	n, err := s.DeleteExpiredUploads(ctx, now.Add(-store.UploadLifetime))
+	if err != nil {
+		return d, fmt.Errorf("maintenance: %w", err)
+	}
+	d.uploads = int64(n)
 	return d, nil
 }

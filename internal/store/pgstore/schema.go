@@ -594,4 +594,24 @@ CREATE TABLE mailbox_tombstones (
 	PRIMARY KEY (account_id, modseq, mailbox_id)
 );
 `,
+	// 19: JMAP uploads (store.Uploads, uploads.go), SQLite's migration
+	// 26: blob names the body ("pg:<id>", a row of blobs), owned by the
+	// upload alone (UNIQUE, which also serves Blobs.Sweep's NOT EXISTS);
+	// sha256 of the bytes; created in Unix seconds, indexed for the
+	// expiry. Rows go with the account; DeleteAccount and
+	// DeleteExpiredUploads delete their blobs in the same transaction.
+	`
+CREATE TABLE uploads (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	id         text COLLATE "C" NOT NULL,
+	blob       text COLLATE "C" NOT NULL,
+	type       text NOT NULL,
+	size       bigint NOT NULL,
+	sha256     bytea NOT NULL,
+	created    bigint NOT NULL,
+	PRIMARY KEY (account_id, id)
+);
+CREATE UNIQUE INDEX uploads_blob ON uploads (blob);
+CREATE INDEX uploads_created ON uploads (created);
+`,
 }

@@ -87,5 +87,34 @@ func (s *Store) Verify(ctx context.Context, report func(store.Problem)) (sum sto
 			sum.BlobBytes += size
 		}
 	})
+	q("uploads", `SELECT u.id, u.blob, u.size, b.id IS NULL, coalesce(b.complete, false), coalesce(b.size, 0),
+			coalesce(k.n, 0), coalesce(k.bytes, 0), coalesce(k.maxseq, -1)
+		FROM uploads u
+		LEFT JOIN blobs b ON 'pg:' || b.id = u.blob
+		LEFT JOIN (SELECT blob_id, count(*) AS n, sum(octet_length(data))::bigint AS bytes, max(seq) AS maxseq
+			FROM blob_chunks GROUP BY blob_id) k ON k.blob_id = b.id`, func(v []any) {
+		id, ref, size := v[0], v[1], v[2].(int64)
+		sum.Uploads++
+		sum.Blobs++
+		switch {
+		case v[3].(bool):
+			problem("body", "upload %s: blob %s is missing", id, ref)
+		case !v[4].(bool):
+			problem("body", "upload %s: blob %s was never completed", id, ref)
+		case v[5].(int64) != size:
+			problem("body", "upload %s: blob %s is %d bytes, the row says %d", id, ref, v[5], size)
+		case v[7].(int64) != size:
+			problem("body", "upload %s: the chunks of blob %s hold %d bytes, the row says %d", id, ref, v[7], size)
+		case v[6].(int64) != int64(v[8].(int32))+1:
+			problem("body", "upload %s: blob %s has %d chunks numbered up to %d", id, ref, v[6], v[8])
+		default:
+			sum.BlobBytes += size
+		}
+	})
+	q("unreferenced", `SELECT count(*) FROM blobs b
+		WHERE NOT EXISTS (SELECT 1 FROM contents c WHERE c.blob = 'pg:' || b.id AND c.blob != '')
+		AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.blob = 'pg:' || b.id)`, func(v []any) {
+		sum.Unreferenced = v[0].(int64)
+	})
 	return sum, err
 }

@@ -239,6 +239,11 @@ func (s *Store) DeleteAccount(ctx context.Context, email string) error {
 		if err := tx.exec("DELETE FROM server_metadata WHERE owner_id = ?", id); err != nil {
 			return err
 		}
+		// Its uploads' rows would go with it (ON DELETE CASCADE), but
+		// their files must go too, after the commit as a message's do.
+		if err := tx.dropUploads("account_id = ?", id, nil); err != nil {
+			return err
+		}
 		if err := tx.exec("DELETE FROM accounts WHERE id = ?", id); err != nil {
 			return err
 		}

@@ -295,7 +295,8 @@ func (s *Store) recover(ctx context.Context) error {
 	for _, ref := range refs {
 		var known bool
 		err := s.read(ctx, func(conn *sqlite.Conn) error {
-			return sqlitex.Execute(conn, "SELECT 1 FROM contents WHERE blob = ? AND blob != ''", &sqlitex.ExecOptions{
+			// A file is a message's body or an upload's.
+			return sqlitex.Execute(conn, "SELECT 1 FROM contents WHERE blob = ?1 AND blob != '' UNION ALL SELECT 1 FROM uploads WHERE blob = ?1", &sqlitex.ExecOptions{
 				Args:       []any{ref},
 				ResultFunc: func(*sqlite.Stmt) error { known = true; return nil },
 			})
@@ -368,6 +369,11 @@ func (s *Store) maintain(ctx context.Context) {
 		}
 		if err := s.pruneVacationReplies(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Warn("prune vacation replies", "err", err)
+		}
+		if n, err := s.DeleteExpiredUploads(ctx, time.Now().Add(-store.UploadLifetime)); err != nil && ctx.Err() == nil {
+			s.log.Warn("delete expired uploads", "err", err)
+		} else if n > 0 {
+			s.log.Info("deleted expired uploads", "uploads", n)
 		}
 		// An admin command that died while staging left its file meanwhile.
 		if n, err := s.blobs.CleanTmp(); err != nil {

@@ -590,6 +590,28 @@ CREATE TABLE mailbox_tombstones (
 	PRIMARY KEY (account_id, modseq, mailbox_id)
 ) WITHOUT ROWID;
 `,
+	// 26: JMAP uploads (store.Uploads, uploads.go): a blob a client
+	// uploaded, until it is used or expires (store.UploadLifetime). blob
+	// names the body file in blobs/ (never inline: an upload is streamed
+	// to disk whatever its size); an upload owns its body alone (UNIQUE,
+	// which also serves the crash sweep's "is this file referenced?").
+	// sha256 is of the bytes; created is Unix seconds, indexed for the
+	// expiry. Rows go with the account; their files are released through
+	// blob_trash like contents' (DeleteAccount, DeleteExpiredUploads).
+	`
+CREATE TABLE uploads (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	id         TEXT NOT NULL,
+	blob       TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	sha256     BLOB NOT NULL,
+	created    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX uploads_blob ON uploads (blob);
+CREATE INDEX uploads_created ON uploads (created);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

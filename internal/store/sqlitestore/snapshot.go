@@ -84,7 +84,9 @@ func (s *Store) Snapshot(ctx context.Context, dbPath string) (snap Snapshot, rel
 	if err != nil {
 		return snap, nil, fmt.Errorf("snapshot: count: %w", err)
 	}
-	err = sqlitex.ExecuteTransient(dst, "SELECT blob, size FROM contents WHERE blob != '' ORDER BY blob", &sqlitex.ExecOptions{
+	// Messages' bodies and uploads' (a restored server still has the
+	// uploads its clients may refer to).
+	err = sqlitex.ExecuteTransient(dst, "SELECT blob, size FROM contents WHERE blob != '' UNION ALL SELECT blob, size FROM uploads ORDER BY 1", &sqlitex.ExecOptions{
 		ResultFunc: func(st *sqlite.Stmt) error {
 			ref := st.ColumnText(0)
 			path, err := s.blobs.Path(ref)

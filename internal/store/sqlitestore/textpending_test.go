@@ -285,6 +285,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		DROP TABLE sieve_scripts; DROP TABLE sieve_duplicates; DROP TABLE fetch_uids; DROP TABLE fetch_sources;
 		DROP TABLE vanished; DROP TABLE mailbox_tombstones; ALTER TABLE accounts DROP COLUMN modseq;
 		ALTER TABLE mailboxes DROP COLUMN created_modseq; ALTER TABLE mailboxes DROP COLUMN meta_modseq;
+		DROP TABLE uploads;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(

@@ -83,6 +83,7 @@ type fixture struct {
 	deletedBox  int64 // a mailbox id deleted on the source: never to be reused
 	bigUID      uint32
 	big         []byte
+	uploads     []store.Upload // JMAP uploads: no listing in the API, so snapshot is told them
 }
 
 // fill makes a realistic installation through the store API: domains,
@@ -90,8 +91,8 @@ type fixture struct {
 // deleted), small and large messages with flags and keywords, copies
 // sharing a body, expunged messages (QRESYNC history), POP3-hidden ones,
 // a queued message, delegations, junk training, web sessions, vacation
-// replies, DMARC rows, Sieve scripts (one active) and duplicate-tracking
-// records.
+// replies, DMARC rows, Sieve scripts (one active), duplicate-tracking
+// records and JMAP uploads (a small one and one of several body pieces).
 func fill(t testing.TB, st store.Store) fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -196,13 +197,17 @@ func fill(t testing.TB, st store.Store) fixture {
 			HeaderFrom: "example.org", EnvelopeFrom: "example.org", Disposition: "none", DKIM: "pass", SPF: "fail",
 			AuthResults: "dkim:example.org:s1:pass", Count: i + 1}))
 	}
+	fx.uploads = append(fx.uploads,
+		must(st.PutUpload(ctx, ann.ID, "text/plain", strings.NewReader("an uploaded note\r\n"), 0, 0)),
+		must(st.PutUpload(ctx, ann.ID, "application/pdf", bytes.NewReader(bigMessage("upload", 600<<10, 7)), 0, 0)),
+		must(st.PutUpload(ctx, bob.ID, "image/png", bytes.NewReader(bigMessage("bob's upload", 70<<10, 8)), 0, 0)))
 	return fx
 }
 
 // snapshot is everything a store's API shows of an installation, as text,
 // so that two stores can be compared: whatever differs between the
 // source and a copy that a client or an operator could notice.
-func snapshot(t testing.TB, st store.Store) string {
+func snapshot(t testing.TB, st store.Store, uploads ...store.Upload) string {
 	t.Helper()
 	ctx := context.Background()
 	var b strings.Builder
@@ -278,6 +283,15 @@ func snapshot(t testing.TB, st store.Store) string {
 	}
 	for _, r := range must(st.DMARCResults(ctx, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))) {
 		fmt.Fprintf(&b, "dmarc %+v\n", r)
+	}
+	for _, u := range uploads {
+		fmt.Fprintf(&b, "upload %+v\n", must(st.Upload(ctx, u.AccountID, u.ID)))
+		body := must(st.OpenUpload(ctx, u.AccountID, u.ID))
+		h := sha256.New()
+		_, err := io.Copy(h, io.NewSectionReader(body, 0, body.Size()))
+		body.Close()
+		ok(t, err)
+		fmt.Fprintf(&b, " body %x\n", h.Sum(nil))
 	}
 	return b.String()
 }

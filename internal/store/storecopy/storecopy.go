@@ -61,7 +61,7 @@ type Destination interface {
 // local to a store (a file name, "pg:42"): a copy stores the body in the
 // destination and records the new reference, and the checksums cover the
 // body's SHA-256 in their place.
-var bodyColumns = map[string]string{"contents": "blob"}
+var bodyColumns = map[string]string{"contents": "blob", "uploads": "blob"}
 
 // Options adjust Copy and Verify.
 type Options struct {

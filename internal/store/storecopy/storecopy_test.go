@@ -52,7 +52,7 @@ func filledSQLite(t testing.TB) (dir string, fx fixture, want string) {
 	dir = t.TempDir()
 	st := openSQLite(t, dir)
 	fx = fill(t, st)
-	want = snapshot(t, st)
+	want = snapshot(t, st, fx.uploads...)
 	ok(t, st.Close())
 	return dir, fx, want
 }
@@ -144,7 +144,7 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 	filled := map[string]bool{}
 	for _, name := range strings.Fields(`account_settings accounts aliases app_passwords contents delegations dmarc_results
 		domains expunged junk_models junk_tokens junk_trained mailboxes messages pop3_hidden queue
-		queue_recipients sieve_duplicates sieve_scripts subscriptions vacation_replies vanished web_sessions`) {
+		queue_recipients sieve_duplicates sieve_scripts subscriptions uploads vacation_replies vanished web_sessions`) {
 		filled[name] = true
 	}
 	for _, ts := range rep1.Source.Tables {
@@ -159,12 +159,12 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 	for name := range filled {
 		t.Errorf("table %s was not copied", name)
 	}
-	if rep1.Source.Bodies != 4 || rep1.Source.BodyBytes < 4<<20 {
-		t.Errorf("copied %d bodies of %d bytes, want the fixture's 4 large ones", rep1.Source.Bodies, rep1.Source.BodyBytes)
+	if rep1.Source.Bodies != 4+3 || rep1.Source.BodyBytes < 4<<20 {
+		t.Errorf("copied %d bodies of %d bytes, want the fixture's 4 large messages and 3 uploads", rep1.Source.Bodies, rep1.Source.BodyBytes)
 	}
 
 	pg := openPG(t, dsn)
-	if got := snapshot(t, pg); got != want {
+	if got := snapshot(t, pg, fx.uploads...); got != want {
 		t.Fatalf("PostgreSQL after the copy:\n%s\nwant (SQLite):\n%s", got, want)
 	}
 	ok(t, login(t, pg, fx.appPassword))
@@ -204,7 +204,7 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 		t.Error("bodies differ after the round trip")
 	}
 	back := openSQLite(t, dir2)
-	if got := snapshot(t, back); got != want {
+	if got := snapshot(t, back, fx.uploads...); got != want {
 		t.Fatalf("SQLite after the round trip:\n%s\nwant:\n%s", got, want)
 	}
 	ok(t, login(t, back, fx.appPassword))
@@ -291,15 +291,15 @@ func TestVerifyFindsDamagedBodyFile(t *testing.T) {
 		}
 		return err
 	}))
-	if len(files) != 4 {
-		t.Fatalf("%d body files on the destination, want 4", len(files))
+	if len(files) != 4+3 { // the large messages and the uploads
+		t.Fatalf("%d body files on the destination, want 7", len(files))
 	}
 	f := must(os.OpenFile(files[0], os.O_WRONLY, 0))
 	must(f.WriteAt([]byte("!"), 100))
 	ok(t, f.Close())
 	_, err = Verify(context.Background(), sqliteSource(t, dir), sqliteSource(t, dir2), Options{})
 	var mm *MismatchError
-	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "bodies: 4 each, but their bytes differ") {
+	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "bodies: 7 each, but their bytes differ") {
 		t.Fatalf("verify = %v, want a body mismatch", err)
 	}
 }
@@ -494,7 +494,7 @@ func TestCopyStreamsLargeBodies(t *testing.T) {
 func TestFailedCopyLeavesNothing(t *testing.T) {
 	defer recoverFailure(t)
 	ctx := context.Background()
-	dir, _, want := filledSQLite(t)
+	dir, fx, want := filledSQLite(t)
 	dsn := pgtest.NewDatabase(t)
 	dir2 := t.TempDir()
 	empty := func() {
@@ -555,7 +555,7 @@ func TestFailedCopyLeavesNothing(t *testing.T) {
 	ok(t, os.WriteFile(files[len(files)-1], data, 0o600))
 	_, err := Copy(ctx, sqliteSource(t, dir), pgTransfer(t, dsn, true), Options{})
 	ok(t, err)
-	if got := snapshot(t, openPG(t, dsn)); got != want {
+	if got := snapshot(t, openPG(t, dsn), fx.uploads...); got != want {
 		t.Errorf("copy after failed ones:\n%s\nwant:\n%s", got, want)
 	}
 	_, err = Copy(ctx, sqliteSource(t, dir), sqliteDest(t, dir2), Options{})
