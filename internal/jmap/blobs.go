@@ -54,8 +54,6 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the account has no room for this upload", http.StatusRequestEntityTooLarge)
 	case errors.Is(err, ErrBlobNotFound):
 		http.Error(w, "no such account", http.StatusNotFound)
-	case errors.Is(err, ErrUploadUnavailable):
-		http.Error(w, "this server does not take uploads yet", http.StatusNotImplemented)
 	case errors.Is(err, ErrAccountReadOnlyUpload):
 		http.Error(w, "the account is read-only for you", http.StatusForbidden)
 	default:
@@ -66,9 +64,6 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the server could not store the upload", http.StatusInternalServerError)
 	}
 }
-
-// ErrUploadUnavailable: the server cannot store uploads.
-var ErrUploadUnavailable = errors.New("jmap: uploads are not available")
 
 // ErrAccountReadOnlyUpload: the user may read the account but not upload to it.
 var ErrAccountReadOnlyUpload = errors.New("jmap: account is read-only")
