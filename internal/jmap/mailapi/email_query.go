@@ -223,8 +223,8 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 	return hits, nil
 }
 
-// sortHits orders the hits by the comparators, then newest first (the
-// order without a sort), then by id, so that every query has one order.
+// sortHits orders the hits by the comparators, then by arrival and id, so
+// that every query has one order.
 func (a *API) sortHits(ctx context.Context, ac *acct, hits []hit, sort []comparator, ts *threadStats) error {
 	needKeys := false
 	for _, s := range sort {
@@ -285,10 +285,16 @@ func (a *API) sortHits(ctx context.Context, ac *acct, hits []hit, sort []compara
 				return r
 			}
 		}
-		if r := cmp.Compare(y.meta.InternalDate, x.meta.InternalDate); r != 0 {
-			return r
+		// Ties in the direction of the first comparator (newest first
+		// without one): arrival, then id, which follows arrival.
+		r := cmp.Compare(y.meta.InternalDate, x.meta.InternalDate)
+		if r == 0 {
+			r = cmp.Compare(y.meta.ID, x.meta.ID)
 		}
-		return cmp.Compare(y.meta.ID, x.meta.ID)
+		if len(sort) > 0 && (sort[0].IsAscending == nil || *sort[0].IsAscending) {
+			r = -r
+		}
+		return r
 	})
 	return nil
 }
