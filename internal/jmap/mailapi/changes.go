@@ -249,16 +249,16 @@ func (a *API) threadChangesMethod(ctx context.Context, c *jmap.Call) (any, error
 		threads = append(threads, t)
 	}
 	slices.Sort(threads)
+	emails, err := a.threadsEmails(ctx, ac, threads)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range threads {
-		emails, err := a.threadEmails(ctx, ac, t)
-		if err != nil {
-			return nil, err
-		}
 		isNew := t >= s.NextMessageID
 		switch {
-		case len(emails) == 0 && !isNew:
+		case len(emails[t]) == 0 && !isNew:
 			resp.Destroyed = append(resp.Destroyed, threadID(t))
-		case len(emails) == 0:
+		case len(emails[t]) == 0:
 		case isNew:
 			resp.Created = append(resp.Created, threadID(t))
 		default:

@@ -35,57 +35,68 @@ func (a *API) threadGet(ctx context.Context, c *jmap.Call) (any, error) {
 		return nil, err
 	}
 	resp := getResponse{AccountID: ac.jid, State: state, List: []any{}, NotFound: []string{}}
+	var threads []int64
 	for _, id := range *args.IDs {
 		id, _ = c.ResolveID(id)
-		n, ok := parseID('T', id)
-		var emails []string
-		if ok {
-			if emails, err = a.threadEmails(ctx, ac, n); err != nil {
-				return nil, err
-			}
+		if n, ok := parseID('T', id); ok {
+			threads = append(threads, n)
 		}
-		if len(emails) == 0 {
+	}
+	emails, err := a.threadsEmails(ctx, ac, threads)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range *args.IDs {
+		id, _ = c.ResolveID(id)
+		n, _ := parseID('T', id)
+		if len(emails[n]) == 0 {
 			resp.NotFound = append(resp.NotFound, id)
 			continue
 		}
-		resp.List = append(resp.List, map[string]any{"id": id, "emailIds": emails})
+		resp.List = append(resp.List, map[string]any{"id": id, "emailIds": emails[n]})
 	}
 	return resp, nil
 }
 
-// threadEmails lists a thread's visible Emails, oldest first: the store's
-// thread index finds the members, the mailbox service's state says which
-// the user sees (not \Deleted, in a folder they may read).
-func (a *API) threadEmails(ctx context.Context, ac *acct, thread int64) ([]string, error) {
-	members, err := a.svc.Thread(ctx, ac.id, thread)
-	if err != nil {
-		return nil, err
-	}
+// threadsEmails lists the visible Emails of threads, oldest first: the
+// store's thread index finds the members, one pass over the mailbox
+// service's state says which the user sees (not \Deleted, in a folder
+// they may read).
+func (a *API) threadsEmails(ctx context.Context, ac *acct, threads []int64) (map[int64][]string, error) {
 	ids := map[int64]bool{}
-	for _, m := range members {
-		if _, ok := ac.byID[m.MailboxID]; ok {
-			ids[m.ID] = true
+	for _, t := range threads {
+		members, err := a.svc.Thread(ctx, ac.id, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			if _, ok := ac.byID[m.MailboxID]; ok {
+				ids[m.ID] = true
+			}
 		}
 	}
 	found, err := a.locate(ctx, ac, ids)
 	if err != nil {
 		return nil, err
 	}
-	metas := make([]store.MessageMeta, 0, len(found))
+	byThread := map[int64][]store.MessageMeta{}
 	for _, l := range found {
-		if l.meta.ThreadID == thread {
-			metas = append(metas, l.meta)
-		}
+		byThread[l.meta.ThreadID] = append(byThread[l.meta.ThreadID], l.meta)
 	}
-	slices.SortFunc(metas, func(x, y store.MessageMeta) int {
-		if r := cmp.Compare(x.InternalDate, y.InternalDate); r != 0 {
-			return r
+	out := make(map[int64][]string, len(threads))
+	for _, t := range threads {
+		metas := byThread[t]
+		slices.SortFunc(metas, func(x, y store.MessageMeta) int {
+			if r := cmp.Compare(x.InternalDate, y.InternalDate); r != 0 {
+				return r
+			}
+			return cmp.Compare(x.ID, y.ID)
+		})
+		list := make([]string, len(metas))
+		for i, m := range metas {
+			list[i] = emailID(m.ID)
 		}
-		return cmp.Compare(x.ID, y.ID)
-	})
-	out := make([]string, len(metas))
-	for i, m := range metas {
-		out[i] = emailID(m.ID)
+		out[t] = list
 	}
 	return out, nil
 }
