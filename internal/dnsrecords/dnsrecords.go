@@ -220,6 +220,10 @@ func For(in Input) []Record {
 	if ports.HTTPS != 0 {
 		add("_autodiscover._tcp."+domain, "SRV", fmt.Sprintf("0 1 %d %s", ports.HTTPS, target),
 			"Outlook falls back to this record to find its settings on this server when autodiscover."+domain+" does not answer.")
+		// RFC 8620 2.2: JMAP clients (web and mobile apps) look the
+		// server up by this record, then fetch /.well-known/jmap there.
+		add("_jmap._tcp."+domain, "SRV", fmt.Sprintf("0 1 %d %s", ports.HTTPS, target),
+			"Tells JMAP apps (web and mobile mail apps) to find this server's JMAP API on port "+fmt.Sprint(ports.HTTPS)+"; they read https://"+strings.TrimSuffix(target, ".")+"/.well-known/jmap there.")
 	}
 	return append(recs, transportRecords(in, domain, target)...)
 }

@@ -55,6 +55,7 @@ func TestFor(t *testing.T) {
 		{Name: "autoconfig.example.org", Type: "CNAME", Value: "mail.example.org."},
 		{Name: "autodiscover.example.org", Type: "CNAME", Value: "mail.example.org."},
 		{Name: "_autodiscover._tcp.example.org", Type: "SRV", Value: "0 1 443 mail.example.org."},
+		{Name: "_jmap._tcp.example.org", Type: "SRV", Value: "0 1 443 mail.example.org."},
 	}
 	if len(got) != len(want) {
 		t.Errorf("For returned %d records, want %d", len(got), len(want))

@@ -187,6 +187,7 @@ func (w *world) zone() map[string][]string {
 		"autodiscover": {"autodiscover." + domain + ". CNAME " + host + ".",
 			"_autodiscover._tcp." + domain + ". SRV 0 1 " + portOf(w.cfg.Listen.HTTPS) + " " + host + "."},
 		"SRV imap": {"_imap._tcp." + domain + ". SRV 0 1 " + portOf(w.cfg.Listen.IMAP) + " " + host + "."},
+		"SRV jmap": {"_jmap._tcp." + domain + ". SRV 0 1 " + portOf(w.cfg.Listen.HTTPS) + " " + host + "."},
 	}
 	for i, k := range w.keys {
 		z["DKIM"+string(rune('0'+i))] = []string{k.Name + ". TXT " + quoteTXT(k.Value)}
