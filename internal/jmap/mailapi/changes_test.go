@@ -171,3 +171,18 @@ func TestUploadAndDownload(t *testing.T) {
 		t.Errorf("unknown upload: %d", code)
 	}
 }
+
+func TestBlobCopyWithinAccount(t *testing.T) {
+	r := newRig(t)
+	cl := r.client(t, "ann@example.test")
+	d := r.Deliver(r.acct, msg("bob@example.org", "copy me", "x"))
+	got := cl.one("Blob/copy", map[string]any{"fromAccountId": cl.account, "blobIds": []string{fmt.Sprintf("B%d", d.ID), "B999999"}})
+	copied := got["copied"].(map[string]any)[fmt.Sprintf("B%d", d.ID)]
+	if copied == nil || got["notCopied"].(map[string]any)["B999999"].(map[string]any)["type"] != "blobNotFound" {
+		t.Fatalf("Blob/copy: %v", got)
+	}
+	code, body := cl.do("GET", fmt.Sprintf("%s/jmap/download/%s/%s/m.eml", r.base, cl.account, copied), "", nil)
+	if code != 200 || !strings.Contains(string(body), "Subject: copy me") {
+		t.Errorf("copied blob: %d %q", code, body)
+	}
+}
