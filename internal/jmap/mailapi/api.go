@@ -70,6 +70,7 @@ func (a *API) Register(reg *jmap.Registry) {
 	reg.Handle(CapabilityMail, "Email/get", a.emailGet)
 	reg.Handle(CapabilityMail, "Email/query", a.emailQuery)
 	reg.Handle(CapabilityMail, "Email/set", a.emailSet)
+	a.registerImport(reg)
 }
 
 // Ids. Every id names its kind with a letter, then a store number, so an
