@@ -439,3 +439,64 @@ func TestSearchSnippets(t *testing.T) {
 		t.Errorf("subject only: %v", s)
 	}
 }
+
+func TestEmailCreateOverQuotaAndReadOnly(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	cl := r.client(t, "ann@example.test")
+	r.Deliver(r.acct, msg("bob@example.org", "one", "x"))
+	if err := r.Store.SetQuotaLimits(ctx, store.QuotaScope{AccountID: r.acct.ID}, store.QuotaLimits{Storage: store.Unlimited, Messages: 1}); err != nil {
+		t.Fatal(err)
+	}
+	email := map[string]any{"mailboxIds": map[string]any{mailboxIDOf(r, r.acct, "Drafts"): true}, "subject": "two"}
+	set := cl.one("Email/set", map[string]any{"create": map[string]any{"q": email}})
+	if e, _ := set["notCreated"].(map[string]any)["q"].(map[string]any); e == nil || e["type"] != "overQuota" {
+		t.Errorf("over quota: %v", set)
+	}
+	imp := cl.one("Email/import", map[string]any{"emails": map[string]any{"q": map[string]any{
+		"blobId": fmt.Sprintf("B%d", r.Messages(r.acct, "INBOX")[0].ID), "mailboxIds": map[string]any{mailboxIDOf(r, r.acct, "Archive"): true}}}})
+	if e, _ := imp["notCreated"].(map[string]any)["q"].(map[string]any); e == nil || e["type"] != "overQuota" {
+		t.Errorf("import over quota: %v", imp)
+	}
+	// A folder shared read-only takes no new Email.
+	support, err := r.Store.CreateSharedAccount(ctx, "support@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox := r.Mailbox(support, "INBOX")
+	if _, err := r.Store.ModifyACL(ctx, inbox.ID, "ann@example.test", acl.Replace, acl.ReadOnly); err != nil {
+		t.Fatal(err)
+	}
+	cl = r.client(t, "ann@example.test")
+	ro := cl.one("Email/set", map[string]any{"accountId": fmt.Sprintf("A%d", support.ID), "create": map[string]any{"r": map[string]any{
+		"mailboxIds": map[string]any{fmt.Sprintf("F%d", inbox.ID): true}, "subject": "nope"}}})
+	if e, _ := ro["notCreated"].(map[string]any)["r"].(map[string]any); e == nil || e["type"] != "forbidden" {
+		t.Errorf("read-only: %v", ro)
+	}
+	if n := len(r.Messages(support, "INBOX")); n != 0 {
+		t.Errorf("read-only folder got %d messages", n)
+	}
+}
+
+func TestEmailParseAttachedMessage(t *testing.T) {
+	r := newRig(t)
+	cl := r.client(t, "ann@example.test")
+	inner := "From: carol@example.org\r\nSubject: =?utf-8?q?inner_=C3=A9?=\r\n\r\nthe forwarded text\r\n"
+	d := r.Deliver(r.acct, "From: bob@example.org\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"+
+		"--b\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"+inner+"--b--\r\n")
+	blob := fmt.Sprintf("P%d_2", d.ID)
+	got := cl.one("Email/parse", map[string]any{"blobIds": []string{blob}, "fetchTextBodyValues": true,
+		"properties": []string{"subject", "from", "textBody", "bodyValues", "blobId"}})
+	p, ok := got["parsed"].(map[string]any)[blob].(map[string]any)
+	if !ok {
+		t.Fatalf("parse: %v", got)
+	}
+	if p["subject"] != "inner é" || p["blobId"] != blob {
+		t.Errorf("parsed: %v", p)
+	}
+	for _, v := range p["bodyValues"].(map[string]any) {
+		if v.(map[string]any)["value"] != "the forwarded text" { // the last CRLF is the boundary's
+			t.Errorf("body: %v", v)
+		}
+	}
+}
