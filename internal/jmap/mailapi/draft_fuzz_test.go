@@ -11,7 +11,9 @@ import (
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
+	"golang.org/x/text/unicode/norm"
 
+	"mailroom/internal/jmap/emailprops"
 	"mailroom/internal/mime"
 )
 
@@ -115,4 +117,34 @@ func TestDraftSeedsAccepted(t *testing.T) {
 			t.Errorf("seed %d: %v %v", i, serr, serr.Properties)
 		}
 	}
+}
+
+// FuzzHeaderRoundTrip: a subject and a display name, encoded and folded
+// as Email/set create writes them, read back by Email/get's parser
+// (emailprops) are what the client gave, less control characters.
+func FuzzHeaderRoundTrip(f *testing.F) {
+	for _, s := range []string{"hello", "Grüße aus Köln", "=?utf-8?q?x?=", "a\r\nBcc: x", "  lead", `say "hi", <you>`, strings.Repeat("ü", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.TrimSpace(norm.NFC.String(cleanText(s)))
+		var b strings.Builder
+		foldField(&b, field{name: "Subject", value: encodeText(s)})
+		value := strings.TrimSuffix(strings.TrimPrefix(b.String(), "Subject:"), "\r\n")
+		if got, _ := emailprops.Parse(value, emailprops.FormText).(string); strings.TrimSpace(got) != want {
+			t.Errorf("subject %q: got %q, want %q (%q)", s, got, want, value)
+		}
+		if want == "" {
+			return
+		}
+		name := s
+		addr, err := encodeAddresses([]emailprops.EmailAddress{{Name: &name, Email: "a@example.org"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := emailprops.Parse(" "+addr, emailprops.FormAddresses).([]emailprops.EmailAddress)
+		if len(got) != 1 || got[0].Email != "a@example.org" || got[0].Name == nil || *got[0].Name != norm.NFC.String(strings.TrimSpace(cleanText(s))) {
+			t.Errorf("name %q: %q gives %+v", s, addr, got)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"mailroom/internal/jmap"
@@ -57,8 +58,15 @@ func (a *API) createEmail(ctx context.Context, c *jmap.Call, ac *acct, d *draft)
 	if serr != nil {
 		return nil, serr
 	}
-	// Every blob is looked up before anything is written, so the client
-	// hears of all the missing ones at once.
+	// Every blob is opened before anything is written, so the client
+	// hears of all the missing ones at once; each is then read where the
+	// writer comes to it (a blob used twice is opened again).
+	opened := map[string]io.ReadCloser{}
+	defer func() {
+		for _, r := range opened {
+			r.Close()
+		}
+	}()
 	var missing []string
 	for _, id := range d.blobs {
 		b, err := a.openBlob(ctx, ac, id)
@@ -70,12 +78,20 @@ func (a *API) createEmail(ctx context.Context, c *jmap.Call, ac *acct, d *draft)
 			missing = append(missing, id)
 			continue
 		}
-		b.Content.Close()
+		opened[id] = b.Content
 	}
 	if len(missing) > 0 {
 		return nil, &jmap.SetError{Type: jmap.SetBlobNotFound, Description: "blobs not found", NotFound: missing}
 	}
+	var mu sync.Mutex // the writer runs in its own goroutine
 	open := func(id string) (io.ReadCloser, error) {
+		mu.Lock()
+		r, ok := opened[id]
+		delete(opened, id)
+		mu.Unlock()
+		if ok {
+			return r, nil
+		}
 		b, err := a.openBlob(ctx, ac, id)
 		if err != nil {
 			return nil, err

@@ -1,8 +1,10 @@
 package mailapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"strings"
 	"time"
@@ -157,7 +159,7 @@ func encodeText(s string) string {
 	if !needsEncoding(s) {
 		return s
 	}
-	return mime.QEncoding.Encode("utf-8", s)
+	return encodedWords(s, true)
 }
 
 func needsEncoding(s string) bool {
@@ -189,7 +191,7 @@ func encodePhrase(s string) string {
 		return `""`
 	}
 	if needsEncoding(s) {
-		return mime.BEncoding.Encode("utf-8", s)
+		return encodedWords(s, false)
 	}
 	atoms := true
 	for i := 0; i < len(s); i++ {
@@ -202,6 +204,61 @@ func encodePhrase(s string) string {
 		return s
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// encodedWords encodes all of s as RFC 2047 encoded-words of at most 75
+// characters, split between characters and separated by spaces (which
+// decoders drop between encoded-words): Q encoding (q) for text, B for
+// phrases. Unlike mime.WordEncoder it encodes ASCII too, so text that
+// looks like an encoded-word comes back as it was written.
+func encodedWords(s string, q bool) string {
+	const prefixQ, prefixB, suffix = "=?utf-8?q?", "=?utf-8?b?", "?="
+	var out, word strings.Builder
+	var raw []byte // B: the bytes of the current word
+	flush := func() {
+		if q && word.Len() == 0 || !q && len(raw) == 0 {
+			return
+		}
+		if out.Len() > 0 {
+			out.WriteByte(' ')
+		}
+		if q {
+			out.WriteString(prefixQ + word.String() + suffix)
+		} else {
+			out.WriteString(prefixB + base64.StdEncoding.EncodeToString(raw) + suffix)
+		}
+		word.Reset()
+		raw = raw[:0]
+	}
+	for _, r := range s {
+		var enc string
+		if q {
+			var b strings.Builder
+			for _, c := range []byte(string(r)) {
+				switch {
+				case c == ' ':
+					b.WriteByte('_')
+				case c > ' ' && c < 0x7f && c != '=' && c != '?' && c != '_':
+					b.WriteByte(c)
+				default:
+					fmt.Fprintf(&b, "=%02X", c)
+				}
+			}
+			enc = b.String()
+			if len(prefixQ)+word.Len()+len(enc)+len(suffix) > 75 {
+				flush()
+			}
+			word.WriteString(enc)
+			continue
+		}
+		rb := []byte(string(r))
+		if len(prefixB)+base64.StdEncoding.EncodedLen(len(raw)+len(rb))+len(suffix) > 75 {
+			flush()
+		}
+		raw = append(raw, rb...)
+	}
+	flush()
+	return out.String()
 }
 
 func isAtext(c byte) bool {
