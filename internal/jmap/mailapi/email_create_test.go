@@ -433,6 +433,15 @@ func TestSearchSnippets(t *testing.T) {
 	if nf := got["notFound"].([]any); len(nf) != 1 {
 		t.Errorf("notFound: %v", got["notFound"])
 	}
+	// HTML is searched as its text; a phrase is marked whole.
+	h := r.Deliver(r.acct, "From: bob@example.org\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"+
+		"<html><head><style>.quarterly{}</style></head><body><p>The <b>quarterly report</b> is here</p></body></html>\r\n")
+	got = cl.one("SearchSnippet/get", map[string]any{"filter": map[string]any{"operator": "AND", "conditions": []any{
+		map[string]any{"body": `"quarterly report"`}, map[string]any{"operator": "NOT", "conditions": []any{map[string]any{"text": "here"}}}}},
+		"emailIds": []string{fmt.Sprintf("M%d", h.ID)}})
+	if s := got["list"].([]any)[0].(map[string]any); s["subject"] != nil || s["preview"] != "The <mark>quarterly report</mark> is here" {
+		t.Errorf("html: %v", s)
+	}
 	// A subject condition marks the subject only.
 	got = cl.one("SearchSnippet/get", map[string]any{"filter": map[string]any{"subject": "numbers"}, "emailIds": []string{fmt.Sprintf("M%d", hit.ID)}})
 	if s := got["list"].([]any)[0].(map[string]any); s["preview"] != nil || !strings.Contains(s["subject"].(string), "<mark>numbers</mark>") {
