@@ -172,19 +172,21 @@ func (a *API) appendStaged(ctx context.Context, ac *acct, staged store.Staged, t
 	return a.createdOf(ctx, ac, t.Folder, d[0].UID, d[0].ID, staged.Size())
 }
 
-// createdOf reads a new message's thread from the mailbox's shared state.
+// createdOf reads a new message's thread from the mailbox's shared state:
+// from the service, not a view of the user's, since a folder may take
+// new messages from a user who cannot read it (the "i" right alone).
 func (a *API) createdOf(ctx context.Context, ac *acct, f mailbox.Folder, uid uint32, id, size int64) (*createdEmail, *jmap.SetError) {
 	out := &createdEmail{ID: emailID(id), BlobID: blobID(id), Size: size}
-	v, err := ac.user.Select(ctx, f, mailbox.NoRecent)
+	m, err := a.svc.Open(ctx, f.ID())
 	if err != nil {
 		a.log.Error("jmap: read new message", "account", ac.email, "err", err)
 		return out, nil
 	}
-	defer v.Close()
-	if m, ok := v.Message(uid); ok {
-		out.ThreadID = threadID(m.ThreadID)
-		out.Size = m.Size
-		out.ID, out.BlobID = emailID(m.ID), blobID(m.ID)
+	defer a.svc.Release(m)
+	if meta, ok := m.Message(uid); ok {
+		out.ThreadID = threadID(meta.ThreadID)
+		out.Size = meta.Size
+		out.ID, out.BlobID = emailID(meta.ID), blobID(meta.ID)
 	}
 	return out, nil
 }

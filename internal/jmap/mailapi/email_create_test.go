@@ -485,6 +485,26 @@ func TestEmailCreateOverQuotaAndReadOnly(t *testing.T) {
 	if n := len(r.Messages(support, "INBOX")); n != 0 {
 		t.Errorf("read-only folder got %d messages", n)
 	}
+	// A drop box: the user may add but not read; the new Email is still
+	// reported whole.
+	drop, err := r.Store.CreateSharedAccount(ctx, "drop@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropInbox := r.Mailbox(drop, "INBOX")
+	if _, err := r.Store.ModifyACL(ctx, dropInbox.ID, "ann@example.test", acl.Replace, acl.Lookup|acl.Insert); err != nil {
+		t.Fatal(err)
+	}
+	cl = r.client(t, "ann@example.test")
+	dropped := cl.one("Email/set", map[string]any{"accountId": fmt.Sprintf("A%d", drop.ID), "create": map[string]any{"d": map[string]any{
+		"mailboxIds": map[string]any{fmt.Sprintf("F%d", dropInbox.ID): true}, "subject": "for you"}}})
+	c, _ := dropped["created"].(map[string]any)["d"].(map[string]any)
+	if c == nil || c["threadId"] == "" || c["threadId"] == nil {
+		t.Errorf("drop box: %v", dropped)
+	}
+	if n := len(r.Messages(drop, "INBOX")); n != 1 {
+		t.Errorf("drop box has %d messages", n)
+	}
 }
 
 func TestEmailParseAttachedMessage(t *testing.T) {
