@@ -76,6 +76,7 @@ func (a *API) Register(reg *jmap.Registry) {
 	reg.Handle(CapabilityMail, "Email/queryChanges", a.emailQueryChanges)
 	reg.Handle(CapabilityMail, "Thread/changes", a.threadChangesMethod)
 	reg.Handle(jmap.CapabilityCore, "Blob/copy", a.blobCopy)
+	a.registerImport(reg)
 }
 
 // Ids. Every id names its kind with a letter, then a store number, so an

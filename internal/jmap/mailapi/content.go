@@ -3,6 +3,7 @@ package mailapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"mailroom/internal/jmap"
 	"mailroom/internal/jmap/emailprops"
 	"mailroom/internal/mime"
-	"mailroom/internal/store"
 )
 
 // partBlobID names one part's decoded content: "P<message id>_1_2" for
@@ -31,8 +31,10 @@ func parsePartBlobID(id string) (int64, string, bool) {
 }
 
 // contentProperties sets the properties read from the message itself
-// (RFC 8621 §4.1.2 to §4.1.4), through internal/jmap/emailprops.
-func (a *API) contentProperties(o map[string]any, msgID int64, st *mime.Message, body store.Body, props map[string]bool, args *emailGetArgs) error {
+// (RFC 8621 §4.1.2 to §4.1.4), through internal/jmap/emailprops: for
+// Email/get and Email/parse alike. blob names a part's blob (nil: parts
+// have no blobId).
+func (a *API) contentProperties(o map[string]any, blob func(partID string) string, st *mime.Message, body io.ReaderAt, props map[string]bool, args *emailGetArgs) error {
 	if st.Root == nil {
 		return errors.New("no structure")
 	}
@@ -77,7 +79,6 @@ func (a *API) contentProperties(o map[string]any, msgID int64, st *mime.Message,
 	if args.BodyProperties != nil {
 		bodyProps = *args.BodyProperties
 	}
-	blob := partBlobID(msgID)
 	if props["bodyStructure"] {
 		bs, err := emailprops.BodyStructure(body, st, blob, bodyProps)
 		if err != nil {

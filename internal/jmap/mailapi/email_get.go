@@ -170,7 +170,7 @@ func (a *API) emailObject(ctx context.Context, ac *acct, loc located, props map[
 		return nil, fmt.Errorf("open message %d: %w", m.ID, err)
 	}
 	defer body.Close()
-	if err := a.contentProperties(o, m.ID, st, body, props, args); err != nil {
+	if err := a.contentProperties(o, partBlobID(m.ID), st, body, props, args); err != nil {
 		return nil, fmt.Errorf("message %d: %w", m.ID, err)
 	}
 	return o, nil

@@ -216,13 +216,6 @@ func (a *API) setEmails(ctx context.Context, c *jmap.Call, ac *acct, args *setAr
 	return resp, nil
 }
 
-// createEmails is Email/set's create (RFC 8621 §4.6): not available yet.
-func (a *API) createEmails(ctx context.Context, c *jmap.Call, ac *acct, create map[string]json.RawMessage, resp *setResponse) {
-	for cid := range create {
-		resp.NotCreated[cid] = jmap.NewSetError(jmap.SetForbidden, "creating Emails with Email/set is not available yet")
-	}
-}
-
 func (a *API) updateEmails(ctx context.Context, c *jmap.Call, ac *acct, updates map[string]json.RawMessage, found map[int64]located, resp *setResponse) {
 	changes := map[string]*flagChange{}
 	type move struct {
