@@ -35,7 +35,8 @@ start_mailroom "$WORK" "smtp=127.0.0.1:12025 imaps=127.0.0.1:12993 https=127.0.0
 servers = [\"127.0.0.1:12053\"]"
 wait_port 127.0.0.1:12025; wait_port 127.0.0.1:12993; wait_port 127.0.0.1:12443
 "$MR" bench smtp --addr 127.0.0.1:12025 --users 'user%d@example.test' --first 1 --count "$CLIENTS" \
-  --clients "$CLIENTS" --cycles $((CLIENTS * N)) --size 2000 --reuse | head -1 >&2
+  --clients "$CLIENTS" --cycles $((CLIENTS * N)) --size 2000 --reuse > "$WORK/seed.txt"
+head -1 "$WORK/seed.txt" >&2
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# $CLIENTS clients x ${SECS}s, $N x 2 KB messages per user, TLS, $ROUNDS alternating rounds"
 COMMON=(--tls --insecure --users 'user%d@example.test' --first 1 --count "$CLIENTS" --password pass
