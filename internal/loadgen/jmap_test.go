@@ -112,3 +112,19 @@ func TestJMAPLoadErrors(t *testing.T) {
 		t.Error("STARTTLS accepted")
 	}
 }
+
+// TestJMAPLoadTLS: --tls is https (HTTP/2 where the server offers it), with
+// --insecure for the rig's self-signed certificate.
+func TestJMAPLoadTLS(t *testing.T) {
+	r := testrig.Start(t, testrig.Factories{"http": web.Factory()}, testrig.Listen("https"))
+	r.Deliver(addUsers(r, 1)[0], testIMAPMessage(1, 0))
+	o := JMAPOptions{Options: Options{Addr: r.Addr("https"), TLS: true, Insecure: true, Users: "user%d@example.test",
+		Password: testrig.Password, Cycles: 3, Timeout: 10 * time.Second}}
+	rep, err := RunJMAP(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Commands["Email/set"]; c == nil || c.Count != 3 || c.Errors != 0 || rep.Commands["SESSION"].Errors != 0 || rep.Bytes <= 0 {
+		t.Fatalf("report %+v %q", rep.Commands, rep.ErrorSamples)
+	}
+}

@@ -95,7 +95,11 @@ type pushProbe struct {
 
 func (pr *pushProbe) run(ctx context.Context, deadline time.Time) {
 	o := pr.c.o
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pr.c.tls}} // no Timeout: the stream stays open
+	var tlsConf *tls.Config
+	if pr.c.tls != nil {
+		tlsConf = pr.c.tls.Clone() // a transport may add to its configuration; the run's is shared
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}} // no Timeout: the stream stays open
 	defer hc.CloseIdleConnections()
 	start := time.Now()
 	events, stop, err := pr.connect(ctx, hc)
