@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what `make test` needs on a fresh Debian machine, idempotently:
-# Debian packages (as root, only those missing) and pinned Go tools in ./bin.
+# Debian packages (as root, only those missing), the npm packages of
+# internal/jmap/jamtest and pinned Go tools in ./bin.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -30,6 +31,26 @@ if [ -n "$missing" ]; then
 	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+
+# Node.js runs internal/jmap/jamtest, where the jmap-jam client library
+# drives the JMAP server. Installed only if node or npm is missing: a
+# machine may have them from elsewhere (NodeSource's nodejs conflicts with
+# Debian's npm package), and any Node from 18 on will do.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-test-deps: need root to install nodejs and npm" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+# The npm packages exactly as package-lock.json pins them; npm ci again
+# only when the lock file changed since the last install.
+JAM=internal/jmap/jamtest
+if ! [ -f "$JAM/node_modules/.package-lock.json" ] || ! cmp -s "$JAM/package-lock.json" "$JAM/node_modules/.installed-lock.json"; then
+	(cd "$JAM" && npm ci --no-audit --no-fund --loglevel=error)
+	cp "$JAM/package-lock.json" "$JAM/node_modules/.installed-lock.json"
 fi
 
 # Pinned Go tools.

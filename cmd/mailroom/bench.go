@@ -23,6 +23,9 @@ import (
 //	mailroom bench imap --addr HOST:PORT --tls|--starttls [--insecure] --users 'user%d@example.test'
 //	    --password pass --clients N --duration 30s [--first 1] [--count N] [--persistent]
 //	    [--mix select=1,append=2,…] [--append-size 10240] [--mailbox INBOX] [--idle] [--json]
+//	mailroom bench jmap --addr HOST:PORT [--tls] [--insecure] --users 'user%d@example.test'
+//	    --password pass --clients N --duration 30s [--first 1] [--count N] [--limit 50]
+//	    [--smtp HOST:PORT [--smtp-auth] [--smtp-starttls] [--push-every 5] [--push-gap 500ms]] [--json]   (benchjmap.go)
 //	mailroom bench feed --idle-addr HOST:PORT --addr HOST:PORT --user USER --password PASS
 //	    [--auth] [--count 1000] [--size 1024] [--gap 0] [--json]   (benchfeed.go)
 //
@@ -32,14 +35,16 @@ func cmdBench(ctx context.Context, args []string, sio *stdio) error {
 	if len(args) > 0 && args[0] == "feed" {
 		return benchFeed(ctx, args[1:], sio)
 	}
-	if len(args) == 0 || args[0] != "smtp" && args[0] != "pop3" && args[0] != "imap" {
-		return usagef("usage: mailroom bench smtp|pop3|imap|feed --addr HOST:PORT [--tls|--starttls] --users PATTERN [--password PASS] --clients N --duration D")
+	if len(args) == 0 || args[0] != "smtp" && args[0] != "pop3" && args[0] != "imap" && args[0] != "jmap" {
+		return usagef("usage: mailroom bench smtp|pop3|imap|jmap|feed --addr HOST:PORT [--tls|--starttls] --users PATTERN [--password PASS] --clients N --duration D")
 	}
 	switch args[0] {
 	case "smtp":
 		return benchSMTP(ctx, args[1:], sio)
 	case "imap":
 		return benchIMAP(ctx, args[1:], sio)
+	case "jmap":
+		return benchJMAP(ctx, args[1:], sio)
 	}
 	fs := flag.NewFlagSet("bench pop3", flag.ContinueOnError)
 	var o loadgen.POP3Options
@@ -74,6 +79,7 @@ func benchIMAP(ctx context.Context, args []string, sio *stdio) error {
 	fs.BoolVar(&o.Persistent, "persistent", false, "one session per client, logged in once (default: LOGIN … LOGOUT every cycle)")
 	mix := fs.String("mix", "", "operation weights per cycle, e.g. append=2,noop=0 (over the defaults: "+mixString(loadgen.DefaultIMAPMix())+")")
 	fs.IntVar(&o.AppendSize, "append-size", 10240, "bytes of APPENDed messages")
+	fs.IntVar(&o.Envelopes, "envelopes", 5, "how many of the newest messages fetch-envelope FETCHes")
 	fs.StringVar(&o.Mailbox, "mailbox", "INBOX", "mailbox to work in")
 	idle := fs.Bool("idle", false, "open --clients sessions, SELECT and IDLE, hold them for --duration, then DONE and LOGOUT")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -152,11 +158,14 @@ func benchSMTP(ctx context.Context, args []string, sio *stdio) error {
 	return err
 }
 
-// commonBenchFlags defines the flags of every protocol's load.
+// commonBenchFlags defines the flags of every protocol's load; --starttls
+// only with the protocol's command for it.
 func commonBenchFlags(fs *flag.FlagSet, o *loadgen.Options, tlsPort, starttls, plainPort string) {
 	fs.StringVar(&o.Addr, "addr", "", "server host:port")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (port "+tlsPort+")")
-	fs.BoolVar(&o.StartTLS, "starttls", false, starttls+" after the greeting (port "+plainPort+")")
+	if starttls != "" { // "" for a protocol without one (HTTP)
+		fs.BoolVar(&o.StartTLS, "starttls", false, starttls+" after the greeting (port "+plainPort+")")
+	}
 	fs.BoolVar(&o.Insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&o.Users, "users", "user%d@example.test", "user name pattern with one %d")
 	fs.IntVar(&o.UserFirst, "first", 1, "first user number")

@@ -12,6 +12,7 @@ import (
 	"mailroom/internal/imap"
 	"mailroom/internal/smtp"
 	"mailroom/internal/testrig"
+	"mailroom/internal/web"
 )
 
 // benchRun runs "mailroom bench ARGS…" in-process.
@@ -25,7 +26,7 @@ func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"lmtp"}, {"smtp"}, {"smtp", "--users", "u%d@example.test"}, {"smtp", "--addr", "127.0.0.1:1", "extra"},
 		{"smtp", "--addr", "127.0.0.1:1", "--bogus"}, {"smtp", "--addr", "127.0.0.1:1", "--size", "100", "--mbox", "x.mbox"},
-		{"smtp", "--addr", "127.0.0.1:1", "--cycles", "x"},
+		{"smtp", "--addr", "127.0.0.1:1", "--cycles", "x"}, {"jmap"}, {"jmap", "--addr", "127.0.0.1:1", "extra"},
 	} {
 		code, _, errs := benchRun(args...)
 		if code != 2 || !strings.HasPrefix(errs, "mailroom: ") {
@@ -73,5 +74,36 @@ func TestBenchSMTP(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "smtp: 1 clients, ") || !strings.Contains(out, ", 2 cycles (") ||
 		!strings.Contains(out, "error samples:\n  RCPT: 550 ") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestBenchJMAP runs "mailroom bench jmap" with a push probe against an
+// in-process Mailroom and reads its JSON report.
+func TestBenchJMAP(t *testing.T) {
+	r := testrig.Start(t, testrig.Factories{"http": web.Factory(), "smtp": smtp.Factory(smtp.Inbound)},
+		testrig.Listen("http", "smtp"), testrig.Config(func(c *config.Config) { c.Hostname = "mx.example.test" }))
+	for u := 1; u <= 2; u++ {
+		acct := r.Account(fmt.Sprintf("user%d@example.test", u))
+		r.Deliver(acct, "From: bob@example.org\r\nTo: user1@example.test\r\nSubject: hi\r\n\r\nhello\r\n")
+	}
+	code, out, errs := benchRun("jmap", "--addr", r.Addr("http"), "--users", "user%d@example.test", "--count", "1",
+		"--clients", "1", "--duration", "1s", "--password", testrig.Password, "--smtp", r.Addr("smtp"), "--push-gap", "100ms", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+	var rep struct {
+		Protocol string
+		Commands map[string]struct{ Count, Errors int }
+		Push     struct{ Probes, Deliveries, Missed int }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Protocol != "jmap" || rep.Commands["Email/query+get"].Count == 0 || rep.Commands["Email/query+get"].Errors != 0 ||
+		rep.Commands["Email/set"].Errors != 0 || rep.Push.Probes != 1 || rep.Push.Deliveries == 0 || rep.Push.Missed != 0 {
+		t.Fatalf("report: %s", out)
+	}
+	if code, _, errs := benchRun("jmap", "--addr", r.Addr("http"), "--starttls"); code != 2 || !strings.Contains(errs, "starttls") {
+		t.Errorf("--starttls: exit %d, %q", code, errs)
 	}
 }

@@ -29,6 +29,7 @@ var commands = []command{
 	{path: "bench smtp", args: "--addr H:P …", doc: "load-test any SMTP server (see docs/benchmarks.md)"},
 	{path: "bench pop3", args: "--addr H:P …", doc: "load-test any POP3 server"},
 	{path: "bench imap", args: "--addr H:P …", doc: "load-test any IMAP server"},
+	{path: "bench jmap", args: "--addr H:P …", doc: "load-test a JMAP server (list, flag, /changes; push latency with --smtp)"},
 	{path: "bench feed", args: "--idle-addr H:P --addr H:P …", doc: "how soon an IDLE client hears of mail delivered over SMTP"},
 
 	{section: "Accounts (all take --config FILE and work while serve runs)", path: "user add", args: "EMAIL [--password-stdin]", doc: "create an account (prompts for the password)"},

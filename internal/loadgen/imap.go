@@ -22,7 +22,7 @@ const (
 	IMAPList          = "list"           // LIST "" "*"
 	IMAPStatus        = "status"         // STATUS mailbox (MESSAGES UIDNEXT UNSEEN)
 	IMAPFetchFlags    = "fetch-flags"    // UID FETCH 1:* (FLAGS)
-	IMAPFetchEnvelope = "fetch-envelope" // FETCH ENVELOPE and BODYSTRUCTURE of the 5 newest messages
+	IMAPFetchEnvelope = "fetch-envelope" // FETCH ENVELOPE and BODYSTRUCTURE of the newest messages (IMAPOptions.Envelopes)
 	IMAPFetchBody     = "fetch-body"     // FETCH RFC822.SIZE and BODY.PEEK[] of a random message
 	IMAPStore         = "store"          // STORE +FLAGS or -FLAGS \Seen or \Flagged on a random message
 	IMAPSearch        = "search"         // SEARCH UNSEEN
@@ -58,6 +58,10 @@ type IMAPOptions struct {
 	Mix map[string]int
 	// AppendSize is the size of APPENDed messages in bytes (default 10 KB).
 	AppendSize int
+	// Envelopes is how many of the newest messages fetch-envelope asks
+	// for (default 5; 50 is a message list's page, as bench/jmap-vs-imap.sh
+	// compares with JMAP).
+	Envelopes int
 	// Mailbox is the mailbox to work in (default "INBOX").
 	Mailbox string
 	// IdleReady, if set, is called by RunIMAPIdle when every client has
@@ -96,6 +100,9 @@ func (o IMAPOptions) normalized() (IMAPOptions, error) {
 	}
 	if o.Mailbox == "" {
 		o.Mailbox = "INBOX"
+	}
+	if o.Envelopes <= 0 {
+		o.Envelopes = 5
 	}
 	if strings.ContainsAny(o.Mailbox, "\r\n\x00") {
 		return o, fmt.Errorf("loadgen: mailbox name %q", o.Mailbox)
@@ -613,7 +620,7 @@ func (p *imapClient) fetchEnvelope() error {
 	if n <= 0 {
 		return errSkip
 	}
-	lo := max(1, n-4)
+	lo := max(1, n-p.o.Envelopes+1)
 	p.begin("FETCH ")
 	p.cn.putInt(lo)
 	p.cn.put(":")

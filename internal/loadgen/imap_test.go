@@ -377,3 +377,18 @@ func TestIMAPMessageSize(t *testing.T) {
 		}
 	}
 }
+
+// TestIMAPEnvelopes: fetch-envelope asks for as many of the newest
+// messages as Envelopes says (all 8 here, of 50 asked), and checks it got
+// each of them.
+func TestIMAPEnvelopes(t *testing.T) {
+	rig := startIMAPRig(t, 1, 8)
+	o := imapTestOptions(rig.tls)
+	o.Clients, o.Duration, o.Cycles, o.Persistent, o.Envelopes = 1, 0, 3, true, 50
+	o.Mix = map[string]int{IMAPSelect: 0, IMAPList: 0, IMAPStatus: 0, IMAPFetchFlags: 0, IMAPFetchEnvelope: 1,
+		IMAPFetchBody: 0, IMAPStore: 1, IMAPSearch: 0, IMAPAppend: 0, IMAPExpunge: 0, IMAPNoop: 1}
+	r := runIMAP(t, o)
+	if r.Errors != 0 || r.Cycles != 3 || r.Commands["FETCH ENVELOPE"].Count != 3 {
+		t.Fatalf("report %+v %q", r, r.ErrorSamples)
+	}
+}

@@ -1,12 +1,13 @@
 // Package loadgen is a load generator for mail servers: N concurrent
-// simulated clients drive any server over SMTP, IMAP or POP3, check every
+// simulated clients drive any server over SMTP, IMAP, POP3 or JMAP, check every
 // answer they get (a load tool that does not verify hides bugs), and report
 // throughput, per-command latency percentiles and errors as text or JSON.
 //
 // The protocol-independent part — options, the client loop, connections
 // with TLS and STARTTLS, recording — is shared; a protocol is a driver that
 // runs one cycle (a typical client session) at a time. POP3 is in pop3.go,
-// IMAP in imap.go.
+// IMAP in imap.go, SMTP in smtp.go, JMAP over HTTP in jmap.go (with its
+// push probes, which run beside the clients, in jmappush.go).
 package loadgen
 
 import (

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -21,6 +22,9 @@ type recorder struct {
 	samples  []string
 	shapes   map[string]bool // sampleShape of every kept sample
 	bytes    int64
+	// methodErrors counts JMAP method errors by "method: type", so the
+	// report says which method failed how, not only how often.
+	methodErrors map[string]int
 }
 
 type commandRecord struct {
@@ -55,6 +59,13 @@ func (r *recorder) command(name string, latency time.Duration, err error) {
 		c.errors++
 		r.errors++
 		r.sample(text)
+		var me *methodError
+		if errors.As(err, &me) {
+			if r.methodErrors == nil {
+				r.methodErrors = make(map[string]int)
+			}
+			r.methodErrors[me.method+": "+me.typ]++
+		}
 	}
 }
 
@@ -113,6 +124,12 @@ func (r *recorder) report(protocol string, clients int, elapsed time.Duration) *
 		Errors:       r.errors,
 		ErrorSamples: append([]string{}, r.samples...),
 		Bytes:        r.bytes,
+	}
+	if len(r.methodErrors) > 0 {
+		rep.MethodErrors = make(map[string]int, len(r.methodErrors))
+		for k, n := range r.methodErrors {
+			rep.MethodErrors[k] = n
+		}
 	}
 	commands := 0
 	for name, c := range r.commands {

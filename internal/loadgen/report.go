@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -30,6 +31,11 @@ type Report struct {
 	ErrorSamples []string `json:"error_samples"` // first few distinct kinds
 	// Bytes is what went over the wire in both directions, TLS included.
 	Bytes int64 `json:"bytes"`
+	// MethodErrors counts JMAP method errors by "method: type" (e.g.
+	// "Email/changes: cannotCalculateChanges"); they are in Errors too.
+	MethodErrors map[string]int `json:"method_errors,omitempty"`
+	// Push is what JMAP's push probes measured, if any ran.
+	Push *PushReport `json:"push,omitempty"`
 }
 
 // CommandStats describes one command. Count includes failed commands; the
@@ -69,6 +75,21 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(r.MethodErrors) > 0 {
+		if _, err := fmt.Fprintln(w, "method errors:"); err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.MethodErrors)) {
+			if _, err := fmt.Fprintf(w, "  %s: %d\n", k, r.MethodErrors[k]); err != nil {
+				return err
+			}
+		}
+	}
+	if r.Push != nil {
+		if err := r.Push.writeText(w); err != nil {
+			return err
+		}
 	}
 	if len(r.ErrorSamples) > 0 {
 		if _, err := fmt.Fprintln(w, "error samples:"); err != nil {

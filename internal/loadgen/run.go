@@ -58,6 +58,16 @@ func (c *client) record(ctx context.Context, name string, start time.Time, err e
 // that stopping does not show up as errors. If ctx ends the run, the report
 // so far comes with ctx's error.
 func run(ctx context.Context, protocol string, o Options, newDriver func() driver) (*Report, error) {
+	return runSide(ctx, protocol, o, newDriver, nil)
+}
+
+// A sideTask runs beside a run's clients (JMAP's push probes), recording
+// into the same recorder. Its ctx ends when the last client has stopped,
+// so it never outlives the measured period; it must return soon after.
+type sideTask func(ctx context.Context, o *Options, tlsConf *tls.Config, rec *recorder, deadline time.Time)
+
+// runSide is run with an optional side task.
+func runSide(ctx context.Context, protocol string, o Options, newDriver func() driver, side sideTask) (*Report, error) {
 	o, err := o.normalized()
 	if err != nil {
 		return nil, err
@@ -99,7 +109,16 @@ func run(ctx context.Context, protocol string, o Options, newDriver func() drive
 			}
 		})
 	}
-	wg.Wait()
+	if side != nil {
+		sideCtx, stop := context.WithCancel(ctx)
+		var sideDone sync.WaitGroup
+		sideDone.Go(func() { side(sideCtx, &o, tlsConf, rec, deadline) })
+		wg.Wait()
+		stop()
+		sideDone.Wait()
+	} else {
+		wg.Wait()
+	}
 	return rec.report(protocol, o.Clients, time.Since(start)), ctx.Err()
 }
 
