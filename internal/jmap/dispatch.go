@@ -177,6 +177,7 @@ func (r *Registry) Run(ctx context.Context, u User, req *Request, limits Limits,
 	if len(req.MethodCalls) > limits.MaxCallsInRequest {
 		return nil, limitProblem("maxCallsInRequest", fmt.Sprintf("%d method calls; at most %d are allowed", len(req.MethodCalls), limits.MaxCallsInRequest))
 	}
+	ctx = WithMemo(ctx)
 	st := &requestState{using: map[string]bool{}, created: map[string]string{}, decoded: map[int]any{}}
 	for _, u := range req.Using {
 		if _, ok := r.capabilities[u]; !ok && u != CapabilityCore {

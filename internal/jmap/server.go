@@ -341,13 +341,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	state, err := s.sessionState(r.Context(), r, u)
+	ctx := WithMemo(r.Context())
+	state, err := s.sessionState(ctx, r, u)
 	if err != nil {
 		s.log.Error("jmap: session state", "err", err)
 		http.Error(w, "the server could not list the accounts", http.StatusServiceUnavailable)
 		return
 	}
-	resp, p := s.opts.Registry.Run(r.Context(), u, req, s.opts.Limits, state)
+	resp, p := s.opts.Registry.Run(ctx, u, req, s.opts.Limits, state)
 	if p != nil {
 		writeProblem(w, p)
 		return

@@ -150,6 +150,7 @@ func (ws *wsConn) request(ctx context.Context, m wsMessage) error {
 		return fail(limitProblem("maxConcurrentRequests", "too many requests at once"))
 	}
 	defer done()
+	ctx = WithMemo(ctx)
 	state, err := ws.s.sessionState(ctx, ws.r, ws.u)
 	if err != nil {
 		ws.s.log.Error("jmap: session state", "err", err)

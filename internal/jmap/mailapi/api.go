@@ -133,8 +133,19 @@ func ownerName(f mailbox.Folder) string {
 	return rest
 }
 
-// accounts groups the folders the user sees by the account owning them.
+// accountsKey memoizes accounts for the length of one request.
+type accountsKey struct{ user int64 }
+
+// accounts groups the folders the user sees by the account owning them,
+// once per request (a call that changes the folders forgets it).
 func (a *API) accounts(ctx context.Context, u jmap.User) ([]*acct, error) {
+	return jmap.Memo(ctx, accountsKey{u.AccountID}, func() ([]*acct, error) { return a.readAccounts(ctx, u) })
+}
+
+// forgetAccounts makes the rest of the request read the folders again.
+func forgetAccounts(ctx context.Context, u jmap.User) { jmap.Forget(ctx, accountsKey{u.AccountID}) }
+
+func (a *API) readAccounts(ctx context.Context, u jmap.User) ([]*acct, error) {
 	user := a.svc.User(u.AccountID, u.Email)
 	folders, err := user.List(ctx)
 	if err != nil {

@@ -25,7 +25,9 @@ type rig struct {
 	acct store.Account
 }
 
-func newRig(t *testing.T, opts ...testrig.Option) *rig {
+func newRig(t *testing.T, opts ...testrig.Option) *rig { return newRigB(t, opts...) }
+
+func newRigB(t testing.TB, opts ...testrig.Option) *rig {
 	t.Helper()
 	opts = append([]testrig.Option{testrig.Listen("http"), testrig.Config(func(c *config.Config) {})}, opts...)
 	tr := testrig.Start(t, testrig.Factories{"http": web.Factory()}, opts...)
@@ -36,7 +38,7 @@ func newRig(t *testing.T, opts ...testrig.Option) *rig {
 
 // client is a minimal JMAP client: Basic auth, the session, API calls.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	base    string
 	user    string
 	pass    string
@@ -46,7 +48,9 @@ type client struct {
 	account string
 }
 
-func (r *rig) client(t *testing.T, user string) *client {
+func (r *rig) client(t *testing.T, user string) *client { return r.clientB(t, user) }
+
+func (r *rig) clientB(t testing.TB, user string) *client {
 	cl := &client{t: t, base: r.base, user: user, pass: testrig.Password, c: &http.Client{Timeout: 20 * time.Second}}
 	code, body := cl.do("GET", r.base+"/.well-known/jmap", "", nil)
 	if code != 200 {

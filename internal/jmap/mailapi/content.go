@@ -50,12 +50,11 @@ func (a *API) contentProperties(o map[string]any, blob func(partID string) strin
 		if hs, err = emailprops.Headers(body, st.Root, 0); err != nil && !errors.Is(err, emailprops.ErrHeaderTruncated) {
 			return fmt.Errorf("read header: %w", err)
 		}
-		sum := emailprops.SummaryFromHeaders(hs)
-		for p, v := range map[string]any{"messageId": sum.MessageID, "inReplyTo": sum.InReplyTo, "references": sum.References,
-			"sender": sum.Sender, "from": sum.From, "to": sum.To, "cc": sum.Cc, "bcc": sum.Bcc, "replyTo": sum.ReplyTo,
-			"subject": sum.Subject, "sentAt": sum.SentAt} {
+		// Only what was asked: parsing a Date costs more than reading
+		// the whole header.
+		for p, h := range convenienceHeaders {
 			if props[p] {
-				o[p] = v
+				o[p] = emailprops.HeaderValue(hs, h.name, h.form, false)
 			}
 		}
 		if props["headers"] {
@@ -137,4 +136,17 @@ func (a *API) contentProperties(o map[string]any, blob func(partID string) strin
 		o["hasAttachment"] = emailprops.HasAttachment(st)
 	}
 	return nil
+}
+
+// convenienceHeaders are the header fields and forms of the convenience
+// properties (RFC 8621 §4.1.2.3 to §4.1.3).
+var convenienceHeaders = map[string]struct {
+	name string
+	form emailprops.Form
+}{
+	"messageId": {"Message-ID", emailprops.FormMessageIds}, "inReplyTo": {"In-Reply-To", emailprops.FormMessageIds},
+	"references": {"References", emailprops.FormMessageIds}, "sender": {"Sender", emailprops.FormAddresses},
+	"from": {"From", emailprops.FormAddresses}, "to": {"To", emailprops.FormAddresses}, "cc": {"Cc", emailprops.FormAddresses},
+	"bcc": {"Bcc", emailprops.FormAddresses}, "replyTo": {"Reply-To", emailprops.FormAddresses},
+	"subject": {"Subject", emailprops.FormText}, "sentAt": {"Date", emailprops.FormDate},
 }

@@ -184,6 +184,8 @@ func (a *API) mailboxSet(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The calls after this one see the folders as it leaves them.
+	defer forgetAccounts(ctx, c.User)
 	if !ac.personal {
 		// Folders of another account are created and renamed by its owner.
 		if len(args.Create) > 0 || (args.Destroy != nil && len(*args.Destroy) > 0) {
@@ -233,6 +235,7 @@ func (a *API) mailboxSet(ctx context.Context, c *jmap.Call) (any, error) {
 			}
 			c.Created(cid, id)
 			resp.Created[cid] = map[string]any{"id": id}
+			forgetAccounts(ctx, c.User)
 			ac, err = a.account(ctx, c, args.AccountID) // the new folder is listed now
 			if err != nil {
 				return nil, err
