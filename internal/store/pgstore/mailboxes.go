@@ -387,7 +387,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
 		// Its messages vanish and it leaves a tombstone, under one new
-		// modseq (AccountChanges).
+		// modseq (AccountChanges): its row locked before the account's,
+		// in the order message writes take them.
+		if _, err := tx.lockMailbox(mb.ID); err != nil {
+			return err
+		}
 		modseq, err := tx.nextModSeq(accountID)
 		if err != nil {
 			return err
