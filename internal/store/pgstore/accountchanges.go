@@ -59,10 +59,10 @@ func (s *Store) MessageChangesSince(ctx context.Context, accountID int64, since 
 		}
 		rows, err := tx.Query(ctx, `SELECT m.uid, m.flags, m.modseq, m.msgid, m.content_id, m.size, m.internal_date, m.keywords, m.thread_id, m.mailbox_id, false AS gone
 			FROM mailboxes b JOIN messages m ON m.mailbox_id = b.id
-			WHERE b.account_id = $1 AND (m.modseq > $2 OR (m.modseq = $2 AND m.msgid > $3))
+			WHERE b.account_id = $1 AND m.modseq >= $2 AND (m.modseq > $2 OR m.msgid > $3)
 			UNION ALL
 			SELECT 0, 0, modseq, msgid, 0, 0, 0, '', thread_id, 0, true FROM vanished
-			WHERE account_id = $1 AND (modseq > $2 OR (modseq = $2 AND msgid > $3))
+			WHERE account_id = $1 AND modseq >= $2 AND (modseq > $2 OR msgid > $3)
 			ORDER BY 3, 4, 11 DESC LIMIT $4`, accountID, int64(since), afterKey(afterID), limit+1)
 		if err != nil {
 			return err

@@ -387,7 +387,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrHasChildren)
 		}
 		// Its messages vanish and it leaves a tombstone, under one new
-		// modseq (AccountChanges).
+		// modseq (AccountChanges): its row locked before the account's,
+		// in the order message writes take them.
+		if _, err := tx.lockMailbox(mb.ID); err != nil {
+			return err
+		}
 		modseq, err := tx.nextModSeq(accountID)
 		if err != nil {
 			return err
@@ -427,10 +431,15 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(tx *txn) error {
+	// READ COMMITTED, not SERIALIZABLE: a subscription is a name, checked
+	// against nothing, and the account's counter is a hot row (every
+	// delivery to the account updates it), which a SERIALIZABLE write
+	// could fail to update over and over while mail arrives. The mailbox
+	// row first, then the account's, as every write takes them.
+	err = s.writeMessages(ctx, func(tx *txn) error {
 		// The mailbox of that name, if there is one, shows the change
 		// (AccountChanges).
-		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2", accountID, name); err != nil {
+		if ok, err := tx.exists("SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2 FOR NO KEY UPDATE", accountID, name); err != nil {
 			return err
 		} else if ok {
 			modseq, err := tx.nextModSeq(accountID)

@@ -61,6 +61,8 @@ func insertMessages(t *testing.T, st *Store, inbox, other store.Mailbox) {
 	mustExec(t, st, `UPDATE mailboxes SET uidnext = 8, highestmodseq = 9 WHERE id = $1`, inbox.ID)
 	mustExec(t, st, msg, other.ID, 1, 12, 2, 2, 0, "", 20, nil)
 	mustExec(t, st, `UPDATE mailboxes SET uidnext = 2, highestmodseq = 2 WHERE id = $1`, other.ID)
+	// The account's counter is at least every modseq of its mailboxes.
+	mustExec(t, st, `UPDATE accounts SET modseq = greatest(modseq, 9) WHERE id = $1`, inbox.AccountID)
 }
 
 // STATUS counts what the message rows hold.
@@ -84,19 +86,26 @@ func TestMailboxStatusCounts(t *testing.T) {
 // Renaming INBOX moves its messages to a new mailbox, as SQLite's
 // message-by-message move does: UIDs from 1 in the old order, one modseq
 // each, IDs, flags, keywords and prefixes kept; INBOX records them
-// expunged under one new modseq, and the bodies keep their references.
+// expunged under one new modseq, taken before theirs, and the bodies keep
+// their references. Modseqs come from the account's counter: "Old" and
+// "Old/Inbox" take the next two, INBOX's removal the third.
 func TestRenameInboxMovesMessages(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, pgtest.NewDatabase(t))
 	a := newTestAccount(t, st, "demo@example.test")
 	inbox, sent := mustMailbox(t, st, a.ID, "INBOX"), mustMailbox(t, st, a.ID, "Sent")
 	insertMessages(t, st, inbox, sent)
+	before, err := st.AccountState(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removal := before.ModSeq + 3
 	if err := st.RenameMailbox(ctx, a.ID, "INBOX", "Old/Inbox"); err != nil {
 		t.Fatal(err)
 	}
 	old := mustMailbox(t, st, a.ID, "Old/Inbox")
-	if old.UIDNext != 3 || old.HighestModSeq != 3 {
-		t.Errorf("new mailbox UIDNEXT %d HIGHESTMODSEQ %d, want 3 and 3", old.UIDNext, old.HighestModSeq)
+	if old.UIDNext != 3 || old.HighestModSeq != removal+2 {
+		t.Errorf("new mailbox UIDNEXT %d HIGHESTMODSEQ %d, want 3 and %d", old.UIDNext, old.HighestModSeq, removal+2)
 	}
 	rows, _ := st.pool.Query(ctx, `SELECT format('%s %s %s %s %s %s %s', uid, msgid, content_id, modseq, flags, keywords, encode(coalesce(prefix, ''), 'escape'))
 		FROM messages WHERE mailbox_id = $1 ORDER BY uid`, old.ID)
@@ -104,19 +113,19 @@ func TestRenameInboxMovesMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"1 10 1 2 4  ", "2 11 2 3 9 $Junk work Delivered-To: x\r\n"}
+	want := []string{fmt.Sprintf("1 10 1 %d 4  ", removal+1), fmt.Sprintf("2 11 2 %d 9 $Junk work Delivered-To: x\r\n", removal+2)}
 	if !slices.Equal(got, want) {
 		t.Errorf("moved messages %q, want %q", got, want)
 	}
 	in := mustMailbox(t, st, a.ID, "INBOX")
-	if in.ID != inbox.ID || in.UIDNext != 8 || in.HighestModSeq != 10 {
-		t.Errorf("INBOX after rename %+v, want id %d UIDNEXT 8 HIGHESTMODSEQ 10", in, inbox.ID)
+	if in.ID != inbox.ID || in.UIDNext != 8 || in.HighestModSeq != removal {
+		t.Errorf("INBOX after rename %+v, want id %d UIDNEXT 8 HIGHESTMODSEQ %d", in, inbox.ID, removal)
 	}
 	rows, _ = st.pool.Query(ctx, `SELECT format('%s:%s', uid, modseq) FROM expunged WHERE mailbox_id = $1 ORDER BY uid`, inbox.ID)
 	if got, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"1:2", "2:3", "3:10", "7:10"}; !slices.Equal(got, want) {
+	if want := []string{"1:2", "2:3", fmt.Sprintf("3:%d", removal), fmt.Sprintf("7:%d", removal)}; !slices.Equal(got, want) {
 		t.Errorf("INBOX expunge history %q, want %q", got, want)
 	}
 	var n, refs int
@@ -132,7 +141,7 @@ func TestRenameInboxMovesMessages(t *testing.T) {
 	if got, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{fmt.Sprintf("%d:3:%d", old.ID, changeMessages), fmt.Sprintf("%d:10:%d", inbox.ID, changeMessages)}; !slices.Equal(got, want) {
+	if want := []string{fmt.Sprintf("%d:%d:%d", old.ID, removal+2, changeMessages), fmt.Sprintf("%d:%d:%d", inbox.ID, removal, changeMessages)}; !slices.Equal(got, want) {
 		t.Errorf("change log after the mailbox's creation %q, want %q", got, want)
 	}
 }

@@ -75,10 +75,10 @@ func (s *Store) MessageChangesSince(ctx context.Context, accountID int64, since 
 		ki := store.KeywordInterner{}
 		return execConn(conn, `SELECT m.uid, m.flags, m.modseq, m.msgid, m.content_id, m.size, m.internal_date, m.keywords, m.thread_id, m.mailbox_id, 0 AS gone
 			FROM mailboxes b JOIN messages m ON m.mailbox_id = b.id
-			WHERE b.account_id = ?1 AND (m.modseq > ?2 OR (m.modseq = ?2 AND m.msgid > ?3))
+			WHERE b.account_id = ?1 AND m.modseq >= ?2 AND (m.modseq > ?2 OR m.msgid > ?3)
 			UNION ALL
 			SELECT 0, 0, modseq, msgid, 0, 0, 0, '', thread_id, 0, 1 FROM vanished
-			WHERE account_id = ?1 AND (modseq > ?2 OR (modseq = ?2 AND msgid > ?3))
+			WHERE account_id = ?1 AND modseq >= ?2 AND (modseq > ?2 OR msgid > ?3)
 			ORDER BY 3, 4, 11 DESC LIMIT ?4`, func(st *sqlite.Stmt) error {
 			if len(out.Changes) == limit {
 				out.More = true
