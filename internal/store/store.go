@@ -65,6 +65,7 @@ type Store interface {
 	SieveScripts
 	FetchSources
 	AccountChanges
+	EmailSubmissions
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

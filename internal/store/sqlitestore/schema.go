@@ -590,6 +590,28 @@ CREATE TABLE mailbox_tombstones (
 	PRIMARY KEY (account_id, modseq, mailbox_id)
 ) WITHOUT ROWID;
 `,
+	// 26, 27: PLACEHOLDERS, no-ops. Other branches of issue 19 add their
+	// migrations with these numbers; when they are merged, their SQL takes
+	// these places (the list is positional) before any release.
+	`SELECT 1;`,
+	`SELECT 1;`,
+	// 28: JMAP EmailSubmission records (store.EmailSubmissions,
+	// submission.go), kept store.EmailSubmissionKeep. rcpt_to is the
+	// envelope's recipients, one per line; send_at is Unix seconds.
+	`
+CREATE TABLE email_submissions (
+	id          INTEGER PRIMARY KEY,
+	account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	identity_id TEXT NOT NULL,
+	email_id    INTEGER NOT NULL,
+	thread_id   INTEGER NOT NULL,
+	mail_from   TEXT NOT NULL,
+	rcpt_to     TEXT NOT NULL,
+	send_at     INTEGER NOT NULL
+);
+CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
+CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
