@@ -109,8 +109,7 @@ func (s *Store) maintainOnce(ctx context.Context, now time.Time) (maintenanceDon
 		return d, fmt.Errorf("maintenance: prune vacation replies: %w", err)
 	}
 	d.vacation = tag.RowsAffected()
-	tag, err = conn.Exec(ctx, "DELETE FROM email_submissions WHERE send_at < $1", now.Add(-store.EmailSubmissionKeep).Unix())
-	if err != nil {
+	if _, err := conn.Exec(ctx, "DELETE FROM email_submissions WHERE send_at < $1", now.Add(-store.EmailSubmissionKeep).Unix()); err != nil {
 		return d, fmt.Errorf("maintenance: prune email submissions: %w", err)
 	}
 	return d, nil

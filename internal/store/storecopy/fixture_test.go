@@ -196,6 +196,8 @@ func fill(t testing.TB, st store.Store) fixture {
 			HeaderFrom: "example.org", EnvelopeFrom: "example.org", Disposition: "none", DKIM: "pass", SPF: "fail",
 			AuthResults: "dkim:example.org:s1:pass", Count: i + 1}))
 	}
+	must(st.AddEmailSubmission(ctx, store.EmailSubmission{AccountID: ann.ID, IdentityID: "I1", EmailID: 1, ThreadID: 1,
+		MailFrom: "ann@example.test", RcptTo: []string{"bob@example.test", "x@example.org"}, SendAt: at}))
 	return fx
 }
 
