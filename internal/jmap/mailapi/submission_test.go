@@ -155,12 +155,26 @@ func TestEmailSubmission(t *testing.T) {
 	if n := len(sink.Received()); n != 1 {
 		t.Errorf("the sink got %d messages, want 1: refused submissions sent something", n)
 	}
+	// onSuccessDestroyEmail: the draft goes once sent, by the creation id.
+	r.SetSettings(acct, "submission.enabled", "true")
+	d3id := "M" + strconv.FormatInt(d3.ID, 10)
+	resp = cl.call(submissionUsing, []any{"EmailSubmission/set", map[string]any{"accountId": cl.account,
+		"create":                map[string]any{"k5": map[string]any{"identityId": own, "emailId": d3id}},
+		"onSuccessDestroyEmail": []string{"#k5"}}, "x"})
+	if len(resp) != 2 || resp[1].Name != "Email/set" {
+		b, _ := json.Marshal(resp)
+		t.Fatalf("onSuccessDestroyEmail: %s", b)
+	}
+	if d := resp[1].Args["destroyed"].([]any); len(d) != 1 || d[0] != d3id {
+		t.Errorf("implicit Email/set destroyed %v, want %s", resp[1].Args["destroyed"], d3id)
+	}
+	sink.WaitFor(t, 2, 20*time.Second)
 	ch := cl.call(submissionUsing, []any{"EmailSubmission/changes", map[string]any{"accountId": cl.account, "sinceState": "0.0"}, "c"},
 		[]any{"EmailSubmission/changes", map[string]any{"accountId": cl.account, "sinceState": state}, "c2"})
-	if c := ch[0].Args["created"].([]any); len(c) != 1 || c[0] != created["id"] {
+	if c := ch[0].Args["created"].([]any); len(c) != 2 || c[0] != created["id"] {
 		t.Errorf("EmailSubmission/changes from the start: %v", ch[0].Args)
 	}
-	if c := ch[1].Args["created"].([]any); len(c) != 0 {
+	if c := ch[1].Args["created"].([]any); len(c) != 1 {
 		t.Errorf("EmailSubmission/changes from now: %v", ch[1].Args)
 	}
 }
