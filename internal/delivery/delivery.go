@@ -420,10 +420,32 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		a.log.Info("message rejected by Sieve", "from", env.From, "account", p.rejected[0].step.acct.Email)
 		return rejectError(p)
 	}
-	if remote > 0 {
-		if a.cfg.Outbound == nil {
-			return errorf(451, statusNoRoute, "delivery to other domains is not configured on this server")
+	if remote > 0 && a.cfg.Outbound == nil {
+		return errorf(451, statusNoRoute, "delivery to other domains is not configured on this server")
+	}
+	// Local copies first, then the queue. The other order loses bodies:
+	// the queue can send its copy and release the body's content before
+	// the local copies take their references to it (the queue's worker
+	// runs meanwhile), leaving local messages without a body (SQLite) or
+	// failing them (PostgreSQL: "the staged message's body is gone").
+	// Stored first, the local copies hold the content while the queue
+	// adds and drops its own reference.
+	var stored []store.Account
+	if len(p.targets) > 0 {
+		stored, err = a.appendLocal(ctx, msg, p)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				a.inboxes.Clear() // an account went away meanwhile
+			}
+			return storeFailed("could not store the message, try again later", err)
 		}
+		if len(p.refused) > 0 && len(stored) == 0 && remote == 0 && len(p.forwards) == 0 {
+			// Nobody got it: the sender hears it at DATA and, for
+			// the temporary reply, tries again later.
+			return a.quotaError(p.refusedErr)
+		}
+	}
+	if remote > 0 {
 		if err := a.cfg.Outbound.Enqueue(ctx, env, msg); err != nil {
 			return storeFailed("could not queue the message, try again later", err)
 		}
@@ -435,19 +457,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		}
 	}
 	if len(p.targets) > 0 {
-		stored, err := a.appendLocal(ctx, msg, p)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				a.inboxes.Clear() // an account went away meanwhile
-			}
-			return storeFailed("could not store the message, try again later", err)
-		}
 		if len(p.refused) > 0 {
-			if len(stored) == 0 && remote == 0 && len(p.forwards) == 0 {
-				// Nobody got it: the sender hears it at DATA and, for
-				// the temporary reply, tries again later.
-				return a.quotaError(p.refusedErr)
-			}
 			// Others got it: 250 for the message, and a report to the
 			// sender for the recipients that did not.
 			a.bounceOverQuota(ctx, msg, env, p)

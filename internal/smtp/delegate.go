@@ -3,10 +3,10 @@ package smtp
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"mailroom/internal/address"
 	"mailroom/internal/delivery"
+	"mailroom/internal/sendas"
 	"mailroom/internal/store"
 )
 
@@ -64,39 +64,14 @@ func (s *session) senderOf(addr string) (sender, error) {
 	return r, nil
 }
 
-// checkSender resolves a to the accounts it is an address of (itself, the
-// base of a plus-address, the targets of an alias) and finds the
-// account's own or a granted one among them.
+// checkSender applies the shared rule (sendas.Check) to a: the same
+// decision the webmail and JMAP make.
 func (s *session) checkSender(a address.Address) (sender, error) {
-	me := s.principal.Email
-	names := []string{a.String()}
-	if sep := s.srv.opts.Config.PlusSeparator; sep != "" {
-		if base, _, ok := strings.Cut(a.Local, sep); ok {
-			names = append(names, address.Address{Local: base, Domain: a.Domain}.String())
-		}
-	}
-	if slices.Contains(names, me) {
-		return sender{own: true}, nil
-	}
-	info, err := s.srv.opts.Store.LookupAddress(s.ctx, a.String())
-	if err != nil {
-		return sender{}, fmt.Errorf("look up %s: %w", a, err)
-	}
-	if slices.Contains(info.AliasTargets, me) {
-		return sender{own: true}, nil
-	}
-	names = append(names, info.AliasTargets...)
-	grants, err := s.delegations()
+	r, err := sendas.Check(s.ctx, s.srv.opts.Store, s.srv.opts.Config.PlusSeparator, s.principal.Email, a, s.delegations)
 	if err != nil {
 		return sender{}, err
 	}
-	var r sender
-	for _, g := range grants {
-		if g.Mode > r.grant.Mode && slices.Contains(names, g.Owner) {
-			r.grant = g
-		}
-	}
-	return r, nil
+	return sender{own: r.Own, grant: r.Grant}, nil
 }
 
 // delegations returns what the account may send as, read once per

@@ -70,7 +70,11 @@ var settingDefs = []SettingDef{
 	{Key: "pop3.mark_seen", Kind: KindBool, Default: "true", Doc: "messages retrieved with RETR are marked \\Seen at QUIT"},
 	{Key: "pop3.scope", Kind: KindEnum, Default: "all", Values: []string{"all", "since-enabled"},
 		Doc: "all: POP3 lists the whole INBOX; since-enabled: only mail that arrived after POP3 was last switched on"},
-	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission"},
+	{Key: "submission.enabled", Kind: KindBool, Default: "true", Doc: "may send mail through SMTP submission (and the webmail and JMAP)"},
+	// internal/jmap/mailapi/identity.go: one JSON document, written whole
+	// by Identity/set, so that an identity's fields change together.
+	{Key: "identity.profiles", Kind: KindText, Default: "",
+		Doc: "JMAP identities: the name, signatures, reply-to and bcc of each address the account sends as, and identities a JMAP client added (JSON, written by JMAP Identity/set)"},
 	// delegation.go: where a copy goes when a delegate sends as this account.
 	{Key: SentCopySetting, Kind: KindEnum, Default: SentCopyDelegate, Values: []string{SentCopyDelegate, SentCopyBoth},
 		Doc: "mail a delegate sends as this account: delegate (a copy in the delegate's Sent only) or both (also in this account's Sent)"},

@@ -66,6 +66,7 @@ type Store interface {
 	FetchSources
 	AccountChanges
 	Uploads
+	EmailSubmissions
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

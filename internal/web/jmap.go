@@ -14,7 +14,12 @@ import (
 // listener: the session resource at /.well-known/jmap and the API under
 // /jmap/.
 func (s *Server) jmapRoutes(mux *http.ServeMux) {
-	api := mailapi.New(mailapi.Options{Store: s.opts.Store, Mailboxes: s.opts.Mailboxes, Logger: s.log})
+	smtp := s.opts.Config.SMTP
+	api := mailapi.New(mailapi.Options{Store: s.opts.Store, Mailboxes: s.opts.Mailboxes, Logger: s.log,
+		// EmailSubmission sends as SMTP submission and the compose page
+		// do: the same delivery agent, the same limits.
+		Submit: mailapi.SubmitOptions{Delivery: s.opts.Delivery, MaxRecipients: smtp.MaxRecipients,
+			MaxMessageSize: int64(smtp.MaxMessageSize), PlusSeparator: smtp.PlusSeparator}})
 	reg := jmap.NewRegistry(s.log)
 	api.Register(reg)
 	srv := jmap.NewServer(jmap.Options{

@@ -42,13 +42,17 @@ type Options struct {
 	Store     store.Store
 	Mailboxes *mailbox.Service
 	Logger    *slog.Logger
+	// Submit is what EmailSubmission sends with (submission.go).
+	Submit SubmitOptions
 }
 
 // API is JMAP Mail for one server.
 type API struct {
-	st  store.Store
-	svc *mailbox.Service
-	log *slog.Logger
+	st      store.Store
+	svc     *mailbox.Service
+	log     *slog.Logger
+	submit  SubmitOptions
+	plusSep string
 }
 
 // New returns the API.
@@ -57,7 +61,7 @@ func New(opts Options) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{st: opts.Store, svc: opts.Mailboxes, log: log}
+	return &API{st: opts.Store, svc: opts.Mailboxes, log: log, submit: opts.Submit, plusSep: opts.Submit.PlusSeparator}
 }
 
 // Register adds the capabilities and methods to reg.
@@ -77,6 +81,9 @@ func (a *API) Register(reg *jmap.Registry) {
 	reg.Handle(CapabilityMail, "Thread/changes", a.threadChangesMethod)
 	reg.Handle(jmap.CapabilityCore, "Blob/copy", a.blobCopy)
 	a.registerImport(reg)
+	a.registerSubmission(reg)
+	a.registerVacation(reg)
+	a.registerQuota(reg)
 }
 
 // Ids. Every id names its kind with a letter, then a store number, so an
@@ -208,6 +215,7 @@ func (a *API) Accounts(ctx context.Context, u jmap.User) ([]jmap.Account, error)
 		}
 		if ac.personal {
 			ja.Primary = []string{CapabilityMail}
+			a.personalCapabilities(&ja)
 		}
 		out = append(out, ja)
 	}

@@ -375,6 +375,9 @@ func (s *Store) maintain(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Info("deleted expired uploads", "uploads", n)
 		}
+		if _, err := s.PruneEmailSubmissions(ctx, time.Now().Add(-store.EmailSubmissionKeep)); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune JMAP email submissions", "err", err)
+		}
 		// An admin command that died while staging left its file meanwhile.
 		if n, err := s.blobs.CleanTmp(); err != nil {
 			s.log.Warn("remove unfinished bodies", "err", err)

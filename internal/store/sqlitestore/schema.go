@@ -612,6 +612,26 @@ CREATE TABLE uploads (
 CREATE UNIQUE INDEX uploads_blob ON uploads (blob);
 CREATE INDEX uploads_created ON uploads (created);
 `,
+	// 27: PLACEHOLDER, a no-op while the access tokens' migration (branch
+	// jtokens) is merged: never released with it.
+	`SELECT 1;`,
+	// 28: JMAP EmailSubmission records (store.EmailSubmissions,
+	// submission.go), kept store.EmailSubmissionKeep. rcpt_to is the
+	// envelope's recipients, one per line; send_at is Unix seconds.
+	`
+CREATE TABLE email_submissions (
+	id          INTEGER PRIMARY KEY,
+	account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	identity_id TEXT NOT NULL,
+	email_id    INTEGER NOT NULL,
+	thread_id   INTEGER NOT NULL,
+	mail_from   TEXT NOT NULL,
+	rcpt_to     TEXT NOT NULL,
+	send_at     INTEGER NOT NULL
+);
+CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
+CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

@@ -201,6 +201,8 @@ func fill(t testing.TB, st store.Store) fixture {
 		must(st.PutUpload(ctx, ann.ID, "text/plain", strings.NewReader("an uploaded note\r\n"), 0, 0)),
 		must(st.PutUpload(ctx, ann.ID, "application/pdf", bytes.NewReader(bigMessage("upload", 600<<10, 7)), 0, 0)),
 		must(st.PutUpload(ctx, bob.ID, "image/png", bytes.NewReader(bigMessage("bob's upload", 70<<10, 8)), 0, 0)))
+	must(st.AddEmailSubmission(ctx, store.EmailSubmission{AccountID: ann.ID, IdentityID: "I1", EmailID: 1, ThreadID: 1,
+		MailFrom: "ann@example.test", RcptTo: []string{"bob@example.test", "x@example.org"}, SendAt: at}))
 	return fx
 }
 
