@@ -45,7 +45,7 @@ func (s *Server) newPusher(ctx context.Context, u User, types map[string]bool, s
 		p.poke()
 		return p, nil
 	}
-	last, err := s.opts.States.States(ctx, u)
+	last, err := s.opts.States.States(ctx, u, types)
 	if err != nil {
 		p.stop()
 		return nil, err
@@ -65,7 +65,7 @@ func (p *pusher) poke() {
 // diff reads the states and returns what changed since the last call,
 // among the types asked for (nil if nothing did).
 func (p *pusher) diff(ctx context.Context) (map[string]map[string]string, error) {
-	now, err := p.s.opts.States.States(ctx, p.u)
+	now, err := p.s.opts.States.States(ctx, p.u, p.types)
 	if err != nil {
 		return nil, err
 	}

@@ -86,8 +86,9 @@ var ErrUploadQuota = errors.New("jmap: over quota")
 // account, and a way to hear of changes.
 type States interface {
 	// States returns, for every account the user can reach, the state
-	// of every data type (as the types' /get methods would answer it).
-	States(ctx context.Context, u User) (map[string]map[string]string, error)
+	// of every data type among types (nil: every type), as the types'
+	// /get methods would answer it.
+	States(ctx context.Context, u User, types map[string]bool) (map[string]map[string]string, error)
 	// Watch calls wake after every change that may have changed them,
 	// until stop is called. wake must not block.
 	Watch(u User, wake func()) (stop func())

@@ -3,6 +3,7 @@ package mailapi_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,5 +85,29 @@ func TestEventSourcePush(t *testing.T) {
 		t.Logf("delivery to push: %v", time.Since(start))
 	case <-time.After(10 * time.Second):
 		t.Fatal("no push within 10 s")
+	}
+}
+
+// TestPushOwnTypes: a state of a type of the user's own account that is
+// not mail (VacationResponse here) is pushed when it changes, to a client
+// that asked for that type only.
+func TestPushOwnTypes(t *testing.T) {
+	r := newRig(t)
+	cl := r.client(t, "ann@example.test")
+	req, _ := http.NewRequest("GET", r.base+"/jmap/eventsource?types=VacationResponse&closeafter=state&ping=0", nil)
+	req.SetBasicAuth(cl.user, cl.pass)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// A delivery changes no VacationResponse: nothing is pushed for it.
+	r.Deliver(r.acct, msg("bob@example.org", "not pushed", "x"))
+	cl.call([]string{"urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"},
+		[]any{"VacationResponse/set", map[string]any{"accountId": cl.account, "update": map[string]any{"singleton": map[string]any{
+			"isEnabled": true, "subject": "away", "textBody": "back Monday"}}}, "v"})
+	body, _ := io.ReadAll(resp.Body) // closeafter=state: the stream ends after the event
+	if !strings.Contains(string(body), "event: state") || !strings.Contains(string(body), `"VacationResponse"`) || strings.Contains(string(body), `"Email"`) {
+		t.Errorf("pushed: %q", body)
 	}
 }

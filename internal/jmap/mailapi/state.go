@@ -3,6 +3,7 @@ package mailapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,30 +33,76 @@ func (a *API) state(ctx context.Context, ac *acct) (string, error) {
 	return formatState(st), nil
 }
 
-// pushTypes are the types whose state push reports (RFC 8621 §1.5:
-// EmailDelivery changes with every new Email, as here).
-var pushTypes = []string{"Mailbox", "Email", "Thread", "EmailDelivery"}
+// mailTypes share the account's state (RFC 8621 §1.5: EmailDelivery
+// changes with every new Email, as here).
+var mailTypes = []string{"Mailbox", "Email", "Thread", "EmailDelivery"}
 
-// States implements jmap.States.
-func (a *API) States(ctx context.Context, u jmap.User) (map[string]map[string]string, error) {
+// States implements jmap.States: the mail types of every account, and the
+// types of the user's own account that have states of their own
+// (Identity, EmailSubmission, VacationResponse, Quota), each read only
+// when asked for.
+func (a *API) States(ctx context.Context, u jmap.User, want map[string]bool) (map[string]map[string]string, error) {
+	wants := func(t string) bool { return want == nil || want[t] }
 	accounts, err := a.accounts(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]map[string]string, len(accounts))
 	for _, ac := range accounts {
-		st, err := a.st.AccountState(ctx, ac.id)
-		if err != nil {
-			return nil, fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
+		types := map[string]string{}
+		if slices.ContainsFunc(mailTypes, wants) {
+			st, err := a.st.AccountState(ctx, ac.id)
+			if err != nil {
+				return nil, fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
+			}
+			s := formatState(st)
+			for _, t := range mailTypes {
+				if wants(t) {
+					types[t] = s
+				}
+			}
 		}
-		s := formatState(st)
-		types := make(map[string]string, len(pushTypes))
-		for _, t := range pushTypes {
-			types[t] = s
+		if ac.personal {
+			if err := a.ownStates(ctx, ac, wants, types); err != nil {
+				return nil, err
+			}
 		}
 		out[ac.jid] = types
 	}
 	return out, nil
+}
+
+// ownStates adds the states of the types only the user's own account has.
+func (a *API) ownStates(ctx context.Context, ac *acct, wants func(string) bool, types map[string]string) error {
+	if wants("Identity") {
+		list, _, err := a.identities(ctx, ac)
+		if err != nil {
+			return err
+		}
+		types["Identity"] = identityState(list)
+	}
+	if wants("EmailSubmission") {
+		list, err := a.submissions(ctx, ac)
+		if err != nil {
+			return err
+		}
+		types["EmailSubmission"] = submissionState(list)
+	}
+	if wants("VacationResponse") {
+		_, _, state, err := a.vacation(ctx, ac)
+		if err != nil {
+			return err
+		}
+		types["VacationResponse"] = state
+	}
+	if wants("Quota") {
+		list, err := a.quotas(ctx, ac)
+		if err != nil {
+			return err
+		}
+		types["Quota"] = quotaState(list)
+	}
+	return nil
 }
 
 // Watch implements jmap.States: it follows the change feed of the user's
