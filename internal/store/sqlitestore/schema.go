@@ -590,6 +590,28 @@ CREATE TABLE mailbox_tombstones (
 	PRIMARY KEY (account_id, modseq, mailbox_id)
 ) WITHOUT ROWID;
 `,
+	// 26: PLACEHOLDER, a no-op kept only so that the access tokens are
+	// migration 27: another branch adds the real migration 26, which
+	// replaces this entry when the branches merge.
+	`SELECT 1;`,
+	// 27: bearer tokens for apps (store.AccessTokens, accesstokens.go):
+	// the SHA-256 of each token's secret (never the secret), unique so
+	// that a request's token is found by it; name unique per account;
+	// times are Unix seconds, expires 0 for never, last_used 0 for never
+	// used. AUTOINCREMENT: a revoked token's id is never reused. They go
+	// with the account.
+	`
+CREATE TABLE access_tokens (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	token_hash BLOB NOT NULL UNIQUE,
+	created    INTEGER NOT NULL,
+	expires    INTEGER NOT NULL DEFAULT 0,
+	last_used  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
