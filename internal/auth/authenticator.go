@@ -287,6 +287,49 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, pro
 	return att.fail("invalid_password")
 }
 
+// AuthenticateToken checks a bearer token (JMAP's "Authorization:
+// Bearer") for a request over protocol from remote: lookup finds the
+// account the token stands for, or returns ErrInvalidCredentials.
+//
+// A token is random, so guessing one is guessing a password without a
+// username: the throttle admits the attempt by the client's network alone
+// (a token names no account until it is found), and a wrong token counts
+// as a failure of that network, so that its further guesses, tokens or
+// passwords, wait as after wrong passwords. A refused attempt returns
+// ErrThrottled without a lookup.
+//
+// Every call writes one "auth attempt" line like Authenticate's, with
+// credential=token and the account's address as username once found
+// (result success, invalid_token, throttled or error); the token never
+// appears in logs or errors.
+func (a *Authenticator) AuthenticateToken(ctx context.Context, remote netip.Addr, protocol string, lookup func(context.Context) (Principal, error)) (Principal, error) {
+	att := attempt{a: a, ctx: ctx, start: time.Now(), remote: remote, protocol: protocol, credential: "token"}
+	if a.throttle != nil {
+		tk, retry := a.throttle.AdmitContext(ctx, remote, "")
+		if tk == nil {
+			att.delay = retry
+			att.log(slog.LevelWarn, "throttled", nil)
+			return Principal{}, fmt.Errorf("%w: try again in %v", ErrThrottled, retry.Round(time.Second))
+		}
+		att.ticket = tk
+		// A success takes the charge back too: with no account named
+		// there is no network-account trust for Ticket.Success to
+		// record, and the network's failures at other accounts stay.
+		defer tk.Abandon()
+	}
+	p, err := lookup(ctx)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return att.fail("invalid_token")
+	case err != nil:
+		att.log(slog.LevelError, "error", err)
+		return Principal{}, fmt.Errorf("auth: looking up a token: %w", err)
+	}
+	att.user = NormalizeUsername(p.Email)
+	att.log(slog.LevelInfo, "success", nil)
+	return p, nil
+}
+
 // verifyLimited runs one argon2 verification once a semaphore slot is free.
 // cached, if not nil, is asked again once the slot is taken and skips the
 // verification when it says yes: in a login flood (a client with many
@@ -317,6 +360,9 @@ type attempt struct {
 	delay    time.Duration // when refused: until a check may run
 	cached   bool
 	ticket   *Ticket // nil without a throttle
+	// credential is what was presented when it is not a password
+	// ("token"); "" for a password.
+	credential string
 }
 
 func (t *attempt) fail(result string) (Principal, error) {
@@ -345,6 +391,9 @@ func (t *attempt) log(level slog.Level, result string, err error) {
 	}
 	if t.cached {
 		attrs = append(attrs, slog.Bool("cached", true))
+	}
+	if t.credential != "" {
+		attrs = append(attrs, slog.String("credential", t.credential))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.Any("err", err))

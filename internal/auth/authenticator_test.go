@@ -466,3 +466,54 @@ func TestLoginFloodVerifiesOnce(t *testing.T) {
 		t.Fatalf("%d logins ran %d argon2 verifications, want at most %d", logins, n, cap(h.auth.sem))
 	}
 }
+
+// TestAuthenticateToken: a wrong token is a failure of the client's
+// network, so that its next guesses, tokens or passwords, wait as after
+// wrong passwords; a right one takes its charge back; the token is never
+// logged.
+func TestAuthenticateToken(t *testing.T) {
+	clk := newFakeClock()
+	th := NewThrottle(ThrottleConfig{IPFreeFailures: 1, AccountFreeFailures: 100}, clk.now)
+	h := newHarness(t, th)
+	const good, bad = "mrt_goodgoodgood", "mrt_badbadbad"
+	lookups := 0
+	lookup := func(secret string) func(context.Context) (Principal, error) {
+		return func(context.Context) (Principal, error) {
+			lookups++
+			if secret != good {
+				return Principal{}, ErrInvalidCredentials
+			}
+			return Principal{AccountID: 7, Email: "Alice@Example.com"}, nil
+		}
+	}
+	if p, err := h.auth.AuthenticateToken(t.Context(), remote, "jmap", lookup(good)); err != nil || p.AccountID != 7 {
+		t.Fatalf("right token: %+v, %v", p, err)
+	}
+	if d := th.Delay(remote, ""); d != 0 {
+		t.Fatalf("a right token left a delay of %v", d)
+	}
+	if _, err := h.auth.AuthenticateToken(t.Context(), remote, "jmap", lookup(bad)); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("wrong token: %v", err)
+	}
+	// Over the one free failure: refused at once, without a lookup, for
+	// tokens and passwords alike.
+	before := lookups
+	if _, err := h.auth.AuthenticateToken(t.Context(), remote, "jmap", lookup(bad)); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("second wrong token: %v, want ErrThrottled", err)
+	}
+	if lookups != before {
+		t.Error("a throttled attempt looked the token up")
+	}
+	if _, err := h.login("alice@example.com", "wrong-password-xyz"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("a password after a wrong token: %v, want ErrThrottled", err)
+	}
+	logs := h.logs.String()
+	if strings.Contains(logs, good) || strings.Contains(logs, bad) {
+		t.Errorf("a token is in the log:\n%s", logs)
+	}
+	for _, want := range []string{"result=success", "username=alice@example.com", "result=invalid_token", "result=throttled", "credential=token"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}

@@ -45,6 +45,7 @@ var (
 type Store interface {
 	Directory
 	AppPasswordStore
+	AccessTokens
 	VacationLog
 	DMARCLog
 	Mailboxes

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"mailroom/internal/auth"
 	"mailroom/internal/jmap"
 	"mailroom/internal/jmap/mailapi"
+	"mailroom/internal/store"
 )
 
 // jmapRoutes serves JMAP (internal/jmap, internal/jmap/mailapi) on this
@@ -36,10 +38,40 @@ func (s *Server) jmapRoutes(mux *http.ServeMux) {
 
 // jmapAuth finds who makes a JMAP request: HTTP Basic with the account's
 // password or an app password (through the authenticator every protocol
-// uses, so with the same throttle), or the webmail's session cookie. A
-// password travels only over TLS or from this machine. The account's
-// "jmap.enabled" setting is the per-protocol switch, as for IMAP and POP3.
+// uses, so with the same throttle), a Bearer access token the user made
+// in the settings (store.AccessTokens; a wrong one is charged to the
+// same throttle as a wrong password), or the webmail's session cookie. A
+// password or token travels only over TLS or from this machine. The
+// account's "jmap.enabled" setting is the per-protocol switch, as for
+// IMAP and POP3: it applies to every way in.
 type jmapAuth struct{ s *Server }
+
+// bearerToken returns the credentials of an "Authorization: Bearer"
+// header (RFC 6750 §2.1; the scheme is case-insensitive), and whether
+// the header is one.
+func bearerToken(r *http.Request) (string, bool) {
+	const scheme = "Bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(scheme):]), true
+}
+
+// lookupToken finds the account of a Bearer token for
+// auth.Authenticator.AuthenticateToken.
+func (ja jmapAuth) lookupToken(secret string) func(context.Context) (auth.Principal, error) {
+	return func(ctx context.Context) (auth.Principal, error) {
+		acct, _, err := ja.s.opts.Store.LookupAccessToken(ctx, secret)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return auth.Principal{}, auth.ErrInvalidCredentials
+		case err != nil:
+			return auth.Principal{}, err
+		}
+		return auth.Principal{AccountID: acct.ID, Email: acct.Email}, nil
+	}
+}
 
 func (ja jmapAuth) AuthenticateHTTP(r *http.Request) (jmap.User, error) {
 	s := ja.s
@@ -49,6 +81,20 @@ func (ja jmapAuth) AuthenticateHTTP(r *http.Request) (jmap.User, error) {
 			return u, jmap.ErrUnauthenticated
 		}
 		p, err := s.opts.Auth.Authenticate(r.Context(), remoteAddr(r), "jmap", user, pass)
+		switch {
+		case errors.Is(err, auth.ErrThrottled):
+			return u, jmap.ErrThrottled
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			return u, jmap.ErrUnauthenticated
+		case err != nil:
+			return u, err
+		}
+		u = jmap.User{AccountID: p.AccountID, Email: p.Email}
+	} else if secret, ok := bearerToken(r); ok {
+		if r.TLS == nil && !remoteAddr(r).IsLoopback() {
+			return u, jmap.ErrUnauthenticated
+		}
+		p, err := s.opts.Auth.AuthenticateToken(r.Context(), remoteAddr(r), "jmap", ja.lookupToken(secret))
 		switch {
 		case errors.Is(err, auth.ErrThrottled):
 			return u, jmap.ErrThrottled

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"mailroom/internal/auth"
 	"mailroom/internal/autoconfig"
@@ -17,10 +18,11 @@ func (s *Server) settingsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings", s.requireLogin(s.settingsPage))
 	mux.HandleFunc("POST /settings/password", s.requireLogin(s.changePassword))
 	mux.HandleFunc("POST /settings/protocols", s.requireLogin(s.saveSettings("Protocols saved.",
-		"imap.enabled", "pop3.enabled", "pop3.delete_mode", "pop3.mark_seen", "pop3.scope")))
+		"imap.enabled", "pop3.enabled", "jmap.enabled", "pop3.delete_mode", "pop3.mark_seen", "pop3.scope")))
 	mux.HandleFunc("POST /settings/forwarding", s.requireLogin(s.saveForwarding))
 	mux.HandleFunc("POST /settings/vacation", s.requireLogin(s.saveVacation))
 	mux.HandleFunc("POST /settings/app-passwords", s.requireLogin(s.appPassword))
+	mux.HandleFunc("POST /settings/access-tokens", s.requireLogin(s.accessToken))
 	mux.HandleFunc("POST /settings/delegates", s.requireLogin(s.delegateAction))
 	mux.HandleFunc("POST /settings/delegation", s.requireLogin(s.saveSettings("Sent copies saved.", store.SentCopySetting)))
 	mux.HandleFunc("GET /settings/setup.mobileconfig", s.requireLogin(s.mobileConfig))
@@ -31,7 +33,12 @@ type settingsData struct {
 	AppPasswords []store.AppPassword
 	NewPassword  string // an app password just made, shown once
 	NewName      string
-	Setup        []autoconfig.Setting
+	AccessTokens []tokenRow
+	// NewToken is an access token just made, shown once; TokenForm is
+	// what was typed into the form that makes one, with its errors.
+	NewToken  string
+	TokenForm tokenForm
+	Setup     []autoconfig.Setting
 	// Filters is the managed Sieve script, whose Forwarding and Vacation
 	// the forms show (filters.go).
 	Filters     sieverules.Managed
@@ -110,6 +117,12 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, errMsg, newName, newPassword string) {
+	s.renderSettingsWith(w, r, status, errMsg, func(d *settingsData) { d.NewName, d.NewPassword = newName, newPassword })
+}
+
+// renderSettingsWith renders the settings page; fill adds what one form's
+// answer shows (a secret made, what was typed and its errors).
+func (s *Server) renderSettingsWith(w http.ResponseWriter, r *http.Request, status int, errMsg string, fill func(*settingsData)) {
 	ctx := r.Context()
 	sess := sessionOf(r)
 	st, err := s.opts.Store.Settings(ctx, sess.AccountID)
@@ -132,8 +145,18 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.fail(w, r, http.StatusInternalServerError, "Could not read whom you may send as.")
 		return
 	}
-	d := settingsData{Settings: st, AppPasswords: apps, NewName: newName, NewPassword: newPassword, Setup: s.setup.ClientSettings(sess.Email),
+	tokens, err := s.opts.Store.AccessTokens(ctx, sess.AccountID)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "Could not read your access tokens.")
+		return
+	}
+	d := settingsData{Settings: st, AppPasswords: apps, Setup: s.setup.ClientSettings(sess.Email),
 		Delegates: delegates, SendAs: sendAs}
+	now := time.Now()
+	for _, t := range tokens {
+		d.AccessTokens = append(d.AccessTokens, tokenRow{AccessToken: t, Expired: t.Expired(now)})
+	}
+	fill(&d)
 	if u, err := s.opts.Store.QuotaUsage(ctx, sess.AccountID); err == nil {
 		d.Quota = quotaBars(u)
 	} else {
@@ -153,7 +176,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		// Never set: the text it starts with.
 		d.Vacation = sieverules.Vacation{Subject: settingDefault("vacation.subject"), Body: settingDefault("vacation.body"), Days: sieverules.DefaultDays}
 	}
-	if newPassword != "" {
+	if d.NewPassword != "" || d.NewToken != "" {
 		// A secret on the page: never cached.
 		w.Header().Set("Cache-Control", "no-store")
 	}
@@ -312,6 +335,79 @@ func (s *Server) appPassword(w http.ResponseWriter, r *http.Request) {
 		}
 		s.opts.Auth.Invalidate(sess.Email)
 		back(w, r, "/settings", "App password revoked: the device using it can no longer log in.")
+	default:
+		http.Error(w, "unknown action", http.StatusBadRequest)
+	}
+}
+
+// tokenRow is an access token as the settings page lists it.
+type tokenRow struct {
+	store.AccessToken
+	Expired bool
+}
+
+// tokenForm is what was typed into the form that makes an access token,
+// kept when it is shown again with its errors.
+type tokenForm struct {
+	Name, Days           string
+	NameError, DaysError string
+}
+
+// maxTokenDays bounds the expiry the form takes: ten years is "never"
+// for any app, and keeps the time far from overflowing.
+const maxTokenDays = 3650
+
+// accessToken makes or revokes an access token for apps (JMAP's Bearer
+// authentication). A new token's secret is shown once, on the page this
+// answers with: the store keeps only its hash.
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := sessionOf(r)
+	switch r.PostFormValue("action") {
+	case "add":
+		f := tokenForm{Name: strings.TrimSpace(r.PostFormValue("name")), Days: strings.TrimSpace(r.PostFormValue("days"))}
+		var expires time.Time
+		if f.Days != "" {
+			days, err := strconv.Atoi(f.Days)
+			if err != nil || days < 1 || days > maxTokenDays {
+				f.DaysError = fmt.Sprintf("Enter a number of days from 1 to %d, or leave it empty for a token that does not expire.", maxTokenDays)
+			} else {
+				expires = time.Now().AddDate(0, 0, days)
+			}
+		}
+		if _, err := store.AccessTokenName(f.Name); err != nil {
+			f.NameError = fmt.Sprintf("Give the token a name of 1 to %d characters, without control characters, such as the app that will use it.", store.MaxAccessTokenName)
+		}
+		if f.NameError != "" || f.DaysError != "" {
+			s.renderSettingsWith(w, r, http.StatusBadRequest, "", func(d *settingsData) { d.TokenForm = f })
+			return
+		}
+		tok, secret, err := s.opts.Store.CreateAccessToken(ctx, sess.AccountID, f.Name, expires)
+		switch {
+		case errors.Is(err, store.ErrExists):
+			f.NameError = "You already have an access token with that name."
+		case errors.Is(err, store.ErrInvalid):
+			// The name and expiry were checked above: what is left is the
+			// number of tokens.
+			f.NameError = fmt.Sprintf("You have %d access tokens, the most an account may have: revoke one first.", store.MaxAccessTokens)
+		case err != nil:
+			s.log.Error("web: creating an access token failed", "account", sess.Email, "err", err)
+			s.renderSettingsWith(w, r, storeStatus(err), "The access token could not be created now; try again shortly.",
+				func(d *settingsData) { d.TokenForm = f })
+			return
+		}
+		if f.NameError != "" {
+			s.renderSettingsWith(w, r, http.StatusBadRequest, "", func(d *settingsData) { d.TokenForm = f })
+			return
+		}
+		s.renderSettingsWith(w, r, http.StatusOK, "", func(d *settingsData) { d.NewName, d.NewToken = tok.Name, secret })
+	case "delete":
+		id, _ := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
+		if err := s.opts.Store.DeleteAccessToken(ctx, sess.AccountID, id); err != nil {
+			s.renderSettings(w, r, storeStatus(err), "Could not revoke it: "+err.Error(), "", "")
+			return
+		}
+		back(w, r, "/settings", "Access token revoked: the app using it can no longer connect.")
 	default:
 		http.Error(w, "unknown action", http.StatusBadRequest)
 	}

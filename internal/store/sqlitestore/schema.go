@@ -612,9 +612,24 @@ CREATE TABLE uploads (
 CREATE UNIQUE INDEX uploads_blob ON uploads (blob);
 CREATE INDEX uploads_created ON uploads (created);
 `,
-	// 27: PLACEHOLDER, a no-op while the access tokens' migration (branch
-	// jtokens) is merged: never released with it.
-	`SELECT 1;`,
+	// 27: bearer tokens for apps (store.AccessTokens, accesstokens.go):
+	// the SHA-256 of each token's secret (never the secret), unique so
+	// that a request's token is found by it; name unique per account;
+	// times are Unix seconds, expires 0 for never, last_used 0 for never
+	// used. AUTOINCREMENT: a revoked token's id is never reused. They go
+	// with the account.
+	`
+CREATE TABLE access_tokens (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	token_hash BLOB NOT NULL UNIQUE,
+	created    INTEGER NOT NULL,
+	expires    INTEGER NOT NULL DEFAULT 0,
+	last_used  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+`,
 	// 28: JMAP EmailSubmission records (store.EmailSubmissions,
 	// submission.go), kept store.EmailSubmissionKeep. rcpt_to is the
 	// envelope's recipients, one per line; send_at is Unix seconds.

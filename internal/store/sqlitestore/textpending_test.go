@@ -283,7 +283,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		DROP TABLE mailbox_metadata; DROP TABLE server_metadata;
 		DROP TABLE private_seen; ALTER TABLE mailboxes DROP COLUMN shared_seen;
 		DROP TABLE sieve_scripts; DROP TABLE sieve_duplicates; DROP TABLE fetch_uids; DROP TABLE fetch_sources;
-		DROP TABLE vanished; DROP TABLE mailbox_tombstones; ALTER TABLE accounts DROP COLUMN modseq;
+		DROP TABLE vanished; DROP TABLE mailbox_tombstones; DROP TABLE access_tokens; ALTER TABLE accounts DROP COLUMN modseq;
 		ALTER TABLE mailboxes DROP COLUMN created_modseq; ALTER TABLE mailboxes DROP COLUMN meta_modseq;
 		DROP TABLE uploads;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;

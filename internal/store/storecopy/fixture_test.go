@@ -33,6 +33,14 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// must2 is must for two results.
+func must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(failure{err})
+	}
+	return a, b
+}
+
 func recoverFailure(t testing.TB) {
 	if r := recover(); r != nil {
 		f, isFailure := r.(failure)
@@ -79,8 +87,9 @@ func deliver(t testing.TB, st store.Store, raw []byte, targets ...store.Target) 
 // snapshots.
 type fixture struct {
 	appPassword string
-	inbox       int64 // ann's INBOX
-	deletedBox  int64 // a mailbox id deleted on the source: never to be reused
+	accessToken string // ann's, used once
+	inbox       int64  // ann's INBOX
+	deletedBox  int64  // a mailbox id deleted on the source: never to be reused
 	bigUID      uint32
 	big         []byte
 	uploads     []store.Upload // JMAP uploads: no listing in the API, so snapshot is told them
@@ -109,6 +118,13 @@ func fill(t testing.TB, st store.Store) fixture {
 	revoked := must(st.CreateAppPassword(ctx, ann.ID, "old laptop", must(auth.HashPassword("x", cheapParams))))
 	ok(t, st.DeleteAppPassword(ctx, ann.ID, revoked.ID))
 	must(st.CreateAppPassword(ctx, bob.ID, "tablet", must(auth.HashPassword(auth.GenerateAppPassword(), cheapParams))))
+	// Access tokens: one used (last_used set), one expiring, one revoked.
+	_, fx.accessToken = must2(st.CreateAccessToken(ctx, ann.ID, "calendar sync", time.Time{}))
+	must2(st.LookupAccessToken(ctx, fx.accessToken))
+	must2(st.CreateAccessToken(ctx, ann.ID, "script", time.Now().Add(30*24*time.Hour)))
+	oldApp, _ := must2(st.CreateAccessToken(ctx, bob.ID, "old app", time.Time{}))
+	ok(t, st.DeleteAccessToken(ctx, bob.ID, oldApp.ID))
+	must2(st.CreateAccessToken(ctx, bob.ID, "new app", time.Time{}))
 	ok(t, st.GrantDelegation(ctx, ann.ID, "bob@example.net", store.SendOnBehalf))
 	ok(t, st.GrantDelegation(ctx, bob.ID, "@example.test", store.SendAs))
 	// Sieve: ann's active script among others, names in both cases, a
@@ -227,6 +243,9 @@ func snapshot(t testing.TB, st store.Store, uploads ...store.Upload) string {
 		fmt.Fprintf(&b, " credentials %+v %q\n", p, hashes)
 		for _, ap := range must(st.AppPasswords(ctx, acct.ID)) {
 			fmt.Fprintf(&b, " app password %+v\n", ap)
+		}
+		for _, tok := range must(st.AccessTokens(ctx, acct.ID)) {
+			fmt.Fprintf(&b, " access token %+v\n", tok)
 		}
 		for _, d := range must(st.Delegations(ctx, acct.ID)) {
 			fmt.Fprintf(&b, " delegation %+v\n", d)

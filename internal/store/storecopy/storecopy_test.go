@@ -142,7 +142,7 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 	// that later migrations add are copied and verified all the same;
 	// until fill puts rows in them, they are only named here.
 	filled := map[string]bool{}
-	for _, name := range strings.Fields(`account_settings accounts aliases app_passwords contents delegations dmarc_results email_submissions
+	for _, name := range strings.Fields(`access_tokens account_settings accounts aliases app_passwords contents delegations dmarc_results email_submissions
 		domains expunged junk_models junk_tokens junk_trained mailboxes messages pop3_hidden queue
 		queue_recipients sieve_duplicates sieve_scripts subscriptions uploads vacation_replies vanished web_sessions`) {
 		filled[name] = true
@@ -208,6 +208,9 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 		t.Fatalf("SQLite after the round trip:\n%s\nwant:\n%s", got, want)
 	}
 	ok(t, login(t, back, fx.appPassword))
+	if acct, _, err := back.LookupAccessToken(ctx, fx.accessToken); err != nil || acct.ID != 1 {
+		t.Errorf("ann's access token after the round trip: account %d, %v", acct.ID, err)
+	}
 
 	// Ids and UIDs continue where the source left off on both copies: a
 	// mailbox id deleted on the source is not handed out again, and a new
