@@ -1,9 +1,9 @@
 package jamtest
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/internal/auth"
 	"mailroom/internal/store"
 	"mailroom/internal/testrig"
 	"mailroom/internal/web"
@@ -42,9 +43,13 @@ func node(t *testing.T) string {
 	return bin
 }
 
-// TestJMAPJamClient: jmap-jam logs in (Basic), lists the mailboxes, lists
-// the newest messages with one query+get request, reads the HTML body of
-// a multipart/alternative message and sets $seen, against a real server.
+// TestJMAPJamClient is issue 19's "done when", by a JMAP client written by
+// others against a real server: jmap-jam logs in with an access token and
+// with an app password, lists the mailboxes, lists the newest messages
+// with one query+get request, reads the HTML body of a
+// multipart/alternative message, sets $seen, sends a message through
+// EmailSubmission (moved from Drafts to Sent on success), and receives a
+// push when new mail arrives.
 func TestJMAPJamClient(t *testing.T) {
 	bin := node(t)
 	r := testrig.Start(t, testrig.Factories{"http": web.Factory()}, testrig.Listen("http"))
@@ -58,36 +63,88 @@ func TestJMAPJamClient(t *testing.T) {
 		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain caf\xc3\xa9\r\n"+
 		"--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>caf=C3=A9 <b>bold</b></p>\r\n--b--\r\n")
 
+	// An app password for Basic and an access token for Bearer.
+	const appPassword = "jam-app-password-1234"
+	cred, err := auth.HashPassword(appPassword, testrig.HashParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Store.CreateAppPassword(t.Context(), acct.ID, "jam", cred); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := r.Store.CreateAccessToken(t.Context(), acct.ID, "jam", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Account("bob@example.test")
+
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "client.mjs", "http://"+r.Addr("http"), "ann@example.test", testrig.Password)
+	cmd := exec.CommandContext(ctx, bin, "client.mjs", "http://"+r.Addr("http"), "ann@example.test", appPassword, token, "bob@example.test")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) || ctx.Err() != nil {
-			t.Fatalf("node client.mjs: %v\nstderr: %s\nstdout: %s", err, stderr.String(), out)
-		}
 		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	var pushAt time.Time
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if sc.Text() == "push ready" {
+			pushAt = time.Now()
+			r.Deliver(acct, "From: carol@example.org\r\nTo: ann@example.test\r\nSubject: pushed\r\n\r\nnew mail\r\n")
+			continue
+		}
+		out = sc.Bytes()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node client.mjs: %v\nstderr: %s\nstdout: %s", err, stderr.String(), out)
+	}
+	if !pushAt.IsZero() {
+		t.Logf("delivery to the end of the pushed stream: %v", time.Since(pushAt))
 	}
 	t.Logf("jmap-jam: %s", out)
 	var sum struct {
-		Username   string
-		AccountID  string
-		Mailboxes  []string
-		InboxTotal int
-		QueryIDs   int
-		Subjects   []string
-		Previews   bool
-		SeenBefore bool
-		HTMLType   string
-		HTMLValue  string
-		Updated    []string
-		SeenAfter  bool
+		TokenUsername string
+		SendResponses []string
+		SentCreated   bool
+		PushedState   bool
+		Username      string
+		AccountID     string
+		Mailboxes     []string
+		InboxTotal    int
+		QueryIDs      int
+		Subjects      []string
+		Previews      bool
+		SeenBefore    bool
+		HTMLType      string
+		HTMLValue     string
+		Updated       []string
+		SeenAfter     bool
 	}
 	if err := json.Unmarshal(out, &sum); err != nil {
 		t.Fatalf("summary: %v: %s", err, out)
+	}
+	if sum.TokenUsername != "ann@example.test" {
+		t.Errorf("session by access token: %+v", sum)
+	}
+	if !slices.Equal(sum.SendResponses, []string{"Email/set", "EmailSubmission/set", "Email/set"}) || !sum.SentCreated {
+		t.Errorf("sending: %+v", sum)
+	}
+	if !sum.PushedState {
+		t.Errorf("no push of the delivery: %+v", sum)
+	}
+	// The message reached bob, and the draft is in ann's Sent without $draft.
+	if got := r.Read("bob@example.test", "INBOX"); len(got) != 1 || !strings.Contains(got[0].Raw, "Hello from a JMAP client.") {
+		t.Errorf("bob's INBOX: %+v", got)
+	}
+	if sentMsgs := r.Messages(acct, "Sent"); len(sentMsgs) != 1 || sentMsgs[0].Flags&store.FlagDraft != 0 || len(r.Messages(acct, "Drafts")) != 0 {
+		t.Errorf("Sent %+v, Drafts %d", sentMsgs, len(r.Messages(acct, "Drafts")))
 	}
 	if sum.Username != "ann@example.test" || sum.AccountID == "" || !slices.Contains(sum.Mailboxes, "inbox") || !slices.Contains(sum.Mailboxes, "trash") {
 		t.Errorf("session or mailboxes: %+v", sum)
