@@ -17,37 +17,40 @@ import (
 // account modseq, so "what changed since state S" is the rows and
 // records stamped after S, exactly.
 
-// since is a state a client sent back: the account's modseq and next
-// message id then, and, inside a page of changes that share one modseq,
-// the last message id already reported.
+// since is a state a client sent back: the account it is of, the
+// account's modseq and next message id then, and, inside a page of
+// changes that share one modseq, the last message id already reported.
+// The account is in the state so that a state of another account is
+// refused (cannotCalculateChanges), not taken for a point in this one's
+// history.
 type since struct {
+	account int64
 	store.AccountState
 	afterID int64
 }
 
-func parseSince(s string) (since, bool) {
+// parseSince reads a state of the given account; false for anything else.
+func parseSince(account int64, s string) (since, bool) {
 	parts := strings.Split(s, "-")
-	if len(parts) != 2 && len(parts) != 3 {
+	if len(parts) != 3 && len(parts) != 4 {
 		return since{}, false
 	}
-	modseq, err1 := strconv.ParseUint(parts[0], 10, 64)
-	next, err2 := strconv.ParseInt(parts[1], 10, 64)
-	var after int64
-	var err3 error
-	if len(parts) == 3 {
-		after, err3 = strconv.ParseInt(parts[2], 10, 64)
-		if after <= 0 {
-			err3 = fmt.Errorf("bad")
+	var n [4]int64
+	for i, p := range parts {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || v < 0 || (len(p) > 1 && p[0] == '0') || p[0] == '+' {
+			return since{}, false
 		}
+		n[i] = v
 	}
-	if err1 != nil || err2 != nil || err3 != nil || next < 1 {
+	if n[0] != account || n[2] < 1 || (len(parts) == 4 && n[3] < 1) {
 		return since{}, false
 	}
-	return since{store.AccountState{ModSeq: modseq, NextMessageID: next}, after}, true
+	return since{account: n[0], AccountState: store.AccountState{ModSeq: uint64(n[1]), NextMessageID: n[2]}, afterID: n[3]}, true
 }
 
 func (s since) String() string {
-	st := formatState(s.AccountState)
+	st := formatState(s.account, s.AccountState)
 	if s.afterID > 0 {
 		st += "-" + strconv.FormatInt(s.afterID, 10)
 	}
@@ -92,7 +95,7 @@ func (a *API) changesSetup(ctx context.Context, c *jmap.Call) (*acct, changesArg
 		}
 		limit = min(limit, *args.MaxChanges)
 	}
-	s, ok := parseSince(args.SinceState)
+	s, ok := parseSince(ac.id, args.SinceState)
 	if !ok {
 		return nil, args, since{}, 0, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the state is not one this server gave out")
 	}
@@ -147,9 +150,9 @@ func (a *API) emailChanges(ctx context.Context, ac *acct, s since, limit int) (*
 	}
 	if d.more && len(page.Changes) > 0 {
 		last := page.Changes[len(page.Changes)-1].Meta
-		d.next = since{AccountState: store.AccountState{ModSeq: last.ModSeq, NextMessageID: s.NextMessageID}, afterID: last.ID}
+		d.next = since{account: ac.id, AccountState: store.AccountState{ModSeq: last.ModSeq, NextMessageID: s.NextMessageID}, afterID: last.ID}
 	} else {
-		d.next = since{AccountState: page.State}
+		d.next = since{account: ac.id, AccountState: page.State}
 	}
 	// A message that left a mailbox may be in another now, on a later page:
 	// ask where it is.
@@ -284,7 +287,7 @@ func (a *API) mailboxChangesMethod(ctx context.Context, c *jmap.Call) (any, erro
 	if s.ModSeq > ch.State.ModSeq {
 		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the state is newer than the account's")
 	}
-	resp := changesResponse{AccountID: ac.jid, OldState: args.SinceState, NewState: formatState(ch.State),
+	resp := changesResponse{AccountID: ac.jid, OldState: args.SinceState, NewState: formatState(ac.id, ch.State),
 		Created: []string{}, Updated: []string{}, Destroyed: []string{}}
 	countsOnly := true
 	for _, mb := range ch.Changed {

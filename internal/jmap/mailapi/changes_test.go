@@ -113,9 +113,15 @@ func TestEmailChangesExact(t *testing.T) {
 	if got := strs(mb["destroyed"]); !slices.Equal(got, []string{newID}) {
 		t.Errorf("destroyed mailbox: %v", mb)
 	}
-	// States that were never given out.
+	// States that were never given out, and a state of another account.
+	r.Account("bob@example.test")
+	bob := r.client(t, "bob@example.test")
+	bobState := bob.one("Email/get", map[string]any{"ids": []string{}})["state"].(string)
 	resp := cl.call(nil, []any{"Email/changes", map[string]any{"accountId": cl.account, "sinceState": "banana"}, "x"},
-		[]any{"Email/changes", map[string]any{"accountId": cl.account, "sinceState": "99999999-1"}, "y"})
+		[]any{"Email/changes", map[string]any{"accountId": cl.account, "sinceState": "1-99999999-1"}, "y"},
+		[]any{"Email/changes", map[string]any{"accountId": cl.account, "sinceState": bobState}, "z"},
+		[]any{"Mailbox/changes", map[string]any{"accountId": cl.account, "sinceState": bobState}, "z2"},
+		[]any{"Email/queryChanges", map[string]any{"accountId": cl.account, "sinceQueryState": bobState}, "z3"})
 	for _, inv := range resp {
 		if inv.Name != "error" || inv.Args["type"] != "cannotCalculateChanges" {
 			t.Errorf("bad state: %v", inv)

@@ -9,12 +9,12 @@ import (
 // filters (with an account of no folders).
 
 func FuzzParseSince(f *testing.F) {
-	f.Add("12-7")
-	f.Add("12-7-3")
+	f.Add("1-12-7")
+	f.Add("1-12-7-3")
 	f.Add("-1--1")
 	f.Fuzz(func(t *testing.T, s string) {
-		if st, ok := parseSince(s); ok {
-			if again, ok := parseSince(st.String()); !ok || again != st {
+		if st, ok := parseSince(1, s); ok {
+			if again, ok := parseSince(1, st.String()); !ok || again != st {
 				t.Fatalf("%q: %v does not round-trip (%v)", s, st, again)
 			}
 		}

@@ -64,9 +64,9 @@ func (a *API) emailQueryChanges(ctx context.Context, c *jmap.Call) (any, error) 
 			return nil, err
 		}
 	}
-	s, ok := parseSince(args.SinceQueryState)
+	s, ok := parseSince(ac.id, args.SinceQueryState)
 	if !ok || s.afterID != 0 {
-		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the query state is not one this server gave out")
+		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the query state is not one this server gave out for this account")
 	}
 	if err := a.svc.Barrier(ctx); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (a *API) emailQueryChanges(ctx context.Context, c *jmap.Call) (any, error) 
 		return nil, err
 	}
 	hits = collapse(hits, args.CollapseThreads)
-	resp := queryChangesResponse{AccountID: ac.jid, OldQueryState: args.SinceQueryState, NewQueryState: formatState(d.now),
+	resp := queryChangesResponse{AccountID: ac.jid, OldQueryState: args.SinceQueryState, NewQueryState: formatState(ac.id, d.now),
 		Removed: []string{}, Added: []addedItem{}}
 	ids := make([]int64, 0, len(changed))
 	for id := range changed {
@@ -176,10 +176,6 @@ func (a *API) mailboxQueryChanges(ctx context.Context, c *jmap.Call) (any, error
 	if err := json.Unmarshal(c.Args, &args); err != nil {
 		return nil, jmap.Errorf(jmap.ErrInvalidArguments, err.Error())
 	}
-	s, ok := parseSince(args.SinceQueryState)
-	if !ok || s.afterID != 0 {
-		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the query state is not one this server gave out")
-	}
 	// The query itself: the same arguments as Mailbox/query.
 	delete(raw, "sinceQueryState")
 	delete(raw, "maxChanges")
@@ -195,6 +191,10 @@ func (a *API) mailboxQueryChanges(ctx context.Context, c *jmap.Call) (any, error
 	ac, err := a.account(ctx, c, args.AccountID)
 	if err != nil {
 		return nil, err
+	}
+	s, ok := parseSince(ac.id, args.SinceQueryState)
+	if !ok || s.afterID != 0 {
+		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "the query state is not one this server gave out for this account")
 	}
 	ch, err := a.st.MailboxChangesSince(ctx, ac.id, s.ModSeq)
 	if err != nil {

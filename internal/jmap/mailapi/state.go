@@ -17,8 +17,8 @@ import (
 // at that state). So a state names a point in the account's history
 // exactly, and /changes answers from the store what happened after it.
 
-func formatState(s store.AccountState) string {
-	return strconv.FormatUint(s.ModSeq, 10) + "-" + strconv.FormatInt(s.NextMessageID, 10)
+func formatState(account int64, s store.AccountState) string {
+	return strconv.FormatInt(account, 10) + "-" + strconv.FormatUint(s.ModSeq, 10) + "-" + strconv.FormatInt(s.NextMessageID, 10)
 }
 
 // state is the current state of the account's types.
@@ -30,7 +30,7 @@ func (a *API) state(ctx context.Context, ac *acct) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
 	}
-	return formatState(st), nil
+	return formatState(ac.id, st), nil
 }
 
 // mailTypes share the account's state (RFC 8621 §1.5: EmailDelivery
@@ -55,7 +55,7 @@ func (a *API) States(ctx context.Context, u jmap.User, want map[string]bool) (ma
 			if err != nil {
 				return nil, fmt.Errorf("jmap: state of account %d: %w", ac.id, err)
 			}
-			s := formatState(st)
+			s := formatState(ac.id, st)
 			for _, t := range mailTypes {
 				if wants(t) {
 					types[t] = s
