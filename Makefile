@@ -33,9 +33,9 @@ lint: deps
 # twice: on SQLite with everything else, then on PostgreSQL.
 RIG_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '/ mailroom\/internal\/testrig(\/teststore)?( |$$)/ {print $$1}')
 test: lint
-	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest MAILROOM_REQUIRE_POSTGRES=1 $(GO) test -race ./...
+	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest MAILROOM_REQUIRE_POSTGRES=1 $(GO) test -race -timeout 30m ./...
 	MAILROOM_IMAPTEST=$(BIN)/imaptest/imaptest MAILROOM_REQUIRE_POSTGRES=1 MAILROOM_TEST_BACKEND=postgres \
-		$(GO) test -race $(RIG_PKGS)
+		$(GO) test -race -timeout 30m $(RIG_PKGS)
 
 # The measurements in docs/benchmarks.md.
 bench:

@@ -351,3 +351,17 @@ func (m *Mailbox) Newest(offset, limit int) []store.MessageMeta {
 	}
 	return out
 }
+
+// Each calls fn with the current state of every message, in UID order,
+// until fn returns false: the messages as their owner sees them (a
+// reader of a mailbox with private \Seen goes through View.Each). fn
+// runs under the mailbox's lock and must not call it.
+func (m *Mailbox) Each(fn func(meta store.MessageMeta) bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, meta := range m.msgs {
+		if !fn(meta) {
+			return
+		}
+	}
+}

@@ -32,19 +32,32 @@ func (a *API) eachMessage(ctx context.Context, ac *acct, folders []int, fn func(
 		if !f.Rights().Has(acl.Read) {
 			continue
 		}
-		v, err := ac.user.Select(ctx, f, mailbox.NoRecent)
-		if err != nil {
-			return fmt.Errorf("open mailbox %d: %w", f.ID(), err)
-		}
 		more := true
-		v.Each(func(meta store.MessageMeta) bool {
+		each := func(meta store.MessageMeta) bool {
 			if meta.Flags&store.FlagDeleted != 0 {
 				return true
 			}
 			more = fn(i, meta)
 			return more
-		})
-		v.Close()
+		}
+		if f.Owner() == "" {
+			// The user's own: the messages' flags are theirs, and no
+			// session view is needed.
+			box, err := a.svc.Open(ctx, f.ID())
+			if err != nil {
+				return fmt.Errorf("open mailbox %d: %w", f.ID(), err)
+			}
+			box.Each(each)
+			a.svc.Release(box)
+		} else {
+			// Another's: a view shows the user's own \Seen where it is private.
+			v, err := ac.user.Select(ctx, f, mailbox.NoRecent)
+			if err != nil {
+				return fmt.Errorf("open mailbox %d: %w", f.ID(), err)
+			}
+			v.Each(each)
+			v.Close()
+		}
 		if !more {
 			break
 		}
