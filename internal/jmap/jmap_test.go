@@ -152,3 +152,23 @@ func FuzzEvalPointer(f *testing.F) {
 		evalPointer(v, path)
 	})
 }
+
+// TestResponseJSON: the response written without re-encoding the method
+// responses is the JSON encoding/json makes of it.
+func TestResponseJSON(t *testing.T) {
+	for _, r := range []*Response{
+		{MethodResponses: []Invocation{}, SessionState: "s"},
+		{MethodResponses: []Invocation{{Name: "Core/echo", Args: json.RawMessage(`{"a":[1,"<b>"]}`), CallID: `c"1`},
+			{Name: "error", Args: json.RawMessage(`{"type":"serverFail"}`), CallID: "2"}}, CreatedIDs: map[string]string{"k": "M1"}, SessionState: "x"},
+	} {
+		want, _ := json.Marshal(r)
+		var a, b any
+		if err := json.Unmarshal(r.appendJSON(nil), &a); err != nil {
+			t.Fatalf("%s: %v", r.appendJSON(nil), err)
+		}
+		json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("got %s, want %s", r.appendJSON(nil), want)
+		}
+	}
+}

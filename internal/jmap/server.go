@@ -248,13 +248,35 @@ func (s *Server) session(ctx context.Context, r *http.Request, u User) (*session
 			so.PrimaryAccounts[c] = a.ID
 		}
 	}
-	b, err := json.Marshal(so)
-	if err != nil {
-		return nil, fmt.Errorf("jmap: marshal session: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	so.State = hex.EncodeToString(sum[:8])
+	so.State = sessionStateOf(so.Capabilities, accounts)
 	return so, nil
+}
+
+// sessionStateOf is the session's state: it changes when the accounts or
+// what they offer change, which is when a client must read the session
+// again. It is computed on every API request (RFC 8620 §3.4's
+// sessionState), so from what can change, without encoding the session.
+func sessionStateOf(capabilities map[string]any, accounts []Account) string {
+	h := sha256.New()
+	for _, c := range sortedKeys(capabilities) {
+		fmt.Fprintf(h, "%s\n", c)
+	}
+	for _, a := range accounts {
+		fmt.Fprintf(h, "%s\x00%s\x00%t\x00%t\x00%v\n", a.ID, a.Name, a.IsPersonal, a.IsReadOnly, a.Primary)
+		for _, c := range sortedKeys(a.Capabilities) {
+			fmt.Fprintf(h, "\t%s\n", c)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // sessionState is the state of u's session resource, for the API's
@@ -354,7 +376,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, p)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp.appendJSON(nil))
 }
 
 // readRequest reads and checks a request body of at most maxSizeRequest octets.

@@ -102,3 +102,39 @@ func jsonMarshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
+
+// appendJSON encodes the response. The method responses are JSON already
+// (marshalled by the methods' own encoders, and so valid and compact):
+// they are copied as they are, where encoding/json would parse and
+// compact every one of them again.
+func (r *Response) appendJSON(b []byte) []byte {
+	b = append(b, `{"methodResponses":[`...)
+	for i, inv := range r.MethodResponses {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, _ := json.Marshal(inv.Name)
+		id, _ := json.Marshal(inv.CallID)
+		b = append(b, '[')
+		b = append(b, name...)
+		b = append(b, ',')
+		if len(inv.Args) == 0 {
+			b = append(b, "{}"...)
+		} else {
+			b = append(b, inv.Args...)
+		}
+		b = append(b, ',')
+		b = append(b, id...)
+		b = append(b, ']')
+	}
+	b = append(b, ']')
+	if r.CreatedIDs != nil {
+		created, _ := json.Marshal(r.CreatedIDs)
+		b = append(b, `,"createdIds":`...)
+		b = append(b, created...)
+	}
+	state, _ := json.Marshal(r.SessionState)
+	b = append(b, `,"sessionState":`...)
+	b = append(b, state...)
+	return append(b, '}', '\n')
+}

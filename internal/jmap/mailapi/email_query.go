@@ -174,6 +174,24 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 			return nil, err
 		}
 	}
+	if len(f.content) == 0 {
+		// Nothing to search in the messages' content: one pass over the
+		// in-memory state decides.
+		var hits []hit
+		err := a.eachMessage(ctx, ac, scope, func(folder int, m store.MessageMeta) bool {
+			if f.root == nil || f.match(f.root, ac.folders[folder].ID(), m, nil, ts) {
+				hits = append(hits, hit{folder: folder, meta: m})
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
+			return nil, err
+		}
+		return hits, nil
+	}
 	// Candidates per folder, then the content searches per folder.
 	perFolder := map[int][]store.MessageMeta{}
 	err := a.eachMessage(ctx, ac, scope, func(folder int, m store.MessageMeta) bool {
