@@ -111,6 +111,7 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 	for _, h := range hits[start:end] {
 		resp.IDs = append(resp.IDs, emailID(h.meta.ID))
 	}
+	a.remember(ctx, ac, hits[start:end])
 	resp.Position = start
 	if args.CalculateTotal {
 		n := len(hits)

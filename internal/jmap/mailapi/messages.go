@@ -3,8 +3,10 @@ package mailapi
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"mailroom/internal/acl"
+	"mailroom/internal/jmap"
 	"mailroom/internal/mailbox"
 	"mailroom/internal/store"
 )
@@ -65,10 +67,72 @@ func (a *API) eachMessage(ctx context.Context, ac *acct, folders []int, fn func(
 	return nil
 }
 
-// locate finds messages by their ids (MessageMeta.ID) in the account.
+// where is a message's place, as a query of this request found it.
+type where struct {
+	mailbox int64
+	uid     uint32
+}
+
+// hintsKey memoizes, per request and account, where the Emails a query
+// answered are: the Email/get that follows (by a result reference, the
+// usual pair) finds them in O(log n) each instead of scanning the account.
+type hintsKey struct{ account int64 }
+
+type hints struct {
+	mu sync.Mutex
+	at map[int64]where
+}
+
+func (a *API) hints(ctx context.Context, ac *acct) *hints {
+	h, _ := jmap.Memo(ctx, hintsKey{ac.id}, func() (*hints, error) { return &hints{at: map[int64]where{}}, nil })
+	return h
+}
+
+// remember notes where a query found Emails.
+func (a *API) remember(ctx context.Context, ac *acct, found []hit) {
+	h := a.hints(ctx, ac)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range found {
+		h.at[f.meta.ID] = where{mailbox: ac.folders[f.folder].ID(), uid: f.meta.UID}
+	}
+}
+
+// locate finds messages by their ids (MessageMeta.ID) in the account:
+// first where this request's queries saw them (checked: a message moved
+// since is not there any more), then by a pass over the account.
 func (a *API) locate(ctx context.Context, ac *acct, ids map[int64]bool) (map[int64]located, error) {
 	found := make(map[int64]located, len(ids))
 	if len(ids) == 0 {
+		return found, nil
+	}
+	h := a.hints(ctx, ac)
+	h.mu.Lock()
+	byMailbox := map[int64][]int64{}
+	for id := range ids {
+		if w, ok := h.at[id]; ok {
+			byMailbox[w.mailbox] = append(byMailbox[w.mailbox], id)
+		}
+	}
+	at := h.at
+	h.mu.Unlock()
+	for mbox, list := range byMailbox {
+		i, ok := ac.byID[mbox]
+		if !ok || ac.folders[i].Owner() != "" || !ac.folders[i].Rights().Has(acl.Read) {
+			continue // a shared folder's \Seen may be the user's own: the pass reads it
+		}
+		box, err := a.svc.Open(ctx, mbox)
+		if err != nil {
+			return nil, fmt.Errorf("open mailbox %d: %w", mbox, err)
+		}
+		for _, id := range list {
+			if meta, ok := box.Message(at[id].uid); ok && meta.ID == id && meta.Flags&store.FlagDeleted == 0 {
+				found[id] = located{folder: i, meta: meta}
+			}
+		}
+		a.svc.Release(box)
+	}
+	if len(found) == len(ids) {
 		return found, nil
 	}
 	err := a.eachMessage(ctx, ac, nil, func(folder int, meta store.MessageMeta) bool {
