@@ -3,6 +3,8 @@ package msgauth
 import (
 	"bytes"
 	"strings"
+
+	"mailroom/internal/mime"
 )
 
 // Field is one header field of a message as it arrived: Raw is the whole
@@ -63,7 +65,7 @@ func fields(hdr []Field, name string) []Field {
 // value (RFC 8601 section 2.2: the first token, after any comments), or ""
 // if there is none.
 func AuthservID(value string) string {
-	s := skipCFWS(value)
+	s := mime.SkipCFWS(value)
 	end := 0
 	for end < len(s) {
 		c := s[end]
@@ -82,36 +84,6 @@ func AuthservID(value string) string {
 		}
 	}
 	return id
-}
-
-// skipCFWS drops leading whitespace and (nested) comments.
-func skipCFWS(s string) string {
-	for {
-		s = strings.TrimLeft(s, " \t\r\n")
-		if !strings.HasPrefix(s, "(") {
-			return s
-		}
-		depth := 0
-		i := 0
-	comment:
-		for ; i < len(s); i++ {
-			switch s[i] {
-			case '\\':
-				i++
-			case '(':
-				depth++
-			case ')':
-				depth--
-				if depth == 0 {
-					break comment
-				}
-			}
-		}
-		if i >= len(s) {
-			return "" // unterminated comment: nothing follows
-		}
-		s = s[i+1:]
-	}
 }
 
 // StripOwnResults removes every Authentication-Results field whose

@@ -402,7 +402,7 @@ func contentID(raw string) string {
 	if s == "" {
 		return ""
 	}
-	s = skipCFWS(s)
+	s = mime.SkipCFWS(s)
 	if strings.HasPrefix(s, "<") {
 		if j := strings.IndexByte(s, '>'); j > 0 {
 			s = s[1:j]

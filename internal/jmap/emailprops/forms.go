@@ -220,7 +220,7 @@ func asURLs(value string) []string {
 	s := unfold(value)
 	var urls []string
 	for {
-		s = skipCFWS(s)
+		s = mime.SkipCFWS(s)
 		if !strings.HasPrefix(s, "<") {
 			break
 		}
@@ -234,42 +234,13 @@ func asURLs(value string) []string {
 		if len(urls) == maxListItems {
 			break
 		}
-		s = skipCFWS(s[j+1:])
+		s = mime.SkipCFWS(s[j+1:])
 		if !strings.HasPrefix(s, ",") {
 			break
 		}
 		s = s[1:]
 	}
 	return urls
-}
-
-// skipCFWS skips white space and (nested) comments.
-func skipCFWS(s string) string {
-	for {
-		s = strings.TrimLeft(s, " \t\r\n")
-		if !strings.HasPrefix(s, "(") {
-			return s
-		}
-		depth := 0
-		i := 0
-		for ; i < len(s); i++ {
-			switch s[i] {
-			case '\\':
-				i++
-			case '(':
-				depth++
-			case ')':
-				depth--
-			}
-			if depth == 0 {
-				break
-			}
-		}
-		if i >= len(s) {
-			return ""
-		}
-		s = s[i+1:]
-	}
 }
 
 // Which forms each header field defined by RFC 5322 and RFC 2369 allows
