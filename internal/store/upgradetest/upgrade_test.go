@@ -134,12 +134,17 @@ func upgrade(t *testing.T, fixture, backend string, latest int) {
 
 	// The server on it, with a DNS server that is not there: the queued
 	// message stays queued (a temporary failure) rather than bouncing
-	// into alice's INBOX.
+	// into alice's INBOX. The fixture's queued message is as old as the
+	// fixture: no delay warning and no expiry, or the test would change
+	// its answer 4 hours (the default delay_warning) and 5 days (max_age)
+	// after the fixtures were made.
 	rig := testrig.Start(t, testrig.Factories{"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory(), "pop3": pop3.Factory()},
 		testrig.DataDir(dataDir), testrig.Listen("smtp", "imap", "pop3"),
 		testrig.Config(func(c *config.Config) {
 			c.Auth.AllowInsecure = true
 			c.DNS.Servers = []string{deadDNS(t)}
+			c.Queue.DelayWarning = 0
+			c.Queue.MaxAge = config.Duration(100 * 365 * 24 * time.Hour)
 		}))
 	for _, acct := range man.accounts {
 		c := imapLogin(t, rig.Addr("imap"), acct.email, acct.password)
