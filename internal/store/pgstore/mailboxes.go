@@ -176,7 +176,14 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string,
 		return store.Mailbox{}, fmt.Errorf("%w: special use %q", store.ErrInvalid, use)
 	}
 	var mb store.Mailbox
-	err = s.write(ctx, func(tx *txn) error {
+	// Under the account's row lock at READ COMMITTED (writeAccount), not
+	// SERIALIZABLE: a new mailbox takes a modseq from the account's
+	// counter, which every delivery to the account updates, and a
+	// serializable transaction updating that row after a delivery
+	// committed fails, again and again while mail arrives. The account
+	// lock orders the mailbox writes of an account, so the name checks
+	// stay sound.
+	err = s.writeAccount(ctx, accountID, func(tx *txn) error {
 		if _, err := tx.mailbox(accountID, name); err == nil {
 			return fmt.Errorf("mailbox %q: %w", name, store.ErrExists)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -210,7 +217,8 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 	if strings.HasPrefix(newName, oldName+store.Delimiter) {
 		return fmt.Errorf("%w: cannot rename %q into itself", store.ErrInvalid, oldName)
 	}
-	err = s.write(ctx, func(tx *txn) error {
+	// Under the account's lock, as CreateMailbox is, and for its reason.
+	err = s.writeAccount(ctx, accountID, func(tx *txn) error {
 		src, err := tx.mailbox(accountID, oldName)
 		if err != nil {
 			return err
@@ -373,7 +381,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	if name == "INBOX" {
 		return fmt.Errorf("cannot delete INBOX: %w", store.ErrProtected)
 	}
-	err = s.write(ctx, func(tx *txn) error {
+	// Under the account's lock, as CreateMailbox is, and for its reason.
+	err = s.writeAccount(ctx, accountID, func(tx *txn) error {
 		mb, err := tx.mailbox(accountID, name)
 		if err != nil {
 			return err
