@@ -3,6 +3,7 @@ package mailapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,27 +63,9 @@ func (a *API) emailGet(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := emailProperties
-	if args.Properties != nil {
-		for _, p := range *args.Properties {
-			if strings.HasPrefix(p, "header:") {
-				known = append(known, p)
-			}
-		}
-	}
-	props, err := propertySet(args.Properties, known, emailDefaults)
+	props, err := emailProps(args.Properties, args.BodyProperties, args.MaxBodyValueBytes, emailDefaults)
 	if err != nil {
 		return nil, err
-	}
-	if args.BodyProperties != nil {
-		for _, p := range *args.BodyProperties {
-			if !emailprops.ValidBodyProperty(p) {
-				return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("unknown body property %q", p))
-			}
-		}
-	}
-	if args.MaxBodyValueBytes < 0 {
-		return nil, jmap.Errorf(jmap.ErrInvalidArguments, "maxBodyValueBytes is a positive number")
 	}
 	state, err := a.state(ctx, ac)
 	if err != nil {
@@ -174,4 +157,35 @@ func (a *API) emailObject(ctx context.Context, ac *acct, loc located, props map[
 		return nil, fmt.Errorf("message %d: %w", m.ID, err)
 	}
 	return o, nil
+}
+
+// emailProps checks the properties and bodyProperties of Email/get and
+// Email/parse, their maxBodyValueBytes too: the properties asked for, or
+// defaults. A header:… property is checked by its form, never added to a
+// shared list (concurrent requests read emailProperties).
+func emailProps(asked, bodyProps *[]string, maxBodyValueBytes int, defaults []string) (map[string]bool, error) {
+	props := map[string]bool{"id": true}
+	if asked == nil {
+		for _, p := range defaults {
+			props[p] = true
+		}
+	} else {
+		for _, p := range *asked {
+			if _, _, _, ok := emailprops.ParseHeaderProperty(p); !ok && !slices.Contains(emailProperties, p) {
+				return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("unknown property %q", p))
+			}
+			props[p] = true
+		}
+	}
+	if bodyProps != nil {
+		for _, p := range *bodyProps {
+			if !emailprops.ValidBodyProperty(p) {
+				return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("unknown body property %q", p))
+			}
+		}
+	}
+	if maxBodyValueBytes < 0 {
+		return nil, jmap.Errorf(jmap.ErrInvalidArguments, "maxBodyValueBytes is a positive number")
+	}
+	return props, nil
 }

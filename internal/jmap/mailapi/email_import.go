@@ -250,30 +250,12 @@ func (a *API) emailParse(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := emailProperties
-	if args.Properties != nil {
-		for _, p := range *args.Properties {
-			if strings.HasPrefix(p, "header:") {
-				known = append(known, p)
-			}
-		}
-	}
-	props, err := propertySet(args.Properties, known, parseDefaults)
+	props, err := emailProps(args.Properties, args.BodyProperties, args.MaxBodyValueBytes, parseDefaults)
 	if err != nil {
 		return nil, err
 	}
 	if args.Properties == nil {
 		delete(props, "id")
-	}
-	if args.BodyProperties != nil {
-		for _, p := range *args.BodyProperties {
-			if !emailprops.ValidBodyProperty(p) {
-				return nil, jmap.Errorf(jmap.ErrInvalidArguments, fmt.Sprintf("unknown body property %q", p))
-			}
-		}
-	}
-	if args.MaxBodyValueBytes < 0 {
-		return nil, jmap.Errorf(jmap.ErrInvalidArguments, "maxBodyValueBytes is a positive number")
 	}
 	getArgs := &emailGetArgs{BodyProperties: args.BodyProperties, FetchTextBodyValues: args.FetchTextBodyValues,
 		FetchHTMLBodyValues: args.FetchHTMLBodyValues, FetchAllBodyValues: args.FetchAllBodyValues, MaxBodyValueBytes: args.MaxBodyValueBytes}

@@ -2,6 +2,7 @@ package mailapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -36,4 +37,33 @@ func FuzzFilter(f *testing.F) {
 		fl := &filter{}
 		fl.parse(json.RawMessage(s), &acct{byID: map[int64]int{}}, 0)
 	})
+}
+
+// TestEmailPropsConcurrent: checking header:… properties in concurrent
+// requests shares nothing. The check used to append them to the package's
+// list of properties, a race between requests (go test -race) in which one
+// request's property could be lost to another's.
+func TestEmailPropsConcurrent(t *testing.T) {
+	done := make(chan error)
+	for i := range 8 {
+		go func() {
+			var err error
+			for range 200 {
+				asked := []string{"subject", "header:X-Probe-" + string(rune('A'+i)) + ":asText"}
+				var props map[string]bool
+				if props, err = emailProps(&asked, nil, 0, nil); err == nil && !props[asked[1]] {
+					err = fmt.Errorf("%s lost", asked[1])
+				}
+				if err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
