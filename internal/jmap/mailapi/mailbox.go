@@ -1,6 +1,7 @@
 package mailapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,7 +247,7 @@ func (a *API) mailboxGet(ctx context.Context, c *jmap.Call) (any, error) {
 
 // decodeStrict unmarshals raw into v, refusing unknown properties.
 func decodeStrict(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
