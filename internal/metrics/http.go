@@ -76,6 +76,13 @@ func (s *Server) Serve(ln net.Listener) error {
 // ends, and is cut then.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		// http.Server closes the listeners Serve still tracks; the one
+		// internal/server closed first may be among them, its Serve not
+		// having returned yet. Closed twice is still closed, and Shutdown
+		// has drained the connections all the same.
+		return nil
+	}
 	if err != nil {
 		s.http.Close()
 	}
