@@ -1,13 +1,14 @@
 # Mailroom: the two commands the README promises.
 #   make run    build and start a zero-configuration trial server (mailroom dev)
 #   make test   install what the tests need (imaptest too), then gofmt, go vet, staticcheck,
+#               type-check, lint and build-check the webmail app (internal/webapp),
 #               go test -race (with the imaptest compliance suite)
 
 export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 BIN     := $(CURDIR)/bin
 
-.PHONY: all build run test deps lint bench fuzz clean
+.PHONY: all build run test deps lint webapp bench fuzz clean
 
 all: build
 
@@ -25,6 +26,12 @@ lint: deps
 	if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	cd internal/webapp && npm run --silent check
+
+# Rebuild the webmail's browser app into internal/webapp/dist (committed:
+# go build embeds it). make test fails while dist/ is out of date.
+webapp:
+	cd internal/webapp && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 # imaptest (built by deps) runs in internal/imap/imaptest_test.go.
 # deps installs PostgreSQL, so its tests must run here, not skip.

@@ -46,12 +46,16 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 # The npm packages exactly as package-lock.json pins them; npm ci again
-# only when the lock file changed since the last install.
-JAM=internal/jmap/jamtest
-if ! [ -f "$JAM/node_modules/.package-lock.json" ] || ! cmp -s "$JAM/package-lock.json" "$JAM/node_modules/.installed-lock.json"; then
-	(cd "$JAM" && npm ci --no-audit --no-fund --loglevel=error)
-	cp "$JAM/package-lock.json" "$JAM/node_modules/.installed-lock.json"
-fi
+# only when the lock file changed since the last install. internal/webapp
+# is the webmail's browser app (TypeScript, esbuild, Biome, axe-core for
+# its accessibility test); its built dist/ is committed, so building
+# Mailroom needs none of this.
+for dir in internal/jmap/jamtest internal/webapp; do
+	if ! [ -f "$dir/node_modules/.package-lock.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"; then
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+		cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"
+	fi
+done
 
 # Pinned Go tools.
 STATICCHECK_VERSION=v0.8.2

@@ -43,7 +43,8 @@ func (s *Server) jmapRoutes(mux *http.ServeMux) {
 // same throttle as a wrong password), or the webmail's session cookie. A
 // password or token travels only over TLS or from this machine. The
 // account's "jmap.enabled" setting is the per-protocol switch, as for
-// IMAP and POP3: it applies to every way in.
+// IMAP and POP3: it applies to every way in but the webmail's own
+// session, since the webmail is itself a JMAP client.
 type jmapAuth struct{ s *Server }
 
 // bearerToken returns the credentials of an "Authorization: Bearer"
@@ -120,7 +121,10 @@ func (ja jmapAuth) AuthenticateHTTP(r *http.Request) (jmap.User, error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !validCSRF(r, sess) {
 			return u, jmap.ErrUnauthenticated
 		}
-		u = jmap.User{AccountID: sess.AccountID, Email: sess.Email}
+		// The webmail itself is a JMAP client (internal/webapp): the
+		// switch is for other apps, and turning it off must not take the
+		// webmail away.
+		return jmap.User{AccountID: sess.AccountID, Email: strings.ToLower(sess.Email)}, nil
 	}
 	settings, err := s.opts.Store.Settings(r.Context(), u.AccountID)
 	if err != nil {

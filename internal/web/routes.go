@@ -36,9 +36,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.requireLogin(s.logout))
 	mux.HandleFunc("GET /{$}", s.requireLogin(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/mail/INBOX", http.StatusSeeOther)
+		http.Redirect(w, r, "/app/", http.StatusSeeOther)
 	}))
 
+	s.appRoutes(mux)
 	s.mailRoutes(mux)
 	s.composeRoutes(mux)
 	s.settingsRoutes(mux)

@@ -32,6 +32,7 @@ import (
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
+	"mailroom/internal/webapp"
 	"mailroom/internal/tlsconf"
 )
 
@@ -126,6 +127,8 @@ type Server struct {
 	setup *autoconfig.Handler
 	html  *htmlmail.Sanitizer
 	http  *http.Server
+	// app is the webmail's browser application (internal/webapp).
+	app *webapp.App
 
 	// mtaSTS serves our MTA-STS policy to mta-sts.DOMAIN (RFC 8461).
 	mtaSTS http.Handler
@@ -149,7 +152,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("proto", "http"), pages: p, html: htmlmail.NewSanitizer()}
+	app, err := webapp.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("proto", "http"), pages: p, html: htmlmail.NewSanitizer(), app: app}
 	s.setup = autoconfig.New(clientServer(opts.Config), func(ctx context.Context, domain string) (bool, error) {
 		_, err := opts.Store.Domain(ctx, domain)
 		// The store says ErrUnknownDomain for a domain it does not host:

@@ -148,6 +148,10 @@ func knownPageProblem(m chromedp.ConsoleMessage) string {
 	if strings.HasSuffix(m.URL, "/settings/access-tokens") && strings.Contains(m.String(), "status of 400 (Bad Request)") {
 		return "access token form: an error next to a field, 400"
 	}
+	// TestAppWithoutScript blocks the app's script to see the fallback.
+	if strings.Contains(m.URL, "/app/assets/app.js") && strings.Contains(m.String(), "ERR_BLOCKED_BY_CLIENT") {
+		return "the app's script blocked on purpose"
+	}
 	return ""
 }
 
@@ -223,11 +227,28 @@ func ByLabel(text string) chromedp.JSPath {
 		string(q) + `)?.control`)
 }
 
-// Login logs in through the login form and checks that it lands on the
-// INBOX.
-func (b *Tab) Login(email, password string) {
+// LoginApp logs in through the login form, as a person does, and waits
+// for the webmail's app (internal/webapp) to show the Inbox's list.
+func (b *Tab) LoginApp(email, password string) {
 	b.T.Helper()
 	b.Open(chromedp.Navigate(b.Base + "/login"))
+	b.Do(
+		chromedp.SendKeys(ByLabel("Email address"), email),
+		chromedp.SendKeys(ByLabel("Password"), password),
+	)
+	b.Open(chromedp.Click(chromedp.CSS(`.login button[type="submit"]`)))
+	// The app names the Inbox's address once it has read the folders.
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.shell .folders li.current`)))
+	if loc := Run(b, chromedp.Location()); !strings.HasPrefix(loc, b.Base+"/app/mailbox/") {
+		b.T.Fatalf("after login at %s, want the app's Inbox", loc)
+	}
+}
+
+// Login logs in through the login form into the basic HTML version and
+// checks that it lands on the INBOX.
+func (b *Tab) Login(email, password string) {
+	b.T.Helper()
+	b.Open(chromedp.Navigate(b.Base + "/login?next=/mail/INBOX"))
 	b.Do(
 		chromedp.SendKeys(ByLabel("Email address"), email),
 		chromedp.SendKeys(ByLabel("Password"), password),

@@ -1,0 +1,233 @@
+package webapp_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"mailroom/internal/store"
+	"mailroom/internal/testrig/chromium"
+)
+
+// TestAppKeyboard: Gmail's keys work from the list and the conversation,
+// each reflected on screen at once and then in the store: j/k move, x
+// selects, Shift+I / Shift+U, s stars, e archives, # deletes, z undoes,
+// g i goes to the Inbox, ? shows the help and / focuses the search.
+func TestAppKeyboard(t *testing.T) {
+	r := start(t)
+	for i := range 4 {
+		r.Deliver(r.acct, msg("Bob <bob@example.org>", fmt.Sprintf("Note %d", i), "x"))
+	}
+	b := r.tab(t)
+	waitRows(t, b, 4)
+	focused := func() string {
+		return chromium.Eval[string](b, `document.querySelector(".rows li.focus .subject")?.textContent ?? ""`)
+	}
+	// Newest first: Note 3 has the focus.
+	if f := focused(); f != "Note 3" {
+		t.Fatalf("focus on %q, want Note 3", f)
+	}
+	key(b, "j")
+	key(b, "j")
+	if f := focused(); f != "Note 1" {
+		t.Fatalf("after j j the focus is on %q, want Note 1", f)
+	}
+	key(b, "k")
+	if f := focused(); f != "Note 2" {
+		t.Fatalf("after k the focus is on %q, want Note 2", f)
+	}
+
+	// x selects; Shift+I marks the selection read.
+	key(b, "x")
+	if !chromium.Eval[bool](b, rowJS("Note 2")+`.classList.contains("selected")`) {
+		t.Fatal("x did not select the focused conversation")
+	}
+	key(b, "I")
+	if chromium.Eval[bool](b, rowJS("Note 2")+`.classList.contains("unread")`) {
+		t.Fatal("Shift+I: still shown unread")
+	}
+	eventually(t, "Note 2 read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 1 })
+	key(b, "U")
+	eventually(t, "Note 2 unread again in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 0 })
+	key(b, "x") // unselect
+
+	// s stars the focused conversation.
+	key(b, "s")
+	eventually(t, "Note 2 flagged in the store", func() bool {
+		for _, m := range r.Messages(r.acct, "INBOX") {
+			if m.Flags&store.FlagFlagged != 0 {
+				return true
+			}
+		}
+		return false
+	})
+
+	// e archives: gone from the list at once, in Archive in the store.
+	start := time.Now()
+	key(b, "e")
+	if rows(b) != 3 {
+		t.Fatalf("after e, %d rows, want 3 at once", rows(b))
+	}
+	t.Logf("archive reflected on screen in %v (keypress to DOM, measured from the test)", time.Since(start).Round(time.Millisecond))
+	eventually(t, "one message in Archive", func() bool { return len(r.Messages(r.acct, "Archive")) == 1 })
+	// z undoes it, once the toast offers it.
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.toast button.link`)))
+	key(b, "z")
+	eventually(t, "the archived message back in the INBOX", func() bool { return len(r.Messages(r.acct, "INBOX")) == 4 })
+	waitRows(t, b, 4)
+
+	// # deletes to Trash; o opens, u goes back.
+	key(b, "#")
+	eventually(t, "one message in Trash", func() bool { return len(r.Messages(r.acct, "Trash")) == 1 })
+	key(b, "o")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.reader h1`)))
+	key(b, "u")
+	eventually(t, "the conversation closed", func() bool { return chromium.Eval[int](b, `document.querySelectorAll(".reader").length`) == 0 })
+
+	// g i from another folder.
+	b.Do(chromedp.Click(chromedp.CSS(`.folders a[data-role="trash"]`)))
+	waitRows(t, b, 1)
+	key(b, "g")
+	key(b, "i")
+	waitRows(t, b, 3)
+
+	key(b, "?")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`dialog.help`)))
+	if n := chromium.Eval[int](b, `document.querySelectorAll("dialog.help tr").length`); n < 15 {
+		t.Fatalf("the help lists %d shortcuts", n)
+	}
+	key(b, kb.Escape)
+	eventually(t, "the help closed", func() bool { return chromium.Eval[int](b, `document.querySelectorAll("dialog.help").length`) == 0 })
+	key(b, "/")
+	if !chromium.Eval[bool](b, `document.activeElement === document.querySelector(".search input")`) {
+		t.Fatal("/ did not focus the search box")
+	}
+}
+
+// TestAppMultiSelect: a click on one checkbox and a Shift-click on another
+// select the range; a bulk action changes them all. Selecting all pages
+// marks 120 conversations read (more than a page) in one go.
+func TestAppMultiSelect(t *testing.T) {
+	r := start(t)
+	for i := range 120 {
+		r.Deliver(r.acct, msg("Bob <bob@example.org>", fmt.Sprintf("Item %03d", i), "x"))
+	}
+	b := r.tab(t)
+	waitRows(t, b, 50)
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Item 118") + `.querySelector("input.pick")`)))
+	node := chromium.Run(b, chromedp.Nodes(chromedp.JSPath(rowJS("Item 114")+`.querySelector("input.pick")`)))[0]
+	b.Do(chromedp.MouseClickNode(node, chromedp.ButtonModifiers(chromedp.ModifierShift)))
+	if n := chromium.Eval[int](b, `document.querySelectorAll(".rows li.selected").length`); n != 5 {
+		t.Fatalf("Shift-click selected %d rows, want 5 (Item 118 to Item 114)", n)
+	}
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Mark read")`)))
+	eventually(t, "five read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 5 })
+
+	// With some selected, the box clears the selection (as Gmail's);
+	// clicked again it selects the page, then the banner every page:
+	// "mark all read".
+	b.Do(chromedp.Click(chromedp.CSS(`.toolbar input.pick-all`)))
+	if n := chromium.Eval[int](b, `document.querySelectorAll(".rows li.selected").length`); n != 0 {
+		t.Fatalf("the select-all box with 5 selected left %d selected, want none", n)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`.toolbar input.pick-all`)))
+	if n := chromium.Eval[int](b, `document.querySelectorAll(".rows li.selected").length`); n != 50 {
+		t.Fatalf("select all selected %d rows on the page", n)
+	}
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".selectall button")).find(x => x.textContent.startsWith("Select all 120"))`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Mark read")`)))
+	eventually(t, "all 120 read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 120 })
+	eventually(t, "no unread count in the folder list", func() bool {
+		return chromium.Eval[int](b, `document.querySelectorAll(".folders .count").length`) == 0
+	})
+}
+
+// TestAppDragToFolder: a conversation dragged onto a folder moves there;
+// the toast's Undo brings it back.
+func TestAppDragToFolder(t *testing.T) {
+	r := start(t)
+	r.Deliver(r.acct, msg("Bob <bob@example.org>", "Receipts", "x"))
+	r.Deliver(r.acct, msg("Bob <bob@example.org>", "Holiday photos", "x"))
+	b := r.tab(t)
+	waitRows(t, b, 2)
+	// HTML drag and drop, as the browser fires it: one DataTransfer
+	// carried from dragstart on the row to drop on the folder.
+	chromium.Eval[bool](b, `(() => {
+		const dt = new DataTransfer();
+		const row = `+rowJS("Receipts")+`;
+		const folder = document.querySelector('.folders a[data-role="archive"]').closest("li");
+		row.dispatchEvent(new DragEvent("dragstart", {bubbles: true, dataTransfer: dt}));
+		folder.dispatchEvent(new DragEvent("dragover", {bubbles: true, cancelable: true, dataTransfer: dt}));
+		folder.dispatchEvent(new DragEvent("drop", {bubbles: true, cancelable: true, dataTransfer: dt}));
+		row.dispatchEvent(new DragEvent("dragend", {bubbles: true, dataTransfer: dt}));
+		return true;
+	})()`)
+	eventually(t, "Receipts in Archive", func() bool { return len(r.Messages(r.acct, "Archive")) == 1 })
+	waitRows(t, b, 1)
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toast button")).find(x => x.textContent === "Undo")`)))
+	eventually(t, "Receipts back in the INBOX", func() bool { return len(r.Messages(r.acct, "INBOX")) == 2 })
+	waitRows(t, b, 2)
+}
+
+// TestAppTrashUndoAndRestore: deleting in Trash is for good, but only
+// once the undo time has passed; Undo keeps the message. Restore moves a
+// message from Trash back to the Inbox.
+func TestAppTrashUndoAndRestore(t *testing.T) {
+	r := start(t)
+	r.deliverIn("Trash", msg("Bob <bob@example.org>", "Old news", "x"))
+	r.deliverIn("Trash", msg("Bob <bob@example.org>", "Older news", "x"))
+	b := r.tab(t)
+	b.Do(chromedp.Click(chromedp.CSS(`.folders a[data-role="trash"]`)))
+	waitRows(t, b, 2)
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Old news") + `.querySelector("input.pick")`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Delete for good")`)))
+	waitRows(t, b, 1)
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toast button")).find(x => x.textContent === "Undo")`)))
+	waitRows(t, b, 2)
+	time.Sleep(7 * time.Second) // past the undo time: nothing was deleted
+	if n := len(r.Messages(r.acct, "Trash")); n != 2 {
+		t.Fatalf("after Undo, %d messages in Trash, want 2", n)
+	}
+
+	// Deleted for good, without undo: gone once the undo time is over.
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Old news") + `.querySelector("input.pick")`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Delete for good")`)))
+	eventually(t, "Old news deleted for good", func() bool { return len(r.Messages(r.acct, "Trash")) == 1 })
+
+	// Restore.
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Older news") + `.querySelector("input.pick")`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Restore")`)))
+	eventually(t, "Older news in the INBOX", func() bool { return len(r.Messages(r.acct, "INBOX")) == 1 })
+}
+
+// TestAppLiveCounts: mail arriving in another folder is counted there at
+// once, without going there; the Inbox's count is in the title and the
+// tab's icon.
+func TestAppLiveCounts(t *testing.T) {
+	r := start(t)
+	r.Deliver(r.acct, msg("Bob <bob@example.org>", "First", "x"))
+	lists := r.Account("lists@example.test") // another account: its mail must not count
+	_ = lists
+	b := r.tab(t)
+	waitRows(t, b, 1)
+	eventually(t, "the title counting one unread", func() bool {
+		return chromium.Eval[string](b, `document.title`) == "(1) INBOX · Mailroom"
+	})
+	if got := chromium.Eval[string](b, `document.querySelector('link[rel="icon"]').dataset.unread`); got != "1" {
+		t.Fatalf("icon counts %q", got)
+	}
+	// A new folder with mail in it, made by an IMAP client or a filter:
+	// the app learns of it by push.
+	r.deliverIn("Archive", msg("Bob <bob@example.org>", "Filed away", "x"))
+	eventually(t, "Archive counting one unread", func() bool {
+		return chromium.Eval[string](b, `document.querySelector('.folders a[data-role="archive"] .count')?.textContent ?? ""`) == "1 unread"
+	})
+	r.Deliver(r.acct, msg("Bob <bob@example.org>", "Second", "x"))
+	waitRows(t, b, 2)
+	eventually(t, "the title counting two unread", func() bool {
+		return chromium.Eval[string](b, `document.title`) == "(2) INBOX · Mailroom"
+	})
+}

@@ -1,0 +1,27 @@
+// The webmail's entry point. The server's shell page (internal/web,
+// app.go) carries the CSRF token and a plain-HTML fallback; once this
+// script runs, the app replaces the fallback.
+
+import { render } from "preact";
+import { App } from "./ui/App";
+import { Client } from "./jmap";
+import { MailState } from "./state";
+
+async function boot(): Promise<void> {
+  const root = document.getElementById("app")!;
+  const csrf = document.querySelector<HTMLMetaElement>('meta[name="mailroom-csrf"]')?.content ?? "";
+  const user = document.querySelector<HTMLMetaElement>('meta[name="mailroom-user"]')?.content ?? "";
+  const admin = document.querySelector<HTMLMetaElement>('meta[name="mailroom-admin"]')?.content === "true";
+  const client = new Client(csrf);
+  try {
+    await client.loadSession();
+  } catch {
+    root.querySelector(".boot-status")?.replaceChildren("Could not reach your mail. Try again shortly, or use the basic HTML version.");
+    return;
+  }
+  const state = new MailState(client);
+  root.replaceChildren();
+  render(<App state={state} user={user} admin={admin} csrf={csrf} />, root);
+}
+
+void boot();
