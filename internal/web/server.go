@@ -32,8 +32,8 @@ import (
 	"mailroom/internal/panics"
 	"mailroom/internal/queue"
 	"mailroom/internal/store"
-	"mailroom/internal/webapp"
 	"mailroom/internal/tlsconf"
+	"mailroom/internal/webapp"
 )
 
 // Options configure a Server.
