@@ -32,6 +32,7 @@ export const shortcuts: Shortcut[] = [
   { keys: "g then t", what: "Go to Sent" },
   { keys: "g then d", what: "Go to Drafts" },
   { keys: "c", what: "Write a message" },
+  { keys: "r / a / f", what: "Reply / reply to all / forward" },
   { keys: "/", what: "Search" },
   { keys: "z", what: "Undo the last action" },
   { keys: "?", what: "Show this help" },
@@ -65,6 +66,14 @@ export function installKeys(state: MailState, hooks: KeyHooks): () => void {
     route.go(state.view);
   };
 
+  // r, a and f answer the newest message of the open conversation.
+  const replyTo = (mode: "reply" | "replyAll" | "forward") => {
+    if (!state.openThread) return;
+    const msgs = state.conversation(state.openThread, true).sort((x, y) => x.receivedAt.localeCompare(y.receivedAt));
+    const last = msgs[msgs.length - 1];
+    if (last) state.compose(mode, last.id);
+  };
+
   const onKey = (ev: KeyboardEvent) => {
     if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.defaultPrevented) return;
     if (ev.key === "Escape") {
@@ -93,6 +102,7 @@ export function installKeys(state: MailState, hooks: KeyHooks): () => void {
       ev.preventDefault();
       return;
     }
+    if (state.composing) return;
     const reading = state.openThread !== null;
     const act: Record<string, () => void> = {
       j: () => {
@@ -129,9 +139,10 @@ export function installKeys(state: MailState, hooks: KeyHooks): () => void {
       "!": () => void state.markJunk(true),
       I: () => void state.setKeyword("$seen", true),
       U: () => void state.setKeyword("$seen", false),
-      c: () => {
-        window.location.href = "/compose";
-      },
+      c: () => state.compose("new"),
+      r: () => replyTo("reply"),
+      a: () => replyTo("replyAll"),
+      f: () => replyTo("forward"),
       "/": () => hooks.search(),
       "?": () => hooks.help(),
       z: () => {

@@ -5,9 +5,11 @@
 // failure puts the state back and says so. Push (EventSource) brings
 // what other clients did.
 
+import type { Identity } from "./compose";
 import { Batch, type Client, MethodError } from "./jmap";
 import {
   type Email,
+  type EmailAddress,
   inMailbox,
   isFlagged,
   isUnread,
@@ -19,6 +21,13 @@ import {
 } from "./model";
 
 export type View = { kind: "mailbox"; mailboxId: string } | { kind: "search"; query: string };
+
+// Composing is what the compose pane was opened for.
+export interface Composing {
+  mode: "new" | "reply" | "replyAll" | "forward" | "draft";
+  emailId?: string;
+  key: number;
+}
 
 export interface Toast {
   id: number;
@@ -59,6 +68,9 @@ export class MailState {
   // snippets are the search results' highlighted previews (SearchSnippet),
   // by email id: HTML-escaped text with <mark> around the matches.
   snippets = new Map<string, { subject: string | null; preview: string | null }>();
+  identities: Identity[] = [];
+  composing: Composing | null = null;
+  private composeSeq = 0;
 
   private emailState = "";
   private mailboxState = "";
@@ -368,11 +380,48 @@ export class MailState {
 
   // --- actions ---
 
-  toast(text: string, undo?: () => void, error = false): void {
+  toast(text: string, undo?: () => void, error = false, ms = error ? UNDO_MS * 2 : UNDO_MS): number {
     const t: Toast = { id: ++this.toastSeq, text, undo, error };
     this.toasts = [t];
     this.notify();
-    setTimeout(() => this.dismiss(t.id), error ? UNDO_MS * 2 : UNDO_MS);
+    setTimeout(() => this.dismiss(t.id), ms);
+    return t.id;
+  }
+
+  // --- writing ---
+
+  async loadIdentities(): Promise<void> {
+    const r = await this.jmap.call<{ list: Identity[] }>("Identity/get", { accountId: this.jmap.session.primaryAccounts["urn:ietf:params:jmap:submission"] ?? this.accountId });
+    this.identities = r.list;
+    this.notify();
+  }
+
+  compose(mode: Composing["mode"], emailId?: string): void {
+    this.composing = { mode, emailId, key: ++this.composeSeq };
+    this.notify();
+  }
+
+  closeCompose(): void {
+    this.composing = null;
+    this.notify();
+  }
+
+  // suggest looks up addresses for a compose field (the server's
+  // Suggestion/query extension; without it, nothing).
+  async suggest(text: string): Promise<EmailAddress[]> {
+    if (!this.jmap.session.capabilities["urn:mailroom:params:jmap:suggest"]) return [];
+    const b = new Batch();
+    const c = b.add("Suggestion/query", { accountId: this.accountId, text, limit: 8 });
+    const res = await this.jmap.request(b, ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:mailroom:params:jmap:suggest"]);
+    return res.get<{ list: { email: string; name: string | null }[] }>(c).list.map((x) => ({ name: x.name || null, email: x.email }));
+  }
+
+  // canHoldSubmissions says whether the server can delay a submission
+  // (RFC 4865 FUTURERELEASE), which "Undo" after Send needs.
+  canHoldSubmissions(): boolean {
+    const acct = this.jmap.session.accounts[this.accountId];
+    const cap = acct?.accountCapabilities["urn:ietf:params:jmap:submission"] as { maxDelayedSend?: number; submissionExtensions?: Record<string, unknown> } | undefined;
+    return !!cap && (cap.maxDelayedSend ?? 0) >= 10 && !!cap.submissionExtensions && "FUTURERELEASE" in cap.submissionExtensions;
   }
 
   dismiss(id: number): void {

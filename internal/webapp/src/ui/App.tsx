@@ -2,6 +2,7 @@ import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { installKeys } from "../keys";
 import * as route from "../route";
 import { type MailState, message, type View } from "../state";
+import { Compose } from "./Compose";
 import { Help } from "./Help";
 import { MessageList } from "./MessageList";
 import { Reader } from "./Reader";
@@ -110,7 +111,7 @@ export function App({ state, user, admin, csrf }: Props) {
     );
   }
 
-  const reading = state.openThread !== null;
+  const reading = state.openThread !== null || state.composing !== null;
   return (
     <div class={`shell${reading ? " reading" : ""}`}>
       <a class="skip" href="#list">
@@ -153,7 +154,7 @@ export function App({ state, user, admin, csrf }: Props) {
       </header>
       <Sidebar state={state} />
       <MessageList state={state} />
-      {reading && <Reader state={state} />}
+      {state.composing ? <Compose key={state.composing.key} state={state} /> : state.openThread !== null && <Reader state={state} />}
       {help && <Help onClose={() => setHelp(false)} />}
       <Toasts state={state} />
     </div>

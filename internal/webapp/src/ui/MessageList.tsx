@@ -37,6 +37,12 @@ export function MessageList({ state }: { state: MailState }) {
       return;
     }
     state.focus = i;
+    const e = state.rowEmail(i);
+    if (e && state.view.kind === "mailbox" && state.view.mailboxId === state.byRole("drafts")?.id) {
+      // A draft opens to be written on.
+      state.compose("draft", e.id);
+      return;
+    }
     void state.openConversation(threadId);
     route.go(state.view, threadId);
   };

@@ -123,6 +123,21 @@ function Message({ state, email, onCollapse, onPreview }: { state: MailState; em
           </div>
         )}
       </header>
+      <div class="msgactions">
+        <button type="button" onClick={() => state.compose(email.keywords.$draft ? "draft" : "reply", email.id)}>
+          {email.keywords.$draft ? "Edit draft" : "Reply"}
+        </button>
+        {!email.keywords.$draft && (
+          <>
+            <button type="button" onClick={() => state.compose("replyAll", email.id)}>
+              Reply all
+            </button>
+            <button type="button" onClick={() => state.compose("forward", email.id)}>
+              Forward
+            </button>
+          </>
+        )}
+      </div>
       <MailFrame accountId={acct} emailId={email.id} />
       {atts.length > 0 && (
         <div class="attachments">

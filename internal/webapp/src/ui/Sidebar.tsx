@@ -61,9 +61,9 @@ export function Sidebar({ state }: { state: MailState }) {
 
   return (
     <nav class="folders" aria-label="Folders">
-      <a class="write button primary" href="/compose">
+      <button type="button" class="write primary" onClick={() => state.compose("new")} title="Write a message (c)">
         Write
-      </a>
+      </button>
       <ul>{shown.map((m) => item(m, false))}</ul>
       {hidden.length > 0 && (
         <>
