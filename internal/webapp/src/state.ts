@@ -628,6 +628,7 @@ export class MailState {
   // --- the open conversation ---
 
   async openConversation(threadId: string): Promise<void> {
+    performance.mark("mailroom-open-start");
     this.openThread = threadId;
     const i = this.rows.findIndex((id) => this.emails.get(id)?.threadId === threadId);
     if (i >= 0) this.focus = i;
@@ -643,6 +644,7 @@ export class MailState {
       return;
     }
     this.notify();
+    requestAnimationFrame(() => performance.measure("mailroom-open", "mailroom-open-start"));
     const unread = this.conversation(threadId, true).filter(isUnread);
     if (unread.length && this.openThread === threadId) {
       await this.setKeyword("$seen", true, [threadId]);
