@@ -133,15 +133,15 @@ func TestRenderPlainAndBadIDs(t *testing.T) {
 	}
 	acct := "A" + itoa64(r.acct.ID)
 	for p, want := range map[string]int{
-		"/app/render/" + acct + "/M999999":        http.StatusNotFound,
-		"/app/render/A999999/M1":                  http.StatusNotFound,
-		"/app/render/X1/M1":                       http.StatusBadRequest,
-		"/app/render/" + acct + "/Mx":             http.StatusBadRequest,
-		"/app/render/" + acct + "/M0":             http.StatusBadRequest,
-		"/app/render/" + acct + "/F1":             http.StatusBadRequest,
-		"/app/zip/" + acct + "/M-1":               http.StatusBadRequest,
-		"/app/zip/" + acct + "/M999999":           http.StatusNotFound,
-		"/app/render/" + acct + "/M1/extra":       http.StatusNotFound,
+		"/app/render/" + acct + "/M999999":       http.StatusNotFound,
+		"/app/render/A999999/M1":                 http.StatusNotFound,
+		"/app/render/X1/M1":                      http.StatusBadRequest,
+		"/app/render/" + acct + "/Mx":            http.StatusBadRequest,
+		"/app/render/" + acct + "/M0":            http.StatusBadRequest,
+		"/app/render/" + acct + "/F1":            http.StatusBadRequest,
+		"/app/zip/" + acct + "/M-1":              http.StatusBadRequest,
+		"/app/zip/" + acct + "/M999999":          http.StatusNotFound,
+		"/app/render/" + acct + "/M1/extra":      http.StatusNotFound,
 		"/app/render/" + acct + "/B" + itoa64(1): http.StatusBadRequest,
 	} {
 		if code, _, body := b.get(p); code != want {
