@@ -33,10 +33,11 @@ const renderCSP = "sandbox allow-same-origin allow-popups allow-popups-to-escape
 
 // renderBase is the render document around the body: no margins or
 // scrollbars of its own, so the frame sized to the document's height
-// shows it all; plain text keeps its line breaks but wraps.
+// shows it all (a layout wider than the frame scrolls sideways in the
+// wrapper instead); plain text keeps its line breaks but wraps.
 const renderBase = `html,body{margin:0;padding:0;overflow:hidden}` +
 	`body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:15px;line-height:1.4;color:#222;background:#fff}` +
-	`#` + htmlmail.ScopeID + `{display:flow-root;padding:8px;overflow-wrap:anywhere}` +
+	`#` + htmlmail.ScopeID + `{display:flow-root;padding:8px;overflow-wrap:anywhere;overflow-x:auto}` +
 	`.plaintext{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.95em}` +
 	`.plaintext blockquote{margin:0 0 0 .5em;padding-left:.6em;border-left:3px solid #ccc;color:#555}` +
 	`img{max-width:100%;height:auto}`

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"mailroom/internal/acl"
 	"mailroom/internal/store"
@@ -251,6 +252,29 @@ func TestZipAttachments(t *testing.T) {
 	for _, n := range names {
 		if strings.ContainsAny(n, `/\`) || n == ".." || strings.HasPrefix(n, ".") {
 			t.Errorf("unsafe name %q", n)
+		}
+	}
+}
+
+func TestSafeFileName(t *testing.T) {
+	long := strings.Repeat("ü", 150) + ".pdf" // 300 bytes of stem
+	for in, want := range map[string]string{
+		"report.pdf":           "report.pdf",
+		"..":                   "fallback",
+		" . ":                  "fallback",
+		"a/b\\c:d*e?f\"g<h>i|": "a_b_c_d_e_f_g_h_i_",
+		"tab\there\x00nul":     "tab_here_nul",
+		".hidden":              "hidden",
+		"trailing. ":           "trailing",
+		"///":                  "fallback",
+		long:                   strings.Repeat("ü", 98) + ".pdf",
+	} {
+		got := safeFileName(in, "fallback")
+		if got != want {
+			t.Errorf("safeFileName(%q) = %q, want %q", in, got, want)
+		}
+		if len(got) > maxZipName || !utf8.ValidString(got) {
+			t.Errorf("safeFileName(%q) = %q: too long or not UTF-8", in, got)
 		}
 	}
 }
