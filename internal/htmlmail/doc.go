@@ -27,8 +27,9 @@
 //     <noscript>). Everything outside <body> is discarded, the <body> itself
 //     becomes a <div> carrying its colours, and elements whose content must
 //     never be shown (script, style, iframe, object, form controls, svg,
-//     math, …) are removed with their content. Remote images are blocked
-//     here and counted.
+//     math, …) are removed with their content (with Options.Styles the
+//     <style> sheets were read first: see below). Remote images are
+//     blocked here and counted.
 //  3. The result goes through a bluemonday policy: the UGC policy, tightened
 //     (no relative URLs, no data: except raster images) and widened for the
 //     table-and-font layouts newsletters use, plus a safe subset of inline

@@ -111,7 +111,7 @@ func (s *Sanitizer) cleanSheets(sheets []string, f *finisher) (css string, block
 		if !ok || cssDepth(toks) > maxCSSNesting {
 			continue
 		}
-		c.ruleList(toks, false)
+		c.ruleList(&c.out, toks, false)
 	}
 	css = c.out.String()
 	if strings.Contains(css, "<") {
@@ -176,7 +176,7 @@ func skip(toks []cssToken, i int) (int, bool) {
 // ruleList consumes a list of rules (§5.4.1): style rules are kept, and
 // @media at the top level; other at-rules (@import, @font-face, @charset,
 // @namespace, @keyframes, @page, nested @media, …) are dropped.
-func (c *sheetCleaner) ruleList(toks []cssToken, inMedia bool) {
+func (c *sheetCleaner) ruleList(out *strings.Builder, toks []cssToken, inMedia bool) {
 	for i := 0; i < len(toks); {
 		switch t := toks[i]; t.kind {
 		case cssWS, cssCDO, cssCDC:
@@ -198,7 +198,7 @@ func (c *sheetCleaner) ruleList(toks []cssToken, inMedia bool) {
 			}
 			i = end
 			if strings.EqualFold(t.value, "media") && !inMedia {
-				c.media(prelude, block)
+				c.media(out, prelude, block)
 			}
 		default:
 			start := i
@@ -211,7 +211,7 @@ func (c *sheetCleaner) ruleList(toks []cssToken, inMedia bool) {
 			prelude := toks[start:i]
 			end, closed := skip(toks, i)
 			if closed {
-				c.styleRule(prelude, toks[i+1:end-1])
+				c.styleRule(out, prelude, toks[i+1:end-1])
 			}
 			i = end
 		}
@@ -220,7 +220,7 @@ func (c *sheetCleaner) ruleList(toks []cssToken, inMedia bool) {
 
 // media keeps an @media rule whose query list is plain (features,
 // keywords, lengths), with its style rules sanitised.
-func (c *sheetCleaner) media(prelude, block []cssToken) {
+func (c *sheetCleaner) media(out *strings.Builder, prelude, block []cssToken) {
 	var q strings.Builder
 	depth := 0
 	for _, t := range prelude {
@@ -263,23 +263,19 @@ func (c *sheetCleaner) media(prelude, block []cssToken) {
 	if depth != 0 || query == "" {
 		return
 	}
-	mark := c.out.Len()
-	c.out.WriteString("@media " + query + " {\n")
-	inner := c.out.Len()
-	c.ruleList(block, true)
-	if c.out.Len() == inner {
-		// Nothing survived: no empty @media in the output.
-		s := c.out.String()[:mark]
-		c.out.Reset()
-		c.out.WriteString(s)
-		return
+	var inner strings.Builder
+	c.ruleList(&inner, block, true)
+	if inner.Len() == 0 {
+		return // nothing survived: no empty @media in the output
 	}
-	c.out.WriteString("}\n")
+	out.WriteString("@media " + query + " {\n")
+	out.WriteString(inner.String())
+	out.WriteString("}\n")
 }
 
 // styleRule writes a style rule with its selectors scoped and its
 // declarations filtered, if anything survives.
-func (c *sheetCleaner) styleRule(prelude, block []cssToken) {
+func (c *sheetCleaner) styleRule(out *strings.Builder, prelude, block []cssToken) {
 	if c.rules >= maxCSSRules {
 		return
 	}
@@ -292,10 +288,10 @@ func (c *sheetCleaner) styleRule(prelude, block []cssToken) {
 		return
 	}
 	c.rules++
-	c.out.WriteString(strings.Join(sels, ", "))
-	c.out.WriteString(" { ")
-	c.out.WriteString(strings.Join(decls, "; "))
-	c.out.WriteString(" }\n")
+	out.WriteString(strings.Join(sels, ", "))
+	out.WriteString(" { ")
+	out.WriteString(strings.Join(decls, "; "))
+	out.WriteString(" }\n")
 }
 
 // declarations filters a declaration list (§5.4.5). Nested rules (CSS

@@ -108,6 +108,10 @@ func TestStylesheetClassesOnlyWithStyles(t *testing.T) {
 	if !strings.Contains(with.HTML, `class="t x-1"`) || with.CSS == "" {
 		t.Errorf("with Styles: %q %q", with.HTML, with.CSS)
 	}
+	dup := mustSanitize(t, `<p id="`+ScopeID+`">a</p><p id="other">b</p>`, "utf-8", Options{Styles: true})
+	if strings.Contains(dup.HTML, ScopeID) || !strings.Contains(dup.HTML, `id="other"`) {
+		t.Errorf("the wrapper's id in the message: %q", dup.HTML)
+	}
 	bad := mustSanitize(t, `<p class="a&quot;onclick=x">a</p>`, "utf-8", Options{Styles: true})
 	if strings.Contains(bad.HTML, "class") {
 		t.Errorf("odd class kept: %q", bad.HTML)
@@ -136,7 +140,9 @@ func TestStylesheetBounds(t *testing.T) {
 	// Quadratic traps: endless selectors and declarations.
 	sels := strings.Repeat(".a,", 50_000) + ".a{color:red}"
 	decls := ".a{" + strings.Repeat("color:red;", 20_000) + "}"
-	for name, css := range map[string]string{"deep": deep, "many": many, "big": big, "selectors": sels, "decls": decls} {
+	// Empty @media blocks after many kept rules: no copying per block.
+	media := strings.Repeat(".a{color:red}", 1000) + strings.Repeat("@media a{.x{position:fixed}}", 7000)
+	for name, css := range map[string]string{"deep": deep, "many": many, "big": big, "selectors": sels, "decls": decls, "media": media} {
 		start := time.Now()
 		res := sheet(t, css, Options{})
 		if d := time.Since(start); d > 5*time.Second {
@@ -144,6 +150,10 @@ func TestStylesheetBounds(t *testing.T) {
 		}
 		n := strings.Count(res.CSS, "\n")
 		switch name {
+		case "media":
+			if n != 1000 {
+				t.Errorf("media: %d rules kept, want 1000", n)
+			}
 		case "many":
 			if n != maxCSSRules {
 				t.Errorf("many: %d rules kept, want %d", n, maxCSSRules)

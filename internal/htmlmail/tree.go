@@ -248,6 +248,12 @@ func (f *finisher) attrs(n *html.Node) {
 			if f.opts.Styles && classAttr.MatchString(a.Val) {
 				kept = append(kept, a)
 			}
+		case "id":
+			// The caller's wrapper has this id: a second one would
+			// confuse its scripts (the sheets stay scoped either way).
+			if a.Val != ScopeID && !scriptyValue(a.Val) {
+				kept = append(kept, a)
+			}
 		case "target", "rel", "referrerpolicy":
 			// Set below where they matter.
 		default:

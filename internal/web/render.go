@@ -119,10 +119,9 @@ func (s *Server) renderEmail(w http.ResponseWriter, r *http.Request, api *mailap
 		}
 		switch {
 		case bp.Type == "text/html":
-			cs := ""
-			if bp.Charset != nil {
-				cs = *bp.Charset
-			}
+			// The declared charset only: RFC 8621's charset property
+			// defaults to us-ascii, where htmlmail sniffs a <meta>.
+			cs, _ := bp.Part.Param("charset")
 			res, err := s.html.Sanitize(emailprops.PartReader(em.Body, bp.Part), cs, opts)
 			if err != nil {
 				// Unparseable or too large: say so rather than show

@@ -278,3 +278,18 @@ func TestSafeFileName(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderCharsetSniffed: an HTML part without a charset parameter is
+// read as its <meta> says, not as RFC 8621's us-ascii default.
+func TestRenderCharsetSniffed(t *testing.T) {
+	r := newRig(t)
+	d := r.Deliver(r.acct, "From: a@example.org\r\nTo: ann@example.test\r\nSubject: greetings\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"+
+		"<html><head><meta charset=\"utf-8\"></head><body><p>Grüße aus Köln</p></body></html>\r\n")
+	b := r.browser()
+	b.login("ann@example.test")
+	code, _, body := b.get(r.emailPath("render", r.acct, "INBOX", d.UID))
+	if code != 200 || !strings.Contains(body, "<p>Grüße aus Köln</p>") {
+		t.Fatalf("render: %d\n%s", code, body)
+	}
+}
