@@ -27,8 +27,9 @@
 //     <noscript>). Everything outside <body> is discarded, the <body> itself
 //     becomes a <div> carrying its colours, and elements whose content must
 //     never be shown (script, style, iframe, object, form controls, svg,
-//     math, …) are removed with their content. Remote images are blocked
-//     here and counted.
+//     math, …) are removed with their content (with Options.Styles the
+//     <style> sheets were read first: see below). Remote images are
+//     blocked here and counted.
 //  3. The result goes through a bluemonday policy: the UGC policy, tightened
 //     (no relative URLs, no data: except raster images) and widened for the
 //     table-and-font layouts newsletters use, plus a safe subset of inline
@@ -41,10 +42,37 @@
 //     serialisation changed meaning on re-parse (mutation XSS) Sanitize fails
 //     rather than return something unchecked.
 //
-// <style> blocks are dropped, not sanitised: safely rewriting stylesheets
-// (selectors that escape the message, @import, @font-face, url()) is much
-// more work than the layout it would save, and inline styles, which
-// newsletters repeat anyway for clients like Gmail, are kept. CSS url() is
-// always removed, even with AllowRemoteImages, as is position (overlays that
-// imitate the webmail's own UI).
+// # Stylesheets
+//
+// With Options.Styles the message's <style> sheets are kept too, in
+// Result.CSS, for a caller that shows Result.HTML inside an element with id
+// ScopeID and the CSS in a <style> of the same document (the app's render
+// endpoint, the message page's frame). Class attributes are kept then, for
+// the sheets to match; without Styles sheets and classes are dropped.
+//
+//   - Each sheet is tokenized per CSS Syntax Level 3 (csstoken.go), so it is
+//     judged on the tokens a browser sees (escapes, comments, url tokens),
+//     and re-serialised from those tokens: nothing is copied through, and
+//     the output contains no '<', so "</style>" cannot be formed.
+//   - Every selector is scoped under #ScopeID. html, body and :root
+//     leading a selector become the wrapper itself; a root anywhere else,
+//     a sibling of it, or any selector outside a small grammar (type,
+//     class, id, attribute, state and structural pseudo-classes, :nth-*())
+//     drops the rule.
+//   - Declarations pass the same property allowlist and value validators
+//     as style attributes, plus background-image. url() is allowed only in
+//     background and background-image and is decided like an <img src>: cid:
+//     mapped, data: raster images kept, remote ones only with
+//     AllowRemoteImages (else counted in RemoteBlocked), anything else
+//     dropped. position, behavior, -moz-binding, expression(), content,
+//     custom properties and every function but rgb()/hsl() never pass.
+//   - @media is kept (a plain query; its rules sanitised, no nesting); every
+//     other at-rule (@import, @charset, @font-face, @keyframes, …) and CSS
+//     nesting is dropped.
+//   - Bounds: MaxStyleSize bytes of sheets in all, 100,000 tokens per
+//     sheet, 4,000 rules, block nesting 16 (a deeper sheet is dropped whole),
+//     64 selectors and 200 declarations per rule.
+//
+// Style attributes never get url(), even with AllowRemoteImages, nor
+// position (overlays that imitate the webmail's own UI).
 package htmlmail

@@ -23,10 +23,13 @@ func FuzzSanitize(f *testing.F) {
 	f.Add(remoteMessage, false, uint8(1))
 	f.Add("caf\xe9 <b>\x93x\x94</b>", false, uint8(3))
 	f.Add("\xff\xfe<\x00b\x00>\x00", false, uint8(4))
+	f.Add(newsletter, false, uint8(0x81))
 
 	s := NewSanitizer()
 	f.Fuzz(func(t *testing.T, in string, allowRemote bool, cs uint8) {
-		opts := Options{AllowRemoteImages: allowRemote, CIDURL: testCIDURL}
+		// The high bit of cs keeps the sheets, so the seed corpus
+		// stays valid.
+		opts := Options{AllowRemoteImages: allowRemote, CIDURL: testCIDURL, Styles: cs&0x80 != 0}
 		res, err := s.Sanitize(strings.NewReader(in), fuzzCharsets[int(cs)%len(fuzzCharsets)], opts)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
@@ -34,7 +37,7 @@ func FuzzSanitize(f *testing.F) {
 			}
 			return
 		}
-		for _, p := range problems(res.HTML, allowRemote) {
+		for _, p := range append(problems(res.HTML, allowRemote), cssProblems(res.CSS, allowRemote)...) {
 			t.Errorf("%s\n  in:  %q\n  out: %q", p, in, res.HTML)
 		}
 		if !utf8.ValidString(res.HTML) {

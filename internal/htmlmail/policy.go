@@ -25,8 +25,11 @@ var (
 	backgroundAttr = regexp.MustCompile(`(?i)^(https?|cid):[^\s"'<>\\]+$`)
 	blockedAttr    = regexp.MustCompile(`^remote$`)
 	roleAttr       = regexp.MustCompile(`^(presentation|none)$`)
-	noshadeAttr    = regexp.MustCompile(`(?i)^(|noshade)$`)
-	dataImageURL   = regexp.MustCompile(`(?i)^data:image/(png|gif|jpeg|webp);base64,[a-z0-9+/]+=*$`)
+	// classAttr: class names as newsletters write them; the final pass
+	// keeps them only when the sheets are kept too.
+	classAttr    = regexp.MustCompile(`^[\p{L}\p{N} _-]{1,500}$`)
+	noshadeAttr  = regexp.MustCompile(`(?i)^(|noshade)$`)
+	dataImageURL = regexp.MustCompile(`(?i)^data:image/(png|gif|jpeg|webp);base64,[a-z0-9+/]+=*$`)
 	// cssColorFunc is the only CSS function syntax allowed in a value: any
 	// other '(' could be url(), expression(), image-set(), var()…
 	cssColorFunc = regexp.MustCompile(`\b(rgba?|hsla?)\(`)
@@ -268,6 +271,7 @@ func newPolicy(cssRules map[string]func(string) bool) *bluemonday.Policy {
 	p.AllowAttrs("size").Matching(integerAttr).OnElements("hr")
 	p.AllowAttrs("noshade").Matching(noshadeAttr).OnElements("hr")
 	p.AllowAttrs("start").Matching(integerAttr).OnElements("ol")
+	p.AllowAttrs("class").Matching(classAttr).Globally()
 
 	for prop, h := range cssRules {
 		p.AllowStyles(prop).MatchingHandler(h).Globally()

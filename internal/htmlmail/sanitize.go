@@ -51,6 +51,12 @@ type Options struct {
 	// all cid: images. The result must be a path ("/…") or an http(s) URL;
 	// anything else is dropped.
 	CIDURL func(cid string) string
+	// Styles keeps the message's <style> sheets, sanitised and scoped, in
+	// Result.CSS, and class attributes for them to match. The caller must
+	// then show Result.HTML inside an element with id ScopeID and put
+	// Result.CSS in a <style> of the same document. Without it sheets and
+	// classes are dropped, as a page that cannot scope them needs.
+	Styles bool
 }
 
 // Result is a sanitised message body.
@@ -64,6 +70,10 @@ type Result struct {
 	// always 0 when AllowRemoteImages is true, even though CSS url() and a
 	// <body background> are removed regardless (see the package comment).
 	RemoteBlocked int
+	// CSS is the message's stylesheets, sanitised, every selector scoped
+	// under #ScopeID (see Options.Styles); "" without Options.Styles. It
+	// holds no '<', so it cannot end the <style> element it goes in.
+	CSS string
 }
 
 // Sanitizer holds the compiled policy. It is safe for concurrent use;
@@ -72,6 +82,7 @@ type Sanitizer struct {
 	policy   *bluemonday.Policy
 	elements map[string]bool
 	css      map[string]func(string) bool
+	sheetCSS map[string]func(string) bool // properties only sheets may use
 }
 
 // NewSanitizer builds a Sanitizer.
@@ -79,6 +90,7 @@ func NewSanitizer() *Sanitizer {
 	s := &Sanitizer{
 		elements: make(map[string]bool),
 		css:      make(map[string]func(string) bool),
+		sheetCSS: sheetOnlyProperties(),
 	}
 	for _, e := range allowedElements() {
 		s.elements[e] = true
@@ -121,6 +133,11 @@ func (s *Sanitizer) Sanitize(r io.Reader, charset string, opts Options) (Result,
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	var sheets []string
+	if opts.Styles {
+		// Before the pre-pass, which drops <style> with its content.
+		sheets = styleTexts(doc)
+	}
 	pre := prepass{opts: opts}
 	fragment, err := pre.run(doc)
 	if err != nil {
@@ -149,8 +166,14 @@ func (s *Sanitizer) Sanitize(r io.Reader, charset string, opts Options) (Result,
 		return Result{}, err
 	}
 	res := Result{HTML: out}
+	blocked := pre.blocked
+	if opts.Styles {
+		var n int
+		res.CSS, n = s.cleanSheets(sheets, &fin)
+		blocked += n
+	}
 	if !opts.AllowRemoteImages {
-		res.RemoteBlocked = pre.blocked
+		res.RemoteBlocked = blocked
 	}
 	return res, nil
 }

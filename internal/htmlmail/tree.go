@@ -243,6 +243,17 @@ func (f *finisher) attrs(n *html.Node) {
 			if a.Val = f.s.cleanStyle(a.Val); a.Val != "" {
 				kept = append(kept, a)
 			}
+		case "class":
+			// Only for the sheets kept with Options.Styles to match.
+			if f.opts.Styles && classAttr.MatchString(a.Val) {
+				kept = append(kept, a)
+			}
+		case "id":
+			// The caller's wrapper has this id: a second one would
+			// confuse its scripts (the sheets stay scoped either way).
+			if a.Val != ScopeID && !scriptyValue(a.Val) {
+				kept = append(kept, a)
+			}
 		case "target", "rel", "referrerpolicy":
 			// Set below where they matter.
 		default:
@@ -380,6 +391,8 @@ func (s *Sanitizer) safeAttr(n *html.Node, a html.Attribute) bool {
 		return a.Val == "noopener noreferrer nofollow"
 	case "referrerpolicy":
 		return a.Val == "no-referrer"
+	case "class":
+		return classAttr.MatchString(a.Val)
 	}
 	return harmlessAttr(a.Key) && !scriptyValue(a.Val)
 }

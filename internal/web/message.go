@@ -131,12 +131,19 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request) {
 	if htmlPart != nil {
 		res, err := s.html.Sanitize(partReader(body, htmlPart), param(htmlPart.Params, "charset"), htmlmail.Options{
 			AllowRemoteImages: d.ImagesShown,
+			Styles:            true,
 			CIDURL: func(cid string) string {
 				return base + "/cid/" + url.PathEscape(cid)
 			},
 		})
 		if err == nil {
-			d.HTML, d.Blocked = res.HTML, res.RemoteBlocked
+			// The sheets are scoped to the wrapper; the frame is a
+			// document of its own, so they reach nothing else anyway.
+			// res.CSS holds no '<': it cannot end its element.
+			if res.HTML != "" {
+				d.HTML = `<style>` + res.CSS + `</style><div id="` + htmlmail.ScopeID + `" dir="auto">` + res.HTML + `</div>`
+			}
+			d.Blocked = res.RemoteBlocked
 		} else {
 			// Too deeply nested or otherwise unparseable: show the text
 			// alternative, if any, rather than HTML we could not check.

@@ -50,6 +50,7 @@ func (s *Server) routes() *http.ServeMux {
 	s.sharedRoutes(mux)
 	s.adminRoutes(mux)
 	s.jmapRoutes(mux)
+	s.renderRoutes(mux)
 	return mux
 }
 
