@@ -179,11 +179,55 @@ export class MailState {
     return q;
   }
 
+  // pending counts the changes in flight per email: until the server has
+  // answered, what it reports of that email is older than what is shown,
+  // and a refresh (a push, another page) must not put it back.
+  private pending = new Map<string, number>();
+
+  private hold(ids: string[]): () => void {
+    for (const id of ids) this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const id of ids) {
+        const n = (this.pending.get(id) ?? 1) - 1;
+        if (n > 0) this.pending.set(id, n);
+        else this.pending.delete(id);
+      }
+    };
+  }
+
+  private async tracked<T>(ids: string[], run: () => Promise<T>): Promise<T> {
+    const release = this.hold(ids);
+    try {
+      return await run();
+    } finally {
+      release();
+    }
+  }
+
   private absorb(list: Partial<Email>[]): void {
     for (const e of list) {
       const have = this.emails.get(e.id!);
+      if (have && this.pending.has(e.id!)) {
+        const { mailboxIds: _m, keywords: _k, ...rest } = e;
+        this.emails.set(e.id!, { ...have, ...rest });
+        continue;
+      }
       this.emails.set(e.id!, have ? { ...have, ...e } : (e as Email));
     }
+  }
+
+  // shown drops the rows whose conversation left the view here first
+  // (moved, deleted) while the server's answer was on its way.
+  private shown(ids: string[]): string[] {
+    return ids.filter((id) => {
+      const e = this.emails.get(id);
+      if (!e) return false;
+      if (!this.pending.has(id) || this.inView(e)) return true;
+      return this.conversation(e.threadId).length > 0;
+    });
   }
 
   private absorbBatch(res: import("./jmap").Results, calls: Batch): void {
@@ -226,7 +270,7 @@ export class MailState {
       if (seq !== this.listSeq) return;
       const qr = res.get<{ ids: string[]; total: number }>(q);
       this.absorbBatch(res, b);
-      this.rows = qr.ids;
+      this.rows = this.shown(qr.ids);
       this.total = qr.total;
       if (this.view.kind === "search") this.searchTotal = qr.total;
       this.focus = Math.min(this.focus, Math.max(0, this.rows.length - 1));
@@ -252,7 +296,7 @@ export class MailState {
       const qr = res.get<{ ids: string[]; total: number }>(q);
       this.absorbBatch(res, b);
       const have = new Set(this.rows);
-      this.rows = [...this.rows, ...qr.ids.filter((id) => !have.has(id))];
+      this.rows = [...this.rows, ...this.shown(qr.ids.filter((id) => !have.has(id)))];
       this.total = qr.total;
     } catch (e) {
       if (seq === this.listSeq) this.listError = message(e, "Could not load more messages");
@@ -460,7 +504,10 @@ export class MailState {
     this.adjustUnread(emails, keyword, on);
     this.notify();
     try {
-      await this.setObjects("Email/set", Object.fromEntries(emails.map((e) => [e.id, { [`keywords/${keyword}`]: on ? true : null }])));
+      await this.tracked(
+        emails.map((e) => e.id),
+        () => this.setObjects("Email/set", Object.fromEntries(emails.map((e) => [e.id, { [`keywords/${keyword}`]: on ? true : null }]))),
+      );
     } catch (e) {
       for (const [m, k] of before) m.keywords = k;
       this.adjustUnread(emails, keyword, !on);
@@ -497,7 +544,10 @@ export class MailState {
     this.applyMove(emails, toMailboxId);
     const n = new Set(emails.map((e) => e.threadId)).size;
     try {
-      await this.setObjects("Email/set", Object.fromEntries(emails.map((e) => [e.id, patch()])));
+      await this.tracked(
+        emails.map((e) => e.id),
+        () => this.setObjects("Email/set", Object.fromEntries(emails.map((e) => [e.id, patch()]))),
+      );
     } catch (e) {
       this.restore(before);
       this.fail(e, `Could not move to ${dest.name}`);
@@ -540,7 +590,7 @@ export class MailState {
 
   private async undoMove(before: Map<string, Record<string, boolean>>): Promise<void> {
     try {
-      await this.setObjects("Email/set", Object.fromEntries([...before].map(([id, boxes]) => [id, { mailboxIds: boxes }])));
+      await this.tracked([...before.keys()], () => this.setObjects("Email/set", Object.fromEntries([...before].map(([id, boxes]) => [id, { mailboxIds: boxes }]))));
       this.restore(before);
       this.toast("Undone.");
       void this.loadMailboxes();
@@ -575,6 +625,8 @@ export class MailState {
     if (!emails.length) return;
     const before = new Map(emails.map((e) => [e.id, e.mailboxIds]));
     const gone = new Set(emails.map((e) => e.id));
+    // Shown gone while the undo time runs, whatever a refresh says.
+    const release = this.hold([...gone]);
     for (const e of emails) e.mailboxIds = {};
     this.removeRowsOutOfView();
     this.clearSelection();
@@ -585,8 +637,12 @@ export class MailState {
       if (undone) return;
       window.removeEventListener("pagehide", flush);
       this.setObjects("Email/set", {}, [...gone]).then(
-        () => void this.loadMailboxes(),
+        () => {
+          release();
+          void this.loadMailboxes();
+        },
         (e) => {
+          release();
           this.restore(before);
           this.fail(e, "Could not delete");
         },
@@ -609,6 +665,7 @@ export class MailState {
       undone = true;
       clearTimeout(timer);
       window.removeEventListener("pagehide", flush);
+      release();
       this.restore(before);
     });
   }

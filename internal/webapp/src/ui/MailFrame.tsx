@@ -19,7 +19,12 @@ export function MailFrame({ accountId, emailId }: { accountId: string; emailId: 
     const fit = () => {
       const doc = f.contentDocument;
       if (!doc?.documentElement) return;
-      f.style.height = `${Math.max(doc.documentElement.scrollHeight, doc.body?.scrollHeight ?? 0)}px`;
+      // The body's own height: the document's is never less than the
+      // frame's, so it could only grow.
+      const body = doc.body;
+      if (!body) return;
+      const wide = body.scrollWidth > body.clientWidth ? 16 : 0; // room for a sideways scrollbar
+      f.style.height = `${Math.ceil(body.getBoundingClientRect().height) + wide}px`;
     };
     const onLoad = () => {
       const doc = f.contentDocument;
@@ -28,7 +33,7 @@ export function MailFrame({ accountId, emailId }: { accountId: string; emailId: 
       fit();
       ro?.disconnect();
       ro = new ResizeObserver(fit);
-      ro.observe(doc.documentElement);
+      ro.observe(doc.body ?? doc.documentElement);
       // Images arriving change the height after load.
       for (const img of Array.from(doc.images)) img.addEventListener("load", fit);
     };
