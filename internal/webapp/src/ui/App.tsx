@@ -10,6 +10,8 @@ import { SearchBox } from "./SearchBox";
 import { Sidebar } from "./Sidebar";
 import { Toasts } from "./Toasts";
 import { updateBadge } from "./badge";
+import { Identities } from "./Identities";
+import { notificationsOn, setNotifications, useNotifications } from "./notify";
 
 interface Props {
   state: MailState;
@@ -29,6 +31,8 @@ export function App({ state, user, admin, csrf }: Props) {
   const [bootError, setBootError] = useState("");
   const [help, setHelp] = useState(false);
   const [menu, setMenu] = useState(false);
+  const [identities, setIdentities] = useState(false);
+  const [notify, setNotify] = useState(notificationsOn());
   const searchRef = useRef<HTMLInputElement>(null);
 
   // Boot: the folders, then the screen the address names; then push.
@@ -96,6 +100,7 @@ export function App({ state, user, admin, csrf }: Props) {
   );
 
   const unread = state.totalUnread();
+  useNotifications(state, unread);
   const here = state.view.kind === "mailbox" ? (state.mailboxes.get(state.view.mailboxId)?.name ?? "Mail") : `Search: ${state.view.query}`;
   useEffect(() => {
     document.title = `${unread ? `(${unread}) ` : ""}${here} · Mailroom`;
@@ -141,6 +146,26 @@ export function App({ state, user, admin, csrf }: Props) {
                   Admin
                 </a>
               )}
+              <button
+                type="button"
+                role="menuitem"
+                onClick={() => {
+                  setMenu(false);
+                  setIdentities(true);
+                }}
+              >
+                Names and signatures
+              </button>
+              {"Notification" in window && (
+                <button
+                  type="button"
+                  role="menuitemcheckbox"
+                  aria-checked={notify}
+                  onClick={() => void setNotifications(!notify).then(setNotify)}
+                >
+                  {notify ? "✓ " : ""}Desktop notifications
+                </button>
+              )}
               <a role="menuitem" href="/mail/INBOX">
                 Basic HTML version
               </a>
@@ -158,6 +183,7 @@ export function App({ state, user, admin, csrf }: Props) {
       <MessageList state={state} />
       {state.composing ? <Compose key={state.composing.key} state={state} /> : state.openThread !== null && <Reader state={state} />}
       {help && <Help onClose={() => setHelp(false)} />}
+      {identities && <Identities state={state} onClose={() => setIdentities(false)} />}
       <Toasts state={state} />
     </div>
   );

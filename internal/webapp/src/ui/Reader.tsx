@@ -90,7 +90,9 @@ function Message({ state, email, onCollapse, onPreview }: { state: MailState; em
   const folders = Object.keys(email.mailboxIds)
     .map((id) => state.mailboxes.get(id))
     .filter((m) => m && !(state.view.kind === "mailbox" && m.id === state.view.mailboxId));
-  const atts = email.attachments ?? [];
+  // Images the HTML shows by Content-ID are in the text already (RFC
+  // 8621 lists them with the attachments): not listed again.
+  const atts = (email.attachments ?? []).filter((p) => !(p.cid && p.disposition !== "attachment"));
   const acct = state.accountId;
   return (
     <section class="message" data-email={email.id} aria-label={`From ${displayName(email.from?.[0])}`}>

@@ -63,6 +63,15 @@ export function Toolbar({ state }: { state: MailState }) {
               Mark unread
             </button>
           )}
+          {targetConv.some((e) => e.keywords.$flagged) ? (
+            <button type="button" onClick={() => void state.setKeyword("$flagged", false)} title="Unstar (s)">
+              Unstar
+            </button>
+          ) : (
+            <button type="button" onClick={() => void state.setKeyword("$flagged", true)} title="Star (s)">
+              Star
+            </button>
+          )}
           <span class="movewrap">
             <button type="button" aria-haspopup="true" aria-expanded={moving} onClick={() => setMoving(!moving)}>
               Move to…
