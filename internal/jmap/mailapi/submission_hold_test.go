@@ -71,7 +71,7 @@ func TestHeldSubmission(t *testing.T) {
 	_, before := submissionOf0(t, cl)
 	submitted := time.Now()
 	resp := cl.call(submissionUsing, []any{"EmailSubmission/set", map[string]any{"accountId": cl.account,
-		"create": map[string]any{"k": map[string]any{"identityId": own, "emailId": email, "envelope": holdEnvelope(map[string]any{"HOLDFOR": "2"})}},
+		"create":               map[string]any{"k": map[string]any{"identityId": own, "emailId": email, "envelope": holdEnvelope(map[string]any{"HOLDFOR": "2"})}},
 		"onSuccessUpdateEmail": map[string]any{"#k": map[string]any{"keywords/$draft": nil}}}, "s"})
 	created, _ := resp[0].Args["created"].(map[string]any)["k"].(map[string]any)
 	if created == nil || created["undoStatus"] != "pending" {
