@@ -2,6 +2,8 @@ package mailapi_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,7 +203,8 @@ func TestHeldSubmissionCancel(t *testing.T) {
 }
 
 // TestHeldSubmissionRestart: a held submission is durable: the server
-// restarts before sendAt, and the restarted one sends it.
+// restarts before sendAt, and the restarted one sends it; the change to
+// final is pushed.
 func TestHeldSubmissionRestart(t *testing.T) {
 	r, sink := sinkRig(t)
 	bobAcct := r.Account("bob@example.test")
@@ -225,7 +228,19 @@ func TestHeldSubmissionRestart(t *testing.T) {
 	if n, m := len(r.Messages(bobAcct, "INBOX")), len(sink.Received()); n != 0 || m != 0 {
 		t.Fatalf("before sendAt: %d in bob's INBOX, %d at the sink", n, m)
 	}
+	// The release is pushed to a client that follows EmailSubmission.
+	req, _ := http.NewRequest("GET", r.base+"/jmap/eventsource?types=EmailSubmission&closeafter=state&ping=0", nil)
+	req.SetBasicAuth(cl.user, cl.pass)
+	stream, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
 	waitFor(t, 15*time.Second, "bob's copy", func() bool { return len(r.Messages(bobAcct, "INBOX")) == 1 })
 	sink.WaitFor(t, 1, 20*time.Second)
 	waitFor(t, 5*time.Second, "undoStatus final", func() bool { g, _ := submissionOf(t, cl, id); return g["undoStatus"] == "final" })
+	body, _ := io.ReadAll(stream.Body) // closeafter=state: the stream ends after the event
+	if !strings.Contains(string(body), "event: state") || !strings.Contains(string(body), `"EmailSubmission"`) {
+		t.Errorf("pushed: %q", body)
+	}
 }
