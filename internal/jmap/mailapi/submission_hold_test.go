@@ -137,7 +137,8 @@ func submissionOf0(t *testing.T, cl *client) ([]any, string) {
 
 // TestHeldSubmissionCancel: a held submission canceled before sendAt is
 // never delivered, shows as canceled and is found by the undoStatus
-// filter; bad FUTURERELEASE parameters and other updates are refused.
+// filter; bad FUTURERELEASE parameters and other updates are refused; one
+// due after sending was switched off for the account is canceled.
 func TestHeldSubmissionCancel(t *testing.T) {
 	r, sink := sinkRig(t)
 	bobAcct := r.Account("bob@example.test")
@@ -196,9 +197,21 @@ func TestHeldSubmissionCancel(t *testing.T) {
 	if list, _ := submissionOf0(t, cl); len(list) != 1 {
 		t.Errorf("%d submissions, want the canceled one only", len(list))
 	}
-	time.Sleep(4 * time.Second) // past sendAt, and a few polls of the releaser
+	// Held, then sending is switched off for the account: the releaser
+	// cancels it.
+	resp = cl.call(submissionUsing, []any{"EmailSubmission/set", map[string]any{"accountId": cl.account,
+		"create": map[string]any{"k": map[string]any{"identityId": own, "emailId": email, "envelope": holdEnvelope(map[string]any{"HOLDFOR": "1"})}}}, "s"})
+	off, _ := resp[0].Args["created"].(map[string]any)["k"].(map[string]any)
+	if off == nil {
+		t.Fatalf("held: %v", resp[0].Args)
+	}
+	r.SetSettings(r.acct, "submission.enabled", "false")
+	time.Sleep(4 * time.Second) // past both sendAts, and a few polls of the releaser
 	if n, m := len(r.Messages(bobAcct, "INBOX")), len(sink.Received()); n != 0 || m != 0 {
 		t.Errorf("canceled, yet delivered: %d in bob's INBOX, %d at the sink", n, m)
+	}
+	if g, _ := submissionOf(t, cl, off["id"].(string)); g["undoStatus"] != "canceled" {
+		t.Errorf("held while sending was switched off: %v, want canceled", g)
 	}
 }
 

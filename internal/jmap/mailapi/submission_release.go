@@ -67,8 +67,13 @@ func NewReleaser(opts ReleaserOptions) *Releaser {
 		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))}
 }
 
-// Run releases due submissions until ctx is done.
+// Run releases due submissions until ctx is done. Without a delivery
+// agent there is nothing to send with: it only waits.
 func (r *Releaser) Run(ctx context.Context) error {
+	if r.opts.Delivery == nil {
+		<-ctx.Done()
+		return nil
+	}
 	t := time.NewTicker(r.opts.Poll)
 	defer t.Stop()
 	for {
@@ -115,8 +120,16 @@ func (r *Releaser) releaseDue(ctx context.Context) {
 func (r *Releaser) release(ctx context.Context, s store.EmailSubmission, msg []byte) {
 	log := r.log.With("account", s.AuthUser, "submission", s.ID)
 	agent := r.opts.Delivery
-	if agent == nil {
-		log.Warn("jmap: held submission not sent: this server does not send mail")
+	// Sending switched off meanwhile (an account taken over, say): the
+	// held messages do not go either.
+	settings, err := r.opts.Store.Settings(ctx, s.AccountID)
+	if err != nil {
+		log.Warn("jmap: held submission: read settings; trying again later", "err", err)
+		return
+	}
+	if !settings.Bool("submission.enabled") {
+		log.Warn("jmap: held submission canceled: sending is switched off for the account (submission.enabled)")
+		r.finish(ctx, log, s, store.UndoCanceled)
 		return
 	}
 	env := delivery.Envelope{From: s.MailFrom, UTF8: !isASCII(s.MailFrom), AuthUser: s.AuthUser}

@@ -268,15 +268,14 @@ func (a *API) hold(ctx context.Context, rec store.EmailSubmission, staged store.
 		return rec, fmt.Errorf("open staged message: %w", err)
 	}
 	defer r.Close()
-	msg := make([]byte, 0, staged.Size())
-	buf := bytes.NewBuffer(msg)
-	if _, err := buf.ReadFrom(r); err != nil {
+	msg := make([]byte, staged.Size())
+	if _, err := io.ReadFull(r, msg); err != nil {
 		return rec, fmt.Errorf("read staged message: %w", err)
 	}
 	for _, g := range grants {
 		rec.Owners = append(rec.Owners, g.OwnerID)
 	}
-	return a.st.HoldEmailSubmission(ctx, rec, buf.Bytes())
+	return a.st.HoldEmailSubmission(ctx, rec, msg)
 }
 
 func (s *submitter) right(ctx context.Context, addr string) (sendas.Right, error) {
