@@ -36,8 +36,9 @@ type submissionCreate struct {
 	Envelope   *envelope `json:"envelope"`
 }
 
-// create sends one message and records it: the submission and what the
-// response's created shows, or why not.
+// create sends one message and records it, or holds it (FUTURERELEASE)
+// for the Releaser: the submission and what the response's created
+// shows, or why not.
 func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.EmailSubmission, map[string]any, *jmap.SetError) {
 	a, ac := s.a, s.ac
 	var in submissionCreate
