@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"mailroom/internal/jmap/mailapi"
 	"mailroom/internal/resolver"
 	"mailroom/internal/tlsrpt"
 )
@@ -30,7 +31,8 @@ func reportsFrom(from, hostname string) string {
 	return "postmaster@" + hostname
 }
 
-// startReports runs the daily TLS-RPT reporter (RFC 8460) when the queue
+// startReports runs the background tasks every node runs: the releaser of
+// held JMAP submissions, and the daily TLS-RPT reporter (RFC 8460) when the queue
 // records TLS outcomes: it saves its records every few minutes and, after
 // midnight UTC, mails (or posts) each finished day's reports through the
 // delivery agent. Every node runs one: their counts add up in the store,
@@ -48,6 +50,10 @@ func (s *Server) startReports() {
 		})
 		bgs = append(bgs, runBackground(r.Run))
 	}
+	// Held JMAP submissions (FUTURERELEASE): every node runs the
+	// releaser, a claim per submission lets one send it.
+	bgs = append(bgs, runBackground(mailapi.NewReleaser(mailapi.ReleaserOptions{Store: s.deps.Store, Delivery: s.deps.Delivery,
+		Logger: s.deps.Logger}).Run))
 	if f := s.deps.Fetch; f != nil {
 		// Collecting mail from other servers ([fetch]): every node runs
 		// the schedule, a lease per source lets one at a time collect it.

@@ -1,9 +1,12 @@
 package mailapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,9 +21,14 @@ import (
 // submission and the webmail's Send do (submit_send.go): local recipients
 // get their copies at once, remote ones go to the outbound queue, which
 // signs with DKIM. It is created only once the message is durable for
-// every recipient, so undoStatus is "final" from the start: Mailroom does
-// not hold messages back for an undo. The records are kept
-// store.EmailSubmissionKeep, then pruned by the store's maintenance.
+// every recipient, so its undoStatus is "final" from the start, unless
+// the envelope asks to hold it (FUTURERELEASE, RFC 4865: HOLDFOR or
+// HOLDUNTIL on mailFrom): then the store keeps the message as it is now
+// and the submission is "pending" until its sendAt, when the Releaser
+// (submission_release.go) sends it the same way, or until the client
+// cancels it (undoStatus "canceled"). The records are kept
+// store.EmailSubmissionKeep past sendAt, then pruned by the store's
+// maintenance.
 
 // SubmitOptions are what EmailSubmission sends with: the server's
 // delivery agent and SMTP submission's limits.
@@ -49,9 +57,18 @@ func (a *API) registerSubmission(reg *jmap.Registry) {
 	reg.Handle(CapabilitySubmission, "EmailSubmission/set", a.submissionSet)
 }
 
+// MaxDelayedSend is the longest a submission may be held (maxDelayedSend,
+// FUTURERELEASE's max-future-release-interval): a week, long enough to
+// schedule a message over a holiday, short enough that a held message is
+// not forgotten in the store. It is also how long submissions are kept
+// after their sendAt (store.EmailSubmissionKeep).
+const MaxDelayedSend = 7 * 24 * time.Hour
+
 // submissionAccountCapability is urn:ietf:params:jmap:submission in an
-// account (RFC 8621 §1.3.2): no delayed sending, no SMTP extensions
-// a client may ask for in the envelope.
+// account (RFC 8621 §1.3.2): delayed sending up to MaxDelayedSend, and
+// the one SMTP extension a client may use in the envelope, FUTURERELEASE
+// with RFC 4865's EHLO arguments (the longest interval in seconds and the
+// latest date-time).
 type submissionAccountCapability struct {
 	MaxDelayedSend       int                 `json:"maxDelayedSend"`
 	SubmissionExtensions map[string][]string `json:"submissionExtensions"`
@@ -60,7 +77,9 @@ type submissionAccountCapability struct {
 // personalCapabilities adds the capabilities only the user's own account
 // has.
 func (a *API) personalCapabilities(ja *jmap.Account) {
-	ja.Capabilities[CapabilitySubmission] = submissionAccountCapability{SubmissionExtensions: map[string][]string{}}
+	ja.Capabilities[CapabilitySubmission] = submissionAccountCapability{MaxDelayedSend: int(MaxDelayedSend / time.Second),
+		SubmissionExtensions: map[string][]string{"FUTURERELEASE": {strconv.Itoa(int(MaxDelayedSend / time.Second)),
+			time.Now().UTC().Add(MaxDelayedSend).Truncate(time.Second).Format(time.RFC3339)}}}
 	ja.Capabilities[CapabilityVacation] = struct{}{}
 	ja.Capabilities[CapabilityQuota] = struct{}{}
 	ja.Primary = append(ja.Primary, CapabilitySubmission, CapabilityVacation, CapabilityQuota)
@@ -100,29 +119,40 @@ func submissionObjectOf(s store.EmailSubmission) submissionObject {
 	}
 	return submissionObject{ID: submissionID(s.ID), IdentityID: s.IdentityID, EmailID: emailID(s.EmailID),
 		ThreadID: threadID(s.ThreadID), Envelope: env, SendAt: s.SendAt.UTC().Format(time.RFC3339),
-		UndoStatus: "final", DSNBlobIDs: []string{}, MDNBlobIDs: []string{}}
+		UndoStatus: undoStatus(s), DSNBlobIDs: []string{}, MDNBlobIDs: []string{}}
+}
+
+// undoStatus is s's undoStatus (the store's values are RFC 8621's).
+func undoStatus(s store.EmailSubmission) string {
+	if s.UndoStatus == "" {
+		return store.UndoFinal
+	}
+	return s.UndoStatus
 }
 
 var submissionProperties = []string{"id", "identityId", "emailId", "threadId", "envelope", "sendAt", "undoStatus",
 	"deliveryStatus", "dsnBlobIds", "mdnBlobIds"}
 
-// submissionState is the highest submission id and the lowest kept: a
-// new submission raises the first, pruning the second (submissions never
-// change otherwise), so /changes can tell what happened since.
+// submissionState is the highest Mod of the account's submissions and
+// how many there are: a new submission or a change of undoStatus raises
+// the first (store.EmailSubmission.Mod), pruning lowers the second, so
+// /changes can tell what happened since. ("-", so that a state of the
+// earlier "max.min" form is not taken for one.)
 func submissionState(list []store.EmailSubmission) string {
-	if len(list) == 0 {
-		return "0.0"
+	var mod int64
+	for _, s := range list {
+		mod = max(mod, s.Mod)
 	}
-	return strconv.FormatInt(list[len(list)-1].ID, 10) + "." + strconv.FormatInt(list[0].ID, 10)
+	return strconv.FormatInt(mod, 10) + "-" + strconv.Itoa(len(list))
 }
 
-func parseSubmissionState(s string) (maxID, minID int64, ok bool) {
-	a, b, found := strings.Cut(s, ".")
+func parseSubmissionState(s string) (mod int64, count int, ok bool) {
+	a, b, found := strings.Cut(s, "-")
 	if !found {
 		return 0, 0, false
 	}
 	x, err1 := strconv.ParseInt(a, 10, 64)
-	y, err2 := strconv.ParseInt(b, 10, 64)
+	y, err2 := strconv.Atoi(b)
 	return x, y, err1 == nil && err2 == nil && x >= 0 && y >= 0
 }
 
@@ -132,12 +162,11 @@ func (a *API) submissions(ctx context.Context, ac *acct) ([]store.EmailSubmissio
 		return nil, fmt.Errorf("jmap: %w", err)
 	}
 	// Those older than kept may wait for the next maintenance round: they
-	// are gone already for the client.
+	// are gone already for the client. (Pending ones stay until released.)
 	cut := time.Now().Add(-store.EmailSubmissionKeep)
-	for len(list) > 0 && list[0].SendAt.Before(cut) {
-		list = list[1:]
-	}
-	return list, nil
+	return slices.DeleteFunc(list, func(s store.EmailSubmission) bool {
+		return s.UndoStatus != store.UndoPending && s.SendAt.Before(cut)
+	}), nil
 }
 
 func (a *API) submissionGet(ctx context.Context, c *jmap.Call) (any, error) {
@@ -179,28 +208,44 @@ func (a *API) submissionChanges(ctx context.Context, c *jmap.Call) (any, error) 
 		return nil, err
 	}
 	state := submissionState(list)
-	sinceMax, sinceMin, ok := parseSubmissionState(args.SinceState)
+	sinceMod, sinceCount, ok := parseSubmissionState(args.SinceState)
 	if !ok {
 		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "not a state of EmailSubmission: "+args.SinceState)
 	}
-	curMax, curMin, _ := parseSubmissionState(state)
+	curMod, _, _ := parseSubmissionState(state)
 	// Submissions the client saw were pruned since: it does not know
 	// which, and nor does the server any more.
-	if sinceMax > curMax || (sinceMin != 0 && curMin != sinceMin && (len(list) == 0 || list[0].ID > sinceMin)) {
+	known := 0
+	for _, s := range list {
+		if s.Created <= sinceMod {
+			known++
+		}
+	}
+	if sinceMod > curMod || known != sinceCount {
 		return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "submissions were removed since; get them again")
 	}
+	changed := slices.DeleteFunc(slices.Clone(list), func(s store.EmailSubmission) bool { return s.Mod <= sinceMod })
+	slices.SortFunc(changed, func(x, y store.EmailSubmission) int { return cmp.Compare(x.Mod, y.Mod) })
 	resp := &changesResponse{AccountID: ac.jid, OldState: args.SinceState, NewState: state, Created: []string{}, Updated: []string{}, Destroyed: []string{}}
-	for _, s := range list {
-		if s.ID <= sinceMax {
-			continue
-		}
-		if args.MaxChanges != nil && len(resp.Created) == *args.MaxChanges {
+	for i, s := range changed {
+		// Cut between two Mods only: the state names everything up to one.
+		if args.MaxChanges != nil && i >= *args.MaxChanges && s.Mod != changed[i-1].Mod {
 			resp.HasMoreChanges = true
-			last, _ := parseID('S', resp.Created[len(resp.Created)-1])
-			resp.NewState = strconv.FormatInt(last, 10) + "." + strconv.FormatInt(list[0].ID, 10)
+			last := changed[i-1].Mod
+			n := 0
+			for _, x := range list {
+				if x.Created <= last {
+					n++
+				}
+			}
+			resp.NewState = strconv.FormatInt(last, 10) + "-" + strconv.Itoa(n)
 			break
 		}
-		resp.Created = append(resp.Created, submissionID(s.ID))
+		if s.Created > sinceMod {
+			resp.Created = append(resp.Created, submissionID(s.ID))
+		} else {
+			resp.Updated = append(resp.Updated, submissionID(s.ID))
+		}
 	}
 	return resp, nil
 }
@@ -253,13 +298,18 @@ func (a *API) submissionSet(ctx context.Context, c *jmap.Call) (any, error) {
 	for _, s := range list {
 		kept[submissionID(s.ID)] = true
 	}
-	for key := range args.Update {
+	for key, patch := range args.Update {
 		id, _ := c.ResolveID(key)
 		if !kept[id] && sent[id] == 0 {
 			resp.NotUpdated[id] = jmap.NewSetError(jmap.SetNotFound, "no such EmailSubmission")
 			continue
 		}
-		resp.NotUpdated[id] = jmap.NewSetError(jmap.SetCannotUnsend, "the message was handed on as soon as it was submitted (undoStatus final)")
+		n, _ := parseID('S', id)
+		if serr := a.updateSubmission(ctx, ac, n, patch); serr != nil {
+			resp.NotUpdated[id] = serr
+			continue
+		}
+		resp.Updated[id] = nil
 	}
 	if args.Destroy != nil {
 		for _, key := range *args.Destroy {
@@ -279,6 +329,41 @@ func (a *API) submissionSet(ctx context.Context, c *jmap.Call) (any, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// updateSubmission applies an update of EmailSubmission/set: the only
+// property a client may change is undoStatus, and only to "canceled"
+// (RFC 8621 §7.5). The store settles a race with the Releaser: the
+// cancel wins and nothing is ever sent, or the release already began and
+// the update fails with cannotUnsend.
+func (a *API) updateSubmission(ctx context.Context, ac *acct, id int64, patch json.RawMessage) *jmap.SetError {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return jmap.NewSetError(jmap.SetInvalidPatch, "the patch is not an object")
+	}
+	for prop, v := range p {
+		if prop != "undoStatus" {
+			return jmap.NewSetError(jmap.SetInvalidProperties, "only undoStatus can be changed", prop)
+		}
+		if string(v) != `"canceled"` {
+			return jmap.NewSetError(jmap.SetInvalidProperties, `undoStatus can only be set to "canceled"`, "undoStatus")
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	err := a.st.CancelEmailSubmission(ctx, ac.id, id, time.Now())
+	switch {
+	case err == nil:
+		a.log.Info("held JMAP submission canceled", "account", ac.email, "submission", id)
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return jmap.NewSetError(jmap.SetNotFound, "no such EmailSubmission")
+	case errors.Is(err, store.ErrNotPending):
+		return jmap.NewSetError(jmap.SetCannotUnsend, "the message was already sent (or is being sent), or was canceled before")
+	}
+	a.log.Error("jmap: EmailSubmission: cancel", "account", ac.email, "err", err)
+	return jmap.NewSetError(jmap.SetForbidden, "the server could not cancel the submission; try again")
 }
 
 // onSuccess runs onSuccessUpdateEmail and onSuccessDestroyEmail for the

@@ -90,7 +90,7 @@ func (f *submissionFilter) match(s store.EmailSubmission) bool {
 	return (f.IdentityIDs == nil || slices.Contains(f.IdentityIDs, s.IdentityID)) &&
 		(f.EmailIDs == nil || slices.Contains(f.EmailIDs, emailID(s.EmailID))) &&
 		(f.ThreadIDs == nil || slices.Contains(f.ThreadIDs, threadID(s.ThreadID))) &&
-		(f.UndoStatus == nil || *f.UndoStatus == "final") &&
+		(f.UndoStatus == nil || *f.UndoStatus == undoStatus(s)) &&
 		(f.Before == nil || s.SendAt.Before(*f.Before)) &&
 		(f.After == nil || !s.SendAt.Before(*f.After))
 }

@@ -169,7 +169,7 @@ func TestEmailSubmission(t *testing.T) {
 		t.Errorf("implicit Email/set destroyed %v, want %s", resp[1].Args["destroyed"], d3id)
 	}
 	sink.WaitFor(t, 2, 20*time.Second)
-	ch := cl.call(submissionUsing, []any{"EmailSubmission/changes", map[string]any{"accountId": cl.account, "sinceState": "0.0"}, "c"},
+	ch := cl.call(submissionUsing, []any{"EmailSubmission/changes", map[string]any{"accountId": cl.account, "sinceState": "0-0"}, "c"},
 		[]any{"EmailSubmission/changes", map[string]any{"accountId": cl.account, "sinceState": state}, "c2"})
 	if c := ch[0].Args["created"].([]any); len(c) != 2 || c[0] != created["id"] {
 		t.Errorf("EmailSubmission/changes from the start: %v", ch[0].Args)

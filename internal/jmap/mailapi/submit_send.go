@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -35,8 +36,9 @@ type submissionCreate struct {
 	Envelope   *envelope `json:"envelope"`
 }
 
-// create sends one message and records it: the submission and what the
-// response's created shows, or why not.
+// create sends one message and records it, or holds it (FUTURERELEASE)
+// for the Releaser: the submission and what the response's created
+// shows, or why not.
 func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.EmailSubmission, map[string]any, *jmap.SetError) {
 	a, ac := s.a, s.ac
 	var in submissionCreate
@@ -130,13 +132,22 @@ func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.Emai
 		mailFrom = sender
 	}
 	var rcpts []string
+	// A held submission (FUTURERELEASE) is sent at holdUntil. RFC 8621
+	// gives parameters only in an explicit envelope: a client that holds
+	// gives one.
+	var holdUntil time.Time
+	var held bool
 	if in.Envelope != nil {
 		mailFrom = in.Envelope.MailFrom.Email
 		for _, r := range in.Envelope.RcptTo {
 			rcpts = append(rcpts, r.Email)
 		}
-		if len(in.Envelope.MailFrom.Parameters) > 0 || slices.ContainsFunc(in.Envelope.RcptTo, func(r envelopeAddress) bool { return len(r.Parameters) > 0 }) {
-			return store.EmailSubmission{}, nil, jmap.NewSetError(jmap.SetInvalidProperties, "this server takes no SMTP parameters in the envelope (submissionExtensions is empty)", "envelope")
+		if slices.ContainsFunc(in.Envelope.RcptTo, func(r envelopeAddress) bool { return len(r.Parameters) > 0 }) {
+			return store.EmailSubmission{}, nil, jmap.NewSetError(jmap.SetInvalidProperties, "this server takes no SMTP parameters on rcptTo", "envelope")
+		}
+		var err error
+		if holdUntil, held, err = parseHold(in.Envelope.MailFrom.Parameters, time.Now()); err != nil {
+			return store.EmailSubmission{}, nil, jmap.NewSetError(jmap.SetInvalidProperties, err.Error(), "envelope")
 		}
 	} else {
 		for _, l := range [][]mime.Address{env.To, env.Cc, env.Bcc} {
@@ -201,6 +212,22 @@ func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.Emai
 		return s.temporary("stage the message", err)
 	}
 	defer staged.Discard()
+	rec := store.EmailSubmission{AccountID: ac.id, IdentityID: ident.ID, EmailID: loc.meta.ID, ThreadID: loc.meta.ThreadID,
+		MailFrom: denv.From, SendAt: time.Now(), AuthUser: denv.AuthUser}
+	for _, r := range denv.Recipients {
+		rec.RcptTo = append(rec.RcptTo, r.Address)
+	}
+	if held {
+		// Up to the next second: the store keeps seconds, and a hold
+		// must never end early.
+		rec.SendAt = holdUntil.Add(time.Second - 1).Truncate(time.Second)
+		if rec, err = a.hold(ctx, rec, staged, grantsUsed); err != nil {
+			return s.temporary("hold the message", err)
+		}
+		a.log.Info("message held through JMAP", "account", ac.email, "from", denv.From, "rcpts", len(denv.Recipients),
+			"size", staged.Size(), "until", rec.SendAt, "submission", rec.ID)
+		return rec, s.createdOf(rec, in.Envelope == nil), nil
+	}
 	if err := agent.Deliver(ctx, staged, denv); err != nil {
 		var de *delivery.Error
 		if errors.As(err, &de) && !de.Temporary() {
@@ -210,24 +237,46 @@ func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.Emai
 	}
 	a.log.Info("message sent through JMAP", "account", ac.email, "from", denv.From, "rcpts", len(denv.Recipients), "size", staged.Size())
 	// Sent: what follows must not make the client send it again.
-	a.keepOwnerCopies(ctx, ac, staged, grantsUsed)
-	rec := store.EmailSubmission{AccountID: ac.id, IdentityID: ident.ID, EmailID: loc.meta.ID, ThreadID: loc.meta.ThreadID,
-		MailFrom: denv.From, SendAt: time.Now()}
-	for _, r := range denv.Recipients {
-		rec.RcptTo = append(rec.RcptTo, r.Address)
-	}
+	a.keepOwnerCopies(ctx, ac.email, staged, grantsUsed)
 	rec, err = a.st.AddEmailSubmission(ctx, rec)
 	if err != nil {
 		a.log.Error("jmap: a message was sent but its EmailSubmission not recorded", "account", ac.email, "err", err)
 		return store.EmailSubmission{}, nil, jmap.NewSetError(jmap.SetForbidden, "the message WAS SENT, but the server could not record the submission: do not send it again")
 	}
+	return rec, s.createdOf(rec, in.Envelope == nil), nil
+}
+
+// createdOf is what the response's created shows of rec: the properties
+// the server set, the envelope too when the client gave none.
+func (s *submitter) createdOf(rec store.EmailSubmission, withEnvelope bool) map[string]any {
 	obj := submissionObjectOf(rec)
 	created := map[string]any{"id": obj.ID, "threadId": obj.ThreadID, "sendAt": obj.SendAt, "undoStatus": obj.UndoStatus,
 		"deliveryStatus": nil, "dsnBlobIds": obj.DSNBlobIDs, "mdnBlobIds": obj.MDNBlobIDs}
-	if in.Envelope == nil {
+	if withEnvelope {
 		created["envelope"] = obj.Envelope
 	}
-	return rec, created, nil
+	return created
+}
+
+// hold stores rec as a pending submission with the staged message, the
+// bytes as they are now: editing or destroying the Email afterwards does
+// not change what is sent. The owners sent as are kept for their Sent
+// copies at release. The message is at most the submission size limit,
+// so reading it whole is bounded.
+func (a *API) hold(ctx context.Context, rec store.EmailSubmission, staged store.Staged, grants []store.Delegation) (store.EmailSubmission, error) {
+	r, err := staged.Open()
+	if err != nil {
+		return rec, fmt.Errorf("open staged message: %w", err)
+	}
+	defer r.Close()
+	msg := make([]byte, staged.Size())
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return rec, fmt.Errorf("read staged message: %w", err)
+	}
+	for _, g := range grants {
+		rec.Owners = append(rec.Owners, g.OwnerID)
+	}
+	return a.st.HoldEmailSubmission(ctx, rec, msg)
 }
 
 func (s *submitter) right(ctx context.Context, addr string) (sendas.Right, error) {
@@ -249,13 +298,17 @@ func (s *submitter) temporary(op string, err error) (store.EmailSubmission, map[
 
 // keepOwnerCopies keeps a copy in the Sent of every owner sent as whose
 // delegation.sent_copy asks for it, as SMTP submission does.
-func (a *API) keepOwnerCopies(ctx context.Context, ac *acct, msg store.Staged, grants []store.Delegation) {
-	agent := a.submit.Delivery
+func (a *API) keepOwnerCopies(ctx context.Context, account string, msg store.Staged, grants []store.Delegation) {
+	keepOwnerCopies(ctx, a.submit.Delivery, a.log, account, msg, grants)
+}
+
+// keepOwnerCopies is the work of API.keepOwnerCopies, for the Releaser too.
+func keepOwnerCopies(ctx context.Context, agent *delivery.Agent, log *slog.Logger, account string, msg store.Staged, grants []store.Delegation) {
 	var copies []delivery.SentCopy
 	for _, g := range grants {
 		c, ok, err := agent.SentCopyOf(ctx, g)
 		if err != nil {
-			a.log.Error("jmap: delegation: finding the owner's Sent failed; no copy kept there", "account", ac.email, "owner", g.Owner, "err", err)
+			log.Error("jmap: delegation: finding the owner's Sent failed; no copy kept there", "account", account, "owner", g.Owner, "err", err)
 			continue
 		}
 		if ok {
@@ -266,7 +319,7 @@ func (a *API) keepOwnerCopies(ctx context.Context, ac *acct, msg store.Staged, g
 		return
 	}
 	if _, err := agent.KeepSent(ctx, msg, copies); err != nil {
-		a.log.Error("jmap: delegation: keeping a copy in the owner's Sent failed", "account", ac.email, "err", err)
+		log.Error("jmap: delegation: keeping a copy in the owner's Sent failed", "account", account, "err", err)
 	}
 }
 

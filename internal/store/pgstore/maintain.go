@@ -117,7 +117,7 @@ func (s *Store) maintainOnce(ctx context.Context, now time.Time) (maintenanceDon
 		return d, fmt.Errorf("maintenance: %w", err)
 	}
 	d.uploads = int64(n)
-	if _, err := conn.Exec(ctx, "DELETE FROM email_submissions WHERE send_at < $1", now.Add(-store.EmailSubmissionKeep).Unix()); err != nil {
+	if _, err := conn.Exec(ctx, "DELETE FROM email_submissions WHERE send_at < $1 AND undo_status != 'pending'", now.Add(-store.EmailSubmissionKeep).Unix()); err != nil {
 		return d, fmt.Errorf("maintenance: prune email submissions: %w", err)
 	}
 	return d, nil

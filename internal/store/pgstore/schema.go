@@ -646,4 +646,24 @@ CREATE TABLE email_submissions (
 CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
 CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
 `,
+	// 22: held JMAP submissions (FUTURERELEASE, submission.go), as
+	// SQLite's migration 29. undo_status is pending, final or
+	// canceled; created and modseq order the account's submission changes
+	// for JMAP /changes (the rows before start from their ids); owners are
+	// account ids, one per line; auth_user is the login that submitted;
+	// msg is the message a pending one sends (NULL once released or
+	// canceled); lease_owner and lease_until (Unix ms) are the claim of
+	// the process releasing it.
+	`
+ALTER TABLE email_submissions ADD COLUMN undo_status text COLLATE "C" NOT NULL DEFAULT 'final';
+ALTER TABLE email_submissions ADD COLUMN created bigint NOT NULL DEFAULT 0;
+ALTER TABLE email_submissions ADD COLUMN modseq bigint NOT NULL DEFAULT 0;
+ALTER TABLE email_submissions ADD COLUMN owners text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN auth_user text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN msg bytea;
+ALTER TABLE email_submissions ADD COLUMN lease_owner text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;
+UPDATE email_submissions SET created = id, modseq = id;
+CREATE INDEX email_submissions_pending ON email_submissions (send_at) WHERE undo_status = 'pending';
+`,
 }

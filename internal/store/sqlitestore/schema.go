@@ -647,6 +647,26 @@ CREATE TABLE email_submissions (
 CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
 CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
 `,
+	// 29: held JMAP submissions (FUTURERELEASE, submission.go), as
+	// PostgreSQL's migration 22. undo_status is pending, final or
+	// canceled; created and modseq order the account's submission changes
+	// for JMAP /changes (the rows before start from their ids); owners are
+	// account ids, one per line; auth_user is the login that submitted;
+	// msg is the message a pending one sends (NULL once released or
+	// canceled); lease_owner and lease_until (Unix ms) are the claim of
+	// the process releasing it.
+	`
+ALTER TABLE email_submissions ADD COLUMN undo_status TEXT NOT NULL DEFAULT 'final';
+ALTER TABLE email_submissions ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE email_submissions ADD COLUMN modseq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE email_submissions ADD COLUMN owners TEXT NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN auth_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN msg BLOB;
+ALTER TABLE email_submissions ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE email_submissions ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+UPDATE email_submissions SET created = id, modseq = id;
+CREATE INDEX email_submissions_pending ON email_submissions (send_at) WHERE undo_status = 'pending';
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
