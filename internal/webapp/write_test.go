@@ -172,3 +172,51 @@ func TestAppAttachByDrop(t *testing.T) {
 		t.Fatalf("no notes.txt attached:\n%.2000s", raw)
 	}
 }
+
+// TestAppUndoSend: Send holds the message for a few seconds; Undo in that
+// time stops it (nothing is ever delivered) and reopens it as a draft;
+// sent again and left alone, it is delivered once the time is over.
+func TestAppUndoSend(t *testing.T) {
+	r := start(t)
+	r.Account("bob@example.test")
+	b := r.tab(t)
+	key(b, "c")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
+	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "bob@example.test"),
+		chromedp.SendKeys(chromedp.CSS(`#compose-subject`), "Second thoughts"))
+	typeIn(b, ".compose .editor", "Maybe not.")
+	clickButton(b, ".compose .actions", "Send")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.toast button.link`)))
+	if got := chromium.Eval[string](b, `document.querySelector(".toast span").textContent`); got != "Sending…" {
+		t.Fatalf("toast %q", got)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`.toast button.link`)))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
+	eventually(t, "the draft back in the editor", func() bool {
+		return strings.Contains(chromium.Eval[string](b, `document.querySelector(".compose .editor").textContent`), "Maybe not.")
+	})
+	if n := len(r.Messages(r.acct, "Drafts")); n != 1 {
+		t.Fatalf("%d in Drafts after Undo, want 1", n)
+	}
+	time.Sleep(12 * time.Second) // past the hold: nothing went
+	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 0 {
+		t.Fatalf("undone, yet bob got %d messages", n)
+	}
+
+	// Sent again and left alone.
+	clickButton(b, ".compose .actions", "Send")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.toast button.link`)))
+	if n := len(r.Bodies("bob@example.test", "INBOX")); n != 0 {
+		t.Fatal("delivered before the undo time was over")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.Bodies("bob@example.test", "INBOX")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("never delivered after the undo time")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	eventually(t, "the copy in Sent, none in Drafts", func() bool {
+		return len(r.Messages(r.acct, "Sent")) == 1 && len(r.Messages(r.acct, "Drafts")) == 0
+	})
+}
