@@ -646,4 +646,29 @@ CREATE TABLE email_submissions (
 CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
 CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
 `,
+	// 22: PLACEHOLDER, a no-op: migration 22 belongs to the delayed-send
+	// branch, whose SQL takes this place when it is merged (the list is
+	// positional).
+	`SELECT 1;`,
+	// 23: collected contacts for address suggestions (store.Contacts,
+	// contacts.go), SQLite's migration 30. email_key is the address in
+	// lower case (COLLATE "C": compared bytewise, as on SQLite); terms the
+	// text Suggest matches (store.ContactTerms); last_seen Unix seconds.
+	// contacts_rank is Suggest's order, so a query walks an account's
+	// contacts best first and stops at its limit; its end is what the
+	// bound prunes.
+	`
+CREATE TABLE contacts (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	email_key  text COLLATE "C" NOT NULL,
+	email      text COLLATE "C" NOT NULL,
+	name       text COLLATE "C" NOT NULL,
+	terms      text COLLATE "C" NOT NULL,
+	sent       bigint NOT NULL,
+	received   bigint NOT NULL,
+	last_seen  bigint NOT NULL,
+	PRIMARY KEY (account_id, email_key)
+);
+CREATE INDEX contacts_rank ON contacts (account_id, sent DESC, received DESC, last_seen DESC, email_key);
+`,
 }

@@ -647,6 +647,30 @@ CREATE TABLE email_submissions (
 CREATE INDEX email_submissions_account ON email_submissions (account_id, id);
 CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
 `,
+	// 29: PLACEHOLDER, a no-op: migration 29 belongs to the delayed-send
+	// branch, whose SQL takes this place when it is merged (the list is
+	// positional).
+	`SELECT 1;`,
+	// 30: collected contacts for address suggestions (store.Contacts,
+	// contacts.go). email_key is the address in lower case; terms the
+	// text Suggest matches (store.ContactTerms); last_seen Unix seconds.
+	// contacts_rank is Suggest's order, so a query walks an account's
+	// contacts best first and stops at its limit; its end is what the
+	// bound prunes. They go with the account.
+	`
+CREATE TABLE contacts (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	email_key  TEXT NOT NULL,
+	email      TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	terms      TEXT NOT NULL,
+	sent       INTEGER NOT NULL,
+	received   INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	PRIMARY KEY (account_id, email_key)
+) WITHOUT ROWID;
+CREATE INDEX contacts_rank ON contacts (account_id, sent DESC, received DESC, last_seen DESC, email_key);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully
