@@ -83,12 +83,15 @@ type Contacts interface {
 // ContactRow is one address of a RecordContacts call as the backends store
 // it (PrepareContacts).
 type ContactRow struct {
-	Key      string // Email in lower case: unique per account
-	Email    string
-	Name     string
-	Terms    string // what SuggestContacts matches: ContactTerms
-	Sent     int64  // 0 or 1
-	Received int64  // 0 or 1
+	Key   string // Email in lower case: unique per account
+	Email string
+	Name  string
+	Terms string // what SuggestContacts matches: ContactTerms
+	// Words are the terms a prefix is looked up by (the backends' index
+	// of them): Key and the name's words, each once.
+	Words    []string
+	Sent     int64 // 0 or 1
+	Received int64 // 0 or 1
 }
 
 // PrepareContacts is the backends' common reading of a RecordContacts
@@ -123,6 +126,11 @@ func PrepareContacts(seen []ContactSeen) ([]ContactRow, error) {
 	}
 	for i := range rows {
 		rows[i].Terms = ContactTerms(rows[i].Key, rows[i].Name)
+		for _, w := range strings.Fields(rows[i].Terms) {
+			if !slices.Contains(rows[i].Words, w) {
+				rows[i].Words = append(rows[i].Words, w)
+			}
+		}
 	}
 	slices.SortFunc(rows, func(a, b ContactRow) int { return strings.Compare(a.Key, b.Key) })
 	return rows, nil
@@ -171,22 +179,46 @@ func ContactTerms(key, name string) string {
 	return b.String()
 }
 
-// SuggestQuery checks a SuggestContacts text and limit and returns the
-// text as the backends match it: " " and the lower-case words of text
-// joined by single spaces (a substring of ContactTerms exactly when text
-// is a prefix of a term, or of a run of name words).
-func SuggestQuery(text string, limit int) (string, error) {
+// SuggestDense is where the backends' SuggestContacts changes ways: a
+// word that starts fewer terms than this reads those contacts and sorts
+// them; one that starts more (a single letter, say) walks the account's
+// contacts in rank order and stops at the limit, which many matches make
+// soon. Either way a keystroke reads at most a few hundred rows.
+const SuggestDense = 256
+
+// Suggestion is a SuggestContacts text as the backends look it up.
+type Suggestion struct {
+	// From and To bound the terms (ContactRow.Words) that start with the
+	// text's first word: From <= term < To, bytewise.
+	From, To string
+	// Phrase, when the text has several words, is " " and the words
+	// joined by single spaces, which ContactTerms must also contain
+	// (the words in a row); "" for one word, which From and To decide.
+	Phrase string
+}
+
+// SuggestQuery checks a SuggestContacts text and limit and returns how
+// the backends look the text up: its words in lower case, the first by
+// the index of terms, the others, if any, as a substring of
+// ContactTerms.
+func SuggestQuery(text string, limit int) (Suggestion, error) {
 	if limit < 1 || limit > MaxSuggestLimit {
-		return "", fmt.Errorf("%w: limit %d, want 1 to %d", ErrInvalid, limit, MaxSuggestLimit)
+		return Suggestion{}, fmt.Errorf("%w: limit %d, want 1 to %d", ErrInvalid, limit, MaxSuggestLimit)
 	}
 	if !utf8.ValidString(text) || utf8.RuneCountInString(text) > MaxSuggestText {
-		return "", fmt.Errorf("%w: suggestion text must be valid UTF-8 of at most %d characters", ErrInvalid, MaxSuggestText)
+		return Suggestion{}, fmt.Errorf("%w: suggestion text must be valid UTF-8 of at most %d characters", ErrInvalid, MaxSuggestText)
 	}
 	words := strings.Fields(strings.ToLower(text))
 	if len(words) == 0 {
-		return "", fmt.Errorf("%w: empty suggestion text", ErrInvalid)
+		return Suggestion{}, fmt.Errorf("%w: empty suggestion text", ErrInvalid)
 	}
-	return " " + strings.Join(words, " "), nil
+	// U+10FFFF is the greatest character: every term that starts with
+	// the word sorts before the word followed by it.
+	q := Suggestion{From: words[0], To: words[0] + "\U0010FFFF"}
+	if len(words) > 1 {
+		q.Phrase = " " + strings.Join(words, " ")
+	}
+	return q, nil
 }
 
 // ContactKey is the key of an address, for ForgetContact.

@@ -63,7 +63,8 @@ func (a *API) personalCapabilities(ja *jmap.Account) {
 	ja.Capabilities[CapabilitySubmission] = submissionAccountCapability{SubmissionExtensions: map[string][]string{}}
 	ja.Capabilities[CapabilityVacation] = struct{}{}
 	ja.Capabilities[CapabilityQuota] = struct{}{}
-	ja.Primary = append(ja.Primary, CapabilitySubmission, CapabilityVacation, CapabilityQuota)
+	ja.Capabilities[CapabilitySuggest] = struct{}{}
+	ja.Primary = append(ja.Primary, CapabilitySubmission, CapabilityVacation, CapabilityQuota, CapabilitySuggest)
 }
 
 func submissionID(id int64) string { return "S" + strconv.FormatInt(id, 10) }

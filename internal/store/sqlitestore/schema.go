@@ -654,9 +654,11 @@ CREATE INDEX email_submissions_send_at ON email_submissions (send_at);
 	// 30: collected contacts for address suggestions (store.Contacts,
 	// contacts.go). email_key is the address in lower case; terms the
 	// text Suggest matches (store.ContactTerms); last_seen Unix seconds.
-	// contacts_rank is Suggest's order, so a query walks an account's
-	// contacts best first and stops at its limit; its end is what the
-	// bound prunes. They go with the account.
+	// contact_terms indexes each contact by its terms (the address and
+	// the name's words, store.ContactRow.Words): Suggest finds the few
+	// contacts a word starts by a range of its primary key, or, when many
+	// match (a first letter), walks contacts_rank, Suggest's order, and
+	// stops at its limit, probing contact_terms_contact for each; they go with their contact, contacts with the account.
 	`
 CREATE TABLE contacts (
 	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -669,6 +671,14 @@ CREATE TABLE contacts (
 	last_seen  INTEGER NOT NULL,
 	PRIMARY KEY (account_id, email_key)
 ) WITHOUT ROWID;
+CREATE TABLE contact_terms (
+	account_id INTEGER NOT NULL,
+	term       TEXT NOT NULL,
+	email_key  TEXT NOT NULL,
+	PRIMARY KEY (account_id, term, email_key),
+	FOREIGN KEY (account_id, email_key) REFERENCES contacts (account_id, email_key) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX contact_terms_contact ON contact_terms (account_id, email_key, term);
 CREATE INDEX contacts_rank ON contacts (account_id, sent DESC, received DESC, last_seen DESC, email_key);
 `,
 }
