@@ -67,6 +67,11 @@ type Envelope struct {
 	// AuthUser is the login of the authenticated sender, "" if none
 	// (Sieve's envelope "auth").
 	AuthUser string
+	// SenderAccount is the account of the authenticated user who sent
+	// the message (SMTP submission, the web's compose, JMAP
+	// EmailSubmission), 0 for mail from elsewhere: the recipients become
+	// that account's collected contacts (contacts.go).
+	SenderAccount int64
 	// Inbound: the message came from another server (the MX listener,
 	// no authentication), so the junk filter scores it. Our users'
 	// submissions, the web's compose and the server's own notices are not
@@ -470,6 +475,7 @@ func (a *Agent) Deliver(ctx context.Context, msg store.Staged, env Envelope) err
 		a.bounceRejected(ctx, msg, env, p)
 	}
 	a.recordDuplicates(ctx, p)
+	a.collectContacts(ctx, p, env)
 	if env.From != "" {
 		a.sendVacationNotices(ctx, p, env)
 	}

@@ -215,6 +215,7 @@ func (s *session) mail(from string, opts *gosmtp.MailOptions) error {
 	s.env = delivery.Envelope{From: strings.ToLower(from)}
 	if s.principal != nil {
 		s.env.AuthUser = s.principal.Email
+		s.env.SenderAccount = s.principal.AccountID
 	}
 	if opts != nil {
 		s.env.UTF8 = opts.UTF8

@@ -68,6 +68,7 @@ type Store interface {
 	AccountChanges
 	Uploads
 	EmailSubmissions
+	Contacts
 	// Subscribe returns a subscription to the change feed of one account
 	// (accountID 0: every account). Close it when done.
 	Subscribe(accountID int64) *Subscription

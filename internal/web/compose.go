@@ -545,7 +545,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, m *outgoing, fail 
 		return
 	}
 	from := m.As.envelopeFrom(sess.Email)
-	env := delivery.Envelope{From: from, UTF8: !isASCII(from)}
+	env := delivery.Envelope{From: from, UTF8: !isASCII(from), SenderAccount: sess.AccountID}
 	field := map[string]string{}
 	for _, f := range []struct {
 		name string

@@ -252,6 +252,14 @@ func TestComposeSendLocal(t *testing.T) {
 	if _, _, page := b.get("/mail/Sent"); !strings.Contains(page, "Grüße aus Köln") {
 		t.Error("Sent folder page does not list the message")
 	}
+	// Both recipients are Ann's contacts now, Bob with his name, the Bcc
+	// from the envelope (store.Contacts, through the delivery agent).
+	for _, want := range []struct{ text, email, name string }{{"bob", "bob@example.test", "Bob"}, {"carol", "carol@example.test", ""}} {
+		got, err := r.Store.SuggestContacts(context.Background(), r.acct.ID, want.text, 10)
+		if err != nil || len(got) != 1 || got[0].Email != want.email || got[0].Name != want.name || got[0].Sent != 1 {
+			t.Errorf("ann's suggestions for %s: %+v %v", want.text, got, err)
+		}
+	}
 }
 
 func TestComposeAttachment(t *testing.T) {

@@ -84,6 +84,7 @@ func (a *API) Register(reg *jmap.Registry) {
 	a.registerSubmission(reg)
 	a.registerVacation(reg)
 	a.registerQuota(reg)
+	a.registerSuggest(reg)
 }
 
 // Ids. Every id names its kind with a letter, then a store number, so an

@@ -82,7 +82,8 @@ func (a *API) personalCapabilities(ja *jmap.Account) {
 			time.Now().UTC().Add(MaxDelayedSend).Truncate(time.Second).Format(time.RFC3339)}}}
 	ja.Capabilities[CapabilityVacation] = struct{}{}
 	ja.Capabilities[CapabilityQuota] = struct{}{}
-	ja.Primary = append(ja.Primary, CapabilitySubmission, CapabilityVacation, CapabilityQuota)
+	ja.Capabilities[CapabilitySuggest] = struct{}{}
+	ja.Primary = append(ja.Primary, CapabilitySubmission, CapabilityVacation, CapabilityQuota, CapabilitySuggest)
 }
 
 func submissionID(id int64) string { return "S" + strconv.FormatInt(id, 10) }

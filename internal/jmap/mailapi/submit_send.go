@@ -163,7 +163,7 @@ func (s *submitter) create(ctx context.Context, raw json.RawMessage) (store.Emai
 	} else if !r.Allowed() {
 		return store.EmailSubmission{}, nil, jmap.NewSetError(jmap.SetForbiddenMailFrom, "<"+mf.String()+"> is not an address this account may send as")
 	}
-	denv := delivery.Envelope{From: mf.String(), UTF8: !isASCII(mf.String()), AuthUser: strings.ToLower(ac.email)}
+	denv := delivery.Envelope{From: mf.String(), UTF8: !isASCII(mf.String()), AuthUser: strings.ToLower(ac.email), SenderAccount: ac.id}
 	var invalid []string
 	for _, r := range rcpts {
 		ra, err := address.Parse(r)

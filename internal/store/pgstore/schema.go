@@ -666,4 +666,35 @@ ALTER TABLE email_submissions ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;
 UPDATE email_submissions SET created = id, modseq = id;
 CREATE INDEX email_submissions_pending ON email_submissions (send_at) WHERE undo_status = 'pending';
 `,
+	// 23: collected contacts for address suggestions (store.Contacts,
+	// contacts.go), SQLite's migration 30. email_key is the address in
+	// lower case (COLLATE "C": compared bytewise, as on SQLite); terms the
+	// text Suggest matches (store.ContactTerms); last_seen Unix seconds.
+	// contact_terms indexes each contact by its terms (the address and
+	// the name's words, store.ContactRow.Words): Suggest finds the few
+	// contacts a word starts by a range of its primary key, or, when many
+	// match (a first letter), walks contacts_rank, Suggest's order, and
+	// stops at its limit, probing contact_terms_contact for each; they go with their contact.
+	`
+CREATE TABLE contacts (
+	account_id bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	email_key  text COLLATE "C" NOT NULL,
+	email      text COLLATE "C" NOT NULL,
+	name       text COLLATE "C" NOT NULL,
+	terms      text COLLATE "C" NOT NULL,
+	sent       bigint NOT NULL,
+	received   bigint NOT NULL,
+	last_seen  bigint NOT NULL,
+	PRIMARY KEY (account_id, email_key)
+);
+CREATE TABLE contact_terms (
+	account_id bigint NOT NULL,
+	term       text COLLATE "C" NOT NULL,
+	email_key  text COLLATE "C" NOT NULL,
+	PRIMARY KEY (account_id, term, email_key),
+	FOREIGN KEY (account_id, email_key) REFERENCES contacts (account_id, email_key) ON DELETE CASCADE
+);
+CREATE INDEX contact_terms_contact ON contact_terms (account_id, email_key, term);
+CREATE INDEX contacts_rank ON contacts (account_id, sent DESC, received DESC, last_seen DESC, email_key);
+`,
 }

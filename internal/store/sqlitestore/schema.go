@@ -667,6 +667,36 @@ ALTER TABLE email_submissions ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 UPDATE email_submissions SET created = id, modseq = id;
 CREATE INDEX email_submissions_pending ON email_submissions (send_at) WHERE undo_status = 'pending';
 `,
+	// 30: collected contacts for address suggestions (store.Contacts,
+	// contacts.go). email_key is the address in lower case; terms the
+	// text Suggest matches (store.ContactTerms); last_seen Unix seconds.
+	// contact_terms indexes each contact by its terms (the address and
+	// the name's words, store.ContactRow.Words): Suggest finds the few
+	// contacts a word starts by a range of its primary key, or, when many
+	// match (a first letter), walks contacts_rank, Suggest's order, and
+	// stops at its limit, probing contact_terms_contact for each; they go with their contact, contacts with the account.
+	`
+CREATE TABLE contacts (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	email_key  TEXT NOT NULL,
+	email      TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	terms      TEXT NOT NULL,
+	sent       INTEGER NOT NULL,
+	received   INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	PRIMARY KEY (account_id, email_key)
+) WITHOUT ROWID;
+CREATE TABLE contact_terms (
+	account_id INTEGER NOT NULL,
+	term       TEXT NOT NULL,
+	email_key  TEXT NOT NULL,
+	PRIMARY KEY (account_id, term, email_key),
+	FOREIGN KEY (account_id, email_key) REFERENCES contacts (account_id, email_key) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX contact_terms_contact ON contact_terms (account_id, email_key, term);
+CREATE INDEX contacts_rank ON contacts (account_id, sent DESC, received DESC, last_seen DESC, email_key);
+`,
 }
 
 // indexedTrigger takes a content off content_unindexed once it is fully

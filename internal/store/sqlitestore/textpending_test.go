@@ -287,7 +287,7 @@ func TestTextFieldsMigrated(t *testing.T) {
 		ALTER TABLE mailboxes DROP COLUMN created_modseq; ALTER TABLE mailboxes DROP COLUMN meta_modseq;
 		DROP TABLE uploads;
 		DROP TABLE content_fields; DROP TABLE content_text_pending; DROP TABLE content_text_dead;
-		DROP TABLE email_submissions;
+		DROP TABLE email_submissions; DROP TABLE contact_terms; DROP TABLE contacts;
 		DROP TABLE content_text;
 		CREATE VIRTUAL TABLE content_text USING fts5(
 			hdr, body, h_from, h_to, h_cc, h_bcc, h_subject,

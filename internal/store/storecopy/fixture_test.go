@@ -219,6 +219,8 @@ func fill(t testing.TB, st store.Store) fixture {
 		must(st.PutUpload(ctx, bob.ID, "image/png", bytes.NewReader(bigMessage("bob's upload", 70<<10, 8)), 0, 0)))
 	must(st.AddEmailSubmission(ctx, store.EmailSubmission{AccountID: ann.ID, IdentityID: "I1", EmailID: 1, ThreadID: 1,
 		MailFrom: "ann@example.test", RcptTo: []string{"bob@example.test", "x@example.org"}, SendAt: at}))
+	ok(t, st.RecordContacts(ctx, ann.ID, []store.ContactSeen{{Email: "x@example.org", Name: "Xavier Örn", Sent: true},
+		{Email: "friend@example.org", Name: "A Friend"}}, at))
 	return fx
 }
 

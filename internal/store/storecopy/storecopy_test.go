@@ -142,7 +142,7 @@ func TestCopySQLiteToPostgresAndBack(t *testing.T) {
 	// that later migrations add are copied and verified all the same;
 	// until fill puts rows in them, they are only named here.
 	filled := map[string]bool{}
-	for _, name := range strings.Fields(`access_tokens account_settings accounts aliases app_passwords contents delegations dmarc_results email_submissions
+	for _, name := range strings.Fields(`access_tokens account_settings accounts aliases app_passwords contact_terms contacts contents delegations dmarc_results email_submissions
 		domains expunged junk_models junk_tokens junk_trained mailboxes messages pop3_hidden queue
 		queue_recipients sieve_duplicates sieve_scripts subscriptions uploads vacation_replies vanished web_sessions`) {
 		filled[name] = true

@@ -106,6 +106,9 @@ func Run(t *testing.T, open Opener) {
 	for _, tc := range accessTokenTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
 	}
+	for _, tc := range contactTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, st store.Store) { tc.fn(t, st) }})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := open(t)
