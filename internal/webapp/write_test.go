@@ -220,3 +220,27 @@ func TestAppUndoSend(t *testing.T) {
 		return len(r.Messages(r.acct, "Sent")) == 1 && len(r.Messages(r.acct, "Drafts")) == 0
 	})
 }
+
+// TestAppAddressSuggestions: people who wrote are suggested as an address
+// is typed; arrows and Enter take one.
+func TestAppAddressSuggestions(t *testing.T) {
+	r := start(t)
+	r.DeliverTo("ann@example.test", "From: Priya Natarajan <priya@example.org>\r\nTo: ann@example.test\r\nSubject: Hello\r\nMessage-ID: <p1@example.org>\r\n\r\nHi!\r\n")
+	r.DeliverTo("ann@example.test", "From: Pedro Alves <pedro@example.org>\r\nTo: ann@example.test\r\nSubject: Hi\r\nMessage-ID: <p2@example.org>\r\n\r\nHi!\r\n")
+	b := r.tab(t)
+	key(b, "c")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
+	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "pri"))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.suggestions [role=option]`)))
+	if got := chromium.Eval[string](b, `Array.from(document.querySelectorAll(".suggestions [role=option]")).map(o => o.textContent).join("|")`); got != "Priya Natarajan priya@example.org" {
+		t.Fatalf("suggestions for pri: %q", got)
+	}
+	b.Do(chromedp.KeyEvent("\r"))
+	if v := chromium.Eval[string](b, `document.querySelector("#compose-to").value`); v != "Priya Natarajan <priya@example.org>, " {
+		t.Fatalf("To after choosing: %q", v)
+	}
+	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "p"))
+	eventually(t, "two suggestions for p", func() bool {
+		return chromium.Eval[int](b, `document.querySelectorAll(".suggestions [role=option]").length`) == 2
+	})
+}

@@ -202,8 +202,7 @@ export function Compose({ state }: { state: MailState }) {
     }
   };
 
-  const submit = async (ev: Event) => {
-    ev.preventDefault();
+  const submit = async () => {
     const d = latest.current;
     if (!d) return;
     const errs: Record<string, string> = {};
@@ -294,7 +293,18 @@ export function Compose({ state }: { state: MailState }) {
           Close
         </button>
       </div>
-      <form onSubmit={submit} noValidate>
+      {/* Enter in a field never sends (it takes an address suggestion);
+          the Send button or Ctrl+Enter does. */}
+      <form
+        noValidate
+        onSubmit={(ev) => ev.preventDefault()}
+        onKeyDown={(ev) => {
+          if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+            ev.preventDefault();
+            void submit();
+          }
+        }}
+      >
         <div class="field">
           <label for="compose-from">From</label>
           <select id="compose-from" value={draft.identityId} onChange={(ev) => update({ identityId: (ev.target as HTMLSelectElement).value })}>
@@ -379,7 +389,7 @@ export function Compose({ state }: { state: MailState }) {
           </p>
         )}
         <div class="actions">
-          <button type="submit" class="primary">
+          <button type="button" class="primary" onClick={() => void submit()} title="Send (Ctrl+Enter)">
             Send
           </button>
           <button type="button" onClick={() => void discard()}>
