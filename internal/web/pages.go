@@ -119,11 +119,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Write(buf.Bytes())
 }
 
-// fail shows an error page for a problem the user can act on.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "error", view{Title: "Error", Error: msg})
-}
-
 // back redirects after a POST to where the user was, with a message kept
 // in the session: the URL names it by a random id only (see flashBox).
 func back(w http.ResponseWriter, r *http.Request, to, flash string) {
