@@ -50,6 +50,8 @@ var funcs = template.FuncMap{
 	"queryesc":    url.QueryEscape,
 	"mailboxpath": mailboxURL,
 	"add":         func(a, b int) int { return a + b },
+	"fieldattrs":  fieldAttrs,
+	"fielderror":  fieldError,
 }
 
 // mailboxURL is the page of a mailbox: each level of its name escaped.

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// fieldErrorOf returns the error shown beside the field id, checking that
+// the field is marked invalid and described by it.
+func fieldErrorOf(t *testing.T, body, id string) string {
+	t.Helper()
+	field := regexp.MustCompile(`<(?:input|textarea|select)[^>]*id="` + id + `"[^>]*>`).FindString(body)
+	if !strings.Contains(field, `aria-invalid="true"`) || !strings.Contains(field, `aria-describedby="`+id+`-err"`) {
+		t.Errorf("field %s is not marked invalid and described by its error: %s", id, field)
+	}
+	m := regexp.MustCompile(`<p class="field-error" id="` + id + `-err" role="alert">([^<]*)</p>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no error beside %s", id)
+	}
+	return m[1]
+}
+
+// TestSettingsFieldErrors: a settings form with a mistake comes back with
+// the error beside the field, in a plain sentence, and with what was
+// typed kept (never a password).
+func TestSettingsFieldErrors(t *testing.T) {
+	r := newRig(t)
+	b := r.browser()
+	b.login("ann@example.test")
+
+	code, _, body := b.post("/settings/forwarding", url.Values{"csrf": {b.csrf}, "forward.to": {"kim@example.com, not an address"}, "forward.keep": {"true"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("forwarding to a bad address: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "fwdto"); !strings.Contains(msg, "complete email addresses") {
+		t.Errorf("forwarding error %q", msg)
+	}
+	if !strings.Contains(body, `value="kim@example.com, not an address"`) {
+		t.Error("the addresses typed were not kept")
+	}
+
+	code, _, body = b.post("/settings/vacation", url.Values{"csrf": {b.csrf}, "vacation.enabled": {"true"},
+		"vacation.subject": {"Away until Monday"}, "vacation.body": {"Back on the 14th."}, "vacation.days": {"9999"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("vacation with 9999 days: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "vdays"); !strings.Contains(msg, "number of days from 1 to") {
+		t.Errorf("days error %q", msg)
+	}
+	for _, kept := range []string{`value="Away until Monday"`, `>Back on the 14th.</textarea>`, `value="9999"`} {
+		if !strings.Contains(body, kept) {
+			t.Errorf("the vacation form lost %s", kept)
+		}
+	}
+
+	code, _, body = b.post("/settings/password", url.Values{"csrf": {b.csrf}, "current": {password}, "new": {"short"}, "again": {"short"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("short new password: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "pwnew"); !strings.Contains(msg, "at least 8 characters") {
+		t.Errorf("password error %q", msg)
+	}
+	if strings.Contains(body, `value="`+password+`"`) || strings.Contains(body, `value="short"`) {
+		t.Error("a password was sent back in the page")
+	}
+	code, _, body = b.post("/settings/password", url.Values{"csrf": {b.csrf}, "current": {"not it"}, "new": {"long enough"}, "again": {"long enough"}})
+	if code != http.StatusForbidden || !strings.Contains(fieldErrorOf(t, body, "pwcur"), "current password is not right") {
+		t.Errorf("wrong current password: %d", code)
+	}
+
+	if code, _, body := b.post("/settings/app-passwords", url.Values{"csrf": {b.csrf}, "action": {"add"}, "name": {"Phone"}}); code != http.StatusOK {
+		t.Fatalf("app password: %d\n%s", code, body)
+	}
+	code, _, body = b.post("/settings/app-passwords", url.Values{"csrf": {b.csrf}, "action": {"add"}, "name": {"Phone"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("second app password named Phone: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "appname"); !strings.Contains(msg, "already have an app password with that name") {
+		t.Errorf("app password error %q", msg)
+	}
+	if !regexp.MustCompile(`id="appname"[^>]*value="Phone"`).MatchString(body) {
+		t.Error("the name typed was not kept")
+	}
+	code, _, body = b.post("/settings/app-passwords", url.Values{"csrf": {b.csrf}, "action": {"add"}, "name": {strings.Repeat("x", 200)}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "appname"), "name of 1 to") {
+		t.Errorf("a name too long: %d", code)
+	}
+	// No developer's text anywhere.
+	for _, dev := range []string{"invalid argument", "store:", "invalid filter"} {
+		if strings.Contains(body, dev) {
+			t.Errorf("the page says %q", dev)
+		}
+	}
+}
