@@ -95,3 +95,37 @@ func TestSettingsFieldErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminFieldErrors: the admin forms answer a mistake beside the field
+// with what was typed kept.
+func TestAdminFieldErrors(t *testing.T) {
+	r := newRig(t)
+	r.SetSettings(r.acct, "admin", "true")
+	b := r.browser()
+	b.login("ann@example.test")
+	code, _, body := b.post("/admin/accounts", url.Values{"csrf": {b.csrf}, "action": {"add"}, "email": {"kim@example.test"}, "password": {"short"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "newpw"), "at least 8 characters") {
+		t.Fatalf("short password: %d", code)
+	}
+	if !strings.Contains(body, `value="kim@example.test"`) || strings.Contains(body, `value="short"`) {
+		t.Error("the address was not kept, or the password was")
+	}
+	code, _, body = b.post("/admin/accounts", url.Values{"csrf": {b.csrf}, "action": {"add"}, "email": {"ann@example.test"}, "password": {"long enough"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "newemail"), "exists already") {
+		t.Fatalf("account that exists: %d", code)
+	}
+	code, _, body = b.post("/admin/accounts", url.Values{"csrf": {b.csrf}, "action": {"add"}, "email": {"kim@elsewhere.example"}, "password": {"long enough"}})
+	if code < 400 || !strings.Contains(fieldErrorOf(t, body, "newemail"), "not in a domain of this server") {
+		t.Fatalf("account in a foreign domain: %d", code)
+	}
+	code, _, body = b.post("/admin/domains", url.Values{"csrf": {b.csrf}, "action": {"add"}, "name": {"not a domain!"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "newdomain"), "not a domain name") {
+		t.Fatalf("bad domain: %d\n%s", code, body)
+	}
+	if !strings.Contains(body, `value="not a domain!"`) {
+		t.Error("the domain typed was not kept")
+	}
+	if strings.Contains(body, "store:") || strings.Contains(body, "invalid argument") {
+		t.Error("a developer's text on the page")
+	}
+}
