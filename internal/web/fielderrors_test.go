@@ -129,3 +129,44 @@ func TestAdminFieldErrors(t *testing.T) {
 		t.Error("a developer's text on the page")
 	}
 }
+
+// TestFetchAndDelegateFieldErrors: the form for collecting mail and the
+// delegates form answer a mistake beside the field, keeping the rest.
+func TestFetchAndDelegateFieldErrors(t *testing.T) {
+	r := newRig(t)
+	b := r.browser()
+	b.login("ann@example.test")
+	form := url.Values{"csrf": {b.csrf}, "action": {"save"}, "protocol": {"imap"}, "security": {"tls"},
+		"host": {"imap.example.net"}, "port": {"99999"}, "username": {"ann.elsewhere"}, "password": {"secret"}, "folder": {"Archive"}}
+	code, _, body := b.post("/settings/fetch", form)
+	if code != http.StatusBadRequest {
+		t.Fatalf("port 99999: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "port"); !strings.Contains(msg, "port from 1 to 65535") {
+		t.Errorf("port error %q", msg)
+	}
+	for _, kept := range []string{`value="imap.example.net"`, `value="99999"`, `value="ann.elsewhere"`, `value="Archive"`} {
+		if !strings.Contains(body, kept) {
+			t.Errorf("the form lost %s", kept)
+		}
+	}
+	if strings.Contains(body, `value="secret"`) {
+		t.Error("the password was sent back")
+	}
+	form.Set("port", "")
+	form.Set("host", "imap.example.net/x")
+	if _, _, body := b.post("/settings/fetch", form); !strings.Contains(fieldErrorOf(t, body, "host"), "name of the server") {
+		t.Error("no host error")
+	}
+
+	code, _, body = b.post("/settings/delegates", url.Values{"csrf": {b.csrf}, "action": {"grant"}, "grantee": {"nobody@example.test"}, "mode": {"send-as"}})
+	if code < 400 {
+		t.Fatalf("granting to an unknown account: %d", code)
+	}
+	if msg := fieldErrorOf(t, body, "grantee"); !strings.Contains(msg, "no account or domain nobody@example.test") {
+		t.Errorf("delegate error %q", msg)
+	}
+	if !strings.Contains(body, `value="nobody@example.test"`) {
+		t.Error("the address typed was not kept")
+	}
+}

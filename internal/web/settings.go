@@ -54,6 +54,7 @@ type settingsData struct {
 	Errs         fieldErrors
 	VacationDays string // as typed; else Vacation.Days
 	AppName      string // the app password's name typed
+	Grantee      string // the delegate's address typed
 }
 
 // quotaBar is one resource's usage as the page shows it.
