@@ -128,6 +128,13 @@ func TestAdminFieldErrors(t *testing.T) {
 	if strings.Contains(body, "store:") || strings.Contains(body, "invalid argument") {
 		t.Error("a developer's text on the page")
 	}
+	code, _, body = b.post("/admin/shared", url.Values{"csrf": {b.csrf}, "action": {"create"}, "address": {"support@nowhere.example"}, "members": {"ann@example.test = read"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "sharedaddr"), "is not hosted here") {
+		t.Fatalf("shared mailbox in a foreign domain: %d", code)
+	}
+	if !strings.Contains(body, ">ann@example.test = read</textarea>") {
+		t.Error("the members typed were not kept")
+	}
 }
 
 // TestFetchAndDelegateFieldErrors: the form for collecting mail and the
@@ -168,5 +175,25 @@ func TestFetchAndDelegateFieldErrors(t *testing.T) {
 	}
 	if !strings.Contains(body, `value="nobody@example.test"`) {
 		t.Error("the address typed was not kept")
+	}
+}
+
+// TestMigrateFieldErrors: the import form answers a mistake beside the
+// field, keeping what was typed but the password.
+func TestMigrateFieldErrors(t *testing.T) {
+	r := newRig(t)
+	b := r.browser()
+	b.login("ann@example.test")
+	code, _, body := b.post("/settings/import", url.Values{"csrf": {b.csrf}, "host": {"imap.example.net"}, "port": {"70000"},
+		"user": {"ann.old"}, "password": {"old secret"}, "security": {"imaps"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "mport"), "port from 1 to 65535") {
+		t.Fatalf("port 70000: %d", code)
+	}
+	if !strings.Contains(body, `value="imap.example.net"`) || !strings.Contains(body, `value="ann.old"`) || strings.Contains(body, "old secret") {
+		t.Error("the form did not keep what was typed, or kept the password")
+	}
+	code, _, body = b.post("/settings/import", url.Values{"csrf": {b.csrf}, "host": {"imap.example.net"}, "user": {"ann.old"}, "security": {"imaps"}})
+	if code != http.StatusBadRequest || !strings.Contains(fieldErrorOf(t, body, "mpassword"), "password on that server") {
+		t.Fatalf("no password: %d", code)
 	}
 }
