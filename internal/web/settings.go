@@ -292,7 +292,7 @@ func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done, fi
 	var msg string
 	switch {
 	case errors.Is(err, sieverules.ErrEdited):
-		status, msg = http.StatusConflict, "Not saved: your filter script was changed by hand meanwhile; change it in Filters."
+		status, msg = http.StatusBadRequest, "Not saved: your filter script was edited by hand, so this can only be changed in it as text, in Filters."
 	case errors.Is(err, sieverules.ErrInvalid):
 		// sieverules' texts are meant for the user ("forwarding: at
 		// most 10 addresses").
@@ -300,6 +300,12 @@ func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done, fi
 	case err != nil:
 		s.log.Error("web: saving the filters failed", "err", err)
 		status, msg = http.StatusInternalServerError, "Not saved: the server could not store it now; try again shortly."
+	}
+	if errors.Is(err, sieverules.ErrEdited) {
+		// The page shows no form then, only the note: no field to be
+		// beside.
+		s.renderSettings(w, r, status, msg, "", "")
+		return
 	}
 	if err != nil {
 		s.renderSettingsWith(w, r, status, "", func(d *settingsData) {
