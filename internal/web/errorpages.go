@@ -91,6 +91,9 @@ func (s *Server) errorPages(next http.Handler) http.Handler {
 				panic(v)
 			}
 			s.opts.Panics.Report(s.log, "http request", v, "proto", "http", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+			// The connection ends with the page, as it would without
+			// one: whatever the panic left half done stays with it.
+			w.Header().Set("Connection", "close")
 			s.errorPage(w, r, http.StatusInternalServerError, "")
 		}()
 		next.ServeHTTP(ew, r)
