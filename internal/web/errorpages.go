@@ -58,11 +58,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 
 // plainPaths are answered by clients, not people, or in a format of
 // their own (JMAP's JSON, autoconfig's XML, the MTA-STS policy, the load
-// balancer's probe): their errors are never turned into pages.
+// balancer's probe, and what the single-page app loads into a frame or
+// downloads, /app/render/ and /app/zip/, where the site's whole layout
+// would be out of place): their errors are never turned into pages.
 func plainPath(p string) bool {
 	p = strings.ToLower(p)
 	return p == "/jmap" || strings.HasPrefix(p, "/jmap/") || strings.HasPrefix(p, "/.well-known/") ||
-		strings.HasPrefix(p, "/autodiscover/") || p == "/mail/config-v1.1.xml" || p == "/healthz"
+		strings.HasPrefix(p, "/autodiscover/") || p == "/mail/config-v1.1.xml" || p == "/healthz" ||
+		strings.HasPrefix(p, "/app/render/") || strings.HasPrefix(p, "/app/zip/")
 }
 
 // errorPages turns every plain-text error of the web listener (those
