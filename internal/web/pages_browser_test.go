@@ -64,8 +64,11 @@ func TestBrowserErrorPages(t *testing.T) {
 			t.Errorf("%s: the site's style sheet is not applied (font %q)", c.path, font)
 		}
 	}
+	// The way home leads to a page that works (the mail, logged in).
 	b.Open(chromedp.Click(chromedp.CSS(`.errorpage a[href="/"]`)))
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.mail .list h1`)))
+	if loc := chromium.Run(b, chromedp.Location()); strings.Contains(loc, "/login") {
+		t.Errorf("the way home led to %s", loc)
+	}
 }
 
 // sessionCookieOf returns the browser's session cookie, or nil.
@@ -107,7 +110,9 @@ func TestBrowserLoginForm(t *testing.T) {
 	r := newRig(t, testrig.DataDir(dir))
 	b := chromium.NewTab(t, r.base, chromium.Timeout)
 	b.ExpectStatus("/login", 401)
-	b.Open(chromedp.Navigate(r.base + "/login"))
+	// The basic HTML version after login, whatever "/" leads to.
+	const loginPage = "/login?next=/mail/INBOX"
+	b.Open(chromedp.Navigate(r.base + loginPage))
 	if id := chromium.Eval[string](b, `document.activeElement.id`); id != "email" {
 		t.Errorf("the empty login form has the focus on %q, want the address", id)
 	}
@@ -156,7 +161,7 @@ func TestBrowserLoginForm(t *testing.T) {
 
 	// Staying signed in: a cookie for 30 days.
 	b.Open(chromedp.Click(chromedp.CSS(`form.logout button[type="submit"]`)))
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.login form`)))
+	b.Open(chromedp.Navigate(r.base + loginPage))
 	loginForm(b, "ann@example.test", password, true)
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`.mail .list h1`)))
 	c = sessionCookieOf(b)
@@ -256,32 +261,35 @@ func TestBrowserNoSidewaysScrolling(t *testing.T) {
 	// A token on the settings page, long and without spaces.
 	pages := []string{"/mail/INBOX", "/msg/" + itoa64(d.MailboxID) + "/" + itoa64(int64(d.UID)), "/settings", "/admin",
 		"/settings/filters", "/settings/fetch", "/compose", "/search?q=supercalifragilistic"}
-	for _, width := range []int64{320, 390, 1366, 1920} {
-		b.Do(chromedp.EmulateViewport(width, 800, func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
-			p.Mobile = width < 700
+	widths := []int64{320, 390, 1366, 1920}
+	width := func(w int64) {
+		b.Do(chromedp.EmulateViewport(w, 800, func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+			p.Mobile = w < 700
 		}))
-		overflow := func(page string) {
-			t.Helper()
-			sw := chromium.Eval[int](b, `document.documentElement.scrollWidth`)
-			iw := chromium.Eval[int](b, `innerWidth`)
-			if sw > iw {
-				wide := chromium.Eval[[]string](b, `Array.from(document.querySelectorAll("body *")).filter(el => el.getBoundingClientRect().right > innerWidth + 1).slice(0, 5).map(el => el.tagName + "." + el.className)`)
-				t.Errorf("%s at %d px: scrollWidth %d > innerWidth %d (%s)", page, width, sw, iw, strings.Join(wide, ", "))
-			}
+	}
+	overflow := func(page string) {
+		t.Helper()
+		sw := chromium.Eval[int](b, `document.documentElement.scrollWidth`)
+		iw := chromium.Eval[int](b, `innerWidth`)
+		if sw > iw {
+			wide := chromium.Eval[[]string](b, `Array.from(document.querySelectorAll("body *")).filter(el => el.getBoundingClientRect().right > innerWidth + 1).slice(0, 5).map(el => el.tagName + "." + el.className)`)
+			t.Errorf("%s at %d px: scrollWidth %d > innerWidth %d (%s)", page, iw, sw, iw, strings.Join(wide, ", "))
 		}
-		if width == 320 {
-			b.Open(chromedp.Navigate(r.base + "/login"))
-			overflow("/login")
-			b.Login("ann@example.test", password)
-		} else {
-			// Logged in, /login leads to the INBOX; the form is shown logged out.
-			b.Open(chromedp.Navigate(r.base + "/login"))
-		}
+	}
+	// Logged out: the login form and an error page.
+	for _, w := range widths {
+		width(w)
+		b.Open(chromedp.Navigate(r.base + "/login"))
+		overflow("/login")
+		openStatus(b, "/no/such/"+strings.Repeat("x", 300), 404)
+		overflow("404")
+	}
+	b.Login("ann@example.test", password)
+	for _, w := range widths {
+		width(w)
 		for _, p := range pages {
 			b.Open(chromedp.Navigate(r.base + p))
 			overflow(p)
 		}
-		openStatus(b, "/no/such/"+strings.Repeat("x", 300), 404)
-		overflow("404")
 	}
 }
