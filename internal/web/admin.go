@@ -37,9 +37,40 @@ type adminData struct {
 	Queue    []store.QueuedMessage
 	Records  string
 	Domain   string
+	// Errs are the errors of the form just posted, by field id; that
+	// form keeps what was typed in Form (by field id; never a password).
+	Errs fieldErrors
+	Form map[string]string
 }
 
 func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
+	s.renderAdmin(w, r, http.StatusOK, nil)
+}
+
+// adminFieldError shows the admin page again with msg beside the field
+// id and what the form posted kept.
+func (s *Server) adminFieldError(w http.ResponseWriter, r *http.Request, status int, id, msg string, form map[string]string) {
+	s.renderAdmin(w, r, status, func(d *adminData) { d.Errs, d.Form = fieldErrors{id: msg}, form })
+}
+
+// adminProblem says in a sentence why a change to what (“the domain”)
+// failed, logging what a person cannot act on.
+func (s *Server) adminProblem(what string, err error) string {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return sentence(what + " exists already")
+	case errors.Is(err, store.ErrNotFound):
+		return sentence(what + " does not exist (any more); reload the page")
+	case errors.Is(err, store.ErrUnknownDomain):
+		return "That address is not in a domain of this server: add the domain first."
+	case errors.Is(err, store.ErrInvalid):
+		return "That is not a valid address: write it as name@example.org."
+	}
+	s.log.Error("web: admin change failed", "what", what, "err", err)
+	return sentence(what + " could not be changed now; try again shortly")
+}
+
+func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, status int, fill func(*adminData)) {
 	ctx := r.Context()
 	var d adminData
 	var err error
@@ -56,10 +87,14 @@ func (s *Server) adminPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not read the server's configuration: "+err.Error())
+		s.log.Error("web: reading the admin page failed", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not read the server's configuration now; try again shortly.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "admin", view{Title: "Admin", Data: d})
+	if fill != nil {
+		fill(&d)
+	}
+	s.render(w, r, status, "admin", view{Title: "Admin", Data: d})
 }
 
 func (s *Server) adminDomain(w http.ResponseWriter, r *http.Request) {
@@ -69,17 +104,22 @@ func (s *Server) adminDomain(w http.ResponseWriter, r *http.Request) {
 	case "add":
 		d, err := s.opts.Store.CreateDomain(ctx, name)
 		if err != nil {
-			s.fail(w, r, storeStatus(err), "Could not add the domain: "+err.Error())
+			msg := s.adminProblem("the domain "+name, err)
+			if errors.Is(err, store.ErrInvalid) {
+				msg = "That is not a domain name: write it as example.org."
+			}
+			s.adminFieldError(w, r, storeStatus(err), "newdomain", msg, map[string]string{"newdomain": name})
 			return
 		}
 		if _, err := dkim.Generate(ctx, s.opts.Store, d.Name, time.Now()); err != nil {
-			s.fail(w, r, http.StatusInternalServerError, "The domain was added but its DKIM keys could not be made: "+err.Error())
+			s.log.Error("web: making DKIM keys failed", "domain", d.Name, "err", err)
+			s.fail(w, r, http.StatusInternalServerError, "The domain was added, but its DKIM keys could not be made now: open its DNS records to try again.")
 			return
 		}
 		back(w, r, "/admin/dns/"+d.Name, "Domain added: publish these DNS records.")
 	case "delete":
 		if err := s.opts.Store.DeleteDomain(ctx, name); err != nil {
-			msg := "Could not delete the domain: " + err.Error()
+			msg := s.adminProblem("the domain "+name, err)
 			if errors.Is(err, store.ErrNotEmpty) {
 				msg = "The domain still has accounts or aliases: delete them first."
 			}
@@ -98,17 +138,19 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
 	switch r.PostFormValue("action") {
 	case "add":
 		pw := r.PostFormValue("password")
+		kept := map[string]string{"newemail": email}
 		if len(pw) < 8 {
-			s.fail(w, r, http.StatusBadRequest, "The password must have at least 8 characters.")
+			s.adminFieldError(w, r, http.StatusBadRequest, "newpw", "The password must have at least 8 characters.", kept)
 			return
 		}
 		cred, err := auth.HashPassword(pw, auth.DefaultParams)
 		if err != nil {
-			s.fail(w, r, http.StatusInternalServerError, "Could not hash the password.")
+			s.log.Error("web: hashing a password failed", "err", err)
+			s.fail(w, r, http.StatusInternalServerError, "The account could not be created now; try again shortly.")
 			return
 		}
 		if _, err := s.opts.Store.CreateAccount(ctx, email, cred); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not create the account: "+err.Error())
+			s.adminFieldError(w, r, storeStatus(err), "newemail", s.adminProblem("the account "+email, err), kept)
 			return
 		}
 		back(w, r, "/admin", "Account "+email+" created.")
@@ -122,7 +164,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
 			err = s.opts.Store.DeleteAccount(ctx, email)
 		}
 		if err != nil {
-			s.fail(w, r, storeStatus(err), "Could not delete the account: "+err.Error())
+			s.fail(w, r, storeStatus(err), s.adminProblem("the account "+email, err))
 			return
 		}
 		// The store ended the account's sessions with it; this drops
@@ -137,7 +179,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
 			err = s.opts.Store.SetSettings(ctx, acct.ID, map[string]string{"admin": strconv.FormatBool(r.PostFormValue("action") == "admin")})
 		}
 		if err != nil {
-			s.fail(w, r, storeStatus(err), "Could not change the account: "+err.Error())
+			s.fail(w, r, storeStatus(err), s.adminProblem("the account "+email, err))
 			return
 		}
 		back(w, r, "/admin", "Saved.")
@@ -153,13 +195,18 @@ func (s *Server) adminAlias(w http.ResponseWriter, r *http.Request) {
 	case "add":
 		targets := strings.FieldsFunc(r.PostFormValue("targets"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })
 		if err := s.opts.Store.AddAlias(ctx, alias, targets); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not add the alias: "+err.Error())
+			id := "newalias"
+			if len(targets) == 0 {
+				id = "targets"
+			}
+			s.adminFieldError(w, r, storeStatus(err), id, s.adminProblem("the alias "+alias, err),
+				map[string]string{"newalias": alias, "targets": r.PostFormValue("targets")})
 			return
 		}
 		back(w, r, "/admin", "Alias saved.")
 	case "delete":
 		if err := s.opts.Store.DeleteAlias(ctx, alias); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not delete the alias: "+err.Error())
+			s.fail(w, r, storeStatus(err), s.adminProblem("the alias "+alias, err))
 			return
 		}
 		back(w, r, "/admin", "Alias deleted.")
@@ -174,14 +221,14 @@ func (s *Server) adminQueue(w http.ResponseWriter, r *http.Request) {
 	switch r.PostFormValue("action") {
 	case "retry":
 		if _, err := s.opts.Store.RetryQueued(ctx, id, time.Now()); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not reschedule: "+err.Error())
+			s.fail(w, r, storeStatus(err), s.adminProblem("the queued message", err))
 			return
 		}
 		s.opts.Queue.Wake()
 		back(w, r, "/admin", "Trying again now.")
 	case "drop", "drop-silent":
 		if _, err := s.opts.Queue.Drop(ctx, id, r.PostFormValue("action") == "drop-silent"); err != nil {
-			s.fail(w, r, storeStatus(err), "Could not drop the message: "+err.Error())
+			s.fail(w, r, storeStatus(err), s.adminProblem("the queued message", err))
 			return
 		}
 		back(w, r, "/admin", "Message dropped.")
@@ -204,7 +251,8 @@ func (s *Server) adminDNS(w http.ResponseWriter, r *http.Request) {
 		keys, err = dkim.Generate(ctx, s.opts.Store, d.Name, time.Now())
 	}
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, "Could not read the domain's DKIM keys: "+err.Error())
+		s.log.Error("web: reading DKIM keys failed", "domain", d.Name, "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Could not read the domain's DKIM keys now; try again shortly.")
 		return
 	}
 	var buf bytes.Buffer

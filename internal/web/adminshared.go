@@ -39,8 +39,10 @@ type adminSharedData struct {
 	Boxes   []adminSharedBox
 	Presets []acl.Preset
 	Letters []rightLetter
-	// The create form as posted, shown again with an error.
+	// The create form as posted, shown again with its error beside the
+	// field it is about.
 	Address, MemberList string
+	Errs                fieldErrors
 }
 
 func (s *Server) adminSharedRoutes(mux *http.ServeMux) {
@@ -236,7 +238,8 @@ func (s *Server) adminSharedCreate(w http.ResponseWriter, r *http.Request) {
 	form := adminSharedData{Address: strings.TrimSpace(r.PostFormValue("address")), MemberList: r.PostFormValue("members")}
 	members, problem := s.parseMembers(ctx, form.MemberList)
 	if problem != "" {
-		s.renderAdminShared(w, r, http.StatusBadRequest, "Not created: "+problem, form)
+		form.Errs = fieldErrors{"sharedmembers": "Not created: " + problem}
+		s.renderAdminShared(w, r, http.StatusBadRequest, "", form)
 		return
 	}
 	acct, err := s.opts.Store.CreateSharedAccount(ctx, form.Address)
@@ -252,7 +255,12 @@ func (s *Server) adminSharedCreate(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, store.ErrUnknownDomain) {
 			status = http.StatusBadRequest
 		}
-		s.renderAdminShared(w, r, status, msg, form)
+		if status == http.StatusInternalServerError {
+			s.renderAdminShared(w, r, status, msg, form)
+			return
+		}
+		form.Errs = fieldErrors{"sharedaddr": msg}
+		s.renderAdminShared(w, r, status, "", form)
 		return
 	}
 	for _, m := range members {

@@ -331,13 +331,13 @@ func (s *Server) limitCompose(next http.HandlerFunc) http.HandlerFunc {
 		case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 			// Large uploads are spooled to temporary files first.
 			s.log.Error("compose: spooling the upload failed: disk full", "err", err)
-			s.render(w, r, http.StatusInsufficientStorage, "error", view{Title: "Error", Session: sess,
-				Error: "The server is out of disk space, so nothing was sent. Try again later."})
+			s.render(w, r, http.StatusInsufficientStorage, "error", view{Title: statusTitle(http.StatusInsufficientStorage), Session: sess,
+				Data: errorPage{Message: "The server is out of disk space, so nothing was sent. Try again later."}})
 			return
 		case err != nil && !errors.Is(err, http.ErrNotMultipart):
 			s.log.Info("compose: unreadable form", "err", err)
-			s.render(w, r, http.StatusBadRequest, "error", view{Title: "Error", Session: sess,
-				Error: "The form could not be read (the upload was cut off?). Nothing was sent."})
+			s.render(w, r, http.StatusBadRequest, "error", view{Title: statusTitle(http.StatusBadRequest), Session: sess,
+				Data: errorPage{Message: "The form could not be read (the upload was cut off?). Nothing was sent."}})
 			return
 		}
 		next(w, r)
@@ -347,8 +347,8 @@ func (s *Server) limitCompose(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) composeTooLarge(w http.ResponseWriter, r *http.Request, sess *Session) {
 	limit := funcs["size"].(func(int64) string)(int64(s.opts.Config.SMTP.MaxMessageSize))
 	s.render(w, r, http.StatusRequestEntityTooLarge, "error", view{Title: "Message too large", Session: sess,
-		Error: "The message is too large: with its attachments it may be at most " + limit +
-			" on this server. Nothing was sent or saved; go back to keep what you wrote, and attach less."})
+		Data: errorPage{Message: "The message is too large: with its attachments it may be at most " + limit +
+			" on this server. Nothing was sent or saved; go back to keep what you wrote, and attach less."}})
 }
 
 // outgoing is a message to write.

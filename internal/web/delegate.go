@@ -131,9 +131,16 @@ func (s *Server) keepSent(ctx context.Context, sess *Session, from fromChoice, s
 func (s *Server) delegateAction(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sess := sessionOf(r)
-	grantee, _, err := acl.Canonical(strings.TrimSpace(r.PostFormValue("grantee")))
+	typed := strings.TrimSpace(r.PostFormValue("grantee"))
+	granteeErr := func(status int, msg string) {
+		s.renderSettingsWith(w, r, status, "", func(d *settingsData) {
+			d.Grantee = typed
+			d.Errs = fieldErrors{"grantee": msg}
+		})
+	}
+	grantee, _, err := acl.Canonical(typed)
 	if err != nil {
-		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: write an address (name@example.com) or a whole domain (@example.com).", "", "")
+		granteeErr(http.StatusBadRequest, "Not saved: write an address (name@example.com) or a whole domain (@example.com).")
 		return
 	}
 	switch r.PostFormValue("action") {
@@ -143,7 +150,7 @@ func (s *Server) delegateAction(w http.ResponseWriter, r *http.Request) {
 			err = s.opts.Store.GrantDelegation(ctx, sess.AccountID, grantee, mode)
 		}
 		if err != nil {
-			s.renderSettings(w, r, storeStatus(err), "Not saved: "+delegationProblem(grantee, err), "", "")
+			granteeErr(storeStatus(err), "Not saved: "+delegationProblem(grantee, err))
 			return
 		}
 		how := "send as you"

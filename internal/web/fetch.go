@@ -51,6 +51,36 @@ type fetchForm struct {
 	Folder, Mailbox            string
 	Delete, MarkRead, Disabled bool
 	HasPassword                bool // editing: a password is stored
+	Errs                       fieldErrors
+}
+
+// fetchProblem turns store.CheckFetchSource's refusal into the field it
+// is about and a sentence for the person who typed it.
+func fetchProblem(err error) (field, msg string) {
+	text := strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")
+	long := "This is too long, or not one line of text."
+	switch {
+	case strings.HasPrefix(text, "protocol"):
+		return "protocol", "Choose IMAP or POP3."
+	case strings.HasPrefix(text, "security"):
+		return "security", "Choose TLS or STARTTLS."
+	case strings.HasPrefix(text, "host"):
+		return "host", "Enter the name of the server, such as imap.example.net, without a port or a slash."
+	case strings.HasPrefix(text, "port"):
+		return "port", "Enter a port from 1 to 65535, or leave it empty for the usual one."
+	case text == "the login is empty":
+		return "username", "Enter your login at that server (often your full address there)."
+	case text == "the password is empty":
+		return "password", "Enter your password at that server."
+	case strings.HasPrefix(text, "the login "):
+		return "username", long
+	}
+	for _, f := range []string{"host", "password", "folder", "mailbox"} {
+		if strings.HasPrefix(text, "the "+f+" ") {
+			return f, long
+		}
+	}
+	return "", sentence(text)
 }
 
 func formOf(src store.FetchSource) fetchForm {
@@ -153,7 +183,13 @@ func (s *Server) fetchAction(w http.ResponseWriter, r *http.Request) {
 		}
 		check := src
 		if err := store.CheckFetchSource(&check); err != nil {
-			s.renderFetch(w, r, http.StatusBadRequest, form, "", "Not saved: "+strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": "))
+			field, msg := fetchProblem(err)
+			if field == "" {
+				s.renderFetch(w, r, http.StatusBadRequest, form, "", "Not saved: "+msg)
+				return
+			}
+			form.Errs = fieldErrors{field: msg}
+			s.renderFetch(w, r, http.StatusBadRequest, form, "", "")
 			return
 		}
 		if action == "test" {

@@ -146,7 +146,7 @@ func TestFetchPageEdit(t *testing.T) {
 		bad[k] = v
 	}
 	bad.Set("host", "no such/host")
-	if code, _, body := b.post("/settings/fetch", bad); code != http.StatusBadRequest || !strings.Contains(body, "Not saved: host") {
+	if code, _, body := b.post("/settings/fetch", bad); code != http.StatusBadRequest || !strings.Contains(body, "Enter the name of the server") {
 		t.Errorf("a bad host: %d\n%s", code, body)
 	}
 

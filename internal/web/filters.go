@@ -123,11 +123,17 @@ var errNoRule = errors.New("that rule is no longer there: the list was changed i
 func (s *Server) filterError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, sieverules.ErrInvalid), errors.Is(err, sieverules.ErrEdited), errors.Is(err, errNoRule):
-		s.renderFilters(w, r, http.StatusBadRequest, "Not saved: "+err.Error())
+		s.renderFilters(w, r, http.StatusBadRequest, "Not saved: "+filterProblem(err))
 	default:
 		s.log.Error("web: saving the filters failed", "err", err)
 		s.renderFilters(w, r, http.StatusInternalServerError, "Your filters could not be saved now; try again shortly.")
 	}
+}
+
+// filterProblem is the user's text of an error of sieverules (meant for
+// them), without the package's prefix, as a sentence.
+func filterProblem(err error) string {
+	return sentence(strings.TrimPrefix(err.Error(), sieverules.ErrInvalid.Error()+": "))
 }
 
 // notActiveNote is added to what a change says when the managed script
@@ -361,7 +367,7 @@ func (s *Server) saveRule(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, sieverules.ErrInvalid):
-		s.renderRule(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), index, rule)
+		s.renderRule(w, r, http.StatusBadRequest, "Not saved: "+filterProblem(err), index, rule)
 		return
 	case err != nil:
 		s.filterError(w, r, err)

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"net/http"
+	"strings"
 )
 
 // loginCookie holds the login form's token (double-submit): a page of
@@ -14,8 +15,14 @@ const loginCookie = "mailroom_login"
 
 // loginData is what the login page needs.
 type loginData struct {
-	Next  string // where to go after logging in
-	Token string // the form's login_token
+	Next     string // where to go after logging in
+	Token    string // the form's login_token
+	Email    string // as typed before a failed login (never the password)
+	Remember bool   // "Stay signed in" as it was ticked
+	Error    string
+	// ErrorField is the field Error is about ("password"), shown beside
+	// it; "" for one about the whole form (throttled, server trouble).
+	ErrorField string
 }
 
 // loginToken returns the browser's login token, setting a new cookie when
@@ -48,7 +55,21 @@ func checkLoginForm(r *http.Request) bool {
 	return err == nil && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Value)) == 1
 }
 
-// renderLogin shows the login page with a fresh form.
-func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, errMsg, next string) {
-	s.render(w, r, status, "login", view{Title: "Log in", Error: errMsg, Data: loginData{Next: next, Token: s.loginToken(w, r)}})
+// renderLogin shows the login page with a fresh form token.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	d.Token = s.loginToken(w, r)
+	s.render(w, r, status, "login", view{Title: "Log in", Data: d})
+}
+
+// loginFailed shows the login form again after a failed login, with the
+// address and the "Stay signed in" choice kept (the password never) and
+// msg beside field ("" for the form as a whole).
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, status int, msg, field string) {
+	s.renderLogin(w, r, status, loginData{
+		Next:       safeNext(r.PostFormValue("next")),
+		Email:      strings.TrimSpace(r.PostFormValue("email")),
+		Remember:   r.PostFormValue("remember") != "",
+		Error:      msg,
+		ErrorField: field,
+	})
 }

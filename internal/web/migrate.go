@@ -29,6 +29,7 @@ type migrateData struct {
 	// The form as last filled (never the password).
 	Host, Port, User, Security string
 	SelfSigned                 bool
+	Errs                       fieldErrors // beside the fields
 }
 
 func (s *Server) migratePage(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +70,8 @@ func (s *Server) startMigration(w http.ResponseWriter, r *http.Request) {
 	if d.Port != "" {
 		p, err := strconv.Atoi(d.Port)
 		if err != nil || p < 1 || p > 65535 {
-			s.renderMigrate(w, r, http.StatusBadRequest, "The port is a number from 1 to 65535.", d)
+			d.Errs = fieldErrors{"mport": "Enter a port from 1 to 65535, or leave it empty for the usual one."}
+			s.renderMigrate(w, r, http.StatusBadRequest, "", d)
 			return
 		}
 		src.Port = p
@@ -77,11 +79,16 @@ func (s *Server) startMigration(w http.ResponseWriter, r *http.Request) {
 	// The form's fields make the URL the command takes, and are checked
 	// by the same parser.
 	if _, err := imapmigrate.ParseSource(src.String()); err != nil || d.Host == "" || d.User == "" || strings.ContainsAny(d.Host, "/@ ") {
-		s.renderMigrate(w, r, http.StatusBadRequest, "Give the server's name, and your user name there.", d)
+		d.Errs = fieldErrors{"mhost": "Enter the name of the server, such as imap.example.com, without a port or a slash."}
+		if d.Host != "" && !strings.ContainsAny(d.Host, "/@ ") {
+			d.Errs = fieldErrors{"muser": "Enter your user name on that server (often your full address there)."}
+		}
+		s.renderMigrate(w, r, http.StatusBadRequest, "", d)
 		return
 	}
 	if password == "" {
-		s.renderMigrate(w, r, http.StatusBadRequest, "Give your password on that server.", d)
+		d.Errs = fieldErrors{"mpassword": "Enter your password on that server."}
+		s.renderMigrate(w, r, http.StatusBadRequest, "", d)
 		return
 	}
 	if s.opts.Mailboxes == nil {
@@ -99,7 +106,7 @@ func (s *Server) startMigration(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Error("web: import from another account not started", "account", sess.Email, "err", err)
-		s.renderMigrate(w, r, http.StatusServiceUnavailable, "The import could not start: "+err.Error(), d)
+		s.renderMigrate(w, r, http.StatusServiceUnavailable, "The import could not start now; try again shortly.", d)
 		return
 	}
 	http.Redirect(w, r, "/settings/import", http.StatusSeeOther)

@@ -50,6 +50,8 @@ var funcs = template.FuncMap{
 	"queryesc":    url.QueryEscape,
 	"mailboxpath": mailboxURL,
 	"add":         func(a, b int) int { return a + b },
+	"fieldattrs":  fieldAttrs,
+	"fielderror":  fieldError,
 }
 
 // mailboxURL is the page of a mailbox: each level of its name escaped.
@@ -117,11 +119,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
-}
-
-// fail shows an error page for a problem the user can act on.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.render(w, r, status, "error", view{Title: "Error", Error: msg})
 }
 
 // back redirects after a POST to where the user was, with a message kept

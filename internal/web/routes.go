@@ -67,7 +67,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.renderLogin(w, r, http.StatusOK, "", safeNext(r.URL.Query().Get("next")))
+	s.renderLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
 // login checks the password through the authenticator every protocol
@@ -78,26 +78,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	if !checkLoginForm(r) {
 		// Checked before the password: a forged form learns nothing.
-		s.renderLogin(w, r, http.StatusForbidden, "The login form expired or came from another site: log in again.", next)
+		s.loginFailed(w, r, http.StatusForbidden, "The login form expired or came from another site: log in again.", "")
 		return
 	}
 	p, err := s.opts.Auth.Authenticate(r.Context(), remoteAddr(r), "web", email, password)
 	if err != nil {
 		msg := "Wrong email address or password."
-		status := http.StatusUnauthorized
+		status, field := http.StatusUnauthorized, "password"
 		if errors.Is(err, auth.ErrThrottled) {
-			msg, status = "Too many failed logins from here: wait a minute and try again.", http.StatusTooManyRequests
+			msg, status, field = "Too many failed logins from here: wait a minute and try again.", http.StatusTooManyRequests, ""
 		} else if !errors.Is(err, auth.ErrInvalidCredentials) {
 			s.log.Error("web login failed", "err", err)
-			msg, status = "The server could not check the password now; try again shortly.", http.StatusServiceUnavailable
+			msg, status, field = "The server could not check the password now; try again shortly.", http.StatusServiceUnavailable, ""
 		}
-		s.renderLogin(w, r, status, msg, next)
+		s.loginFailed(w, r, status, msg, field)
 		return
 	}
 	if !s.mainPassword(r, p.AccountID, password) {
 		// An app password from a lost phone must not open the webmail,
 		// where the main password and the app passwords are managed.
-		s.renderLogin(w, r, http.StatusUnauthorized, "That is an app password, for mail programs: log in here with your account password.", next)
+		s.loginFailed(w, r, http.StatusUnauthorized, "That is an app password, for mail programs: log in here with your account password.", "password")
 		return
 	}
 	settings, err := s.opts.Store.Settings(r.Context(), p.AccountID)
@@ -105,13 +105,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, "Could not read your account settings.")
 		return
 	}
-	_, token, err := s.opts.Sessions.create(r.Context(), p.AccountID, p.Email, settings.Bool("admin"))
+	sess, token, err := s.opts.Sessions.create(r.Context(), p.AccountID, p.Email, settings.Bool("admin"), r.PostFormValue("remember") != "")
 	if err != nil {
 		s.log.Error("web login failed", "err", err)
-		s.renderLogin(w, r, http.StatusServiceUnavailable, "The server could not log you in now; try again shortly.", next)
+		s.loginFailed(w, r, http.StatusServiceUnavailable, "The server could not log you in now; try again shortly.", "")
 		return
 	}
-	s.setSessionCookie(w, r, token, 0)
+	s.setSessionCookie(w, r, token, sess.cookieMaxAge())
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

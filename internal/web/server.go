@@ -181,7 +181,9 @@ func New(opts Options) (*Server, error) {
 		h = opts.TLS.HTTPHandler(h) // ACME http-01 challenges on port 80
 	}
 	s.http = &http.Server{
-		Handler:           listener.RecoverHTTP("http", s.log, opts.Panics, listener.Hooked("http", opts.Hooks, securityHeaders(h))),
+		// errorPages inside RecoverHTTP: a panic before the response
+		// began is a 500 page, one after it an aborted connection.
+		Handler:           listener.RecoverHTTP("http", s.log, opts.Panics, securityHeaders(s.errorPages(listener.Hooked("http", opts.Hooks, h)))),
 		ReadHeaderTimeout: 20 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,19 @@ const (
 	// keeps the table small. Without logins nothing new is stored, so the
 	// table cannot grow between prunes by more than the logins meanwhile.
 	sessionPruneEvery = 10 * time.Minute
+
+	// A session started with "Stay signed in" ends only after
+	// persistentIdle unused: its cookie is persistent and slides forward
+	// at each use (at most once a minute, with the last-seen write).
+	// persistentLifetime still ends it, so that a stolen cookie does not
+	// open the mail for ever.
+	persistentIdle     = 30 * 24 * time.Hour
+	persistentLifetime = 365 * 24 * time.Hour
+	// persistentPrefix starts the cookie token of such a session. The
+	// store keeps no column for the choice: the token says it, and as
+	// the store's key is the hash of the whole token, changing the prefix
+	// names no session at all, so a browser cannot lengthen its own.
+	persistentPrefix = "p."
 )
 
 // Session is one logged-in browser.
@@ -43,7 +57,10 @@ type Session struct {
 	AccountID int64
 	Email     string
 	Admin     bool // at login: shows the admin link (requireAdmin checks the setting)
-	ss        *Sessions
+	// Persistent: started with "Stay signed in" (see persistentIdle).
+	Persistent bool
+	touched    bool // its last-seen time was written now: slide the cookie
+	ss         *Sessions
 }
 
 // Sessions holds the logged-in browsers. They are kept in the store
@@ -94,10 +111,15 @@ func csrfOf(token string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// create starts a session and returns it with the token for the cookie.
-func (ss *Sessions) create(ctx context.Context, accountID int64, email string, admin bool) (*Session, string, error) {
+// create starts a session and returns it with the token for the cookie;
+// a persistent one is for "Stay signed in".
+func (ss *Sessions) create(ctx context.Context, accountID int64, email string, admin, persistent bool) (*Session, string, error) {
 	token := randomToken()
-	s := &Session{hash: sha256.Sum256([]byte(token)), CSRF: csrfOf(token), AccountID: accountID, Email: email, Admin: admin, ss: ss}
+	if persistent {
+		token = persistentPrefix + token
+	}
+	s := &Session{hash: sha256.Sum256([]byte(token)), CSRF: csrfOf(token), AccountID: accountID, Email: email, Admin: admin,
+		Persistent: persistent, ss: ss}
 	now := ss.now()
 	if err := ss.store.CreateWebSession(ctx, store.WebSession{TokenHash: s.hash[:], AccountID: accountID, Admin: admin, Created: now, LastSeen: now}); err != nil {
 		return nil, "", fmt.Errorf("web: create session: %w", err)
@@ -117,7 +139,12 @@ func (ss *Sessions) prune(ctx context.Context, now time.Time) {
 	if !due {
 		return
 	}
-	n, err := ss.store.DeleteExpiredWebSessions(ctx, now.Add(-sessionIdle), now.Add(-ss.lifetime))
+	// The store cannot tell persistent sessions from the others (see
+	// persistentPrefix), so the bulk delete waits for the longer limits:
+	// a browser session past its own is refused and deleted when
+	// presented, and until then costs a row of the account's
+	// MaxWebSessions.
+	n, err := ss.store.DeleteExpiredWebSessions(ctx, now.Add(-max(sessionIdle, persistentIdle)), now.Add(-max(ss.lifetime, persistentLifetime)))
 	if err != nil {
 		ss.log.Warn("delete expired web sessions", "err", err)
 	} else if n > 0 {
@@ -125,7 +152,10 @@ func (ss *Sessions) prune(ctx context.Context, now time.Time) {
 	}
 }
 
-func (ss *Sessions) expired(ws store.WebSession, now time.Time) bool {
+func (ss *Sessions) expired(ws store.WebSession, now time.Time, persistent bool) bool {
+	if persistent {
+		return now.Sub(ws.LastSeen) > persistentIdle || now.Sub(ws.Created) > persistentLifetime
+	}
 	return now.Sub(ws.LastSeen) > sessionIdle || now.Sub(ws.Created) > ss.lifetime
 }
 
@@ -141,21 +171,26 @@ func (ss *Sessions) get(ctx context.Context, token string) (*Session, error) {
 		return nil, fmt.Errorf("web: read session: %w", err)
 	}
 	now := ss.now()
-	if ss.expired(ws, now) {
+	persistent := strings.HasPrefix(token, persistentPrefix)
+	if ss.expired(ws, now, persistent) {
 		if err := ss.store.DeleteWebSession(ctx, h[:]); err != nil {
 			ss.log.Warn("delete expired web session", "err", err)
 		}
 		ss.dropFlashes(func(k [sha256.Size]byte, _ *flashBox) bool { return k == h })
 		return nil, nil
 	}
+	touched := false
 	if now.Sub(ws.LastSeen) >= sessionTouchEvery {
 		// A failed touch leaves the session looking idle a little longer:
 		// worth a warning, not a refused request.
 		if err := ss.store.TouchWebSession(ctx, h[:], now); err != nil {
 			ss.log.Warn("record web session use", "err", err)
+		} else {
+			touched = true
 		}
 	}
-	return &Session{hash: h, CSRF: csrfOf(token), AccountID: ws.AccountID, Email: ws.Email, Admin: ws.Admin, ss: ss}, nil
+	return &Session{hash: h, CSRF: csrfOf(token), AccountID: ws.AccountID, Email: ws.Email, Admin: ws.Admin,
+		Persistent: persistent, touched: touched, ss: ss}, nil
 }
 
 // end logs a session out.
@@ -259,6 +294,12 @@ func (s *Server) requireLogin(next http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "please log in again", http.StatusUnauthorized)
 			return
 		}
+		if sess.Persistent && sess.touched {
+			// Slide the persistent cookie with the stored last use.
+			if c, err := r.Cookie(sessionCookie); err == nil {
+				s.setSessionCookie(w, r, c.Value, sess.cookieMaxAge())
+			}
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if !validCSRF(r, sess) {
 				http.Error(w, "the form expired: reload the page and try again", http.StatusForbidden)
@@ -293,8 +334,19 @@ func validCSRF(r *http.Request, sess *Session) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) == 1
 }
 
+// cookieMaxAge is the Max-Age of the session's cookie: a persistent
+// session's lasts as long as the session may idle; 0 (no Max-Age) makes
+// the others browser-session cookies, gone when the browser closes.
+func (s *Session) cookieMaxAge() int {
+	if s.Persistent {
+		return int(persistentIdle / time.Second)
+	}
+	return 0
+}
+
 // setSessionCookie sends the session cookie: HttpOnly, SameSite=Lax (a
-// link from a mail to a message still opens it), Secure over HTTPS.
+// link from a mail to a message still opens it), Secure over HTTPS;
+// maxAge as http.Cookie has it (0: a browser-session cookie, -1: delete).
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,

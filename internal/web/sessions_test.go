@@ -211,7 +211,7 @@ func TestSessionExpiry(t *testing.T) {
 		return s
 	}
 
-	s1, tok1, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	s1, tok1, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestSessionExpiry(t *testing.T) {
 
 	// Lifetime: used every hour, it still ends 12 h after login.
 	start := now
-	_, tok2, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	_, tok2, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,33 +269,66 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatal("session alive past its lifetime")
 	}
 
-	// Pruning: a session never presented again is deleted at a login
-	// once idle, at most every sessionPruneEvery.
-	_, tok3, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	// "Stay signed in": idle for 29 days it lives, and each use slides
+	// it; 30 days unused it ends. Its token says what it is.
+	start = now
+	ps, tokP, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(sessionIdle + time.Second)
-	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false); err != nil {
+	if !ps.Persistent || !strings.HasPrefix(tokP, persistentPrefix) || ps.cookieMaxAge() != int(persistentIdle/time.Second) {
+		t.Fatalf("persistent session %+v, token %q", ps, tokP)
+	}
+	now = start.Add(29 * 24 * time.Hour)
+	if s := get(tokP); s == nil || !s.Persistent || !s.touched {
+		t.Fatalf("a persistent session idle 29 days: %+v", s)
+	}
+	now = now.Add(persistentIdle)
+	if s := get(tokP); s == nil {
+		t.Fatal("a persistent session ended exactly 30 days after its last use")
+	}
+	now = now.Add(persistentIdle + time.Second)
+	if s := get(tokP); s != nil {
+		t.Fatal("a persistent session alive after 30 days unused")
+	}
+	// The same token without its prefix, or another's with one, names
+	// no session: a browser cannot make its session persistent.
+	_, tok5, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := get(persistentPrefix + tok5); s != nil {
+		t.Fatal("a browser session's token with the persistent prefix names a session")
+	}
+
+	// Pruning: a session never presented again is deleted at a login
+	// once past the longest idle time (the store cannot tell persistent
+	// sessions from the others), at most every sessionPruneEvery.
+	_, tok3, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(persistentIdle + time.Second)
+	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stored(tok3); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an idle session was not pruned at the next login: %v", err)
 	}
-	_, tok4, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	_, tok4, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(sessionIdle + time.Second)
+	now = now.Add(persistentIdle + time.Second)
 	ss.lastPrune = now.Add(-time.Minute) // as if another login had pruned a minute ago
-	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false); err != nil {
+	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stored(tok4); err != nil {
 		t.Fatalf("pruned again within %v: %v", sessionPruneEvery, err)
 	}
 	now = now.Add(sessionPruneEvery)
-	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false); err != nil {
+	if _, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stored(tok4); !errors.Is(err, store.ErrNotFound) {
@@ -309,7 +342,7 @@ func TestFlashEndsWithSession(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	ss := NewSessions(r.Store, sessionLifetime, nil)
-	s, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	s, _, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +370,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 	r := newRig(b)
 	ctx := context.Background()
 	ss := NewSessions(r.Store, sessionLifetime, nil)
-	_, token, err := ss.create(ctx, r.acct.ID, "ann@example.test", false)
+	_, token, err := ss.create(ctx, r.acct.ID, "ann@example.test", false, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,6 +48,13 @@ type settingsData struct {
 	Quota       []quotaBar         // the account's usage, one bar per limited resource
 	Delegates   []store.Delegation // who may send as this account
 	SendAs      []store.Delegation // whom this account may send as
+	// Errs are the errors of the form just posted, by field id, shown
+	// beside each field; that form keeps what was typed (ForwardTo,
+	// Vacation, VacationDays, AppName; never a password).
+	Errs         fieldErrors
+	VacationDays string // as typed; else Vacation.Days
+	AppName      string // the app password's name typed
+	Grantee      string // the delegate's address typed
 }
 
 // quotaBar is one resource's usage as the page shows it.
@@ -156,7 +163,6 @@ func (s *Server) renderSettingsWith(w http.ResponseWriter, r *http.Request, stat
 	for _, t := range tokens {
 		d.AccessTokens = append(d.AccessTokens, tokenRow{AccessToken: t, Expired: t.Expired(now)})
 	}
-	fill(&d)
 	if u, err := s.opts.Store.QuotaUsage(ctx, sess.AccountID); err == nil {
 		d.Quota = quotaBars(u)
 	} else {
@@ -175,6 +181,11 @@ func (s *Server) renderSettingsWith(w http.ResponseWriter, r *http.Request, stat
 	if d.Vacation == (sieverules.Vacation{}) {
 		// Never set: the text it starts with.
 		d.Vacation = sieverules.Vacation{Subject: settingDefault("vacation.subject"), Body: settingDefault("vacation.body"), Days: sieverules.DefaultDays}
+	}
+	// Last: what a form posted replaces what is stored.
+	fill(&d)
+	if d.VacationDays == "" && d.Vacation.Days > 0 {
+		d.VacationDays = strconv.Itoa(d.Vacation.Days)
 	}
 	if d.NewPassword != "" || d.NewToken != "" {
 		// A secret on the page: never cached.
@@ -207,7 +218,12 @@ func (s *Server) saveSettings(done string, keys ...string) http.HandlerFunc {
 			values[k] = v
 		}
 		if err := s.opts.Store.SetSettings(r.Context(), sessionOf(r).AccountID, values); err != nil {
-			s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
+			status, msg := http.StatusBadRequest, "Not saved: one of the choices is not one this server offers. Reload the page and choose again."
+			if !errors.Is(err, store.ErrInvalid) {
+				s.log.Error("web: saving settings failed", "err", err)
+				status, msg = http.StatusInternalServerError, "Not saved: the server could not store it now; try again shortly."
+			}
+			s.renderSettings(w, r, status, msg, "", "")
 			return
 		}
 		back(w, r, "/settings", done)
@@ -218,16 +234,22 @@ func (s *Server) saveSettings(done string, keys ...string) http.HandlerFunc {
 // (delivery runs redirect for it). The addresses are checked as the
 // forward.to setting checked them.
 func (s *Server) saveForwarding(w http.ResponseWriter, r *http.Request) {
-	to, err := store.NormalizeSetting("forward.to", strings.TrimSpace(r.PostFormValue("forward.to")))
+	typed := strings.TrimSpace(r.PostFormValue("forward.to"))
+	keep := r.PostFormValue("forward.keep") == "on" || r.PostFormValue("forward.keep") == "true"
+	kept := func(d *settingsData) { d.ForwardTo, d.ForwardKeep = typed, keep }
+	to, err := store.NormalizeSetting("forward.to", typed)
 	if err != nil {
-		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
+		s.renderSettingsWith(w, r, http.StatusBadRequest, "", func(d *settingsData) {
+			kept(d)
+			d.Errs = fieldErrors{"fwdto": "Not saved: enter complete email addresses, such as kim@example.com, separated by commas."}
+		})
 		return
 	}
-	f := sieverules.Forwarding{Keep: r.PostFormValue("forward.keep") == "on" || r.PostFormValue("forward.keep") == "true"}
+	f := sieverules.Forwarding{Keep: keep}
 	if to != "" {
 		f.To = strings.Split(to, ", ")
 	}
-	s.saveFilterPart(w, r, "Forwarding saved.", func(rs *sieverules.Rules) { rs.Forwarding = f })
+	s.saveFilterPart(w, r, "Forwarding saved.", "fwdto", kept, func(rs *sieverules.Rules) { rs.Forwarding = f })
 }
 
 // saveVacation stores the Vacation of the managed Sieve script.
@@ -239,12 +261,17 @@ func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
 		From:    r.PostFormValue("from"),
 		Until:   r.PostFormValue("until"),
 	}
-	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("vacation.days")))
-	if r.PostFormValue("vacation.days") != "" && (err != nil || days < 1 || days > sieverules.MaxDays) {
-		s.renderSettings(w, r, http.StatusBadRequest, fmt.Sprintf("Not saved: the days before a sender is answered again must be a number from 1 to %d.", sieverules.MaxDays), "", "")
+	typedDays := strings.TrimSpace(r.PostFormValue("vacation.days"))
+	kept := func(d *settingsData) { d.Vacation, d.VacationDays = v, typedDays }
+	days, err := strconv.Atoi(typedDays)
+	if typedDays != "" && (err != nil || days < 1 || days > sieverules.MaxDays) {
+		s.renderSettingsWith(w, r, http.StatusBadRequest, "", func(d *settingsData) {
+			kept(d)
+			d.Errs = fieldErrors{"vdays": fmt.Sprintf("Not saved: enter a number of days from 1 to %d.", sieverules.MaxDays)}
+		})
 		return
 	}
-	s.saveFilterPart(w, r, "Vacation notice saved.", func(rs *sieverules.Rules) {
+	s.saveFilterPart(w, r, "Vacation notice saved.", "vacation", kept, func(rs *sieverules.Rules) {
 		v.Days = rs.Vacation.Days // a form without the field keeps what was set
 		if days > 0 {
 			v.Days = days
@@ -254,19 +281,37 @@ func (s *Server) saveVacation(w http.ResponseWriter, r *http.Request) {
 }
 
 // saveFilterPart changes the managed script with change and says what
-// came of it.
-func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done string, change func(*sieverules.Rules)) {
+// came of it; an error is shown beside field, with the form as kept
+// fills it in.
+func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done, field string, kept func(*settingsData), change func(*sieverules.Rules)) {
 	active, err := sieverules.Update(r.Context(), s.opts.Store, sessionOf(r).AccountID, func(rs *sieverules.Rules) error {
 		change(rs)
 		return nil
 	})
+	var status int
+	var msg string
 	switch {
-	case errors.Is(err, sieverules.ErrInvalid), errors.Is(err, sieverules.ErrEdited):
-		s.renderSettings(w, r, http.StatusBadRequest, "Not saved: "+err.Error(), "", "")
-		return
+	case errors.Is(err, sieverules.ErrEdited):
+		status, msg = http.StatusBadRequest, "Not saved: your filter script was edited by hand, so this can only be changed in it as text, in Filters."
+	case errors.Is(err, sieverules.ErrInvalid):
+		// sieverules' texts are meant for the user ("forwarding: at
+		// most 10 addresses").
+		status, msg = http.StatusBadRequest, "Not saved: "+sentence(strings.TrimPrefix(err.Error(), sieverules.ErrInvalid.Error()+": "))
 	case err != nil:
 		s.log.Error("web: saving the filters failed", "err", err)
-		s.renderSettings(w, r, http.StatusInternalServerError, "Not saved: the server could not store it now; try again shortly.", "", "")
+		status, msg = http.StatusInternalServerError, "Not saved: the server could not store it now; try again shortly."
+	}
+	if errors.Is(err, sieverules.ErrEdited) {
+		// The page shows no form then, only the note: no field to be
+		// beside.
+		s.renderSettings(w, r, status, msg, "", "")
+		return
+	}
+	if err != nil {
+		s.renderSettingsWith(w, r, status, "", func(d *settingsData) {
+			kept(d)
+			d.Errs = fieldErrors{field: msg}
+		})
 		return
 	}
 	back(w, r, "/settings", done+notActiveNote(active))
@@ -277,16 +322,19 @@ func (s *Server) saveFilterPart(w http.ResponseWriter, r *http.Request, done str
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
 	cur, pw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
+	fieldErr := func(status int, id, msg string) {
+		s.renderSettingsWith(w, r, status, "", func(d *settingsData) { d.Errs = fieldErrors{id: msg} })
+	}
 	if _, err := s.opts.Auth.Authenticate(r.Context(), remoteAddr(r), "web", sess.Email, cur); err != nil || !s.mainPassword(r, sess.AccountID, cur) {
-		s.renderSettings(w, r, http.StatusForbidden, "The current password is not right.", "", "")
+		fieldErr(http.StatusForbidden, "pwcur", "The current password is not right.")
 		return
 	}
 	switch {
 	case len(pw) < 8:
-		s.renderSettings(w, r, http.StatusBadRequest, "The new password must have at least 8 characters.", "", "")
+		fieldErr(http.StatusBadRequest, "pwnew", "The new password must have at least 8 characters.")
 		return
 	case pw != again:
-		s.renderSettings(w, r, http.StatusBadRequest, "The two new passwords differ.", "", "")
+		fieldErr(http.StatusBadRequest, "pwagain", "The two new passwords differ: type the new one again.")
 		return
 	}
 	cred, err := auth.HashPassword(pw, auth.DefaultParams)
@@ -319,18 +367,29 @@ func (s *Server) appPassword(w http.ResponseWriter, r *http.Request) {
 			_, err = s.opts.Store.CreateAppPassword(ctx, sess.AccountID, name, cred)
 		}
 		if err != nil {
-			msg := "Could not create the app password: " + err.Error()
-			if errors.Is(err, store.ErrExists) {
-				msg = "You already have an app password with that name."
+			var msg string
+			switch {
+			case errors.Is(err, store.ErrExists):
+				msg = "You already have an app password with that name: choose another."
+			case errors.Is(err, store.ErrInvalid) && len(apps(s, r)) >= store.MaxAppPasswords:
+				msg = fmt.Sprintf("You have %d app passwords, the most an account may have: revoke one first.", store.MaxAppPasswords)
+			case errors.Is(err, store.ErrInvalid):
+				msg = fmt.Sprintf("Give the device a name of 1 to %d characters, such as “Phone”.", store.MaxAppPasswordName)
+			default:
+				s.log.Error("web: creating an app password failed", "account", sess.Email, "err", err)
+				msg = "The app password could not be created now; try again shortly."
 			}
-			s.renderSettings(w, r, storeStatus(err), msg, "", "")
+			s.renderSettingsWith(w, r, storeStatus(err), "", func(d *settingsData) {
+				d.AppName = name
+				d.Errs = fieldErrors{"appname": msg}
+			})
 			return
 		}
 		s.renderSettings(w, r, http.StatusOK, "", name, pw)
 	case "delete":
 		id, _ := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
 		if err := s.opts.Store.DeleteAppPassword(ctx, sess.AccountID, id); err != nil {
-			s.renderSettings(w, r, storeStatus(err), "Could not revoke it: "+err.Error(), "", "")
+			s.renderSettings(w, r, storeStatus(err), revokeFailed(err), "", "")
 			return
 		}
 		s.opts.Auth.Invalidate(sess.Email)
@@ -338,6 +397,20 @@ func (s *Server) appPassword(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "unknown action", http.StatusBadRequest)
 	}
+}
+
+// apps is the account's app passwords (nil if they cannot be read).
+func apps(s *Server, r *http.Request) []store.AppPassword {
+	list, _ := s.opts.Store.AppPasswords(r.Context(), sessionOf(r).AccountID)
+	return list
+}
+
+// revokeFailed says why revoking an app password or a token failed.
+func revokeFailed(err error) string {
+	if errors.Is(err, store.ErrNotFound) {
+		return "It was revoked already (in another window, perhaps)."
+	}
+	return "Could not revoke it now; try again shortly."
 }
 
 // tokenRow is an access token as the settings page lists it.
@@ -404,7 +477,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	case "delete":
 		id, _ := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
 		if err := s.opts.Store.DeleteAccessToken(ctx, sess.AccountID, id); err != nil {
-			s.renderSettings(w, r, storeStatus(err), "Could not revoke it: "+err.Error(), "", "")
+			s.renderSettings(w, r, storeStatus(err), revokeFailed(err), "", "")
 			return
 		}
 		back(w, r, "/settings", "Access token revoked: the app using it can no longer connect.")
@@ -422,7 +495,8 @@ func (s *Server) mobileConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := s.setup.MobileConfig(sess.Email, sess.Email, protocol)
 	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, "No profile for this account: "+err.Error())
+		s.log.Error("web: making a configuration profile failed", "account", sess.Email, "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "The setup profile could not be made now; try again shortly, or enter the settings shown on the Settings page by hand.")
 		return
 	}
 	w.Header().Set("Content-Type", autoconfig.MobileConfigContentType)

@@ -52,8 +52,10 @@ type shareData struct {
 	Entries []shareEntry
 	Presets []acl.Preset
 	Letters []rightLetter
-	// The add form as posted, shown again with an error.
+	// The add form as posted, shown again with its error beside the
+	// field it is about.
 	Who, Access, Rights string
+	Errs                fieldErrors
 }
 
 func (s *Server) shareRoutes(mux *http.ServeMux) {
@@ -126,9 +128,19 @@ func (s *Server) shareAction(w http.ResponseWriter, r *http.Request) {
 	}
 	form := shareData{Who: strings.TrimSpace(r.PostFormValue("who")), Access: r.PostFormValue("access"), Rights: strings.TrimSpace(r.PostFormValue("rights"))}
 	refuse := func(status int, msg string) { s.renderShare(w, r, status, f, msg, form) }
+	// The add form's errors go beside its field; a row's Remove has no
+	// field to show one beside.
+	refuseAt := func(status int, field, msg string) {
+		if r.PostFormValue("action") != "set" {
+			refuse(status, msg)
+			return
+		}
+		form.Errs = fieldErrors{field: msg}
+		s.renderShare(w, r, status, f, "", form)
+	}
 	id, kind, err := acl.Canonical(form.Who)
 	if err != nil {
-		refuse(http.StatusBadRequest, identifierProblem(form.Who, err))
+		refuseAt(http.StatusBadRequest, "sharewho", identifierProblem(form.Who, err))
 		return
 	}
 	mod, rights := acl.Replace, acl.Rights(0) // remove: no rights left
@@ -136,7 +148,11 @@ func (s *Server) shareAction(w http.ResponseWriter, r *http.Request) {
 	case "set":
 		var problem string
 		if mod, rights, problem = parseAccess(form.Access, form.Rights); problem != "" {
-			refuse(http.StatusBadRequest, problem)
+			field := "shareaccess"
+			if form.Rights != "" {
+				field = "sharerights"
+			}
+			refuseAt(http.StatusBadRequest, field, problem)
 			return
 		}
 	case "remove":
@@ -161,7 +177,7 @@ func (s *Server) shareAction(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusInternalServerError {
 			s.log.Error("web: sharing a folder failed", "folder", f.Name(), "identifier", id, "err", err)
 		}
-		refuse(status, msg)
+		refuseAt(status, "sharewho", msg)
 		return
 	}
 	had := false

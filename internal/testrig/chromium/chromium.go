@@ -54,6 +54,37 @@ type Tab struct {
 	T    *testing.T
 	Ctx  context.Context // the tab's, with the test's timeout
 	Base string          // the webmail's URL, "http://127.0.0.1:port"
+
+	expected *expected
+}
+
+// expected holds the error statuses a test loads on purpose (see
+// ExpectStatus), shared with the goroutine that reads the console.
+type expected struct {
+	mu       sync.Mutex
+	statuses map[string]int // URL path → status
+}
+
+// ExpectStatus tells the tab that loading path answers status on purpose
+// (an error page a test opens), so that Chromium's console error for it
+// does not fail the test.
+func (b *Tab) ExpectStatus(path string, status int) {
+	b.expected.mu.Lock()
+	defer b.expected.mu.Unlock()
+	b.expected.statuses[path] = status
+}
+
+// expectedStatus reports whether m is the console error of a status a
+// test expects.
+func (e *expected) expectedStatus(m chromedp.ConsoleMessage) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for path, status := range e.statuses {
+		if strings.HasSuffix(m.URL, path) && strings.Contains(m.String(), "status of "+strconv.Itoa(status)+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // NewTab starts a headless Chromium for one test, closed when the test
@@ -112,6 +143,7 @@ func NewTab(t *testing.T, base string, timeout time.Duration) *Tab {
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
+	exp := &expected{statuses: map[string]int{}}
 	messages := chromedp.Console(ctx)
 	wg.Go(func() {
 		for m, err := range messages {
@@ -122,6 +154,10 @@ func NewTab(t *testing.T, base string, timeout time.Duration) *Tab {
 				continue
 			}
 			text := m.String() + " (" + m.URL + ")"
+			if exp.expectedStatus(m) {
+				logs.logf("expected error status at %s", m.URL)
+				continue
+			}
 			if known := knownPageProblem(m); known != "" {
 				logs.logf("known page problem (%s) at %s", known, m.URL)
 				continue
@@ -131,7 +167,7 @@ func NewTab(t *testing.T, base string, timeout time.Duration) *Tab {
 			mu.Unlock()
 		}
 	})
-	return &Tab{T: t, Ctx: ctx, Base: base}
+	return &Tab{T: t, Ctx: ctx, Base: base, expected: exp}
 }
 
 // knownPageProblem names a console error the pages are known to cause, so
