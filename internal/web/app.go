@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"mailroom/internal/webapp"
 )
@@ -20,6 +21,14 @@ func (s *Server) appRoutes(mux *http.ServeMux) {
 }
 
 func (s *Server) appShell(w http.ResponseWriter, r *http.Request) {
+	// The app's own addresses only: a wrong path under the renderer, the
+	// zip or the assets is a 404, not a page of the app.
+	for _, p := range []string{"/app/render/", "/app/zip/", webapp.AssetPrefix} {
+		if strings.HasPrefix(r.URL.Path, p) {
+			http.NotFound(w, r)
+			return
+		}
+	}
 	sess := sessionOf(r)
 	if err := s.app.ServeShell(w, webapp.ShellData{CSRF: sess.CSRF, Email: sess.Email, Admin: sess.Admin}); err != nil {
 		s.log.Error("web: app shell", "err", err)
