@@ -94,6 +94,17 @@ func TestAppKeyboard(t *testing.T) {
 	key(b, "i")
 	waitRows(t, b, 3)
 
+	// The first Tab reaches "Skip to messages", which leads to the list
+	// (the old pages took 22 Tabs to reach the first message).
+	b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.shell .folders li.current`)), chromedp.KeyEvent(kb.Tab))
+	if got := chromium.Eval[string](b, `document.activeElement.textContent`); got != "Skip to messages" {
+		t.Fatalf("the first Tab focuses %q", got)
+	}
+	b.Do(chromedp.KeyEvent("\r"))
+	if got := chromium.Eval[string](b, `document.activeElement.closest("li.row")?.querySelector(".subject")?.textContent ?? document.activeElement.outerHTML.slice(0, 80)`); got != "Note 3" {
+		t.Fatalf("Skip to messages focused %q, want the first conversation", got)
+	}
+
 	key(b, "?")
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`dialog.help`)))
 	if n := chromium.Eval[int](b, `document.querySelectorAll("dialog.help tr").length`); n < 15 {

@@ -55,6 +55,12 @@ func TestAppNoHorizontalScroll(t *testing.T) {
 		check("conversation", w)
 		if w == 390 {
 			screenshot(b, "app-conversation-phone")
+			// The bars above a message on a phone: the old message page's
+			// toolbar took 40% of the screen.
+			bars := chromium.Eval[float64](b, `document.querySelector(".bar").getBoundingClientRect().height + document.querySelector(".readbar").getBoundingClientRect().height`)
+			if bars > 0.15*844 {
+				t.Errorf("on a 390×844 phone the bars above a message take %.0f px (%.0f%%)", bars, 100*bars/844)
+			}
 		}
 	}
 }

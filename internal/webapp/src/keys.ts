@@ -83,6 +83,8 @@ export function installKeys(state: MailState, hooks: KeyHooks): () => void {
     }
     if (typing(ev.target)) return;
     const k = ev.key;
+    // Enter on a link or a button is that element's.
+    if (k === "Enter" && ev.target instanceof HTMLElement && ev.target.closest("a, button, summary, [role=menuitem]")) return;
     if (prefix) {
       const p = prefix;
       prefix = "";

@@ -121,9 +121,17 @@ export function App({ state, user, admin, csrf }: Props) {
   const reading = state.openThread !== null || state.composing !== null;
   return (
     <div class={`shell${reading ? " reading" : ""}`}>
-      <a class="skip" href="#list">
+      <button
+        type="button"
+        class="skip"
+        onClick={() => {
+          // Focus the focused conversation (or the list) itself.
+          const target = document.querySelector<HTMLElement>(".rows li.focus a.open") ?? document.getElementById("list");
+          target?.focus();
+        }}
+      >
         Skip to messages
-      </a>
+      </button>
       <header class="bar">
         <a class="brand" href="/app/" aria-label="Mailroom: Inbox">
           Mailroom
