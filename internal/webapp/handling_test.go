@@ -120,19 +120,20 @@ func TestAppKeyboard(t *testing.T) {
 
 // TestAppMultiSelect: a click on one checkbox and a Shift-click on another
 // select the range; a bulk action changes them all. Selecting all pages
-// marks 120 conversations read (more than a page) in one go.
+// marks 1,100 conversations read (many pages, and more than the server
+// answers in one Email/get) in one go.
 func TestAppMultiSelect(t *testing.T) {
 	r := start(t)
-	for i := range 120 {
-		r.Deliver(r.acct, msg("Bob <bob@example.org>", fmt.Sprintf("Item %03d", i), "x"))
+	for i := range 1100 {
+		r.Deliver(r.acct, msg("Bob <bob@example.org>", fmt.Sprintf("Item %04d", i), "x"))
 	}
 	b := r.tab(t)
 	waitRows(t, b, 50)
-	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Item 118") + `.querySelector("input.pick")`)))
-	node := chromium.Run(b, chromedp.Nodes(chromedp.JSPath(rowJS("Item 114")+`.querySelector("input.pick")`)))[0]
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Item 1098") + `.querySelector("input.pick")`)))
+	node := chromium.Run(b, chromedp.Nodes(chromedp.JSPath(rowJS("Item 1094")+`.querySelector("input.pick")`)))[0]
 	b.Do(chromedp.MouseClickNode(node, chromedp.ButtonModifiers(chromedp.ModifierShift)))
 	if n := chromium.Eval[int](b, `document.querySelectorAll(".rows li.selected").length`); n != 5 {
-		t.Fatalf("Shift-click selected %d rows, want 5 (Item 118 to Item 114)", n)
+		t.Fatalf("Shift-click selected %d rows, want 5 (Item 1098 to Item 1094)", n)
 	}
 	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Mark read")`)))
 	eventually(t, "five read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 5 })
@@ -148,9 +149,9 @@ func TestAppMultiSelect(t *testing.T) {
 	if n := chromium.Eval[int](b, `document.querySelectorAll(".rows li.selected").length`); n != 50 {
 		t.Fatalf("select all selected %d rows on the page", n)
 	}
-	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".selectall button")).find(x => x.textContent.startsWith("Select all 120"))`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".selectall button")).find(x => x.textContent.startsWith("Select all 1,100"))`)))
 	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".toolbar button")).find(x => x.textContent === "Mark read")`)))
-	eventually(t, "all 120 read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 120 })
+	eventually(t, "all 1,100 read in the store", func() bool { seen, _ := r.seen("INBOX"); return seen == 1100 })
 	eventually(t, "no unread count in the folder list", func() bool {
 		return chromium.Eval[int](b, `document.querySelectorAll(".folders .count").length`) == 0
 	})

@@ -40,8 +40,15 @@ export interface Toast {
 export const PAGE = 50;
 // UNDO_MS is how long an action can be undone.
 export const UNDO_MS = 6000;
-// SET_CHUNK keeps each Email/set within the server's maxObjectsInSet.
+// SET_CHUNK and GET_CHUNK keep each Email/set and Email/get within the
+// server's maxObjectsInSet and maxObjectsInGet (1,000); QUERY_PAGE is
+// its largest Email/query page, CALLS_PER_REQUEST well within
+// maxCallsInRequest (64).
 const SET_CHUNK = 500;
+const GET_CHUNK = 1000;
+const QUERY_PAGE = 10000;
+const CALLS_PER_REQUEST = 32;
+const SET_CALLS = 8;
 
 type Listener = () => void;
 
@@ -414,12 +421,29 @@ export class MailState {
   // messages are asked of the server.
   private async targetEmails(threadIds: string[]): Promise<Email[]> {
     if (!this.allSelected) return threadIds.flatMap((t) => this.conversation(t));
-    const b = new Batch();
-    const q = b.add("Email/query", { accountId: this.accountId, filter: this.filter(), position: 0 });
-    b.add("Email/get", { accountId: this.accountId, "#ids": b.ref(q, "/ids"), properties: ["id", "threadId", "mailboxIds", "keywords"] });
-    const res = await this.jmap.request(b);
-    this.absorbBatch(res, b);
-    return res.get<{ ids: string[] }>(q).ids.map((id) => this.emails.get(id)!).filter(Boolean);
+    // Every page: the ids by pages of the server's largest query, then
+    // the messages by calls of at most maxObjectsInGet, many per request.
+    const ids: string[] = [];
+    for (;;) {
+      const r = await this.jmap.call<{ ids: string[]; total: number }>("Email/query", {
+        accountId: this.accountId,
+        filter: this.filter(),
+        position: ids.length,
+        limit: QUERY_PAGE,
+        calculateTotal: true,
+      });
+      ids.push(...r.ids);
+      if (r.ids.length === 0 || ids.length >= r.total) break;
+    }
+    const missing = ids.filter((id) => !this.emails.has(id) || !this.emails.get(id)!.mailboxIds);
+    for (let i = 0; i < missing.length; i += GET_CHUNK * CALLS_PER_REQUEST) {
+      const b = new Batch();
+      for (let j = i; j < Math.min(missing.length, i + GET_CHUNK * CALLS_PER_REQUEST); j += GET_CHUNK) {
+        b.add("Email/get", { accountId: this.accountId, ids: missing.slice(j, j + GET_CHUNK), properties: ["id", "threadId", "mailboxIds", "keywords"] });
+      }
+      this.absorbBatch(await this.jmap.request(b), b);
+    }
+    return ids.map((id) => this.emails.get(id)).filter((e): e is Email => !!e);
   }
 
   // --- actions ---
@@ -479,13 +503,22 @@ export class MailState {
 
   private async setObjects(method: string, update: Record<string, unknown>, destroy?: string[]): Promise<void> {
     const ids = Object.keys(update);
-    for (let i = 0; i < Math.max(ids.length, destroy?.length ?? 0); i += SET_CHUNK) {
-      const args: Record<string, unknown> = { accountId: this.accountId };
-      if (ids.length) args.update = Object.fromEntries(ids.slice(i, i + SET_CHUNK).map((id) => [id, update[id]]));
-      if (destroy?.length) args.destroy = destroy.slice(i, i + SET_CHUNK);
-      const r = await this.jmap.call<{ notUpdated?: Record<string, { type: string; description?: string }>; notDestroyed?: Record<string, { type: string; description?: string }> }>(method, args);
-      const bad = Object.values(r.notUpdated ?? {}).concat(Object.values(r.notDestroyed ?? {}));
-      if (bad.length) throw new MethodError(bad[0].type, method, bad[0].description);
+    const n = Math.max(ids.length, destroy?.length ?? 0);
+    // Chunks within maxObjectsInSet, several calls to a request.
+    for (let i = 0; i < n; i += SET_CHUNK * SET_CALLS) {
+      const b = new Batch();
+      for (let j = i; j < Math.min(n, i + SET_CHUNK * SET_CALLS); j += SET_CHUNK) {
+        const args: Record<string, unknown> = { accountId: this.accountId };
+        if (j < ids.length) args.update = Object.fromEntries(ids.slice(j, j + SET_CHUNK).map((id) => [id, update[id]]));
+        if (destroy && j < destroy.length) args.destroy = destroy.slice(j, j + SET_CHUNK);
+        b.add(method, args);
+      }
+      const res = await this.jmap.request(b);
+      for (const [, , id] of b.calls) {
+        const r = res.get<{ notUpdated?: Record<string, { type: string; description?: string }>; notDestroyed?: Record<string, { type: string; description?: string }> }>(id);
+        const bad = Object.values(r.notUpdated ?? {}).concat(Object.values(r.notDestroyed ?? {}));
+        if (bad.length) throw new MethodError(bad[0].type, method, bad[0].description);
+      }
     }
   }
 
