@@ -242,4 +242,14 @@ func TestAppLiveCounts(t *testing.T) {
 	eventually(t, "the title counting two unread", func() bool {
 		return chromium.Eval[string](b, `document.title`) == "(2) INBOX · Mailroom"
 	})
+
+	// A reply arriving while its conversation is open shows in it.
+	r.Deliver(r.acct, "From: Bob <bob@example.org>\r\nTo: ann@example.test\r\nSubject: Thread\r\nMessage-ID: <t1@example.org>\r\n\r\nFirst words.\r\n")
+	waitRows(t, b, 3)
+	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Thread") + `.querySelector("a.open")`)))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.reader .message`)))
+	r.Deliver(r.acct, "From: Bob <bob@example.org>\r\nTo: ann@example.test\r\nSubject: Re: Thread\r\nMessage-ID: <t2@example.org>\r\nIn-Reply-To: <t1@example.org>\r\nReferences: <t1@example.org>\r\n\r\nMore words.\r\n")
+	eventually(t, "the reply in the open conversation", func() bool {
+		return chromium.Eval[int](b, `document.querySelectorAll(".reader .message, .reader .collapsed").length`) == 2
+	})
 }

@@ -723,12 +723,8 @@ export class MailState {
     const i = this.rows.findIndex((id) => this.emails.get(id)?.threadId === threadId);
     if (i >= 0) this.focus = i;
     this.notify();
-    const b = new Batch();
-    const th = b.add("Thread/get", { accountId: this.accountId, ids: [threadId] });
-    b.add("Email/get", { accountId: this.accountId, "#ids": b.ref(th, "/list/*/emailIds"), properties: readProperties });
     try {
-      const res = await this.jmap.request(b);
-      this.absorbBatch(res, b);
+      await this.fetchThread(threadId);
     } catch (e) {
       this.fail(e, "Could not open the conversation");
       return;
@@ -783,6 +779,25 @@ export class MailState {
       this.emailState = "";
     }
     await this.reloadList();
+    // The open conversation may have grown (a reply came in).
+    if (this.openThread) await this.refreshThread(this.openThread);
+  }
+
+  // fetchThread reads a conversation's messages, with what reading needs.
+  private async fetchThread(threadId: string): Promise<void> {
+    const b = new Batch();
+    const th = b.add("Thread/get", { accountId: this.accountId, ids: [threadId] });
+    b.add("Email/get", { accountId: this.accountId, "#ids": b.ref(th, "/list/*/emailIds"), properties: readProperties });
+    this.absorbBatch(await this.jmap.request(b), b);
+  }
+
+  private async refreshThread(threadId: string): Promise<void> {
+    try {
+      await this.fetchThread(threadId);
+      this.notify();
+    } catch {
+      // The conversation is gone (deleted elsewhere): the list says so.
+    }
   }
 }
 
