@@ -79,11 +79,9 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 		}
 		limit = min(*args.Limit, maxQueryLimit)
 	}
-	f := &filter{}
-	if len(args.Filter) > 0 && string(args.Filter) != "null" {
-		if f.root, err = f.parse(args.Filter, ac, 0); err != nil {
-			return nil, err
-		}
+	f, err := parseFilter(c, ac, args.Filter)
+	if err != nil {
+		return nil, err
 	}
 	state, err := a.state(ctx, ac)
 	if err != nil {
@@ -147,6 +145,13 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 		return nil, nil
 	case only > 0:
 		scope = []int{ac.byID[only]}
+	default:
+		scope = []int{}
+		for i, fo := range ac.folders {
+			if f.mayMatchFolder(f.root, fo.ID()) {
+				scope = append(scope, i)
+			}
+		}
 	}
 	// Thread keyword counts cover the whole account, whatever the scope.
 	var ts *threadStats
@@ -212,7 +217,9 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 				return nil, fmt.Errorf("open mailbox %d: %w", fo.ID(), err)
 			}
 			for _, k := range f.content {
-				m, err := search.Compile(k, search.Context{MaxSeq: uint32(len(metas)), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.UTC})
+				// Days in the server's zone: the search language's before: and
+				// after: (JMAP's own dates are instants, compared in match).
+				m, err := search.Compile(k, search.Context{MaxSeq: uint32(len(metas)), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
 				if err != nil {
 					a.svc.Release(box)
 					return nil, jmap.Errorf(jmap.ErrUnsupportedFilter, err.Error())
