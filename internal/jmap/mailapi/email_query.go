@@ -87,33 +87,23 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	hits, err := a.runQuery(ctx, ac, f, args.Sort)
+	hits, ts, err := a.findHits(ctx, ac, f, args.Sort)
 	if err != nil {
 		return nil, err
 	}
-	hits = collapse(hits, args.CollapseThreads)
-	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, IDs: []string{}}
-	start := args.Position
-	if args.Anchor != nil {
-		n, _ := parseID('M', *args.Anchor)
-		i := slices.IndexFunc(hits, func(h hit) bool { return h.meta.ID == n })
-		if i < 0 {
-			return nil, jmap.Errorf(jmap.ErrAnchorNotFound, fmt.Sprintf("%q is not in the results", *args.Anchor))
-		}
-		start = max(0, i+args.AnchorOffset)
-	} else if start < 0 {
-		start = max(0, len(hits)+start)
+	page, start, total, err := a.pageOf(ctx, ac, hits, ts, pageArgs{sort: args.Sort, collapse: args.CollapseThreads,
+		position: args.Position, anchor: args.Anchor, anchorOffset: args.AnchorOffset, limit: limit})
+	if err != nil {
+		return nil, err
 	}
-	start = min(start, len(hits))
-	end := min(len(hits), start+limit)
-	for _, h := range hits[start:end] {
+	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, IDs: make([]string, 0, len(page))}
+	for _, h := range page {
 		resp.IDs = append(resp.IDs, emailID(h.meta.ID))
 	}
-	a.remember(ctx, ac, hits[start:end])
+	a.remember(ctx, ac, page)
 	resp.Position = start
 	if args.CalculateTotal {
-		n := len(hits)
-		resp.Total = &n
+		resp.Total = &total
 	}
 	if args.Limit != nil && limit != *args.Limit {
 		resp.Limit = &limit
@@ -139,10 +129,23 @@ func checkSort(c *jmap.Call, sort []comparator) error {
 
 // runQuery finds and sorts the messages the filter matches.
 func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparator) ([]hit, error) {
+	hits, ts, err := a.findHits(ctx, ac, f, sort)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
+		return nil, err
+	}
+	return hits, nil
+}
+
+// findHits finds the messages the filter matches, in no order, with the
+// thread keyword counts the filter and the sort need (nil if none).
+func (a *API) findHits(ctx context.Context, ac *acct, f *filter, sort []comparator) ([]hit, *threadStats, error) {
 	var scope []int
 	switch only := f.onlyFolder(); {
 	case only < 0:
-		return nil, nil
+		return nil, nil, nil
 	case only > 0:
 		scope = []int{ac.byID[only]}
 	default:
@@ -177,26 +180,21 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 			return true
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(f.content) == 0 {
 		// Nothing to search in the messages' content: one pass over the
-		// in-memory state decides.
-		var hits []hit
+		// in-memory state decides. Sized once: an INBOX of 100,000 would
+		// otherwise grow the slice (of 100-byte hits) some 20 times.
+		hits := make([]hit, 0, a.countMessages(ctx, ac, scope))
 		err := a.eachMessage(ctx, ac, scope, func(folder int, m store.MessageMeta) bool {
 			if f.root == nil || f.match(f.root, ac.folders[folder].ID(), m, nil, ts) {
 				hits = append(hits, hit{folder: folder, meta: m})
 			}
 			return true
 		})
-		if err != nil {
-			return nil, err
-		}
-		if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
-			return nil, err
-		}
-		return hits, nil
+		return hits, ts, err
 	}
 	// Candidates per folder, then the content searches per folder.
 	perFolder := map[int][]store.MessageMeta{}
@@ -205,7 +203,7 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var hits []hit
 	for folder, metas := range perFolder {
@@ -214,7 +212,7 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 		if len(f.content) > 0 {
 			box, err := a.svc.Open(ctx, fo.ID())
 			if err != nil {
-				return nil, fmt.Errorf("open mailbox %d: %w", fo.ID(), err)
+				return nil, nil, fmt.Errorf("open mailbox %d: %w", fo.ID(), err)
 			}
 			for _, k := range f.content {
 				// Days in the server's zone: the search language's before: and
@@ -222,12 +220,12 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 				m, err := search.Compile(k, search.Context{MaxSeq: uint32(len(metas)), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
 				if err != nil {
 					a.svc.Release(box)
-					return nil, jmap.Errorf(jmap.ErrUnsupportedFilter, err.Error())
+					return nil, nil, jmap.Errorf(jmap.ErrUnsupportedFilter, err.Error())
 				}
 				uids, err := a.svc.SearchMetas(ctx, box, m, metas)
 				if err != nil {
 					a.svc.Release(box)
-					return nil, fmt.Errorf("search mailbox %d: %w", fo.ID(), err)
+					return nil, nil, fmt.Errorf("search mailbox %d: %w", fo.ID(), err)
 				}
 				set := make(map[uint32]bool, len(uids))
 				for _, u := range uids {
@@ -243,10 +241,29 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 			}
 		}
 	}
-	if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
-		return nil, err
+	return hits, ts, nil
+}
+
+// countMessages is how many messages the folders hold (all, if nil),
+// deleted or not: a capacity.
+func (a *API) countMessages(ctx context.Context, ac *acct, folders []int) int {
+	n := 0
+	count := func(i int) {
+		if box, err := a.svc.Open(ctx, ac.folders[i].ID()); err == nil {
+			total, _ := box.Counts()
+			n += total
+			a.svc.Release(box)
+		}
 	}
-	return hits, nil
+	if folders == nil {
+		for i := range ac.folders {
+			count(i)
+		}
+	}
+	for _, i := range folders {
+		count(i)
+	}
+	return n
 }
 
 // sortHits orders the hits by the comparators, then by arrival and id, so
@@ -258,6 +275,10 @@ func (a *API) sortHits(ctx context.Context, ac *acct, hits []hit, sort []compara
 		case "from", "to", "subject", "sentAt":
 			needKeys = true
 		}
+	}
+	if !needKeys {
+		sortByNumbers(hits, sort, ts)
+		return nil
 	}
 	if needKeys {
 		byFolder := map[int][]int{}

@@ -162,14 +162,8 @@ func collapse(hits []hit, on bool) []hit {
 	if !on {
 		return hits
 	}
-	seen := map[int64]bool{}
-	return slices.DeleteFunc(hits, func(h hit) bool {
-		if seen[h.meta.ThreadID] {
-			return true
-		}
-		seen[h.meta.ThreadID] = true
-		return false
-	})
+	seen := newIDSet(len(hits))
+	return slices.DeleteFunc(hits, func(h hit) bool { return !seen.add(h.meta.ThreadID) })
 }
 
 // mailboxQueryChanges answers Mailbox/queryChanges: every Mailbox
