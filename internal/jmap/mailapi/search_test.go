@@ -222,16 +222,27 @@ func TestMailroomQueryThreadsAndTotals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Two copies of each, one thread; the second 300 threads later.
+		// Two copies of each, one thread; the second 300 threads later,
+		// and read; the first ten threads read through.
+		var first store.Flags
+		if i < 10 {
+			first = store.FlagSeen
+		}
 		batch = append(batch, store.Delivery{Msg: m, Targets: []store.Target{
-			{MailboxID: inbox.ID, InternalDate: base.Add(time.Duration(i) * time.Minute)},
-			{MailboxID: inbox.ID, InternalDate: base.Add(time.Duration(i+300) * time.Minute)},
+			{MailboxID: inbox.ID, InternalDate: base.Add(time.Duration(i) * time.Minute), Flags: first},
+			{MailboxID: inbox.ID, InternalDate: base.Add(time.Duration(i+300) * time.Minute), Flags: store.FlagSeen},
 		}})
 	}
 	if _, err := r.Store.DeliverAll(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, "Junk").ID}, msg("x@example.net", "bulk junk", "bulk"))
+	mb := cl.one("Mailbox/get", map[string]any{"ids": []string{fmt.Sprintf("F%d", inbox.ID)}})["list"].([]any)[0].(map[string]any)
+	for k, want := range map[string]float64{"totalEmails": 420, "unreadEmails": 200, "totalThreads": 210, "unreadThreads": 200} {
+		if mb[k] != want {
+			t.Errorf("INBOX %s = %v, want %v", k, mb[k], want)
+		}
+	}
 	q := func(collapse bool, position int) (ids []any, total int) {
 		got := cl.call(usingSearch, []any{"Email/query", map[string]any{"accountId": cl.account, "filter": map[string]any{"mailroomQuery": "subject:bulk"},
 			"sort": []any{map[string]any{"property": "receivedAt", "isAscending": false}}, "collapseThreads": collapse,
@@ -259,6 +270,25 @@ func TestMailroomQueryThreadsAndTotals(t *testing.T) {
 	}
 	// The newest of each thread stands for it: the later copies.
 	ids, _ := q(true, 0)
+	// Anchored: the Email after the 50th is the 51st; an Email that is not
+	// its thread's first is not in the collapsed results.
+	page2, _ := q(true, 50)
+	anchored := func(anchor any, collapse bool) invocation {
+		return cl.call(usingSearch, []any{"Email/query", map[string]any{"accountId": cl.account, "filter": map[string]any{"mailroomQuery": "subject:bulk"},
+			"sort": []any{map[string]any{"property": "receivedAt", "isAscending": false}}, "collapseThreads": collapse,
+			"anchor": anchor, "anchorOffset": 1, "limit": 5}, "q"})[0]
+	}
+	if got := anchored(ids[49], true); got.Name != "Email/query" || got.Args["position"] != 50.0 || got.Args["ids"].([]any)[0] != page2[0] {
+		t.Errorf("anchored at the 50th: %v", got.Args)
+	}
+	all, _ := q(false, 300)
+	older := all[len(all)-1] // an earlier copy: its thread's later one stands for it
+	if got := anchored(older, true); got.Name != "error" || got.Args["type"] != "anchorNotFound" {
+		t.Errorf("anchor not a thread's first: %v", got)
+	}
+	if got := anchored(older, false); got.Name != "Email/query" || got.Args["position"] != 300.0+float64(len(all)) {
+		t.Errorf("anchor without collapse: %v", got.Args)
+	}
 	got := cl.one("Email/get", map[string]any{"ids": ids[:1], "properties": []string{"receivedAt", "subject"}})
 	e := got["list"].([]any)[0].(map[string]any)
 	if e["subject"] != "bulk 209" || e["receivedAt"] != base.Add(509*time.Minute).Format(time.RFC3339) {
