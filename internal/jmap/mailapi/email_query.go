@@ -269,39 +269,31 @@ func (a *API) countMessages(ctx context.Context, ac *acct, folders []int) int {
 // sortHits orders the hits by the comparators, then by arrival and id, so
 // that every query has one order.
 func (a *API) sortHits(ctx context.Context, ac *acct, hits []hit, sort []comparator, ts *threadStats) error {
-	needKeys := false
-	for _, s := range sort {
-		switch s.Property {
-		case "from", "to", "subject", "sentAt":
-			needKeys = true
-		}
-	}
-	if !needKeys {
+	if numericSort(sort) {
 		sortByNumbers(hits, sort, ts)
 		return nil
 	}
-	if needKeys {
-		byFolder := map[int][]int{}
-		for i, h := range hits {
-			byFolder[h.folder] = append(byFolder[h.folder], i)
+	// Strings to compare: each hit's sort keys from its structure.
+	byFolder := map[int][]int{}
+	for i, h := range hits {
+		byFolder[h.folder] = append(byFolder[h.folder], i)
+	}
+	for folder, idx := range byFolder {
+		box, err := a.svc.Open(ctx, ac.folders[folder].ID())
+		if err != nil {
+			return fmt.Errorf("open mailbox: %w", err)
 		}
-		for folder, idx := range byFolder {
-			box, err := a.svc.Open(ctx, ac.folders[folder].ID())
+		for _, i := range idx {
+			tms, err := box.ThreadInputs(ctx, []uint32{hits[i].meta.UID})
 			if err != nil {
-				return fmt.Errorf("open mailbox: %w", err)
+				a.svc.Release(box)
+				return err
 			}
-			for _, i := range idx {
-				tms, err := box.ThreadInputs(ctx, []uint32{hits[i].meta.UID})
-				if err != nil {
-					a.svc.Release(box)
-					return err
-				}
-				if len(tms) == 1 {
-					hits[i].tm = tms[0]
-				}
+			if len(tms) == 1 {
+				hits[i].tm = tms[0]
 			}
-			a.svc.Release(box)
 		}
+		a.svc.Release(box)
 	}
 	keyOf := map[string]thread.Key{"from": thread.From, "to": thread.To, "subject": thread.Subject, "sentAt": thread.Date}
 	// Every comparison ends in a distinct id, so no stable sort is needed.
