@@ -100,9 +100,9 @@ func (s *Server) runSearch(ctx context.Context, boxes []store.Mailbox, text stri
 	var scope []store.Mailbox
 	switch {
 	case q.In != "":
-		mb, ok := findFolder(boxes, q.In)
+		mb, ok := query.FindFolder(boxes, q.In)
 		if !ok {
-			return &query.Error{Msg: "There is no folder " + q.In + "."}
+			return query.NoFolder(q.In)
 		}
 		scope = []store.Mailbox{mb}
 		d.Mailbox = mb
@@ -112,7 +112,7 @@ func (s *Server) runSearch(ctx context.Context, boxes []store.Mailbox, text stri
 		d.Scope = "in all folders"
 	default:
 		for _, mb := range boxes {
-			if mb.SpecialUse != store.SpecialJunk && mb.SpecialUse != store.SpecialTrash {
+			if !query.Excluded(mb) {
 				scope = append(scope, mb)
 			}
 		}
@@ -220,33 +220,6 @@ func searchMailbox(ctx context.Context, svc *mailbox.Service, box *mailbox.Mailb
 		}
 	}
 	return out, nil
-}
-
-// findFolder resolves the folder of in:. The exact name first, then the
-// name in any case (in:inbox, in:archive), then the special folders by
-// their usual names (in:spam, in:junk, in:trash, in:sent...), whatever
-// they are called in this account.
-func findFolder(boxes []store.Mailbox, name string) (store.Mailbox, bool) {
-	for _, mb := range boxes {
-		if mb.Name == name {
-			return mb, true
-		}
-	}
-	for _, mb := range boxes {
-		if strings.EqualFold(mb.Name, name) {
-			return mb, true
-		}
-	}
-	use := map[string]store.SpecialUse{
-		"junk": store.SpecialJunk, "spam": store.SpecialJunk, "trash": store.SpecialTrash, "bin": store.SpecialTrash,
-		"sent": store.SpecialSent, "drafts": store.SpecialDrafts, "archive": store.SpecialArchive,
-	}[strings.ToLower(name)]
-	for _, mb := range boxes {
-		if use != "" && mb.SpecialUse == use {
-			return mb, true
-		}
-	}
-	return store.Mailbox{}, false
 }
 
 // countText is "1 result", "1,234 results".

@@ -67,6 +67,7 @@ func New(opts Options) *API {
 // Register adds the capabilities and methods to reg.
 func (a *API) Register(reg *jmap.Registry) {
 	reg.Capability(CapabilityMail, struct{}{})
+	reg.Capability(CapabilitySearch, struct{}{})
 	reg.Handle(CapabilityMail, "Mailbox/get", a.mailboxGet)
 	reg.Handle(CapabilityMail, "Mailbox/query", a.mailboxQuery)
 	reg.Handle(CapabilityMail, "Mailbox/set", a.mailboxSet)
@@ -212,6 +213,7 @@ func (a *API) Accounts(ctx context.Context, u jmap.User) ([]jmap.Account, error)
 					EmailQuerySortOptions:      sortOptions,
 					MayCreateTopLevelMailbox:   ac.personal,
 				},
+				CapabilitySearch: struct{}{},
 			},
 		}
 		if ac.personal {

@@ -79,43 +79,31 @@ func (a *API) emailQuery(ctx context.Context, c *jmap.Call) (any, error) {
 		}
 		limit = min(*args.Limit, maxQueryLimit)
 	}
-	f := &filter{}
-	if len(args.Filter) > 0 && string(args.Filter) != "null" {
-		if f.root, err = f.parse(args.Filter, ac, 0); err != nil {
-			return nil, err
-		}
+	f, err := parseFilter(c, ac, args.Filter)
+	if err != nil {
+		return nil, err
 	}
 	state, err := a.state(ctx, ac)
 	if err != nil {
 		return nil, err
 	}
-	hits, err := a.runQuery(ctx, ac, f, args.Sort)
+	hits, ts, err := a.findHits(ctx, ac, f, args.Sort)
 	if err != nil {
 		return nil, err
 	}
-	hits = collapse(hits, args.CollapseThreads)
-	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, IDs: []string{}}
-	start := args.Position
-	if args.Anchor != nil {
-		n, _ := parseID('M', *args.Anchor)
-		i := slices.IndexFunc(hits, func(h hit) bool { return h.meta.ID == n })
-		if i < 0 {
-			return nil, jmap.Errorf(jmap.ErrAnchorNotFound, fmt.Sprintf("%q is not in the results", *args.Anchor))
-		}
-		start = max(0, i+args.AnchorOffset)
-	} else if start < 0 {
-		start = max(0, len(hits)+start)
+	page, start, total, err := a.pageOf(ctx, ac, hits, ts, pageArgs{sort: args.Sort, collapse: args.CollapseThreads,
+		position: args.Position, anchor: args.Anchor, anchorOffset: args.AnchorOffset, limit: limit})
+	if err != nil {
+		return nil, err
 	}
-	start = min(start, len(hits))
-	end := min(len(hits), start+limit)
-	for _, h := range hits[start:end] {
+	resp := queryResponse{AccountID: ac.jid, QueryState: state, CanCalculateChanges: true, IDs: make([]string, 0, len(page))}
+	for _, h := range page {
 		resp.IDs = append(resp.IDs, emailID(h.meta.ID))
 	}
-	a.remember(ctx, ac, hits[start:end])
+	a.remember(ctx, ac, page)
 	resp.Position = start
 	if args.CalculateTotal {
-		n := len(hits)
-		resp.Total = &n
+		resp.Total = &total
 	}
 	if args.Limit != nil && limit != *args.Limit {
 		resp.Limit = &limit
@@ -141,12 +129,32 @@ func checkSort(c *jmap.Call, sort []comparator) error {
 
 // runQuery finds and sorts the messages the filter matches.
 func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparator) ([]hit, error) {
+	hits, ts, err := a.findHits(ctx, ac, f, sort)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
+		return nil, err
+	}
+	return hits, nil
+}
+
+// findHits finds the messages the filter matches, in no order, with the
+// thread keyword counts the filter and the sort need (nil if none).
+func (a *API) findHits(ctx context.Context, ac *acct, f *filter, sort []comparator) ([]hit, *threadStats, error) {
 	var scope []int
 	switch only := f.onlyFolder(); {
 	case only < 0:
-		return nil, nil
+		return nil, nil, nil
 	case only > 0:
 		scope = []int{ac.byID[only]}
+	default:
+		scope = []int{}
+		for i, fo := range ac.folders {
+			if f.mayMatchFolder(f.root, fo.ID()) {
+				scope = append(scope, i)
+			}
+		}
 	}
 	// Thread keyword counts cover the whole account, whatever the scope.
 	var ts *threadStats
@@ -172,26 +180,21 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 			return true
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(f.content) == 0 {
 		// Nothing to search in the messages' content: one pass over the
-		// in-memory state decides.
-		var hits []hit
+		// in-memory state decides. Sized once: an INBOX of 100,000 would
+		// otherwise grow the slice (of 100-byte hits) some 20 times.
+		hits := make([]hit, 0, a.countMessages(ctx, ac, scope))
 		err := a.eachMessage(ctx, ac, scope, func(folder int, m store.MessageMeta) bool {
 			if f.root == nil || f.match(f.root, ac.folders[folder].ID(), m, nil, ts) {
 				hits = append(hits, hit{folder: folder, meta: m})
 			}
 			return true
 		})
-		if err != nil {
-			return nil, err
-		}
-		if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
-			return nil, err
-		}
-		return hits, nil
+		return hits, ts, err
 	}
 	// Candidates per folder, then the content searches per folder.
 	perFolder := map[int][]store.MessageMeta{}
@@ -200,7 +203,7 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 		return true
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var hits []hit
 	for folder, metas := range perFolder {
@@ -209,18 +212,20 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 		if len(f.content) > 0 {
 			box, err := a.svc.Open(ctx, fo.ID())
 			if err != nil {
-				return nil, fmt.Errorf("open mailbox %d: %w", fo.ID(), err)
+				return nil, nil, fmt.Errorf("open mailbox %d: %w", fo.ID(), err)
 			}
 			for _, k := range f.content {
-				m, err := search.Compile(k, search.Context{MaxSeq: uint32(len(metas)), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.UTC})
+				// Days in the server's zone: the search language's before: and
+				// after: (JMAP's own dates are instants, compared in match).
+				m, err := search.Compile(k, search.Context{MaxSeq: uint32(len(metas)), MaxUID: ^uint32(0), Now: time.Now(), Loc: time.Local})
 				if err != nil {
 					a.svc.Release(box)
-					return nil, jmap.Errorf(jmap.ErrUnsupportedFilter, err.Error())
+					return nil, nil, jmap.Errorf(jmap.ErrUnsupportedFilter, err.Error())
 				}
 				uids, err := a.svc.SearchMetas(ctx, box, m, metas)
 				if err != nil {
 					a.svc.Release(box)
-					return nil, fmt.Errorf("search mailbox %d: %w", fo.ID(), err)
+					return nil, nil, fmt.Errorf("search mailbox %d: %w", fo.ID(), err)
 				}
 				set := make(map[uint32]bool, len(uids))
 				for _, u := range uids {
@@ -236,44 +241,59 @@ func (a *API) runQuery(ctx context.Context, ac *acct, f *filter, sort []comparat
 			}
 		}
 	}
-	if err := a.sortHits(ctx, ac, hits, sort, ts); err != nil {
-		return nil, err
+	return hits, ts, nil
+}
+
+// countMessages is how many messages the folders hold (all, if nil),
+// deleted or not: a capacity.
+func (a *API) countMessages(ctx context.Context, ac *acct, folders []int) int {
+	n := 0
+	count := func(i int) {
+		if box, err := a.svc.Open(ctx, ac.folders[i].ID()); err == nil {
+			total, _ := box.Counts()
+			n += total
+			a.svc.Release(box)
+		}
 	}
-	return hits, nil
+	if folders == nil {
+		for i := range ac.folders {
+			count(i)
+		}
+	}
+	for _, i := range folders {
+		count(i)
+	}
+	return n
 }
 
 // sortHits orders the hits by the comparators, then by arrival and id, so
 // that every query has one order.
 func (a *API) sortHits(ctx context.Context, ac *acct, hits []hit, sort []comparator, ts *threadStats) error {
-	needKeys := false
-	for _, s := range sort {
-		switch s.Property {
-		case "from", "to", "subject", "sentAt":
-			needKeys = true
-		}
+	if numericSort(sort) {
+		sortByNumbers(hits, sort, ts)
+		return nil
 	}
-	if needKeys {
-		byFolder := map[int][]int{}
-		for i, h := range hits {
-			byFolder[h.folder] = append(byFolder[h.folder], i)
+	// Strings to compare: each hit's sort keys from its structure.
+	byFolder := map[int][]int{}
+	for i, h := range hits {
+		byFolder[h.folder] = append(byFolder[h.folder], i)
+	}
+	for folder, idx := range byFolder {
+		box, err := a.svc.Open(ctx, ac.folders[folder].ID())
+		if err != nil {
+			return fmt.Errorf("open mailbox: %w", err)
 		}
-		for folder, idx := range byFolder {
-			box, err := a.svc.Open(ctx, ac.folders[folder].ID())
+		for _, i := range idx {
+			tms, err := box.ThreadInputs(ctx, []uint32{hits[i].meta.UID})
 			if err != nil {
-				return fmt.Errorf("open mailbox: %w", err)
+				a.svc.Release(box)
+				return err
 			}
-			for _, i := range idx {
-				tms, err := box.ThreadInputs(ctx, []uint32{hits[i].meta.UID})
-				if err != nil {
-					a.svc.Release(box)
-					return err
-				}
-				if len(tms) == 1 {
-					hits[i].tm = tms[0]
-				}
+			if len(tms) == 1 {
+				hits[i].tm = tms[0]
 			}
-			a.svc.Release(box)
 		}
+		a.svc.Release(box)
 	}
 	keyOf := map[string]thread.Key{"from": thread.From, "to": thread.To, "subject": thread.Subject, "sentAt": thread.Date}
 	// Every comparison ends in a distinct id, so no stable sort is needed.

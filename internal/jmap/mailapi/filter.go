@@ -52,9 +52,13 @@ type emailCondition struct {
 	Subject                 *string   `json:"subject"`
 	Body                    *string   `json:"body"`
 	Header                  *[]string `json:"header"`
+	// MailroomQuery is the search box's language (CapabilitySearch;
+	// search.go).
+	MailroomQuery *string `json:"mailroomQuery"`
 
 	before, after time.Time
 	folders       map[int64]bool // inMailbox (one) or inMailboxOtherThan (those excluded)
+	mq            *mailroomQuery
 }
 
 // filter is a parsed filter with its content searches (each run once per
@@ -64,6 +68,31 @@ type filter struct {
 	content []*search.Key
 	nodes   int
 	threads bool // a condition needs whole-thread keyword counts
+	// search: the request uses CapabilitySearch, so mailroomQuery is a
+	// known property.
+	search bool
+	// inMailbox: some condition has inMailbox (then a mailroomQuery
+	// without in: leaves Junk and Trash in).
+	inMailbox bool
+	queries   []*emailCondition // the conditions with a mailroomQuery
+}
+
+// parseFilter parses an Email/query (or SearchSnippet/get,
+// Email/queryChanges) filter; an absent or null one matches everything.
+func parseFilter(c *jmap.Call, ac *acct, raw json.RawMessage) (*filter, error) {
+	f := &filter{search: c.Using(CapabilitySearch)}
+	if len(raw) == 0 || string(raw) == "null" {
+		return f, nil
+	}
+	var err error
+	if f.root, err = f.parse(raw, ac, 0); err != nil {
+		return nil, err
+	}
+	// The Junk and Trash rule depends on the whole filter.
+	for _, c := range f.queries {
+		c.mq.scope(f.inMailbox)
+	}
+	return f, nil
 }
 
 func (f *filter) parse(raw json.RawMessage, ac *acct, depth int) (*filterNode, error) {
@@ -109,6 +138,20 @@ func (f *filter) parse(raw json.RawMessage, ac *acct, depth int) (*filterNode, e
 	}
 	if err := c.prepare(ac); err != nil {
 		return nil, err
+	}
+	if c.MailroomQuery != nil {
+		if !f.search {
+			return nil, jmap.Errorf(jmap.ErrUnsupportedFilter, "mailroomQuery needs the capability "+CapabilitySearch+" in using")
+		}
+		mq, err := parseMailroomQuery(*c.MailroomQuery, ac)
+		if err != nil {
+			return nil, err
+		}
+		c.mq = mq
+		f.queries = append(f.queries, &c)
+	}
+	if c.InMailbox != nil {
+		f.inMailbox = true
 	}
 	n := &filterNode{cond: &c, content: -1}
 	if k := c.contentKey(); k != nil {
@@ -185,6 +228,9 @@ func (c *emailCondition) contentKey() *search.Key {
 			k.Value = h[1]
 		}
 		keys = append(keys, k)
+	}
+	if c.mq != nil && c.mq.q.Key.Op != "ALL" {
+		keys = append(keys, c.mq.q.Key)
 	}
 	if c.HasAttachment != nil {
 		k := &search.Key{Op: "HASATTACHMENT"}
@@ -277,6 +323,9 @@ func (f *filter) match(n *filterNode, folder int64, m store.MessageMeta, hits []
 	if c.InMailboxOtherThan != nil && c.folders[folder] {
 		return false
 	}
+	if c.mq != nil && !c.mq.inScope(folder) {
+		return false
+	}
 	received := time.Unix(m.InternalDate, 0)
 	if c.Before != nil && !received.Before(c.before) {
 		return false
@@ -351,6 +400,44 @@ func (f *filter) onlyFolder() int64 {
 			}
 			return -1 // a mailbox the user cannot see: nothing matches
 		}
+		if c.cond != nil && c.cond.mq != nil && c.cond.mq.in != 0 {
+			return c.cond.mq.in
+		}
 	}
 	return 0
+}
+
+// mayMatchFolder is false when no message of the folder can match, by the
+// filter's folder conditions alone: runQuery then reads none of it (a
+// search language query without in: never reads Junk and Trash).
+func (f *filter) mayMatchFolder(n *filterNode, folder int64) bool {
+	if n == nil {
+		return true
+	}
+	switch n.op {
+	case "AND":
+		for _, c := range n.children {
+			if !f.mayMatchFolder(c, folder) {
+				return false
+			}
+		}
+		return true
+	case "OR":
+		for _, c := range n.children {
+			if f.mayMatchFolder(c, folder) {
+				return true
+			}
+		}
+		return false
+	case "NOT":
+		return true // a folder condition under NOT excludes, never includes
+	}
+	c := n.cond
+	if c.InMailbox != nil && !c.folders[folder] {
+		return false
+	}
+	if c.InMailboxOtherThan != nil && c.folders[folder] {
+		return false
+	}
+	return c.mq == nil || c.mq.inScope(folder)
 }

@@ -33,9 +33,24 @@ func FuzzParsePatch(f *testing.F) {
 func FuzzFilter(f *testing.F) {
 	f.Add(`{"operator":"OR","conditions":[{"text":"x"},{"operator":"NOT","conditions":[{"hasKeyword":"$seen"}]}]}`)
 	f.Add(`{"before":"2024-01-01T00:00:00Z","header":["List-Id"]}`)
+	f.Add(`{"mailroomQuery":"from:ann \"two words\" -is:read OR has:attachment","inMailbox":"F1"}`)
+	f.Add(`{"operator":"AND","conditions":[{"mailroomQuery":"in:trash x"},{"operator":"NOT","conditions":[{"mailroomQuery":"in:nowhere"}]}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		fl := &filter{}
-		fl.parse(json.RawMessage(s), &acct{byID: map[int64]int{}}, 0)
+		// With the search capability, so mailroomQuery is parsed too.
+		fl := &filter{search: true}
+		ac := &acct{byID: map[int64]int{}}
+		root, err := fl.parse(json.RawMessage(s), ac, 0)
+		if err != nil {
+			return
+		}
+		fl.root = root
+		for _, c := range fl.queries {
+			c.mq.scope(fl.inMailbox)
+		}
+		var subject, body []string
+		snippetTerms(root, &subject, &body)
+		fl.mayMatchFolder(root, 1)
+		fl.onlyFolder()
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"mailroom/internal/jmap"
+	"mailroom/internal/store"
 )
 
 // /queryChanges (RFC 8620 §5.6). The query state is the account state,
@@ -58,11 +59,9 @@ func (a *API) emailQueryChanges(ctx context.Context, c *jmap.Call) (any, error) 
 	if err := checkSort(c, args.Sort); err != nil {
 		return nil, err
 	}
-	f := &filter{}
-	if len(args.Filter) > 0 && string(args.Filter) != "null" {
-		if f.root, err = f.parse(args.Filter, ac, 0); err != nil {
-			return nil, err
-		}
+	f, err := parseFilter(c, ac, args.Filter)
+	if err != nil {
+		return nil, err
 	}
 	s, ok := parseSince(ac.id, args.SinceQueryState)
 	if !ok || s.afterID != 0 {
@@ -70,6 +69,21 @@ func (a *API) emailQueryChanges(ctx context.Context, c *jmap.Call) (any, error) 
 	}
 	if err := a.svc.Barrier(ctx); err != nil {
 		return nil, err
+	}
+	if len(f.queries) > 0 {
+		// A mailroomQuery's folders (in:, the Junk and Trash rule) follow
+		// the mailboxes' names and roles: if one was created, renamed or
+		// deleted since, Emails that did not change may have come in or
+		// gone out of the results.
+		ch, err := a.st.MailboxChangesSince(ctx, ac.id, s.ModSeq)
+		if err != nil {
+			return nil, fmt.Errorf("jmap: mailbox changes of account %d: %w", ac.id, err)
+		}
+		if len(ch.Deleted) > 0 || slices.ContainsFunc(ch.Changed, func(mb store.Mailbox) bool {
+			return mb.CreatedModSeq > s.ModSeq || mb.MetaModSeq > s.ModSeq
+		}) {
+			return nil, jmap.Errorf(jmap.ErrCannotCalculateChanges, "a mailbox was created, renamed or deleted since: query again")
+		}
 	}
 	d, err := a.emailChanges(ctx, ac, s, maxQueryChanges)
 	if err != nil {
@@ -148,14 +162,8 @@ func collapse(hits []hit, on bool) []hit {
 	if !on {
 		return hits
 	}
-	seen := map[int64]bool{}
-	return slices.DeleteFunc(hits, func(h hit) bool {
-		if seen[h.meta.ThreadID] {
-			return true
-		}
-		seen[h.meta.ThreadID] = true
-		return false
-	})
+	seen := newIDSet(len(hits))
+	return slices.DeleteFunc(hits, func(h hit) bool { return !seen.add(h.meta.ThreadID) })
 }
 
 // mailboxQueryChanges answers Mailbox/queryChanges: every Mailbox

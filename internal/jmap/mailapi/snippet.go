@@ -55,11 +55,9 @@ func (a *API) searchSnippetGet(ctx context.Context, c *jmap.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &filter{}
-	if len(args.Filter) > 0 && string(args.Filter) != "null" {
-		if f.root, err = f.parse(args.Filter, ac, 0); err != nil {
-			return nil, err
-		}
+	f, err := parseFilter(c, ac, args.Filter)
+	if err != nil {
+		return nil, err
 	}
 	var subjectTerms, bodyTerms []string
 	snippetTerms(f.root, &subjectTerms, &bodyTerms)
@@ -114,6 +112,9 @@ func snippetTerms(n *filterNode, subject, body *[]string) {
 		}
 		if c.Body != nil {
 			*body = append(*body, splitTerms(*c.Body)...)
+		}
+		if c.mq != nil {
+			keyTerms(c.mq.q.Key, subject, body)
 		}
 	}
 }

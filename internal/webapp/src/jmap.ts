@@ -8,6 +8,8 @@
 export const CORE = "urn:ietf:params:jmap:core";
 export const MAIL = "urn:ietf:params:jmap:mail";
 export const SUBMISSION = "urn:ietf:params:jmap:submission";
+export const SEARCH = "urn:mailroom:params:jmap:search";
+export const SUGGEST = "urn:mailroom:params:jmap:suggest";
 
 export interface Session {
   apiUrl: string;
@@ -105,7 +107,10 @@ export class Client {
     return this.session.primaryAccounts[MAIL];
   }
 
-  async request(batch: Batch, using: string[] = [CORE, MAIL, SUBMISSION]): Promise<Results> {
+  // request sends a batch. It names every capability the app uses that
+  // the server has: Mailroom's search language (mailroomQuery) and address
+  // suggestions are extensions a request must name to use.
+  async request(batch: Batch, using: string[] = [CORE, MAIL, SUBMISSION, SEARCH, SUGGEST]): Promise<Results> {
     const resp = await fetch(this.session.apiUrl, {
       method: "POST",
       credentials: "same-origin",

@@ -478,10 +478,8 @@ export class MailState {
   // Suggestion/query extension; without it, nothing).
   async suggest(text: string): Promise<EmailAddress[]> {
     if (!this.jmap.session.capabilities["urn:mailroom:params:jmap:suggest"]) return [];
-    const b = new Batch();
-    const c = b.add("Suggestion/query", { accountId: this.accountId, text, limit: 8 });
-    const res = await this.jmap.request(b, ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:mailroom:params:jmap:suggest"]);
-    return res.get<{ list: { email: string; name: string | null }[] }>(c).list.map((x) => ({ name: x.name || null, email: x.email }));
+    const r = await this.jmap.call<{ list: { email: string; name: string | null }[] }>("Suggestion/query", { accountId: this.accountId, text, limit: 8 });
+    return r.list.map((x) => ({ name: x.name || null, email: x.email }));
   }
 
   // canHoldSubmissions says whether the server can delay a submission
