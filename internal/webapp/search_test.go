@@ -13,8 +13,9 @@ import (
 // search types a query into the search box and submits it.
 func search(t *testing.T, b *chromium.Tab, q string) {
 	t.Helper()
-	b.Do(chromedp.SetValue(chromedp.CSS(`.search input`), ""),
-		chromedp.SendKeys(chromedp.CSS(`.search input`), q+"\r"))
+	// What is there is selected, so that typing replaces it.
+	chromium.Eval[bool](b, `(() => { const i = document.querySelector(".search input"); i.focus(); i.select(); return true; })()`)
+	b.Do(chromedp.KeyEvent(q + "\r"))
 }
 
 // TestAppSearch: one search box over every folder but Junk and Trash, with
