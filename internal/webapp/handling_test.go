@@ -253,3 +253,26 @@ func TestAppLiveCounts(t *testing.T) {
 		return chromium.Eval[int](b, `document.querySelectorAll(".reader .message, .reader .collapsed").length`) == 2
 	})
 }
+
+// TestAppBurstOfActions: six archives typed faster than the server
+// answers all go through (the server allows only so many requests at once:
+// the app queues the rest instead of failing them).
+func TestAppBurstOfActions(t *testing.T) {
+	r := start(t)
+	for i := range 8 {
+		r.Deliver(r.acct, msg("Bob <bob@example.org>", fmt.Sprintf("Burst %d", i), "x"))
+	}
+	b := r.tab(t)
+	waitRows(t, b, 8)
+	// One key per task, as typing delivers them, all before the server
+	// has answered the first.
+	chromium.Eval[bool](b, `(() => {
+		for (let i = 0; i < 6; i++) setTimeout(() => document.dispatchEvent(new KeyboardEvent("keydown", {key: "e", bubbles: true})), i);
+		return true;
+	})()`)
+	waitRows(t, b, 2)
+	eventually(t, "six in Archive", func() bool { return len(r.Messages(r.acct, "Archive")) == 6 })
+	if n := chromium.Eval[int](b, `document.querySelectorAll(".toast.error").length`); n != 0 {
+		t.Fatalf("an error toast: %s", chromium.Eval[string](b, `document.querySelector(".toast.error").textContent`))
+	}
+}

@@ -87,6 +87,10 @@ export class Results {
 
 export class Client {
   private session_: Session | null = null;
+  // Requests in flight, and those waiting for one to end: the server
+  // answers more than maxConcurrentRequests at once with an error.
+  private inFlight = 0;
+  private waiting: (() => void)[] = [];
 
   constructor(readonly csrfToken: string) {}
 
@@ -111,14 +115,24 @@ export class Client {
   // the server has: Mailroom's search language (mailroomQuery) and address
   // suggestions are extensions a request must name to use.
   async request(batch: Batch, using: string[] = [CORE, MAIL, SUBMISSION, SEARCH, SUGGEST]): Promise<Results> {
-    const resp = await fetch(this.session.apiUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": this.csrfToken },
-      body: JSON.stringify({ using: using.filter((u) => u in this.session.capabilities), methodCalls: batch.calls }),
-    });
-    if (!resp.ok) throw await problem(resp);
-    const body = (await resp.json()) as { methodResponses: Invocation[]; sessionState: string };
+    const core = this.session.capabilities[CORE] as { maxConcurrentRequests?: number } | undefined;
+    const limit = Math.max(1, core?.maxConcurrentRequests ?? 4);
+    while (this.inFlight >= limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+    let body: { methodResponses: Invocation[]; sessionState: string };
+    try {
+      const resp = await fetch(this.session.apiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": this.csrfToken },
+        body: JSON.stringify({ using: using.filter((u) => u in this.session.capabilities), methodCalls: batch.calls }),
+      });
+      if (!resp.ok) throw await problem(resp);
+      body = (await resp.json()) as { methodResponses: Invocation[]; sessionState: string };
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
     const byId = new Map<string, [string, Record<string, unknown>]>();
     for (const [name, args, id] of body.methodResponses) {
       // An implicit call (onSuccessUpdateEmail) shares its parent's id;
