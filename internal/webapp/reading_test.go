@@ -16,13 +16,12 @@ const png1x1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ
 // newsletter is HTML mail with an inline image (cid:), an attached
 // picture, and an attached PDF.
 func newsletter() string {
-	b64 := func(s string) string { return s }
 	return "From: News <news@example.org>\r\nTo: ann@example.test\r\nSubject: The monthly letter\r\nMessage-ID: <letter@example.org>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/mixed; boundary=outer\r\n\r\n" +
 		"--outer\r\nContent-Type: multipart/related; boundary=rel\r\n\r\n" +
 		"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
 		`<html><head><style>h1.title { color: rgb(200, 0, 0); }</style></head><body><h1 class="title">Big news</h1><p>Logo: <img src="cid:logo@x" alt="logo"></p></body></html>` + "\r\n" +
-		"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64(png1x1) + "\r\n" +
+		"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n" + png1x1 + "\r\n" +
 		"--rel--\r\n" +
 		"--outer\r\nContent-Type: image/png; name=photo.png\r\nContent-Disposition: attachment; filename=photo.png\r\nContent-Transfer-Encoding: base64\r\n\r\n" + png1x1 + "\r\n" +
 		"--outer\r\nContent-Type: application/pdf; name=report.pdf\r\nContent-Disposition: attachment; filename=report.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
@@ -125,17 +124,25 @@ func TestAppFoldersAndSteps(t *testing.T) {
 	b.Do(chromedp.Click(chromedp.JSPath(rowJS("Three") + `.querySelector("a.open")`)))
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`.reader h1`)))
 	b.Do(chromedp.Click(chromedp.CSS(`.readbar button[aria-label="Older conversation"]`)))
-	eventually(t, "Two open", func() bool { return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Two" })
+	eventually(t, "Two open", func() bool {
+		return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Two"
+	})
 	b.Do(chromedp.Click(chromedp.CSS(`.readbar button[aria-label="Newer conversation"]`)))
-	eventually(t, "Three open", func() bool { return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Three" })
+	eventually(t, "Three open", func() bool {
+		return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Three"
+	})
 	key(b, "j")
-	eventually(t, "j: Two open", func() bool { return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Two" })
+	eventually(t, "j: Two open", func() bool {
+		return chromium.Eval[string](b, `document.querySelector(".reader h1").textContent`) == "Two"
+	})
 	// The address names the conversation: back and forward work.
 	if loc := chromium.Run(b, chromedp.Location()); !strings.Contains(loc, "/thread/") {
 		t.Fatalf("the open conversation's address %q", loc)
 	}
 	b.Do(chromedp.NavigateBack())
-	eventually(t, "back: Three open", func() bool { return chromium.Eval[string](b, `document.querySelector(".reader h1")?.textContent ?? ""`) == "Three" })
+	eventually(t, "back: Three open", func() bool {
+		return chromium.Eval[string](b, `document.querySelector(".reader h1")?.textContent ?? ""`) == "Three"
+	})
 }
 
 // TestAppIdentitySignature: the name and signature set in "Names and
@@ -150,7 +157,9 @@ func TestAppIdentitySignature(t *testing.T) {
 	b.Do(chromedp.SendKeys(chromedp.CSS(`dialog.identities input`), "Ann Example"),
 		chromedp.SendKeys(chromedp.CSS(`dialog.identities textarea`), "Ann, from the garden"))
 	b.Do(chromedp.Click(chromedp.CSS(`dialog.identities button.primary`)))
-	eventually(t, "saved", func() bool { return chromium.Eval[string](b, `document.querySelector("dialog.identities [role=status]").textContent`) == "Saved." })
+	eventually(t, "saved", func() bool {
+		return chromium.Eval[string](b, `document.querySelector("dialog.identities [role=status]").textContent`) == "Saved."
+	})
 	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll("dialog.identities button")).find(x => x.textContent === "Close")`)))
 	key(b, "c")
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
