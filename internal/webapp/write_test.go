@@ -17,6 +17,14 @@ func typeIn(b *chromium.Tab, sel, text string) {
 	b.Do(chromedp.Click(chromedp.CSS(sel)), chromedp.KeyEvent(text))
 }
 
+// write opens a new message (the c key) and fills To and Subject.
+func write(b *chromium.Tab, to, subject string) {
+	b.T.Helper()
+	key(b, "c")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
+	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), to), chromedp.SendKeys(chromedp.CSS(`#compose-subject`), subject))
+}
+
 func clickButton(b *chromium.Tab, scope, text string) {
 	b.T.Helper()
 	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(` + "`" + scope + " button`" + `)).find(x => x.textContent.trim() === ` + "`" + text + "`" + `)`)))
@@ -29,10 +37,7 @@ func TestAppComposeRichText(t *testing.T) {
 	r := start(t)
 	r.Account("bob@example.test")
 	b := r.tab(t)
-	key(b, "c")
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
-	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "bob@example.test"),
-		chromedp.SendKeys(chromedp.CSS(`#compose-subject`), "Rich news"))
+	write(b, "bob@example.test", "Rich news")
 	typeIn(b, ".compose .editor", "Hello ")
 	clickButton(b, ".formatbar", "B")
 	b.Do(chromedp.KeyEvent("world"))
@@ -55,10 +60,7 @@ func TestAppComposeRichText(t *testing.T) {
 func TestAppDraftAutosave(t *testing.T) {
 	r := start(t)
 	b := r.tab(t)
-	key(b, "c")
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
-	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "carol@example.org"),
-		chromedp.SendKeys(chromedp.CSS(`#compose-subject`), "Half-written"))
+	write(b, "carol@example.org", "Half-written")
 	typeIn(b, ".compose .editor", "The first paragraph, typed before the reload.")
 	eventually(t, "the draft saved", func() bool {
 		return strings.HasPrefix(chromium.Eval[string](b, `document.querySelector(".composebar .status").textContent`), "Draft saved")
@@ -150,10 +152,7 @@ func TestAppAttachByDrop(t *testing.T) {
 	r := start(t)
 	r.Account("bob@example.test")
 	b := r.tab(t)
-	key(b, "c")
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
-	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "bob@example.test"),
-		chromedp.SendKeys(chromedp.CSS(`#compose-subject`), "The notes"))
+	write(b, "bob@example.test", "The notes")
 	chromium.Eval[bool](b, `(() => {
 		const dt = new DataTransfer();
 		dt.items.add(new File(["line one\nline two\n".repeat(20000)], "notes.txt", {type: "text/plain"}));
@@ -180,10 +179,7 @@ func TestAppUndoSend(t *testing.T) {
 	r := start(t)
 	r.Account("bob@example.test")
 	b := r.tab(t)
-	key(b, "c")
-	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
-	b.Do(chromedp.SendKeys(chromedp.CSS(`#compose-to`), "bob@example.test"),
-		chromedp.SendKeys(chromedp.CSS(`#compose-subject`), "Second thoughts"))
+	write(b, "bob@example.test", "Second thoughts")
 	typeIn(b, ".compose .editor", "Maybe not.")
 	clickButton(b, ".compose .actions", "Send")
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`.toast button.link`)))
