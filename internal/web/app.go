@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"mailroom/internal/webapp"
 )
@@ -30,7 +32,35 @@ func (s *Server) appShell(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sess := sessionOf(r)
+	s.warmInbox(sess.AccountID)
 	if err := s.app.ServeShell(w, webapp.ShellData{CSRF: sess.CSRF, Email: sess.Email, Admin: sess.Admin}); err != nil {
 		s.log.Error("web: app shell", "err", err)
 	}
+}
+
+// warmInboxTimeout bounds loading an Inbox ahead of the app's first
+// request.
+const warmInboxTimeout = 10 * time.Second
+
+// warmInbox loads the account's INBOX into the mailbox service while the
+// browser is still fetching the app, so that the app's first JMAP
+// request finds it loaded: a 100,000-message Inbox takes a few hundred
+// milliseconds to load, the app's page and script about as long. The
+// mailbox service keeps idle mailboxes loaded (and current), so this
+// costs nothing when it already is. Best effort: a failure here is the
+// first request's to report.
+func (s *Server) warmInbox(accountID int64) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), warmInboxTimeout)
+		defer cancel()
+		mb, err := s.opts.Store.Mailbox(ctx, accountID, "INBOX")
+		if err != nil {
+			return
+		}
+		box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
+		if err != nil {
+			return
+		}
+		s.opts.Mailboxes.Release(box)
+	}()
 }

@@ -112,6 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, token, sess.cookieMaxAge())
+	s.warmInbox(p.AccountID)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -67,6 +67,13 @@ func TestAppPerformance(t *testing.T) {
 	// The login form's POST and its redirect come before this page's
 	// navigation start; the figure is from the app's page request on.
 	t.Logf("inbox of %d: list shown %.0f ms after the app's page was requested", n, listShown)
+	// Where the time went: the page, its assets and each request, from
+	// the page's request on.
+	t.Logf("inbox of %d: %s", n, chromium.Eval[string](b, `[
+		...performance.getEntriesByType("navigation").map(e => "page " + e.responseEnd.toFixed(0) + " ms"),
+		...performance.getEntriesByType("resource").filter(e => e.startTime < performance.getEntriesByName("mailroom-list-shown")[0].startTime)
+			.map(e => new URL(e.name).pathname.replace(/^\/app\/assets\//, "") + " " + e.startTime.toFixed(0) + "+" + e.duration.toFixed(0)),
+	].join(", ")`))
 
 	// Open a conversation: click to messages on screen.
 	var opens []float64

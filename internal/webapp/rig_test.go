@@ -43,7 +43,7 @@ func start(t *testing.T) *rig {
 		t.Skip("browser tests are skipped with -short")
 	}
 	tr := testrig.Start(t, testrig.Factories{
-		"smtp": smtp.Factory(smtp.Inbound), "imaps": imap.Factory(), "http": web.Factory(),
+		"smtp": smtp.Factory(smtp.Inbound), "imap": imap.Factory(), "http": web.Factory(),
 	}, testrig.Listen("smtp", "imaps", "http"))
 	return &rig{Rig: tr, acct: tr.Account("ann@example.test"), base: "http://" + tr.Addr("http")}
 }

@@ -6,7 +6,7 @@
 // what other clients did.
 
 import type { Identity } from "./compose";
-import { Batch, type Client, MethodError } from "./jmap";
+import { Batch, type Client, MethodError, type Results } from "./jmap";
 import {
   type Email,
   type EmailAddress,
@@ -191,12 +191,17 @@ export class MailState {
   // and a refresh (a push, another page) must not put it back.
   private pending = new Map<string, number>();
 
+  // epoch counts this app's changes the server has answered: a read
+  // that started before one of them may be stale.
+  private epoch = 0;
+
   private hold(ids: string[]): () => void {
     for (const id of ids) this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.epoch++;
       for (const id of ids) {
         const n = (this.pending.get(id) ?? 1) - 1;
         if (n > 0) this.pending.set(id, n);
@@ -237,7 +242,7 @@ export class MailState {
     });
   }
 
-  private absorbBatch(res: import("./jmap").Results, calls: Batch): void {
+  private absorbBatch(res: Results, calls: Batch): void {
     for (const [name, , id] of calls.calls) {
       if (name === "Email/get") {
         const r = res.get<{ list: Email[]; state: string }>(id);
@@ -271,10 +276,19 @@ export class MailState {
     this.loading = true;
     this.notify();
     try {
-      const b = new Batch();
-      const q = this.query(0, n, b);
-      const res = await this.jmap.request(b);
-      if (seq !== this.listSeq) return;
+      let b: Batch;
+      let q: string;
+      let res: Results;
+      for (let attempt = 0; ; attempt++) {
+        const epoch = this.epoch;
+        b = new Batch();
+        q = this.query(0, n, b);
+        res = await this.jmap.request(b);
+        if (seq !== this.listSeq) return;
+        // A change of ours that landed while this read was on its way
+        // may be missing from it: read again rather than show the past.
+        if (epoch === this.epoch || attempt === 2) break;
+      }
       const qr = res.get<{ ids: string[]; total: number }>(q);
       this.absorbBatch(res, b);
       this.rows = this.shown(qr.ids);
