@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"mailroom/internal/testrig/chromium"
 	"mailroom/internal/webapp"
@@ -126,6 +127,23 @@ func TestAppAccessibility(t *testing.T) {
 	key(b, "?")
 	b.Do(chromedp.WaitVisible(chromedp.CSS(`dialog.help`)))
 	audit("the shortcuts' help")
+	key(b, kb.Escape)
+	key(b, "c")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`.compose .editor`)))
+	audit("writing")
+
+	// The server's own pages: settings, and the login page.
+	b.Open(chromedp.Navigate(r.base + "/settings"))
+	chromium.Eval[bool](b, string(axe)+";true")
+	audit("the settings page")
+	login := chromium.NewTab(t, r.base, chromium.Timeout)
+	login.Open(chromedp.Navigate(r.base + "/login"))
+	chromium.Eval[bool](login, string(axe)+";true")
+	out := chromium.Run(login, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
+		r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => v.id + ": " + v.help).join("\n"))`, chromedp.EvalAwaitPromise))
+	if out != "" {
+		t.Errorf("axe-core on the login page:\n%s", out)
+	}
 }
 
 // TestAppWithoutScript: when the app's script does not load, the page

@@ -28,7 +28,9 @@ export function RichEditor({ editorRef, initial, onChange, onPlain }: Props) {
     <button
       type="button"
       title={title}
-      aria-label={title}
+      // A one-letter label is named by its title; a longer one by itself
+      // (a name must contain the text people see: WCAG 2.5.3).
+      aria-label={label.length === 1 ? title : undefined}
       onMouseDown={(ev) => {
         // Keep the selection in the editor.
         ev.preventDefault();
