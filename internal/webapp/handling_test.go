@@ -1,10 +1,12 @@
 package webapp_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -275,4 +277,37 @@ func TestAppBurstOfActions(t *testing.T) {
 	if n := chromium.Eval[int](b, `document.querySelectorAll(".toast.error").length`); n != 0 {
 		t.Fatalf("an error toast: %s", chromium.Eval[string](b, `document.querySelector(".toast.error").textContent`))
 	}
+}
+
+// TestAppDesktopNotifications: turned on in the account menu (with the
+// browser's permission), new mail in the Inbox while the page is hidden
+// shows a desktop notification; off, none.
+func TestAppDesktopNotifications(t *testing.T) {
+	r := start(t)
+	b := r.tab(t)
+	b.Do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: "notifications"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: r.base})
+		return err
+	}))
+	// The page is made hidden (a headless tab is always visible), and the
+	// browser's Notification recorded as it is constructed.
+	chromium.Eval[bool](b, `(() => {
+		Object.defineProperty(document, "visibilityState", {get: () => "hidden"});
+		window.__notes = [];
+		const Real = window.Notification;
+		window.Notification = class extends Real {
+			constructor(title, opts) { super(title, opts); window.__notes.push(title); }
+		};
+		return true;
+	})()`)
+	b.Do(chromedp.Click(chromedp.CSS(`.account button.who`)))
+	b.Do(chromedp.Click(chromedp.JSPath(`Array.from(document.querySelectorAll(".menu button")).find(x => x.textContent.endsWith("Desktop notifications"))`)))
+	eventually(t, "notifications on", func() bool {
+		return chromium.Eval[string](b, `localStorage.getItem("mailroom.notifications") ?? ""`) == "on"
+	})
+	r.Deliver(r.acct, msg("Bob <bob@example.org>", "Ping", "x"))
+	eventually(t, "a notification", func() bool {
+		return chromium.Eval[string](b, `window.__notes.join("|")`) == "New mail"
+	})
 }
