@@ -304,3 +304,20 @@ export async function textOf(jmap: Client, accountId: string, emailId: string): 
   const html = htmlPart?.partId ? (e.bodyValues[htmlPart.partId]?.value ?? null) : null;
   return { email: e, text, html };
 }
+
+// suggest looks up addresses for a compose field (the server's
+// Suggestion/query extension; without it, nothing).
+export async function suggest(jmap: Client, accountId: string, text: string): Promise<EmailAddress[]> {
+  if (!jmap.session.capabilities["urn:mailroom:params:jmap:suggest"]) return [];
+  const r = await jmap.call<{ list: { email: string; name: string | null }[] }>("Suggestion/query", { accountId, text, limit: 8 });
+  return r.list.map((x) => ({ name: x.name || null, email: x.email }));
+}
+
+// canHoldSubmissions says whether the server can delay a submission
+// (RFC 4865 FUTURERELEASE) by UNDO_SEND_SECONDS, which "Undo" after Send
+// needs.
+export function canHoldSubmissions(jmap: Client, accountId: string): boolean {
+  const acct = jmap.session.accounts[accountId];
+  const cap = acct?.accountCapabilities["urn:ietf:params:jmap:submission"] as { maxDelayedSend?: number; submissionExtensions?: Record<string, unknown> } | undefined;
+  return !!cap && (cap.maxDelayedSend ?? 0) >= UNDO_SEND_SECONDS && !!cap.submissionExtensions && "FUTURERELEASE" in cap.submissionExtensions;
+}

@@ -6,10 +6,10 @@
 // what other clients did.
 
 import type { Identity } from "./compose";
+import { message } from "./errors";
 import { Batch, type Client, MethodError, type Results } from "./jmap";
 import {
   type Email,
-  type EmailAddress,
   inMailbox,
   isFlagged,
   isUnread,
@@ -488,22 +488,6 @@ export class MailState {
     this.notify();
   }
 
-  // suggest looks up addresses for a compose field (the server's
-  // Suggestion/query extension; without it, nothing).
-  async suggest(text: string): Promise<EmailAddress[]> {
-    if (!this.jmap.session.capabilities["urn:mailroom:params:jmap:suggest"]) return [];
-    const r = await this.jmap.call<{ list: { email: string; name: string | null }[] }>("Suggestion/query", { accountId: this.accountId, text, limit: 8 });
-    return r.list.map((x) => ({ name: x.name || null, email: x.email }));
-  }
-
-  // canHoldSubmissions says whether the server can delay a submission
-  // (RFC 4865 FUTURERELEASE), which "Undo" after Send needs.
-  canHoldSubmissions(): boolean {
-    const acct = this.jmap.session.accounts[this.accountId];
-    const cap = acct?.accountCapabilities["urn:ietf:params:jmap:submission"] as { maxDelayedSend?: number; submissionExtensions?: Record<string, unknown> } | undefined;
-    return !!cap && (cap.maxDelayedSend ?? 0) >= 10 && !!cap.submissionExtensions && "FUTURERELEASE" in cap.submissionExtensions;
-  }
-
   dismiss(id: number): void {
     this.toasts = this.toasts.filter((t) => t.id !== id);
     this.notify();
@@ -810,27 +794,5 @@ export class MailState {
     } catch {
       // The conversation is gone (deleted elsewhere): the list says so.
     }
-  }
-}
-
-export function message(e: unknown, what: string): string {
-  if (e instanceof MethodError) return `${what}: ${describe(e.type)}`;
-  if (e instanceof TypeError) return `${what}: the server could not be reached. Check your connection.`;
-  if (e instanceof Error && e.message) return `${what}: ${e.message}`;
-  return `${what}.`;
-}
-
-function describe(type: string): string {
-  switch (type) {
-    case "forbidden":
-      return "you are not allowed to do that here.";
-    case "overQuota":
-      return "the mailbox is full.";
-    case "notFound":
-      return "it is gone (changed in another window?).";
-    case "stateMismatch":
-      return "it changed meanwhile; try again.";
-    default:
-      return `the server refused (${type}).`;
   }
 }

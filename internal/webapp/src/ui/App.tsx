@@ -1,7 +1,8 @@
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { installKeys } from "../keys";
 import * as route from "../route";
-import { type MailState, message, type View } from "../state";
+import { message } from "../errors";
+import type { MailState, View } from "../state";
 import { Compose } from "./Compose";
 import { Help } from "./Help";
 import { MessageList } from "./MessageList";

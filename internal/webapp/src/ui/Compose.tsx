@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import {
   type Attachment,
+  canHoldSubmissions,
   cleanHTML,
   type Draft,
   emailObject,
@@ -13,13 +14,15 @@ import {
   type Sent,
   saveDraft,
   send,
+  suggest,
   textOf,
   textToHTML,
   UNDO_SEND_SECONDS,
   unsend,
 } from "../compose";
 import { type EmailAddress, formatAddress } from "../model";
-import { type MailState, message } from "../state";
+import { message } from "../errors";
+import type { MailState } from "../state";
 import { AddressField } from "./AddressField";
 import { RichEditor } from "./RichEditor";
 
@@ -42,6 +45,7 @@ export function Compose({ state }: { state: MailState }) {
   const editor = useRef<HTMLDivElement>(null);
   const latest = useRef<Draft | null>(null);
   latest.current = draft;
+  const suggester = useCallback((text: string) => suggest(state.jmap, state.accountId, text), [state]);
 
   // Build the draft the pane was opened for.
   useEffect(() => {
@@ -224,7 +228,7 @@ export function Compose({ state }: { state: MailState }) {
     if (saving.current) await saving.current;
     const b = bodies(d);
     const sentBox = state.byRole("sent")?.id ?? null;
-    const hold = state.canHoldSubmissions();
+    const hold = canHoldSubmissions(state.jmap, state.accountId);
     setStatus("Sending…");
     let s: Sent;
     try {
@@ -316,11 +320,11 @@ export function Compose({ state }: { state: MailState }) {
           </select>
           {errors.from && <p class="fielderror">{errors.from}</p>}
         </div>
-        <AddressField id="compose-to" label="To" value={draft.to} error={errors.to ?? ""} onChange={(v) => update({ to: v })} suggest={(t) => state.suggest(t)} />
+        <AddressField id="compose-to" label="To" value={draft.to} error={errors.to ?? ""} onChange={(v) => update({ to: v })} suggest={suggester} />
         {showCc ? (
           <>
-            <AddressField id="compose-cc" label="Cc" value={draft.cc} error={errors.cc ?? ""} onChange={(v) => update({ cc: v })} suggest={(t) => state.suggest(t)} />
-            <AddressField id="compose-bcc" label="Bcc" value={draft.bcc} error={errors.bcc ?? ""} onChange={(v) => update({ bcc: v })} suggest={(t) => state.suggest(t)} />
+            <AddressField id="compose-cc" label="Cc" value={draft.cc} error={errors.cc ?? ""} onChange={(v) => update({ cc: v })} suggest={suggester} />
+            <AddressField id="compose-bcc" label="Bcc" value={draft.bcc} error={errors.bcc ?? ""} onChange={(v) => update({ bcc: v })} suggest={suggester} />
           </>
         ) : (
           <button type="button" class="link cc" onClick={() => setShowCc(true)}>

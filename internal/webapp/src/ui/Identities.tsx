@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Identity } from "../compose";
-import { type MailState, message } from "../state";
+import { message } from "../errors";
+import type { MailState } from "../state";
 
 // Identities edits the names and signatures of the addresses the user
 // sends as (JMAP Identity/set): the display name people see, and the
