@@ -281,6 +281,21 @@ func sortedKeys(m map[string]any) []string {
 
 // sessionState is the state of u's session resource, for the API's
 // responses (clients refetch the session when it changes).
+// SessionJSON is the session resource of u as GET /jmap/session would
+// answer it to r, for a page of this server that carries it (the
+// webmail's shell), saving its script the first round trip.
+func (s *Server) SessionJSON(r *http.Request, u User) ([]byte, error) {
+	so, err := s.session(r.Context(), r, u)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(so)
+	if err != nil {
+		return nil, fmt.Errorf("jmap: encoding the session: %w", err)
+	}
+	return b, nil
+}
+
 func (s *Server) sessionState(ctx context.Context, r *http.Request, u User) (string, error) {
 	so, err := s.session(ctx, r, u)
 	if err != nil {

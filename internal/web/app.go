@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"mailroom/internal/jmap"
+	"mailroom/internal/jmap/mailapi"
 	"mailroom/internal/webapp"
 )
 
@@ -33,7 +35,19 @@ func (s *Server) appShell(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionOf(r)
 	s.warmInbox(sess.AccountID)
-	if err := s.app.ServeShell(w, webapp.ShellData{CSRF: sess.CSRF, Email: sess.Email, Admin: sess.Admin}); err != nil {
+	d := webapp.ShellData{CSRF: sess.CSRF, Email: sess.Email, Admin: sess.Admin}
+	// The JMAP session and the Inbox's id ride with the page, so that the
+	// script's first request is already the Inbox's list. Without them
+	// (an error is logged) the script asks for them itself.
+	if session, err := s.jmap.SessionJSON(r, jmap.User{AccountID: sess.AccountID, Email: strings.ToLower(sess.Email)}); err != nil {
+		s.log.Warn("web: app shell: JMAP session", "err", err)
+	} else {
+		d.Session = string(session)
+	}
+	if mb, err := s.opts.Store.Mailbox(r.Context(), sess.AccountID, "INBOX"); err == nil {
+		d.Inbox = mailapi.MailboxID(mb.ID)
+	}
+	if err := s.app.ServeShell(w, d); err != nil {
 		s.log.Error("web: app shell", "err", err)
 	}
 }

@@ -34,6 +34,7 @@ func (s *Server) jmapRoutes(mux *http.ServeMux) {
 		Logger:         s.log,
 	})
 	srv.Register(mux)
+	s.jmap = srv
 }
 
 // jmapAuth finds who makes a JMAP request: HTTP Basic with the account's

@@ -25,6 +25,7 @@ import (
 	"mailroom/internal/config"
 	"mailroom/internal/delivery"
 	"mailroom/internal/htmlmail"
+	"mailroom/internal/jmap"
 	"mailroom/internal/imapmigrate"
 	"mailroom/internal/listener"
 	"mailroom/internal/mailbox"
@@ -129,6 +130,9 @@ type Server struct {
 	http  *http.Server
 	// app is the webmail's browser application (internal/webapp).
 	app *webapp.App
+	// jmap serves JMAP on this listener (jmap.go); the app's shell
+	// carries its session.
+	jmap *jmap.Server
 
 	// mtaSTS serves our MTA-STS policy to mta-sts.DOMAIN (RFC 8461).
 	mtaSTS http.Handler

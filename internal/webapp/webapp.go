@@ -48,6 +48,11 @@ type ShellData struct {
 	CSRF  string
 	Email string
 	Admin bool
+	// Session is the user's JMAP session resource (JSON), and Inbox the
+	// JMAP id of their Inbox: with both, the script's first request is
+	// the Inbox's list. Either may be empty.
+	Session string
+	Inbox   string
 }
 
 // New reads the embedded build and compresses it once.

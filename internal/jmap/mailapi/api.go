@@ -92,6 +92,10 @@ func (a *API) Register(reg *jmap.Registry) {
 // id of one kind is never taken for another.
 func accountID(id int64) string { return "A" + strconv.FormatInt(id, 10) }
 func mailboxID(id int64) string { return "F" + strconv.FormatInt(id, 10) }
+
+// MailboxID is the JMAP id of the store's mailbox id, for a page that
+// names a Mailbox to the webmail's script (its Inbox).
+func MailboxID(id int64) string { return mailboxID(id) }
 func emailID(id int64) string   { return "M" + strconv.FormatInt(id, 10) }
 func threadID(id int64) string  { return "T" + strconv.FormatInt(id, 10) }
 func blobID(id int64) string    { return "B" + strconv.FormatInt(id, 10) }

@@ -99,6 +99,12 @@ export class Client {
     return this.session_;
   }
 
+  // useSession takes a session the page carried (the shell's), instead of
+  // asking for it.
+  useSession(s: Session): void {
+    this.session_ = s;
+  }
+
   async loadSession(): Promise<Session> {
     const resp = await fetch("/jmap/session", { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!resp.ok) throw await problem(resp);

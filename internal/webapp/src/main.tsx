@@ -12,16 +12,19 @@ async function boot(): Promise<void> {
   const csrf = document.querySelector<HTMLMetaElement>('meta[name="mailroom-csrf"]')?.content ?? "";
   const user = document.querySelector<HTMLMetaElement>('meta[name="mailroom-user"]')?.content ?? "";
   const admin = document.querySelector<HTMLMetaElement>('meta[name="mailroom-admin"]')?.content === "true";
+  const inbox = document.querySelector<HTMLMetaElement>('meta[name="mailroom-inbox"]')?.content ?? "";
+  const carried = document.querySelector<HTMLMetaElement>('meta[name="mailroom-session"]')?.content ?? "";
   const client = new Client(csrf);
   try {
-    await client.loadSession();
+    if (carried) client.useSession(JSON.parse(carried));
+    else await client.loadSession();
   } catch {
     root.querySelector(".boot-status")?.replaceChildren("Could not reach your mail. Try again shortly, or use the basic HTML version.");
     return;
   }
   const state = new MailState(client);
   root.replaceChildren();
-  render(<App state={state} user={user} admin={admin} csrf={csrf} />, root);
+  render(<App state={state} user={user} admin={admin} csrf={csrf} inbox={inbox} />, root);
 }
 
 void boot();

@@ -119,6 +119,23 @@ export class MailState {
     return undefined;
   }
 
+  // boot reads the folders and the first page of a view in one request.
+  async boot(view: View): Promise<void> {
+    this.view = view;
+    const b = new Batch();
+    const mb = b.add("Mailbox/get", { accountId: this.accountId, properties: mailboxProperties });
+    const q = this.query(0, PAGE, b);
+    const res = await this.jmap.request(b);
+    const r = res.get<{ list: Mailbox[]; state: string }>(mb);
+    this.mailboxes = new Map(r.list.map((m) => [m.id, m]));
+    this.mailboxState = r.state;
+    const qr = res.get<{ ids: string[]; total: number }>(q);
+    this.absorbBatch(res, b);
+    this.rows = qr.ids;
+    this.total = qr.total;
+    this.notify();
+  }
+
   async loadMailboxes(): Promise<void> {
     const r = await this.jmap.call<{ list: Mailbox[]; state: string }>("Mailbox/get", {
       accountId: this.accountId,

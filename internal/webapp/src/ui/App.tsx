@@ -19,6 +19,8 @@ interface Props {
   user: string;
   admin: boolean;
   csrf: string;
+  // inbox is the Inbox's id when the page carried it.
+  inbox: string;
 }
 
 // useMail re-renders the component on every change of the state.
@@ -27,7 +29,7 @@ export function useMail(state: MailState): void {
   useEffect(() => state.subscribe(() => tick(0)), [state]);
 }
 
-export function App({ state, user, admin, csrf }: Props) {
+export function App({ state, user, admin, csrf, inbox }: Props) {
   useMail(state);
   const [bootError, setBootError] = useState("");
   const [help, setHelp] = useState(false);
@@ -57,7 +59,12 @@ export function App({ state, user, admin, csrf }: Props) {
     };
     (async () => {
       try {
-        await state.loadMailboxes();
+        if (inbox && route.parse().view.kind === "inbox") {
+          // The folders and the Inbox's first page in one request.
+          await state.boot({ kind: "mailbox", mailboxId: inbox });
+        } else {
+          await state.loadMailboxes();
+        }
         await follow(true);
         // The list is in the DOM after the next render: measured for
         // docs/benchmarks.md (TestAppPerformance).
@@ -85,7 +92,7 @@ export function App({ state, user, admin, csrf }: Props) {
       window.removeEventListener("popstate", onPop);
       stopPush();
     };
-  }, [state]);
+  }, [state, inbox]);
 
   useEffect(
     () =>
