@@ -33,6 +33,13 @@ func TestAppSearch(t *testing.T) {
 	b := r.tab(t)
 	waitRows(t, b, 50)
 
+	// Suggestions as a query is typed: the folders for in:.
+	chromium.Eval[bool](b, `(() => { document.querySelector(".search input").focus(); return true; })()`)
+	b.Do(chromedp.KeyEvent("budget in:Arc"))
+	eventually(t, "in:Archive suggested", func() bool {
+		return chromium.Eval[string](b, `Array.from(document.querySelectorAll("#search-suggestions option")).map(o => o.value).join("|")`) == "budget in:Archive"
+	})
+
 	search(t, b, "budget")
 	eventually(t, "two conversations found", func() bool {
 		return chromium.Eval[string](b, `document.querySelector(".toolbar .range").textContent`) == "2 conversations found"

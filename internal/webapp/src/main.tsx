@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { App } from "./ui/App";
 import { Client } from "./jmap";
+import * as route from "./route";
 import { MailState } from "./state";
 
 async function boot(): Promise<void> {
@@ -23,8 +24,13 @@ async function boot(): Promise<void> {
     return;
   }
   const state = new MailState(client);
+  // The Inbox's first request leaves before anything is rendered: the
+  // folders and its first page together, when the page named the Inbox.
+  const booting = inbox && route.parse().view.kind === "inbox" ? state.boot({ kind: "mailbox", mailboxId: inbox }) : null;
+  // Its failure is the App's to show, when it awaits it.
+  booting?.catch(() => undefined);
   root.replaceChildren();
-  render(<App state={state} user={user} admin={admin} csrf={csrf} inbox={inbox} />, root);
+  render(<App state={state} user={user} admin={admin} csrf={csrf} booting={booting} />, root);
 }
 
 void boot();

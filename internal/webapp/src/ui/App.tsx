@@ -19,8 +19,8 @@ interface Props {
   user: string;
   admin: boolean;
   csrf: string;
-  // inbox is the Inbox's id when the page carried it.
-  inbox: string;
+  // booting is the first request, when main.tsx could send it at once.
+  booting: Promise<void> | null;
 }
 
 // useMail re-renders the component on every change of the state.
@@ -29,7 +29,7 @@ export function useMail(state: MailState): void {
   useEffect(() => state.subscribe(() => tick(0)), [state]);
 }
 
-export function App({ state, user, admin, csrf, inbox }: Props) {
+export function App({ state, user, admin, csrf, booting }: Props) {
   useMail(state);
   const [bootError, setBootError] = useState("");
   const [help, setHelp] = useState(false);
@@ -59,12 +59,8 @@ export function App({ state, user, admin, csrf, inbox }: Props) {
     };
     (async () => {
       try {
-        if (inbox && route.parse().view.kind === "inbox") {
-          // The folders and the Inbox's first page in one request.
-          await state.boot({ kind: "mailbox", mailboxId: inbox });
-        } else {
-          await state.loadMailboxes();
-        }
+        if (booting) await booting;
+        else await state.loadMailboxes();
         await follow(true);
         // The list is in the DOM after the next render: measured for
         // docs/benchmarks.md (TestAppPerformance).
@@ -92,7 +88,7 @@ export function App({ state, user, admin, csrf, inbox }: Props) {
       window.removeEventListener("popstate", onPop);
       stopPush();
     };
-  }, [state, inbox]);
+  }, [state, booting]);
 
   useEffect(
     () =>

@@ -31,7 +31,7 @@ export function SearchBox({ state, inputRef }: { state: MailState; inputRef: Ref
   const last = text.split(/\s+/).pop() ?? "";
   const folders = state.sortedMailboxes().map((m) => `in:${/\s/.test(m.name) ? `"${m.name}"` : m.name}`);
   const head = text.slice(0, text.length - last.length);
-  const suggestions = last ? [...operators, ...folders].filter((o) => o.startsWith(last.toLowerCase()) && o !== last).map((o) => head + o) : recent();
+  const suggestions = last ? [...operators, ...folders].filter((o) => o.toLowerCase().startsWith(last.toLowerCase()) && o !== last).map((o) => head + o) : recent();
 
   const submit = (ev: Event) => {
     ev.preventDefault();
