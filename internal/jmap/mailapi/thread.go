@@ -64,16 +64,23 @@ func (a *API) threadGet(ctx context.Context, c *jmap.Call) (any, error) {
 // they may read).
 func (a *API) threadsEmails(ctx context.Context, ac *acct, threads []int64) (map[int64][]string, error) {
 	ids := map[int64]bool{}
+	// The thread index says where each member is: noted as this request's
+	// hints, locate (here, and in the Email/get that usually follows)
+	// checks them there instead of scanning the account.
+	h := a.hints(ctx, ac)
 	for _, t := range threads {
 		members, err := a.svc.Thread(ctx, ac.id, t)
 		if err != nil {
 			return nil, err
 		}
+		h.mu.Lock()
 		for _, m := range members {
 			if _, ok := ac.byID[m.MailboxID]; ok {
 				ids[m.ID] = true
+				h.at[m.ID] = where{mailbox: m.MailboxID, uid: m.UID}
 			}
 		}
+		h.mu.Unlock()
 	}
 	found, err := a.locate(ctx, ac, ids)
 	if err != nil {
