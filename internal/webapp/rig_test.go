@@ -51,7 +51,9 @@ func start(t *testing.T) *rig {
 // tab opens Chromium and logs ann into the app.
 func (r *rig) tab(t *testing.T) *chromium.Tab {
 	t.Helper()
-	b := chromium.NewTab(t, r.base, chromium.Timeout)
+	// The app's tests take more steps than a page's: three times a tab's
+	// usual time, for a machine busy with the race detector.
+	b := chromium.NewTab(t, r.base, 3*chromium.Timeout)
 	b.LoginApp("ann@example.test", password)
 	return b
 }
@@ -72,13 +74,13 @@ func (r *rig) deliverIn(folder, raw string, keywords ...string) store.Delivered 
 	return r.DeliverInto(store.Target{MailboxID: r.Mailbox(r.acct, folder).ID, Keywords: keywords}, raw)
 }
 
-// eventually polls cond until it holds or 15 seconds pass.
+// eventually polls cond until it holds or 30 seconds pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 15 s for %s", what)
+			t.Fatalf("waited 30 s for %s", what)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

@@ -69,17 +69,15 @@ export function App({ state, user, admin, csrf, booting }: Props) {
         setBootError(message(e, "Could not load your mail"));
         return;
       }
-      let first = true;
       stopPush = state.jmap.push(
         (changed) => {
           const mine = changed[state.accountId];
           if (mine) void state.changed(mine).catch(() => undefined);
         },
-        () => {
-          // After a reconnection, catch up on what was missed meanwhile.
-          if (!first) void state.changed({ Mailbox: "?", Email: "?" }).catch(() => undefined);
-          first = false;
-        },
+        // On every connection, the first included, catch up on what
+        // changed since the app read it: mail that came while the push
+        // was connecting would otherwise wait for the next change.
+        () => void state.changed({ Mailbox: "?", Email: "?" }).catch(() => undefined),
       );
     })();
     const onPop = () => void follow(false);
