@@ -137,12 +137,19 @@ export class MailState {
   }
 
   async loadMailboxes(): Promise<void> {
-    const r = await this.jmap.call<{ list: Mailbox[]; state: string }>("Mailbox/get", {
-      accountId: this.accountId,
-      properties: mailboxProperties,
-    });
-    this.mailboxes = new Map(r.list.map((m) => [m.id, m]));
-    this.mailboxState = r.state;
+    for (let attempt = 0; ; attempt++) {
+      const epoch = this.epoch;
+      const r = await this.jmap.call<{ list: Mailbox[]; state: string }>("Mailbox/get", {
+        accountId: this.accountId,
+        properties: mailboxProperties,
+      });
+      // As for the list: a read that crossed one of the app's own changes
+      // is read again, and changes in flight win over what it says.
+      if (epoch !== this.epoch && attempt < 2) continue;
+      this.mailboxes = new Map(r.list.map((m) => [m.id, { ...m, ...this.mailboxPatches.get(m.id) }]));
+      this.mailboxState = r.state;
+      break;
+    }
     this.notify();
   }
 
@@ -156,12 +163,17 @@ export class MailState {
     if (!m) return;
     const was = m.isSubscribed;
     m.isSubscribed = on;
+    this.mailboxPatches.set(mailboxId, { isSubscribed: on });
     this.notify();
     try {
-      await this.setObjects("Mailbox/set", { [mailboxId]: { isSubscribed: on } });
+      await this.tracked([], () => this.setObjects("Mailbox/set", { [mailboxId]: { isSubscribed: on } }));
     } catch (e) {
-      m.isSubscribed = was;
+      const cur = this.mailboxes.get(mailboxId);
+      if (cur) cur.isSubscribed = was;
       this.fail(e, on ? "Could not show the folder" : "Could not hide the folder");
+    } finally {
+      this.mailboxPatches.delete(mailboxId);
+      this.notify();
     }
   }
 
@@ -202,6 +214,10 @@ export class MailState {
     }
     return q;
   }
+
+  // mailboxPatches are the changes to folders in flight, kept over any
+  // Mailbox/get that answers before them.
+  private mailboxPatches = new Map<string, Partial<Mailbox>>();
 
   // pending counts the changes in flight per email: until the server has
   // answered, what it reports of that email is older than what is shown,
