@@ -34,8 +34,13 @@ func (s *Server) appShell(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sess := sessionOf(r)
-	s.warmInbox(sess.AccountID)
 	d := webapp.ShellData{CSRF: sess.CSRF, Email: sess.Email, Admin: sess.Admin}
+	var inbox int64
+	if mb, err := s.opts.Store.Mailbox(r.Context(), sess.AccountID, "INBOX"); err == nil {
+		inbox = mb.ID
+		d.Inbox = mailapi.MailboxID(mb.ID)
+	}
+	s.warmInbox(sess.AccountID, inbox)
 	// The JMAP session and the Inbox's id ride with the page, so that the
 	// script's first request is already the Inbox's list. Without them
 	// (an error is logged) the script asks for them itself.
@@ -43,9 +48,6 @@ func (s *Server) appShell(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("web: app shell: JMAP session", "err", err)
 	} else {
 		d.Session = string(session)
-	}
-	if mb, err := s.opts.Store.Mailbox(r.Context(), sess.AccountID, "INBOX"); err == nil {
-		d.Inbox = mailapi.MailboxID(mb.ID)
 	}
 	if err := s.app.ServeShell(w, d); err != nil {
 		s.log.Error("web: app shell", "err", err)
@@ -62,16 +64,20 @@ const warmInboxTimeout = 10 * time.Second
 // milliseconds to load, the app's page and script about as long. The
 // mailbox service keeps idle mailboxes loaded (and current), so this
 // costs nothing when it already is. Best effort: a failure here is the
-// first request's to report.
-func (s *Server) warmInbox(accountID int64) {
+// first request's to report. inboxID is the INBOX's store id when the
+// caller has it (0: looked up here).
+func (s *Server) warmInbox(accountID, inboxID int64) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), warmInboxTimeout)
 		defer cancel()
-		mb, err := s.opts.Store.Mailbox(ctx, accountID, "INBOX")
-		if err != nil {
-			return
+		if inboxID == 0 {
+			mb, err := s.opts.Store.Mailbox(ctx, accountID, "INBOX")
+			if err != nil {
+				return
+			}
+			inboxID = mb.ID
 		}
-		box, err := s.opts.Mailboxes.Open(ctx, mb.ID)
+		box, err := s.opts.Mailboxes.Open(ctx, inboxID)
 		if err != nil {
 			return
 		}

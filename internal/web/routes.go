@@ -112,7 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, token, sess.cookieMaxAge())
-	s.warmInbox(p.AccountID)
+	s.warmInbox(p.AccountID, 0)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
